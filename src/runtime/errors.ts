@@ -1,0 +1,78 @@
+/**
+ * One error type for everything the operator may see. `code` decides the exit code (in one place,
+ * `exitCodeFor`), `hint` names the next step, `cause` keeps the original error.
+ */
+export type ErrorCode =
+  | 'CONFIG' // the configuration is invalid (exit 2)
+  | 'USAGE' // bad command line (exit 2)
+  | 'LOCKED' // another run holds the lock (exit 3)
+  | 'CONNECT' // the database server cannot be reached
+  | 'AUTH' // credentials refused
+  | 'PRIVILEGE' // connected, but the user lacks a privilege
+  | 'VERSION' // dump tool and server versions do not fit
+  | 'TOOL_MISSING' // dump tool not installed
+  | 'NOT_FOUND' // database, file or backup not found
+  | 'DUMP_FAILED' // the dump tool failed or its output is incomplete
+  | 'VERIFY_FAILED' // a backup file does not read back as written
+  | 'NO_SPACE' // the disk is full
+  | 'IO' // any other file system problem
+  | 'RETENTION' // a retention plan was refused
+  | 'RESTORE_FAILED'
+  | 'ABORTED'
+  | 'INTERNAL'
+
+export class DbkeeperError extends Error {
+  override readonly name = 'DbkeeperError'
+  readonly code: ErrorCode
+  readonly hint: string | undefined
+
+  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.code = code
+    this.hint = options.hint
+  }
+}
+
+export const EXIT_OK = 0
+export const EXIT_FAILED = 1
+export const EXIT_USAGE = 2
+export const EXIT_LOCKED = 3
+
+/** The single mapping from error kinds to process exit codes. */
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof DbkeeperError) {
+    if (error.code === 'CONFIG' || error.code === 'USAGE') return EXIT_USAGE
+    if (error.code === 'LOCKED') return EXIT_LOCKED
+  }
+  return EXIT_FAILED
+}
+
+/** Wraps any thrown value as a DbkeeperError, translating the common Node file-system codes. */
+export function toDbkeeperError(error: unknown, context?: string): DbkeeperError {
+  if (error instanceof DbkeeperError) return error
+  const err = error instanceof Error ? error : new Error(String(error))
+  const sysCode = (err as NodeJS.ErrnoException).code
+  const where = context ? `${context}: ` : ''
+  const path = (err as NodeJS.ErrnoException).path
+  if (sysCode === 'ENOSPC' || sysCode === 'EDQUOT' || sysCode === 'EFBIG') {
+    const what = sysCode === 'EFBIG' ? 'file too large for a file size limit of the process or the file system' : 'no space left on device'
+    return new DbkeeperError('NO_SPACE', `${where}${what}${path ? ` (${path})` : ''} (${sysCode})`, {
+      hint: 'free space on the backup volume (BACKUP_DIR; `df -h` shows it) or keep fewer backups (KEEP_*, BACKUP_RETENTION_DAYS)',
+      cause: err,
+    })
+  }
+  if (sysCode === 'EACCES' || sysCode === 'EPERM' || sysCode === 'EROFS') {
+    return new DbkeeperError('IO', `${where}permission denied${path ? ` on ${path}` : ''} (${sysCode})`, {
+      hint: 'make the backup volume writable by the user dbkeeper runs as (check BACKUP_DIR and its owner)',
+      cause: err,
+    })
+  }
+  if (err.name === 'AbortError') return new DbkeeperError('ABORTED', `${where}aborted`, { cause: err })
+  return new DbkeeperError('IO', `${where}${err.message}`, { cause: err })
+}
+
+/** "message — hint" for one line of human output. */
+export function describeError(error: unknown): string {
+  const e = toDbkeeperError(error)
+  return e.hint ? `${e.message} — ${e.hint}` : e.message
+}

@@ -1,0 +1,47 @@
+import { pino, type Logger as PinoLogger } from 'pino'
+import type { LogFormat, LogLevel } from '../config/types.js'
+import { scrubSecrets } from './secrets.js'
+
+export type Logger = PinoLogger
+
+const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' }
+const BASE_KEYS = new Set(['level', 'time', 'msg', 'pid', 'hostname'])
+
+/** One readable line per record for a terminal: `12:00:01 INFO  message key=value`. */
+export function prettyLine(json: string): string {
+  try {
+    const rec = JSON.parse(json) as Record<string, unknown>
+    const time = new Date(Number(rec.time)).toISOString().slice(11, 19)
+    const level = (LEVEL_NAMES[Number(rec.level)] ?? String(rec.level)).padEnd(5)
+    const extras = Object.entries(rec)
+      .filter(([k]) => !BASE_KEYS.has(k))
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(' ')
+    return `${time} ${level} ${typeof rec.msg === 'string' ? rec.msg : ''}${extras ? ` ${extras}` : ''}\n`
+  } catch {
+    return json
+  }
+}
+
+/**
+ * pino, JSON to stdout (docker logs) or pretty lines. Every line passes through `scrubSecrets`
+ * before it is written, so a password that slipped into an error message is still masked.
+ */
+export function createLogger(opts: { level: LogLevel; format: LogFormat | undefined; destination?: NodeJS.WritableStream }): Logger {
+  const dest = opts.destination ?? process.stdout
+  const format = opts.format ?? ((dest as { isTTY?: boolean }).isTTY ? 'pretty' : 'json')
+  return pino(
+    {
+      level: opts.level,
+      base: undefined,
+      hooks: {
+        streamWrite: (s: string) => {
+          const clean = scrubSecrets(s)
+          return format === 'pretty' ? prettyLine(clean) : clean
+        },
+      },
+      serializers: { err: pino.stdSerializers.err },
+    },
+    dest,
+  )
+}
