@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs'
+import { isAbsolute, resolve } from 'node:path'
+import { DbkeeperError } from '../runtime/errors.js'
+import { readDaemonConfig, readNotifyConfig } from './daemon.js'
+import { EnvReader, formatProblem, type ConfigProblem, type Env, type FileReader } from './reader.js'
+import { isEmptyPolicy, readGlobalRetention } from './retention.js'
+import { readRestoreConfig } from './restore.js'
+import { readS3Config } from './s3.js'
+import { isTimeZone } from './schedule.js'
+import { readSource, sourcePrefixes, unknownSourceVariables } from './sources.js'
+import type { Config, SourceConfig } from './types.js'
+
+export type { Config, SourceConfig, RetentionPolicy, EngineKind } from './types.js'
+export type { ConfigProblem } from './reader.js'
+
+export const DEFAULT_BACKUP_DIR = '/backups'
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
+
+/** A configuration error listing every problem; exit code 2. */
+export class ConfigError extends DbkeeperError {
+  readonly problems: readonly ConfigProblem[]
+
+  constructor(problems: readonly ConfigProblem[]) {
+    const lines = problems.map((p) => `  - ${formatProblem(p)}`).join('\n')
+    super('CONFIG', `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines}`, {
+      hint: 'fix the variables above (docs/CONFIGURATION.md lists every variable); nothing was backed up or changed',
+    })
+    this.problems = problems
+  }
+}
+
+/**
+ * Parses and validates the configuration. Pure apart from `readFile` for `*_FILE` secrets.
+ * Throws ConfigError listing every problem; returns a frozen Config otherwise.
+ */
+export function parseConfig(env: Env, readFile: FileReader = (p) => readFileSync(p, 'utf8'), cwd = process.cwd()): Config {
+  const r = new EnvReader(env, readFile)
+
+  const dirRaw = r.string('BACKUP_DIR', DEFAULT_BACKUP_DIR)!
+  const backupDir = isAbsolute(dirRaw) ? resolve(dirRaw) : resolve(cwd, dirRaw)
+  const kind = r.oneOf('COMPRESSION', ['gzip', 'zstd', 'none'] as const, 'gzip', { gz: 'gzip', zst: 'zstd' })
+  // Levels per kind: zstd's 20–22 need --ultra and GBs of memory, so they are not offered.
+  const level = kind === 'zstd'
+    ? r.int('COMPRESSION_LEVEL', { min: 1, max: 19, fallback: 3, expected: 'a zstd level from 1 (fastest) to 19 (smallest)' })!
+    : r.int('COMPRESSION_LEVEL', { min: 1, max: 9, fallback: 6, expected: 'a gzip level from 1 (fastest) to 9 (smallest)' })!
+  const logLevel = r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info')
+  const logFormatRaw = r.raw('LOG_FORMAT')
+  const logFormat = logFormatRaw === undefined ? undefined : r.oneOf('LOG_FORMAT', ['json', 'pretty'] as const, 'json')
+  const tz = r.string('TZ', 'UTC')!
+  if (!isTimeZone(tz)) r.problem('TZ', tz, 'an IANA time zone such as UTC or Europe/Berlin')
+
+  const retention = readGlobalRetention(r)
+  if (isEmptyPolicy(retention)) r.problem('KEEP_*', undefined, 'a retention policy that keeps something')
+
+  for (const name of unknownSourceVariables(env)) {
+    r.problem(name, env[name] === undefined ? undefined : '…', `a known source variable (${suggest(name)})`)
+  }
+  const sources: SourceConfig[] = []
+  for (const id of sourcePrefixes(env)) {
+    const s = readSource(r, id, retention)
+    if (s) {
+      if (isEmptyPolicy(s.retention)) r.problem(`${id}_KEEP_*`, undefined, 'a retention policy that keeps something (every rule of this source is off)')
+      sources.push(s)
+    }
+  }
+  if (sourcePrefixes(env).length === 0) {
+    r.problem('DB01_TYPE', undefined, 'at least one database source (DB01_TYPE=mysql|postgres|sqlite with its DB01_* settings)')
+  }
+  const seen = new Map<string, string>()
+  for (const s of sources) {
+    const other = seen.get(s.label)
+    if (other) r.problem(`${s.id}_LABEL`, s.label, `a label different from ${other}'s (two sources cannot share a directory)`)
+    seen.set(s.label, s.id)
+  }
+
+  const daemon = readDaemonConfig(r)
+  const notify = readNotifyConfig(r)
+  const restore = readRestoreConfig(r, tz, sources)
+  const s3 = readS3Config(r, env, retention)
+  if (r.problems.length > 0) throw new ConfigError(r.problems)
+  return Object.freeze({
+    backupDir,
+    compression: Object.freeze({ kind, level }),
+    log: Object.freeze({ level: logLevel, format: logFormat }),
+    tz,
+    retention: Object.freeze(retention),
+    sources: Object.freeze(sources),
+    daemon,
+    notify,
+    restore,
+    ...(s3 ? { s3 } : {}),
+  })
+}
+
+/** The one reader of process.env. */
+export function loadConfig(): Config {
+  return parseConfig(process.env)
+}
+
+function suggest(name: string): string {
+  const oneDigit = /^DB(\d)_(.*)$/.exec(name)
+  if (oneDigit) return `sources are numbered with two digits: did you mean DB0${oneDigit[1]}_${oneDigit[2]}?`
+  const suffix = name.replace(/^DB\d+_/, '')
+  const hints: Record<string, string> = {
+    PASSWORD: 'PASS', PASSWD: 'PASS', DATABASE: 'NAME', DB: 'NAME', DBNAME: 'NAME', USERNAME: 'USER', FILE: 'PATH',
+    SERVER: 'HOST', HOSTNAME: 'HOST', OPTS: 'EXTRA_OPTS', OPTIONS: 'EXTRA_OPTS', PASSWORD_FILE: 'PASS_FILE',
+  }
+  const hit = hints[suffix]
+  return hit ? `did you mean ${name.replace(suffix, hit)}?` : 'TYPE, HOST, PORT, NAME, USER, PASS, PATH, LABEL, EXTRA_OPTS, KEEP_*'
+}
