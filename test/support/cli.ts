@@ -1,0 +1,63 @@
+import { execa } from 'execa'
+import { fileURLToPath } from 'node:url'
+import { inject } from 'vitest'
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const SOURCE_MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
+
+/** The compiled CLI of this test run when the global setup built it, else the source through tsx. */
+function cliArgs(): string[] {
+  let built: string | undefined
+  try {
+    built = inject('cliEntry')
+  } catch {
+    built = undefined
+  }
+  return built ? [built] : ['--import', 'tsx', SOURCE_MAIN]
+}
+
+export interface CliResult {
+  exitCode: number
+  stdout: string
+  stderr: string
+  /** stdout + stderr, for "this text appears nowhere" assertions. */
+  all: string
+}
+
+export interface CliOptions {
+  /** Prepended to PATH (fixture scripts that stand in for a dump tool). */
+  pathPrepend?: string
+  cwd?: string
+  timeoutMs?: number
+}
+
+/**
+ * Runs the real CLI (`src/cli/main.ts` through tsx) as a separate process with exactly `env`
+ * (plus PATH/HOME), as cron or `docker exec` would.
+ */
+export async function runCli(args: string[], env: Record<string, string>, opts: CliOptions = {}): Promise<CliResult> {
+  const path = [opts.pathPrepend, process.env.PATH].filter(Boolean).join(':')
+  const r = await execa(process.execPath, [...cliArgs(), ...args], {
+    env: { PATH: path, HOME: process.env.HOME ?? '/root', LOG_FORMAT: 'json', ...env },
+    extendEnv: false,
+    reject: false,
+    cwd: opts.cwd ?? ROOT,
+    timeout: opts.timeoutMs ?? 120_000,
+    stdin: 'ignore',
+  })
+  return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, all: `${r.stdout}\n${r.stderr}` }
+}
+
+/** Starts the CLI without waiting (for concurrency tests and process inspection). */
+export function startCli(args: string[], env: Record<string, string>, opts: CliOptions = {}) {
+  const path = [opts.pathPrepend, process.env.PATH].filter(Boolean).join(':')
+  return execa(process.execPath, [...cliArgs(), ...args], {
+    env: { PATH: path, HOME: process.env.HOME ?? '/root', LOG_FORMAT: 'json', ...env },
+    extendEnv: false,
+    reject: false,
+    cwd: opts.cwd ?? ROOT,
+    stdin: 'ignore',
+    // A test's SIGTERM must stay a SIGTERM: graceful shutdowns are what is being tested.
+    forceKillAfterDelay: false,
+  })
+}

@@ -1,0 +1,70 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { freePort, mysqlAdmin, tail, waitUntil, type RunningServer, type ServerInfo } from './servers.js'
+
+/**
+ * MariaDB as root in a temp dir. Small buffer pool and redo log, no binlog, no name resolution:
+ * a test server starts in well under a second and holds tiny databases.
+ */
+export async function startMariadb(): Promise<RunningServer> {
+  const started = Date.now()
+  const dir = await mkdtemp(join(tmpdir(), 'dbk-my-'))
+  const dataDir = join(dir, 'data')
+  const socket = join(dir, 's')
+  const errLog = join(dir, 'error.log')
+  const common = ['--no-defaults', `--datadir=${dataDir}`, '--user=root', '--innodb-buffer-pool-size=128M', '--innodb-log-file-size=16M']
+  await execa('mariadb-install-db', [...common, '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve'], { stdin: 'ignore' })
+    .catch(async (error: Error) => {
+      await rm(dir, { recursive: true, force: true })
+      throw new Error(`mariadb-install-db failed (is mariadb-server installed?): ${error.message}`)
+    })
+
+  const port = await freePort()
+  const child: ChildProcess = spawn('mariadbd', [
+    ...common, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1', '--skip-log-bin',
+    '--skip-name-resolve', '--innodb-flush-log-at-trx-commit=0', `--log-error=${errLog}`, `--pid-file=${join(dir, 'pid')}`,
+  ], { stdio: 'ignore' })
+  let exited: string | undefined
+  const gone = new Promise<void>((resolve) => {
+    child.once('exit', (code, sig) => { exited = `${sig ?? code}`; resolve() })
+    child.once('error', (e) => { exited = e.message; resolve() })
+  })
+  const killOnExit = () => child.kill('SIGKILL')
+  process.once('exit', killOnExit)
+
+  const info: ServerInfo = { host: '127.0.0.1', port, user: 'root', password: '', socket, dataDir, version: '', startMs: 0 }
+  try {
+    info.version = await waitUntil('mariadbd', async () => {
+      const conn = await mysqlAdmin(info)
+      try {
+        const [rows] = await conn.query('SELECT VERSION() AS v')
+        return String((rows as { v: string }[])[0]!.v)
+      } finally {
+        await conn.end()
+      }
+    }, () => exited)
+  } catch (error) {
+    child.kill('SIGKILL')
+    const log = await tail(errLog)
+    await gone
+    process.off('exit', killOnExit)
+    await rm(dir, { recursive: true, force: true })
+    throw new Error(`${(error as Error).message}\n${log}`)
+  }
+  info.startMs = Date.now() - started
+  return {
+    info,
+    async stop() {
+      // SIGTERM is mariadbd's clean shutdown; the data is thrown away, but a clean exit frees the port now.
+      if (exited === undefined) child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+      await gone
+      clearTimeout(timer)
+      process.off('exit', killOnExit)
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
