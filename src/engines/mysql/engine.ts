@@ -1,0 +1,80 @@
+import type { SourceConfig } from '../../config/types.js'
+import { DbkeeperError } from '../../runtime/errors.js'
+import type { DumpProcess, Engine, ProbeResult } from '../engine.js'
+import { childEnv, spawnDump } from '../subprocess.js'
+import { dumpArgs } from './args.js'
+import { removeDefaultsFile, writeDefaultsFile } from './defaults-file.js'
+import { fromDriverError, judgeMysqldump } from './errors.js'
+import { checkPrivileges, connect, describeDatabases, resolveDatabases, serverVersion } from './probe.js'
+import { chooseDumpTool, findDumpTools } from './version.js'
+
+const END_MARKER = '-- Dump completed'
+
+/**
+ * MySQL and MariaDB through mysqldump. The probe talks to the server with mysql2 (reachable,
+ * credentials, version, databases, privileges, sizes) and picks the dump tool whose flavour
+ * matches the server; the dump runs that tool with the credentials in a 0600 defaults file.
+ */
+export class MysqlEngine implements Engine {
+  readonly kind = 'mysql' as const
+  readonly contentExt = 'sql' as const
+  readonly #source: SourceConfig
+  readonly #workDir: string
+  /** Set by probe(); until then the usual name. */
+  #command = 'mysqldump'
+
+  constructor(source: SourceConfig, workDir: string) {
+    this.#source = source
+    this.#workDir = workDir
+  }
+
+  async probe(signal: AbortSignal): Promise<ProbeResult> {
+    try {
+      return await this.#probe(signal)
+    } catch (error) {
+      if (signal.aborted) throw new DbkeeperError('ABORTED', `probing ${this.#source.id} was stopped: the run was aborted`, { cause: error })
+      throw fromDriverError(this.#source, error)
+    }
+  }
+
+  async #probe(signal: AbortSignal): Promise<ProbeResult> {
+    const conn = await connect(this.#source, signal)
+    try {
+      const version = await serverVersion(conn)
+      const tool = chooseDumpTool(await findDumpTools(signal), version, this.#source)
+      this.#command = tool.command
+      const names = await resolveDatabases(conn, this.#source)
+      for (const name of names) await checkPrivileges(conn, this.#source, name)
+      const databases = await describeDatabases(conn, names)
+      return { serverVersion: version, tool: { name: tool.command, version: tool.version }, databases }
+    } finally {
+      conn.destroy()
+    }
+  }
+
+  dump(database: string, signal: AbortSignal): DumpProcess {
+    const defaultsFile = writeDefaultsFile(this.#workDir, this.#source)
+    const { args, options } = dumpArgs(this.#source, database, defaultsFile)
+    try {
+      return spawnDump(this.#command, args, {
+        // HOME points at our private directory so that no ~/.my.cnf or ~/.mylogin.cnf of whoever
+        // runs dbkeeper overrides the credentials: those are read after --defaults-extra-file.
+        env: childEnv({ HOME: this.#workDir }),
+        signal,
+        options,
+        judge: judgeMysqldump(this.#command, this.#source, database),
+        cleanup: () => removeDefaultsFile(defaultsFile),
+      })
+    } catch (error) {
+      void removeDefaultsFile(defaultsFile)
+      throw error
+    }
+  }
+
+  /** mysqldump writes the marker last, and only when it finished; `--skip-comments` is refused by the config. */
+  checkContent(_head: Buffer, tail: Buffer): string | undefined {
+    const lines = tail.toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean)
+    if (lines.at(-1)?.startsWith(END_MARKER)) return undefined
+    return `the dump has no '${END_MARKER}' end marker: mysqldump stopped early`
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Restores for `dbkeeper restore` and drills: a plain dump through psql, a custom archive through
+ * pg_restore, each in one transaction that stops at the first error, so a failed restore leaves
+ * the target database as it was. The target database must exist (createDatabase).
+ */
+import pg from 'pg'
+import type { Readable } from 'node:stream'
+import type { SourceConfig } from '../../config/types.js'
+import { DbkeeperError } from '../../runtime/errors.js'
+import { pgRestoreArgs, psqlRestoreArgs } from './args.js'
+import { judgeToolExit } from './diagnose.js'
+import { runFedTool, type FedExit } from './feed.js'
+import { toolCredentials } from './passfile.js'
+import { withClient } from './probe.js'
+
+/**
+ * A failed SQL statement is reported as the tool's own error line, with its line number in the
+ * dump ("psql:<stdin>:42: ERROR:  role "app" does not exist"); connection problems are classified
+ * as for a dump (AUTH, CONNECT, NOT_FOUND).
+ */
+function judgeRestore(source: SourceConfig, tool: string, database: string, exit: FedExit): DbkeeperError | undefined {
+  if (exit.inputError) {
+    return new DbkeeperError('RESTORE_FAILED', `${source.id}: the backup could not be read while restoring into "${database}": ${exit.inputError.message}`, {
+      hint: 'run `dbkeeper verify` on this backup; nothing was committed (single transaction)', cause: exit.inputError,
+    })
+  }
+  const sqlError = exit.stderr.split('\n').find((l) => /^psql:.*?:\d+: ERROR:|could not execute query: ERROR:|^ERROR:/.test(l.trim()))
+  if (sqlError && exit.exitCode !== 0) {
+    const owner = /role "[^"]*" does not exist/.test(sqlError)
+    return new DbkeeperError('RESTORE_FAILED', `${source.id}: restoring into "${database}" stopped at the first error, nothing was kept: ${sqlError.trim()}`, {
+      hint: owner
+        ? 'the dump names an owner or grantee this server lacks: create the role first (restore the _globals backup), or restore a custom-format backup with pg_restore --no-owner --no-acl'
+        : 'fix the cause on the target server and restore again; the target database was left as it was',
+    })
+  }
+  return judgeToolExit(source, tool, exit, 'RESTORE_FAILED')
+}
+
+async function restoreWith(tool: 'psql' | 'pg_restore', args: string[], source: SourceConfig, workDir: string, input: Readable, database: string, signal?: AbortSignal): Promise<void> {
+  const creds = toolCredentials(source, workDir)
+  try {
+    const exit = await runFedTool(tool, args, { env: creds.env, input, signal })
+    const error = judgeRestore(source, tool, database, exit)
+    if (error) throw error
+  } finally {
+    await creds.cleanup()
+  }
+}
+
+/** Replays a plain SQL dump (decompressed) into `database`. */
+export function restorePlain(source: SourceConfig, workDir: string, input: Readable, database: string, signal?: AbortSignal): Promise<void> {
+  return restoreWith('psql', psqlRestoreArgs(source, database), source, workDir, input, database, signal)
+}
+
+/** Loads a custom-format archive (decompressed) into `database`. */
+export function restoreCustom(source: SourceConfig, workDir: string, input: Readable, database: string, signal?: AbortSignal): Promise<void> {
+  return restoreWith('pg_restore', pgRestoreArgs(source, database), source, workDir, input, database, signal)
+}
+
+/**
+ * Errors a globals restore expects: pg_dumpall writes `CREATE ROLE x` then `ALTER ROLE x WITH …`
+ * for every role, including the one we are connected as, so on any existing cluster some CREATEs
+ * fail while the ALTERs still bring the role to the backed-up state (PostgreSQL's own advice).
+ */
+const EXPECTED_GLOBALS_ERROR = /ERROR:\s+(role|tablespace) "[^"]*" already exists/
+
+/**
+ * Replays the `_globals` backup (roles, memberships, tablespaces) against `postgres`. Not one
+ * transaction and not stopping at errors, as above; any error other than "already exists" fails
+ * the restore with the first such line (the statements before and after it did run).
+ */
+export async function restoreGlobals(source: SourceConfig, workDir: string, input: Readable, signal?: AbortSignal): Promise<void> {
+  const args = psqlRestoreArgs(source, 'postgres').filter((a) => a !== '--single-transaction' && a !== '--set=ON_ERROR_STOP=1')
+  const creds = toolCredentials(source, workDir)
+  try {
+    const exit = await runFedTool('psql', args, { env: creds.env, input, signal })
+    const failed = judgeRestore(source, 'psql', 'postgres', exit)
+    if (failed) throw failed
+    const unexpected = exit.stderr.split('\n').find((l) => /\bERROR:/.test(l) && !EXPECTED_GLOBALS_ERROR.test(l))
+    if (unexpected) {
+      throw new DbkeeperError('RESTORE_FAILED', `${source.id}: restoring roles and tablespaces hit an error (the other statements ran): ${unexpected.trim()}`, {
+        hint: 'fix the cause (e.g. create the tablespace directory) and restore the _globals backup again; it is safe to repeat',
+      })
+    }
+  } finally {
+    await creds.cleanup()
+  }
+}
+
+/** The database to run CREATE/DROP DATABASE from: `postgres`, else `template1` (always present). */
+async function withMaintenanceClient<T>(source: SourceConfig, signal: AbortSignal | undefined, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  try {
+    return await withClient(source, 'postgres', signal, fn)
+  } catch (error) {
+    if (error instanceof DbkeeperError && error.code === 'NOT_FOUND' && /"postgres"/.test(error.message)) return withClient(source, 'template1', signal, fn)
+    throw error
+  }
+}
+
+/**
+ * Creates an empty database for a restore. From template0, so objects an administrator added to
+ * template1 (extensions, tables) cannot collide with the ones the dump creates.
+ */
+export async function createDatabase(source: SourceConfig, name: string, signal?: AbortSignal): Promise<void> {
+  try {
+    await withMaintenanceClient(source, signal, (c) => c.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE template0`))
+  } catch (error) {
+    const pgCode = ((error as DbkeeperError).cause as { code?: string } | undefined)?.code
+    if (pgCode === '42P04') {
+      throw new DbkeeperError('RESTORE_FAILED', `${source.id}: database "${name}" already exists`, { hint: 'restore into a new name, or drop the existing database first', cause: error })
+    }
+    if (pgCode === '42501') {
+      throw new DbkeeperError('PRIVILEGE', `${source.id}: user "${source.user ?? 'postgres'}" may not create databases`, { hint: `ALTER ROLE … CREATEDB for ${source.id}_USER, or create "${name}" by hand and restore into it`, cause: error })
+    }
+    throw error
+  }
+}
+
+/** Drops a database (drill scratch databases); no error when it is already gone. */
+export async function dropDatabase(source: SourceConfig, name: string, signal?: AbortSignal): Promise<void> {
+  await withMaintenanceClient(source, signal, (c) => c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)}`))
+}

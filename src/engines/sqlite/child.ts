@@ -1,0 +1,109 @@
+import { createRequire } from 'node:module'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { execa } from 'execa'
+import type { SourceConfig } from '../../config/types.js'
+import { DbkeeperError } from '../../runtime/errors.js'
+import { scrubSecrets } from '../../runtime/secrets.js'
+import { childEnv, lastLines } from '../subprocess.js'
+import type { ChildResult } from './snapshot-child.js'
+
+export type ChildSuccess = Extract<ChildResult, { ok: true }>
+
+/**
+ * How long SQLite waits for another process's lock before giving up. Only a rollback-journal
+ * database makes us wait (a writer committing, or a long transaction that spilled its cache);
+ * WAL readers never wait. Generous, since the wait happens in the child, not on our event loop.
+ */
+export const BUSY_TIMEOUT_MS = 60_000
+
+export interface ChildContext {
+  source: SourceConfig
+  path: string
+  /** Where SQLite puts its own temporary files: the backup volume, not a small /tmp. */
+  workDir: string
+  signal: AbortSignal
+}
+
+/**
+ * The child's command line. better-sqlite3 is synchronous: a VACUUM INTO of a large file, an
+ * integrity_check or a busy wait on a writer's lock would freeze our event loop (health server,
+ * progress, SIGTERM) for seconds, and an abort could not stop it. A child can be killed at once.
+ */
+function childArgs(): string[] {
+  const self = import.meta.url
+  if (self.endsWith('.ts')) {
+    // A development checkout or the tests: the TypeScript source runs through tsx, as bin/dbkeeper.js does.
+    const tsx = createRequire(self).resolve('tsx')
+    return ['--import', pathToFileURL(tsx).href, fileURLToPath(new URL('./snapshot-child.ts', self))]
+  }
+  return [fileURLToPath(new URL('./snapshot-child.js', self))]
+}
+
+/** Runs one child command; resolves with its result or rejects with a DbkeeperError for the operator. */
+export async function runSqliteChild(args: string[], ctx: ChildContext): Promise<ChildSuccess> {
+  ctx.signal.throwIfAborted()
+  const result = await execa(process.execPath, [...childArgs(), ...args], {
+    stdin: 'ignore',
+    reject: false,
+    extendEnv: false,
+    env: childEnv({ SQLITE_TMPDIR: ctx.workDir }),
+    cancelSignal: ctx.signal,
+    forceKillAfterDelay: 5000,
+  })
+  if (result.isCanceled) throw new DbkeeperError('ABORTED', `the SQLite snapshot of ${ctx.path} was stopped: the run was aborted`)
+  const answer = parseAnswer(result.stdout)
+  if (answer === undefined || result.exitCode !== 0) {
+    const how = result.signal ? `was killed by ${result.signal}` : `exited ${result.exitCode ?? '?'}`
+    const stderr = lastLines(scrubSecrets(result.stderr).trim(), 10)
+    throw new DbkeeperError('DUMP_FAILED', `the SQLite snapshot process for ${ctx.path} ${how}${stderr ? `: ${stderr}` : ''}`, {
+      hint: 'see the log for the error; a kill by SIGKILL usually means the container ran out of memory',
+    })
+  }
+  if (!answer.ok) throw childError(answer.code, answer.message, ctx)
+  return answer
+}
+
+function parseAnswer(stdout: string): ChildResult | undefined {
+  const line = stdout.trim().split('\n').at(-1)
+  if (!line) return undefined
+  try {
+    return JSON.parse(line) as ChildResult
+  } catch {
+    return undefined
+  }
+}
+
+/** SQLite's result code → an error that names the cause and the next step. */
+function childError(code: string, message: string, { source, path, workDir }: ChildContext): DbkeeperError {
+  const variable = `${source.id}_PATH`
+  if (code === 'SQLITE_NOTADB') {
+    return new DbkeeperError('NOT_FOUND', `${path} is not an SQLite database (${message})`, {
+      hint: `check ${variable}: it must name the application's database file (an encrypted database cannot be backed up)`,
+    })
+  }
+  if (code.startsWith('SQLITE_CANTOPEN')) {
+    return new DbkeeperError('IO', `cannot open the SQLite database ${path}: ${message}`, {
+      hint:
+        `its directory must be readable (check ${variable}); a WAL database on a read-only mount opens only ` +
+        'while the application has it open (its -wal and -shm files exist): mount it read-write',
+    })
+  }
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return new DbkeeperError('DUMP_FAILED', `the SQLite database ${path} stayed locked for ${BUSY_TIMEOUT_MS / 1000} s (${message})`, {
+      hint: 'another process holds a long write transaction; retry later, or switch the application to WAL mode (readers never wait there)',
+    })
+  }
+  if (code === 'INTEGRITY_FAILED' || code.startsWith('SQLITE_CORRUPT')) {
+    return new DbkeeperError('DUMP_FAILED', `the SQLite database ${path} is damaged: ${code === 'INTEGRITY_FAILED' ? `integrity_check found: ${message}` : message}`, {
+      hint: `earlier backups are kept; inspect the live file with sqlite3 "PRAGMA integrity_check" and repair it (.recover) before the next run`,
+    })
+  }
+  if (code === 'SQLITE_FULL') {
+    return new DbkeeperError('NO_SPACE', `no space left for the SQLite snapshot in ${workDir} (${message})`, {
+      hint: 'free space in BACKUP_DIR (the snapshot is taken there and needs about the size of the database) or keep fewer backups (KEEP_*, BACKUP_RETENTION_DAYS)',
+    })
+  }
+  return new DbkeeperError('DUMP_FAILED', `the SQLite snapshot of ${path} failed: ${code}: ${message}`, {
+    hint: `check ${variable} and the log`,
+  })
+}

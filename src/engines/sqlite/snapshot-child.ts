@@ -1,0 +1,147 @@
+/**
+ * The SQLite work of the engine, run as its own process (see child.ts for why). Usage:
+ *
+ *   node snapshot-child.js probe    <live.db> <busyTimeoutMs>
+ *   node snapshot-child.js snapshot <live.db> <busyTimeoutMs> <out.db>
+ *
+ * Prints exactly one JSON line, a ChildResult, and exits 0; anything else (a crash, a kill) is a
+ * failure the parent reports with this process's stderr.
+ */
+import { realpathSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import Database from 'better-sqlite3'
+
+export interface ChildTable {
+  name: string
+  rows: number
+}
+
+export type ChildResult =
+  | { ok: true; sqliteVersion: string; tables: ChildTable[] }
+  /** `code`: SQLite's own (SQLITE_BUSY, SQLITE_NOTADB, …) or INTEGRITY_FAILED; the parent words the message. */
+  | { ok: false; code: string; message: string }
+
+/** Double quotes around an identifier, inner quotes doubled: any table name is safe in SQL. */
+function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`
+}
+
+/** Ordinary tables of the main schema: views, virtual tables' shadow tables and sqlite_* are left out. */
+function tableNames(db: Database.Database): string[] {
+  return db
+    .prepare(`SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name`)
+    .pluck()
+    .all() as string[]
+}
+
+/**
+ * Opens the live file. Read-write first, although nothing is ever written to it: SQLite needs
+ * write access to create the -shm of a WAL database or to roll back a hot journal a crashed
+ * writer left. On a read-only mount SQLite itself falls back to reading; a WAL database opens
+ * there only while its -wal and -shm files exist, i.e. while the application has it open (checked
+ * with a read-only bind mount). An open that fails for lack of write access is retried read-only.
+ * The first read happens here, so a file that is not a database fails before any work.
+ */
+function openLive(path: string, busyTimeoutMs: number): Database.Database {
+  for (const readonly of [false, true]) {
+    const db = new Database(path, { fileMustExist: true, readonly, timeout: busyTimeoutMs })
+    try {
+      db.prepare('SELECT count(*) FROM sqlite_schema').get()
+      return db
+    } catch (error) {
+      db.close()
+      const code = (error as { code?: string }).code ?? ''
+      if (readonly || !(code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_READONLY'))) throw error
+    }
+  }
+  throw new Error('unreachable')
+}
+
+/** Row estimates from ANALYZE (sqlite_stat1), when the application ever ran it: counting is a full scan. */
+function estimatedRows(db: Database.Database): Map<string, number> {
+  const estimates = new Map<string, number>()
+  try {
+    const rows = db.prepare('SELECT tbl, stat FROM sqlite_stat1').all() as { tbl: string; stat: string }[]
+    for (const { tbl, stat } of rows) {
+      const n = Number.parseInt(stat, 10)
+      if (Number.isFinite(n)) estimates.set(tbl, Math.max(n, estimates.get(tbl) ?? 0))
+    }
+  } catch {
+    // No sqlite_stat1: the database was never analysed.
+  }
+  return estimates
+}
+
+function probe(path: string, busyTimeoutMs: number): ChildResult {
+  const db = openLive(path, busyTimeoutMs)
+  try {
+    const estimates = estimatedRows(db)
+    const tables = tableNames(db).map((name) => ({ name, rows: estimates.get(name) ?? 0 }))
+    return { ok: true, sqliteVersion: sqliteVersion(db), tables }
+  } finally {
+    db.close()
+  }
+}
+
+function snapshot(path: string, busyTimeoutMs: number, out: string): ChildResult {
+  const live = openLive(path, busyTimeoutMs)
+  let version: string
+  try {
+    version = sqliteVersion(live)
+    // VACUUM INTO writes with this connection's synchronous level. The copy is a temporary file,
+    // read once: skip its fsyncs, which in rollback-journal mode would lengthen the writer's wait.
+    // Restored before close, whose checkpoint (when we are the last connection) writes the live file.
+    const synchronous = live.pragma('synchronous', { simple: true }) as number
+    live.pragma('synchronous = OFF')
+    // One read transaction copies every page: a consistent state however fast the application
+    // commits. A stepped backup() restarts whenever another process writes, so it never ends under
+    // load. WAL writers carry on meanwhile; in rollback-journal mode their commits wait (busy) for
+    // the length of this copy, which is why the checks run afterwards, on the copy.
+    live.prepare('VACUUM INTO ?').run(out)
+    live.pragma(`synchronous = ${synchronous}`)
+  } finally {
+    live.close()
+  }
+  const snap = new Database(out, { fileMustExist: true })
+  try {
+    // A copy restores as one self-contained file: no -wal to carry along (a no-op when SQLite
+    // already wrote a rollback-journal header, as VACUUM INTO does today).
+    snap.pragma('journal_mode = DELETE')
+    const problems = snap.pragma('integrity_check(20)', { simple: false }) as { integrity_check: string }[]
+    const verdict = problems.map((p) => p.integrity_check)
+    if (verdict.length !== 1 || verdict[0] !== 'ok') {
+      return { ok: false, code: 'INTEGRITY_FAILED', message: verdict.join('; ') }
+    }
+    const tables = tableNames(snap).map((name) => ({
+      name,
+      rows: Number(snap.prepare(`SELECT count(*) FROM ${quoteIdentifier(name)}`).pluck().get()),
+    }))
+    return { ok: true, sqliteVersion: version, tables }
+  } finally {
+    snap.close()
+  }
+}
+
+function sqliteVersion(db: Database.Database): string {
+  return String(db.prepare('SELECT sqlite_version()').pluck().get())
+}
+
+function main(argv: string[]): ChildResult {
+  const [mode, path, busy, out] = argv
+  const busyTimeoutMs = Number(busy)
+  if (!path || !Number.isFinite(busyTimeoutMs)) return { ok: false, code: 'USAGE', message: `bad arguments: ${argv.join(' ')}` }
+  try {
+    if (mode === 'probe') return probe(path, busyTimeoutMs)
+    if (mode === 'snapshot' && out) return snapshot(path, busyTimeoutMs, out)
+    return { ok: false, code: 'USAGE', message: `unknown mode ${mode ?? ''}` }
+  } catch (error) {
+    const err = error as { code?: unknown; message?: unknown }
+    return { ok: false, code: typeof err.code === 'string' ? err.code : 'ERROR', message: String(err.message ?? error) }
+  }
+}
+
+// Run only as a program, not when the parent imports this file for its types and constants.
+// Real paths on both sides: Node resolves symlinks in the main module's URL, not in argv[1].
+if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))) {
+  process.stdout.write(`${JSON.stringify(main(process.argv.slice(2)))}\n`)
+}

@@ -1,0 +1,114 @@
+/**
+ * Shared pieces of the PostgreSQL engine tests: a SourceConfig for the private test server
+ * (`inject('postgres')`), dumping through the engine to a gzip file, and comparable re-dumps.
+ */
+import { execa } from 'execa'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { chmod, mkdtemp, open, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { createGunzip, createGzip } from 'node:zlib'
+import { inject } from 'vitest'
+import type { SourceConfig } from '../../../src/config/types.js'
+import type { DumpResult } from '../../../src/engines/engine.js'
+import { dbnameConninfo } from '../../../src/engines/postgres/args.js'
+import type { PostgresEngine } from '../../../src/engines/postgres/engine.js'
+import { DbkeeperError } from '../../../src/runtime/errors.js'
+import { Secret } from '../../../src/runtime/secrets.js'
+import { pgAdmin, type ServerInfo } from '../../support/servers.js'
+
+export const server = (): ServerInfo => inject('postgres')
+
+export function pgSource(overrides: Partial<Omit<SourceConfig, 'password'>> & { password?: string } = {}): SourceConfig {
+  const info = server()
+  const { password, ...rest } = overrides
+  return {
+    id: 'DB01', label: 'pg', engine: 'postgres', host: info.host, port: info.port, user: info.user,
+    password: password === undefined ? undefined : new Secret(password),
+    databases: ['postgres'], path: undefined, extraOpts: [], pgFormat: 'plain', pgGlobals: false, retention: {},
+    ...rest,
+  }
+}
+
+/** A private 0700 directory, as the engine's work directory and for dump files. */
+export async function privateDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'dbk-pgtest-'))
+  await chmod(dir, 0o700)
+  return dir
+}
+
+export const removeDir = (dir: string) => rm(dir, { recursive: true, force: true })
+
+/** Runs SQL as the superuser on `database`. */
+export async function sql(database: string, text: string): Promise<void> {
+  const client = await pgAdmin(server(), database)
+  try {
+    await client.query(text)
+  } finally {
+    await client.end()
+  }
+}
+
+/** Streams a dump through gzip into `file` and waits for the tool's verdict as well. */
+export async function dumpToGzip(engine: PostgresEngine, database: string, file: string): Promise<DumpResult> {
+  const dump = engine.dump(database, new AbortController().signal)
+  const [, result] = await Promise.all([pipeline(dump.stdout, createGzip(), createWriteStream(file, { mode: 0o600 })), dump.done])
+  return result
+}
+
+/** The raw content of a gzip file (test dumps are small). */
+export async function gunzipFile(file: string): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  const gunzip = createGunzip()
+  const read = pipeline(createReadStream(file), gunzip)
+  for await (const chunk of gunzip) chunks.push(chunk as Buffer)
+  await read
+  return Buffer.concat(chunks)
+}
+
+/** The DbkeeperError `promise` rejects with; fails the test when it resolves or throws anything else. */
+export async function failure(promise: Promise<unknown>): Promise<DbkeeperError> {
+  try {
+    await promise
+  } catch (error) {
+    if (error instanceof DbkeeperError) return error
+    throw error
+  }
+  throw new Error('expected a DbkeeperError, but the promise resolved')
+}
+
+/** The first and last 64 KiB, as the pipeline hands them to checkContent. */
+export function headTail(raw: Buffer): [Buffer, Buffer] {
+  const k = 64 * 1024
+  return [raw.subarray(0, k), raw.subarray(Math.max(0, raw.length - k))]
+}
+
+export async function headTailOfFile(file: string): Promise<[Buffer, Buffer]> {
+  const handle = await open(file)
+  try {
+    return headTail(await handle.readFile())
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Environment for the system client tools against the test server, as the superuser. */
+export function libpqEnv(): Record<string, string> {
+  const info = server()
+  return { PATH: process.env.PATH ?? '', PGHOST: info.host, PGPORT: String(info.port), PGUSER: info.user, LC_MESSAGES: 'C' }
+}
+
+/**
+ * A plain re-dump of `database` with the comparison noise removed: comment lines (they carry the
+ * versions and dump times), the per-dump random `\restrict` keys, blank lines and the name itself.
+ */
+export async function comparableDump(database: string): Promise<string> {
+  const { stdout } = await execa('pg_dump', ['--no-password', `--dbname=${dbnameConninfo(database)}`], { env: libpqEnv(), extendEnv: false })
+  return stdout.split('\n')
+    .filter((l) => !l.startsWith('--') && !/^\\(un)?restrict /.test(l) && l.trim() !== '')
+    .join('\n')
+    .replaceAll(database, '<db>')
+}
+
+export { readFile }
