@@ -1,0 +1,112 @@
+/**
+ * The run journal: one JSON line per run in `<BACKUP_DIR>/.dbkeeper/runs.jsonl`, appended at the
+ * end of every run (manual or scheduled). `status`, health and metrics read it; it survives restarts
+ * because it lives on the backup volume.
+ */
+import { open, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { STATE_DIR } from './naming.js'
+import { ensureDir, FILE_MODE } from '../storage/local/files.js'
+
+/** `drill`: a restore drill (DRILL_SCHEDULE or `verify --drill`), not a backup run. */
+export type RunTrigger = 'manual' | 'schedule' | 'start' | 'shutdown' | 'drill'
+
+export interface DatabaseResult {
+  source: string
+  database: string
+  ok: boolean
+  /** Set when a backup was committed. */
+  id?: string
+  /** Drill records only: the backup that was restored and compared (not `id`: no backup was made). */
+  drilled?: string
+  path?: string
+  /**
+   * When this database's backup (or drill) finished: the manifest's `finishedAt`. A run backs up
+   * its databases one after another, so the run's own `finishedAt` is later than all but the last.
+   * Absent in records written before it was added.
+   */
+  finishedAt?: string
+  size?: number
+  rawSize?: number
+  durationMs: number
+  error?: { code: string; message: string; hint?: string }
+  /**
+   * The off-site (S3) copy, when S3 is configured and the local backup was committed. When it
+   * failed, `ok` is false and `error` (code OFFSITE) says why, while `id`/`path` still name the
+   * committed local backup: status, metrics and alerts then show the database as failing.
+   */
+  offsite?: OffsiteResult
+}
+
+export interface OffsiteResult {
+  ok: boolean
+  /** `s3://bucket/prefix/<source>/<db>/<file>` of this run's backup, once confirmed. */
+  key?: string
+  error?: string
+  /** What to check, when it failed. */
+  hint?: string
+  /** Backups of earlier runs uploaded by this one (they were missing off-site). */
+  caughtUp?: string[]
+  /** Off-site backups removed by the off-site retention. */
+  removed?: string[]
+}
+
+export interface RunRecord {
+  runId: string
+  trigger: RunTrigger
+  host: string
+  pid: number
+  startedAt: string
+  finishedAt: string
+  ok: boolean
+  results: DatabaseResult[]
+  /** Problems that are not one database's (a source's probe failing is recorded per database it would have dumped, or with database '*'). */
+  errors?: { code: string; message: string }[]
+}
+
+/** A restore drill's record (DRILL_SCHEDULE), not a backup run's: status, metrics and alerts tell them apart. */
+export function isDrill(run: Pick<RunRecord, 'trigger'>): boolean {
+  return run.trigger === 'drill'
+}
+
+export function journalPath(backupDir: string): string {
+  return join(backupDir, STATE_DIR, 'runs.jsonl')
+}
+
+/** Appends one record (one write of one line: O_APPEND keeps concurrent lines whole). */
+export async function appendRun(backupDir: string, record: RunRecord): Promise<void> {
+  await ensureDir(join(backupDir, STATE_DIR))
+  const handle = await open(journalPath(backupDir), 'a', FILE_MODE)
+  try {
+    await handle.appendFile(`${JSON.stringify(record)}\n`)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * The last `limit` runs, oldest first. Torn or foreign lines are skipped (a crash mid-append must
+ * not make status unreadable). Reads the whole file: it grows by ~1 KB a run. (Trimming is future work.)
+ */
+export async function readRuns(backupDir: string, limit = 1000): Promise<RunRecord[]> {
+  let text: string
+  try {
+    text = await readFile(journalPath(backupDir), 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw error
+  }
+  const runs: RunRecord[] = []
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue
+    try {
+      const rec = JSON.parse(line) as RunRecord
+      if (typeof rec.runId === 'string' && Array.isArray(rec.results)) runs.push(rec)
+    } catch {
+      // a torn last line from a crash: ignore
+    }
+  }
+  return runs.slice(-limit)
+}
+

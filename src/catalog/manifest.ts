@@ -1,0 +1,63 @@
+import type { CompressionKind, EngineKind } from '../config/types.js'
+import type { TableInfo } from '../engines/engine.js'
+
+export const MANIFEST_FORMAT = 1
+
+/**
+ * The commit marker of one backup, written last. A data file without a valid manifest is debris:
+ * never listed, restored or counted by retention.
+ */
+export interface Manifest {
+  formatVersion: typeof MANIFEST_FORMAT
+  id: string
+  /** `backup` for normal runs; `pre-restore` for the safety backup a restore takes first. */
+  kind: 'backup' | 'pre-restore'
+  source: string
+  sourceId: string
+  engine: EngineKind
+  database: string
+  /** The data file's name, in the same directory as the manifest. */
+  file: string
+  startedAt: string
+  finishedAt: string
+  durationMs: number
+  host: string
+  server: { version: string }
+  tool: { name: string; version: string; options: string[] }
+  raw: { size: number; sha256: string }
+  compressed: { size: number; sha256: string }
+  compression: { kind: CompressionKind; level: number }
+  tables: TableInfo[]
+  verification: { ok: true; at: string; method: string }
+  locations: { local?: string; s3?: string }
+}
+
+const REQUIRED_STRINGS = ['id', 'source', 'engine', 'database', 'file', 'startedAt', 'finishedAt'] as const
+
+/** Parses and checks a manifest; returns the reason when it is not one of ours or is damaged. */
+export function decodeManifest(text: string): { manifest: Manifest } | { error: string } {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return { error: 'the manifest is not valid JSON' }
+  }
+  if (typeof value !== 'object' || value === null) return { error: 'the manifest is not an object' }
+  const m = value as Partial<Manifest>
+  if (m.formatVersion !== MANIFEST_FORMAT) return { error: `unknown manifest format ${String(m.formatVersion)}` }
+  for (const key of REQUIRED_STRINGS) {
+    if (typeof m[key] !== 'string') return { error: `the manifest has no ${key}` }
+  }
+  if (!isDigest(m.raw) || !isDigest(m.compressed)) return { error: 'the manifest has no sizes and checksums' }
+  if (m.file!.includes('/') || m.file!.startsWith('.')) return { error: 'the manifest names a file outside its directory' }
+  return { manifest: m as Manifest }
+}
+
+function isDigest(v: unknown): v is { size: number; sha256: string } {
+  const d = v as { size?: unknown; sha256?: unknown } | undefined
+  return typeof d?.size === 'number' && typeof d.sha256 === 'string' && /^[0-9a-f]{64}$/.test(d.sha256)
+}
+
+export function encodeManifest(m: Manifest): string {
+  return `${JSON.stringify(m, null, 2)}\n`
+}
