@@ -1,0 +1,175 @@
+/**
+ * The S3 bucket (any S3-compatible store) as a Target rooted at `S3_PREFIX`. Uploads go through
+ * lib-storage's `Upload`: multipart in parts of PART_SIZE, QUEUE_SIZE parts in flight (limits.ts),
+ * so memory stays bounded whatever the backup's size; each part is retried by the SDK (client.ts).
+ */
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
+import { Upload } from '@aws-sdk/lib-storage'
+import { Readable } from 'node:stream'
+import type { S3Config } from '../../config/s3.js'
+import { failpoint } from '../../runtime/failpoint.js'
+import type { ObjectHead, ObjectInfo, PutBody, PutOptions, PutResult, Target } from '../target.js'
+import { classifyS3Error } from './errors.js'
+import { MAX_PARTS, PART_SIZE, QUEUE_SIZE } from './limits.js'
+
+
+function partSizeFor(size: number | undefined): number {
+  if (size === undefined) return PART_SIZE
+  const mib = 1024 * 1024
+  return Math.max(PART_SIZE, Math.ceil(size / MAX_PARTS / mib) * mib)
+}
+
+/** A key as it goes into `x-amz-copy-source`: each segment URL-encoded (`%` of enc(db) included). */
+function copySource(bucket: string, key: string): string {
+  return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`
+}
+
+export class S3Target implements Target {
+  readonly description: string
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly cfg: S3Config,
+  ) {
+    this.description = `s3://${cfg.bucket}/${cfg.prefix}`
+  }
+
+  url(key: string): string {
+    return `${this.description}${key}`
+  }
+
+  #full(key: string): string {
+    return `${this.cfg.prefix}${key}`
+  }
+
+  /** SSE goes on every object (a bucket policy may refuse puts without it); the class on data only. */
+  #storageParams(dataObject: boolean | undefined) {
+    const { sse, sseKmsKeyId, storageClass } = this.cfg
+    return {
+      ...(sse ? { ServerSideEncryption: sse } : {}),
+      ...(sse === 'aws:kms' && sseKmsKeyId ? { SSEKMSKeyId: sseKmsKeyId } : {}),
+      ...(dataObject && storageClass ? { StorageClass: storageClass as never } : {}),
+    }
+  }
+
+  async put(key: string, body: PutBody, opts: PutOptions = {}): Promise<PutResult> {
+    const stream = typeof body === 'function' ? body() : body
+    const contentType = opts.contentType ?? 'application/octet-stream'
+    const upload = new Upload({
+      client: this.client,
+      partSize: partSizeFor(opts.size),
+      queueSize: QUEUE_SIZE,
+      params: {
+        Bucket: this.cfg.bucket,
+        Key: this.#full(key),
+        Body: stream,
+        ContentType: contentType,
+        ...(opts.metadata ? { Metadata: opts.metadata } : {}),
+        ...(opts.size !== undefined ? { ContentLength: opts.size } : {}),
+        ...this.#storageParams(opts.dataObject),
+      },
+    })
+    // Failing the body (rather than Upload.abort(), which returns before the multipart upload is
+    // aborted) lets lib-storage abort the multipart upload before `done()` settles.
+    const onAbort = () => {
+      if (stream instanceof Readable) stream.destroy(Object.assign(new Error('upload aborted'), { name: 'AbortError' }))
+      else void upload.abort()
+    }
+    opts.signal?.addEventListener('abort', onAbort, { once: true })
+    upload.on('httpUploadProgress', () => failpoint('s3.part-uploaded'))
+    let etag: string | undefined
+    try {
+      etag = (await upload.done()).ETag
+    } catch (error) {
+      throw classifyS3Error(error, `upload of ${this.url(key)}`)
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort)
+    }
+    failpoint('s3.uploaded')
+    if (opts.finalMetadata) {
+      // An object's metadata is fixed when its upload starts, and a streamed backup's checksum is
+      // known only at its end: copy the object onto itself with the full metadata (the server
+      // copies; no data passes through us; atomic; ≤ 5 GiB, which the streaming caller ensures).
+      let final: Record<string, string>
+      try {
+        final = await opts.finalMetadata()
+      } catch (error) {
+        await this.remove([key]).catch(() => undefined)
+        throw error
+      }
+      const metadata = { ...opts.metadata, ...final }
+      try {
+        const out = await this.client.send(new CopyObjectCommand({
+          Bucket: this.cfg.bucket,
+          Key: this.#full(key),
+          CopySource: copySource(this.cfg.bucket, this.#full(key)),
+          MetadataDirective: 'REPLACE',
+          Metadata: metadata,
+          ContentType: contentType,
+          ...this.#storageParams(opts.dataObject),
+        }), { abortSignal: opts.signal })
+        etag = out.CopyObjectResult?.ETag ?? etag
+      } catch (error) {
+        throw classifyS3Error(error, `metadata update of ${this.url(key)}`)
+      }
+    }
+    return { key, ...(etag ? { etag } : {}) }
+  }
+
+  async get(key: string, signal?: AbortSignal): Promise<Readable> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.cfg.bucket, Key: this.#full(key) }), { abortSignal: signal })
+      if (!(out.Body instanceof Readable)) throw new Error('the response has no body')
+      return out.Body
+    } catch (error) {
+      throw classifyS3Error(error, `download of ${this.url(key)}`)
+    }
+  }
+
+  async head(key: string): Promise<ObjectHead | undefined> {
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.cfg.bucket, Key: this.#full(key) }))
+      return {
+        key,
+        size: out.ContentLength ?? 0,
+        ...(out.LastModified ? { lastModified: out.LastModified } : {}),
+        metadata: out.Metadata ?? {},
+        ...(out.StorageClass ? { storageClass: out.StorageClass } : {}),
+      }
+    } catch (error) {
+      const e = classifyS3Error(error, `HEAD of ${this.url(key)}`)
+      if (e.code === 'NOT_FOUND') return undefined
+      throw e
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    let token: string | undefined
+    do {
+      let page
+      try {
+        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.cfg.bucket, Prefix: this.#full(prefix), ContinuationToken: token }))
+      } catch (error) {
+        throw classifyS3Error(error, `listing of ${this.url(prefix)}`)
+      }
+      for (const o of page.Contents ?? []) {
+        if (!o.Key?.startsWith(this.cfg.prefix)) continue
+        yield { key: o.Key.slice(this.cfg.prefix.length), size: o.Size ?? 0, ...(o.LastModified ? { lastModified: o.LastModified } : {}) }
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined
+    } while (token)
+  }
+
+  async remove(keys: readonly string[]): Promise<void> {
+    // One DELETE per key, in order (the manifest first): DeleteObjects needs a Content-MD5 or
+    // checksum header that S3-compatible stores disagree about, and a prune deletes a handful.
+    for (const key of keys) {
+      try {
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.cfg.bucket, Key: this.#full(key) }))
+      } catch (error) {
+        const e = classifyS3Error(error, `deletion of ${this.url(key)}`)
+        if (e.code !== 'NOT_FOUND' || (error as { name?: string }).name === 'NoSuchBucket') throw e
+      }
+    }
+  }
+}
