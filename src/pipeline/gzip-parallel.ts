@@ -1,0 +1,159 @@
+/**
+ * gzip on every core, in-process, pigz-style: one gzip stream (one header, one deflate stream, one
+ * trailer) whose deflate blocks are compressed concurrently on libuv's thread pool.
+ *
+ * Why this shape (docs/PERFORMANCE.md has the measurements):
+ * - Single-threaded deflate is the bottleneck of a backup by ~4×; the dump tool needs about one
+ *   core, and a 2-core host has another one idle.
+ * - Each block of raw input is compressed by a one-shot async `deflateRaw` (runs on the thread
+ *   pool) primed with the previous block's last 32 KiB as its dictionary, so matches reach back
+ *   across block boundaries and the output is within a fraction of a percent of one serial stream.
+ * - Every block but the last ends with Z_SYNC_FLUSH (`finishFlush`): byte-aligned, no BFINAL, so
+ *   the blocks concatenate into ONE valid deflate stream; the last one ends with Z_FINISH.
+ *   Independent gzip members per block would also be valid, but restart the window each time and
+ *   add 18 bytes per block; the dictionary costs nothing extra.
+ * - CRC32 and ISIZE are computed here, in input order, with `zlib.crc32` (the gzip trailer).
+ * - Bounded: at most `maxInFlight` blocks are being compressed; `_transform` does not return until
+ *   a slot is free, so backpressure reaches the dump tool and memory stays flat.
+ * - Node's bundled zlib (Chromium's, SIMD) compresses at level 6 faster and ~2–3% smaller than GNU
+ *   gzip -6 on dump text, so the file stays "a gzip -6 file" by any measure.
+ */
+import { availableParallelism } from 'node:os'
+import { Transform, type TransformCallback } from 'node:stream'
+import { constants, crc32, deflateRaw, type ZlibOptions } from 'node:zlib'
+
+/** 256 KiB: large enough that the per-block zlib set-up is noise (<1%), small enough to spread work evenly. */
+export const GZIP_BLOCK_SIZE = 256 * 1024
+/** deflate's window: what a block may refer back to, and so what the next block needs as dictionary. */
+const WINDOW = 32 * 1024
+/**
+ * Two blocks per core keep every core busy while finished blocks wait to be written in order; at
+ * most 4, libuv's default pool size: more would only queue inside the pool, in front of the file
+ * reads and writes that share it. (Hosts with more than 4 cores need UV_THREADPOOL_SIZE raised
+ * before start-up to use them; see docs/PERFORMANCE.md.)
+ */
+export const DEFAULT_IN_FLIGHT = Math.max(2, Math.min(2 * availableParallelism(), 4))
+
+export interface ParallelGzipOptions {
+  level: number
+  blockSize?: number
+  maxInFlight?: number
+}
+
+interface Job {
+  /** Settles with the block's deflate bytes; never rejects unhandled (see #submit). */
+  result: Promise<Buffer>
+  out: Buffer | undefined
+}
+
+function deflateBlock(block: Buffer, options: ZlibOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => deflateRaw(block, options, (error, out) => (error ? reject(error) : resolve(out))))
+}
+
+/** The gzip header (RFC 1952): no name, no mtime (the manifest has the time), OS = Unix. */
+function gzipHeader(level: number): Buffer {
+  const xfl = level === 9 ? 2 : level === 1 ? 4 : 0
+  return Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 3])
+}
+
+export class ParallelGzip extends Transform {
+  readonly #level: number
+  readonly #blockSize: number
+  readonly #maxInFlight: number
+  #pending: Buffer[] = []
+  #pendingSize = 0
+  #dictionary: Buffer | undefined
+  #jobs: Job[] = []
+  #crc = 0
+  #size = 0
+
+  constructor(options: ParallelGzipOptions) {
+    super()
+    this.#level = options.level
+    this.#blockSize = Math.max(options.blockSize ?? GZIP_BLOCK_SIZE, WINDOW)
+    this.#maxInFlight = Math.max(1, options.maxInFlight ?? DEFAULT_IN_FLIGHT)
+    this.push(gzipHeader(this.#level))
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.#take(chunk).then(() => done(), done)
+  }
+
+  override _flush(done: TransformCallback): void {
+    this.#finish().then(() => done(), done)
+  }
+
+  async #take(chunk: Buffer): Promise<void> {
+    this.#crc = crc32(chunk, this.#crc)
+    this.#size += chunk.length
+    let offset = 0
+    while (offset < chunk.length) {
+      const n = Math.min(this.#blockSize - this.#pendingSize, chunk.length - offset)
+      this.#pending.push(offset === 0 && n === chunk.length ? chunk : chunk.subarray(offset, offset + n))
+      this.#pendingSize += n
+      offset += n
+      if (this.#pendingSize === this.#blockSize) {
+        // Wait for a free slot before cutting the next block: a 100 MB chunk is not 400 jobs at once.
+        await this.#drain(this.#maxInFlight - 1)
+        if (this.destroyed) return // torn down while waiting: start no more work
+        this.#submit(this.#cut(), false)
+      }
+    }
+    this.#pushFinished()
+  }
+
+  async #finish(): Promise<void> {
+    // The last block (possibly empty) carries BFINAL; an empty one is 2 bytes.
+    this.#submit(this.#cut(), true)
+    await this.#drain(0)
+    const trailer = Buffer.alloc(8)
+    trailer.writeUInt32LE(this.#crc >>> 0, 0)
+    trailer.writeUInt32LE(this.#size % 2 ** 32, 4) // ISIZE is the size modulo 2^32
+    this.push(trailer)
+  }
+
+  #cut(): Buffer {
+    const block = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingSize)
+    this.#pending = []
+    this.#pendingSize = 0
+    return block
+  }
+
+  #submit(block: Buffer, last: boolean): void {
+    const options: ZlibOptions = {
+      level: this.#level,
+      finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
+      // One output buffer that fits the whole compressed block: one trip to the pool per block.
+      chunkSize: Math.max(64 * 1024, block.length + (block.length >> 3) + 1024),
+      ...(this.#dictionary ? { dictionary: this.#dictionary } : {}),
+    }
+    // Copy the window: a subarray would keep the whole previous block alive.
+    this.#dictionary = block.length >= WINDOW ? Buffer.from(block.subarray(block.length - WINDOW)) : undefined
+    const job: Job = { result: deflateBlock(block, options), out: undefined }
+    // Record the output as soon as it exists, so finished blocks can leave without awaiting; a
+    // rejection is awaited by #drain, the no-op keeps it from counting as unhandled meanwhile.
+    job.result.then((out) => (job.out = out), () => {})
+    this.#jobs.push(job)
+  }
+
+  /** Pushes finished blocks from the front, in order, without waiting. */
+  #pushFinished(): void {
+    while (this.#jobs[0]?.out) this.push(this.#jobs.shift()!.out)
+  }
+
+  /** Waits, in order, until at most `limit` blocks are still in flight. */
+  async #drain(limit: number): Promise<void> {
+    this.#pushFinished()
+    while (this.#jobs.length > limit) {
+      const out = await this.#jobs[0]!.result
+      this.#jobs.shift()
+      this.push(out)
+      this.#pushFinished()
+    }
+  }
+}
+
+/** The default gzip compressor: parallel deflate at `level` into one standard gzip stream. */
+export function createParallelGzip(level: number, options: Omit<ParallelGzipOptions, 'level'> = {}): ParallelGzip {
+  return new ParallelGzip({ level, ...options })
+}

@@ -1,0 +1,33 @@
+import type { Config, SourceConfig } from '../config/types.js'
+import { describeError } from '../runtime/errors.js'
+import type { Logger } from '../runtime/logger.js'
+import { applyRetention } from '../retention/apply.js'
+
+export interface RetentionOutcome {
+  ok: boolean
+  /** Data files removed by the policy. */
+  removed: string[]
+  error?: string
+}
+
+/**
+ * Applies the source's retention policy to one database after this run committed a backup of it
+ * (the caller guarantees that). A refused plan or a failed deletion is logged and reported, never
+ * thrown: the new backup stays committed and the run is marked failed.
+ */
+export async function applyRetentionAfterBackup(args: { config: Config; source: SourceConfig; database: string; logger: Logger }): Promise<RetentionOutcome> {
+  const { config, source, database, logger } = args
+  try {
+    const report = await applyRetention({
+      backupDir: config.backupDir, source: source.label, database, policy: source.retention, tz: config.tz, now: new Date(), dryRun: false, logger,
+    })
+    const removed = report.backups.filter((b) => b.action === 'remove').map((b) => b.file)
+    const kept = report.backups.filter((b) => b.action === 'keep')
+    logger.info({ database, kept: kept.map((b) => `${b.file} (${b.reasons.join(', ')})`), removed }, `retention kept ${kept.length}, removed ${removed.length}`)
+    return { ok: true, removed }
+  } catch (error) {
+    const message = describeError(error)
+    logger.error({ database }, `retention failed: ${message}`)
+    return { ok: false, removed: [], error: message }
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * One backup run: every configured source (or the ones named), every database of each, under the
+ * volume lock. A failing database never stops the others; the run is recorded in the journal.
+ */
+import { randomUUID } from 'node:crypto'
+import { access, constants, mkdir, rm } from 'node:fs/promises'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { cleanDebris } from '../catalog/debris.js'
+import { appendRun, type DatabaseResult, type RunRecord, type RunTrigger } from '../catalog/journal.js'
+import { STATE_DIR } from '../catalog/naming.js'
+import type { Config, SourceConfig } from '../config/types.js'
+import { createEngine } from '../engines/index.js'
+import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
+import { failpoint } from '../runtime/failpoint.js'
+import type { Logger } from '../runtime/logger.js'
+import { ensureDir } from '../storage/local/files.js'
+import { backupDatabase, type CommittedBackup } from './backup.js'
+import { createCompression } from './compression.js'
+import { openOffsite, recordOffsite, type Offsite } from './offsite.js'
+import { applyRetentionAfterBackup, type RetentionOutcome } from './retention-step.js'
+
+export interface RunOptions {
+  config: Config
+  logger: Logger
+  trigger: RunTrigger
+  /** Source labels to back up; all when empty. */
+  only?: string[]
+  signal: AbortSignal
+  progress?: boolean
+}
+
+export interface DatabaseOutcome extends DatabaseResult {
+  committed?: CommittedBackup
+  retention?: RetentionOutcome
+}
+
+export interface RunReport {
+  record: RunRecord
+  outcomes: DatabaseOutcome[]
+}
+
+export function selectSources(config: Config, only: string[] = []): SourceConfig[] {
+  if (only.length === 0) return [...config.sources]
+  const unknown = only.filter((o) => !config.sources.some((s) => s.label === o || s.id === o))
+  if (unknown.length > 0) {
+    const known = config.sources.map((s) => `${s.label} (${s.id})`).join(', ')
+    throw new DbkeeperError('USAGE', `unknown source ${unknown.join(', ')}`, { hint: `configured sources: ${known}` })
+  }
+  return config.sources.filter((s) => only.includes(s.label) || only.includes(s.id))
+}
+
+/** Fails early, with the variable to fix, when the backup directory cannot be written. */
+export async function checkBackupDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    await access(dir, constants.W_OK)
+  } catch (error) {
+    const e = toDbkeeperError(error, `backup directory ${dir}`)
+    throw new DbkeeperError(e.code === 'NO_SPACE' ? 'NO_SPACE' : 'IO', `cannot write to the backup directory ${dir}: ${e.message}`, {
+      hint: 'check BACKUP_DIR: it must exist or be creatable, and be writable by the user dbkeeper runs as',
+      cause: error,
+    })
+  }
+}
+
+/** Runs the backups. The caller holds the lock. Never throws for one database's failure. */
+export async function runBackups(opts: RunOptions): Promise<RunReport> {
+  const { config, logger } = opts
+  const startedAt = new Date()
+  const runId = `${startedAt.toISOString().replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`
+  const sources = selectSources(config, opts.only)
+  const outcomes: DatabaseOutcome[] = []
+
+  await cleanDebris(config.backupDir, logger)
+  const workDir = join(config.backupDir, STATE_DIR, 'tmp', runId)
+  await ensureDir(workDir)
+  const compression = createCompression(config.compression.kind, config.compression.level)
+  const offsite = openOffsite(config, logger, opts.signal)
+  try {
+    for (const source of sources) {
+      if (opts.signal.aborted) break
+      outcomes.push(...(await backupSource(opts, source, join(workDir, source.id), compression, offsite)))
+    }
+  } finally {
+    await rm(workDir, { recursive: true, force: true })
+  }
+
+  const record: RunRecord = {
+    runId, trigger: opts.trigger, host: hostname(), pid: process.pid,
+    startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(),
+    ok: outcomes.length > 0 && outcomes.every((o) => o.ok && (o.retention?.ok ?? true)),
+    results: outcomes.map(({ committed: _c, retention: _r, ...r }) => r),
+  }
+  failpoint('run.before-journal')
+  await appendRun(config.backupDir, record).catch((error: unknown) => logger.error({ err: error }, 'could not append to the run journal'))
+  failpoint('run.journal-written')
+  return { record, outcomes }
+}
+
+async function backupSource(opts: RunOptions, source: SourceConfig, workDir: string, compression: ReturnType<typeof createCompression>, offsite: Offsite | undefined): Promise<DatabaseOutcome[]> {
+  const { config, logger } = opts
+  await ensureDir(workDir)
+  const engine = createEngine(source, workDir)
+  const log = logger.child({ source: source.label })
+  let probe
+  const probeStart = Date.now()
+  try {
+    probe = await engine.probe(opts.signal)
+    log.info({ server: probe.serverVersion, tool: `${probe.tool.name} ${probe.tool.version}`, databases: probe.databases.map((d) => d.name) }, 'source reachable')
+  } catch (error) {
+    const e = toDbkeeperError(error, `source ${source.label}`)
+    log.error({ code: e.code, hint: e.hint }, e.message)
+    const names = source.databases === 'ALL' ? ['*'] : source.databases
+    return names.map((database) => failed(source, database, e, Date.now() - probeStart))
+  }
+  if (probe.databases.length === 0) log.warn('no databases to back up on this source')
+
+  const out: DatabaseOutcome[] = []
+  const jobs = [...probe.databases.map((d) => ({ database: d.name, engine })), ...(engine.companions?.() ?? [])]
+  for (const job of jobs) {
+    const db = { name: job.database }
+    if (opts.signal.aborted) break
+    const started = Date.now()
+    const copy = offsite?.begin(source.label, db.name)
+    try {
+      const committed = await backupDatabase({
+        backupDir: config.backupDir, source, engine: job.engine, probe, database: db.name, compression, signal: opts.signal, progress: opts.progress, tee: copy?.tee,
+      })
+      const m = committed.manifest
+      log.info({ database: db.name, file: committed.dataPath, rawSize: m.raw.size, size: m.compressed.size, durationMs: m.durationMs, tables: m.tables.length }, 'backup committed')
+      const outcome: DatabaseOutcome = {
+        source: source.label, database: db.name, ok: true, id: m.id, path: committed.dataPath, finishedAt: m.finishedAt,
+        size: m.compressed.size, rawSize: m.raw.size, durationMs: Date.now() - started, committed,
+      }
+      // Off-site before the local retention: catch-up must see local backups the local policy is about to drop.
+      if (offsite) recordOffsite(outcome, await offsite.afterCommit(copy, committed, source))
+      // Retention runs only for a database whose backup this run committed.
+      outcome.retention = await applyRetentionAfterBackup({ config, source, database: db.name, logger: log })
+      out.push(outcome)
+    } catch (error) {
+      await copy?.cancel()
+      const e = toDbkeeperError(error, `backup of ${source.label}/${db.name}`)
+      log.error({ database: db.name, code: e.code, hint: e.hint }, e.message)
+      out.push(failed(source, db.name, e, Date.now() - started))
+    }
+  }
+  return out
+}
+
+function failed(source: SourceConfig, database: string, e: DbkeeperError, durationMs: number): DatabaseOutcome {
+  return {
+    source: source.label, database, ok: false, durationMs,
+    error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) },
+  }
+}

@@ -1,0 +1,75 @@
+import { createWriteStream } from 'node:fs'
+import { mkdtemp, open, readFile, truncate, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { gunzipSync } from 'node:zlib'
+import { describe, expect, it } from 'vitest'
+import { createCompression } from '../../src/pipeline/compression.js'
+import { EDGE_BYTES, Meter } from '../../src/pipeline/meter.js'
+import { verifyBackupFile } from '../../src/pipeline/verify.js'
+import { DbkeeperError } from '../../src/runtime/errors.js'
+import { createHash } from 'node:crypto'
+
+const marker = (_h: Buffer, t: Buffer) => (t.toString().trimEnd().endsWith('-- END') ? undefined : 'no end marker')
+
+async function writeBackup(dir: string, content: Buffer) {
+  const raw = new Meter(true)
+  const comp = new Meter()
+  const path = join(dir, 'b.sql.gz')
+  await pipeline(Readable.from([content.subarray(0, 1000), content.subarray(1000)]), raw, createCompression('gzip', 6).compress(), comp, createWriteStream(path))
+  return { path, raw: raw.result(), compressed: comp.result(), head: raw.head(), tail: raw.tail() }
+}
+
+describe('Meter and verifyBackupFile', () => {
+  const content = Buffer.from(`${'INSERT INTO t VALUES (1);\n'.repeat(20000)}-- END\n`)
+
+  it('measures exactly what passed and keeps the first and last 64 KiB', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dbk-verify-'))
+    const b = await writeBackup(dir, content)
+    expect(b.raw.size).toBe(content.length)
+    expect(b.raw.sha256).toBe(createHash('sha256').update(content).digest('hex'))
+    expect(b.compressed.size).toBe((await readFile(b.path)).length)
+    expect(gunzipSync(await readFile(b.path)).equals(content)).toBe(true)
+    expect(b.head.equals(content.subarray(0, EDGE_BYTES))).toBe(true)
+    expect(b.tail.equals(content.subarray(content.length - EDGE_BYTES))).toBe(true)
+  })
+
+  it('accepts an intact file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dbk-verify-'))
+    const b = await writeBackup(dir, content)
+    await expect(verifyBackupFile(b.path, createCompression('gzip', 6), { ...b, checkContent: marker })).resolves.toBeUndefined()
+  })
+
+  it('refuses a flipped bit, a truncated file and a missing marker', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dbk-verify-'))
+    const gz = createCompression('gzip', 6)
+    const b = await writeBackup(dir, content)
+    const h = await open(b.path, 'r+')
+    const buf = Buffer.alloc(1)
+    await h.read(buf, 0, 1, 200)
+    buf[0] = buf[0]! ^ 0x10
+    await h.write(buf, 0, 1, 200)
+    await h.close()
+    const flipped = await verifyBackupFile(b.path, gz, b).catch((e: unknown) => e)
+    expect(flipped).toBeInstanceOf(DbkeeperError)
+    expect((flipped as DbkeeperError).code).toBe('VERIFY_FAILED')
+
+    const t = await writeBackup(dir, content)
+    await truncate(t.path, t.compressed.size - 10)
+    await expect(verifyBackupFile(t.path, gz, t)).rejects.toThrow(/does not decompress|unexpected end/)
+
+    const noMarker = Buffer.from('INSERT INTO t VALUES (1);\n'.repeat(100))
+    const m = await writeBackup(dir, noMarker)
+    await expect(verifyBackupFile(m.path, gz, { ...m, checkContent: marker })).rejects.toThrow(/no end marker/)
+  })
+
+  it('refuses a file replaced by another valid gzip of other content', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dbk-verify-'))
+    const b = await writeBackup(dir, content)
+    const other = await writeBackup(await mkdtemp(join(tmpdir(), 'dbk-verify-')), Buffer.from('other\n-- END\n'))
+    await writeFile(b.path, await readFile(other.path))
+    await expect(verifyBackupFile(b.path, createCompression('gzip', 6), b)).rejects.toThrow(/does not match/)
+  })
+})
