@@ -1,0 +1,116 @@
+/**
+ * The product's safety rules around the restic plan, pure: which catalog entries the policy may
+ * count, which it must never touch, and the refusals. apply.ts does the file system work.
+ *
+ * - Counted ("proven"): a verified backup of kind `backup` whose manifest names this source and
+ *   database, whose data file has our name pattern and the manifest's size.
+ * - Never counted, never removed, reported as kept: damaged entries (data missing or of the wrong
+ *   size — left for an operator to inspect; counting them would let a backup without data take a
+ *   daily slot), pre-restore safety backups (their own rule will come), and manifests that belong
+ *   to another source or database (copied by hand: not ours to delete).
+ * - The newest proven backup is always kept, whatever the policy says.
+ * - An empty policy, or a plan that would remove every proven backup, is refused.
+ */
+import type { CatalogEntry } from '../catalog/catalog.js'
+import { encodeName, parseDataFileName } from '../catalog/naming.js'
+import type { RetentionPolicy } from '../config/types.js'
+import { DbkeeperError } from '../runtime/errors.js'
+import { isActivePolicy, planRetention } from './index.js'
+
+export const NEWEST_PROVEN = 'newest proven backup'
+export const PRE_RESTORE = 'pre-restore safety backup'
+
+export interface RetentionScope {
+  source: string
+  database: string
+  policy: RetentionPolicy
+  tz: string
+  now: Date
+}
+
+export interface BackupVerdict {
+  id: string
+  /** The data file's name inside the database directory. */
+  file: string
+  startedAt: string
+  kind: 'backup' | 'pre-restore'
+  action: 'keep' | 'remove'
+  reasons: string[]
+  /** Why the entry is damaged, when it is. */
+  problem?: string
+}
+
+export interface RetentionDecision {
+  /** Every entry of the directory, newest first. */
+  verdicts: BackupVerdict[]
+  /** The entries to delete, newest first: always a subset of the counted ones. */
+  remove: CatalogEntry[]
+}
+
+/** Why an entry must not be counted, or undefined when it is a proven backup of this database. */
+function exclusion(entry: CatalogEntry, scope: RetentionScope): string | undefined {
+  const m = entry.manifest
+  if (m.source !== scope.source || m.database !== scope.database) {
+    return `belongs to ${m.source}/${m.database}, not ${scope.source}/${scope.database}: left alone`
+  }
+  const parsed = parseDataFileName(m.file)
+  const isOurName = parsed !== undefined && parsed.id === `${encodeName(scope.database)}_${parsed.stamp}`
+  if (!isOurName) {
+    return `data file name "${m.file}" is not one dbkeeper writes for this database: left alone`
+  }
+  if (entry.problem !== undefined) return `damaged (${entry.problem}): left for inspection`
+  if (m.verification?.ok !== true) return 'not verified: left for inspection'
+  if (Number.isNaN(Date.parse(m.startedAt))) return `unreadable start time "${m.startedAt}": left for inspection`
+  if (m.kind === 'pre-restore') return PRE_RESTORE
+  return undefined
+}
+
+export function policyText(policy: RetentionPolicy): string {
+  const parts = Object.entries(policy).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${String(v)}`)
+  return parts.length > 0 ? parts.join(' ') : '(no rule)'
+}
+
+function refuse(scope: RetentionScope, why: string): never {
+  throw new DbkeeperError('RETENTION', `retention for ${scope.source}/${scope.database} refused: ${why}; nothing was deleted`, {
+    hint: 'set a policy that keeps something (BACKUP_RETENTION_DAYS, KEEP_DAILY, … or the DBnn_KEEP_* overrides; see docs/CONFIGURATION.md)',
+  })
+}
+
+export function decideRetention(entries: readonly CatalogEntry[], scope: RetentionScope): RetentionDecision {
+  const counted = entries.filter((e) => exclusion(e, scope) === undefined)
+  if (!isActivePolicy(scope.policy)) {
+    refuse(scope, `the policy ${policyText(scope.policy)} keeps nothing and would remove all ${counted.length} backups`)
+  }
+  const plan = planRetention(
+    counted.map((e) => ({ id: e.manifest.file, time: e.manifest.startedAt })),
+    scope.policy,
+    scope.now,
+    { tz: scope.tz },
+  )
+  if (counted.length > 0 && plan.keep.length === 0) {
+    refuse(scope, `the policy ${policyText(scope.policy)} would remove all ${counted.length} backups`)
+  }
+  const reasons = new Map(plan.keep.map((k) => [k.id, k.reasons]))
+  const newest = newestOf(counted)
+  if (newest) reasons.set(newest.manifest.file, [...(reasons.get(newest.manifest.file) ?? []), NEWEST_PROVEN])
+
+  const verdicts = entries.map((e): BackupVerdict => {
+    const excluded = exclusion(e, scope)
+    const kept = excluded !== undefined ? [excluded] : reasons.get(e.manifest.file)
+    const m = e.manifest
+    const verdict: BackupVerdict = { id: m.id, file: m.file, startedAt: m.startedAt, kind: m.kind, action: kept ? 'keep' : 'remove', reasons: kept ?? [] }
+    if (e.problem !== undefined) verdict.problem = e.problem
+    return verdict
+  })
+  const remove = counted.filter((e) => !reasons.has(e.manifest.file))
+  return { verdicts, remove }
+}
+
+/** By time, not by string: the first of equal times in catalog order, as planRetention's stable sort. */
+function newestOf(entries: readonly CatalogEntry[]): CatalogEntry | undefined {
+  let best: CatalogEntry | undefined
+  for (const e of entries) {
+    if (!best || Date.parse(e.manifest.startedAt) > Date.parse(best.manifest.startedAt)) best = e
+  }
+  return best
+}
