@@ -1,0 +1,31 @@
+import type { Config } from '../config/types.js'
+import type { Logger } from '../runtime/logger.js'
+
+/**
+ * One CLI command, one file in `src/cli/commands/`. `run` returns the exit code; it throws a
+ * DbkeeperError for failures, which `main.ts` maps to an exit code in one place (errors.ts).
+ */
+export interface Command {
+  readonly name: string
+  /** One line for `dbkeeper --help`. */
+  readonly summary: string
+  /** The full `dbkeeper <name> --help` text. */
+  readonly usage: string
+  /** Whether the command needs a valid configuration (all but `help`). */
+  readonly needsConfig: boolean
+  run(ctx: CommandContext): Promise<number>
+}
+
+export interface CommandContext {
+  /** The arguments after the command name. */
+  args: string[]
+  /** Loaded and validated; undefined only when `needsConfig` is false. */
+  config: Config
+  logger: Logger
+  /** Human or JSON output for the user: stdout, scrubbed of secrets. */
+  print(text: string): void
+  /** Whether stdout/stderr is a terminal (progress, confirmations). */
+  isTTY: boolean
+  /** Aborted on SIGINT/SIGTERM. */
+  signal: AbortSignal
+}

@@ -1,0 +1,122 @@
+import { listBackups, type CatalogEntry } from '../../catalog/catalog.js'
+import { listRemoteBackups, type RemoteEntry } from '../../catalog/remote.js'
+import { verifyBackup } from '../../restore/content.js'
+import { describeError, toDbkeeperError } from '../../runtime/errors.js'
+import { openS3Target } from '../../storage/s3/index.js'
+import { formatBytes } from '../../pipeline/progress.js'
+import type { Command } from '../command.js'
+import { parseCommandArgs } from '../args.js'
+
+/**
+ * `list --json`: an array, newest first, of ListedBackup. Stable: scripts depend on it.
+ */
+export interface ListedBackup {
+  id: string
+  source: string
+  database: string
+  engine: string
+  kind: string
+  /** ISO 8601, the start of the dump. */
+  time: string
+  path: string
+  size: number
+  sha256: string
+  rawSize: number
+  rawSha256: string
+  compression: string
+  /** Where copies are: on the volume, off-site (S3), or both. `path` is the local path, else the S3 URL. */
+  location: 'local' | 's3' | 'both'
+  /** Present when the backup is damaged (data file missing or of the wrong size, checksums that disagree; with --verify anything the read-back finds). */
+  problem?: string
+}
+
+export function toListed(e: CatalogEntry): ListedBackup {
+  const m = e.manifest
+  return {
+    id: m.id, source: m.source, database: m.database, engine: m.engine, kind: m.kind, time: m.startedAt, path: e.dataPath,
+    size: m.compressed.size, sha256: m.compressed.sha256, rawSize: m.raw.size, rawSha256: m.raw.sha256,
+    compression: m.compression.kind, location: 'local', ...(e.problem ? { problem: e.problem } : {}),
+  }
+}
+
+/** Adds the off-site copies: a local backup also off-site becomes `both`; one only off-site (volume lost) is listed with its S3 URL. */
+export function mergeRemote(listed: ListedBackup[], remote: readonly RemoteEntry[], url: (key: string) => string): ListedBackup[] {
+  const byFile = new Map(listed.map((b) => [`${b.source}/${b.database}/${b.path.slice(b.path.lastIndexOf('/') + 1)}`, b]))
+  const out = [...listed]
+  for (const r of remote) {
+    const m = r.manifest
+    const local = byFile.get(`${m.source}/${m.database}/${m.file}`)
+    if (local && r.problem === undefined) local.location = 'both'
+    else if (!local) out.push({ ...toListed({ manifest: m, dataPath: url(r.dataKey), manifestPath: url(r.manifestKey), ...(r.problem ? { problem: `off-site: ${r.problem}` } : {}) }), location: 's3' })
+  }
+  return out.sort((a, b) => b.time.localeCompare(a.time) || b.id.localeCompare(a.id))
+}
+
+export const listCommand: Command = {
+  name: 'list',
+  summary: 'list proven backups, newest first',
+  usage: `Usage: dbkeeper list [SOURCE] [--database NAME] [--json]
+
+Lists the backups that were proven and committed (only those with a manifest), on the
+volume and, when S3_BUCKET is set, off-site: WHERE is local, s3 or both. Backups only in S3
+(after the volume was lost) are listed too; \`dbkeeper fetch\` brings one back.
+Damaged ones (data file missing or of the wrong size, a .sha256 file that disagrees with the
+manifest) are marked. Exit code 1 when S3 could not be listed (the local backups are still
+printed), or with --verify when a backup is damaged.
+
+  --database NAME  only this database
+  --verify         also read every local backup back in full, as \`dbkeeper verify\` does (sha256
+                   of the file and of its content, end marker), and mark those that fail: the
+                   only way to find a flipped bit without restoring
+  --json           an array of {id, source, database, engine, kind, time, path, size,
+                   sha256, rawSize, rawSha256, compression, location[, problem]};
+                   location is "local", "s3" or "both"; path is the S3 URL for "s3"`,
+  needsConfig: true,
+  async run(ctx) {
+    const { values, positionals } = parseCommandArgs('list', ctx.args, { json: { type: 'boolean' }, database: { type: 'string' }, verify: { type: 'boolean' } })
+    const entries = await listBackups(ctx.config.backupDir, { source: positionals[0], database: values.database })
+    let damaged = false
+    if (values.verify) {
+      for (const e of entries) {
+        const source = ctx.config.sources.find((s) => s.label === e.manifest.source)
+        if (e.problem === undefined && source) {
+          try {
+            await verifyBackup(source, e, ctx.config.backupDir, ctx.signal)
+          } catch (error) {
+            const err = toDbkeeperError(error)
+            if (err.code === 'ABORTED') throw err
+            e.problem = `does not verify: ${err.message}`
+          }
+        }
+        damaged ||= e.problem !== undefined
+      }
+    }
+    let listed = entries.map(toListed)
+    let s3Failed = false
+    if (ctx.config.s3) {
+      const target = openS3Target(ctx.config.s3, { logger: ctx.logger, signal: ctx.signal })
+      try {
+        listed = mergeRemote(listed, await listRemoteBackups(target, { source: positionals[0], database: values.database }), (k) => target.url(k))
+      } catch (error) {
+        s3Failed = true
+        ctx.logger.error(`cannot list the off-site backups in ${target.description}: ${describeError(error)}; showing the local ones only`)
+      }
+    }
+    if (values.json) {
+      ctx.print(JSON.stringify(listed, null, 2))
+      return s3Failed || damaged ? 1 : 0
+    }
+    if (listed.length === 0) {
+      ctx.print(`no backups in ${ctx.config.backupDir}${ctx.config.s3 ? ` or ${ctx.config.s3.bucket}` : ''}`)
+      return s3Failed ? 1 : 0
+    }
+    const rows = listed.map((b) => [b.time.slice(0, 19).replace('T', ' '), `${b.source}/${b.database}`, b.id, formatBytes(b.size), formatBytes(b.rawSize), b.location, b.kind === 'backup' ? '' : b.kind, b.problem ? `DAMAGED: ${b.problem}` : ''])
+    ctx.print(table([['TIME (UTC)', 'SOURCE/DATABASE', 'ID', 'SIZE', 'RAW', 'WHERE', 'KIND', ''], ...rows]))
+    return s3Failed || damaged ? 1 : 0
+  },
+}
+
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')
+}

@@ -1,0 +1,134 @@
+import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { decodeName, encodeName } from '../../catalog/naming.js'
+import type { Config, RetentionPolicy, SourceConfig } from '../../config/types.js'
+import { acquireLock } from '../../daemon/lock.js'
+import { applyRetention } from '../../retention/apply.js'
+import { policyText, type BackupVerdict } from '../../retention/safety.js'
+import { DbkeeperError, toDbkeeperError } from '../../runtime/errors.js'
+import type { Command, CommandContext } from '../command.js'
+import { parseCommandArgs } from '../args.js'
+
+/**
+ * `prune --json` prints one PruneOutput. Stable: scripts and monitors depend on it.
+ *
+ *   { "dryRun": false,
+ *     "databases": [ { "source": "app", "database": "shop", "directory": "/backups/app/shop",
+ *       "status": "ok" | "refused" | "failed", "policy": { "keepDaily": 7, … }, "tz": "UTC",
+ *       "backups": [ { "id", "file", "startedAt", "kind": "backup" | "pre-restore",
+ *                      "action": "keep" | "remove", "reasons": ["daily snapshot", …], "problem"? } ],
+ *       "deleted": ["shop_20260101T000000Z.sql.gz.manifest.json", …],
+ *       "error"?: { "code": "RETENTION", "message", "hint"? } } ] }
+ *
+ * `backups` is newest first; on a refused or failed database it is empty. `deleted` lists file
+ * names inside `directory` in deletion order (manifest, data, .sha256 per backup); empty on a dry run.
+ */
+export interface PruneOutput {
+  dryRun: boolean
+  databases: PrunedDatabase[]
+}
+
+export interface PrunedDatabase {
+  source: string
+  database: string
+  directory: string
+  status: 'ok' | 'refused' | 'failed'
+  policy: RetentionPolicy
+  tz: string
+  backups: BackupVerdict[]
+  deleted: string[]
+  error?: { code: string; message: string; hint?: string }
+}
+
+/** The databases with a directory under `<backupDir>/<label>/`: canonical encoded names only. */
+async function databasesOnVolume(backupDir: string, label: string): Promise<string[]> {
+  const entries = await readdir(join(backupDir, label), { withFileTypes: true }).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw toDbkeeperError(error, `reading ${join(backupDir, label)}`)
+  })
+  return entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    // A directory whose name is not how we encode its decoded name was not made by dbkeeper.
+    .filter((e) => encodeName(decodeName(e.name)) === e.name)
+    .map((e) => decodeName(e.name))
+    .sort()
+}
+
+async function pruneDatabase(config: Config, source: SourceConfig, database: string, dryRun: boolean, ctx: CommandContext): Promise<PrunedDatabase> {
+  const base = { source: source.label, database, policy: { ...source.retention }, tz: config.tz }
+  try {
+    const r = await applyRetention({ backupDir: config.backupDir, ...base, now: new Date(), dryRun, logger: ctx.logger })
+    return { ...base, directory: r.directory, status: 'ok', backups: r.backups, deleted: r.deleted }
+  } catch (error) {
+    const e = toDbkeeperError(error)
+    if (e.code === 'ABORTED') throw e
+    const status = e.code === 'RETENTION' ? 'refused' : 'failed'
+    ctx.logger.error({ source: source.label, database, err: e }, `prune: ${e.message}`)
+    return {
+      ...base, directory: join(config.backupDir, source.label, encodeName(database)), status, backups: [], deleted: [],
+      error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) },
+    }
+  }
+}
+
+function humanReport(out: PruneOutput): string {
+  const lines: string[] = out.dryRun ? ['dry run: nothing is deleted'] : []
+  for (const d of out.databases) {
+    lines.push(`${d.source}/${d.database}  (policy: ${policyText(d.policy)}; TZ ${d.tz})`)
+    if (d.error) {
+      lines.push(`  ${d.status.toUpperCase()}: ${d.error.message}${d.error.hint ? ` — ${d.error.hint}` : ''}`)
+      continue
+    }
+    if (d.backups.length === 0) lines.push('  no backups')
+    const idWidth = Math.max(0, ...d.backups.map((b) => b.id.length))
+    for (const b of d.backups) lines.push(`  ${b.action.padEnd(6)}  ${b.id.padEnd(idWidth)}  ${b.reasons.join(', ')}`.trimEnd())
+    const removed = d.backups.filter((b) => b.action === 'remove').length
+    if (!out.dryRun && removed > 0) lines.push(`  removed ${removed} backup${removed === 1 ? '' : 's'} (${d.deleted.length} files)`)
+  }
+  if (out.databases.length === 0) lines.push('no backup directories to prune')
+  return lines.join('\n')
+}
+
+export const pruneCommand: Command = {
+  name: 'prune',
+  summary: 'apply the retention policy now, with the reason for each backup kept',
+  usage: `Usage: dbkeeper prune [SOURCE] [--dry-run] [--json]
+
+Applies each source's retention policy (BACKUP_RETENTION_DAYS, KEEP_*, DBnn_KEEP_*) to every
+database directory of that source on the volume, and prints for every backup "keep" or
+"remove" with the reasons ("daily snapshot", "within 7d", "newest proven backup", ...).
+Only backups with a manifest count; the newest of them is always kept; a policy that would
+remove every backup is refused. Exit code 1 when any database's plan was refused or failed.
+
+  SOURCE     only the source with this label
+  --dry-run  show the plan, delete nothing
+  --json     machine-readable output (see PruneOutput in src/cli/commands/prune.ts)`,
+  needsConfig: true,
+  async run(ctx) {
+    const { values, positionals } = parseCommandArgs('prune', ctx.args, { 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } })
+    if (positionals.length > 1) throw new DbkeeperError('USAGE', 'prune takes at most one SOURCE', { hint: 'see dbkeeper prune --help' })
+    const { config } = ctx
+    const wanted = positionals[0]
+    const sources = wanted === undefined ? config.sources : config.sources.filter((s) => s.label === wanted)
+    if (wanted !== undefined && sources.length === 0) {
+      throw new DbkeeperError('USAGE', `no source labelled "${wanted}"`, { hint: `configured sources: ${config.sources.map((s) => s.label).join(', ') || 'none'}` })
+    }
+    const dryRun = values['dry-run'] === true
+    // A real prune deletes, so like a backup run it holds the run lock (LOCKED, exit 3, while
+    // another run holds it); a dry run only reads and may run alongside.
+    const lock = dryRun ? undefined : await acquireLock(config.backupDir, { command: 'prune', signal: ctx.signal, logger: ctx.logger })
+    const out: PruneOutput = { dryRun, databases: [] }
+    try {
+      for (const source of sources) {
+        for (const database of await databasesOnVolume(config.backupDir, source.label)) {
+          if (ctx.signal.aborted) throw new DbkeeperError('ABORTED', 'prune stopped by a signal; the databases not yet pruned are unchanged')
+          out.databases.push(await pruneDatabase(config, source, database, dryRun, ctx))
+        }
+      }
+    } finally {
+      await lock?.release()
+    }
+    ctx.print(values.json ? JSON.stringify(out, null, 2) : humanReport(out))
+    return out.databases.every((d) => d.status === 'ok') ? 0 : 1
+  },
+}

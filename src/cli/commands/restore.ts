@@ -1,0 +1,112 @@
+import { GLOBALS_DATABASE } from '../../engines/postgres/args.js'
+import { acquireLock } from '../../daemon/lock.js'
+import { checkBackupDir } from '../../pipeline/run.js'
+import { formatBytes } from '../../pipeline/progress.js'
+import { askOnTerminal, requireConfirmable } from '../../restore/confirm.js'
+import { assertSameEngine, verifyBackup } from '../../restore/content.js'
+import { findBackup, findSource } from '../../restore/locate.js'
+import { s3Backups } from '../../restore/remote.js'
+import { restoreBackup } from '../../restore/restore.js'
+import { writeContentToFile } from '../../restore/to-file.js'
+import { DbkeeperError } from '../../runtime/errors.js'
+import { scrubSecrets } from '../../runtime/secrets.js'
+import type { Command } from '../command.js'
+import { parseCommandArgs } from '../args.js'
+
+export const restoreCommand: Command = {
+  name: 'restore',
+  summary: 'restore a backup into its database, a new one, or a file',
+  usage: `Usage: dbkeeper restore ID|latest --source S [--database D] [--into NAME] [--to-file F]
+                        [--yes] [--no-safety-backup] [--if-missing] [--wait]
+
+Restores a proven backup. Before anything is touched the backup is read back in full (sha256 of
+the file and of its content, the end-of-dump marker); a damaged backup is refused. Then a safety
+backup of the current content is taken (a normal backup marked pre-restore, listed by
+\`dbkeeper list\`, kept SAFETY_KEEP_DAYS days), the backup is loaded, and the tables and row
+counts are checked against the backup's manifest.
+
+With S3_BUCKET set, a backup that is not on the volume is fetched from the off-site copy first
+(downloaded, checked against its manifest, decompressed to the end, put on the volume), and
+\`latest\` is the newest backup on the volume or off-site, whichever is newer. A tampered or
+damaged object is refused before anything is touched.
+
+  ID|latest           a backup id from \`dbkeeper list\`, or the newest proven backup (on
+                      the volume or, with S3_BUCKET, off-site)
+  --source S          the source, by label or DBnn id
+  --database D        which database of the source (needed when it has several)
+  --into NAME         MySQL/PostgreSQL: restore into this database instead, created when
+                      missing; refused when it exists and is not empty
+  --to-file F         write the decompressed dump (SQLite: the database file) to F and touch
+                      no database; F must not exist
+  --yes               do not ask (required without a terminal)
+  --no-safety-backup  skip the safety backup of the current content
+  --if-missing        restore only when the target (SQLite file, database) does not exist;
+                      otherwise exit 0 without doing anything (a container's start-up step)
+  --wait              wait for a running backup instead of exiting 3
+
+What "replace" means: MySQL/MariaDB: the database is dropped and recreated (same character
+set), then the dump is replayed, stopping at the first failing statement (its line is named).
+PostgreSQL: the dump is loaded into a new database in one transaction, which then takes the old
+one's place. SQLite: the file is written beside the target, checked, and renamed over it; its
+old -wal/-shm are removed. Stop the application first. See docs/RESTORE.md.
+
+Exit codes: 0 restored (or nothing to do with --if-missing), 1 refused or failed (the message
+says what state the target is in), 2 usage error or no confirmation, 3 locked.`,
+  needsConfig: true,
+  async run(ctx) {
+    const { values, positionals } = parseCommandArgs('restore', ctx.args, {
+      source: { type: 'string' }, database: { type: 'string' }, into: { type: 'string' }, 'to-file': { type: 'string' },
+      yes: { type: 'boolean' }, 'no-safety-backup': { type: 'boolean' }, 'if-missing': { type: 'boolean' }, wait: { type: 'boolean' },
+    })
+    const [ref, ...extra] = positionals
+    if (ref === undefined || extra.length > 0) throw new DbkeeperError('USAGE', 'restore takes exactly one backup: an ID or `latest`', { hint: 'see dbkeeper restore --help' })
+    const source = findSource(ctx.config, values.source)
+    const into = values.into
+    if (into !== undefined && (source.engine === 'sqlite' || into === '')) {
+      throw new DbkeeperError('USAGE', `--into is for MySQL/PostgreSQL databases${source.engine === 'sqlite' ? `; ${source.label} is an SQLite source` : ''}`, { hint: 'for a copy of an SQLite database elsewhere use --to-file F' })
+    }
+    const interactive = ctx.isTTY && Boolean(process.stdin.isTTY)
+    const yes = values.yes === true
+    if (values['to-file'] === undefined) requireConfirmable({ yes, interactive }, `restoring into ${source.label}`)
+
+    // Steps go to stderr, so that stdout carries only the result line.
+    const say = (line: string) => process.stderr.write(`${scrubSecrets(line)}\n`)
+    // Nothing is downloaded yet: an off-site backup is fetched under the restore's own lock.
+    const backup = await findBackup(ctx.config, { source, ref, database: values.database }, { remote: s3Backups(ctx.config, ctx), logger: ctx.logger })
+    if (backup.note) say(backup.note)
+    const m = backup.manifest
+    assertSameEngine(source, m)
+    if (into !== undefined && m.database === GLOBALS_DATABASE) {
+      throw new DbkeeperError('USAGE', 'the _globals backup (roles, tablespaces) belongs to the whole server: --into does not apply', { hint: 'restore it without --into' })
+    }
+    await checkBackupDir(ctx.config.backupDir)
+    const lock = () => acquireLock(ctx.config.backupDir, { command: `restore ${m.id}`, wait: values.wait, signal: ctx.signal, logger: ctx.logger })
+
+    if (values['to-file'] !== undefined) {
+      const held = await lock()
+      try {
+        let entry = backup.entry
+        if (!entry) {
+          say(`fetching ${m.id} from ${backup.remote!.url} …`)
+          entry = await backup.remote!.fetch()
+        }
+        say(`verifying ${m.id} …`)
+        await verifyBackup(source, entry, ctx.config.backupDir, ctx.signal)
+        const written = await writeContentToFile(entry, values['to-file'], ctx.signal)
+        ctx.print(`wrote ${m.id} (${formatBytes(written.size)}, verified) to ${written.path}`)
+      } finally {
+        await held.release()
+      }
+      return 0
+    }
+
+    const outcome = await restoreBackup({
+      config: ctx.config, source, backup, into, safetyBackup: values['no-safety-backup'] !== true, ifMissing: values['if-missing'] === true,
+      confirm: { yes, interactive, ask: askOnTerminal }, lock, print: say, logger: ctx.logger, signal: ctx.signal, progress: interactive,
+    })
+    if (outcome.status === 'restored') {
+      ctx.print(`restored ${m.id} into ${outcome.target}${outcome.safety ? `; the previous content is in safety backup ${outcome.safety.id}` : ''}`)
+    }
+    return 0
+  },
+}
