@@ -1,0 +1,70 @@
+/**
+ * Sending the alert of a finished run: `notifyRun` is what the run (daemon or manual) calls after
+ * appending its journal record. It never throws: an alert that cannot go out is logged with its
+ * cause, and the run and the daemon carry on.
+ */
+import { listBackups, type CatalogEntry } from '../catalog/catalog.js'
+import type { RunRecord } from '../catalog/journal.js'
+import type { Config } from '../config/types.js'
+import type { Logger } from '../runtime/logger.js'
+import { scrubSecrets } from '../runtime/secrets.js'
+import { createEmailNotifier } from './email.js'
+import { buildAlert, scrubAlert, type Alert } from './message.js'
+import type { Notifier } from './notifier.js'
+import { createWebhookNotifier } from './webhook.js'
+
+export type { Notifier } from './notifier.js'
+export type { Alert, AlertFacts, AlertFailure } from './message.js'
+export { buildAlert } from './message.js'
+
+export type NotifyRunConfig = Pick<Config, 'backupDir' | 'notify' | 'sources'>
+
+export interface NotifyResult {
+  /** Whether NOTIFY_ON asked for an alert for this run. */
+  wanted: boolean
+  sent: string[]
+  failed: { target: string; error: string }[]
+}
+
+export function notifiersFor(config: NotifyRunConfig['notify']): Notifier[] {
+  const out: Notifier[] = []
+  if (config.email) out.push(createEmailNotifier(config.email))
+  if (config.webhook) out.push(createWebhookNotifier(config.webhook))
+  return out
+}
+
+/** Sends the run's alert on every configured channel, per NOTIFY_ON (failure: only failed runs). */
+export async function notifyRun(record: RunRecord, config: NotifyRunConfig, logger: Logger, now = new Date()): Promise<NotifyResult> {
+  const result: NotifyResult = { wanted: !record.ok || config.notify.on === 'always', sent: [], failed: [] }
+  const notifiers = notifiersFor(config.notify)
+  if (!result.wanted || notifiers.length === 0) return result
+
+  let backups: CatalogEntry[] = []
+  try {
+    backups = await listBackups(config.backupDir)
+  } catch (error) {
+    // The alert matters more than the ages in it (the volume may be what failed).
+    logger.warn({ err: error }, 'alert: cannot list backups for the "last good backup" ages; sending without them')
+  }
+  const sourceIds = new Map(config.sources.map((s) => [s.label, s.id]))
+  let alert: Alert
+  try {
+    alert = scrubAlert(buildAlert(record, backups, now, sourceIds))
+  } catch (error) {
+    logger.error({ err: error }, 'alert: cannot build the alert message')
+    return result
+  }
+  await Promise.all(notifiers.map(async (n) => {
+    try {
+      await n.send(alert)
+      result.sent.push(n.target)
+      logger.info({ notifier: n.target, runId: record.runId }, `alert sent: ${n.target}`)
+    } catch (error) {
+      const message = scrubSecrets(error instanceof Error ? error.message : String(error))
+      result.failed.push({ target: n.target, error: message })
+      logger.error({ notifier: n.target, runId: record.runId, err: error },
+        `alert NOT sent: ${message} — check the ${n.kind === 'email' ? 'SMTP_* settings and that the mail server is reachable' : 'WEBHOOK_URL receiver'}; the next alert is tried again`)
+    }
+  }))
+  return result
+}
