@@ -1,0 +1,18 @@
+/** The status right now, read from the volume: the I/O shell around the pure computeStatus. */
+import { listBackups } from '../catalog/catalog.js'
+import { readRuns } from '../catalog/journal.js'
+import { nextRuns } from '../config/schedule.js'
+import type { Config } from '../config/types.js'
+import { computeStatus, type Status } from './status.js'
+
+export type StatusConfig = Pick<Config, 'backupDir' | 'sources' | 'tz' | 'daemon'>
+
+/**
+ * Reads the journal and the catalog on every call (cheap: one line per run, one small manifest per
+ * backup), so that `status`, `/healthz` and a manual run in another process always agree.
+ */
+export async function readStatus(config: StatusConfig, now = new Date()): Promise<Status> {
+  const [runs, backups] = await Promise.all([readRuns(config.backupDir), listBackups(config.backupDir)])
+  const nextRun = nextRuns(config.daemon.schedule, config.tz, now, 1)[0]
+  return computeStatus(runs, backups, config.sources, now, { nextRun, maxAgeMs: config.daemon.healthMaxAgeMs })
+}

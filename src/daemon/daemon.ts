@@ -1,0 +1,142 @@
+/**
+ * The appliance's main process: backups on SCHEDULE (croner, in TZ), one at start, never two at
+ * once (the volume lock is shared with manual `docker exec` runs), health/metrics over HTTP,
+ * alerts after runs. SIGTERM/SIGINT stop the schedule and let a running backup finish for up to
+ * SHUTDOWN_TIMEOUT; BACKUP_ON_SHUTDOWN takes one last backup first.
+ */
+import { hostname } from 'node:os'
+import type { RunRecord, RunTrigger } from '../catalog/journal.js'
+import { cronFor } from '../config/schedule.js'
+import type { Config } from '../config/types.js'
+import { notifyRun } from '../notify/index.js'
+import { checkBackupDir, runBackups } from '../pipeline/run.js'
+import { startDrillSchedule } from '../restore/drill-run.js'
+import { DbkeeperError, describeError, toDbkeeperError } from '../runtime/errors.js'
+import type { Logger } from '../runtime/logger.js'
+import { acquireLock } from './lock.js'
+import { startObservability } from './observability.js'
+import { runPreflight } from './preflight.js'
+
+
+export async function runDaemon(config: Config, logger: Logger, shutdown: AbortSignal): Promise<void> {
+  const cron = cronFor(config.daemon.schedule, config.tz)
+  const obs = await startObservability(config, logger).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error
+    throw new DbkeeperError('CONFIG', `HEALTH_PORT ${config.daemon.healthPort} is already in use`, {
+      hint: 'set HEALTH_PORT to a free port, or 0 for no health server (is another dbkeeper daemon running?)', cause: error,
+    })
+  })
+  logger.info({ schedule: config.daemon.schedule, tz: config.tz, healthPort: obs.server?.port ?? 0, sources: config.sources.map((s) => s.label) }, 'dbkeeper daemon started')
+
+  // Runs are aborted only when a shutdown outlasts SHUTDOWN_TIMEOUT, not by the signal itself.
+  const runAbort = new AbortController()
+  let running: Promise<void> | undefined
+  let pendingSchedule = false
+
+  const runOnce = async (trigger: RunTrigger): Promise<void> => {
+    const startedAt = new Date().toISOString()
+    let record: RunRecord
+    try {
+      await checkBackupDir(config.backupDir)
+      const lock = await acquireLock(config.backupDir, { command: `daemon (${trigger})`, wait: true, background: true, signal: runAbort.signal, logger })
+      try {
+        record = (await runBackups({ config, logger, trigger, signal: runAbort.signal })).record
+      } finally {
+        await lock.release()
+      }
+      obs.observeRun(record)
+      const failed = record.results.filter((r) => !r.ok)
+      logger[record.ok ? 'info' : 'error']({ runId: record.runId, trigger, failed: failed.map((f) => `${f.source}/${f.database}`) },
+        record.ok ? `run finished: ${record.results.length} backup(s) proven` : `run finished with ${failed.length} failure(s)`)
+    } catch (error) {
+      const e = toDbkeeperError(error)
+      logger.error({ trigger, code: e.code }, `run failed before any backup: ${describeError(e)}`)
+      // No journal line is possible when the volume is what failed: the alert is the only trace.
+      record = {
+        runId: `${trigger}-${startedAt}`, trigger, host: hostname(), pid: process.pid, startedAt, finishedAt: new Date().toISOString(), ok: false, results: [],
+        errors: [{ code: e.code, message: describeError(e) }],
+      }
+    }
+    // After the lock is released: a mail server that hangs for its timeouts must not hold up a
+    // manual `dbkeeper backup`, which would exit 3 meanwhile.
+    await notifyRun(record, config, logger)
+    const next = cron.nextRun()
+    if (next && !shutdown.aborted) logger.info({ next: next.toISOString() }, `next scheduled run at ${next.toISOString()}`)
+  }
+
+  const trigger = (why: RunTrigger): void => {
+    if (shutdown.aborted) return
+    if (running) {
+      // A run that outlasts the interval must not be stacked on: one catch-up run follows it.
+      if (why === 'schedule' && !pendingSchedule) logger.warn('the previous run is still going; the scheduled run will start when it ends')
+      pendingSchedule = why === 'schedule' || pendingSchedule
+      return
+    }
+    running = runOnce(why).finally(() => {
+      running = undefined
+      if (pendingSchedule && !shutdown.aborted) {
+        pendingSchedule = false
+        trigger('schedule')
+      }
+    })
+  }
+
+  // Logged and alerted, never fatal: a source that is down at start may be back by the first run.
+  runPreflight(config, logger).then(async (checks) => {
+    const failedChecks = checks.filter((c) => !c.ok)
+    for (const c of checks) logger[c.ok ? 'info' : 'error']({ check: c.name }, `preflight ${c.ok ? 'ok' : 'FAILED'}: ${c.name}: ${c.detail}`)
+    if (failedChecks.length > 0) {
+      const now = new Date().toISOString()
+      // The alert's subject names the host: the same one a run's alert names.
+      await notifyRun({
+        runId: `preflight-${now}`, trigger: 'start', host: hostname(), pid: process.pid, startedAt: now, finishedAt: now, ok: false, results: [],
+        errors: failedChecks.map((c) => ({ code: 'PREFLIGHT', message: `${c.name}: ${c.detail}` })),
+      }, config, logger)
+    }
+  }).catch((error: unknown) => logger.error({ err: error }, `preflight could not run: ${describeError(error)}`))
+
+  cron.schedule(() => trigger('schedule'))
+  // DRILL_SCHEDULE: restore drills as a second job; they share the volume lock with the backups.
+  const drills = startDrillSchedule(config, logger)
+  if (config.daemon.backupOnStart) trigger('start')
+  else logger.info({ next: cron.nextRun()?.toISOString() }, 'waiting for the first scheduled run')
+
+  await new Promise<void>((resolve) => {
+    if (shutdown.aborted) resolve()
+    else shutdown.addEventListener('abort', () => resolve(), { once: true })
+  })
+  cron.stop()
+  await drills.stop()
+  logger.info({ timeoutMs: config.daemon.shutdownTimeoutMs }, running ? 'shutting down: letting the running backup finish' : 'shutting down')
+  const deadline = Date.now() + config.daemon.shutdownTimeoutMs
+  if (running && !(await settlesWithin(running, config.daemon.shutdownTimeoutMs))) {
+    logger.error('the running backup did not finish within SHUTDOWN_TIMEOUT: stopping it (its partial file is removed, nothing is committed)')
+    runAbort.abort()
+    await settlesWithin(running, 10_000)
+  }
+  if (config.daemon.backupOnShutdown && runAbort.signal.aborted) {
+    // SHUTDOWN_TIMEOUT is spent: a backup started now would be aborted at once and only record
+    // (and alert) an empty failed run.
+    logger.error('BACKUP_ON_SHUTDOWN: no time left for the last backup (SHUTDOWN_TIMEOUT was spent on the running one)')
+  } else if (config.daemon.backupOnShutdown) {
+    logger.info('BACKUP_ON_SHUTDOWN: taking one last backup')
+    const last = runOnce('shutdown')
+    if (!(await settlesWithin(last, Math.max(1000, deadline - Date.now())))) {
+      logger.error('the shutdown backup did not finish within SHUTDOWN_TIMEOUT: stopping it')
+      runAbort.abort()
+      await settlesWithin(last, 10_000)
+    }
+  }
+  await obs.close()
+  logger.info('dbkeeper daemon stopped')
+}
+
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<false>((r) => {
+    timer = setTimeout(() => r(false), ms)
+  })
+  const settled = await Promise.race([p.then(() => true, () => true), timeout])
+  clearTimeout(timer)
+  return settled
+}
