@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Restore a dbkeeper MySQL/MariaDB backup with plain tools (bash, sha256sum, gzip/zstd, the
+# mariadb/mysql client): for the night when Node or the dbkeeper image itself is broken.
+# Same steps as `dbkeeper restore`: verify, ask, safety dump, replace, check. docs/RESTORE.md.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: restore-mysql.sh [options] BACKUP_FILE
+
+Restores BACKUP_FILE (NAME_yyyymmddThhmmssZ.sql.gz|.sql.zst|.sql, as dbkeeper writes them)
+into a MySQL/MariaDB database, REPLACING its content:
+  1. checks the file against its .sha256 (sha256sum -c) and reads it to the end (end marker)
+  2. asks for confirmation (or --yes)
+  3. dumps the current database to a safety file (unless --no-safety-dump)
+  4. drops and recreates the database (same character set), replays the dump, stopping at
+     the first failing statement, whose line is printed
+  5. prints every table with its row count
+
+Options:
+  -d, --database NAME    database to restore into (default: the name in the file name)
+  -H, --host HOST        server (default: $DB_HOST or 127.0.0.1)
+  -P, --port PORT        port (default: $DB_PORT or 3306)
+  -u, --user USER        user (default: $DB_USER or root)
+  --password-file FILE   file holding the password; else $DB_PASSWORD; else asked on a
+                         terminal; else none. Never on the command line: the password goes
+                         to the client through a temporary 0600 option file.
+  --safety-dir DIR       where the safety dump goes (default: the current directory)
+  --no-safety-dump       do not dump the current database first (its content is lost)
+  --skip-checksum        restore even without a .sha256 file beside the backup
+  -y, --yes              do not ask (required when stdin is not a terminal)
+  -h, --help             this text
+
+Exit status: 0 restored, 1 refused or failed, 2 usage.
+EOF
+}
+
+step() { printf '==> %s\n' "$*"; }
+die() { printf 'ERROR: %s\n' "$1" >&2; [[ -z ${2:-} ]] || printf '       next: %s\n' "$2" >&2; exit 1; }
+usage_error() { printf 'ERROR: %s (see --help)\n' "$1" >&2; exit 2; }
+
+database='' host=${DB_HOST:-127.0.0.1} port=${DB_PORT:-3306} user=${DB_USER:-root} password_file=''
+safety_dir=$PWD safety=1 checksum=1 yes=0 file=''
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    -d|--database) database=${2:?}; shift 2 ;;
+    -H|--host) host=${2:?}; shift 2 ;;
+    -P|--port) port=${2:?}; shift 2 ;;
+    -u|--user) user=${2:?}; shift 2 ;;
+    --password-file) password_file=${2:?}; shift 2 ;;
+    --safety-dir) safety_dir=${2:?}; shift 2 ;;
+    --no-safety-dump) safety=0; shift ;;
+    --skip-checksum) checksum=0; shift ;;
+    -y|--yes) yes=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    -*) usage_error "unknown option $1" ;;
+    *) [[ -z $file ]] || usage_error 'one BACKUP_FILE only'; file=$1; shift ;;
+  esac
+done
+[[ -n $file ]] || usage_error 'BACKUP_FILE is missing'
+[[ -f $file ]] || die "$file does not exist" 'check the path; ls /backups/SOURCE/DATABASE/ lists the backups'
+
+client=$(command -v mariadb || command -v mysql || true)
+dumper=$(command -v mariadb-dump || command -v mysqldump || true)
+[[ -n $client ]] || die 'neither mariadb nor mysql (the client) is installed' 'apt-get install mariadb-client'
+
+case $file in
+  *.gz) decompress() { gzip -dc -- "$1"; } ;;
+  *.zst) decompress() { zstd -dcq -- "$1"; } ;;
+  *) decompress() { cat -- "$1"; } ;;
+esac
+
+if [[ -z $database ]]; then
+  name=$(basename -- "$file")
+  name=${name%_????????T??????Z.sql*}
+  # dbkeeper writes bytes other than letters, digits, _ and - as %XX in file names.
+  database=$(printf '%b' "${name//%/\\x}")
+fi
+
+step "checking $file against its checksum"
+if [[ -f $file.sha256 ]]; then
+  (cd -- "$(dirname -- "$file")" && sha256sum --check --strict --quiet -- "$(basename -- "$file").sha256") \
+    || die "$file does not match $file.sha256: the file is damaged" 'use an older backup, or the copy on S3'
+  echo 'checksum ok'
+elif [[ $checksum -eq 1 ]]; then
+  die "there is no $file.sha256 to check the file against" 'fetch it with the backup, or pass --skip-checksum if you trust the file'
+else
+  echo 'no .sha256 file: checksum NOT checked (--skip-checksum)'
+fi
+
+step 'reading the whole backup (decompress, end marker)'
+decompress "$file" | tail -c 4096 | grep '^-- Dump completed' >/dev/null \
+  || die "$file is incomplete or does not decompress: no '-- Dump completed' at its end" 'use an older backup'
+echo 'the dump is complete'
+
+work=$(mktemp -d)
+trap 'rm -rf -- "$work"' EXIT
+cnf=$work/client.cnf
+if [[ -n $password_file ]]; then
+  password=$(cat -- "$password_file")
+elif [[ -n ${DB_PASSWORD+set} ]]; then
+  password=$DB_PASSWORD
+elif [[ -t 0 ]]; then
+  read -r -s -p "password for $user@$host: " password; echo
+else
+  password=''
+fi
+quote() { local v=${1//\\/\\\\}; v=${v//\"/\\\"}; printf '"%s"' "$v"; }
+( umask 077; printf '[client]\nuser=%s\npassword=%s\nhost=%s\nport=%s\nprotocol=TCP\n' \
+    "$(quote "$user")" "$(quote "$password")" "$(quote "$host")" "$port" > "$cnf" )
+unset password
+sql() { "$client" --defaults-extra-file="$cnf" --batch --skip-column-names -e "$1"; }
+literal() { local v=${1//\\/\\\\}; printf "'%s'" "${v//\'/\'\'}"; }
+ident=\`${database//\`/\`\`}\`
+
+step "looking at database $database on $host:$port"
+charset=$(sql "SELECT CONCAT(DEFAULT_CHARACTER_SET_NAME, ' ', DEFAULT_COLLATION_NAME) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = $(literal "$database")") \
+  || die "cannot connect to $host:$port as $user" 'check --host, --port, --user and the password'
+objects=0 create="CHARACTER SET utf8mb4"
+if [[ -n $charset ]]; then
+  create="CHARACTER SET ${charset% *} COLLATE ${charset#* }"
+  objects=$(sql "SELECT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = $(literal "$database"))
+    + (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = $(literal "$database"))")
+  echo "it exists ($charset) with $objects tables, views and routines: they will be REPLACED"
+else
+  echo 'it does not exist: it will be created'
+fi
+
+if [[ $yes -ne 1 ]]; then
+  [[ -t 0 ]] || { printf 'ERROR: no terminal to ask on: add --yes to confirm\n' >&2; exit 2; }
+  read -r -p "Restore $(basename -- "$file") into $database on $host:$port? Type yes: " answer
+  [[ $answer == yes ]] || die 'not confirmed: nothing was changed'
+fi
+
+safety_file=''
+if [[ $objects -gt 0 && $safety -eq 1 ]]; then
+  [[ -n $dumper ]] || die 'mariadb-dump/mysqldump is missing, so no safety dump can be taken' 'install it, or pass --no-safety-dump'
+  safety_file=$safety_dir/pre-restore_${database//[^A-Za-z0-9_-]/_}_$(date -u +%Y%m%dT%H%M%SZ).sql.gz
+  step "safety dump of the current $database to $safety_file"
+  ( umask 077; "$dumper" --defaults-extra-file="$cnf" --single-transaction --quick --routines --triggers --events \
+      --hex-blob --default-character-set=utf8mb4 --no-tablespaces -- "$database" | gzip > "$safety_file" )
+  gzip -dc -- "$safety_file" | tail -c 4096 | grep '^-- Dump completed' >/dev/null || die "the safety dump $safety_file is incomplete: nothing was restored"
+  echo 'safety dump complete'
+fi
+
+step "recreating $database ($create)"
+sql "DROP DATABASE IF EXISTS $ident; CREATE DATABASE $ident $create"
+
+step "restoring $(basename -- "$file") into $database"
+if ! decompress "$file" | "$client" --defaults-extra-file="$cnf" --binary-mode --default-character-set=utf8mb4 \
+    --max-allowed-packet=1G --batch --database="$database"; then
+  back=${safety_file:+"the previous content is in $safety_file: restore-mysql.sh --skip-checksum -d $database $safety_file"}
+  die "the restore stopped at the statement named above (its line in the decompressed dump); $database holds part of the backup" \
+    "${back:-fix the cause and run this again}"
+fi
+
+step 'tables and rows now in the database'
+sql "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = $(literal "$database") AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1" |
+  while IFS= read -r table; do
+    printf '  %-40s %s rows\n' "$table" "$(sql "SELECT COUNT(*) FROM $ident.\`${table//\`/\`\`}\`")"
+  done
+step "restored $(basename -- "$file") into $database${safety_file:+ (previous content: $safety_file)}"

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Restore a dbkeeper PostgreSQL backup with plain tools (bash, sha256sum, gzip/zstd, psql,
+# pg_restore, pg_dump): for the night when Node or the dbkeeper image itself is broken.
+# Same steps as `dbkeeper restore`: verify, ask, safety dump, load aside and swap, check.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: restore-postgres.sh [options] BACKUP_FILE
+
+Restores BACKUP_FILE (NAME_yyyymmddThhmmssZ.sql.gz, .dump.gz for the custom format, or .zst /
+uncompressed, as dbkeeper writes them) into a PostgreSQL database, REPLACING its content:
+  1. checks the file against its .sha256 (sha256sum -c) and reads it to the end
+  2. asks for confirmation (or --yes)
+  3. dumps the current database to a safety file (unless --no-safety-dump)
+  4. loads the backup into a new database in one transaction (psql or pg_restore, stopping
+     at the first error), then renames it into the target's place and drops the old one:
+     a failed restore leaves the target as it was
+  5. prints every table with its row count
+The _globals backup (roles, tablespaces) is replayed against the postgres database instead;
+"already exists" errors are expected there and ignored.
+
+Options:
+  -d, --database NAME    database to restore into (default: the name in the file name)
+  -H, --host HOST        server or socket directory (default: $PGHOST or 127.0.0.1)
+  -P, --port PORT        port (default: $PGPORT or 5432)
+  -u, --user USER        user (default: $PGUSER or postgres)
+  --password-file FILE   file holding the password; else $DB_PASSWORD; else asked on a
+                         terminal; else none. Never on the command line: it reaches the
+                         tools through a temporary 0600 PGPASSFILE.
+  --safety-dir DIR       where the safety dump goes (default: the current directory)
+  --no-safety-dump       do not dump the current database first
+  --skip-checksum        restore even without a .sha256 file beside the backup
+  -y, --yes              do not ask (required when stdin is not a terminal)
+  -h, --help             this text
+
+Stop the application first: the old database can only be renamed with no sessions on it.
+Exit status: 0 restored, 1 refused or failed, 2 usage.
+EOF
+}
+
+step() { printf '==> %s\n' "$*"; }
+die() { printf 'ERROR: %s\n' "$1" >&2; [[ -z ${2:-} ]] || printf '       next: %s\n' "$2" >&2; exit 1; }
+usage_error() { printf 'ERROR: %s (see --help)\n' "$1" >&2; exit 2; }
+
+database='' host=${PGHOST:-127.0.0.1} port=${PGPORT:-5432} user=${PGUSER:-postgres} password_file=''
+safety_dir=$PWD safety=1 checksum=1 yes=0 file=''
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    -d|--database) database=${2:?}; shift 2 ;;
+    -H|--host) host=${2:?}; shift 2 ;;
+    -P|--port) port=${2:?}; shift 2 ;;
+    -u|--user) user=${2:?}; shift 2 ;;
+    --password-file) password_file=${2:?}; shift 2 ;;
+    --safety-dir) safety_dir=${2:?}; shift 2 ;;
+    --no-safety-dump) safety=0; shift ;;
+    --skip-checksum) checksum=0; shift ;;
+    -y|--yes) yes=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    -*) usage_error "unknown option $1" ;;
+    *) [[ -z $file ]] || usage_error 'one BACKUP_FILE only'; file=$1; shift ;;
+  esac
+done
+[[ -n $file ]] || usage_error 'BACKUP_FILE is missing'
+[[ -f $file ]] || die "$file does not exist" 'check the path; ls /backups/SOURCE/DATABASE/ lists the backups'
+command -v psql >/dev/null || die 'psql is not installed' 'apt-get install postgresql-client'
+
+case $file in
+  *.gz) decompress() { gzip -dc -- "$1"; } ;;
+  *.zst) decompress() { zstd -dcq -- "$1"; } ;;
+  *) decompress() { cat -- "$1"; } ;;
+esac
+base=$(basename -- "$file")
+custom=0
+[[ $base == *.dump* ]] && custom=1
+if [[ -z $database ]]; then
+  name=${base%_????????T??????Z.*}
+  database=$(printf '%b' "${name//%/\\x}")
+fi
+
+step "checking $file against its checksum"
+if [[ -f $file.sha256 ]]; then
+  (cd -- "$(dirname -- "$file")" && sha256sum --check --strict --quiet -- "$base.sha256") \
+    || die "$file does not match $file.sha256: the file is damaged" 'use an older backup, or the copy on S3'
+  echo 'checksum ok'
+elif [[ $checksum -eq 1 ]]; then
+  die "there is no $file.sha256 to check the file against" 'fetch it with the backup, or pass --skip-checksum if you trust the file'
+else
+  echo 'no .sha256 file: checksum NOT checked (--skip-checksum)'
+fi
+
+step 'reading the whole backup'
+if [[ $custom -eq 1 ]]; then
+  decompress "$file" | pg_restore --file=/dev/null || die "$file is not a complete custom-format archive" 'use an older backup'
+else
+  marker='-- PostgreSQL database dump complete'
+  [[ $database == _globals ]] && marker='-- PostgreSQL database cluster dump complete'
+  decompress "$file" | tail -c 4096 | grep -F -- "$marker" >/dev/null || die "$file is incomplete or does not decompress: no '$marker' at its end" 'use an older backup'
+fi
+echo 'the backup is complete'
+
+work=$(mktemp -d)
+trap 'rm -rf -- "$work"' EXIT
+if [[ -n $password_file ]]; then
+  password=$(cat -- "$password_file")
+elif [[ -n ${DB_PASSWORD+set} ]]; then
+  password=$DB_PASSWORD
+elif [[ -t 0 ]]; then
+  read -r -s -p "password for $user@$host: " password; echo
+else
+  password=''
+fi
+escape() { local v=${1//\\/\\\\}; printf '%s' "${v//:/\\:}"; }
+( umask 077; printf '*:*:*:%s:%s\n' "$(escape "$user")" "$(escape "$password")" > "$work/pgpass" )
+unset password
+export PGHOST=$host PGPORT=$port PGUSER=$user PGPASSFILE=$work/pgpass PGCONNECT_TIMEOUT=10 PGAPPNAME=restore-postgres.sh
+# A database name as a connection string, so that one called `-x` or `a=b` stays a name.
+conninfo() { local v=${1//\\/\\\\}; printf "dbname='%s'" "${v//\'/\\\'}"; }
+# SQL on the postgres database with the names as psql variables (:'db' quoted, :"db" an identifier).
+admin() { psql -X -q -At -v ON_ERROR_STOP=1 -v db="$database" -v aside="${aside:-}" -v old="${old:-}" -d postgres <<<"$1"; }
+
+if [[ $database == _globals ]]; then
+  [[ $yes -eq 1 ]] || { [[ -t 0 ]] && read -r -p "Replay roles and tablespaces into $host:$port? Type yes: " answer && [[ $answer == yes ]]; } \
+    || die 'not confirmed (add --yes without a terminal): nothing was changed'
+  step "replaying roles and tablespaces into $host:$port"
+  errors=$(decompress "$file" | psql -X -q -d postgres -f - 2>&1 >/dev/null | grep 'ERROR:' | grep -v 'already exists' || true)
+  [[ -z $errors ]] || die "some statements failed (the others ran): $errors" 'fix the cause and run this again; it is safe to repeat'
+  step 'roles and tablespaces restored'; exit 0
+fi
+
+step "looking at database $database on $host:$port"
+exists=$(admin "SELECT count(*) FROM pg_database WHERE datname = :'db'") || die "cannot connect to $host:$port as $user" 'check --host, --port, --user and the password'
+objects=0
+if [[ $exists -eq 1 ]]; then
+  objects=$(psql -X -At -d "$(conninfo "$database")" -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'")
+  echo "it exists with $objects relations: they will be REPLACED"
+else
+  echo 'it does not exist: it will be created'
+fi
+
+if [[ $yes -ne 1 ]]; then
+  [[ -t 0 ]] || { printf 'ERROR: no terminal to ask on: add --yes to confirm\n' >&2; exit 2; }
+  read -r -p "Restore $base into $database on $host:$port? Type yes: " answer
+  [[ $answer == yes ]] || die 'not confirmed: nothing was changed'
+fi
+
+safety_file=''
+if [[ $objects -gt 0 && $safety -eq 1 ]]; then
+  safety_file=$safety_dir/pre-restore_${database//[^A-Za-z0-9_-]/_}_$(date -u +%Y%m%dT%H%M%SZ).sql.gz
+  step "safety dump of the current $database to $safety_file"
+  ( umask 077; pg_dump --no-password --quote-all-identifiers --format=plain --dbname="$(conninfo "$database")" | gzip > "$safety_file" )
+  gzip -dc -- "$safety_file" | tail -c 4096 | grep -F -- '-- PostgreSQL database dump complete' >/dev/null \
+    || die "the safety dump $safety_file is incomplete: nothing was restored"
+  echo 'safety dump complete'
+fi
+
+aside=$database
+[[ $exists -eq 1 ]] && aside="${database:0:40}_dbkrestore_$$"
+step "loading $base into a new database $aside"
+admin 'CREATE DATABASE :"aside" TEMPLATE template0'
+if [[ $custom -eq 1 ]]; then
+  load() { decompress "$file" | pg_restore --no-password --exit-on-error --single-transaction --dbname="$(conninfo "$aside")"; }
+else
+  load() { decompress "$file" | psql -X -q --single-transaction -v ON_ERROR_STOP=1 --file=- --dbname="$(conninfo "$aside")" >/dev/null; }
+fi
+if ! load; then
+  admin 'DROP DATABASE IF EXISTS :"aside"' || true
+  die "the restore stopped at the error above (psql names the line of the decompressed dump); $database was not changed" 'fix the cause (e.g. create missing roles from the _globals backup) and run this again'
+fi
+
+if [[ $exists -eq 1 ]]; then
+  step "swapping $aside into the place of $database"
+  old="${database:0:40}_dbkold_$$"
+  owner=$(admin "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = :'db'")
+  if ! admin 'ALTER DATABASE :"db" RENAME TO :"old"'; then
+    admin 'DROP DATABASE IF EXISTS :"aside"' || true
+    die "$database is in use by other sessions and was not replaced; nothing was changed" \
+      "stop the application, or end its sessions: SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '$database'"
+  fi
+  admin 'ALTER DATABASE :"aside" RENAME TO :"db"' || { admin 'ALTER DATABASE :"old" RENAME TO :"db"'; die "renaming $aside failed; $database was put back"; }
+  psql -X -q -v ON_ERROR_STOP=1 -v db="$database" -v owner="$owner" -d postgres <<<'ALTER DATABASE :"db" OWNER TO :"owner"' || true
+  admin 'DROP DATABASE :"old"'
+fi
+
+step 'tables and rows now in the database'
+psql -X -At -F ' ' -d "$(conninfo "$database")" -c "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname !~ '^pg_(toast|temp_)' ORDER BY 1" |
+  while IFS= read -r table; do
+    printf '  %-40s %s rows\n' "$table" "$(psql -X -At -d "$(conninfo "$database")" -c "SELECT count(*) FROM ONLY $table")"
+  done
+step "restored $base into $database${safety_file:+ (previous content: $safety_file)}"

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Restore a dbkeeper SQLite backup with plain tools (bash, sha256sum, gzip/zstd, sqlite3): for
+# the night when Node or the dbkeeper image itself is broken. Same steps as `dbkeeper restore`.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: restore-sqlite.sh [options] BACKUP_FILE TARGET_DB
+
+Restores BACKUP_FILE (NAME_yyyymmddThhmmssZ.db.gz|.db.zst|.db, as dbkeeper writes them) to the
+SQLite database file TARGET_DB, REPLACING it:
+  1. checks the file against its .sha256 (sha256sum -c) and reads it to the end
+  2. asks for confirmation (or --yes)
+  3. copies the current TARGET_DB, with its WAL, to a safety file (sqlite3 .backup)
+  4. writes the backup beside TARGET_DB as .NAME.dbk-restore, syncs it, runs integrity_check,
+     gives it TARGET_DB's mode and owner, removes TARGET_DB's -wal, -shm and -journal (SQLite
+     would replay them onto the new file) and renames it over TARGET_DB: never half-written
+  5. prints every table with its row count
+
+STOP THE APPLICATION FIRST: a process that keeps the old file open goes on writing to the
+old, replaced file, and those writes are lost.
+
+Options:
+  --if-missing       restore only when TARGET_DB does not exist; otherwise exit 0
+  --safety-dir DIR   where the safety copy goes (default: the directory of TARGET_DB)
+  --no-safety-copy   do not copy the current TARGET_DB first
+  --skip-checksum    restore even without a .sha256 file beside the backup
+  -y, --yes          do not ask (required when stdin is not a terminal)
+  -h, --help         this text
+
+Exit status: 0 restored (or nothing to do with --if-missing), 1 refused or failed, 2 usage.
+EOF
+}
+
+step() { printf '==> %s\n' "$*"; }
+die() { printf 'ERROR: %s\n' "$1" >&2; [[ -z ${2:-} ]] || printf '       next: %s\n' "$2" >&2; exit 1; }
+usage_error() { printf 'ERROR: %s (see --help)\n' "$1" >&2; exit 2; }
+
+safety_file='' safety_dir='' safety=1 checksum=1 yes=0 if_missing=0 files=()
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --if-missing) if_missing=1; shift ;;
+    --safety-dir) safety_dir=${2:?}; shift 2 ;;
+    --no-safety-copy) safety=0; shift ;;
+    --skip-checksum) checksum=0; shift ;;
+    -y|--yes) yes=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    -*) usage_error "unknown option $1" ;;
+    *) files+=("$1"); shift ;;
+  esac
+done
+[[ ${#files[@]} -eq 2 ]] || usage_error 'BACKUP_FILE and TARGET_DB are both needed'
+file=${files[0]} target=${files[1]}
+# sqlite3 knows no `--`: a path must not look like an option.
+[[ $target == /* ]] || target=./$target
+[[ -f $file ]] || die "$file does not exist" 'check the path; ls /backups/SOURCE/DATABASE/ lists the backups'
+command -v sqlite3 >/dev/null || die 'sqlite3 is not installed' 'apt-get install sqlite3'
+if [[ $if_missing -eq 1 && -e $target ]]; then
+  echo "$target exists: nothing restored (--if-missing)"
+  exit 0
+fi
+[[ ! -e $target || -f $target ]] || die "$target exists and is not a file"
+
+case $file in
+  *.gz) decompress() { gzip -dc -- "$1"; } ;;
+  *.zst) decompress() { zstd -dcq -- "$1"; } ;;
+  *) decompress() { cat -- "$1"; } ;;
+esac
+
+step "checking $file against its checksum"
+if [[ -f $file.sha256 ]]; then
+  (cd -- "$(dirname -- "$file")" && sha256sum --check --strict --quiet -- "$(basename -- "$file").sha256") \
+    || die "$file does not match $file.sha256: the file is damaged" 'use an older backup, or the copy on S3'
+  echo 'checksum ok'
+elif [[ $checksum -eq 1 ]]; then
+  die "there is no $file.sha256 to check the file against" 'fetch it with the backup, or pass --skip-checksum if you trust the file'
+else
+  echo 'no .sha256 file: checksum NOT checked (--skip-checksum)'
+fi
+
+dir=$(dirname -- "$target")
+tmp=$dir/.$(basename -- "$target").dbk-restore
+[[ -d $dir ]] || mkdir -p -- "$dir"
+if [[ $yes -ne 1 ]]; then
+  [[ -t 0 ]] || { printf 'ERROR: no terminal to ask on: add --yes to confirm\n' >&2; exit 2; }
+  what='create'
+  [[ -e $target ]] && what='REPLACE'
+  read -r -p "$what $target with $(basename -- "$file")? Type yes: " answer
+  [[ $answer == yes ]] || die 'not confirmed: nothing was changed'
+fi
+
+step "writing the backup to $tmp"
+rm -f -- "$tmp"
+trap 'rm -f -- "$tmp" "$tmp-wal" "$tmp-shm"' EXIT
+( umask 077; decompress "$file" > "$tmp" ) || die "$file does not decompress: it is damaged" 'use an older backup'
+[[ $(head -c 15 -- "$tmp") == 'SQLite format 3' ]] || die "$file does not hold an SQLite database"
+sync -- "$tmp"
+step 'integrity_check of the restored file'
+verdict=$(sqlite3 -readonly "$tmp" 'PRAGMA integrity_check;')
+[[ $verdict == ok ]] || die "the restored file fails integrity_check: $verdict; $target was not changed" 'use an older backup'
+# A backup in WAL mode gets an (empty) -wal and -shm from that read: they must not travel along.
+rm -f -- "$tmp-wal" "$tmp-shm"
+echo 'ok'
+
+if [[ -e $target && $safety -eq 1 ]]; then
+  safety_file=${safety_dir:-$dir}/pre-restore_$(basename -- "$target")_$(date -u +%Y%m%dT%H%M%SZ)
+  step "safety copy of the current $target to $safety_file"
+  # .backup reads through SQLite: a consistent copy that includes what is still in the -wal.
+  ( umask 077; sqlite3 "$target" ".backup '${safety_file//\'/\'\'}'" ) || die "the safety copy failed: nothing was restored" 'free space, or pass --no-safety-copy'
+fi
+
+step "replacing $target"
+if [[ -e $target ]]; then
+  chmod --reference="$target" -- "$tmp"
+  chown --reference="$target" -- "$tmp" 2>/dev/null || true
+fi
+rm -f -- "$target-wal" "$target-shm" "$target-journal"
+mv -f -- "$tmp" "$target"
+sync -- "$dir"
+trap - EXIT
+
+step 'tables and rows now in the database'
+sqlite3 -readonly "$target" "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name" |
+  while IFS= read -r table; do
+    printf '  %-40s %s rows\n' "$table" "$(sqlite3 -readonly "$target" "SELECT count(*) FROM \"${table//\"/\"\"}\"")"
+  done
+step "restored $(basename -- "$file") to $target${safety_file:+ (previous content: $safety_file)}"

@@ -1,0 +1,114 @@
+/**
+ * A backup's content for a restore: proven before anything is touched (the same full read-back a
+ * backup gets before it is committed), then streamed, decompressed, with its raw sha256 checked
+ * again at the end, so that a file that changed between the two reads cannot pass unnoticed.
+ * How a backup is read is decided by the backup itself (its engine, database and file extension),
+ * never by today's configuration: a source switched to DBnn_PG_FORMAT=custom still restores its
+ * older plain dumps.
+ */
+import { createReadStream } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { pipeline } from 'node:stream'
+import type { CatalogEntry } from '../catalog/catalog.js'
+import type { Manifest } from '../catalog/manifest.js'
+import { CHECKSUM_SUFFIX, parseDataFileName } from '../catalog/naming.js'
+import type { SourceConfig } from '../config/types.js'
+import { createEngine } from '../engines/index.js'
+import { GLOBALS_DATABASE, PostgresEngine } from '../engines/postgres/engine.js'
+import { verifyCustomArchiveStream } from '../engines/postgres/verify.js'
+import { compressionForFile } from '../pipeline/compression.js'
+import { Meter } from '../pipeline/meter.js'
+import { verifyBackupFile } from '../pipeline/verify.js'
+import { DbkeeperError } from '../runtime/errors.js'
+
+/** `sql`, `dump` (PostgreSQL custom format) or `db` (SQLite), from the data file's name. */
+export function contentKind(manifest: Manifest): 'sql' | 'dump' | 'db' {
+  const parsed = parseDataFileName(manifest.file)
+  if (parsed?.contentExt === 'dump' || parsed?.contentExt === 'db') return parsed.contentExt
+  return 'sql'
+}
+
+/** A PostgreSQL engine that reads this backup's format (by its extension) whatever the configuration says now. */
+export function postgresEngineFor(source: SourceConfig, manifest: Manifest, workDir: string): PostgresEngine {
+  return new PostgresEngine({ ...source, pgFormat: contentKind(manifest) === 'dump' ? 'custom' : 'plain' }, workDir)
+}
+
+/** The engine's completeness check for this backup's raw content (end marker, file magic). */
+export function contentCheckFor(source: SourceConfig, manifest: Manifest, workDir: string): (head: Buffer, tail: Buffer) => string | undefined {
+  if (manifest.engine === 'postgres') {
+    const engine = postgresEngineFor(source, manifest, workDir)
+    if (manifest.database === GLOBALS_DATABASE) return (h, t) => engine.checkGlobalsContent(h, t)
+    return (h, t) => engine.checkContent(h, t)
+  }
+  const engine = createEngine(source, workDir)
+  return (h, t) => engine.checkContent(h, t)
+}
+
+/** A backup is read and restored through its source's configuration: the engine must still be the one it was taken with. */
+export function assertSameEngine(source: SourceConfig, manifest: Manifest): void {
+  if (manifest.engine === source.engine) return
+  throw new DbkeeperError('USAGE', `backup ${manifest.id} was taken from a ${manifest.engine} source, but ${source.label} (${source.id}) is now configured as ${source.engine}`, {
+    hint: `configure ${source.id}_TYPE as it was, or restore the file with scripts/restore-${manifest.engine}.sh (docs/RESTORE.md)`,
+  })
+}
+
+function refused(entry: CatalogEntry, why: string, cause?: unknown): DbkeeperError {
+  return new DbkeeperError('VERIFY_FAILED', `backup ${entry.manifest.id} is damaged and was refused: ${why}; nothing was changed`, {
+    hint: `restore an older backup instead (\`dbkeeper list ${entry.manifest.source} --database ${entry.manifest.database}\`), or its copy on S3`,
+    cause,
+  })
+}
+
+/**
+ * Proves a backup before use: data file present and of the manifest's size, the `.sha256` sidecar
+ * agreeing with the manifest, the whole file read and decompressed with sizes and both sha256
+ * compared, the end marker present; a custom-format archive is also read through by pg_restore.
+ * Throws VERIFY_FAILED naming what is wrong.
+ */
+export async function verifyBackup(source: SourceConfig, entry: CatalogEntry, workDir: string, signal?: AbortSignal): Promise<void> {
+  const m = entry.manifest
+  assertSameEngine(source, m)
+  if (entry.problem) throw refused(entry, entry.problem)
+  const sidecar = await readFile(`${entry.dataPath}${CHECKSUM_SUFFIX}`, 'utf8').catch(() => undefined)
+  if (sidecar !== undefined && sidecar.split(/\s+/)[0] !== m.compressed.sha256) {
+    throw refused(entry, `its ${m.file}${CHECKSUM_SUFFIX} names sha256 ${sidecar.split(/\s+/)[0]}, the manifest ${m.compressed.sha256}`)
+  }
+  try {
+    await verifyBackupFile(entry.dataPath, compressionForFile(m.file), { raw: m.raw, compressed: m.compressed, checkContent: contentCheckFor(source, m, workDir) }, signal)
+  } catch (error) {
+    if (error instanceof DbkeeperError && error.code === 'VERIFY_FAILED') throw refused(entry, error.message, error)
+    throw error
+  }
+  if (m.engine === 'postgres' && contentKind(m) === 'dump') {
+    const content = openContent(entry)
+    const problem = await verifyCustomArchiveStream(content.stream, signal)
+    if (problem) throw refused(entry, problem)
+  }
+}
+
+export interface BackupContent {
+  /** The decompressed bytes. Fails (emits 'error') when the file cannot be read or decompressed. */
+  stream: Meter
+  /** After `stream` was read to its end: throws when the bytes were not the manifest's. */
+  assertComplete(): void
+}
+
+/** Opens a backup's decompressed content. Memory stays flat: it is a stream with backpressure. */
+export function openContent(entry: CatalogEntry): BackupContent {
+  const m = entry.manifest
+  const raw = new Meter(false)
+  // The callback form: the consumer reads `raw`; a failing read or decompression destroys `raw`
+  // with that error, so the consumer sees why the stream broke off.
+  pipeline(createReadStream(entry.dataPath, { highWaterMark: 1 << 20 }), compressionForFile(m.file).decompress(), raw, () => {})
+  return {
+    stream: raw,
+    assertComplete() {
+      const got = raw.result()
+      if (got.size !== m.raw.size || got.sha256 !== m.raw.sha256) {
+        throw new DbkeeperError('RESTORE_FAILED', `backup ${m.id} changed while it was being restored: read ${got.size} bytes (sha256 ${got.sha256}), the manifest says ${m.raw.size} (${m.raw.sha256})`, {
+          hint: 'check the backup volume for disk errors (`dmesg`), then run `dbkeeper verify` on the backup and restore again',
+        })
+      }
+    },
+  }
+}

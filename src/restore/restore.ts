@@ -1,0 +1,144 @@
+/**
+ * One restore, step by step, each step printed: look at the target → take the volume lock → ask →
+ * fetch it from S3 when it is off-site only → prove the backup (nothing has been touched yet) →
+ * safety backup of the current content → load → check tables and row counts against the manifest.
+ * A failure at any step names what state the target is in and the way back (the safety backup's id).
+ */
+import { randomUUID } from 'node:crypto'
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Manifest } from '../catalog/manifest.js'
+import { STATE_DIR } from '../catalog/naming.js'
+import type { Config, SourceConfig } from '../config/types.js'
+import { formatBytes, formatDuration } from '../pipeline/progress.js'
+import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
+import type { Logger } from '../runtime/logger.js'
+import { ensureDir } from '../storage/local/files.js'
+import { compareTables, describeCheck, type CheckResult } from './check.js'
+import { confirm, type ConfirmOptions } from './confirm.js'
+import { openContent, verifyBackup } from './content.js'
+import { createDriver } from './driver.js'
+import type { Located } from './locate.js'
+import { takeSafetyBackup } from './safety-backup.js'
+import { pruneSafetyBackups } from './safety-prune.js'
+
+export interface RestoreRequest {
+  config: Config
+  source: SourceConfig
+  /**
+   * The backup (locate.ts findBackup): on the volume, or off-site — then it is fetched onto the
+   * volume under this restore's lock, after the confirmation (the lock is not taken twice).
+   */
+  backup: Located
+  /** A database name other than the backup's (MySQL, PostgreSQL): must be absent or empty. */
+  into?: string | undefined
+  safetyBackup: boolean
+  /** Restore only when the target does not exist (an SQLite file, a database). */
+  ifMissing: boolean
+  confirm: ConfirmOptions
+  /** Takes the volume lock (LOCKED when held); called after the --if-missing check. */
+  lock: () => Promise<{ release(): Promise<void> }>
+  print: (line: string) => void
+  logger: Logger
+  signal: AbortSignal
+  progress?: boolean
+}
+
+export interface RestoreOutcome {
+  status: 'restored' | 'skipped'
+  /** What was restored into: "database `shop` on db:3306". */
+  target: string
+  safety?: Manifest
+  check?: CheckResult
+  durationMs: number
+}
+
+export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome> {
+  const started = Date.now()
+  const { config, source, backup, signal, print } = req
+  const m = backup.manifest
+  const workDir = join(config.backupDir, STATE_DIR, 'tmp', `restore-${randomUUID().slice(0, 8)}`)
+  const target = source.engine === 'sqlite' ? source.path! : req.into ?? m.database
+  const replace = req.into === undefined || req.into === m.database
+  const driver = createDriver({ source, manifest: m, target, replace, workDir })
+
+  if (req.ifMissing && (await driver.inspect(signal)).exists) {
+    print(`${driver.label} exists: nothing restored (--if-missing)`)
+    return { status: 'skipped', target: driver.label, durationMs: Date.now() - started }
+  }
+  const lock = await req.lock()
+  try {
+    await ensureDir(workDir)
+    const state = await driver.inspect(signal)
+    if (!replace && state.exists && !state.empty) {
+      throw new DbkeeperError('USAGE', `--into ${target}: ${driver.label} exists and is not empty; nothing was changed`, {
+        hint: `--into only fills a new or empty database: choose a new name, drop ${target} first, or restore without --into to replace ${m.database}`,
+      })
+    }
+    const saving = req.safetyBackup && state.exists && !state.empty
+    await confirm(plan(config, m, driver.label, state.exists && !state.empty, saving, backup.remote?.url), req.confirm)
+
+    let entry = backup.entry
+    if (!entry) {
+      print(`fetching ${m.id} from ${backup.remote!.url}: ${formatBytes(m.compressed.size)} …`)
+      entry = await backup.remote!.fetch()
+      print(`fetched ${m.id} onto the volume (${entry.dataPath}), sha256 and content checked`)
+    }
+
+    print(`verifying ${m.id}: reading ${formatBytes(m.compressed.size)} and decompressing ${formatBytes(m.raw.size)} …`)
+    await verifyBackup(source, entry, workDir, signal)
+    print('verified: sha256 of the file and of its content match the manifest, the dump is complete')
+
+    let safety: Manifest | undefined
+    if (saving) {
+      print(`safety backup of the current ${driver.label} …`)
+      safety = (await takeSafetyBackup({ config, source, database: source.engine === 'sqlite' ? m.database : target, workDir, signal, progress: req.progress })).manifest
+      print(`safety backup ${safety.id} committed (kept ${config.restore.safetyKeepDays} days; restore it by id to undo this restore)`)
+    } else {
+      print(state.exists && !state.empty ? 'no safety backup (--no-safety-backup): the current content will be lost' : `no safety backup: ${driver.label} ${state.exists ? 'is empty' : 'does not exist yet'}`)
+    }
+    // Every restore (under the lock) expires the safety backups of earlier ones, volume-wide.
+    await pruneSafetyBackups(config.backupDir, config.restore.safetyKeepDays, new Date(), req.logger)
+
+    print(`restoring into ${driver.label} …`)
+    try {
+      await driver.load(openContent(entry), state, signal)
+    } catch (error) {
+      throw withWayBack(error, safety, source)
+    }
+    const counted = await driver.count(signal)
+    const check = compareTables(m.tables, counted.tables, driver.exactCounts, counted.problems)
+    print(describeCheck(check))
+    if (!check.ok) {
+      throw withWayBack(new DbkeeperError('RESTORE_FAILED', `${driver.label} was restored from ${m.id}, but does not match the backup: ${check.problems.join('; ')}`, {
+        hint: `look at the tables named; \`dbkeeper verify ${m.id} --source ${source.label} --drill\` compares the backup with a fresh restore line by line`,
+      }), safety, source)
+    }
+    print(`restored ${m.id} into ${driver.label} in ${formatDuration(Date.now() - started)}`)
+    return { status: 'restored', target: driver.label, ...(safety ? { safety } : {}), check, durationMs: Date.now() - started }
+  } finally {
+    await rm(workDir, { recursive: true, force: true })
+    await lock.release()
+  }
+}
+
+/** The confirmation text: server, database, backup time, what happens to the current content. */
+function plan(config: Config, m: Manifest, target: string, hasContent: boolean, saving: boolean, offsite: string | undefined): string {
+  const taken = new Date(m.startedAt)
+  const local = config.tz === 'UTC' ? '' : ` (${taken.toLocaleString('sv-SE', { timeZone: config.tz })} ${config.tz})`
+  return [
+    'About to restore:',
+    `  backup  ${m.source}/${m.database} ${m.id}, taken ${m.startedAt.slice(0, 19).replace('T', ' ')} UTC${local}, ${formatBytes(m.raw.size)}, ${m.tables.length} tables`,
+    ...(offsite ? [`  from    ${offsite} (not on the volume: fetched and checked first)`] : []),
+    `  into    ${target}${hasContent ? ' — its current content will be REPLACED' : ''}`,
+    ...(hasContent ? [saving ? '  first   a safety backup of the current content (restore it by id to undo)' : '  first   NO safety backup (--no-safety-backup): the current content is lost'] : []),
+  ].join('\n')
+}
+
+/** Adds the way back (the safety backup) to a failure's hint. */
+function withWayBack(error: unknown, safety: Manifest | undefined, source: SourceConfig): DbkeeperError {
+  const e = toDbkeeperError(error)
+  if (!safety) return e
+  const back = `the content from before the restore is in safety backup ${safety.id}: dbkeeper restore ${safety.id} --source ${source.label} --database ${safety.database} --yes`
+  return new DbkeeperError(e.code, e.message, { hint: e.hint ? `${e.hint}; ${back}` : back, cause: e })
+}

@@ -1,0 +1,141 @@
+/**
+ * Restoring an SQLite snapshot: the file is written beside the target (`.<name>.dbk-restore`, same
+ * directory, so the final rename is atomic), fsynced, checked with integrity_check, given the old
+ * file's mode and owner, and renamed over the target: any reader sees the old database or the new
+ * one, never a half-written file.
+ *
+ * The application must be stopped. A process that keeps the old file open keeps using the old
+ * (now unlinked) inode and loses whatever it writes; and the old `-wal`, `-shm` and `-journal`
+ * files are removed before the rename, because SQLite would otherwise replay the old WAL's pages
+ * (or roll back the old journal) onto the new file, corrupting it. A crash between removing them
+ * and the rename loses the old file's unsaved WAL content — which the safety backup taken first
+ * holds (it is a snapshot that includes the WAL).
+ */
+import { createWriteStream } from 'node:fs'
+import { chmod, chown, mkdir, rename, rm, stat } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { dirname } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { execa } from 'execa'
+import { childEnv, lastLines } from '../engines/subprocess.js'
+import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
+import { fsyncDir, fsyncPath } from '../storage/local/files.js'
+import type { CountedTable } from './check.js'
+import type { BackupContent } from './content.js'
+import type { DriverTarget, RestoreDriver, TargetState } from './driver.js'
+import type { InspectResult } from './sqlite-inspect-child.js'
+import { restoreTempPath } from './to-file.js'
+
+export const SQLITE_SIDE_FILES = ['-wal', '-shm', '-journal'] as const
+
+export type Inspection = Extract<InspectResult, { ok: true }>
+
+export class SqliteDriver implements RestoreDriver {
+  readonly exactCounts = true
+  readonly label: string
+  #inspected: Inspection | undefined
+
+  constructor(private readonly t: DriverTarget) {
+    this.label = `SQLite file ${t.target}`
+  }
+
+  async inspect(): Promise<TargetState> {
+    const info = await stat(this.t.target).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined
+      throw toDbkeeperError(error, `reading ${this.t.target}`)
+    })
+    if (info && !info.isFile()) {
+      throw new DbkeeperError('USAGE', `${this.t.target} is not a file`, { hint: `check ${this.t.source.id}_PATH: it must name the database file` })
+    }
+    return { exists: info !== undefined, empty: info === undefined || info.size === 0 }
+  }
+
+  async load(content: BackupContent, state: TargetState, signal: AbortSignal): Promise<void> {
+    const target = this.t.target
+    const dir = dirname(target)
+    const tmp = restoreTempPath(target)
+    await mkdir(dir, { recursive: true })
+    await rm(tmp, { force: true })
+    try {
+      await pipeline(content.stream, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal })
+      content.assertComplete()
+      await fsyncPath(tmp)
+      const inspected = await inspectSqliteFile(tmp, this.t.workDir, signal)
+      // A backup in WAL mode gets an (empty) -wal and -shm from that read: they must not stay behind.
+      for (const suffix of SQLITE_SIDE_FILES) await rm(`${tmp}${suffix}`, { force: true })
+      if (inspected.integrity.length > 0) {
+        throw new DbkeeperError('RESTORE_FAILED', `the restored database fails integrity_check (${inspected.integrity.join('; ')}); ${target} was not changed`, {
+          hint: 'restore an older backup (`dbkeeper list`) and run `dbkeeper verify --drill` on this one',
+        })
+      }
+      // The application opens the file as its own user: give the new file the old one's mode and
+      // owner (or, for a new file, the directory's owner). chown needs root; without it, ours.
+      const like = state.exists ? await stat(target) : undefined
+      if (like) await chmod(tmp, like.mode & 0o7777)
+      const owner = like ?? (await stat(dir))
+      await chown(tmp, owner.uid, owner.gid).catch(() => {})
+      for (const suffix of SQLITE_SIDE_FILES) await rm(`${target}${suffix}`, { force: true })
+      await rename(tmp, target)
+      await fsyncDir(dir)
+      this.#inspected = inspected
+    } catch (error) {
+      for (const suffix of ['', ...SQLITE_SIDE_FILES]) await rm(`${tmp}${suffix}`, { force: true }).catch(() => {})
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+        throw new DbkeeperError('IO', `cannot write in ${dir} (${code}), so ${target} was not replaced`, {
+          hint: `mount the directory of ${this.t.source.id}_PATH read-write into this container, writable by the user dbkeeper runs as`, cause: error,
+        })
+      }
+      throw toDbkeeperError(error, `restoring ${target}`)
+    }
+  }
+
+  async count(signal: AbortSignal): Promise<{ tables: CountedTable[]; problems: string[] }> {
+    // The file that was renamed into place is the one inspected before: no second full scan.
+    const inspected = this.#inspected ?? (await inspectSqliteFile(this.t.target, this.t.workDir, signal))
+    return {
+      tables: inspected.tables.map((t) => ({ name: t.name, rows: t.rows })),
+      problems: inspected.integrity.map((p) => `integrity_check: ${p}`),
+    }
+  }
+
+  async discard(): Promise<void> {
+    for (const suffix of ['', ...SQLITE_SIDE_FILES]) await rm(`${this.t.target}${suffix}`, { force: true })
+  }
+}
+
+/** The child's command line: the TypeScript source through tsx in a checkout, else the compiled file. */
+function childArgs(): string[] {
+  const self = import.meta.url
+  if (self.endsWith('.ts')) {
+    const tsx = createRequire(self).resolve('tsx')
+    return ['--import', pathToFileURL(tsx).href, fileURLToPath(new URL('./sqlite-inspect-child.ts', self))]
+  }
+  return [fileURLToPath(new URL('./sqlite-inspect-child.js', self))]
+}
+
+/** integrity_check, exact row counts and content digests of an SQLite file, in a child process. */
+export async function inspectSqliteFile(path: string, workDir: string, signal: AbortSignal): Promise<Inspection> {
+  const r = await execa(process.execPath, [...childArgs(), path], {
+    stdin: 'ignore', reject: false, extendEnv: false, env: childEnv({ SQLITE_TMPDIR: workDir }), cancelSignal: signal, forceKillAfterDelay: 5000,
+  })
+  if (r.isCanceled) throw new DbkeeperError('ABORTED', `checking ${path} was stopped`)
+  let answer: InspectResult | undefined
+  try {
+    answer = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as InspectResult
+  } catch {
+    answer = undefined
+  }
+  if (answer === undefined || r.exitCode !== 0) {
+    throw new DbkeeperError('RESTORE_FAILED', `checking the SQLite file ${path} failed (exit ${r.exitCode ?? r.signal ?? '?'}): ${lastLines(r.stderr.trim(), 5)}`, {
+      hint: 'see the log; a kill by SIGKILL usually means the container ran out of memory',
+    })
+  }
+  if (!answer.ok) {
+    throw new DbkeeperError('RESTORE_FAILED', `${path} is not a readable SQLite database: ${answer.code}: ${answer.message}`, {
+      hint: 'the backup may be damaged: run `dbkeeper verify` on it, or restore an older one',
+    })
+  }
+  return answer
+}

@@ -1,0 +1,44 @@
+/**
+ * `restore --to-file F`: the decompressed content of a proven backup (an SQL dump, a custom-format
+ * archive or an SQLite database) written to F, touching no database. Written like a backup: a
+ * temporary name beside F, fsync, checked against the manifest's raw sha256, then linked into place
+ * (never over an existing file), so F is either absent or complete.
+ */
+import { createWriteStream } from 'node:fs'
+import { rm, stat } from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import type { CatalogEntry } from '../catalog/catalog.js'
+import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
+import { commitRename, FILE_MODE } from '../storage/local/files.js'
+import { openContent } from './content.js'
+
+export const RESTORE_TEMP_SUFFIX = '.dbk-restore'
+
+/** `.<name>.dbk-restore` in the same directory: same file system, so the final rename is atomic. */
+export function restoreTempPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}${RESTORE_TEMP_SUFFIX}`)
+}
+
+export async function writeContentToFile(entry: CatalogEntry, file: string, signal?: AbortSignal): Promise<{ path: string; size: number }> {
+  const path = resolve(file)
+  if (await stat(path).then(() => true, () => false)) {
+    throw new DbkeeperError('USAGE', `${path} already exists: --to-file never overwrites a file`, { hint: 'choose another name, or move the file away first' })
+  }
+  const tmp = restoreTempPath(path)
+  await rm(tmp, { force: true })
+  const content = openContent(entry)
+  try {
+    await pipeline(content.stream, createWriteStream(tmp, { flags: 'wx', mode: FILE_MODE }), signal ? { signal } : {})
+    content.assertComplete()
+    await commitRename(tmp, path)
+  } catch (error) {
+    await rm(tmp, { force: true })
+    const e = toDbkeeperError(error, `writing ${path}`)
+    if (e.code === 'IO' && (error as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new DbkeeperError('USAGE', `${path} appeared while it was being written: --to-file never overwrites a file`, { hint: 'choose another name' })
+    }
+    throw e
+  }
+  return { path, size: entry.manifest.raw.size }
+}

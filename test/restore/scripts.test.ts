@@ -1,0 +1,150 @@
+/**
+ * The incident scripts (bash and plain tools only) restore what dbkeeper backed up, against the
+ * private servers: MySQL (into a new database, replacing one with a safety dump, refusing a damaged
+ * file, stopping at a failing statement), PostgreSQL (plain and custom), SQLite (a stale -wal).
+ */
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { execa } from 'execa'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { NASTY_PASSWORD, checksums, dropDatabases, makeRichDatabase, mariadb, mysqlEnv, rootQuery } from '../backup/mysql-support.js'
+import { comparableDump, server, sql } from '../engines/postgres/helpers.js'
+import { ROOT } from '../support/cli.js'
+import { uniqueName } from '../support/servers.js'
+import { makeSqliteDb } from '../support/sqlite.js'
+import { backupNow, flipByte, insertLine, makeAdminUser, writeResignedBackup } from './support.js'
+
+const SCRIPTS = ['restore-mysql.sh', 'restore-postgres.sh', 'restore-sqlite.sh'].map((s) => join(ROOT, 'scripts', s))
+const run = (script: string, args: string[], env: Record<string, string> = {}) =>
+  execa('bash', [join(ROOT, 'scripts', script), ...args], { env: { PATH: process.env.PATH ?? '', ...env }, extendEnv: false, reject: false, stdin: 'ignore', timeout: 180_000 })
+
+describe('incident scripts', () => {
+  let work: string
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'dbk-scripts-'))
+  })
+  afterAll(async () => {
+    await rm(work, { recursive: true, force: true })
+  })
+
+  it('are shellcheck-clean and explain themselves with --help', async () => {
+    const check = await execa('shellcheck', SCRIPTS, { reject: false })
+    expect(check.exitCode, check.stdout).toBe(0)
+    for (const script of SCRIPTS) {
+      const help = await execa('bash', [script, '--help'])
+      expect(help.stdout).toMatch(/^Usage: restore-\w+\.sh/)
+      expect((await execa('bash', [script], { reject: false })).exitCode).toBe(2)
+    }
+  })
+
+  it('restore-mysql.sh: new database, replace with a safety dump, damaged file, failing statement', async () => {
+    const { db } = await makeRichDatabase(5000)
+    const admin = await makeAdminUser()
+    const { env, dir } = await mysqlEnv(db, admin)
+    const file = (await backupNow(env))[0]!.path!
+    const original = await checksums(db)
+    const info = mariadb()
+    const passFile = join(work, 'pw')
+    await writeFile(passFile, NASTY_PASSWORD, { mode: 0o600 })
+    const conn = ['--host', info.host, '--port', String(info.port), '--user', admin, '--password-file', passFile, '--safety-dir', work]
+    const copy = uniqueName('script_copy')
+
+    const fresh = await run('restore-mysql.sh', [...conn, '--database', copy, '--yes', file])
+    expect(fresh.exitCode, fresh.stderr).toBe(0)
+    expect(fresh.stdout).toContain('checksum ok')
+    expect(fresh.stdout).toMatch(/big\s+5000 rows/)
+    expect(`${fresh.stdout}${fresh.stderr}`).not.toContain(NASTY_PASSWORD)
+    expect(await checksums(copy)).toEqual(original)
+
+    await rootQuery(`DELETE FROM \`${db}\`.big WHERE id < 100`)
+    const changed = await checksums(db)
+    const replace = await run('restore-mysql.sh', [...conn, '--yes', file])
+    expect(replace.exitCode, replace.stderr).toBe(0)
+    expect(await checksums(db)).toEqual(original)
+    const safetyFile = /safety dump of the current \S+ to (\S+)/.exec(replace.stdout)![1]!
+    const undo = await run('restore-mysql.sh', [...conn, '--database', db, '--skip-checksum', '--no-safety-dump', '--yes', safetyFile])
+    expect(undo.exitCode, undo.stderr).toBe(0)
+    expect(await checksums(db)).toEqual(changed)
+
+    const damaged = join(work, 'damaged', 'x_20260101T000000Z.sql.gz')
+    await mkdir(join(work, 'damaged'))
+    await copyFile(file, damaged)
+    await writeFile(`${damaged}.sha256`, `${(await execa('sha256sum', [damaged])).stdout.split(' ')[0]}  x_20260101T000000Z.sql.gz\n`)
+    await flipByte(damaged)
+    const refused = await run('restore-mysql.sh', [...conn, '--database', db, '--yes', damaged])
+    expect(refused.exitCode).toBe(1)
+    expect(refused.stderr).toContain('does not match')
+    expect(await checksums(db)).toEqual(changed)
+
+    let line = 0
+    const bad = await writeResignedBackup(file, (raw) => {
+      const t = insertLine(raw, /^-- Table structure for table `texts`/, 'INSERT INTO no_such_table VALUES (1);')
+      line = t.line
+      return t.content
+    }, 9)
+    const failing = await run('restore-mysql.sh', [...conn, '--database', copy, '--yes', bad.path])
+    expect(failing.exitCode).toBe(1)
+    expect(failing.stderr).toContain(`ERROR 1146 (42S02) at line ${line}`)
+    expect(failing.stderr).toContain('holds part of the backup')
+
+    const asks = await run('restore-mysql.sh', [...conn, '--database', copy, file])
+    expect(asks.exitCode).toBe(2)
+    expect(asks.stderr).toContain('add --yes')
+    await dropDatabases(db, copy)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('restore-postgres.sh: plain and custom, new and replaced (swapped in)', async () => {
+    const db = uniqueName('pgscript')
+    const copy = uniqueName('pgscript_copy')
+    await sql('postgres', `CREATE DATABASE ${db} TEMPLATE template0`)
+    await sql(db, `CREATE SCHEMA s; CREATE TABLE s.t (id int PRIMARY KEY, b bytea, a int[]); INSERT INTO s.t SELECT g, decode(md5(g::text), 'hex'), ARRAY[g] FROM generate_series(1, 2000) g`)
+    const original = await comparableDump(db)
+    const info = server()
+    const env = { DB01_TYPE: 'postgres', DB01_HOST: info.host, DB01_PORT: String(info.port), DB01_USER: info.user, DB01_NAME: db, DB01_LABEL: 'pg', BACKUP_DIR: join(work, 'pgb') }
+    const plain = (await backupNow(env))[0]!.path!
+    const custom = (await backupNow({ ...env, DB01_PG_FORMAT: 'custom' }))[0]!.path!
+    const conn = ['--host', info.host, '--port', String(info.port), '--user', info.user, '--safety-dir', work, '--yes']
+
+    const fresh = await run('restore-postgres.sh', [...conn, '--database', copy, custom])
+    expect(fresh.exitCode, fresh.stderr).toBe(0)
+    expect((await comparableDump(copy)).replaceAll(copy, '<db>')).toBe(original.replaceAll(db, '<db>'))
+
+    await sql(db, 'DELETE FROM s.t WHERE id < 10')
+    const replace = await run('restore-postgres.sh', [...conn, plain])
+    expect(replace.exitCode, replace.stderr).toBe(0)
+    expect(replace.stdout).toMatch(/safety dump of the current/)
+    expect(replace.stdout).toMatch(/s\.t\s+2000 rows/)
+    expect(await comparableDump(db)).toBe(original)
+    for (const name of [db, copy]) await sql('postgres', `DROP DATABASE IF EXISTS ${name}`)
+  })
+
+  it('restore-sqlite.sh: replaces the file, drops a stale -wal, keeps a safety copy; --if-missing', async () => {
+    const data = join(work, 'sq')
+    await mkdir(data)
+    const live = join(data, 'notes.db')
+    makeSqliteDb(live, 2000)
+    const file = (await backupNow({ DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_LABEL: 'notes', BACKUP_DIR: join(work, 'sqb') }))[0]!.path!
+    const app = new Database(live)
+    app.pragma('wal_autocheckpoint = 0')
+    app.prepare("INSERT INTO items (name) VALUES ('later')").run()
+    await copyFile(`${live}-wal`, join(work, 'wal'))
+    app.close()
+    await copyFile(join(work, 'wal'), `${live}-wal`)
+
+    const r = await run('restore-sqlite.sh', ['--yes', file, live])
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/items\s+2000 rows/)
+    const names = await readdir(data)
+    expect(names.filter((n) => n.endsWith('-wal') || n.includes('dbk-restore'))).toEqual([])
+    const safety = names.find((n) => n.startsWith('pre-restore_notes.db_'))!
+    const count = (p: string) => Number(new Database(p, { readonly: true }).prepare('SELECT count(*) FROM items').pluck().get())
+    expect(count(live)).toBe(2000)
+    expect(count(join(data, safety))).toBe(2001)
+    const skip = await run('restore-sqlite.sh', ['--if-missing', file, live])
+    expect(skip.exitCode).toBe(0)
+    expect(skip.stdout).toContain('nothing restored (--if-missing)')
+  })
+})

@@ -1,0 +1,104 @@
+/**
+ * `dbkeeper restore` of SQLite snapshots, through the real CLI: the file replaced atomically with
+ * the old mode kept, a stale `-wal` of a crashed application not replayed onto the new file,
+ * `--if-missing` for start-up, a damaged backup refused with the file untouched, `--to-file`.
+ */
+import { createHash } from 'node:crypto'
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { makeSqliteDb } from '../support/sqlite.js'
+import { backupNow, cli, flipByte, listNow, writeResignedBackup } from './support.js'
+
+const count = (path: string): number => {
+  const db = new Database(path, { readonly: true })
+  try {
+    return Number(db.prepare('SELECT count(*) FROM items').pluck().get())
+  } finally {
+    db.close()
+  }
+}
+const sha = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex')
+
+describe('restore of SQLite', () => {
+  let dir: string
+  let live: string
+  let env: Record<string, string>
+  let backupPath: string
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dbk-sqr-'))
+    live = join(dir, 'data', 'notes.db')
+    await mkdir(join(dir, 'data'))
+    makeSqliteDb(live, 5000)
+    env = { DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_LABEL: 'notes', BACKUP_DIR: join(dir, 'backups') }
+    backupPath = (await backupNow(env))[0]!.path!
+  })
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('replaces the file atomically, keeps its mode, and never replays a stale -wal onto it', async () => {
+    // A crashed application: rows committed only to the -wal, which outlives its process.
+    const app = new Database(live)
+    app.pragma('wal_autocheckpoint = 0')
+    app.prepare('INSERT INTO items (name, payload) VALUES (?, ?)').run('after the backup', 'x')
+    const staleWal = join(dir, 'stale-wal')
+    await copyFile(`${live}-wal`, staleWal)
+    app.close()
+    await copyFile(staleWal, `${live}-wal`)
+    await chmod(live, 0o640)
+    expect(count(live)).toBe(5001)
+
+    const r = await cli(['restore', 'latest', '--source', 'notes', '--yes'], env)
+    expect(r.exitCode, r.all).toBe(0)
+    expect(r.stderr).toContain('check ok: 1 table, 5,000 rows — row counts equal to the backup\'s')
+    expect((await readdir(join(dir, 'data'))).sort()).toEqual(['notes.db'])
+    expect(count(live)).toBe(5000)
+    expect((await stat(live)).mode & 0o777).toBe(0o640)
+    expect(new Database(live, { readonly: true }).pragma('integrity_check', { simple: true })).toBe('ok')
+
+    // The safety backup is a snapshot of the crashed file including its -wal: 5001 rows.
+    const safety = (await listNow(env)).find((b) => b.kind === 'pre-restore')!
+    const back = await cli(['restore', safety.id, '--source', 'notes', '--yes', '--no-safety-backup'], env)
+    expect(back.exitCode, back.all).toBe(0)
+    expect(count(live)).toBe(5001)
+  })
+
+  it('--if-missing: an existing file is left alone (exit 0); a missing one is restored', async () => {
+    const before = await sha(live)
+    const skip = await cli(['restore', 'latest', '--source', 'notes', '--if-missing', '--yes'], env)
+    expect(skip.exitCode, skip.all).toBe(0)
+    expect(skip.stderr).toContain('exists: nothing restored (--if-missing)')
+    expect(await sha(live)).toBe(before)
+
+    await rm(join(dir, 'data'), { recursive: true })
+    const fresh = await cli(['restore', 'latest', '--source', 'notes', '--if-missing', '--yes'], env)
+    expect(fresh.exitCode, fresh.all).toBe(0)
+    expect(fresh.stderr).toContain('no safety backup: SQLite file')
+    expect(count(live)).toBe(5000)
+  })
+
+  it('a damaged backup is refused and the file is untouched', async () => {
+    const { manifest, path } = await writeResignedBackup(backupPath, (raw) => raw, 30)
+    await flipByte(path)
+    const before = await sha(live)
+    const r = await cli(['restore', manifest.id, '--source', 'notes', '--yes'], env)
+    expect(r.exitCode, r.all).toBe(1)
+    expect(r.stderr).toContain('is damaged and was refused')
+    expect(await sha(live)).toBe(before)
+    await rm(path)
+  })
+
+  it('--to-file writes the database file itself; --into is refused for SQLite', async () => {
+    const out = join(dir, 'copy.db')
+    const r = await cli(['restore', 'latest', '--source', 'notes', '--to-file', out], env)
+    expect(r.exitCode, r.all).toBe(0)
+    expect(count(out)).toBe(5000)
+    const into = await cli(['restore', 'latest', '--source', 'notes', '--into', 'x', '--yes'], env)
+    expect(into.exitCode, into.all).toBe(2)
+    expect(into.stderr).toContain('--to-file')
+  })
+})
