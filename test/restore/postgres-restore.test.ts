@@ -83,19 +83,24 @@ describe('restore into PostgreSQL', () => {
 
   it('a failing statement stops the restore with psql\'s line, and the database stays as it was', async () => {
     let line = 0
-    const { manifest } = await writeResignedBackup(plainPath, (raw) => {
+    const { manifest, remove } = await writeResignedBackup(plainPath, (raw) => {
       const t = insertLine(raw, /^CREATE VIEW/, 'INSERT INTO shop.no_such_table VALUES (1);')
       line = t.line
       return t.content
     }, 3)
-    await sql(db, 'INSERT INTO public.plain VALUES (\'kept\')')
-    const before = await comparableDump(db)
-    const r = await cli(['restore', manifest.id, '--source', 'pg', '--yes', '--no-safety-backup'], env)
-    expect(r.exitCode, r.all).toBe(1)
-    expect(r.stderr).toContain(`psql:<stdin>:${line}: ERROR:  relation "shop.no_such_table" does not exist`)
-    expect(r.stderr).toMatch(/database "[^"]+" on [^ ]+ was not changed/)
-    expect(await comparableDump(db)).toBe(before)
-    expect(await databasesLike(`${db}_dbk%`)).toEqual([])
+    try {
+      await sql(db, 'INSERT INTO public.plain VALUES (\'kept\')')
+      const before = await comparableDump(db)
+      const r = await cli(['restore', manifest.id, '--source', 'pg', '--yes', '--no-safety-backup'], env)
+      expect(r.exitCode, r.all).toBe(1)
+      expect(r.stderr).toContain(`psql:<stdin>:${line}: ERROR:  relation "shop.no_such_table" does not exist`)
+      expect(r.stderr).toMatch(/database "[^"]+" on [^ ]+ was not changed/)
+      expect(await comparableDump(db)).toBe(before)
+      expect(await databasesLike(`${db}_dbk%`)).toEqual([])
+    } finally {
+      // The broken backup would otherwise be the newest: the next test restores `latest`.
+      await remove()
+    }
   })
 
   it('a database with open sessions is not replaced: nothing changes, a clear next step', async () => {

@@ -4,7 +4,7 @@
  * valid manifest and checksums, so that only the content is wrong) or with a flipped byte.
  */
 import { createHash } from 'node:crypto'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { gunzipSync, gzipSync } from 'node:zlib'
 import { execa } from 'execa'
@@ -52,14 +52,18 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
 /**
  * Writes a new backup beside `dataPath` whose raw content is `transform(old content)`, with a
- * correct `.sha256` and manifest (a later start time, `secondsLater`), so that verification
- * passes and only the content itself is wrong. gzip only (what the tests use). Returns its manifest.
+ * correct `.sha256` and manifest (a later start time, `secondsLater`, moved on to the next free
+ * second when a backup of that second exists: two backups of one database must never share an
+ * id), so that verification passes and only the content itself is wrong. gzip only (what the
+ * tests use). Returns its manifest, its path and `remove()`, which deletes its three files.
  */
-export async function writeResignedBackup(dataPath: string, transform: (raw: Buffer) => Buffer, secondsLater = 1, patch: Partial<Manifest> = {}): Promise<{ manifest: Manifest; path: string }> {
+export async function writeResignedBackup(dataPath: string, transform: (raw: Buffer) => Buffer, secondsLater = 1, patch: Partial<Manifest> = {}): Promise<{ manifest: Manifest; path: string; remove: () => Promise<void> }> {
   const old = await readManifest(dataPath)
   const raw = transform(gunzipSync(await readFile(dataPath)))
   const file = gzipSync(raw)
-  const at = new Date(Date.parse(old.startedAt) + secondsLater * 1000)
+  const taken = await readdir(dirname(dataPath))
+  let at = new Date(Date.parse(old.startedAt) + secondsLater * 1000)
+  while (taken.some((name) => name.startsWith(`${backupId(old.database, at)}.`))) at = new Date(at.getTime() + 1000)
   const parsed = parseDataFileName(old.file)!
   const name = dataFileName(old.database, at, parsed.contentExt, parsed.compressionExt)
   const path = join(dirname(dataPath), name)
@@ -71,7 +75,10 @@ export async function writeResignedBackup(dataPath: string, transform: (raw: Buf
   await writeFile(path, file, { mode: 0o600 })
   await writeFile(`${path}${CHECKSUM_SUFFIX}`, `${manifest.compressed.sha256}  ${basename(path)}\n`)
   await writeFile(`${path}${MANIFEST_SUFFIX}`, encodeManifest(manifest))
-  return { manifest, path }
+  const remove = async () => {
+    for (const suffix of [MANIFEST_SUFFIX, CHECKSUM_SUFFIX, '']) await rm(`${path}${suffix}`, { force: true })
+  }
+  return { manifest, path, remove }
 }
 
 /** Flips every bit of one byte in the middle of a file (the manifest and .sha256 stay as they were). */
