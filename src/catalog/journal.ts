@@ -29,7 +29,8 @@ export interface DatabaseResult {
   size?: number
   rawSize?: number
   durationMs: number
-  error?: { code: string; message: string; hint?: string }
+  /** `output`: the last lines the dump tool printed on stderr, when it failed (secrets scrubbed). */
+  error?: { code: string; message: string; hint?: string; output?: string }
   /**
    * The off-site (S3) copy, when S3 is configured and the local backup was committed. When it
    * failed, `ok` is false and `error` (code OFFSITE) says why, while `id`/`path` still name the

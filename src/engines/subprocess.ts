@@ -72,7 +72,7 @@ export function spawnDump(command: string, args: string[], opts: SpawnDumpOption
       const clean = scrubSecrets(stderr).trim()
       if (result.isCanceled) throw new DbkeeperError('ABORTED', `${command} was stopped: the run was aborted`)
       const verdict = opts.judge({ exitCode: result.exitCode, signal: result.signal, stderr: clean })
-      if (verdict) throw verdict
+      if (verdict) throw withOutput(verdict, clean)
       return { options: opts.options, stderrTail: lastLines(clean, 10) }
     } finally {
       await opts.cleanup?.()
@@ -81,6 +81,16 @@ export function spawnDump(command: string, args: string[], opts: SpawnDumpOption
   // The caller awaits `done` after the stream; keep an early rejection from being "unhandled".
   done.catch(() => {})
   return { stdout: child.stdout, done }
+}
+
+/**
+ * The verdict names one line of stderr; the alert also shows the lines around it (what the tool
+ * printed last), unless that one line is all there was.
+ */
+function withOutput(verdict: DbkeeperError, stderr: string): DbkeeperError {
+  const tail = lastLines(stderr, 10).trim()
+  if (tail === '' || verdict.output !== undefined || verdict.message.endsWith(tail)) return verdict
+  return new DbkeeperError(verdict.code, verdict.message, { ...(verdict.hint ? { hint: verdict.hint } : {}), cause: verdict.cause, output: tail })
 }
 
 export function lastLines(text: string, n: number): string {

@@ -27,6 +27,8 @@ export interface AlertFailure {
   code: string
   message: string
   hint?: string
+  /** The last lines the dump tool printed on stderr, when a tool failed. */
+  output?: string
   /** The newest proven backup of the database (of each database of the source for `*`); empty when none. */
   lastGood: LastGoodBackup[]
   /** Drills only: the backup that was restored and compared. */
@@ -75,6 +77,7 @@ export function buildAlert(record: RunRecord, backups: readonly CatalogEntry[], 
       code: r.error?.code ?? 'INTERNAL',
       message: r.error?.message ?? 'failed without an error message',
       ...(r.error?.hint ? { hint: r.error.hint } : {}),
+      ...(r.error?.output ? { output: r.error.output } : {}),
       lastGood: lastGoodOf(r.source, r.database),
       ...(r.drilled ? { drilled: r.drilled } : {}),
     }))
@@ -153,6 +156,7 @@ function textOf(f: AlertFacts): string {
     lines.push(`FAILED  ${x.source}/${x.database}`)
     lines.push(`  error: ${x.code}: ${indent(x.message)}`)
     if (x.hint) lines.push(`  hint:  ${x.hint}`)
+    if (x.output) lines.push('  the tool\'s last lines on stderr:', ...x.output.split('\n').map((l) => `    | ${l}`))
     if (x.lastGood.length === 0) lines.push('  last good backup: NONE — there is no proven backup of this database')
     for (const g of x.lastGood) {
       lines.push(`  last good backup${x.database === '*' ? ` of ${g.database}` : ''}: ${formatDuration(g.ageSeconds * 1000)} old (${g.id}, finished ${g.at})`)

@@ -151,6 +151,6 @@ async function backupSource(opts: RunOptions, source: SourceConfig, workDir: str
 function failed(source: SourceConfig, database: string, e: DbkeeperError, durationMs: number): DatabaseOutcome {
   return {
     source: source.label, database, ok: false, durationMs,
-    error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) },
+    error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}), ...(e.output ? { output: e.output } : {}) },
   }
 }

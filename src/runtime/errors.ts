@@ -25,11 +25,14 @@ export class DbkeeperError extends Error {
   override readonly name = 'DbkeeperError'
   readonly code: ErrorCode
   readonly hint: string | undefined
+  /** The last lines a failed tool printed on stderr (secrets scrubbed), for the alert and the journal. */
+  readonly output: string | undefined
 
-  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown; output?: string } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.code = code
     this.hint = options.hint
+    this.output = options.output
   }
 }
 

@@ -52,10 +52,13 @@ describe('failing MySQL backups through the CLI', () => {
   it('mysqldump dying halfway (exit 2): exit 1 with its error, nothing new listed', async () => {
     const r = await runCli(['backup', '--json'], env, { pathPrepend: fixture('mysqldump-dies-halfway') })
     expect(r.exitCode, r.all).toBe(1)
-    const report = JSON.parse(r.stdout) as { ok: boolean; results: { ok: boolean; error?: { code: string; message: string } }[] }
+    const report = JSON.parse(r.stdout) as { ok: boolean; results: { ok: boolean; error?: { code: string; message: string; output?: string } }[] }
     expect(report.ok).toBe(false)
     expect(report.results[0]!.error).toMatchObject({ code: 'DUMP_FAILED' })
     expect(report.results[0]!.error!.message).toContain('mysqldump exited 2: Error 2013: Lost connection to server')
+    // The tool's last lines on stderr travel with the error (journal, alert), not just the one that failed it.
+    expect(report.results[0]!.error!.output).toBe(['-- Retrieving table structure for table half...', '-- Sending SELECT query...', '-- Retrieving rows...',
+      'mysqldump: Error 2013: Lost connection to server during query when dumping table `half` at row: 3000'].join('\n'))
     await expectEarlierBackupIntact()
   })
 

@@ -34,6 +34,14 @@ describe('buildAlert', () => {
     expect(a.text).toContain('  error: DUMP_FAILED: mysqldump exited 2\n         mysqldump: Error 2013: Lost connection\n         during query\n')
   })
 
+  it('shows the dump tool\'s last lines on stderr under the error', () => {
+    const failure = { ...fail('app', 'shop', 'DUMP_FAILED', 'mysqldump exited 2: Error 2013: Lost connection'), error: {
+      code: 'DUMP_FAILED', message: 'mysqldump exited 2: Error 2013: Lost connection', output: '-- Retrieving rows...\nmysqldump: Error 2013: Lost connection' } }
+    const a = buildAlert(fakeRun(NOW, [failure]), [], NOW)
+    expect(a.facts.failures[0]!.output).toBe('-- Retrieving rows...\nmysqldump: Error 2013: Lost connection')
+    expect(a.text).toContain("  the tool's last lines on stderr:\n    | -- Retrieving rows...\n    | mysqldump: Error 2013: Lost connection\n")
+  })
+
   it('names at most four failing sources in the subject', () => {
     const run = fakeRun(NOW, ['a', 'b', 'c', 'd', 'e', 'f'].map((s) => fail(s, 'db')))
     expect(buildAlert(run, [], NOW).subject).toBe('[dbkeeper] backup FAILED on backup-host: a, b, c, d and 2 more')

@@ -23,7 +23,8 @@ export interface BackupJson {
     durationMs: number
     tables?: number
     rows?: number
-    error?: { code: string; message: string; hint?: string }
+    /** `output`: the dump tool's last lines on stderr, when it failed. */
+    error?: { code: string; message: string; hint?: string; output?: string }
     retention?: { ok: boolean; removed: string[]; error?: string }
     /** With S3: the off-site copy; when it failed, ok is false (error code OFFSITE) though id/path name the local backup. */
     offsite?: { ok: boolean; key?: string; error?: string; caughtUp?: string[]; removed?: string[] }
