@@ -94,9 +94,9 @@ then run this script again"
 
 install_node_modules() {
   command -v node >/dev/null 2>&1 || fail_setup "node not found: install Node.js 20 (see package.json engines)"
-  local major
-  major=$(node -p 'process.versions.node.split(".")[0]')
-  [[ $major -ge 20 ]] || fail_setup "Node.js $(node --version) is too old: dbkeeper needs Node.js 20 or newer"
+  # zlib.crc32 (the parallel gzip writer and the verifier) arrived in Node.js 20.15.
+  node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 15) ? 0 : 1)' ||
+    fail_setup "Node.js $(node --version) is too old: dbkeeper needs Node.js 20.15 or newer (package.json engines)"
 
   # The stamp holds the lock file's hash and the Node version (better-sqlite3 is a native addon
   # built for one Node ABI): when either changes, node_modules is stale.
