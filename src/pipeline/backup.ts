@@ -14,6 +14,7 @@ import { commitRename, ensureDir, FILE_MODE, writeFileAtomic } from '../storage/
 import type { Compression } from './compression.js'
 import { Meter } from './meter.js'
 import { startProgress } from './progress.js'
+import { gzipSegmentsOf } from './gzip-parallel.js'
 import { verifyBackupFile } from './verify.js'
 
 export interface BackupJob {
@@ -74,7 +75,8 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
     const tee = job.tee ? [job.tee(file)] : []
     const out = createWriteStream(tmpPath, { flags: 'wx', mode: FILE_MODE })
     out.once('open', () => failpoint('backup.tmp-created'))
-    const streamed = pipeline([dump.stdout, raw, compression.compress(), compressed, ...tee, out])
+    const compressor = compression.compress()
+    const streamed = pipeline([dump.stdout, raw, compressor, compressed, ...tee, out])
     streamed.catch(() => abort.abort())
     dump.done.catch(() => abort.abort())
     const [toolEnd, streamEnd] = await Promise.allSettled([dump.done, streamed])
@@ -96,7 +98,8 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
     const compressedResult = compressed.result()
     const verifyStart = new Date()
     failpoint('backup.before-verify')
-    await verifyBackupFile(tmpPath, compression, { raw: rawResult, compressed: compressedResult, checkContent: (h, t) => engine.checkContent(h, t) }, job.signal)
+    const segments = gzipSegmentsOf(compressor)
+    await verifyBackupFile(tmpPath, compression, { raw: rawResult, compressed: compressedResult, checkContent: (h, t) => engine.checkContent(h, t), gzipSegments: segments }, job.signal)
     failpoint('backup.verified')
 
     writing = sidecarPath
@@ -124,7 +127,7 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
       tool: { ...job.probe.tool, options: result.options },
       raw: rawResult,
       compressed: compressedResult,
-      compression: { kind: compression.kind, level: compression.level },
+      compression: { kind: compression.kind, level: compression.level, ...(segments?.length ? { segments } : {}) },
       tables: result.tables ?? job.probe.databases.find((d) => d.name === database)?.tables ?? [],
       verification: { ok: true, at: verifyStart.toISOString(), method: 'full read-back: decompress to the end, sizes, sha256, end marker' },
       locations: { local: dataPath },

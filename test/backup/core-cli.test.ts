@@ -75,6 +75,9 @@ describe('dbkeeper backup / list (SQLite, real files)', () => {
     const [a, b] = await Promise.all([startCli(['backup'], env), startCli(['backup'], env)])
     expect([a.exitCode, b.exitCode].sort()).toSatisfy((codes: number[]) => codes[0] === 0 && (codes[1] === 0 || codes[1] === 3))
     const runs = await readRuns(backupDir)
+    // Every run that exited 0 ran (and journaled) on its own; one that exited 3 did nothing.
+    expect(runs.length).toBe([a.exitCode, b.exitCode].filter((c) => c === 0).length)
+    expect(runs.every((run) => run.ok)).toBe(true)
     for (let i = 1; i < runs.length; i++) expect(runs[i]!.startedAt >= runs[i - 1]!.finishedAt).toBe(true)
   })
 

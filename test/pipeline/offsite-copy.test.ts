@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Manifest } from '../../src/catalog/manifest.js'
 import type { S3Config } from '../../src/config/s3.js'
 import { LAG_LIMIT, MIN_WAIT_MS, startStreamedCopy } from '../../src/pipeline/offsite-copy.js'
+import { confirmAndCommit } from '../../src/pipeline/offsite-publish.js'
 import { Secret } from '../../src/runtime/secrets.js'
 import { openS3Target } from '../../src/storage/s3/index.js'
 import type { Target } from '../../src/storage/target.js'
@@ -101,5 +102,48 @@ describe('the off-site copy streamed during the dump', () => {
     expect(stalledBody?.destroyed).toBe(true)
     await expect(copy.finish(manifestFor(data, 'slow'))).resolves.toMatchObject({ ok: false, reason: expect.stringMatching(/fell behind the dump for longer than the 2 s it may wait/) as unknown })
     expect(log.text()).toContain('uploaded from the volume once proven')
+  })
+})
+
+// The confirmation after every upload (HeadObject): what the store holds must have the backup's
+// size and sha256, else it is deleted and the copy fails — no manifest object, never listed.
+describe('the confirmation of an uploaded data object', () => {
+  it('accepts the object the backup was, then writes the .sha256 and the manifest object', async () => {
+    const data = randomBytes(256 * 1024)
+    const m = manifestFor(data, 'confirm-ok')
+    const key = `unit/confirm-ok/${m.file}`
+    await target.put(key, data, { metadata: { sha256: m.compressed.sha256 } })
+    await expect(confirmAndCommit(target, m)).resolves.toBe(key)
+    expect((await listKeys(s3, 'unit/unit/confirm-ok/')).sort()).toEqual([`unit/${key}`, `unit/${key}.manifest.json`, `unit/${key}.sha256`].sort())
+  })
+
+  it('deletes an object of the wrong size and fails naming both sizes', async () => {
+    const m = manifestFor(randomBytes(256 * 1024), 'confirm-size')
+    const key = `unit/confirm-size/${m.file}`
+    // The right sha256 metadata on a short object: the size alone must fail it.
+    await target.put(key, randomBytes(1000), { metadata: { sha256: m.compressed.sha256 } })
+    await expect(confirmAndCommit(target, m)).rejects.toMatchObject({
+      code: 'VERIFY_FAILED',
+      message: expect.stringMatching(new RegExp(`does not match the backup: it has 1000 bytes, the backup ${m.compressed.size}.*it was deleted`)) as unknown,
+    })
+    expect(await target.head(key)).toBeUndefined()
+    expect(await listKeys(s3, 'unit/unit/confirm-size/')).toEqual([])
+  })
+
+  it('deletes an object of the right size whose sha256 metadata differs', async () => {
+    const data = randomBytes(256 * 1024)
+    const m = manifestFor(data, 'confirm-sha')
+    const key = `unit/confirm-sha/${m.file}`
+    await target.put(key, randomBytes(data.length), { metadata: { sha256: 'f'.repeat(64) } })
+    await expect(confirmAndCommit(target, m)).rejects.toMatchObject({
+      code: 'VERIFY_FAILED', message: expect.stringContaining(`its sha256 metadata is ${'f'.repeat(64)}, the backup's ${m.compressed.sha256}`) as unknown,
+    })
+    expect(await listKeys(s3, 'unit/unit/confirm-sha/')).toEqual([])
+  })
+
+  it('fails when the object is missing after its upload, and writes no manifest object', async () => {
+    const m = manifestFor(randomBytes(1024), 'confirm-missing')
+    await expect(confirmAndCommit(target, m)).rejects.toMatchObject({ code: 'VERIFY_FAILED', message: expect.stringContaining('the object is missing after its upload') as unknown })
+    expect(await listKeys(s3, 'unit/unit/confirm-missing/')).toEqual([])
   })
 })

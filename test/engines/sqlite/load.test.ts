@@ -1,7 +1,10 @@
 import { open, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import { execa } from 'execa'
 import { afterEach, describe, expect, it } from 'vitest'
+import type { BackupJson } from '../../../src/cli/commands/backup.js'
 import { SqliteEngine } from '../../../src/engines/sqlite/engine.js'
+import { runCli } from '../../support/cli.js'
 import { createDatabase, dumpToFile, ledgerState, scratch, sqliteSource, startWriter, watchWorkDir, writerRate, type Writer } from './helpers.js'
 
 // A live database while another process commits back to back: the snapshot must finish (a stepped
@@ -81,4 +84,47 @@ describe('SqliteEngine snapshot under a concurrent writer', () => {
       expect(await readdir(dirs.workDir)).toEqual([])
     }, 180_000)
   }
+})
+
+// The same promise through the whole product, as cron runs it: `dbkeeper backup` of a live WAL
+// database while the application commits ≥ 500 tx/s, then plain `gunzip` of the .db.gz opens as a
+// database that passes integrity_check and holds one committed state.
+describe('dbkeeper backup of a live SQLite database under load', () => {
+  let writer: Writer | undefined
+  let cleanup: (() => Promise<void>) | undefined
+  afterEach(async () => {
+    await writer?.stop()
+    await cleanup?.()
+    writer = cleanup = undefined
+  })
+
+  it('WAL, 50 MiB, ≥ 500 tx/s during the run: the run succeeds and `gunzip` gives a sound database', async () => {
+    const dirs = await scratch()
+    cleanup = dirs.cleanup
+    const live = join(dirs.dir, 'app.db')
+    createDatabase(live, 50, 'wal')
+    writer = startWriter(live, 'wal', 'NORMAL')
+    await writer.committed(200)
+    const before = writer.samples.at(-1)!.n
+    const started = Date.now()
+    const r = await runCli(['backup', '--json'], { DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_LABEL: 'app', BACKUP_DIR: join(dirs.dir, 'backups') })
+    const ended = Date.now()
+    const after = writer.samples.at(-1)!.n
+    expect(r.exitCode, r.all).toBe(0)
+    const rate = writerRate(writer.samples, started, ended)
+    await writer.stop()
+    console.log(`dbkeeper backup of a live 50 MiB WAL database: ${ended - started} ms, writer ${Math.round(rate.perSecond)} tx/s meanwhile (${rate.commits} commits)`)
+    expect(rate.perSecond).toBeGreaterThanOrEqual(500)
+
+    const result = (JSON.parse(r.stdout) as BackupJson).results[0]!
+    expect(result.path).toMatch(/\.db\.gz$/)
+    const restored = join(dirs.dir, 'gunzipped.db')
+    await execa('sh', ['-c', 'gunzip -c "$1" > "$2"', 'sh', result.path!, restored])
+    const state = ledgerState(restored)
+    expect(state.integrity).toBe('ok')
+    expect(state.rows).toBe(state.n)
+    expect(state.sum).toBe(state.total)
+    expect(state.n).toBeGreaterThanOrEqual(before)
+    expect(state.n).toBeLessThanOrEqual(after)
+  }, 180_000)
 })
