@@ -3,9 +3,9 @@
  * private servers: MySQL (into a new database, replacing one with a safety dump, refusing a damaged
  * file, stopping at a failing statement), PostgreSQL (plain and custom), SQLite (a stale -wal).
  */
-import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -19,6 +19,17 @@ import { backupNow, flipByte, insertLine, makeAdminUser, writeResignedBackup } f
 const SCRIPTS = ['restore-mysql.sh', 'restore-postgres.sh', 'restore-sqlite.sh'].map((s) => join(ROOT, 'scripts', s))
 const run = (script: string, args: string[], env: Record<string, string> = {}) =>
   execa('bash', [join(ROOT, 'scripts', script), ...args], { env: { PATH: process.env.PATH ?? '', ...env }, extendEnv: false, reject: false, stdin: 'ignore', timeout: 180_000 })
+
+/** A copy of `file` in its own folder with a correct .sha256, then one byte flipped: what sha256sum -c must catch. */
+async function damagedCopy(file: string, folder: string): Promise<string> {
+  const name = basename(file)
+  const damaged = join(dirname(file), '..', folder, name)
+  await mkdir(dirname(damaged), { recursive: true })
+  await copyFile(file, damaged)
+  await writeFile(`${damaged}.sha256`, `${(await execa('sha256sum', [damaged])).stdout.split(' ')[0]}  ${name}\n`)
+  await flipByte(damaged)
+  return damaged
+}
 
 describe('incident scripts', () => {
   let work: string
@@ -118,6 +129,18 @@ describe('incident scripts', () => {
     expect(replace.stdout).toMatch(/safety dump of the current/)
     expect(replace.stdout).toMatch(/s\.t\s+2000 rows/)
     expect(await comparableDump(db)).toBe(original)
+
+    // A damaged copy is refused before anything is touched; without --yes and a terminal it asks for --yes.
+    await sql(db, 'DELETE FROM s.t WHERE id < 5')
+    const changed = await comparableDump(db)
+    const damaged = await damagedCopy(plain, 'pgdamaged')
+    const refused = await run('restore-postgres.sh', [...conn, '--database', db, damaged])
+    expect(refused.exitCode).toBe(1)
+    expect(refused.stderr).toContain('does not match')
+    const asks = await run('restore-postgres.sh', [...conn.filter((a) => a !== '--yes'), '--database', db, plain])
+    expect(asks.exitCode).toBe(2)
+    expect(asks.stderr).toContain('add --yes')
+    expect(await comparableDump(db)).toBe(changed)
     for (const name of [db, copy]) await sql('postgres', `DROP DATABASE IF EXISTS ${name}`)
   })
 
@@ -146,5 +169,15 @@ describe('incident scripts', () => {
     const skip = await run('restore-sqlite.sh', ['--if-missing', file, live])
     expect(skip.exitCode).toBe(0)
     expect(skip.stdout).toContain('nothing restored (--if-missing)')
+
+    // A damaged copy is refused and the live file stays as it was; without --yes it asks for --yes.
+    const before = await readFile(live)
+    const refused = await run('restore-sqlite.sh', ['--yes', await damagedCopy(file, 'sqdamaged'), live])
+    expect(refused.exitCode).toBe(1)
+    expect(refused.stderr).toContain('does not match')
+    const asks = await run('restore-sqlite.sh', [file, live])
+    expect(asks.exitCode).toBe(2)
+    expect(asks.stderr).toContain('add --yes')
+    expect((await readFile(live)).equals(before)).toBe(true)
   })
 })

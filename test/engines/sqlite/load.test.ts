@@ -109,6 +109,7 @@ describe('dbkeeper backup of a live SQLite database under load', () => {
     const started = Date.now()
     const r = await runCli(['backup', '--json'], { DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_LABEL: 'app', BACKUP_DIR: join(dirs.dir, 'backups') })
     const ended = Date.now()
+    await new Promise((resolve) => setTimeout(resolve, 100)) // one more report after the run
     const after = writer.samples.at(-1)!.n
     expect(r.exitCode, r.all).toBe(0)
     const rate = writerRate(writer.samples, started, ended)
