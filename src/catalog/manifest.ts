@@ -26,11 +26,7 @@ export interface Manifest {
   tool: { name: string; version: string; options: string[] }
   raw: { size: number; sha256: string }
   compressed: { size: number; sha256: string }
-  /**
-   * `segments` (gzip from ParallelGzip): the deflate-body offsets of its self-contained segments
-   * after the first, so that verification inflates them in parallel (pipeline/gzip-segments.ts).
-   */
-  compression: { kind: CompressionKind; level: number; segments?: number[] }
+  compression: { kind: CompressionKind; level: number }
   tables: TableInfo[]
   verification: { ok: true; at: string; method: string }
   locations: { local?: string; s3?: string }

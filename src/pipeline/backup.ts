@@ -14,7 +14,6 @@ import { commitRename, ensureDir, FILE_MODE, writeFileAtomic } from '../storage/
 import type { Compression } from './compression.js'
 import { Meter } from './meter.js'
 import { startProgress } from './progress.js'
-import { gzipSegmentsOf } from './gzip-parallel.js'
 import { verifyBackupFile } from './verify.js'
 
 export interface BackupJob {
@@ -75,8 +74,7 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
     const tee = job.tee ? [job.tee(file)] : []
     const out = createWriteStream(tmpPath, { flags: 'wx', mode: FILE_MODE })
     out.once('open', () => failpoint('backup.tmp-created'))
-    const compressor = compression.compress()
-    const streamed = pipeline([dump.stdout, raw, compressor, compressed, ...tee, out])
+    const streamed = pipeline([dump.stdout, raw, compression.compress(), compressed, ...tee, out])
     streamed.catch(() => abort.abort())
     dump.done.catch(() => abort.abort())
     const [toolEnd, streamEnd] = await Promise.allSettled([dump.done, streamed])
@@ -98,8 +96,7 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
     const compressedResult = compressed.result()
     const verifyStart = new Date()
     failpoint('backup.before-verify')
-    const segments = gzipSegmentsOf(compressor)
-    await verifyBackupFile(tmpPath, compression, { raw: rawResult, compressed: compressedResult, checkContent: (h, t) => engine.checkContent(h, t), gzipSegments: segments }, job.signal)
+    await verifyBackupFile(tmpPath, compression, { raw: rawResult, compressed: compressedResult, checkContent: (h, t) => engine.checkContent(h, t) }, job.signal)
     failpoint('backup.verified')
 
     writing = sidecarPath
@@ -127,7 +124,7 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
       tool: { ...job.probe.tool, options: result.options },
       raw: rawResult,
       compressed: compressedResult,
-      compression: { kind: compression.kind, level: compression.level, ...(segments?.length ? { segments } : {}) },
+      compression: { kind: compression.kind, level: compression.level },
       tables: result.tables ?? job.probe.databases.find((d) => d.name === database)?.tables ?? [],
       verification: { ok: true, at: verifyStart.toISOString(), method: 'full read-back: decompress to the end, sizes, sha256, end marker' },
       locations: { local: dataPath },

@@ -79,7 +79,7 @@ export async function fetchBackup(args: FetchArgs): Promise<FetchedBackup> {
     }
     // The raw sha256 is the one measured when the dump was proven, so matching it also carries
     // over that run's end-of-dump check: these are the very bytes it checked.
-    await verifyBackupFile(tmp, compressionForFile(m.file), { raw: m.raw, compressed: m.compressed, gzipSegments: m.compression?.segments }, args.signal)
+    await verifyBackupFile(tmp, compressionForFile(m.file), { raw: m.raw, compressed: m.compressed }, args.signal)
     if (!args.to) await writeFileAtomic(`${dest}${CHECKSUM_SUFFIX}`, `${m.compressed.sha256}  ${m.file}\n`)
     await commitRename(tmp, dest)
   } catch (error) {

@@ -12,10 +12,6 @@
  *   the blocks concatenate into ONE valid deflate stream; the last one ends with Z_FINISH.
  *   Independent gzip members per block would also be valid, but restart the window each time and
  *   add 18 bytes per block; the dictionary costs nothing extra.
- * - Every SEGMENT_BLOCKS-th block starts without a dictionary: the stream is then a chain of
- *   self-contained segments (4 MiB of raw input each), which the verifier inflates in parallel
- *   (verify.ts). Their offsets are recorded (`segments()`, kept in the manifest); the cost is one
- *   32 KiB window lost every 4 MiB, ~0.01% of the output.
  * - CRC32 and ISIZE are computed here, in input order, with `zlib.crc32` (the gzip trailer).
  * - Bounded: at most `maxInFlight` blocks are being compressed; `_transform` does not return until
  *   a slot is free, so backpressure reaches the dump tool and memory stays flat.
@@ -30,8 +26,6 @@ import { constants, crc32, deflateRaw, type ZlibOptions } from 'node:zlib'
 export const GZIP_BLOCK_SIZE = 256 * 1024
 /** deflate's window: what a block may refer back to, and so what the next block needs as dictionary. */
 const WINDOW = 32 * 1024
-/** Blocks per self-contained segment: 16 × 256 KiB = 4 MiB of raw input. */
-export const SEGMENT_BLOCKS = 16
 /**
  * Two blocks per core keep every core busy while finished blocks wait to be written in order; at
  * most 4, libuv's default pool size: more would only queue inside the pool, in front of the file
@@ -50,8 +44,6 @@ interface Job {
   /** Settles with the block's deflate bytes; never rejects unhandled (see #submit). */
   result: Promise<Buffer>
   out: Buffer | undefined
-  /** Compressed without a dictionary: a segment starts here. */
-  segmentStart: boolean
 }
 
 function deflateBlock(block: Buffer, options: ZlibOptions): Promise<Buffer> {
@@ -74,10 +66,6 @@ export class ParallelGzip extends Transform {
   #jobs: Job[] = []
   #crc = 0
   #size = 0
-  #blocks = 0
-  /** Deflate bytes pushed so far (the body offset of the next block). */
-  #bodyBytes = 0
-  #segments: number[] = []
 
   constructor(options: ParallelGzipOptions) {
     super()
@@ -131,18 +119,7 @@ export class ParallelGzip extends Transform {
     return block
   }
 
-  /**
-   * Where each self-contained segment after the first starts, as offsets into the deflate body
-   * (the file offset minus the 10-byte header). Complete once the stream has ended.
-   */
-  segments(): number[] {
-    return [...this.#segments]
-  }
-
   #submit(block: Buffer, last: boolean): void {
-    const segmentStart = this.#blocks % SEGMENT_BLOCKS === 0
-    this.#blocks += 1
-    if (segmentStart) this.#dictionary = undefined
     const options: ZlibOptions = {
       level: this.#level,
       finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
@@ -152,7 +129,7 @@ export class ParallelGzip extends Transform {
     }
     // Copy the window: a subarray would keep the whole previous block alive.
     this.#dictionary = block.length >= WINDOW ? Buffer.from(block.subarray(block.length - WINDOW)) : undefined
-    const job: Job = { result: deflateBlock(block, options), out: undefined, segmentStart }
+    const job: Job = { result: deflateBlock(block, options), out: undefined }
     // Record the output as soon as it exists, so finished blocks can leave without awaiting; a
     // rejection is awaited by #drain, the no-op keeps it from counting as unhandled meanwhile.
     job.result.then((out) => (job.out = out), () => {})
@@ -161,31 +138,19 @@ export class ParallelGzip extends Transform {
 
   /** Pushes finished blocks from the front, in order, without waiting. */
   #pushFinished(): void {
-    while (this.#jobs[0]?.out) this.#pushBlock(this.#jobs.shift()!)
-  }
-
-  #pushBlock(job: Job, out = job.out!): void {
-    if (job.segmentStart && this.#bodyBytes > 0) this.#segments.push(this.#bodyBytes)
-    this.#bodyBytes += out.length
-    this.push(out)
+    while (this.#jobs[0]?.out) this.push(this.#jobs.shift()!.out)
   }
 
   /** Waits, in order, until at most `limit` blocks are still in flight. */
   async #drain(limit: number): Promise<void> {
     this.#pushFinished()
     while (this.#jobs.length > limit) {
-      const job = this.#jobs[0]!
-      const out = await job.result
+      const out = await this.#jobs[0]!.result
       this.#jobs.shift()
-      this.#pushBlock(job, out)
+      this.push(out)
       this.#pushFinished()
     }
   }
-}
-
-/** The segment offsets of a stream that came from ParallelGzip (see `segments()`), else undefined. */
-export function gzipSegmentsOf(stream: unknown): number[] | undefined {
-  return stream instanceof ParallelGzip ? stream.segments() : undefined
 }
 
 /** The default gzip compressor: parallel deflate at `level` into one standard gzip stream. */

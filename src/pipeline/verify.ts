@@ -5,7 +5,6 @@ import { createInflateRaw } from 'node:zlib'
 import { DbkeeperError } from '../runtime/errors.js'
 import type { Compression } from './compression.js'
 import { ByteRange, readGzipLayout, TrailerCheck } from './gzip-reader.js'
-import { SegmentInflate } from './gzip-segments.js'
 import { Meter, type Measurement } from './meter.js'
 
 // 1 MiB reads: a backup is read once, front to back; larger reads only raised peak RSS (measured).
@@ -18,8 +17,6 @@ export interface VerifyExpectation {
   compressed: Measurement
   /** The engine's content check on the decompressed bytes (end-of-dump marker, file magic). */
   checkContent?: (head: Buffer, tail: Buffer) => string | undefined
-  /** gzip: where the self-contained segments start (the manifest's `compression.segments`). */
-  gzipSegments?: readonly number[]
 }
 
 /** Discards bytes as fast as they come: verification only needs the meters. */
@@ -45,11 +42,9 @@ function handOff(): Transform {
 export async function verifyBackupFile(path: string, compression: Compression, expected: VerifyExpectation, signal?: AbortSignal): Promise<void> {
   let read: { compressed: Meter; raw: Meter }
   try {
-    // gzip: the fast paths for the one-member files we write (segments in parallel, else one
-    // inflate stream); anything they cannot vouch for is decompressed again the ordinary way,
-    // which gives the verdict and the error message.
-    const segmented = compression.kind === 'gzip' && expected.gzipSegments?.length ? await readGzipSegmented(path, expected.gzipSegments, signal) : undefined
-    const fast = segmented ?? (compression.kind === 'gzip' ? await readGzipFast(path, signal) : undefined)
+    // gzip: the fast path for the one-member files we write; anything it cannot vouch for is
+    // decompressed again the ordinary way, which gives the verdict and the error message.
+    const fast = compression.kind === 'gzip' ? await readGzipFast(path, signal) : undefined
     read = fast ?? (await readBack(path, compression.decompress(), signal))
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -84,18 +79,6 @@ async function readBack(path: string, decompress: Duplex, signal?: AbortSignal, 
   const raw = new Meter(true)
   await pipeline([createReadStream(path, { highWaterMark: READ_CHUNK }), compressed, ...middle, decompress, handOff(), ...after, raw, sink()], signal ? { signal } : {})
   return { compressed, raw }
-}
-
-/** Inflates the file's self-contained segments in parallel (gzip-segments.ts); undefined when it cannot vouch for the file. */
-async function readGzipSegmented(path: string, segments: readonly number[], signal?: AbortSignal): Promise<{ compressed: Meter; raw: Meter } | undefined> {
-  const layout = await readGzipLayout(path)
-  if (!layout) return undefined
-  try {
-    return await readBack(path, new SegmentInflate(segments), signal, [new ByteRange(layout.bodyStart, layout.bodyEnd)], [new TrailerCheck(layout)])
-  } catch (error) {
-    if ((error as Error).name === 'AbortError') throw error
-    return undefined
-  }
 }
 
 /** The one-member gzip fast path (gzip-reader.ts); undefined when it cannot vouch for the file. */

@@ -74,7 +74,7 @@ export async function verifyBackup(source: SourceConfig, entry: CatalogEntry, wo
     throw refused(entry, `its ${m.file}${CHECKSUM_SUFFIX} names sha256 ${sidecar.split(/\s+/)[0]}, the manifest ${m.compressed.sha256}`)
   }
   try {
-    await verifyBackupFile(entry.dataPath, compressionForFile(m.file), { raw: m.raw, compressed: m.compressed, checkContent: contentCheckFor(source, m, workDir), gzipSegments: m.compression?.segments }, signal)
+    await verifyBackupFile(entry.dataPath, compressionForFile(m.file), { raw: m.raw, compressed: m.compressed, checkContent: contentCheckFor(source, m, workDir) }, signal)
   } catch (error) {
     if (error instanceof DbkeeperError && error.code === 'VERIFY_FAILED') throw refused(entry, error.message, error)
     throw error
