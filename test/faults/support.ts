@@ -408,6 +408,7 @@ export class Evidence {
   /** Command lines of the processes this test process started, and their descendants. */
   private readonly ours = new Set<string>()
   private timer: NodeJS.Timeout | undefined
+  private intervalMs: number | undefined
   private busy = false
   samples = 0
 
@@ -433,6 +434,7 @@ export class Evidence {
   /** Samples /proc every `intervalMs` until `stopSampling`. */
   startSampling(intervalMs = 100): void {
     if (this.timer) return
+    this.intervalMs = intervalMs
     this.timer = setInterval(() => {
       if (this.busy) return
       this.busy = true
@@ -444,6 +446,22 @@ export class Evidence {
   stopSampling(): void {
     clearInterval(this.timer)
     this.timer = undefined
+  }
+
+  /**
+   * Samples every `intervalMs` while `run` runs, then at the usual pace again (if sampling was on):
+   * for tools that live only tens of milliseconds.
+   */
+  async sampleDensely<T>(run: () => Promise<T>, intervalMs = 10): Promise<T> {
+    const usual = this.timer ? this.intervalMs : undefined
+    this.stopSampling()
+    this.startSampling(intervalMs)
+    try {
+      return await run()
+    } finally {
+      this.stopSampling()
+      if (usual !== undefined) this.startSampling(usual)
+    }
   }
 
   async sample(): Promise<void> {
