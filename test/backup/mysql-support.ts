@@ -14,8 +14,8 @@ export const mariadb = (): ServerInfo => inject('mariadb')
 /** Quotes, spaces, `$`, `#` and a backslash: each breaks a different naive way of passing it. */
 export const NASTY_PASSWORD = `o'really "now" $USER #1 \\ ok`
 
-export async function rootQuery<T = unknown>(sql: string, params: unknown[] = [], database?: string): Promise<T> {
-  const conn = await mysqlAdmin(mariadb(), database)
+export async function rootQuery<T = unknown>(sql: string, params: unknown[] = [], database?: string, server: ServerInfo = mariadb()): Promise<T> {
+  const conn = await mysqlAdmin(server, database)
   try {
     return (await conn.query(sql, params))[0] as T
   } finally {
@@ -84,12 +84,13 @@ export async function restoreWithPlainTools(file: string, newDb: string): Promis
   await execa('bash', ['-o', 'pipefail', '-c', 'gunzip -c "$1" | mariadb --protocol=TCP -h "$2" -P "$3" -u root "$4"', 'restore', file, info.host, String(info.port), newDb])
 }
 
-export async function checksums(db: string): Promise<Record<string, string>> {
+/** CHECKSUM TABLE of every base table of `db`, on the test's MariaDB or on `server`. */
+export async function checksums(db: string, server: ServerInfo = mariadb()): Promise<Record<string, string>> {
   const tables = await rootQuery<{ name: string }[]>(
-    "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME", [db])
+    "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME", [db], undefined, server)
   const out: Record<string, string> = {}
   for (const { name } of tables) {
-    const [row] = await rootQuery<{ Checksum: string | number | null }[]>(`CHECKSUM TABLE \`${db}\`.\`${name.replace(/`/g, '``')}\``)
+    const [row] = await rootQuery<{ Checksum: string | number | null }[]>(`CHECKSUM TABLE \`${db}\`.\`${name.replace(/`/g, '``')}\``, [], undefined, server)
     out[name] = String(row!.Checksum)
   }
   return out

@@ -139,6 +139,23 @@ describe('drills of PostgreSQL and SQLite backups', () => {
     expect(record.results[1]!.id).toBeUndefined()
     expect((await readRuns(config.backupDir)).at(-1)).toMatchObject({ runId: record.runId, trigger: 'drill', ok: false })
   })
+
+  it('a tampered PostgreSQL backup (a row deleted inside it, signed consistently) fails at the comparison', async () => {
+    const listed = JSON.parse((await cli(['list', '--json', 'pg'], env)).stdout) as { path: string }[]
+    const plain = listed.find((b) => b.path.endsWith('.sql.gz'))!.path
+    const tampered = await writeResignedBackup(plain, (raw) => insertLine(raw, /^ALTER TABLE ONLY/, 'DELETE FROM public.t WHERE id = 7;').content, 60)
+    try {
+      const r = await verify(env, tampered.manifest.id, '--source', 'pg', '--drill')
+      expect(r.exitCode, r.all).toBe(1)
+      expect(r.results[0]).toMatchObject({ ok: false, drill: { ok: false }, error: { code: 'RESTORE_FAILED' } })
+      expect(r.results[0]!.error!.message).toMatch(/differs from the backup at line \d+ of the backup/)
+      const c = await pgAdmin(server())
+      expect((await c.query("SELECT datname FROM pg_database WHERE datname LIKE 'dbkeeper_drill_%'")).rows).toEqual([])
+      await c.end()
+    } finally {
+      await tampered.remove()
+    }
+  })
 })
 
 /** The backup's database with one row deleted, through a temporary file. */

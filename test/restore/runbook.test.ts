@@ -6,13 +6,15 @@
  * when the command would ask — and `docker compose stop/start` for nothing. Which sections are
  * not run, and why, is said at the end of the runbook.
  */
-import { mkdtemp, readFile, rm, symlink, mkdir } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, symlink, mkdir, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest'
 import { checksums, dropDatabases, makeRichDatabase, mariadb, rootQuery } from '../backup/mysql-support.js'
 import { ROOT } from '../support/cli.js'
+import { startMariadb } from '../support/mariadb-server.js'
+import { startWithRetry } from '../support/servers.js'
 import { s3Env, startS3, type TestS3 } from '../support/s3.js'
 import { makeSqliteDb } from '../support/sqlite.js'
 import { backupNow, listNow, stripCr } from './support.js'
@@ -113,6 +115,25 @@ describe('docs/RESTORE.md, step by step', () => {
   it('6 and 11. SQLite restore, and a drill of everything', async () => {
     expect(await step('sqlite')).toContain('check ok: 1 table, 500 rows')
     expect(await step('drill')).toMatch(/drill: restored into dbkeeper_drill_\w+, re-dumped, \d+ lines identical/)
+  })
+
+  it('8. into a different server: the connection overridden for one command', async () => {
+    const other = await startWithRetry(startMariadb)
+    try {
+      const password = 'new "root" pw $1 #2'
+      await rootQuery("CREATE USER 'newroot'@'%' IDENTIFIED BY ?", [password], undefined, other.info)
+      await rootQuery("GRANT ALL PRIVILEGES ON *.* TO 'newroot'@'%' WITH GRANT OPTION", [], undefined, other.info)
+      const passFile = join(work, 'db_root_password')
+      await writeFile(passFile, `${password}\n`, { mode: 0o600 })
+      const out = await step('other-server', {
+        'DB01_HOST=db-new': `DB01_HOST=${other.info.host}`, 'DB01_PORT=3306': `DB01_PORT=${other.info.port}`,
+        'DB01_USER=root': 'DB01_USER=newroot', '/run/secrets/db_root_password': passFile,
+      })
+      expect(out).not.toContain(password)
+      expect(await checksums(db, other.info)).toEqual(original)
+    } finally {
+      await other.stop()
+    }
   })
 
   it('9. the volume is gone: list and restore latest from S3', async () => {
