@@ -21,7 +21,9 @@ import { HAVE_TIME, measure, shell, type RunSpec, type Sample } from './measure.
 import { caseTable, evaluate, targetTable, type CaseResult, type Target } from './report.js'
 
 const ROOT = new URL('..', import.meta.url).pathname
-const { values: opts } = parseArgs({ options: { size: { type: 'string', default: '100M' }, runs: { type: 'string', default: '3' }, engines: { type: 'string', default: 'mariadb,sqlite' }, cli: { type: 'string', default: 'build' }, restore: { type: 'boolean', default: true } } })
+const { values: opts } = parseArgs({ options: { size: { type: 'string', default: '100M' }, runs: { type: 'string', default: '3' }, engines: { type: 'string', default: 'mariadb,sqlite' }, cli: { type: 'string', default: 'build' }, 'no-restore': { type: 'boolean', default: false } } })
+// `--no-restore` is its own flag: Node 20's parseArgs has no negated booleans.
+const withRestore = !opts['no-restore']
 const size = parseSize(opts.size)
 const runs = Math.max(1, Number(opts.runs) || 3)
 const engines = new Set(opts.engines.split(','))
@@ -94,7 +96,7 @@ async function mariadbRound(db: BenchMariadb, work: string): Promise<void> {
   const env = { DB01_TYPE: 'mariadb', DB01_HOST: info.host, DB01_PORT: String(info.port), DB01_USER: info.user, DB01_NAME: db.database, DB01_LABEL: 'bench' }
   record('mysqldump > /dev/null', await measure(shell(`${dump} > /dev/null`)))
   record('mysqldump | gzip -6', await withOutput(shell(`${dump} | gzip -6 > ${out}.gz`), `${out}.gz`))
-  const kept = await dbkeeper('gzip', { ...env, COMPRESSION: 'gzip' }, join(work, 'backups'), ['gzip', '-t'], opts.restore)
+  const kept = await dbkeeper('gzip', { ...env, COMPRESSION: 'gzip' }, join(work, 'backups'), ['gzip', '-t'], withRestore)
   if (kept) await restoreRound(cnf, env, join(work, 'backups'), kept)
   if (have('pigz')) record('mysqldump | pigz -6', await withOutput(shell(`${dump} | pigz -6 > ${out}.gz`), `${out}.gz`))
   if (have('zstd')) {
