@@ -119,20 +119,12 @@ function drillTextOf(f: AlertFacts): string {
   lines.push('This is a restore drill (DRILL_SCHEDULE), not a backup run: no backup was taken or changed.')
   lines.push(`Drill ${f.runId}, started ${f.startedAt}, took ${duration}.`, '')
   for (const x of f.failures) {
-    lines.push(`DRILL FAILED  ${x.source}/${x.database}${x.drilled ? `  backup ${x.drilled}` : ''}`)
-    lines.push(`  error: ${x.code}: ${indent(x.message)}`)
-    if (x.hint) lines.push(`  hint:  ${x.hint}`)
-    lines.push('')
+    lines.push(`DRILL FAILED  ${x.source}/${x.database}${x.drilled ? `  backup ${x.drilled}` : ''}`, ...errorLines(x), '')
   }
   for (const e of f.runErrors) lines.push(`DRILL ERROR  ${e.code}: ${indent(e.message)}`, '')
   for (const s of f.succeeded) lines.push(`DRILL OK      ${s.source}/${s.database}${s.drilled ? `  backup ${s.drilled}` : ''}`)
   if (f.succeeded.length > 0) lines.push('')
-  if (f.nextSteps.length > 0) {
-    lines.push('What to check next:')
-    for (const step of f.nextSteps) lines.push(`  - ${step}`)
-    lines.push('')
-  }
-  lines.push('-- ', `dbkeeper on ${f.host}`)
+  lines.push(...closingLines(f))
   return `${lines.join('\n')}\n`
 }
 
@@ -153,10 +145,7 @@ function textOf(f: AlertFacts): string {
     : `dbkeeper on ${f.host}: the backup run FAILED — ${f.failures.length} of ${total} database backups failed.`)
   lines.push(`Run ${f.runId} (${f.trigger}), started ${f.startedAt}, took ${duration}.`, '')
   for (const x of f.failures) {
-    lines.push(`FAILED  ${x.source}/${x.database}`)
-    lines.push(`  error: ${x.code}: ${indent(x.message)}`)
-    if (x.hint) lines.push(`  hint:  ${x.hint}`)
-    if (x.output) lines.push('  the tool\'s last lines on stderr:', ...x.output.split('\n').map((l) => `    | ${l}`))
+    lines.push(`FAILED  ${x.source}/${x.database}`, ...errorLines(x))
     if (x.lastGood.length === 0) lines.push('  last good backup: NONE — there is no proven backup of this database')
     for (const g of x.lastGood) {
       lines.push(`  last good backup${x.database === '*' ? ` of ${g.database}` : ''}: ${formatDuration(g.ageSeconds * 1000)} old (${g.id}, finished ${g.at})`)
@@ -166,13 +155,23 @@ function textOf(f: AlertFacts): string {
   for (const e of f.runErrors) lines.push(`RUN ERROR  ${e.code}: ${indent(e.message)}`, '')
   for (const s of f.succeeded) lines.push(`OK      ${s.source}/${s.database}${s.id ? `  ${s.id}` : ''}${s.size === undefined ? '' : `  (${formatBytes(s.size)})`}`)
   if (f.succeeded.length > 0) lines.push('')
-  if (f.nextSteps.length > 0) {
-    lines.push('What to check next:')
-    for (const step of f.nextSteps) lines.push(`  - ${step}`)
-    lines.push('')
-  }
-  lines.push('-- ', `dbkeeper on ${f.host}`)
+  lines.push(...closingLines(f))
   return `${lines.join('\n')}\n`
+}
+
+/** One failure's error: code and message, the hint, and the tool's last lines on stderr. */
+function errorLines(x: AlertFailure): string[] {
+  return [
+    `  error: ${x.code}: ${indent(x.message)}`,
+    ...(x.hint ? [`  hint:  ${x.hint}`] : []),
+    ...(x.output ? ['  the tool\'s last lines on stderr:', ...x.output.split('\n').map((l) => `    | ${l}`)] : []),
+  ]
+}
+
+/** The end of every alert: what to check next (when anything failed), then the signature. */
+function closingLines(f: AlertFacts): string[] {
+  const steps = f.nextSteps.length > 0 ? ['What to check next:', ...f.nextSteps.map((step) => `  - ${step}`), ''] : []
+  return [...steps, '-- ', `dbkeeper on ${f.host}`]
 }
 
 /** Continuation lines of a multi-line message (a tool's stderr tail) line up under the first. */
