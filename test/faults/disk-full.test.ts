@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { ROOT, runCli, startCli, type CliResult } from '../support/cli.js'
-import { mysqlAdmin, uniqueName } from '../support/servers.js'
+import { uniqueName } from '../support/servers.js'
+import { rootQuery } from '../backup/mysql-support.js'
 import { makeSqliteDb } from '../support/sqlite.js'
 import { assessLoss, debrisOnDisk, listJson, tempFiles, waitStopped, type Listed } from './helpers.js'
 import { trial } from './trials.js'
@@ -49,15 +50,6 @@ let env: Record<string, string>
 const maria = { db: uniqueName('full'), user: uniqueName('full_bk'), password: `full-${Math.random().toString(36).slice(2)}` }
 let current: Listed[] = []
 
-async function mariaQuery(sql: string, params: unknown[] = [], database?: string): Promise<void> {
-  const conn = await mysqlAdmin(inject('mariadb'), database)
-  try {
-    await conn.query(sql, params)
-  } finally {
-    await conn.end()
-  }
-}
-
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dbk-full-'))
   vol = join(dir, 'vol')
@@ -68,12 +60,12 @@ beforeAll(async () => {
   }
   makeSqliteDb(join(dir, 'app.db'), 3000)
   // ~5 MB of SQL, ~2 MB gzipped: two backups fit on the volume, with room to spare.
-  await mariaQuery(`CREATE DATABASE \`${maria.db}\``)
-  await mariaQuery('CREATE TABLE t (id INT PRIMARY KEY, label VARCHAR(100), payload VARBINARY(32))', [], maria.db)
-  await mariaQuery("INSERT INTO t SELECT seq, CONCAT('row ', seq, ' ', MD5(seq)), UNHEX(SHA2(seq, 256)) FROM seq_1_to_40000", [], maria.db)
-  await mariaQuery("CREATE USER ?@'%' IDENTIFIED BY ?", [maria.user, maria.password])
-  await mariaQuery(`GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON \`${maria.db}\`.* TO ?@'%'`, [maria.user])
-  await mariaQuery("GRANT SELECT ON mysql.proc TO ?@'%'", [maria.user])
+  await rootQuery(`CREATE DATABASE \`${maria.db}\``)
+  await rootQuery('CREATE TABLE t (id INT PRIMARY KEY, label VARCHAR(100), payload VARBINARY(32))', [], maria.db)
+  await rootQuery("INSERT INTO t SELECT seq, CONCAT('row ', seq, ' ', MD5(seq)), UNHEX(SHA2(seq, 256)) FROM seq_1_to_40000", [], maria.db)
+  await rootQuery("CREATE USER ?@'%' IDENTIFIED BY ?", [maria.user, maria.password])
+  await rootQuery(`GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON \`${maria.db}\`.* TO ?@'%'`, [maria.user])
+  await rootQuery("GRANT SELECT ON mysql.proc TO ?@'%'", [maria.user])
   const info = inject('mariadb')
   env = {
     BACKUP_DIR: vol, TZ: 'UTC', KEEP_LAST: '2',
@@ -96,8 +88,8 @@ afterAll(async () => {
     await execa('umount', [vol]).catch(() => execa('umount', ['-l', vol]))
     mounted = false
   }
-  await mariaQuery(`DROP DATABASE IF EXISTS \`${maria.db}\``).catch(() => undefined)
-  await mariaQuery("DROP USER IF EXISTS ?@'%'", [maria.user]).catch(() => undefined)
+  await rootQuery(`DROP DATABASE IF EXISTS \`${maria.db}\``).catch(() => undefined)
+  await rootQuery("DROP USER IF EXISTS ?@'%'", [maria.user]).catch(() => undefined)
   if (dir) await rm(dir, { recursive: true, force: true })
 })
 

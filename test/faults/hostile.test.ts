@@ -19,7 +19,8 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { runCli, type CliResult } from '../support/cli.js'
-import { mysqlAdmin, pgAdmin, uniqueName } from '../support/servers.js'
+import { pgAdmin, uniqueName } from '../support/servers.js'
+import { rootQuery } from '../backup/mysql-support.js'
 import { makeSqliteDb } from '../support/sqlite.js'
 import { Evidence, filesUnder, treeState } from './support.js'
 import { trial } from './trials.js'
@@ -173,19 +174,10 @@ const MARIA_NAMES = [
   '.hidden',
 ]
 
-async function mariaQuery<T = unknown>(sql: string, params: unknown[] = [], database?: string): Promise<T> {
-  const conn = await mysqlAdmin(inject('mariadb'), database)
-  try {
-    return (await conn.query(sql, params))[0] as T
-  } finally {
-    await conn.end()
-  }
-}
-
 const q = (name: string) => `\`${name.replace(/`/g, '``')}\``
 
 async function mariaRows(db: string): Promise<string> {
-  const rows = await mariaQuery<{ id: number; s: string }[]>(`SELECT id, s FROM ${q(db)}.t ORDER BY id`)
+  const rows = await rootQuery<{ id: number; s: string }[]>(`SELECT id, s FROM ${q(db)}.t ORDER BY id`)
   return JSON.stringify(rows)
 }
 
@@ -218,12 +210,12 @@ describe('hostile names', () => {
     await mkdir(join(sources, 'sub dir'), { recursive: true })
     for (const name of MARIA_NAMES) {
       const db = `${name}${suffix}`
-      await mariaQuery(`DROP DATABASE IF EXISTS ${q(db)}`)
-      await mariaQuery(`CREATE DATABASE ${q(db)} CHARACTER SET utf8mb4`)
-      await mariaQuery(`CREATE TABLE ${q(db)}.t (id INT PRIMARY KEY, s VARCHAR(100)) CHARACTER SET utf8mb4`)
-      await mariaQuery(`INSERT INTO ${q(db)}.t VALUES (1, ?), (2, 'two ✓'), (3, NULL)`, [name])
+      await rootQuery(`DROP DATABASE IF EXISTS ${q(db)}`)
+      await rootQuery(`CREATE DATABASE ${q(db)} CHARACTER SET utf8mb4`)
+      await rootQuery(`CREATE TABLE ${q(db)}.t (id INT PRIMARY KEY, s VARCHAR(100)) CHARACTER SET utf8mb4`)
+      await rootQuery(`INSERT INTO ${q(db)}.t VALUES (1, ?), (2, 'two ✓'), (3, NULL)`, [name])
       // A table name with a dot too (an identifier, not a qualified name).
-      await mariaQuery(`CREATE TABLE ${q(db)}.\`v1.2 "x"\` (id INT PRIMARY KEY); INSERT INTO ${q(db)}.\`v1.2 "x"\` VALUES (7)`)
+      await rootQuery(`CREATE TABLE ${q(db)}.\`v1.2 "x"\` (id INT PRIMARY KEY); INSERT INTO ${q(db)}.\`v1.2 "x"\` VALUES (7)`)
     }
     sqliteFiles.forEach((f) => makeSqliteDb(join(sources, 'sub dir', `${f}.db`), 50))
     const info = inject('mariadb')
@@ -243,7 +235,7 @@ describe('hostile names', () => {
   }, 120_000)
 
   afterAll(async () => {
-    for (const name of MARIA_NAMES) await mariaQuery(`DROP DATABASE IF EXISTS ${q(`${name}${suffix}`)}`).catch(() => undefined)
+    for (const name of MARIA_NAMES) await rootQuery(`DROP DATABASE IF EXISTS ${q(`${name}${suffix}`)}`).catch(() => undefined)
   })
 
   it('refuses names and labels that would leave their directory, clearly', async () => {
@@ -294,8 +286,8 @@ describe('hostile names', () => {
         // Round trip: change the data, restore, compare.
         if (source === 'maria') {
           const before = await mariaRows(database)
-          await mariaQuery(`DELETE FROM ${q(database)}.t WHERE id > 1`)
-          await mariaQuery(`UPDATE ${q(database)}.t SET s = 'changed'`)
+          await rootQuery(`DELETE FROM ${q(database)}.t WHERE id > 1`)
+          await rootQuery(`UPDATE ${q(database)}.t SET s = 'changed'`)
           // An id may start with "-" (a database named "-x"): after "--", as the CLI's own error says.
           const r = await cli(['restore', '--source', 'maria', `--database=${database}`, '--yes', '--no-safety-backup', '--', entry!.id], env)
           expect(r.exitCode, r.all).toBe(0)
@@ -349,12 +341,12 @@ describe('hostile passwords', () => {
   beforeAll(async () => {
     pwDir = join(dir, 'passwords')
     await mkdir(pwDir)
-    await mariaQuery(`CREATE DATABASE ${q(db)}`)
-    await mariaQuery(`CREATE TABLE ${q(db)}.t (id INT PRIMARY KEY, s VARCHAR(100)); INSERT INTO ${q(db)}.t VALUES (1, 'one'), (2, 'two')`)
+    await rootQuery(`CREATE DATABASE ${q(db)}`)
+    await rootQuery(`CREATE TABLE ${q(db)}.t (id INT PRIMARY KEY, s VARCHAR(100)); INSERT INTO ${q(db)}.t VALUES (1, 'one'), (2, 'two')`)
     for (const [user, password] of [[mUser, NASTY], [mUser2, NASTY_HASH]]) {
-      await mariaQuery("CREATE USER ?@'%' IDENTIFIED BY ?", [user, password])
-      await mariaQuery(`GRANT ALL PRIVILEGES ON ${q(db)}.* TO ?@'%'`, [user])
-      await mariaQuery("GRANT SELECT ON mysql.proc TO ?@'%'", [user])
+      await rootQuery("CREATE USER ?@'%' IDENTIFIED BY ?", [user, password])
+      await rootQuery(`GRANT ALL PRIVILEGES ON ${q(db)}.* TO ?@'%'`, [user])
+      await rootQuery("GRANT SELECT ON mysql.proc TO ?@'%'", [user])
     }
     const pg = await pgAdmin(inject('postgres'))
     try {
@@ -374,8 +366,8 @@ describe('hostile passwords', () => {
   }, 120_000)
 
   afterAll(async () => {
-    await mariaQuery(`DROP DATABASE IF EXISTS ${q(db)}`).catch(() => undefined)
-    for (const u of [mUser, mUser2]) await mariaQuery("DROP USER IF EXISTS ?@'%'", [u]).catch(() => undefined)
+    await rootQuery(`DROP DATABASE IF EXISTS ${q(db)}`).catch(() => undefined)
+    for (const u of [mUser, mUser2]) await rootQuery("DROP USER IF EXISTS ?@'%'", [u]).catch(() => undefined)
     const pg = await pgAdmin(inject('postgres'))
     try {
       await pg.query(`DROP DATABASE IF EXISTS ${pRole} WITH (FORCE)`)
@@ -405,9 +397,9 @@ describe('hostile passwords', () => {
     const info = inject('mariadb')
     return { BACKUP_DIR: join(pwDir, 'backups'), TZ: 'UTC', DB01_TYPE: 'mariadb', DB01_HOST: info.host, DB01_PORT: String(info.port), DB01_USER: user, DB01_NAME: db, DB01_LABEL: 'maria', ...extra }
   }
-  const mariaRowsOf = async () => JSON.stringify(await mariaQuery(`SELECT * FROM ${q(db)}.t ORDER BY id`))
+  const mariaRowsOf = async () => JSON.stringify(await rootQuery(`SELECT * FROM ${q(db)}.t ORDER BY id`))
   const mariaDamage = async () => {
-    await mariaQuery(`DELETE FROM ${q(db)}.t WHERE id = 2`)
+    await rootQuery(`DELETE FROM ${q(db)}.t WHERE id = 2`)
   }
 
   it('MariaDB user with every special character, from DB01_PASS', async () => {

@@ -21,7 +21,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { runCli, startCli } from '../support/cli.js'
 import { readLockFile } from '../support/daemon.js'
 import { makeSqliteOfSize, s3Env, startS3, type TestS3 } from '../support/s3.js'
-import { mysqlAdmin, uniqueName } from '../support/servers.js'
+import { uniqueName } from '../support/servers.js'
+import { rootQuery } from '../backup/mysql-support.js'
 import { makeSqliteDb } from '../support/sqlite.js'
 import { assessLoss, cmdline, debrisOnDisk, descendants, keyOf, listJson, procIo, tempFiles, waitGone, waitStopped, whileRunning, type Listed } from './helpers.js'
 import { trial } from './trials.js'
@@ -36,15 +37,6 @@ const running = new Set<number>()
 /** The three volumes (set by their series' setup), for the trials' observations. */
 let dump: Volume
 let state: Volume
-
-async function mariaQuery(sql: string, params: unknown[] = [], database?: string): Promise<void> {
-  const conn = await mysqlAdmin(inject('mariadb'), database)
-  try {
-    await conn.query(sql, params)
-  } finally {
-    await conn.end()
-  }
-}
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'dbk-kill-'))
@@ -65,8 +57,8 @@ afterAll(async () => {
     }
   }
   await s3?.destroy()
-  await mariaQuery(`DROP DATABASE IF EXISTS \`${maria.db}\``).catch(() => undefined)
-  await mariaQuery("DROP USER IF EXISTS ?@'%'", [maria.user]).catch(() => undefined)
+  await rootQuery(`DROP DATABASE IF EXISTS \`${maria.db}\``).catch(() => undefined)
+  await rootQuery("DROP USER IF EXISTS ?@'%'", [maria.user]).catch(() => undefined)
   if (root) await rm(root, { recursive: true, force: true })
 })
 
@@ -198,12 +190,12 @@ const SERIES: number[] = []
 describe('SIGKILL of `dbkeeper backup`', () => {
   series('during the dump, compression and verification (big SQLite, MariaDB)', async () => {
     // ~30 MB of SQL from mysqldump: long enough to be watched.
-    await mariaQuery(`CREATE DATABASE \`${maria.db}\``)
-    await mariaQuery('CREATE TABLE t (id INT PRIMARY KEY, label VARCHAR(100), payload VARBINARY(32))', [], maria.db)
-    await mariaQuery("INSERT INTO t SELECT seq, CONCAT('row ', seq, ' ', MD5(seq)), UNHEX(SHA2(seq, 256)) FROM seq_1_to_250000", [], maria.db)
-    await mariaQuery("CREATE USER ?@'%' IDENTIFIED BY ?", [maria.user, maria.password])
-    await mariaQuery(`GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON \`${maria.db}\`.* TO ?@'%'`, [maria.user])
-    await mariaQuery("GRANT SELECT ON mysql.proc TO ?@'%'", [maria.user])
+    await rootQuery(`CREATE DATABASE \`${maria.db}\``)
+    await rootQuery('CREATE TABLE t (id INT PRIMARY KEY, label VARCHAR(100), payload VARBINARY(32))', [], maria.db)
+    await rootQuery("INSERT INTO t SELECT seq, CONCAT('row ', seq, ' ', MD5(seq)), UNHEX(SHA2(seq, 256)) FROM seq_1_to_250000", [], maria.db)
+    await rootQuery("CREATE USER ?@'%' IDENTIFIED BY ?", [maria.user, maria.password])
+    await rootQuery(`GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON \`${maria.db}\`.* TO ?@'%'`, [maria.user])
+    await rootQuery("GRANT SELECT ON mysql.proc TO ?@'%'", [maria.user])
     const passFile = join(root, 'maria_password')
     await writeFile(passFile, maria.password, { mode: 0o600 })
     const info = inject('mariadb')
