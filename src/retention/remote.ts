@@ -7,22 +7,15 @@
  * listed here, so never deleted.
  */
 import { asCatalogEntry, listRemoteBackups, remoteDir, type RemoteEntry } from '../catalog/remote.js'
-import type { RetentionPolicy } from '../config/types.js'
 import { DbkeeperError } from '../runtime/errors.js'
 import { failpoint } from '../runtime/failpoint.js'
-import type { Logger } from '../runtime/logger.js'
 import type { Target } from '../storage/target.js'
+import type { ApplyRetentionArgs } from './apply.js'
 import { decideRetention, type BackupVerdict } from './safety.js'
 
-export interface RemoteRetentionArgs {
+/** The local run's arguments, with the target in place of the backup directory. */
+export interface RemoteRetentionArgs extends Omit<ApplyRetentionArgs, 'backupDir'> {
   target: Target
-  source: string
-  database: string
-  policy: RetentionPolicy
-  tz: string
-  now: Date
-  dryRun: boolean
-  logger?: Logger
   /** The listing, when the caller has it already (the catch-up step lists first). */
   entries?: RemoteEntry[]
 }
