@@ -1,5 +1,5 @@
 import type { CompressionKind, EngineKind } from '../config/types.js'
-import type { TableInfo } from '../engines/engine.js'
+import type { RestoreNeeds, TableInfo } from '../engines/engine.js'
 
 export const MANIFEST_FORMAT = 1
 
@@ -28,6 +28,8 @@ export interface Manifest {
   compressed: { size: number; sha256: string }
   compression: { kind: CompressionKind; level: number }
   tables: TableInfo[]
+  /** What a restore needs of the target server (engine.ts RestoreNeeds); absent in older manifests. */
+  restoreNeeds?: RestoreNeeds
   verification: { ok: true; at: string; method: string }
   locations: { local?: string; s3?: string }
 }

@@ -9,6 +9,37 @@ export interface TableInfo {
   bytes?: number
 }
 
+/**
+ * What restoring this backup will need of the target server, measured at backup time and recorded
+ * in the manifest (`restoreNeeds`). A restore checks these against the target before it touches
+ * anything (raising what the user's rights allow, else refusing with the setting to change); a
+ * backup whose own source server could not take it back says so in `warnings`.
+ */
+export interface RestoreNeeds {
+  /** MySQL/MariaDB: bytes of the longest statement (line) in the dump; max_allowed_packet must hold it. */
+  longestStatement?: number
+  /** PostgreSQL: relations (tables, partitions, indexes, sequences, views…) a restore creates and locks. */
+  relations?: number
+  /** MySQL/MariaDB: DEFINER accounts of views, routines, triggers and events (`user@host`). */
+  definers?: string[]
+  /** Partitioned tables (their rows live in their partitions). */
+  partitioned?: string[]
+  /** PostgreSQL: extensions the dump creates (`CREATE EXTENSION`), which the target must have available. */
+  extensions?: string[]
+  /**
+   * Why the source server itself could not take this backup back as it is configured now, each a
+   * sentence naming the setting to change ("the longest statement is 20.0 MiB, max_allowed_packet
+   * is 16.0 MiB: SET GLOBAL max_allowed_packet = …"). The backup is still proven and kept.
+   */
+  warnings?: string[]
+}
+
+/** What the pipeline observed of a dump's raw bytes, for `Engine.restoreNeeds`. */
+export interface DumpObservation {
+  /** Bytes of the longest line (only measured when the engine sets `measuresLines`). */
+  longestLine: number
+}
+
 export interface DatabaseInfo {
   name: string
   tables: TableInfo[]
@@ -64,6 +95,13 @@ export interface Engine {
    * Returns undefined when complete, else the reason (e.g. "the '-- Dump completed' marker is missing").
    */
   checkContent(head: Buffer, tail: Buffer): string | undefined
+  /** The pipeline measures the longest line of the raw dump (a statement, for mysqldump). */
+  readonly measuresLines?: boolean
+  /**
+   * After a successful dump: what a restore of it will need (recorded in the manifest). Must not
+   * throw for a problem of the server's settings: that is a `warnings` entry. Absent: nothing known.
+   */
+  restoreNeeds?(database: string, observed: DumpObservation, signal: AbortSignal): Promise<RestoreNeeds>
   /**
    * Backups this source takes besides its databases, each filed under its own database name
    * (PostgreSQL's roles and tablespaces from `pg_dumpall --globals-only`). Absent: none.

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises'
 import { encodeManifest, MANIFEST_FORMAT, type Manifest } from '../catalog/manifest.js'
 import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX, backupId, dataFileName, databaseDir, tempName } from '../catalog/naming.js'
 import type { SourceConfig } from '../config/types.js'
-import type { Engine, ProbeResult } from '../engines/engine.js'
+import type { Engine, ProbeResult, RestoreNeeds } from '../engines/engine.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
 import { failpoint } from '../runtime/failpoint.js'
 import { commitRename, ensureDir, FILE_MODE, writeFileAtomic } from '../storage/local/files.js'
@@ -60,7 +60,7 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
   const abort = new AbortController()
   const onOuterAbort = () => abort.abort(job.signal.reason)
   job.signal.addEventListener('abort', onOuterAbort, { once: true })
-  const raw = new Meter(true)
+  const raw = new Meter(true, engine.measuresLines === true)
   const compressed = new Meter(false)
   const expected = job.probe.databases.find((d) => d.name === database)?.tables.reduce((n, t) => n + (t.bytes ?? 0), 0)
   const progress = job.progress ? startProgress(`${source.label}/${database}`, () => raw.size, expected || undefined) : undefined
@@ -92,6 +92,7 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
     const incomplete = engine.checkContent(raw.head(), raw.tail())
     if (incomplete) throw new DbkeeperError('DUMP_FAILED', `dump of ${database} is incomplete: ${incomplete}`, { hint: 'the dump tool stopped early; see its stderr in the log and the server log' })
 
+    const restoreNeeds = await measureRestoreNeeds(engine, database, raw.longestLine, abort.signal)
     const rawResult = raw.result()
     const compressedResult = compressed.result()
     const verifyStart = new Date()
@@ -126,6 +127,7 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
       compressed: compressedResult,
       compression: { kind: compression.kind, level: compression.level },
       tables: result.tables ?? job.probe.databases.find((d) => d.name === database)?.tables ?? [],
+      ...(restoreNeeds ? { restoreNeeds } : {}),
       verification: { ok: true, at: verifyStart.toISOString(), method: 'full read-back: decompress to the end, sizes, sha256, end marker' },
       locations: { local: dataPath },
     }
@@ -145,6 +147,22 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
     throw noSpace(error, writing, job.backupDir) ?? toDbkeeperError(error, `backup of ${source.label}/${database}`)
   } finally {
     job.signal.removeEventListener('abort', onOuterAbort)
+  }
+}
+
+/**
+ * What a restore of this dump will need (engine.ts RestoreNeeds). Asking is part of proving the
+ * backup, not a condition of keeping it: when the engine cannot tell (the server went away between
+ * the dump and the question), the manifest says so in a warning and the backup is still committed.
+ */
+async function measureRestoreNeeds(engine: Engine, database: string, longestLine: number, signal: AbortSignal): Promise<RestoreNeeds | undefined> {
+  if (!engine.restoreNeeds) return undefined
+  try {
+    return await engine.restoreNeeds(database, { longestLine }, signal)
+  } catch (error) {
+    if (signal.aborted) throw error
+    const e = toDbkeeperError(error, `what a restore of ${database} needs`)
+    return { warnings: [`could not read what a restore of this backup needs from the server: ${e.message}`] }
   }
 }
 

@@ -21,8 +21,11 @@ export class Meter extends Transform {
   #tail: Buffer[] = []
   #tailSize = 0
   #digest: string | undefined
+  #line = 0
+  #longestLine = 0
 
-  constructor(private readonly keepEdges = false) {
+  /** `measureLines`: track the longest line (memchr-speed `indexOf`; mysqldump writes a statement a line). */
+  constructor(private readonly keepEdges = false, private readonly measureLines = false) {
     super()
   }
 
@@ -30,7 +33,23 @@ export class Meter extends Transform {
     this.#hash.update(chunk)
     this.#size += chunk.length
     if (this.keepEdges) this.#keep(chunk)
+    if (this.measureLines) this.#measure(chunk)
     done(null, chunk)
+  }
+
+  #measure(chunk: Buffer): void {
+    let from = 0
+    for (let nl = chunk.indexOf(10, from); nl !== -1; nl = chunk.indexOf(10, from)) {
+      this.#longestLine = Math.max(this.#longestLine, this.#line + nl - from)
+      this.#line = 0
+      from = nl + 1
+    }
+    this.#line += chunk.length - from
+  }
+
+  /** Bytes of the longest line seen, without its newline (0 unless measuring lines). */
+  get longestLine(): number {
+    return Math.max(this.#longestLine, this.#line)
   }
 
   #keep(chunk: Buffer): void {

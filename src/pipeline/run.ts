@@ -129,6 +129,8 @@ async function backupSource(opts: RunOptions, source: SourceConfig, workDir: str
       })
       const m = committed.manifest
       log.info({ database: db.name, file: committed.dataPath, rawSize: m.raw.size, size: m.compressed.size, durationMs: m.durationMs, tables: m.tables.length }, 'backup committed')
+      // Proven, but the source server as configured now could not take it back: say how to fix it.
+      for (const warning of m.restoreNeeds?.warnings ?? []) log.warn({ database: db.name, id: m.id }, `backup ${m.id} restores only after a change: ${warning}`)
       const outcome: DatabaseOutcome = {
         source: source.label, database: db.name, ok: true, id: m.id, path: committed.dataPath, finishedAt: m.finishedAt,
         size: m.compressed.size, rawSize: m.raw.size, durationMs: Date.now() - started, committed,
