@@ -26,6 +26,8 @@ source scripts/lib/container-base.sh
 source scripts/lib/mariadb-private.sh
 # shellcheck source=scripts/lib/container-run.sh
 source scripts/lib/container-run.sh
+# shellcheck source=scripts/lib/node.sh
+source scripts/lib/node.sh
 
 CACHE_DIR=${DBKEEPER_TEST_CACHE:-/var/cache/dbkeeper-test}
 BASE_IMAGE=dbkeeper-test-base:local
@@ -107,6 +109,8 @@ step "private dockerd"
 start_private_dockerd "$WORK/docker" || skip "no Docker engine can be started on this machine (dockerd's log above)"
 
 step "base image ($BASE_IMAGE)"
+# The image's Node is this machine's: Node 24 (fetched from the npm registry when older).
+use_node24 || fail "Node.js 24 is needed for the image's base"
 ensure_local_base "$BASE_IMAGE" "$CACHE_DIR" || fail "could not make the base image"
 echo "$BASE_IMAGE: node $(docker run --rm "$BASE_IMAGE" node --version), $(bytes "$(docker image inspect -f '{{.Size}}' "$BASE_IMAGE")")"
 

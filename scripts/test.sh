@@ -93,10 +93,9 @@ then run this script again"
 }
 
 install_node_modules() {
-  command -v node >/dev/null 2>&1 || fail_setup "node not found: install Node.js 20 (see package.json engines)"
-  # zlib.crc32 (the parallel gzip writer and the verifier) arrived in Node.js 20.15.
-  node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 15) ? 0 : 1)' ||
-    fail_setup "Node.js $(node --version) is too old: dbkeeper needs Node.js 20.15 or newer (package.json engines)"
+  # Node.js 24 LTS: the machine's own when it has one, else the npm registry's (scripts/lib/node.sh).
+  command -v node >/dev/null 2>&1 || fail_setup "node not found: install Node.js 24 (see package.json engines), or Node 20 and npm, which fetch it"
+  use_node24 || fail_setup "Node.js 24 is needed (package.json engines) and could not be fetched: see above"
 
   # The stamp holds the lock file's hash and the Node version (better-sqlite3 is a native addon
   # built for one Node ABI): when either changes, node_modules is stale.
@@ -136,6 +135,9 @@ run_shellcheck() {
   echo "shellcheck ${scripts[*]}"
   shellcheck "${scripts[@]}"
 }
+
+# shellcheck source=scripts/lib/node.sh
+source scripts/lib/node.sh
 
 step "Debian packages"
 install_packages
