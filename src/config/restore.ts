@@ -2,35 +2,9 @@
  * Settings of restores and restore drills. Pure like the rest of config/: every problem goes to
  * the EnvReader, the result is frozen.
  */
-import type { Secret } from '../runtime/secrets.js'
 import type { EnvReader } from './reader.js'
 import { isTimeZone, scheduleProblem } from './schedule.js'
-import type { EngineKind, SourceConfig } from './types.js'
-
-export interface RestoreConfig {
-  /**
-   * Days a `pre-restore` safety backup is kept. Normal retention never counts or removes them;
-   * `dbkeeper restore` removes the expired ones (src/restore/safety-prune.ts).
-   */
-  readonly safetyKeepDays: number
-  /** A cron pattern (in TZ) for the daemon's restore drills of each source's latest backup; undefined = no drills. */
-  readonly drillSchedule: string | undefined
-  /**
-   * DRILL_HOST …: a scratch server for the drills of the sources of one kind (MySQL/MariaDB or
-   * PostgreSQL), instead of each source's own server; undefined = drills run on the source's server.
-   */
-  readonly drillServer: DrillServer | undefined
-}
-
-export interface DrillServer {
-  /** The sources it serves: those of this engine (DRILL_TYPE, or the one kind of server configured). */
-  readonly engine: Exclude<EngineKind, 'sqlite'>
-  readonly host: string
-  readonly port: number
-  /** undefined: each source's own DBnn_USER and DBnn_PASS. */
-  readonly user: string | undefined
-  readonly password: Secret | undefined
-}
+import type { DrillServer, RestoreConfig, SourceConfig } from './types.js'
 
 const DRILL_TYPES: Record<string, DrillServer['engine']> = { mysql: 'mysql', mariadb: 'mysql', postgres: 'postgres', postgresql: 'postgres', pgsql: 'postgres' }
 const DRILL_DEFAULT_PORT: Record<DrillServer['engine'], number> = { mysql: 3306, postgres: 5432 }

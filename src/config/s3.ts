@@ -3,32 +3,9 @@
  * any other `S3_*` variable without it is a problem (a half-configured off-site copy would
  * silently never happen).
  */
-import type { Secret } from '../runtime/secrets.js'
 import type { Env, EnvReader } from './reader.js'
 import { isEmptyPolicy, readSourceRetention, RETENTION_SUFFIXES } from './retention.js'
-import type { RetentionPolicy } from './types.js'
-
-export type S3Sse = 'AES256' | 'aws:kms'
-
-export interface S3Config {
-  readonly bucket: string
-  /** '' or `a/b/`: no leading slash, one trailing slash, no empty, `.` or `..` segment. */
-  readonly prefix: string
-  readonly region: string
-  /** A custom endpoint (MinIO, R2, B2, Ceph); undefined for AWS itself. */
-  readonly endpoint: string | undefined
-  readonly forcePathStyle: boolean
-  /** Both or neither; neither: the SDK's default chain (an IAM role of the instance or task). */
-  readonly accessKeyId: Secret | undefined
-  readonly secretAccessKey: Secret | undefined
-  readonly sessionToken: Secret | undefined
-  /** For data objects only; manifests and checksums stay STANDARD so that listing can read them. */
-  readonly storageClass: string | undefined
-  readonly sse: S3Sse | undefined
-  readonly sseKmsKeyId: string | undefined
-  /** `S3_KEEP_*` / `S3_RETENTION_DAYS` over the global policy; undefined: each source's own policy. */
-  readonly retention: Readonly<RetentionPolicy> | undefined
-}
+import type { RetentionPolicy, S3Config, S3Sse } from './types.js'
 
 const BUCKET = /^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$/
 const REGION = /^[a-z0-9-]{2,32}$/

@@ -1,12 +1,9 @@
+import type { LogFormat, LogLevel } from '../runtime/logger.js'
 import type { Secret } from '../runtime/secrets.js'
 import type { DaemonConfig, NotifyConfig } from './daemon.js'
-import type { RestoreConfig } from './restore.js'
-import type { S3Config } from './s3.js'
 
 export type EngineKind = 'mysql' | 'postgres' | 'sqlite'
 export type CompressionKind = 'gzip' | 'zstd' | 'none'
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
-export type LogFormat = 'json' | 'pretty'
 
 /**
  * A retention policy with restic's `forget` field names. Counts are n > 0 or -1 (unlimited);
@@ -54,4 +51,51 @@ export interface Config {
   readonly restore: RestoreConfig
   /** The off-site copy; absent when S3_BUCKET is not set. */
   readonly s3?: S3Config
+}
+
+export type S3Sse = 'AES256' | 'aws:kms'
+
+export interface S3Config {
+  readonly bucket: string
+  /** '' or `a/b/`: no leading slash, one trailing slash, no empty, `.` or `..` segment. */
+  readonly prefix: string
+  readonly region: string
+  /** A custom endpoint (MinIO, R2, B2, Ceph); undefined for AWS itself. */
+  readonly endpoint: string | undefined
+  readonly forcePathStyle: boolean
+  /** Both or neither; neither: the SDK's default chain (an IAM role of the instance or task). */
+  readonly accessKeyId: Secret | undefined
+  readonly secretAccessKey: Secret | undefined
+  readonly sessionToken: Secret | undefined
+  /** For data objects only; manifests and checksums stay STANDARD so that listing can read them. */
+  readonly storageClass: string | undefined
+  readonly sse: S3Sse | undefined
+  readonly sseKmsKeyId: string | undefined
+  /** `S3_KEEP_*` / `S3_RETENTION_DAYS` over the global policy; undefined: each source's own policy. */
+  readonly retention: Readonly<RetentionPolicy> | undefined
+}
+
+export interface RestoreConfig {
+  /**
+   * Days a `pre-restore` safety backup is kept. Normal retention never counts or removes them;
+   * `dbkeeper restore` removes the expired ones (src/restore/safety-prune.ts).
+   */
+  readonly safetyKeepDays: number
+  /** A cron pattern (in TZ) for the daemon's restore drills of each source's latest backup; undefined = no drills. */
+  readonly drillSchedule: string | undefined
+  /**
+   * DRILL_HOST …: a scratch server for the drills of the sources of one kind (MySQL/MariaDB or
+   * PostgreSQL), instead of each source's own server; undefined = drills run on the source's server.
+   */
+  readonly drillServer: DrillServer | undefined
+}
+
+export interface DrillServer {
+  /** The sources it serves: those of this engine (DRILL_TYPE, or the one kind of server configured). */
+  readonly engine: Exclude<EngineKind, 'sqlite'>
+  readonly host: string
+  readonly port: number
+  /** undefined: each source's own DBnn_USER and DBnn_PASS. */
+  readonly user: string | undefined
+  readonly password: Secret | undefined
 }

@@ -13,7 +13,7 @@ import { checkBackupDir, runBackups } from '../pipeline/run.js'
 import { startDrillSchedule } from '../restore/drill-run.js'
 import { DbkeeperError, describeError, toDbkeeperError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
-import { acquireLock } from './lock.js'
+import { acquireLock } from '../catalog/lock.js'
 import { startObservability } from './observability.js'
 import { runPreflight } from './preflight.js'
 

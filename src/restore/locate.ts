@@ -23,7 +23,7 @@ import { isProvenBackup, latestProvenBackups } from '../catalog/latest.js'
 import type { Manifest } from '../catalog/manifest.js'
 import type { RemoteEntry } from '../catalog/remote.js'
 import type { Config, SourceConfig } from '../config/types.js'
-import { acquireLock } from '../daemon/lock.js'
+import { acquireLock } from '../catalog/lock.js'
 import { DbkeeperError, describeError, toDbkeeperError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
 

@@ -1,8 +1,9 @@
 import { pino, type Logger as PinoLogger } from 'pino'
-import type { LogFormat, LogLevel } from '../config/types.js'
 import { scrubSecrets } from './secrets.js'
 
 export type Logger = PinoLogger
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
+export type LogFormat = 'json' | 'pretty'
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' }
 const BASE_KEYS = new Set(['level', 'time', 'msg', 'pid', 'hostname'])

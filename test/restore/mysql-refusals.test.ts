@@ -5,7 +5,7 @@
  */
 import { rm, truncate } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { acquireLock } from '../../src/daemon/lock.js'
+import { acquireLock } from '../../src/catalog/lock.js'
 import { checksums, dropDatabases, makeRichDatabase, mariadb, mysqlEnv } from '../backup/mysql-support.js'
 import { uniqueName } from '../support/servers.js'
 import { backupNow, cli, cliOnTerminal, flipByte, insertLine, listNow, makeAdminUser, writeResignedBackup } from './support.js'

@@ -10,7 +10,7 @@ import { databaseDir } from '../../src/catalog/naming.js'
 import { pruneCommand, type PruneOutput } from '../../src/cli/commands/prune.js'
 import type { CommandContext } from '../../src/cli/command.js'
 import type { Config, RetentionPolicy } from '../../src/config/types.js'
-import { lockPath } from '../../src/daemon/lock.js'
+import { lockPath } from '../../src/catalog/lock.js'
 import { createLogger } from '../../src/runtime/logger.js'
 import { exists, makeTempDir, snapshotTree, timesEvery, writeBackup } from './helpers.js'
 

@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { createLogger, prettyLine } from '../../src/runtime/logger.js'
 import { MASK, Secret } from '../../src/runtime/secrets.js'
-import type { LogFormat } from '../../src/config/types.js'
+import type { LogFormat } from '../../src/runtime/logger.js'
 
 function capture(format: LogFormat) {
   const stream = new PassThrough()

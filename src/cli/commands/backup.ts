@@ -1,4 +1,4 @@
-import { acquireLock } from '../../daemon/lock.js'
+import { acquireLock } from '../../catalog/lock.js'
 import { notifyRun } from '../../notify/index.js'
 import { checkBackupDir, runBackups, selectSources, type DatabaseOutcome, type RunReport } from '../../pipeline/run.js'
 import { formatBytes, formatDuration } from '../../pipeline/progress.js'

@@ -1,4 +1,4 @@
-import { acquireLock } from '../../daemon/lock.js'
+import { acquireLock } from '../../catalog/lock.js'
 import { formatBytes } from '../../pipeline/progress.js'
 import { fetchBackup } from '../../pipeline/fetch.js'
 import { DbkeeperError } from '../../runtime/errors.js'

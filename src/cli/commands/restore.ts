@@ -1,5 +1,5 @@
 import { GLOBALS_DATABASE } from '../../engines/postgres/args.js'
-import { acquireLock } from '../../daemon/lock.js'
+import { acquireLock } from '../../catalog/lock.js'
 import { checkBackupDir } from '../../pipeline/run.js'
 import { formatBytes } from '../../pipeline/progress.js'
 import { askOnTerminal, requireConfirmable } from '../../restore/confirm.js'

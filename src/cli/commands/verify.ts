@@ -1,6 +1,6 @@
 import type { Manifest } from '../../catalog/manifest.js'
 import type { SourceConfig } from '../../config/types.js'
-import { acquireLock } from '../../daemon/lock.js'
+import { acquireLock } from '../../catalog/lock.js'
 import { GLOBALS_DATABASE } from '../../engines/postgres/args.js'
 import { formatBytes, formatDuration } from '../../pipeline/progress.js'
 import { verifyBackup } from '../../restore/content.js'

@@ -4,7 +4,7 @@
  * chain supplies an IAM role (EC2 instance profile, ECS task role, web identity).
  */
 import { S3Client } from '@aws-sdk/client-s3'
-import type { S3Config } from '../../config/s3.js'
+import type { S3Config } from '../../config/types.js'
 
 /**
  * Attempts per request, parts of a multipart upload included: the SDK repeats a failed part

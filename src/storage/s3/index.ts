@@ -2,7 +2,7 @@
  * The off-site target the rest of dbkeeper uses: the S3 bucket, served from a worker thread
  * (../threaded.ts: the SDK's loading, heap and work stay off the main thread), wrapped in retries.
  */
-import type { S3Config } from '../../config/s3.js'
+import type { S3Config } from '../../config/types.js'
 import { DEFAULT_RETRY, withRetry, type RetryOptions } from '../retry.js'
 import type { Target } from '../target.js'
 import { threadedTarget } from '../threaded.js'

@@ -6,7 +6,7 @@
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { Readable } from 'node:stream'
-import type { S3Config } from '../../config/s3.js'
+import type { S3Config } from '../../config/types.js'
 import { failpoint } from '../../runtime/failpoint.js'
 import type { ObjectHead, ObjectInfo, PutBody, PutOptions, PutResult, Target } from '../target.js'
 import { classifyS3Error } from './errors.js'

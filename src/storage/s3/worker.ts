@@ -1,6 +1,6 @@
 /** The worker thread that runs the S3 target (see ../threaded.ts for why a thread). */
 import { parentPort, workerData } from 'node:worker_threads'
-import type { S3Config } from '../../config/s3.js'
+import type { S3Config } from '../../config/types.js'
 import { Secret } from '../../runtime/secrets.js'
 import { serveTarget } from '../threaded-worker.js'
 import { createS3Client } from './client.js'

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, writeFile, mkdir } from 'node:fs/promises'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { acquireLock, lockPath } from '../../src/daemon/lock.js'
+import { acquireLock, lockPath } from '../../src/catalog/lock.js'
 
 function bootId(): string {
   return (require("node:fs") as typeof import("node:fs")).readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()
