@@ -83,6 +83,7 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
         hint: `--into only fills a new or empty database: choose a new name, drop ${target} first, or restore without --into to replace ${m.database}`,
       })
     }
+    await driver.preflight?.(signal)
     const saving = req.safetyBackup && state.exists && !state.empty
     await confirm(plan(config, m, driver.label, state.exists && !state.empty, saving, backup.remote?.url), req.confirm)
 

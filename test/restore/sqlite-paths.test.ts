@@ -5,14 +5,15 @@
  * rename cannot replace.
  */
 import { createHash } from 'node:crypto'
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { execa } from 'execa'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { makeSqliteDb } from '../support/sqlite.js'
 import { trial } from '../faults/trials.js'
-import { backupNow, cli, listNow, writeResignedBackup } from './support.js'
+import { backupNow, cli, listNow, readManifest, writeResignedBackup } from './support.js'
 
 const count = (path: string): number => {
   const db = new Database(path, { readonly: true })
@@ -106,5 +107,138 @@ describe('restore of SQLite when DBnn_PATH changed', () => {
     const r = await cli(['restore', 'latest', '--source', 'app', '--database', 'old', '--yes'], oldEnv)
     expect(r.exitCode, r.all).toBe(0)
     expect(count(oldDb)).toBe(3000)
+  })
+})
+
+/**
+ * A single-file bind mount (`./app.db:/data/app.db`): rename over it fails with EBUSY. Real mounts:
+ * the tests run as root (CI does); only a non-root run skips them, and a failing mount fails them.
+ */
+describe.skipIf(process.getuid?.() !== 0)('restore of SQLite onto a bind-mounted file (mount needs root)', () => {
+  let dir: string
+  const mounted: string[] = []
+
+  const mount = async (...args: string[]) => {
+    await execa('mount', args)
+    mounted.push(args.at(-1)!)
+  }
+  /** An application that crashed: a row committed only to `path-wal`, which outlives it. */
+  const leaveStaleWal = async (path: string) => {
+    const app = new Database(path)
+    app.pragma('wal_autocheckpoint = 0')
+    app.prepare('INSERT INTO items (name, payload) VALUES (?, ?)').run('after the backup', 'x')
+    await copyFile(`${path}-wal`, `${path}.stale`)
+    app.close()
+    await rename(`${path}.stale`, `${path}-wal`)
+  }
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dbk-sqb-'))
+  })
+  afterEach(async () => {
+    for (let at = mounted.pop(); at !== undefined; at = mounted.pop()) {
+      const r = await execa('umount', [at], { reject: false })
+      if (r.exitCode !== 0) await execa('umount', ['-l', at])
+    }
+  })
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('copies the restored file into the mounted inode: exact content, the old WAL not replayed', async () => {
+    await trial('adversarial restore: SQLite bind-mounted file', 'single-file bind mount, stale -wal beside it', async () => {
+      const host = join(dir, 'host1', 'app.db')
+      const data = join(dir, 'data1')
+      const live = join(data, 'app.db')
+      await mkdir(join(dir, 'host1'))
+      await mkdir(data)
+      makeSqliteDb(host, 3000)
+      await writeFile(live, '')
+      await mount('--bind', host, live)
+      const env = { DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_LABEL: 'bound', BACKUP_DIR: join(dir, 'backups') }
+      const manifest = await readManifest((await backupNow(env))[0]!.path!)
+
+      // Smaller than the backup now (the copy in place grows it), and a stale WAL beside it.
+      const app = new Database(live)
+      app.exec('DELETE FROM items WHERE id > 500; VACUUM')
+      app.close()
+      await leaveStaleWal(live)
+      expect(count(live)).toBe(501)
+      // Counting read through the WAL and made an -shm: a stale one too.
+      expect((await readdir(data)).sort()).toEqual(['app.db', 'app.db-shm', 'app.db-wal'])
+
+      // No safety backup: its snapshot would apply the stale WAL to the old file and remove it.
+      const r = await cli(['restore', 'latest', '--source', 'bound', '--yes', '--no-safety-backup'], env)
+      expect(r.exitCode, r.all).toBe(0)
+      expect(r.stderr).toContain('check ok: 1 table, 3,000 rows')
+      expect(await sha(live)).toBe(manifest.raw.sha256)
+      expect(await sha(host)).toBe(manifest.raw.sha256)
+      expect(count(live)).toBe(3000)
+      expect((await readdir(data)).sort()).toEqual(['app.db'])
+      const db = new Database(live, { readonly: true })
+      expect(db.pragma('integrity_check', { simple: true })).toBe('ok')
+      db.close()
+    })
+  })
+
+  it('a file system too full for the larger file: refused honestly, old content and WAL untouched', async () => {
+    await trial('adversarial restore: SQLite bind-mounted file', 'the mounted file system is full', async () => {
+      const small = join(dir, 'small')
+      const data = join(dir, 'data2')
+      const live = join(data, 'app.db')
+      await mkdir(small)
+      await mkdir(data)
+      makeSqliteDb(live, 3000)
+      const env = { DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_LABEL: 'full', BACKUP_DIR: join(dir, 'backups') }
+      const id = (await backupNow(env))[0]!.id!
+      await mount('-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', small)
+      makeSqliteDb(join(small, 'app.db'), 100)
+      await mount('--bind', join(small, 'app.db'), live)
+      await leaveStaleWal(live)
+      const before = { db: await sha(live), wal: await sha(`${live}-wal`), files: (await readdir(data)).sort() }
+
+      // Without a safety backup, the stale WAL is still there when the file is to be replaced (a
+      // safety backup's snapshot applies it to its own file, as the application would).
+      const bare = await cli(['restore', id, '--source', 'full', '--yes', '--no-safety-backup'], env)
+      expect(bare.exitCode, bare.all).toBe(1)
+      expect(bare.stderr).toMatch(/growing it from \d+ to \d+ bytes failed \(ENOSPC\)/)
+      expect(bare.stderr).toContain(`${live} was not changed`)
+      expect(bare.stdout).not.toContain('restored')
+      expect(await sha(live)).toBe(before.db)
+      expect(await sha(`${live}-wal`)).toBe(before.wal)
+      expect((await readdir(data)).sort()).toEqual(before.files)
+
+      const saved = await cli(['restore', id, '--source', 'full', '--yes'], env)
+      expect(saved.exitCode, saved.all).toBe(1)
+      expect(saved.stderr).toContain(`${live} was not changed`)
+      expect(saved.stderr).toMatch(/the content from before the restore is in safety backup app_\d{8}T\d{6}Z/)
+      expect(saved.stdout).not.toContain('restored')
+      expect(count(live)).toBe(101)
+      expect((await readdir(data)).filter((name) => name.includes('.dbk-'))).toEqual([])
+    })
+  })
+
+  it('a -wal bind-mounted on its own: refused before anything is touched', async () => {
+    await trial('adversarial restore: SQLite bind-mounted file', 'the -wal is a bind mount of its own', async () => {
+      const data = join(dir, 'data3')
+      const live = join(data, 'app.db')
+      await mkdir(data)
+      makeSqliteDb(live, 200)
+      const env = { DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_LABEL: 'walmount', BACKUP_DIR: join(dir, 'backups') }
+      await backupNow(env)
+      await leaveStaleWal(live)
+      const hostWal = join(dir, 'host-wal')
+      await copyFile(`${live}-wal`, hostWal)
+      await mount('--bind', hostWal, `${live}-wal`)
+      const before = { db: await sha(live), wal: await sha(`${live}-wal`), backups: (await listNow(env)).length }
+
+      const r = await cli(['restore', 'latest', '--source', 'walmount', '--yes'], env)
+      expect(r.exitCode, r.all).toBe(1)
+      expect(r.stderr).toContain(`${live}-wal is a mount point of its own`)
+      expect(r.stderr).toContain(`${live} was not changed`)
+      expect(await sha(live)).toBe(before.db)
+      expect(await sha(`${live}-wal`)).toBe(before.wal)
+      expect((await listNow(env)).length).toBe(before.backups) // not even a safety backup
+    })
   })
 })
