@@ -13,7 +13,7 @@ SQLite database file TARGET_DB, REPLACING it:
   2. asks for confirmation (or --yes)
   3. copies the current TARGET_DB, with its WAL, to a safety file (sqlite3 .backup)
   4. writes the backup beside TARGET_DB as .NAME.dbk-restore, syncs it, runs integrity_check,
-     gives it TARGET_DB's mode and owner, removes TARGET_DB's -wal, -shm and -journal (SQLite
+     gives it TARGET_DB's mode and owner, moves TARGET_DB's -wal, -shm and -journal aside (SQLite
      would replay them onto the new file) and renames it over TARGET_DB: never half-written
   5. prints every table with its row count
 
@@ -114,9 +114,23 @@ if [[ -e $target ]]; then
   chmod --reference="$target" -- "$tmp"
   chown --reference="$target" -- "$tmp" 2>/dev/null || true
 fi
-rm -f -- "$target-wal" "$target-shm" "$target-journal"
-mv -f -- "$tmp" "$target"
+# The old -wal/-shm/-journal go aside first (SQLite would replay them onto the new file), and come
+# back when the file cannot be replaced: never deleted before the replacement succeeded.
+aside=()
+put_back() { local a; for a in "${aside[@]}"; do mv -f -- "$dir/.$(basename -- "$target")$a.dbk-old" "$target$a" || printf 'ERROR: %s\n' "move $dir/.$(basename -- "$target")$a.dbk-old back to $target$a" >&2; done; }
+for side in -wal -shm -journal; do
+  [[ -e $target$side ]] || continue
+  mv -f -- "$target$side" "$dir/.$(basename -- "$target")$side.dbk-old" ||
+    { put_back; die "cannot move $target$side aside (mounted on its own?): $target was not changed" 'mount the directory that holds the database rather than single files'; }
+  aside+=("$side")
+done
+if ! mv -f -- "$tmp" "$target"; then
+  put_back
+  die "$target cannot be replaced (a single-file bind mount cannot be renamed over): $target was not changed" \
+    'restore with dbkeeper restore (it copies into a bind-mounted file), or mount the directory rather than the file'
+fi
 sync -- "$dir"
+for side in "${aside[@]}"; do rm -f -- "$dir/.$(basename -- "$target")$side.dbk-old"; done
 trap - EXIT
 
 step 'tables and rows now in the database'

@@ -30,6 +30,12 @@ export interface Manifest {
   tables: TableInfo[]
   /** What a restore needs of the target server (engine.ts RestoreNeeds); absent in older manifests. */
   restoreNeeds?: RestoreNeeds
+  /**
+   * SQLite: the absolute path of the file the backup was taken from (DBnn_PATH then). A restore in
+   * place writes only onto that file (restore/sqlite-path.ts). Absent in manifests written before
+   * it was recorded.
+   */
+  sqlite?: { path: string }
   verification: { ok: true; at: string; method: string }
   locations: { local?: string; s3?: string }
 }
@@ -51,6 +57,7 @@ export function decodeManifest(text: string): { manifest: Manifest } | { error: 
     if (typeof m[key] !== 'string') return { error: `the manifest has no ${key}` }
   }
   if (!isDigest(m.raw) || !isDigest(m.compressed)) return { error: 'the manifest has no sizes and checksums' }
+  if (m.sqlite !== undefined && typeof (m.sqlite as { path?: unknown } | null)?.path !== 'string') return { error: 'the manifest has an SQLite file path that is not a string' }
   if (m.file!.includes('/') || m.file!.startsWith('.')) return { error: 'the manifest names a file outside its directory' }
   return { manifest: m as Manifest }
 }

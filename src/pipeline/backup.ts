@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs'
 import { readdir, rm } from 'node:fs/promises'
 import { hostname } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { encodeManifest, MANIFEST_FORMAT, type Manifest } from '../catalog/manifest.js'
@@ -128,6 +128,7 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
       compression: { kind: compression.kind, level: compression.level },
       tables: result.tables ?? job.probe.databases.find((d) => d.name === database)?.tables ?? [],
       ...(restoreNeeds ? { restoreNeeds } : {}),
+      ...(engine.kind === 'sqlite' && source.path !== undefined ? { sqlite: { path: resolve(source.path) } } : {}),
       verification: { ok: true, at: verifyStart.toISOString(), method: 'full read-back: decompress to the end, sizes, sha256, end marker' },
       locations: { local: dataPath },
     }

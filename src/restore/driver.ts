@@ -39,6 +39,12 @@ export interface RestoreDriver {
   /** The target's current state. Reads only. */
   inspect(signal: AbortSignal): Promise<TargetState>
   /**
+   * Reads only: rejects when the target cannot be replaced at all (an SQLite side file mounted on
+   * its own), so that the restore stops before the confirmation and the safety backup. load()
+   * checks the same again. Absent: nothing to check.
+   */
+  preflight?(signal: AbortSignal): Promise<void>
+  /**
    * Loads the decompressed content into the target, creating it when absent. Rejects with a
    * DbkeeperError whose message says what state the target was left in.
    */

@@ -21,6 +21,7 @@ import { createDriver } from './driver.js'
 import type { Located } from './locate.js'
 import { takeSafetyBackup } from './safety-backup.js'
 import { pruneSafetyBackups } from './safety-prune.js'
+import { assertSqlitePath, sqlitePathMismatch } from './sqlite-path.js'
 
 export interface RestoreRequest {
   config: Config
@@ -35,6 +36,8 @@ export interface RestoreRequest {
   safetyBackup: boolean
   /** Restore only when the target does not exist (an SQLite file, a database). */
   ifMissing: boolean
+  /** SQLite: restore onto DBnn_PATH even when the backup was taken from another file (sqlite-path.ts). */
+  forcePath?: boolean
   confirm: ConfirmOptions
   /** Takes the volume lock (LOCKED when held); called after the --if-missing check. */
   lock: () => Promise<{ release(): Promise<void> }>
@@ -66,6 +69,11 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
     print(`${driver.label} exists: nothing restored (--if-missing)`)
     return { status: 'skipped', target: driver.label, durationMs: Date.now() - started }
   }
+  if (source.engine === 'sqlite') {
+    assertSqlitePath(m, source, req.forcePath === true)
+    const mismatch = sqlitePathMismatch(m, source)
+    if (mismatch) print(`${mismatch}: restoring onto it anyway (--force-path)`)
+  }
   const lock = await req.lock()
   try {
     await ensureDir(workDir)
@@ -75,6 +83,7 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
         hint: `--into only fills a new or empty database: choose a new name, drop ${target} first, or restore without --into to replace ${m.database}`,
       })
     }
+    await driver.preflight?.(signal)
     const saving = req.safetyBackup && state.exists && !state.empty
     await confirm(plan(config, m, driver.label, state.exists && !state.empty, saving, backup.remote?.url), req.confirm)
 

@@ -1,18 +1,19 @@
 /**
  * Restoring an SQLite snapshot: the file is written beside the target (`.<name>.dbk-restore`, same
  * directory, so the final rename is atomic), fsynced, checked with integrity_check, given the old
- * file's mode and owner, and renamed over the target: any reader sees the old database or the new
- * one, never a half-written file.
+ * file's mode and owner, and put in the target's place (sqlite-replace.ts): renamed over it, so
+ * that any reader sees the old database or the new one, or — when the target is a mount point of
+ * its own, a single-file bind mount — copied into it.
  *
  * The application must be stopped. A process that keeps the old file open keeps using the old
- * (now unlinked) inode and loses whatever it writes; and the old `-wal`, `-shm` and `-journal`
- * files are removed before the rename, because SQLite would otherwise replay the old WAL's pages
- * (or roll back the old journal) onto the new file, corrupting it. A crash between removing them
- * and the rename loses the old file's unsaved WAL content — which the safety backup taken first
- * holds (it is a snapshot that includes the WAL).
+ * (now unlinked) inode and loses whatever it writes. The old `-wal`, `-shm` and `-journal` are
+ * moved aside before the replacement and removed after it, because SQLite would otherwise replay
+ * the old WAL's pages (or roll back the old journal) onto the new file, corrupting it. A crash in
+ * between leaves them aside (`.<name>-wal.dbk-old`); the safety backup taken first holds the old
+ * file's content including its WAL.
  */
 import { createWriteStream } from 'node:fs'
-import { chmod, chown, mkdir, rename, rm, stat } from 'node:fs/promises'
+import { chmod, chown, mkdir, rm, stat } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import { pipeline } from 'node:stream/promises'
@@ -20,14 +21,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { execa } from 'execa'
 import { childEnv, lastLines } from '../engines/subprocess.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
-import { fsyncDir, fsyncPath } from '../storage/local/files.js'
+import { fsyncPath } from '../storage/local/files.js'
 import type { CountedTable } from './check.js'
 import type { BackupContent } from './content.js'
 import type { DriverTarget, RestoreDriver, TargetState } from './driver.js'
 import type { InspectResult } from './sqlite-inspect-child.js'
+import { planReplace, replaceSqliteFile, SQLITE_SIDE_FILES } from './sqlite-replace.js'
 import { restoreTempPath } from './to-file.js'
-
-export const SQLITE_SIDE_FILES = ['-wal', '-shm', '-journal'] as const
 
 export type Inspection = Extract<InspectResult, { ok: true }>
 
@@ -51,11 +51,17 @@ export class SqliteDriver implements RestoreDriver {
     return { exists: info !== undefined, empty: info === undefined || info.size === 0 }
   }
 
+  async preflight(): Promise<void> {
+    await planReplace(this.t.target)
+  }
+
   async load(content: BackupContent, state: TargetState, signal: AbortSignal): Promise<void> {
     const target = this.t.target
     const dir = dirname(target)
     const tmp = restoreTempPath(target)
     await mkdir(dir, { recursive: true })
+    // Before anything is written (again after preflight: drills do not call it).
+    const plan = await planReplace(target)
     await rm(tmp, { force: true })
     try {
       await pipeline(content.stream, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal })
@@ -75,9 +81,7 @@ export class SqliteDriver implements RestoreDriver {
       if (like) await chmod(tmp, like.mode & 0o7777)
       const owner = like ?? (await stat(dir))
       await chown(tmp, owner.uid, owner.gid).catch(() => {})
-      for (const suffix of SQLITE_SIDE_FILES) await rm(`${target}${suffix}`, { force: true })
-      await rename(tmp, target)
-      await fsyncDir(dir)
+      await replaceSqliteFile(tmp, target, plan)
       this.#inspected = inspected
     } catch (error) {
       for (const suffix of ['', ...SQLITE_SIDE_FILES]) await rm(`${tmp}${suffix}`, { force: true }).catch(() => {})

@@ -17,7 +17,7 @@ export const restoreCommand: Command = {
   name: 'restore',
   summary: 'restore a backup into its database, a new one, or a file',
   usage: `Usage: dbkeeper restore ID|latest --source S [--database D] [--into NAME] [--to-file F]
-                        [--yes] [--no-safety-backup] [--if-missing] [--wait]
+                        [--force-path] [--yes] [--no-safety-backup] [--if-missing] [--wait]
 
 Restores a proven backup. Before anything is touched the backup is read back in full (sha256 of
 the file and of its content, the end-of-dump marker); a damaged backup is refused. Then a safety
@@ -38,6 +38,8 @@ damaged object is refused before anything is touched.
                       missing; refused when it exists and is not empty
   --to-file F         write the decompressed dump (SQLite: the database file) to F and touch
                       no database; F must not exist
+  --force-path        SQLite: restore onto DBnn_PATH even though the backup was taken from
+                      another file (refused without it, naming both files)
   --yes               do not ask (required without a terminal)
   --no-safety-backup  skip the safety backup of the current content
   --if-missing        restore only when the target (SQLite file, database) does not exist;
@@ -47,8 +49,11 @@ damaged object is refused before anything is touched.
 What "replace" means: MySQL/MariaDB: the database is dropped and recreated (same character
 set), then the dump is replayed, stopping at the first failing statement (its line is named).
 PostgreSQL: the dump is loaded into a new database in one transaction, which then takes the old
-one's place. SQLite: the file is written beside the target, checked, and renamed over it; its
-old -wal/-shm are removed. Stop the application first. See docs/RESTORE.md.
+one's place. SQLite: the file is written beside the target, checked, and renamed over it (a
+file that is a mount point of its own, like a single-file bind mount, is overwritten in place);
+its old -wal/-shm/-journal are moved aside first and removed once it is replaced. A backup is
+restored in place only onto the file it was taken from (see --force-path). Stop the application
+first. See docs/RESTORE.md.
 
 Exit codes: 0 restored (or nothing to do with --if-missing), 1 refused or failed (the message
 says what state the target is in), 2 usage error or no confirmation, 3 locked.`,
@@ -56,7 +61,7 @@ says what state the target is in), 2 usage error or no confirmation, 3 locked.`,
   async run(ctx) {
     const { values, positionals } = parseCommandArgs('restore', ctx.args, {
       source: { type: 'string' }, database: { type: 'string' }, into: { type: 'string' }, 'to-file': { type: 'string' },
-      yes: { type: 'boolean' }, 'no-safety-backup': { type: 'boolean' }, 'if-missing': { type: 'boolean' }, wait: { type: 'boolean' },
+      'force-path': { type: 'boolean' }, yes: { type: 'boolean' }, 'no-safety-backup': { type: 'boolean' }, 'if-missing': { type: 'boolean' }, wait: { type: 'boolean' },
     })
     const [ref, ...extra] = positionals
     if (ref === undefined || extra.length > 0) throw new DbkeeperError('USAGE', 'restore takes exactly one backup: an ID or `latest`', { hint: 'see dbkeeper restore --help' })
@@ -64,6 +69,12 @@ says what state the target is in), 2 usage error or no confirmation, 3 locked.`,
     const into = values.into
     if (into !== undefined && (source.engine === 'sqlite' || into === '')) {
       throw new DbkeeperError('USAGE', `--into is for MySQL/PostgreSQL databases${source.engine === 'sqlite' ? `; ${source.label} is an SQLite source` : ''}`, { hint: 'for a copy of an SQLite database elsewhere use --to-file F' })
+    }
+    const forcePath = values['force-path'] === true
+    if (forcePath && (source.engine !== 'sqlite' || values['to-file'] !== undefined)) {
+      throw new DbkeeperError('USAGE', source.engine !== 'sqlite' ? `--force-path is for SQLite sources; ${source.label} is ${source.engine}` : '--force-path and --to-file exclude each other: --to-file writes only F', {
+        hint: 'see dbkeeper restore --help',
+      })
     }
     const interactive = ctx.isTTY && Boolean(process.stdin.isTTY)
     const yes = values.yes === true
@@ -101,7 +112,7 @@ says what state the target is in), 2 usage error or no confirmation, 3 locked.`,
     }
 
     const outcome = await restoreBackup({
-      config: ctx.config, source, backup, into, safetyBackup: values['no-safety-backup'] !== true, ifMissing: values['if-missing'] === true,
+      config: ctx.config, source, backup, into, safetyBackup: values['no-safety-backup'] !== true, ifMissing: values['if-missing'] === true, forcePath,
       confirm: { yes, interactive, ask: askOnTerminal }, lock, print: say, logger: ctx.logger, signal: ctx.signal, progress: interactive,
     })
     if (outcome.status === 'restored') {
