@@ -7,9 +7,9 @@
  */
 import { rm } from 'node:fs/promises'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { NASTY_PASSWORD, checksums, dropDatabases, makeRichDatabase, mysqlEnv, rootQuery } from '../backup/mysql-support.js'
+import { NASTY_PASSWORD, checksums, dropDatabases, makeRichDatabase, mariadb, mysqlEnv, rootQuery } from '../backup/mysql-support.js'
 import { trial } from '../faults/trials.js'
-import { uniqueName } from '../support/servers.js'
+import { mysqlAdmin, uniqueName } from '../support/servers.js'
 import { backupNow, cli, insertLine, listNow, makeAdminUser, readManifest, writeResignedBackup } from './support.js'
 
 const DEFAULT_PACKET = 16 * 1024 * 1024
@@ -223,4 +223,28 @@ describe('MySQL restore in place: all or nothing', () => {
       await bad.remove()
     })
   })
+
+  it('a swap that cannot take the tables (another connection holds one) is rolled back: every object back, nothing beside it', async () => {
+    await trial('adversarial restore: MySQL failing swap', 'RENAME TABLE waits 30 s for a lock held by an open transaction', async () => {
+      const tables = await checksums(db)
+      const defs = await definitions(db)
+      // An open transaction that read `blobs` holds its metadata lock: the trigger, view, routines
+      // and event are dropped first, then the one RENAME TABLE waits for the lock and gives up.
+      const holder = await mysqlAdmin(mariadb(), db)
+      await holder.query('START TRANSACTION')
+      await holder.query('SELECT COUNT(*) FROM blobs')
+      let r
+      try {
+        r = await cli(['restore', 'latest', '--source', 'maria', '--yes', '--no-safety-backup'], env)
+      } finally {
+        await holder.query('ROLLBACK')
+        await holder.end()
+      }
+      expect(r.exitCode, r.all).toBe(1)
+      expect(r.stderr).toMatch(/is in use: RENAME TABLE waited 30 s for another connection's lock; it was put back as it was, nothing was changed/)
+      expect(await checksums(db)).toEqual(tables)
+      expect(await definitions(db)).toEqual(defs)
+      expect(await leftovers()).toEqual([])
+    })
+  }, 120_000)
 })
