@@ -163,7 +163,8 @@ function restoreError(t: DriverTarget, label: string, error: unknown): DbkeeperE
   const e = error as { errno?: number; sqlState?: string; message?: string }
   if (e.errno === 1044 || e.errno === 1142 || e.errno === 1227) {
     return new DbkeeperError('PRIVILEGE', `user '${t.source.user ?? 'root'}' may not restore into ${label}: ${scrubSecrets(e.message ?? '')}`, {
-      hint: `restoring needs CREATE, DROP and write privileges on the database (GRANT ALL ON \`${t.target}\`.* …): run the restore with ${t.source.id}_USER set to such a user (docs/RESTORE.md)`,
+      hint: `restoring needs CREATE, DROP and write privileges on the database and on the copy loaded beside it (GRANT ALL ON \`${t.target}\`.* … and ON \`${t.target.replace(/[_%\\]/g, '\\$&')}\\_dbk%\`.* …): ` +
+        `run the restore with ${t.source.id}_USER set to such a user (docs/RESTORE.md)`,
       cause: error,
     })
   }
