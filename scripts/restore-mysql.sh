@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Restore a dbkeeper MySQL/MariaDB backup with plain tools (bash, sha256sum, gzip/zstd, the
 # mariadb/mysql client): for the night when Node or the dbkeeper image itself is broken.
-# Same steps as `dbkeeper restore`: verify, ask, safety dump, replace, check. docs/RESTORE.md.
+# Same steps as `dbkeeper restore`: verify, ask, safety dump, trial load aside, replace, check.
+# A backup that cannot load (a statement over max_allowed_packet, a failing statement) is found
+# before the database is touched. docs/RESTORE.md.
 set -euo pipefail
 
 usage() {
@@ -12,10 +14,14 @@ Restores BACKUP_FILE (NAME_yyyymmddThhmmssZ.sql.gz|.sql.zst|.sql, as dbkeeper wr
 into a MySQL/MariaDB database, REPLACING its content:
   1. checks the file against its .sha256 (sha256sum -c) and reads it to the end (end marker)
   2. asks for confirmation (or --yes)
-  3. dumps the current database to a safety file (unless --no-safety-dump)
-  4. drops and recreates the database (same character set), replays the dump, stopping at
+  3. checks that the server's max_allowed_packet holds the longest statement (from the
+     backup's manifest): if not, stops with the exact setting to change
+  4. dumps the current database to a safety file (unless --no-safety-dump)
+  5. loads the backup into a new database beside it (NAME_dbkrestore_<hex>), then drops that
+     again: a statement that fails stops here, and the database is untouched
+  6. drops and recreates the database (same character set), replays the dump, stopping at
      the first failing statement, whose line is printed
-  5. prints every table with its row count
+  7. prints every table with its row count
 
 Options:
   -d, --database NAME    database to restore into (default: the name in the file name)
@@ -27,6 +33,7 @@ Options:
                          to the client through a temporary 0600 option file.
   --safety-dir DIR       where the safety dump goes (default: the current directory)
   --no-safety-dump       do not dump the current database first (its content is lost)
+  --no-trial-load        skip step 5 (half the time; a failing load then leaves part of the backup)
   --skip-checksum        restore even without a .sha256 file beside the backup
   -y, --yes              do not ask (required when stdin is not a terminal)
   -h, --help             this text
@@ -40,7 +47,7 @@ die() { printf 'ERROR: %s\n' "$1" >&2; [[ -z ${2:-} ]] || printf '       next: %
 usage_error() { printf 'ERROR: %s (see --help)\n' "$1" >&2; exit 2; }
 
 database='' host=${DB_HOST:-127.0.0.1} port=${DB_PORT:-3306} user=${DB_USER:-root} password_file=''
-safety_dir=$PWD safety=1 checksum=1 yes=0 file=''
+safety_dir=$PWD safety=1 trial=1 checksum=1 yes=0 file=''
 while [[ $# -gt 0 ]]; do
   case $1 in
     -d|--database) database=${2:?}; shift 2 ;;
@@ -50,6 +57,7 @@ while [[ $# -gt 0 ]]; do
     --password-file) password_file=${2:?}; shift 2 ;;
     --safety-dir) safety_dir=${2:?}; shift 2 ;;
     --no-safety-dump) safety=0; shift ;;
+    --no-trial-load) trial=0; shift ;;
     --skip-checksum) checksum=0; shift ;;
     -y|--yes) yes=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -126,6 +134,19 @@ else
   echo 'it does not exist: it will be created'
 fi
 
+# max_allowed_packet: the manifest (written by dbkeeper) records the longest statement; read without
+# jq, which the incident machine may lack. A statement over the server's limit fails with ERROR 1153.
+longest=$(grep -o '"longestStatement": *[0-9]*' -- "$file.manifest.json" 2>/dev/null | grep -o '[0-9]*$' || true)
+if [[ -n $longest ]]; then
+  need=$(( (longest + 1024 + 1023) / 1024 * 1024 ))
+  packet=$(sql 'SELECT @@GLOBAL.max_allowed_packet')
+  if [[ $need -gt $packet ]]; then
+    die "the backup's longest statement is $longest bytes, the server's max_allowed_packet is $packet: the load would fail with ERROR 1153; nothing was changed" \
+      "as an administrator of the server: SET GLOBAL max_allowed_packet = $need; (and max_allowed_packet = $need under [mysqld] in my.cnf to keep it), then run this again"
+  fi
+  echo "max_allowed_packet ($packet) holds the longest statement ($longest bytes)"
+fi
+
 if [[ $yes -ne 1 ]]; then
   [[ -t 0 ]] || { printf 'ERROR: no terminal to ask on: add --yes to confirm\n' >&2; exit 2; }
   read -r -p "Restore $(basename -- "$file") into $database on $host:$port? Type yes: " answer
@@ -143,12 +164,40 @@ if [[ $objects -gt 0 && $safety -eq 1 ]]; then
   echo 'safety dump complete'
 fi
 
+# A view the server could not open (its DEFINER is gone) is dumped with its database's name inside:
+# loaded under another name, that name is rewritten in the view definition lines only.
+load() {
+  local into=$1 from_q to_q
+  from_q=\`${database//\`/\`\`}\`. to_q=\`${into//\`/\`\`}\`.
+  decompress "$file" | if [[ $into == "$database" ]]; then cat; else
+    awk -v from="$from_q" -v to="$to_q" 'index($0, "/*!50001 VIEW ") == 1 { out = ""; while ((i = index($0, from)) > 0) { out = out substr($0, 1, i - 1) to; $0 = substr($0, i + length(from)) } $0 = out $0 } { print }'
+  fi | "$client" --defaults-extra-file="$cnf" --binary-mode --default-character-set=utf8mb4 \
+    --max-allowed-packet=1G --batch --database="$into"
+}
+
+if [[ $objects -gt 0 && $trial -eq 1 ]]; then
+  staging=${database:0:45}_dbkrestore_$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+  staging_ident=\`${staging//\`/\`\`}\`
+  step "trial load into $staging (a new database; $database is not touched)"
+  sql "CREATE DATABASE $staging_ident $create"
+  if ! load "$staging"; then
+    sql "DROP DATABASE IF EXISTS $staging_ident" || true
+    die "the backup does not load (the statement named above, its line in the decompressed dump): $database was not changed, $staging was dropped again" \
+      'fix the cause (or use an older backup) and run this again'
+  fi
+  sql "DROP DATABASE $staging_ident"
+  echo 'the backup loads: replacing the database now'
+fi
+
 step "recreating $database ($create)"
 sql "DROP DATABASE IF EXISTS $ident; CREATE DATABASE $ident $create"
 
 step "restoring $(basename -- "$file") into $database"
-if ! decompress "$file" | "$client" --defaults-extra-file="$cnf" --binary-mode --default-character-set=utf8mb4 \
-    --max-allowed-packet=1G --batch --database="$database"; then
+if ! load "$database"; then
+  if [[ -z $charset ]]; then
+    sql "DROP DATABASE IF EXISTS $ident" || true
+    die "the restore stopped at the statement named above (its line in the decompressed dump); $database did not exist and was dropped again" 'fix the cause and run this again'
+  fi
   back=${safety_file:+"the previous content is in $safety_file: restore-mysql.sh --skip-checksum -d $database $safety_file"}
   die "the restore stopped at the statement named above (its line in the decompressed dump); $database holds part of the backup" \
     "${back:-fix the cause and run this again}"

@@ -9,7 +9,8 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { pipeline } from 'node:stream/promises'
+import { pipeline as pipe } from 'node:stream/promises'
+import { pipeline } from 'node:stream'
 import type { CatalogEntry } from '../catalog/catalog.js'
 import { STATE_DIR } from '../catalog/naming.js'
 import type { Config, SourceConfig } from '../config/types.js'
@@ -21,6 +22,7 @@ import { compareTables } from './check.js'
 import { compareDumps, type Comparison } from './compare.js'
 import { openContent, verifyBackup } from './content.js'
 import { createDriver } from './driver.js'
+import { ViewQualifierRewrite } from './mysql-rewrite.js'
 import { backupAsSql, redump } from './redump.js'
 import { inspectSqliteFile, type Inspection } from './sqlite.js'
 
@@ -61,10 +63,12 @@ export async function drillBackup(args: { config: Config; source: SourceConfig; 
   const driver = createDriver({ source, manifest: m, target: scratch, replace: false, workDir })
   try {
     await verifyBackup(source, entry, workDir, signal)
+    for (const line of (await driver.prepare?.(signal)) ?? []) args.logger.info({ backup: m.id, scratch }, `drill: ${line}`)
     await driver.load(openContent(entry), { exists: false, empty: true }, signal)
     const counted = await driver.count(signal)
     const check = compareTables(m.tables, counted.tables, driver.exactCounts, counted.problems)
     if (!check.ok) throw failed(entry, `restored into ${scratch}, but ${check.problems.join('; ')}`)
+    await driver.commit?.(signal)
     const compared = m.engine === 'sqlite'
       ? await compareSqlite(entry, source, scratch, workDir, signal)
       : await compareServer(entry, source, scratch, workDir, signal)
@@ -98,7 +102,9 @@ async function compareServer(entry: CatalogEntry, source: SourceConfig, scratch:
   let result: Comparison
   try {
     const dump = await redump(source, entry.manifest, scratch, workDir, stop.signal)
-    result = await compareDumps(backup.stdout, dump.stdout)
+    // A view the server prints with its database's name inside (mysql-rewrite.ts) names the scratch database in the re-dump.
+    const actual = entry.manifest.engine === 'mysql' ? pipeline(dump.stdout, new ViewQualifierRewrite(scratch, entry.manifest.database), () => {}) : dump.stdout
+    result = await compareDumps(backup.stdout, actual)
     if (!result.difference) {
       await Promise.all([dump.done, backup.done])
       backup.assertComplete()
@@ -119,7 +125,7 @@ async function compareSqlite(entry: CatalogEntry, source: SourceConfig, scratch:
   const engine = new SqliteEngine({ ...source, path: scratch, databases: [database] }, workDir)
   const again = join(workDir, 'redump.db')
   const dump = engine.dump(database, signal)
-  await Promise.all([pipeline(dump.stdout, createWriteStream(again, { mode: 0o600 })), dump.done])
+  await Promise.all([pipe(dump.stdout, createWriteStream(again, { mode: 0o600 })), dump.done])
   const [restored, redumped] = await Promise.all([inspectSqliteFile(scratch, workDir, signal), inspectSqliteFile(again, workDir, signal)])
   const problems = sqliteDifferences(restored, redumped)
   if (problems.length > 0) throw failed(entry, `the re-snapshot of the restored database differs: ${problems.join('; ')}`)

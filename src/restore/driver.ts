@@ -1,6 +1,7 @@
 /**
- * One engine's way of putting a backup back: the same four steps for every engine, so that the
- * restore command and the drills (restore.ts, drill.ts) never ask which engine they talk to.
+ * One engine's way of putting a backup back: the same steps for every engine, so that the restore
+ * command and the drills (restore.ts, drill.ts) never ask which engine they talk to:
+ *   inspect → prepare? → load → count (checked by the caller) → commit? — or abandon? on failure.
  */
 import type { Manifest } from '../catalog/manifest.js'
 import type { SourceConfig } from '../config/types.js'
@@ -39,18 +40,32 @@ export interface RestoreDriver {
   /** The target's current state. Reads only. */
   inspect(signal: AbortSignal): Promise<TargetState>
   /**
-   * Reads only: rejects when the target cannot be replaced at all (an SQLite side file mounted on
-   * its own), so that the restore stops before the confirmation and the safety backup. load()
-   * checks the same again. Absent: nothing to check.
+   * Reads only, before the confirmation, the safety backup and the load: rejects, changing nothing,
+   * when the target cannot take this backup — what the backup needs of the server
+   * (manifest.restoreNeeds: MySQL names the setting to change) or a target that cannot be replaced
+   * at all (an SQLite side file mounted on its own). Resolves with lines for the operator. load()
+   * checks again what it relies on. Absent: nothing to check.
    */
-  preflight?(signal: AbortSignal): Promise<void>
+  prepare?(signal: AbortSignal): Promise<string[]>
   /**
-   * Loads the decompressed content into the target, creating it when absent. Rejects with a
-   * DbkeeperError whose message says what state the target was left in.
+   * Loads the decompressed content, creating the target when absent. A driver with `commit` may
+   * load beside the target (staged) and put it in place in `commit`. Rejects with a DbkeeperError
+   * whose message says what state the target was left in.
    */
   load(content: BackupContent, state: TargetState, signal: AbortSignal): Promise<void>
-  /** Tables with exact row counts after the load, and integrity problems (SQLite). */
+  /** Tables with exact row counts of what was loaded (staged or in place), and integrity problems (SQLite). */
   count(signal: AbortSignal): Promise<{ tables: CountedTable[]; problems: string[] }>
+  /**
+   * After `load` and a good check of `count`: puts what was loaded in the target's place; a failure
+   * leaves the target as it was before `load`. Resolves with lines for the operator. Absent: `load`
+   * already put it in place.
+   */
+  commit?(signal: AbortSignal): Promise<string[]>
+  /**
+   * After `load` when the restore fails (the check, or `commit` itself): removes what `load`
+   * created (the staged copy, or the target when it did not exist before). Never rejects.
+   */
+  abandon?(signal: AbortSignal): Promise<void>
   /** Removes the target (drill scratch databases and files). No error when it is already gone. */
   discard(signal: AbortSignal): Promise<void>
 }

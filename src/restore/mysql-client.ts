@@ -113,6 +113,13 @@ export function judgeClient(source: SourceConfig, command: string, exit: ClientE
   if (errno === 2002 || errno === 2003 || errno === 2005 || errno === 2013) {
     return new DbkeeperError('CONNECT', `${command} lost or could not reach the server restoring into ${where}: ${sqlLine}`, { hint: `check ${source.id}_HOST / ${source.id}_PORT and the server log; ${next}` })
   }
+  if (errno === 1153) {
+    const at = m![3] === undefined ? '' : ` at line ${m![3]} of the dump`
+    return new DbkeeperError('RESTORE_FAILED', `the server refused a statement${at} longer than its max_allowed_packet, restoring into ${where}: ${sqlLine}`, {
+      hint: `as an administrator of that server: SET GLOBAL max_allowed_packet = 1073741824; (and max_allowed_packet = 1G under [mysqld] in my.cnf to keep it), then restore again` +
+        `${m![3] === undefined ? '' : ` — the statement's size: gunzip -c FILE | sed -n '${m![3]}p' | wc -c`}; backups taken by this version record the size they need, and dbkeeper restore raises the setting itself when its user has SUPER; ${next}`,
+    })
+  }
   if (m) {
     const privilege = errno === 1044 || errno === 1142 || errno === 1227 || errno === 1370
     const at = m[3] === undefined ? '' : ` at line ${m[3]} of the dump`

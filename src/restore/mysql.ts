@@ -1,10 +1,14 @@
 /**
  * Restoring a mysqldump into MySQL/MariaDB. Our dumps hold no CREATE DATABASE or USE (args.ts), so
- * the same file restores into any name. Replacing a database means DROP DATABASE, CREATE DATABASE
- * with its old character set and collation, then replaying the dump: what remains is exactly the
- * backup, not the backup merged with tables created since. MySQL has no transactional DDL, so a
- * failure part-way leaves part of the dump applied; the safety backup taken first is the way back.
+ * the same file restores into any name. A target that does not exist is created and loaded, and
+ * dropped again when the restore fails. A target that exists is never loaded into: the backup goes
+ * into a new database beside it (`<target>_dbkrestore_<hex>`, the same character set), is checked
+ * there, and only then swapped into place (mysql-swap.ts) — what remains is exactly the backup, not
+ * the backup merged with tables created since, and a failure at any point before or during the
+ * swap leaves the target as it was. MySQL has no transactional DDL: this is how a failed restore
+ * destroys nothing.
  */
+import { pipeline } from 'node:stream'
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
 import { removeDefaultsFile, writeDefaultsFile } from '../engines/mysql/defaults-file.js'
 import { connect } from '../engines/mysql/probe.js'
@@ -16,13 +20,21 @@ import type { CountedTable } from './check.js'
 import type { BackupContent } from './content.js'
 import type { DriverTarget, RestoreDriver, TargetState } from './driver.js'
 import { clientArgs, findClient, judgeClient, runClient } from './mysql-client.js'
+import { checkNeeds, raisePacket, setPacket } from './mysql-needs.js'
+import { ViewQualifierRewrite } from './mysql-rewrite.js'
+import { scratchName, swapIn } from './mysql-swap.js'
 
-/** How long DROP DATABASE waits for a client's metadata lock before we say "in use" (MariaDB's default is a year). */
-const LOCK_WAIT_SECONDS = 30
+const id = (name: string) => mysql.escapeId(name, true)
 
 export class MysqlDriver implements RestoreDriver {
   readonly exactCounts = false
   readonly label: string
+  /** max_allowed_packet the load needs and the server lacks (prepare). */
+  #packet: number | undefined
+  /** The database the content was loaded into and that this restore created: the staging copy, or the new target. */
+  #loaded: string | undefined
+  #createOptions = ''
+  #notes: string[] = []
 
   constructor(private readonly t: DriverTarget) {
     this.label = `database \`${t.target}\` on ${t.source.host ?? 'localhost'}:${t.source.port ?? 3306}`
@@ -39,51 +51,90 @@ export class MysqlDriver implements RestoreDriver {
     })
   }
 
-  async load(content: BackupContent, state: TargetState, signal: AbortSignal): Promise<void> {
-    // Found before anything is dropped: a missing client must not leave the database gone.
-    const command = await findClient(this.t.manifest.tool.version, signal)
-    const defaults = writeDefaultsFile(this.t.workDir, this.t.source)
-    try {
-      await this.#recreate(state, signal)
-      // HOME points at the private work directory so that no ~/.my.cnf overrides the credentials.
-      const exit = await runClient(command, clientArgs(defaults, this.t.target), childEnv({ HOME: this.t.workDir }), content.stream, signal)
-      const failed = judgeClient(this.t.source, command, exit, this.label, `${this.label} now holds part of the backup`)
-      if (failed) throw failed
-      content.assertComplete()
-    } finally {
-      await removeDefaultsFile(defaults)
-    }
+  async prepare(signal: AbortSignal): Promise<string[]> {
+    const checked = await this.#withConn(signal, (conn) => checkNeeds(conn, this.t, this.label))
+    this.#packet = checked.packet
+    return checked.lines
   }
 
-  /** Replace: drop and create again with the same defaults. A new target: create. */
-  async #recreate(state: TargetState, signal: AbortSignal): Promise<void> {
-    const db = mysql.escapeId(this.t.target, true)
+  async load(content: BackupContent, state: TargetState, signal: AbortSignal): Promise<void> {
+    // Found before anything is created: a missing client must not leave a database behind.
+    const command = await findClient(this.t.manifest.tool.version, signal)
+    const into = state.exists ? scratchName(this.t.target, 'dbkrestore') : this.t.target
     await this.#withConn(signal, async (conn) => {
       // The dump does not carry the database's defaults (no CREATE DATABASE): keep the target's,
       // else take the backed-up database's when it is on this server, else utf8mb4.
       const charset = (await charsetOf(conn, this.t.target)) ?? (await charsetOf(conn, this.t.manifest.database)) ?? { cs: 'utf8mb4', coll: undefined }
-      if (state.exists && this.t.replace) {
-        await conn.query(`SET SESSION lock_wait_timeout = ${LOCK_WAIT_SECONDS}`)
-        await conn.query(`DROP DATABASE ${db}`).catch((error: { errno?: number }) => {
-          if (error.errno !== 1205) throw error
-          throw new DbkeeperError('RESTORE_FAILED', `${this.label} is in use: DROP DATABASE waited ${LOCK_WAIT_SECONDS} s for another connection's lock; nothing was changed`, {
-            hint: 'stop the application (and anything else connected to the database), then restore again', cause: error,
-          })
-        })
-      }
-      if (!state.exists || this.t.replace) {
-        await conn.query(`CREATE DATABASE ${db} CHARACTER SET ${charset.cs}${charset.coll ? ` COLLATE ${charset.coll}` : ''}`)
-      }
+      this.#createOptions = `CHARACTER SET ${charset.cs}${charset.coll ? ` COLLATE ${charset.coll}` : ''}`
+      await conn.query(`CREATE DATABASE ${id(into)} ${this.#createOptions}`)
     })
+    this.#loaded = into
+    const defaults = writeDefaultsFile(this.t.workDir, this.t.source)
+    let packetBefore: number | undefined
+    try {
+      if (this.#packet) packetBefore = await this.#withConn(signal, (conn) => raisePacket(conn, this.#packet!))
+      const input = new ViewQualifierRewrite(this.t.manifest.database, into)
+      // A read or decompression error of the backup reaches the client's input as its 'error'.
+      pipeline(content.stream, input, () => {})
+      // HOME points at the private work directory so that no ~/.my.cnf overrides the credentials.
+      const exit = await runClient(command, clientArgs(defaults, into), childEnv({ HOME: this.t.workDir }), input, signal)
+      const failed = judgeClient(this.t.source, command, exit, this.label, state.exists ? `${this.label} was not changed` : 'nothing was left behind')
+      if (failed) throw failed
+      content.assertComplete()
+    } catch (error) {
+      await this.abandon()
+      throw this.#untouched(error, into, state)
+    } finally {
+      if (packetBefore !== undefined) await this.#resetPacket(packetBefore)
+      await removeDefaultsFile(defaults)
+    }
+  }
+
+  /** A failed load's error, saying that the target is as it was. */
+  #untouched(error: unknown, into: string, state: TargetState): DbkeeperError {
+    const e = error instanceof DbkeeperError ? error : restoreError(this.t, this.label, error)
+    if (e.code === 'ABORTED') return e
+    const state_ = state.exists
+      ? `${this.label} was not changed (the backup was loaded into a new database beside it, \`${into}\`, dropped again)`
+      : `${this.label} did not exist and was dropped again: nothing was left behind`
+    return new DbkeeperError(e.code, `${e.message}; ${state_}`, { hint: e.hint, cause: e })
+  }
+
+  async #resetPacket(value: number): Promise<void> {
+    await this.#withConn(new AbortController().signal, (conn) => setPacket(conn, value)).catch((error: unknown) => {
+      this.#notes.push(`max_allowed_packet could not be set back to ${value} (${error instanceof Error ? error.message : String(error)}): SET GLOBAL max_allowed_packet = ${value}`)
+    })
+  }
+
+  async commit(signal: AbortSignal): Promise<string[]> {
+    const staging = this.#loaded
+    if (staging === undefined || staging === this.t.target) return this.#notes
+    // From here the swap owns the staging database: it drops it, or on a failed rollback keeps it for the operator.
+    this.#loaded = undefined
+    const notes = await this.#withConn(signal, (conn) => swapIn(conn, { staging, target: this.t.target, createOptions: this.#createOptions, label: this.label }))
+    return [...this.#notes, ...notes]
+  }
+
+  async abandon(): Promise<void> {
+    const loaded = this.#loaded
+    this.#loaded = undefined
+    if (loaded === undefined) return
+    // A fresh signal: an aborted restore still removes what it created.
+    await this.#withConn(new AbortController().signal, (conn) => conn.query(`DROP DATABASE IF EXISTS ${id(loaded)}`)).catch(() => {})
+  }
+
+  /** What `count` counts: the loaded copy until it is swapped in, else the target. */
+  get #counted(): string {
+    return this.#loaded ?? this.t.target
   }
 
   async count(signal: AbortSignal): Promise<{ tables: CountedTable[]; problems: string[] }> {
     return this.#withConn(signal, async (conn) => {
       const [names] = await conn.query<RowDataPacket[]>(
-        "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME", [this.t.target])
+        "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME", [this.#counted])
       const tables: CountedTable[] = []
       for (const { name } of names as { name: string }[]) {
-        const [rows] = await conn.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${mysql.escapeId(this.t.target, true)}.${mysql.escapeId(name, true)}`)
+        const [rows] = await conn.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${id(this.#counted)}.${id(name)}`)
         tables.push({ name, rows: Number(rows[0]?.n ?? 0) })
       }
       return { tables, problems: [] }
@@ -112,7 +163,8 @@ function restoreError(t: DriverTarget, label: string, error: unknown): DbkeeperE
   const e = error as { errno?: number; sqlState?: string; message?: string }
   if (e.errno === 1044 || e.errno === 1142 || e.errno === 1227) {
     return new DbkeeperError('PRIVILEGE', `user '${t.source.user ?? 'root'}' may not restore into ${label}: ${scrubSecrets(e.message ?? '')}`, {
-      hint: `restoring needs CREATE, DROP and write privileges on the database (GRANT ALL ON \`${t.target}\`.* …): run the restore with ${t.source.id}_USER set to such a user (docs/RESTORE.md)`,
+      hint: `restoring needs CREATE, DROP and write privileges on the database and on the copy loaded beside it (GRANT ALL ON \`${t.target}\`.* … and ON \`${t.target.replace(/[_%\\]/g, '\\$&')}\\_dbk%\`.* …): ` +
+        `run the restore with ${t.source.id}_USER set to such a user (docs/RESTORE.md)`,
       cause: error,
     })
   }

@@ -83,7 +83,8 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
         hint: `--into only fills a new or empty database: choose a new name, drop ${target} first, or restore without --into to replace ${m.database}`,
       })
     }
-    await driver.preflight?.(signal)
+    // What the backup needs of the target, before the question: a refusal here changes nothing.
+    for (const line of (await driver.prepare?.(signal)) ?? []) print(line)
     const saving = req.safetyBackup && state.exists && !state.empty
     await confirm(plan(config, m, driver.label, state.exists && !state.empty, saving, backup.remote?.url), req.confirm)
 
@@ -115,13 +116,22 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
     } catch (error) {
       throw withWayBack(error, safety, source)
     }
-    const counted = await driver.count(signal)
-    const check = compareTables(m.tables, counted.tables, driver.exactCounts, counted.problems)
-    print(describeCheck(check))
-    if (!check.ok) {
-      throw withWayBack(new DbkeeperError('RESTORE_FAILED', `${driver.label} was restored from ${m.id}, but does not match the backup: ${check.problems.join('; ')}`, {
-        hint: `look at the tables named; \`dbkeeper verify ${m.id} --source ${source.label} --drill\` compares the backup with a fresh restore line by line`,
-      }), safety, source)
+    let check: CheckResult
+    try {
+      const counted = await driver.count(signal)
+      check = compareTables(m.tables, counted.tables, driver.exactCounts, counted.problems)
+      print(describeCheck(check))
+      if (!check.ok) {
+        // A driver with `commit` has not touched the target yet: the loaded copy is removed, the target is as it was.
+        const where = driver.commit ? `the restored copy of ${m.id} does not match the backup, so ${driver.label} was not changed` : `${driver.label} was restored from ${m.id}, but does not match the backup`
+        throw new DbkeeperError('RESTORE_FAILED', `${where}: ${check.problems.join('; ')}`, {
+          hint: `look at the tables named; \`dbkeeper verify ${m.id} --source ${source.label} --drill\` compares the backup with a fresh restore line by line`,
+        })
+      }
+      for (const line of (await driver.commit?.(signal)) ?? []) print(line)
+    } catch (error) {
+      await driver.abandon?.(signal)
+      throw withWayBack(error, safety, source)
     }
     print(`restored ${m.id} into ${driver.label} in ${formatDuration(Date.now() - started)}`)
     return { status: 'restored', target: driver.label, ...(safety ? { safety } : {}), check, durationMs: Date.now() - started }

@@ -51,8 +51,9 @@ export class SqliteDriver implements RestoreDriver {
     return { exists: info !== undefined, empty: info === undefined || info.size === 0 }
   }
 
-  async preflight(): Promise<void> {
+  async prepare(): Promise<string[]> {
     await planReplace(this.t.target)
+    return []
   }
 
   async load(content: BackupContent, state: TargetState, signal: AbortSignal): Promise<void> {
@@ -60,7 +61,7 @@ export class SqliteDriver implements RestoreDriver {
     const dir = dirname(target)
     const tmp = restoreTempPath(target)
     await mkdir(dir, { recursive: true })
-    // Before anything is written (again after preflight: drills do not call it).
+    // Before anything is written (again after prepare).
     const plan = await planReplace(target)
     await rm(tmp, { force: true })
     try {

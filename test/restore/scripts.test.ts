@@ -95,10 +95,20 @@ describe('incident scripts', () => {
       line = t.line
       return t.content
     }, 9)
+    const copyBefore = await checksums(copy)
     const failing = await run('restore-mysql.sh', [...conn, '--database', copy, '--yes', bad.path])
     expect(failing.exitCode).toBe(1)
     expect(failing.stderr).toContain(`ERROR 1146 (42S02) at line ${line}`)
-    expect(failing.stderr).toContain('holds part of the backup')
+    expect(failing.stderr).toMatch(/the backup does not load .*: \S+ was not changed, \S+_dbkrestore_[0-9a-f]{8} was dropped again/)
+    expect(await checksums(copy)).toEqual(copyBefore)
+
+    // The manifest says the longest statement needs more than the server's max_allowed_packet: stopped before anything.
+    const big = await writeResignedBackup(file, (raw) => raw, 10, { restoreNeeds: { longestStatement: 20_000_000 } })
+    const packet = await run('restore-mysql.sh', [...conn, '--database', copy, '--yes', big.path])
+    expect(packet.exitCode).toBe(1)
+    expect(packet.stderr).toContain('SET GLOBAL max_allowed_packet = 20001792; (and max_allowed_packet = 20001792 under [mysqld] in my.cnf')
+    expect(packet.stderr).toContain('nothing was changed')
+    expect(await checksums(copy)).toEqual(copyBefore)
 
     const asks = await run('restore-mysql.sh', [...conn, '--database', copy, file])
     expect(asks.exitCode).toBe(2)

@@ -1,10 +1,11 @@
 import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
-import type { DumpProcess, Engine, ProbeResult } from '../engine.js'
+import type { DumpObservation, DumpProcess, Engine, ProbeResult, RestoreNeeds } from '../engine.js'
 import { childEnv, spawnDump } from '../subprocess.js'
 import { dumpArgs } from './args.js'
 import { removeDefaultsFile, writeDefaultsFile } from './defaults-file.js'
 import { fromDriverError, judgeMysqldump } from './errors.js'
+import { measureNeeds } from './needs.js'
 import { checkPrivileges, connect, describeDatabases, resolveDatabases, serverVersion } from './probe.js'
 import { chooseDumpTool, findDumpTools } from './version.js'
 
@@ -18,6 +19,8 @@ const END_MARKER = '-- Dump completed'
 export class MysqlEngine implements Engine {
   readonly kind = 'mysql' as const
   readonly contentExt = 'sql' as const
+  /** The longest line is the longest statement, which the target's max_allowed_packet must hold (needs.ts). */
+  readonly measuresLines = true
   readonly #source: SourceConfig
   readonly #workDir: string
   /** Set by probe(); until then the usual name. */
@@ -68,6 +71,17 @@ export class MysqlEngine implements Engine {
     } catch (error) {
       void removeDefaultsFile(defaultsFile)
       throw error
+    }
+  }
+
+  async restoreNeeds(database: string, observed: DumpObservation, signal: AbortSignal): Promise<RestoreNeeds> {
+    const conn = await connect(this.#source, signal)
+    try {
+      return await measureNeeds(conn, database, observed)
+    } catch (error) {
+      throw fromDriverError(this.#source, error, database)
+    } finally {
+      conn.destroy()
     }
   }
 

@@ -1,0 +1,77 @@
+/**
+ * What a backup needs of the server it is restored into (manifest.restoreNeeds, measured at backup
+ * time by engines/mysql/needs.ts), checked before anything is touched — before the safety backup,
+ * before a drill creates its scratch database.
+ *
+ * max_allowed_packet: a statement longer than the server's max_allowed_packet fails with ERROR
+ * 1153 part-way through the load. When the backup's longest statement needs more, the restore
+ * raises it (SET GLOBAL, which needs SUPER) for the load only and sets it back afterwards: a
+ * restore changes the database it restores, not the server's settings (new sessions of the
+ * application keep the value they were tuned with). A user that may not raise it is refused with
+ * the exact setting to change. Backups from before restoreNeeds existed are not checked ahead: the
+ * load into the staging database meets ERROR 1153 and the target stays as it was.
+ */
+import type { Connection, RowDataPacket } from 'mysql2/promise'
+import { mib, missingDefiners, packetFor, packetSetting, PACKET_MAX } from '../engines/mysql/needs.js'
+import { DbkeeperError } from '../runtime/errors.js'
+import type { DriverTarget } from './driver.js'
+
+export interface CheckedNeeds {
+  /** Lines for the operator. */
+  lines: string[]
+  /** The max_allowed_packet the load needs and the server does not have yet (raised by `raisePacket`). */
+  packet?: number
+}
+
+export async function checkNeeds(conn: Connection, t: DriverTarget, label: string): Promise<CheckedNeeds> {
+  const needs = t.manifest.restoreNeeds
+  if (!needs) return { lines: [] }
+  const lines: string[] = []
+  let packet: number | undefined
+  const longest = needs.longestStatement ?? 0
+  const current = await globalPacket(conn)
+  if (longest > 0 && packetFor(longest) > current) {
+    if (longest + 1024 > PACKET_MAX) {
+      throw new DbkeeperError('RESTORE_FAILED', `backup ${t.manifest.id} holds a statement of ${mib(longest)}, longer than any server's max_allowed_packet (1 GiB) allows; nothing was changed`, {
+        hint: 'restore it with --to-file and load the rows by other means (LOAD DATA), or restore an older backup',
+      })
+    }
+    packet = packetFor(longest)
+    // A no-op SET GLOBAL: asks the server whether this user may raise it, changing nothing.
+    await conn.query('SET GLOBAL max_allowed_packet = @@GLOBAL.max_allowed_packet').catch((error: { errno?: number; sqlMessage?: string }) => {
+      if (error.errno !== 1227) throw error
+      throw new DbkeeperError('PRIVILEGE', `backup ${t.manifest.id} holds a statement of ${mib(longest)} (${longest} bytes); ${label} allows ${mib(current)} (max_allowed_packet), ` +
+        `and user '${t.source.user ?? 'root'}' may not raise it (${error.sqlMessage ?? 'needs SUPER'}); nothing was changed`, {
+        hint: `as an administrator of that server: ${packetSetting(longest)} — then restore again; or restore as a user with SUPER, which raises it for the load only`,
+        cause: error,
+      })
+    })
+    lines.push(`the backup's longest statement is ${mib(longest)}: max_allowed_packet (${mib(current)}) will be raised to ${mib(packet)} for the load and set back afterwards`)
+  }
+  const definers = needs.definers ?? []
+  const missing = await missingDefiners(conn, definers)
+  if (missing === undefined && definers.length > 0) {
+    lines.push(`could not check whether the definers ${definers.join(', ')} exist on this server (user '${t.source.user ?? 'root'}' may not read mysql.user)`)
+  } else if (missing && missing.length > 0) {
+    lines.push(`the definer${missing.length === 1 ? '' : 's'} ${missing.join(', ')} of views, routines, triggers or events ${missing.length === 1 ? 'does' : 'do'} not exist on this server: ` +
+      'the objects are created anyway (restoring needs SET USER or SUPER), and using them fails with ERROR 1449 until the account exists (CREATE USER …) or their DEFINER is changed')
+  }
+  return { lines, ...(packet ? { packet } : {}) }
+}
+
+/** Raises the server's max_allowed_packet to `need` when it is lower; returns the value to set back (undefined: nothing changed). */
+export async function raisePacket(conn: Connection, need: number): Promise<number | undefined> {
+  const current = await globalPacket(conn)
+  if (current >= need) return undefined
+  await conn.query(`SET GLOBAL max_allowed_packet = ${need}`)
+  return current
+}
+
+export async function setPacket(conn: Connection, value: number): Promise<void> {
+  await conn.query(`SET GLOBAL max_allowed_packet = ${value}`)
+}
+
+async function globalPacket(conn: Connection): Promise<number> {
+  const [[row]] = await conn.query<RowDataPacket[]>('SELECT @@GLOBAL.max_allowed_packet AS p')
+  return Number(row?.p ?? 0)
+}
