@@ -21,7 +21,7 @@ export async function runDrills(config: Config, logger: Logger, signal: AbortSig
   const startedAt = new Date()
   const results: DatabaseResult[] = []
   // The roles and tablespaces are not drilled: restoring them would change the live server.
-  const entries = (await latestBackups(config, {})).filter((e) => e.manifest.database !== GLOBALS_DATABASE)
+  const entries = (await latestBackups(config, {}, { logger })).filter((e) => e.manifest.database !== GLOBALS_DATABASE)
   for (const entry of entries) {
     if (signal.aborted) break
     const m = entry.manifest
