@@ -19,7 +19,7 @@ import type { RemoteEntry } from '../../src/catalog/remote.js'
 import { lockPath } from '../../src/daemon/lock.js'
 import { findBackup, findSource, locateBackup, onVolume, type RemoteBackups } from '../../src/restore/locate.js'
 import { judgeClient } from '../../src/restore/mysql-client.js'
-import { asideName } from '../../src/restore/postgres.js'
+import { scratchName } from '../../src/restore/scratch.js'
 import { mysqlExtraOptsOf } from '../../src/restore/redump.js'
 import { expiredSafetyBackups, pruneSafetyBackups } from '../../src/restore/safety-prune.js'
 import type { Logger } from '../../src/runtime/logger.js'
@@ -188,7 +188,7 @@ describe('small pieces', () => {
   })
 
   it('names: the aside database fits in 63 bytes; the backup\'s own mysqldump options', () => {
-    const name = asideName('ä'.repeat(60), 'dbkrestore')
+    const name = scratchName('ä'.repeat(60), 'dbkrestore')
     expect(Buffer.byteLength(name)).toBeLessThanOrEqual(63)
     expect(name).toMatch(/^ä+_dbkrestore_[0-9a-f]{8}$/)
     const m = { ...fakeManifest('a', 'shop', new Date()), tool: { name: 'mysqldump', version: '10.19', options: ['--single-transaction', '--quick', '--hex-blob', '--ignore-table=shop.log', '--', 'shop'] } }
