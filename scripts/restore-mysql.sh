@@ -81,6 +81,9 @@ esac
 if [[ -z $database ]]; then
   name=$(basename -- "$file")
   name=${name%_????????T??????Z.sql*}
+  # A long name is shortened to its start, `~` and a hash: the real one is only in the manifest.
+  [[ $name != *'~'* ]] || die "the database name in $(basename -- "$file") is shortened (a long name)" \
+    "pass --database NAME: the name is the \"database\" field of $file.manifest.json"
   # dbkeeper writes bytes other than letters, digits, _ and - as %XX in file names.
   database=$(printf '%b' "${name//%/\\x}")
 fi

@@ -6,6 +6,7 @@ import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeManifest, type Manifest } from './manifest.js'
 import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX, STATE_DIR, encodeName } from './naming.js'
+import { newestFirst } from './order.js'
 
 export interface CatalogEntry {
   manifest: Manifest
@@ -34,7 +35,7 @@ async function dirNames(dir: string): Promise<string[]> {
   }
 }
 
-/** Every backup with a manifest, newest first (ties broken by id, descending). */
+/** Every backup with a manifest, newest first (order.ts; stamps in the future sort first, as they read). */
 export async function listBackups(backupDir: string, filter: CatalogFilter = {}): Promise<CatalogEntry[]> {
   const out: CatalogEntry[] = []
   const sources = filter.source ? [filter.source] : await dirNames(backupDir)
@@ -48,7 +49,7 @@ export async function listBackups(backupDir: string, filter: CatalogFilter = {})
 }
 
 export function sortNewestFirst(entries: CatalogEntry[]): CatalogEntry[] {
-  return entries.sort((a, b) => b.manifest.startedAt.localeCompare(a.manifest.startedAt) || b.manifest.id.localeCompare(a.manifest.id))
+  return entries.sort((a, b) => newestFirst(a.manifest, b.manifest))
 }
 
 /** The backups in one `<source>/<database>/` directory. Manifests that do not decode are skipped. */

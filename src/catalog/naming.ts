@@ -4,6 +4,7 @@
  * with its commit marker `<data>.manifest.json` and `<data>.sha256` (for `sha256sum -c`).
  * Temporary files are `.<final name>.dbk-tmp`: the only names a run creates before a backup is proven.
  */
+import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 
 export const MANIFEST_SUFFIX = '.manifest.json'
@@ -15,11 +16,19 @@ export const DATA_FILE_PATTERN = /^(.+)_(\d{8}T\d{6}Z)\.(sql|db|dump)(\.gz|\.zst
 const TEMP_FILE_PATTERN = /^\..+\.dbk-tmp$/
 
 /**
- * A database name as a single safe path segment: letters, digits, `_` and `-` stay, every other
- * byte becomes `%XX` (so `.`, `/`, spaces, quotes and non-ASCII can never escape the directory).
- * Injective, so two databases never share a directory.
+ * The longest encoded name written as it is. Up to here names were always written in full, and
+ * the longest file a backup makes, the manifest's temporary file
+ * `.<enc>_<stamp>.dump.zst.manifest.json.dbk-tmp`, is `<enc>` + 49 bytes: 200 + 49 + a future
+ * `.age` (4) = 253 fits NAME_MAX (255). Keeping every name of up to 200 bytes as it was keeps the
+ * backups taken before long names were shortened where listing, restore and retention look.
  */
-export function encodeName(name: string): string {
+export const MAX_PLAIN_ENCODED = 200
+/** The kept start of a shortened name: with `~` and the hash, 117 bytes, so its longest file is 170. */
+const SHORT_PREFIX_BYTES = 100
+/** 64 bits of sha256 of the full name: collisions between two database names are out of reach. */
+const HASH_HEX = 16
+
+function percentEncode(name: string): string {
   let out = ''
   for (const byte of Buffer.from(name, 'utf8')) {
     const c = String.fromCharCode(byte)
@@ -28,6 +37,37 @@ export function encodeName(name: string): string {
   return out
 }
 
+/**
+ * A database name as a single safe path segment: letters, digits, `_` and `-` stay, every other
+ * byte becomes `%XX` (so `.`, `/`, spaces, quotes and non-ASCII can never escape the directory).
+ *
+ * An encoding longer than MAX_PLAIN_ENCODED (a 61-character Cyrillic name is 366 bytes) would
+ * break NAME_MAX (ENAMETOOLONG) once the time stamp and suffixes are added. It is shortened to its
+ * first whole characters (at most SHORT_PREFIX_BYTES encoded), `~`, and a hash of the full name: stable, and
+ * still recognisable in `ls`. `~` never occurs in a full encoding, so a shortened name never equals
+ * a full one; the real name is in every manifest, which is what listing, restore and retention read.
+ * Injective (up to a 64-bit hash collision), so two databases never share a directory.
+ */
+export function encodeName(name: string): string {
+  const full = percentEncode(name)
+  if (full.length <= MAX_PLAIN_ENCODED) return full
+  // Whole characters only: the start decodes to readable text, never half a `%XX` or a UTF-8 sequence.
+  let start = ''
+  for (const char of name) {
+    const enc = percentEncode(char)
+    if (start.length + enc.length > SHORT_PREFIX_BYTES) break
+    start += enc
+  }
+  const hash = createHash('sha256').update(name, 'utf8').digest('hex').slice(0, HASH_HEX)
+  return `${start}~${hash}`
+}
+
+/** Whether `encoded` is a shortened name (`decodeName` cannot give the real name back then). */
+export function isShortenedName(encoded: string): boolean {
+  return encoded.includes('~')
+}
+
+/** The name `encoded` stands for; for a shortened name only its start (read the manifest for the rest). */
 export function decodeName(encoded: string): string {
   return Buffer.from(encoded.replace(/%([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8')
 }

@@ -9,6 +9,7 @@ import type { Target } from '../storage/target.js'
 import type { CatalogEntry, CatalogFilter } from './catalog.js'
 import { decodeManifest, type Manifest } from './manifest.js'
 import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX, encodeName } from './naming.js'
+import { newestFirst } from './order.js'
 
 export interface RemoteEntry {
   manifest: Manifest
@@ -74,7 +75,7 @@ export async function listRemoteBackups(target: Target, filter: CatalogFilter = 
     }
   }
   await Promise.all(Array.from({ length: READ_CONCURRENCY }, worker))
-  return entries.sort((a, b) => b.manifest.startedAt.localeCompare(a.manifest.startedAt) || b.manifest.id.localeCompare(a.manifest.id))
+  return entries.sort((a, b) => newestFirst(a.manifest, b.manifest))
 }
 
 async function readEntry(target: Target, manifestKey: string, sizes: ReadonlyMap<string, number>): Promise<RemoteEntry | undefined> {

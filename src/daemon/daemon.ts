@@ -11,6 +11,7 @@ import type { Config } from '../config/types.js'
 import { notifyRun } from '../notify/index.js'
 import { checkBackupDir, runBackups } from '../pipeline/run.js'
 import { startDrillSchedule } from '../restore/drill-run.js'
+import { sweepScratch } from '../restore/scratch.js'
 import { DbkeeperError, describeError, toDbkeeperError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
 import { acquireLock } from '../catalog/lock.js'
@@ -40,6 +41,7 @@ export async function runDaemon(config: Config, logger: Logger, shutdown: AbortS
       await checkBackupDir(config.backupDir)
       const lock = await acquireLock(config.backupDir, { command: `daemon (${trigger})`, wait: true, background: true, signal: runAbort.signal, logger })
       try {
+        await sweepScratch(config, logger, runAbort.signal)
         record = (await runBackups({ config, logger, trigger, signal: runAbort.signal })).record
       } finally {
         await lock.release()

@@ -153,7 +153,8 @@ export function createBackupMetrics(history: MetricsHistory = { runs: [] }): Bac
     if (isDrill(run)) applyDrill(run)
     else applyGauges(run)
   }
-  for (const entry of latestProvenBackups(history.backups ?? []).values()) {
+  // The history is read at start: "the future" is judged by the clock at start.
+  for (const entry of latestProvenBackups(history.backups ?? [], new Date()).values()) {
     const m = entry.manifest
     setSuccess(m.source, m.database, Date.parse(m.finishedAt) / 1000, m.compressed.size)
   }

@@ -8,10 +8,15 @@
  * runs here — not the last run, not a failure of a database's backup — but are shown on their own
  * (`lastDrill`). A failed drill does not turn the status unhealthy (health is about fresh backups);
  * it alerts, and `status` shows it.
+ *
+ * A backup stamped in the future (a clock that jumped ahead, catalog/order.ts) is never a
+ * database's last success: it cannot make a status healthy. It is named in `clockSkew` and in the
+ * reason, also when real, fresh backups make the status healthy.
  */
 import type { CatalogEntry } from '../catalog/catalog.js'
 import { isDrill, type RunRecord } from '../catalog/journal.js'
-import { databaseKey, latestProvenBackups } from '../catalog/latest.js'
+import { databaseKey, futureBackups, latestProvenBackups } from '../catalog/latest.js'
+import { futureWarning } from '../catalog/order.js'
 import type { EngineKind, SourceConfig } from '../config/types.js'
 import { formatDuration } from '../runtime/duration.js'
 
@@ -31,6 +36,8 @@ export interface Status {
   /** The last restore drill run; `errors` when it failed before drilling any database. */
   lastDrill: { runId: string; startedAt: string; finishedAt: string; ok: boolean; errors?: { code: string; message: string }[] } | null
   sources: SourceStatus[]
+  /** Backups stamped more than 5 minutes after `checkedAt` (a clock that was ahead); never counted. */
+  clockSkew: { source: string; database: string; id: string; startedAt: string }[]
 }
 
 export interface SourceStatus {
@@ -72,7 +79,7 @@ export interface StatusOptions {
 type Failure = NonNullable<DatabaseStatus['lastFailure']>
 
 export function computeStatus(allRuns: readonly RunRecord[], backups: readonly CatalogEntry[], sources: readonly SourceConfig[], now: Date, opts: StatusOptions): Status {
-  const latest = latestProvenBackups(backups)
+  const latest = latestProvenBackups(backups, now)
   const drillRuns = allRuns.filter(isDrill)
   const drills = lastDrills(drillRuns)
   const runs = allRuns.filter((r) => !isDrill(r))
@@ -98,9 +105,11 @@ export function computeStatus(allRuns: readonly RunRecord[], backups: readonly C
   const last = runs.at(-1)
   const drill = drillRuns.at(-1)
   const healthy = sourceStatuses.length > 0 && sourceStatuses.every((s) => s.healthy)
+  const future = futureBackups(backups, now).map((e) => e.manifest)
+  const skew = future.length > 0 ? ` — ${futureWarning(future, now)}` : ''
   return {
     healthy,
-    reason: reasonOf(sourceStatuses, opts.maxAgeMs),
+    reason: `${reasonOf(sourceStatuses, opts.maxAgeMs)}${skew}`,
     checkedAt: now.toISOString(),
     maxAgeSeconds: Math.round(opts.maxAgeMs / 1000),
     nextRun: opts.nextRun?.toISOString() ?? null,
@@ -109,6 +118,7 @@ export function computeStatus(allRuns: readonly RunRecord[], backups: readonly C
       ? { runId: drill.runId, startedAt: drill.startedAt, finishedAt: drill.finishedAt, ok: drill.ok, ...(drill.errors?.length ? { errors: drill.errors } : {}) }
       : null,
     sources: sourceStatuses,
+    clockSkew: future.map((m) => ({ source: m.source, database: m.database, id: m.id, startedAt: m.startedAt })),
   }
 }
 

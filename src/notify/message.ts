@@ -59,7 +59,7 @@ export interface Alert {
 
 /** `sourceIds` maps a source's label to its variable prefix (`app` → `DB01`) for the advice. */
 export function buildAlert(record: RunRecord, backups: readonly CatalogEntry[], now: Date, sourceIds: ReadonlyMap<string, string> = new Map()): Alert {
-  const latest = latestProvenBackups(backups)
+  const latest = latestProvenBackups(backups, now)
   const lastGoodOf = (source: string, database: string): LastGoodBackup[] => {
     const keys = database === '*' ? [...latest.keys()].filter((k) => k.startsWith(`${source}/`)) : [databaseKey(source, database)]
     return keys.flatMap((k) => {

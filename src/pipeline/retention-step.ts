@@ -1,7 +1,9 @@
 import type { Config, SourceConfig } from '../config/types.js'
 import { describeError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
+import { futureWarning } from '../catalog/order.js'
 import { applyRetention } from '../retention/apply.js'
+import { FROM_THE_FUTURE } from '../retention/safety.js'
 
 export interface RetentionOutcome {
   ok: boolean
@@ -18,9 +20,14 @@ export interface RetentionOutcome {
 export async function applyRetentionAfterBackup(args: { config: Config; source: SourceConfig; database: string; logger: Logger }): Promise<RetentionOutcome> {
   const { config, source, database, logger } = args
   try {
+    const now = new Date()
     const report = await applyRetention({
-      backupDir: config.backupDir, source: source.label, database, policy: source.retention, tz: config.tz, now: new Date(), dryRun: false, logger,
+      backupDir: config.backupDir, source: source.label, database, policy: source.retention, tz: config.tz, now, dryRun: false, logger,
     })
+    const future = report.backups.filter((b) => b.reasons.includes(FROM_THE_FUTURE))
+    if (future.length > 0) {
+      logger.warn({ database, backups: future.map((b) => b.file) }, futureWarning(future.map((b) => ({ ...b, source: source.label, database })), now))
+    }
     const removed = report.backups.filter((b) => b.action === 'remove').map((b) => b.file)
     const kept = report.backups.filter((b) => b.action === 'keep')
     logger.info({ database, kept: kept.map((b) => `${b.file} (${b.reasons.join(', ')})`), removed }, `retention kept ${kept.length}, removed ${removed.length}`)

@@ -14,14 +14,16 @@ import { notifyRun } from '../notify/index.js'
 import { describeError, toDbkeeperError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
 import { drillBackup } from './drill.js'
+import { sweepScratch } from './scratch.js'
 import { latestBackups } from './locate.js'
 
 /** Drills the latest backup of each database. The caller holds the lock. Never throws for one drill. */
 export async function runDrills(config: Config, logger: Logger, signal: AbortSignal): Promise<RunRecord> {
   const startedAt = new Date()
   const results: DatabaseResult[] = []
+  await sweepScratch(config, logger, signal)
   // The roles and tablespaces are not drilled: restoring them would change the live server.
-  const entries = (await latestBackups(config, {})).filter((e) => e.manifest.database !== GLOBALS_DATABASE)
+  const entries = (await latestBackups(config, {}, { logger })).filter((e) => e.manifest.database !== GLOBALS_DATABASE)
   for (const entry of entries) {
     if (signal.aborted) break
     const m = entry.manifest

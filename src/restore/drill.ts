@@ -5,7 +5,7 @@
  * again with the same engine, and the two dumps compared line by line: identical, or the drill
  * fails naming the first line that differs. The scratch target is removed afterwards, always.
  */
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -13,9 +13,10 @@ import { pipeline as pipe } from 'node:stream/promises'
 import { pipeline } from 'node:stream'
 import type { CatalogEntry } from '../catalog/catalog.js'
 import { STATE_DIR } from '../catalog/naming.js'
-import type { Config, SourceConfig } from '../config/types.js'
+import type { Config } from '../config/types.js'
 import { SqliteEngine } from '../engines/sqlite/engine.js'
 import { DbkeeperError } from '../runtime/errors.js'
+import { failpoint } from '../runtime/failpoint.js'
 import type { Logger } from '../runtime/logger.js'
 import { ensureDir } from '../storage/local/files.js'
 import { compareTables } from './check.js'
@@ -24,9 +25,11 @@ import { openContent, verifyBackup } from './content.js'
 import { createDriver } from './driver.js'
 import { ViewQualifierRewrite } from './mysql-rewrite.js'
 import { backupAsSql, redump } from './redump.js'
+import { DRILL_TARGET, drillTarget, forgetScratch, recordScratch, scratchName } from './scratch.js'
 import { inspectSqliteFile, type Inspection } from './sqlite.js'
+import type { SourceConfig } from '../config/types.js'
 
-export const SCRATCH_PREFIX = 'dbkeeper_drill_'
+export { drillTarget } from './scratch.js'
 
 export interface DrillResult {
   /** The scratch database (or file) the backup was restored into; removed again. */
@@ -39,18 +42,6 @@ export interface DrillResult {
   durationMs: number
 }
 
-/**
- * The server a source's drills restore into: DRILL_HOST (with DRILL_PORT, and DRILL_USER/DRILL_PASS
- * or else the source's own credentials) for sources of its kind, the source's own server otherwise.
- * Only the connection changes: the dump tools and their options stay the source's.
- */
-export function drillTarget(config: Config, source: SourceConfig): SourceConfig {
-  const server = config.restore.drillServer
-  if (!server || source.engine !== server.engine) return source
-  const credentials = server.user === undefined ? {} : { user: server.user, password: server.password }
-  return Object.freeze({ ...source, host: server.host, port: server.port, ...credentials })
-}
-
 export async function drillBackup(args: { config: Config; source: SourceConfig; entry: CatalogEntry; signal: AbortSignal; logger: Logger }): Promise<DrillResult> {
   const { config, entry, signal } = args
   const source = drillTarget(config, args.source)
@@ -58,13 +49,17 @@ export async function drillBackup(args: { config: Config; source: SourceConfig; 
   const started = Date.now()
   const workDir = join(config.backupDir, STATE_DIR, 'tmp', `drill-${randomUUID().slice(0, 8)}`)
   await ensureDir(workDir)
-  const name = `${SCRATCH_PREFIX}${randomBytes(4).toString('hex')}`
+  const name = scratchName(DRILL_TARGET, 'drill')
   const scratch = m.engine === 'sqlite' ? join(workDir, `${name}.db`) : name
+  const onServer = m.engine !== 'sqlite'
   const driver = createDriver({ source, manifest: m, target: scratch, replace: false, workDir })
+  // Recorded before it exists: a drill killed from here on leaves a name the next run can drop (scratch.ts).
+  if (onServer) await recordScratch(config.backupDir, source, { name, target: DRILL_TARGET, drillServer: source !== args.source })
   try {
     await verifyBackup(source, entry, workDir, signal)
     for (const line of (await driver.prepare?.(signal)) ?? []) args.logger.info({ backup: m.id, scratch }, `drill: ${line}`)
     await driver.load(openContent(entry), { exists: false, empty: true }, signal)
+    failpoint('drill.loaded')
     const counted = await driver.count(signal)
     const check = compareTables(m.tables, counted.tables, driver.exactCounts, counted.problems)
     if (!check.ok) throw failed(entry, `restored into ${scratch}, but ${check.problems.join('; ')}`)
@@ -80,9 +75,11 @@ export async function drillBackup(args: { config: Config; source: SourceConfig; 
     throw error
   } finally {
     // Also after an abort: a fresh signal, so that the scratch database is dropped anyway.
-    await driver.discard(new AbortController().signal).catch((error: unknown) => {
-      args.logger.error({ err: error, scratch }, `could not remove the drill's scratch ${scratch}: remove it by hand`)
+    const dropped = await driver.discard(new AbortController().signal).then(() => true, (error: unknown) => {
+      args.logger.error({ err: error, scratch }, `could not remove the drill's scratch ${scratch}: the next backup run tries again`)
+      return false
     })
+    if (onServer && dropped) await forgetScratch(config.backupDir, source, name)
     await rm(workDir, { recursive: true, force: true })
   }
 }

@@ -10,7 +10,9 @@
  * - an id: the volume's backup of that id; when the volume has none, the off-site one.
  * - `latest`: the newest proven backup of the database on the volume or off-site, whichever is
  *   newer (a volume restored from an old snapshot must not win over the newer off-site backups).
- *   When S3 cannot be listed, the volume's newest is used, with a warning.
+ *   When S3 cannot be listed, the volume's newest is used, with a warning. A backup stamped in
+ *   the future (a clock that jumped, catalog/order.ts) is never `latest`: it is named in a
+ *   warning, and can still be restored by its id.
  *
  * A backup chosen off-site is brought onto the volume by `located.remote.fetch()` — downloaded and
  * proven the way a backup is (size and sha256 against the manifest, decompressed to the end,
@@ -19,8 +21,9 @@
  * takes it for the length of the download).
  */
 import { listBackups, type CatalogEntry } from '../catalog/catalog.js'
-import { isProvenBackup, latestProvenBackups } from '../catalog/latest.js'
+import { futureBackups, latestProvenBackups, mayBeNewest, newestProven } from '../catalog/latest.js'
 import type { Manifest } from '../catalog/manifest.js'
+import { futureWarning, isNewer } from '../catalog/order.js'
 import type { RemoteEntry } from '../catalog/remote.js'
 import type { Config, SourceConfig } from '../config/types.js'
 import { acquireLock } from '../catalog/lock.js'
@@ -63,6 +66,8 @@ export interface LocateOptions {
   /** The off-site copy; undefined without S3_BUCKET. */
   remote?: RemoteBackups | undefined
   logger?: Logger | undefined
+  /** The clock that decides what is "in the future"; default the current time. */
+  now?: Date | undefined
 }
 
 /** A source by label or DBnn id; USAGE listing the configured ones otherwise. */
@@ -74,13 +79,10 @@ export function findSource(config: Config, name: string | undefined): SourceConf
   return source
 }
 
-/** The newest first, as both listings sort: by start time, then id. */
-function isNewer(a: Manifest, b: Manifest): boolean {
-  return a.startedAt > b.startedAt || (a.startedAt === b.startedAt && a.id > b.id)
-}
-
-function isProvenRemote(e: RemoteEntry): boolean {
-  return e.problem === undefined && e.manifest.kind !== 'pre-restore'
+/** Names the backups stamped in the future, once per lookup: they were passed over, and why. */
+function warnFuture(entries: readonly { manifest: Manifest }[], now: Date, logger: Logger | undefined): void {
+  const future = futureBackups(entries, now)
+  if (future.length > 0) logger?.warn({ backups: future.map((e) => e.manifest.id) }, futureWarning(future.map((e) => e.manifest), now))
 }
 
 function fromRemote(remote: RemoteBackups, e: RemoteEntry, note: string): Located {
@@ -95,27 +97,30 @@ function taken(m: Manifest): string {
 export async function findBackup(config: Config, query: BackupQuery, opts: LocateOptions = {}): Promise<Located> {
   const { source, ref, database } = query
   const { remote, logger } = opts
+  const now = opts.now ?? new Date()
   const entries = await listBackups(config.backupDir, { source: source.label, database })
   const where = `${source.label}${database === undefined ? '' : `/${database}`}`
   const places = `${config.backupDir}${remote ? ` or ${remote.description}` : ''}`
   const offsite = async (): Promise<RemoteEntry[]> => (remote ? remote.list(source.label, database) : [])
 
   if (ref === 'latest') {
-    const proven = entries.filter(isProvenBackup)
     let listed: RemoteEntry[] = []
     let listError: DbkeeperError | undefined
     try {
-      listed = (await offsite()).filter(isProvenRemote)
+      listed = await offsite()
     } catch (error) {
       listError = toDbkeeperError(error, `listing the off-site backups in ${remote?.description ?? ''}`)
     }
-    const databases = [...new Set([...proven, ...listed].map((e) => e.manifest.database))].sort()
+    const here = newestProven(entries, now)
+    const there = newestProven(listed, now)
+    const databases = [...new Set([...entries, ...listed].filter((e) => mayBeNewest(e, now)).map((e) => e.manifest.database))].sort()
     if (database === undefined && databases.length > 1) {
       throw new DbkeeperError('USAGE', `source ${source.label} has backups of ${databases.length} databases: ${databases.join(', ')}`, {
         hint: 'say which one with --database NAME',
       })
     }
-    const chosen = chooseLatest(proven[0], listed[0], { remote, logger, listError })
+    warnFuture([...entries, ...listed], now, logger)
+    const chosen = chooseLatest(here, there, { remote, logger, listError })
     if (chosen) return chosen
     if (listError) {
       throw new DbkeeperError(listError.code, `there is no proven backup of ${where} in ${config.backupDir}, and the off-site backups cannot be listed: ${listError.message}`, { hint: listError.hint ?? notFoundHint(source, remote), cause: listError })
@@ -196,12 +201,14 @@ function chooseLatest(here: CatalogEntry | undefined, there: RemoteEntry | undef
  * database of the configured sources (or of the one named), on the volume only. The daemon's
  * drills use this: they prove what is on the volume and never download.
  */
-export async function latestBackups(config: Config, filter: { source?: SourceConfig | undefined; database?: string | undefined }): Promise<CatalogEntry[]> {
+export async function latestBackups(config: Config, filter: { source?: SourceConfig | undefined; database?: string | undefined }, opts: Pick<LocateOptions, 'logger' | 'now'> = {}): Promise<CatalogEntry[]> {
   const sources = filter.source ? [filter.source] : config.sources
+  const now = opts.now ?? new Date()
   const out: CatalogEntry[] = []
   for (const source of sources) {
     const entries = await listBackups(config.backupDir, { source: source.label, database: filter.database })
-    out.push(...[...latestProvenBackups(entries).values()].sort((a, b) => a.manifest.database.localeCompare(b.manifest.database)))
+    warnFuture(entries, now, opts.logger)
+    out.push(...[...latestProvenBackups(entries, now).values()].sort((a, b) => a.manifest.database.localeCompare(b.manifest.database)))
   }
   return out
 }
@@ -214,15 +221,19 @@ export async function latestBackups(config: Config, filter: { source?: SourceCon
 export async function findLatestBackups(config: Config, filter: { source?: SourceConfig | undefined; database?: string | undefined }, opts: LocateOptions = {}): Promise<{ source: SourceConfig; found: Located }[]> {
   const sources = filter.source ? [filter.source] : config.sources
   const out: { source: SourceConfig; found: Located }[] = []
+  const now = opts.now ?? new Date()
   for (const source of sources) {
-    const local = latestProvenBackups(await listBackups(config.backupDir, { source: source.label, database: filter.database }))
+    const entries = await listBackups(config.backupDir, { source: source.label, database: filter.database })
+    const local = latestProvenBackups(entries, now)
     const offsite = new Map<string, RemoteEntry>()
     let listError: DbkeeperError | undefined
     try {
-      // Newest first: the first one of each database is its newest.
-      for (const e of opts.remote ? await opts.remote.list(source.label, filter.database) : []) {
-        if (isProvenRemote(e) && !offsite.has(e.manifest.database)) offsite.set(e.manifest.database, e)
+      const listed = opts.remote ? await opts.remote.list(source.label, filter.database) : []
+      for (const e of listed) {
+        const seen = offsite.get(e.manifest.database)
+        if (mayBeNewest(e, now) && (!seen || isNewer(e.manifest, seen.manifest))) offsite.set(e.manifest.database, e)
       }
+      warnFuture([...entries, ...listed], now, opts.logger)
     } catch (error) {
       listError = toDbkeeperError(error, `listing the off-site backups in ${opts.remote?.description ?? ''}`)
       if (local.size === 0) opts.logger?.warn({ source: source.label, code: listError.code }, `cannot list the off-site backups of ${source.label}: ${describeError(listError)}`)

@@ -6,7 +6,6 @@
  * leaves the target exactly as it was. Renaming needs the target free of other sessions: the
  * application must be stopped, as for any restore.
  */
-import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import type { SourceConfig } from '../config/types.js'
 import { GLOBALS_DATABASE } from '../engines/postgres/args.js'
@@ -16,6 +15,7 @@ import { DbkeeperError } from '../runtime/errors.js'
 import type { CountedTable } from './check.js'
 import { contentKind, type BackupContent } from './content.js'
 import type { DriverTarget, RestoreDriver, TargetState } from './driver.js'
+import { scratchName } from './scratch.js'
 
 const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'`
 
@@ -49,7 +49,7 @@ export class PostgresDriver implements RestoreDriver {
       return
     }
     const restore = contentKind(this.t.manifest) === 'dump' ? restoreCustom : restorePlain
-    const into = state.exists && this.t.replace ? asideName(target, 'dbkrestore') : target
+    const into = state.exists && this.t.replace ? scratchName(target, 'dbkrestore') : target
     if (!state.exists || into !== target) await createDatabase(source, into, signal)
     try {
       await restore(source, workDir, content.stream, into, signal)
@@ -67,7 +67,7 @@ export class PostgresDriver implements RestoreDriver {
   async #swap(aside: string, signal: AbortSignal): Promise<void> {
     const { source, target } = this.t
     const id = pg.escapeIdentifier
-    const old = asideName(target, 'dbkold')
+    const old = scratchName(target, 'dbkold')
     await maintenance(source, signal, async (c) => {
       const owner = (await c.query<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [target])).rows[0]?.owner
       try {
@@ -109,14 +109,6 @@ export class PostgresDriver implements RestoreDriver {
   async discard(signal: AbortSignal): Promise<void> {
     if (!this.#globals) await dropDatabase(this.t.source, this.t.target, signal)
   }
-}
-
-/** `<target>_<tag>_<random>` within PostgreSQL's 63-byte identifier limit, cut on a character boundary. */
-export function asideName(target: string, tag: string): string {
-  const suffix = `_${tag}_${randomBytes(4).toString('hex')}`
-  const chars = [...target]
-  while (Buffer.byteLength(chars.join('') + suffix) > 63) chars.pop()
-  return chars.join('') + suffix
 }
 
 /** A client on `postgres`, else `template1` (always present), for CREATE/ALTER/DROP DATABASE. */

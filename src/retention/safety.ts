@@ -8,17 +8,25 @@
  *   size — left for an operator to inspect; counting them would let a backup without data take a
  *   daily slot), pre-restore safety backups (their own rule will come), and manifests that belong
  *   to another source or database (copied by hand: not ours to delete).
+ * - Never counted, never removed, reported: backups stamped in the future (catalog/order.ts), taken
+ *   under a clock that was ahead. Counted, one would be "the newest" and take the KEEP_LAST /
+ *   daily slot of the run's own new backup, which the plan would then delete: every run would
+ *   delete what it just made. restic only keeps them from anchoring KEEP_WITHIN; an operator
+ *   expects the real backups to be untouched and the odd one kept as evidence, and told about.
+ *   Once real time passes its stamp, it is counted like any other.
  * - The newest proven backup is always kept, whatever the policy says.
  * - An empty policy, or a plan that would remove every proven backup, is refused.
  */
 import type { CatalogEntry } from '../catalog/catalog.js'
 import { encodeName, parseDataFileName } from '../catalog/naming.js'
+import { isFromTheFuture, isNewer } from '../catalog/order.js'
 import type { RetentionPolicy } from '../config/types.js'
 import { DbkeeperError } from '../runtime/errors.js'
 import { isActivePolicy, planRetention } from './index.js'
 
 export const NEWEST_PROVEN = 'newest proven backup'
 export const PRE_RESTORE = 'pre-restore safety backup'
+export const FROM_THE_FUTURE = 'stamped in the future (clock skew): kept, not counted'
 
 export interface RetentionScope {
   source: string
@@ -61,6 +69,7 @@ function exclusion(entry: CatalogEntry, scope: RetentionScope): string | undefin
   if (entry.problem !== undefined) return `damaged (${entry.problem}): left for inspection`
   if (m.verification?.ok !== true) return 'not verified: left for inspection'
   if (Number.isNaN(Date.parse(m.startedAt))) return `unreadable start time "${m.startedAt}": left for inspection`
+  if (isFromTheFuture(m, scope.now)) return FROM_THE_FUTURE
   if (m.kind === 'pre-restore') return PRE_RESTORE
   return undefined
 }
@@ -106,11 +115,11 @@ export function decideRetention(entries: readonly CatalogEntry[], scope: Retenti
   return { verdicts, remove }
 }
 
-/** By time, not by string: the first of equal times in catalog order, as planRetention's stable sort. */
+/** The newest by the one rule (catalog/order.ts); `entries` holds no backup from the future. */
 function newestOf(entries: readonly CatalogEntry[]): CatalogEntry | undefined {
   let best: CatalogEntry | undefined
   for (const e of entries) {
-    if (!best || Date.parse(e.manifest.startedAt) > Date.parse(best.manifest.startedAt)) best = e
+    if (!best || isNewer(e.manifest, best.manifest)) best = e
   }
   return best
 }

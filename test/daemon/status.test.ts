@@ -34,6 +34,20 @@ describe('computeStatus', () => {
     })
   })
 
+  it('never takes a backup stamped in the future for a fresh one, and names it even when healthy', () => {
+    const ahead = fakeEntry('app', 'shop', new Date(NOW.getTime() + 365 * 24 * H))
+    const stale = [fakeEntry('app', 'shop', ago(20 * H)), fakeEntry('app', 'crm', ago(H)), fakeEntry('all', 'a', ago(H))]
+    const s = computeStatus([], [ahead, ...stale], config.sources, NOW, opts)
+    expect(s.healthy).toBe(false)
+    expect(s.sources[0]!.databases[0]!.lastSuccess!.id).toBe(stale[0]!.manifest.id)
+    expect(s.reason).toMatch(/^UNHEALTHY: app\/shop: last proven backup is 20h old, limit 13h — CLOCK SKEW: a backup is stamped in the future: app\/shop \S+ \(365 days ahead\); .*check the host clock/i)
+    expect(s.clockSkew).toEqual([{ source: 'app', database: 'shop', id: ahead.manifest.id, startedAt: ahead.manifest.startedAt }])
+
+    const fresh = computeStatus([], [ahead, fakeEntry('app', 'shop', ago(H)), ...stale.slice(1)], config.sources, NOW, opts)
+    expect(fresh.healthy).toBe(true)
+    expect(fresh.reason).toMatch(/^healthy: all 3 databases .* — CLOCK SKEW: /)
+  })
+
   it('is unhealthy when a database has no proven backup, or only one older than the limit, and says which', () => {
     const backups = [fakeEntry('app', 'shop', ago(14 * H)), fakeEntry('all', 'a', ago(H))]
     const s = computeStatus([], backups, config.sources, NOW, opts)
@@ -155,7 +169,7 @@ describe('dbkeeper status', () => {
     const { code, out } = await run(['--json'])
     expect(code).toBe(0)
     const s = JSON.parse(out)
-    expect(Object.keys(s)).toEqual(['healthy', 'reason', 'checkedAt', 'maxAgeSeconds', 'nextRun', 'lastRun', 'lastDrill', 'sources'])
+    expect(Object.keys(s)).toEqual(['healthy', 'reason', 'checkedAt', 'maxAgeSeconds', 'nextRun', 'lastRun', 'lastDrill', 'sources', 'clockSkew'])
     expect(new Date(s.nextRun).toLocaleString('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', minute: '2-digit' })).toBe('03:00')
     expect(s.sources[0]).toMatchObject({ source: 'notes', id: 'DB01', engine: 'sqlite', healthy: true })
     expect(Object.keys(s.sources[0].databases[0])).toEqual(['database', 'healthy', 'lastSuccess', 'lastFailure', 'failing', 'lastDrill'])

@@ -19,7 +19,7 @@ import type { RemoteEntry } from '../../src/catalog/remote.js'
 import { lockPath } from '../../src/catalog/lock.js'
 import { findBackup, findSource, locateBackup, onVolume, type RemoteBackups } from '../../src/restore/locate.js'
 import { judgeClient } from '../../src/restore/mysql-client.js'
-import { asideName } from '../../src/restore/postgres.js'
+import { isScratchName, parseScratchName, scratchName } from '../../src/restore/scratch.js'
 import { mysqlExtraOptsOf } from '../../src/restore/redump.js'
 import { expiredSafetyBackups, pruneSafetyBackups } from '../../src/restore/safety-prune.js'
 import type { Logger } from '../../src/runtime/logger.js'
@@ -188,11 +188,20 @@ describe('small pieces', () => {
   })
 
   it('names: the aside database fits in 63 bytes; the backup\'s own mysqldump options', () => {
-    const name = asideName('ä'.repeat(60), 'dbkrestore')
+    const name = scratchName('ä'.repeat(60), 'dbkrestore')
     expect(Buffer.byteLength(name)).toBeLessThanOrEqual(63)
     expect(name).toMatch(/^ä+_dbkrestore_[0-9a-f]{8}$/)
     const m = { ...fakeManifest('a', 'shop', new Date()), tool: { name: 'mysqldump', version: '10.19', options: ['--single-transaction', '--quick', '--hex-blob', '--ignore-table=shop.log', '--', 'shop'] } }
     expect(mysqlExtraOptsOf(m)).toEqual(['--ignore-table=shop.log'])
+  })
+
+  it('scratch names: made and recognised in one place; a drill name needs our prefix', () => {
+    expect(parseScratchName(scratchName('dbkeeper', 'drill'))).toEqual({ target: 'dbkeeper', tag: 'drill' })
+    expect(parseScratchName(scratchName('shop', 'dbkold'))).toEqual({ target: 'shop', tag: 'dbkold' })
+    expect(parseScratchName(scratchName('shop_x', 'dbkrestore'))).toEqual({ target: 'shop_x', tag: 'dbkrestore' })
+    for (const other of ['shop', 'shop_drill_0123abcd', 'dbkeeper_drill_0123ABCD', 'dbkeeper_drill_0123abc', 'x_dbkold_0123abcdef']) {
+      expect(isScratchName(other)).toBe(false)
+    }
   })
 
   it('SAFETY_KEEP_DAYS and DRILL_SCHEDULE', () => {

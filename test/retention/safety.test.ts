@@ -6,7 +6,8 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { CatalogEntry } from '../../src/catalog/catalog.js'
 import { DbkeeperError } from '../../src/runtime/errors.js'
-import { NEWEST_PROVEN, PRE_RESTORE, decideRetention, type RetentionScope } from '../../src/retention/safety.js'
+import { isFromTheFuture } from '../../src/catalog/order.js'
+import { FROM_THE_FUTURE, NEWEST_PROVEN, PRE_RESTORE, decideRetention, type RetentionScope } from '../../src/retention/safety.js'
 import { NUM_RUNS, anyPolicyArb, distinctSecondsArb, nowArb, policyArb, zoneArb } from './arbitraries.js'
 import { fakeEntry, timesEvery } from './helpers.js'
 
@@ -32,7 +33,8 @@ const entriesArb = distinctSecondsArb(40).chain((times) =>
     times.map((t, i) => makeEntry(kinds[i]!, t)).sort((a, b) => b.manifest.startedAt.localeCompare(a.manifest.startedAt)),
   ),
 )
-const isCounted = (e: CatalogEntry) => e.problem === undefined && e.manifest.kind === 'backup' && e.manifest.source === 'app' && e.manifest.verification.ok
+const isCounted = (e: CatalogEntry, now = scope({}).now) =>
+  e.problem === undefined && e.manifest.kind === 'backup' && e.manifest.source === 'app' && e.manifest.verification.ok && !isFromTheFuture(e.manifest, now)
 
 describe('decideRetention', () => {
   it('keeps the newest proven backup even when it is not the newest entry', () => {
@@ -56,6 +58,24 @@ describe('decideRetention', () => {
       ['keep', 'belongs to app/shop2, not app/shop: left alone'],
       ['keep', 'not verified: left for inspection'],
     ])
+  })
+
+  it('never counts a backup stamped in the future: it keeps no slot from the new backup, and is kept itself', () => {
+    const now = new Date('2026-01-10T12:00:00Z')
+    const future = fakeEntry('app', 'shop', new Date('2027-01-10T12:00:00Z'))
+    const almostNow = fakeEntry('app', 'shop', new Date(now.getTime() + 4 * 60_000)) // within the 5-minute tolerance
+    const [t1, t2] = daily(2) as [Date, Date]
+    const entries = [future, almostNow, fakeEntry('app', 'shop', t1), fakeEntry('app', 'shop', t2)]
+    expect(verdictOf(entries, scope({ keepLast: 1 }, { now }))).toEqual([
+      ['keep', FROM_THE_FUTURE],
+      ['keep', `last snapshot, ${NEWEST_PROVEN}`],
+      ['remove', ''],
+      ['remove', ''],
+    ])
+    // Alone, it is not counted: nothing to refuse, nothing removed.
+    expect(decideRetention([future], scope({ keepLast: 1 }, { now })).remove).toEqual([])
+    // Once real time has passed its stamp, it is an ordinary backup again.
+    expect(verdictOf([future], scope({ keepLast: 1 }, { now: new Date('2027-02-01T00:00:00Z') }))).toEqual([['keep', `last snapshot, ${NEWEST_PROVEN}`]])
   })
 
   it('refuses an empty policy, naming the database and the number of backups, and removes nothing', () => {
@@ -83,7 +103,7 @@ describe('decideRetention', () => {
       fc.property(entriesArb, policyArb, zoneArb, nowArb, (entries, policy, tz, now) => {
         const { verdicts, remove } = decideRetention(entries, scope(policy, { tz, now }))
         expect(verdicts.map((v) => v.file)).toEqual(entries.map((e) => e.manifest.file))
-        const counted = entries.filter(isCounted)
+        const counted = entries.filter((e) => isCounted(e, now))
         const newest = counted[0]
         const withNewest = verdicts.filter((v) => v.reasons.includes(NEWEST_PROVEN))
         expect(withNewest.map((v) => v.file)).toEqual(newest ? [newest.manifest.file] : [])
@@ -91,7 +111,7 @@ describe('decideRetention', () => {
         const removed = new Set(remove.map((e) => e.manifest.file))
         for (const [i, e] of entries.entries()) {
           expect(verdicts[i]!.action).toBe(removed.has(e.manifest.file) ? 'remove' : 'keep')
-          if (!isCounted(e)) expect(removed.has(e.manifest.file)).toBe(false)
+          if (!isCounted(e, now)) expect(removed.has(e.manifest.file)).toBe(false)
         }
         if (counted.length > 0) expect(removed.size).toBeLessThan(counted.length)
       }),
@@ -104,7 +124,7 @@ describe('decideRetention', () => {
       fc.property(entriesArb, anyPolicyArb, (entries, policy) => {
         try {
           const { remove } = decideRetention(entries, scope(policy))
-          const counted = entries.filter(isCounted)
+          const counted = entries.filter((e) => isCounted(e))
           if (counted.length > 0) expect(remove.length).toBeLessThan(counted.length)
         } catch (error) {
           expect((error as DbkeeperError).code).toBe('RETENTION')

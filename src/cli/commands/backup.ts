@@ -2,6 +2,7 @@ import { acquireLock } from '../../catalog/lock.js'
 import { notifyRun } from '../../notify/index.js'
 import { checkBackupDir, runBackups, selectSources, type DatabaseOutcome, type RunReport } from '../../pipeline/run.js'
 import { formatBytes, formatDuration } from '../../pipeline/progress.js'
+import { sweepScratch } from '../../restore/scratch.js'
 import { describeDryRun, planDryRun } from '../../pipeline/dry-run.js'
 import type { Command } from '../command.js'
 import { parseCommandArgs } from '../args.js'
@@ -91,6 +92,8 @@ Exit codes: 0 all backups proven, 1 at least one failed (the others still ran),
     const lock = await acquireLock(ctx.config.backupDir, { command: 'backup', wait: values.wait, signal: ctx.signal, logger: ctx.logger })
     let report: RunReport
     try {
+      // Killed drills' and restores' scratch databases, next to the debris of killed runs: under the lock.
+      await sweepScratch(ctx.config, ctx.logger, ctx.signal)
       report = await runBackups({ config: ctx.config, logger: ctx.logger, trigger: 'manual', only: positionals, signal: ctx.signal, progress: ctx.isTTY && !values.json })
     } finally {
       await lock.release()

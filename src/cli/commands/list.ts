@@ -1,4 +1,5 @@
 import { listBackups, type CatalogEntry } from '../../catalog/catalog.js'
+import { futureWarning, isFromTheFuture, newestFirst } from '../../catalog/order.js'
 import { listRemoteBackups, type RemoteEntry } from '../../catalog/remote.js'
 import { verifyBackup } from '../../restore/content.js'
 import { describeError, toDbkeeperError } from '../../runtime/errors.js'
@@ -28,14 +29,17 @@ export interface ListedBackup {
   location: 'local' | 's3' | 'both'
   /** Present when the backup is damaged (data file missing or of the wrong size, checksums that disagree; with --verify anything the read-back finds). */
   problem?: string
+  /** Present when the backup is stamped in the future (a clock that was ahead): never used as `latest`. */
+  warning?: string
 }
 
-export function toListed(e: CatalogEntry): ListedBackup {
+export function toListed(e: CatalogEntry, now = new Date()): ListedBackup {
   const m = e.manifest
   return {
     id: m.id, source: m.source, database: m.database, engine: m.engine, kind: m.kind, time: m.startedAt, path: e.dataPath,
     size: m.compressed.size, sha256: m.compressed.sha256, rawSize: m.raw.size, rawSha256: m.raw.sha256,
     compression: m.compression.kind, location: 'local', ...(e.problem ? { problem: e.problem } : {}),
+    ...(isFromTheFuture(m, now) ? { warning: 'stamped in the future (clock skew): never used as latest' } : {}),
   }
 }
 
@@ -49,7 +53,7 @@ export function mergeRemote(listed: ListedBackup[], remote: readonly RemoteEntry
     if (local && r.problem === undefined) local.location = 'both'
     else if (!local) out.push({ ...toListed({ manifest: m, dataPath: url(r.dataKey), manifestPath: url(r.manifestKey), ...(r.problem ? { problem: `off-site: ${r.problem}` } : {}) }), location: 's3' })
   }
-  return out.sort((a, b) => b.time.localeCompare(a.time) || b.id.localeCompare(a.id))
+  return out.sort((a, b) => newestFirst({ startedAt: a.time, id: a.id }, { startedAt: b.time, id: b.id }))
 }
 
 export const listCommand: Command = {
@@ -69,8 +73,9 @@ printed), or with --verify when a backup is damaged.
                    of the file and of its content, end marker), and mark those that fail: the
                    only way to find a flipped bit without restoring
   --json           an array of {id, source, database, engine, kind, time, path, size,
-                   sha256, rawSize, rawSha256, compression, location[, problem]};
-                   location is "local", "s3" or "both"; path is the S3 URL for "s3"`,
+                   sha256, rawSize, rawSha256, compression, location[, problem][, warning]};
+                   location is "local", "s3" or "both"; path is the S3 URL for "s3";
+                   warning: stamped in the future (a clock that was ahead)`,
   needsConfig: true,
   async run(ctx) {
     const { values, positionals } = parseCommandArgs('list', ctx.args, { json: { type: 'boolean' }, database: { type: 'string' }, verify: { type: 'boolean' } })
@@ -91,7 +96,8 @@ printed), or with --verify when a backup is damaged.
         damaged ||= e.problem !== undefined
       }
     }
-    let listed = entries.map(toListed)
+    const now = new Date()
+    let listed = entries.map((e) => toListed(e, now))
     let s3Failed = false
     if (ctx.config.s3) {
       const target = openS3Target(ctx.config.s3, { logger: ctx.logger, signal: ctx.signal })
@@ -110,8 +116,10 @@ printed), or with --verify when a backup is damaged.
       ctx.print(`no backups in ${ctx.config.backupDir}${ctx.config.s3 ? ` or ${ctx.config.s3.bucket}` : ''}`)
       return s3Failed ? 1 : 0
     }
-    const rows = listed.map((b) => [b.time.slice(0, 19).replace('T', ' '), `${b.source}/${b.database}`, b.id, formatBytes(b.size), formatBytes(b.rawSize), b.location, b.kind === 'backup' ? '' : b.kind, b.problem ? `DAMAGED: ${b.problem}` : ''])
+    const rows = listed.map((b) => [b.time.slice(0, 19).replace('T', ' '), `${b.source}/${b.database}`, b.id, formatBytes(b.size), formatBytes(b.rawSize), b.location, b.kind === 'backup' ? '' : b.kind, [b.problem ? `DAMAGED: ${b.problem}` : '', b.warning ? 'FUTURE: clock skew' : ''].filter(Boolean).join('; ')])
     ctx.print(table([['TIME (UTC)', 'SOURCE/DATABASE', 'ID', 'SIZE', 'RAW', 'WHERE', 'KIND', ''], ...rows]))
+    const future = listed.filter((b) => b.warning !== undefined)
+    if (future.length > 0) ctx.print(`\n${futureWarning(future.map((b) => ({ ...b, startedAt: b.time, file: b.path })), now)}`)
     return s3Failed || damaged ? 1 : 0
   },
 }

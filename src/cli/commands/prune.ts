@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { decodeName, encodeName } from '../../catalog/naming.js'
+import { listDatabaseDir } from '../../catalog/catalog.js'
+import { decodeName, encodeName, isShortenedName } from '../../catalog/naming.js'
 import type { Config, RetentionPolicy, SourceConfig } from '../../config/types.js'
 import { acquireLock } from '../../catalog/lock.js'
 import { applyRetention } from '../../retention/apply.js'
@@ -46,12 +47,20 @@ async function databasesOnVolume(backupDir: string, label: string): Promise<stri
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
     throw toDbkeeperError(error, `reading ${join(backupDir, label)}`)
   })
-  return entries
-    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
-    // A directory whose name is not how we encode its decoded name was not made by dbkeeper.
-    .filter((e) => encodeName(decodeName(e.name)) === e.name)
-    .map((e) => decodeName(e.name))
-    .sort()
+  const out = new Set<string>()
+  for (const e of entries) {
+    if (!e.isDirectory() || e.name.startsWith('.')) continue
+    if (isShortenedName(e.name)) {
+      // A long name, shortened: the real one is in its manifests (those that encode to this directory).
+      for (const b of await listDatabaseDir(join(backupDir, label, e.name))) {
+        if (encodeName(b.manifest.database) === e.name) out.add(b.manifest.database)
+      }
+    } else if (encodeName(decodeName(e.name)) === e.name) {
+      // A directory whose name is not how we encode its decoded name was not made by dbkeeper.
+      out.add(decodeName(e.name))
+    }
+  }
+  return [...out].sort()
 }
 
 async function pruneDatabase(config: Config, source: SourceConfig, database: string, dryRun: boolean, ctx: CommandContext): Promise<PrunedDatabase> {

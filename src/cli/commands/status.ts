@@ -22,7 +22,10 @@ not make the status unhealthy.
                 databases: [{ database, healthy, failing,
                   lastSuccess: { at, id, ageSeconds } | null,
                   lastFailure: { at, runId, code, message, hint? } | null,
-                  lastDrill: { at, runId, backup, ok, code?, message?, hint? } | null }] }] }
+                  lastDrill: { at, runId, backup, ok, code?, message?, hint? } | null }] }],
+              clockSkew: [{ source, database, id, startedAt }] }
+            clockSkew lists backups stamped more than 5 minutes in the future (a host
+            clock that was ahead): never counted as a database's last success.
             times are ISO 8601 UTC; fields are only ever added, never renamed.
   --check   exit 1 when any database's last proven backup is older than HEALTH_MAX_AGE (or
             there is none), 0 otherwise, printing one line why. For a Docker HEALTHCHECK:

@@ -5,6 +5,7 @@ import { GLOBALS_DATABASE } from '../../engines/postgres/args.js'
 import { formatBytes, formatDuration } from '../../pipeline/progress.js'
 import { verifyBackup } from '../../restore/content.js'
 import { drillBackup } from '../../restore/drill.js'
+import { sweepScratch } from '../../restore/scratch.js'
 import { findBackup, findById, findLatestBackups, findSource, onVolume, type Located } from '../../restore/locate.js'
 import { s3Backups } from '../../restore/remote.js'
 import { DbkeeperError, toDbkeeperError } from '../../runtime/errors.js'
@@ -115,6 +116,7 @@ Exit codes: 0 all good, 1 a backup is damaged or a drill failed, 2 usage, 3 lock
     const lock = drill ? await acquireLock(ctx.config.backupDir, { command: 'verify --drill', wait: values.wait, signal: ctx.signal, logger: ctx.logger }) : undefined
     const results: VerifyJson[] = []
     try {
+      if (lock) await sweepScratch(ctx.config, ctx.logger, ctx.signal)
       for (const { source: s, found } of chosen) {
         const r = await check(ctx, s, found, { drill, locked: lock !== undefined, wait: values.wait })
         results.push(r)

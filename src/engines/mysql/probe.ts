@@ -2,6 +2,7 @@ import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
 import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
 import type { DatabaseInfo } from '../engine.js'
+import { isScratchName } from '../scratch-names.js'
 import { SYSTEM_DATABASES } from './args.js'
 import { CONSEQUENCE, missingPrivileges } from './privileges.js'
 import { fromDriverError, grantHint, ROUTINE_GRANTS } from './errors.js'
@@ -52,8 +53,9 @@ export async function visibleDatabases(conn: Connection): Promise<string[]> {
  */
 export async function resolveDatabases(conn: Connection, source: SourceConfig): Promise<string[]> {
   const all = await visibleDatabases(conn)
-  // What `ALL` means: every visible database minus the server's own.
-  const visible = all.filter((name) => !SYSTEM_DATABASES.has(name.toLowerCase()))
+  // What `ALL` means: every visible database minus the server's own and dbkeeper's scratch ones
+  // (a killed drill or restore leaves them; the next run drops them, restore/scratch.ts).
+  const visible = all.filter((name) => !SYSTEM_DATABASES.has(name.toLowerCase()) && !isScratchName(name))
   if (source.databases === 'ALL') {
     if (visible.length === 0) {
       throw new DbkeeperError('NOT_FOUND', `${source.id}_NAME=ALL found no databases to back up on ${source.host}:${source.port ?? 3306} (system databases are left out)`, {

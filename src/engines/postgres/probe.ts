@@ -6,6 +6,7 @@ import pg from 'pg'
 import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
 import type { DatabaseInfo, ProbeResult, TableInfo } from '../engine.js'
+import { isScratchName } from '../scratch-names.js'
 import { classifyPgError } from './diagnose.js'
 import { checkToolVersion, majorFromVersionNum, toolVersion } from './versions.js'
 
@@ -90,11 +91,12 @@ async function describeDatabase(source: SourceConfig, database: string, signal: 
 }
 
 /** The databases a source dumps: the named ones (all must exist) or ALL expanded. */
-async function resolveDatabases(source: SourceConfig, client: pg.Client): Promise<string[]> {
+export async function resolveDatabases(source: SourceConfig, client: pg.Client): Promise<string[]> {
   const { rows } = await client.query<{ datname: string }>(
     'SELECT datname FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY datname')
   const present = rows.map((r) => r.datname)
-  if (source.databases === 'ALL') return present.filter((d) => !MANAGED_SYSTEM_DATABASES.includes(d))
+  // Never dbkeeper's own scratch databases (restore/scratch.ts): a killed drill's would be backed up every run.
+  if (source.databases === 'ALL') return present.filter((d) => !MANAGED_SYSTEM_DATABASES.includes(d) && !isScratchName(d))
   const missing = source.databases.filter((d) => !present.includes(d))
   if (missing.length > 0) {
     throw new DbkeeperError('NOT_FOUND', `${source.id}: no database ${missing.map((d) => `"${d}"`).join(', ')} on ${source.host ?? 'localhost'}:${source.port ?? 5432} (it has: ${present.slice(0, 20).join(', ')}${present.length > 20 ? ', …' : ''})`, {
