@@ -7,9 +7,7 @@ import type { Manifest } from '../catalog/manifest.js'
 import type { SourceConfig } from '../config/types.js'
 import type { CountedTable } from './check.js'
 import type { BackupContent } from './content.js'
-import { MysqlDriver } from './mysql.js'
-import { PostgresDriver } from './postgres.js'
-import { SqliteDriver } from './sqlite.js'
+import type { ScratchLedger } from './scratch.js'
 
 export interface TargetState {
   exists: boolean
@@ -30,6 +28,11 @@ export interface DriverTarget {
   replace: boolean
   /** Private 0700 directory for credential files and temporary files. */
   workDir: string
+  /**
+   * Where a database created beside the target (staged copy, old content) is recorded before it
+   * is created and forgotten once dropped (scratch.ts): the next run sweeps a killed restore's.
+   */
+  scratch?: ScratchLedger
 }
 
 export interface RestoreDriver {
@@ -68,15 +71,4 @@ export interface RestoreDriver {
   abandon?(signal: AbortSignal): Promise<void>
   /** Removes the target (drill scratch databases and files). No error when it is already gone. */
   discard(signal: AbortSignal): Promise<void>
-}
-
-export function createDriver(t: DriverTarget): RestoreDriver {
-  switch (t.manifest.engine) {
-    case 'mysql':
-      return new MysqlDriver(t)
-    case 'postgres':
-      return new PostgresDriver(t)
-    case 'sqlite':
-      return new SqliteDriver(t)
-  }
 }

@@ -13,25 +13,15 @@
  * target without views and routines for the moment of 2–4 (milliseconds, plus any wait for their
  * table locks): as for any restore, the application should be stopped.
  */
-import { randomBytes } from 'node:crypto'
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
 import { createAll, dropStatement, readDefinitions, type Definition } from './mysql-definitions.js'
+import { scratchName, type ScratchLedger } from './scratch.js'
 
 /** How long RENAME TABLE waits for another connection's metadata lock before we say "in use" (MariaDB's default is a year). */
 export const LOCK_WAIT_SECONDS = 30
 
 const id = (name: string) => mysql.escapeId(name, true)
-
-/**
- * `<target>_<tag>_<8 hex>` within the 64-character identifier limit of MySQL/MariaDB, the target's
- * name cut on a character boundary. The one naming call of the MySQL driver (tags `dbkrestore`,
- * `dbkold`), so that it can move to a shared home for scratch names.
- */
-export function scratchName(target: string, tag: string): string {
-  const suffix = `_${tag}_${randomBytes(4).toString('hex')}`
-  return [...target].slice(0, 64 - suffix.length).join('') + suffix
-}
 
 /** Base tables and sequences (what RENAME TABLE moves), by name. */
 export async function tablesOf(conn: Connection, database: string): Promise<string[]> {
@@ -47,6 +37,7 @@ export interface SwapNames {
   createOptions: string
   /** "database `shop` on db:3306", for messages. */
   label: string
+  scratch: ScratchLedger | undefined
 }
 
 /** Swaps; returns notes for the operator (a leftover database that could not be dropped). Throws with the target as it was. */
@@ -56,6 +47,7 @@ export async function swapIn(conn: Connection, n: SwapNames): Promise<string[]> 
   const stagedTables = await tablesOf(conn, n.staging)
   const targetTables = await tablesOf(conn, n.target)
   const old = scratchName(n.target, 'dbkold')
+  await n.scratch?.record(old, n.target)
   await conn.query(`CREATE DATABASE ${id(old)} ${n.createOptions}`)
   await conn.query(`SET SESSION lock_wait_timeout = ${LOCK_WAIT_SECONDS}`)
   const dropped: Definition[] = []
@@ -78,6 +70,8 @@ export async function swapIn(conn: Connection, n: SwapNames): Promise<string[]> 
     const why = describe(error)
     const rollback = await rollBack(conn, { ...n, old, dropped, created, renamed, stagedTables, targetTables })
     if (rollback) {
+      // Kept for the operator, who is told not to drop them: the sweep must not either.
+      for (const db of [old, n.staging]) await n.scratch?.forget(db).catch(() => {})
       throw new DbkeeperError('RESTORE_FAILED', `${n.label} could not be swapped with the restored copy (${why}), and putting it back failed too (${rollback}): ` +
         `its original tables are in \`${old}\`${renamed ? ` and the restored ones may be in \`${n.target}\`` : ''}, the restored copy in \`${n.staging}\``, {
         hint: `do not drop \`${old}\` or \`${n.staging}\`: move the tables back by hand (RENAME TABLE \`${old}\`.t TO \`${n.target}\`.t …); the views, routines and events of ${n.label} are in the safety backup`,
@@ -92,9 +86,11 @@ export async function swapIn(conn: Connection, n: SwapNames): Promise<string[]> 
   }
   const notes: string[] = []
   for (const db of [old, n.staging]) {
-    await conn.query(`DROP DATABASE IF EXISTS ${id(db)}`).catch((error: unknown) => {
-      notes.push(`the restore is complete, but \`${db}\` could not be dropped (${describe(error)}): drop it by hand`)
+    const dropped = await conn.query(`DROP DATABASE IF EXISTS ${id(db)}`).then(() => true, (error: unknown) => {
+      notes.push(`the restore is complete, but \`${db}\` could not be dropped (${describe(error)}): the next run drops it, or drop it by hand`)
+      return false
     })
+    if (dropped) await n.scratch?.forget(db).catch(() => {})
   }
   return notes
 }
@@ -125,7 +121,9 @@ async function rollBack(conn: Connection, s: RollbackState): Promise<string | un
     return describe(error)
   }
   // The old database is empty again; the staged copy is of no use once the restore failed.
-  for (const db of [s.old, s.staging]) await conn.query(`DROP DATABASE IF EXISTS ${id(db)}`).catch(() => {})
+  for (const db of [s.old, s.staging]) {
+    await conn.query(`DROP DATABASE IF EXISTS ${id(db)}`).then(() => s.scratch?.forget(db)).catch(() => {})
+  }
   return undefined
 }
 

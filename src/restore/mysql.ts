@@ -22,7 +22,8 @@ import type { DriverTarget, RestoreDriver, TargetState } from './driver.js'
 import { clientArgs, findClient, judgeClient, runClient } from './mysql-client.js'
 import { checkNeeds, raisePacket, setPacket } from './mysql-needs.js'
 import { ViewQualifierRewrite } from './mysql-rewrite.js'
-import { scratchName, swapIn } from './mysql-swap.js'
+import { swapIn } from './mysql-swap.js'
+import { scratchName } from './scratch.js'
 
 const id = (name: string) => mysql.escapeId(name, true)
 
@@ -61,6 +62,7 @@ export class MysqlDriver implements RestoreDriver {
     // Found before anything is created: a missing client must not leave a database behind.
     const command = await findClient(this.t.manifest.tool.version, signal)
     const into = state.exists ? scratchName(this.t.target, 'dbkrestore') : this.t.target
+    if (into !== this.t.target) await this.t.scratch?.record(into, this.t.target)
     await this.#withConn(signal, async (conn) => {
       // The dump does not carry the database's defaults (no CREATE DATABASE): keep the target's,
       // else take the backed-up database's when it is on this server, else utf8mb4.
@@ -111,7 +113,7 @@ export class MysqlDriver implements RestoreDriver {
     if (staging === undefined || staging === this.t.target) return this.#notes
     // From here the swap owns the staging database: it drops it, or on a failed rollback keeps it for the operator.
     this.#loaded = undefined
-    const notes = await this.#withConn(signal, (conn) => swapIn(conn, { staging, target: this.t.target, createOptions: this.#createOptions, label: this.label }))
+    const notes = await this.#withConn(signal, (conn) => swapIn(conn, { staging, target: this.t.target, createOptions: this.#createOptions, label: this.label, scratch: this.t.scratch }))
     return [...this.#notes, ...notes]
   }
 
@@ -120,7 +122,9 @@ export class MysqlDriver implements RestoreDriver {
     this.#loaded = undefined
     if (loaded === undefined) return
     // A fresh signal: an aborted restore still removes what it created.
-    await this.#withConn(new AbortController().signal, (conn) => conn.query(`DROP DATABASE IF EXISTS ${id(loaded)}`)).catch(() => {})
+    await this.#withConn(new AbortController().signal, (conn) => conn.query(`DROP DATABASE IF EXISTS ${id(loaded)}`))
+      .then(() => (loaded === this.t.target ? undefined : this.t.scratch?.forget(loaded)))
+      .catch(() => {})
   }
 
   /** What `count` counts: the loaded copy until it is swapped in, else the target. */

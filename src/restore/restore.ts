@@ -17,7 +17,8 @@ import { ensureDir } from '../storage/local/files.js'
 import { compareTables, describeCheck, type CheckResult } from './check.js'
 import { confirm, type ConfirmOptions } from './confirm.js'
 import { openContent, verifyBackup } from './content.js'
-import { createDriver } from './driver.js'
+import { createDriver } from './drivers.js'
+import { scratchLedger } from './scratch.js'
 import type { Located } from './locate.js'
 import { takeSafetyBackup } from './safety-backup.js'
 import { pruneSafetyBackups } from './safety-prune.js'
@@ -63,7 +64,7 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
   const workDir = join(config.backupDir, STATE_DIR, 'tmp', `restore-${randomUUID().slice(0, 8)}`)
   const target = source.engine === 'sqlite' ? source.path! : req.into ?? m.database
   const replace = req.into === undefined || req.into === m.database
-  const driver = createDriver({ source, manifest: m, target, replace, workDir })
+  const driver = createDriver({ source, manifest: m, target, replace, workDir, scratch: scratchLedger(config.backupDir, source) })
 
   if (req.ifMissing && (await driver.inspect(signal)).exists) {
     print(`${driver.label} exists: nothing restored (--if-missing)`)

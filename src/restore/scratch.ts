@@ -84,6 +84,23 @@ export async function recordScratch(backupDir: string, source: SourceConfig, scr
   await writeFileAtomic(recordPath(backupDir, record.server, record.name), `${JSON.stringify(record)}\n`)
 }
 
+/**
+ * The record-and-forget pair for one source, handed to a restore driver (driver.ts DriverTarget):
+ * a database it creates beside the target is recorded before CREATE and forgotten after DROP, so
+ * that the leftovers of a killed restore are swept by the next run.
+ */
+export interface ScratchLedger {
+  record(name: string, target: string): Promise<void>
+  forget(name: string): Promise<void>
+}
+
+export function scratchLedger(backupDir: string, source: SourceConfig): ScratchLedger {
+  return {
+    record: (name, target) => recordScratch(backupDir, source, { name, target, drillServer: false }),
+    forget: (name) => forgetScratch(backupDir, source, name),
+  }
+}
+
 /** Forgets `name` once it was dropped (or never created). */
 export async function forgetScratch(backupDir: string, source: SourceConfig, name: string): Promise<void> {
   await rm(recordPath(backupDir, serverOf(source), name), { force: true })
