@@ -1,16 +1,19 @@
 /**
  * Restoring a pg_dump into PostgreSQL with the engine's own restore functions (psql or pg_restore,
- * one transaction, stop at the first error), chosen by the backup's file extension. Replacing an
- * existing database is done aside: the backup is loaded into a new database, and only when that
- * succeeded are the two swapped by renaming (and the old one dropped). A failed restore therefore
- * leaves the target exactly as it was. Renaming needs the target free of other sessions: the
- * application must be stopped, as for any restore.
+ * statement by statement, stop at the first error), chosen by the backup's file extension. Not one
+ * transaction: that locks every relation it creates until the end and overflows the lock table of
+ * a database with thousands of tables. All-or-nothing comes from where the load goes instead: a
+ * new database, dropped again when the load fails. Replacing an existing database loads the backup
+ * beside it and swaps the two by renaming (and drops the old one) only when the load succeeded, so
+ * a failed restore leaves the target exactly as it was. Renaming needs the target free of other
+ * sessions: the application must be stopped, as for any restore.
  */
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import type { SourceConfig } from '../config/types.js'
 import { GLOBALS_DATABASE } from '../engines/postgres/args.js'
 import { withClient } from '../engines/postgres/probe.js'
+import { checkTargetNeeds } from '../engines/postgres/needs.js'
 import { createDatabase, dropDatabase, restoreCustom, restoreGlobals, restorePlain } from '../engines/postgres/restore.js'
 import { DbkeeperError } from '../runtime/errors.js'
 import type { CountedTable } from './check.js'
@@ -23,11 +26,12 @@ export class PostgresDriver implements RestoreDriver {
   readonly exactCounts = false
   readonly label: string
   readonly #globals: boolean
+  readonly #server: string
 
   constructor(private readonly t: DriverTarget) {
     this.#globals = t.manifest.database === GLOBALS_DATABASE
-    const server = `${t.source.host ?? 'localhost'}:${t.source.port ?? 5432}`
-    this.label = this.#globals ? `the roles and tablespaces of the PostgreSQL server ${server}` : `database "${t.target}" on ${server}`
+    this.#server = `${t.source.host ?? 'localhost'}:${t.source.port ?? 5432}`
+    this.label = this.#globals ? `the roles and tablespaces of the PostgreSQL server ${this.#server}` : `database "${t.target}" on ${this.#server}`
   }
 
   async inspect(signal: AbortSignal): Promise<TargetState> {
@@ -48,17 +52,25 @@ export class PostgresDriver implements RestoreDriver {
       content.assertComplete()
       return
     }
+    // Before anything is created: what the backup needs of this server (extensions it can install).
+    await maintenance(source, signal, (c) => checkTargetNeeds(c, this.t.manifest.restoreNeeds, this.label, this.#server))
     const restore = contentKind(this.t.manifest) === 'dump' ? restoreCustom : restorePlain
     const into = state.exists && this.t.replace ? asideName(target, 'dbkrestore') : target
-    if (!state.exists || into !== target) await createDatabase(source, into, signal)
+    const created = !state.exists || into !== target
+    if (created) await createDatabase(source, into, signal)
     try {
       await restore(source, workDir, content.stream, into, signal)
       content.assertComplete()
     } catch (error) {
       // Created by us: dropped again, so a failed restore leaves nothing behind.
-      if (!state.exists || into !== target) await dropDatabase(source, into).catch(() => {})
-      if (!(error instanceof DbkeeperError) || into === target) throw error
-      throw new DbkeeperError(error.code, `${this.label} was not changed (the backup was loaded into a new database, dropped again): ${error.message}`, { hint: error.hint, cause: error })
+      if (created) await dropDatabase(source, into).catch(() => {})
+      if (!(error instanceof DbkeeperError)) throw error
+      const left = !created
+        ? 'was empty and now holds the part of the backup loaded before the error' // --into an existing empty database: loaded in place
+        : into !== target ? 'was not changed (the backup was loaded into a new database, dropped again)' : 'was not created (the half-loaded new database was dropped again)'
+      throw new DbkeeperError(error.code, `${this.label} ${left}: ${error.message}`, {
+        hint: created ? error.hint : `${error.hint ?? 'fix the cause'}; then drop it (DROP DATABASE) or restore into a new name`, cause: error,
+      })
     }
     if (into !== target) await this.#swap(into, signal)
   }
@@ -93,14 +105,17 @@ export class PostgresDriver implements RestoreDriver {
   async count(signal: AbortSignal): Promise<{ tables: CountedTable[]; problems: string[] }> {
     if (this.#globals) return { tables: [], problems: [] }
     return withClient(this.t.source, this.t.target, signal, async (c) => {
-      const { rows } = await c.query<{ schema: string; name: string }>(
-        `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      const { rows } = await c.query<{ schema: string; name: string; partitioned: boolean }>(
+        `SELECT n.nspname AS schema, c.relname AS name, c.relkind = 'p' AS partitioned FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE c.relkind IN ('r', 'p') AND ${USER_SCHEMAS} ORDER BY 1, 2`)
       const tables: CountedTable[] = []
       for (const r of rows) {
-        // ONLY: a parent's own rows, which is what its reltuples (the manifest's estimate) counts.
-        const n = (await c.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${pg.escapeIdentifier(r.schema)}.${pg.escapeIdentifier(r.name)}`)).rows[0]?.n
-        tables.push({ name: `${r.schema}.${r.name}`, rows: Number(n ?? 0) })
+        // A partitioned table: the rows of all its partitions, as its manifest entry sums their
+        // estimates (engines/postgres/probe.ts). Any other table: its own rows only (ONLY), as its
+        // reltuples counts them, not those of tables inheriting from it.
+        const from = `${r.partitioned ? '' : 'ONLY '}${pg.escapeIdentifier(r.schema)}.${pg.escapeIdentifier(r.name)}`
+        const n = (await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`)).rows[0]?.n
+        tables.push({ name: `${r.schema}.${r.name}`, rows: Number(n ?? 0), ...(r.partitioned ? { inPartitions: true } : {}) })
       }
       return { tables, problems: [] }
     })

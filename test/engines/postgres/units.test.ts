@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { SourceConfig } from '../../../src/config/types.js'
-import { dbnameConninfo, pgDumpArgs, pgDumpallGlobalsArgs, psqlRestoreArgs } from '../../../src/engines/postgres/args.js'
+import { dbnameConninfo, pgDumpArgs, pgDumpallGlobalsArgs, pgRestoreArgs, psqlRestoreArgs } from '../../../src/engines/postgres/args.js'
 import { CLUSTER_END_MARKER, DUMP_END_MARKER, checkCustomHead, checkEndMarker } from '../../../src/engines/postgres/content.js'
 import { judgeToolExit, keyLine } from '../../../src/engines/postgres/diagnose.js'
 import { escapePassfileField, passfileLine } from '../../../src/engines/postgres/passfile.js'
@@ -31,10 +31,12 @@ describe('command lines', () => {
     expect(dbnameConninfo('postgresql://evil/x')).toBe("dbname='postgresql://evil/x'")
   })
 
-  it('pg_dumpall takes no pg_dump extra options; psql restores in one transaction, stopping at the first error', () => {
+  it('pg_dumpall takes no pg_dump extra options; psql and pg_restore stop at the first error, not in one transaction (lock table)', () => {
     expect(pgDumpallGlobalsArgs(source)).not.toContain('--exclude-table=logs')
     expect(pgDumpallGlobalsArgs(source)).toContain('--globals-only')
-    expect(psqlRestoreArgs(source, 'new')).toEqual(expect.arrayContaining(['--single-transaction', '--set=ON_ERROR_STOP=1', '--no-psqlrc', '--no-password', "--dbname=dbname='new'"]))
+    expect(psqlRestoreArgs(source, 'new')).toEqual(expect.arrayContaining(['--set=ON_ERROR_STOP=1', '--no-psqlrc', '--no-password', "--dbname=dbname='new'"]))
+    expect(pgRestoreArgs(source, 'new')).toContain('--exit-on-error')
+    for (const args of [psqlRestoreArgs(source, 'new'), pgRestoreArgs(source, 'new')]) expect(args).not.toContain('--single-transaction')
   })
 })
 
