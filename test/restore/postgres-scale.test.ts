@@ -3,12 +3,13 @@
  * server's default lock table (max_locks_per_transaction 64 × 100 connections = 6,400 slots): one
  * transaction cannot create it ("out of shared memory"), so the documented `psql
  * --single-transaction` failed, and so did every restore. Now: the backup warns by-hand
- * single-transaction users; `dbkeeper restore` in place and --into, and the incident script, load
- * statement by statement into a new database and restore it exactly.
+ * single-transaction users; `dbkeeper restore` in place and --into, the incident script and the
+ * by-hand path of docs/RESTORE.md load statement by statement into a new database and restore it exactly.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { gunzipSync } from 'node:zlib'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { comparableDump, libpqEnv, server, sql } from '../engines/postgres/helpers.js'
@@ -89,6 +90,18 @@ describe(`PostgreSQL: ${TABLES} tables on the default lock table`, () => {
     })
     expect(single.exitCode).not.toBe(0)
     expect(single.stderr).toContain('out of shared memory')
+  }, SLOW)
+
+  it('the by-hand path docs/RESTORE.md gives instead (new database, then renamed) works', async () => {
+    const doc = await readFile(join(ROOT, 'docs', 'RESTORE.md'), 'utf8')
+    const block = /```bash\n(createdb -T template0 shop_new\n[\s\S]*?)```/.exec(doc)![1]!
+    const file = join(dir, 'shop.sql')
+    await writeFile(file, gunzipSync(await readFile(plainPath)))
+    const script = block.replaceAll('shop.sql', file).replace(/\bshop(?=(_new|_old)?\b)/g, db)
+    const r = await execa('bash', ['-c', script], { env: libpqEnv(), extendEnv: false, reject: false, timeout: SLOW })
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(await comparableDump(db)).toBe(original)
+    await sql('postgres', `DROP DATABASE ${db}_old`)
   }, SLOW)
 
   it('restore latest in place (safety backup, staged load, swap) brings all tables back', async () => {
