@@ -62,12 +62,10 @@ export class PostgresDriver implements RestoreDriver {
       await restore(source, workDir, content.stream, into, signal)
       content.assertComplete()
     } catch (error) {
-      // Created by us: dropped again, so a failed restore leaves nothing behind.
-      if (created) await dropDatabase(source, into).catch(() => {})
+      // Created by us: dropped again, so a failed restore leaves nothing behind (and says so when it could not).
+      const dropped = created ? await dropDatabase(source, into).then(() => true, () => false) : false
       if (!(error instanceof DbkeeperError)) throw error
-      const left = !created
-        ? 'was empty and now holds the part of the backup loaded before the error' // --into an existing empty database: loaded in place
-        : into !== target ? 'was not changed (the backup was loaded into a new database, dropped again)' : 'was not created (the half-loaded new database was dropped again)'
+      const left = failedLoadLeft(created, into !== target, dropped, into)
       throw new DbkeeperError(error.code, `${this.label} ${left}: ${error.message}`, {
         hint: created ? error.hint : `${error.hint ?? 'fix the cause'}; then drop it (DROP DATABASE) or restore into a new name`, cause: error,
       })
@@ -124,6 +122,14 @@ export class PostgresDriver implements RestoreDriver {
   async discard(signal: AbortSignal): Promise<void> {
     if (!this.#globals) await dropDatabase(this.t.source, this.t.target, signal)
   }
+}
+
+/** The state a failed load left the target in, for the message. */
+function failedLoadLeft(created: boolean, aside: boolean, dropped: boolean, into: string): string {
+  // --into an existing empty database (one a DBA made for a user without CREATEDB): loaded in place.
+  if (!created) return 'was empty and now holds the part of the backup loaded before the error'
+  if (aside) return `was not changed (the backup was loaded into a new database${dropped ? ', dropped again' : ` "${into}", which could not be dropped: DROP DATABASE it by hand`})`
+  return dropped ? 'was not created (the half-loaded new database was dropped again)' : 'holds the part of the backup loaded before the error and could not be dropped: DROP DATABASE it by hand'
 }
 
 /** `<target>_<tag>_<random>` within PostgreSQL's 63-byte identifier limit, cut on a character boundary. */
