@@ -95,11 +95,12 @@ describe(`PostgreSQL: ${TABLES} tables on the default lock table`, () => {
   it('the by-hand path docs/RESTORE.md gives instead (new database, then renamed) works', async () => {
     const doc = await readFile(join(ROOT, 'docs', 'RESTORE.md'), 'utf8')
     const block = /```bash\n(createdb -T template0 shop_new\n[\s\S]*?)```/.exec(doc)![1]!
-    const file = join(dir, 'shop.sql')
+    const file = join(dir, 'dump.sql')
     await writeFile(file, gunzipSync(await readFile(plainPath)))
     const script = block.replaceAll('shop.sql', file).replace(/\bshop(?=(_new|_old)?\b)/g, db)
     const r = await execa('bash', ['-c', script], { env: libpqEnv(), extendEnv: false, reject: false, timeout: SLOW })
     expect(r.exitCode, r.stderr).toBe(0)
+    expect(r.stdout, r.stderr).toContain('restored: check the application')
     expect(await comparableDump(db)).toBe(original)
     await sql('postgres', `DROP DATABASE ${db}_old`)
   }, SLOW)
