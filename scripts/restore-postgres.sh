@@ -13,9 +13,10 @@ uncompressed, as dbkeeper writes them) into a PostgreSQL database, REPLACING its
   1. checks the file against its .sha256 (sha256sum -c) and reads it to the end
   2. asks for confirmation (or --yes)
   3. dumps the current database to a safety file (unless --no-safety-dump)
-  4. loads the backup into a new database in one transaction (psql or pg_restore, stopping
-     at the first error), then renames it into the target's place and drops the old one:
-     a failed restore leaves the target as it was
+  4. loads the backup into a new database (psql or pg_restore, stopping at the first error;
+     not in one transaction, which runs out of lock memory with thousands of tables), then
+     renames it into the target's place and drops the old one; a failed load drops the new
+     database again: the target is left as it was
   5. prints every table with its row count
 The _globals backup (roles, tablespaces) is replayed against the postgres database instead;
 "already exists" errors are expected there and ignored.
@@ -160,13 +161,15 @@ aside=$database
 step "loading $base into a new database $aside"
 admin 'CREATE DATABASE :"aside" TEMPLATE template0'
 if [[ $custom -eq 1 ]]; then
-  load() { decompress "$file" | pg_restore --no-password --exit-on-error --single-transaction --dbname="$(conninfo "$aside")"; }
+  load() { decompress "$file" | pg_restore --no-password --exit-on-error --dbname="$(conninfo "$aside")"; }
 else
-  load() { decompress "$file" | psql -X -q --single-transaction -v ON_ERROR_STOP=1 --file=- --dbname="$(conninfo "$aside")" >/dev/null; }
+  load() { decompress "$file" | psql -X -q -v ON_ERROR_STOP=1 --file=- --dbname="$(conninfo "$aside")" >/dev/null; }
 fi
+# Statement by statement, not --single-transaction (one lock per relation until the end: "out of
+# shared memory" with a few thousand tables). The half-filled new database is dropped instead.
 if ! load; then
   admin 'DROP DATABASE IF EXISTS :"aside"' || true
-  die "the restore stopped at the error above (psql names the line of the decompressed dump); $database was not changed" 'fix the cause (e.g. create missing roles from the _globals backup) and run this again'
+  die "the restore stopped at the error above (psql names the line of the decompressed dump); the half-filled database $aside was dropped, $database was not changed" 'fix the cause (e.g. create missing roles from the _globals backup) and run this again'
 fi
 
 if [[ $exists -eq 1 ]]; then
@@ -184,10 +187,14 @@ if [[ $exists -eq 1 ]]; then
 fi
 
 step 'tables and rows now in the database'
-psql -X -At -F ' ' -d "$(conninfo "$database")" -c "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
-  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND n.nspname !~ '^pg_(toast|temp_)' ORDER BY 1" |
-  while IFS= read -r table; do
-    printf '  %-40s %s rows\n' "$table" "$(psql -X -At -d "$(conninfo "$database")" -c "SELECT count(*) FROM ONLY $table")"
-  done
+# One connection for every count (\gexec runs each generated query). A partitioned table is counted
+# through its partitions (which are listed too); any other table without its children (ONLY).
+psql -X -At -F $'\t' -v ON_ERROR_STOP=1 -d "$(conninfo "$database")" <<'SQL' |
+SELECT format('SELECT %L, count(*), %L FROM %s%I.%I', format('%I.%I', n.nspname, c.relname),
+              CASE c.relkind WHEN 'p' THEN ' (in its partitions)' ELSE '' END, CASE c.relkind WHEN 'p' THEN '' ELSE 'ONLY ' END, n.nspname, c.relname)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)' ORDER BY n.nspname, c.relname
+\gexec
+SQL
+  while IFS=$'\t' read -r table rows note; do printf '  %-40s %s rows%s\n' "$table" "$rows" "$note"; done
 step "restored $base into $database${safety_file:+ (previous content: $safety_file)}"

@@ -14,6 +14,8 @@ import type { TableInfo } from '../engines/engine.js'
 export interface CountedTable {
   name: string
   rows: number
+  /** A partitioned table, counted through its partitions (which are listed too): not added twice to the total. */
+  inPartitions?: boolean
 }
 
 export interface TableCheck {
@@ -23,6 +25,8 @@ export interface TableCheck {
   /** Counted after the restore; undefined when the table is missing. */
   actual: number | undefined
   ok: boolean
+  /** The rows are its partitions' (CountedTable.inPartitions). */
+  inPartitions?: boolean
 }
 
 export interface CheckResult {
@@ -39,13 +43,14 @@ export function tolerance(expected: number): number {
 }
 
 export function compareTables(expected: readonly TableInfo[], actual: readonly CountedTable[], exact: boolean, extraProblems: readonly string[] = []): CheckResult {
-  const counted = new Map(actual.map((t) => [t.name, t.rows]))
+  const counted = new Map(actual.map((t) => [t.name, t]))
   const tables = expected.map((t): TableCheck => {
-    const rows = counted.get(t.name)
+    const found = counted.get(t.name)
+    const rows = found?.rows
     let ok = rows !== undefined
     if (ok && exact) ok = rows === t.rows
     else if (ok) ok = rows! >= t.rows - tolerance(t.rows)
-    return { name: t.name, expected: t.rows, actual: rows, ok }
+    return { name: t.name, expected: t.rows, actual: rows, ok, ...(found?.inPartitions ? { inPartitions: true } : {}) }
   })
   const problems = [...extraProblems]
   for (const t of tables) {
@@ -58,7 +63,7 @@ export function compareTables(expected: readonly TableInfo[], actual: readonly C
 
 /** "5 tables, 100,004 rows, as the backup says (row counts exact)" — one line for the operator. */
 export function describeCheck(result: CheckResult): string {
-  const rows = result.tables.reduce((n, t) => n + (t.actual ?? 0), 0)
+  const rows = result.tables.reduce((n, t) => n + (t.inPartitions ? 0 : t.actual ?? 0), 0)
   const what = `${result.tables.length} table${result.tables.length === 1 ? '' : 's'}, ${rows.toLocaleString('en-US')} rows`
   if (!result.ok) return `check FAILED (${what}): ${result.problems.join('; ')}`
   return `check ok: ${what} — ${result.exact ? 'row counts equal to the backup\'s' : 'every table present, row counts within the estimates\' tolerance'}`

@@ -1,15 +1,18 @@
 /**
  * Restoring a pg_dump into PostgreSQL with the engine's own restore functions (psql or pg_restore,
- * one transaction, stop at the first error), chosen by the backup's file extension. Replacing an
- * existing database is done aside: the backup is loaded into a new database, and only when that
- * succeeded are the two swapped by renaming (and the old one dropped). A failed restore therefore
- * leaves the target exactly as it was. Renaming needs the target free of other sessions: the
- * application must be stopped, as for any restore.
+ * statement by statement, stop at the first error), chosen by the backup's file extension. Not one
+ * transaction: that locks every relation it creates until the end and overflows the lock table of
+ * a database with thousands of tables. All-or-nothing comes from where the load goes instead: a
+ * new database, dropped again when the load fails. Replacing an existing database loads the backup
+ * beside it and swaps the two by renaming (and drops the old one) only when the load succeeded, so
+ * a failed restore leaves the target exactly as it was. Renaming needs the target free of other
+ * sessions: the application must be stopped, as for any restore.
  */
 import pg from 'pg'
 import type { SourceConfig } from '../config/types.js'
 import { GLOBALS_DATABASE } from '../engines/postgres/args.js'
 import { withClient } from '../engines/postgres/probe.js'
+import { checkTargetNeeds } from '../engines/postgres/needs.js'
 import { createDatabase, dropDatabase, restoreCustom, restoreGlobals, restorePlain } from '../engines/postgres/restore.js'
 import { DbkeeperError } from '../runtime/errors.js'
 import type { CountedTable } from './check.js'
@@ -23,11 +26,14 @@ export class PostgresDriver implements RestoreDriver {
   readonly exactCounts = false
   readonly label: string
   readonly #globals: boolean
+  readonly #server: string
+  /** What load() filled: a staged copy beside the target until commit(), or the target itself. */
+  #loaded: { name: string; created: boolean } | undefined
 
   constructor(private readonly t: DriverTarget) {
     this.#globals = t.manifest.database === GLOBALS_DATABASE
-    const server = `${t.source.host ?? 'localhost'}:${t.source.port ?? 5432}`
-    this.label = this.#globals ? `the roles and tablespaces of the PostgreSQL server ${server}` : `database "${t.target}" on ${server}`
+    this.#server = `${t.source.host ?? 'localhost'}:${t.source.port ?? 5432}`
+    this.label = this.#globals ? `the roles and tablespaces of the PostgreSQL server ${this.#server}` : `database "${t.target}" on ${this.#server}`
   }
 
   async inspect(signal: AbortSignal): Promise<TargetState> {
@@ -41,6 +47,13 @@ export class PostgresDriver implements RestoreDriver {
     return { exists: true, empty: Number(n ?? 0) === 0 }
   }
 
+  /** Before anything is created or confirmed: what the backup needs of this server (extensions it can install). */
+  async prepare(signal: AbortSignal): Promise<string[]> {
+    if (this.#globals) return []
+    await maintenance(this.t.source, signal, (c) => checkTargetNeeds(c, this.t.manifest.restoreNeeds, this.label, this.#server))
+    return []
+  }
+
   async load(content: BackupContent, state: TargetState, signal: AbortSignal): Promise<void> {
     const { source, workDir, target } = this.t
     if (this.#globals) {
@@ -50,17 +63,44 @@ export class PostgresDriver implements RestoreDriver {
     }
     const restore = contentKind(this.t.manifest) === 'dump' ? restoreCustom : restorePlain
     const into = state.exists && this.t.replace ? scratchName(target, 'dbkrestore') : target
-    if (!state.exists || into !== target) await createDatabase(source, into, signal)
+    const created = !state.exists || into !== target
+    if (into !== target) await this.t.scratch?.record(into, target)
+    if (created) await createDatabase(source, into, signal)
     try {
       await restore(source, workDir, content.stream, into, signal)
       content.assertComplete()
     } catch (error) {
-      // Created by us: dropped again, so a failed restore leaves nothing behind.
-      if (!state.exists || into !== target) await dropDatabase(source, into).catch(() => {})
-      if (!(error instanceof DbkeeperError) || into === target) throw error
-      throw new DbkeeperError(error.code, `${this.label} was not changed (the backup was loaded into a new database, dropped again): ${error.message}`, { hint: error.hint, cause: error })
+      // Created by us: dropped again, so a failed restore leaves nothing behind (and says so when it could not).
+      const dropped = created ? await this.#drop(into) : false
+      if (!(error instanceof DbkeeperError)) throw error
+      const left = failedLoadLeft(created, into !== target, dropped, into)
+      throw new DbkeeperError(error.code, `${this.label} ${left}: ${error.message}`, {
+        hint: created ? error.hint : `${error.hint ?? 'fix the cause'}; then drop it (DROP DATABASE) or restore into a new name`, cause: error,
+      })
     }
-    if (into !== target) await this.#swap(into, signal)
+    this.#loaded = { name: into, created }
+  }
+
+  /** Drops a database this driver created; true when it is gone (its scratch record forgotten too). */
+  async #drop(name: string): Promise<boolean> {
+    const dropped = await dropDatabase(this.t.source, name).then(() => true, () => false)
+    if (dropped && name !== this.t.target) await this.t.scratch?.forget(name).catch(() => {})
+    return dropped
+  }
+
+  /** After the check of the loaded copy: swaps a staged copy into the target's place. */
+  async commit(signal: AbortSignal): Promise<string[]> {
+    const loaded = this.#loaded
+    this.#loaded = undefined
+    if (loaded !== undefined && loaded.name !== this.t.target) await this.#swap(loaded.name, signal)
+    return []
+  }
+
+  /** The check failed (or the restore was stopped): the database this load created is dropped again. */
+  async abandon(): Promise<void> {
+    const loaded = this.#loaded
+    this.#loaded = undefined
+    if (loaded?.created) await this.#drop(loaded.name)
   }
 
   /** Puts the restored `aside` database in the target's place, keeping the target's owner. */
@@ -68,12 +108,14 @@ export class PostgresDriver implements RestoreDriver {
     const { source, target } = this.t
     const id = pg.escapeIdentifier
     const old = scratchName(target, 'dbkold')
+    await this.t.scratch?.record(old, target)
     await maintenance(source, signal, async (c) => {
       const owner = (await c.query<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [target])).rows[0]?.owner
       try {
         await c.query(`ALTER DATABASE ${id(target)} RENAME TO ${id(old)}`)
       } catch (error) {
-        await c.query(`DROP DATABASE IF EXISTS ${id(aside)}`).catch(() => {})
+        await this.#drop(aside)
+        await this.t.scratch?.forget(old).catch(() => {})
         if ((error as { code?: string }).code !== '55006') throw error
         throw new DbkeeperError('RESTORE_FAILED', `${this.label} is in use by other sessions, so it was not replaced; nothing was changed`, {
           hint: `stop the application, or end its sessions: SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${target.replace(/'/g, "''")}'; then restore again`, cause: error,
@@ -83,24 +125,33 @@ export class PostgresDriver implements RestoreDriver {
         await c.query(`ALTER DATABASE ${id(aside)} RENAME TO ${id(target)}`)
       } catch (error) {
         await c.query(`ALTER DATABASE ${id(old)} RENAME TO ${id(target)}`)
+        await this.#drop(aside)
+        await this.t.scratch?.forget(old).catch(() => {})
         throw error
       }
+      // The staged copy is the target now: not scratch any more.
+      await this.t.scratch?.forget(aside).catch(() => {})
       if (owner) await c.query(`ALTER DATABASE ${id(target)} OWNER TO ${id(owner)}`).catch(() => {})
       await c.query(`DROP DATABASE ${id(old)}`)
+      await this.t.scratch?.forget(old).catch(() => {})
     })
   }
 
   async count(signal: AbortSignal): Promise<{ tables: CountedTable[]; problems: string[] }> {
     if (this.#globals) return { tables: [], problems: [] }
-    return withClient(this.t.source, this.t.target, signal, async (c) => {
-      const { rows } = await c.query<{ schema: string; name: string }>(
-        `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    // The staged copy until it is swapped in (checked before the target is touched), else the target.
+    return withClient(this.t.source, this.#loaded?.name ?? this.t.target, signal, async (c) => {
+      const { rows } = await c.query<{ schema: string; name: string; partitioned: boolean }>(
+        `SELECT n.nspname AS schema, c.relname AS name, c.relkind = 'p' AS partitioned FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE c.relkind IN ('r', 'p') AND ${USER_SCHEMAS} ORDER BY 1, 2`)
       const tables: CountedTable[] = []
       for (const r of rows) {
-        // ONLY: a parent's own rows, which is what its reltuples (the manifest's estimate) counts.
-        const n = (await c.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${pg.escapeIdentifier(r.schema)}.${pg.escapeIdentifier(r.name)}`)).rows[0]?.n
-        tables.push({ name: `${r.schema}.${r.name}`, rows: Number(n ?? 0) })
+        // A partitioned table: the rows of all its partitions, as its manifest entry sums their
+        // estimates (engines/postgres/probe.ts). Any other table: its own rows only (ONLY), as its
+        // reltuples counts them, not those of tables inheriting from it.
+        const from = `${r.partitioned ? '' : 'ONLY '}${pg.escapeIdentifier(r.schema)}.${pg.escapeIdentifier(r.name)}`
+        const n = (await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`)).rows[0]?.n
+        tables.push({ name: `${r.schema}.${r.name}`, rows: Number(n ?? 0), ...(r.partitioned ? { inPartitions: true } : {}) })
       }
       return { tables, problems: [] }
     })
@@ -109,6 +160,14 @@ export class PostgresDriver implements RestoreDriver {
   async discard(signal: AbortSignal): Promise<void> {
     if (!this.#globals) await dropDatabase(this.t.source, this.t.target, signal)
   }
+}
+
+/** The state a failed load left the target in, for the message. */
+function failedLoadLeft(created: boolean, aside: boolean, dropped: boolean, into: string): string {
+  // --into an existing empty database (one a DBA made for a user without CREATEDB): loaded in place.
+  if (!created) return 'was empty and now holds the part of the backup loaded before the error'
+  if (aside) return `was not changed (the backup was loaded into a new database${dropped ? ', dropped again' : ` "${into}", which could not be dropped: DROP DATABASE it by hand`})`
+  return dropped ? 'was not created (the half-loaded new database was dropped again)' : 'holds the part of the backup loaded before the error and could not be dropped: DROP DATABASE it by hand'
 }
 
 /** A client on `postgres`, else `template1` (always present), for CREATE/ALTER/DROP DATABASE. */

@@ -60,21 +60,24 @@ export function pgDumpallGlobalsArgs(source: SourceConfig): string[] {
 }
 
 /**
- * psql replaying a plain dump: one transaction, stop at the first error (so a failed restore
- * leaves the target as it was), and no ~/.psqlrc that could change how the script runs.
- * `--file=-` reads stdin like `<` would, but makes psql put the line number in its error messages.
+ * psql replaying a plain dump: stop at the first error, and no ~/.psqlrc that could change how the
+ * script runs. `--file=-` reads stdin like `<` would, but makes psql put the line number in its
+ * error messages. Not `--single-transaction`: one transaction holds a lock on every relation it
+ * creates until it commits, and a database of a few thousand tables overflows the server's lock
+ * table ("out of shared memory"). All-or-nothing comes from loading into a new database that is
+ * dropped on failure (restore/postgres.ts).
  */
 export function psqlRestoreArgs(source: SourceConfig, database: string): string[] {
   return [
-    ...connectionArgs(source), '--no-password', '--no-psqlrc', '--quiet', '--single-transaction',
+    ...connectionArgs(source), '--no-password', '--no-psqlrc', '--quiet',
     '--set=ON_ERROR_STOP=1', '--file=-', `--dbname=${dbnameConninfo(database)}`,
   ]
 }
 
-/** pg_restore loading a custom archive from standard input, all or nothing. */
+/** pg_restore loading a custom archive from standard input, stopping at the first error (not one transaction: as above). */
 export function pgRestoreArgs(source: SourceConfig, database: string): string[] {
   return [
-    ...connectionArgs(source), '--no-password', '--exit-on-error', '--single-transaction',
+    ...connectionArgs(source), '--no-password', '--exit-on-error',
     `--dbname=${dbnameConninfo(database)}`,
   ]
 }

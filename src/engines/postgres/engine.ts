@@ -6,11 +6,12 @@
 import { PassThrough, type Readable } from 'node:stream'
 import type { SourceConfig } from '../../config/types.js'
 import { toDbkeeperError } from '../../runtime/errors.js'
-import type { DumpProcess, Engine, ProbeResult } from '../engine.js'
+import type { DumpObservation, DumpProcess, Engine, ProbeResult, RestoreNeeds } from '../engine.js'
 import { spawnDump } from '../subprocess.js'
 import { GLOBALS_DATABASE, pgDumpallGlobalsArgs, pgDumpArgs } from './args.js'
 import { CLUSTER_END_MARKER, DUMP_END_MARKER, checkCustomHead, checkEndMarker } from './content.js'
 import { judgeToolExit } from './diagnose.js'
+import { measureRestoreNeeds } from './needs.js'
 import { toolCredentials } from './passfile.js'
 import { probePostgres } from './probe.js'
 import { createDatabase, dropDatabase, restoreCustom, restoreGlobals, restorePlain } from './restore.js'
@@ -50,6 +51,11 @@ export class PostgresEngine implements Engine {
     return checkEndMarker(tail, CLUSTER_END_MARKER, 'pg_dumpall')
   }
 
+  /** Relations, partitioned tables and extensions of `database`, and what this server could not take back (needs.ts). */
+  restoreNeeds(database: string, _observed: DumpObservation, signal: AbortSignal): Promise<RestoreNeeds> {
+    return measureRestoreNeeds(this.source, database, signal)
+  }
+
   /**
    * The check that needs the whole raw content: for the custom format pg_restore reads the
    * archive; a plain dump is proven by its end marker alone. Undefined when good, else the reason.
@@ -60,7 +66,10 @@ export class PostgresEngine implements Engine {
     return Promise.resolve(undefined)
   }
 
-  /** Restores one decompressed backup of this source into an existing database. */
+  /**
+   * Restores one decompressed backup of this source into an existing, new database, statement by
+   * statement: on failure the caller drops that database (what ran before the error stays in it).
+   */
   restore(input: Readable, database: string, signal?: AbortSignal): Promise<void> {
     const restore = this.source.pgFormat === 'custom' ? restoreCustom : restorePlain
     return restore(this.source, this.workDir, input, database, signal)

@@ -64,9 +64,20 @@ export async function withClient<T>(source: SourceConfig, database: string, sign
   }
 }
 
+/**
+ * Tables with their estimated rows. A partitioned table (relkind 'p') holds no rows itself and its
+ * reltuples is -1, or the total after an ANALYZE of it: its rows are the sum of its leaf
+ * partitions' estimates, which is what `SELECT count(*) FROM parent` (without ONLY) counts after a
+ * restore (restore/postgres.ts). Each partition is also listed with its own rows.
+ */
 const TABLES_SQL = `
+WITH RECURSIVE tree AS (
+  SELECT inhparent AS root, inhrelid AS rel FROM pg_inherits
+  UNION ALL SELECT t.root, i.inhrelid FROM tree t JOIN pg_inherits i ON i.inhparent = t.rel)
 SELECT n.nspname AS schema, c.relname AS name,
-       GREATEST(c.reltuples, 0)::float8 AS rows,
+       CASE WHEN c.relkind = 'p'
+            THEN (SELECT coalesce(sum(GREATEST(l.reltuples, 0)), 0) FROM tree JOIN pg_class l ON l.oid = tree.rel WHERE tree.root = c.oid AND l.relkind = 'r')
+            ELSE GREATEST(c.reltuples, 0) END::float8 AS rows,
        pg_total_relation_size(c.oid)::float8 AS bytes,
        has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT') AS readable
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -1,7 +1,9 @@
 /**
  * Restores for `dbkeeper restore` and drills: a plain dump through psql, a custom archive through
- * pg_restore, each in one transaction that stops at the first error, so a failed restore leaves
- * the target database as it was. The target database must exist (createDatabase).
+ * pg_restore, statement by statement, stopping at the first error. Not in one transaction (that
+ * takes a lock per relation and overflows the lock table of a database with thousands of tables):
+ * the target database must be a new one (createDatabase) that the caller drops when the load fails,
+ * so a failed restore never shows (restore/postgres.ts).
  */
 import pg from 'pg'
 import type { Readable } from 'node:stream'
@@ -21,16 +23,16 @@ import { withClient } from './probe.js'
 function judgeRestore(source: SourceConfig, tool: string, database: string, exit: FedExit): DbkeeperError | undefined {
   if (exit.inputError) {
     return new DbkeeperError('RESTORE_FAILED', `${source.id}: the backup could not be read while restoring into "${database}": ${exit.inputError.message}`, {
-      hint: 'run `dbkeeper verify` on this backup; nothing was committed (single transaction)', cause: exit.inputError,
+      hint: 'run `dbkeeper verify` on this backup', cause: exit.inputError,
     })
   }
   const sqlError = exit.stderr.split('\n').find((l) => /^psql:.*?:\d+: ERROR:|could not execute query: ERROR:|^ERROR:/.test(l.trim()))
   if (sqlError && exit.exitCode !== 0) {
     const owner = /role "[^"]*" does not exist/.test(sqlError)
-    return new DbkeeperError('RESTORE_FAILED', `${source.id}: restoring into "${database}" stopped at the first error, nothing was kept: ${sqlError.trim()}`, {
+    return new DbkeeperError('RESTORE_FAILED', `${source.id}: restoring into "${database}" stopped at the first error: ${sqlError.trim()}`, {
       hint: owner
         ? 'the dump names an owner or grantee this server lacks: create the role first (restore the _globals backup), or restore a custom-format backup with pg_restore --no-owner --no-acl'
-        : 'fix the cause on the target server and restore again; the target database was left as it was',
+        : 'fix the cause on the target server and restore again',
     })
   }
   return judgeToolExit(source, tool, exit, 'RESTORE_FAILED')
@@ -65,12 +67,12 @@ export function restoreCustom(source: SourceConfig, workDir: string, input: Read
 const EXPECTED_GLOBALS_ERROR = /ERROR:\s+(role|tablespace) "[^"]*" already exists/
 
 /**
- * Replays the `_globals` backup (roles, memberships, tablespaces) against `postgres`. Not one
- * transaction and not stopping at errors, as above; any error other than "already exists" fails
- * the restore with the first such line (the statements before and after it did run).
+ * Replays the `_globals` backup (roles, memberships, tablespaces) against `postgres`, not stopping
+ * at errors; any error other than "already exists" fails the restore with the first such line
+ * (the statements before and after it did run).
  */
 export async function restoreGlobals(source: SourceConfig, workDir: string, input: Readable, signal?: AbortSignal): Promise<void> {
-  const args = psqlRestoreArgs(source, 'postgres').filter((a) => a !== '--single-transaction' && a !== '--set=ON_ERROR_STOP=1')
+  const args = psqlRestoreArgs(source, 'postgres').filter((a) => a !== '--set=ON_ERROR_STOP=1')
   const creds = toolCredentials(source, workDir)
   try {
     const exit = await runFedTool('psql', args, { env: creds.env, input, signal })

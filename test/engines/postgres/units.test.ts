@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { SourceConfig } from '../../../src/config/types.js'
-import { dbnameConninfo, pgDumpArgs, pgDumpallGlobalsArgs, psqlRestoreArgs } from '../../../src/engines/postgres/args.js'
+import { describeNeeds, installHint } from '../../../src/engines/postgres/needs.js'
+import { dbnameConninfo, pgDumpArgs, pgDumpallGlobalsArgs, pgRestoreArgs, psqlRestoreArgs } from '../../../src/engines/postgres/args.js'
 import { CLUSTER_END_MARKER, DUMP_END_MARKER, checkCustomHead, checkEndMarker } from '../../../src/engines/postgres/content.js'
 import { judgeToolExit, keyLine } from '../../../src/engines/postgres/diagnose.js'
 import { escapePassfileField, passfileLine } from '../../../src/engines/postgres/passfile.js'
@@ -31,10 +32,12 @@ describe('command lines', () => {
     expect(dbnameConninfo('postgresql://evil/x')).toBe("dbname='postgresql://evil/x'")
   })
 
-  it('pg_dumpall takes no pg_dump extra options; psql restores in one transaction, stopping at the first error', () => {
+  it('pg_dumpall takes no pg_dump extra options; psql and pg_restore stop at the first error, not in one transaction (lock table)', () => {
     expect(pgDumpallGlobalsArgs(source)).not.toContain('--exclude-table=logs')
     expect(pgDumpallGlobalsArgs(source)).toContain('--globals-only')
-    expect(psqlRestoreArgs(source, 'new')).toEqual(expect.arrayContaining(['--single-transaction', '--set=ON_ERROR_STOP=1', '--no-psqlrc', '--no-password', "--dbname=dbname='new'"]))
+    expect(psqlRestoreArgs(source, 'new')).toEqual(expect.arrayContaining(['--set=ON_ERROR_STOP=1', '--no-psqlrc', '--no-password', "--dbname=dbname='new'"]))
+    expect(pgRestoreArgs(source, 'new')).toContain('--exit-on-error')
+    for (const args of [psqlRestoreArgs(source, 'new'), pgRestoreArgs(source, 'new')]) expect(args).not.toContain('--single-transaction')
   })
 })
 
@@ -111,5 +114,29 @@ describe('classifying a failed tool', () => {
   it('keyLine picks the first error line without the tool prefix', () => {
     expect(keyLine('pg_dump: warning: x\npg_dump: error: query failed: ERROR:  boom\npg_dump: detail: Query was: SELECT 1')).toBe('query failed: ERROR:  boom')
     expect(keyLine('just a line\nlast line\n')).toBe('last line')
+  })
+})
+
+describe('what a restore needs (needs.ts)', () => {
+  const base = { relations: 20, partitioned: [], extensions: [], unavailable: [], lockSlots: 6400, maxLocks: 64 }
+
+  it('records relations, partitioned tables and extensions; no warning when the source could take it back', () => {
+    expect(describeNeeds({ ...base, partitioned: ['s.p'], extensions: ['pg_trgm'] })).toEqual({ relations: 20, partitioned: ['s.p'], extensions: ['pg_trgm'] })
+    expect(describeNeeds(base)).toEqual({ relations: 20 })
+  })
+
+  it('warns by-hand single-transaction users when the lock table is too small, with the setting to use', () => {
+    const [warning] = describeNeeds({ ...base, relations: 15_000 }).warnings!
+    expect(warning).toMatch(/^for `psql --single-transaction` .* by hand only: the backup creates 15000 relations, .*max_locks_per_transaction 64 × \(max_connections \+ max_prepared_transactions\) = 6400/)
+    expect(warning).toContain('set max_locks_per_transaction = 150 and restart the server')
+    expect(describeNeeds({ ...base, relations: 6400 }).warnings).toBeUndefined()
+  })
+
+  it('warns about an extension the source can no longer install, and names the package', () => {
+    expect(describeNeeds({ ...base, extensions: ['postgis'], unavailable: ['postgis'] }).warnings).toEqual([
+      'the extension postgis is installed in this database but no longer available for install on this server: a restore here fails at CREATE EXTENSION; install the package postgresql-<major>-postgis-3 on the server (Debian/Ubuntu; or your distribution\'s or provider\'s equivalent), then restore again',
+    ])
+    expect(installHint('vector', '16')).toContain('postgresql-16-pgvector')
+    expect(installHint('my_ext', '15')).toMatch(/^install the extension my_ext on the server/)
   })
 })
