@@ -6,7 +6,7 @@
 import { loadConfig } from '../config/index.js'
 import { describeError, exitCodeFor, EXIT_USAGE, toDbkeeperError } from '../runtime/errors.js'
 import { createLogger } from '../runtime/logger.js'
-import { scrubSecrets } from '../runtime/secrets.js'
+import { scrubOutput } from '../runtime/secrets.js'
 import type { Command, CommandContext } from './command.js'
 import { commands } from './commands/index.js'
 
@@ -27,7 +27,7 @@ function usage(): string {
 }
 
 function write(stream: NodeJS.WriteStream, text: string): void {
-  stream.write(`${scrubSecrets(text)}\n`)
+  stream.write(`${scrubOutput(text)}\n`)
 }
 
 export async function main(argv: string[]): Promise<number> {

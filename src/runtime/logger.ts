@@ -1,6 +1,6 @@
 import { pino, type Logger as PinoLogger } from 'pino'
 import type { LogFormat, LogLevel } from '../config/types.js'
-import { scrubSecrets } from './secrets.js'
+import { scrubOutput } from './secrets.js'
 
 export type Logger = PinoLogger
 
@@ -24,7 +24,7 @@ export function prettyLine(json: string): string {
 }
 
 /**
- * pino, JSON to stdout (docker logs) or pretty lines. Every line passes through `scrubSecrets`
+ * pino, JSON to stdout (docker logs) or pretty lines. Every line passes through `scrubOutput`
  * before it is written, so a password that slipped into an error message is still masked.
  */
 export function createLogger(opts: { level: LogLevel; format: LogFormat | undefined; destination?: NodeJS.WritableStream }): Logger {
@@ -36,7 +36,7 @@ export function createLogger(opts: { level: LogLevel; format: LogFormat | undefi
       base: undefined,
       hooks: {
         streamWrite: (s: string) => {
-          const clean = scrubSecrets(s)
+          const clean = scrubOutput(oneKeyEach(s))
           return format === 'pretty' ? prettyLine(clean) : clean
         },
       },
@@ -44,4 +44,17 @@ export function createLogger(opts: { level: LogLevel; format: LogFormat | undefi
     },
     dest,
   )
+}
+
+/**
+ * The line with every key once. pino writes a child's bindings and the call's fields side by
+ * side without merging them, so a `source` bound by the run and passed again by retention came
+ * out twice: invalid for strict JSON parsers. JSON.parse keeps the last (the most specific) value.
+ */
+function oneKeyEach(line: string): string {
+  try {
+    return `${JSON.stringify(JSON.parse(line))}\n`
+  } catch {
+    return line
+  }
 }
