@@ -12,7 +12,7 @@
  * holds (it is a snapshot that includes the WAL).
  */
 import { createWriteStream } from 'node:fs'
-import { chmod, chown, mkdir, rename, rm, stat } from 'node:fs/promises'
+import { chmod, chown, rename, rm, stat } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import { pipeline } from 'node:stream/promises'
@@ -20,7 +20,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { execa } from 'execa'
 import { childEnv, lastLines } from '../engines/subprocess.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
-import { fsyncDir, fsyncPath } from '../storage/local/files.js'
+import { ensureDir, fsyncDir, fsyncPath } from '../storage/local/files.js'
 import type { CountedTable } from './check.js'
 import type { BackupContent } from './content.js'
 import type { DriverTarget, RestoreDriver, TargetState } from './driver.js'
@@ -55,7 +55,7 @@ export class SqliteDriver implements RestoreDriver {
     const target = this.t.target
     const dir = dirname(target)
     const tmp = restoreTempPath(target)
-    await mkdir(dir, { recursive: true })
+    await ensureDir(dir, 0o777)
     await rm(tmp, { force: true })
     try {
       await pipeline(content.stream, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal })

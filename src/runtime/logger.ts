@@ -1,5 +1,6 @@
 import { pino, type Logger as PinoLogger } from 'pino'
 import type { LogFormat, LogLevel } from '../config/types.js'
+import { terminalSafe } from './printable.js'
 import { scrubOutput } from './secrets.js'
 
 export type Logger = PinoLogger
@@ -37,7 +38,7 @@ export function createLogger(opts: { level: LogLevel; format: LogFormat | undefi
       hooks: {
         streamWrite: (s: string) => {
           const clean = scrubOutput(oneKeyEach(s))
-          return format === 'pretty' ? prettyLine(clean) : clean
+          return format === 'pretty' ? terminalSafe(prettyLine(clean)) : clean
         },
       },
       serializers: { err: pino.stdSerializers.err },
