@@ -38,7 +38,7 @@ export function createLogger(opts: { level: LogLevel; format: LogFormat | undefi
       hooks: {
         streamWrite: (s: string) => {
           const clean = scrubOutput(oneKeyEach(s))
-          return format === 'pretty' ? terminalSafe(prettyLine(clean)) : clean
+          return terminalSafe(format === 'pretty' ? prettyLine(clean) : clean)
         },
       },
       serializers: { err: pino.stdSerializers.err },
