@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { decodeManifest, type Manifest } from './manifest.js'
 import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX, STATE_DIR, encodeName } from './naming.js'
 import { newestFirst } from './order.js'
+import { backupDirError } from '../storage/local/files.js'
 
 export interface CatalogEntry {
   manifest: Manifest
@@ -23,6 +24,8 @@ export interface CatalogEntry {
 export interface CatalogFilter {
   source?: string
   database?: string
+  /** Told of each manifest that does not decode (its path, why): such a backup is not listed. */
+  onDamaged?: (manifestPath: string, reason: string) => void
 }
 
 async function dirNames(dir: string): Promise<string[]> {
@@ -38,11 +41,13 @@ async function dirNames(dir: string): Promise<string[]> {
 /** Every backup with a manifest, newest first (order.ts; stamps in the future sort first, as they read). */
 export async function listBackups(backupDir: string, filter: CatalogFilter = {}): Promise<CatalogEntry[]> {
   const out: CatalogEntry[] = []
-  const sources = filter.source ? [filter.source] : await dirNames(backupDir)
+  const sources = filter.source ? [filter.source] : await dirNames(backupDir).catch((error: unknown) => {
+    throw backupDirError(backupDir, error)
+  })
   for (const source of sources) {
     const dbDirs = filter.database ? [encodeName(filter.database)] : await dirNames(join(backupDir, source))
     for (const dbDir of dbDirs) {
-      out.push(...(await listDatabaseDir(join(backupDir, source, dbDir))))
+      out.push(...(await listDatabaseDir(join(backupDir, source, dbDir), filter.onDamaged)))
     }
   }
   return sortNewestFirst(out)
@@ -53,7 +58,7 @@ export function sortNewestFirst(entries: CatalogEntry[]): CatalogEntry[] {
 }
 
 /** The backups in one `<source>/<database>/` directory. Manifests that do not decode are skipped. */
-export async function listDatabaseDir(dir: string): Promise<CatalogEntry[]> {
+export async function listDatabaseDir(dir: string, onDamaged?: CatalogFilter['onDamaged']): Promise<CatalogEntry[]> {
   let names: string[]
   try {
     names = await readdir(dir)
@@ -66,7 +71,10 @@ export async function listDatabaseDir(dir: string): Promise<CatalogEntry[]> {
     if (!name.endsWith(MANIFEST_SUFFIX) || name.startsWith('.')) continue
     const manifestPath = join(dir, name)
     const decoded = decodeManifest(await readFile(manifestPath, 'utf8').catch(() => ''))
-    if ('error' in decoded) continue
+    if ('error' in decoded) {
+      onDamaged?.(manifestPath, decoded.error)
+      continue
+    }
     const { manifest } = decoded
     if (`${manifest.file}${MANIFEST_SUFFIX}` !== name) continue
     const dataPath = join(dir, manifest.file)

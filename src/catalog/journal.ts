@@ -1,10 +1,12 @@
 /**
  * The run journal: one JSON line per run in `<BACKUP_DIR>/.dbkeeper/runs.jsonl`, appended at the
  * end of every run (manual or scheduled). `status`, health and metrics read it; it survives restarts
- * because it lives on the backup volume.
+ * because it lives on the backup volume. It is bounded: rotated at 16 MiB into `runs.1.jsonl` …
+ * `runs.4.jsonl`, and read from its end backwards (journal-files.ts).
  */
-import { open, readFile } from 'node:fs/promises'
+import { open } from 'node:fs/promises'
 import { join } from 'node:path'
+import { DEFAULT_ROTATION, journalFiles, linesBackward, rotateIfDue, type RotationLimits } from './journal-files.js'
 import { STATE_DIR } from './naming.js'
 import { ensureDir, FILE_MODE } from '../storage/local/files.js'
 
@@ -74,12 +76,22 @@ export function journalPath(backupDir: string): string {
   return join(backupDir, STATE_DIR, 'runs.jsonl')
 }
 
-/** Appends one record (one write of one line: O_APPEND keeps concurrent lines whole). */
-export async function appendRun(backupDir: string, record: RunRecord): Promise<void> {
-  await ensureDir(join(backupDir, STATE_DIR))
-  const handle = await open(journalPath(backupDir), 'a', FILE_MODE)
+/**
+ * Appends one record (one write of one line: O_APPEND keeps concurrent lines whole), rotating the
+ * journal first when it is due. A line torn by a crash mid-append (no newline at its end) is
+ * closed first, so that it does not swallow this record too.
+ */
+export async function appendRun(backupDir: string, record: RunRecord, rotation: RotationLimits = DEFAULT_ROTATION): Promise<void> {
+  const stateDir = join(backupDir, STATE_DIR)
+  await ensureDir(stateDir)
+  await rotateIfDue(stateDir, rotation)
+  const handle = await open(journalPath(backupDir), 'a+', FILE_MODE)
   try {
-    await handle.appendFile(`${JSON.stringify(record)}\n`)
+    const { size } = await handle.stat()
+    const last = Buffer.alloc(1)
+    if (size > 0) await handle.read(last, 0, 1, size - 1)
+    const torn = size > 0 && last[0] !== 10
+    await handle.appendFile(`${torn ? '\n' : ''}${JSON.stringify(record)}\n`)
     await handle.sync()
   } finally {
     await handle.close()
@@ -87,27 +99,28 @@ export async function appendRun(backupDir: string, record: RunRecord): Promise<v
 }
 
 /**
- * The last `limit` runs, oldest first. Torn or foreign lines are skipped (a crash mid-append must
- * not make status unreadable). Reads the whole file: it grows by ~1 KB a run. (Trimming is future work.)
+ * The last `limit` runs, oldest first, from the current journal file and then the rotated ones,
+ * each read from its end: the cost depends on `limit`, not on the journal's size. Torn or
+ * foreign lines are skipped (a crash mid-append must not make status unreadable).
  */
 export async function readRuns(backupDir: string, limit = 1000): Promise<RunRecord[]> {
-  let text: string
-  try {
-    text = await readFile(journalPath(backupDir), 'utf8')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw error
-  }
-  const runs: RunRecord[] = []
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue
-    try {
-      const rec = JSON.parse(line) as RunRecord
-      if (typeof rec.runId === 'string' && Array.isArray(rec.results)) runs.push(rec)
-    } catch {
-      // a torn last line from a crash: ignore
+  const newestFirst: RunRecord[] = []
+  for (const file of await journalFiles(join(backupDir, STATE_DIR))) {
+    for await (const line of linesBackward(file)) {
+      if (newestFirst.length >= limit) return newestFirst.reverse()
+      const rec = parseRecord(line)
+      if (rec) newestFirst.push(rec)
     }
   }
-  return runs.slice(-limit)
+  return newestFirst.reverse()
 }
 
+function parseRecord(line: string): RunRecord | undefined {
+  if (!line.trim()) return undefined
+  try {
+    const rec = JSON.parse(line) as RunRecord
+    return rec !== null && typeof rec.runId === 'string' && Array.isArray(rec.results) ? rec : undefined
+  } catch {
+    return undefined // a torn line from a crash
+  }
+}

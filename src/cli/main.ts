@@ -6,7 +6,8 @@
 import { loadConfig } from '../config/index.js'
 import { describeError, exitCodeFor, EXIT_USAGE, toDbkeeperError } from '../runtime/errors.js'
 import { createLogger } from '../runtime/logger.js'
-import { scrubSecrets } from '../runtime/secrets.js'
+import { terminalSafe } from '../runtime/printable.js'
+import { scrubOutput } from '../runtime/secrets.js'
 import type { Command, CommandContext } from './command.js'
 import { commands } from './commands/index.js'
 
@@ -27,7 +28,7 @@ function usage(): string {
 }
 
 function write(stream: NodeJS.WriteStream, text: string): void {
-  stream.write(`${scrubSecrets(text)}\n`)
+  stream.write(`${terminalSafe(scrubOutput(text))}\n`)
 }
 
 export async function main(argv: string[]): Promise<number> {

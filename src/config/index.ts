@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import { DbkeeperError } from '../runtime/errors.js'
+import { registerPublic, Secret } from '../runtime/secrets.js'
 import { readDaemonConfig, readNotifyConfig } from './daemon.js'
 import { EnvReader, formatProblem, type ConfigProblem, type Env, type FileReader } from './reader.js'
 import { isEmptyPolicy, readGlobalRetention } from './retention.js'
@@ -79,7 +80,7 @@ export function parseConfig(env: Env, readFile: FileReader = (p) => readFileSync
   const restore = readRestoreConfig(r, tz, sources)
   const s3 = readS3Config(r, env, retention)
   if (r.problems.length > 0) throw new ConfigError(r.problems)
-  return Object.freeze({
+  const config: Config = Object.freeze({
     backupDir,
     compression: Object.freeze({ kind, level }),
     log: Object.freeze({ level: logLevel, format: logFormat }),
@@ -91,6 +92,18 @@ export function parseConfig(env: Env, readFile: FileReader = (p) => readFileSync
     restore,
     ...(s3 ? { s3 } : {}),
   })
+  declarePublic(config)
+  return config
+}
+
+/**
+ * Every string of the configuration that is not a Secret is shown openly (by `config`, in paths,
+ * ids, log lines): a password equal to one of them is not masked (runtime/secrets.ts says why).
+ */
+function declarePublic(value: unknown): void {
+  if (typeof value === 'string') registerPublic(value)
+  else if (Array.isArray(value)) value.forEach(declarePublic)
+  else if (value !== null && typeof value === 'object' && !(value instanceof Secret) && !(value instanceof Date)) Object.values(value).forEach(declarePublic)
 }
 
 /** The one reader of process.env. */

@@ -1,4 +1,4 @@
-import { MASK, Secret, scrubSecrets } from '../runtime/secrets.js'
+import { isSecret, MASK, Secret, scrubSecrets } from '../runtime/secrets.js'
 
 /** One thing wrong with the configuration: which variable, what it held, what was expected. */
 export interface ConfigProblem {
@@ -109,6 +109,7 @@ export class EnvReader {
 
 export function formatProblem(p: ConfigProblem): string {
   // A password pasted into the wrong variable (DB01_PORT=<password>) is still a password.
-  const got = p.value === undefined ? 'it is not set' : `got ${scrubSecrets(JSON.stringify(p.value))}`
+  // Compared whole too: a short password (`2`) is not searched for inside text, but is one value here.
+  const got = p.value === undefined ? 'it is not set' : `got ${isSecret(p.value) ? `"${MASK}"` : scrubSecrets(JSON.stringify(p.value))}`
   return `${p.variable}: expected ${p.expected}; ${got}`
 }

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
 import type { Logger } from '../runtime/logger.js'
-import { scrubSecrets } from '../runtime/secrets.js'
+import { scrubOutput } from '../runtime/secrets.js'
 import type { Status } from './status.js'
 
 export interface HealthServerOptions {
@@ -87,7 +87,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: HealthSer
 }
 
 function send(res: ServerResponse, code: number, type: string, body: string, req?: IncomingMessage): void {
-  const clean = scrubSecrets(body)
+  const clean = scrubOutput(body)
   res.writeHead(code, { 'content-type': type, 'content-length': Buffer.byteLength(clean), 'cache-control': 'no-store' })
   res.end(req?.method === 'HEAD' ? undefined : clean)
 }

@@ -62,7 +62,10 @@ export async function notifyRun(record: RunRecord, config: NotifyRunConfig, logg
     } catch (error) {
       const message = scrubSecrets(error instanceof Error ? error.message : String(error))
       result.failed.push({ target: n.target, error: message })
-      logger.error({ notifier: n.target, runId: record.runId, err: error },
+      // The message and the code, not the stack: an operator reads this line, and a stack of
+      // nodemailer or undici internals hides the one line that matters.
+      const code = (error as { code?: unknown } | undefined)?.code
+      logger.error({ notifier: n.target, runId: record.runId, ...(typeof code === 'string' ? { code } : {}) },
         `alert NOT sent: ${message} — check the ${n.kind === 'email' ? 'SMTP_* settings and that the mail server is reachable' : 'WEBHOOK_URL receiver'}; the next alert is tried again`)
     }
   }))

@@ -10,7 +10,7 @@ import type { CatalogEntry } from '../catalog/catalog.js'
 import { isDrill, type RunRecord } from '../catalog/journal.js'
 import { databaseKey, latestProvenBackups } from '../catalog/latest.js'
 import { formatDuration } from '../runtime/duration.js'
-import { scrubSecrets } from '../runtime/secrets.js'
+import { scrubOutput, scrubSecrets } from '../runtime/secrets.js'
 import { drillNextSteps, nextSteps } from './next-steps.js'
 
 export interface LastGoodBackup {
@@ -199,6 +199,6 @@ export function scrubAlert(alert: Alert): Alert {
   return {
     subject: scrubSecrets(alert.subject),
     text: scrubSecrets(alert.text),
-    facts: JSON.parse(scrubSecrets(JSON.stringify(alert.facts))) as AlertFacts,
+    facts: JSON.parse(scrubOutput(JSON.stringify(alert.facts))) as AlertFacts,
   }
 }

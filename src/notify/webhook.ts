@@ -28,10 +28,36 @@ export function createWebhookNotifier(config: WebhookConfig): Notifier {
         throw new Error(`${target}: ${cause?.message ?? (error as Error).message}`, { cause: error })
       }
       if (!response.ok) {
-        const answer = (await response.text().catch(() => '')).slice(0, 200)
+        // Some receivers echo the request path in an error page ("Cannot POST /hooks/<token>").
+        const answer = withoutUrl((await response.text().catch(() => '')), config.url.reveal()).slice(0, 200)
         throw new Error(`${target} answered ${response.status} ${response.statusText}${answer ? `: ${answer}` : ''}`)
       }
       await response.body?.cancel()
     },
   }
+}
+
+/**
+ * `body` with the URL's path and query taken out: whole, and every segment and query value on its
+ * own, raw and decoded, longest first (a receiver may echo any of them, encoded or not).
+ */
+export function withoutUrl(body: string, url: string): string {
+  const u = new URL(url)
+  const pieces = new Set<string>([u.pathname + u.search, u.pathname, u.search, u.search.slice(1)])
+  for (const seg of u.pathname.split('/')) pieces.add(seg)
+  for (const [k, v] of u.searchParams) {
+    pieces.add(v)
+    pieces.add(encodeURIComponent(v))
+    pieces.add(`${k}=${v}`)
+  }
+  for (const p of [...pieces]) {
+    try {
+      pieces.add(decodeURIComponent(p))
+    } catch {
+      // not valid percent-encoding: the raw form is enough
+    }
+  }
+  let out = body
+  for (const p of [...pieces].filter((x) => x.length > 1 && x !== '/').sort((a, b) => b.length - a.length)) out = out.split(p).join('…')
+  return out
 }

@@ -3,7 +3,7 @@
  * volume lock. A failing database never stops the others; the run is recorded in the journal.
  */
 import { randomUUID } from 'node:crypto'
-import { access, constants, mkdir, rm } from 'node:fs/promises'
+import { access, constants, rm } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { cleanDebris } from '../catalog/debris.js'
@@ -14,7 +14,7 @@ import { createEngine } from '../engines/index.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
 import { failpoint } from '../runtime/failpoint.js'
 import type { Logger } from '../runtime/logger.js'
-import { ensureDir } from '../storage/local/files.js'
+import { backupDirError, ensureDir } from '../storage/local/files.js'
 import { backupDatabase, type CommittedBackup } from './backup.js'
 import { createCompression } from './compression.js'
 import { openOffsite, recordOffsite, type Offsite } from './offsite.js'
@@ -53,14 +53,10 @@ export function selectSources(config: Config, only: string[] = []): SourceConfig
 /** Fails early, with the variable to fix, when the backup directory cannot be written. */
 export async function checkBackupDir(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 })
+    await ensureDir(dir)
     await access(dir, constants.W_OK)
   } catch (error) {
-    const e = toDbkeeperError(error, `backup directory ${dir}`)
-    throw new DbkeeperError(e.code === 'NO_SPACE' ? 'NO_SPACE' : 'IO', `cannot write to the backup directory ${dir}: ${e.message}`, {
-      hint: 'check BACKUP_DIR: it must exist or be creatable, and be writable by the user dbkeeper runs as',
-      cause: error,
-    })
+    throw backupDirError(dir, error)
   }
 }
 

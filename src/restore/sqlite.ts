@@ -13,7 +13,7 @@
  * file's content including its WAL.
  */
 import { createWriteStream } from 'node:fs'
-import { chmod, chown, mkdir, rm, stat } from 'node:fs/promises'
+import { chmod, chown, rm, stat } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import { pipeline } from 'node:stream/promises'
@@ -21,7 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { execa } from 'execa'
 import { childEnv, lastLines } from '../engines/subprocess.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
-import { fsyncPath } from '../storage/local/files.js'
+import { ensureDir, fsyncPath } from '../storage/local/files.js'
 import type { CountedTable } from './check.js'
 import type { BackupContent } from './content.js'
 import type { DriverTarget, RestoreDriver, TargetState } from './driver.js'
@@ -60,7 +60,7 @@ export class SqliteDriver implements RestoreDriver {
     const target = this.t.target
     const dir = dirname(target)
     const tmp = restoreTempPath(target)
-    await mkdir(dir, { recursive: true })
+    await ensureDir(dir, 0o777)
     // Before anything is written (again after prepare).
     const plan = await planReplace(target)
     await rm(tmp, { force: true })

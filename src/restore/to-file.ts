@@ -25,6 +25,14 @@ export async function writeContentToFile(entry: CatalogEntry, file: string, sign
   if (await stat(path).then(() => true, () => false)) {
     throw new DbkeeperError('USAGE', `${path} already exists: --to-file never overwrites a file`, { hint: 'choose another name, or move the file away first' })
   }
+  // Checked first: otherwise the error is a raw ENOENT naming our temporary file, not the directory.
+  const dir = dirname(path)
+  const isDir = await stat(dir).then((st) => st.isDirectory(), () => undefined)
+  if (isDir !== true) {
+    throw new DbkeeperError('USAGE', `cannot write ${path}: the directory ${dir} ${isDir === false ? 'is not a directory' : 'does not exist'}`, {
+      hint: `create it first (mkdir -p ${dir}) or choose another --to-file path; nothing was written`,
+    })
+  }
   const tmp = restoreTempPath(path)
   await rm(tmp, { force: true })
   const content = openContent(entry)

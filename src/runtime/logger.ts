@@ -1,5 +1,6 @@
 import { pino, type Logger as PinoLogger } from 'pino'
-import { scrubSecrets } from './secrets.js'
+import { terminalSafe } from './printable.js'
+import { scrubOutput } from './secrets.js'
 
 export type Logger = PinoLogger
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
@@ -25,7 +26,7 @@ export function prettyLine(json: string): string {
 }
 
 /**
- * pino, JSON to stdout (docker logs) or pretty lines. Every line passes through `scrubSecrets`
+ * pino, JSON to stdout (docker logs) or pretty lines. Every line passes through `scrubOutput`
  * before it is written, so a password that slipped into an error message is still masked.
  */
 export function createLogger(opts: { level: LogLevel; format: LogFormat | undefined; destination?: NodeJS.WritableStream }): Logger {
@@ -37,12 +38,25 @@ export function createLogger(opts: { level: LogLevel; format: LogFormat | undefi
       base: undefined,
       hooks: {
         streamWrite: (s: string) => {
-          const clean = scrubSecrets(s)
-          return format === 'pretty' ? prettyLine(clean) : clean
+          const clean = scrubOutput(oneKeyEach(s))
+          return terminalSafe(format === 'pretty' ? prettyLine(clean) : clean)
         },
       },
       serializers: { err: pino.stdSerializers.err },
     },
     dest,
   )
+}
+
+/**
+ * The line with every key once. pino writes a child's bindings and the call's fields side by
+ * side without merging them, so a `source` bound by the run and passed again by retention came
+ * out twice: invalid for strict JSON parsers. JSON.parse keeps the last (the most specific) value.
+ */
+function oneKeyEach(line: string): string {
+  try {
+    return `${JSON.stringify(JSON.parse(line))}\n`
+  } catch {
+    return line
+  }
 }

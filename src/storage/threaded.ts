@@ -73,7 +73,7 @@ export function threadedTarget(entry: URL, data: unknown, description: string, u
       } else call.onMessage?.(m)
       if (calls.size === 0) idleSoon()
     })
-    w.on('error', (error) => fail(new StorageError('IO', `the S3 worker thread failed: ${error.message}`, { retryable: false, cause: error })))
+    w.on('error', (error: Error) => fail(new StorageError('IO', `the S3 worker thread failed: ${error.message}`, { retryable: false, cause: error })))
     w.on('exit', (code) => fail(new StorageError('IO', `the S3 worker thread exited (${code})`, { retryable: false })))
     w.unref()
     worker = w

@@ -89,13 +89,13 @@ describe('dbkeeper backup / list (SQLite, real files)', () => {
     expect(JSON.parse((await runCli(['list', '--json'], env)).stdout)).toEqual([])
   })
 
-  it('an unwritable BACKUP_DIR fails with exit 1 naming BACKUP_DIR', async () => {
+  it('a BACKUP_DIR through a file fails with exit 2 (configuration) naming BACKUP_DIR', async () => {
     const { env, dir } = await setup(10)
     const file = join(dir, 'a-file')
     await writeFile(file, 'x')
     const r = await runCli(['backup'], { ...env, BACKUP_DIR: join(file, 'backups') })
-    expect(r.exitCode).toBe(1)
-    expect(r.stderr).toMatch(/cannot write to the backup directory .*BACKUP_DIR/s)
+    expect(r.exitCode).toBe(2)
+    expect(r.stderr).toMatch(/BACKUP_DIR .* is not a directory .*set BACKUP_DIR/s)
   })
 
   it('removes debris of killed runs, lists none of it, and leaves foreign files alone', async () => {

@@ -1,7 +1,7 @@
 /** Secret values: masked wherever they are printed, and scrubbed from any text that reaches output. */
 import { inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
-import { MASK, registerSecret, scrubSecrets, Secret } from '../../src/runtime/secrets.js'
+import { MASK, registerPublic, registerSecret, scrubOutput, scrubSecrets, Secret } from '../../src/runtime/secrets.js'
 
 describe('Secret', () => {
   it('reveals its value only through reveal()', () => {
@@ -43,5 +43,36 @@ describe('scrubSecrets', () => {
 
   it('leaves text without secrets unchanged', () => {
     expect(scrubSecrets('mysqldump exited 2: Access denied')).toBe('mysqldump exited 2: Access denied')
+  })
+})
+
+describe('scrubSecrets never mangles (issue 14)', () => {
+  it('masks a secret only as a whole token, never inside another word', () => {
+    new Secret('kiwi-7')
+    expect(scrubSecrets('pw kiwi-7, "kiwi-7" x=kiwi-7')).toBe(`pw ${MASK}, "${MASK}" x=${MASK}`)
+    expect(scrubSecrets('kiwi-70 akiwi-7 kiwi-7_b')).toBe('kiwi-70 akiwi-7 kiwi-7_b')
+  })
+
+  it('never searches for secrets shorter than 4 characters or made of digits only', () => {
+    new Secret('2')
+    new Secret('q!')
+    new Secret('20260101')
+    const text = 'app_20260101T000000Z.sql.gz 2 q! 20260101 size 2048'
+    expect(scrubSecrets(text)).toBe(text)
+  })
+
+  it('does not mask a secret that is also a public word (user = password, an engine name)', () => {
+    new Secret('mysql')
+    new Secret('tangerine')
+    registerPublic('tangerine')
+    expect(scrubSecrets('engine mysql, user tangerine')).toBe('engine mysql, user tangerine')
+  })
+
+  it('masks string values of a JSON document, never its keys, and keeps its bytes when nothing is masked', () => {
+    new Secret('size-pass')
+    const doc = `${JSON.stringify({ 'size-pass': 1, path: '/b/x', note: 'login size-pass failed' }, null, 2)}\n`
+    expect(scrubOutput(doc)).toBe(`${JSON.stringify({ 'size-pass': 1, path: '/b/x', note: `login ${MASK} failed` }, null, 2)}\n`)
+    const clean = '{"a":  1, "b":"x"}\n'
+    expect(scrubOutput(clean)).toBe(clean)
   })
 })

@@ -1,4 +1,5 @@
 import { acquireLock } from '../../catalog/lock.js'
+import { printable } from '../../runtime/printable.js'
 import { notifyRun } from '../../notify/index.js'
 import { checkBackupDir, runBackups, selectSources, type DatabaseOutcome, type RunReport } from '../../pipeline/run.js'
 import { formatBytes, formatDuration } from '../../pipeline/progress.js'
@@ -45,16 +46,17 @@ export function toBackupJson(report: RunReport): BackupJson {
 }
 
 export function describeOutcome(o: DatabaseOutcome): string {
-  if (!o.committed) return `FAILED ${o.source}/${o.database}: ${o.error?.message ?? 'unknown error'}${o.error?.hint ? `\n       → ${o.error.hint}` : ''}`
+  const name = printable(`${o.source}/${o.database}`)
+  if (!o.committed) return `FAILED ${name}: ${o.error?.message ?? 'unknown error'}${o.error?.hint ? `\n       → ${o.error.hint}` : ''}`
   const m = o.committed.manifest
   const ratio = m.raw.size > 0 ? `${((m.compressed.size / m.raw.size) * 100).toFixed(1)}%` : '-'
   const rows = m.tables.reduce((n, t) => n + t.rows, 0)
   const lines = [
-    `ok     ${o.source}/${o.database}: ${o.committed.dataPath}`,
+    `ok     ${name}: ${o.committed.dataPath}`,
     `       ${formatBytes(m.raw.size)} → ${formatBytes(m.compressed.size)} (${ratio}) in ${formatDuration(m.durationMs)}, ${m.tables.length} tables, ~${rows.toLocaleString('en-US')} rows, verified`,
   ]
   if (o.offsite?.ok) lines.push(`       off-site: ${o.offsite.key ?? ''}${o.offsite.caughtUp?.length ? `; caught up ${o.offsite.caughtUp.length} missing` : ''}${o.offsite.removed?.length ? `; retention removed ${o.offsite.removed.length}` : ''}`)
-  else if (o.offsite) lines.push(`FAILED off-site copy of ${o.source}/${o.database}: ${o.offsite.error ?? ''}\n       → ${o.error?.hint ?? ''}`)
+  else if (o.offsite) lines.push(`FAILED off-site copy of ${name}: ${o.offsite.error ?? ''}\n       → ${o.error?.hint ?? ''}`)
   if (o.retention && !o.retention.ok) lines.push(`       retention refused: ${o.retention.error ?? ''}`)
   else if (o.retention && o.retention.removed.length > 0) lines.push(`       retention removed ${o.retention.removed.length}: ${o.retention.removed.join(', ')}`)
   return lines.join('\n')

@@ -7,6 +7,7 @@ import { openS3Target } from '../../storage/s3/index.js'
 import { formatBytes } from '../../pipeline/progress.js'
 import type { Command } from '../command.js'
 import { parseCommandArgs } from '../args.js'
+import { printable } from '../../runtime/printable.js'
 
 /**
  * `list --json`: an array, newest first, of ListedBackup. Stable: scripts depend on it.
@@ -79,7 +80,9 @@ printed), or with --verify when a backup is damaged.
   needsConfig: true,
   async run(ctx) {
     const { values, positionals } = parseCommandArgs('list', ctx.args, { json: { type: 'boolean' }, database: { type: 'string' }, verify: { type: 'boolean' } })
-    const entries = await listBackups(ctx.config.backupDir, { source: positionals[0], database: values.database })
+    const onDamaged = (path: string, reason: string) => ctx.logger.warn({ manifest: path, reason },
+      `damaged manifest ${path}: ${reason} — this backup is not listed and cannot be restored from the volume; restore another one, or inspect the file`)
+    const entries = await listBackups(ctx.config.backupDir, { source: positionals[0], database: values.database, onDamaged })
     let damaged = false
     if (values.verify) {
       for (const e of entries) {
@@ -124,7 +127,8 @@ printed), or with --verify when a backup is damaged.
   },
 }
 
-export function table(rows: string[][]): string {
+export function table(raw: string[][]): string {
+  const rows = raw.map((r) => r.map(printable))
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')
 }

@@ -9,6 +9,7 @@ import { s3Backups } from '../../restore/remote.js'
 import { restoreBackup } from '../../restore/restore.js'
 import { writeContentToFile } from '../../restore/to-file.js'
 import { DbkeeperError } from '../../runtime/errors.js'
+import { terminalSafe } from '../../runtime/printable.js'
 import { scrubSecrets } from '../../runtime/secrets.js'
 import type { Command } from '../command.js'
 import { parseCommandArgs } from '../args.js'
@@ -81,7 +82,7 @@ says what state the target is in), 2 usage error or no confirmation, 3 locked.`,
     if (values['to-file'] === undefined) requireConfirmable({ yes, interactive }, `restoring into ${source.label}`)
 
     // Steps go to stderr, so that stdout carries only the result line.
-    const say = (line: string) => process.stderr.write(`${scrubSecrets(line)}\n`)
+    const say = (line: string) => process.stderr.write(`${terminalSafe(scrubSecrets(line))}\n`)
     // Nothing is downloaded yet: an off-site backup is fetched under the restore's own lock.
     const backup = await findBackup(ctx.config, { source, ref, database: values.database }, { remote: s3Backups(ctx.config, ctx), logger: ctx.logger })
     if (backup.note) say(backup.note)

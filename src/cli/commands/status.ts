@@ -2,6 +2,7 @@
  * `dbkeeper status [--json] [--check]`: the last success and last failure of every database, the
  * next scheduled run, and whether backups are healthy. `--check` is the Docker HEALTHCHECK.
  */
+import { printable } from '../../runtime/printable.js'
 import { readStatus } from '../../daemon/current-status.js'
 import type { Status } from '../../daemon/status.js'
 import { formatDuration } from '../../runtime/duration.js'
@@ -93,7 +94,8 @@ export function formatStatus(s: Status, tz: string): string {
   return out.join('\n')
 }
 
-function table(rows: string[][]): string[] {
+function table(raw: string[][]): string[] {
+  const rows = raw.map((r) => r.map(printable))
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '))
 }

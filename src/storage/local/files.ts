@@ -4,8 +4,9 @@
  * exist under its final name.
  */
 import { constants } from 'node:fs'
-import { mkdir, open, rename, rm, chmod } from 'node:fs/promises'
+import { mkdir, open, rename, rm, chmod, stat } from 'node:fs/promises'
 import { dirname, join, basename } from 'node:path'
+import { DbkeeperError, toDbkeeperError } from '../../runtime/errors.js'
 import { failpoint } from '../../runtime/failpoint.js'
 
 export const FILE_MODE = 0o600
@@ -25,9 +26,30 @@ export async function fsyncDir(dir: string): Promise<void> {
   await fsyncPath(dir)
 }
 
-/** Creates the directory chain with 0700 for the directories it creates. */
-export async function ensureDir(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: DIR_MODE })
+/**
+ * Creates the directory chain with `mode` for the directories it creates, one level at a time.
+ * Not `mkdir({ recursive: true })`: Node's loops forever at 100% CPU, deaf to SIGTERM, where
+ * mkdir answers ENOENT under an existing parent (`/proc/x`). Fails with ENOTDIR when a part of the
+ * path is a file.
+ */
+export async function ensureDir(dir: string, mode = DIR_MODE): Promise<void> {
+  try {
+    await mkdir(dir, { mode })
+    return
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EEXIST') {
+      if ((await stat(dir)).isDirectory()) return
+      throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: 'ENOTDIR', path: dir })
+    }
+    const parent = dirname(dir)
+    if (code !== 'ENOENT' || parent === dir) throw error
+    await ensureDir(parent, mode)
+  }
+  // The parent exists now: a second ENOENT is the file system's answer (e.g. /proc), not a race.
+  await mkdir(dir, { mode }).catch(async (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST' || !(await stat(dir)).isDirectory()) throw error
+  })
 }
 
 /** Writes `content` to `path` atomically (temporary name in the same directory, fsync, rename, fsync dir). */
@@ -61,4 +83,27 @@ export async function commitRename(tmp: string, final: string): Promise<void> {
   failpoint('commit.linked')
   await unlink(tmp)
   await fsyncDir(dirname(final))
+}
+
+/**
+ * BACKUP_DIR unusable, as the operator should read it: a path through a file (ENOTDIR, EEXIST)
+ * or one the file system will not create (ENOENT under /proc) is a configuration error (exit 2);
+ * anything else (permissions, a full disk) keeps its own code.
+ */
+export function backupDirError(dir: string, error: unknown): DbkeeperError {
+  const code = (error as NodeJS.ErrnoException).code
+  if (code === 'ENOTDIR' || code === 'EEXIST') {
+    return new DbkeeperError('CONFIG', `BACKUP_DIR ${dir} is not a directory (it or a part of its path is a file) (${code})`, {
+      hint: 'set BACKUP_DIR to a directory on the backup volume (it is created when missing)', cause: error,
+    })
+  }
+  if (code === 'ENOENT') {
+    return new DbkeeperError('CONFIG', `BACKUP_DIR ${dir} cannot be created there: the file system refused (ENOENT)`, {
+      hint: 'set BACKUP_DIR to a directory on the backup volume, or create it yourself (mkdir -p) and check the mount', cause: error,
+    })
+  }
+  const e = toDbkeeperError(error, `backup directory ${dir}`)
+  return new DbkeeperError(e.code === 'NO_SPACE' ? 'NO_SPACE' : 'IO', `cannot write to the backup directory ${dir}: ${e.message}`, {
+    hint: 'check BACKUP_DIR: it must exist or be creatable, and be writable by the user dbkeeper runs as', cause: error,
+  })
 }
