@@ -53,9 +53,37 @@ export class MysqlDriver implements RestoreDriver {
   }
 
   async prepare(signal: AbortSignal): Promise<string[]> {
-    const checked = await this.#withConn(signal, (conn) => checkNeeds(conn, this.t, this.label))
+    const checked = await this.#withConn(signal, async (conn) => {
+      const needs = await checkNeeds(conn, this.t, this.label)
+      if (this.t.replace && (await charsetOf(conn, this.t.target))) await this.#mayCreateBeside(conn)
+      return needs
+    })
     this.#packet = checked.packet
     return checked.lines
+  }
+
+  /**
+   * An in-place restore loads beside the target (`<target>_dbkrestore_<hex>`): a user with rights
+   * on the target alone would be refused there only after the confirmation and the safety backup.
+   * Asked by doing it (a database created and dropped at once), so that grants through roles and
+   * wildcards count as the server counts them.
+   */
+  async #mayCreateBeside(conn: Connection): Promise<void> {
+    const probe = scratchName(this.t.target, 'dbkrestore')
+    await this.t.scratch?.record(probe, this.t.target)
+    try {
+      await conn.query(`CREATE DATABASE ${id(probe)}`)
+    } catch (error) {
+      await this.t.scratch?.forget(probe)
+      if ((error as { errno?: number }).errno !== 1044) throw error
+      const user = this.t.source.user ?? 'root'
+      throw new DbkeeperError('PRIVILEGE', `user '${user}' may not create the database beside ${this.label} that an in-place restore loads into (\`${probe}\`); nothing was changed`, {
+        hint: `GRANT ALL PRIVILEGES ON \`${this.t.target.replace(/[_%\\]/g, '\\$&')}\\_dbk%\`.* TO '${user}'@'%'; or restore --into a new name (then swap by hand), or run the restore as a user with these rights (docs/RESTORE.md, Privileges)`,
+        cause: error,
+      })
+    }
+    await conn.query(`DROP DATABASE ${id(probe)}`)
+    await this.t.scratch?.forget(probe)
   }
 
   async load(content: BackupContent, state: TargetState, signal: AbortSignal): Promise<void> {

@@ -346,6 +346,8 @@ describe('hostile passwords', () => {
     for (const [user, password] of [[mUser, NASTY], [mUser2, NASTY_HASH]]) {
       await rootQuery("CREATE USER ?@'%' IDENTIFIED BY ?", [user, password])
       await rootQuery(`GRANT ALL PRIVILEGES ON ${q(db)}.* TO ?@'%'`, [user])
+      // An in-place restore loads beside the database (docs/RESTORE.md, Privileges).
+      await rootQuery(`GRANT ALL PRIVILEGES ON ${q(`${db.replace(/_/g, '\\_')}\\_dbk%`)}.* TO ?@'%'`, [user])
       await rootQuery("GRANT SELECT ON mysql.proc TO ?@'%'", [user])
     }
     const pg = await pgAdmin(inject('postgres'))

@@ -74,6 +74,8 @@ beforeAll(async () => {
     await maria.query(`USE \`${db}\`; CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(80)); INSERT INTO t SELECT seq, CONCAT('row ', seq, ' ', MD5(seq)) FROM seq_1_to_50000`)
     await maria.query("CREATE USER ?@'%' IDENTIFIED BY ?", [mUser, MARIA_PASS])
     await maria.query(`GRANT ALL PRIVILEGES ON \`${db}\`.* TO ?@'%'`, [mUser])
+    // An in-place restore loads beside the database (docs/RESTORE.md, Privileges).
+    await maria.query(`GRANT ALL PRIVILEGES ON \`${db.replace(/_/g, '\\_')}\\_dbk%\`.* TO ?@'%'`, [mUser])
     await maria.query("GRANT SELECT ON mysql.proc TO ?@'%'", [mUser])
   } finally {
     await maria.end()

@@ -248,3 +248,43 @@ describe('MySQL restore in place: all or nothing', () => {
     })
   }, 120_000)
 })
+
+describe('MySQL in-place restore by a user with rights on the database alone', () => {
+  const db = uniqueName('onlydb')
+  let dir: string
+  let env: Record<string, string>
+
+  beforeAll(async () => {
+    await rootQuery(`CREATE DATABASE \`${db}\``)
+    await rootQuery('CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(20)); INSERT INTO t VALUES (1, \'one\'), (2, \'two\')', [], db)
+    ;({ dir, env } = await mysqlEnv(db, await makeAdminUser()))
+    await backupNow(env)
+  })
+  afterAll(async () => {
+    await dropDatabases(db)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('is refused before the question with the GRANT that allows it, and restores once granted', async () => {
+    await trial('adversarial restore: MySQL user without rights beside the database', 'refused before anything, then granted', async () => {
+      const user = await databaseOnlyUser(db)
+      const limited = { ...env, DB01_USER: user }
+      await rootQuery(`DELETE FROM \`${db}\`.t WHERE id = 2`)
+      const changed = await checksums(db)
+      const safetiesBefore = (await listNow(env)).filter((b) => b.kind === 'pre-restore').length
+      const r = await cli(['restore', 'latest', '--source', 'maria', '--yes'], limited)
+      expect(r.exitCode, r.all).toBe(1)
+      expect(r.stderr).toMatch(/may not create the database beside .*; nothing was changed/)
+      expect(r.stderr).toContain(`GRANT ALL PRIVILEGES ON \`${db.replace(/_/g, '\\_')}\\_dbk%\`.* TO '${user}'@'%'`)
+      expect(await checksums(db)).toEqual(changed)
+      expect((await listNow(env)).filter((b) => b.kind === 'pre-restore').length).toBe(safetiesBefore)
+      expect(await leftovers()).toEqual([])
+      await rootQuery(`GRANT ALL PRIVILEGES ON \`${db.replace(/_/g, '\\_')}\\_dbk%\`.* TO ?@'%'`, [user])
+      await rootQuery("GRANT SELECT ON mysql.proc TO ?@'%'", [user]) // for the safety backup's routines
+      const ok = await cli(['restore', 'latest', '--source', 'maria', '--yes'], limited)
+      expect(ok.exitCode, ok.all).toBe(0)
+      expect(await rootQuery<{ n: number }[]>(`SELECT COUNT(*) AS n FROM \`${db}\`.t`)).toEqual([{ n: 2 }])
+      expect(await leftovers()).toEqual([])
+    })
+  }, 180_000)
+})

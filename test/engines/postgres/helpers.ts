@@ -53,8 +53,12 @@ export async function sql(database: string, text: string): Promise<void> {
 /** Streams a dump through gzip into `file` and waits for the tool's verdict as well. */
 export async function dumpToGzip(engine: PostgresEngine, database: string, file: string): Promise<DumpResult> {
   const dump = engine.dump(database, new AbortController().signal)
-  const [, result] = await Promise.all([pipeline(dump.stdout, createGzip(), createWriteStream(file, { mode: 0o600 })), dump.done])
-  return result
+  // Both settled before either verdict: a failed dump's partial file is read by the caller, and
+  // must be whole gzip (its trailer written) by then.
+  const [written, result] = await Promise.allSettled([pipeline(dump.stdout, createGzip(), createWriteStream(file, { mode: 0o600 })), dump.done])
+  if (result.status === 'rejected') throw result.reason
+  if (written.status === 'rejected') throw written.reason
+  return result.value
 }
 
 /** The raw content of a gzip file (test dumps are small). */
