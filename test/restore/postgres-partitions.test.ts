@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { VerifyJson } from '../../src/cli/commands/verify.js'
-import { comparableDump, server, sql } from '../engines/postgres/helpers.js'
+import { comparableDump, databasesLike, pgCliEnv, sql } from '../engines/postgres/helpers.js'
 import { trial } from '../faults/trials.js'
-import { pgAdmin, uniqueName } from '../support/servers.js'
+import { uniqueName } from '../support/servers.js'
 import { backupNow, cli, insertLine, readManifest, writeResignedBackup } from './support.js'
 
 const SCHEMA = `CREATE EXTENSION pg_trgm; CREATE SCHEMA shop;
@@ -25,15 +25,6 @@ const SCHEMA = `CREATE EXTENSION pg_trgm; CREATE SCHEMA shop;
   CREATE INDEX events_payload_trgm ON shop.events USING gin (payload gin_trgm_ops);
   INSERT INTO shop.events (at, payload) SELECT date '2023-07-01' + (g % 1400), 'event ' || g FROM generate_series(1, 12000) g;
   ANALYZE shop.events;`
-
-async function databasesLike(pattern: string): Promise<string[]> {
-  const c = await pgAdmin(server())
-  try {
-    return (await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [pattern])).rows.map((r) => r.datname)
-  } finally {
-    await c.end()
-  }
-}
 
 describe('PostgreSQL: partitioned tables, extensions, a failed load', () => {
   const db = uniqueName('pgpart')
@@ -48,11 +39,7 @@ describe('PostgreSQL: partitioned tables, extensions, a failed load', () => {
     await sql(db, SCHEMA)
     original = await comparableDump(db)
     dir = await mkdtemp(join(tmpdir(), 'dbk-pgpart-'))
-    const info = server()
-    env = {
-      DB01_TYPE: 'postgres', DB01_HOST: info.host, DB01_PORT: String(info.port), DB01_USER: info.user, DB01_NAME: db, DB01_LABEL: 'pg',
-      BACKUP_DIR: join(dir, 'backups'),
-    }
+    env = pgCliEnv(db, dir)
     plainPath = (await backupNow(env))[0]!.path!
   })
   afterAll(async () => {

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { comparableDump, server, sql } from '../engines/postgres/helpers.js'
+import { comparableDump, databasesLike, pgCliEnv, server, sql } from '../engines/postgres/helpers.js'
 import { pgAdmin, uniqueName } from '../support/servers.js'
 import { backupNow, cli, insertLine, listNow, writeResignedBackup } from './support.js'
 
@@ -20,15 +20,6 @@ const SCHEMA = `CREATE SCHEMA shop; CREATE TYPE shop.state AS ENUM ('new', 'paid
   CREATE FUNCTION shop.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.note := coalesce(NEW.note, 'touched'); RETURN NEW; END $$;
   CREATE TRIGGER orders_touch BEFORE INSERT ON shop.orders FOR EACH ROW EXECUTE FUNCTION shop.touch();
   CREATE TABLE public.plain (k text PRIMARY KEY); INSERT INTO public.plain VALUES ('x'), ('y');`
-
-async function databasesLike(pattern: string): Promise<string[]> {
-  const c = await pgAdmin(server())
-  try {
-    return (await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [pattern])).rows.map((r) => r.datname)
-  } finally {
-    await c.end()
-  }
-}
 
 describe('restore into PostgreSQL', () => {
   const db = uniqueName('pgr')
@@ -43,11 +34,7 @@ describe('restore into PostgreSQL', () => {
     await sql(db, SCHEMA)
     original = await comparableDump(db)
     dir = await mkdtemp(join(tmpdir(), 'dbk-pgr-'))
-    const info = server()
-    env = {
-      DB01_TYPE: 'postgres', DB01_HOST: info.host, DB01_PORT: String(info.port), DB01_USER: info.user, DB01_NAME: db, DB01_LABEL: 'pg',
-      DB01_PG_GLOBALS: 'true', BACKUP_DIR: join(dir, 'backups'),
-    }
+    env = pgCliEnv(db, dir, { DB01_PG_GLOBALS: 'true' })
     plainPath = (await backupNow(env)).find((r) => r.database === db)!.path!
   })
   afterAll(async () => {

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { comparableDump, libpqEnv, server, sql } from '../engines/postgres/helpers.js'
+import { comparableDump, libpqEnv, pgCliEnv, server, sql } from '../engines/postgres/helpers.js'
 import { trial } from '../faults/trials.js'
 import { ROOT } from '../support/cli.js'
 import { pgAdmin, uniqueName } from '../support/servers.js'
@@ -64,11 +64,7 @@ describe(`PostgreSQL: ${TABLES} tables on the default lock table`, () => {
     await createManyTables(db)
     original = await comparableDump(db)
     dir = await mkdtemp(join(tmpdir(), 'dbk-pgmany-'))
-    const info = server()
-    env = {
-      DB01_TYPE: 'postgres', DB01_HOST: info.host, DB01_PORT: String(info.port), DB01_USER: info.user, DB01_NAME: db, DB01_LABEL: 'pg',
-      BACKUP_DIR: join(dir, 'backups'),
-    }
+    env = pgCliEnv(db, dir)
     plainPath = (await backupNow(env))[0]!.path!
   }, SLOW)
   afterAll(async () => {

@@ -5,27 +5,17 @@
  * from an old snapshot loses to the newer off-site backup; an id only off-site is restored and
  * verified; a tampered object is refused before the target is touched.
  */
-import { createHash } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { VerifyJson } from '../../src/cli/commands/verify.js'
 import { NASTY_PASSWORD, checksums, dropDatabases, makeRichDatabase, mysqlEnv, rootQuery } from '../backup/mysql-support.js'
 import { SECRET_ACCESS_KEY, s3Env, startS3, type TestS3 } from '../support/s3.js'
-import { makeSqliteDb } from '../support/sqlite.js'
+import { countItems as rowsOf, makeSqliteDb, sha256File as sha } from '../support/sqlite.js'
 import { backupNow, cli, listNow, makeAdminUser } from './support.js'
 
 const PREFIX = 'restore'
-const rowsOf = (path: string): number => {
-  const db = new Database(path, { readonly: true })
-  try {
-    return Number(db.prepare('SELECT count(*) FROM items').pluck().get())
-  } finally {
-    db.close()
-  }
-}
-const sha = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex')
 const exists = (path: string) => stat(path).then(() => true, () => false)
 
 describe('restore and verify from S3', () => {

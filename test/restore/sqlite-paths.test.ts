@@ -4,26 +4,16 @@
  * `--to-file`), and a file that is a single-file bind mount (`./app.db:/data/app.db`), which
  * rename cannot replace.
  */
-import { createHash } from 'node:crypto'
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { execa } from 'execa'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { makeSqliteDb } from '../support/sqlite.js'
+import { countItems as count, makeSqliteDb, sha256File as sha } from '../support/sqlite.js'
 import { trial } from '../faults/trials.js'
 import { backupNow, cli, listNow, readManifest, writeResignedBackup } from './support.js'
 
-const count = (path: string): number => {
-  const db = new Database(path, { readonly: true })
-  try {
-    return Number(db.prepare('SELECT count(*) FROM items').pluck().get())
-  } finally {
-    db.close()
-  }
-}
-const sha = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex')
 
 describe('restore of SQLite when DBnn_PATH changed', () => {
   let dir: string

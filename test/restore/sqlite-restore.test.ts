@@ -3,24 +3,14 @@
  * the old mode kept, a stale `-wal` of a crashed application not replayed onto the new file,
  * `--if-missing` for start-up, a damaged backup refused with the file untouched, `--to-file`.
  */
-import { createHash } from 'node:crypto'
-import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { makeSqliteDb } from '../support/sqlite.js'
+import { countItems as count, makeSqliteDb, sha256File as sha } from '../support/sqlite.js'
 import { backupNow, cli, flipByte, listNow, writeResignedBackup } from './support.js'
 
-const count = (path: string): number => {
-  const db = new Database(path, { readonly: true })
-  try {
-    return Number(db.prepare('SELECT count(*) FROM items').pluck().get())
-  } finally {
-    db.close()
-  }
-}
-const sha = async (path: string) => createHash('sha256').update(await readFile(path)).digest('hex')
 
 describe('restore of SQLite', () => {
   let dir: string

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
 import Database from 'better-sqlite3'
 
 /** A real SQLite database in WAL mode with `rows` rows of ~200 bytes of varied text. */
@@ -10,4 +12,19 @@ export function makeSqliteDb(path: string, rows: number): void {
     for (let i = 0; i < rows; i++) insert.run(`item ${i} ✓`, `${i}:${Math.random().toString(36).repeat(8)}`)
   })()
   db.close()
+}
+
+/** Rows of `items` in an SQLite file made by makeSqliteDb, read-only. */
+export function countItems(path: string): number {
+  const db = new Database(path, { readonly: true })
+  try {
+    return Number(db.prepare('SELECT count(*) FROM items').pluck().get())
+  } finally {
+    db.close()
+  }
+}
+
+/** sha256 of a (small, test) file. */
+export async function sha256File(path: string): Promise<string> {
+  return createHash('sha256').update(await readFile(path)).digest('hex')
 }

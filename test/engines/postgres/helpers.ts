@@ -116,3 +116,22 @@ export async function comparableDump(database: string): Promise<string> {
 }
 
 export { readFile }
+
+/** Databases on the test server whose names match a LIKE pattern (leftovers of a restore). */
+export async function databasesLike(pattern: string): Promise<string[]> {
+  const c = await pgAdmin(server())
+  try {
+    return (await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [pattern])).rows.map((r) => r.datname)
+  } finally {
+    await c.end()
+  }
+}
+
+/** The CLI's environment for one PostgreSQL source `pg` backing up `database` into `dir`/backups. */
+export function pgCliEnv(database: string, dir: string, extra: Record<string, string> = {}): Record<string, string> {
+  const info = server()
+  return {
+    DB01_TYPE: 'postgres', DB01_HOST: info.host, DB01_PORT: String(info.port), DB01_USER: info.user, DB01_NAME: database, DB01_LABEL: 'pg',
+    BACKUP_DIR: join(dir, 'backups'), ...extra,
+  }
+}
