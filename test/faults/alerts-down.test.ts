@@ -88,13 +88,15 @@ async function channelsDown(point: string, smtpMode: 'down' | 'busy' | 'stall', 
     await smtp.set(smtpMode)
     await hook.set(hookMode)
 
-    // Each failed delivery is logged, naming the channel and why.
-    const mailLog = await daemon.waitForLog(notSent('email', downAt), `an email alert to fail (${smtpMode})`, 90_000)
-    const hookLog = await daemon.waitForLog(notSent('webhook', downAt), `a webhook alert to fail (${hookMode})`, 90_000)
+    // Each failed delivery is logged, naming the channel and why. The first failure after the
+    // switch can be a delivery that was in flight when the endpoint was swapped ("Connection
+    // closed"): wait for the one that names this mode's cause.
+    const mailLog = await daemon.waitForLog((l) => notSent('email', downAt)(l) && expected.email.test(l.msg), `an email alert to fail (${smtpMode})`, 90_000)
+    const hookLog = await daemon.waitForLog((l) => notSent('webhook', downAt)(l) && expected.webhook.test(l.msg), `a webhook alert to fail (${hookMode})`, 90_000)
     expect(mailLog.level).toBe(50)
-    expect(mailLog.msg).toMatch(expected.email)
+    expect(mailLog.msg, mailLog.msg).toMatch(expected.email)
     expect(mailLog.msg).toContain(`email to ops@example.com via 127.0.0.1:${smtp.port}`)
-    expect(hookLog.msg).toMatch(expected.webhook)
+    expect(hookLog.msg, hookLog.msg).toMatch(expected.webhook)
     // The daemon lives: its health endpoint answers.
     expect(daemon.running()).toBe(true)
     const health = await httpGet(healthPort, '/healthz')
