@@ -9,7 +9,10 @@
  */
 const LAYERS = ['runtime', 'config', 'engines|storage', 'catalog', 'retention|notify', 'pipeline', 'restore', 'daemon', 'cli']
 
-/** `src/(a|b)/` for every layer at or above index i. */
+/** Folders that share a layer. */
+const APART = [['engines', 'storage'], ['retention', 'notify']]
+
+/** `src/(a|b)/` for every layer above index i. */
 const above = (i) => `^src/(${LAYERS.slice(i + 1).join('|')})/`
 
 export default {
@@ -28,31 +31,14 @@ export default {
       from: { path: `^src/(${layer})/` },
       to: { path: above(i) },
     })),
-    {
-      name: 'engines-storage-apart',
+    // Folders of one layer never import each other: engines and storage meet only in the pipeline.
+    ...APART.flatMap(([a, b]) => [[a, b], [b, a]]).map(([from, to]) => ({
+      name: `${from}-${to}-apart`,
       severity: 'error',
-      comment: 'Engines and storage never import each other: only the pipeline knows both.',
-      from: { path: '^src/engines/' },
-      to: { path: '^src/storage/' },
-    },
-    {
-      name: 'storage-engines-apart',
-      severity: 'error',
-      from: { path: '^src/storage/' },
-      to: { path: '^src/engines/' },
-    },
-    {
-      name: 'retention-notify-apart',
-      severity: 'error',
-      from: { path: '^src/retention/' },
-      to: { path: '^src/notify/' },
-    },
-    {
-      name: 'notify-retention-apart',
-      severity: 'error',
-      from: { path: '^src/notify/' },
-      to: { path: '^src/retention/' },
-    },
+      comment: `src/${from}/ and src/${to}/ are one layer: they never import each other.`,
+      from: { path: `^src/${from}/` },
+      to: { path: `^src/${to}/` },
+    })),
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
