@@ -78,7 +78,7 @@ export class MysqlDriver implements RestoreDriver {
       if ((error as { errno?: number }).errno !== 1044) throw error
       const user = this.t.source.user ?? 'root'
       throw new DbkeeperError('PRIVILEGE', `user '${user}' may not create the database beside ${this.label} that an in-place restore loads into (\`${probe}\`); nothing was changed`, {
-        hint: `GRANT ALL PRIVILEGES ON \`${this.t.target.replace(/[_%\\]/g, '\\$&')}\\_dbk%\`.* TO '${user}'@'%'; or restore --into a new name (then swap by hand), or run the restore as a user with these rights (docs/RESTORE.md, Privileges)`,
+        hint: `GRANT ALL PRIVILEGES ON \`${besidePattern(this.t.target)}\`.* TO '${user}'@'%'; or restore --into a new name (then swap by hand), or run the restore as a user with these rights (docs/RESTORE.md, Privileges)`,
         cause: error,
       })
     }
@@ -189,13 +189,18 @@ export class MysqlDriver implements RestoreDriver {
   }
 }
 
+/** The grant pattern of the databases an in-place restore creates beside `target` (LIKE-escaped). */
+function besidePattern(target: string): string {
+  return `${target.replace(/[_%\\]/g, '\\$&')}\\_dbk%`
+}
+
 /** A server's refusal in the restore's terms; network and login problems as for a dump. */
 function restoreError(t: DriverTarget, label: string, error: unknown): DbkeeperError {
   if (error instanceof DbkeeperError) return error
   const e = error as { errno?: number; sqlState?: string; message?: string }
   if (e.errno === 1044 || e.errno === 1142 || e.errno === 1227) {
     return new DbkeeperError('PRIVILEGE', `user '${t.source.user ?? 'root'}' may not restore into ${label}: ${scrubSecrets(e.message ?? '')}`, {
-      hint: `restoring needs CREATE, DROP and write privileges on the database and on the copy loaded beside it (GRANT ALL ON \`${t.target}\`.* … and ON \`${t.target.replace(/[_%\\]/g, '\\$&')}\\_dbk%\`.* …): ` +
+      hint: `restoring needs CREATE, DROP and write privileges on the database and on the copy loaded beside it (GRANT ALL ON \`${t.target}\`.* … and ON \`${besidePattern(t.target)}\`.* …): ` +
         `run the restore with ${t.source.id}_USER set to such a user (docs/RESTORE.md)`,
       cause: error,
     })
