@@ -1,13 +1,16 @@
 /**
  * One engine's way of putting a backup back: the same steps for every engine, so that the restore
- * command and the drills (restore.ts, drill.ts) never ask which engine they talk to:
+ * command and the drills (restore/restore.ts, restore/drill.ts) never ask which engine they talk to:
  *   inspect → prepare? → load → count (checked by the caller) → commit? — or abandon? on failure.
+ *
+ * Here, under engines/, with everything a driver is given, because engines/ is the lower layer:
+ * a driver gets a decompressed stream and the few facts of the backup it reads (BackupFacts), never
+ * the manifest or the catalog; restore/ builds both from a proven backup (restore/content.ts).
  */
-import type { Manifest } from '../catalog/manifest.js'
+import { basename, dirname, join } from 'node:path'
+import type { Readable } from 'node:stream'
 import type { SourceConfig } from '../config/types.js'
-import type { CountedTable } from './check.js'
-import type { BackupContent } from './content.js'
-import type { ScratchLedger } from './scratch.js'
+import type { RestoreNeeds } from './engine.js'
 
 export interface TargetState {
   exists: boolean
@@ -15,10 +18,47 @@ export interface TargetState {
   empty: boolean
 }
 
+/** What a driver reads of the backup it restores: taken from its manifest, never from today's configuration. */
+export interface BackupFacts {
+  /** The backup's id, for messages. */
+  id: string
+  /** The database the backup was taken of (the name it is filed under). */
+  database: string
+  /** The raw content: `sql` (a dump), `dump` (a PostgreSQL custom-format archive) or `db` (an SQLite file). */
+  format: 'sql' | 'dump' | 'db'
+  /** The dump tool's version and options as recorded (a MySQL restore picks the client of the same flavour; a re-dump the same options). */
+  tool: { version: string; options: readonly string[] }
+  /** What the backup needs of the target server, measured at backup time (absent in older backups). */
+  restoreNeeds?: RestoreNeeds | undefined
+  /** SQLite: the absolute path of the file the backup was taken from (absent in older backups). */
+  sqlitePath?: string | undefined
+}
+
+/**
+ * The record-and-forget pair for one source, handed to a restore driver: a database it creates
+ * beside the target is recorded before CREATE and forgotten after DROP, so that the leftovers of a
+ * killed restore are swept by the next run (restore/scratch.ts).
+ */
+export interface ScratchLedger {
+  record(name: string, target: string): Promise<void>
+  forget(name: string): Promise<void>
+}
+
+/**
+ * The durable file steps a driver that writes files needs (storage/local/files.ts; handed in,
+ * because engines/ and storage/ never import each other).
+ */
+export interface DurableFiles {
+  /** Creates the directory chain, `mode` for what it creates. */
+  ensureDir(dir: string, mode?: number): Promise<void>
+  /** fsync of a file or a directory. */
+  fsyncPath(path: string): Promise<void>
+}
+
 export interface DriverTarget {
   source: SourceConfig
-  /** The backup being restored (its engine, format, tool and database). */
-  manifest: Manifest
+  /** The backup being restored. */
+  backup: BackupFacts
   /** A database name on the source's server, or a file path (SQLite). */
   target: string
   /**
@@ -26,28 +66,48 @@ export interface DriverTarget {
    * false: the target must be absent or empty (`--into`, drills); it is created when absent.
    */
   replace: boolean
+  /** SQLite: restore in place onto DBnn_PATH even when the backup was taken from another file. */
+  forcePath?: boolean | undefined
   /** Private 0700 directory for credential files and temporary files. */
   workDir: string
   /**
    * Where a database created beside the target (staged copy, old content) is recorded before it
-   * is created and forgotten once dropped (scratch.ts): the next run sweeps a killed restore's.
+   * is created and forgotten once dropped: the next run sweeps a killed restore's.
    */
-  scratch?: ScratchLedger
+  scratch?: ScratchLedger | undefined
+  files: DurableFiles
+}
+
+/** The decompressed content of a proven backup, streamed. */
+export interface BackupContent {
+  /** The decompressed bytes. Fails (emits 'error') when the file cannot be read or decompressed. */
+  stream: Readable
+  /** After `stream` was read to its end: throws when the bytes were not the manifest's. */
+  assertComplete(): void
+}
+
+/** A table of what was loaded, counted exactly. */
+export interface CountedTable {
+  name: string
+  rows: number
+  /** A partitioned table, counted through its partitions (which are listed too): not added twice to the total. */
+  inPartitions?: boolean
 }
 
 export interface RestoreDriver {
   /** What the target is, for the confirmation and every message: "database `shop` on db:3306". */
   readonly label: string
-  /** Whether the manifest's row counts are exact for this engine (check.ts). */
+  /** Whether the manifest's row counts are exact for this engine (restore/check.ts). */
   readonly exactCounts: boolean
   /** The target's current state. Reads only. */
   inspect(signal: AbortSignal): Promise<TargetState>
   /**
    * Reads only, before the confirmation, the safety backup and the load: rejects, changing nothing,
    * when the target cannot take this backup — what the backup needs of the server
-   * (manifest.restoreNeeds: MySQL names the setting to change) or a target that cannot be replaced
-   * at all (an SQLite side file mounted on its own). Resolves with lines for the operator. load()
-   * checks again what it relies on. Absent: nothing to check.
+   * (restoreNeeds: MySQL names the setting to change), a target that cannot be replaced at all (an
+   * SQLite side file mounted on its own), or a file the backup was not taken from (SQLite, unless
+   * `forcePath`). Resolves with lines for the operator. load() checks again what it relies on.
+   * Absent: nothing to check.
    */
   prepare?(signal: AbortSignal): Promise<string[]>
   /**
@@ -71,4 +131,11 @@ export interface RestoreDriver {
   abandon?(signal: AbortSignal): Promise<void>
   /** Removes the target (drill scratch databases and files). No error when it is already gone. */
   discard(signal: AbortSignal): Promise<void>
+}
+
+export const RESTORE_TEMP_SUFFIX = '.dbk-restore'
+
+/** `.<name>.dbk-restore` in the same directory: same file system, so the final rename is atomic. */
+export function restoreTempPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}${RESTORE_TEMP_SUFFIX}`)
 }

@@ -1,3 +1,17 @@
+/**
+ * THE runner of child processes (dump tools, client tools replaying a dump, pg_restore turning an
+ * archive into SQL, the SQLite inspection child). Written once, as execa's result object is:
+ * - stdin fed from a Readable (`input`), never destroyed by the runner: when the tool exits before
+ *   reading it all, `input` is unpiped and drained, so that a tee feeding it elsewhere is not
+ *   stalled; a failing `input` (a corrupt gzip) closes the tool's stdin and is reported as
+ *   `inputError`;
+ * - EPIPE on stdin when the tool exits early is the tool's failure, judged by its exit, never ours;
+ * - stderr kept bounded (its first or its last bytes), scrubbed of secrets (runtime/secrets.ts);
+ * - aborting `signal` kills the tool (SIGKILL 5 s after SIGTERM) and rejects with ABORTED;
+ * - a missing command rejects with TOOL_MISSING;
+ * - the exit judged in one place: `judge` turns the exit into the error to reject with.
+ */
+import type { Readable } from 'node:stream'
 import { execa } from 'execa'
 import { DbkeeperError } from '../runtime/errors.js'
 import { scrubSecrets } from '../runtime/secrets.js'
@@ -21,32 +35,67 @@ export function childEnv(extra: Record<string, string> = {}): Record<string, str
 export interface ToolExit {
   exitCode: number | undefined
   signal: string | undefined
+  /** Scrubbed of secrets, trimmed, bounded (ToolOptions.stderr). */
   stderr: string
+  /** The input stream failed (the backup could not be read or decompressed) before the tool read it all. */
+  inputError?: Error | undefined
 }
 
-export interface SpawnDumpOptions {
+export interface ToolOptions {
   env: Record<string, string>
-  signal: AbortSignal
-  /** Recorded in the manifest: the arguments without credentials. */
-  options: string[]
+  signal?: AbortSignal | undefined
+  /** Fed to the tool's stdin; absent: stdin is closed. */
+  input?: Readable | undefined
+  /** Which bytes of stderr to keep, and how many: the last (default) or the first. */
+  stderr?: { keep: 'head' | 'tail'; bytes: number }
+  /** The hint of TOOL_MISSING. */
+  installHint?: string
+  /** The message of ABORTED (default: "<command> was stopped: the run was aborted"). */
+  abortedMessage?: string
   /**
-   * Decides how the tool ended: undefined when the dump is good, else the error to reject with.
-   * Called with the scrubbed stderr.
+   * Decides how the tool ended: undefined when it did its job, else the error to reject with.
+   * Absent: the exit is returned as it is.
    */
-  judge(exit: ToolExit): DbkeeperError | undefined
+  judge?(exit: ToolExit): DbkeeperError | undefined
   /** Runs after the process ended, whatever happened (e.g. deletes a credentials file). */
   cleanup?: () => Promise<void>
 }
 
-/**
- * Starts a dump tool and pairs its stdout with a `done` promise that settles only once the process
- * exited: a stream that ended says nothing about whether the dump is complete.
- */
-export function spawnDump(command: string, args: string[], opts: SpawnDumpOptions): DumpProcess {
+export interface RunningTool {
+  /** The tool's stdout (`startTool`), to be read by the caller. */
+  stdout: Readable
+  /** Settles once the process exited (and `cleanup` ran): the exit, or the judged error. */
+  exit: Promise<ToolExit>
+}
+
+/** Starts a tool whose stdout the caller reads. */
+export function startTool(command: string, args: string[], opts: ToolOptions): RunningTool {
+  return start(command, args, opts, 'pipe') as RunningTool
+}
+
+/** Runs a tool whose stdout is not wanted (a client replaying a dump) and waits for its exit. */
+export function runTool(command: string, args: string[], opts: ToolOptions): Promise<ToolExit> {
+  return start(command, args, opts, 'ignore').exit
+}
+
+/** Runs a tool and collects its whole stdout (small answers: a version line, a child's JSON). */
+export async function runToolForOutput(command: string, args: string[], opts: ToolOptions): Promise<ToolExit & { stdout: string }> {
+  const running = start(command, args, opts, 'pipe') as RunningTool
+  let stdout = ''
+  running.stdout.setEncoding('utf8')
+  running.stdout.on('data', (chunk: string) => {
+    stdout += chunk
+  })
+  const exit = await running.exit
+  return { ...exit, stdout }
+}
+
+function start(command: string, args: string[], opts: ToolOptions, stdout: 'pipe' | 'ignore'): { stdout: Readable | null; exit: Promise<ToolExit> } {
+  const { input } = opts
   const child = execa(command, args, {
     buffer: false,
-    stdin: 'ignore',
-    stdout: 'pipe',
+    stdin: input ? 'pipe' : 'ignore',
+    stdout,
     stderr: 'pipe',
     reject: false,
     extendEnv: false,
@@ -54,33 +103,77 @@ export function spawnDump(command: string, args: string[], opts: SpawnDumpOption
     cancelSignal: opts.signal,
     forceKillAfterDelay: 5000,
   })
+  const keep = opts.stderr ?? { keep: 'tail', bytes: STDERR_TAIL_BYTES }
   let stderr = ''
   child.stderr.setEncoding('utf8')
   child.stderr.on('data', (chunk: string) => {
-    stderr = (stderr + chunk).slice(-STDERR_TAIL_BYTES)
+    if (keep.keep === 'tail') stderr = (stderr + chunk).slice(-keep.bytes)
+    else if (stderr.length < keep.bytes) stderr += chunk
   })
 
-  const done = (async (): Promise<DumpResult> => {
+  let inputError: Error | undefined
+  const onInputError = (error: Error) => {
+    inputError = error
+    child.stdin?.destroy()
+  }
+  if (input) {
+    // EPIPE when the tool exits before reading everything: its exit status tells what happened.
+    child.stdin!.on('error', () => {})
+    input.on('error', onInputError)
+    input.pipe(child.stdin!)
+  }
+
+  const exit = (async (): Promise<ToolExit> => {
     try {
       const result = await child
       const errno = (result.cause as NodeJS.ErrnoException | undefined)?.code
       if (errno === 'ENOENT') {
         throw new DbkeeperError('TOOL_MISSING', `${command} is not installed (not found on PATH)`, {
-          hint: `install the database client tools that provide ${command} (Debian: mariadb-client or postgresql-client)`,
+          hint: opts.installHint ?? `install the database client tools that provide ${command} (Debian: mariadb-client or postgresql-client)`,
         })
       }
-      const clean = scrubSecrets(stderr).trim()
-      if (result.isCanceled) throw new DbkeeperError('ABORTED', `${command} was stopped: the run was aborted`)
-      const verdict = opts.judge({ exitCode: result.exitCode, signal: result.signal, stderr: clean })
-      if (verdict) throw withOutput(verdict, clean)
-      return { options: opts.options, stderrTail: lastLines(clean, 10) }
+      if (result.isCanceled) throw new DbkeeperError('ABORTED', opts.abortedMessage ?? `${command} was stopped: the run was aborted`)
+      const done: ToolExit = { exitCode: result.exitCode, signal: result.signal, stderr: scrubSecrets(stderr).trim(), inputError }
+      const verdict = opts.judge?.(done)
+      if (verdict) throw verdict
+      return done
     } finally {
+      if (input) releaseInput(input, child.stdin!, onInputError)
       await opts.cleanup?.()
     }
   })()
-  // The caller awaits `done` after the stream; keep an early rejection from being "unhandled".
+  // The caller may await `exit` only after reading stdout; keep an early rejection from being "unhandled".
+  exit.catch(() => {})
+  return { stdout: child.stdout, exit }
+}
+
+/** The input is the caller's: unpiped, and drained when the tool left some, never destroyed. */
+function releaseInput(input: Readable, stdin: NodeJS.WritableStream, onInputError: (error: Error) => void): void {
+  input.off('error', onInputError)
+  if (input.readableEnded) return
+  input.unpipe(stdin)
+  // Drained only to unblock others: a later error of ours to ignore, not to crash on.
+  input.on('error', () => {})
+  input.resume()
+}
+
+/**
+ * Starts a dump tool and pairs its stdout with a `done` promise that settles only once the process
+ * exited: a stream that ended says nothing about whether the dump is complete.
+ */
+export function spawnDump(
+  command: string,
+  args: string[],
+  opts: Required<Pick<ToolOptions, 'env' | 'judge'>> & Pick<ToolOptions, 'cleanup'> & { signal: AbortSignal; options: string[] },
+): DumpProcess {
+  const judge = (exit: ToolExit) => {
+    const verdict = opts.judge(exit)
+    return verdict && withOutput(verdict, exit.stderr)
+  }
+  const tool = startTool(command, args, { env: opts.env, signal: opts.signal, judge, ...(opts.cleanup ? { cleanup: opts.cleanup } : {}) })
+  const done = tool.exit.then((exit): DumpResult => ({ options: opts.options, stderrTail: lastLines(exit.stderr, 10) }))
   done.catch(() => {})
-  return { stdout: child.stdout, done }
+  return { stdout: tool.stdout, done }
 }
 
 /**

@@ -9,14 +9,9 @@
  *   This catches a table restored empty or half-empty; it cannot prove every row came back —
  *   that is what `dbkeeper verify --drill` does, by comparing a re-dump line by line.
  */
-import type { TableInfo } from '../engines/engine.js'
+import type { CountedTable, TableInfo } from '../engines/index.js'
 
-export interface CountedTable {
-  name: string
-  rows: number
-  /** A partitioned table, counted through its partitions (which are listed too): not added twice to the total. */
-  inPartitions?: boolean
-}
+export type { CountedTable }
 
 export interface TableCheck {
   name: string

@@ -13,9 +13,7 @@ import type { CatalogEntry } from '../catalog/catalog.js'
 import type { Manifest } from '../catalog/manifest.js'
 import { CHECKSUM_SUFFIX, parseDataFileName } from '../catalog/naming.js'
 import type { SourceConfig } from '../config/types.js'
-import { createEngine } from '../engines/index.js'
-import { GLOBALS_DATABASE, PostgresEngine } from '../engines/postgres/engine.js'
-import { verifyCustomArchiveStream } from '../engines/postgres/verify.js'
+import { readerForBackup, type BackupFacts } from '../engines/index.js'
 import { compressionForFile } from '../pipeline/compression.js'
 import { Meter } from '../pipeline/meter.js'
 import { verifyBackupFile } from '../pipeline/verify.js'
@@ -28,20 +26,12 @@ export function contentKind(manifest: Manifest): 'sql' | 'dump' | 'db' {
   return 'sql'
 }
 
-/** A PostgreSQL engine that reads this backup's format (by its extension) whatever the configuration says now. */
-export function postgresEngineFor(source: SourceConfig, manifest: Manifest, workDir: string): PostgresEngine {
-  return new PostgresEngine({ ...source, pgFormat: contentKind(manifest) === 'dump' ? 'custom' : 'plain' }, workDir)
-}
-
-/** The engine's completeness check for this backup's raw content (end marker, file magic). */
-export function contentCheckFor(source: SourceConfig, manifest: Manifest, workDir: string): (head: Buffer, tail: Buffer) => string | undefined {
-  if (manifest.engine === 'postgres') {
-    const engine = postgresEngineFor(source, manifest, workDir)
-    if (manifest.database === GLOBALS_DATABASE) return (h, t) => engine.checkGlobalsContent(h, t)
-    return (h, t) => engine.checkContent(h, t)
+/** What a restore driver and a re-dump read of a backup (engines/restore-driver.ts): the facts of its manifest, no more. */
+export function backupFacts(m: Manifest): BackupFacts {
+  return {
+    id: m.id, database: m.database, format: contentKind(m), tool: { version: m.tool.version, options: m.tool.options },
+    ...(m.restoreNeeds ? { restoreNeeds: m.restoreNeeds } : {}), ...(m.sqlite ? { sqlitePath: m.sqlite.path } : {}),
   }
-  const engine = createEngine(source, workDir)
-  return (h, t) => engine.checkContent(h, t)
 }
 
 /** A backup is read and restored through its source's configuration: the engine must still be the one it was taken with. */
@@ -73,15 +63,16 @@ export async function verifyBackup(source: SourceConfig, entry: CatalogEntry, wo
   if (sidecar !== undefined && sidecar.split(/\s+/)[0] !== m.compressed.sha256) {
     throw refused(entry, `its ${m.file}${CHECKSUM_SUFFIX} names sha256 ${sidecar.split(/\s+/)[0]}, the manifest ${m.compressed.sha256}`)
   }
+  const reader = readerForBackup(source, backupFacts(m), workDir)
   try {
-    await verifyBackupFile(entry.dataPath, compressionForFile(m.file), { raw: m.raw, compressed: m.compressed, checkContent: contentCheckFor(source, m, workDir) }, signal)
+    await verifyBackupFile(entry.dataPath, compressionForFile(m.file), { raw: m.raw, compressed: m.compressed, checkContent: (h, t) => reader.checkContent(h, t) }, signal)
   } catch (error) {
     if (error instanceof DbkeeperError && error.code === 'VERIFY_FAILED') throw refused(entry, error.message, error)
     throw error
   }
-  if (m.engine === 'postgres' && contentKind(m) === 'dump') {
+  if (reader.verifyContent) {
     const content = openContent(entry)
-    const problem = await verifyCustomArchiveStream(content.stream, signal)
+    const problem = await reader.verifyContent(content.stream, signal)
     if (problem) throw refused(entry, problem)
   }
 }

@@ -9,7 +9,7 @@ import { appendRun, type DatabaseResult, type RunRecord } from '../catalog/journ
 import { cronFor } from '../config/schedule.js'
 import type { Config } from '../config/types.js'
 import { acquireLock } from '../catalog/lock.js'
-import { GLOBALS_DATABASE } from '../engines/postgres/args.js'
+import { GLOBALS_DATABASE } from '../engines/index.js'
 import { notifyRun } from '../notify/index.js'
 import { describeError, toDbkeeperError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'

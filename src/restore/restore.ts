@@ -10,19 +10,18 @@ import { join } from 'node:path'
 import type { Manifest } from '../catalog/manifest.js'
 import { STATE_DIR } from '../catalog/naming.js'
 import type { Config, SourceConfig } from '../config/types.js'
+import { createRestoreDriver, restoreKind } from '../engines/index.js'
 import { formatBytes, formatDuration } from '../pipeline/progress.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
-import { ensureDir } from '../storage/local/files.js'
+import { ensureDir, fsyncPath } from '../storage/local/files.js'
 import { compareTables, describeCheck, type CheckResult } from './check.js'
 import { confirm, type ConfirmOptions } from './confirm.js'
-import { openContent, verifyBackup } from './content.js'
-import { createDriver } from './drivers.js'
+import { backupFacts, openContent, verifyBackup } from './content.js'
 import { scratchLedger } from './scratch.js'
 import type { Located } from './locate.js'
 import { takeSafetyBackup } from './safety-backup.js'
 import { pruneSafetyBackups } from './safety-prune.js'
-import { assertSqlitePath, sqlitePathMismatch } from './sqlite-path.js'
 
 export interface RestoreRequest {
   config: Config
@@ -37,7 +36,7 @@ export interface RestoreRequest {
   safetyBackup: boolean
   /** Restore only when the target does not exist (an SQLite file, a database). */
   ifMissing: boolean
-  /** SQLite: restore onto DBnn_PATH even when the backup was taken from another file (sqlite-path.ts). */
+  /** SQLite: restore onto DBnn_PATH even when the backup was taken from another file (engines/sqlite/path.ts). */
   forcePath?: boolean
   confirm: ConfirmOptions
   /** Takes the volume lock (LOCKED when held); called after the --if-missing check. */
@@ -62,18 +61,15 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
   const { config, source, backup, signal, print } = req
   const m = backup.manifest
   const workDir = join(config.backupDir, STATE_DIR, 'tmp', `restore-${randomUUID().slice(0, 8)}`)
-  const target = source.engine === 'sqlite' ? source.path! : req.into ?? m.database
+  const target = req.into ?? restoreKind(m.engine).inPlaceTarget(source, m.database)
   const replace = req.into === undefined || req.into === m.database
-  const driver = createDriver({ source, manifest: m, target, replace, workDir, scratch: scratchLedger(config.backupDir, source) })
+  const driver = createRestoreDriver(m.engine, {
+    source, backup: backupFacts(m), target, replace, forcePath: req.forcePath, workDir, scratch: scratchLedger(config.backupDir, source), files: { ensureDir, fsyncPath },
+  })
 
   if (req.ifMissing && (await driver.inspect(signal)).exists) {
     print(`${driver.label} exists: nothing restored (--if-missing)`)
     return { status: 'skipped', target: driver.label, durationMs: Date.now() - started }
-  }
-  if (source.engine === 'sqlite') {
-    assertSqlitePath(m, source, req.forcePath === true)
-    const mismatch = sqlitePathMismatch(m, source)
-    if (mismatch) print(`${mismatch}: restoring onto it anyway (--force-path)`)
   }
   const lock = await req.lock()
   try {
@@ -84,7 +80,7 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
         hint: `--into only fills a new or empty database: choose a new name, drop ${target} first, or restore without --into to replace ${m.database}`,
       })
     }
-    // What the backup needs of the target, before the question: a refusal here changes nothing.
+    // What the backup needs of the target (and, SQLite, that it is the file the backup was taken from), before the question: a refusal here changes nothing.
     for (const line of (await driver.prepare?.(signal)) ?? []) print(line)
     const saving = req.safetyBackup && state.exists && !state.empty
     await confirm(plan(config, m, driver.label, state.exists && !state.empty, saving, backup.remote?.url), req.confirm)
@@ -103,7 +99,7 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
     let safety: Manifest | undefined
     if (saving) {
       print(`safety backup of the current ${driver.label} …`)
-      safety = (await takeSafetyBackup({ config, source, database: source.engine === 'sqlite' ? m.database : target, workDir, signal, progress: req.progress })).manifest
+      safety = (await takeSafetyBackup({ config, source, database: replace ? m.database : target, workDir, signal, progress: req.progress })).manifest
       print(`safety backup ${safety.id} committed (kept ${config.restore.safetyKeepDays} days; restore it by id to undo this restore)`)
     } else {
       print(state.exists && !state.empty ? 'no safety backup (--no-safety-backup): the current content will be lost' : `no safety backup: ${driver.label} ${state.exists ? 'is empty' : 'does not exist yet'}`)

@@ -5,8 +5,7 @@
  * retention, and expires after SAFETY_KEEP_DAYS (safety-prune.ts).
  */
 import type { Config, SourceConfig } from '../config/types.js'
-import { createEngine } from '../engines/index.js'
-import { GLOBALS_DATABASE, PostgresEngine } from '../engines/postgres/engine.js'
+import { engineForDatabase } from '../engines/index.js'
 import { backupDatabase, type CommittedBackup } from '../pipeline/backup.js'
 import { createCompression } from '../pipeline/compression.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
@@ -24,16 +23,11 @@ export interface SafetyBackupArgs {
 export async function takeSafetyBackup(args: SafetyBackupArgs): Promise<CommittedBackup> {
   const { config, source, database, workDir, signal } = args
   try {
-    // Probe exactly the target: the source may be configured with other databases, or ALL.
-    const target: SourceConfig = source.engine === 'sqlite' || database === GLOBALS_DATABASE ? source : { ...source, databases: [database] }
-    const engine = createEngine(target, workDir)
-    const probe = await engine.probe(signal)
-    const globals = database === GLOBALS_DATABASE && engine instanceof PostgresEngine
-    const name = source.engine === 'sqlite' ? probe.databases[0]?.name ?? database : database
+    const { engine, probe, database: name } = await engineForDatabase(source, database, workDir, signal)
     return await backupDatabase({
       backupDir: config.backupDir,
       source,
-      engine: globals ? engine.globalsEngine() : engine,
+      engine,
       probe,
       database: name,
       compression: createCompression(config.compression.kind, config.compression.level),

@@ -22,18 +22,16 @@ import { createHash } from 'node:crypto'
 import { readdir, readFile, rm } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import mysql from 'mysql2/promise'
 import { STATE_DIR } from '../catalog/naming.js'
 import type { Config, EngineKind, SourceConfig } from '../config/types.js'
-import { connect } from '../engines/mysql/probe.js'
-import { withClient } from '../engines/postgres/probe.js'
-import { dropDatabase } from '../engines/postgres/restore.js'
+import { restoreKind, type ScratchLedger } from '../engines/index.js'
 import { parseScratchName } from '../engines/scratch-names.js'
 import { describeError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
 import { ensureDir, writeFileAtomic } from '../storage/local/files.js'
 
 export { DRILL_TARGET, isScratchName, parseScratchName, scratchName, type ScratchTag } from '../engines/scratch-names.js'
+export type { ScratchLedger }
 
 /** One scratch database as recorded before it was created. */
 export interface ScratchRecord {
@@ -64,7 +62,7 @@ export function drillTarget(config: Pick<Config, 'restore'>, source: SourceConfi
 }
 
 function serverOf(source: SourceConfig): string {
-  return `${source.host ?? 'localhost'}:${source.port ?? (source.engine === 'postgres' ? 5432 : 3306)}`
+  return `${source.host ?? 'localhost'}:${source.port ?? restoreKind(source.engine).server?.defaultPort ?? ''}`
 }
 
 function recordsDir(backupDir: string): string {
@@ -84,16 +82,7 @@ export async function recordScratch(backupDir: string, source: SourceConfig, scr
   await writeFileAtomic(recordPath(backupDir, record.server, record.name), `${JSON.stringify(record)}\n`)
 }
 
-/**
- * The record-and-forget pair for one source, handed to a restore driver (driver.ts DriverTarget):
- * a database it creates beside the target is recorded before CREATE and forgotten after DROP, so
- * that the leftovers of a killed restore are swept by the next run.
- */
-export interface ScratchLedger {
-  record(name: string, target: string): Promise<void>
-  forget(name: string): Promise<void>
-}
-
+/** The record-and-forget pair for one source, handed to a restore driver (engines/restore-driver.ts DriverTarget). */
 export function scratchLedger(backupDir: string, source: SourceConfig): ScratchLedger {
   return {
     record: (name, target) => recordScratch(backupDir, source, { name, target, drillServer: false }),
@@ -113,29 +102,6 @@ function isAlive(record: ScratchRecord): boolean {
     return true
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
-async function exists(source: SourceConfig, name: string, signal: AbortSignal): Promise<boolean> {
-  if (source.engine === 'postgres') {
-    return withClient(source, 'postgres', signal, async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1)
-  }
-  const conn = await connect(source, signal)
-  try {
-    const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [name])
-    return rows.length > 0
-  } finally {
-    await conn.end().catch(() => {})
-  }
-}
-
-async function drop(source: SourceConfig, name: string, signal: AbortSignal): Promise<void> {
-  if (source.engine === 'postgres') return dropDatabase(source, name, signal)
-  const conn = await connect(source, signal)
-  try {
-    await conn.query(`DROP DATABASE IF EXISTS ${mysql.escapeId(name, true)}`)
-  } finally {
-    await conn.end().catch(() => {})
   }
 }
 
@@ -160,20 +126,21 @@ export async function sweepScratch(config: Pick<Config, 'backupDir' | 'sources' 
     const parsed = parseScratchName(record.name)
     const configured = config.sources.find((s) => s.label === record.source && s.engine === record.engine)
     const source = configured && (record.drillServer ? drillTarget(config, configured) : configured)
-    if (!parsed || !source || serverOf(source) !== record.server || source.engine === 'sqlite') {
+    const server = source && restoreKind(source.engine).server
+    if (!parsed || !source || !server || serverOf(source) !== record.server) {
       log.warn(`scratch database ${record.name} on ${record.server} was left by a killed process, but is not dropped: ${!parsed ? 'its name is not one of ours' : 'its source is no longer configured for that server'}; drop it by hand if it is ours, then delete ${path}`)
       continue
     }
     try {
-      if (!(await exists(source, record.name, signal))) {
+      if (!(await server.exists(source, record.name, signal))) {
         await rm(path, { force: true })
         continue
       }
-      if (parsed.tag === 'dbkold' && !(await exists(source, record.target, signal))) {
-        log.warn(`${record.name} on ${record.server} holds the old content of ${record.target}, which does not exist: a restore was killed between its two renames. Kept. Rename it back (${source.engine === 'postgres' ? `ALTER DATABASE "${record.name}" RENAME TO "${record.target}"` : 'create the target and move its tables back'}), then delete ${path}`)
+      if (parsed.tag === 'dbkold' && !(await server.exists(source, record.target, signal))) {
+        log.warn(`${record.name} on ${record.server} holds the old content of ${record.target}, which does not exist: a restore was killed between its two renames. Kept. Rename it back (${server.renameBack(record.name, record.target)}), then delete ${path}`)
         continue
       }
-      await drop(source, record.name, signal)
+      await server.drop(source, record.name, signal)
       await rm(path, { force: true })
       dropped.push(record.name)
       log.warn(`dropped scratch database ${record.name} on ${record.server}, left by a killed ${parsed.tag === 'drill' ? 'drill' : 'restore'} (pid ${record.pid} on ${record.host}, ${record.at})`)

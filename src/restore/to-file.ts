@@ -6,19 +6,14 @@
  */
 import { createWriteStream } from 'node:fs'
 import { rm, stat } from 'node:fs/promises'
-import { basename, dirname, join, resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import type { CatalogEntry } from '../catalog/catalog.js'
+import { restoreTempPath } from '../engines/restore-driver.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
 import { commitRename, FILE_MODE } from '../storage/local/files.js'
 import { openContent } from './content.js'
 
-export const RESTORE_TEMP_SUFFIX = '.dbk-restore'
-
-/** `.<name>.dbk-restore` in the same directory: same file system, so the final rename is atomic. */
-export function restoreTempPath(path: string): string {
-  return join(dirname(path), `.${basename(path)}${RESTORE_TEMP_SUFFIX}`)
-}
 
 export async function writeContentToFile(entry: CatalogEntry, file: string, signal?: AbortSignal): Promise<{ path: string; size: number }> {
   const path = resolve(file)

@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
 import { describe, expect, it } from 'vitest'
-import { ViewQualifierRewrite, requalify } from '../../src/restore/mysql-rewrite.js'
+import { ViewQualifierRewrite, requalify } from '../../src/engines/mysql/rewrite.js'
 
 const dump = [
   'INSERT INTO `t` VALUES (1,\'`shop`.`t` stays in data\');',

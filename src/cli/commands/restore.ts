@@ -1,4 +1,4 @@
-import { GLOBALS_DATABASE } from '../../engines/postgres/args.js'
+import { GLOBALS_DATABASE, restoreKind } from '../../engines/index.js'
 import { acquireLock } from '../../catalog/lock.js'
 import { checkBackupDir } from '../../pipeline/run.js'
 import { formatBytes } from '../../pipeline/progress.js'
@@ -68,12 +68,13 @@ says what state the target is in), 2 usage error or no confirmation, 3 locked.`,
     if (ref === undefined || extra.length > 0) throw new DbkeeperError('USAGE', 'restore takes exactly one backup: an ID or `latest`', { hint: 'see dbkeeper restore --help' })
     const source = findSource(ctx.config, values.source)
     const into = values.into
-    if (into !== undefined && (source.engine === 'sqlite' || into === '')) {
-      throw new DbkeeperError('USAGE', `--into is for MySQL/PostgreSQL databases${source.engine === 'sqlite' ? `; ${source.label} is an SQLite source` : ''}`, { hint: 'for a copy of an SQLite database elsewhere use --to-file F' })
+    const file = !restoreKind(source.engine).onServer
+    if (into !== undefined && (file || into === '')) {
+      throw new DbkeeperError('USAGE', `--into is for MySQL/PostgreSQL databases${file ? `; ${source.label} is an SQLite source` : ''}`, { hint: 'for a copy of an SQLite database elsewhere use --to-file F' })
     }
     const forcePath = values['force-path'] === true
-    if (forcePath && (source.engine !== 'sqlite' || values['to-file'] !== undefined)) {
-      throw new DbkeeperError('USAGE', source.engine !== 'sqlite' ? `--force-path is for SQLite sources; ${source.label} is ${source.engine}` : '--force-path and --to-file exclude each other: --to-file writes only F', {
+    if (forcePath && (!file || values['to-file'] !== undefined)) {
+      throw new DbkeeperError('USAGE', !file ? `--force-path is for SQLite sources; ${source.label} is ${source.engine}` : '--force-path and --to-file exclude each other: --to-file writes only F', {
         hint: 'see dbkeeper restore --help',
       })
     }

@@ -1,7 +1,7 @@
 import type { Manifest } from '../../catalog/manifest.js'
 import type { SourceConfig } from '../../config/types.js'
 import { acquireLock } from '../../catalog/lock.js'
-import { GLOBALS_DATABASE } from '../../engines/postgres/args.js'
+import { GLOBALS_DATABASE, restoreKind } from '../../engines/index.js'
 import { formatBytes, formatDuration } from '../../pipeline/progress.js'
 import { verifyBackup } from '../../restore/content.js'
 import { drillBackup } from '../../restore/drill.js'
@@ -75,7 +75,7 @@ function describe(r: VerifyJson, m: Manifest): string {
   if (!r.ok) return `FAILED ${where}: ${r.error?.message ?? ''}${r.error?.hint ? `\n       → ${r.error.hint}` : ''}`
   const read = `${r.fetched ? `fetched from ${r.fetched}, ` : ''}verified ${formatBytes(m.compressed.size)} → ${formatBytes(m.raw.size)} (sha256, end marker)`
   if (!r.drill) return `ok     ${where}: ${read}${r.database === GLOBALS_DATABASE ? '; roles are never drilled' : ''}`
-  const unit = m.engine === 'sqlite' ? 'tables' : 'lines'
+  const unit = restoreKind(m.engine).onServer ? 'lines' : 'tables'
   return `ok     ${where}: ${read}; drill: restored into ${r.drill.scratch}${r.drill.server ? ` on ${r.drill.server} (DRILL_HOST)` : ''}, re-dumped, ${r.drill.compared} ${unit} identical (${formatDuration(r.drill.durationMs ?? 0)}), scratch dropped`
 }
 

@@ -6,8 +6,8 @@
  * schema (ERROR 1450), and routines and events have no rename across databases at all.
  */
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
-import { DbkeeperError } from '../runtime/errors.js'
-import { requalify } from './mysql-rewrite.js'
+import { DbkeeperError } from '../../runtime/errors.js'
+import { requalify } from './rewrite.js'
 
 export type DefinitionKind = 'PROCEDURE' | 'FUNCTION' | 'VIEW' | 'TRIGGER' | 'EVENT'
 

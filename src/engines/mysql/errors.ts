@@ -1,7 +1,19 @@
 import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError, type ErrorCode } from '../../runtime/errors.js'
 import { scrubSecrets } from '../../runtime/secrets.js'
-import { describeExit, type ToolExit } from '../subprocess.js'
+import { describeExit, lastLines, type ToolExit } from '../subprocess.js'
+
+/**
+ * Every judgement of what MySQL/MariaDB and its tools say, in one place: a mysql2 error of the
+ * probe or a restore (fromDriverError, restoreError), mysqldump's exit (judgeMysqldump), and the
+ * command-line client's exit replaying a dump (judgeClient). The server's error numbers that mean
+ * the same thing everywhere are named once below.
+ */
+
+/** "Access denied": to a database (1044), a table (1142), a global privilege (1227). */
+export const PRIVILEGE_ERRNOS: readonly number[] = [1044, 1142, 1227]
+/** Cannot reach or lost the server (client-side 2002/2003/2005, 2013 lost during a query). */
+const CONNECT_ERRNOS: readonly number[] = [2002, 2003, 2005, 2013]
 
 /**
  * What a backup user needs on each database for `--single-transaction --routines --triggers
@@ -61,7 +73,7 @@ export function fromDriverError(source: SourceConfig, error: unknown, database?:
       hint: `create the account for the backup host on the server (e.g. '${source.user ?? 'root'}'@'%'), or check ${source.id}_USER`, cause: error,
     })
   }
-  if (e.errno === 1044 || e.errno === 1142 || e.errno === 1227) {
+  if (e.errno !== undefined && PRIVILEGE_ERRNOS.includes(e.errno)) {
     const what = database === undefined ? '' : ` to database \`${database}\` (or it does not exist)`
     return new DbkeeperError('PRIVILEGE', `user '${source.user ?? 'root'}' has no access${what}: ${text}`, {
       hint: `${grantHint(source, database)}; or check ${source.id}_NAME`, cause: error,
@@ -146,4 +158,70 @@ export function judgeMysqldump(tool: string, source: SourceConfig, database: str
       hint: `the dump of \`${database}\` is incomplete and was not kept; the server's error log may say more (source ${source.id})`,
     })
   }
+}
+
+/** "ERROR 1064 (42000) at line 12: You have an error …" */
+const SQL_ERROR = /^ERROR (\d+) \(([0-9A-Z]{5})\)(?: at line (\d+))?: (.*)$/
+
+/**
+ * The verdict on a finished client: undefined when the whole dump ran. `where` names the target
+ * ("database `shop` on db:3306"); `next` is the operator's way back (the safety backup).
+ */
+export function judgeClient(source: SourceConfig, command: string, exit: ToolExit, where: string, next: string): DbkeeperError | undefined {
+  if (exit.inputError) {
+    return new DbkeeperError('RESTORE_FAILED', `the backup could not be read while restoring into ${where}: ${exit.inputError.message}; the statements before that point did run`, {
+      hint: `run \`dbkeeper verify\` on the backup; ${next}`, cause: exit.inputError,
+    })
+  }
+  if (exit.exitCode === 0 && !exit.signal) return undefined
+  const lines = exit.stderr.split('\n').map((l) => l.trim()).filter(Boolean)
+  const sqlLine = lines.find((l) => SQL_ERROR.test(l))
+  const m = sqlLine === undefined ? undefined : SQL_ERROR.exec(sqlLine)!
+  const errno = m ? Number(m[1]) : undefined
+  if (errno === 1045 || (errno === undefined && /Access denied for user/.test(exit.stderr))) {
+    return new DbkeeperError('AUTH', `${command} could not log in to restore into ${where}: ${sqlLine ?? lastLines(exit.stderr, 1)}`, { hint: `check ${source.id}_USER / ${source.id}_PASS (or ${source.id}_PASS_FILE)` })
+  }
+  if (errno !== undefined && CONNECT_ERRNOS.includes(errno)) {
+    return new DbkeeperError('CONNECT', `${command} lost or could not reach the server restoring into ${where}: ${sqlLine}`, { hint: `check ${source.id}_HOST / ${source.id}_PORT and the server log; ${next}` })
+  }
+  if (errno === 1153) {
+    const at = m![3] === undefined ? '' : ` at line ${m![3]} of the dump`
+    return new DbkeeperError('RESTORE_FAILED', `the server refused a statement${at} longer than its max_allowed_packet, restoring into ${where}: ${sqlLine}`, {
+      hint: `as an administrator of that server: SET GLOBAL max_allowed_packet = 1073741824; (and max_allowed_packet = 1G under [mysqld] in my.cnf to keep it), then restore again` +
+        `${m![3] === undefined ? '' : ` — the statement's size: gunzip -c FILE | sed -n '${m![3]}p' | wc -c`}; backups taken by this version record the size they need, and dbkeeper restore raises the setting itself when its user has SUPER; ${next}`,
+    })
+  }
+  if (m) {
+    const privilege = PRIVILEGE_ERRNOS.includes(errno!) || errno === 1370
+    const at = m[3] === undefined ? '' : ` at line ${m[3]} of the dump`
+    return new DbkeeperError(privilege ? 'PRIVILEGE' : 'RESTORE_FAILED', `${command} stopped at the first failing statement${at}, restoring into ${where}: ${sqlLine}`, {
+      hint: privilege
+        ? `restoring needs a user with all privileges on the database (and SET USER / SUPER for the DEFINER of views, triggers and routines): run the restore with ${source.id}_USER set to such a user; ${next}`
+        : `the statements before it did run; ${next}${m[3] === undefined ? '' : `; to see the statement: gunzip -c FILE | sed -n '${m[3]}p' | cut -c1-500`}`,
+    })
+  }
+  const how = exit.signal ? `was killed by ${exit.signal}` : `exited ${exit.exitCode ?? '?'}`
+  return new DbkeeperError('RESTORE_FAILED', `${command} ${how} restoring into ${where}: ${lastLines(exit.stderr, 3) || 'no message on stderr'}`, { hint: next })
+}
+
+/** The grant pattern of the databases an in-place restore creates beside `target` (LIKE-escaped). */
+export function besidePattern(target: string): string {
+  return `${target.replace(/[_%\\]/g, '\\$&')}\\_dbk%`
+}
+
+/** A server's refusal in the restore's terms; network and login problems as for a dump. */
+export function restoreError(source: SourceConfig, target: string, label: string, error: unknown): DbkeeperError {
+  if (error instanceof DbkeeperError) return error
+  const e = error as { errno?: number; sqlState?: string; message?: string }
+  if (e.errno !== undefined && PRIVILEGE_ERRNOS.includes(e.errno)) {
+    return new DbkeeperError('PRIVILEGE', `user '${source.user ?? 'root'}' may not restore into ${label}: ${scrubSecrets(e.message ?? '')}`, {
+      hint: `restoring needs CREATE, DROP and write privileges on the database and on the copy loaded beside it (GRANT ALL ON \`${target}\`.* … and ON \`${besidePattern(target)}\`.* …): ` +
+        `run the restore with ${source.id}_USER set to such a user (docs/RESTORE.md)`,
+      cause: error,
+    })
+  }
+  if (typeof e.sqlState === 'string' && e.errno !== undefined) {
+    return new DbkeeperError('RESTORE_FAILED', `${label}: the server refused: ${scrubSecrets(e.message ?? '')}`, { hint: 'see the server log', cause: error })
+  }
+  return fromDriverError(source, error, target)
 }

@@ -1,5 +1,5 @@
 /**
- * What a backup needs of the server it is restored into (manifest.restoreNeeds, measured at backup
+ * What a backup needs of the server it is restored into (restoreNeeds in the manifest, measured at backup
  * time by engines/mysql/needs.ts), checked before anything is touched — before the safety backup,
  * before a drill creates its scratch database.
  *
@@ -12,9 +12,9 @@
  * load into the staging database meets ERROR 1153 and the target stays as it was.
  */
 import type { Connection, RowDataPacket } from 'mysql2/promise'
-import { mib, missingDefiners, packetFor, packetSetting, PACKET_MAX } from '../engines/mysql/needs.js'
-import { DbkeeperError } from '../runtime/errors.js'
-import type { DriverTarget } from './driver.js'
+import { mib, missingDefiners, packetFor, packetSetting, PACKET_MAX } from './needs.js'
+import { DbkeeperError } from '../../runtime/errors.js'
+import type { DriverTarget } from '../restore-driver.js'
 
 export interface CheckedNeeds {
   /** Lines for the operator. */
@@ -24,7 +24,7 @@ export interface CheckedNeeds {
 }
 
 export async function checkNeeds(conn: Connection, t: DriverTarget, label: string): Promise<CheckedNeeds> {
-  const needs = t.manifest.restoreNeeds
+  const needs = t.backup.restoreNeeds
   if (!needs) return { lines: [] }
   const lines: string[] = []
   let packet: number | undefined
@@ -32,7 +32,7 @@ export async function checkNeeds(conn: Connection, t: DriverTarget, label: strin
   const current = await globalPacket(conn)
   if (longest > 0 && packetFor(longest) > current) {
     if (longest + 1024 > PACKET_MAX) {
-      throw new DbkeeperError('RESTORE_FAILED', `backup ${t.manifest.id} holds a statement of ${mib(longest)}, longer than any server's max_allowed_packet (1 GiB) allows; nothing was changed`, {
+      throw new DbkeeperError('RESTORE_FAILED', `backup ${t.backup.id} holds a statement of ${mib(longest)}, longer than any server's max_allowed_packet (1 GiB) allows; nothing was changed`, {
         hint: 'restore it with --to-file and load the rows by other means (LOAD DATA), or restore an older backup',
       })
     }
@@ -40,7 +40,7 @@ export async function checkNeeds(conn: Connection, t: DriverTarget, label: strin
     // A no-op SET GLOBAL: asks the server whether this user may raise it, changing nothing.
     await conn.query('SET GLOBAL max_allowed_packet = @@GLOBAL.max_allowed_packet').catch((error: { errno?: number; sqlMessage?: string }) => {
       if (error.errno !== 1227) throw error
-      throw new DbkeeperError('PRIVILEGE', `backup ${t.manifest.id} holds a statement of ${mib(longest)} (${longest} bytes); ${label} allows ${mib(current)} (max_allowed_packet), ` +
+      throw new DbkeeperError('PRIVILEGE', `backup ${t.backup.id} holds a statement of ${mib(longest)} (${longest} bytes); ${label} allows ${mib(current)} (max_allowed_packet), ` +
         `and user '${t.source.user ?? 'root'}' may not raise it (${error.sqlMessage ?? 'needs SUPER'}); nothing was changed`, {
         hint: `as an administrator of that server: ${packetSetting(longest)} — then restore again; or restore as a user with SUPER, which raises it for the load only`,
         cause: error,

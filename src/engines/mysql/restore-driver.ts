@@ -10,20 +10,18 @@
  */
 import { pipeline } from 'node:stream'
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
-import { removeDefaultsFile, writeDefaultsFile } from '../engines/mysql/defaults-file.js'
-import { connect } from '../engines/mysql/probe.js'
-import { fromDriverError } from '../engines/mysql/errors.js'
-import { childEnv } from '../engines/subprocess.js'
-import { DbkeeperError } from '../runtime/errors.js'
-import { scrubSecrets } from '../runtime/secrets.js'
-import type { CountedTable } from './check.js'
-import type { BackupContent } from './content.js'
-import type { DriverTarget, RestoreDriver, TargetState } from './driver.js'
-import { clientArgs, findClient, judgeClient, runClient } from './mysql-client.js'
-import { checkNeeds, raisePacket, setPacket } from './mysql-needs.js'
-import { ViewQualifierRewrite } from './mysql-rewrite.js'
-import { swapIn } from './mysql-swap.js'
-import { scratchName } from './scratch.js'
+import type { SourceConfig } from '../../config/types.js'
+import { DbkeeperError } from '../../runtime/errors.js'
+import type { BackupContent, CountedTable, DriverTarget, RestoreDriver, TargetState } from '../restore-driver.js'
+import { scratchName } from '../scratch-names.js'
+import { childEnv, runTool } from '../subprocess.js'
+import { clientArgs, findClient } from './client.js'
+import { removeDefaultsFile, writeDefaultsFile } from './credentials.js'
+import { besidePattern, judgeClient, restoreError } from './errors.js'
+import { checkNeeds, raisePacket, setPacket } from './needs-check.js'
+import { connect } from './probe.js'
+import { ViewQualifierRewrite } from './rewrite.js'
+import { swapIn } from './swap.js'
 
 const id = (name: string) => mysql.escapeId(name, true)
 
@@ -88,13 +86,13 @@ export class MysqlDriver implements RestoreDriver {
 
   async load(content: BackupContent, state: TargetState, signal: AbortSignal): Promise<void> {
     // Found before anything is created: a missing client must not leave a database behind.
-    const command = await findClient(this.t.manifest.tool.version, signal)
+    const command = await findClient(this.t.backup.tool.version, signal)
     const into = state.exists ? scratchName(this.t.target, 'dbkrestore') : this.t.target
     if (into !== this.t.target) await this.t.scratch?.record(into, this.t.target)
     await this.#withConn(signal, async (conn) => {
       // The dump does not carry the database's defaults (no CREATE DATABASE): keep the target's,
       // else take the backed-up database's when it is on this server, else utf8mb4.
-      const charset = (await charsetOf(conn, this.t.target)) ?? (await charsetOf(conn, this.t.manifest.database)) ?? { cs: 'utf8mb4', coll: undefined }
+      const charset = (await charsetOf(conn, this.t.target)) ?? (await charsetOf(conn, this.t.backup.database)) ?? { cs: 'utf8mb4', coll: undefined }
       this.#createOptions = `CHARACTER SET ${charset.cs}${charset.coll ? ` COLLATE ${charset.coll}` : ''}`
       await conn.query(`CREATE DATABASE ${id(into)} ${this.#createOptions}`)
     })
@@ -103,15 +101,20 @@ export class MysqlDriver implements RestoreDriver {
     let packetBefore: number | undefined
     try {
       if (this.#packet) packetBefore = await this.#withConn(signal, (conn) => raisePacket(conn, this.#packet!))
-      const input = new ViewQualifierRewrite(this.t.manifest.database, into)
+      const input = new ViewQualifierRewrite(this.t.backup.database, into)
       // A read or decompression error of the backup reaches the client's input as its 'error'.
       pipeline(content.stream, input, () => {})
       // HOME points at the private work directory so that no ~/.my.cnf overrides the credentials.
-      const exit = await runClient(command, clientArgs(defaults, into), childEnv({ HOME: this.t.workDir }), input, signal)
-      const failed = judgeClient(this.t.source, command, exit, this.label, state.exists ? `${this.label} was not changed` : 'nothing was left behind')
-      if (failed) throw failed
+      const next = state.exists ? `${this.label} was not changed` : 'nothing was left behind'
+      await runTool(command, clientArgs(defaults, into), {
+        env: childEnv({ HOME: this.t.workDir }), input, signal, stderr: { keep: 'tail', bytes: 64 * 1024 },
+        installHint: 'install the client tools (Debian: mariadb-client)', abortedMessage: `${command} was stopped: the restore was aborted`,
+        judge: (exit) => judgeClient(this.t.source, command, exit, this.label, next),
+      })
       content.assertComplete()
     } catch (error) {
+      // The rest of the backup is not wanted: stop reading and decompressing it.
+      content.stream.destroy()
       await this.abandon()
       throw this.#untouched(error, into, state)
     } finally {
@@ -122,7 +125,7 @@ export class MysqlDriver implements RestoreDriver {
 
   /** A failed load's error, saying that the target is as it was. */
   #untouched(error: unknown, into: string, state: TargetState): DbkeeperError {
-    const e = error instanceof DbkeeperError ? error : restoreError(this.t, this.label, error)
+    const e = error instanceof DbkeeperError ? error : restoreError(this.t.source, this.t.target, this.label, error)
     if (e.code === 'ABORTED') return e
     const state_ = state.exists
       ? `${this.label} was not changed (the backup was loaded into a new database beside it, \`${into}\`, dropped again)`
@@ -182,33 +185,11 @@ export class MysqlDriver implements RestoreDriver {
     try {
       return await fn(conn)
     } catch (error) {
-      throw restoreError(this.t, this.label, error)
+      throw restoreError(this.t.source, this.t.target, this.label, error)
     } finally {
       conn.destroy()
     }
   }
-}
-
-/** The grant pattern of the databases an in-place restore creates beside `target` (LIKE-escaped). */
-function besidePattern(target: string): string {
-  return `${target.replace(/[_%\\]/g, '\\$&')}\\_dbk%`
-}
-
-/** A server's refusal in the restore's terms; network and login problems as for a dump. */
-function restoreError(t: DriverTarget, label: string, error: unknown): DbkeeperError {
-  if (error instanceof DbkeeperError) return error
-  const e = error as { errno?: number; sqlState?: string; message?: string }
-  if (e.errno === 1044 || e.errno === 1142 || e.errno === 1227) {
-    return new DbkeeperError('PRIVILEGE', `user '${t.source.user ?? 'root'}' may not restore into ${label}: ${scrubSecrets(e.message ?? '')}`, {
-      hint: `restoring needs CREATE, DROP and write privileges on the database and on the copy loaded beside it (GRANT ALL ON \`${t.target}\`.* … and ON \`${besidePattern(t.target)}\`.* …): ` +
-        `run the restore with ${t.source.id}_USER set to such a user (docs/RESTORE.md)`,
-      cause: error,
-    })
-  }
-  if (typeof e.sqlState === 'string' && e.errno !== undefined) {
-    return new DbkeeperError('RESTORE_FAILED', `${label}: the server refused: ${scrubSecrets(e.message ?? '')}`, { hint: 'see the server log', cause: error })
-  }
-  return fromDriverError(t.source, error, t.target)
 }
 
 /** The database's default character set and collation, or undefined when it does not exist. */
@@ -220,4 +201,25 @@ async function charsetOf(conn: Connection, database: string): Promise<{ cs: stri
   // Names from the server's own catalogue; checked anyway before they go into a statement.
   const safe = (v: unknown) => (typeof v === 'string' && /^\w+$/.test(v) ? v : undefined)
   return { cs: safe(row.cs) ?? 'utf8mb4', coll: safe(row.coll) }
+}
+
+/** Whether `name` exists on the source's server (the sweep of leftover scratch databases). */
+export async function mysqlDatabaseExists(source: SourceConfig, name: string, signal: AbortSignal): Promise<boolean> {
+  const conn = await connect(source, signal)
+  try {
+    const [rows] = await conn.query<RowDataPacket[]>('SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [name])
+    return rows.length > 0
+  } finally {
+    await conn.end().catch(() => {})
+  }
+}
+
+/** Drops `name` on the source's server; no error when it is already gone. */
+export async function mysqlDropDatabase(source: SourceConfig, name: string, signal: AbortSignal): Promise<void> {
+  const conn = await connect(source, signal)
+  try {
+    await conn.query(`DROP DATABASE IF EXISTS ${id(name)}`)
+  } finally {
+    await conn.end().catch(() => {})
+  }
 }

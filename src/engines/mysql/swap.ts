@@ -14,9 +14,10 @@
  * table locks): as for any restore, the application should be stopped.
  */
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
-import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
-import { createAll, dropStatement, readDefinitions, type Definition } from './mysql-definitions.js'
-import { scratchName, type ScratchLedger } from './scratch.js'
+import { DbkeeperError, toDbkeeperError } from '../../runtime/errors.js'
+import { createAll, dropStatement, readDefinitions, type Definition } from './definitions.js'
+import type { ScratchLedger } from '../restore-driver.js'
+import { scratchName } from '../scratch-names.js'
 
 /** How long RENAME TABLE waits for another connection's metadata lock before we say "in use" (MariaDB's default is a year). */
 export const LOCK_WAIT_SECONDS = 30

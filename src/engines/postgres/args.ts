@@ -1,6 +1,6 @@
 /**
  * Command lines for the PostgreSQL client tools, pure. No argument ever carries a password: it
- * reaches the tools through the PGPASSFILE written by passfile.ts.
+ * reaches the tools through the PGPASSFILE written by credentials.ts.
  */
 import type { SourceConfig } from '../../config/types.js'
 

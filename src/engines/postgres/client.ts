@@ -10,17 +10,20 @@ import type { Readable } from 'node:stream'
 import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
 import { pgRestoreArgs, psqlRestoreArgs } from './args.js'
-import { judgeToolExit } from './diagnose.js'
-import { runFedTool, type FedExit } from './feed.js'
-import { toolCredentials } from './passfile.js'
+import { judgeToolExit, PG_INSTALL_HINT } from './errors.js'
+import { runTool, type ToolExit } from '../subprocess.js'
+import { toolCredentials } from './credentials.js'
 import { withClient } from './probe.js'
+
+/** How psql and pg_restore are run with a dump on stdin: their first errors are what counts (the first 64 KiB of stderr). */
+export const PG_FEED = { stderr: { keep: 'head', bytes: 64 * 1024 }, installHint: PG_INSTALL_HINT } as const
 
 /**
  * A failed SQL statement is reported as the tool's own error line, with its line number in the
  * dump ("psql:<stdin>:42: ERROR:  role "app" does not exist"); connection problems are classified
  * as for a dump (AUTH, CONNECT, NOT_FOUND).
  */
-function judgeRestore(source: SourceConfig, tool: string, database: string, exit: FedExit): DbkeeperError | undefined {
+function judgeRestore(source: SourceConfig, tool: string, database: string, exit: ToolExit): DbkeeperError | undefined {
   if (exit.inputError) {
     return new DbkeeperError('RESTORE_FAILED', `${source.id}: the backup could not be read while restoring into "${database}": ${exit.inputError.message}`, {
       hint: 'run `dbkeeper verify` on this backup', cause: exit.inputError,
@@ -41,9 +44,7 @@ function judgeRestore(source: SourceConfig, tool: string, database: string, exit
 async function restoreWith(tool: 'psql' | 'pg_restore', args: string[], source: SourceConfig, workDir: string, input: Readable, database: string, signal?: AbortSignal): Promise<void> {
   const creds = toolCredentials(source, workDir)
   try {
-    const exit = await runFedTool(tool, args, { env: creds.env, input, signal })
-    const error = judgeRestore(source, tool, database, exit)
-    if (error) throw error
+    await runTool(tool, args, { ...PG_FEED, env: creds.env, input, signal, judge: (exit) => judgeRestore(source, tool, database, exit) })
   } finally {
     await creds.cleanup()
   }
@@ -75,9 +76,7 @@ export async function restoreGlobals(source: SourceConfig, workDir: string, inpu
   const args = psqlRestoreArgs(source, 'postgres').filter((a) => a !== '--set=ON_ERROR_STOP=1')
   const creds = toolCredentials(source, workDir)
   try {
-    const exit = await runFedTool('psql', args, { env: creds.env, input, signal })
-    const failed = judgeRestore(source, 'psql', 'postgres', exit)
-    if (failed) throw failed
+    const exit = await runTool('psql', args, { ...PG_FEED, env: creds.env, input, signal, judge: (e) => judgeRestore(source, 'psql', 'postgres', e) })
     const unexpected = exit.stderr.split('\n').find((l) => /\bERROR:/.test(l) && !EXPECTED_GLOBALS_ERROR.test(l))
     if (unexpected) {
       throw new DbkeeperError('RESTORE_FAILED', `${source.id}: restoring roles and tablespaces hit an error (the other statements ran): ${unexpected.trim()}`, {

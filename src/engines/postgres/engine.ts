@@ -10,11 +10,11 @@ import type { DumpObservation, DumpProcess, Engine, ProbeResult, RestoreNeeds } 
 import { spawnDump } from '../subprocess.js'
 import { GLOBALS_DATABASE, pgDumpallGlobalsArgs, pgDumpArgs } from './args.js'
 import { CLUSTER_END_MARKER, DUMP_END_MARKER, checkCustomHead, checkEndMarker } from './content.js'
-import { judgeToolExit } from './diagnose.js'
+import { judgeToolExit } from './errors.js'
 import { measureRestoreNeeds } from './needs.js'
-import { toolCredentials } from './passfile.js'
+import { toolCredentials } from './credentials.js'
 import { probePostgres } from './probe.js'
-import { createDatabase, dropDatabase, restoreCustom, restoreGlobals, restorePlain } from './restore.js'
+import { createDatabase, dropDatabase, restoreCustom, restoreGlobals, restorePlain } from './client.js'
 import { verifyCustomArchiveStream } from './verify.js'
 
 export class PostgresEngine implements Engine {

@@ -128,3 +128,6 @@ export function classifyPgError(source: SourceConfig, error: unknown, database?:
   }
   return new DbkeeperError('DUMP_FAILED', `${where}: ${text}`, { hint: `check the server log; the source is configured by the ${id}_ variables`, cause: error })
 }
+
+/** The hint of TOOL_MISSING for psql and pg_restore. */
+export const PG_INSTALL_HINT = 'install postgresql-client (Debian/Ubuntu) in the dbkeeper image, at least the major version of the server'

@@ -10,7 +10,7 @@ import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
 import type { RestoreNeeds } from '../engine.js'
 import { withClient } from './probe.js'
-import { majorFromVersionNum } from './versions.js'
+import { majorFromVersionNum } from './version.js'
 
 const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'`
 

@@ -7,8 +7,8 @@ import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
 import type { DatabaseInfo, ProbeResult, TableInfo } from '../engine.js'
 import { isScratchName } from '../scratch-names.js'
-import { classifyPgError } from './diagnose.js'
-import { checkToolVersion, majorFromVersionNum, toolVersion } from './versions.js'
+import { classifyPgError } from './errors.js'
+import { checkToolVersion, majorFromVersionNum, toolVersion } from './version.js'
 
 /**
  * Databases `ALL` leaves out besides the templates: the maintenance databases of managed services,

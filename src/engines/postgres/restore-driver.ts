@@ -1,6 +1,6 @@
 /**
  * Restoring a pg_dump into PostgreSQL with the engine's own restore functions (psql or pg_restore,
- * statement by statement, stop at the first error), chosen by the backup's file extension. Not one
+ * statement by statement, stop at the first error), chosen by the backup's format. Not one
  * transaction: that locks every relation it creates until the end and overflows the lock table of
  * a database with thousands of tables. All-or-nothing comes from where the load goes instead: a
  * new database, dropped again when the load fails. Replacing an existing database loads the backup
@@ -9,16 +9,14 @@
  * sessions: the application must be stopped, as for any restore.
  */
 import pg from 'pg'
-import type { SourceConfig } from '../config/types.js'
-import { GLOBALS_DATABASE } from '../engines/postgres/args.js'
-import { withClient } from '../engines/postgres/probe.js'
-import { checkTargetNeeds } from '../engines/postgres/needs.js'
-import { createDatabase, dropDatabase, restoreCustom, restoreGlobals, restorePlain } from '../engines/postgres/restore.js'
-import { DbkeeperError } from '../runtime/errors.js'
-import type { CountedTable } from './check.js'
-import { contentKind, type BackupContent } from './content.js'
-import type { DriverTarget, RestoreDriver, TargetState } from './driver.js'
-import { scratchName } from './scratch.js'
+import type { SourceConfig } from '../../config/types.js'
+import { DbkeeperError } from '../../runtime/errors.js'
+import type { BackupContent, CountedTable, DriverTarget, RestoreDriver, TargetState } from '../restore-driver.js'
+import { scratchName } from '../scratch-names.js'
+import { GLOBALS_DATABASE } from './args.js'
+import { createDatabase, dropDatabase, restoreCustom, restoreGlobals, restorePlain } from './client.js'
+import { checkTargetNeeds } from './needs.js'
+import { withClient } from './probe.js'
 
 const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'`
 
@@ -31,7 +29,7 @@ export class PostgresDriver implements RestoreDriver {
   #loaded: { name: string; created: boolean } | undefined
 
   constructor(private readonly t: DriverTarget) {
-    this.#globals = t.manifest.database === GLOBALS_DATABASE
+    this.#globals = t.backup.database === GLOBALS_DATABASE
     this.#server = `${t.source.host ?? 'localhost'}:${t.source.port ?? 5432}`
     this.label = this.#globals ? `the roles and tablespaces of the PostgreSQL server ${this.#server}` : `database "${t.target}" on ${this.#server}`
   }
@@ -50,7 +48,7 @@ export class PostgresDriver implements RestoreDriver {
   /** Before anything is created or confirmed: what the backup needs of this server (extensions it can install). */
   async prepare(signal: AbortSignal): Promise<string[]> {
     if (this.#globals) return []
-    await maintenance(this.t.source, signal, (c) => checkTargetNeeds(c, this.t.manifest.restoreNeeds, this.label, this.#server))
+    await maintenance(this.t.source, signal, (c) => checkTargetNeeds(c, this.t.backup.restoreNeeds, this.label, this.#server))
     return []
   }
 
@@ -61,7 +59,7 @@ export class PostgresDriver implements RestoreDriver {
       content.assertComplete()
       return
     }
-    const restore = contentKind(this.t.manifest) === 'dump' ? restoreCustom : restorePlain
+    const restore = this.t.backup.format === 'dump' ? restoreCustom : restorePlain
     const into = state.exists && this.t.replace ? scratchName(target, 'dbkrestore') : target
     const created = !state.exists || into !== target
     if (into !== target) await this.t.scratch?.record(into, target)
@@ -178,4 +176,9 @@ async function maintenance<T>(source: SourceConfig, signal: AbortSignal, fn: (c:
     if (error instanceof DbkeeperError && error.code === 'NOT_FOUND' && /"postgres"/.test(error.message)) return withClient(source, 'template1', signal, fn)
     throw error
   }
+}
+
+/** Whether database `name` exists on the source's server (the sweep of leftover scratch databases). */
+export function postgresDatabaseExists(source: SourceConfig, name: string, signal: AbortSignal): Promise<boolean> {
+  return withClient(source, 'postgres', signal, async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1)
 }

@@ -8,13 +8,13 @@
  */
 import { createReadStream } from 'node:fs'
 import type { Readable } from 'node:stream'
-import { childEnv } from '../subprocess.js'
-import { keyLine } from './diagnose.js'
-import { runFedTool, type FedExit } from './feed.js'
+import { childEnv, runTool, type ToolExit } from '../subprocess.js'
+import { keyLine } from './errors.js'
+import { PG_FEED } from './client.js'
 
 const PG_RESTORE_TO_NOWHERE = ['--file=/dev/null']
 
-function verdict(exit: FedExit): string | undefined {
+function verdict(exit: ToolExit): string | undefined {
   if (exit.inputError) return `the archive could not be read to the end: ${exit.inputError.message}`
   if (exit.exitCode === 0 && !exit.signal) return undefined
   const how = exit.signal ? `was killed by ${exit.signal}` : `exited ${exit.exitCode ?? '?'}`
@@ -27,7 +27,7 @@ function verdict(exit: FedExit): string | undefined {
  * Consumes `input` to its end, even when pg_restore gives up early.
  */
 export async function verifyCustomArchiveStream(input: Readable, signal?: AbortSignal): Promise<string | undefined> {
-  const exit = await runFedTool('pg_restore', PG_RESTORE_TO_NOWHERE, { env: childEnv({ LC_MESSAGES: 'C' }), input, signal })
+  const exit = await runTool('pg_restore', PG_RESTORE_TO_NOWHERE, { ...PG_FEED, env: childEnv({ LC_MESSAGES: 'C' }), input, signal })
   return verdict(exit)
 }
 

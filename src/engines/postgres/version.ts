@@ -6,7 +6,7 @@ import { execa } from 'execa'
 import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
 import { childEnv } from '../subprocess.js'
-import { versionFix } from './diagnose.js'
+import { versionFix } from './errors.js'
 
 /** 150020 → "15"; 90624 → "9.6" (before 10 the major version had two parts). */
 export function majorFromVersionNum(num: number): string {

@@ -3,7 +3,8 @@
  * directory, so the final rename is atomic), fsynced, checked with integrity_check, given the old
  * file's mode and owner, and put in the target's place (sqlite-replace.ts): renamed over it, so
  * that any reader sees the old database or the new one, or — when the target is a mount point of
- * its own, a single-file bind mount — copied into it.
+ * its own, a single-file bind mount — copied into it. In place, only onto the file the backup was
+ * taken from (path.ts), unless `--force-path`.
  *
  * The application must be stopped. A process that keeps the old file open keeps using the old
  * (now unlinked) inode and loses whatever it writes. The old `-wal`, `-shm` and `-journal` are
@@ -18,16 +19,12 @@ import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { execa } from 'execa'
-import { childEnv, lastLines } from '../engines/subprocess.js'
-import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
-import { ensureDir, fsyncPath } from '../storage/local/files.js'
-import type { CountedTable } from './check.js'
-import type { BackupContent } from './content.js'
-import type { DriverTarget, RestoreDriver, TargetState } from './driver.js'
-import type { InspectResult } from './sqlite-inspect-child.js'
-import { planReplace, replaceSqliteFile, SQLITE_SIDE_FILES } from './sqlite-replace.js'
-import { restoreTempPath } from './to-file.js'
+import { DbkeeperError, toDbkeeperError } from '../../runtime/errors.js'
+import { restoreTempPath, type BackupContent, type CountedTable, type DriverTarget, type RestoreDriver, type TargetState } from '../restore-driver.js'
+import { childEnv, lastLines, runToolForOutput } from '../subprocess.js'
+import type { InspectResult } from './inspect-child.js'
+import { checkSqlitePath } from './path.js'
+import { planReplace, replaceSqliteFile, SQLITE_SIDE_FILES } from './replace.js'
 
 export type Inspection = Extract<InspectResult, { ok: true }>
 
@@ -52,22 +49,24 @@ export class SqliteDriver implements RestoreDriver {
   }
 
   async prepare(): Promise<string[]> {
+    // In place (not a drill's scratch file): only onto the file the backup was taken from.
+    const lines = this.t.replace ? checkSqlitePath(this.t.backup, this.t.source, this.t.forcePath === true) : []
     await planReplace(this.t.target)
-    return []
+    return lines
   }
 
   async load(content: BackupContent, state: TargetState, signal: AbortSignal): Promise<void> {
     const target = this.t.target
     const dir = dirname(target)
     const tmp = restoreTempPath(target)
-    await ensureDir(dir, 0o777)
+    await this.t.files.ensureDir(dir, 0o777)
     // Before anything is written (again after prepare).
     const plan = await planReplace(target)
     await rm(tmp, { force: true })
     try {
       await pipeline(content.stream, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal })
       content.assertComplete()
-      await fsyncPath(tmp)
+      await this.t.files.fsyncPath(tmp)
       const inspected = await inspectSqliteFile(tmp, this.t.workDir, signal)
       // A backup in WAL mode gets an (empty) -wal and -shm from that read: they must not stay behind.
       for (const suffix of SQLITE_SIDE_FILES) await rm(`${tmp}${suffix}`, { force: true })
@@ -82,7 +81,7 @@ export class SqliteDriver implements RestoreDriver {
       if (like) await chmod(tmp, like.mode & 0o7777)
       const owner = like ?? (await stat(dir))
       await chown(tmp, owner.uid, owner.gid).catch(() => {})
-      await replaceSqliteFile(tmp, target, plan)
+      await replaceSqliteFile(tmp, target, plan, this.t.files)
       this.#inspected = inspected
     } catch (error) {
       for (const suffix of ['', ...SQLITE_SIDE_FILES]) await rm(`${tmp}${suffix}`, { force: true }).catch(() => {})
@@ -117,15 +116,14 @@ function childArgs(): string[] {
     const tsx = createRequire(self).resolve('tsx')
     return ['--import', pathToFileURL(tsx).href, fileURLToPath(new URL('./sqlite-inspect-child.ts', self))]
   }
-  return [fileURLToPath(new URL('./sqlite-inspect-child.js', self))]
+  return [fileURLToPath(new URL('./inspect-child.js', self))]
 }
 
 /** integrity_check, exact row counts and content digests of an SQLite file, in a child process. */
 export async function inspectSqliteFile(path: string, workDir: string, signal: AbortSignal): Promise<Inspection> {
-  const r = await execa(process.execPath, [...childArgs(), path], {
-    stdin: 'ignore', reject: false, extendEnv: false, env: childEnv({ SQLITE_TMPDIR: workDir }), cancelSignal: signal, forceKillAfterDelay: 5000,
+  const r = await runToolForOutput(process.execPath, [...childArgs(), path], {
+    env: childEnv({ SQLITE_TMPDIR: workDir }), signal, abortedMessage: `checking ${path} was stopped`, stderr: { keep: 'tail', bytes: 64 * 1024 },
   })
-  if (r.isCanceled) throw new DbkeeperError('ABORTED', `checking ${path} was stopped`)
   let answer: InspectResult | undefined
   try {
     answer = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as InspectResult
@@ -133,7 +131,7 @@ export async function inspectSqliteFile(path: string, workDir: string, signal: A
     answer = undefined
   }
   if (answer === undefined || r.exitCode !== 0) {
-    throw new DbkeeperError('RESTORE_FAILED', `checking the SQLite file ${path} failed (exit ${r.exitCode ?? r.signal ?? '?'}): ${lastLines(r.stderr.trim(), 5)}`, {
+    throw new DbkeeperError('RESTORE_FAILED', `checking the SQLite file ${path} failed (exit ${r.exitCode ?? r.signal ?? '?'}): ${lastLines(r.stderr, 5)}`, {
       hint: 'see the log; a kill by SIGKILL usually means the container ran out of memory',
     })
   }

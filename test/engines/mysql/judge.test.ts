@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { quoteOptionValue } from '../../../src/engines/mysql/defaults-file.js'
+import { quoteOptionValue } from '../../../src/engines/mysql/credentials.js'
 import { isErrorLine, judgeMysqldump } from '../../../src/engines/mysql/errors.js'
 import { granteeOf, missingFrom } from '../../../src/engines/mysql/privileges.js'
 import { chooseDumpTool, flavourOf, parseToolVersion, type DumpTool } from '../../../src/engines/mysql/version.js'

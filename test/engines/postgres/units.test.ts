@@ -7,9 +7,9 @@ import type { SourceConfig } from '../../../src/config/types.js'
 import { describeNeeds, installHint } from '../../../src/engines/postgres/needs.js'
 import { dbnameConninfo, pgDumpArgs, pgDumpallGlobalsArgs, pgRestoreArgs, psqlRestoreArgs } from '../../../src/engines/postgres/args.js'
 import { CLUSTER_END_MARKER, DUMP_END_MARKER, checkCustomHead, checkEndMarker } from '../../../src/engines/postgres/content.js'
-import { judgeToolExit, keyLine } from '../../../src/engines/postgres/diagnose.js'
-import { escapePassfileField, passfileLine } from '../../../src/engines/postgres/passfile.js'
-import { majorFromVersionNum, parseToolVersion } from '../../../src/engines/postgres/versions.js'
+import { judgeToolExit, keyLine } from '../../../src/engines/postgres/errors.js'
+import { escapePassfileField, passfileLine } from '../../../src/engines/postgres/credentials.js'
+import { majorFromVersionNum, parseToolVersion } from '../../../src/engines/postgres/version.js'
 import { Secret } from '../../../src/runtime/secrets.js'
 
 const source: SourceConfig = {
