@@ -32,7 +32,7 @@ export interface Manifest {
   restoreNeeds?: RestoreNeeds
   /**
    * SQLite: the absolute path of the file the backup was taken from (DBnn_PATH then). A restore in
-   * place writes only onto that file (restore/sqlite-path.ts). Absent in manifests written before
+   * place writes only onto that file (engines/sqlite/path.ts). Absent in manifests written before
    * it was recorded.
    */
   sqlite?: { path: string }

@@ -1,7 +1,7 @@
 /**
  * A database's views, triggers, routines and events as statements that create them again, read
  * with SHOW CREATE … (the server's own text, with the sql_mode, character set and time zone it was
- * created under). The swap (mysql-swap.ts) needs them because MySQL cannot move these objects to
+ * created under). The swap (swap.ts) needs them because MySQL cannot move these objects to
  * another database: RENAME TABLE refuses a table with triggers (ERROR 1435), a view cannot change
  * schema (ERROR 1450), and routines and events have no rename across databases at all.
  */
@@ -78,7 +78,7 @@ export function dropStatement(d: Definition, database: string): string {
 /**
  * Creates `defs` in `database`, in their order; views whose dependencies are not there yet are
  * retried until a round creates none. `from` names the database they were read from: a view the
- * server printed with that name inside it (see mysql-rewrite.ts) is given `database` instead.
+ * server printed with that name inside it (see rewrite.ts) is given `database` instead.
  * `created` receives each one as it is created, for the caller's rollback.
  */
 export async function createAll(conn: Connection, defs: readonly Definition[], database: string, from: string, created: Definition[]): Promise<void> {

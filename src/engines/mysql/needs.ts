@@ -1,6 +1,6 @@
 /**
  * What restoring a mysqldump will ask of a server (engine.ts RestoreNeeds), and the one rule for
- * the packet size: the backup side records it, the restore side (restore/mysql-needs.ts) checks
+ * the packet size: the backup side records it, the restore side (needs-check.ts) checks
  * it against the target server before anything is touched.
  *
  * The longest statement is the dump's longest line: mysqldump writes one statement per line, and

@@ -65,7 +65,7 @@ export function pgDumpallGlobalsArgs(source: SourceConfig): string[] {
  * error messages. Not `--single-transaction`: one transaction holds a lock on every relation it
  * creates until it commits, and a database of a few thousand tables overflows the server's lock
  * table ("out of shared memory"). All-or-nothing comes from loading into a new database that is
- * dropped on failure (restore/postgres.ts).
+ * dropped on failure (restore-driver.ts).
  */
 export function psqlRestoreArgs(source: SourceConfig, database: string): string[] {
   return [

@@ -3,7 +3,7 @@
  * pg_restore, statement by statement, stopping at the first error. Not in one transaction (that
  * takes a lock per relation and overflows the lock table of a database with thousands of tables):
  * the target database must be a new one (createDatabase) that the caller drops when the load fails,
- * so a failed restore never shows (restore/postgres.ts).
+ * so a failed restore never shows (restore-driver.ts).
  */
 import pg from 'pg'
 import type { Readable } from 'node:stream'

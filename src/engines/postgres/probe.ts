@@ -68,7 +68,7 @@ export async function withClient<T>(source: SourceConfig, database: string, sign
  * Tables with their estimated rows. A partitioned table (relkind 'p') holds no rows itself and its
  * reltuples is -1, or the total after an ANALYZE of it: its rows are the sum of its leaf
  * partitions' estimates, which is what `SELECT count(*) FROM parent` (without ONLY) counts after a
- * restore (restore/postgres.ts). Each partition is also listed with its own rows.
+ * restore (restore-driver.ts). Each partition is also listed with its own rows.
  */
 const TABLES_SQL = `
 WITH RECURSIVE tree AS (

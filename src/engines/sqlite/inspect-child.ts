@@ -3,7 +3,7 @@
  * process: integrity_check and counting are full scans, and better-sqlite3 is synchronous, so
  * in-process they would freeze the daemon's event loop (health server, SIGTERM). Usage:
  *
- *   node sqlite-inspect-child.js <file>
+ *   node inspect-child.js <file>
  *
  * Prints exactly one JSON line, an InspectResult, and exits 0.
  */
@@ -74,7 +74,7 @@ function inspect(path: string): InspectResult {
 
 function main(argv: string[]): InspectResult {
   const [path] = argv
-  if (!path) return { ok: false, code: 'USAGE', message: 'usage: sqlite-inspect-child <file>' }
+  if (!path) return { ok: false, code: 'USAGE', message: 'usage: inspect-child <file>' }
   try {
     return inspect(path)
   } catch (error) {

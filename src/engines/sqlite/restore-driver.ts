@@ -114,7 +114,7 @@ function childArgs(): string[] {
   const self = import.meta.url
   if (self.endsWith('.ts')) {
     const tsx = createRequire(self).resolve('tsx')
-    return ['--import', pathToFileURL(tsx).href, fileURLToPath(new URL('./sqlite-inspect-child.ts', self))]
+    return ['--import', pathToFileURL(tsx).href, fileURLToPath(new URL('./inspect-child.ts', self))]
   }
   return [fileURLToPath(new URL('./inspect-child.js', self))]
 }
