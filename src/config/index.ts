@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import { DbkeeperError } from '../runtime/errors.js'
 import { registerPublic, Secret } from '../runtime/secrets.js'
+import { CODECS, COMPRESSION_KINDS, DEFAULT_COMPRESSION, compressionAliases } from './codecs.js'
 import { readDaemonConfig, readNotifyConfig } from './daemon.js'
 import { EnvReader, formatProblem, type ConfigProblem, type Env, type FileReader } from './reader.js'
 import { isEmptyPolicy, readGlobalRetention } from './retention.js'
@@ -40,11 +41,11 @@ export function parseConfig(env: Env, readFile: FileReader = (p) => readFileSync
 
   const dirRaw = r.string('BACKUP_DIR', DEFAULT_BACKUP_DIR)!
   const backupDir = isAbsolute(dirRaw) ? resolve(dirRaw) : resolve(cwd, dirRaw)
-  const kind = r.oneOf('COMPRESSION', ['gzip', 'zstd', 'none'] as const, 'gzip', { gz: 'gzip', zst: 'zstd' })
-  // Levels per kind: zstd's 20–22 need --ultra and GBs of memory, so they are not offered.
-  const level = kind === 'zstd'
-    ? r.int('COMPRESSION_LEVEL', { min: 1, max: 19, fallback: 3, expected: 'a zstd level from 1 (fastest) to 19 (smallest)' })!
-    : r.int('COMPRESSION_LEVEL', { min: 1, max: 9, fallback: 6, expected: 'a gzip level from 1 (fastest) to 9 (smallest)' })!
+  const kind = r.oneOf('COMPRESSION', COMPRESSION_KINDS, DEFAULT_COMPRESSION, compressionAliases())
+  // Levels, default and the wording of the problem come from the codec's row; a codec without
+  // levels (none) does not read COMPRESSION_LEVEL.
+  const levels = CODECS[kind].levels
+  const level = levels ? r.int('COMPRESSION_LEVEL', { min: levels.min, max: levels.max, fallback: levels.default, expected: levels.expected })! : 0
   const logLevel = r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info')
   const logFormatRaw = r.raw('LOG_FORMAT')
   const logFormat = logFormatRaw === undefined ? undefined : r.oneOf('LOG_FORMAT', ['json', 'pretty'] as const, 'json')

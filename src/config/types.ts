@@ -1,9 +1,11 @@
 import type { LogFormat, LogLevel } from '../runtime/logger.js'
 import type { Secret } from '../runtime/secrets.js'
+import type { CompressionKind } from './codecs.js'
 import type { DaemonConfig, NotifyConfig } from './daemon.js'
 
 export type EngineKind = 'mysql' | 'postgres' | 'sqlite'
-export type CompressionKind = 'gzip' | 'zstd' | 'none'
+/** The compression kinds are the rows of the codec table (codecs.ts). */
+export type { CompressionKind } from './codecs.js'
 
 /**
  * A retention policy with restic's `forget` field names. Counts are n > 0 or -1 (unlimited);
