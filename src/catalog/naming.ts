@@ -1,18 +1,23 @@
 /**
  * File names on the volume, pure. A backup of database D of source S taken at T (UTC) is
  *   <dir>/<S>/<enc(D)>/<enc(D)>_<yyyymmddThhmmssZ>.<sql|db|dump>[.gz|.zst]
+ * (the compression extensions are those of the codec table, config/codecs.ts),
  * with its commit marker `<data>.manifest.json` and `<data>.sha256` (for `sha256sum -c`).
  * Temporary files are `.<final name>.dbk-tmp`: the only names a run creates before a backup is proven.
  */
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
+import { CODECS, COMPRESSION_KINDS } from '../config/codecs.js'
 
 export const MANIFEST_SUFFIX = '.manifest.json'
 export const CHECKSUM_SUFFIX = '.sha256'
 export const TEMP_SUFFIX = '.dbk-tmp'
 export const STATE_DIR = '.dbkeeper'
 
-export const DATA_FILE_PATTERN = /^(.+)_(\d{8}T\d{6}Z)\.(sql|db|dump)(\.gz|\.zst)?$/
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+/** `\.gz|\.zst`: the extension of every compression that has one. */
+const COMPRESSION_EXTS = COMPRESSION_KINDS.map((k) => CODECS[k].ext).filter((ext) => ext !== '').map(escapeRegExp).join('|')
+export const DATA_FILE_PATTERN = new RegExp(`^(.+)_(\\d{8}T\\d{6}Z)\\.(sql|db|dump)(${COMPRESSION_EXTS})?$`)
 const TEMP_FILE_PATTERN = /^\..+\.dbk-tmp$/
 
 /**

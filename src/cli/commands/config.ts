@@ -1,4 +1,5 @@
 import type { Command } from '../command.js'
+import { CODECS } from '../../config/codecs.js'
 import { parseCommandArgs } from '../args.js'
 
 export const configCommand: Command = {
@@ -20,7 +21,7 @@ Passwords and other secrets are shown as ***.
     const c = ctx.config
     const lines = [
       `backup directory:  ${c.backupDir}`,
-      `compression:       ${c.compression.kind}${c.compression.kind === 'none' ? '' : ` (level ${c.compression.level})`}`,
+      `compression:       ${c.compression.kind}${CODECS[c.compression.kind].levels === undefined ? '' : ` (level ${c.compression.level})`}`,
       `time zone:         ${c.tz}`,
       `retention:         ${describePolicy(c.retention)}`,
       `log:               ${c.log.level}, ${c.log.format ?? 'json (pretty on a terminal)'}`,
