@@ -26,6 +26,11 @@ export interface Manifest {
   tool: { name: string; version: string; options: string[] }
   raw: { size: number; sha256: string }
   compressed: { size: number; sha256: string }
+  /**
+   * The codec chain the data file was written through (config/codecs.ts), today one stage. Readers
+   * follow this, not the file name. A later stage (encryption) is a new optional field read after
+   * it; a manifest without that field is a chain of this one stage.
+   */
   compression: { kind: CompressionKind; level: number }
   tables: TableInfo[]
   /** What a restore needs of the target server (engine.ts RestoreNeeds); absent in older manifests. */
@@ -62,6 +67,8 @@ export function decodeManifest(text: string): { manifest: Manifest } | { error: 
   // Every field the code reads is checked here, so that a damaged manifest is reported as
   // damaged and never crashes a command ("Cannot read properties of undefined (reading 'length')").
   if (!Array.isArray(m.tables) || !m.tables.every((t) => typeof t?.name === 'string' && typeof t.rows === 'number')) return { error: 'the manifest has no list of tables' }
+  // A kind this version does not know is not damage (a newer dbkeeper may have written it): the
+  // backup is listed, and reading it is refused naming the kind (pipeline/compression.ts compressionOf).
   if (typeof m.compression?.kind !== 'string' || typeof m.compression.level !== 'number') return { error: 'the manifest has no compression' }
   if (typeof m.tool?.name !== 'string' || typeof m.tool.version !== 'string' || !Array.isArray(m.tool.options)) return { error: 'the manifest has no dump tool' }
   if (typeof m.server?.version !== 'string') return { error: 'the manifest has no server version' }

@@ -1,6 +1,13 @@
+/**
+ * The streams of the codec table (config/codecs.ts): what each codec's encoder and decoder are.
+ * Every other fact of a codec (levels, default, aliases, extension) is read from its row there.
+ * Readers take the codec from the backup's manifest (`compressionOf`), never from its file name.
+ */
 import { PassThrough, type Duplex } from 'node:stream'
 import { createGunzip } from 'node:zlib'
-import type { CompressionKind } from '../config/types.js'
+import type { Manifest } from '../catalog/manifest.js'
+import { CODECS, compressionKindOfName, effectiveLevel, isCodecKind, type CompressionKind } from '../config/codecs.js'
+import { DbkeeperError } from '../runtime/errors.js'
 import { createParallelGzip } from './gzip-parallel.js'
 import { zstdCompress, zstdDecompress } from './zstd.js'
 
@@ -11,40 +18,52 @@ import { zstdCompress, zstdDecompress } from './zstd.js'
 export interface Compression {
   readonly kind: CompressionKind
   readonly level: number
-  /** Appended to the content extension: `.gz`, `.zst`, or '' for none. */
+  /** Appended to the content extension: `.gz`, `.zst`, or '' for none (the codec table's). */
   readonly ext: string
   compress(): Duplex
   decompress(): Duplex
 }
 
-export const DEFAULT_LEVEL: Record<CompressionKind, number> = { gzip: 6, zstd: 3, none: 0 }
-
 // Inflate output per trip to the thread pool: 1 MiB makes the per-trip overhead negligible
 // (inflate produces ~4 bytes per byte read, so 128 KiB trips were ~8000 per GB of dump).
 const INFLATE_CHUNK = 1024 * 1024
 
-export function createCompression(kind: CompressionKind, level: number): Compression {
-  switch (kind) {
-    case 'gzip':
-      return {
-        kind,
-        level,
-        ext: '.gz',
-        // One standard gzip stream, deflated on every core (see gzip-parallel.ts for why).
-        compress: () => createParallelGzip(level),
-        // Default finishFlush: a truncated file must fail with "unexpected end of file", not end quietly.
-        decompress: () => createGunzip({ chunkSize: INFLATE_CHUNK }),
-      }
-    case 'zstd':
-      return { kind, level, ext: '.zst', compress: () => zstdCompress(level), decompress: () => zstdDecompress() }
-    case 'none':
-      return { kind, level: 0, ext: '', compress: () => new PassThrough(), decompress: () => new PassThrough() }
-  }
+/** Encoder and decoder per row of the codec table: a row without streams does not type-check. */
+const STREAMS: { readonly [K in CompressionKind]: { encoder(level: number): Duplex; decoder(): Duplex } } = {
+  // One standard gzip stream, deflated on every core (see gzip-parallel.ts for why). Default
+  // finishFlush: a truncated file must fail with "unexpected end of file", not end quietly.
+  gzip: { encoder: (level) => createParallelGzip(level), decoder: () => createGunzip({ chunkSize: INFLATE_CHUNK }) },
+  zstd: { encoder: (level) => zstdCompress(level), decoder: () => zstdDecompress() },
+  none: { encoder: () => new PassThrough(), decoder: () => new PassThrough() },
 }
 
-/** The compression a data file was written with, from its name (the level only matters for writing). */
+export function createCompression(kind: CompressionKind, level: number): Compression {
+  const streams = STREAMS[kind]
+  const recorded = effectiveLevel(kind, level)
+  return { kind, level: recorded, ext: CODECS[kind].ext, compress: () => streams.encoder(recorded), decompress: () => streams.decoder() }
+}
+
+/**
+ * The compression a backup was written with, as its manifest records it: a file renamed since
+ * is still read as what it is. A kind this table lacks (a manifest of a newer dbkeeper, or an
+ * edited one) is refused before a byte is read, naming the kind and the next step.
+ */
+export function compressionOf(manifest: Pick<Manifest, 'id' | 'file' | 'compression' | 'engine'>): Compression {
+  const kind: string = manifest.compression.kind
+  if (!isCodecKind(kind)) {
+    throw new DbkeeperError('VERSION', `backup ${manifest.id} is compressed with "${kind}", which this dbkeeper cannot read (it reads ${Object.keys(CODECS).join(', ')}); nothing was changed`, {
+      hint: `use the dbkeeper version that wrote it, or decompress ${manifest.file} by hand and restore it with scripts/restore-${manifest.engine}.sh (docs/RESTORE.md)`,
+    })
+  }
+  return createCompression(kind, manifest.compression.level)
+}
+
+/**
+ * The compression of a bare file from its name: only for a file with no manifest to ask. No
+ * reader of a listed backup uses it (they follow the manifest, `compressionOf`); the level only
+ * matters for writing, so it is the codec's default.
+ */
 export function compressionForFile(name: string): Compression {
-  if (name.endsWith('.gz')) return createCompression('gzip', DEFAULT_LEVEL.gzip)
-  if (name.endsWith('.zst')) return createCompression('zstd', DEFAULT_LEVEL.zstd)
-  return createCompression('none', 0)
+  const kind = compressionKindOfName(name)
+  return createCompression(kind, CODECS[kind].levels?.default ?? 0)
 }

@@ -17,7 +17,7 @@ import type { Logger } from '../runtime/logger.js'
 import { commitRename, ensureDir, FILE_MODE, writeFileAtomic } from '../storage/local/files.js'
 import { openS3Target } from '../storage/s3/index.js'
 import type { Target } from '../storage/target.js'
-import { compressionForFile } from './compression.js'
+import { compressionOf } from './compression.js'
 import { Meter } from './meter.js'
 import { verifyBackupFile } from './verify.js'
 
@@ -79,7 +79,7 @@ export async function fetchBackup(args: FetchArgs): Promise<FetchedBackup> {
     }
     // The raw sha256 is the one measured when the dump was proven, so matching it also carries
     // over that run's end-of-dump check: these are the very bytes it checked.
-    await verifyBackupFile(tmp, compressionForFile(m.file), { raw: m.raw, compressed: m.compressed }, args.signal)
+    await verifyBackupFile(tmp, compressionOf(m), { raw: m.raw, compressed: m.compressed }, args.signal)
     if (!args.to) await writeFileAtomic(`${dest}${CHECKSUM_SUFFIX}`, `${m.compressed.sha256}  ${m.file}\n`)
     await commitRename(tmp, dest)
   } catch (error) {

@@ -2,9 +2,9 @@
  * A backup's content for a restore: proven before anything is touched (the same full read-back a
  * backup gets before it is committed), then streamed, decompressed, with its raw sha256 checked
  * again at the end, so that a file that changed between the two reads cannot pass unnoticed.
- * How a backup is read is decided by the backup itself (its engine, database and file extension),
- * never by today's configuration: a source switched to DBnn_PG_FORMAT=custom still restores its
- * older plain dumps.
+ * How a backup is read is decided by the backup itself — its manifest's compression (not its
+ * file name), engine and database, and its content extension — never by today's configuration:
+ * a source switched to DBnn_PG_FORMAT=custom or COMPRESSION=zstd still restores its older backups.
  */
 import { createReadStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
@@ -14,7 +14,7 @@ import type { Manifest } from '../catalog/manifest.js'
 import { CHECKSUM_SUFFIX, parseDataFileName } from '../catalog/naming.js'
 import type { SourceConfig } from '../config/types.js'
 import { readerForBackup, type BackupFacts } from '../engines/index.js'
-import { compressionForFile } from '../pipeline/compression.js'
+import { compressionOf } from '../pipeline/compression.js'
 import { Meter } from '../pipeline/meter.js'
 import { verifyBackupFile } from '../pipeline/verify.js'
 import { DbkeeperError } from '../runtime/errors.js'
@@ -64,8 +64,10 @@ export async function verifyBackup(source: SourceConfig, entry: CatalogEntry, wo
     throw refused(entry, `its ${m.file}${CHECKSUM_SUFFIX} names sha256 ${sidecar.split(/\s+/)[0]}, the manifest ${m.compressed.sha256}`)
   }
   const reader = readerForBackup(source, backupFacts(m), workDir)
+  // Before the try: an unknown codec is not damage, and says so itself.
+  const compression = compressionOf(m)
   try {
-    await verifyBackupFile(entry.dataPath, compressionForFile(m.file), { raw: m.raw, compressed: m.compressed, checkContent: (h, t) => reader.checkContent(h, t) }, signal)
+    await verifyBackupFile(entry.dataPath, compression, { raw: m.raw, compressed: m.compressed, checkContent: (h, t) => reader.checkContent(h, t) }, signal)
   } catch (error) {
     if (error instanceof DbkeeperError && error.code === 'VERIFY_FAILED') throw refused(entry, error.message, error)
     throw error
@@ -90,7 +92,7 @@ export function openContent(entry: CatalogEntry): BackupContent {
   const raw = new Meter(false)
   // The callback form: the consumer reads `raw`; a failing read or decompression destroys `raw`
   // with that error, so the consumer sees why the stream broke off.
-  pipeline(createReadStream(entry.dataPath, { highWaterMark: 1 << 20 }), compressionForFile(m.file).decompress(), raw, () => {})
+  pipeline(createReadStream(entry.dataPath, { highWaterMark: 1 << 20 }), compressionOf(m).decompress(), raw, () => {})
   return {
     stream: raw,
     assertComplete() {
