@@ -61,10 +61,22 @@ if [[ $if_missing -eq 1 && -e $target ]]; then
 fi
 [[ ! -e $target || -f $target ]] || die "$target exists and is not a file"
 
-case $file in
-  *.gz) decompress() { gzip -dc -- "$1"; } ;;
-  *.zst) decompress() { zstd -dcq -- "$1"; } ;;
-  *) decompress() { cat -- "$1"; } ;;
+# How the file was compressed: the manifest beside it says (a renamed file keeps its codec); the
+# name decides only for a bare file without one. Kinds and extensions: src/config/codecs.ts.
+codec=$(sed -n '/"compression": {/,/}/s/^ *"kind": *"\([^"]*\)".*/\1/p' -- "$file.manifest.json" 2>/dev/null || true)
+if [[ -z $codec ]]; then
+  case $file in
+    *.gz) codec=gzip ;;
+    *.zst) codec=zstd ;;
+    *) codec=none ;;
+  esac
+fi
+case $codec in
+  gzip) decompress() { gzip -dc -- "$1"; } ;;
+  zstd) decompress() { zstd -dcq -- "$1"; } ;;
+  none) decompress() { cat -- "$1"; } ;;
+  *) die "$file.manifest.json says the file is compressed with \"$codec\", which this script cannot read" \
+    'decompress it with that tool and pass the result, or use the dbkeeper version that wrote it' ;;
 esac
 
 step "checking $file against its checksum"

@@ -1,17 +1,24 @@
 /**
  * A backup is read with the codec its manifest records, not the one its file name suggests: a zstd
  * backup renamed to `.gz` still verifies and restores, and a codec this dbkeeper does not know is
- * refused with the kind and the next step named, the live file untouched. Through the real CLI,
- * on SQLite (no server needed) and the real zstd binary.
+ * refused with the kind and the next step named, the live file untouched. Through the real CLI
+ * and the incident script, on SQLite (no server needed) and the real zstd binary.
  */
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
+import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodeManifest, type Manifest } from '../../src/catalog/manifest.js'
 import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX } from '../../src/catalog/naming.js'
+import { CODECS, COMPRESSION_KINDS } from '../../src/config/codecs.js'
+import { ROOT } from '../support/cli.js'
 import { countItems as count, makeSqliteDb, sha256File as sha } from '../support/sqlite.js'
 import { backupNow, cli, listNow, readManifest } from './support.js'
+
+const SCRIPTS = ['restore-mysql.sh', 'restore-postgres.sh', 'restore-sqlite.sh']
+const restoreSqlite = (args: string[]) =>
+  execa('bash', [join(ROOT, 'scripts', 'restore-sqlite.sh'), ...args], { env: { PATH: process.env.PATH ?? '' }, extendEnv: false, reject: false, stdin: 'ignore' })
 
 /** Moves a backup's three files to `newName` and rewrites the manifest with `patch`, as an operator's `mv` plus edit would. */
 async function moveBackup(dataPath: string, newName: string, patch: Partial<Manifest> = {}): Promise<string> {
@@ -59,6 +66,12 @@ describe('readers follow the manifest, not the file name', () => {
     const r = await cli(['restore', manifest.id, '--source', 'notes', '--yes', '--no-safety-backup'], gzipEnv)
     expect(r.exitCode, r.all).toBe(0)
     expect(count(live)).toBe(3000)
+
+    // The incident script reads the manifest beside the file too.
+    const copy = join(dir, 'script-copy.db')
+    const script = await restoreSqlite(['--yes', '--no-safety-copy', backupPath, copy])
+    expect(script.exitCode, script.stderr).toBe(0)
+    expect(count(copy)).toBe(3000)
   })
 
   it('a codec this dbkeeper does not know is refused naming it and the next step; the file is untouched and the backup still listed', async () => {
@@ -79,5 +92,21 @@ describe('readers follow the manifest, not the file name', () => {
     const verify = await cli(['verify', manifest.id, '--source', 'notes'], env)
     expect(verify.exitCode, verify.all).toBe(1)
     expect(verify.all).toContain('is compressed with "brotli"')
+
+    const script = await restoreSqlite(['--yes', backupPath, live])
+    expect(script.exitCode, script.stderr).toBe(1)
+    expect(script.stderr).toContain('says the file is compressed with "brotli", which this script cannot read')
+    expect(await sha(live)).toBe(before)
+  })
+
+  it('every incident script knows every codec of the table, by manifest kind and by extension', async () => {
+    for (const name of SCRIPTS) {
+      const text = await readFile(join(ROOT, 'scripts', name), 'utf8')
+      for (const kind of COMPRESSION_KINDS) {
+        expect(text, `${name}: ${kind}`).toMatch(new RegExp(`^  ${kind}\\) decompress\\(\\)`, 'm'))
+        const ext = CODECS[kind].ext
+        if (ext !== '') expect(text, `${name}: ${ext}`).toContain(`    *${ext}) codec=${kind} ;;`)
+      }
+    }
   })
 })
