@@ -4,12 +4,13 @@ import { DbkeeperError } from '../runtime/errors.js'
 import { registerPublic, Secret } from '../runtime/secrets.js'
 import { CODECS, COMPRESSION_KINDS, DEFAULT_COMPRESSION, compressionAliases } from './codecs.js'
 import { readDaemonConfig, readNotifyConfig } from './daemon.js'
+import { SOURCE_VAR, unknownVariables, type KnownVariables } from './known.js'
 import { EnvReader, formatProblem, type ConfigProblem, type Env, type FileReader } from './reader.js'
 import { isEmptyPolicy, readGlobalRetention } from './retention.js'
 import { readRestoreConfig } from './restore.js'
 import { readS3Config } from './s3.js'
 import { isTimeZone } from './schedule.js'
-import { readSource, sourcePrefixes, unknownSourceVariables } from './sources.js'
+import { readSource, sourcePrefixes } from './sources.js'
 import type { Config, SourceConfig } from './types.js'
 
 export type { Config, SourceConfig, RetentionPolicy, EngineKind } from './types.js'
@@ -37,6 +38,17 @@ export class ConfigError extends DbkeeperError {
  * Throws ConfigError listing every problem; returns a frozen Config otherwise.
  */
 export function parseConfig(env: Env, readFile: FileReader = (p) => readFileSync(p, 'utf8'), cwd = process.cwd()): Config {
+  const { config, problems } = readConfig(env, readFile, cwd, true)
+  if (problems.length > 0) throw new ConfigError(problems)
+  declarePublic(config)
+  return config
+}
+
+/**
+ * Every reader over `env`: the configuration (meaningless when there are problems), the problems,
+ * and every name looked up. `checkUnknown` is off only for the measuring run of knownVariables.
+ */
+function readConfig(env: Env, readFile: FileReader, cwd: string, checkUnknown: boolean): { config: Config; problems: ConfigProblem[]; asked: ReadonlySet<string> } {
   const r = new EnvReader(env, readFile)
 
   const dirRaw = r.string('BACKUP_DIR', DEFAULT_BACKUP_DIR)!
@@ -55,9 +67,6 @@ export function parseConfig(env: Env, readFile: FileReader = (p) => readFileSync
   const retention = readGlobalRetention(r)
   if (isEmptyPolicy(retention)) r.problem('KEEP_*', undefined, 'a retention policy that keeps something')
 
-  for (const name of unknownSourceVariables(env)) {
-    r.problem(name, env[name] === undefined ? undefined : '…', `a known source variable (${suggest(name)})`)
-  }
   const sources: SourceConfig[] = []
   for (const id of sourcePrefixes(env)) {
     const s = readSource(r, id, retention)
@@ -80,7 +89,8 @@ export function parseConfig(env: Env, readFile: FileReader = (p) => readFileSync
   const notify = readNotifyConfig(r)
   const restore = readRestoreConfig(r, tz, sources)
   const s3 = readS3Config(r, env, retention)
-  if (r.problems.length > 0) throw new ConfigError(r.problems)
+  // Last: what this run looked up counts as known too, whatever the measuring run took.
+  if (checkUnknown) r.problems.push(...unknownVariables(env, knownVariables(r.asked)))
   const config: Config = Object.freeze({
     backupDir,
     compression: Object.freeze({ kind, level }),
@@ -93,8 +103,24 @@ export function parseConfig(env: Env, readFile: FileReader = (p) => readFileSync
     restore,
     ...(s3 ? { s3 } : {}),
   })
-  declarePublic(config)
-  return config
+  return { config, problems: r.problems, asked: r.asked }
+}
+
+/**
+ * What the readers switch on: one source of each engine and S3 (the other blocks look up all
+ * their names whatever is set). Nothing here becomes a Secret or a public string.
+ */
+const MEASURING_ENV: Env = { DB01_TYPE: 'mysql', DB02_TYPE: 'postgres', DB03_TYPE: 'sqlite', S3_BUCKET: 'measuring-bucket' }
+let measured: ReadonlySet<string> | undefined
+
+/** The known variables: every name the readers look up, measured once by reading MEASURING_ENV. */
+function knownVariables(alsoAsked: ReadonlySet<string>): KnownVariables {
+  measured ??= readConfig(MEASURING_ENV, () => '', '/', false).asked
+  const names = [...measured, ...alsoAsked]
+  return {
+    globals: new Set(names.filter((n) => !SOURCE_VAR.test(n))),
+    sourceSuffixes: new Set(names.flatMap((n) => SOURCE_VAR.exec(n)?.[2] ?? [])),
+  }
 }
 
 /**
@@ -110,16 +136,4 @@ function declarePublic(value: unknown): void {
 /** The one reader of process.env. */
 export function loadConfig(): Config {
   return parseConfig(process.env)
-}
-
-function suggest(name: string): string {
-  const oneDigit = /^DB(\d)_(.*)$/.exec(name)
-  if (oneDigit) return `sources are numbered with two digits: did you mean DB0${oneDigit[1]}_${oneDigit[2]}?`
-  const suffix = name.replace(/^DB\d+_/, '')
-  const hints: Record<string, string> = {
-    PASSWORD: 'PASS', PASSWD: 'PASS', DATABASE: 'NAME', DB: 'NAME', DBNAME: 'NAME', USERNAME: 'USER', FILE: 'PATH',
-    SERVER: 'HOST', HOSTNAME: 'HOST', OPTS: 'EXTRA_OPTS', OPTIONS: 'EXTRA_OPTS', PASSWORD_FILE: 'PASS_FILE',
-  }
-  const hit = hints[suffix]
-  return hit ? `did you mean ${name.replace(suffix, hit)}?` : 'TYPE, HOST, PORT, NAME, USER, PASS, PATH, LABEL, EXTRA_OPTS, KEEP_*'
 }

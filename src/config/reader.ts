@@ -17,6 +17,8 @@ export type FileReader = (path: string) => string
  */
 export class EnvReader {
   readonly problems: ConfigProblem[] = []
+  /** Every name looked up, set or not: what is known is measured from this (see known.ts). */
+  readonly asked = new Set<string>()
 
   constructor(
     private readonly env: Env,
@@ -29,6 +31,7 @@ export class EnvReader {
 
   /** The trimmed value, or undefined when unset or blank. */
   raw(name: string): string | undefined {
+    this.asked.add(name)
     const v = this.env[name]
     if (v === undefined) return undefined
     const t = v.trim()
@@ -87,6 +90,7 @@ export class EnvReader {
    * problem: which one wins would be a guess. One trailing newline of the file is dropped.
    */
   secret(name: string): Secret | undefined {
+    this.asked.add(name)
     const direct = this.env[name]
     const file = this.raw(`${name}_FILE`)
     if (direct !== undefined && direct !== '' && file !== undefined) {

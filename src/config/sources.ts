@@ -1,17 +1,10 @@
 import { basename, extname, isAbsolute } from 'node:path'
 import type { EnvReader } from './reader.js'
-import { RETENTION_SUFFIXES, readSourceRetention } from './retention.js'
+import { SOURCE_VAR } from './known.js'
+import { readSourceRetention } from './retention.js'
 import type { EngineKind, RetentionPolicy, SourceConfig } from './types.js'
 import { splitOptions } from './options.js'
 
-const SOURCE_VAR = /^(DB\d{2,})_([A-Z0-9_]+)$/
-/** `DB1_TYPE`: a one-digit number, which sourcePrefixes would otherwise skip without a word. */
-const MISNUMBERED_VAR = /^DB\d_[A-Z0-9_]+$/
-
-const SOURCE_SUFFIXES = [
-  'TYPE', 'HOST', 'PORT', 'NAME', 'USER', 'PASS', 'PASS_FILE', 'PATH', 'LABEL', 'EXTRA_OPTS',
-  'PG_FORMAT', 'PG_GLOBALS', ...RETENTION_SUFFIXES,
-] as const
 
 const TYPES: Record<string, EngineKind> = {
   mysql: 'mysql', mariadb: 'mysql', postgres: 'postgres', postgresql: 'postgres', pgsql: 'postgres', sqlite: 'sqlite', sqlite3: 'sqlite',
@@ -51,16 +44,6 @@ export function sourcePrefixes(env: Readonly<Record<string, string | undefined>>
     if (m && value !== undefined && value.trim() !== '') found.add(m[1]!)
   }
   return [...found].sort((a, b) => Number(a.slice(2)) - Number(b.slice(2)))
-}
-
-export function unknownSourceVariables(env: Readonly<Record<string, string | undefined>>): string[] {
-  // Only secrets have a `_FILE` form (PASS_FILE is in the list): DB01_USER_FILE would be ignored.
-  const known = new Set<string>(SOURCE_SUFFIXES)
-  return Object.keys(env).filter((key) => {
-    if (MISNUMBERED_VAR.test(key)) return env[key] !== undefined
-    const m = SOURCE_VAR.exec(key)
-    return m !== null && !known.has(m[2]!) && env[key] !== undefined
-  })
 }
 
 export function readSource(r: EnvReader, id: string, global: RetentionPolicy): SourceConfig | undefined {
