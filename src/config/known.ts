@@ -68,8 +68,10 @@ const PEERS: readonly (readonly [RegExp, string, string])[] = [
   [/^(DB_DUMP_INCLUDE|DB_NAMES)$/, DATABACKER, 'DB01_NAME (a comma-separated list, or ALL)'],
   [/^DB_DUMP_[A-Z0-9_]+$/, DATABACKER, 'see docs/CONFIGURATION.md, "Coming from another image"'],
   [/^DB_CLEANUP_TIME$/, `${TIREDOFIT} before v4`, 'KEEP_WITHIN (a duration such as 7d, not minutes) or the KEEP_* rules'],
-  [/^DB_(SERVER|HOST)$/, `${DATABACKER} or ${TIREDOFIT}`, 'DB01_HOST (sources are numbered: DB01_, DB02_, …)'],
-  [/^DB_(TYPE|PORT|USER|PASS|NAME)$/, `${DATABACKER} or ${TIREDOFIT}`, 'DB01_$1 (sources are numbered: DB01_, DB02_, …)'],
+  // DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME are the peers' too, but not refused: our own
+  // scripts/restore-mysql.sh reads DB_HOST, DB_PORT and DB_USER, and so do many applications
+  // whose env file is shared with the backup container. The table in the docs covers them.
+  [/^DB_SERVER$/, DATABACKER, 'DB01_HOST (sources are numbered: DB01_, DB02_, …)'],
   [/^AWS_PATH_STYLE$/, DATABACKER, 'S3_FORCE_PATH_STYLE'],
   [/^SMB_[A-Z0-9_]+$/, DATABACKER, 'nothing to set: dbkeeper writes to a volume (mount the share there) or to S3'],
 ]
@@ -105,6 +107,8 @@ function judge(name: string, known: KnownVariables): string | undefined {
   if (known.globals.has(name)) return undefined
   const fromPeer = peer(name, 'DB01')
   if (fromPeer) return `a known variable (${fromPeer})`
+  // A source's setting written globally (PG_FORMAT). Single words (PATH, USER) are the system's.
+  if (name.includes('_') && known.sourceSuffixes.has(name)) return `a known variable (${name} is a source's setting: did you mean DB01_${name}?)`
   const family = FAMILIES.find((f) => name.startsWith(f))
   const near = closest(name, [...known.globals].filter((g) => !g.startsWith('AWS_')))
   if (family === undefined) return near && !name.startsWith('AWS_') ? `a known variable (did you mean ${near}?)` : undefined
