@@ -94,11 +94,11 @@ wait_for_backups() {
   done
 }
 
-# Where the time to the first backup goes, from the daemon's own log (JSON, times in ms).
+# Where the time to the first backup goes, from the daemon's own log (JSON, ISO 8601 times).
 daemon_timeline() {
   docker logs "$CONTAINER" 2>/dev/null | node -e 'const t0 = Number(process.argv[1]) * 1000
     const lines = require("fs").readFileSync(0, "utf8").split("\n").map((l) => { try { return JSON.parse(l) } catch { return {} } })
-    const at = (re) => lines.find((l) => re.test(l.msg ?? ""))?.time
+    const at = (re) => { const t = lines.find((l) => re.test(l.msg ?? ""))?.time; return t === undefined ? undefined : Date.parse(t) }
     const s = (t) => (t === undefined ? "?" : ((t - t0) / 1000).toFixed(1))
     console.log(`daemon log: "dbkeeper daemon started" ${s(at(/^dbkeeper daemon started/))}s after docker run, first "run finished" ${s(at(/^run finished/))}s`)' "$1"
 }

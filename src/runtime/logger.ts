@@ -13,7 +13,8 @@ const BASE_KEYS = new Set(['level', 'time', 'msg', 'pid', 'hostname'])
 export function prettyLine(json: string): string {
   try {
     const rec = JSON.parse(json) as Record<string, unknown>
-    const time = new Date(Number(rec.time)).toISOString().slice(11, 19)
+    // ISO 8601 as written by createLogger; a number (epoch ms) from an older log line too.
+    const time = new Date(typeof rec.time === 'number' ? rec.time : String(rec.time)).toISOString().slice(11, 19)
     const level = (LEVEL_NAMES[Number(rec.level)] ?? String(rec.level)).padEnd(5)
     const extras = Object.entries(rec)
       .filter(([k]) => !BASE_KEYS.has(k))
@@ -26,7 +27,7 @@ export function prettyLine(json: string): string {
 }
 
 /**
- * pino, JSON to stdout (docker logs) or pretty lines. Every line passes through `scrubOutput`
+ * pino, JSON to stdout (docker logs) or pretty lines; times in ISO 8601, UTC. Every line passes through `scrubOutput`
  * before it is written, so a password that slipped into an error message is still masked.
  */
 export function createLogger(opts: { level: LogLevel; format: LogFormat | undefined; destination?: NodeJS.WritableStream }): Logger {
@@ -36,6 +37,9 @@ export function createLogger(opts: { level: LogLevel; format: LogFormat | undefi
     {
       level: opts.level,
       base: undefined,
+      // "time":"2026-12-04T18:30:00.123Z": what people reading `docker logs` read, and what
+      // jq, Loki and Elasticsearch parse as a date without being told the unit.
+      timestamp: pino.stdTimeFunctions.isoTime,
       hooks: {
         streamWrite: (s: string) => {
           const clean = scrubOutput(oneKeyEach(s))

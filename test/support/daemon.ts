@@ -22,6 +22,7 @@ export const LOADED_MACHINE_TIMEOUT_MS = 150_000
 
 export interface LogLine {
   level: number
+  /** Epoch ms, parsed from the line's ISO 8601 `time` so that tests compare it with Date.now(). */
   time: number
   msg: string
   [key: string]: unknown
@@ -59,7 +60,8 @@ export function startDaemon(env: Record<string, string>): DaemonProcess {
   const logs = (): LogLine[] => out.split('\n').flatMap((l) => {
     if (!l.startsWith('{')) return []
     try {
-      return [JSON.parse(l) as LogLine]
+      const line = JSON.parse(l) as Omit<LogLine, 'time'> & { time: string }
+      return [{ ...line, time: Date.parse(line.time) }]
     } catch {
       return [] // a line still being written
     }
