@@ -77,10 +77,25 @@ describe('logger', () => {
   })
 })
 
+describe('JSON lines', () => {
+  it('carry the time in ISO 8601, UTC', async () => {
+    const { logger, lines } = capture('json')
+    const before = Date.now()
+    logger.info('hello')
+    const rec = JSON.parse((await lines())[0]!) as { time: string }
+    expect(rec.time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/)
+    expect(Date.parse(rec.time)).toBeGreaterThanOrEqual(before)
+  })
+})
+
 describe('prettyLine', () => {
   it('formats time, level, message and extra fields', () => {
     const line = prettyLine(JSON.stringify({ level: 30, time: Date.UTC(2024, 0, 2, 3, 4, 5), msg: 'done', source: 'db', bytes: 42 }))
     expect(line).toBe('03:04:05 INFO  done source=db bytes=42\n')
+  })
+
+  it('reads the ISO 8601 time the logger writes', () => {
+    expect(prettyLine(JSON.stringify({ level: 40, time: '2024-01-02T03:04:05.678Z', msg: 'slow' }))).toBe('03:04:05 WARN  slow\n')
   })
 
   it('passes a line that is no JSON through unchanged', () => {

@@ -60,8 +60,9 @@ export function startDaemon(env: Record<string, string>): DaemonProcess {
   const logs = (): LogLine[] => out.split('\n').flatMap((l) => {
     if (!l.startsWith('{')) return []
     try {
-      const line = JSON.parse(l) as Omit<LogLine, 'time'> & { time: string }
-      return [{ ...line, time: Date.parse(line.time) }]
+      const line = JSON.parse(l) as LogLine
+      line.time = Date.parse(String(line.time)) // written as ISO 8601
+      return [line]
     } catch {
       return [] // a line still being written
     }
