@@ -4,6 +4,7 @@
  * carries only the command's output (`--json` stays parseable); the daemon logs to stdout.
  */
 import { loadConfig } from '../config/index.js'
+import { closest } from '../runtime/did-you-mean.js'
 import { describeError, exitCodeFor, EXIT_USAGE, toDbkeeperError } from '../runtime/errors.js'
 import { createLogger } from '../runtime/logger.js'
 import { terminalSafe } from '../runtime/printable.js'
@@ -43,7 +44,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command: Command | undefined = commands.find((c) => c.name === name)
   if (!command) {
-    write(process.stderr, `dbkeeper: unknown command "${name}"\n\n${usage()}`)
+    const names = commands.map((c) => c.name)
+    const near = closest(name, names)
+    write(process.stderr, near
+      ? `dbkeeper: unknown command "${name}": did you mean ${near}?`
+      : `dbkeeper: unknown command "${name}" — the commands are ${names.join(', ')} (dbkeeper --help says what each does)`)
     return EXIT_USAGE
   }
   if (args.includes('--help') || args.includes('-h')) {

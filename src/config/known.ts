@@ -4,6 +4,7 @@
  * caller measures it (index.ts records every name the readers look up). This file holds only what
  * cannot be measured — which names count as ours, and the peers' names with our equivalents.
  */
+import { closest } from '../runtime/did-you-mean.js'
 import type { ConfigProblem, Env } from './reader.js'
 
 /** The names the readers look up: globals whole, source variables as their suffix (`HOST` of `DB01_HOST`). */
@@ -156,40 +157,4 @@ function alias(name: string, isKnown: (candidate: string) => boolean): string | 
     }
   }
   return undefined
-}
-
-/**
- * The known name within a typo of `name`: one edit for names up to 8 characters, two beyond
- * (an edit is an insertion, a deletion, a substitution, or two neighbours swapped). Names of
- * three characters or fewer (TZ) are too short to guess from.
- */
-export function closest(name: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined
-  let bestDistance = Infinity
-  for (const candidate of candidates) {
-    if (candidate.length <= 3) continue
-    const limit = candidate.length <= 8 ? 1 : 2
-    const d = editDistance(name, candidate)
-    if (d <= limit && d < bestDistance) {
-      best = candidate
-      bestDistance = d
-    }
-  }
-  return best
-}
-
-/** Optimal string alignment distance (Levenshtein plus adjacent transpositions). */
-export function editDistance(a: string, b: string): number {
-  if (Math.abs(a.length - b.length) > 2) return 3
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)])
-  for (let j = 0; j <= b.length; j++) d[0]![j] = j
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost)
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1)
-      d[i]![j] = v
-    }
-  }
-  return d[a.length]![b.length]!
 }

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { closest, editDistance } from '../../src/config/known.js'
+import { closest, editDistance } from '../../src/runtime/did-you-mean.js'
 import { configError, expectProblems, parse, SQLITE } from './support.js'
 
 const ROOT = join(import.meta.dirname, '..', '..')

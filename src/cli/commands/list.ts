@@ -2,6 +2,7 @@ import { listBackups, type CatalogEntry } from '../../catalog/catalog.js'
 import { futureWarning, isFromTheFuture, newestFirst } from '../../catalog/order.js'
 import { listRemoteBackups, type RemoteEntry } from '../../catalog/remote.js'
 import { verifyBackup } from '../../restore/content.js'
+import { findSource } from '../../restore/locate.js'
 import { describeError, toDbkeeperError } from '../../runtime/errors.js'
 import { openS3Target } from '../../storage/s3/index.js'
 import { formatBytes } from '../../pipeline/progress.js'
@@ -82,7 +83,11 @@ printed), or with --verify when a backup is damaged.
     const { values, positionals } = parseCommandArgs('list', ctx.args, { json: { type: 'boolean' }, database: { type: 'string' }, verify: { type: 'boolean' } })
     const onDamaged = (path: string, reason: string) => ctx.logger.warn({ manifest: path, reason },
       `damaged manifest ${path}: ${reason} — this backup is not listed and cannot be restored from the volume; restore another one, or inspect the file`)
-    const entries = await listBackups(ctx.config.backupDir, { source: positionals[0], database: values.database, onDamaged })
+    // A source by label or DBnn id; a label no longer configured still lists the backups it left.
+    const wanted = positionals[0]
+    const configured = ctx.config.sources.find((s) => s.label === wanted || s.id === wanted)
+    const sourceLabel = configured?.label ?? wanted
+    const entries = await listBackups(ctx.config.backupDir, { source: sourceLabel, database: values.database, onDamaged })
     let damaged = false
     if (values.verify) {
       for (const e of entries) {
@@ -105,12 +110,14 @@ printed), or with --verify when a backup is damaged.
     if (ctx.config.s3) {
       const target = openS3Target(ctx.config.s3, { logger: ctx.logger, signal: ctx.signal })
       try {
-        listed = mergeRemote(listed, await listRemoteBackups(target, { source: positionals[0], database: values.database }), (k) => target.url(k))
+        listed = mergeRemote(listed, await listRemoteBackups(target, { source: sourceLabel, database: values.database }), (k) => target.url(k))
       } catch (error) {
         s3Failed = true
         ctx.logger.error(`cannot list the off-site backups in ${target.description}: ${describeError(error)}; showing the local ones only`)
       }
     }
+    // Neither configured nor found: a typo, refused like `backup nosuch` (exit 2, the sources named).
+    if (wanted !== undefined && !configured && listed.length === 0 && !s3Failed) findSource(ctx.config, wanted)
     if (values.json) {
       ctx.print(JSON.stringify(listed, null, 2))
       return s3Failed || damaged ? 1 : 0
