@@ -107,15 +107,18 @@ function readConfig(env: Env, readFile: FileReader, cwd: string, checkUnknown: b
 }
 
 /**
- * What the readers switch on: one source of each engine and S3 (the other blocks look up all
- * their names whatever is set). Nothing here becomes a Secret or a public string.
+ * What the readers switch on: one source of each engine, S3, and each codec (one reads
+ * COMPRESSION_LEVEL, another not); the other blocks look up all their names whatever is set.
+ * Nothing here becomes a Secret or a public string.
  */
-const MEASURING_ENV: Env = { DB01_TYPE: 'mysql', DB02_TYPE: 'postgres', DB03_TYPE: 'sqlite', S3_BUCKET: 'measuring-bucket' }
-let measured: ReadonlySet<string> | undefined
+const MEASURING_ENVS: readonly Env[] = COMPRESSION_KINDS.map((kind) => ({
+  DB01_TYPE: 'mysql', DB02_TYPE: 'postgres', DB03_TYPE: 'sqlite', S3_BUCKET: 'measuring-bucket', COMPRESSION: kind,
+}))
+let measured: readonly string[] | undefined
 
-/** The known variables: every name the readers look up, measured once by reading MEASURING_ENV. */
+/** The known variables: every name the readers look up, measured once by reading MEASURING_ENVS. */
 function knownVariables(alsoAsked: ReadonlySet<string>): KnownVariables {
-  measured ??= readConfig(MEASURING_ENV, () => '', '/', false).asked
+  measured ??= MEASURING_ENVS.flatMap((env) => [...readConfig(env, () => '', '/', false).asked])
   const names = [...measured, ...alsoAsked]
   return {
     globals: new Set(names.filter((n) => !SOURCE_VAR.test(n))),

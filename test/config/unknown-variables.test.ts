@@ -55,6 +55,10 @@ describe('typos of our variables', () => {
     }
   })
 
+  it('knows a variable that only another setting reads: what is known is measured over every engine and codec', () => {
+    expect(() => parse({ ...SQLITE, COMPRESSION: 'none', COMPRESSION_LEVEL: '5', DB01_PORT: '3306', DRILL_PORT: '' })).not.toThrow()
+  })
+
   it('accepts every _FILE form the readers take, and refuses one of a variable that is no secret', () => {
     const files = (path: string) => (path.includes('hook') ? 'https://hooks.example.com/x' : 'secret')
     const env = {
