@@ -1,16 +1,14 @@
-import { createWriteStream } from 'node:fs'
-import { readdir, rm } from 'node:fs/promises'
 import { hostname } from 'node:os'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import type { Transform } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import { encodeManifest, MANIFEST_FORMAT, type Manifest } from '../catalog/manifest.js'
-import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX, backupId, dataFileName, databaseDir, tempName } from '../catalog/naming.js'
+import type { CatalogEntry } from '../catalog/catalog.js'
+import { MANIFEST_FORMAT, type Manifest } from '../catalog/manifest.js'
+import { backupId } from '../catalog/naming.js'
+import { reserveNewBackup } from '../catalog/repository.js'
 import type { SourceConfig } from '../config/types.js'
 import type { Engine, ProbeResult, RestoreNeeds } from '../engines/engine.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
 import { failpoint } from '../runtime/failpoint.js'
-import { commitRename, ensureDir, FILE_MODE, writeFileAtomic } from '../storage/local/files.js'
 import type { Compression } from './compression.js'
 import { Meter } from './meter.js'
 import { startProgress } from './progress.js'
@@ -34,26 +32,18 @@ export interface BackupJob {
   tee?: (file: string) => Transform
 }
 
-export interface CommittedBackup {
-  manifest: Manifest
-  dataPath: string
-  manifestPath: string
-}
+/** A committed backup: its entry as the catalog lists it (catalog/repository.ts). */
+export type CommittedBackup = CatalogEntry
 
 /**
  * Takes one proven backup: dump → sha256(raw) → compress → sha256(file) → temporary file; then the
  * tool's exit status and the end-of-dump marker are checked, the file is read back and
- * decompressed to the end, and only then is it renamed into place and its manifest written last.
- * On any failure the temporary file is removed and nothing is listed.
+ * decompressed to the end, and only then is it committed (catalog/repository.ts: sidecar, link into
+ * place, manifest last). On any failure nothing of it stays, and nothing is listed.
  */
 export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
   const { source, engine, database, compression } = job
-  const dir = databaseDir(job.backupDir, source.label, database)
-  await ensureDir(dir)
-  const startedAt = await freeStartTime(dir, database)
-  const file = dataFileName(database, startedAt, engine.contentExt, compression.ext)
-  const dataPath = join(dir, file)
-  const tmpPath = join(dir, tempName(file))
+  const { pending, startedAt } = await reserveNewBackup(job.backupDir, source.label, database, { content: engine.contentExt, compression: compression.ext })
 
   // One controller for the dump and the stream: a failing write (disk full) kills the dump tool,
   // and a failing dump tool tears down the stream.
@@ -64,17 +54,12 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
   const compressed = new Meter(false)
   const expected = job.probe.databases.find((d) => d.name === database)?.tables.reduce((n, t) => n + (t.bytes ?? 0), 0)
   const progress = job.progress ? startProgress(`${source.label}/${database}`, () => raw.size, expected || undefined) : undefined
-  const sidecarPath = `${dataPath}${CHECKSUM_SUFFIX}`
-  const manifestPath = `${dataPath}${MANIFEST_SUFFIX}`
-  // What is being written when the disk fills up, and what this run put in place before failing.
-  let writing = tmpPath
-  const placed: string[] = []
   try {
+    // Leaving this block without a commit removes whatever the backup placed (repository.ts).
+    await using backup = pending
     const dump = engine.dump(database, abort.signal)
-    const tee = job.tee ? [job.tee(file)] : []
-    const out = createWriteStream(tmpPath, { flags: 'wx', mode: FILE_MODE })
-    out.once('open', () => failpoint('backup.tmp-created'))
-    const streamed = pipeline([dump.stdout, raw, compression.compress(), compressed, ...tee, out])
+    const tee = job.tee ? [job.tee(backup.file)] : []
+    const streamed = backup.write([dump.stdout, raw, compression.compress(), compressed, ...tee])
     streamed.catch(() => abort.abort())
     dump.done.catch(() => abort.abort())
     const [toolEnd, streamEnd] = await Promise.allSettled([dump.done, streamed])
@@ -97,55 +82,41 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
     const compressedResult = compressed.result()
     const verifyStart = new Date()
     failpoint('backup.before-verify')
-    await verifyBackupFile(tmpPath, compression, { raw: rawResult, compressed: compressedResult, checkContent: (h, t) => engine.checkContent(h, t) }, job.signal)
+    await verifyBackupFile(backup.tempPath, compression, { raw: rawResult, compressed: compressedResult, checkContent: (h, t) => engine.checkContent(h, t) }, job.signal)
     failpoint('backup.verified')
 
-    writing = sidecarPath
-    placed.push(sidecarPath)
-    await writeFileAtomic(sidecarPath, `${compressedResult.sha256}  ${file}\n`)
-    failpoint('backup.sidecar-written')
-    await commitRename(tmpPath, dataPath)
-    placed.unshift(dataPath)
-    failpoint('backup.renamed')
-    const finishedAt = new Date()
-    const manifest: Manifest = {
-      formatVersion: MANIFEST_FORMAT,
-      id: backupId(database, startedAt),
-      kind: job.kind ?? 'backup',
-      source: source.label,
-      sourceId: source.id,
-      engine: engine.kind,
-      database,
-      file,
-      startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      durationMs: finishedAt.getTime() - startedAt.getTime(),
-      host: hostname(),
-      server: { version: job.probe.serverVersion },
-      tool: { ...job.probe.tool, options: result.options },
-      raw: rawResult,
-      compressed: compressedResult,
-      compression: { kind: compression.kind, level: compression.level },
-      tables: result.tables ?? job.probe.databases.find((d) => d.name === database)?.tables ?? [],
-      ...(restoreNeeds ? { restoreNeeds } : {}),
-      ...(engine.kind === 'sqlite' && source.path !== undefined ? { sqlite: { path: resolve(source.path) } } : {}),
-      verification: { ok: true, at: verifyStart.toISOString(), method: 'full read-back: decompress to the end, sizes, sha256, end marker' },
-      locations: { local: dataPath },
-    }
-    writing = manifestPath
-    placed.unshift(manifestPath)
-    await writeFileAtomic(manifestPath, encodeManifest(manifest))
-    failpoint('backup.committed')
-    return { manifest, dataPath, manifestPath }
+    return await backup.commit(compressedResult.sha256, () => {
+      const finishedAt = new Date()
+      return {
+        formatVersion: MANIFEST_FORMAT,
+        id: backupId(database, startedAt),
+        kind: job.kind ?? 'backup',
+        source: source.label,
+        sourceId: source.id,
+        engine: engine.kind,
+        database,
+        file: backup.file,
+        startedAt: startedAt.toISOString(),
+        finishedAt: finishedAt.toISOString(),
+        durationMs: finishedAt.getTime() - startedAt.getTime(),
+        host: hostname(),
+        server: { version: job.probe.serverVersion },
+        tool: { ...job.probe.tool, options: result.options },
+        raw: rawResult,
+        compressed: compressedResult,
+        compression: { kind: compression.kind, level: compression.level },
+        tables: result.tables ?? job.probe.databases.find((d) => d.name === database)?.tables ?? [],
+        ...(restoreNeeds ? { restoreNeeds } : {}),
+        ...(engine.kind === 'sqlite' && source.path !== undefined ? { sqlite: { path: resolve(source.path) } } : {}),
+        verification: { ok: true, at: verifyStart.toISOString(), method: 'full read-back: decompress to the end, sizes, sha256, end marker' },
+        locations: { local: backup.dataPath },
+      }
+    })
   } catch (error) {
     abort.abort()
     progress?.stop()
-    await rm(tmpPath, { force: true })
-    // Not committed after all (the disk filled up during the commit): nothing of it may stay, the
-    // manifest first. These names are this run's own (freeStartTime), never an earlier backup's.
-    for (const path of placed) await rm(path, { force: true }).catch(() => undefined)
     if (job.signal.aborted) throw new DbkeeperError('ABORTED', `backup of ${source.label}/${database} was interrupted`, { cause: error })
-    throw noSpace(error, writing, job.backupDir) ?? toDbkeeperError(error, `backup of ${source.label}/${database}`)
+    throw noSpace(error, pending.writing, job.backupDir) ?? toDbkeeperError(error, `backup of ${source.label}/${database}`)
   } finally {
     job.signal.removeEventListener('abort', onOuterAbort)
   }
@@ -184,20 +155,4 @@ function noSpace(error: unknown, path: string, backupDir: string): DbkeeperError
     hint: `free space in BACKUP_DIR (${backupDir}; \`df -h\` shows it), give it a larger volume, or keep fewer backups (KEEP_*, BACKUP_RETENTION_DAYS); this backup was not kept, nothing was pruned, earlier backups are untouched`,
     cause: error,
   })
-}
-
-/**
- * The start time, to the second, that names the file. Two backups of one database in the same
- * second (a manual run right after a scheduled one, or a plain and a custom-format dump) would
- * share an id, whatever their extensions: wait for the next second instead of overwriting,
- * renaming, or leaving two backups that `restore ID` cannot tell apart.
- */
-async function freeStartTime(dir: string, database: string): Promise<Date> {
-  for (;;) {
-    const now = new Date()
-    const id = backupId(database, now)
-    const names = await readdir(dir).catch(() => [] as string[])
-    if (!names.some((name) => name.startsWith(`${id}.`) || name.startsWith(`.${id}.`))) return now
-    await new Promise((r) => setTimeout(r, 1000 - now.getMilliseconds() + 5))
-  }
 }

@@ -56,7 +56,7 @@ export function openOffsite(config: Config, logger: Logger, signal: AbortSignal,
         if (streamed.ok) result.key = s3.url(await confirmAndCommit(s3, m, dbLog))
         else {
           if (copy) dbLog.warn(`off-site copy streamed during the dump did not complete (${streamed.reason}); uploading from the volume`)
-          result.key = s3.url(await uploadFromVolume(s3, { manifest: m, dataPath: committed.dataPath, manifestPath: committed.manifestPath }, signal, dbLog))
+          result.key = s3.url(await uploadFromVolume(s3, committed, signal, dbLog))
         }
         dbLog.info({ key: result.key }, 'off-site copy confirmed')
         const policy = offsitePolicy(config, source)
