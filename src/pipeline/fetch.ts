@@ -1,20 +1,21 @@
 /**
- * Bringing an off-site backup back, proven as a new backup would be: download to a temporary
- * name, check size and sha256 against the manifest object, decompress it to the end and check the
- * raw size and sha256, and only then link it into place (never over an existing file) and write
- * its manifest, last. A damaged or tampered object never reaches the volume under its name.
+ * Bringing an off-site backup back: a copy from one target to another, then its proof. The object
+ * is streamed into a pending backup on the volume (catalog/repository.ts: a temporary name), its
+ * size and sha256 are checked against the manifest object, it is decompressed to the end and its
+ * raw size and sha256 checked, and only then is it committed as a run commits a backup (sidecar,
+ * link into place, manifest last). A damaged or tampered object never reaches the volume under its
+ * name, and a fetch that fails at any step leaves nothing of it.
  */
-import { createWriteStream } from 'node:fs'
-import { rm, stat } from 'node:fs/promises'
-import { basename, dirname, join, resolve } from 'node:path'
-import { pipeline } from 'node:stream/promises'
-import { encodeManifest, type Manifest } from '../catalog/manifest.js'
-import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX, databaseDir, tempName } from '../catalog/naming.js'
+import { stat } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
+import { listDatabaseDir, type CatalogEntry } from '../catalog/catalog.js'
+import type { Manifest } from '../catalog/manifest.js'
+import { MANIFEST_SUFFIX, databaseDir } from '../catalog/naming.js'
 import { listRemoteBackups, type RemoteEntry } from '../catalog/remote.js'
+import { reserveBackup } from '../catalog/repository.js'
 import type { Config } from '../config/types.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
-import { commitRename, ensureDir, FILE_MODE, writeFileAtomic } from '../storage/local/files.js'
 import { openS3Target } from '../storage/s3/index.js'
 import type { Target } from '../storage/target.js'
 import { compressionOf } from './compression.js'
@@ -47,6 +48,8 @@ export interface FetchedBackup {
   url: string
   /** It was on the volume already (nothing was downloaded). */
   alreadyLocal: boolean
+  /** The backup as listed on the volume (undefined with `to`): the entry its commit returned, or the one already there. */
+  entry?: CatalogEntry
 }
 
 /**
@@ -63,33 +66,45 @@ export async function fetchBackup(args: FetchArgs): Promise<FetchedBackup> {
   const url = target.url(entry.dataKey)
   const dest = args.to ? resolve(args.to) : join(databaseDir(args.config.backupDir, m.source, m.database), m.file)
   if (await stat(dest).then(() => true, () => false)) {
-    if (!args.to && (await stat(`${dest}${MANIFEST_SUFFIX}`).then(() => true, () => false))) return { manifest: m, path: dest, url, alreadyLocal: true }
+    if (!args.to && (await stat(`${dest}${MANIFEST_SUFFIX}`).then(() => true, () => false))) {
+      // Nothing was written: the volume's listing is what says what is there.
+      const there = (await listDatabaseDir(dirname(dest))).find((e) => e.dataPath === dest)
+      return { manifest: m, path: dest, url, alreadyLocal: true, ...(there ? { entry: there } : {}) }
+    }
     throw new DbkeeperError('USAGE', `${dest} exists already; it is not replaced`, { hint: args.to ? 'choose another --to file or remove that one' : 'move the file away (it has no manifest: it is not a backup) and fetch again' })
   }
-  await ensureDir(dirname(dest))
-  const tmp = join(dirname(dest), tempName(basename(dest)))
+  // Leaving this function without a commit removes whatever the copy placed (repository.ts).
+  await using copy = await reserveBackup(dest)
   try {
     const compressed = new Meter(false)
-    await pipeline(await target.get(entry.dataKey, args.signal), compressed, createWriteStream(tmp, { flags: 'wx', mode: FILE_MODE }), { signal: args.signal })
-    const got = compressed.result()
-    if (got.size !== m.compressed.size || got.sha256 !== m.compressed.sha256) {
-      throw new DbkeeperError('VERIFY_FAILED', `the off-site copy ${url} does not match its manifest: ${got.size} bytes with sha256 ${got.sha256}, expected ${m.compressed.size} bytes with sha256 ${m.compressed.sha256}`, {
-        hint: 'the object was changed or damaged in the bucket: do not restore from it; fetch an older backup (dbkeeper list shows them)',
-      })
+    await copy.write([await target.get(entry.dataKey, args.signal), compressed], args.signal)
+    await proveCopy(copy.tempPath, m, compressed, url, args.signal)
+    if (args.to) {
+      await copy.commitDataOnly()
+      args.logger.info({ url, path: dest }, 'fetched and verified an off-site backup')
+      return { manifest: m, path: dest, url, alreadyLocal: false }
     }
-    // The raw sha256 is the one measured when the dump was proven, so matching it also carries
-    // over that run's end-of-dump check: these are the very bytes it checked.
-    await verifyBackupFile(tmp, compressionOf(m), { raw: m.raw, compressed: m.compressed }, args.signal)
-    if (!args.to) await writeFileAtomic(`${dest}${CHECKSUM_SUFFIX}`, `${m.compressed.sha256}  ${m.file}\n`)
-    await commitRename(tmp, dest)
+    const local = await copy.commit(m.compressed.sha256, () => ({ ...m, locations: { local: dest, s3: url } }))
+    args.logger.info({ url, path: dest }, 'fetched and verified an off-site backup')
+    return { manifest: local.manifest, path: dest, url, alreadyLocal: false, entry: local }
   } catch (error) {
-    await rm(tmp, { force: true })
     throw toDbkeeperError(error, `fetching ${url}`)
   }
-  const local: Manifest = { ...m, locations: { local: dest, s3: url } }
-  if (!args.to) await writeFileAtomic(`${dest}${MANIFEST_SUFFIX}`, encodeManifest(local))
-  args.logger.info({ url, path: dest }, 'fetched and verified an off-site backup')
-  return { manifest: local, path: dest, url, alreadyLocal: false }
+}
+
+/**
+ * The copy is the backup its manifest describes: size and sha256 as downloaded, then decompressed
+ * to the end. The raw sha256 is the one measured when the dump was proven, so matching it also
+ * carries over that run's end-of-dump check: these are the very bytes it checked.
+ */
+async function proveCopy(path: string, m: Manifest, compressed: Meter, url: string, signal: AbortSignal): Promise<void> {
+  const got = compressed.result()
+  if (got.size !== m.compressed.size || got.sha256 !== m.compressed.sha256) {
+    throw new DbkeeperError('VERIFY_FAILED', `the off-site copy ${url} does not match its manifest: ${got.size} bytes with sha256 ${got.sha256}, expected ${m.compressed.size} bytes with sha256 ${m.compressed.sha256}`, {
+      hint: 'the object was changed or damaged in the bucket: do not restore from it; fetch an older backup (dbkeeper list shows them)',
+    })
+  }
+  await verifyBackupFile(path, compressionOf(m), { raw: m.raw, compressed: m.compressed }, signal)
 }
 
 function chooseEntry(entries: RemoteEntry[], args: FetchArgs): RemoteEntry {

@@ -1,11 +1,11 @@
 /**
  * The S3 side of locating a backup (locate.ts, `RemoteBackups`): the off-site backups listed from
  * their manifest objects, and one brought onto the volume by `fetchBackup` (pipeline/fetch.ts) —
- * downloaded to a temporary name, size and sha256 checked, decompressed to the end, linked into
- * place, manifest last. A tampered or damaged object never reaches the volume under its name.
+ * downloaded to a temporary name, size and sha256 checked, decompressed to the end, committed as a
+ * run commits (catalog/repository.ts), which returns its entry. A tampered or damaged object never
+ * reaches the volume under its name.
  */
-import { basename, dirname } from 'node:path'
-import { listDatabaseDir, type CatalogEntry } from '../catalog/catalog.js'
+import type { CatalogEntry } from '../catalog/catalog.js'
 import { listRemoteBackups } from '../catalog/remote.js'
 import type { Config } from '../config/types.js'
 import { fetchBackup } from '../pipeline/fetch.js'
@@ -28,7 +28,8 @@ export function s3Backups(config: Config, opts: { logger: Logger; signal: AbortS
     async fetch(entry) {
       const m = entry.manifest
       const got = await fetchBackup({ config, source: m.source, id: m.id, database: m.database, entry, target: target(), logger: opts.logger, signal: opts.signal })
-      const local: CatalogEntry | undefined = (await listDatabaseDir(dirname(got.path))).find((e) => e.manifest.file === basename(got.path))
+      // The entry its commit returned (or the one on the volume already): the directory is not listed again.
+      const local: CatalogEntry | undefined = got.entry
       if (!local) throw new DbkeeperError('INTERNAL', `${got.path} was fetched but is not listed on the volume`, { hint: 'run `dbkeeper list` and report this' })
       return local
     },
