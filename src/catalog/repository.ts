@@ -17,6 +17,13 @@
  * discards it, whatever threw. The names removed are its own (reserved fresh, or refused when the
  * data file exists), never an earlier backup's.
  *
+ * On an off-site Target (`commitOnTarget`) the same commit ends the same way, the `.sha256` object
+ * and then the manifest object last, but the data object comes first there: it is streamed during
+ * the dump (pipeline/offsite-copy.ts), long before its checksum is known, so it cannot wait for the
+ * sidecar. There a failed put removes nothing: a put replaces its key and leaves nothing partial
+ * (storage/target.ts), a data object without its manifest object is never listed, and the next
+ * run's catch-up puts all three again over it.
+ *
  * The failpoints keep the names of the steps of a run's commit (test/faults/kill.test.ts).
  */
 import { createWriteStream } from 'node:fs'
@@ -26,6 +33,7 @@ import { pipeline } from 'node:stream/promises'
 import { DbkeeperError } from '../runtime/errors.js'
 import { failpoint } from '../runtime/failpoint.js'
 import { commitRename, ensureDir, FILE_MODE, writeFileAtomic } from '../storage/local/files.js'
+import type { Target } from '../storage/target.js'
 import type { CatalogEntry } from './catalog.js'
 import { encodeManifest, type Manifest } from './manifest.js'
 import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX, backupId, dataFileName, databaseDir, tempName } from './naming.js'
@@ -74,7 +82,7 @@ export class PendingBackup implements AsyncDisposable {
     try {
       this.writing = this.sidecarPath
       this.placed.unshift(this.sidecarPath)
-      await writeFileAtomic(this.sidecarPath, `${sha256}  ${this.file}\n`)
+      await writeFileAtomic(this.sidecarPath, checksumLine(sha256, this.file))
       failpoint('backup.sidecar-written')
       await this.placeData()
       failpoint('backup.renamed')
@@ -154,4 +162,24 @@ export async function reserveNewBackup(backupDir: string, source: string, databa
     }
     await new Promise((r) => setTimeout(r, 1000 - now.getMilliseconds() + 5))
   }
+}
+
+/** The `.sha256` sidecar's content, in `sha256sum -c` format: plain tools can check a backup. */
+function checksumLine(sha256: string, file: string): string {
+  return `${sha256}  ${file}\n`
+}
+
+/**
+ * The end of the commit on an off-site Target, once the data object `dataKey` is stored and
+ * confirmed: the `.sha256` object, then the manifest object last (with `metadata`). Returns the
+ * manifest as stored, with its `s3` location. See the file comment for why the data object comes
+ * first there and why a failed put removes nothing.
+ */
+export async function commitOnTarget(target: Target, dataKey: string, m: Manifest, metadata: Record<string, string>): Promise<Manifest> {
+  const remote: Manifest = { ...m, locations: { ...m.locations, s3: target.url(dataKey) } }
+  await target.put(`${dataKey}${CHECKSUM_SUFFIX}`, checksumLine(m.compressed.sha256, m.file), { contentType: 'text/plain', metadata: { sha256: m.compressed.sha256 } })
+  failpoint('offsite.before-manifest')
+  await target.put(`${dataKey}${MANIFEST_SUFFIX}`, encodeManifest(remote), { contentType: 'application/json', metadata })
+  failpoint('offsite.committed')
+  return remote
 }

@@ -1,16 +1,18 @@
 /**
  * Publishing one proven backup off-site, with the volume's rule: the data object, then its
  * confirmation (HeadObject: size and sha256 metadata must match, else it is deleted and the copy
- * fails), then the `.sha256` object, then the manifest object last. Until the manifest object
- * exists the data object is debris: never listed, restored or counted.
+ * fails), then the commit of catalog/repository.ts on the target: the `.sha256` object, the
+ * manifest object last. Until the manifest object exists the data object is debris: never
+ * listed, restored or counted.
  */
 import { createReadStream } from 'node:fs'
 import { pipeline } from 'node:stream/promises'
 import { PassThrough } from 'node:stream'
 import type { CatalogEntry } from '../catalog/catalog.js'
-import { encodeManifest, type Manifest } from '../catalog/manifest.js'
-import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX, encodeName } from '../catalog/naming.js'
+import type { Manifest } from '../catalog/manifest.js'
+import { encodeName } from '../catalog/naming.js'
 import { remoteDataKey } from '../catalog/remote.js'
+import { commitOnTarget } from '../catalog/repository.js'
 import { DbkeeperError } from '../runtime/errors.js'
 import { failpoint } from '../runtime/failpoint.js'
 import type { Logger } from '../runtime/logger.js'
@@ -57,12 +59,8 @@ export async function confirmAndCommit(target: Target, m: Manifest, logger?: Log
       hint: 'the store did not keep what was sent: with a custom S3_ENDPOINT check that it is S3-compatible (and not a proxy that rewrites bodies); the next run uploads the backup again',
     })
   }
-  const remote: Manifest = { ...m, locations: { ...m.locations, s3: target.url(dataKey) } }
   failpoint('offsite.confirmed')
-  await target.put(`${dataKey}${CHECKSUM_SUFFIX}`, `${m.compressed.sha256}  ${m.file}\n`, { contentType: 'text/plain', metadata: { sha256: m.compressed.sha256 } })
-  failpoint('offsite.before-manifest')
-  await target.put(`${dataKey}${MANIFEST_SUFFIX}`, encodeManifest(remote), { contentType: 'application/json', metadata: objectMetadata(m) })
-  failpoint('offsite.committed')
+  await commitOnTarget(target, dataKey, m, objectMetadata(m))
   return dataKey
 }
 
