@@ -8,17 +8,17 @@
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { CODECS, COMPRESSION_KINDS } from '../config/codecs.js'
+import { TEMP_SUFFIX } from '../storage/local/names.js'
 
 export const MANIFEST_SUFFIX = '.manifest.json'
 export const CHECKSUM_SUFFIX = '.sha256'
-export const TEMP_SUFFIX = '.dbk-tmp'
-export const STATE_DIR = '.dbkeeper'
+
+export { STATE_DIR, TEMP_SUFFIX, isTempName } from '../storage/local/names.js'
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 /** `\.gz|\.zst`: the extension of every compression that has one. */
 const COMPRESSION_EXTS = COMPRESSION_KINDS.map((k) => CODECS[k].ext).filter((ext) => ext !== '').map(escapeRegExp).join('|')
 export const DATA_FILE_PATTERN = new RegExp(`^(.+)_(\\d{8}T\\d{6}Z)\\.(sql|db|dump)(${COMPRESSION_EXTS})?$`)
-const TEMP_FILE_PATTERN = /^\..+\.dbk-tmp$/
 
 /**
  * The longest encoded name written as it is. Up to here names were always written in full, and
@@ -102,10 +102,6 @@ export function databaseDir(backupDir: string, source: string, database: string)
 
 export function tempName(finalName: string): string {
   return `.${finalName}${TEMP_SUFFIX}`
-}
-
-export function isTempName(name: string): boolean {
-  return TEMP_FILE_PATTERN.test(name)
 }
 
 export function parseDataFileName(name: string): { id: string; stamp: string; contentExt: string; compressionExt: string } | undefined {
