@@ -8,7 +8,8 @@ import { Upload } from '@aws-sdk/lib-storage'
 import { Readable } from 'node:stream'
 import type { S3Config } from '../../config/types.js'
 import { failpoint } from '../../runtime/failpoint.js'
-import type { ObjectHead, ObjectInfo, PutBody, PutOptions, PutResult, Target } from '../target.js'
+import { byKey, checkKey, checkPrefix } from '../keys.js'
+import { StorageError, type ObjectHead, type ObjectInfo, type PutBody, type PutOptions, type PutResult, type Target } from '../target.js'
 import { classifyS3Error } from './errors.js'
 import { MAX_PARTS, PART_SIZE, QUEUE_SIZE } from './limits.js'
 
@@ -38,7 +39,9 @@ export class S3Target implements Target {
     return `${this.description}${key}`
   }
 
+  /** The object name of `key`, after the key rules every target enforces (../keys.ts). */
   #full(key: string): string {
+    checkKey(key)
     return `${this.cfg.prefix}${key}`
   }
 
@@ -53,6 +56,7 @@ export class S3Target implements Target {
   }
 
   async put(key: string, body: PutBody, opts: PutOptions = {}): Promise<PutResult> {
+    checkKey(key)
     const stream = typeof body === 'function' ? body() : body
     const contentType = opts.contentType ?? 'application/octet-stream'
     const upload = new Upload({
@@ -77,11 +81,17 @@ export class S3Target implements Target {
     }
     opts.signal?.addEventListener('abort', onAbort, { once: true })
     upload.on('httpUploadProgress', () => failpoint('s3.part-uploaded'))
+    // The body's own failure, kept: when aborting the multipart upload fails as well (a store
+    // without AbortMultipartUpload, such as s3rver, or the network gone), lib-storage throws that
+    // second error, and the message would name the cleanup instead of the cause.
+    let bodyError: unknown
+    if (stream instanceof Readable) stream.once('error', (e) => (bodyError ??= e))
     let etag: string | undefined
     try {
       etag = (await upload.done()).ETag
     } catch (error) {
-      throw classifyS3Error(error, `upload of ${this.url(key)}`)
+      if (opts.signal?.aborted) throw new StorageError('ABORTED', `S3 upload of ${this.url(key)} aborted`, { retryable: false, cause: error })
+      throw classifyS3Error(bodyError ?? error, `upload of ${this.url(key)}`)
     } finally {
       opts.signal?.removeEventListener('abort', onAbort)
     }
@@ -143,26 +153,35 @@ export class S3Target implements Target {
     }
   }
 
+  /**
+   * Sorted here: AWS lists in key order, but S3-compatible stores that keep objects as files
+   * (s3rver, MinIO's older file backend) list in directory-walk order (`a/1` before `a-b`), and
+   * the contract is key order. The listing is whole before the first key anyway (threaded.ts).
+   */
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    checkPrefix(prefix)
+    const found: ObjectInfo[] = []
     let token: string | undefined
     do {
       let page
       try {
-        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.cfg.bucket, Prefix: this.#full(prefix), ContinuationToken: token }))
+        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.cfg.bucket, Prefix: `${this.cfg.prefix}${prefix}`, ContinuationToken: token }))
       } catch (error) {
         throw classifyS3Error(error, `listing of ${this.url(prefix)}`)
       }
       for (const o of page.Contents ?? []) {
         if (!o.Key?.startsWith(this.cfg.prefix)) continue
-        yield { key: o.Key.slice(this.cfg.prefix.length), size: o.Size ?? 0, ...(o.LastModified ? { lastModified: o.LastModified } : {}) }
+        found.push({ key: o.Key.slice(this.cfg.prefix.length), size: o.Size ?? 0, ...(o.LastModified ? { lastModified: o.LastModified } : {}) })
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined
     } while (token)
+    yield* found.sort(byKey)
   }
 
   async remove(keys: readonly string[]): Promise<void> {
     // One DELETE per key, in order (the manifest first): DeleteObjects needs a Content-MD5 or
     // checksum header that S3-compatible stores disagree about, and a prune deletes a handful.
+    for (const key of keys) checkKey(key)
     for (const key of keys) {
       try {
         await this.client.send(new DeleteObjectCommand({ Bucket: this.cfg.bucket, Key: this.#full(key) }))
