@@ -34,7 +34,7 @@ import { DbkeeperError } from '../runtime/errors.js'
 import { failpoint } from '../runtime/failpoint.js'
 import { commitRename, ensureDir, FILE_MODE, writeFileAtomic } from '../storage/local/files.js'
 import type { Target } from '../storage/target.js'
-import type { CatalogEntry } from './catalog.js'
+import { volumeEntry, type CatalogEntry } from './catalog.js'
 import { encodeManifest, type Manifest } from './manifest.js'
 import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX, backupId, dataFileName, databaseDir, tempName } from './naming.js'
 
@@ -95,7 +95,8 @@ export class PendingBackup implements AsyncDisposable {
       await writeFileAtomic(this.manifestPath, encodeManifest(m))
       this.committed = true
       failpoint('backup.committed')
-      return { manifest: m, dataPath: this.dataPath, manifestPath: this.manifestPath }
+      // <volume>/<source>/<enc(db)>/<file>: the volume is three levels up.
+      return volumeEntry(dirname(dirname(dirname(this.dataPath))), m)
     } catch (error) {
       await this.discard()
       throw error

@@ -8,10 +8,9 @@
  */
 import { stat } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
-import { listDatabaseDir, type CatalogEntry } from '../catalog/catalog.js'
+import { listDatabaseDir, listEntries, type BackupEntry, type CatalogEntry } from '../catalog/catalog.js'
 import type { Manifest } from '../catalog/manifest.js'
 import { MANIFEST_SUFFIX, databaseDir } from '../catalog/naming.js'
-import { listRemoteBackups, type RemoteEntry } from '../catalog/remote.js'
 import { reserveBackup } from '../catalog/repository.js'
 import type { Config } from '../config/types.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
@@ -36,8 +35,8 @@ export interface FetchArgs {
   signal: AbortSignal
   /** Defaults to the configured S3 target (with retries). */
   target?: Target
-  /** The off-site backup, already chosen from `listRemoteBackups(target)` (restore, verify): `id` is not looked up again. */
-  entry?: RemoteEntry
+  /** The off-site backup, already chosen from `listEntries(target)` (restore, verify): `id` is not looked up again. */
+  entry?: BackupEntry
 }
 
 export interface FetchedBackup {
@@ -61,7 +60,7 @@ export async function fetchBackup(args: FetchArgs): Promise<FetchedBackup> {
     throw new DbkeeperError('CONFIG', 'there is no off-site copy to fetch from: S3_BUCKET is not set', { hint: 'set S3_BUCKET (and the other S3_* variables, docs/CONFIGURATION.md)' })
   }
   const target = args.target ?? openS3Target(args.config.s3!, { logger: args.logger, signal: args.signal })
-  const entry = args.entry ?? chooseEntry(await listRemoteBackups(target, { source: args.source, database: args.database }), args)
+  const entry = args.entry ?? chooseEntry(await listEntries(target, { source: args.source, database: args.database }), args)
   const m = entry.manifest
   const url = target.url(entry.dataKey)
   const dest = args.to ? resolve(args.to) : join(databaseDir(args.config.backupDir, m.source, m.database), m.file)
@@ -107,7 +106,7 @@ async function proveCopy(path: string, m: Manifest, compressed: Meter, url: stri
   await verifyBackupFile(path, compressionOf(m), { raw: m.raw, compressed: m.compressed }, signal)
 }
 
-function chooseEntry(entries: RemoteEntry[], args: FetchArgs): RemoteEntry {
+function chooseEntry(entries: BackupEntry[], args: FetchArgs): BackupEntry {
   const where = `${args.source}${args.database ? `/${args.database}` : ''}`
   const listHint = `dbkeeper list ${args.source}${args.database ? ` --database ${args.database}` : ''} shows what is there`
   if (args.id !== 'latest') {

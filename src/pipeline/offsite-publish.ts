@@ -69,7 +69,7 @@ export async function confirmAndCommit(target: Target, m: Manifest, logger?: Log
  * make it), checking on the way that the file still has the sha256 its manifest records: a file
  * that rotted on the volume is not copied off-site as if it were good.
  */
-export async function uploadFromVolume(target: Target, entry: CatalogEntry, signal: AbortSignal, logger?: Logger): Promise<string> {
+export async function uploadFromVolume(target: Target, entry: Pick<CatalogEntry, 'manifest' | 'dataPath'>, signal: AbortSignal, logger?: Logger): Promise<string> {
   const m = entry.manifest
   const dataKey = remoteDataKey(m)
   let meter: Meter | undefined

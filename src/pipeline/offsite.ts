@@ -9,10 +9,9 @@
  * backup stays committed whatever happens off-site.
  */
 import type { CommittedBackup } from './backup.js'
-import { listDatabaseDir, type CatalogEntry } from '../catalog/catalog.js'
+import { listDatabaseDir, listEntries, type CatalogEntry } from '../catalog/catalog.js'
 import type { DatabaseResult, OffsiteResult } from '../catalog/journal.js'
 import { isProvenBackup } from '../catalog/latest.js'
-import { asCatalogEntry, listRemoteBackups } from '../catalog/remote.js'
 import { databaseDir } from '../catalog/naming.js'
 import type { Config, RetentionPolicy, SourceConfig } from '../config/types.js'
 import { applyRemoteRetention } from '../retention/remote.js'
@@ -78,14 +77,14 @@ export function openOffsite(config: Config, logger: Logger, signal: AbortSignal,
 
 /** Proven local backups of the database missing off-site that the off-site policy keeps, oldest first. */
 export async function missingOffsite(target: Target, backupDir: string, scope: { source: string; database: string; policy: RetentionPolicy; tz: string; now: Date }): Promise<CatalogEntry[]> {
-  const remote = await listRemoteBackups(target, { source: scope.source, database: scope.database })
+  const remote = await listEntries(target, { source: scope.source, database: scope.database })
   const there = new Set(remote.filter((r) => r.problem === undefined).map((r) => r.manifest.file))
   const local = (await listDatabaseDir(databaseDir(backupDir, scope.source, scope.database)))
     .filter((e) => isProvenBackup(e) && e.manifest.kind === 'backup' && e.manifest.source === scope.source && e.manifest.database === scope.database)
   const missing = local.filter((e) => !there.has(e.manifest.file))
   if (missing.length === 0) return []
   // One plan over what is off-site plus what could be: upload only what it would keep.
-  const { remove } = decideRetention([...remote.map(asCatalogEntry), ...missing], scope)
+  const { remove } = decideRetention([...remote, ...missing], scope)
   const dropped = new Set(remove.map((e) => e.manifest.file))
   return missing.filter((e) => !dropped.has(e.manifest.file)).reverse()
 }

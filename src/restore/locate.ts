@@ -20,11 +20,10 @@
  * work unchanged. The fetch writes into the volume: the caller holds the run lock (`onVolume`
  * takes it for the length of the download).
  */
-import { listBackups, type CatalogEntry } from '../catalog/catalog.js'
+import { listBackups, type BackupEntry, type CatalogEntry } from '../catalog/catalog.js'
 import { futureBackups, latestProvenBackups, mayBeNewest, newestProven } from '../catalog/latest.js'
 import type { Manifest } from '../catalog/manifest.js'
 import { futureWarning, isNewer } from '../catalog/order.js'
-import type { RemoteEntry } from '../catalog/remote.js'
 import type { Config, SourceConfig } from '../config/types.js'
 import { acquireLock } from '../catalog/lock.js'
 import { DbkeeperError, describeError, toDbkeeperError } from '../runtime/errors.js'
@@ -42,11 +41,11 @@ export interface RemoteBackups {
   /** For messages: `s3://bucket/prefix/`. */
   readonly description: string
   /** Every backup of the source (of one database) off-site, newest first; damaged ones carry `problem`. Downloads nothing. */
-  list(source: string, database: string | undefined): Promise<RemoteEntry[]>
+  list(source: string, database: string | undefined): Promise<BackupEntry[]>
   /** Its address, for messages: `s3://bucket/prefix/app/shop/shop_….sql.gz`. */
-  url(entry: RemoteEntry): string
+  url(entry: BackupEntry): string
   /** Downloads and proves the backup onto the volume; its local entry. THE CALLER HOLDS THE RUN LOCK. */
-  fetch(entry: RemoteEntry): Promise<CatalogEntry>
+  fetch(entry: BackupEntry): Promise<CatalogEntry>
 }
 
 /** A backup found: on the volume (`entry`), or off-site only / newer off-site (`remote`). */
@@ -85,7 +84,7 @@ function warnFuture(entries: readonly { manifest: Manifest }[], now: Date, logge
   if (future.length > 0) logger?.warn({ backups: future.map((e) => e.manifest.id) }, futureWarning(future.map((e) => e.manifest), now))
 }
 
-function fromRemote(remote: RemoteBackups, e: RemoteEntry, note: string): Located {
+function fromRemote(remote: RemoteBackups, e: BackupEntry, note: string): Located {
   return { manifest: e.manifest, remote: { url: remote.url(e), fetch: () => remote.fetch(e) }, note }
 }
 
@@ -101,10 +100,10 @@ export async function findBackup(config: Config, query: BackupQuery, opts: Locat
   const entries = await listBackups(config.backupDir, { source: source.label, database })
   const where = `${source.label}${database === undefined ? '' : `/${database}`}`
   const places = `${config.backupDir}${remote ? ` or ${remote.description}` : ''}`
-  const offsite = async (): Promise<RemoteEntry[]> => (remote ? remote.list(source.label, database) : [])
+  const offsite = async (): Promise<BackupEntry[]> => (remote ? remote.list(source.label, database) : [])
 
   if (ref === 'latest') {
-    let listed: RemoteEntry[] = []
+    let listed: BackupEntry[] = []
     let listError: DbkeeperError | undefined
     try {
       listed = await offsite()
@@ -179,7 +178,7 @@ function notFoundHint(source: SourceConfig, remote: RemoteBackups | undefined): 
  * The newer of the volume's newest proven backup of one database (`here`) and the off-site one
  * (`there`); the volume's when both are the same backup. Logs which one and where from.
  */
-function chooseLatest(here: CatalogEntry | undefined, there: RemoteEntry | undefined, opts: LocateOptions & { listError?: DbkeeperError | undefined }): Located | undefined {
+function chooseLatest(here: CatalogEntry | undefined, there: BackupEntry | undefined, opts: LocateOptions & { listError?: DbkeeperError | undefined }): Located | undefined {
   const { remote, logger, listError } = opts
   const any = here?.manifest ?? there?.manifest
   if (!any) return undefined
@@ -225,7 +224,7 @@ export async function findLatestBackups(config: Config, filter: { source?: Sourc
   for (const source of sources) {
     const entries = await listBackups(config.backupDir, { source: source.label, database: filter.database })
     const local = latestProvenBackups(entries, now)
-    const offsite = new Map<string, RemoteEntry>()
+    const offsite = new Map<string, BackupEntry>()
     let listError: DbkeeperError | undefined
     try {
       const listed = opts.remote ? await opts.remote.list(source.label, filter.database) : []

@@ -5,8 +5,7 @@
  * run commits (catalog/repository.ts), which returns its entry. A tampered or damaged object never
  * reaches the volume under its name.
  */
-import type { CatalogEntry } from '../catalog/catalog.js'
-import { listRemoteBackups } from '../catalog/remote.js'
+import { listEntries, type CatalogEntry } from '../catalog/catalog.js'
 import type { Config } from '../config/types.js'
 import { fetchBackup } from '../pipeline/fetch.js'
 import { DbkeeperError } from '../runtime/errors.js'
@@ -23,7 +22,7 @@ export function s3Backups(config: Config, opts: { logger: Logger; signal: AbortS
   const target = (): Target => (opened ??= openS3Target(s3, { logger: opts.logger, signal: opts.signal }))
   return {
     description: `s3://${s3.bucket}/${s3.prefix}`,
-    list: (source, database) => listRemoteBackups(target(), { source, database }),
+    list: (source, database) => listEntries(target(), { source, database }),
     url: (entry) => target().url(entry.dataKey),
     async fetch(entry) {
       const m = entry.manifest

@@ -6,7 +6,8 @@
  * Objects without such a manifest — other jobs' backups, a README, look-alike names — are never
  * listed here, so never deleted.
  */
-import { asCatalogEntry, listRemoteBackups, remoteDir, type RemoteEntry } from '../catalog/remote.js'
+import { listEntries, type BackupEntry } from '../catalog/catalog.js'
+import { remoteDir } from '../catalog/remote.js'
 import { DbkeeperError } from '../runtime/errors.js'
 import { failpoint } from '../runtime/failpoint.js'
 import type { Target } from '../storage/target.js'
@@ -17,7 +18,7 @@ import { decideRetention, type BackupVerdict } from './safety.js'
 export interface RemoteRetentionArgs extends Omit<ApplyRetentionArgs, 'backupDir'> {
   target: Target
   /** The listing, when the caller has it already (the catch-up step lists first). */
-  entries?: RemoteEntry[]
+  entries?: BackupEntry[]
 }
 
 export interface RemoteRetentionReport {
@@ -27,15 +28,13 @@ export interface RemoteRetentionReport {
 }
 
 export async function applyRemoteRetention(args: RemoteRetentionArgs): Promise<RemoteRetentionReport> {
-  const entries = args.entries ?? (await listRemoteBackups(args.target, { source: args.source, database: args.database }))
-  const byManifestKey = new Map(entries.map((e) => [e.manifestKey, e]))
-  const { verdicts, remove } = decideRetention(entries.map(asCatalogEntry), args)
+  const entries = args.entries ?? (await listEntries(args.target, { source: args.source, database: args.database }))
+  const { verdicts, remove } = decideRetention(entries, args)
   const report: RemoteRetentionReport = { backups: verdicts, deleted: [] }
   const log = args.logger?.child({ source: args.source, database: args.database, target: args.target.description })
   if (args.dryRun) return report
   const dir = remoteDir(args.source, args.database)
-  for (const chosen of remove) {
-    const entry = byManifestKey.get(chosen.manifestPath)!
+  for (const entry of remove) {
     const keys = [entry.manifestKey, entry.dataKey, entry.checksumKey]
     // The listing derived every key from the manifest; one outside the directory means a bug.
     if (keys.some((k) => !k.startsWith(dir) || k.slice(dir.length).includes('/'))) {

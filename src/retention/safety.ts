@@ -17,7 +17,10 @@
  * - The newest proven backup is always kept, whatever the policy says.
  * - An empty policy, or a plan that would remove every proven backup, is refused.
  */
-import type { CatalogEntry } from '../catalog/catalog.js'
+import type { BackupEntry } from '../catalog/catalog.js'
+
+/** What the safety rules read of a listed backup (any target's: catalog.ts). */
+export type RetentionEntry = Pick<BackupEntry, 'manifest' | 'problem'>
 import { encodeName, parseDataFileName } from '../catalog/naming.js'
 import { isFromTheFuture, isNewer } from '../catalog/order.js'
 import type { RetentionPolicy } from '../config/types.js'
@@ -48,15 +51,15 @@ export interface BackupVerdict {
   problem?: string
 }
 
-export interface RetentionDecision {
+export interface RetentionDecision<T extends RetentionEntry = RetentionEntry> {
   /** Every entry of the directory, newest first. */
   verdicts: BackupVerdict[]
   /** The entries to delete, newest first: always a subset of the counted ones. */
-  remove: CatalogEntry[]
+  remove: T[]
 }
 
 /** Why an entry must not be counted, or undefined when it is a proven backup of this database. */
-function exclusion(entry: CatalogEntry, scope: RetentionScope): string | undefined {
+function exclusion(entry: RetentionEntry, scope: RetentionScope): string | undefined {
   const m = entry.manifest
   if (m.source !== scope.source || m.database !== scope.database) {
     return `belongs to ${m.source}/${m.database}, not ${scope.source}/${scope.database}: left alone`
@@ -85,7 +88,7 @@ function refuse(scope: RetentionScope, why: string): never {
   })
 }
 
-export function decideRetention(entries: readonly CatalogEntry[], scope: RetentionScope): RetentionDecision {
+export function decideRetention<T extends RetentionEntry>(entries: readonly T[], scope: RetentionScope): RetentionDecision<T> {
   const counted = entries.filter((e) => exclusion(e, scope) === undefined)
   if (!isActivePolicy(scope.policy)) {
     refuse(scope, `the policy ${policyText(scope.policy)} keeps nothing and would remove all ${counted.length} backups`)
@@ -116,8 +119,8 @@ export function decideRetention(entries: readonly CatalogEntry[], scope: Retenti
 }
 
 /** The newest by the one rule (catalog/order.ts); `entries` holds no backup from the future. */
-function newestOf(entries: readonly CatalogEntry[]): CatalogEntry | undefined {
-  let best: CatalogEntry | undefined
+function newestOf<T extends RetentionEntry>(entries: readonly T[]): T | undefined {
+  let best: T | undefined
   for (const e of entries) {
     if (!best || isNewer(e.manifest, best.manifest)) best = e
   }

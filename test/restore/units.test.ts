@@ -8,14 +8,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { listBackups, type CatalogEntry } from '../../src/catalog/catalog.js'
+import { listBackups, type BackupEntry as RemoteEntry, type CatalogEntry } from '../../src/catalog/catalog.js'
+import { LocalTarget } from '../../src/storage/local/target.js'
 import { encodeManifest, type Manifest } from '../../src/catalog/manifest.js'
 import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX, databaseDir } from '../../src/catalog/naming.js'
 import { ConfigError, parseConfig } from '../../src/config/index.js'
 import { compareTables, describeCheck, tolerance } from '../../src/restore/check.js'
 import { compareDumps, DumpLineFilter } from '../../src/restore/compare.js'
 import { confirm, requireConfirmable } from '../../src/restore/confirm.js'
-import type { RemoteEntry } from '../../src/catalog/remote.js'
 import { lockPath } from '../../src/catalog/lock.js'
 import { findBackup, findSource, locateBackup, onVolume, type RemoteBackups } from '../../src/restore/locate.js'
 import { judgeClient } from '../../src/engines/mysql/errors.js'
@@ -127,7 +127,7 @@ describe('safety backups and locating backups', () => {
     const source = findSource(config, 'app')
     const onDisk = (await listBackups(dir, { source: 'app', database: 'shop' })).filter((e) => e.manifest.kind === 'backup')[0]!
     const remoteEntry = (m: Manifest, problem?: string): RemoteEntry => ({
-      manifest: m, dataKey: `app/shop/${m.file}`, manifestKey: `app/shop/${m.file}${MANIFEST_SUFFIX}`, checksumKey: '', size: m.compressed.size, ...(problem ? { problem } : {}),
+      manifest: m, target: new LocalTarget(dir), dataKey: `app/shop/${m.file}`, manifestKey: `app/shop/${m.file}${MANIFEST_SUFFIX}`, checksumKey: '', size: m.compressed.size, ...(problem ? { problem } : {}),
     })
     const older = remoteEntry(fakeManifest('app', 'shop', new Date('2026-03-18T00:00:00Z')))
     const same = remoteEntry(onDisk.manifest)

@@ -113,17 +113,16 @@ describe('applyRetention', () => {
   })
 
   it('deletes the manifest first: a data file that cannot be deleted leaves an unlisted file, never a listed backup without data', async () => {
-    // A directory in place of the oldest data file: unlink fails on it (EISDIR), after the manifest went.
+    // A directory in place of the oldest backup's .sha256: unlink fails on it (EISDIR), after the
+    // manifest went. (Not in place of the data file: the volume lists only files, so a directory
+    // there is a missing data file, a damaged backup that retention leaves alone.)
     const oldest = 'shop_20260101T120000Z.db.gz'
-    await rm(join(dir, oldest))
-    await mkdir(join(dir, oldest))
-    const size = (await stat(join(dir, oldest))).size
-    await writeBackup(volume.path, 'app', 'shop', DAYS[0]!, { size, withoutData: true })
+    await rm(join(dir, `${oldest}.sha256`))
+    await mkdir(join(dir, `${oldest}.sha256`))
     expect((await listDatabaseDir(dir)).find((e) => e.manifest.file === oldest)?.problem).toBeUndefined()
 
     await expect(applyRetention(args({ policy: { keepLast: 9 } }))).rejects.toMatchObject({ code: 'IO' })
     expect(await exists(join(dir, `${oldest}.manifest.json`))).toBe(false)
-    expect(await exists(join(dir, oldest))).toBe(true)
     expect(await exists(join(dir, `${oldest}.sha256`))).toBe(true)
     expect((await listDatabaseDir(dir)).map((e) => e.manifest.file)).not.toContain(oldest)
   })

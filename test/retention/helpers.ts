@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
-import type { CatalogEntry } from '../../src/catalog/catalog.js'
+import { volumeEntry, type CatalogEntry } from '../../src/catalog/catalog.js'
 import { encodeManifest, MANIFEST_FORMAT, type Manifest } from '../../src/catalog/manifest.js'
 import { backupId, databaseDir, dataFileName, MANIFEST_SUFFIX } from '../../src/catalog/naming.js'
 
@@ -54,8 +54,7 @@ export function fakeManifest(source: string, database: string, startedAt: Date, 
 /** An in-memory catalog entry for the pure safety layer. */
 export function fakeEntry(source: string, database: string, startedAt: Date, opts: FakeBackupOptions & { problem?: string } = {}): CatalogEntry {
   const manifest = fakeManifest(source, database, startedAt, opts)
-  const dataPath = join('/backups', source, database, manifest.file)
-  const entry: CatalogEntry = { manifest, dataPath, manifestPath: `${dataPath}${MANIFEST_SUFFIX}` }
+  const entry: CatalogEntry = volumeEntry('/backups', manifest)
   if (opts.problem !== undefined) entry.problem = opts.problem
   return entry
 }

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { CatalogEntry } from '../../src/catalog/catalog.js'
+import { volumeEntry, type CatalogEntry } from '../../src/catalog/catalog.js'
 import type { DatabaseResult, RunRecord } from '../../src/catalog/journal.js'
 import { encodeManifest, MANIFEST_FORMAT, type Manifest } from '../../src/catalog/manifest.js'
 import { backupId, databaseDir, dataFileName, MANIFEST_SUFFIX } from '../../src/catalog/naming.js'
@@ -41,7 +41,7 @@ export function fakeManifest(source: string, database: string, finishedAt: Date,
 /** An in-memory catalog entry (for the pure functions). */
 export function fakeEntry(source: string, database: string, finishedAt: Date, size = 1234): CatalogEntry {
   const manifest = fakeManifest(source, database, finishedAt, size)
-  return { manifest, dataPath: `/backups/${source}/${database}/${manifest.file}`, manifestPath: `/backups/${source}/${database}/${manifest.file}${MANIFEST_SUFFIX}` }
+  return volumeEntry('/backups', manifest)
 }
 
 /** A backup on disk under `backupDir`, listed by `listBackups`. */

@@ -1,6 +1,5 @@
-import { listBackups, type CatalogEntry } from '../../catalog/catalog.js'
+import { listBackups, listEntries, type BackupEntry } from '../../catalog/catalog.js'
 import { futureWarning, isFromTheFuture, newestFirst } from '../../catalog/order.js'
-import { listRemoteBackups, type RemoteEntry } from '../../catalog/remote.js'
 import { verifyBackup } from '../../restore/content.js'
 import { findSource } from '../../restore/locate.js'
 import { describeError, toDbkeeperError } from '../../runtime/errors.js'
@@ -35,10 +34,10 @@ export interface ListedBackup {
   warning?: string
 }
 
-export function toListed(e: CatalogEntry, now = new Date()): ListedBackup {
+export function toListed(e: BackupEntry, now = new Date()): ListedBackup {
   const m = e.manifest
   return {
-    id: m.id, source: m.source, database: m.database, engine: m.engine, kind: m.kind, time: m.startedAt, path: e.dataPath,
+    id: m.id, source: m.source, database: m.database, engine: m.engine, kind: m.kind, time: m.startedAt, path: e.target.url(e.dataKey),
     size: m.compressed.size, sha256: m.compressed.sha256, rawSize: m.raw.size, rawSha256: m.raw.sha256,
     compression: m.compression.kind, location: 'local', ...(e.problem ? { problem: e.problem } : {}),
     ...(isFromTheFuture(m, now) ? { warning: 'stamped in the future (clock skew): never used as latest' } : {}),
@@ -46,14 +45,14 @@ export function toListed(e: CatalogEntry, now = new Date()): ListedBackup {
 }
 
 /** Adds the off-site copies: a local backup also off-site becomes `both`; one only off-site (volume lost) is listed with its S3 URL. */
-export function mergeRemote(listed: ListedBackup[], remote: readonly RemoteEntry[], url: (key: string) => string): ListedBackup[] {
+export function mergeRemote(listed: ListedBackup[], remote: readonly BackupEntry[]): ListedBackup[] {
   const byFile = new Map(listed.map((b) => [`${b.source}/${b.database}/${b.path.slice(b.path.lastIndexOf('/') + 1)}`, b]))
   const out = [...listed]
   for (const r of remote) {
     const m = r.manifest
     const local = byFile.get(`${m.source}/${m.database}/${m.file}`)
     if (local && r.problem === undefined) local.location = 'both'
-    else if (!local) out.push({ ...toListed({ manifest: m, dataPath: url(r.dataKey), manifestPath: url(r.manifestKey), ...(r.problem ? { problem: `off-site: ${r.problem}` } : {}) }), location: 's3' })
+    else if (!local) out.push({ ...toListed({ ...r, ...(r.problem ? { problem: `off-site: ${r.problem}` } : {}) }), location: 's3' })
   }
   return out.sort((a, b) => newestFirst({ startedAt: a.time, id: a.id }, { startedAt: b.time, id: b.id }))
 }
@@ -110,7 +109,7 @@ printed), or with --verify when a backup is damaged.
     if (ctx.config.s3) {
       const target = openS3Target(ctx.config.s3, { logger: ctx.logger, signal: ctx.signal })
       try {
-        listed = mergeRemote(listed, await listRemoteBackups(target, { source: sourceLabel, database: values.database }), (k) => target.url(k))
+        listed = mergeRemote(listed, await listEntries(target, { source: sourceLabel, database: values.database }))
       } catch (error) {
         s3Failed = true
         ctx.logger.error(`cannot list the off-site backups in ${target.description}: ${describeError(error)}; showing the local ones only`)

@@ -63,11 +63,12 @@ export class LocalTarget implements Target {
   readonly description: string
 
   constructor(readonly root: string) {
-    this.description = `${root.replace(/\/+$/, '')}/`
+    this.description = join(root, '/')
   }
 
+  /** The file's path, for messages (the same as `path` for a valid key, unchecked). */
   url(key: string): string {
-    return `${this.description}${key}`
+    return join(this.root, key)
   }
 
   /** The file that holds `key` (after checking the key). */
