@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The fault-injection suite's figures (issue 10): reads the ledger that test/faults/trials.ts
+ * The fault-injection suite's figures (issue 10): reads the ledger that test/support/faults/trials.ts
  * writes (FAULTS_RESULTS, or .faults-results.jsonl at the repository root; one JSON object per
  * line: {fault, point, survived, dataLost, detail?, at}) and prints a markdown table — fault,
  * trials, survived, data lost — with a total row, then every trial that was not survived with

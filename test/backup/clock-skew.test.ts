@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { runCli } from '../support/cli.js'
 import { makeSqliteDb } from '../support/sqlite.js'
-import { trial } from '../faults/trials.js'
+import { trial } from '../support/faults/trials.js'
 
 const SHIFT_CLOCK = fileURLToPath(new URL('../fixtures/shift-clock.mjs', import.meta.url))
 const YEAR_MS = 366 * 86_400_000

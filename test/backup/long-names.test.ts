@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { dropDatabases, mysqlEnv, rootQuery } from './mysql-support.js'
 import { backupNow, cli, listNow, makeAdminUser } from '../restore/support.js'
 import { uniqueName } from '../support/servers.js'
-import { trial } from '../faults/trials.js'
+import { trial } from '../support/faults/trials.js'
 
 const tag = () => randomBytes(4).toString('hex')
 /** 61 and 64 characters (MariaDB's limit), unique per test run: the servers are shared. */

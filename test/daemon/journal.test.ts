@@ -15,7 +15,7 @@ import { runCli, startCli } from '../support/cli.js'
 import { FAR_AWAY, killDaemons, startDaemon, until } from '../support/daemon.js'
 import { freePort } from '../support/servers.js'
 import { makeSqliteDb } from '../support/sqlite.js'
-import { trial } from '../faults/trials.js'
+import { trial } from '../support/faults/trials.js'
 
 const FAULT = 'adversarial: a journal of any size'
 let dir: string

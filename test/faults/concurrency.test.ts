@@ -16,8 +16,8 @@ import { startCli } from '../support/cli.js'
 import { EVERY_SECOND, FAR_AWAY, holdSqliteLock, killDaemons, readLockFile, startDaemon, until, type DaemonProcess } from '../support/daemon.js'
 import { freePort } from '../support/servers.js'
 import { makeSqliteDb } from '../support/sqlite.js'
-import { assessLoss, debrisOnDisk, listJson, waitStopped, type Listed } from './helpers.js'
-import { trial } from './trials.js'
+import { assessLoss, debrisOnDisk, listJson, waitStopped, type Listed } from '../support/faults/processes.js'
+import { trial } from '../support/faults/trials.js'
 
 const FAULT = 'concurrent runs'
 /** Retention keeps the newest KEEP: each trial re-verifies a bounded number of backups. */

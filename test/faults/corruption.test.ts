@@ -16,8 +16,8 @@ import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../support/cli.js'
 import { makeSqliteDb } from '../support/sqlite.js'
-import { listBackupsJson, lostBackups, provenBackups, sha256File, type ListedBackup, type ProvenBackup } from './support.js'
-import { trial } from './trials.js'
+import { listBackupsJson, lostBackups, provenBackups, sha256File, type ListedBackup, type ProvenBackup } from '../support/faults/secrets-sampler.js'
+import { trial } from '../support/faults/trials.js'
 
 const FAULT = 'corrupted backup'
 const SOURCES = 6

@@ -19,8 +19,8 @@ import { ROOT, runCli, startCli, type CliResult } from '../support/cli.js'
 import { uniqueName } from '../support/servers.js'
 import { rootQuery } from '../backup/mysql-support.js'
 import { makeSqliteDb } from '../support/sqlite.js'
-import { assessLoss, debrisOnDisk, listJson, tempFiles, waitStopped, type Listed } from './helpers.js'
-import { trial } from './trials.js'
+import { assessLoss, debrisOnDisk, listJson, tempFiles, waitStopped, type Listed } from '../support/faults/processes.js'
+import { trial } from '../support/faults/trials.js'
 
 const FAULT = 'disk full'
 

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../support/cli.js'
 import { makeSqliteDb } from '../support/sqlite.js'
-import { trial } from './trials.js'
+import { trial } from '../support/faults/trials.js'
 
 const FAULT = 'hostile configuration'
 /** ESC and CSI, raw: what a terminal would obey. */

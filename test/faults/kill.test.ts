@@ -24,8 +24,8 @@ import { makeSqliteOfSize, s3Env, startS3, type TestS3 } from '../support/s3.js'
 import { uniqueName } from '../support/servers.js'
 import { rootQuery } from '../backup/mysql-support.js'
 import { makeSqliteDb } from '../support/sqlite.js'
-import { assessLoss, cmdline, debrisOnDisk, descendants, keyOf, listJson, procIo, tempFiles, waitGone, waitStopped, whileRunning, type Listed } from './helpers.js'
-import { trial } from './trials.js'
+import { assessLoss, cmdline, debrisOnDisk, descendants, keyOf, listJson, procIo, tempFiles, waitGone, waitStopped, whileRunning, type Listed } from '../support/faults/processes.js'
+import { trial } from '../support/faults/trials.js'
 
 const FAULT = 'SIGKILL of dbkeeper backup'
 const MB = 1024 * 1024

@@ -24,8 +24,8 @@ import { startMailServer, type MailServer } from '../support/mail.js'
 import { BUCKET, startS3, type TestS3 } from '../support/s3.js'
 import { freePort, mysqlAdmin, pgAdmin, uniqueName } from '../support/servers.js'
 import { makeSqliteDb } from '../support/sqlite.js'
-import { Evidence, startFaultProxy, startHook, type FaultProxy, type Hook } from './support.js'
-import { trial } from './trials.js'
+import { Evidence, startFaultProxy, startHook, type FaultProxy, type Hook } from '../support/faults/secrets-sampler.js'
+import { trial } from '../support/faults/trials.js'
 
 const FAULT = 'secret leak check'
 const tag = randomBytes(4).toString('hex')

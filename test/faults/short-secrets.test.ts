@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { runCli, type CliResult } from '../support/cli.js'
 import { freePort, mysqlAdmin, pgAdmin, uniqueName } from '../support/servers.js'
-import { trial } from './trials.js'
+import { trial } from '../support/faults/trials.js'
 
 const FAULT = 'adversarial: short and common secrets'
 const tag = randomBytes(4).toString('hex')

@@ -8,7 +8,7 @@
 import { rm } from 'node:fs/promises'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { NASTY_PASSWORD, checksums, dropDatabases, makeRichDatabase, mariadb, mysqlEnv, rootQuery } from '../backup/mysql-support.js'
-import { trial } from '../faults/trials.js'
+import { trial } from '../support/faults/trials.js'
 import { mysqlAdmin, uniqueName } from '../support/servers.js'
 import { backupNow, cli, insertLine, listNow, makeAdminUser, readManifest, writeResignedBackup } from './support.js'
 

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { VerifyJson } from '../../src/cli/commands/verify.js'
 import { comparableDump, databasesLike, pgCliEnv, sql } from '../engines/postgres/helpers.js'
-import { trial } from '../faults/trials.js'
+import { trial } from '../support/faults/trials.js'
 import { uniqueName } from '../support/servers.js'
 import { backupNow, cli, insertLine, readManifest, writeResignedBackup } from './support.js'
 

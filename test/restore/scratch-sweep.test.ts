@@ -14,8 +14,8 @@ import { dropDatabases, mysqlEnv, NASTY_PASSWORD, rootQuery } from '../backup/my
 import { pgSource, server as pgServer, sql } from '../engines/postgres/helpers.js'
 import { startCli } from '../support/cli.js'
 import { pgAdmin, uniqueName } from '../support/servers.js'
-import { waitStopped } from '../faults/helpers.js'
-import { trial } from '../faults/trials.js'
+import { waitStopped } from '../support/faults/processes.js'
+import { trial } from '../support/faults/trials.js'
 import { backupNow, cli } from './support.js'
 
 const dirs: string[] = []

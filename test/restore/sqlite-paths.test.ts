@@ -11,7 +11,7 @@ import Database from 'better-sqlite3'
 import { execa } from 'execa'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { countItems as count, makeSqliteDb, sha256File as sha } from '../support/sqlite.js'
-import { trial } from '../faults/trials.js'
+import { trial } from '../support/faults/trials.js'
 import { backupNow, cli, listNow, readManifest, writeResignedBackup } from './support.js'
 
 

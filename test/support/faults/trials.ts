@@ -11,7 +11,7 @@
 import { appendFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-const ROOT = new URL('../..', import.meta.url).pathname
+const ROOT = new URL('../../..', import.meta.url).pathname
 
 /** Where the ledger goes: FAULTS_RESULTS, or .faults-results.jsonl at the repository root. */
 export const LEDGER = process.env.FAULTS_RESULTS ?? join(ROOT, '.faults-results.jsonl')

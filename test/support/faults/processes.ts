@@ -6,8 +6,8 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { runCli } from '../support/cli.js'
-import { until } from '../support/daemon.js'
+import { runCli } from '../cli.js'
+import { until } from '../daemon.js'
 
 export interface Listed {
   id: string

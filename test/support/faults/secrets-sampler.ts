@@ -12,9 +12,9 @@ import { createServer, request, type IncomingMessage, type Server, type ServerRe
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
 import { join, relative } from 'node:path'
 import { gunzipSync } from 'node:zlib'
-import { runCli } from '../support/cli.js'
-import { startMailServer, type MailServer, type ReceivedMail } from '../support/mail.js'
-import { freePort } from '../support/servers.js'
+import { runCli } from '../cli.js'
+import { startMailServer, type MailServer, type ReceivedMail } from '../mail.js'
+import { freePort } from '../servers.js'
 
 // ---------------------------------------------------------------- hashing and files
 
