@@ -12,12 +12,15 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readRuns } from '../../src/catalog/journal.js'
 import { acquireLock } from '../../src/catalog/lock.js'
-import { startCli } from '../support/cli.js'
+import { listJson, startCli } from '../support/cli.js'
 import { EVERY_SECOND, FAR_AWAY, holdSqliteLock, killDaemons, readLockFile, startDaemon, until, type DaemonProcess } from '../support/daemon.js'
 import { freePort } from '../support/servers.js'
 import { makeSqliteDb } from '../support/sqlite.js'
-import { assessLoss, debrisOnDisk, listJson, waitStopped, type Listed } from '../support/faults/processes.js'
 import { trial } from '../support/faults/trials.js'
+import { assessLoss } from '../support/faults/loss-accounting.js'
+import { debrisOnDisk } from '../support/faults/volume-files.js'
+import { waitStopped } from '../support/faults/processes.js'
+import type { ListedBackup } from '../../src/cli/commands/list.js'
 
 const FAULT = 'concurrent runs'
 /** Retention keeps the newest KEEP: each trial re-verifies a bounded number of backups. */
@@ -58,12 +61,12 @@ async function expectDisjointRuns(): Promise<number> {
  * What was proven before is still there and verifies, except what KEEP_LAST let later runs remove
  * (a backup with KEEP newer ones listed after it); everything listed verifies.
  */
-async function lostSince(before: Listed[]): Promise<number> {
+async function lostSince(before: ListedBackup[]): Promise<number> {
   // Under the run lock: the daemon's next run waits, so nothing is pruned between list and verify.
   const lock = await acquireLock(backupDir, { command: 'fault test: checking the volume', wait: true })
   try {
     const after = await listJson(env)
-    const mayGo = (b: Listed) => after.filter((a) => a.time > b.time).length >= KEEP
+    const mayGo = (b: ListedBackup) => after.filter((a) => a.time > b.time).length >= KEEP
     const { lost, details } = await assessLoss(env, before, after, mayGo)
     expect(details).toEqual([])
     return lost

@@ -14,10 +14,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli } from '../support/cli.js'
+import { listJson, runCli } from '../support/cli.js'
 import { makeSqliteDb } from '../support/sqlite.js'
-import { listBackupsJson, lostBackups, provenBackups, sha256File, type ListedBackup, type ProvenBackup } from '../support/faults/secrets-sampler.js'
 import { trial } from '../support/faults/trials.js'
+import { lostBackups, provenBackups, type ProvenBackup } from '../support/faults/loss-accounting.js'
+import { sha256File } from '../support/faults/volume-files.js'
+import type { ListedBackup } from '../../src/cli/commands/list.js'
 
 const FAULT = 'corrupted backup'
 const SOURCES = 6
@@ -52,7 +54,7 @@ beforeAll(async () => {
     const r = await runCli(['backup'], env)
     if (r.exitCode !== 0) throw new Error(`backup failed:\n${r.all}`)
   }
-  const listed = await listBackupsJson(env)
+  const listed = await listJson(env)
   for (let i = 1; i <= SOURCES; i++) backups.set(label(i), listed.filter((b) => b.source === label(i)).reverse())
   const proven = await provenBackups(env)
   expect(proven.size).toBe(SOURCES * 3)
@@ -105,7 +107,7 @@ async function runTrial(d: Damage): Promise<void> {
     await d.damage(v, base!)
 
     // list: marked, or not listed at all; never shown as a good backup.
-    const listedAfterDamage = await listBackupsJson(env)
+    const listedAfterDamage = await listJson(env)
     const safetyBefore = listedAfterDamage.filter((b) => b.kind === 'pre-restore').length
     const listed = listedAfterDamage.find((b) => b.source === l && b.id === v.id)
     if (d.listing === 'marked') expect(listed?.problem, `list marks ${v.id}`).toMatch(/\S/)
@@ -129,7 +131,7 @@ async function runTrial(d: Damage): Promise<void> {
     expect(await fileState(target), 'the restore target is untouched').toBe(targetBefore)
     expect((await readdir(dir)).filter((f) => f.includes('dbk-restore')), 'no restore leftovers beside the target').toEqual([])
 
-    const listedAfter = await listBackupsJson(env)
+    const listedAfter = await listJson(env)
     expect(listedAfter.filter((b) => b.kind === 'pre-restore').length, 'no safety backup was taken').toBe(safetyBefore)
     const lost = lostBackups(keep, await provenBackups(env, listedAfter))
     expect(lost).toEqual([])
@@ -209,7 +211,7 @@ describe('corrupted backups are refused and marked (fault injection)', () => {
     await trial(FAULT, 'a backup run after all the damage', async () => {
       const r = await runCli(['backup', '--json'], env)
       expect(r.exitCode, r.all).toBe(0)
-      const listed = await listBackupsJson(env)
+      const listed = await listJson(env)
       // Damaged backups are left for inspection, never removed by retention or the debris cleanup;
       // only the data file whose manifest was deleted is debris now (never committed, by the rules).
       for (const d of damages.filter((x) => x.listing !== 'absent')) {

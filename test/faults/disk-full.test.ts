@@ -15,12 +15,15 @@ import { mkdir, mkdtemp, open, rm, statfs } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { ROOT, runCli, startCli, type CliResult } from '../support/cli.js'
+import { listJson, ROOT, runCli, startCli, type CliResult } from '../support/cli.js'
 import { uniqueName } from '../support/servers.js'
 import { rootQuery } from '../backup/mysql-support.js'
 import { makeSqliteDb } from '../support/sqlite.js'
-import { assessLoss, debrisOnDisk, listJson, tempFiles, waitStopped, type Listed } from '../support/faults/processes.js'
 import { trial } from '../support/faults/trials.js'
+import { assessLoss } from '../support/faults/loss-accounting.js'
+import { debrisOnDisk, tempFiles } from '../support/faults/volume-files.js'
+import { waitStopped } from '../support/faults/processes.js'
+import type { ListedBackup } from '../../src/cli/commands/list.js'
 
 const FAULT = 'disk full'
 
@@ -48,7 +51,7 @@ let vol: string
 let mounted = false
 let env: Record<string, string>
 const maria = { db: uniqueName('full'), user: uniqueName('full_bk'), password: `full-${Math.random().toString(36).slice(2)}` }
-let current: Listed[] = []
+let current: ListedBackup[] = []
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dbk-full-'))

@@ -22,8 +22,9 @@ import { runCli, type CliResult } from '../support/cli.js'
 import { pgAdmin, uniqueName } from '../support/servers.js'
 import { rootQuery } from '../backup/mysql-support.js'
 import { makeSqliteDb } from '../support/sqlite.js'
-import { Evidence, filesUnder, treeState } from '../support/faults/secrets-sampler.js'
 import { trial } from '../support/faults/trials.js'
+import { Evidence } from '../support/faults/secrets-sampler.js'
+import { filesUnder, treeState } from '../support/faults/volume-files.js'
 
 let dir: string
 /** Where a shell, if one ever ran a value, would create its marker files (the runs' working directory). */

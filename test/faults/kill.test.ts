@@ -18,14 +18,17 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { runCli, startCli } from '../support/cli.js'
+import { listJson, runCli, startCli } from '../support/cli.js'
 import { readLockFile } from '../support/daemon.js'
 import { makeSqliteOfSize, s3Env, startS3, type TestS3 } from '../support/s3.js'
 import { uniqueName } from '../support/servers.js'
 import { rootQuery } from '../backup/mysql-support.js'
 import { makeSqliteDb } from '../support/sqlite.js'
-import { assessLoss, cmdline, debrisOnDisk, descendants, keyOf, listJson, procIo, tempFiles, waitGone, waitStopped, whileRunning, type Listed } from '../support/faults/processes.js'
 import { trial } from '../support/faults/trials.js'
+import { assessLoss, keyOf } from '../support/faults/loss-accounting.js'
+import { cmdline, descendants, procIo, waitGone, waitStopped, whileRunning } from '../support/faults/processes.js'
+import { debrisOnDisk, tempFiles } from '../support/faults/volume-files.js'
+import type { ListedBackup } from '../../src/cli/commands/list.js'
 
 const FAULT = 'SIGKILL of dbkeeper backup'
 const MB = 1024 * 1024
@@ -68,7 +71,7 @@ interface Volume {
   env: Record<string, string>
   /** KEEP_LAST of its runs, unless a trial says otherwise. */
   keep: number
-  current: Listed[]
+  current: ListedBackup[]
 }
 
 async function makeVolume(name: string, keep: number, sources: Record<string, string>): Promise<Volume> {
@@ -105,7 +108,7 @@ interface KillTrial {
 }
 
 /** The newest `keep` backups of one database among `entries`. */
-function newest(entries: readonly Listed[], source: string, database: string, keep: number): Set<string> {
+function newest(entries: readonly ListedBackup[], source: string, database: string, keep: number): Set<string> {
   const mine = entries.filter((e) => e.source === source && e.database === database).sort((a, b) => b.time.localeCompare(a.time) || b.id.localeCompare(a.id))
   return new Set(mine.slice(0, keep).map(keyOf))
 }
@@ -148,7 +151,7 @@ async function killTrial(v: Volume, t: KillTrial): Promise<number> {
   // only one the policy does not keep.
   const keep = Number(t.env?.KEEP_LAST ?? v.keep)
   const beforeKeys = new Set(before.map(keyOf))
-  const mayGo = (b: Listed) => (t.sources.length === 0 || t.sources.includes(b.source))
+  const mayGo = (b: ListedBackup) => (t.sources.length === 0 || t.sources.includes(b.source))
     && after.some((a) => a.source === b.source && a.database === b.database && !beforeKeys.has(keyOf(a)))
     && !newest([...before, ...after], b.source, b.database, keep).has(keyOf(b))
   const { lost, details } = await assessLoss(v.env, before, after, mayGo)

@@ -14,10 +14,14 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli, type CliResult } from '../support/cli.js'
+import { listJson, runCli, type CliResult } from '../support/cli.js'
 import { ACCESS_KEY_ID, BUCKET, getText, listKeys, makeSqliteOfSize, s3Env, SECRET_ACCESS_KEY, startS3, type TestS3 } from '../support/s3.js'
-import { Evidence, listBackupsJson, lostBackups, provenBackups, sha256File, startFaultProxy, startHook, type FaultProxy, type Hook, type ProvenBackup, type ProxyAction, type ProxiedRequest } from '../support/faults/secrets-sampler.js'
 import { trial } from '../support/faults/trials.js'
+import { Evidence } from '../support/faults/secrets-sampler.js'
+import { lostBackups, provenBackups, type ProvenBackup } from '../support/faults/loss-accounting.js'
+import { sha256File } from '../support/faults/volume-files.js'
+import { startFaultProxy, type FaultProxy, type ProxiedRequest, type ProxyAction } from '../support/faults/s3-fault-proxy.js'
+import { startHook, type Hook } from '../support/faults/webhook-receiver.js'
 
 const FAULT = 'S3 outage'
 const PREFIX = 'outage'
@@ -97,7 +101,7 @@ const dataKeyOf = (id: string) => `${PREFIX}/app/shop/${id}.db.gz`
  * Returns the proven backups (the "after" of this trial and the "before" of the next).
  */
 async function checkListedAndBucket(): Promise<Map<string, ProvenBackup>> {
-  const listed = await listBackupsJson(env)
+  const listed = await listJson(env)
   const keys = new Set(await listKeys(s3, `${PREFIX}/`))
   for (const b of listed) {
     expect(b.problem, `${b.id} listed with a problem`).toBeUndefined()

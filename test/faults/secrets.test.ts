@@ -24,8 +24,10 @@ import { startMailServer, type MailServer } from '../support/mail.js'
 import { BUCKET, startS3, type TestS3 } from '../support/s3.js'
 import { freePort, mysqlAdmin, pgAdmin, uniqueName } from '../support/servers.js'
 import { makeSqliteDb } from '../support/sqlite.js'
-import { Evidence, startFaultProxy, startHook, type FaultProxy, type Hook } from '../support/faults/secrets-sampler.js'
 import { trial } from '../support/faults/trials.js'
+import { Evidence } from '../support/faults/secrets-sampler.js'
+import { startFaultProxy, type FaultProxy } from '../support/faults/s3-fault-proxy.js'
+import { startHook, type Hook } from '../support/faults/webhook-receiver.js'
 
 const FAULT = 'secret leak check'
 const tag = randomBytes(4).toString('hex')

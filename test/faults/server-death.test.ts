@@ -11,12 +11,15 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli, startCli } from '../support/cli.js'
+import { listJson, runCli, startCli } from '../support/cli.js'
 import { startMariadb } from '../support/mariadb-server.js'
 import { startPostgres } from '../support/postgres-server.js'
 import { mysqlAdmin, pgAdmin, startWithRetry, type RunningServer } from '../support/servers.js'
-import { assessLoss, cmdline, debrisOnDisk, descendants, listJson, procStat, tempFiles, whileRunning, type Listed } from '../support/faults/processes.js'
 import { trial } from '../support/faults/trials.js'
+import { assessLoss } from '../support/faults/loss-accounting.js'
+import { cmdline, descendants, procStat, whileRunning } from '../support/faults/processes.js'
+import { debrisOnDisk, tempFiles } from '../support/faults/volume-files.js'
+import type { ListedBackup } from '../../src/cli/commands/list.js'
 
 const SERVER_DIES = 'database server dies mid-dump'
 const TOOL_KILLED = 'dump tool killed'
@@ -29,7 +32,7 @@ let maria: RunningServer | undefined
 let postgres: RunningServer | undefined
 /** Servers that died in a trial: only their directories are left to remove. */
 const dead: RunningServer[] = []
-let current: Listed[] = []
+let current: ListedBackup[] = []
 
 /** Private servers (both at once), each holding database `shop` with ~30 MB of SQL to dump. */
 async function startServers(): Promise<void> {

@@ -1,6 +1,7 @@
 import { execa } from 'execa'
 import { fileURLToPath } from 'node:url'
 import { inject } from 'vitest'
+import type { ListedBackup } from '../../src/cli/commands/list.js'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SOURCE_MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
@@ -60,4 +61,11 @@ export function startCli(args: string[], env: Record<string, string>, opts: CliO
     // A test's SIGTERM must stay a SIGTERM: graceful shutdowns are what is being tested.
     forceKillAfterDelay: false,
   })
+}
+
+/** `dbkeeper list --json [ARGS]`, which must succeed: the backups as scripts see them. */
+export async function listJson(env: Record<string, string>, args: string[] = [], opts: CliOptions = {}): Promise<ListedBackup[]> {
+  const r = await runCli(['list', '--json', ...args], env, opts)
+  if (r.exitCode !== 0) throw new Error(`dbkeeper list failed (exit ${r.exitCode}):\n${r.all.slice(-2000)}`)
+  return JSON.parse(r.stdout) as ListedBackup[]
 }

@@ -5,7 +5,7 @@
  * The servers themselves start in mariadb-server.ts and postgres-server.ts.
  */
 import { readFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
+import { createServer, type Server } from 'node:net'
 import mysql from 'mysql2/promise'
 import pg from 'pg'
 
@@ -48,6 +48,32 @@ export async function freePort(): Promise<number> {
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
     })
   })
+}
+
+/**
+ * Runs `bind` again while it fails with EADDRINUSE (for 5 s at most): a fixed port that was free a
+ * moment ago may still be in TIME_WAIT from our own last listener on it.
+ */
+export async function retryWhilePortBusy<T>(bind: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await bind()
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || i >= 50) throw error
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+}
+
+/** Listens on 127.0.0.1:`port`, a fixed port that a test closes and opens again (an endpoint switched down and up). */
+export async function listenOn(server: Server, port: number): Promise<void> {
+  await retryWhilePortBusy(() => new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject)
+      resolve()
+    })
+  }))
 }
 
 let counter = 0

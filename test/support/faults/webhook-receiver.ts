@@ -1,0 +1,58 @@
+/**
+ * A webhook receiver for the alert tests (issues 7 and 10): a real HTTP server on a fixed port
+ * that a test switches between answering, failing, stalling and not listening at all.
+ */
+import { createServer, type Server } from 'node:http'
+import { freePort, listenOn } from '../servers.js'
+
+export interface Hook {
+  port: number
+  url: string
+  /** JSON bodies received and answered 200. */
+  bodies: Record<string, unknown>[]
+  /** Every body received, whatever the answer. */
+  raw: string[]
+  /**
+   * up: answer 200; down: nothing listens (connection refused); error: answer 503; stall: read
+   * the request and never answer.
+   */
+  set(mode: 'up' | 'down' | 'error' | 'stall'): Promise<void>
+  close(): Promise<void>
+}
+
+/** A webhook receiver on a fixed port whose behaviour a test switches; `path` is its secret part. */
+export async function startHook(path: string): Promise<Hook> {
+  const port = await freePort()
+  let mode: 'up' | 'down' | 'error' | 'stall' = 'down'
+  let server: Server | undefined
+  const hook: Hook = {
+    port, url: `http://127.0.0.1:${port}/${path}`, bodies: [], raw: [],
+    async set(next) {
+      // Requests left hanging by a stall are cut when the mode changes (the client sees a reset).
+      if (mode === 'stall' && next !== 'stall') server?.closeAllConnections()
+      mode = next
+      if (next === 'down' && server) {
+        const s = server
+        server = undefined
+        s.closeAllConnections()
+        await new Promise<void>((resolve) => s.close(() => resolve()))
+      } else if (next !== 'down' && !server) {
+        const s = createServer((req, res) => {
+          let body = ''
+          req.on('data', (c: Buffer) => (body += c.toString()))
+          req.on('end', () => {
+            hook.raw.push(body)
+            if (mode === 'stall') return
+            if (mode === 'error') return void res.writeHead(503).end('maintenance')
+            if (req.url === `/${path}`) hook.bodies.push(JSON.parse(body) as Record<string, unknown>)
+            res.writeHead(req.url === `/${path}` ? 200 : 404).end('ok')
+          })
+        })
+        await listenOn(s, port)
+        server = s
+      }
+    },
+    close: () => hook.set('down'),
+  }
+  return hook
+}
