@@ -15,7 +15,7 @@ import { mkdir, mkdtemp, open, rm, statfs } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { listJson, ROOT, runCli, startCli, type CliResult } from '../support/cli.js'
+import { listJson, runCli, startCli, type CliResult } from '../support/cli.js'
 import { uniqueName } from '../support/servers.js'
 import { rootQuery } from '../backup/mysql-support.js'
 import { makeSqliteDb } from '../support/sqlite.js'
@@ -122,12 +122,7 @@ async function unfill(): Promise<void> {
 
 /** `dbkeeper backup ARGS` on the volume: as is on tmpfs, under `prlimit --fsize` in the fallback. */
 async function runFull(args: string[], extra: Record<string, string> = {}, limit = FSIZE_LIMIT): Promise<CliResult> {
-  if (MODE === 'tmpfs') return runCli(args, { ...env, ...extra })
-  const r = await execa('prlimit', [`--fsize=${limit}`, '--', process.execPath, inject('cliEntry'), ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME ?? '/root', LOG_FORMAT: 'json', ...env, ...extra },
-    extendEnv: false, reject: false, cwd: ROOT, timeout: 120_000, stdin: 'ignore',
-  })
-  return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, all: `${r.stdout}\n${r.stderr}` }
+  return runCli(args, { ...env, ...extra }, MODE === 'tmpfs' ? {} : { under: ['prlimit', `--fsize=${limit}`, '--'] })
 }
 
 interface Result { ok: boolean; error?: { code: string; message: string; hint?: string } }

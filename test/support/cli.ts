@@ -30,6 +30,21 @@ export interface CliOptions {
   pathPrepend?: string
   cwd?: string
   timeoutMs?: number
+  /** A command the CLI runs under, e.g. `['prlimit', '--fsize=262144', '--']`. */
+  under?: string[]
+}
+
+/** The command line and environment of one CLI process: exactly `env` (plus PATH/HOME), as cron or `docker exec` would. */
+function cliCommand(args: string[], env: Record<string, string>, opts: CliOptions): [string, string[], { env: Record<string, string | undefined>; extendEnv: false; cwd: string; stdin: 'ignore' }] {
+  const path = [opts.pathPrepend, process.env.PATH].filter(Boolean).join(':')
+  const argv = [process.execPath, ...cliArgs(), ...args]
+  const [file, ...rest] = [...(opts.under ?? []), ...argv]
+  return [file!, rest, {
+    env: { PATH: path, HOME: process.env.HOME ?? '/root', LOG_FORMAT: 'json', ...env },
+    extendEnv: false,
+    cwd: opts.cwd ?? ROOT,
+    stdin: 'ignore',
+  }]
 }
 
 /**
@@ -37,27 +52,17 @@ export interface CliOptions {
  * (plus PATH/HOME), as cron or `docker exec` would.
  */
 export async function runCli(args: string[], env: Record<string, string>, opts: CliOptions = {}): Promise<CliResult> {
-  const path = [opts.pathPrepend, process.env.PATH].filter(Boolean).join(':')
-  const r = await execa(process.execPath, [...cliArgs(), ...args], {
-    env: { PATH: path, HOME: process.env.HOME ?? '/root', LOG_FORMAT: 'json', ...env },
-    extendEnv: false,
-    reject: false,
-    cwd: opts.cwd ?? ROOT,
-    timeout: opts.timeoutMs ?? 120_000,
-    stdin: 'ignore',
-  })
+  const [file, argv, options] = cliCommand(args, env, opts)
+  const r = await execa(file, argv, { ...options, reject: false, timeout: opts.timeoutMs ?? 120_000 })
   return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, all: `${r.stdout}\n${r.stderr}` }
 }
 
 /** Starts the CLI without waiting (for concurrency tests and process inspection). */
 export function startCli(args: string[], env: Record<string, string>, opts: CliOptions = {}) {
-  const path = [opts.pathPrepend, process.env.PATH].filter(Boolean).join(':')
-  return execa(process.execPath, [...cliArgs(), ...args], {
-    env: { PATH: path, HOME: process.env.HOME ?? '/root', LOG_FORMAT: 'json', ...env },
-    extendEnv: false,
+  const [file, argv, options] = cliCommand(args, env, opts)
+  return execa(file, argv, {
+    ...options,
     reject: false,
-    cwd: opts.cwd ?? ROOT,
-    stdin: 'ignore',
     // A test's SIGTERM must stay a SIGTERM: graceful shutdowns are what is being tested.
     forceKillAfterDelay: false,
   })
