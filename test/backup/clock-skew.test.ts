@@ -13,11 +13,13 @@ import { describe, expect, it } from 'vitest'
 import { runCli } from '../support/cli.js'
 import { makeSqliteDb } from '../support/sqlite.js'
 import { trial } from '../support/faults/trials.js'
+import type { BackupJson } from '../../src/cli/commands/backup.js'
+import type { ListedBackup } from '../../src/cli/commands/list.js'
+import type { Status } from '../../src/daemon/status.js'
 
 const SHIFT_CLOCK = fileURLToPath(new URL('../fixtures/shift-clock.mjs', import.meta.url))
 const YEAR_MS = 366 * 86_400_000
 
-type Listed = { id: string; time: string; warning?: string }[]
 
 function rowCount(path: string): number {
   const db = new Database(path, { readonly: true })
@@ -35,7 +37,7 @@ describe('a backup stamped in the future (clock skew)', () => {
       const dbPath = join(dir, 'app.db')
       makeSqliteDb(dbPath, 10)
       const env = { DB01_TYPE: 'sqlite', DB01_PATH: dbPath, DB01_LABEL: 'app', BACKUP_DIR: join(dir, 'b'), KEEP_LAST: '1' }
-      const list = async () => JSON.parse((await runCli(['list', '--json'], env)).stdout) as Listed
+      const list = async () => JSON.parse((await runCli(['list', '--json'], env)).stdout) as ListedBackup[]
 
       const ahead = await runCli(['backup'], { ...env, NODE_OPTIONS: `--import ${SHIFT_CLOCK}`, TEST_CLOCK_OFFSET_MS: String(YEAR_MS) })
       expect(ahead.exitCode, ahead.all).toBe(0)
@@ -54,9 +56,9 @@ describe('a backup stamped in the future (clock skew)', () => {
         makeSqliteDb(dbPath, 10) // 10 more rows each time: the restored row count says which backup it was
         const run = await runCli(['backup', '--json'], env)
         expect(run.exitCode, run.all).toBe(0)
-        const report = JSON.parse(run.stdout) as { results: { id: string; retention: { ok: boolean; removed: string[] } }[] }
+        const report = JSON.parse(run.stdout) as BackupJson
         const own = report.results[0]!
-        ids.push(own.id)
+        ids.push(own.id!)
         expect(run.stderr).toContain('CLOCK SKEW')
         const listed = (await list()).map((b) => b.id)
         // The run's own backup survives; the future one is kept (evidence), never counted.
@@ -77,8 +79,8 @@ describe('a backup stamped in the future (clock skew)', () => {
       expect(status.exitCode, status.all).toBe(0)
       expect(status.stdout).toMatch(/^healthy/)
       expect(status.stdout).toContain(`CLOCK SKEW: a backup is stamped in the future: app/app ${future!.id}`)
-      const json = JSON.parse((await runCli(['status', '--json'], env)).stdout) as { sources: { databases: { lastSuccess: { id: string } }[] }[]; clockSkew: { id: string }[] }
-      expect(json.sources[0]!.databases[0]!.lastSuccess.id).toBe(ids[1])
+      const json = JSON.parse((await runCli(['status', '--json'], env)).stdout) as Status
+      expect(json.sources[0]!.databases[0]!.lastSuccess!.id).toBe(ids[1])
       expect(json.clockSkew.map((b) => b.id)).toEqual([future!.id])
     })
   }, 120_000)

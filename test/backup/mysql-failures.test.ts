@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ROOT, runCli } from '../support/cli.js'
 import { freePort } from '../support/servers.js'
 import { NASTY_PASSWORD, dropDatabases, makeRichDatabase, mysqlEnv } from './mysql-support.js'
+import type { BackupJson } from '../../src/cli/commands/backup.js'
+import type { ListedBackup } from '../../src/cli/commands/list.js'
 
-interface Listed { id: string; path: string; sha256: string }
 
 const fixture = (name: string) => join(ROOT, 'test/fixtures/bin', name)
 
@@ -19,9 +20,9 @@ describe('failing MySQL backups through the CLI', () => {
   let db: string
   let dir: string
   let env: Record<string, string>
-  let first: Listed
+  let first: ListedBackup
 
-  const listed = async () => JSON.parse((await runCli(['list', '--json'], env)).stdout) as Listed[]
+  const listed = async () => JSON.parse((await runCli(['list', '--json'], env)).stdout) as ListedBackup[]
 
   /** The earlier backup is still listed, unchanged, and still proves itself with plain tools. */
   async function expectEarlierBackupIntact(): Promise<void> {
@@ -42,7 +43,7 @@ describe('failing MySQL backups through the CLI', () => {
     ;({ dir, env } = await mysqlEnv(db, user))
     const ok = await runCli(['backup'], env, { timeoutMs: 180_000 })
     expect(ok.exitCode, ok.all).toBe(0)
-    ;[first] = (await listed()) as [Listed]
+    ;[first] = (await listed()) as [ListedBackup]
   })
   afterAll(async () => {
     await dropDatabases(db)
@@ -52,7 +53,7 @@ describe('failing MySQL backups through the CLI', () => {
   it('mysqldump dying halfway (exit 2): exit 1 with its error, nothing new listed', async () => {
     const r = await runCli(['backup', '--json'], env, { pathPrepend: fixture('mysqldump-dies-halfway') })
     expect(r.exitCode, r.all).toBe(1)
-    const report = JSON.parse(r.stdout) as { ok: boolean; results: { ok: boolean; error?: { code: string; message: string; output?: string } }[] }
+    const report = JSON.parse(r.stdout) as BackupJson
     expect(report.ok).toBe(false)
     expect(report.results[0]!.error).toMatchObject({ code: 'DUMP_FAILED' })
     expect(report.results[0]!.error!.message).toContain('mysqldump exited 2: Error 2013: Lost connection to server')

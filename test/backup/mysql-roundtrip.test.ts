@@ -12,8 +12,7 @@ import { uniqueName } from '../support/servers.js'
 import {
   NASTY_PASSWORD, checksums, codeObjects, dropDatabases, makeRichDatabase, mariadb, mysqlEnv, restoreWithPlainTools, rootQuery,
 } from './mysql-support.js'
-
-interface Listed { id: string; source: string; database: string; engine: string; time: string; path: string; size: number; sha256: string; rawSize: number; rawSha256: string }
+import type { ListedBackup } from '../../src/cli/commands/list.js'
 
 describe('MariaDB round trip through dbkeeper backup', () => {
   let db: string
@@ -47,7 +46,7 @@ describe('MariaDB round trip through dbkeeper backup', () => {
 
     const list = await runCli(['list', '--json'], env)
     expect(list.exitCode, list.all).toBe(0)
-    const listed = JSON.parse(list.stdout) as Listed[]
+    const listed = JSON.parse(list.stdout) as ListedBackup[]
     expect(listed).toHaveLength(1)
     expect(listed[0]).toMatchObject({ id: result.id, source: 'maria', database: db, engine: 'mysql', path: result.path, size: result.size, rawSize: result.rawSize })
     expect(listed[0]!.sha256).toMatch(/^[0-9a-f]{64}$/)
@@ -80,7 +79,7 @@ describe('MariaDB round trip through dbkeeper backup', () => {
   })
 
   it('the dump restores into any name: it holds no CREATE DATABASE or USE', async () => {
-    const listed = JSON.parse((await runCli(['list', '--json'], env)).stdout) as Listed[]
+    const listed = JSON.parse((await runCli(['list', '--json'], env)).stdout) as ListedBackup[]
     const head = await execa('bash', ['-o', 'pipefail', '-c', 'gunzip -c "$1" | grep -cE "^(CREATE DATABASE|USE )" || true', 'grep', listed[0]!.path])
     expect(head.stdout.trim()).toBe('0')
     expect(mariadb().version).toMatch(/MariaDB/)

@@ -11,8 +11,8 @@ import { describe, expect, it } from 'vitest'
 import { runCli } from '../support/cli.js'
 import { uniqueName } from '../support/servers.js'
 import { comparableDump, libpqEnv, server, sql } from '../engines/postgres/helpers.js'
+import type { ListedBackup } from '../../src/cli/commands/list.js'
 
-interface Listed { id: string; database: string; path: string; engine: string }
 
 describe('PostgreSQL backups through the CLI', () => {
   it('backs up ALL databases and the globals; gunzip | psql restores an equal database', async () => {
@@ -30,7 +30,7 @@ describe('PostgreSQL backups through the CLI', () => {
     }
     const r = await runCli(['backup', '--json'], env)
     expect(r.exitCode, r.all).toBe(0)
-    const listed = JSON.parse((await runCli(['list', '--json'], env)).stdout) as Listed[]
+    const listed = JSON.parse((await runCli(['list', '--json'], env)).stdout) as ListedBackup[]
     const names = listed.map((b) => b.database)
     expect(names).toContain(db)
     expect(names).toContain('_globals')

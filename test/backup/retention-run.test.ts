@@ -5,8 +5,9 @@ import { describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/index.js'
 import { runCli } from '../support/cli.js'
 import { makeSqliteDb } from '../support/sqlite.js'
+import type { BackupJson } from '../../src/cli/commands/backup.js'
+import type { ListedBackup } from '../../src/cli/commands/list.js'
 
-type Listed = { id: string; database: string }[]
 
 describe('retention as part of a backup run', () => {
   it('applies the policy after each committed backup, and a failed run prunes nothing', async () => {
@@ -15,7 +16,7 @@ describe('retention as part of a backup run', () => {
     makeSqliteDb(dbPath, 50)
     const env = { DB01_TYPE: 'sqlite', DB01_PATH: dbPath, DB01_LABEL: 'app', BACKUP_DIR: join(dir, 'b'), KEEP_LAST: '2' }
     for (let i = 0; i < 3; i++) expect((await runCli(['backup'], env)).exitCode).toBe(0)
-    const list = async () => JSON.parse((await runCli(['list', '--json'], env)).stdout) as Listed
+    const list = async () => JSON.parse((await runCli(['list', '--json'], env)).stdout) as ListedBackup[]
     const kept = await list()
     expect(kept).toHaveLength(2)
 
@@ -26,9 +27,9 @@ describe('retention as part of a backup run', () => {
 
     // The JSON report names what retention removed.
     const next = await runCli(['backup', '--json'], { ...env, KEEP_LAST: '1' })
-    const report = JSON.parse(next.stdout) as { results: { retention: { ok: boolean; removed: string[] } }[] }
-    expect(report.results[0]!.retention.ok).toBe(true)
-    expect(report.results[0]!.retention.removed).toHaveLength(2)
+    const report = JSON.parse(next.stdout) as BackupJson
+    expect(report.results[0]!.retention!.ok).toBe(true)
+    expect(report.results[0]!.retention!.removed).toHaveLength(2)
     expect(await list()).toHaveLength(1)
   })
 

@@ -24,6 +24,7 @@ import { assessLoss } from '../support/faults/loss-accounting.js'
 import { debrisOnDisk, tempFiles } from '../support/faults/volume-files.js'
 import { waitStopped } from '../support/faults/processes.js'
 import type { ListedBackup } from '../../src/cli/commands/list.js'
+import type { BackupJson } from '../../src/cli/commands/backup.js'
 
 const FAULT = 'disk full'
 
@@ -125,8 +126,6 @@ async function runFull(args: string[], extra: Record<string, string> = {}, limit
   return runCli(args, { ...env, ...extra }, MODE === 'tmpfs' ? {} : { under: ['prlimit', `--fsize=${limit}`, '--'] })
 }
 
-interface Result { ok: boolean; error?: { code: string; message: string; hint?: string } }
-
 /**
  * What must hold after a run the full volume failed: exit 1, a NO_SPACE error that names the
  * file (`writing`) and BACKUP_DIR, nothing left of it, nothing pruned, earlier backups verifying.
@@ -135,7 +134,7 @@ async function expectCleanFailure(r: CliResult, writing: RegExp, json = true): P
   expect(r.exitCode, r.all.slice(-3000)).toBe(1)
   let said: string
   if (json) {
-    const failed = (JSON.parse(r.stdout) as { results: Result[] }).results.filter((x) => !x.ok)
+    const failed = (JSON.parse(r.stdout) as BackupJson).results.filter((x) => !x.ok)
     expect(failed).toHaveLength(1)
     expect(failed[0]!.error?.code).toBe('NO_SPACE')
     said = `${failed[0]!.error!.message} — ${failed[0]!.error!.hint ?? ''}`

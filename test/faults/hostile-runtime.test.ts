@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../support/cli.js'
 import { makeSqliteDb } from '../support/sqlite.js'
 import { trial } from '../support/faults/trials.js'
+import type { ListedBackup } from '../../src/cli/commands/list.js'
 
 const FAULT = 'hostile configuration'
 /** ESC and CSI, raw: what a terminal would obey. */
@@ -100,7 +101,7 @@ describe('hostile runtime configuration (issue 14)', () => {
       }
       expect(outputs[1]!.stdout).toContain('app/ev\\nil\\u001b[2J\\u009bx')
       const json = await runCli(['list', '--json'], e)
-      const listed = JSON.parse(json.stdout) as { database: string }[]
+      const listed = JSON.parse(json.stdout) as ListedBackup[]
       expect(listed[0]!.database).toBe('ev\nil\u001b[2J\u009bx')
       expect(json.stdout).not.toMatch(RAW_ESCAPES)
     })

@@ -25,6 +25,9 @@ import { makeSqliteDb } from '../support/sqlite.js'
 import { trial } from '../support/faults/trials.js'
 import { Evidence } from '../support/faults/secrets-sampler.js'
 import { filesUnder, treeState } from '../support/faults/volume-files.js'
+import type { BackupJson } from '../../src/cli/commands/backup.js'
+import type { ListedBackup } from '../../src/cli/commands/list.js'
+import type { VerifyJson } from '../../src/cli/commands/verify.js'
 
 let dir: string
 /** Where a shell, if one ever ran a value, would create its marker files (the runs' working directory). */
@@ -261,12 +264,12 @@ describe('hostile names', () => {
     // Everything under the test's directory (the runs' working directory included) before the runs.
     const outside = new Set(await filesUnder(dir))
     const run = await cli(['backup', '--json'], env)
-    const json = JSON.parse(run.stdout) as { results: { source: string; database: string; ok: boolean; id?: string; path?: string; error?: { message: string } }[] }
-    const listed = JSON.parse((await cli(['list', '--json'], env)).stdout) as { id: string; source: string; database: string; path: string }[]
+    const json = JSON.parse(run.stdout) as BackupJson
+    const listed = JSON.parse((await cli(['list', '--json'], env)).stdout) as ListedBackup[]
     const verify = await cli(['verify', '--json'], env)
     const config = JSON.parse((await cli(['config', '--json'], env)).stdout) as { sources: { label: string; path?: string }[] }
     const paths = new Map(config.sources.filter((c) => c.path).map((c) => [c.label, c.path!]))
-    const verified = JSON.parse(verify.stdout) as { source: string; database: string; ok: boolean; error?: { message: string } }[]
+    const verified = JSON.parse(verify.stdout) as VerifyJson[]
 
     const all = [
       ...MARIA_NAMES.map((n) => ({ source: 'maria', database: `${n}${suffix}`, point: `MariaDB database ${JSON.stringify(n)}` })),
@@ -385,7 +388,7 @@ describe('hostile passwords', () => {
   async function roundTrip(env: Record<string, string>, label: string, rows: () => Promise<string>, damage: () => Promise<void>): Promise<void> {
     const r = await cli(['backup', '--json'], env)
     expect(r.exitCode, r.all).toBe(0)
-    const id = (JSON.parse(r.stdout) as { results: { id: string }[] }).results[0]!.id
+    const id = (JSON.parse(r.stdout) as BackupJson).results[0]!.id!
     const v = await cli(['verify', id, '--source', label], env)
     expect(v.exitCode, v.all).toBe(0)
     const before = await rows()

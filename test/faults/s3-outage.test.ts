@@ -22,13 +22,13 @@ import { lostBackups, provenBackups, type ProvenBackup } from '../support/faults
 import { sha256File } from '../support/faults/volume-files.js'
 import { startFaultProxy, type FaultProxy, type ProxiedRequest, type ProxyAction } from '../support/faults/s3-fault-proxy.js'
 import { startHook, type Hook } from '../support/faults/webhook-receiver.js'
+import type { BackupJson } from '../../src/cli/commands/backup.js'
 
 const FAULT = 'S3 outage'
 const PREFIX = 'outage'
 const HOOK_PATH = 'hooks/T0OUT/outage-token-5c1e'
 
-interface Result { source: string; database: string; ok: boolean; id?: string; path?: string; error?: { code: string; message: string }; offsite?: { ok: boolean; key?: string; error?: string; caughtUp?: string[] } }
-interface RunJson { runId: string; ok: boolean; results: Result[] }
+type Result = BackupJson['results'][number]
 
 let s3: TestS3
 let proxy: FaultProxy
@@ -64,12 +64,12 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true })
 })
 
-async function backup(): Promise<{ r: CliResult; json: RunJson; result: Result }> {
+async function backup(): Promise<{ r: CliResult; json: BackupJson; result: Result }> {
   const r = await runCli(['backup', '--json'], env, { timeoutMs: 300_000 })
   evidence.add('backup output', r.all)
-  let json: RunJson
+  let json: BackupJson
   try {
-    json = JSON.parse(r.stdout) as RunJson
+    json = JSON.parse(r.stdout) as BackupJson
   } catch {
     throw new Error(`backup --json printed no JSON (exit ${r.exitCode}):\n${r.all.slice(-3000)}`)
   }

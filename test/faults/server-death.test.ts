@@ -20,6 +20,7 @@ import { assessLoss } from '../support/faults/loss-accounting.js'
 import { cmdline, descendants, procStat, whileRunning } from '../support/faults/processes.js'
 import { debrisOnDisk, tempFiles } from '../support/faults/volume-files.js'
 import type { ListedBackup } from '../../src/cli/commands/list.js'
+import type { BackupJson } from '../../src/cli/commands/backup.js'
 
 const SERVER_DIES = 'database server dies mid-dump'
 const TOOL_KILLED = 'dump tool killed'
@@ -96,8 +97,6 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true })
 })
 
-interface BackupResult { ok: boolean; error?: { code: string; message: string; hint?: string } }
-
 /** The dump tool's process among the run's descendants, once the run wrote `min` bytes. */
 function dumpTool(pid: number, tool: RegExp): number | undefined {
   return descendants(pid).find((p) => tool.test(cmdline(p).split(' ')[0] ?? ''))
@@ -130,7 +129,7 @@ async function faultMidDump(source: string, tool: RegExp, inject: (toolPid: numb
   const r = await result
   // Loudly: exit 1, and the error names the cause.
   expect(r.exitCode, String(r.stderr).slice(-3000)).toBe(1)
-  const report = JSON.parse(String(r.stdout)) as { ok: boolean; results: BackupResult[] }
+  const report = JSON.parse(String(r.stdout)) as BackupJson
   expect(report.ok).toBe(false)
   const [res] = report.results
   expect(res?.ok).toBe(false)

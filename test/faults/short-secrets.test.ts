@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { runCli, type CliResult } from '../support/cli.js'
 import { freePort, mysqlAdmin, pgAdmin, uniqueName } from '../support/servers.js'
 import { trial } from '../support/faults/trials.js'
+import type { BackupJson } from '../../src/cli/commands/backup.js'
 
 const FAULT = 'adversarial: short and common secrets'
 const tag = randomBytes(4).toString('hex')
@@ -124,8 +125,6 @@ afterAll(async () => {
 
 /** status --json minus what changes from one call to the next. */
 const stable = (s: string) => s.replace(/"checkedAt": "[^"]*"/g, '').replace(/"ageSeconds": \d+/g, '')
-
-interface BackupJson { ok: boolean; results: { source: string; database: string; id?: string; path?: string; error?: { code: string; message: string; hint?: string } }[] }
 
 describe('short and common passwords (issue 14)', () => {
   it('backup, list --json, status --json and config are exact, whatever the password', async () => {

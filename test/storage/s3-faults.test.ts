@@ -10,8 +10,11 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli, startCli } from '../support/cli.js'
 import { BUCKET, listKeys, makeSqliteOfSize, s3Env, SECRET_ACCESS_KEY, startS3, type TestS3 } from '../support/s3.js'
+import type { BackupJson } from '../../src/cli/commands/backup.js'
+import type { ListedBackup } from '../../src/cli/commands/list.js'
+import type { Status } from '../../src/daemon/status.js'
+import type { RunRecord } from '../../src/catalog/journal.js'
 
-interface Result { ok: boolean; id?: string; path?: string; error?: { code: string; message: string }; offsite?: { ok: boolean; error?: string; caughtUp?: string[] } }
 
 let s3: TestS3
 let dir: string
@@ -48,23 +51,23 @@ describe('S3 failing', () => {
     await s3.stop()
     const r = await child
     expect(r.exitCode).toBe(1)
-    const result = (JSON.parse(String(r.stdout)) as { results: Result[] }).results[0]!
+    const result = (JSON.parse(String(r.stdout)) as BackupJson).results[0]!
     expect(result).toMatchObject({ ok: false, error: { code: 'OFFSITE' }, offsite: { ok: false } })
     expect(result.error!.message).toMatch(/off-site copy failed: S3 .*(ECONNREFUSED|socket|connect)/i)
     // The local backup is proven and committed all the same.
     await access(result.path!)
     await access(`${result.path!}.manifest.json`)
-    const journal = (await readFile(join(env.BACKUP_DIR!, '.dbkeeper', 'runs.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { ok: boolean; results: Result[] })
+    const journal = (await readFile(join(env.BACKUP_DIR!, '.dbkeeper', 'runs.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as RunRecord)
     expect(journal.at(-1)).toMatchObject({ ok: false, results: [{ ok: false, id: result.id, offsite: { ok: false } }] })
-    const status = JSON.parse((await runCli(['status', '--json'], env)).stdout) as { sources: { databases: { failing: boolean; lastFailure: { code: string } | null }[] }[] }
+    const status = JSON.parse((await runCli(['status', '--json'], env)).stdout) as Status
     expect(status.sources[0]!.databases[0]).toMatchObject({ failing: true, lastFailure: { code: 'OFFSITE' } })
 
     await s3.start()
     const next = await runCli(['backup', '--json'], env)
     expect(next.exitCode, next.stderr).toBe(0)
-    const second = (JSON.parse(next.stdout) as { results: Result[] }).results[0]!
+    const second = (JSON.parse(next.stdout) as BackupJson).results[0]!
     expect(second.offsite).toMatchObject({ ok: true, caughtUp: [`s3://dbk-test/faults/app/shop/${result.id}.db.gz`] })
-    const listed = JSON.parse((await runCli(['list', '--json'], env)).stdout) as { id: string; location: string }[]
+    const listed = JSON.parse((await runCli(['list', '--json'], env)).stdout) as ListedBackup[]
     expect(listed.map((b) => [b.id, b.location])).toEqual([[second.id, 'both'], [result.id, 'both']])
   }, 300_000)
 

@@ -10,8 +10,10 @@ import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../support/cli.js'
 import { makeSqliteOfSize, s3Env, startS3, type TestS3 } from '../support/s3.js'
+import type { BackupJson } from '../../src/cli/commands/backup.js'
+import type { ListedBackup } from '../../src/cli/commands/list.js'
+import type { FetchJson } from '../../src/cli/commands/fetch.js'
 
-interface Listed { id: string; source: string; database: string; path: string; location: string; sha256: string; size: number }
 
 let s3: TestS3
 let dir: string
@@ -20,17 +22,17 @@ let withS3: Record<string, string>
 /** The first backup (uploaded), then the second (local only). */
 const ids: string[] = []
 
-async function list(): Promise<Listed[]> {
+async function list(): Promise<ListedBackup[]> {
   const r = await runCli(['list', '--json'], withS3)
   expect(r.exitCode, r.stderr).toBe(0)
-  return JSON.parse(r.stdout) as Listed[]
+  return JSON.parse(r.stdout) as ListedBackup[]
 }
 
 async function sha256Of(path: string): Promise<string> {
   return createHash('sha256').update(await readFile(path)).digest('hex')
 }
 
-async function removeLocal(b: Listed): Promise<void> {
+async function removeLocal(b: ListedBackup): Promise<void> {
   for (const suffix of ['', '.manifest.json', '.sha256']) await rm(`${b.path}${suffix}`)
 }
 
@@ -43,7 +45,7 @@ beforeAll(async () => {
   for (const env of [withS3, local]) {
     const r = await runCli(['backup', '--json'], env)
     expect(r.exitCode, r.stderr).toBe(0)
-    ids.push((JSON.parse(r.stdout) as { results: { id: string }[] }).results[0]!.id)
+    ids.push((JSON.parse(r.stdout) as BackupJson).results[0]!.id!)
   }
 }, 300_000)
 
@@ -73,7 +75,7 @@ describe('list and fetch with S3', () => {
     const before = (await list()).find((b) => b.id === uploaded)!
     const r = await runCli(['fetch', uploaded, '--source', 'app', '--json'], withS3)
     expect(r.exitCode, r.stderr).toBe(0)
-    const got = JSON.parse(r.stdout) as { path: string; sha256: string; alreadyLocal: boolean }
+    const got = JSON.parse(r.stdout) as FetchJson
     expect(got).toMatchObject({ path: join(local.BACKUP_DIR!, 'app', 'shop', `${uploaded}.db.gz`), sha256: before.sha256, alreadyLocal: false })
     expect(await sha256Of(got.path)).toBe(before.sha256)
     expect(JSON.parse(await readFile(`${got.path}.manifest.json`, 'utf8'))).toMatchObject({ id: uploaded, locations: { local: got.path, s3: before.path } })

@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeManifest, type Manifest } from '../../src/catalog/manifest.js'
 import { runCli, type CliResult } from '../support/cli.js'
 import { ACCESS_KEY_ID, getText, headObject, makeSqliteOfSize, s3Env, SECRET_ACCESS_KEY, startRecordingProxy, startS3, type RecordedRequest, type TestS3 } from '../support/s3.js'
+import type { BackupJson } from '../../src/cli/commands/backup.js'
 
-interface BackupJsonResult { source: string; ok: boolean; path: string; offsite?: { ok: boolean; key?: string } }
 
 let s3: TestS3
 let proxy: Awaited<ReturnType<typeof startRecordingProxy>>
@@ -69,7 +69,7 @@ afterAll(async () => {
 describe('upload of proven backups to S3', () => {
   it('uploads, confirms and labels a 1 MB and a 100 MB backup with the same names as on the volume', async () => {
     expect(run.exitCode, run.stderr).toBe(0)
-    const results = (JSON.parse(run.stdout) as { results: BackupJsonResult[] }).results
+    const results = (JSON.parse(run.stdout) as BackupJson).results
     expect(results.map((r) => r.source).sort()).toEqual(['big', 'small'])
     for (const r of results) {
       expect(r.ok).toBe(true)
@@ -98,7 +98,7 @@ describe('upload of proven backups to S3', () => {
   })
 
   it('sends SSE and the storage class with every data object, SSE alone with manifests and checksums', () => {
-    const results = (JSON.parse(run.stdout) as { results: BackupJsonResult[] }).results
+    const results = (JSON.parse(run.stdout) as BackupJson).results
     for (const r of results) {
       const key = r.offsite!.key!.replace('s3://dbk-test/', '')
       const data = writesOf(key, proxy.requests)
