@@ -3,16 +3,17 @@
  * that fails (a missing SQLite file), a real smtp-server with AUTH, a node:http webhook receiver,
  * and real HTTP to /healthz. Schedule, locking and shutdown: daemon.test.ts.
  */
-import { createServer, type Server } from 'node:http'
 import { readFile, rm } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readRuns, type RunRecord } from '../../src/catalog/journal.js'
+import type { Status } from '../../src/daemon/status.js'
 import { runCli } from '../support/cli.js'
 import { daemonTestContext, LOADED_MACHINE_TIMEOUT_MS, EVERY_SECOND, httpGet, startDaemon, until } from '../support/daemon.js'
 import { startMailServer, type MailServer, type ReceivedMail } from '../support/mail.js'
 import { freePort } from '../support/servers.js'
+import { startHook } from '../support/webhook-receiver.js'
 import { makeSqliteDb } from '../support/sqlite.js'
 
 const SMTP_USER = 'alerts'
@@ -20,33 +21,6 @@ const SMTP_PASS = 'smtp-Pa55-zq7!wx'
 const HOOK_TOKEN = 'T0001/B0002/hook-token-9f8e7d'
 
 const t = daemonTestContext('dbk-daemon-alerts-')
-
-interface Hook {
-  port: number
-  bodies: Record<string, unknown>[]
-  raw: string[]
-}
-
-async function startHook(): Promise<Hook> {
-  const hook: Hook = { port: 0, bodies: [], raw: [] }
-  const server: Server = createServer((req, res) => {
-    let body = ''
-    req.on('data', (c: Buffer) => (body += c.toString()))
-    req.on('end', () => {
-      hook.raw.push(body)
-      if (req.url === `/${HOOK_TOKEN}` && req.method === 'POST') hook.bodies.push(JSON.parse(body) as Record<string, unknown>)
-      res.writeHead(req.url === `/${HOOK_TOKEN}` ? 200 : 404).end('ok')
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  hook.port = typeof address === 'object' && address ? address.port : 0
-  t.defer(() => new Promise<void>((resolve) => {
-    server.close(() => resolve())
-    server.closeAllConnections()
-  }))
-  return hook
-}
 
 async function startMail(port?: number): Promise<MailServer> {
   const mail = await startMailServer({ port, user: SMTP_USER, password: SMTP_PASS })
@@ -73,7 +47,8 @@ describe('dbkeeper daemon: alerts and health', { timeout: LOADED_MACHINE_TIMEOUT
   it('a failing source sends exactly one email and one webhook per failed run, with the cause and no secret', async () => {
     makeSqliteDb(t.dbPath, 200)
     const mail = await startMail()
-    const hook = await startHook()
+    const hook = await startHook(HOOK_TOKEN, 'up')
+    t.defer(() => hook.close())
     const env = failingEnv(mail.port, { WEBHOOK_URL: `http://127.0.0.1:${hook.port}/${HOOK_TOKEN}` })
     const daemon = startDaemon(env)
 
@@ -135,10 +110,9 @@ describe('dbkeeper daemon: alerts and health', { timeout: LOADED_MACHINE_TIMEOUT
     // The source's file does not exist yet: every run fails until it does.
     const env = t.env({ SCHEDULE: EVERY_SECOND, BACKUP_ON_START: 'true', HEALTH_MAX_AGE: '4s' })
     const daemon = startDaemon(env)
-    type Health = { healthy: boolean; reason: string; sources: { databases: { lastSuccess: unknown; lastFailure: { code: string } | null; failing: boolean }[] }[] }
     const health = async () => {
       const r = await httpGet(t.healthPort, '/healthz')
-      return { status: r.status, json: JSON.parse(r.body) as Health }
+      return { status: r.status, json: JSON.parse(r.body) as Status }
     }
 
     await until(async () => failedRunIds(await readRuns(t.backupDir)).length >= 1, 'a failed run', { context: daemon.output })

@@ -8,19 +8,15 @@ import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { readRuns } from '../../src/catalog/journal.js'
-import { runCli, startCli } from '../support/cli.js'
+import type { Status } from '../../src/daemon/status.js'
+import { listJson, runCli, startCli } from '../support/cli.js'
 import {
-  daemonTestContext, LOADED_MACHINE_TIMEOUT_MS, EVERY_SECOND, FAR_AWAY, holdSqliteLock, httpGet, listedBackups, metricValue, readLockFile, startDaemon, until, type LogLine,
+  daemonTestContext, LOADED_MACHINE_TIMEOUT_MS, EVERY_SECOND, FAR_AWAY, holdSqliteLock, httpGet, metricValue, readLockFile, startDaemon, until, type LogLine,
 } from '../support/daemon.js'
+import { filesUnder } from '../support/files.js'
 import { makeSqliteDb } from '../support/sqlite.js'
 
 const t = daemonTestContext('dbk-daemon-')
-
-/** Every file under `root`, relative, recursively. */
-async function filesUnder(root: string): Promise<string[]> {
-  const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => [])
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(root.length + 1))
-}
 
 const msgIs = (text: string) => (l: LogLine) => l.msg === text
 
@@ -44,13 +40,10 @@ describe('dbkeeper daemon: schedule, status and metrics', { timeout: LOADED_MACH
 
     const status = await runCli(['status', '--json'], env)
     expect(status.exitCode, status.all).toBe(0)
-    const s = JSON.parse(status.stdout) as {
-      healthy: boolean; nextRun: string; checkedAt: string; lastRun: { ok: boolean; trigger: string } | null
-      sources: { source: string; databases: { database: string; lastSuccess: { at: string; id: string } | null; lastFailure: unknown }[] }[]
-    }
+    const s = JSON.parse(status.stdout) as Status
     expect(s.healthy).toBe(true)
     expect(s.lastRun?.ok).toBe(true)
-    expect(Date.parse(s.nextRun) - Date.parse(s.checkedAt)).toBeLessThanOrEqual(1000)
+    expect(Date.parse(s.nextRun!) - Date.parse(s.checkedAt)).toBeLessThanOrEqual(1000)
     const db = s.sources[0]!.databases[0]!
     expect([s.sources[0]!.source, db.database, db.lastFailure]).toEqual(['app', 'app', null])
     // The daemon keeps running backups meanwhile: the one status saw is (or is about to be) journaled.
@@ -72,7 +65,7 @@ describe('dbkeeper daemon: schedule, status and metrics', { timeout: LOADED_MACH
 
     const health = await httpGet(t.healthPort, '/healthz')
     expect(health.status, health.body).toBe(200)
-    expect((JSON.parse(health.body) as { healthy: boolean }).healthy).toBe(true)
+    expect((JSON.parse(health.body) as Status).healthy).toBe(true)
 
     daemon.signal('SIGTERM')
     expect(await daemon.exited, daemon.output()).toEqual({ exitCode: 0, signal: undefined })
@@ -99,7 +92,7 @@ describe('dbkeeper daemon: locking and shutdown', { timeout: LOADED_MACHINE_TIME
     const runs = await until(async () => ((await readRuns(t.backupDir)).length >= 1 ? readRuns(t.backupDir) : undefined), 'the start run to finish', { context: daemon.output })
     expect(runs.map((r) => [r.trigger, r.ok])).toEqual([['start', true]])
     await until(async () => (await readLockFile(t.backupDir)) === undefined, 'the lock to be released')
-    expect(await listedBackups(env)).toHaveLength(1)
+    expect(await listJson(env)).toHaveLength(1)
     daemon.signal('SIGTERM')
     expect(await daemon.exited, daemon.output()).toEqual({ exitCode: 0, signal: undefined })
   })
@@ -124,7 +117,7 @@ describe('dbkeeper daemon: locking and shutdown', { timeout: LOADED_MACHINE_TIME
     expect(runs.map((r) => [r.trigger, r.ok])).toEqual([['start', true]])
     daemon.signal('SIGTERM')
     expect(await daemon.exited, daemon.output()).toEqual({ exitCode: 0, signal: undefined })
-    expect(await listedBackups(env)).toHaveLength(1)
+    expect(await listJson(env)).toHaveLength(1)
   })
 
   it('SIGTERM mid-run lets the run finish and commit, then exits 0', async () => {
@@ -144,7 +137,7 @@ describe('dbkeeper daemon: locking and shutdown', { timeout: LOADED_MACHINE_TIME
     expect(await daemon.exited, daemon.output()).toEqual({ exitCode: 0, signal: undefined })
     const runs = await readRuns(t.backupDir)
     expect(runs.map((r) => [r.trigger, r.ok])).toEqual([['start', true]])
-    const backups = await listedBackups(env)
+    const backups = await listJson(env)
     expect(backups.map((b) => b.id)).toEqual([runs[0]!.results[0]!.id])
     expect(daemon.logs().map((l) => l.msg)).toContain('dbkeeper daemon stopped')
     expect(await readLockFile(t.backupDir)).toBeUndefined()
@@ -174,7 +167,7 @@ describe('dbkeeper daemon: locking and shutdown', { timeout: LOADED_MACHINE_TIME
     expect(runs).toHaveLength(1)
     expect(runs[0]!.ok).toBe(false)
     expect(runs[0]!.results.map((r) => r.error?.code)).toEqual(['ABORTED'])
-    expect(await listedBackups(env)).toEqual([])
+    expect(await listJson(env)).toEqual([])
     // Only the journal is left: no data file, no temporary file, no lock, and the run's work directory is gone.
     expect(await filesUnder(t.backupDir)).toEqual(['.dbkeeper/runs.jsonl'])
     expect(await readdir(join(t.backupDir, '.dbkeeper', 'tmp'))).toEqual([])
@@ -208,7 +201,7 @@ describe('dbkeeper daemon: locking and shutdown', { timeout: LOADED_MACHINE_TIME
     expect(await daemon.exited, daemon.output()).toEqual({ exitCode: 0, signal: undefined })
     const runs = await readRuns(t.backupDir)
     expect(runs.map((r) => [r.trigger, r.ok])).toEqual([['shutdown', true]])
-    const backups = await listedBackups(env)
+    const backups = await listJson(env)
     expect(backups.map((b) => b.id)).toEqual([runs[0]!.results[0]!.id])
     expect(daemon.logs().map((l) => l.msg)).toContain('BACKUP_ON_SHUTDOWN: taking one last backup')
   })

@@ -4,48 +4,30 @@
  * its manifest. Status (/healthz and `dbkeeper status`), /metrics and the webhook alert must show the
  * drills as drills: a passed drill is not a backup, a failed one is not a failed backup.
  */
-import { createServer, type Server } from 'node:http'
 import { hostname } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { readRuns, type RunRecord } from '../../src/catalog/journal.js'
+import type { BackupJson } from '../../src/cli/commands/backup.js'
 import type { Status } from '../../src/daemon/status.js'
 import { runCli } from '../support/cli.js'
 import { daemonTestContext, EVERY_SECOND, FAR_AWAY, httpGet, LOADED_MACHINE_TIMEOUT_MS, metricValue, startDaemon, until } from '../support/daemon.js'
 import { makeSqliteDb } from '../support/sqlite.js'
+import { startHook } from '../support/webhook-receiver.js'
 import { readManifest, writeResignedBackup } from '../restore/support.js'
 
 const t = daemonTestContext('dbk-drill-obs-')
-
-async function startHook(): Promise<{ port: number; bodies: Record<string, unknown>[] }> {
-  const hook = { port: 0, bodies: [] as Record<string, unknown>[] }
-  const server: Server = createServer((req, res) => {
-    let body = ''
-    req.on('data', (c: Buffer) => (body += c.toString()))
-    req.on('end', () => {
-      hook.bodies.push(JSON.parse(body) as Record<string, unknown>)
-      res.writeHead(200).end('ok')
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  hook.port = typeof address === 'object' && address ? address.port : 0
-  t.defer(() => new Promise<void>((resolve) => {
-    server.close(() => resolve())
-    server.closeAllConnections()
-  }))
-  return hook
-}
 
 const DB = 'source="app",database="app"'
 
 describe('dbkeeper daemon: restore drills in status, metrics and alerts', { timeout: LOADED_MACHINE_TIMEOUT_MS }, () => {
   it('shows passed and failed drills as drills, never as backup runs or backup failures', async () => {
     makeSqliteDb(t.dbPath, 300)
-    const hook = await startHook()
+    const hook = await startHook('hook', 'up')
+    t.defer(() => hook.close())
     const env = t.env({ SCHEDULE: FAR_AWAY, BACKUP_ON_START: 'false', DRILL_SCHEDULE: EVERY_SECOND, NOTIFY_ON: 'always', WEBHOOK_URL: `http://127.0.0.1:${hook.port}/hook` })
     const backup = await runCli(['backup', '--json'], env)
     expect(backup.exitCode, backup.all).toBe(0)
-    const { runId: backupRunId, results: [first] } = JSON.parse(backup.stdout) as { runId: string; results: { id: string; path: string }[] }
+    const { runId: backupRunId, results: [first] } = JSON.parse(backup.stdout) as BackupJson
 
     const daemon = startDaemon(env)
     const drills = async () => (await readRuns(t.backupDir)).filter((r) => r.trigger === 'drill')
@@ -53,7 +35,7 @@ describe('dbkeeper daemon: restore drills in status, metrics and alerts', { time
 
     // A newer backup whose manifest says the table has other rows than it holds: proven as a file,
     // but it does not restore to what it claims. The drill must fail on it.
-    const broken = await writeResignedBackup(first!.path, (raw) => raw, 60, { tables: [{ name: 'items', rows: 299 }] })
+    const broken = await writeResignedBackup(first!.path!, (raw) => raw, 60, { tables: [{ name: 'items', rows: 299 }] })
     const failed: RunRecord = await until(async () => (await drills()).find((r) => !r.ok && r.results[0]?.drilled === broken.manifest.id), 'a failed drill', { context: daemon.output })
     const alert = await until(() => hook.bodies.find((b) => b.runId === failed.runId), 'the failed drill\'s alert', { context: daemon.output })
     const okAlert = await until(() => hook.bodies.find((b) => b.runId === passed.runId), 'the passed drill\'s alert', { context: daemon.output })
@@ -86,7 +68,7 @@ describe('dbkeeper daemon: restore drills in status, metrics and alerts', { time
     expect(human.stdout).toContain(`app/app: restore drill of ${broken.manifest.id} FAILED at `)
 
     // Metrics: drills in their own series; the backup series did not move.
-    const firstManifest = await readManifest(first!.path)
+    const firstManifest = await readManifest(first!.path!)
     expect(metricValue(metrics, `dbkeeper_last_drill_ok{${DB}}`)).toBe(0)
     const lastPassed = metricValue(metrics, `dbkeeper_last_drill_success_timestamp_seconds{${DB}}`)!
     expect(lastPassed).toBeGreaterThanOrEqual(Date.parse(passed.startedAt) / 1000)

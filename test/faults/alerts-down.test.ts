@@ -23,7 +23,7 @@ import { makeSqliteDb } from '../support/sqlite.js'
 import { trial } from '../support/faults/trials.js'
 import { Evidence } from '../support/faults/secrets-sampler.js'
 import { lostBackups, provenBackups } from '../support/faults/loss-accounting.js'
-import { startHook, type Hook } from '../support/faults/webhook-receiver.js'
+import { startHook, type Hook } from '../support/webhook-receiver.js'
 import { startSmtp, type SmtpEndpoint } from '../support/faults/smtp-endpoint.js'
 
 const FAULT = 'SMTP/webhook down'

@@ -18,7 +18,7 @@ import { listJson, runCli } from '../support/cli.js'
 import { makeSqliteDb } from '../support/sqlite.js'
 import { trial } from '../support/faults/trials.js'
 import { lostBackups, provenBackups, type ProvenBackup } from '../support/faults/loss-accounting.js'
-import { sha256File } from '../support/faults/volume-files.js'
+import { sha256File } from '../support/files.js'
 import type { ListedBackup } from '../../src/cli/commands/list.js'
 
 const FAULT = 'corrupted backup'

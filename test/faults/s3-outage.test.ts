@@ -19,9 +19,10 @@ import { ACCESS_KEY_ID, BUCKET, getText, listKeys, makeSqliteOfSize, s3Env, SECR
 import { trial } from '../support/faults/trials.js'
 import { Evidence } from '../support/faults/secrets-sampler.js'
 import { lostBackups, provenBackups, type ProvenBackup } from '../support/faults/loss-accounting.js'
-import { sha256File } from '../support/faults/volume-files.js'
+import { sha256File } from '../support/files.js'
 import { startFaultProxy, type FaultProxy, type ProxiedRequest, type ProxyAction } from '../support/faults/s3-fault-proxy.js'
-import { startHook, type Hook } from '../support/faults/webhook-receiver.js'
+import { startHook, type Hook } from '../support/webhook-receiver.js'
+import type { Manifest } from '../../src/catalog/manifest.js'
 import type { BackupJson } from '../../src/cli/commands/backup.js'
 
 const FAULT = 'S3 outage'
@@ -85,9 +86,9 @@ async function bucketProblems(): Promise<string[]> {
   const problems: string[] = []
   const keys = await listKeys(s3, `${PREFIX}/`)
   for (const key of keys.filter((k) => k.endsWith('.manifest.json'))) {
-    const m = JSON.parse(await getText(s3, key)) as { file: string; compressed: { size: number; sha256: string } }
+    const m = JSON.parse(await getText(s3, key)) as Manifest
     const dataKey = key.slice(0, -'.manifest.json'.length)
-    const sha = await sha256File(s3.objectFile(dataKey))
+    const sha = await sha256File(s3.objectFile(dataKey)).catch(() => undefined)
     if (sha !== m.compressed.sha256) problems.push(`${key}: its data object ${sha === undefined ? 'is missing' : `has sha256 ${sha}, the manifest says ${m.compressed.sha256}`}`)
   }
   return problems

@@ -27,7 +27,7 @@ import { makeSqliteDb } from '../support/sqlite.js'
 import { trial } from '../support/faults/trials.js'
 import { Evidence } from '../support/faults/secrets-sampler.js'
 import { startFaultProxy, type FaultProxy } from '../support/faults/s3-fault-proxy.js'
-import { startHook, type Hook } from '../support/faults/webhook-receiver.js'
+import { startHook, type Hook } from '../support/webhook-receiver.js'
 
 const FAULT = 'secret leak check'
 const tag = randomBytes(4).toString('hex')

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { countItems as count, makeSqliteDb, sha256File as sha } from '../support/sqlite.js'
+import { countItems as count, makeSqliteDb } from '../support/sqlite.js'
+import { sha256File as sha } from '../support/files.js'
 import { backupNow, cli, flipByte, listNow, writeResignedBackup } from './support.js'
 
 

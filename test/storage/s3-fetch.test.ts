@@ -3,12 +3,12 @@
  * one back proven (size, sha256, full decompression) to the volume or to a file, and refuses an
  * object whose bytes were changed on the server's disk.
  */
-import { createHash } from 'node:crypto'
 import { mkdtemp, open, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli } from '../support/cli.js'
+import { sha256File } from '../support/files.js'
 import { makeSqliteOfSize, s3Env, startS3, type TestS3 } from '../support/s3.js'
 import type { BackupJson } from '../../src/cli/commands/backup.js'
 import type { ListedBackup } from '../../src/cli/commands/list.js'
@@ -26,10 +26,6 @@ async function list(): Promise<ListedBackup[]> {
   const r = await runCli(['list', '--json'], withS3)
   expect(r.exitCode, r.stderr).toBe(0)
   return JSON.parse(r.stdout) as ListedBackup[]
-}
-
-async function sha256Of(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex')
 }
 
 async function removeLocal(b: ListedBackup): Promise<void> {
@@ -77,7 +73,7 @@ describe('list and fetch with S3', () => {
     expect(r.exitCode, r.stderr).toBe(0)
     const got = JSON.parse(r.stdout) as FetchJson
     expect(got).toMatchObject({ path: join(local.BACKUP_DIR!, 'app', 'shop', `${uploaded}.db.gz`), sha256: before.sha256, alreadyLocal: false })
-    expect(await sha256Of(got.path)).toBe(before.sha256)
+    expect(await sha256File(got.path)).toBe(before.sha256)
     expect(JSON.parse(await readFile(`${got.path}.manifest.json`, 'utf8'))).toMatchObject({ id: uploaded, locations: { local: got.path, s3: before.path } })
     expect((await list()).find((b) => b.id === uploaded)!.location).toBe('both')
     // Fetching what is already there downloads nothing.
@@ -91,7 +87,7 @@ describe('list and fetch with S3', () => {
     const r = await runCli(['fetch', 'latest', '--source', 'app', '--to', to], withS3)
     expect(r.exitCode, r.stderr).toBe(0)
     expect(r.stdout).toContain(ids[0])
-    expect(await sha256Of(to)).toBe((await list()).find((b) => b.id === ids[0])!.sha256)
+    expect(await sha256File(to)).toBe((await list()).find((b) => b.id === ids[0])!.sha256)
     const twice = await runCli(['fetch', 'latest', '--source', 'app', '--to', to], withS3)
     expect(twice.exitCode).toBe(2)
     expect(twice.stderr).toContain('exists already')

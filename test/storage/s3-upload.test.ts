@@ -3,14 +3,13 @@
  * backups are uploaded, confirmed and labelled; the bytes the server stored are the backup's; SSE
  * and the storage class are sent; no AWS secret reaches any output, log, journal or manifest.
  */
-import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeManifest, type Manifest } from '../../src/catalog/manifest.js'
 import { runCli, type CliResult } from '../support/cli.js'
+import { sha256File } from '../support/files.js'
 import { ACCESS_KEY_ID, getText, headObject, makeSqliteOfSize, s3Env, SECRET_ACCESS_KEY, startRecordingProxy, startS3, type RecordedRequest, type TestS3 } from '../support/s3.js'
 import type { BackupJson } from '../../src/cli/commands/backup.js'
 
@@ -21,12 +20,6 @@ let dir: string
 let env: Record<string, string>
 let run: CliResult
 const outputs: string[] = []
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256')
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
-  return hash.digest('hex')
-}
 
 async function filesUnder(root: string): Promise<string[]> {
   const entries = await readdir(root, { withFileTypes: true, recursive: true })

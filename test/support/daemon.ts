@@ -7,8 +7,8 @@ import Database from 'better-sqlite3'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, beforeEach, expect } from 'vitest'
-import { runCli, startCli } from './cli.js'
+import { afterEach, beforeEach } from 'vitest'
+import { startCli } from './cli.js'
 import { freePort } from './servers.js'
 
 export const EVERY_SECOND = '* * * * * *'
@@ -201,11 +201,4 @@ export function daemonTestContext(prefix: string): DaemonTestContext {
     await rm(ctx.dir, { recursive: true, force: true })
   })
   return ctx
-}
-
-/** `dbkeeper list --json`, which must succeed. */
-export async function listedBackups(env: Record<string, string>): Promise<{ id: string; source: string; database: string }[]> {
-  const r = await runCli(['list', '--json'], env)
-  expect(r.exitCode, r.all).toBe(0)
-  return JSON.parse(r.stdout) as { id: string; source: string; database: string }[]
 }

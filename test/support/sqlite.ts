@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
 import Database from 'better-sqlite3'
 
 /** A real SQLite database in WAL mode with `rows` rows of ~200 bytes of varied text. */
@@ -22,9 +20,4 @@ export function countItems(path: string): number {
   } finally {
     db.close()
   }
-}
-
-/** sha256 of a (small, test) file. */
-export async function sha256File(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex')
 }

@@ -6,7 +6,7 @@
  */
 import type { ListedBackup } from '../../../src/cli/commands/list.js'
 import { listJson, runCli } from '../cli.js'
-import { sha256File } from './volume-files.js'
+import { sha256File } from '../files.js'
 
 export const keyOf = (b: Pick<ListedBackup, 'source' | 'id'>): string => `${b.source}/${b.id}`
 
@@ -22,7 +22,7 @@ export async function provenBackups(env: Record<string, string>, listed?: readon
   const out = new Map<string, ProvenBackup>()
   for (const b of listed ?? await listJson(env)) {
     if (b.problem !== undefined || b.location === 's3') continue
-    if ((await sha256File(b.path)) !== b.sha256) continue
+    if ((await sha256File(b.path).catch(() => undefined)) !== b.sha256) continue
     out.set(keyOf(b), { key: keyOf(b), sha256: b.sha256, path: b.path, location: b.location })
   }
   return out

@@ -7,7 +7,7 @@ import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { cmdlineText, parseProcStat } from './processes.js'
-import { filesUnder } from './volume-files.js'
+import { filesUnder } from '../files.js'
 
 /**
  * Everything a file's runs produced that an operator or another user could see: CLI output,

@@ -1,33 +1,10 @@
 /**
- * The files of a test volume (fault-injection suite, issue 10): their sha256, every file under a
- * directory, "nothing was touched" snapshots, and the debris and temporary files a killed run may
- * leave that the next run must remove.
+ * The files of a test volume (fault-injection suite, issue 10): "nothing was touched" snapshots,
+ * and the debris and temporary files a killed run may leave that the next run must remove.
  */
-import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import { readdir, stat } from 'node:fs/promises'
 import { join, relative } from 'node:path'
-
-export async function sha256File(path: string): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const hash = createHash('sha256')
-    createReadStream(path).on('data', (c) => hash.update(c)).on('end', () => resolve(hash.digest('hex'))).on('error', () => resolve(undefined))
-  })
-}
-
-/** Every file (not directory) under `dir`, as paths relative to it, sorted. */
-export async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = []
-  const walk = async (d: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
-      const p = join(d, e.name)
-      if (e.isDirectory()) await walk(p)
-      else out.push(relative(dir, p))
-    }
-  }
-  await walk(dir)
-  return out.sort()
-}
+import { filesUnder } from '../files.js'
 
 /** Path → "size mtime" of everything under `dir` (directories included): "nothing was touched". */
 export async function treeState(dir: string): Promise<Record<string, string>> {

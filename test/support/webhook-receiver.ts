@@ -1,29 +1,31 @@
 /**
- * A webhook receiver for the alert tests (issues 7 and 10): a real HTTP server on a fixed port
- * that a test switches between answering, failing, stalling and not listening at all.
+ * A webhook receiver for the alert tests (daemon and fault-injection suites): a real HTTP server
+ * on a fixed port that a test switches between answering, failing, stalling and not listening.
  */
 import { createServer, type Server } from 'node:http'
-import { freePort, listenOn } from '../servers.js'
+import { freePort, listenOn } from './servers.js'
+
+/**
+ * up: answer 200; down: nothing listens (connection refused); error: answer 503; stall: read the
+ * request and never answer.
+ */
+export type HookMode = 'up' | 'down' | 'error' | 'stall'
 
 export interface Hook {
   port: number
   url: string
-  /** JSON bodies received and answered 200. */
+  /** JSON bodies POSTed to `url` and answered 200. */
   bodies: Record<string, unknown>[]
   /** Every body received, whatever the answer. */
   raw: string[]
-  /**
-   * up: answer 200; down: nothing listens (connection refused); error: answer 503; stall: read
-   * the request and never answer.
-   */
-  set(mode: 'up' | 'down' | 'error' | 'stall'): Promise<void>
+  set(mode: HookMode): Promise<void>
   close(): Promise<void>
 }
 
-/** A webhook receiver on a fixed port whose behaviour a test switches; `path` is its secret part. */
-export async function startHook(path: string): Promise<Hook> {
+/** A webhook receiver on a fixed port, in `initial` mode, whose behaviour a test switches; `path` is its secret part. */
+export async function startHook(path: string, initial: HookMode = 'down'): Promise<Hook> {
   const port = await freePort()
-  let mode: 'up' | 'down' | 'error' | 'stall' = 'down'
+  let mode: HookMode = 'down'
   let server: Server | undefined
   const hook: Hook = {
     port, url: `http://127.0.0.1:${port}/${path}`, bodies: [], raw: [],
@@ -44,8 +46,9 @@ export async function startHook(path: string): Promise<Hook> {
             hook.raw.push(body)
             if (mode === 'stall') return
             if (mode === 'error') return void res.writeHead(503).end('maintenance')
-            if (req.url === `/${path}`) hook.bodies.push(JSON.parse(body) as Record<string, unknown>)
-            res.writeHead(req.url === `/${path}` ? 200 : 404).end('ok')
+            const ours = req.url === `/${path}` && req.method === 'POST'
+            if (ours) hook.bodies.push(JSON.parse(body) as Record<string, unknown>)
+            res.writeHead(ours ? 200 : 404).end('ok')
           })
         })
         await listenOn(s, port)
@@ -54,5 +57,6 @@ export async function startHook(path: string): Promise<Hook> {
     },
     close: () => hook.set('down'),
   }
+  await hook.set(initial)
   return hook
 }
