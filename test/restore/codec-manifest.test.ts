@@ -13,7 +13,8 @@ import { encodeManifest, type Manifest } from '../../src/catalog/manifest.js'
 import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX } from '../../src/catalog/naming.js'
 import { CODECS, COMPRESSION_KINDS } from '../../src/config/codecs.js'
 import { ROOT } from '../support/cli.js'
-import { countItems as count, makeSqliteDb, sha256File as sha } from '../support/sqlite.js'
+import { countItems as count, makeSqliteDb } from '../support/sqlite.js'
+import { sha256File as sha } from '../support/files.js'
 import { backupNow, cli, listNow, readManifest } from './support.js'
 
 const SCRIPTS = ['restore-mysql.sh', 'restore-postgres.sh', 'restore-sqlite.sh']
