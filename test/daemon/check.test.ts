@@ -2,37 +2,34 @@
  * `dbkeeper check`, the preflight, as a real process against a real SQLite file, a real
  * smtp-server and a node:http webhook receiver; failures against a missing file and a closed port.
  */
-import { createServer, type Server } from 'node:http'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CheckResult } from '../../src/daemon/preflight.js'
 import { runCli } from '../support/cli.js'
 import { startMailServer, type MailServer } from '../support/mail.js'
 import { freePort } from '../support/servers.js'
 import { makeSqliteDb } from '../support/sqlite.js'
+import { startHook, type Hook } from '../support/webhook-receiver.js'
 
 const SMTP_PASS = 'check-smtp-Pa55-81x'
 const HOOK_TOKEN = 'hook-token-c4e7a1'
 
 let dir: string
 let mail: MailServer
-let hook: Server
-let hookPort: number
+let hook: Hook
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dbk-check-'))
   makeSqliteDb(join(dir, 'app.db'), 100)
   mail = await startMailServer({ user: 'alerts', password: SMTP_PASS })
-  hook = createServer((_req, res) => res.writeHead(200).end('ok'))
-  await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve))
-  const address = hook.address()
-  hookPort = typeof address === 'object' && address ? address.port : 0
+  hook = await startHook(HOOK_TOKEN, 'up')
 })
 
 afterAll(async () => {
   await mail.close()
-  await new Promise((resolve) => hook.close(resolve))
+  await hook.close()
   await rm(dir, { recursive: true, force: true })
 })
 
@@ -40,7 +37,7 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
   return {
     BACKUP_DIR: join(dir, 'backups'), DB01_TYPE: 'sqlite', DB01_PATH: join(dir, 'app.db'), DB01_LABEL: 'app',
     SMTP_HOST: '127.0.0.1', SMTP_PORT: String(mail.port), SMTP_USER: 'alerts', SMTP_PASS, MAIL_TO: 'ops@example.com',
-    WEBHOOK_URL: `http://127.0.0.1:${hookPort}/${HOOK_TOKEN}`,
+    WEBHOOK_URL: hook.url,
     ...extra,
   }
 }
@@ -54,7 +51,7 @@ describe('dbkeeper check', () => {
     expect(lines[0]).toMatch(new RegExp(`^ok {5}backup volume ${join(dir, 'backups')}: writable, .* free$`))
     expect(lines[1]).toMatch(/^ok {5}source app \(DB01, sqlite\): server 3\.\d+\.\d+, better-sqlite3 3\.\d+\.\d+, databases: app$/)
     expect(lines[2]).toBe(`ok     SMTP 127.0.0.1:${mail.port}: 127.0.0.1:${mail.port} accepts connections`)
-    expect(lines[3]).toBe(`ok     webhook http://127.0.0.1:${hookPort}/…: 127.0.0.1:${hookPort} accepts connections`)
+    expect(lines[3]).toBe(`ok     webhook http://127.0.0.1:${hook.port}/…: 127.0.0.1:${hook.port} accepts connections`)
     expect(r.all).not.toContain(HOOK_TOKEN)
     expect(r.all).not.toContain(SMTP_PASS)
     // A check, not a backup: no data file and nothing left over on the volume but the state directory.
@@ -80,7 +77,7 @@ describe('dbkeeper check', () => {
     const closed = await freePort()
     const r = await runCli(['check', '--json'], env({ WEBHOOK_URL: `http://127.0.0.1:${closed}/${HOOK_TOKEN}` }))
     expect(r.exitCode, r.all).toBe(1)
-    const checks = JSON.parse(r.stdout) as { name: string; ok: boolean; detail: string }[]
+    const checks = JSON.parse(r.stdout) as CheckResult[]
     expect(checks.map((c) => [c.name, c.ok])).toEqual([
       [`backup volume ${join(dir, 'backups')}`, true],
       ['source app (DB01, sqlite)', true],

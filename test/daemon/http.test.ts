@@ -10,6 +10,7 @@ import { readStatus } from '../../src/daemon/current-status.js'
 import { startHealthServer, type HealthServer } from '../../src/daemon/http.js'
 import { createBackupMetrics, type BackupMetrics } from '../../src/daemon/metrics.js'
 import { startObservability } from '../../src/daemon/observability.js'
+import type { Status } from '../../src/daemon/status.js'
 import { fakeRun, writeFakeBackup } from '../support/backups.js'
 import { captureLogger } from '../support/logs.js'
 import { freePort } from '../support/servers.js'
@@ -55,7 +56,7 @@ describe('GET /healthz', () => {
     const stale = await fetch(`${base()}/healthz`)
     expect(stale.status).toBe(503)
     expect(stale.headers.get('content-type')).toBe('application/json')
-    const body = await stale.json() as { healthy: boolean; reason: string }
+    const body = await stale.json() as Status
     expect(body.healthy).toBe(false)
     // "20h old", or "20h 1s old" when the second turned between setup and this request.
     expect(body.reason).toMatch(/^UNHEALTHY: notes\/notes: last proven backup is 20h( \d+s)? old, limit 13h \(last failure: NOT_FOUND\)$/)
