@@ -14,10 +14,12 @@ import { mkdir, mkdtemp, open, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { BackupJson } from '../../src/cli/commands/backup.js'
 import { runCli, startCli } from '../support/cli.js'
 import { makeSqliteOfSize, s3Env, startS3, type TestS3 } from '../support/s3.js'
-import { debrisOnDisk, tempFiles, waitStopped } from './helpers.js'
-import { trial } from './trials.js'
+import { waitStopped } from '../support/faults/processes.js'
+import { debrisOnDisk, tempFiles } from '../support/faults/volume-files.js'
+import { trial } from '../support/faults/trials.js'
 
 const FAULT = 'disk full'
 
@@ -39,7 +41,7 @@ beforeAll(async () => {
   env = { BACKUP_DIR: vol, DB01_TYPE: 'sqlite', DB01_PATH: join(dir, 'shop.db'), DB01_LABEL: 'app', ...s3Env(s3.endpoint, 'fetch-full') }
   const r = await runCli(['backup', '--json'], env)
   expect(r.exitCode, r.stderr).toBe(0)
-  id = (JSON.parse(r.stdout) as { results: { id: string }[] }).results[0]!.id
+  id = (JSON.parse(r.stdout) as BackupJson).results[0]!.id!
   // Off-site only: the volume loses its copy.
   for (const name of await readdir(join(vol, 'app', 'shop'))) await rm(join(vol, 'app', 'shop', name))
 }, 300_000)
