@@ -1,11 +1,12 @@
 /**
  * `dbkeeper check` and the daemon's start-up check: every source reachable with its credentials
  * and a compatible dump tool (the engine's probe), the backup volume writable with room for at
- * least the last backup, and the alert channels reachable. One line per check.
+ * least the last backup, the S3 bucket written, read back and cleaned (preflight-s3.ts), the SMTP
+ * server's TLS and login, and the webhook receiver answering — without sending an alert. One line
+ * per check.
  */
 import { randomUUID } from 'node:crypto'
 import { mkdtemp, rm, statfs, writeFile } from 'node:fs/promises'
-import { connect } from 'node:net'
 import { join } from 'node:path'
 import { listBackups } from '../catalog/catalog.js'
 import { STATE_DIR } from '../catalog/naming.js'
@@ -13,17 +14,18 @@ import type { Config } from '../config/types.js'
 import { createEngine } from '../engines/index.js'
 import { formatBytes } from '../pipeline/progress.js'
 import { checkBackupDir } from '../pipeline/run.js'
-import { DbkeeperError, describeError } from '../runtime/errors.js'
+import { createEmailNotifier } from '../notify/email.js'
+import { createWebhookNotifier } from '../notify/webhook.js'
+import { describeError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
 import { ensureDir } from '../storage/local/files.js'
+import { checkS3 } from './preflight-s3.js'
 
 export interface CheckResult {
   name: string
   ok: boolean
   detail: string
 }
-
-const TIMEOUT_MS = 10_000
 
 async function check(name: string, fn: () => Promise<string>): Promise<CheckResult> {
   try {
@@ -33,24 +35,16 @@ async function check(name: string, fn: () => Promise<string>): Promise<CheckResu
   }
 }
 
-/** Whether `host:port` accepts a TCP connection; the error names the variables to check (`hint`). */
-function tcpReachable(host: string, port: number, hint: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, timeout: TIMEOUT_MS })
-    socket.once('connect', () => {
-      socket.destroy()
-      resolve(`${host}:${port} accepts connections`)
-    })
-    socket.once('timeout', () => {
-      socket.destroy()
-      reject(new DbkeeperError('CONNECT', `${host}:${port} did not answer within ${TIMEOUT_MS / 1000} s`, { hint }))
-    })
-    // Node's message already names the address: "connect ECONNREFUSED 127.0.0.1:25".
-    socket.once('error', (e) => reject(new DbkeeperError('CONNECT', e.message, { hint, cause: e })))
-  })
+export interface PreflightOptions {
+  /**
+   * Ask the bucket for its versioning and Object Lock state (`dbkeeper check`). The daemon does
+   * not: it would load the AWS SDK into the main thread for a line of information.
+   */
+  bucketState?: boolean
+  signal?: AbortSignal
 }
 
-export async function runPreflight(config: Config, logger?: Logger): Promise<CheckResult[]> {
+export async function runPreflight(config: Config, logger?: Logger, opts: PreflightOptions = {}): Promise<CheckResult[]> {
   const results: CheckResult[] = []
   results.push(await check(`backup volume ${config.backupDir}`, async () => {
     await checkBackupDir(config.backupDir)
@@ -78,16 +72,12 @@ export async function runPreflight(config: Config, logger?: Logger): Promise<Che
   } finally {
     if (work) await rm(work, { recursive: true, force: true })
   }
-  const email = config.notify.email
-  if (email) results.push(await check(`SMTP ${email.host}:${email.port}`, () => tcpReachable(email.host, email.port, 'check SMTP_HOST / SMTP_PORT and that the mail server is running and reachable from this container')))
-  const webhook = config.notify.webhook
-  if (webhook) {
-    results.push(await check(`webhook ${webhook.display}`, async () => {
-      const url = new URL(webhook.url.reveal())
-      const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80))
-      return tcpReachable(url.hostname, port, 'check WEBHOOK_URL and that the receiver is running and reachable from this container')
-    }))
-  }
+  const s3 = config.s3
+  if (s3) results.push(await check(`S3 s3://${s3.bucket}/${s3.prefix}`, () => checkS3(s3, { bucketState: opts.bucketState ?? false, signal: opts.signal })))
+  // Both channels are proven without an alert going out: SMTP up to the login, the webhook by a HEAD.
+  const { email, webhook } = config.notify
+  if (email) results.push(await check(`SMTP ${email.host}:${email.port}`, () => createEmailNotifier(email).probe()))
+  if (webhook) results.push(await check(`webhook ${webhook.display}`, () => createWebhookNotifier(webhook).probe()))
   logger?.debug({ checks: results.length }, 'preflight done')
   return results
 }

@@ -18,6 +18,13 @@ export interface Notifier {
   /** For logs: `email to ops@example.com via smtp.example.com:587`. No secrets. */
   readonly target: string
   send(alert: Alert): Promise<void>
+  /**
+   * Proves the channel can be used without delivering anything (`dbkeeper check`): resolves with
+   * what was proven, or rejects with a DbkeeperError whose message and hint name the cause and the
+   * variables to check (not the channel itself: the caller names it). Never sends an alert, never
+   * shows a secret, bounded in time like `send`.
+   */
+  probe(): Promise<string>
 }
 
 /** How long one delivery may take at most, per step (connect, greeting, response). */

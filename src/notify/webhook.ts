@@ -3,6 +3,7 @@
  * Discord-compatible receivers show as the message; generic receivers read the facts.
  */
 import type { WebhookConfig } from '../config/daemon.js'
+import { DbkeeperError } from '../runtime/errors.js'
 import type { Alert } from './message.js'
 import { NOTIFY_TIMEOUT_MS, type Notifier } from './notifier.js'
 
@@ -33,6 +34,32 @@ export function createWebhookNotifier(config: WebhookConfig): Notifier {
         throw new Error(`${target} answered ${response.status} ${response.statusText}${answer ? `: ${answer}` : ''}`)
       }
       await response.body?.cancel()
+    },
+    /**
+     * A HEAD request: it proves DNS, TCP, TLS (certificate included) and an HTTP answer, and no
+     * receiver treats a HEAD as a message (a POST would be an alert; an OPTIONS some receivers
+     * log as an event). Any answer below 500 counts as reachable: Slack and others refuse HEAD
+     * with a 4xx, which is still the receiver answering. `dbkeeper alert --test` proves delivery.
+     */
+    async probe(): Promise<string> {
+      let response: Response
+      try {
+        response = await fetch(config.url.reveal(), {
+          method: 'HEAD',
+          headers: { 'user-agent': 'dbkeeper' },
+          redirect: 'manual',
+          signal: AbortSignal.timeout(NOTIFY_TIMEOUT_MS),
+        })
+      } catch (error) {
+        const cause = (error as Error).cause as Error | undefined
+        throw new DbkeeperError('CONNECT', cause?.message ?? (error as Error).message, { hint: 'check WEBHOOK_URL and that the receiver is running and reachable from this container', cause: error })
+      }
+      await response.body?.cancel()
+      const answer = `${response.status}${response.statusText ? ` ${response.statusText}` : ''}`
+      if (response.status >= 500) {
+        throw new DbkeeperError('CONNECT', `the receiver answered HEAD with ${answer}`, { hint: 'the receiver (or a proxy in front of it) is failing: check it and WEBHOOK_URL' })
+      }
+      return `reachable: HEAD answered ${answer}; no alert sent (\`dbkeeper alert --test\` proves delivery)`
     },
   }
 }

@@ -1,6 +1,7 @@
 /**
  * `dbkeeper check`, the preflight, as a real process against a real SQLite file, a real
- * smtp-server and a node:http webhook receiver; failures against a missing file and a closed port.
+ * smtp-server (the login is proven, no mail sent) and a node:http webhook receiver (a HEAD, no
+ * POST); failures against a missing file, a closed port and a wrong SMTP password.
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -50,8 +51,9 @@ describe('dbkeeper check', () => {
     expect(lines).toHaveLength(4)
     expect(lines[0]).toMatch(new RegExp(`^ok {5}backup volume ${join(dir, 'backups')}: writable, .* free$`))
     expect(lines[1]).toMatch(/^ok {5}source app \(DB01, sqlite\): server 3\.\d+\.\d+, better-sqlite3 3\.\d+\.\d+, databases: app$/)
-    expect(lines[2]).toBe(`ok     SMTP 127.0.0.1:${mail.port}: 127.0.0.1:${mail.port} accepts connections`)
-    expect(lines[3]).toBe(`ok     webhook http://127.0.0.1:${hook.port}/…: 127.0.0.1:${hook.port} accepts connections`)
+    expect(lines[2]).toBe(`ok     SMTP 127.0.0.1:${mail.port}: 127.0.0.1:${mail.port} accepted the login of alerts (STARTTLS when the server offers it); no mail sent`)
+    expect(lines[3]).toBe(`ok     webhook http://127.0.0.1:${hook.port}/…: reachable: HEAD answered 405 Method Not Allowed; no alert sent (\`dbkeeper alert --test\` proves delivery)`)
+    expect(hook.methods).toEqual(['HEAD'])
     expect(r.all).not.toContain(HOOK_TOKEN)
     expect(r.all).not.toContain(SMTP_PASS)
     // A check, not a backup: no data file and nothing left over on the volume but the state directory.
@@ -86,5 +88,17 @@ describe('dbkeeper check', () => {
     ])
     expect(checks[3]!.detail).toContain(`connect ECONNREFUSED 127.0.0.1:${closed} — check WEBHOOK_URL`)
     expect(r.all).not.toContain(HOOK_TOKEN)
+  })
+
+  it('a wrong SMTP password fails the check (exit 1) with the refused login and the variables to fix, never the password', async () => {
+    const wrong = 'wrong-Smtp-pw-93kq'
+    const r = await runCli(['check'], env({ SMTP_PASS: wrong }))
+    expect(r.exitCode, r.all).toBe(1)
+    const line = r.stdout.trim().split('\n').find((l) => l.includes(' SMTP '))
+    expect(line).toMatch(new RegExp(`^FAILED SMTP 127\\.0\\.0\\.1:${mail.port}: the SMTP server refused the login of alerts: Invalid login: 535 .* — check SMTP_USER and SMTP_PASS \\(or SMTP_PASS_FILE\\)$`))
+    expect(r.stdout).not.toContain(wrong)
+    expect(r.stderr).not.toContain(wrong)
+    expect(r.all).not.toContain(SMTP_PASS)
+    expect(mail.messages).toEqual([])
   })
 })

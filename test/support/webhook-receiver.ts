@@ -18,6 +18,8 @@ export interface Hook {
   bodies: Record<string, unknown>[]
   /** Every body received, whatever the answer. */
   raw: string[]
+  /** The method of every request received (a `check` must send a HEAD, never a POST). */
+  methods: string[]
   set(mode: HookMode): Promise<void>
   close(): Promise<void>
 }
@@ -28,7 +30,7 @@ export async function startHook(path: string, initial: HookMode = 'down'): Promi
   let mode: HookMode = 'down'
   let server: Server | undefined
   const hook: Hook = {
-    port, url: `http://127.0.0.1:${port}/${path}`, bodies: [], raw: [],
+    port, url: `http://127.0.0.1:${port}/${path}`, bodies: [], raw: [], methods: [],
     async set(next) {
       // Requests left hanging by a stall are cut when the mode changes (the client sees a reset).
       if (mode === 'stall' && next !== 'stall') server?.closeAllConnections()
@@ -44,9 +46,12 @@ export async function startHook(path: string, initial: HookMode = 'down'): Promi
           req.on('data', (c: Buffer) => (body += c.toString()))
           req.on('end', () => {
             hook.raw.push(body)
+            hook.methods.push(req.method ?? '')
             if (mode === 'stall') return
             if (mode === 'error') return void res.writeHead(503).end('maintenance')
-            const ours = req.url === `/${path}` && req.method === 'POST'
+            // Like most real receivers: the path takes a POST; any other method there is refused.
+            if (req.url === `/${path}` && req.method !== 'POST') return void res.writeHead(405).end()
+            const ours = req.url === `/${path}`
             if (ours) hook.bodies.push(JSON.parse(body) as Record<string, unknown>)
             res.writeHead(ours ? 200 : 404).end('ok')
           })
