@@ -40,8 +40,11 @@ export interface AlertFacts {
   host: string
   runId: string
   trigger: string
-  /** `backup` or `drill` (a restore drill, DRILL_SCHEDULE: nothing was backed up). */
-  kind: 'backup' | 'drill'
+  /**
+   * `backup`, `drill` (a restore drill, DRILL_SCHEDULE: nothing was backed up) or `test`
+   * (`dbkeeper alert --test`: nothing happened, the channel is being tried).
+   */
+  kind: 'backup' | 'drill' | 'test'
   ok: boolean
   startedAt: string
   finishedAt: string

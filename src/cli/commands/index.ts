@@ -1,4 +1,5 @@
 import type { Command } from '../command.js'
+import { alertCommand } from './alert.js'
 import { backupCommand } from './backup.js'
 import { checkCommand } from './check.js'
 import { configCommand } from './config.js'
@@ -11,4 +12,4 @@ import { statusCommand } from './status.js'
 import { verifyCommand } from './verify.js'
 
 /** The command table, in the order `dbkeeper --help` shows them. */
-export const commands: readonly Command[] = [backupCommand, listCommand, fetchCommand, restoreCommand, verifyCommand, statusCommand, pruneCommand, checkCommand, configCommand, daemonCommand]
+export const commands: readonly Command[] = [backupCommand, listCommand, fetchCommand, restoreCommand, verifyCommand, statusCommand, pruneCommand, checkCommand, alertCommand, configCommand, daemonCommand]
