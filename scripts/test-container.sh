@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The container test: builds the image from Dockerfile.backup and proves that it backs up a live
 # MariaDB and a live SQLite database (WAL, an application writing) the way docker-compose.yaml
-# runs it, turns healthy, and stops cleanly on SIGTERM. Run by scripts/test.sh (CI), or alone:
+# runs it, turns healthy, and stops cleanly on SIGTERM; then runs docker-compose.yaml itself
+# (`docker-compose up -d backup`, with docker/compose.test.yaml for a machine without a registry),
+# a backup and a restore through `docker-compose exec`, and the SQLite-beside-an-app case of
+# docs/OPERATIONS.md with an app of another uid. Run by scripts/test.sh (CI), or alone:
 #
 #   bash scripts/test-container.sh          # as root, on Debian 12
 #
@@ -26,6 +29,8 @@ source scripts/lib/container-base.sh
 source scripts/lib/mariadb-private.sh
 # shellcheck source=scripts/lib/container-run.sh
 source scripts/lib/container-run.sh
+# shellcheck source=scripts/lib/container-compose.sh
+source scripts/lib/container-compose.sh
 # shellcheck source=scripts/lib/node.sh
 source scripts/lib/node.sh
 
@@ -33,7 +38,6 @@ CACHE_DIR=${DBKEEPER_TEST_CACHE:-/var/cache/dbkeeper-test}
 BASE_IMAGE=dbkeeper-test-base:local
 IMAGE=dbkeeper:test
 CONTAINER=dbkeeper-backup-test
-APP_CONTAINER=dbkeeper-app-test
 VOLUME=dbkeeper-test-backups
 PACKAGES=(docker.io debootstrap docker-compose shellcheck mariadb-server mariadb-client sqlite3 curl)
 STARTED=$SECONDS
@@ -64,7 +68,8 @@ cleanup() {
         docker logs --tail 40 "$CONTAINER" 2>&1 | sed 's/^/  | /'
       fi
     fi
-    [[ -z ${DOCKER_HOST:-} ]] || docker rm -f "$CONTAINER" "$APP_CONTAINER" >/dev/null 2>&1
+    [[ $status -eq 0 || -z ${DOCKER_HOST:-} ]] || compose_logs_on_failure
+    [[ -z ${DOCKER_HOST:-} ]] || docker rm -f "$CONTAINER" >/dev/null 2>&1
     if [[ -n $WRITER_PID ]]; then kill "$WRITER_PID" 2>/dev/null; wait "$WRITER_PID" 2>/dev/null; fi
     stop_private_mariadb
     stop_private_dockerd
@@ -94,11 +99,12 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 node -e 'require.resolve("better-sqlite3")' 2>/dev/null ||
   fail "node_modules is missing (the SQLite writer uses better-sqlite3): run npm ci first, as scripts/test.sh does"
+choose_compose
 echo "ok: $(dockerd --version), $(docker-compose --version), shellcheck $(shellcheck --version | awk '/^version:/ { print $2 }')"
 WORK=$(mktemp -d /tmp/dbk-ctest.XXXXXX)
 
 step "static: shellcheck of the container test and the compose example's init script"
-shellcheck scripts/test-container.sh scripts/lib/*.sh docker/mariadb-init/*.sh || fail "shellcheck found problems (above)"
+shellcheck scripts/test-container.sh scripts/lib/*.sh docker/mariadb-init/*.sh docker/test-mariadb/*.sh || fail "shellcheck found problems (above)"
 echo "ok"
 
 step "static: docker-compose config -q (docker-compose.yaml)"
@@ -181,12 +187,26 @@ verify_restores
 step "docker stop (SIGTERM): a clean exit"
 stop_cleanly
 
-step "docker-compose.yaml's app stand-in on a named volume, backed up as the backup service mounts it"
-check_compose_app
+step "docker build docker/test-mariadb ($COMPOSE_MARIADB_IMAGE): the compose file's mariadb without a registry"
+build_compose_mariadb
+
+step "${COMPOSE_CMD[*]} up -d backup (docker-compose.yaml + docker/compose.test.yaml); backup and restore by exec"
+COMPOSE_STARTED=$SECONDS
+check_compose_stack
+
+step "SQLite beside an app of another uid (1000): uid 10001 fails once the app is stopped; user: \"1000:1000\" + chown of the backup volume works"
+check_compose_sqlite_other_uid
+
+step "${COMPOSE_CMD[*]} down -v"
+compose_down
+COMPOSE_SECONDS=$((SECONDS - COMPOSE_STARTED))
 
 step "summary"
 printf 'image size:                         %s (%s bytes)\n' "$(bytes "$IMAGE_SIZE")" "$IMAGE_SIZE"
 printf 'docker build:                       %ss\n' "$BUILD_SECONDS"
 printf 'docker run to first proven backup:  %ss\n' "$FIRST_BACKUP_SECONDS"
+printf 'mariadb stand-in image:             %s, built in %ss\n' "$(bytes "$MARIADB_IMAGE_SIZE")" "$MARIADB_IMAGE_SECONDS"
+printf 'compose up -d backup to healthy:    %ss (up -d returned after %ss)\n' "$COMPOSE_HEALTHY_SECONDS" "$COMPOSE_UP_SECONDS"
+printf 'compose part (up to down -v):       %ss\n' "$COMPOSE_SECONDS"
 printf 'container test total:               %ss\n' "$((SECONDS - STARTED))"
 echo "container test: ok"

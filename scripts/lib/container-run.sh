@@ -26,10 +26,9 @@ check_image_config() {
 }
 
 # A small shop: a foreign key, a trigger, a view and a procedure, which a restore must bring back.
-seed_shop_database() {
-  mariadb_root <<'SQL' || fail "could not create the test database"
-CREATE DATABASE shop CHARACTER SET utf8mb4;
-USE shop;
+# The tables of the database `shop`, as SQL (also filled into the compose stack's MariaDB).
+shop_sql() {
+  cat <<'SQL'
 CREATE TABLE customers (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(100) NOT NULL, email VARCHAR(200));
 CREATE TABLE orders (id INT PRIMARY KEY AUTO_INCREMENT, customer_id INT NOT NULL, amount DECIMAL(10,2) NOT NULL,
   note TEXT, FOREIGN KEY (customer_id) REFERENCES customers (id));
@@ -40,6 +39,10 @@ CREATE PROCEDURE order_count(OUT n INT) SELECT COUNT(*) INTO n FROM orders;
 INSERT INTO customers (name, email) SELECT CONCAT('customer ', seq), CONCAT('c', seq, '@example.com') FROM seq_1_to_200;
 INSERT INTO orders (customer_id, amount, note) SELECT 1 + seq % 200, seq * 1.25, CONCAT('Bestellung ', seq, ' — grüße') FROM seq_1_to_5000;
 SQL
+}
+
+seed_shop_database() {
+  { echo 'CREATE DATABASE shop CHARACTER SET utf8mb4; USE shop;'; shop_sql; } | mariadb_root || fail "could not create the test database"
   # The compose example's init script, run the way the mariadb image runs it: sourced, with the
   # entrypoint's docker_process_sql (root over the socket).
   # shellcheck disable=SC2317 # called by the sourced script
@@ -194,32 +197,4 @@ stop_cleanly() {
   [[ $logs == *'"msg":"received SIGTERM"'* ]] || fail "the daemon did not log the SIGTERM it received"
   [[ $logs == *'"msg":"dbkeeper daemon stopped"'* ]] || fail "the daemon did not log a clean stop"
   echo "ok: exit code 0 in $((SECONDS - started))s, 'dbkeeper daemon stopped' logged"
-}
-
-# docker-compose.yaml's `app` (its own command, as root, dropping to uid 10001) writing to a named
-# volume, and a one-shot dbkeeper backing up that volume's database as the `backup` service
-# mounts it: the same volume at the same path, the image's own user.
-check_compose_app() {
-  local command mountpoint rows i
-  command=$(/usr/bin/python3 -c 'import yaml; print(yaml.safe_load(open("docker-compose.yaml"))["services"]["app"]["command"][0])') ||
-    fail "cannot read services.app.command from docker-compose.yaml"
-  docker volume create dbkeeper-test-app-data >/dev/null
-  docker run -d --name "$APP_CONTAINER" --network none --user 0:0 --entrypoint sh \
-    -v dbkeeper-test-app-data:/data "$IMAGE" -c "$command" >/dev/null
-  mountpoint=$(docker volume inspect -f '{{.Mountpoint}}' dbkeeper-test-app-data)
-  for ((i = 0; i < 60; i++)); do
-    rows=$(sqlite3 "file:$mountpoint/notes.db?mode=ro" 'SELECT count(*) FROM visits' 2>/dev/null) || rows=0
-    [[ $rows -lt 2 ]] || break
-    [[ $(docker inspect -f '{{.State.Running}}' "$APP_CONTAINER") == true ]] ||
-      { docker logs "$APP_CONTAINER" 2>&1 | tail -n 5; fail "the compose example's app stand-in exited"; }
-    sleep 1
-  done
-  [[ $rows -ge 2 ]] || fail "the compose example's app stand-in wrote no rows to /data/notes.db"
-  echo "app stand-in: /data/notes.db (WAL) has $rows rows, owner uid $(stat -c %u "$mountpoint/notes.db")"
-  docker run --rm --network none -v dbkeeper-test-app-data:/data -v dbkeeper-test-app-backups:/backups \
-    -e DB02_TYPE=sqlite -e DB02_PATH=/data/notes.db "$IMAGE" dbkeeper backup 2>/dev/null ||
-    fail "dbkeeper could not back up the app's SQLite database from its named volume"
-  docker stop -t 30 "$APP_CONTAINER" >/dev/null
-  [[ $(docker inspect -f '{{.State.ExitCode}}' "$APP_CONTAINER") == 0 ]] || fail "the app stand-in did not exit 0 on SIGTERM"
-  echo "ok: the app's live database backed up from the shared named volume; the app stopped cleanly"
 }
