@@ -26,6 +26,8 @@ export interface BackupEntry {
   checksumKey: string
   /** Size of the data object as listed; undefined when it is missing. */
   size: number | undefined
+  /** Size of the `.sha256` object as listed; undefined when it is missing (or not listed). */
+  checksumSize?: number | undefined
   /**
    * Set when the backup is damaged: the data object is missing or its size differs from the
    * manifest, or (when sidecars are read) its `.sha256` names another sha256 than the manifest.
@@ -112,7 +114,7 @@ async function readEntry(target: Target, manifestKey: string, sizes: ReadonlyMap
   const noun = target instanceof LocalTarget ? 'file' : 'object'
   const size = sizes.get(dataKey)
   const checksumKey = `${dataKey}${CHECKSUM_SUFFIX}`
-  const entry: BackupEntry = { manifest, target, dataKey, manifestKey, checksumKey, size }
+  const entry: BackupEntry = { manifest, target, dataKey, manifestKey, checksumKey, size, checksumSize: sizes.get(checksumKey) }
   if (size === undefined) entry.problem = `the data ${noun} is missing`
   else if (size !== manifest.compressed.size) entry.problem = `the data ${noun} has ${size} bytes, the manifest says ${manifest.compressed.size}`
   else if (opts.sidecars && sizes.has(checksumKey)) {

@@ -32,7 +32,8 @@ import { basename, dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { DbkeeperError } from '../runtime/errors.js'
 import { failpoint } from '../runtime/failpoint.js'
-import { commitRename, ensureDir, FILE_MODE, writeFileAtomic } from '../storage/local/files.js'
+import { ensureDir, FILE_MODE } from '../runtime/durable.js'
+import { commitRename, writeFileAtomic } from '../storage/local/files.js'
 import type { Target } from '../storage/target.js'
 import { volumeEntry, type CatalogEntry } from './catalog.js'
 import { encodeManifest, type Manifest } from './manifest.js'
@@ -82,7 +83,8 @@ export class PendingBackup implements AsyncDisposable {
     try {
       this.writing = this.sidecarPath
       this.placed.unshift(this.sidecarPath)
-      await writeFileAtomic(this.sidecarPath, checksumLine(sha256, this.file))
+      const sidecar = checksumLine(sha256, this.file)
+      await writeFileAtomic(this.sidecarPath, sidecar)
       failpoint('backup.sidecar-written')
       await this.placeData()
       failpoint('backup.renamed')
@@ -96,7 +98,7 @@ export class PendingBackup implements AsyncDisposable {
       this.committed = true
       failpoint('backup.committed')
       // <volume>/<source>/<enc(db)>/<file>: the volume is three levels up.
-      return volumeEntry(dirname(dirname(dirname(this.dataPath))), m)
+      return { ...volumeEntry(dirname(dirname(dirname(this.dataPath))), m), checksumSize: Buffer.byteLength(sidecar) }
     } catch (error) {
       await this.discard()
       throw error

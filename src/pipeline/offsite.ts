@@ -14,7 +14,7 @@ import type { DatabaseResult, OffsiteResult } from '../catalog/journal.js'
 import { isProvenBackup } from '../catalog/latest.js'
 import { databaseDir } from '../catalog/naming.js'
 import type { Config, RetentionPolicy, SourceConfig } from '../config/types.js'
-import { applyRemoteRetention } from '../retention/remote.js'
+import { applyRetentionOn } from '../retention/apply.js'
 import { decideRetention } from '../retention/safety.js'
 import { toDbkeeperError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
@@ -61,7 +61,7 @@ export function openOffsite(config: Config, logger: Logger, signal: AbortSignal,
         const policy = offsitePolicy(config, source)
         const scope = { source: source.label, database: m.database, policy, tz: config.tz, now: new Date() }
         result.caughtUp = await catchUp(s3, config, scope, signal, dbLog)
-        const pruned = await applyRemoteRetention({ target: s3, ...scope, dryRun: false, logger: dbLog })
+        const pruned = await applyRetentionOn({ target: s3, ...scope, dryRun: false, name: 's3-retention', logger: dbLog })
         result.removed = pruned.deleted.filter((k) => k.endsWith('.manifest.json')).map((k) => s3.url(k.slice(0, -'.manifest.json'.length)))
       } catch (error) {
         const e = toDbkeeperError(error)

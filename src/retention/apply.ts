@@ -1,115 +1,120 @@
 /**
- * Retention on the local volume: list one `<source>/<database>/` directory through the catalog,
- * decide (safety.ts), delete. Only the three files of a backup the plan removes are ever deleted,
- * by exact name derived from its manifest: no globbing, nothing the catalog did not list.
+ * Retention over any Target, written once: the volume through a LocalTarget, an off-site bucket
+ * through its S3 Target. List one `<source>/<enc(database)>/` directory (catalog.ts: only backups
+ * with a manifest of this directory are listed), decide (safety.ts: what counts, what is refused),
+ * delete. Only the three keys of a backup the plan removes are ever deleted, each derived from its
+ * manifest and checked to lie in that directory: no globbing, nothing the catalog did not list.
+ *
+ * Decided once for both targets:
+ * - Order: per backup, the manifest alone first (the backup stops existing), then the data and
+ *   its `.sha256`. Each `Target.remove` call is done when it resolves — the LocalTarget fsyncs the
+ *   directory after each key, S3 answers each DELETE before the next — so a crash in between
+ *   leaves an unlisted data object (debris, removed by the next run on the volume), never a listed
+ *   backup without its data.
+ * - Report: `deleted` holds the keys removed that the listing saw, in deletion order. A key already
+ *   missing (a backup without `.sha256`) is still asked to go (removal is idempotent) but not
+ *   reported: S3 answers a DELETE of a missing key as a success, so the listing is the only honest
+ *   witness on every target. Concurrent prunes of the volume are excluded by its lock.
+ * - Failpoints: `<name>.manifest-removed` (manifest gone, data not yet) and `<name>.backup-removed`
+ *   (between two backups), where `name` is `retention` on the volume and `s3-retention` off-site:
+ *   the same points, named per target, so a fault test can stop one prune and not the other.
  */
-import { unlink } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
-import { listDatabaseDir, type CatalogEntry } from '../catalog/catalog.js'
-import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX, databaseDir } from '../catalog/naming.js'
+import { listEntries, type BackupEntry } from '../catalog/catalog.js'
+import { databaseDir } from '../catalog/naming.js'
+import { remoteDir } from '../catalog/remote.js'
 import type { RetentionPolicy } from '../config/types.js'
-import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
-import type { Logger } from '../runtime/logger.js'
+import { DbkeeperError } from '../runtime/errors.js'
 import { failpoint } from '../runtime/failpoint.js'
-import { fsyncDir } from '../storage/local/files.js'
-import { decideRetention, type BackupVerdict } from './safety.js'
+import type { Logger } from '../runtime/logger.js'
+import { LocalTarget } from '../storage/local/target.js'
+import type { Target } from '../storage/target.js'
+import { decideRetention, type BackupVerdict, type RetentionScope } from './safety.js'
 
-export interface ApplyRetentionArgs {
-  backupDir: string
-  /** The source's label: its directory under `backupDir`. */
-  source: string
-  /** The database name, not encoded. */
-  database: string
-  policy: RetentionPolicy
-  /** IANA zone for the buckets (the configuration's `TZ`). */
-  tz: string
-  now: Date
+export interface TargetRetentionArgs extends RetentionScope {
+  target: Target
   /** Plan and report, delete nothing. */
   dryRun: boolean
+  /** Compare each `.sha256` with its manifest while listing (cheap on the volume; catalog.ts). */
+  sidecars?: boolean
+  /** The prefix of log lines and failpoints: `retention` (the default) or `s3-retention`. */
+  name?: string
   logger?: Logger
 }
 
-export interface RetentionReport {
+export interface TargetRetentionReport {
   source: string
   database: string
-  /** The database directory that was pruned. */
-  directory: string
   dryRun: boolean
   tz: string
   policy: RetentionPolicy
   /** Every backup with a manifest in the directory, newest first, with its verdict. */
   backups: BackupVerdict[]
-  /** File names deleted from `directory`, in deletion order; empty on a dry run. */
+  /** Keys removed (that the listing saw), in deletion order; empty on a dry run. */
   deleted: string[]
 }
 
 /**
- * Applies `policy` to one database's backups. Throws DbkeeperError('RETENTION') when the plan is
- * refused (nothing is deleted then), or an I/O DbkeeperError when a deletion fails (the report of
- * what was deleted before is in the log). Safe to run twice at once: a file already gone is fine.
+ * Applies `policy` to one database's backups on `target`. Throws DbkeeperError('RETENTION') when
+ * the plan is refused (nothing is deleted then), or the target's error when a deletion fails (what
+ * was deleted before is in the log). Safe to repeat: a key already gone is fine.
  */
-export async function applyRetention(args: ApplyRetentionArgs): Promise<RetentionReport> {
-  const directory = databaseDir(args.backupDir, args.source, args.database)
-  const entries = await listDatabaseDir(directory)
+export async function applyRetentionOn(args: TargetRetentionArgs): Promise<TargetRetentionReport> {
+  const { target, source, database } = args
+  const name = args.name ?? 'retention'
+  const entries = await listEntries(target, { source, database, sidecars: args.sidecars === true })
   const { verdicts, remove } = decideRetention(entries, args)
-  const report: RetentionReport = {
-    source: args.source,
-    database: args.database,
-    directory,
-    dryRun: args.dryRun,
-    tz: args.tz,
-    policy: { ...args.policy },
-    backups: verdicts,
-    deleted: [],
+  const report: TargetRetentionReport = {
+    source, database, dryRun: args.dryRun, tz: args.tz, policy: { ...args.policy }, backups: verdicts, deleted: [],
   }
-  const log = args.logger?.child({ source: args.source, database: args.database, dryRun: args.dryRun })
-  for (const v of verdicts) log?.info({ backup: v.id, file: v.file, reasons: v.reasons }, `retention: ${v.action}`)
+  const log = args.logger?.child({ source, database, target: target.description, dryRun: args.dryRun })
+  for (const v of verdicts) log?.info({ backup: v.id, file: v.file, reasons: v.reasons }, `${name}: ${v.action}`)
   if (args.dryRun) return report
 
   for (const entry of remove) {
-    const names = await removeBackup(directory, entry)
-    report.deleted.push(...names)
-    log?.info({ backup: entry.manifest.id, files: names }, 'retention: removed backup')
-    failpoint('retention.backup-removed')
+    const keys = await removeBackup(entry, () => failpoint(`${name}.manifest-removed`))
+    report.deleted.push(...keys)
+    log?.info({ backup: entry.manifest.id, keys }, `${name}: removed backup`)
+    failpoint(`${name}.backup-removed`)
   }
   return report
 }
 
 /**
- * Deletes one backup: the manifest first and durably, so that a crash in between leaves an unlisted
- * data file (debris), never a listed backup without its data; then the data file and its `.sha256`.
- * Returns the names it deleted.
+ * Deletes one listed backup from its target in the safe order (above): the manifest, then the data
+ * and `.sha256`. `between` runs when the manifest is durably gone. Returns the keys it removed that
+ * the listing saw. Used by retention and by the expiry of pre-restore safety backups.
  */
-async function removeBackup(directory: string, entry: CatalogEntry): Promise<string[]> {
-  const file = entry.manifest.file
-  const dataPath = join(directory, file)
-  const manifestPath = `${dataPath}${MANIFEST_SUFFIX}`
-  // The catalog derived both paths the same way; if they ever differ, something is badly wrong.
-  if (basename(file) !== file || dirname(dataPath) !== directory || manifestPath !== entry.manifestPath || dataPath !== entry.dataPath) {
-    throw new DbkeeperError('INTERNAL', `refusing to delete ${entry.manifestPath}: its paths do not match its manifest`)
+export async function removeBackup(entry: BackupEntry, between?: () => void): Promise<string[]> {
+  const dir = remoteDir(entry.manifest.source, entry.manifest.database)
+  const keys = [entry.manifestKey, entry.dataKey, entry.checksumKey]
+  // The catalog derived every key from the manifest; one outside its directory means a bug.
+  if (keys.some((k) => !k.startsWith(dir) || k.slice(dir.length).includes('/')) || entry.dataKey !== `${dir}${entry.manifest.file}`) {
+    throw new DbkeeperError('INTERNAL', `refusing to delete ${keys.join(', ')}: not the keys of ${entry.manifest.file} inside ${dir}`)
   }
-  const deleted: string[] = []
-  if (await unlinkIfPresent(manifestPath)) deleted.push(basename(manifestPath))
-  await fsyncDir(directory).catch((e: unknown) => {
-    throw toDbkeeperError(e, `retention: syncing ${directory}`)
-  })
-  failpoint('retention.manifest-removed')
-  for (const path of [dataPath, `${dataPath}${CHECKSUM_SUFFIX}`]) {
-    if (await unlinkIfPresent(path)) deleted.push(basename(path))
-  }
-  await fsyncDir(directory).catch((e: unknown) => {
-    throw toDbkeeperError(e, `retention: syncing ${directory}`)
-  })
-  return deleted
+  await entry.target.remove([entry.manifestKey])
+  between?.()
+  await entry.target.remove([entry.dataKey, entry.checksumKey])
+  const listed = [entry.manifestKey]
+  if (entry.size !== undefined) listed.push(entry.dataKey)
+  if (entry.checksumSize !== undefined) listed.push(entry.checksumKey)
+  return listed
 }
 
-/** true when it deleted the file; false when it was already gone (another prune, an operator). */
-async function unlinkIfPresent(path: string): Promise<boolean> {
-  try {
-    await unlink(path)
-    return true
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
-    throw toDbkeeperError(error, `retention: deleting ${path}`)
-  }
+export interface ApplyRetentionArgs extends Omit<TargetRetentionArgs, 'target' | 'sidecars' | 'name'> {
+  /** The volume: the LocalTarget's root. */
+  backupDir: string
+}
+
+/** The volume's report: `deleted` as file names inside `directory`, as `prune --json` prints them. */
+export interface RetentionReport extends TargetRetentionReport {
+  /** The database directory that was pruned. */
+  directory: string
+}
+
+/** Retention on the volume: the one applier over a LocalTarget, `.sha256` sidecars compared. */
+export async function applyRetention(args: ApplyRetentionArgs): Promise<RetentionReport> {
+  const { backupDir, ...rest } = args
+  const report = await applyRetentionOn({ ...rest, target: new LocalTarget(backupDir), sidecars: true })
+  const dir = remoteDir(args.source, args.database)
+  return { ...report, directory: databaseDir(backupDir, args.source, args.database), deleted: report.deleted.map((k) => k.slice(dir.length)) }
 }
