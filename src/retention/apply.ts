@@ -91,13 +91,16 @@ export async function removeBackup(entry: BackupEntry, between?: () => void): Pr
   if (keys.some((k) => !k.startsWith(dir) || k.slice(dir.length).includes('/')) || entry.dataKey !== `${dir}${entry.manifest.file}`) {
     throw new DbkeeperError('INTERNAL', `refusing to delete ${keys.join(', ')}: not the keys of ${entry.manifest.file} inside ${dir}`)
   }
-  await entry.target.remove([entry.manifestKey])
+  const wasListed = (k: string) => k === entry.manifestKey || (k === entry.dataKey ? entry.size : entry.checksumSize) !== undefined
+  const removed: string[] = []
+  const remove = async (batch: string[]) => {
+    await entry.target.remove(batch)
+    removed.push(...batch.filter(wasListed))
+  }
+  await remove([entry.manifestKey])
   between?.()
-  await entry.target.remove([entry.dataKey, entry.checksumKey])
-  const listed = [entry.manifestKey]
-  if (entry.size !== undefined) listed.push(entry.dataKey)
-  if (entry.checksumSize !== undefined) listed.push(entry.checksumKey)
-  return listed
+  await remove([entry.dataKey, entry.checksumKey])
+  return removed
 }
 
 export interface ApplyRetentionArgs extends Omit<TargetRetentionArgs, 'target' | 'sidecars' | 'name'> {

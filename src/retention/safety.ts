@@ -1,6 +1,6 @@
 /**
  * The product's safety rules around the restic plan, pure: which catalog entries the policy may
- * count, which it must never touch, and the refusals. apply.ts does the file system work.
+ * count, which it must never touch, and the refusals. apply.ts deletes, on any target.
  *
  * - Counted ("proven"): a verified backup of kind `backup` whose manifest names this source and
  *   database, whose data file has our name pattern and the manifest's size.
