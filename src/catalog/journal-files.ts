@@ -7,7 +7,7 @@
  */
 import { open, readdir, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { FILE_MODE, fsyncDir } from '../storage/local/files.js'
+import { FILE_MODE, fsyncDir } from '../runtime/durable.js'
 
 /** Rotate `runs.jsonl` once it reaches this size: ~16 000 runs, two years of hourly runs. */
 export const JOURNAL_MAX_BYTES = 16 * 1024 * 1024

@@ -8,7 +8,7 @@ import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DEFAULT_ROTATION, journalFiles, linesBackward, rotateIfDue, type RotationLimits } from './journal-files.js'
 import { STATE_DIR } from './naming.js'
-import { ensureDir, FILE_MODE } from '../storage/local/files.js'
+import { ensureDir, FILE_MODE } from '../runtime/durable.js'
 
 /** `drill`: a restore drill (DRILL_SCHEDULE or `verify --drill`), not a backup run. */
 export type RunTrigger = 'manual' | 'schedule' | 'start' | 'shutdown' | 'drill'

@@ -12,7 +12,7 @@ import { STATE_DIR } from './naming.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
 import { failpoint } from '../runtime/failpoint.js'
 import type { Logger } from '../runtime/logger.js'
-import { ensureDir, FILE_MODE } from '../storage/local/files.js'
+import { ensureDir, FILE_MODE } from '../runtime/durable.js'
 
 export interface LockInfo {
   pid: number

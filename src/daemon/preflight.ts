@@ -18,7 +18,7 @@ import { createEmailNotifier } from '../notify/email.js'
 import { createWebhookNotifier } from '../notify/webhook.js'
 import { describeError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
-import { ensureDir } from '../storage/local/files.js'
+import { ensureDir } from '../runtime/durable.js'
 import { checkS3 } from './preflight-s3.js'
 
 export interface CheckResult {

@@ -44,17 +44,6 @@ export interface ScratchLedger {
   forget(name: string): Promise<void>
 }
 
-/**
- * The durable file steps a driver that writes files needs (storage/local/files.ts; handed in,
- * because engines/ and storage/ never import each other).
- */
-export interface DurableFiles {
-  /** Creates the directory chain, `mode` for what it creates. */
-  ensureDir(dir: string, mode?: number): Promise<void>
-  /** fsync of a file or a directory. */
-  fsyncPath(path: string): Promise<void>
-}
-
 export interface DriverTarget {
   source: SourceConfig
   /** The backup being restored. */
@@ -75,7 +64,6 @@ export interface DriverTarget {
    * is created and forgotten once dropped: the next run sweeps a killed restore's.
    */
   scratch?: ScratchLedger | undefined
-  files: DurableFiles
 }
 
 /** The decompressed content of a proven backup, streamed. */

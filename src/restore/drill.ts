@@ -15,7 +15,7 @@ import { createRestoreDriver, restoreKind, type Redumped } from '../engines/inde
 import { DbkeeperError } from '../runtime/errors.js'
 import { failpoint } from '../runtime/failpoint.js'
 import type { Logger } from '../runtime/logger.js'
-import { ensureDir, fsyncPath } from '../storage/local/files.js'
+import { ensureDir } from '../runtime/durable.js'
 import { compareTables } from './check.js'
 import { compareDumps, type Comparison } from './compare.js'
 import { backupFacts, openContent, verifyBackup } from './content.js'
@@ -48,7 +48,7 @@ export async function drillBackup(args: { config: Config; source: SourceConfig; 
   const scratch = kind.scratchTarget(name, workDir)
   const onServer = kind.onServer
   const backup = backupFacts(m)
-  const driver = createRestoreDriver(m.engine, { source, backup, target: scratch, replace: false, workDir, files: { ensureDir, fsyncPath } })
+  const driver = createRestoreDriver(m.engine, { source, backup, target: scratch, replace: false, workDir })
   // Recorded before it exists: a drill killed from here on leaves a name the next run can drop (scratch.ts).
   if (onServer) await recordScratch(config.backupDir, source, { name, target: DRILL_TARGET, drillServer: source !== args.source })
   try {

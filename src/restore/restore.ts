@@ -14,7 +14,7 @@ import { createRestoreDriver, restoreKind } from '../engines/index.js'
 import { formatBytes, formatDuration } from '../pipeline/progress.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
-import { ensureDir, fsyncPath } from '../storage/local/files.js'
+import { ensureDir } from '../runtime/durable.js'
 import { compareTables, describeCheck, type CheckResult } from './check.js'
 import { confirm, type ConfirmOptions } from './confirm.js'
 import { backupFacts, openContent, verifyBackup } from './content.js'
@@ -64,7 +64,7 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
   const target = req.into ?? restoreKind(m.engine).inPlaceTarget(source, m.database)
   const replace = req.into === undefined || req.into === m.database
   const driver = createRestoreDriver(m.engine, {
-    source, backup: backupFacts(m), target, replace, forcePath: req.forcePath, workDir, scratch: scratchLedger(config.backupDir, source), files: { ensureDir, fsyncPath },
+    source, backup: backupFacts(m), target, replace, forcePath: req.forcePath, workDir, scratch: scratchLedger(config.backupDir, source),
   })
 
   if (req.ifMissing && (await driver.inspect(signal)).exists) {

@@ -28,7 +28,8 @@ import { restoreKind, type ScratchLedger } from '../engines/index.js'
 import { parseScratchName } from '../engines/scratch-names.js'
 import { describeError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
-import { ensureDir, writeFileAtomic } from '../storage/local/files.js'
+import { ensureDir } from '../runtime/durable.js'
+import { writeFileAtomic } from '../storage/local/files.js'
 
 export { DRILL_TARGET, isScratchName, parseScratchName, scratchName, type ScratchTag } from '../engines/scratch-names.js'
 export type { ScratchLedger }

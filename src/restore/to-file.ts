@@ -11,7 +11,8 @@ import { pipeline } from 'node:stream/promises'
 import type { CatalogEntry } from '../catalog/catalog.js'
 import { restoreTempPath } from '../engines/restore-driver.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
-import { commitRename, FILE_MODE } from '../storage/local/files.js'
+import { FILE_MODE } from '../runtime/durable.js'
+import { commitRename } from '../storage/local/files.js'
 import { openContent } from './content.js'
 
 

@@ -19,7 +19,7 @@
 import { open, readFile, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { DbkeeperError } from '../../runtime/errors.js'
-import type { DurableFiles } from '../restore-driver.js'
+import { fsyncPath } from '../../runtime/durable.js'
 
 export const SQLITE_SIDE_FILES = ['-wal', '-shm', '-journal'] as const
 
@@ -49,9 +49,9 @@ export async function planReplace(target: string): Promise<ReplacePlan> {
  * Replaces `target` by the checked file `tmp` (same directory). Rejects with a DbkeeperError whose
  * message says whether `target` was changed. Returns how it was done.
  */
-export async function replaceSqliteFile(tmp: string, target: string, plan: ReplacePlan, files: DurableFiles): Promise<'renamed' | 'copied in place'> {
+export async function replaceSqliteFile(tmp: string, target: string, plan: ReplacePlan): Promise<'renamed' | 'copied in place'> {
   const dir = dirname(target)
-  const aside = await moveSideFilesAside(target, files)
+  const aside = await moveSideFilesAside(target)
   let how: 'renamed' | 'copied in place' = 'renamed'
   try {
     if (!plan.inPlace) {
@@ -64,7 +64,7 @@ export async function replaceSqliteFile(tmp: string, target: string, plan: Repla
       }
     } else how = 'copied in place'
     if (how === 'copied in place') await overwriteInPlace(tmp, target)
-    await files.fsyncPath(dir).catch((error: unknown) => {
+    await fsyncPath(dir).catch((error: unknown) => {
       throw new Changed(`syncing ${dir} failed (${(error as NodeJS.ErrnoException).code ?? String(error)})`, 'holds the restored database, but a power loss may undo that', error)
     })
   } catch (error) {
@@ -118,7 +118,7 @@ interface Aside {
 }
 
 /** Moves every existing side file to `.<name><suffix>.dbk-old`, durably; all or none. */
-async function moveSideFilesAside(target: string, files: DurableFiles): Promise<Aside[]> {
+async function moveSideFilesAside(target: string): Promise<Aside[]> {
   const moved: Aside[] = []
   for (const suffix of SQLITE_SIDE_FILES) {
     const from = `${target}${suffix}`
@@ -138,7 +138,7 @@ async function moveSideFilesAside(target: string, files: DurableFiles): Promise<
     }
     moved.push({ suffix, from, at })
   }
-  if (moved.length > 0) await files.fsyncPath(dirname(target))
+  if (moved.length > 0) await fsyncPath(dirname(target))
   return moved
 }
 

@@ -19,6 +19,7 @@ import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { ensureDir, fsyncPath } from '../../runtime/durable.js'
 import { DbkeeperError, toDbkeeperError } from '../../runtime/errors.js'
 import { restoreTempPath, type BackupContent, type CountedTable, type DriverTarget, type RestoreDriver, type TargetState } from '../restore-driver.js'
 import { childEnv, lastLines, runToolForOutput } from '../subprocess.js'
@@ -59,14 +60,14 @@ export class SqliteDriver implements RestoreDriver {
     const target = this.t.target
     const dir = dirname(target)
     const tmp = restoreTempPath(target)
-    await this.t.files.ensureDir(dir, 0o777)
+    await ensureDir(dir, 0o777)
     // Before anything is written (again after prepare).
     const plan = await planReplace(target)
     await rm(tmp, { force: true })
     try {
       await pipeline(content.stream, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal })
       content.assertComplete()
-      await this.t.files.fsyncPath(tmp)
+      await fsyncPath(tmp)
       const inspected = await inspectSqliteFile(tmp, this.t.workDir, signal)
       // A backup in WAL mode gets an (empty) -wal and -shm from that read: they must not stay behind.
       for (const suffix of SQLITE_SIDE_FILES) await rm(`${tmp}${suffix}`, { force: true })
@@ -81,7 +82,7 @@ export class SqliteDriver implements RestoreDriver {
       if (like) await chmod(tmp, like.mode & 0o7777)
       const owner = like ?? (await stat(dir))
       await chown(tmp, owner.uid, owner.gid).catch(() => {})
-      await replaceSqliteFile(tmp, target, plan, this.t.files)
+      await replaceSqliteFile(tmp, target, plan)
       this.#inspected = inspected
     } catch (error) {
       for (const suffix of ['', ...SQLITE_SIDE_FILES]) await rm(`${tmp}${suffix}`, { force: true }).catch(() => {})

@@ -1,56 +1,13 @@
 /**
- * Durable file primitives for the backup volume: write to a temporary name, fsync, rename, fsync
- * the directory. After a crash a file either has its old content, its new content, or does not
- * exist under its final name.
+ * Durable file steps of the backup volume: write to a temporary name, fsync, rename, fsync the
+ * directory. After a crash a file either has its old content, its new content, or does not exist
+ * under its final name. The fsyncs, modes and directory creation are runtime/durable.ts's.
  */
-import { constants } from 'node:fs'
-import { mkdir, open, rename, rm, chmod, stat } from 'node:fs/promises'
+import { open, rename, rm, chmod } from 'node:fs/promises'
 import { dirname, join, basename } from 'node:path'
+import { fsyncDir, fsyncPath, FILE_MODE } from '../../runtime/durable.js'
 import { DbkeeperError, toDbkeeperError } from '../../runtime/errors.js'
 import { failpoint } from '../../runtime/failpoint.js'
-
-export const FILE_MODE = 0o600
-export const DIR_MODE = 0o700
-
-export async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, constants.O_RDONLY)
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}
-
-/** Makes a rename or unlink in `dir` durable. */
-export async function fsyncDir(dir: string): Promise<void> {
-  await fsyncPath(dir)
-}
-
-/**
- * Creates the directory chain with `mode` for the directories it creates, one level at a time.
- * Not `mkdir({ recursive: true })`: Node's loops forever at 100% CPU, deaf to SIGTERM, where
- * mkdir answers ENOENT under an existing parent (`/proc/x`). Fails with ENOTDIR when a part of the
- * path is a file.
- */
-export async function ensureDir(dir: string, mode = DIR_MODE): Promise<void> {
-  try {
-    await mkdir(dir, { mode })
-    return
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'EEXIST') {
-      if ((await stat(dir)).isDirectory()) return
-      throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: 'ENOTDIR', path: dir })
-    }
-    const parent = dirname(dir)
-    if (code !== 'ENOENT' || parent === dir) throw error
-    await ensureDir(parent, mode)
-  }
-  // The parent exists now: a second ENOENT is the file system's answer (e.g. /proc), not a race.
-  await mkdir(dir, { mode }).catch(async (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EEXIST' || !(await stat(dir)).isDirectory()) throw error
-  })
-}
 
 /** Writes `content` to `path` atomically (temporary name in the same directory, fsync, rename, fsync dir). */
 export async function writeFileAtomic(path: string, content: string | Buffer): Promise<void> {

@@ -18,7 +18,7 @@ import { Readable } from 'node:stream'
 import { toDbkeeperError } from '../../runtime/errors.js'
 import { StorageError, type ObjectHead, type ObjectInfo, type PutBody, type PutOptions, type PutResult, type Target } from '../target.js'
 import { byKey, checkKey, checkPrefix, refuseKey } from '../keys.js'
-import { FILE_MODE, ensureDir, fsyncDir } from './files.js'
+import { FILE_MODE, ensureDir, fsyncDir } from '../../runtime/durable.js'
 import { STATE_DIR, TEMP_SUFFIX, isTempName } from './names.js'
 
 /** The shared key rules, plus the names this target keeps for itself. */
