@@ -25,24 +25,25 @@ export interface ChildContext {
 }
 
 /**
- * The child's command line. better-sqlite3 is synchronous: a VACUUM INTO of a large file, an
- * integrity_check or a busy wait on a writer's lock would freeze our event loop (health server,
- * progress, SIGTERM) for seconds, and an abort could not stop it. A child can be killed at once.
+ * The command line of a child: the backup's snapshot, or a restore's inspection. better-sqlite3
+ * is synchronous: a VACUUM INTO of a large file, an integrity_check or a busy wait on a writer's
+ * lock would freeze our event loop (health server, progress, SIGTERM) for seconds, and an abort
+ * could not stop it. A child can be killed at once.
  */
-function childArgs(): string[] {
+export function childArgs(child: 'snapshot-child' | 'inspect-child'): string[] {
   const self = import.meta.url
   if (self.endsWith('.ts')) {
     // A development checkout or the tests: the TypeScript source runs through tsx, as bin/dbkeeper.js does.
     const tsx = createRequire(self).resolve('tsx')
-    return ['--import', pathToFileURL(tsx).href, fileURLToPath(new URL('./snapshot-child.ts', self))]
+    return ['--import', pathToFileURL(tsx).href, fileURLToPath(new URL(`./${child}.ts`, self))]
   }
-  return [fileURLToPath(new URL('./snapshot-child.js', self))]
+  return [fileURLToPath(new URL(`./${child}.js`, self))]
 }
 
 /** Runs one child command; resolves with its result or rejects with a DbkeeperError for the operator. */
 export async function runSqliteChild(args: string[], ctx: ChildContext): Promise<ChildSuccess> {
   ctx.signal.throwIfAborted()
-  const result = await execa(process.execPath, [...childArgs(), ...args], {
+  const result = await execa(process.execPath, [...childArgs('snapshot-child'), ...args], {
     stdin: 'ignore',
     reject: false,
     extendEnv: false,

@@ -15,14 +15,13 @@
  */
 import { createWriteStream } from 'node:fs'
 import { chmod, chown, rm, stat } from 'node:fs/promises'
-import { createRequire } from 'node:module'
 import { dirname } from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { fileURLToPath, pathToFileURL } from 'node:url'
 import { ensureDir, fsyncPath } from '../../runtime/durable.js'
 import { DbkeeperError, toDbkeeperError } from '../../runtime/errors.js'
 import { restoreTempPath, type BackupContent, type CountedTable, type DriverTarget, type RestoreDriver, type TargetState } from '../restore-driver.js'
 import { childEnv, lastLines, runToolForOutput } from '../subprocess.js'
+import { childArgs } from './child.js'
 import type { InspectResult } from './inspect-child.js'
 import { checkSqlitePath } from './path.js'
 import { planReplace, replaceSqliteFile, SQLITE_SIDE_FILES } from './replace.js'
@@ -110,19 +109,9 @@ export class SqliteDriver implements RestoreDriver {
   }
 }
 
-/** The child's command line: the TypeScript source through tsx in a checkout, else the compiled file. */
-function childArgs(): string[] {
-  const self = import.meta.url
-  if (self.endsWith('.ts')) {
-    const tsx = createRequire(self).resolve('tsx')
-    return ['--import', pathToFileURL(tsx).href, fileURLToPath(new URL('./inspect-child.ts', self))]
-  }
-  return [fileURLToPath(new URL('./inspect-child.js', self))]
-}
-
 /** integrity_check, exact row counts and content digests of an SQLite file, in a child process. */
 export async function inspectSqliteFile(path: string, workDir: string, signal: AbortSignal): Promise<Inspection> {
-  const r = await runToolForOutput(process.execPath, [...childArgs(), path], {
+  const r = await runToolForOutput(process.execPath, [...childArgs('inspect-child'), path], {
     env: childEnv({ SQLITE_TMPDIR: workDir }), signal, abortedMessage: `checking ${path} was stopped`, stderr: { keep: 'tail', bytes: 64 * 1024 },
   })
   let answer: InspectResult | undefined
