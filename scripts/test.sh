@@ -147,6 +147,7 @@ install_node_modules
 
 run_check typecheck npm run --silent typecheck
 run_check lint npm run --silent lint
+run_check format npm run --silent format:check
 # The layers of docs/ARCHITECTURE.md: no import cycle, no import from a lower layer to a higher one.
 run_check layers npm run --silent deps
 run_check shellcheck run_shellcheck
