@@ -7,10 +7,23 @@
  * A layer may import any layer below it, never one above. engines and storage never import each
  * other (only the pipeline knows both); retention and notify are independent of each other.
  */
-const LAYERS = ['runtime', 'config', 'engines|storage', 'catalog', 'retention|notify', 'pipeline', 'restore', 'daemon', 'cli']
+const LAYERS = [
+  'runtime',
+  'config',
+  'engines|storage',
+  'catalog',
+  'retention|notify',
+  'pipeline',
+  'restore',
+  'daemon',
+  'cli',
+]
 
 /** Folders that share a layer. */
-const APART = [['engines', 'storage'], ['retention', 'notify']]
+const APART = [
+  ['engines', 'storage'],
+  ['retention', 'notify'],
+]
 
 /** `src/(a|b)/` for every layer above index i. */
 const above = (i) => `^src/(${LAYERS.slice(i + 1).join('|')})/`
@@ -32,7 +45,10 @@ export default {
       to: { path: above(i) },
     })),
     // Folders of one layer never import each other: engines and storage meet only in the pipeline.
-    ...APART.flatMap(([a, b]) => [[a, b], [b, a]]).map(([from, to]) => ({
+    ...APART.flatMap(([a, b]) => [
+      [a, b],
+      [b, a],
+    ]).map(([from, to]) => ({
       name: `${from}-${to}-apart`,
       severity: 'error',
       comment: `src/${from}/ and src/${to}/ are one layer: they never import each other.`,

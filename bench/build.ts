@@ -12,7 +12,17 @@ import { join } from 'node:path'
 /** Compiles src/ into `<dir>/dist` and returns the path of `<dir>/bin/dbkeeper.js`. */
 export async function buildCli(root: string, dir: string): Promise<string> {
   await mkdir(join(dir, 'bin'), { recursive: true })
-  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(dir, 'dist')], { stdio: 'inherit' })
+  execFileSync(
+    process.execPath,
+    [
+      join(root, 'node_modules/typescript/bin/tsc'),
+      '-p',
+      join(root, 'tsconfig.build.json'),
+      '--outDir',
+      join(dir, 'dist'),
+    ],
+    { stdio: 'inherit' },
+  )
   // package.json for "type": "module"; node_modules resolved from the checkout.
   await copyFile(join(root, 'package.json'), join(dir, 'package.json'))
   await copyFile(join(root, 'bin/dbkeeper.js'), join(dir, 'bin/dbkeeper.js'))

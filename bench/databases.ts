@@ -30,7 +30,9 @@ export async function createMariadb(bytes: number, log: (line: string) => void):
   const conn = await mysqlAdmin(server.info)
   try {
     await conn.query('SET GLOBAL innodb_buffer_pool_size = 1073741824')
-    await conn.query('SET GLOBAL innodb_log_file_size = 536870912').catch(() => log('  (redo log not resizable online; loading will be slower)'))
+    await conn
+      .query('SET GLOBAL innodb_log_file_size = 536870912')
+      .catch(() => log('  (redo log not resizable online; loading will be slower)'))
     await conn.query(`CREATE DATABASE ${BENCH_DB}`)
     await conn.query(`USE ${BENCH_DB}`)
     for (const table of TABLES) {

@@ -33,10 +33,33 @@ export class Rng {
   }
 }
 
-const SYLLABLES = ['ka', 'lo', 'mi', 'ner', 'sta', 'qui', 'bel', 'dor', 'fen', 'gal', 'hu', 'jor', 'pra', 'ven', 'tis', 'ux', 'zor', 'an', 'el', 'ost']
+const SYLLABLES = [
+  'ka',
+  'lo',
+  'mi',
+  'ner',
+  'sta',
+  'qui',
+  'bel',
+  'dor',
+  'fen',
+  'gal',
+  'hu',
+  'jor',
+  'pra',
+  'ven',
+  'tis',
+  'ux',
+  'zor',
+  'an',
+  'el',
+  'ost',
+]
 const vocab = (() => {
   const rng = new Rng(7)
-  return Array.from({ length: 4000 }, () => Array.from({ length: 1 + rng.int(3) }, () => SYLLABLES[rng.int(SYLLABLES.length)]).join(''))
+  return Array.from({ length: 4000 }, () =>
+    Array.from({ length: 1 + rng.int(3) }, () => SYLLABLES[rng.int(SYLLABLES.length)]).join(''),
+  )
 })()
 const CITIES = vocab.slice(100, 400).map((w) => w[0]!.toUpperCase() + w.slice(1))
 const STATUS = ['new', 'paid', 'shipped', 'delivered', 'cancelled', 'refunded']
@@ -73,8 +96,10 @@ export const TABLES: TableSpec[] = [
       country CHAR(2), created_at DATETIME, balance DECIMAL(12,2), note TEXT) ENGINE=InnoDB`,
     row: (id, r) => {
       const name = `${CITIES[r.int(CITIES.length)]} ${vocab[r.zipf(vocab.length)]}`
-      return `${id}\t${name}\t${vocab[r.int(vocab.length)]}.${id}@example.${['com', 'org', 'net'][r.int(3)]}\t${CITIES[r.zipf(CITIES.length)]}\t` +
+      return (
+        `${id}\t${name}\t${vocab[r.int(vocab.length)]}.${id}@example.${['com', 'org', 'net'][r.int(3)]}\t${CITIES[r.zipf(CITIES.length)]}\t` +
         `${['DE', 'FR', 'US', 'GB', 'NL', 'IT'][r.zipf(6)]}\t${date(r)}\t${(r.next() * 10000).toFixed(2)}\t${words(r, r.int(30))}\n`
+      )
     },
   },
   {
@@ -82,7 +107,10 @@ export const TABLES: TableSpec[] = [
     ddl: `CREATE TABLE orders (id BIGINT PRIMARY KEY, customer_id INT, status VARCHAR(16), total DECIMAL(12,2),
       currency CHAR(3), created_at DATETIME, items TEXT) ENGINE=InnoDB`,
     row: (id, r) => {
-      const items = Array.from({ length: 1 + r.int(4) }, () => `{"sku":"SKU-${r.int(50000)}","qty":${1 + r.int(5)},"price":${(r.next() * 200).toFixed(2)}}`)
+      const items = Array.from(
+        { length: 1 + r.int(4) },
+        () => `{"sku":"SKU-${r.int(50000)}","qty":${1 + r.int(5)},"price":${(r.next() * 200).toFixed(2)}}`,
+      )
       return `${id}\t${r.int(1_000_000)}\t${STATUS[r.zipf(STATUS.length)]}\t${(r.next() * 900).toFixed(2)}\tEUR\t${date(r)}\t[${items.join(',')}]\n`
     },
   },
@@ -92,8 +120,10 @@ export const TABLES: TableSpec[] = [
       path VARCHAR(200), user_agent VARCHAR(200), payload TEXT) ENGINE=InnoDB`,
     row: (id, r) => {
       const path = `/${vocab[r.zipf(vocab.length)]}/${vocab[r.zipf(vocab.length)]}/${r.int(100000)}`
-      return `${id}\t${date(r)}\t${r.hex(32)}\t${KINDS[r.zipf(KINDS.length)]}\t${path}\t${AGENTS[r.zipf(AGENTS.length)]}\t` +
+      return (
+        `${id}\t${date(r)}\t${r.hex(32)}\t${KINDS[r.zipf(KINDS.length)]}\t${path}\t${AGENTS[r.zipf(AGENTS.length)]}\t` +
         `{"ms":${r.int(5000)},"ref":"${r.hex(12)}","q":"${words(r, 1 + r.int(6))}"}\n`
+      )
     },
   },
 ]

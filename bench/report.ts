@@ -44,15 +44,21 @@ export function evaluate(cases: Map<string, CaseResult>, targets: Target[]): Tar
 
 /** Pipeline names hold shell pipes: escaped, they stay one markdown cell. */
 const cell = (text: string) => text.replace(/\|/g, '\\|')
-const fmt = (v: number | undefined, scale: number, digits: number) => (v === undefined ? '–' : (v / scale).toFixed(digits))
+const fmt = (v: number | undefined, scale: number, digits: number) =>
+  v === undefined ? '–' : (v / scale).toFixed(digits)
 
 export function caseTable(cases: Map<string, CaseResult>): string {
-  const rows = ['| pipeline | wall s (median) | runs (s) | CPU s | peak RSS MB, own process | largest RSS MB, any process | output MB |', '|---|---:|---|---:|---:|---:|---:|']
+  const rows = [
+    '| pipeline | wall s (median) | runs (s) | CPU s | peak RSS MB, own process | largest RSS MB, any process | output MB |',
+    '|---|---:|---|---:|---:|---:|---:|',
+  ]
   for (const c of cases.values()) {
     const runs = c.samples.map((s) => (s.wallMs / 1000).toFixed(1)).join(' / ')
-    rows.push(`| ${cell(c.name)} | ${fmt(medianOf(c, 'wallMs'), 1000, 1)} | ${runs} | ${fmt(medianOf(c, 'cpuMs'), 1000, 1)} | ` +
-      `${c.name.startsWith('dbkeeper') ? fmt(Math.max(...c.samples.map((s) => s.mainRssKb ?? 0)) || undefined, 1024, 0) : '–'} | ` +
-      `${fmt(Math.max(...c.samples.map((s) => s.maxRssKb ?? 0)) || undefined, 1024, 0)} | ${fmt(medianOf(c, 'outputBytes'), 1024 * 1024, 1)} |`)
+    rows.push(
+      `| ${cell(c.name)} | ${fmt(medianOf(c, 'wallMs'), 1000, 1)} | ${runs} | ${fmt(medianOf(c, 'cpuMs'), 1000, 1)} | ` +
+        `${c.name.startsWith('dbkeeper') ? fmt(Math.max(...c.samples.map((s) => s.mainRssKb ?? 0)) || undefined, 1024, 0) : '–'} | ` +
+        `${fmt(Math.max(...c.samples.map((s) => s.maxRssKb ?? 0)) || undefined, 1024, 0)} | ${fmt(medianOf(c, 'outputBytes'), 1024 * 1024, 1)} |`,
+    )
   }
   return rows.join('\n')
 }
@@ -61,11 +67,15 @@ export function targetTable(results: TargetResult[], rss: { name: string; peakMb
   const rows = ['| target | ratio (medians) | limit | met |', '|---|---:|---:|---|']
   for (const r of results) {
     const met = r.max === undefined ? 'context' : r.met === undefined ? 'not measured' : r.met ? 'yes' : '**no**'
-    rows.push(`| ${cell(r.label)} | ${r.ratio === undefined ? '–' : `${r.ratio.toFixed(2)}×`} | ${r.max === undefined ? '–' : `≤ ${r.max}×`} | ${met} |`)
+    rows.push(
+      `| ${cell(r.label)} | ${r.ratio === undefined ? '–' : `${r.ratio.toFixed(2)}×`} | ${r.max === undefined ? '–' : `≤ ${r.max}×`} | ${met} |`,
+    )
   }
   for (const r of rss) {
     const met = r.peakMb === undefined ? 'not measured' : r.peakMb <= 150 ? 'yes' : '**no**'
-    rows.push(`| peak RSS of ${cell(r.name)} | ${r.peakMb === undefined ? '–' : `${r.peakMb.toFixed(0)} MB`} | ≤ 150 MB | ${met} |`)
+    rows.push(
+      `| peak RSS of ${cell(r.name)} | ${r.peakMb === undefined ? '–' : `${r.peakMb.toFixed(0)} MB`} | ≤ 150 MB | ${met} |`,
+    )
   }
   return rows.join('\n')
 }

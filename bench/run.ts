@@ -21,14 +21,29 @@ import { HAVE_TIME, measure, shell, type RunSpec, type Sample } from './measure.
 import { caseTable, evaluate, targetTable, type CaseResult, type Target } from './report.js'
 
 const ROOT = new URL('..', import.meta.url).pathname
-const { values: opts } = parseArgs({ options: { size: { type: 'string', default: '100M' }, runs: { type: 'string', default: '3' }, engines: { type: 'string', default: 'mariadb,sqlite' }, cli: { type: 'string', default: 'build' }, 'no-restore': { type: 'boolean', default: false } } })
+const { values: opts } = parseArgs({
+  options: {
+    size: { type: 'string', default: '100M' },
+    runs: { type: 'string', default: '3' },
+    engines: { type: 'string', default: 'mariadb,sqlite' },
+    cli: { type: 'string', default: 'build' },
+    'no-restore': { type: 'boolean', default: false },
+  },
+})
 // `--no-restore` is its own flag: Node 20's parseArgs has no negated booleans.
 const withRestore = !opts['no-restore']
 const size = parseSize(opts.size)
 const runs = Math.max(1, Number(opts.runs) || 3)
 const engines = new Set(opts.engines.split(','))
 const threads = availableParallelism()
-const have = (tool: string) => { try { execFileSync('which', [tool], { stdio: 'ignore' }); return true } catch { return false } }
+const have = (tool: string) => {
+  try {
+    execFileSync('which', [tool], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
 const log = (line: string) => process.stderr.write(`${line}\n`)
 let cliPath = join(ROOT, 'bin/dbkeeper.js')
 
@@ -38,7 +53,9 @@ const rawBytes: Record<string, number> = {}
 function record(name: string, sample: Sample & { outputBytes?: number }): void {
   if (!cases.has(name)) cases.set(name, { name, samples: [] })
   cases.get(name)!.samples.push(sample)
-  log(`    ${name}: ${(sample.wallMs / 1000).toFixed(1)} s${sample.outputBytes ? `, ${(sample.outputBytes / 2 ** 20).toFixed(1)} MB` : ''}`)
+  log(
+    `    ${name}: ${(sample.wallMs / 1000).toFixed(1)} s${sample.outputBytes ? `, ${(sample.outputBytes / 2 ** 20).toFixed(1)} MB` : ''}`,
+  )
 }
 
 async function withOutput(spec: RunSpec, file: string): Promise<Sample & { outputBytes: number }> {
@@ -52,20 +69,65 @@ async function withOutput(spec: RunSpec, file: string): Promise<Sample & { outpu
  * One real `dbkeeper backup`; also records its verification (from the manifest) and `<tool> -t` on
  * the same file. `keep` leaves the backup on the volume for the restore round and returns it.
  */
-async function dbkeeper(label: string, env: Record<string, string>, backupDir: string, check: string[], keep = false): Promise<{ path: string; id: string } | undefined> {
-  const sample = await measure({ command: process.execPath, args: [cliPath, 'backup', '--json'], cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'warn', LOG_FORMAT: 'json', BACKUP_DIR: backupDir, ...env } })
-  const result = (JSON.parse(sample.stdout) as { results: { ok: boolean; path: string; error?: { message: string } }[] }).results[0]
+async function dbkeeper(
+  label: string,
+  env: Record<string, string>,
+  backupDir: string,
+  check: string[],
+  keep = false,
+): Promise<{ path: string; id: string } | undefined> {
+  const sample = await measure({
+    command: process.execPath,
+    args: [cliPath, 'backup', '--json'],
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/root',
+      LOG_LEVEL: 'warn',
+      LOG_FORMAT: 'json',
+      BACKUP_DIR: backupDir,
+      ...env,
+    },
+  })
+  const result = (
+    JSON.parse(sample.stdout) as { results: { ok: boolean; path: string; error?: { message: string } }[] }
+  ).results[0]
   if (!result?.ok) throw new Error(`dbkeeper backup failed: ${result?.error?.message ?? sample.stdout}`)
-  const manifest = JSON.parse(await readFile(`${result.path}.manifest.json`, 'utf8')) as { raw: { size: number }; compressed: { size: number }; startedAt: string; finishedAt: string; verification: { at: string } }
+  const manifest = JSON.parse(await readFile(`${result.path}.manifest.json`, 'utf8')) as {
+    raw: { size: number }
+    compressed: { size: number }
+    startedAt: string
+    finishedAt: string
+    verification: { at: string }
+  }
   rawBytes[label] = manifest.raw.size
   record(`dbkeeper backup (${label})`, { ...sample, outputBytes: manifest.compressed.size })
   // The phases, from the manifest: where the time of the run went.
   const streamMs = Date.parse(manifest.verification.at) - Date.parse(manifest.startedAt)
-  record(`dbkeeper dump + compress (${label}, inside the backup)`, { wallMs: streamMs, cpuMs: undefined, maxRssKb: undefined, mainRssKb: undefined, stdout: '' })
+  record(`dbkeeper dump + compress (${label}, inside the backup)`, {
+    wallMs: streamMs,
+    cpuMs: undefined,
+    maxRssKb: undefined,
+    mainRssKb: undefined,
+    stdout: '',
+  })
   const verifyMs = Date.parse(manifest.finishedAt) - Date.parse(manifest.verification.at)
-  record(`dbkeeper verification (${label}, inside the backup)`, { wallMs: verifyMs, cpuMs: undefined, maxRssKb: undefined, mainRssKb: undefined, stdout: '' })
-  record(`${check.join(' ')} (same file as ${label})`, await measure({ command: check[0]!, args: [...check.slice(1), result.path] }))
-  if (keep) return { path: result.path, id: (JSON.parse(await readFile(`${result.path}.manifest.json`, 'utf8')) as { id: string }).id }
+  record(`dbkeeper verification (${label}, inside the backup)`, {
+    wallMs: verifyMs,
+    cpuMs: undefined,
+    maxRssKb: undefined,
+    mainRssKb: undefined,
+    stdout: '',
+  })
+  record(
+    `${check.join(' ')} (same file as ${label})`,
+    await measure({ command: check[0]!, args: [...check.slice(1), result.path] }),
+  )
+  if (keep)
+    return {
+      path: result.path,
+      id: (JSON.parse(await readFile(`${result.path}.manifest.json`, 'utf8')) as { id: string }).id,
+    }
   await rm(backupDir, { recursive: true, force: true })
   return undefined
 }
@@ -75,12 +137,32 @@ async function dbkeeper(label: string, env: Record<string, string>, backupDir: s
  * `dbkeeper restore ID --into NAME --yes` as an operator runs it (verification first, then the load
  * and the check of tables and row counts; no safety backup, since the target is new).
  */
-async function restoreRound(cnf: string, env: Record<string, string>, backupDir: string, backup: { path: string; id: string }): Promise<void> {
+async function restoreRound(
+  cnf: string,
+  env: Record<string, string>,
+  backupDir: string,
+  backup: { path: string; id: string },
+): Promise<void> {
   const admin = (statement: string) => execFileSync('mariadb', [`--defaults-extra-file=${cnf}`, '-e', statement])
   admin('DROP DATABASE IF EXISTS bench_restore_shell; CREATE DATABASE bench_restore_shell')
-  record('gunzip -c | mariadb (restore)', await measure(shell(`gunzip -c ${backup.path} | mariadb --defaults-extra-file=${cnf} bench_restore_shell`)))
+  record(
+    'gunzip -c | mariadb (restore)',
+    await measure(shell(`gunzip -c ${backup.path} | mariadb --defaults-extra-file=${cnf} bench_restore_shell`)),
+  )
   admin('DROP DATABASE IF EXISTS bench_restore_shell; DROP DATABASE IF EXISTS bench_restore_dbk')
-  const sample = await measure({ command: process.execPath, args: [cliPath, 'restore', backup.id, '--source', 'bench', '--into', 'bench_restore_dbk', '--yes'], cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'warn', LOG_FORMAT: 'json', BACKUP_DIR: backupDir, ...env } })
+  const sample = await measure({
+    command: process.execPath,
+    args: [cliPath, 'restore', backup.id, '--source', 'bench', '--into', 'bench_restore_dbk', '--yes'],
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/root',
+      LOG_LEVEL: 'warn',
+      LOG_FORMAT: 'json',
+      BACKUP_DIR: backupDir,
+      ...env,
+    },
+  })
   record('dbkeeper restore (gzip)', sample)
   admin('DROP DATABASE IF EXISTS bench_restore_dbk')
   await rm(backupDir, { recursive: true, force: true })
@@ -89,18 +171,38 @@ async function restoreRound(cnf: string, env: Record<string, string>, backupDir:
 async function mariadbRound(db: BenchMariadb, work: string): Promise<void> {
   const { info } = db.server
   const cnf = join(work, 'client.cnf')
-  await writeFile(cnf, `[client]\nuser=${info.user}\npassword="${info.password}"\nhost=${info.host}\nport=${info.port}\nprotocol=TCP\n`, { mode: 0o600 })
+  await writeFile(
+    cnf,
+    `[client]\nuser=${info.user}\npassword="${info.password}"\nhost=${info.host}\nport=${info.port}\nprotocol=TCP\n`,
+    { mode: 0o600 },
+  )
   // The very options dbkeeper passes, so both sides dump the same bytes.
   const dump = `mysqldump --defaults-extra-file=${cnf} ${FIXED_OPTIONS.join(' ')} -- ${db.database}`
   const out = join(work, 'dump.sql')
-  const env = { DB01_TYPE: 'mariadb', DB01_HOST: info.host, DB01_PORT: String(info.port), DB01_USER: info.user, DB01_NAME: db.database, DB01_LABEL: 'bench' }
+  const env = {
+    DB01_TYPE: 'mariadb',
+    DB01_HOST: info.host,
+    DB01_PORT: String(info.port),
+    DB01_USER: info.user,
+    DB01_NAME: db.database,
+    DB01_LABEL: 'bench',
+  }
   record('mysqldump > /dev/null', await measure(shell(`${dump} > /dev/null`)))
   record('mysqldump | gzip -6', await withOutput(shell(`${dump} | gzip -6 > ${out}.gz`), `${out}.gz`))
-  const kept = await dbkeeper('gzip', { ...env, COMPRESSION: 'gzip' }, join(work, 'backups'), ['gzip', '-t'], withRestore)
+  const kept = await dbkeeper(
+    'gzip',
+    { ...env, COMPRESSION: 'gzip' },
+    join(work, 'backups'),
+    ['gzip', '-t'],
+    withRestore,
+  )
   if (kept) await restoreRound(cnf, env, join(work, 'backups'), kept)
   if (have('pigz')) record('mysqldump | pigz -6', await withOutput(shell(`${dump} | pigz -6 > ${out}.gz`), `${out}.gz`))
   if (have('zstd')) {
-    record(`mysqldump | zstd -3 -T${threads}`, await withOutput(shell(`${dump} | zstd -q -3 -T${threads} > ${out}.zst`), `${out}.zst`))
+    record(
+      `mysqldump | zstd -3 -T${threads}`,
+      await withOutput(shell(`${dump} | zstd -q -3 -T${threads} > ${out}.zst`), `${out}.zst`),
+    )
     await dbkeeper('zstd', { ...env, COMPRESSION: 'zstd' }, join(work, 'backups'), ['zstd', '-t', '-q'])
   }
 }
@@ -108,26 +210,80 @@ async function mariadbRound(db: BenchMariadb, work: string): Promise<void> {
 async function sqliteRound(dbPath: string, work: string): Promise<void> {
   const copy = join(work, 'copy.db')
   const compressor = have('pigz') ? 'pigz' : 'gzip'
-  record(`sqlite3 .backup && ${compressor} -6`, await withOutput(shell(`sqlite3 ${dbPath} ".backup '${copy}'" && ${compressor} -6 ${copy}`), `${copy}.gz`))
-  await dbkeeper('sqlite, gzip', { DB01_TYPE: 'sqlite', DB01_PATH: dbPath, DB01_LABEL: 'app' }, join(work, 'backups'), ['gzip', '-t'])
+  record(
+    `sqlite3 .backup && ${compressor} -6`,
+    await withOutput(shell(`sqlite3 ${dbPath} ".backup '${copy}'" && ${compressor} -6 ${copy}`), `${copy}.gz`),
+  )
+  await dbkeeper('sqlite, gzip', { DB01_TYPE: 'sqlite', DB01_PATH: dbPath, DB01_LABEL: 'app' }, join(work, 'backups'), [
+    'gzip',
+    '-t',
+  ])
 }
 
 const TARGETS: Target[] = [
-  { label: 'dbkeeper backup (gzip) / mysqldump | gzip -6', subject: 'dbkeeper backup (gzip)', baseline: 'mysqldump | gzip -6', metric: 'wallMs', max: 0.65 },
-  { label: 'size: dbkeeper .gz / gzip -6', subject: 'dbkeeper backup (gzip)', baseline: 'mysqldump | gzip -6', metric: 'outputBytes', max: 1.03 },
-  { label: `dbkeeper backup (zstd) / mysqldump | zstd -3 -T${threads}`, subject: 'dbkeeper backup (zstd)', baseline: `mysqldump | zstd -3 -T${threads}`, metric: 'wallMs', max: 1.15 },
-  { label: 'dbkeeper verification (gzip) / gzip -t', subject: 'dbkeeper verification (gzip, inside the backup)', baseline: 'gzip -t (same file as gzip)', metric: 'wallMs', max: 0.7 },
+  {
+    label: 'dbkeeper backup (gzip) / mysqldump | gzip -6',
+    subject: 'dbkeeper backup (gzip)',
+    baseline: 'mysqldump | gzip -6',
+    metric: 'wallMs',
+    max: 0.65,
+  },
+  {
+    label: 'size: dbkeeper .gz / gzip -6',
+    subject: 'dbkeeper backup (gzip)',
+    baseline: 'mysqldump | gzip -6',
+    metric: 'outputBytes',
+    max: 1.03,
+  },
+  {
+    label: `dbkeeper backup (zstd) / mysqldump | zstd -3 -T${threads}`,
+    subject: 'dbkeeper backup (zstd)',
+    baseline: `mysqldump | zstd -3 -T${threads}`,
+    metric: 'wallMs',
+    max: 1.15,
+  },
+  {
+    label: 'dbkeeper verification (gzip) / gzip -t',
+    subject: 'dbkeeper verification (gzip, inside the backup)',
+    baseline: 'gzip -t (same file as gzip)',
+    metric: 'wallMs',
+    max: 0.7,
+  },
   // Context: on an idle 2-core host pigz takes ~0.6× of gzip's time; much more means the host
   // did not give the run its second core, and no parallel compressor can show its gain.
-  { label: 'context: mysqldump | pigz -6 / mysqldump | gzip -6', subject: 'mysqldump | pigz -6', baseline: 'mysqldump | gzip -6', metric: 'wallMs' },
-  { label: 'context: dbkeeper backup (gzip) / mysqldump | pigz -6', subject: 'dbkeeper backup (gzip)', baseline: 'mysqldump | pigz -6', metric: 'wallMs' },
-  { label: 'dbkeeper restore / gunzip -c | mariadb', subject: 'dbkeeper restore (gzip)', baseline: 'gunzip -c | mariadb (restore)', metric: 'wallMs', max: 1.05 },
-  { label: 'dbkeeper backup (SQLite) / sqlite3 .backup && pigz -6', subject: 'dbkeeper backup (sqlite, gzip)', baseline: 'sqlite3 .backup && pigz -6', metric: 'wallMs', max: 1.1 },
+  {
+    label: 'context: mysqldump | pigz -6 / mysqldump | gzip -6',
+    subject: 'mysqldump | pigz -6',
+    baseline: 'mysqldump | gzip -6',
+    metric: 'wallMs',
+  },
+  {
+    label: 'context: dbkeeper backup (gzip) / mysqldump | pigz -6',
+    subject: 'dbkeeper backup (gzip)',
+    baseline: 'mysqldump | pigz -6',
+    metric: 'wallMs',
+  },
+  {
+    label: 'dbkeeper restore / gunzip -c | mariadb',
+    subject: 'dbkeeper restore (gzip)',
+    baseline: 'gunzip -c | mariadb (restore)',
+    metric: 'wallMs',
+    max: 1.05,
+  },
+  {
+    label: 'dbkeeper backup (SQLite) / sqlite3 .backup && pigz -6',
+    subject: 'dbkeeper backup (sqlite, gzip)',
+    baseline: 'sqlite3 .backup && pigz -6',
+    metric: 'wallMs',
+    max: 1.1,
+  },
 ]
 
 function version(tool: string, args = ['--version']): string {
   try {
-    return execFileSync(tool, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n')[0]!
+    return execFileSync(tool, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+      .trim()
+      .split('\n')[0]!
   } catch {
     return 'not installed'
   }
@@ -137,7 +293,8 @@ async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'dbk-bench-'))
   let db: BenchMariadb | undefined
   try {
-    if (!HAVE_TIME) log('note: /usr/bin/time is missing (Debian: apt-get install time): no CPU times, peak RSS from /proc only')
+    if (!HAVE_TIME)
+      log('note: /usr/bin/time is missing (Debian: apt-get install time): no CPU times, peak RSS from /proc only')
     const dbPath = join(work, 'app.db')
     if (opts.cli === 'build') {
       log('compiling the CLI into a private directory…')
@@ -161,15 +318,49 @@ async function main(): Promise<void> {
       if (engines.has('sqlite')) await sqliteRound(dbPath, work)
     }
     const targets = evaluate(cases, TARGETS).filter((t) => t.ratio !== undefined)
-    const rss = [...cases.values()].filter((c) => c.name.startsWith('dbkeeper backup')).map((c) => ({ name: c.name, peakMb: Math.max(...c.samples.map((s) => s.mainRssKb ?? 0)) / 1024 || undefined }))
-    const host = { cpu: cpus()[0]?.model, threads, node: process.version, mysqldump: version('mysqldump'), gzip: version('gzip'), pigz: version('pigz'), zstd: version('zstd', ['-V']), sqlite3: version('sqlite3') }
+    const rss = [...cases.values()]
+      .filter((c) => c.name.startsWith('dbkeeper backup'))
+      .map((c) => ({ name: c.name, peakMb: Math.max(...c.samples.map((s) => s.mainRssKb ?? 0)) / 1024 || undefined }))
+    const host = {
+      cpu: cpus()[0]?.model,
+      threads,
+      node: process.version,
+      mysqldump: version('mysqldump'),
+      gzip: version('gzip'),
+      pigz: version('pigz'),
+      zstd: version('zstd', ['-V']),
+      sqlite3: version('sqlite3'),
+    }
     const mb = (n: number | undefined) => (n === undefined ? '–' : `${(n / 2 ** 20).toFixed(0)} MB`)
-    const text = [`size ${opts.size}: SQL dump ${mb(rawBytes.gzip)}, SQLite file ${mb(rawBytes['sqlite, gzip'])}; CLI ${opts.cli}; ${runs} run(s) each; ${threads} threads, load average ${loadBefore} before and ${loadavg()[0]!.toFixed(1)} after, ${host.cpu}, Node ${host.node}`, '', caseTable(cases), '', targetTable(targets, rss)].join('\n')
+    const text = [
+      `size ${opts.size}: SQL dump ${mb(rawBytes.gzip)}, SQLite file ${mb(rawBytes['sqlite, gzip'])}; CLI ${opts.cli}; ${runs} run(s) each; ${threads} threads, load average ${loadBefore} before and ${loadavg()[0]!.toFixed(1)} after, ${host.cpu}, Node ${host.node}`,
+      '',
+      caseTable(cases),
+      '',
+      targetTable(targets, rss),
+    ].join('\n')
     process.stdout.write(`${text}\n`)
     const resultsDir = join(ROOT, 'bench/results')
     await mkdir(resultsDir, { recursive: true })
     const file = join(resultsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${opts.size}.json`)
-    await writeFile(file, JSON.stringify({ size: opts.size, bytes: size, runs, cli: opts.cli, host, rawBytes, cases: [...cases.values()].map((c) => ({ ...c, samples: c.samples.map(({ stdout: _s, ...s }) => s) })), targets, rss }, null, 2))
+    await writeFile(
+      file,
+      JSON.stringify(
+        {
+          size: opts.size,
+          bytes: size,
+          runs,
+          cli: opts.cli,
+          host,
+          rawBytes,
+          cases: [...cases.values()].map((c) => ({ ...c, samples: c.samples.map(({ stdout: _s, ...s }) => s) })),
+          targets,
+          rss,
+        },
+        null,
+        2,
+      ),
+    )
     log(`results: ${file}`)
   } finally {
     await db?.server.stop()

@@ -19,7 +19,9 @@ import { median } from './report.js'
 
 const ROOT = new URL('..', import.meta.url).pathname
 const GOAL = 1.1
-const { values: opts } = parseArgs({ options: { size: { type: 'string', default: '100M' }, runs: { type: 'string', default: '5' } } })
+const { values: opts } = parseArgs({
+  options: { size: { type: 'string', default: '100M' }, runs: { type: 'string', default: '5' } },
+})
 const size = parseSize(opts.size)
 const runs = Math.max(1, Number(opts.runs) || 5)
 const log = (line: string) => process.stderr.write(`${line}\n`)
@@ -29,7 +31,10 @@ async function startS3rver(dir: string): Promise<{ child: ChildProcess; port: nu
   const code = `import S3rver from 's3rver'
     const { port } = await new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: ${JSON.stringify(dir)}, configureBuckets: [{ name: 'dbk-bench' }] }).run()
     console.log(port)`
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.once('data', (b: Buffer) => resolve(Number(b.toString().trim())))
     child.once('exit', (c) => reject(new Error(`s3rver exited ${c}`)))
@@ -47,10 +52,19 @@ try {
   const s3 = await startS3rver(join(work, 's3'))
   server = s3.child
   const base = {
-    PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'warn', LOG_FORMAT: 'json', DB01_TYPE: 'sqlite', DB01_PATH: dbPath, DB01_LABEL: 'bench',
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/root',
+    LOG_LEVEL: 'warn',
+    LOG_FORMAT: 'json',
+    DB01_TYPE: 'sqlite',
+    DB01_PATH: dbPath,
+    DB01_LABEL: 'bench',
   }
   const s3Env = {
-    S3_BUCKET: 'dbk-bench', S3_ENDPOINT: `http://127.0.0.1:${s3.port}`, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    S3_BUCKET: 'dbk-bench',
+    S3_ENDPOINT: `http://127.0.0.1:${s3.port}`,
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   }
   const samples: Record<'off' | 'on', Sample[]> = { off: [], on: [] }
@@ -63,8 +77,13 @@ try {
       // A prefix per run: every run uploads a new backup, none is a catch-up or a retention pass.
       const env = { ...base, BACKUP_DIR: dir, ...(mode === 'on' ? { ...s3Env, S3_PREFIX: `run-${round}` } : {}) }
       const sample = await measure({ command: process.execPath, args: [cli, 'backup', '--json'], cwd: ROOT, env })
-      const result = (JSON.parse(sample.stdout) as { results: { ok: boolean; size: number; rawSize: number; offsite?: { ok: boolean } }[] }).results[0]
-      if (!result?.ok || (mode === 'on' && !result.offsite?.ok)) throw new Error(`backup with S3 ${mode} failed: ${sample.stdout}`)
+      const result = (
+        JSON.parse(sample.stdout) as {
+          results: { ok: boolean; size: number; rawSize: number; offsite?: { ok: boolean } }[]
+        }
+      ).results[0]
+      if (!result?.ok || (mode === 'on' && !result.offsite?.ok))
+        throw new Error(`backup with S3 ${mode} failed: ${sample.stdout}`)
       raw = result.rawSize
       compressed = result.size
       samples[mode].push(sample)
@@ -72,7 +91,8 @@ try {
       await rm(dir, { recursive: true, force: true })
     }
   }
-  const stat = (mode: 'off' | 'on', key: 'wallMs' | 'cpuMs' | 'mainRssKb') => median(samples[mode].map((s) => s[key]).filter((v): v is number => v !== undefined))
+  const stat = (mode: 'off' | 'on', key: 'wallMs' | 'cpuMs' | 'mainRssKb') =>
+    median(samples[mode].map((s) => s[key]).filter((v): v is number => v !== undefined))
   const off = stat('off', 'wallMs')!
   const on = stat('on', 'wallMs')!
   const ratio = on / off
@@ -80,12 +100,21 @@ try {
   const paired = median(samples.on.map((s, i) => s.wallMs / samples.off[i]!.wallMs))!
   const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`
   console.log(`dbkeeper backup of ${mb(raw)} SQLite (${mb(compressed)} gzip), ${runs} rounds, medians:`)
-  console.log(`  S3 off  wall ${(off / 1000).toFixed(2)} s  cpu ${((stat('off', 'cpuMs') ?? 0) / 1000).toFixed(2)} s  peak RSS ${((stat('off', 'mainRssKb') ?? 0) / 1024).toFixed(0)} MB`)
-  console.log(`  S3 on   wall ${(on / 1000).toFixed(2)} s  cpu ${((stat('on', 'cpuMs') ?? 0) / 1000).toFixed(2)} s  peak RSS ${((stat('on', 'mainRssKb') ?? 0) / 1024).toFixed(0)} MB`)
-  console.log(`  S3-on / S3-off = ${ratio.toFixed(3)} (medians), ${paired.toFixed(3)} (median of the rounds' pairs); goal ≤ ${GOAL}: ${Math.max(ratio, paired) <= GOAL ? 'met' : 'NOT met'}`)
+  console.log(
+    `  S3 off  wall ${(off / 1000).toFixed(2)} s  cpu ${((stat('off', 'cpuMs') ?? 0) / 1000).toFixed(2)} s  peak RSS ${((stat('off', 'mainRssKb') ?? 0) / 1024).toFixed(0)} MB`,
+  )
+  console.log(
+    `  S3 on   wall ${(on / 1000).toFixed(2)} s  cpu ${((stat('on', 'cpuMs') ?? 0) / 1000).toFixed(2)} s  peak RSS ${((stat('on', 'mainRssKb') ?? 0) / 1024).toFixed(0)} MB`,
+  )
+  console.log(
+    `  S3-on / S3-off = ${ratio.toFixed(3)} (medians), ${paired.toFixed(3)} (median of the rounds' pairs); goal ≤ ${GOAL}: ${Math.max(ratio, paired) <= GOAL ? 'met' : 'NOT met'}`,
+  )
   await mkdir(join(ROOT, 'bench/results'), { recursive: true })
   const file = join(ROOT, 'bench/results', `${new Date().toISOString().replace(/[:.]/g, '-')}-s3-${opts.size}.json`)
-  await writeFile(file, `${JSON.stringify({ size: opts.size, raw, compressed, runs, ratio, paired, samples: { off: samples.off.map((s) => ({ ...s, stdout: undefined })), on: samples.on.map((s) => ({ ...s, stdout: undefined })) } }, null, 2)}\n`)
+  await writeFile(
+    file,
+    `${JSON.stringify({ size: opts.size, raw, compressed, runs, ratio, paired, samples: { off: samples.off.map((s) => ({ ...s, stdout: undefined })), on: samples.on.map((s) => ({ ...s, stdout: undefined })) } }, null, 2)}\n`,
+  )
   log(`results: ${file}`)
 } finally {
   server?.kill()

@@ -15,7 +15,10 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const ledger = process.argv[2] ?? process.env.FAULTS_RESULTS ?? `${root}.faults-results.jsonl`
 
 /** `|` and line ends would break a table cell. */
-const cell = (text) => String(text).replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ')
+const cell = (text) =>
+  String(text)
+    .replace(/\|/g, '\\|')
+    .replace(/\s*\n\s*/g, ' ')
 
 function main() {
   if (!existsSync(ledger)) {
@@ -24,16 +27,25 @@ function main() {
   }
   const trials = []
   const unreadable = []
-  readFileSync(ledger, 'utf8').split('\n').forEach((line, i) => {
-    if (line.trim() === '') return
-    try {
-      const t = JSON.parse(line)
-      if (typeof t.fault !== 'string' || typeof t.survived !== 'boolean') throw new Error('not a trial')
-      trials.push({ fault: t.fault, point: String(t.point ?? ''), survived: t.survived, dataLost: Number(t.dataLost) || 0, detail: t.detail, at: t.at })
-    } catch {
-      unreadable.push(i + 1)
-    }
-  })
+  readFileSync(ledger, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (line.trim() === '') return
+      try {
+        const t = JSON.parse(line)
+        if (typeof t.fault !== 'string' || typeof t.survived !== 'boolean') throw new Error('not a trial')
+        trials.push({
+          fault: t.fault,
+          point: String(t.point ?? ''),
+          survived: t.survived,
+          dataLost: Number(t.dataLost) || 0,
+          detail: t.detail,
+          at: t.at,
+        })
+      } catch {
+        unreadable.push(i + 1)
+      }
+    })
 
   // One row per fault class, in the order the classes first appear in the ledger.
   const rows = new Map()
@@ -44,7 +56,11 @@ function main() {
     row.dataLost += t.dataLost
     rows.set(t.fault, row)
   }
-  const total = { trials: trials.length, survived: trials.filter((t) => t.survived).length, dataLost: trials.reduce((n, t) => n + t.dataLost, 0) }
+  const total = {
+    trials: trials.length,
+    survived: trials.filter((t) => t.survived).length,
+    dataLost: trials.reduce((n, t) => n + t.dataLost, 0),
+  }
 
   const out = ['| fault | trials | survived | data lost |', '| --- | ---: | ---: | ---: |']
   for (const [fault, r] of rows) out.push(`| ${cell(fault)} | ${r.trials} | ${r.survived} | ${r.dataLost} |`)
@@ -66,6 +82,8 @@ try {
   main()
 } catch (error) {
   // A report, never a verdict: even an unreadable ledger does not change the exit code.
-  console.log(`cannot read the fault-injection results in ${ledger}: ${error instanceof Error ? error.message : String(error)}`)
+  console.log(
+    `cannot read the fault-injection results in ${ledger}: ${error instanceof Error ? error.message : String(error)}`,
+  )
 }
 process.exitCode = 0

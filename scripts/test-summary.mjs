@@ -46,7 +46,9 @@ if (vitestExit !== undefined) {
       notes.push(`vitest's JSON report ${resultsFile} is unreadable: ${error.message}`)
     }
   } else {
-    notes.push(`vitest wrote no JSON report${resultsFile ? ` (${resultsFile})` : ''}: it crashed or its global setup failed (see above)`)
+    notes.push(
+      `vitest wrote no JSON report${resultsFile ? ` (${resultsFile})` : ''}: it crashed or its global setup failed (see above)`,
+    )
   }
 
   let vitestFailures = 0
@@ -77,7 +79,9 @@ if (vitestExit !== undefined) {
   // every recorded test passing: that is a failure too.
   if (vitestExit !== 0 && vitestFailures === 0) {
     vitestFailures = 1
-    notes.push(`vitest exited ${vitestExit} without a failed test in its report (an unhandled error, a crash or a failed global setup: see above)`)
+    notes.push(
+      `vitest exited ${vitestExit} without a failed test in its report (an unhandled error, a crash or a failed global setup: see above)`,
+    )
   }
   if (report && (report.testResults ?? []).length === 0) notes.push('vitest ran no test file')
   failed += vitestFailures
@@ -101,7 +105,9 @@ console.log(`${passed} passed, ${failed} failed${skipped > 0 && !inCI ? `, ${ski
 process.exitCode = failed === 0 ? 0 : 1
 
 function firstLine(text) {
-  return String(text ?? '').split('\n')[0].slice(0, 200)
+  return String(text ?? '')
+    .split('\n')[0]
+    .slice(0, 200)
 }
 
 function list(names) {

@@ -68,7 +68,8 @@ const READ_CONCURRENCY = 8
  * first by the one rule (order.ts).
  */
 export async function listEntries(target: Target, opts: ListOptions = {}): Promise<BackupEntry[]> {
-  const prefix = opts.dir ?? (opts.source ? (opts.database ? remoteDir(opts.source, opts.database) : `${opts.source}/`) : '')
+  const prefix =
+    opts.dir ?? (opts.source ? (opts.database ? remoteDir(opts.source, opts.database) : `${opts.source}/`) : '')
   const sizes = new Map<string, number>()
   for await (const o of target.list(prefix)) sizes.set(o.key, o.size)
 
@@ -90,12 +91,18 @@ export async function listEntries(target: Target, opts: ListOptions = {}): Promi
   return found.filter((e): e is BackupEntry => e !== undefined).sort((a, b) => newestFirst(a.manifest, b.manifest))
 }
 
-async function readEntry(target: Target, manifestKey: string, sizes: ReadonlyMap<string, number>, opts: ListOptions): Promise<BackupEntry | undefined> {
+async function readEntry(
+  target: Target,
+  manifestKey: string,
+  sizes: ReadonlyMap<string, number>,
+  opts: ListOptions,
+): Promise<BackupEntry | undefined> {
   const damaged = (reason: string) => {
     opts.onDamaged?.(target.url(manifestKey), reason)
     return undefined
   }
-  if ((sizes.get(manifestKey) ?? 0) > MAX_MANIFEST_BYTES) return damaged(`larger than ${MAX_MANIFEST_BYTES} bytes: not a manifest`)
+  if ((sizes.get(manifestKey) ?? 0) > MAX_MANIFEST_BYTES)
+    return damaged(`larger than ${MAX_MANIFEST_BYTES} bytes: not a manifest`)
   let text: string
   try {
     text = await readSmallObject(target, manifestKey)
@@ -103,7 +110,8 @@ async function readEntry(target: Target, manifestKey: string, sizes: ReadonlyMap
     // Deleted between listing and reading (a concurrent prune): it is gone, not broken.
     if ((error as { code?: string }).code === 'NOT_FOUND') return undefined
     // A file the volume will not let us read is a damaged backup, not a failed listing.
-    if (error instanceof StorageError && error.code === 'IO' && !error.retryable && target instanceof LocalTarget) return damaged(error.message)
+    if (error instanceof StorageError && error.code === 'IO' && !error.retryable && target instanceof LocalTarget)
+      return damaged(error.message)
     throw error
   }
   const decoded = decodeManifest(text)
@@ -114,13 +122,23 @@ async function readEntry(target: Target, manifestKey: string, sizes: ReadonlyMap
   const noun = target instanceof LocalTarget ? 'file' : 'object'
   const size = sizes.get(dataKey)
   const checksumKey = `${dataKey}${CHECKSUM_SUFFIX}`
-  const entry: BackupEntry = { manifest, target, dataKey, manifestKey, checksumKey, size, checksumSize: sizes.get(checksumKey) }
+  const entry: BackupEntry = {
+    manifest,
+    target,
+    dataKey,
+    manifestKey,
+    checksumKey,
+    size,
+    checksumSize: sizes.get(checksumKey),
+  }
   if (size === undefined) entry.problem = `the data ${noun} is missing`
-  else if (size !== manifest.compressed.size) entry.problem = `the data ${noun} has ${size} bytes, the manifest says ${manifest.compressed.size}`
+  else if (size !== manifest.compressed.size)
+    entry.problem = `the data ${noun} has ${size} bytes, the manifest says ${manifest.compressed.size}`
   else if (opts.sidecars && sizes.has(checksumKey)) {
     // Cheap, unlike reading the data: a manifest (or sidecar) edited or damaged since the commit.
     const sidecar = (await readSmallObject(target, checksumKey).catch(() => undefined))?.split(/\s+/)[0]
-    if (sidecar !== undefined && sidecar !== manifest.compressed.sha256) entry.problem = `its ${manifest.file}${CHECKSUM_SUFFIX} names sha256 ${sidecar}, the manifest ${manifest.compressed.sha256}`
+    if (sidecar !== undefined && sidecar !== manifest.compressed.sha256)
+      entry.problem = `its ${manifest.file}${CHECKSUM_SUFFIX} names sha256 ${sidecar}, the manifest ${manifest.compressed.sha256}`
   }
   return entry
 }
@@ -134,7 +152,14 @@ function onVolume(e: BackupEntry, target: LocalTarget): CatalogEntry {
 export function volumeEntry(backupDir: string, manifest: Manifest): CatalogEntry {
   const target = new LocalTarget(backupDir)
   const dataKey = remoteDataKey(manifest)
-  const entry = { manifest, target, dataKey, manifestKey: `${dataKey}${MANIFEST_SUFFIX}`, checksumKey: `${dataKey}${CHECKSUM_SUFFIX}`, size: manifest.compressed.size }
+  const entry = {
+    manifest,
+    target,
+    dataKey,
+    manifestKey: `${dataKey}${MANIFEST_SUFFIX}`,
+    checksumKey: `${dataKey}${CHECKSUM_SUFFIX}`,
+    size: manifest.compressed.size,
+  }
   return onVolume(entry, target)
 }
 
@@ -158,6 +183,10 @@ export function sortNewestFirst<T extends Pick<BackupEntry, 'manifest'>>(entries
 export async function listDatabaseDir(dir: string, onDamaged?: CatalogFilter['onDamaged']): Promise<CatalogEntry[]> {
   const path = join(dir)
   const target = new LocalTarget(dirname(dirname(path)))
-  const entries = await listEntries(target, { dir: `${basename(dirname(path))}/${basename(path)}/`, sidecars: true, ...(onDamaged ? { onDamaged } : {}) })
+  const entries = await listEntries(target, {
+    dir: `${basename(dirname(path))}/${basename(path)}/`,
+    sidecars: true,
+    ...(onDamaged ? { onDamaged } : {}),
+  })
   return entries.map((e) => onVolume(e, target))
 }

@@ -44,10 +44,12 @@ export async function cleanDebris(backupDir: string, logger?: Logger): Promise<s
         if (isTempName(f.name)) await remove(join(dir, f.name), 'temporary file')
         else if (isOurDataFile(f.name, db.name) && !names.has(`${f.name}${MANIFEST_SUFFIX}`)) {
           await remove(join(dir, f.name), 'data file without manifest (never committed)')
-          if (names.has(`${f.name}${CHECKSUM_SUFFIX}`)) await remove(join(dir, `${f.name}${CHECKSUM_SUFFIX}`), 'checksum of an uncommitted file')
+          if (names.has(`${f.name}${CHECKSUM_SUFFIX}`))
+            await remove(join(dir, `${f.name}${CHECKSUM_SUFFIX}`), 'checksum of an uncommitted file')
         } else if (f.name.endsWith(CHECKSUM_SUFFIX)) {
           const data = f.name.slice(0, -CHECKSUM_SUFFIX.length)
-          if (isOurDataFile(data, db.name) && !names.has(data)) await remove(join(dir, f.name), 'checksum of a file that was never committed')
+          if (isOurDataFile(data, db.name) && !names.has(data))
+            await remove(join(dir, f.name), 'checksum of a file that was never committed')
         }
       }
     }

@@ -25,7 +25,11 @@ export interface RotationLimits {
   keepDays: number
 }
 
-export const DEFAULT_ROTATION: RotationLimits = { maxBytes: JOURNAL_MAX_BYTES, keepFiles: JOURNAL_KEEP_FILES, keepDays: JOURNAL_KEEP_DAYS }
+export const DEFAULT_ROTATION: RotationLimits = {
+  maxBytes: JOURNAL_MAX_BYTES,
+  keepFiles: JOURNAL_KEEP_FILES,
+  keepDays: JOURNAL_KEEP_DAYS,
+}
 
 const rotatedName = (n: number) => `runs.${n}.jsonl`
 
@@ -35,11 +39,18 @@ export async function journalFiles(stateDir: string): Promise<string[]> {
   try {
     names = await readdir(stateDir)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return []
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR')
+      return []
     throw error
   }
-  const rotated = names.map((n) => /^runs\.(\d+)\.jsonl$/.exec(n)).filter((m) => m !== null).map((m) => Number(m[1])).sort((a, b) => a - b)
-  return [...(names.includes('runs.jsonl') ? ['runs.jsonl'] : []), ...rotated.map(rotatedName)].map((n) => join(stateDir, n))
+  const rotated = names
+    .map((n) => /^runs\.(\d+)\.jsonl$/.exec(n))
+    .filter((m) => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b)
+  return [...(names.includes('runs.jsonl') ? ['runs.jsonl'] : []), ...rotated.map(rotatedName)].map((n) =>
+    join(stateDir, n),
+  )
 }
 
 /**
@@ -103,10 +114,17 @@ function split(buf: Buffer): Buffer[] {
  */
 export async function rotateIfDue(stateDir: string, limits: RotationLimits, now = Date.now()): Promise<boolean> {
   const current = join(stateDir, 'runs.jsonl')
-  const size = await stat(current).then((s) => s.size, () => 0)
+  const size = await stat(current).then(
+    (s) => s.size,
+    () => 0,
+  )
   if (size < limits.maxBytes) return false
-  const numbers = (await journalFiles(stateDir)).map((f) => /runs\.(\d+)\.jsonl$/.exec(f)).filter((m) => m !== null).map((m) => Number(m[1]))
-  for (const n of numbers.filter((x) => x >= limits.keepFiles)) await unlink(join(stateDir, rotatedName(n))).catch(() => undefined)
+  const numbers = (await journalFiles(stateDir))
+    .map((f) => /runs\.(\d+)\.jsonl$/.exec(f))
+    .filter((m) => m !== null)
+    .map((m) => Number(m[1]))
+  for (const n of numbers.filter((x) => x >= limits.keepFiles))
+    await unlink(join(stateDir, rotatedName(n))).catch(() => undefined)
   for (let n = limits.keepFiles - 1; n >= 1; n--) {
     await rename(join(stateDir, rotatedName(n)), join(stateDir, rotatedName(n + 1))).catch(() => undefined)
   }
@@ -118,7 +136,10 @@ export async function rotateIfDue(stateDir: string, limits: RotationLimits, now 
   }
   for (const f of await journalFiles(stateDir)) {
     if (f === current) continue
-    const mtime = await stat(f).then((s) => s.mtimeMs, () => now)
+    const mtime = await stat(f).then(
+      (s) => s.mtimeMs,
+      () => now,
+    )
     if (now - mtime > limits.keepDays * 86_400_000) await unlink(f).catch(() => undefined)
   }
   await fsyncDir(stateDir)

@@ -81,7 +81,11 @@ export function journalPath(backupDir: string): string {
  * journal first when it is due. A line torn by a crash mid-append (no newline at its end) is
  * closed first, so that it does not swallow this record too.
  */
-export async function appendRun(backupDir: string, record: RunRecord, rotation: RotationLimits = DEFAULT_ROTATION): Promise<void> {
+export async function appendRun(
+  backupDir: string,
+  record: RunRecord,
+  rotation: RotationLimits = DEFAULT_ROTATION,
+): Promise<void> {
   const stateDir = join(backupDir, STATE_DIR)
   await ensureDir(stateDir)
   await rotateIfDue(stateDir, rotation)

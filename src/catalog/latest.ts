@@ -40,7 +40,10 @@ export function mayBeNewest(entry: Pick<CatalogEntry, 'manifest' | 'problem'>, n
 }
 
 /** The newest of `entries` that is proven and not from the future; undefined when there is none. */
-export function newestProven<T extends Pick<CatalogEntry, 'manifest' | 'problem'>>(entries: readonly T[], now: Date): T | undefined {
+export function newestProven<T extends Pick<CatalogEntry, 'manifest' | 'problem'>>(
+  entries: readonly T[],
+  now: Date,
+): T | undefined {
   let best: T | undefined
   for (const e of entries) {
     if (!mayBeNewest(e, now)) continue

@@ -83,7 +83,9 @@ export async function staleReason(info: LockInfo, path: string): Promise<string 
   }
   if (info.host === hostname() && info.bootId !== bootId()) return 'the machine restarted since it was taken'
   const age = Date.now() - (await stat(path)).mtimeMs
-  return age > STALE_MS ? `its holder on host ${info.host} has not renewed it for ${Math.round(age / 1000)} s` : undefined
+  return age > STALE_MS
+    ? `its holder on host ${info.host} has not renewed it for ${Math.round(age / 1000)} s`
+    : undefined
 }
 
 /** The lock's content; 'missing' when there is no lock file, 'unreadable' when it is not a lock. */
@@ -154,9 +156,13 @@ async function removeLeftovers(path: string): Promise<void> {
     const leftover = join(dir, file)
     const info = await readLock(leftover)
     if (info === 'missing') continue
-    const gone = info === 'unreadable'
-      ? await stat(leftover).then((st) => Date.now() - st.mtimeMs > STALE_MS, () => false)
-      : (await staleReason(info, leftover).catch(() => undefined)) !== undefined
+    const gone =
+      info === 'unreadable'
+        ? await stat(leftover).then(
+            (st) => Date.now() - st.mtimeMs > STALE_MS,
+            () => false,
+          )
+        : (await staleReason(info, leftover).catch(() => undefined)) !== undefined
     if (gone) await rm(leftover, { force: true })
   }
 }
@@ -181,14 +187,22 @@ function waitingPath(path: string): string {
 
 /** Whether a run is waiting for the lock (it refreshed the marker within WAITER_FRESH_MS). */
 async function someoneWaits(path: string): Promise<boolean> {
-  return stat(waitingPath(path)).then((s) => Date.now() - s.mtimeMs < WAITER_FRESH_MS, () => false)
+  return stat(waitingPath(path)).then(
+    (s) => Date.now() - s.mtimeMs < WAITER_FRESH_MS,
+    () => false,
+  )
 }
 
 async function takeLock(backupDir: string, opts: AcquireOptions): Promise<Lock> {
   await ensureDir(join(backupDir, STATE_DIR))
   const path = lockPath(backupDir)
   const info: LockInfo = {
-    pid: process.pid, host: hostname(), bootId: bootId(), procStart: procStart(process.pid) ?? '', startedAt: new Date().toISOString(), command: opts.command,
+    pid: process.pid,
+    host: hostname(),
+    bootId: bootId(),
+    procStart: procStart(process.pid) ?? '',
+    startedAt: new Date().toISOString(),
+    command: opts.command,
   }
   for (;;) {
     const yielding = opts.background === true && opts.wait === true && (await someoneWaits(path))
@@ -197,13 +211,17 @@ async function takeLock(backupDir: string, opts: AcquireOptions): Promise<Lock> 
       const holder = await readLock(path)
       // Released in between: try again at once.
       if (holder === 'missing') continue
-      const reason = holder === 'unreadable' ? 'the lock file is unreadable' : await staleReason(holder, path).catch(() => undefined)
+      const reason =
+        holder === 'unreadable' ? 'the lock file is unreadable' : await staleReason(holder, path).catch(() => undefined)
       if (reason && (await takeOver(path, holder, info))) {
         opts.logger?.warn({ holder, reason }, `took over a stale lock: ${reason}`)
         return held(path, info)
       }
       if (!opts.wait) {
-        const who = holder !== 'unreadable' ? `pid ${holder.pid} on ${holder.host} (${holder.command}, since ${holder.startedAt})` : 'another process'
+        const who =
+          holder !== 'unreadable'
+            ? `pid ${holder.pid} on ${holder.host} (${holder.command}, since ${holder.startedAt})`
+            : 'another process'
         throw new DbkeeperError('LOCKED', `another dbkeeper run holds the lock: ${who}`, {
           hint: `wait for it to finish or run with --wait; if that process is surely gone, remove ${path}`,
         })
@@ -218,7 +236,10 @@ async function takeLock(backupDir: string, opts: AcquireOptions): Promise<Lock> 
 
 async function takeOver(path: string, stale: LockInfo | 'unreadable', info: LockInfo): Promise<boolean> {
   const guard = `${path}.takeover`
-  const guardAge = await stat(guard).then((s) => Date.now() - s.mtimeMs, () => undefined)
+  const guardAge = await stat(guard).then(
+    (s) => Date.now() - s.mtimeMs,
+    () => undefined,
+  )
   if (guardAge !== undefined && guardAge > 60_000) await rm(guard, { force: true })
   if (!(await tryCreate(guard, info))) return false
   try {
@@ -249,7 +270,8 @@ function held(path: string, info: LockInfo): Lock {
     async release() {
       clearInterval(timer)
       const current = await readLock(path)
-      if (typeof current === 'object' && current.pid === info.pid && current.startedAt === info.startedAt) await rm(path, { force: true })
+      if (typeof current === 'object' && current.pid === info.pid && current.startedAt === info.startedAt)
+        await rm(path, { force: true })
     },
   }
 }

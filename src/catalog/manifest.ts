@@ -62,20 +62,33 @@ export function decodeManifest(text: string): { manifest: Manifest } | { error: 
     if (typeof m[key] !== 'string') return { error: `the manifest has no ${key}` }
   }
   if (!isDigest(m.raw) || !isDigest(m.compressed)) return { error: 'the manifest has no sizes and checksums' }
-  if (m.sqlite !== undefined && typeof (m.sqlite as { path?: unknown } | null)?.path !== 'string') return { error: 'the manifest has an SQLite file path that is not a string' }
-  if (m.file!.includes('/') || m.file!.startsWith('.')) return { error: 'the manifest names a file outside its directory' }
+  if (m.sqlite !== undefined && typeof (m.sqlite as { path?: unknown } | null)?.path !== 'string')
+    return { error: 'the manifest has an SQLite file path that is not a string' }
+  if (m.file!.includes('/') || m.file!.startsWith('.'))
+    return { error: 'the manifest names a file outside its directory' }
   // Every field the code reads is checked here, so that a damaged manifest is reported as
   // damaged and never crashes a command ("Cannot read properties of undefined (reading 'length')").
-  if (!Array.isArray(m.tables) || !m.tables.every((t) => typeof t?.name === 'string' && typeof t.rows === 'number')) return { error: 'the manifest has no list of tables' }
+  if (!Array.isArray(m.tables) || !m.tables.every((t) => typeof t?.name === 'string' && typeof t.rows === 'number'))
+    return { error: 'the manifest has no list of tables' }
   // A kind this version does not know is not damage (a newer dbkeeper may have written it): the
   // backup is listed, and reading it is refused naming the kind (pipeline/compression.ts compressionOf).
-  if (typeof m.compression?.kind !== 'string' || typeof m.compression.level !== 'number') return { error: 'the manifest has no compression' }
-  if (typeof m.tool?.name !== 'string' || typeof m.tool.version !== 'string' || !Array.isArray(m.tool.options)) return { error: 'the manifest has no dump tool' }
+  if (typeof m.compression?.kind !== 'string' || typeof m.compression.level !== 'number')
+    return { error: 'the manifest has no compression' }
+  if (typeof m.tool?.name !== 'string' || typeof m.tool.version !== 'string' || !Array.isArray(m.tool.options))
+    return { error: 'the manifest has no dump tool' }
   if (typeof m.server?.version !== 'string') return { error: 'the manifest has no server version' }
   if (typeof m.durationMs !== 'number') return { error: 'the manifest has no duration' }
   if (typeof m.verification?.at !== 'string') return { error: 'the manifest has no verification' }
   // Older manifests may lack these; they are defaulted rather than refused.
-  return { manifest: { ...m, kind: m.kind ?? 'backup', sourceId: m.sourceId ?? '', host: m.host ?? '', locations: m.locations ?? {} } as Manifest }
+  return {
+    manifest: {
+      ...m,
+      kind: m.kind ?? 'backup',
+      sourceId: m.sourceId ?? '',
+      host: m.host ?? '',
+      locations: m.locations ?? {},
+    } as Manifest,
+  }
 }
 
 function isDigest(v: unknown): v is { size: number; sha256: string } {

@@ -17,7 +17,10 @@ export { STATE_DIR, TEMP_SUFFIX, isTempName } from '../storage/local/names.js'
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 /** `\.gz|\.zst`: the extension of every compression that has one. */
-const COMPRESSION_EXTS = COMPRESSION_KINDS.map((k) => CODECS[k].ext).filter((ext) => ext !== '').map(escapeRegExp).join('|')
+const COMPRESSION_EXTS = COMPRESSION_KINDS.map((k) => CODECS[k].ext)
+  .filter((ext) => ext !== '')
+  .map(escapeRegExp)
+  .join('|')
 export const DATA_FILE_PATTERN = new RegExp(`^(.+)_(\\d{8}T\\d{6}Z)\\.(sql|db|dump)(${COMPRESSION_EXTS})?$`)
 
 /**
@@ -74,12 +77,18 @@ export function isShortenedName(encoded: string): boolean {
 
 /** The name `encoded` stands for; for a shortened name only its start (read the manifest for the rest). */
 export function decodeName(encoded: string): string {
-  return Buffer.from(encoded.replace(/%([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8')
+  return Buffer.from(
+    encoded.replace(/%([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
+    'latin1',
+  ).toString('utf8')
 }
 
 /** 2026-11-22T03:04:05.678Z → 20261122T030405Z */
 export function formatStamp(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '')
 }
 
 export function parseStamp(stamp: string): Date {
@@ -104,7 +113,9 @@ export function tempName(finalName: string): string {
   return `.${finalName}${TEMP_SUFFIX}`
 }
 
-export function parseDataFileName(name: string): { id: string; stamp: string; contentExt: string; compressionExt: string } | undefined {
+export function parseDataFileName(
+  name: string,
+): { id: string; stamp: string; contentExt: string; compressionExt: string } | undefined {
   const m = DATA_FILE_PATTERN.exec(name)
   if (!m) return undefined
   return { id: `${m[1]}_${m[2]}`, stamp: m[2]!, contentExt: m[3]!, compressionExt: m[4] ?? '' }

@@ -61,10 +61,15 @@ export function aheadBy(m: Pick<Manifest, 'startedAt'>, now: Date): string {
  * The warning for backups stamped in the future, one line: what, why, and the next step. The same
  * text in the run's log, `status` and `list`, so an operator searching for it finds all three.
  */
-export function futureWarning(manifests: readonly Pick<Manifest, 'startedAt' | 'id' | 'source' | 'database' | 'file'>[], now: Date): string {
+export function futureWarning(
+  manifests: readonly Pick<Manifest, 'startedAt' | 'id' | 'source' | 'database' | 'file'>[],
+  now: Date,
+): string {
   const names = manifests.map((m) => `${m.source}/${m.database} ${m.id} (${aheadBy(m, now)} ahead)`)
-  return `CLOCK SKEW: ${names.length === 1 ? 'a backup is' : `${names.length} backups are`} stamped in the future: ${names.join(', ')}; `
-    + 'never counted as the newest, never used as `latest`, never removed by retention. '
-    + 'Check the host clock (timedatectl, NTP); when the stamp is wrong but the backup is wanted, '
-    + 'restore it by id; when it is not, delete its data file, .sha256 and .manifest.json by hand'
+  return (
+    `CLOCK SKEW: ${names.length === 1 ? 'a backup is' : `${names.length} backups are`} stamped in the future: ${names.join(', ')}; ` +
+    'never counted as the newest, never used as `latest`, never removed by retention. ' +
+    'Check the host clock (timedatectl, NTP); when the stamp is wrong but the backup is wanted, ' +
+    'restore it by id; when it is not, delete its data file, .sha256 and .manifest.json by hand'
+  )
 }

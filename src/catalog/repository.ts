@@ -90,7 +90,11 @@ export class PendingBackup implements AsyncDisposable {
       failpoint('backup.renamed')
       const m = manifest()
       if (m.file !== this.file || m.compressed.sha256 !== sha256) {
-        throw new DbkeeperError('INTERNAL', `the manifest of ${this.dataPath} names ${m.file} with sha256 ${m.compressed.sha256}, the file committed has ${sha256}`, { hint: 'report this; nothing was kept' })
+        throw new DbkeeperError(
+          'INTERNAL',
+          `the manifest of ${this.dataPath} names ${m.file} with sha256 ${m.compressed.sha256}, the file committed has ${sha256}`,
+          { hint: 'report this; nothing was kept' },
+        )
       }
       this.writing = this.manifestPath
       this.placed.unshift(this.manifestPath)
@@ -118,7 +122,10 @@ export class PendingBackup implements AsyncDisposable {
 
   /** Removes everything placed, the manifest first, and the temporary files. Idempotent; never throws. */
   async discard(): Promise<void> {
-    const temps = [this.tempPath, ...[this.sidecarPath, this.manifestPath].map((p) => join(dirname(p), tempName(basename(p))))]
+    const temps = [
+      this.tempPath,
+      ...[this.sidecarPath, this.manifestPath].map((p) => join(dirname(p), tempName(basename(p)))),
+    ]
     for (const path of [...this.placed, ...temps]) await rm(path, { force: true }).catch(() => undefined)
     this.placed.length = 0
   }
@@ -153,7 +160,12 @@ export async function reserveBackup(dataPath: string): Promise<PendingBackup> {
  * would share an id, whatever their extensions: wait for the next second instead of overwriting,
  * renaming, or leaving two backups that `restore ID` cannot tell apart.
  */
-export async function reserveNewBackup(backupDir: string, source: string, database: string, ext: { content: string; compression: string }): Promise<{ pending: PendingBackup; startedAt: Date }> {
+export async function reserveNewBackup(
+  backupDir: string,
+  source: string,
+  database: string,
+  ext: { content: string; compression: string },
+): Promise<{ pending: PendingBackup; startedAt: Date }> {
   const dir = databaseDir(backupDir, source, database)
   await ensureDir(dir)
   for (;;) {
@@ -161,7 +173,10 @@ export async function reserveNewBackup(backupDir: string, source: string, databa
     const id = backupId(database, now)
     const names = await readdir(dir).catch(() => [] as string[])
     if (!names.some((name) => name.startsWith(`${id}.`) || name.startsWith(`.${id}.`))) {
-      return { pending: new PendingBackup(join(dir, dataFileName(database, now, ext.content, ext.compression))), startedAt: now }
+      return {
+        pending: new PendingBackup(join(dir, dataFileName(database, now, ext.content, ext.compression))),
+        startedAt: now,
+      }
     }
     await new Promise((r) => setTimeout(r, 1000 - now.getMilliseconds() + 5))
   }
@@ -178,11 +193,22 @@ function checksumLine(sha256: string, file: string): string {
  * manifest as stored, with its `s3` location. See the file comment for why the data object comes
  * first there and why a failed put removes nothing.
  */
-export async function commitOnTarget(target: Target, dataKey: string, m: Manifest, metadata: Record<string, string>): Promise<Manifest> {
+export async function commitOnTarget(
+  target: Target,
+  dataKey: string,
+  m: Manifest,
+  metadata: Record<string, string>,
+): Promise<Manifest> {
   const remote: Manifest = { ...m, locations: { ...m.locations, s3: target.url(dataKey) } }
-  await target.put(`${dataKey}${CHECKSUM_SUFFIX}`, checksumLine(m.compressed.sha256, m.file), { contentType: 'text/plain', metadata: { sha256: m.compressed.sha256 } })
+  await target.put(`${dataKey}${CHECKSUM_SUFFIX}`, checksumLine(m.compressed.sha256, m.file), {
+    contentType: 'text/plain',
+    metadata: { sha256: m.compressed.sha256 },
+  })
   failpoint('offsite.before-manifest')
-  await target.put(`${dataKey}${MANIFEST_SUFFIX}`, encodeManifest(remote), { contentType: 'application/json', metadata })
+  await target.put(`${dataKey}${MANIFEST_SUFFIX}`, encodeManifest(remote), {
+    contentType: 'application/json',
+    metadata,
+  })
   failpoint('offsite.committed')
   return remote
 }

@@ -9,7 +9,9 @@ export function parseCommandArgs<T extends Options>(command: string, args: strin
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true })
   } catch (error) {
-    throw new DbkeeperError('USAGE', usageMessage(command, error as Error & { code?: string }, options), { hint: `see dbkeeper ${command} --help` })
+    throw new DbkeeperError('USAGE', usageMessage(command, error as Error & { code?: string }, options), {
+      hint: `see dbkeeper ${command} --help`,
+    })
   }
 }
 
@@ -23,7 +25,9 @@ function usageMessage(command: string, error: Error & { code?: string }, options
     const given = /^Unknown option '([^']+)'/.exec(error.message)?.[1] ?? '?'
     const near = closest(given.replace(/=.*$/, ''), flags)
     if (near) return `unknown option ${given}: did you mean ${near}?`
-    return flags.length === 0 ? `unknown option ${given}: ${command} takes no options` : `unknown option ${given}: ${command} takes ${flags.join(', ')}`
+    return flags.length === 0
+      ? `unknown option ${given}: ${command} takes no options`
+      : `unknown option ${given}: ${command} takes ${flags.join(', ')}`
   }
   if (error.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
     const missing = /^Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/.exec(error.message)?.[1]

@@ -46,9 +46,12 @@ export async function main(argv: string[]): Promise<number> {
   if (!command) {
     const names = commands.map((c) => c.name)
     const near = closest(name, names)
-    write(process.stderr, near
-      ? `dbkeeper: unknown command "${name}": did you mean ${near}?`
-      : `dbkeeper: unknown command "${name}" — the commands are ${names.join(', ')} (dbkeeper --help says what each does)`)
+    write(
+      process.stderr,
+      near
+        ? `dbkeeper: unknown command "${name}": did you mean ${near}?`
+        : `dbkeeper: unknown command "${name}" — the commands are ${names.join(', ')} (dbkeeper --help says what each does)`,
+    )
     return EXIT_USAGE
   }
   if (args.includes('--help') || args.includes('-h')) {
@@ -78,16 +81,25 @@ export async function main(argv: string[]): Promise<number> {
   let logger = createLogger({ level: 'info', format: undefined, destination: process.stderr })
   try {
     const config = command.needsConfig ? loadConfig() : (undefined as never)
-    if (config) logger = createLogger({ level: config.log.level, format: config.log.format, destination: command.name === 'daemon' ? process.stdout : process.stderr })
+    if (config)
+      logger = createLogger({
+        level: config.log.level,
+        format: config.log.format,
+        destination: command.name === 'daemon' ? process.stdout : process.stderr,
+      })
     const ctx: CommandContext = {
-      args, config, logger, signal: controller.signal,
+      args,
+      config,
+      logger,
+      signal: controller.signal,
       print: (text) => write(process.stdout, text),
       isTTY: Boolean(process.stdout.isTTY && process.stderr.isTTY),
     }
     return await command.run(ctx)
   } catch (error) {
     const e = toDbkeeperError(error)
-    if (e.code === 'INTERNAL' || (e.code === 'IO' && !(error instanceof Error && 'hint' in error))) logger.debug({ err: error }, 'details')
+    if (e.code === 'INTERNAL' || (e.code === 'IO' && !(error instanceof Error && 'hint' in error)))
+      logger.debug({ err: error }, 'details')
     write(process.stderr, `dbkeeper ${name}: ${describeError(e)}`)
     return exitCodeFor(e)
   }

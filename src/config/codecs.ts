@@ -56,13 +56,17 @@ export const CODECS = {
 
 export type CodecKind = keyof typeof CODECS
 /** The kinds of the compression stage (COMPRESSION's values). */
-export type CompressionKind = { [K in CodecKind]: (typeof CODECS)[K]['stage'] extends 'compression' ? K : never }[CodecKind]
+export type CompressionKind = {
+  [K in CodecKind]: (typeof CODECS)[K]['stage'] extends 'compression' ? K : never
+}[CodecKind]
 
 /** COMPRESSION when it is not set. */
 export const DEFAULT_COMPRESSION: CompressionKind = 'gzip'
 
 /** Every compression kind, in the table's order (for "one of gzip, zstd, none"). */
-export const COMPRESSION_KINDS = (Object.keys(CODECS) as CodecKind[]).filter((k): k is CompressionKind => CODECS[k].stage === 'compression')
+export const COMPRESSION_KINDS = (Object.keys(CODECS) as CodecKind[]).filter(
+  (k): k is CompressionKind => CODECS[k].stage === 'compression',
+)
 
 /** The aliases of every compression kind, for EnvReader.oneOf: `{ gz: 'gzip', zst: 'zstd' }`. */
 export function compressionAliases(): Record<string, CompressionKind> {

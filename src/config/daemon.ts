@@ -65,14 +65,23 @@ export function readDaemonConfig(r: EnvReader, now = new Date()): DaemonConfig {
   const healthMaxAgeMs = readDuration(r, 'HEALTH_MAX_AGE', defaultMaxAge)
   if (interval !== undefined && healthMaxAgeMs <= interval && r.has('HEALTH_MAX_AGE')) {
     // A limit shorter than the gap between runs reports unhealthy between every two runs.
-    r.problem('HEALTH_MAX_AGE', r.raw('HEALTH_MAX_AGE'), `a duration longer than the schedule's interval (${formatDuration(interval)})`)
+    r.problem(
+      'HEALTH_MAX_AGE',
+      r.raw('HEALTH_MAX_AGE'),
+      `a duration longer than the schedule's interval (${formatDuration(interval)})`,
+    )
   }
   return Object.freeze({
     schedule,
     backupOnStart: r.bool('BACKUP_ON_START', true),
     backupOnShutdown: r.bool('BACKUP_ON_SHUTDOWN', false),
     shutdownTimeoutMs: readDuration(r, 'SHUTDOWN_TIMEOUT', 60_000),
-    healthPort: r.int('HEALTH_PORT', { min: 0, max: 65535, fallback: 8080, expected: 'a port number from 1 to 65535, or 0 for no health server' })!,
+    healthPort: r.int('HEALTH_PORT', {
+      min: 0,
+      max: 65535,
+      fallback: 8080,
+      expected: 'a port number from 1 to 65535, or 0 for no health server',
+    })!,
     healthMaxAgeMs,
   })
 }
@@ -83,7 +92,11 @@ export function readNotifyConfig(r: EnvReader, hostname = osHostname()): NotifyC
   const email = readEmail(r, hostname)
   const webhook = readWebhook(r)
   if (onSet && !r.has('SMTP_HOST') && !r.has('WEBHOOK_URL') && !r.has('WEBHOOK_URL_FILE')) {
-    r.problem('NOTIFY_ON', r.raw('NOTIFY_ON'), 'SMTP_HOST (with MAIL_TO) or WEBHOOK_URL to be set as well: there is nowhere to send alerts')
+    r.problem(
+      'NOTIFY_ON',
+      r.raw('NOTIFY_ON'),
+      'SMTP_HOST (with MAIL_TO) or WEBHOOK_URL to be set as well: there is nowhere to send alerts',
+    )
   }
   return Object.freeze({ on, email, webhook })
 }
@@ -91,22 +104,36 @@ export function readNotifyConfig(r: EnvReader, hostname = osHostname()): NotifyC
 function readEmail(r: EnvReader, hostname: string): EmailConfig | undefined {
   const host = r.raw('SMTP_HOST')
   const toRaw = r.raw('MAIL_TO')
-  const port = r.int('SMTP_PORT', { min: 1, max: 65535, fallback: 587, expected: 'a port number from 1 to 65535 (587 for STARTTLS, 465 for TLS)' })!
+  const port = r.int('SMTP_PORT', {
+    min: 1,
+    max: 65535,
+    fallback: 587,
+    expected: 'a port number from 1 to 65535 (587 for STARTTLS, 465 for TLS)',
+  })!
   const secure = r.bool('SMTP_SECURE', port === 465)
   const user = r.raw('SMTP_USER')
   const password = r.secret('SMTP_PASS')
   const from = r.string('MAIL_FROM', `dbkeeper@${hostname}`)!
-  if (r.has('MAIL_FROM') && !isAddress(from)) r.problem('MAIL_FROM', from, 'an email address such as backup@example.com')
-  const to = toRaw === undefined ? [] : toRaw.split(',').map((s) => s.trim()).filter((s) => s !== '')
+  if (r.has('MAIL_FROM') && !isAddress(from))
+    r.problem('MAIL_FROM', from, 'an email address such as backup@example.com')
+  const to =
+    toRaw === undefined
+      ? []
+      : toRaw
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '')
   const bad = to.filter((a) => !isAddress(a))
-  if (bad.length > 0) r.problem('MAIL_TO', toRaw, `email addresses separated by commas (not an address: ${bad.join(', ')})`)
+  if (bad.length > 0)
+    r.problem('MAIL_TO', toRaw, `email addresses separated by commas (not an address: ${bad.join(', ')})`)
   if (host === undefined) {
     if (toRaw !== undefined) r.problem('SMTP_HOST', undefined, 'the SMTP server that sends the alerts to MAIL_TO')
     return undefined
   }
   if (to.length === 0) r.problem('MAIL_TO', toRaw, 'one or more recipients, separated by commas (SMTP_HOST is set)')
   if (password && user === undefined) r.problem('SMTP_USER', undefined, 'the SMTP user name that goes with SMTP_PASS')
-  if (user !== undefined && !password) r.problem('SMTP_PASS', undefined, 'the password of SMTP_USER (or SMTP_PASS_FILE)')
+  if (user !== undefined && !password)
+    r.problem('SMTP_PASS', undefined, 'the password of SMTP_USER (or SMTP_PASS_FILE)')
   return Object.freeze({ host, port, secure, user, password, from, to: Object.freeze(to) })
 }
 

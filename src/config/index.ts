@@ -26,9 +26,13 @@ export class ConfigError extends DbkeeperError {
 
   constructor(problems: readonly ConfigProblem[]) {
     const lines = problems.map((p) => `  - ${formatProblem(p)}`).join('\n')
-    super('CONFIG', `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines}`, {
-      hint: 'fix the variables above (docs/CONFIGURATION.md lists every variable); nothing was backed up or changed',
-    })
+    super(
+      'CONFIG',
+      `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines}`,
+      {
+        hint: 'fix the variables above (docs/CONFIGURATION.md lists every variable); nothing was backed up or changed',
+      },
+    )
     this.problems = problems
   }
 }
@@ -37,7 +41,11 @@ export class ConfigError extends DbkeeperError {
  * Parses and validates the configuration. Pure apart from `readFile` for `*_FILE` secrets.
  * Throws ConfigError listing every problem; returns a frozen Config otherwise.
  */
-export function parseConfig(env: Env, readFile: FileReader = (p) => readFileSync(p, 'utf8'), cwd = process.cwd()): Config {
+export function parseConfig(
+  env: Env,
+  readFile: FileReader = (p) => readFileSync(p, 'utf8'),
+  cwd = process.cwd(),
+): Config {
   const { config, problems } = readConfig(env, readFile, cwd, true)
   if (problems.length > 0) throw new ConfigError(problems)
   declarePublic(config)
@@ -48,7 +56,12 @@ export function parseConfig(env: Env, readFile: FileReader = (p) => readFileSync
  * Every reader over `env`: the configuration (meaningless when there are problems), the problems,
  * and every name looked up. `checkUnknown` is off only for the measuring run of knownVariables.
  */
-function readConfig(env: Env, readFile: FileReader, cwd: string, checkUnknown: boolean): { config: Config; problems: ConfigProblem[]; asked: ReadonlySet<string> } {
+function readConfig(
+  env: Env,
+  readFile: FileReader,
+  cwd: string,
+  checkUnknown: boolean,
+): { config: Config; problems: ConfigProblem[]; asked: ReadonlySet<string> } {
   const r = new EnvReader(env, readFile)
 
   const dirRaw = r.string('BACKUP_DIR', DEFAULT_BACKUP_DIR)!
@@ -57,7 +70,14 @@ function readConfig(env: Env, readFile: FileReader, cwd: string, checkUnknown: b
   // Levels, default and the wording of the problem come from the codec's row; a codec without
   // levels (none) does not read COMPRESSION_LEVEL.
   const levels = CODECS[kind].levels
-  const level = levels ? r.int('COMPRESSION_LEVEL', { min: levels.min, max: levels.max, fallback: levels.default, expected: levels.expected })! : 0
+  const level = levels
+    ? r.int('COMPRESSION_LEVEL', {
+        min: levels.min,
+        max: levels.max,
+        fallback: levels.default,
+        expected: levels.expected,
+      })!
+    : 0
   const logLevel = r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info')
   const logFormatRaw = r.raw('LOG_FORMAT')
   const logFormat = logFormatRaw === undefined ? undefined : r.oneOf('LOG_FORMAT', ['json', 'pretty'] as const, 'json')
@@ -71,17 +91,27 @@ function readConfig(env: Env, readFile: FileReader, cwd: string, checkUnknown: b
   for (const id of sourcePrefixes(env)) {
     const s = readSource(r, id, retention)
     if (s) {
-      if (isEmptyPolicy(s.retention)) r.problem(`${id}_KEEP_*`, undefined, 'a retention policy that keeps something (every rule of this source is off)')
+      if (isEmptyPolicy(s.retention))
+        r.problem(
+          `${id}_KEEP_*`,
+          undefined,
+          'a retention policy that keeps something (every rule of this source is off)',
+        )
       sources.push(s)
     }
   }
   if (sourcePrefixes(env).length === 0) {
-    r.problem('DB01_TYPE', undefined, 'at least one database source (DB01_TYPE=mysql|postgres|sqlite with its DB01_* settings)')
+    r.problem(
+      'DB01_TYPE',
+      undefined,
+      'at least one database source (DB01_TYPE=mysql|postgres|sqlite with its DB01_* settings)',
+    )
   }
   const seen = new Map<string, string>()
   for (const s of sources) {
     const other = seen.get(s.label)
-    if (other) r.problem(`${s.id}_LABEL`, s.label, `a label different from ${other}'s (two sources cannot share a directory)`)
+    if (other)
+      r.problem(`${s.id}_LABEL`, s.label, `a label different from ${other}'s (two sources cannot share a directory)`)
     seen.set(s.label, s.id)
   }
 
@@ -112,7 +142,11 @@ function readConfig(env: Env, readFile: FileReader, cwd: string, checkUnknown: b
  * Nothing here becomes a Secret or a public string.
  */
 const MEASURING_ENVS: readonly Env[] = COMPRESSION_KINDS.map((kind) => ({
-  DB01_TYPE: 'mysql', DB02_TYPE: 'postgres', DB03_TYPE: 'sqlite', S3_BUCKET: 'measuring-bucket', COMPRESSION: kind,
+  DB01_TYPE: 'mysql',
+  DB02_TYPE: 'postgres',
+  DB03_TYPE: 'sqlite',
+  S3_BUCKET: 'measuring-bucket',
+  COMPRESSION: kind,
 }))
 let measured: readonly string[] | undefined
 
@@ -133,7 +167,8 @@ function knownVariables(alsoAsked: ReadonlySet<string>): KnownVariables {
 function declarePublic(value: unknown): void {
   if (typeof value === 'string') registerPublic(value)
   else if (Array.isArray(value)) value.forEach(declarePublic)
-  else if (value !== null && typeof value === 'object' && !(value instanceof Secret) && !(value instanceof Date)) Object.values(value).forEach(declarePublic)
+  else if (value !== null && typeof value === 'object' && !(value instanceof Secret) && !(value instanceof Date))
+    Object.values(value).forEach(declarePublic)
 }
 
 /** The one reader of process.env. */

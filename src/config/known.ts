@@ -22,7 +22,19 @@ const MISNUMBERED_VAR = /^DB(\d)_([A-Z0-9_]+)$/
  * for features to come, so that a variable meant for them is not silently ignored today.
  * AWS_ is not ours: the AWS SDK reads its own (AWS_PROFILE, AWS_REGION, …).
  */
-const FAMILIES = ['S3_', 'KEEP_', 'SMTP_', 'MAIL_', 'DRILL_', 'HEALTH_', 'BACKUP_', 'AGE_', 'PITR_', 'STATUS_', 'PING_'] as const
+const FAMILIES = [
+  'S3_',
+  'KEEP_',
+  'SMTP_',
+  'MAIL_',
+  'DRILL_',
+  'HEALTH_',
+  'BACKUP_',
+  'AGE_',
+  'PITR_',
+  'STATUS_',
+  'PING_',
+] as const
 
 /** Kubernetes (and legacy Docker link) service variables: `SMTP_SERVICE_HOST`, `BACKUP_PORT_8080_TCP`. */
 const SERVICE_LINK = /_SERVICE_(HOST|PORT)(_[A-Z0-9_]+)?$|_PORT_\d+_(TCP|UDP|SCTP)(_(ADDR|PORT|PROTO))?$/
@@ -36,7 +48,11 @@ const DATABACKER = 'databacker/mysql-backup'
  * for people.
  */
 const PEERS: readonly (readonly [RegExp, string, string])[] = [
-  [/^DB\d+_(BACKUP_INTERVAL|BACKUP_BEGIN|BACKUP_BLACKOUT_BEGIN|BACKUP_BLACKOUT_END)$/, TIREDOFIT, 'SCHEDULE, one cron pattern for every source (e.g. "30 2 * * *")'],
+  [
+    /^DB\d+_(BACKUP_INTERVAL|BACKUP_BEGIN|BACKUP_BLACKOUT_BEGIN|BACKUP_BLACKOUT_END)$/,
+    TIREDOFIT,
+    'SCHEDULE, one cron pattern for every source (e.g. "30 2 * * *")',
+  ],
   [/^DB\d+_CLEANUP_TIME$/, TIREDOFIT, 'DBnn_KEEP_WITHIN (a duration such as 7d, not minutes) or the KEEP_* rules'],
   [/^DB\d+_ARCHIVE_TIME$/, TIREDOFIT, 'S3_BUCKET with S3_RETENTION_DAYS or S3_KEEP_* for a longer off-site history'],
   [/^DB\d+_(COMPRESSION|COMPRESSION_LEVEL)$/, TIREDOFIT, 'the global COMPRESSION and COMPRESSION_LEVEL'],
@@ -44,22 +60,50 @@ const PEERS: readonly (readonly [RegExp, string, string])[] = [
   [/^(DB\d+_)?S3_KEY_SECRET$/, TIREDOFIT, 'AWS_SECRET_ACCESS_KEY (or AWS_SECRET_ACCESS_KEY_FILE)'],
   [/^(DB\d+_)?S3_PATH$/, TIREDOFIT, 'S3_PREFIX'],
   [/^(DB\d+_)?S3_(HOST|PROTOCOL)$/, TIREDOFIT, 'S3_ENDPOINT, one URL such as https://minio:9000'],
-  [/^(DB\d+_)?S3_(EXTRA_OPTS|CERT_CA_FILE|CERT_SKIP_VERIFY)$/, TIREDOFIT, 'nothing to set: a private CA goes in NODE_EXTRA_CA_CERTS (a PEM file)'],
+  [
+    /^(DB\d+_)?S3_(EXTRA_OPTS|CERT_CA_FILE|CERT_SKIP_VERIFY)$/,
+    TIREDOFIT,
+    'nothing to set: a private CA goes in NODE_EXTRA_CA_CERTS (a PEM file)',
+  ],
   [/^DB\d+_S3_([A-Z0-9_]+)$/, TIREDOFIT, 'the global S3_* variables (S3_BUCKET, S3_REGION, S3_PREFIX, S3_ENDPOINT)'],
-  [/^DB\d+_BACKUP_LOCATION$/, TIREDOFIT, 'BACKUP_DIR for the volume, plus S3_BUCKET for an off-site copy of every backup'],
+  [
+    /^DB\d+_BACKUP_LOCATION$/,
+    TIREDOFIT,
+    'BACKUP_DIR for the volume, plus S3_BUCKET for an off-site copy of every backup',
+  ],
   [/^DB\d+_(BACKUP_)?FILESYSTEM_PATH$/, TIREDOFIT, 'BACKUP_DIR'],
   [/^DB\d+_EXTRA_BACKUP_OPTS$/, TIREDOFIT, 'DBnn_EXTRA_OPTS'],
   [/^DB\d+_BACKUP_GLOBALS$/, TIREDOFIT, 'DBnn_PG_GLOBALS'],
   [/^DB\d+_SPLIT_DB$/, TIREDOFIT, 'nothing to set: dbkeeper always writes one file per database'],
   [/^DB\d+_LOG_LEVEL$/, TIREDOFIT, 'the global LOG_LEVEL'],
-  [/^DB\d+_(CHECKSUM|ENABLE_PARALLEL_COMPRESSION|PARALLEL_COMPRESSION_THREADS|CREATE_LATEST_SYMLINK)$/, TIREDOFIT, 'nothing to set: every backup gets a SHA-256 and a manifest, and `dbkeeper list` shows the latest'],
-  [/^DEFAULT_([A-Z0-9_]+)$/, TIREDOFIT, 'the unprefixed globals (SCHEDULE, COMPRESSION, KEEP_*, S3_*), shared by every source'],
+  [
+    /^DB\d+_(CHECKSUM|ENABLE_PARALLEL_COMPRESSION|PARALLEL_COMPRESSION_THREADS|CREATE_LATEST_SYMLINK)$/,
+    TIREDOFIT,
+    'nothing to set: every backup gets a SHA-256 and a manifest, and `dbkeeper list` shows the latest',
+  ],
+  [
+    /^DEFAULT_([A-Z0-9_]+)$/,
+    TIREDOFIT,
+    'the unprefixed globals (SCHEDULE, COMPRESSION, KEEP_*, S3_*), shared by every source',
+  ],
   [/^BACKUP_JOB_CONCURRENCY$/, TIREDOFIT, 'nothing to set: sources are backed up one after another'],
   [/^TIMEZONE$/, TIREDOFIT, 'TZ'],
-  [/^CONTAINER_[A-Z0-9_]+$/, TIREDOFIT, 'nothing to set: its base image\'s settings; dbkeeper\'s health check is HEALTH_PORT and HEALTH_MAX_AGE'],
-  [/^(ENABLE_NOTIFICATIONS|NOTIFICATION_TYPE)$/, TIREDOFIT, 'SMTP_HOST with MAIL_TO, or WEBHOOK_URL; NOTIFY_ON=always for every run'],
+  [
+    /^CONTAINER_[A-Z0-9_]+$/,
+    TIREDOFIT,
+    "nothing to set: its base image's settings; dbkeeper's health check is HEALTH_PORT and HEALTH_MAX_AGE",
+  ],
+  [
+    /^(ENABLE_NOTIFICATIONS|NOTIFICATION_TYPE)$/,
+    TIREDOFIT,
+    'SMTP_HOST with MAIL_TO, or WEBHOOK_URL; NOTIFY_ON=always for every run',
+  ],
   [/^(MATTERMOST|ROCKETCHAT)_WEBHOOK_URL$/, TIREDOFIT, 'WEBHOOK_URL'],
-  [/^(DB_DUMP_FREQ|DB_DUMP_FREQUENCY|DB_DUMP_BEGIN|DB_DUMP_CRON)$/, `${DATABACKER} or ${TIREDOFIT} before v4`, 'SCHEDULE, one cron pattern (e.g. "30 2 * * *")'],
+  [
+    /^(DB_DUMP_FREQ|DB_DUMP_FREQUENCY|DB_DUMP_BEGIN|DB_DUMP_CRON)$/,
+    `${DATABACKER} or ${TIREDOFIT} before v4`,
+    'SCHEDULE, one cron pattern (e.g. "30 2 * * *")',
+  ],
   [/^DB_DUMP_TARGET$/, DATABACKER, 'BACKUP_DIR for a directory, S3_BUCKET and S3_PREFIX for s3://bucket/path'],
   [/^DB_DUMP_RETENTION$/, DATABACKER, 'KEEP_WITHIN (e.g. 30d) or the KEEP_* rules'],
   [/^DB_DUMP_COMPRESSION$/, DATABACKER, 'COMPRESSION'],
@@ -68,7 +112,11 @@ const PEERS: readonly (readonly [RegExp, string, string])[] = [
   [/^DB_RESTORE_TARGET$/, DATABACKER, '`dbkeeper restore SOURCE [BACKUP]`'],
   [/^(DB_DUMP_INCLUDE|DB_NAMES)$/, DATABACKER, 'DB01_NAME (a comma-separated list, or ALL)'],
   [/^DB_DUMP_[A-Z0-9_]+$/, DATABACKER, 'see docs/CONFIGURATION.md, "Coming from another image"'],
-  [/^DB_CLEANUP_TIME$/, `${TIREDOFIT} before v4`, 'KEEP_WITHIN (a duration such as 7d, not minutes) or the KEEP_* rules'],
+  [
+    /^DB_CLEANUP_TIME$/,
+    `${TIREDOFIT} before v4`,
+    'KEEP_WITHIN (a duration such as 7d, not minutes) or the KEEP_* rules',
+  ],
   // DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME are the peers' too, but not refused: our own
   // scripts/restore-mysql.sh reads DB_HOST, DB_PORT and DB_USER, and so do many applications
   // whose env file is shared with the backup container. The table in the docs covers them.
@@ -79,9 +127,24 @@ const PEERS: readonly (readonly [RegExp, string, string])[] = [
 
 /** Words people write for ours: `DB01_PASSWORD` → `DB01_PASS`, `SMTP_USERNAME` → `SMTP_USER`. */
 const ALIASES: Record<string, string> = {
-  PASSWORD: 'PASS', PASSWD: 'PASS', PWD: 'PASS', DATABASE: 'NAME', DB: 'NAME', DBNAME: 'NAME', USERNAME: 'USER',
-  FILE: 'PATH', SERVER: 'HOST', HOSTNAME: 'HOST', OPTS: 'EXTRA_OPTS', OPTIONS: 'EXTRA_OPTS', RECIPIENT: 'TO',
-  RECIPIENTS: 'TO', SENDER: 'FROM', BUCKET_NAME: 'BUCKET', ENDPOINT_URL: 'ENDPOINT', URL: 'ENDPOINT',
+  PASSWORD: 'PASS',
+  PASSWD: 'PASS',
+  PWD: 'PASS',
+  DATABASE: 'NAME',
+  DB: 'NAME',
+  DBNAME: 'NAME',
+  USERNAME: 'USER',
+  FILE: 'PATH',
+  SERVER: 'HOST',
+  HOSTNAME: 'HOST',
+  OPTS: 'EXTRA_OPTS',
+  OPTIONS: 'EXTRA_OPTS',
+  RECIPIENT: 'TO',
+  RECIPIENTS: 'TO',
+  SENDER: 'FROM',
+  BUCKET_NAME: 'BUCKET',
+  ENDPOINT_URL: 'ENDPOINT',
+  URL: 'ENDPOINT',
 }
 
 /** The problems of every variable that is ours (or within a typo of ours) but not known. */
@@ -104,15 +167,21 @@ function judge(name: string, known: KnownVariables): string | undefined {
     return `a known source variable (${peer(name, source[1]!) ?? sourceHint(name, source[1]!, source[2]!, known)})`
   }
   const misnumbered = MISNUMBERED_VAR.exec(name)
-  if (misnumbered) return `a known source variable (sources are numbered with two digits: did you mean DB0${misnumbered[1]}_${misnumbered[2]}?)`
+  if (misnumbered)
+    return `a known source variable (sources are numbered with two digits: did you mean DB0${misnumbered[1]}_${misnumbered[2]}?)`
   if (known.globals.has(name)) return undefined
   const fromPeer = peer(name, 'DB01')
   if (fromPeer) return `a known variable (${fromPeer})`
   // A source's setting written globally (PG_FORMAT). Single words (PATH, USER) are the system's.
-  if (name.includes('_') && known.sourceSuffixes.has(name)) return `a known variable (${name} is a source's setting: did you mean DB01_${name}?)`
+  if (name.includes('_') && known.sourceSuffixes.has(name))
+    return `a known variable (${name} is a source's setting: did you mean DB01_${name}?)`
   const family = FAMILIES.find((f) => name.startsWith(f))
-  const near = closest(name, [...known.globals].filter((g) => !g.startsWith('AWS_')))
-  if (family === undefined) return near && !name.startsWith('AWS_') ? `a known variable (did you mean ${near}?)` : undefined
+  const near = closest(
+    name,
+    [...known.globals].filter((g) => !g.startsWith('AWS_')),
+  )
+  if (family === undefined)
+    return near && !name.startsWith('AWS_') ? `a known variable (did you mean ${near}?)` : undefined
   const hint = alias(name, (c) => known.globals.has(c)) ?? near
   if (hint) return `a known variable (did you mean ${hint}?)`
   const members = [...known.globals].filter((g) => g.startsWith(family))
@@ -123,7 +192,8 @@ function judge(name: string, known: KnownVariables): string | undefined {
 
 function peer(name: string, id: string): string | undefined {
   for (const [pattern, who, ours] of PEERS) {
-    if (pattern.test(name)) return `${name} comes from ${who}; dbkeeper: ${name.replace(pattern, ours).replace(/\bDBnn_/g, `${id}_`)}`
+    if (pattern.test(name))
+      return `${name} comes from ${who}; dbkeeper: ${name.replace(pattern, ours).replace(/\bDBnn_/g, `${id}_`)}`
   }
   return undefined
 }
@@ -141,7 +211,9 @@ function sourceHint(name: string, id: string, suffix: string, known: KnownVariab
   }
   const hit = alias(name, isKnown) ?? closest(suffix, [...known.sourceSuffixes])
   if (hit) return `did you mean ${hit.startsWith(`${id}_`) ? hit : `${id}_${hit}`}?`
-  const rest = [...known.sourceSuffixes].filter((s) => !SOURCE_SUFFIX_ORDER.includes(s) && !/^(KEEP_|RETENTION_DAYS)/.test(s))
+  const rest = [...known.sourceSuffixes].filter(
+    (s) => !SOURCE_SUFFIX_ORDER.includes(s) && !/^(KEEP_|RETENTION_DAYS)/.test(s),
+  )
   return [...SOURCE_SUFFIX_ORDER, ...rest, 'KEEP_*', 'RETENTION_DAYS'].join(', ')
 }
 

@@ -114,6 +114,9 @@ export class EnvReader {
 export function formatProblem(p: ConfigProblem): string {
   // A password pasted into the wrong variable (DB01_PORT=<password>) is still a password.
   // Compared whole too: a short password (`2`) is not searched for inside text, but is one value here.
-  const got = p.value === undefined ? 'it is not set' : `got ${isSecret(p.value) ? `"${MASK}"` : scrubSecrets(JSON.stringify(p.value))}`
+  const got =
+    p.value === undefined
+      ? 'it is not set'
+      : `got ${isSecret(p.value) ? `"${MASK}"` : scrubSecrets(JSON.stringify(p.value))}`
   return `${p.variable}: expected ${p.expected}; ${got}`
 }

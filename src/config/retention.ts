@@ -24,11 +24,19 @@ function readCount(r: EnvReader, name: string, allowZero: boolean): number | und
   if (v === undefined) return undefined
   const n = /^-?\d+$/.test(v) ? Number(v) : Number.NaN
   if (Number.isSafeInteger(n) && (n > 0 || n === -1 || (allowZero && n === 0))) return n
-  r.problem(name, v, allowZero ? 'a count > 0, -1 for unlimited, or 0 to turn the rule off' : 'a count > 0, or -1 for unlimited')
+  r.problem(
+    name,
+    v,
+    allowZero ? 'a count > 0, -1 for unlimited, or 0 to turn the rule off' : 'a count > 0, or -1 for unlimited',
+  )
   return undefined
 }
 
-function readPolicy(r: EnvReader, prefix: string, isOverride: boolean): { policy: RetentionPolicy; days: number | undefined } {
+function readPolicy(
+  r: EnvReader,
+  prefix: string,
+  isOverride: boolean,
+): { policy: RetentionPolicy; days: number | undefined } {
   const policy: RetentionPolicy = {}
   for (const [suffix, field] of COUNT_RULES) {
     const n = readCount(r, `${prefix}${suffix}`, isOverride)
@@ -38,7 +46,8 @@ function readPolicy(r: EnvReader, prefix: string, isOverride: boolean): { policy
   if (within !== undefined) {
     if (isDuration(within)) policy.keepWithin = within
     else if (isOverride && within === '0') policy.keepWithin = '0'
-    else r.problem(`${prefix}KEEP_WITHIN`, within, 'a duration such as 30d, 1y2m or 12h (units y, m, d, h in that order)')
+    else
+      r.problem(`${prefix}KEEP_WITHIN`, within, 'a duration such as 30d, 1y2m or 12h (units y, m, d, h in that order)')
   }
   const daysName = isOverride ? `${prefix}RETENTION_DAYS` : 'BACKUP_RETENTION_DAYS'
   const days = r.int(daysName, { min: isOverride ? 0 : 1, max: 100000, expected: 'a number of days > 0' })
@@ -57,7 +66,7 @@ function approxHours(d: string): number {
   const m = DURATION_PATTERN.exec(d)
   if (!m) return 0
   const [y, mo, dd, h] = m.slice(1).map((x) => Number(x ?? 0)) as [number, number, number, number]
-  return ((y * 365.25 + mo * 30.44 + dd) * 24) + h
+  return (y * 365.25 + mo * 30.44 + dd) * 24 + h
 }
 
 function longerWithin(a: string, b: string): string {
@@ -87,7 +96,8 @@ export function readSourceRetention(r: EnvReader, prefix: string, global: Retent
   const merged: RetentionPolicy = { ...global, ...own }
   // `DB01_KEEP_DAILY=7` alone means exactly that, as it would globally: the implicit default
   // window is not added on top of tiers the operator chose.
-  if (implicitDefaults.has(global) && Object.keys(own).length > 0 && own.keepWithin === undefined) delete merged.keepWithin
+  if (implicitDefaults.has(global) && Object.keys(own).length > 0 && own.keepWithin === undefined)
+    delete merged.keepWithin
   if (days !== undefined) {
     // DBnn_RETENTION_DAYS replaces the global day window.
     if (own.keepWithin === undefined) delete merged.keepWithin

@@ -54,7 +54,8 @@ function readSse(r: EnvReader): { sse: S3Sse | undefined; kmsKeyId: string | und
     else if (raw.toLowerCase() === 'aws:kms') sse = 'aws:kms'
     else r.problem('S3_SSE', raw, 'AES256 (keys managed by S3) or aws:kms (keys in KMS)')
   }
-  if (kmsKeyId !== undefined && sse !== 'aws:kms') r.problem('S3_SSE_KMS_KEY_ID', kmsKeyId, 'to be set only together with S3_SSE=aws:kms')
+  if (kmsKeyId !== undefined && sse !== 'aws:kms')
+    r.problem('S3_SSE_KMS_KEY_ID', kmsKeyId, 'to be set only together with S3_SSE=aws:kms')
   return { sse, kmsKeyId }
 }
 
@@ -68,7 +69,8 @@ function readS3Retention(r: EnvReader, global: RetentionPolicy): RetentionPolicy
   const set = RETENTION_SUFFIXES.some((suffix) => r.has(`S3_${suffix}`))
   if (!set) return undefined
   const policy = readSourceRetention(r, 'S3_', global)
-  if (isEmptyPolicy(policy)) r.problem('S3_KEEP_*', undefined, 'an off-site retention policy that keeps something (every S3_* rule is off)')
+  if (isEmptyPolicy(policy))
+    r.problem('S3_KEEP_*', undefined, 'an off-site retention policy that keeps something (every S3_* rule is off)')
   return Object.freeze(policy)
 }
 
@@ -76,21 +78,36 @@ export function readS3Config(r: EnvReader, env: Env, global: RetentionPolicy): S
   const bucket = r.raw('S3_BUCKET')
   if (bucket === undefined) {
     const others = s3Variables(env)
-    if (others.length > 0) r.problem('S3_BUCKET', undefined, `a bucket name: ${others.join(', ')} ${others.length === 1 ? 'is' : 'are'} set, but S3 is only used with S3_BUCKET`)
+    if (others.length > 0)
+      r.problem(
+        'S3_BUCKET',
+        undefined,
+        `a bucket name: ${others.join(', ')} ${others.length === 1 ? 'is' : 'are'} set, but S3 is only used with S3_BUCKET`,
+      )
     return undefined
   }
-  if (!BUCKET.test(bucket)) r.problem('S3_BUCKET', bucket, 'a bucket name (3–255 letters, digits, ".", "-", "_"; no s3:// and no path: put a path in S3_PREFIX)')
+  if (!BUCKET.test(bucket))
+    r.problem(
+      'S3_BUCKET',
+      bucket,
+      'a bucket name (3–255 letters, digits, ".", "-", "_"; no s3:// and no path: put a path in S3_PREFIX)',
+    )
   const endpoint = readEndpoint(r)
   const region = r.string('S3_REGION', 'us-east-1')!
   if (!REGION.test(region)) r.problem('S3_REGION', region, 'a region such as eu-central-1 (auto for Cloudflare R2)')
   const storageClass = r.raw('S3_STORAGE_CLASS')
-  if (storageClass !== undefined && !STORAGE_CLASS.test(storageClass)) r.problem('S3_STORAGE_CLASS', storageClass, 'a storage class in capitals, such as STANDARD_IA')
+  if (storageClass !== undefined && !STORAGE_CLASS.test(storageClass))
+    r.problem('S3_STORAGE_CLASS', storageClass, 'a storage class in capitals, such as STANDARD_IA')
   const { sse, kmsKeyId } = readSse(r)
   const accessKeyId = r.secret('AWS_ACCESS_KEY_ID')
   const secretAccessKey = r.secret('AWS_SECRET_ACCESS_KEY')
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
     const missing = accessKeyId === undefined ? 'AWS_ACCESS_KEY_ID' : 'AWS_SECRET_ACCESS_KEY'
-    r.problem(missing, undefined, 'both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or their _FILE forms), or neither for an IAM role')
+    r.problem(
+      missing,
+      undefined,
+      'both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or their _FILE forms), or neither for an IAM role',
+    )
   }
   return Object.freeze({
     bucket,

@@ -5,9 +5,14 @@ import { readSourceRetention } from './retention.js'
 import type { EngineKind, RetentionPolicy, SourceConfig } from './types.js'
 import { splitOptions } from './options.js'
 
-
 const TYPES: Record<string, EngineKind> = {
-  mysql: 'mysql', mariadb: 'mysql', postgres: 'postgres', postgresql: 'postgres', pgsql: 'postgres', sqlite: 'sqlite', sqlite3: 'sqlite',
+  mysql: 'mysql',
+  mariadb: 'mysql',
+  postgres: 'postgres',
+  postgresql: 'postgres',
+  pgsql: 'postgres',
+  sqlite: 'sqlite',
+  sqlite3: 'sqlite',
 }
 
 const DEFAULT_PORT: Record<EngineKind, number | undefined> = { mysql: 3306, postgres: 5432, sqlite: undefined }
@@ -23,7 +28,10 @@ export const LABEL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
 const FORBIDDEN_OPTS: Record<EngineKind, [RegExp, string][]> = {
   mysql: [
     // mysqldump also takes unambiguous prefixes (--pass=) and the --loose- modifier.
-    [/^(--(loose-)?pa(s(s(w(o(r(d)?)?)?)?)?)?(=|$)|-p)/, 'a password in argv is visible in `ps`: use DBnn_PASS or DBnn_PASS_FILE'],
+    [
+      /^(--(loose-)?pa(s(s(w(o(r(d)?)?)?)?)?)?(=|$)|-p)/,
+      'a password in argv is visible in `ps`: use DBnn_PASS or DBnn_PASS_FILE',
+    ],
     [/^(--skip-comments|--compact)$/, 'it removes the "-- Dump completed" marker that proves a dump is complete'],
     [/^(--result-file|-r|--tab(=|$)|-T|--xml|-X)/, 'dbkeeper reads the dump from standard output'],
     [/^--defaults(-extra)?-file/, 'dbkeeper passes the credentials in its own defaults file'],
@@ -64,13 +72,19 @@ export function readSource(r: EnvReader, id: string, global: RetentionPolicy): S
 
   if (engine === 'sqlite') {
     path = r.required(v('PATH'), 'the absolute path of the SQLite database file')
-    if (path !== undefined && !isAbsolute(path)) r.problem(v('PATH'), path, 'an absolute path to the SQLite database file')
+    if (path !== undefined && !isAbsolute(path))
+      r.problem(v('PATH'), path, 'an absolute path to the SQLite database file')
     const name = r.raw(v('NAME')) ?? (path ? basename(path, extname(path)) : undefined)
     if (name === 'ALL') r.problem(v('NAME'), name, 'one name for the SQLite file (ALL is for servers)')
     databases = name ? [name] : []
   } else {
     host = r.required(v('HOST'), `the host name of the ${engine === 'mysql' ? 'MySQL/MariaDB' : 'PostgreSQL'} server`)
-    port = r.int(v('PORT'), { min: 1, max: 65535, fallback: DEFAULT_PORT[engine], expected: 'a port number from 1 to 65535' })
+    port = r.int(v('PORT'), {
+      min: 1,
+      max: 65535,
+      fallback: DEFAULT_PORT[engine],
+      expected: 'a port number from 1 to 65535',
+    })
     user = r.string(v('USER'), DEFAULT_USER[engine])
     const names = r.required(v('NAME'), 'a database name, a comma-separated list, or ALL')
     if (names !== undefined) databases = parseNames(r, v('NAME'), names)
@@ -80,14 +94,34 @@ export function readSource(r: EnvReader, id: string, global: RetentionPolicy): S
   const pgFormat = r.oneOf(v('PG_FORMAT'), ['plain', 'custom'] as const, 'plain')
   const pgGlobals = r.bool(v('PG_GLOBALS'), false)
   if (engine !== 'postgres') {
-    for (const s of ['PG_FORMAT', 'PG_GLOBALS']) if (r.has(v(s))) r.problem(v(s), r.raw(v(s)), `to be unset: it applies to postgres sources only, and ${id} is ${engine}`)
+    for (const s of ['PG_FORMAT', 'PG_GLOBALS'])
+      if (r.has(v(s)))
+        r.problem(v(s), r.raw(v(s)), `to be unset: it applies to postgres sources only, and ${id} is ${engine}`)
   }
 
   const label = r.raw(v('LABEL')) ?? deriveLabel(engine, host, path)
   if (!LABEL_PATTERN.test(label)) {
-    r.problem(v('LABEL'), label, 'letters, digits, ".", "_" or "-", starting with a letter or digit, at most 64 characters (it names a directory)')
+    r.problem(
+      v('LABEL'),
+      label,
+      'letters, digits, ".", "_" or "-", starting with a letter or digit, at most 64 characters (it names a directory)',
+    )
   }
-  return Object.freeze({ id, label, engine, host, port, user, password, databases, path, extraOpts, pgFormat, pgGlobals, retention: Object.freeze(retention) })
+  return Object.freeze({
+    id,
+    label,
+    engine,
+    host,
+    port,
+    user,
+    password,
+    databases,
+    path,
+    extraOpts,
+    pgFormat,
+    pgGlobals,
+    retention: Object.freeze(retention),
+  })
 }
 
 function parseNames(r: EnvReader, variable: string, text: string): readonly string[] | 'ALL' {
@@ -119,7 +153,8 @@ function readExtraOpts(r: EnvReader, variable: string, engine: EngineKind): stri
       }
     }
   }
-  if (engine === 'sqlite' && split.args.length > 0) r.problem(variable, shown, 'nothing: sqlite sources take no extra options')
+  if (engine === 'sqlite' && split.args.length > 0)
+    r.problem(variable, shown, 'nothing: sqlite sources take no extra options')
   return split.args
 }
 

@@ -18,16 +18,24 @@ import { acquireLock } from '../catalog/lock.js'
 import { startObservability } from './observability.js'
 import { runPreflight } from './preflight.js'
 
-
 export async function runDaemon(config: Config, logger: Logger, shutdown: AbortSignal): Promise<void> {
   const cron = cronFor(config.daemon.schedule, config.tz)
   const obs = await startObservability(config, logger).catch((error: unknown) => {
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error
     throw new DbkeeperError('CONFIG', `HEALTH_PORT ${config.daemon.healthPort} is already in use`, {
-      hint: 'set HEALTH_PORT to a free port, or 0 for no health server (is another dbkeeper daemon running?)', cause: error,
+      hint: 'set HEALTH_PORT to a free port, or 0 for no health server (is another dbkeeper daemon running?)',
+      cause: error,
     })
   })
-  logger.info({ schedule: config.daemon.schedule, tz: config.tz, healthPort: obs.server?.port ?? 0, sources: config.sources.map((s) => s.label) }, 'dbkeeper daemon started')
+  logger.info(
+    {
+      schedule: config.daemon.schedule,
+      tz: config.tz,
+      healthPort: obs.server?.port ?? 0,
+      sources: config.sources.map((s) => s.label),
+    },
+    'dbkeeper daemon started',
+  )
 
   // Runs are aborted only when a shutdown outlasts SHUTDOWN_TIMEOUT, not by the signal itself.
   const runAbort = new AbortController()
@@ -39,7 +47,13 @@ export async function runDaemon(config: Config, logger: Logger, shutdown: AbortS
     let record: RunRecord
     try {
       await checkBackupDir(config.backupDir)
-      const lock = await acquireLock(config.backupDir, { command: `daemon (${trigger})`, wait: true, background: true, signal: runAbort.signal, logger })
+      const lock = await acquireLock(config.backupDir, {
+        command: `daemon (${trigger})`,
+        wait: true,
+        background: true,
+        signal: runAbort.signal,
+        logger,
+      })
       try {
         await sweepScratch(config, logger, runAbort.signal)
         record = (await runBackups({ config, logger, trigger, signal: runAbort.signal })).record
@@ -48,14 +62,25 @@ export async function runDaemon(config: Config, logger: Logger, shutdown: AbortS
       }
       obs.observeRun(record)
       const failed = record.results.filter((r) => !r.ok)
-      logger[record.ok ? 'info' : 'error']({ runId: record.runId, trigger, failed: failed.map((f) => `${f.source}/${f.database}`) },
-        record.ok ? `run finished: ${record.results.length} backup(s) proven` : `run finished with ${failed.length} failure(s)`)
+      logger[record.ok ? 'info' : 'error'](
+        { runId: record.runId, trigger, failed: failed.map((f) => `${f.source}/${f.database}`) },
+        record.ok
+          ? `run finished: ${record.results.length} backup(s) proven`
+          : `run finished with ${failed.length} failure(s)`,
+      )
     } catch (error) {
       const e = toDbkeeperError(error)
       logger.error({ trigger, code: e.code }, `run failed before any backup: ${describeError(e)}`)
       // No journal line is possible when the volume is what failed: the alert is the only trace.
       record = {
-        runId: `${trigger}-${startedAt}`, trigger, host: hostname(), pid: process.pid, startedAt, finishedAt: new Date().toISOString(), ok: false, results: [],
+        runId: `${trigger}-${startedAt}`,
+        trigger,
+        host: hostname(),
+        pid: process.pid,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        ok: false,
+        results: [],
         errors: [{ code: e.code, message: describeError(e) }],
       }
     }
@@ -63,14 +88,16 @@ export async function runDaemon(config: Config, logger: Logger, shutdown: AbortS
     // manual `dbkeeper backup`, which would exit 3 meanwhile.
     await notifyRun(record, config, logger)
     const next = cron.nextRun()
-    if (next && !shutdown.aborted) logger.info({ next: next.toISOString() }, `next scheduled run at ${next.toISOString()}`)
+    if (next && !shutdown.aborted)
+      logger.info({ next: next.toISOString() }, `next scheduled run at ${next.toISOString()}`)
   }
 
   const trigger = (why: RunTrigger): void => {
     if (shutdown.aborted) return
     if (running) {
       // A run that outlasts the interval must not be stacked on: one catch-up run follows it.
-      if (why === 'schedule' && !pendingSchedule) logger.warn('the previous run is still going; the scheduled run will start when it ends')
+      if (why === 'schedule' && !pendingSchedule)
+        logger.warn('the previous run is still going; the scheduled run will start when it ends')
       pendingSchedule = why === 'schedule' || pendingSchedule
       return
     }
@@ -84,18 +111,35 @@ export async function runDaemon(config: Config, logger: Logger, shutdown: AbortS
   }
 
   // Logged and alerted, never fatal: a source that is down at start may be back by the first run.
-  runPreflight(config, logger).then(async (checks) => {
-    const failedChecks = checks.filter((c) => !c.ok)
-    for (const c of checks) logger[c.ok ? 'info' : 'error']({ check: c.name }, `preflight ${c.ok ? 'ok' : 'FAILED'}: ${c.name}: ${c.detail}`)
-    if (failedChecks.length > 0) {
-      const now = new Date().toISOString()
-      // The alert's subject names the host: the same one a run's alert names.
-      await notifyRun({
-        runId: `preflight-${now}`, trigger: 'start', host: hostname(), pid: process.pid, startedAt: now, finishedAt: now, ok: false, results: [],
-        errors: failedChecks.map((c) => ({ code: 'PREFLIGHT', message: `${c.name}: ${c.detail}` })),
-      }, config, logger)
-    }
-  }).catch((error: unknown) => logger.error({ err: error }, `preflight could not run: ${describeError(error)}`))
+  runPreflight(config, logger)
+    .then(async (checks) => {
+      const failedChecks = checks.filter((c) => !c.ok)
+      for (const c of checks)
+        logger[c.ok ? 'info' : 'error'](
+          { check: c.name },
+          `preflight ${c.ok ? 'ok' : 'FAILED'}: ${c.name}: ${c.detail}`,
+        )
+      if (failedChecks.length > 0) {
+        const now = new Date().toISOString()
+        // The alert's subject names the host: the same one a run's alert names.
+        await notifyRun(
+          {
+            runId: `preflight-${now}`,
+            trigger: 'start',
+            host: hostname(),
+            pid: process.pid,
+            startedAt: now,
+            finishedAt: now,
+            ok: false,
+            results: [],
+            errors: failedChecks.map((c) => ({ code: 'PREFLIGHT', message: `${c.name}: ${c.detail}` })),
+          },
+          config,
+          logger,
+        )
+      }
+    })
+    .catch((error: unknown) => logger.error({ err: error }, `preflight could not run: ${describeError(error)}`))
 
   cron.schedule(() => trigger('schedule'))
   // DRILL_SCHEDULE: restore drills as a second job; they share the volume lock with the backups.
@@ -109,10 +153,15 @@ export async function runDaemon(config: Config, logger: Logger, shutdown: AbortS
   })
   cron.stop()
   await drills.stop()
-  logger.info({ timeoutMs: config.daemon.shutdownTimeoutMs }, running ? 'shutting down: letting the running backup finish' : 'shutting down')
+  logger.info(
+    { timeoutMs: config.daemon.shutdownTimeoutMs },
+    running ? 'shutting down: letting the running backup finish' : 'shutting down',
+  )
   const deadline = Date.now() + config.daemon.shutdownTimeoutMs
   if (running && !(await settlesWithin(running, config.daemon.shutdownTimeoutMs))) {
-    logger.error('the running backup did not finish within SHUTDOWN_TIMEOUT: stopping it (its partial file is removed, nothing is committed)')
+    logger.error(
+      'the running backup did not finish within SHUTDOWN_TIMEOUT: stopping it (its partial file is removed, nothing is committed)',
+    )
     runAbort.abort()
     await settlesWithin(running, 10_000)
   }
@@ -138,7 +187,13 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
   const timeout = new Promise<false>((r) => {
     timer = setTimeout(() => r(false), ms)
   })
-  const settled = await Promise.race([p.then(() => true, () => true), timeout])
+  const settled = await Promise.race([
+    p.then(
+      () => true,
+      () => true,
+    ),
+    timeout,
+  ])
   clearTimeout(timer)
   return settled
 }

@@ -49,10 +49,11 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
   opts.logger.info({ port }, `health server listening on port ${port} (GET /healthz, GET /metrics)`)
   return {
     port,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve())
-      server.closeAllConnections()
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
   }
 }
 
@@ -74,14 +75,24 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: HealthSer
     } catch (error) {
       // Unreadable volume or journal: that is unhealthy, and the body says why.
       opts.logger.error({ err: error }, 'health server: cannot read the status')
-      send(res, 503, 'application/json', `${JSON.stringify({ healthy: false, reason: `status unavailable: ${(error as Error).message}` })}\n`, req)
+      send(
+        res,
+        503,
+        'application/json',
+        `${JSON.stringify({ healthy: false, reason: `status unavailable: ${(error as Error).message}` })}\n`,
+        req,
+      )
       return
     }
     send(res, status.healthy ? 200 : 503, 'application/json', `${JSON.stringify(status)}\n`, req)
     return
   }
   if (opts.beforeMetrics) {
-    await opts.beforeMetrics().catch((error: unknown) => opts.logger.warn({ err: error }, 'health server: cannot refresh metrics from the journal'))
+    await opts
+      .beforeMetrics()
+      .catch((error: unknown) =>
+        opts.logger.warn({ err: error }, 'health server: cannot refresh metrics from the journal'),
+      )
   }
   send(res, 200, opts.registry.contentType, await opts.registry.metrics(), req)
 }

@@ -44,7 +44,7 @@ export function createBackupMetrics(history: MetricsHistory = { runs: [] }): Bac
   const registry = new Registry()
   const lastSuccess = new Gauge({
     name: 'dbkeeper_last_success_timestamp_seconds',
-    help: 'Unix time at which the newest proven backup of each database finished (its manifest\'s finishedAt).',
+    help: "Unix time at which the newest proven backup of each database finished (its manifest's finishedAt).",
     labelNames: LABELS,
     registers: [registry],
   })
@@ -110,7 +110,12 @@ export function createBackupMetrics(history: MetricsHistory = { runs: [] }): Bac
    * lines written before that field, its manifest's), not the run's, which ends after the last
    * database of the run. The run's end only when neither is known.
    */
-  const backupTimes = new Map((history.backups ?? []).map((e) => [`${e.manifest.source}/${e.manifest.database}/${e.manifest.id}`, e.manifest.finishedAt]))
+  const backupTimes = new Map(
+    (history.backups ?? []).map((e) => [
+      `${e.manifest.source}/${e.manifest.database}/${e.manifest.id}`,
+      e.manifest.finishedAt,
+    ]),
+  )
   const finishedAt = (r: DatabaseResult, record: RunRecord): number =>
     Date.parse(r.finishedAt ?? backupTimes.get(`${r.source}/${r.database}/${r.id ?? ''}`) ?? record.finishedAt) / 1000
 

@@ -19,20 +19,27 @@ export interface Observability {
   close(): Promise<void>
 }
 
-export async function startObservability(config: StatusConfig, logger: Logger, opts: { host?: string } = {}): Promise<Observability> {
+export async function startObservability(
+  config: StatusConfig,
+  logger: Logger,
+  opts: { host?: string } = {},
+): Promise<Observability> {
   const [runs, backups] = await Promise.all([readRuns(config.backupDir), listBackups(config.backupDir)])
-  const databases = config.sources.flatMap((s) => (s.databases === 'ALL' ? [] : s.databases.map((database) => ({ source: s.label, database }))))
+  const databases = config.sources.flatMap((s) =>
+    s.databases === 'ALL' ? [] : s.databases.map((database) => ({ source: s.label, database })),
+  )
   const metrics = createBackupMetrics({ runs, backups, databases })
-  const server = config.daemon.healthPort === 0
-    ? undefined
-    : await startHealthServer({
-      port: config.daemon.healthPort,
-      host: opts.host,
-      getStatus: () => readStatus(config),
-      registry: metrics.registry,
-      beforeMetrics: async () => metrics.observeJournal(await readRuns(config.backupDir)),
-      logger,
-    })
+  const server =
+    config.daemon.healthPort === 0
+      ? undefined
+      : await startHealthServer({
+          port: config.daemon.healthPort,
+          host: opts.host,
+          getStatus: () => readStatus(config),
+          registry: metrics.registry,
+          beforeMetrics: async () => metrics.observeJournal(await readRuns(config.backupDir)),
+          logger,
+        })
   return {
     metrics,
     server,

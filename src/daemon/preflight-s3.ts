@@ -26,20 +26,28 @@ async function probeTarget(target: Target, signal?: AbortSignal): Promise<string
   // Listing first: a refused key or a missing bucket fails here, before anything is written.
   for await (const _ of target.list(PROBE_PREFIX)) break
   const key = `${PROBE_PREFIX}${randomBytes(8).toString('hex')}`
-  const body = Buffer.from(`dbkeeper check probe ${new Date().toISOString()} ${randomBytes(16).toString('hex')}\nSafe to delete.\n`)
+  const body = Buffer.from(
+    `dbkeeper check probe ${new Date().toISOString()} ${randomBytes(16).toString('hex')}\nSafe to delete.\n`,
+  )
   await target.put(key, body, { contentType: 'text/plain', size: body.length, signal })
   try {
     const back = await readAll(await target.get(key, signal))
     if (!back.equals(body)) {
-      throw new DbkeeperError('VERIFY_FAILED', `the probe ${target.url(key)} read back as ${back.length} bytes that differ from the ${body.length} written`, {
-        hint: 'the store does not return what it stored: with a custom S3_ENDPOINT, check that it is S3-compatible for plain PUT/GET',
-      })
+      throw new DbkeeperError(
+        'VERIFY_FAILED',
+        `the probe ${target.url(key)} read back as ${back.length} bytes that differ from the ${body.length} written`,
+        {
+          hint: 'the store does not return what it stored: with a custom S3_ENDPOINT, check that it is S3-compatible for plain PUT/GET',
+        },
+      )
     }
   } finally {
     await target.remove([key])
   }
   if (await target.head(key)) {
-    throw new DbkeeperError('IO', `the probe ${target.url(key)} is still there after its deletion`, { hint: 'the key may write but not delete: allow s3:DeleteObject under S3_PREFIX' })
+    throw new DbkeeperError('IO', `the probe ${target.url(key)} is still there after its deletion`, {
+      hint: 'the key may write but not delete: allow s3:DeleteObject under S3_PREFIX',
+    })
   }
   return `${body.length}-byte probe ${key} written, read back equal and deleted`
 }

@@ -44,36 +44,52 @@ export interface PreflightOptions {
   signal?: AbortSignal
 }
 
-export async function runPreflight(config: Config, logger?: Logger, opts: PreflightOptions = {}): Promise<CheckResult[]> {
+export async function runPreflight(
+  config: Config,
+  logger?: Logger,
+  opts: PreflightOptions = {},
+): Promise<CheckResult[]> {
   const results: CheckResult[] = []
-  results.push(await check(`backup volume ${config.backupDir}`, async () => {
-    await checkBackupDir(config.backupDir)
-    const probe = join(config.backupDir, STATE_DIR, `.write-test-${randomUUID()}`)
-    await ensureDir(join(config.backupDir, STATE_DIR))
-    await writeFile(probe, 'ok')
-    await rm(probe)
-    const fs = await statfs(config.backupDir)
-    const free = fs.bavail * fs.bsize
-    const last = (await listBackups(config.backupDir))[0]
-    const need = last?.manifest.compressed.size ?? 0
-    if (free < need) throw new Error(`only ${formatBytes(free)} free, the last backup took ${formatBytes(need)} — free space or shorten retention`)
-    return `writable, ${formatBytes(free)} free${last ? ` (last backup ${formatBytes(need)})` : ''}`
-  }))
+  results.push(
+    await check(`backup volume ${config.backupDir}`, async () => {
+      await checkBackupDir(config.backupDir)
+      const probe = join(config.backupDir, STATE_DIR, `.write-test-${randomUUID()}`)
+      await ensureDir(join(config.backupDir, STATE_DIR))
+      await writeFile(probe, 'ok')
+      await rm(probe)
+      const fs = await statfs(config.backupDir)
+      const free = fs.bavail * fs.bsize
+      const last = (await listBackups(config.backupDir))[0]
+      const need = last?.manifest.compressed.size ?? 0
+      if (free < need)
+        throw new Error(
+          `only ${formatBytes(free)} free, the last backup took ${formatBytes(need)} — free space or shorten retention`,
+        )
+      return `writable, ${formatBytes(free)} free${last ? ` (last backup ${formatBytes(need)})` : ''}`
+    }),
+  )
   const work = await mkdtemp(join(config.backupDir, STATE_DIR, 'check-')).catch(() => undefined)
   try {
     for (const source of config.sources) {
-      results.push(await check(`source ${source.label} (${source.id}, ${source.engine})`, async () => {
-        if (!work) throw new Error('no work directory on the backup volume')
-        const probe = await createEngine(source, work).probe(AbortSignal.timeout(60_000))
-        const dbs = probe.databases.map((d) => d.name)
-        return `server ${probe.serverVersion}, ${probe.tool.name} ${probe.tool.version}, databases: ${dbs.join(', ') || '(none)'}`
-      }))
+      results.push(
+        await check(`source ${source.label} (${source.id}, ${source.engine})`, async () => {
+          if (!work) throw new Error('no work directory on the backup volume')
+          const probe = await createEngine(source, work).probe(AbortSignal.timeout(60_000))
+          const dbs = probe.databases.map((d) => d.name)
+          return `server ${probe.serverVersion}, ${probe.tool.name} ${probe.tool.version}, databases: ${dbs.join(', ') || '(none)'}`
+        }),
+      )
     }
   } finally {
     if (work) await rm(work, { recursive: true, force: true })
   }
   const s3 = config.s3
-  if (s3) results.push(await check(`S3 s3://${s3.bucket}/${s3.prefix}`, () => checkS3(s3, { bucketState: opts.bucketState ?? false, signal: opts.signal })))
+  if (s3)
+    results.push(
+      await check(`S3 s3://${s3.bucket}/${s3.prefix}`, () =>
+        checkS3(s3, { bucketState: opts.bucketState ?? false, signal: opts.signal }),
+      ),
+    )
   // Both channels are proven without an alert going out: SMTP up to the login, the webhook by a HEAD.
   const { email, webhook } = config.notify
   if (email) results.push(await check(`SMTP ${email.host}:${email.port}`, () => createEmailNotifier(email).probe()))

@@ -34,7 +34,13 @@ export interface Status {
   /** The last backup run (drills excluded). */
   lastRun: { runId: string; trigger: string; startedAt: string; finishedAt: string; ok: boolean } | null
   /** The last restore drill run; `errors` when it failed before drilling any database. */
-  lastDrill: { runId: string; startedAt: string; finishedAt: string; ok: boolean; errors?: { code: string; message: string }[] } | null
+  lastDrill: {
+    runId: string
+    startedAt: string
+    finishedAt: string
+    ok: boolean
+    errors?: { code: string; message: string }[]
+  } | null
   sources: SourceStatus[]
   /** Backups stamped more than 5 minutes after `checkedAt` (a clock that was ahead); never counted. */
   clockSkew: { source: string; database: string; id: string; startedAt: string }[]
@@ -78,7 +84,13 @@ export interface StatusOptions {
 
 type Failure = NonNullable<DatabaseStatus['lastFailure']>
 
-export function computeStatus(allRuns: readonly RunRecord[], backups: readonly CatalogEntry[], sources: readonly SourceConfig[], now: Date, opts: StatusOptions): Status {
+export function computeStatus(
+  allRuns: readonly RunRecord[],
+  backups: readonly CatalogEntry[],
+  sources: readonly SourceConfig[],
+  now: Date,
+  opts: StatusOptions,
+): Status {
   const latest = latestProvenBackups(backups, now)
   const drillRuns = allRuns.filter(isDrill)
   const drills = lastDrills(drillRuns)
@@ -89,7 +101,13 @@ export function computeStatus(allRuns: readonly RunRecord[], backups: readonly C
     const sourceFailure = failures.get(databaseKey(s.label, '*'))
     const databases = names.map((database): DatabaseStatus => {
       const entry = latest.get(databaseKey(s.label, database))
-      const lastSuccess = entry ? { at: entry.manifest.finishedAt, id: entry.manifest.id, ageSeconds: ageSeconds(now, entry.manifest.finishedAt) } : null
+      const lastSuccess = entry
+        ? {
+            at: entry.manifest.finishedAt,
+            id: entry.manifest.id,
+            ageSeconds: ageSeconds(now, entry.manifest.finishedAt),
+          }
+        : null
       const lastFailure = newer(failures.get(databaseKey(s.label, database)), sourceFailure) ?? null
       return {
         database,
@@ -100,7 +118,13 @@ export function computeStatus(allRuns: readonly RunRecord[], backups: readonly C
         lastDrill: drills.get(databaseKey(s.label, database)) ?? null,
       }
     })
-    return { source: s.label, id: s.id, engine: s.engine, healthy: databases.length > 0 && databases.every((d) => d.healthy), databases }
+    return {
+      source: s.label,
+      id: s.id,
+      engine: s.engine,
+      healthy: databases.length > 0 && databases.every((d) => d.healthy),
+      databases,
+    }
   })
   const last = runs.at(-1)
   const drill = drillRuns.at(-1)
@@ -113,9 +137,23 @@ export function computeStatus(allRuns: readonly RunRecord[], backups: readonly C
     checkedAt: now.toISOString(),
     maxAgeSeconds: Math.round(opts.maxAgeMs / 1000),
     nextRun: opts.nextRun?.toISOString() ?? null,
-    lastRun: last ? { runId: last.runId, trigger: last.trigger, startedAt: last.startedAt, finishedAt: last.finishedAt, ok: last.ok } : null,
+    lastRun: last
+      ? {
+          runId: last.runId,
+          trigger: last.trigger,
+          startedAt: last.startedAt,
+          finishedAt: last.finishedAt,
+          ok: last.ok,
+        }
+      : null,
     lastDrill: drill
-      ? { runId: drill.runId, startedAt: drill.startedAt, finishedAt: drill.finishedAt, ok: drill.ok, ...(drill.errors?.length ? { errors: drill.errors } : {}) }
+      ? {
+          runId: drill.runId,
+          startedAt: drill.startedAt,
+          finishedAt: drill.finishedAt,
+          ok: drill.ok,
+          ...(drill.errors?.length ? { errors: drill.errors } : {}),
+        }
       : null,
     sources: sourceStatuses,
     clockSkew: future.map((m) => ({ source: m.source, database: m.database, id: m.id, startedAt: m.startedAt })),
@@ -144,8 +182,13 @@ function lastDrills(runs: readonly RunRecord[]): Map<string, DrillStatus> {
       const seen = out.get(databaseKey(r.source, r.database))
       if (seen && seen.at > at) continue
       out.set(databaseKey(r.source, r.database), {
-        at, runId: run.runId, backup: r.drilled ?? null, ok: r.ok,
-        ...(r.ok ? {} : { code: r.error?.code ?? 'INTERNAL', message: r.error?.message ?? 'failed without an error message' }),
+        at,
+        runId: run.runId,
+        backup: r.drilled ?? null,
+        ok: r.ok,
+        ...(r.ok
+          ? {}
+          : { code: r.error?.code ?? 'INTERNAL', message: r.error?.message ?? 'failed without an error message' }),
         ...(!r.ok && r.error?.hint ? { hint: r.error.hint } : {}),
       })
     }
@@ -189,9 +232,11 @@ function reasonOf(sources: readonly SourceStatus[], maxAgeMs: number): string {
     for (const d of s.databases) {
       if (d.healthy) continue
       const cause = d.lastFailure ? ` (last failure: ${d.lastFailure.code})` : ''
-      problems.push(d.lastSuccess
-        ? `${s.source}/${d.database}: last proven backup is ${formatDuration(d.lastSuccess.ageSeconds * 1000)} old, limit ${limit}${cause}`
-        : `${s.source}/${d.database}: no proven backup yet${cause}`)
+      problems.push(
+        d.lastSuccess
+          ? `${s.source}/${d.database}: last proven backup is ${formatDuration(d.lastSuccess.ageSeconds * 1000)} old, limit ${limit}${cause}`
+          : `${s.source}/${d.database}: no proven backup yet${cause}`,
+      )
     }
   }
   if (problems.length === 0) {

@@ -42,7 +42,15 @@ import { redumpSqlite } from './sqlite/redump.js'
 import { SqliteDriver } from './sqlite/restore-driver.js'
 
 export type { Engine, DumpProcess, DumpResult, ProbeResult, DatabaseInfo, TableInfo } from './engine.js'
-export type { BackupContent, BackupFacts, CountedTable, DriverTarget, RestoreDriver, ScratchLedger, TargetState } from './restore-driver.js'
+export type {
+  BackupContent,
+  BackupFacts,
+  CountedTable,
+  DriverTarget,
+  RestoreDriver,
+  ScratchLedger,
+  TargetState,
+} from './restore-driver.js'
 export type { Redumped } from './redump.js'
 /** PostgreSQL's roles and tablespaces are backed up under this database name (never drilled, never `--into`). */
 export { GLOBALS_DATABASE }
@@ -71,7 +79,11 @@ export interface BackupReader {
  * The reader of a backup of this source as it was taken — by its format and database, never by
  * today's configuration (a source switched to DBnn_PG_FORMAT=custom still reads its plain dumps).
  */
-export function readerForBackup(source: SourceConfig, backup: Pick<BackupFacts, 'database' | 'format'>, workDir: string): BackupReader {
+export function readerForBackup(
+  source: SourceConfig,
+  backup: Pick<BackupFacts, 'database' | 'format'>,
+  workDir: string,
+): BackupReader {
   if (source.engine !== 'postgres') {
     const engine = createEngine(source, workDir)
     return { checkContent: (h, t) => engine.checkContent(h, t) }
@@ -80,7 +92,9 @@ export function readerForBackup(source: SourceConfig, backup: Pick<BackupFacts, 
   if (backup.database === GLOBALS_DATABASE) return { checkContent: (h, t) => engine.checkGlobalsContent(h, t) }
   return {
     checkContent: (h, t) => engine.checkContent(h, t),
-    ...(backup.format === 'dump' ? { verifyContent: (raw: Readable, signal?: AbortSignal) => engine.verifyContent(raw, signal) } : {}),
+    ...(backup.format === 'dump'
+      ? { verifyContent: (raw: Readable, signal?: AbortSignal) => engine.verifyContent(raw, signal) }
+      : {}),
   }
 }
 
@@ -89,7 +103,12 @@ export function readerForBackup(source: SourceConfig, backup: Pick<BackupFacts, 
  * now (the safety backup before a restore): the source's file (SQLite, filed under its configured
  * name), PostgreSQL's roles and tablespaces, or one database on the server.
  */
-export async function engineForDatabase(source: SourceConfig, database: string, workDir: string, signal: AbortSignal): Promise<{ engine: Engine; probe: ProbeResult; database: string }> {
+export async function engineForDatabase(
+  source: SourceConfig,
+  database: string,
+  workDir: string,
+  signal: AbortSignal,
+): Promise<{ engine: Engine; probe: ProbeResult; database: string }> {
   const file = source.engine === 'sqlite'
   const globals = source.engine === 'postgres' && database === GLOBALS_DATABASE
   // Probe exactly the target: the source may be configured with other databases, or ALL.
@@ -98,7 +117,7 @@ export async function engineForDatabase(source: SourceConfig, database: string, 
   return {
     engine: globals && engine instanceof PostgresEngine ? engine.globalsEngine() : engine,
     probe,
-    database: file ? probe.databases[0]?.name ?? database : database,
+    database: file ? (probe.databases[0]?.name ?? database) : database,
   }
 }
 
@@ -133,13 +152,23 @@ const RESTORE_KINDS: Record<EngineKind, RestoreKind> = {
     ...onServer,
     createDriver: (t) => new MysqlDriver(t),
     redump: redumpMysql,
-    server: { defaultPort: 3306, exists: mysqlDatabaseExists, drop: mysqlDropDatabase, renameBack: () => 'create the target and move its tables back' },
+    server: {
+      defaultPort: 3306,
+      exists: mysqlDatabaseExists,
+      drop: mysqlDropDatabase,
+      renameBack: () => 'create the target and move its tables back',
+    },
   },
   postgres: {
     ...onServer,
     createDriver: (t) => new PostgresDriver(t),
     redump: redumpPostgres,
-    server: { defaultPort: 5432, exists: postgresDatabaseExists, drop: dropDatabase, renameBack: (name, target) => `ALTER DATABASE "${name}" RENAME TO "${target}"` },
+    server: {
+      defaultPort: 5432,
+      exists: postgresDatabaseExists,
+      drop: dropDatabase,
+      renameBack: (name, target) => `ALTER DATABASE "${name}" RENAME TO "${target}"`,
+    },
   },
   sqlite: {
     createDriver: (t) => new SqliteDriver(t),

@@ -79,7 +79,11 @@ export function runTool(command: string, args: string[], opts: ToolOptions): Pro
 }
 
 /** Runs a tool and collects its whole stdout (small answers: a version line, a child's JSON). */
-export async function runToolForOutput(command: string, args: string[], opts: ToolOptions): Promise<ToolExit & { stdout: string }> {
+export async function runToolForOutput(
+  command: string,
+  args: string[],
+  opts: ToolOptions,
+): Promise<ToolExit & { stdout: string }> {
   const running = start(command, args, opts, 'pipe') as RunningTool
   let stdout = ''
   running.stdout.setEncoding('utf8')
@@ -90,7 +94,12 @@ export async function runToolForOutput(command: string, args: string[], opts: To
   return { ...exit, stdout }
 }
 
-function start(command: string, args: string[], opts: ToolOptions, stdout: 'pipe' | 'ignore'): { stdout: Readable | null; exit: Promise<ToolExit> } {
+function start(
+  command: string,
+  args: string[],
+  opts: ToolOptions,
+  stdout: 'pipe' | 'ignore',
+): { stdout: Readable | null; exit: Promise<ToolExit> } {
   const { input } = opts
   const child = execa(command, args, {
     buffer: false,
@@ -129,11 +138,19 @@ function start(command: string, args: string[], opts: ToolOptions, stdout: 'pipe
       const errno = (result.cause as NodeJS.ErrnoException | undefined)?.code
       if (errno === 'ENOENT') {
         throw new DbkeeperError('TOOL_MISSING', `${command} is not installed (not found on PATH)`, {
-          hint: opts.installHint ?? `install the database client tools that provide ${command} (Debian: mariadb-client or postgresql-client)`,
+          hint:
+            opts.installHint ??
+            `install the database client tools that provide ${command} (Debian: mariadb-client or postgresql-client)`,
         })
       }
-      if (result.isCanceled) throw new DbkeeperError('ABORTED', opts.abortedMessage ?? `${command} was stopped: the run was aborted`)
-      const done: ToolExit = { exitCode: result.exitCode, signal: result.signal, stderr: scrubSecrets(stderr).trim(), inputError }
+      if (result.isCanceled)
+        throw new DbkeeperError('ABORTED', opts.abortedMessage ?? `${command} was stopped: the run was aborted`)
+      const done: ToolExit = {
+        exitCode: result.exitCode,
+        signal: result.signal,
+        stderr: scrubSecrets(stderr).trim(),
+        inputError,
+      }
       const verdict = opts.judge?.(done)
       if (verdict) throw verdict
       return done
@@ -164,13 +181,19 @@ function releaseInput(input: Readable, stdin: NodeJS.WritableStream, onInputErro
 export function spawnDump(
   command: string,
   args: string[],
-  opts: Required<Pick<ToolOptions, 'env' | 'judge'>> & Pick<ToolOptions, 'cleanup'> & { signal: AbortSignal; options: string[] },
+  opts: Required<Pick<ToolOptions, 'env' | 'judge'>> &
+    Pick<ToolOptions, 'cleanup'> & { signal: AbortSignal; options: string[] },
 ): DumpProcess {
   const judge = (exit: ToolExit) => {
     const verdict = opts.judge(exit)
     return verdict && withOutput(verdict, exit.stderr)
   }
-  const tool = startTool(command, args, { env: opts.env, signal: opts.signal, judge, ...(opts.cleanup ? { cleanup: opts.cleanup } : {}) })
+  const tool = startTool(command, args, {
+    env: opts.env,
+    signal: opts.signal,
+    judge,
+    ...(opts.cleanup ? { cleanup: opts.cleanup } : {}),
+  })
   const done = tool.exit.then((exit): DumpResult => ({ options: opts.options, stderrTail: lastLines(exit.stderr, 10) }))
   done.catch(() => {})
   return { stdout: tool.stdout, done }
@@ -183,7 +206,11 @@ export function spawnDump(
 function withOutput(verdict: DbkeeperError, stderr: string): DbkeeperError {
   const tail = lastLines(stderr, 10).trim()
   if (tail === '' || verdict.output !== undefined || verdict.message.endsWith(tail)) return verdict
-  return new DbkeeperError(verdict.code, verdict.message, { ...(verdict.hint ? { hint: verdict.hint } : {}), cause: verdict.cause, output: tail })
+  return new DbkeeperError(verdict.code, verdict.message, {
+    ...(verdict.hint ? { hint: verdict.hint } : {}),
+    cause: verdict.cause,
+    output: tail,
+  })
 }
 
 export function lastLines(text: string, n: number): string {

@@ -53,11 +53,16 @@ export function createEmailNotifier(config: EmailConfig): Notifier {
       } catch (error) {
         const e = error as Error & { code?: string }
         // nodemailer's EAUTH message quotes the server's answer ("535 …"), never the password.
-        if (e.code === 'EAUTH') throw new DbkeeperError('AUTH', `the SMTP server refused the login of ${config.user ?? '(no user)'}: ${e.message}`, { hint: 'check SMTP_USER and SMTP_PASS (or SMTP_PASS_FILE)', cause: error })
+        if (e.code === 'EAUTH')
+          throw new DbkeeperError(
+            'AUTH',
+            `the SMTP server refused the login of ${config.user ?? '(no user)'}: ${e.message}`,
+            { hint: 'check SMTP_USER and SMTP_PASS (or SMTP_PASS_FILE)', cause: error },
+          )
         const tls = e.code === 'ETLS' || /certificate|TLS|SSL/i.test(e.message)
         throw new DbkeeperError('CONNECT', e.message, {
           hint: tls
-            ? 'check SMTP_PORT and SMTP_SECURE (465 is TLS from the first byte, 587 is STARTTLS) and the server\'s certificate'
+            ? "check SMTP_PORT and SMTP_SECURE (465 is TLS from the first byte, 587 is STARTTLS) and the server's certificate"
             : 'check SMTP_HOST / SMTP_PORT and that the mail server is running and reachable from this container',
           cause: error,
         })

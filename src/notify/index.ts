@@ -49,33 +49,50 @@ export interface Delivery {
  * Sends one (scrubbed) alert on every channel at once; never throws: each channel's outcome is
  * returned, and handed to `onOutcome` as soon as it is known (a hung channel delays no other's log).
  */
-export async function deliver(alert: Alert, notifiers: readonly Notifier[], onOutcome?: (d: Delivery) => void): Promise<Delivery[]> {
-  return Promise.all(notifiers.map(async (n): Promise<Delivery> => {
-    const hint = `check the ${n.kind === 'email' ? 'SMTP_* settings and that the mail server is reachable' : 'WEBHOOK_URL receiver'}`
-    let outcome: Delivery
-    try {
-      await n.send(alert)
-      outcome = { target: n.target, kind: n.kind, hint }
-    } catch (error) {
-      const code = (error as { code?: unknown } | undefined)?.code
-      outcome = {
-        target: n.target, kind: n.kind, hint,
-        error: scrubSecrets(error instanceof Error ? error.message : String(error)),
-        ...(typeof code === 'string' ? { code } : {}),
+export async function deliver(
+  alert: Alert,
+  notifiers: readonly Notifier[],
+  onOutcome?: (d: Delivery) => void,
+): Promise<Delivery[]> {
+  return Promise.all(
+    notifiers.map(async (n): Promise<Delivery> => {
+      const hint = `check the ${n.kind === 'email' ? 'SMTP_* settings and that the mail server is reachable' : 'WEBHOOK_URL receiver'}`
+      let outcome: Delivery
+      try {
+        await n.send(alert)
+        outcome = { target: n.target, kind: n.kind, hint }
+      } catch (error) {
+        const code = (error as { code?: unknown } | undefined)?.code
+        outcome = {
+          target: n.target,
+          kind: n.kind,
+          hint,
+          error: scrubSecrets(error instanceof Error ? error.message : String(error)),
+          ...(typeof code === 'string' ? { code } : {}),
+        }
       }
-    }
-    onOutcome?.(outcome)
-    return outcome
-  }))
+      onOutcome?.(outcome)
+      return outcome
+    }),
+  )
 }
 
 /** `dbkeeper alert --test`: the test alert (test-alert.ts) on every configured channel. */
-export async function sendTestAlert(config: NotifyRunConfig['notify'], host: string, now = new Date()): Promise<Delivery[]> {
+export async function sendTestAlert(
+  config: NotifyRunConfig['notify'],
+  host: string,
+  now = new Date(),
+): Promise<Delivery[]> {
   return deliver(scrubAlert(buildTestAlert(host, now)), notifiersFor(config))
 }
 
 /** Sends the run's alert on every configured channel, per NOTIFY_ON (failure: only failed runs). */
-export async function notifyRun(record: RunRecord, config: NotifyRunConfig, logger: Logger, now = new Date()): Promise<NotifyResult> {
+export async function notifyRun(
+  record: RunRecord,
+  config: NotifyRunConfig,
+  logger: Logger,
+  now = new Date(),
+): Promise<NotifyResult> {
   const result: NotifyResult = { wanted: !record.ok || config.notify.on === 'always', sent: [], failed: [] }
   const notifiers = notifiersFor(config.notify)
   if (!result.wanted || notifiers.length === 0) return result
@@ -104,8 +121,10 @@ export async function notifyRun(record: RunRecord, config: NotifyRunConfig, logg
     result.failed.push({ target: d.target, error: d.error })
     // The message and the code, not the stack: an operator reads this line, and a stack of
     // nodemailer or undici internals hides the one line that matters.
-    logger.error({ notifier: d.target, runId: record.runId, ...(d.code ? { code: d.code } : {}) },
-      `alert NOT sent: ${d.error} — ${d.hint}; the next alert is tried again`)
+    logger.error(
+      { notifier: d.target, runId: record.runId, ...(d.code ? { code: d.code } : {}) },
+      `alert NOT sent: ${d.error} — ${d.hint}; the next alert is tried again`,
+    )
   })
   return result
 }

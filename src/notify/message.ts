@@ -61,15 +61,28 @@ export interface Alert {
 }
 
 /** `sourceIds` maps a source's label to its variable prefix (`app` → `DB01`) for the advice. */
-export function buildAlert(record: RunRecord, backups: readonly CatalogEntry[], now: Date, sourceIds: ReadonlyMap<string, string> = new Map()): Alert {
+export function buildAlert(
+  record: RunRecord,
+  backups: readonly CatalogEntry[],
+  now: Date,
+  sourceIds: ReadonlyMap<string, string> = new Map(),
+): Alert {
   const latest = latestProvenBackups(backups, now)
   const lastGoodOf = (source: string, database: string): LastGoodBackup[] => {
-    const keys = database === '*' ? [...latest.keys()].filter((k) => k.startsWith(`${source}/`)) : [databaseKey(source, database)]
+    const keys =
+      database === '*' ? [...latest.keys()].filter((k) => k.startsWith(`${source}/`)) : [databaseKey(source, database)]
     return keys.flatMap((k) => {
       const e = latest.get(k)
       if (!e) return []
       const at = e.manifest.finishedAt
-      return [{ database: e.manifest.database, id: e.manifest.id, at, ageSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(at)) / 1000)) }]
+      return [
+        {
+          database: e.manifest.database,
+          id: e.manifest.id,
+          at,
+          ageSeconds: Math.max(0, Math.round((now.getTime() - Date.parse(at)) / 1000)),
+        },
+      ]
     })
   }
   const failures: AlertFailure[] = record.results
@@ -84,7 +97,15 @@ export function buildAlert(record: RunRecord, backups: readonly CatalogEntry[], 
       lastGood: lastGoodOf(r.source, r.database),
       ...(r.drilled ? { drilled: r.drilled } : {}),
     }))
-  const succeeded = record.results.filter((r) => r.ok).map((r) => ({ source: r.source, database: r.database, id: r.id, size: r.size, ...(r.drilled ? { drilled: r.drilled } : {}) }))
+  const succeeded = record.results
+    .filter((r) => r.ok)
+    .map((r) => ({
+      source: r.source,
+      database: r.database,
+      id: r.id,
+      size: r.size,
+      ...(r.drilled ? { drilled: r.drilled } : {}),
+    }))
   const runErrors = record.errors ?? []
   const drill = isDrill(record)
   const steps = drill ? drillNextSteps : nextSteps
@@ -101,12 +122,15 @@ export function buildAlert(record: RunRecord, backups: readonly CatalogEntry[], 
     runErrors,
     nextSteps: record.ok ? [] : steps([...failures, ...runErrors.map((e) => ({ ...e, source: '' }))], sourceIds),
   }
-  return drill ? { subject: drillSubjectOf(facts), text: drillTextOf(facts), facts } : { subject: subjectOf(facts), text: textOf(facts), facts }
+  return drill
+    ? { subject: drillSubjectOf(facts), text: drillTextOf(facts), facts }
+    : { subject: subjectOf(facts), text: textOf(facts), facts }
 }
 
 function drillSubjectOf(f: AlertFacts): string {
   const total = f.failures.length + f.succeeded.length
-  if (f.ok) return `[dbkeeper] restore drill OK on ${f.host}: ${total} backup${total === 1 ? '' : 's'} restored and compared`
+  if (f.ok)
+    return `[dbkeeper] restore drill OK on ${f.host}: ${total} backup${total === 1 ? '' : 's'} restored and compared`
   const names = f.failures.map((x) => `${x.source}/${x.database}`)
   const named = names.length > 4 ? `${names.slice(0, 4).join(', ')} and ${names.length - 4} more` : names.join(', ')
   return `[dbkeeper] restore drill FAILED on ${f.host}: ${named || f.runErrors.map((e) => e.code).join(', ') || 'drill failed'}`
@@ -116,16 +140,27 @@ function drillTextOf(f: AlertFacts): string {
   const lines: string[] = []
   const duration = formatDuration(Date.parse(f.finishedAt) - Date.parse(f.startedAt))
   const total = f.failures.length + f.succeeded.length
-  if (f.ok) lines.push(`dbkeeper on ${f.host}: the restore drill passed — all ${total} latest backups restored into a scratch database and matched.`)
+  if (f.ok)
+    lines.push(
+      `dbkeeper on ${f.host}: the restore drill passed — all ${total} latest backups restored into a scratch database and matched.`,
+    )
   else if (total === 0) lines.push(`dbkeeper on ${f.host}: the restore drill FAILED before drilling any backup.`)
-  else lines.push(`dbkeeper on ${f.host}: the restore drill FAILED — ${f.failures.length} of ${total} latest backups did not restore to what they hold.`)
+  else
+    lines.push(
+      `dbkeeper on ${f.host}: the restore drill FAILED — ${f.failures.length} of ${total} latest backups did not restore to what they hold.`,
+    )
   lines.push('This is a restore drill (DRILL_SCHEDULE), not a backup run: no backup was taken or changed.')
   lines.push(`Drill ${f.runId}, started ${f.startedAt}, took ${duration}.`, '')
   for (const x of f.failures) {
-    lines.push(`DRILL FAILED  ${x.source}/${x.database}${x.drilled ? `  backup ${x.drilled}` : ''}`, ...errorLines(x), '')
+    lines.push(
+      `DRILL FAILED  ${x.source}/${x.database}${x.drilled ? `  backup ${x.drilled}` : ''}`,
+      ...errorLines(x),
+      '',
+    )
   }
   for (const e of f.runErrors) lines.push(`DRILL ERROR  ${e.code}: ${indent(e.message)}`, '')
-  for (const s of f.succeeded) lines.push(`DRILL OK      ${s.source}/${s.database}${s.drilled ? `  backup ${s.drilled}` : ''}`)
+  for (const s of f.succeeded)
+    lines.push(`DRILL OK      ${s.source}/${s.database}${s.drilled ? `  backup ${s.drilled}` : ''}`)
   if (f.succeeded.length > 0) lines.push('')
   lines.push(...closingLines(f))
   return `${lines.join('\n')}\n`
@@ -135,7 +170,8 @@ function subjectOf(f: AlertFacts): string {
   const total = f.failures.length + f.succeeded.length
   if (f.ok) return `[dbkeeper] backup OK on ${f.host}: ${total} database${total === 1 ? '' : 's'} backed up`
   const sources = [...new Set(f.failures.map((x) => x.source))]
-  const named = sources.length > 4 ? `${sources.slice(0, 4).join(', ')} and ${sources.length - 4} more` : sources.join(', ')
+  const named =
+    sources.length > 4 ? `${sources.slice(0, 4).join(', ')} and ${sources.length - 4} more` : sources.join(', ')
   return `[dbkeeper] backup FAILED on ${f.host}: ${named || f.runErrors.map((e) => e.code).join(', ') || 'run failed'}`
 }
 
@@ -143,20 +179,27 @@ function textOf(f: AlertFacts): string {
   const lines: string[] = []
   const duration = formatDuration(Date.parse(f.finishedAt) - Date.parse(f.startedAt))
   const total = f.failures.length + f.succeeded.length
-  lines.push(f.ok
-    ? `dbkeeper on ${f.host}: all ${total} database backups of this run succeeded.`
-    : `dbkeeper on ${f.host}: the backup run FAILED — ${f.failures.length} of ${total} database backups failed.`)
+  lines.push(
+    f.ok
+      ? `dbkeeper on ${f.host}: all ${total} database backups of this run succeeded.`
+      : `dbkeeper on ${f.host}: the backup run FAILED — ${f.failures.length} of ${total} database backups failed.`,
+  )
   lines.push(`Run ${f.runId} (${f.trigger}), started ${f.startedAt}, took ${duration}.`, '')
   for (const x of f.failures) {
     lines.push(`FAILED  ${x.source}/${x.database}`, ...errorLines(x))
     if (x.lastGood.length === 0) lines.push('  last good backup: NONE — there is no proven backup of this database')
     for (const g of x.lastGood) {
-      lines.push(`  last good backup${x.database === '*' ? ` of ${g.database}` : ''}: ${formatDuration(g.ageSeconds * 1000)} old (${g.id}, finished ${g.at})`)
+      lines.push(
+        `  last good backup${x.database === '*' ? ` of ${g.database}` : ''}: ${formatDuration(g.ageSeconds * 1000)} old (${g.id}, finished ${g.at})`,
+      )
     }
     lines.push('')
   }
   for (const e of f.runErrors) lines.push(`RUN ERROR  ${e.code}: ${indent(e.message)}`, '')
-  for (const s of f.succeeded) lines.push(`OK      ${s.source}/${s.database}${s.id ? `  ${s.id}` : ''}${s.size === undefined ? '' : `  (${formatBytes(s.size)})`}`)
+  for (const s of f.succeeded)
+    lines.push(
+      `OK      ${s.source}/${s.database}${s.id ? `  ${s.id}` : ''}${s.size === undefined ? '' : `  (${formatBytes(s.size)})`}`,
+    )
   if (f.succeeded.length > 0) lines.push('')
   lines.push(...closingLines(f))
   return `${lines.join('\n')}\n`
@@ -167,7 +210,7 @@ function errorLines(x: AlertFailure): string[] {
   return [
     `  error: ${x.code}: ${indent(x.message)}`,
     ...(x.hint ? [`  hint:  ${x.hint}`] : []),
-    ...(x.output ? ['  the tool\'s last lines on stderr:', ...x.output.split('\n').map((l) => `    | ${l}`)] : []),
+    ...(x.output ? ["  the tool's last lines on stderr:", ...x.output.split('\n').map((l) => `    | ${l}`)] : []),
   ]
 }
 

@@ -22,8 +22,17 @@ export function buildTestAlert(host: string, now: Date): Alert {
       '',
     ].join('\n'),
     facts: {
-      host, runId: `test-${at}`, trigger: 'test', kind: 'test', ok: true, startedAt: at, finishedAt: at,
-      failures: [], succeeded: [], runErrors: [], nextSteps: [],
+      host,
+      runId: `test-${at}`,
+      trigger: 'test',
+      kind: 'test',
+      ok: true,
+      startedAt: at,
+      finishedAt: at,
+      failures: [],
+      succeeded: [],
+      runErrors: [],
+      nextSteps: [],
     },
   }
 }

@@ -30,7 +30,7 @@ export function createWebhookNotifier(config: WebhookConfig): Notifier {
       }
       if (!response.ok) {
         // Some receivers echo the request path in an error page ("Cannot POST /hooks/<token>").
-        const answer = withoutUrl((await response.text().catch(() => '')), config.url.reveal()).slice(0, 200)
+        const answer = withoutUrl(await response.text().catch(() => ''), config.url.reveal()).slice(0, 200)
         throw new Error(`${target} answered ${response.status} ${response.statusText}${answer ? `: ${answer}` : ''}`)
       }
       await response.body?.cancel()
@@ -52,12 +52,17 @@ export function createWebhookNotifier(config: WebhookConfig): Notifier {
         })
       } catch (error) {
         const cause = (error as Error).cause as Error | undefined
-        throw new DbkeeperError('CONNECT', cause?.message ?? (error as Error).message, { hint: 'check WEBHOOK_URL and that the receiver is running and reachable from this container', cause: error })
+        throw new DbkeeperError('CONNECT', cause?.message ?? (error as Error).message, {
+          hint: 'check WEBHOOK_URL and that the receiver is running and reachable from this container',
+          cause: error,
+        })
       }
       await response.body?.cancel()
       const answer = `${response.status}${response.statusText ? ` ${response.statusText}` : ''}`
       if (response.status >= 500) {
-        throw new DbkeeperError('CONNECT', `the receiver answered HEAD with ${answer}`, { hint: 'the receiver (or a proxy in front of it) is failing: check it and WEBHOOK_URL' })
+        throw new DbkeeperError('CONNECT', `the receiver answered HEAD with ${answer}`, {
+          hint: 'the receiver (or a proxy in front of it) is failing: check it and WEBHOOK_URL',
+        })
       }
       return `reachable: HEAD answered ${answer}; no alert sent (\`dbkeeper alert --test\` proves delivery)`
     },
@@ -85,6 +90,7 @@ export function withoutUrl(body: string, url: string): string {
     }
   }
   let out = body
-  for (const p of [...pieces].filter((x) => x.length > 1 && x !== '/').sort((a, b) => b.length - a.length)) out = out.split(p).join('…')
+  for (const p of [...pieces].filter((x) => x.length > 1 && x !== '/').sort((a, b) => b.length - a.length))
+    out = out.split(p).join('…')
   return out
 }

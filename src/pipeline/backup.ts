@@ -43,7 +43,10 @@ export type CommittedBackup = CatalogEntry
  */
 export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
   const { source, engine, database, compression } = job
-  const { pending, startedAt } = await reserveNewBackup(job.backupDir, source.label, database, { content: engine.contentExt, compression: compression.ext })
+  const { pending, startedAt } = await reserveNewBackup(job.backupDir, source.label, database, {
+    content: engine.contentExt,
+    compression: compression.ext,
+  })
 
   // One controller for the dump and the stream: a failing write (disk full) kills the dump tool,
   // and a failing dump tool tears down the stream.
@@ -53,7 +56,9 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
   const raw = new Meter(true, engine.measuresLines === true)
   const compressed = new Meter(false)
   const expected = job.probe.databases.find((d) => d.name === database)?.tables.reduce((n, t) => n + (t.bytes ?? 0), 0)
-  const progress = job.progress ? startProgress(`${source.label}/${database}`, () => raw.size, expected || undefined) : undefined
+  const progress = job.progress
+    ? startProgress(`${source.label}/${database}`, () => raw.size, expected || undefined)
+    : undefined
   try {
     // Leaving this block without a commit removes whatever the backup placed (repository.ts).
     await using backup = pending
@@ -73,16 +78,27 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
     const result = toolEnd.value
     progress?.stop()
 
-    if (raw.size === 0) throw new DbkeeperError('DUMP_FAILED', `${engine.kind} dump of ${database} produced no data`, { hint: `check ${source.id}_* and the server log` })
+    if (raw.size === 0)
+      throw new DbkeeperError('DUMP_FAILED', `${engine.kind} dump of ${database} produced no data`, {
+        hint: `check ${source.id}_* and the server log`,
+      })
     const incomplete = engine.checkContent(raw.head(), raw.tail())
-    if (incomplete) throw new DbkeeperError('DUMP_FAILED', `dump of ${database} is incomplete: ${incomplete}`, { hint: 'the dump tool stopped early; see its stderr in the log and the server log' })
+    if (incomplete)
+      throw new DbkeeperError('DUMP_FAILED', `dump of ${database} is incomplete: ${incomplete}`, {
+        hint: 'the dump tool stopped early; see its stderr in the log and the server log',
+      })
 
     const restoreNeeds = await measureRestoreNeeds(engine, database, raw.longestLine, abort.signal)
     const rawResult = raw.result()
     const compressedResult = compressed.result()
     const verifyStart = new Date()
     failpoint('backup.before-verify')
-    await verifyBackupFile(backup.tempPath, compression, { raw: rawResult, compressed: compressedResult, checkContent: (h, t) => engine.checkContent(h, t) }, job.signal)
+    await verifyBackupFile(
+      backup.tempPath,
+      compression,
+      { raw: rawResult, compressed: compressedResult, checkContent: (h, t) => engine.checkContent(h, t) },
+      job.signal,
+    )
     failpoint('backup.verified')
 
     return await backup.commit(compressedResult.sha256, () => {
@@ -108,15 +124,22 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
         tables: result.tables ?? job.probe.databases.find((d) => d.name === database)?.tables ?? [],
         ...(restoreNeeds ? { restoreNeeds } : {}),
         ...(engine.kind === 'sqlite' && source.path !== undefined ? { sqlite: { path: resolve(source.path) } } : {}),
-        verification: { ok: true, at: verifyStart.toISOString(), method: 'full read-back: decompress to the end, sizes, sha256, end marker' },
+        verification: {
+          ok: true,
+          at: verifyStart.toISOString(),
+          method: 'full read-back: decompress to the end, sizes, sha256, end marker',
+        },
         locations: { local: backup.dataPath },
       }
     })
   } catch (error) {
     abort.abort()
     progress?.stop()
-    if (job.signal.aborted) throw new DbkeeperError('ABORTED', `backup of ${source.label}/${database} was interrupted`, { cause: error })
-    throw noSpace(error, pending.writing, job.backupDir) ?? toDbkeeperError(error, `backup of ${source.label}/${database}`)
+    if (job.signal.aborted)
+      throw new DbkeeperError('ABORTED', `backup of ${source.label}/${database} was interrupted`, { cause: error })
+    throw (
+      noSpace(error, pending.writing, job.backupDir) ?? toDbkeeperError(error, `backup of ${source.label}/${database}`)
+    )
   } finally {
     job.signal.removeEventListener('abort', onOuterAbort)
   }
@@ -127,7 +150,12 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
  * backup, not a condition of keeping it: when the engine cannot tell (the server went away between
  * the dump and the question), the manifest says so in a warning and the backup is still committed.
  */
-async function measureRestoreNeeds(engine: Engine, database: string, longestLine: number, signal: AbortSignal): Promise<RestoreNeeds | undefined> {
+async function measureRestoreNeeds(
+  engine: Engine,
+  database: string,
+  longestLine: number,
+  signal: AbortSignal,
+): Promise<RestoreNeeds | undefined> {
   if (!engine.restoreNeeds) return undefined
   try {
     return await engine.restoreNeeds(database, { longestLine }, signal)
@@ -145,10 +173,14 @@ async function measureRestoreNeeds(engine: Engine, database: string, longestLine
  */
 function noSpace(error: unknown, path: string, backupDir: string): DbkeeperError | undefined {
   const code = (error as NodeJS.ErrnoException | undefined)?.code
-  const why = code === 'ENOSPC' ? 'no space left on the device (ENOSPC)'
-    : code === 'EDQUOT' ? 'the disk quota is exhausted (EDQUOT)'
-      : code === 'EFBIG' ? 'the file outgrew the file size limit (EFBIG)'
-        : undefined
+  const why =
+    code === 'ENOSPC'
+      ? 'no space left on the device (ENOSPC)'
+      : code === 'EDQUOT'
+        ? 'the disk quota is exhausted (EDQUOT)'
+        : code === 'EFBIG'
+          ? 'the file outgrew the file size limit (EFBIG)'
+          : undefined
   if (why === undefined) return undefined
   const what = code === 'EFBIG' ? 'a file size limit was reached' : 'the backup volume is full'
   return new DbkeeperError('NO_SPACE', `${what}: writing ${path} failed: ${why}`, {

@@ -40,7 +40,13 @@ const STREAMS: { readonly [K in CompressionKind]: { encoder(level: number): Dupl
 export function createCompression(kind: CompressionKind, level: number): Compression {
   const streams = STREAMS[kind]
   const recorded = effectiveLevel(kind, level)
-  return { kind, level: recorded, ext: CODECS[kind].ext, compress: () => streams.encoder(recorded), decompress: () => streams.decoder() }
+  return {
+    kind,
+    level: recorded,
+    ext: CODECS[kind].ext,
+    compress: () => streams.encoder(recorded),
+    decompress: () => streams.decoder(),
+  }
 }
 
 /**
@@ -51,9 +57,13 @@ export function createCompression(kind: CompressionKind, level: number): Compres
 export function compressionOf(manifest: Pick<Manifest, 'id' | 'file' | 'compression' | 'engine'>): Compression {
   const kind: string = manifest.compression.kind
   if (!isCodecKind(kind)) {
-    throw new DbkeeperError('VERSION', `backup ${manifest.id} is compressed with "${kind}", which this dbkeeper cannot read (it reads ${Object.keys(CODECS).join(', ')}); nothing was changed`, {
-      hint: `use the dbkeeper version that wrote it, or decompress ${manifest.file} by hand and restore it with scripts/restore-${manifest.engine}.sh (docs/RESTORE.md)`,
-    })
+    throw new DbkeeperError(
+      'VERSION',
+      `backup ${manifest.id} is compressed with "${kind}", which this dbkeeper cannot read (it reads ${Object.keys(CODECS).join(', ')}); nothing was changed`,
+      {
+        hint: `use the dbkeeper version that wrote it, or decompress ${manifest.file} by hand and restore it with scripts/restore-${manifest.engine}.sh (docs/RESTORE.md)`,
+      },
+    )
   }
   return createCompression(kind, manifest.compression.level)
 }

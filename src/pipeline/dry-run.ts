@@ -37,14 +37,23 @@ async function checkBucket(target: Target, signal: AbortSignal): Promise<DryRunR
   const key = `.dbkeeper-probe-${hostname().replace(/[^A-Za-z0-9-]/g, '-')}-${randomUUID().slice(0, 8)}`
   const checks: { step: string; ok: boolean; error?: string }[] = []
   const steps: [string, () => Promise<unknown>][] = [
-    [`write ${target.url(key)}`, () => target.put(key, 'dbkeeper access check: safe to delete\n', { contentType: 'text/plain', signal })],
-    ['read it back', async () => {
-      if (!(await target.head(key))) throw new Error('the object just written is not there')
-    }],
-    [`list ${target.description}`, async () => {
-      for await (const o of target.list(key)) if (o.key === key) return
-      throw new Error('the object just written is not listed')
-    }],
+    [
+      `write ${target.url(key)}`,
+      () => target.put(key, 'dbkeeper access check: safe to delete\n', { contentType: 'text/plain', signal }),
+    ],
+    [
+      'read it back',
+      async () => {
+        if (!(await target.head(key))) throw new Error('the object just written is not there')
+      },
+    ],
+    [
+      `list ${target.description}`,
+      async () => {
+        for await (const o of target.list(key)) if (o.key === key) return
+        throw new Error('the object just written is not listed')
+      },
+    ],
     ['delete it', () => target.remove([key])],
   ]
   for (const [step, run] of steps) {
@@ -60,7 +69,12 @@ async function checkBucket(target: Target, signal: AbortSignal): Promise<DryRunR
   return { target: target.description, checks }
 }
 
-export async function planDryRun(config: Config, sources: readonly SourceConfig[], logger: Logger, signal: AbortSignal): Promise<DryRunReport> {
+export async function planDryRun(
+  config: Config,
+  sources: readonly SourceConfig[],
+  logger: Logger,
+  signal: AbortSignal,
+): Promise<DryRunReport> {
   const report: DryRunReport = { ok: true, s3: null, sources: [] }
   const target = config.s3 ? openS3Target(config.s3, { logger, signal, attempts: 2 }) : undefined
   if (target) {
@@ -68,17 +82,29 @@ export async function planDryRun(config: Config, sources: readonly SourceConfig[
     report.ok = report.s3.checks.length === 4 && report.s3.checks.every((c) => c.ok)
   }
   for (const source of sources) {
-    const local = [...new Set((await listBackups(config.backupDir, { source: source.label })).map((e) => e.manifest.database))]
+    const local = [
+      ...new Set((await listBackups(config.backupDir, { source: source.label })).map((e) => e.manifest.database)),
+    ]
     const names = source.databases === 'ALL' ? local : [...source.databases]
     const entry: DryRunReport['sources'][number] = {
-      source: source.label, engine: source.engine, databases: source.databases === 'ALL' ? 'ALL' : [...source.databases], s3Dirs: [], catchUp: [],
+      source: source.label,
+      engine: source.engine,
+      databases: source.databases === 'ALL' ? 'ALL' : [...source.databases],
+      s3Dirs: [],
+      catchUp: [],
     }
     if (target) {
       entry.s3Dirs = names.map((db) => target.url(remoteDir(source.label, db)))
       if (report.ok) {
         try {
           for (const database of names) {
-            const scope = { source: source.label, database, policy: offsitePolicy(config, source), tz: config.tz, now: new Date() }
+            const scope = {
+              source: source.label,
+              database,
+              policy: offsitePolicy(config, source),
+              tz: config.tz,
+              now: new Date(),
+            }
             entry.catchUp.push(...(await missingOffsite(target, config.backupDir, scope)).map((e) => e.dataPath))
           }
         } catch (error) {

@@ -57,20 +57,38 @@ export interface FetchedBackup {
  */
 export async function fetchBackup(args: FetchArgs): Promise<FetchedBackup> {
   if (!args.config.s3 && !args.target) {
-    throw new DbkeeperError('CONFIG', 'there is no off-site copy to fetch from: S3_BUCKET is not set', { hint: 'set S3_BUCKET (and the other S3_* variables, docs/CONFIGURATION.md)' })
+    throw new DbkeeperError('CONFIG', 'there is no off-site copy to fetch from: S3_BUCKET is not set', {
+      hint: 'set S3_BUCKET (and the other S3_* variables, docs/CONFIGURATION.md)',
+    })
   }
   const target = args.target ?? openS3Target(args.config.s3!, { logger: args.logger, signal: args.signal })
-  const entry = args.entry ?? chooseEntry(await listEntries(target, { source: args.source, database: args.database }), args)
+  const entry =
+    args.entry ?? chooseEntry(await listEntries(target, { source: args.source, database: args.database }), args)
   const m = entry.manifest
   const url = target.url(entry.dataKey)
   const dest = args.to ? resolve(args.to) : join(databaseDir(args.config.backupDir, m.source, m.database), m.file)
-  if (await stat(dest).then(() => true, () => false)) {
-    if (!args.to && (await stat(`${dest}${MANIFEST_SUFFIX}`).then(() => true, () => false))) {
+  if (
+    await stat(dest).then(
+      () => true,
+      () => false,
+    )
+  ) {
+    if (
+      !args.to &&
+      (await stat(`${dest}${MANIFEST_SUFFIX}`).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       // Nothing was written: the volume's listing is what says what is there.
       const there = (await listDatabaseDir(dirname(dest))).find((e) => e.dataPath === dest)
       return { manifest: m, path: dest, url, alreadyLocal: true, ...(there ? { entry: there } : {}) }
     }
-    throw new DbkeeperError('USAGE', `${dest} exists already; it is not replaced`, { hint: args.to ? 'choose another --to file or remove that one' : 'move the file away (it has no manifest: it is not a backup) and fetch again' })
+    throw new DbkeeperError('USAGE', `${dest} exists already; it is not replaced`, {
+      hint: args.to
+        ? 'choose another --to file or remove that one'
+        : 'move the file away (it has no manifest: it is not a backup) and fetch again',
+    })
   }
   // Leaving this function without a commit removes whatever the copy placed (repository.ts).
   await using copy = await reserveBackup(dest)
@@ -96,12 +114,22 @@ export async function fetchBackup(args: FetchArgs): Promise<FetchedBackup> {
  * to the end. The raw sha256 is the one measured when the dump was proven, so matching it also
  * carries over that run's end-of-dump check: these are the very bytes it checked.
  */
-async function proveCopy(path: string, m: Manifest, compressed: Meter, url: string, signal: AbortSignal): Promise<void> {
+async function proveCopy(
+  path: string,
+  m: Manifest,
+  compressed: Meter,
+  url: string,
+  signal: AbortSignal,
+): Promise<void> {
   const got = compressed.result()
   if (got.size !== m.compressed.size || got.sha256 !== m.compressed.sha256) {
-    throw new DbkeeperError('VERIFY_FAILED', `the off-site copy ${url} does not match its manifest: ${got.size} bytes with sha256 ${got.sha256}, expected ${m.compressed.size} bytes with sha256 ${m.compressed.sha256}`, {
-      hint: 'the object was changed or damaged in the bucket: do not restore from it; fetch an older backup (dbkeeper list shows them)',
-    })
+    throw new DbkeeperError(
+      'VERIFY_FAILED',
+      `the off-site copy ${url} does not match its manifest: ${got.size} bytes with sha256 ${got.sha256}, expected ${m.compressed.size} bytes with sha256 ${m.compressed.sha256}`,
+      {
+        hint: 'the object was changed or damaged in the bucket: do not restore from it; fetch an older backup (dbkeeper list shows them)',
+      },
+    )
   }
   await verifyBackupFile(path, compressionOf(m), { raw: m.raw, compressed: m.compressed }, signal)
 }
@@ -112,13 +140,20 @@ function chooseEntry(entries: BackupEntry[], args: FetchArgs): BackupEntry {
   if (args.id !== 'latest') {
     const hit = entries.find((e) => e.manifest.id === args.id)
     if (!hit) throw new DbkeeperError('NOT_FOUND', `no off-site backup ${args.id} of ${where}`, { hint: listHint })
-    if (hit.problem) throw new DbkeeperError('VERIFY_FAILED', `the off-site backup ${args.id} is damaged: ${hit.problem}`, { hint: 'fetch an older backup; dbkeeper list shows them' })
+    if (hit.problem)
+      throw new DbkeeperError('VERIFY_FAILED', `the off-site backup ${args.id} is damaged: ${hit.problem}`, {
+        hint: 'fetch an older backup; dbkeeper list shows them',
+      })
     return hit
   }
   const proven = entries.filter((e) => e.problem === undefined && e.manifest.kind === 'backup')
   const databases = [...new Set(proven.map((e) => e.manifest.database))]
   if (databases.length > 1) {
-    throw new DbkeeperError('USAGE', `source ${args.source} has off-site backups of ${databases.length} databases (${databases.join(', ')}): which one?`, { hint: 'add --database NAME' })
+    throw new DbkeeperError(
+      'USAGE',
+      `source ${args.source} has off-site backups of ${databases.length} databases (${databases.join(', ')}): which one?`,
+      { hint: 'add --database NAME' },
+    )
   }
   const newest = proven[0]
   if (!newest) throw new DbkeeperError('NOT_FOUND', `no proven off-site backup of ${where}`, { hint: listHint })

@@ -47,7 +47,9 @@ interface Job {
 }
 
 function deflateBlock(block: Buffer, options: ZlibOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => deflateRaw(block, options, (error, out) => (error ? reject(error) : resolve(out))))
+  return new Promise((resolve, reject) =>
+    deflateRaw(block, options, (error, out) => (error ? reject(error) : resolve(out))),
+  )
 }
 
 /** The gzip header (RFC 1952): no name, no mtime (the manifest has the time), OS = Unix. */
@@ -132,7 +134,10 @@ export class ParallelGzip extends Transform {
     const job: Job = { result: deflateBlock(block, options), out: undefined }
     // Record the output as soon as it exists, so finished blocks can leave without awaiting; a
     // rejection is awaited by #drain, the no-op keeps it from counting as unhandled meanwhile.
-    job.result.then((out) => (job.out = out), () => {})
+    job.result.then(
+      (out) => (job.out = out),
+      () => {},
+    )
     this.#jobs.push(job)
   }
 

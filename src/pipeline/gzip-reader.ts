@@ -89,8 +89,12 @@ export class TrailerCheck extends Transform {
 
   override _flush(done: TransformCallback): void {
     const crc = this.#crc >>> 0
-    if (crc !== this.layout.crc) return done(new Error(`gzip CRC32 ${crc.toString(16)} differs from the trailer's ${this.layout.crc.toString(16)}`))
-    if (this.#size % 2 ** 32 !== this.layout.isize) return done(new Error(`gzip size ${this.#size} differs from the trailer's ${this.layout.isize}`))
+    if (crc !== this.layout.crc)
+      return done(
+        new Error(`gzip CRC32 ${crc.toString(16)} differs from the trailer's ${this.layout.crc.toString(16)}`),
+      )
+    if (this.#size % 2 ** 32 !== this.layout.isize)
+      return done(new Error(`gzip size ${this.#size} differs from the trailer's ${this.layout.isize}`))
     done()
   }
 }

@@ -25,7 +25,10 @@ export class Meter extends Transform {
   #longestLine = 0
 
   /** `measureLines`: track the longest line (memchr-speed `indexOf`; mysqldump writes a statement a line). */
-  constructor(private readonly keepEdges = false, private readonly measureLines = false) {
+  constructor(
+    private readonly keepEdges = false,
+    private readonly measureLines = false,
+  ) {
     super()
   }
 

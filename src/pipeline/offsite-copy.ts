@@ -61,7 +61,10 @@ export function startStreamedCopy(target: Target, source: string, database: stri
   const detach = (reason: string) => {
     if (detached !== undefined || !branch) return
     detached = reason
-    logger.info({ database }, `off-site copy during the dump stopped: ${reason}; the backup is uploaded from the volume once proven`)
+    logger.info(
+      { database },
+      `off-site copy during the dump stopped: ${reason}; the backup is uploaded from the volume once proven`,
+    )
     branch.destroy(new Error(reason))
     refuse(new Error(reason))
   }
@@ -83,10 +86,15 @@ export function startStreamedCopy(target: Target, source: string, database: stri
       waited += Date.now() - since
       done()
     }
-    const timer = setTimeout(() => {
-      detach(`the upload fell behind the dump for longer than the ${Math.round((waited + Date.now() - since) / 1000)} s it may wait`)
-      settle()
-    }, Math.max(0, budget))
+    const timer = setTimeout(
+      () => {
+        detach(
+          `the upload fell behind the dump for longer than the ${Math.round((waited + Date.now() - since) / 1000)} s it may wait`,
+        )
+        settle()
+      },
+      Math.max(0, budget),
+    )
     branch.once('drain', settle).once('close', settle)
   }
 
@@ -128,7 +136,8 @@ export function startStreamedCopy(target: Target, source: string, database: stri
 
     async finish(m: Manifest): Promise<StreamedResult> {
       if (!branch || !put) return { ok: false, reason: 'nothing was streamed' }
-      if (detached === undefined && sent !== m.compressed.size) detach(`${sent} bytes were streamed, the backup has ${m.compressed.size}`)
+      if (detached === undefined && sent !== m.compressed.size)
+        detach(`${sent} bytes were streamed, the backup has ${m.compressed.size}`)
       if (detached !== undefined) {
         await put.catch(() => undefined)
         return { ok: false, reason: detached }

@@ -51,13 +51,22 @@ export async function confirmAndCommit(target: Target, m: Manifest, logger?: Log
   if (!head) problems.push('the object is missing after its upload')
   else {
     if (head.size !== m.compressed.size) problems.push(`it has ${head.size} bytes, the backup ${m.compressed.size}`)
-    if (head.metadata.sha256 !== m.compressed.sha256) problems.push(`its sha256 metadata is ${head.metadata.sha256 ?? 'missing'}, the backup's ${m.compressed.sha256}`)
+    if (head.metadata.sha256 !== m.compressed.sha256)
+      problems.push(`its sha256 metadata is ${head.metadata.sha256 ?? 'missing'}, the backup's ${m.compressed.sha256}`)
   }
   if (problems.length > 0) {
-    await target.remove([dataKey]).catch((error: unknown) => logger?.warn({ err: error, key: dataKey }, 'could not delete the mismatching S3 object'))
-    throw new DbkeeperError('VERIFY_FAILED', `the S3 copy ${target.url(dataKey)} does not match the backup: ${problems.join('; ')}; it was deleted`, {
-      hint: 'the store did not keep what was sent: with a custom S3_ENDPOINT check that it is S3-compatible (and not a proxy that rewrites bodies); the next run uploads the backup again',
-    })
+    await target
+      .remove([dataKey])
+      .catch((error: unknown) =>
+        logger?.warn({ err: error, key: dataKey }, 'could not delete the mismatching S3 object'),
+      )
+    throw new DbkeeperError(
+      'VERIFY_FAILED',
+      `the S3 copy ${target.url(dataKey)} does not match the backup: ${problems.join('; ')}; it was deleted`,
+      {
+        hint: 'the store did not keep what was sent: with a custom S3_ENDPOINT check that it is S3-compatible (and not a proxy that rewrites bodies); the next run uploads the backup again',
+      },
+    )
   }
   failpoint('offsite.confirmed')
   await commitOnTarget(target, dataKey, m, objectMetadata(m))
@@ -69,23 +78,40 @@ export async function confirmAndCommit(target: Target, m: Manifest, logger?: Log
  * make it), checking on the way that the file still has the sha256 its manifest records: a file
  * that rotted on the volume is not copied off-site as if it were good.
  */
-export async function uploadFromVolume(target: Target, entry: Pick<CatalogEntry, 'manifest' | 'dataPath'>, signal: AbortSignal, logger?: Logger): Promise<string> {
+export async function uploadFromVolume(
+  target: Target,
+  entry: Pick<CatalogEntry, 'manifest' | 'dataPath'>,
+  signal: AbortSignal,
+  logger?: Logger,
+): Promise<string> {
   const m = entry.manifest
   const dataKey = remoteDataKey(m)
   let meter: Meter | undefined
   const open = () => {
     meter = new Meter(false)
     const out = new PassThrough({ highWaterMark: 1 << 20 })
-    pipeline(createReadStream(entry.dataPath, { highWaterMark: 1 << 20 }), meter, out).catch((error: unknown) => out.destroy(error as Error))
+    pipeline(createReadStream(entry.dataPath, { highWaterMark: 1 << 20 }), meter, out).catch((error: unknown) =>
+      out.destroy(error as Error),
+    )
     return out
   }
-  await target.put(dataKey, open, { metadata: objectMetadata(m), dataObject: true, contentType: DATA_CONTENT_TYPE, size: m.compressed.size, signal })
+  await target.put(dataKey, open, {
+    metadata: objectMetadata(m),
+    dataObject: true,
+    contentType: DATA_CONTENT_TYPE,
+    size: m.compressed.size,
+    signal,
+  })
   const read = meter!.result()
   if (read.size !== m.compressed.size || read.sha256 !== m.compressed.sha256) {
     await target.remove([dataKey]).catch(() => undefined)
-    throw new DbkeeperError('VERIFY_FAILED', `the local backup ${entry.dataPath} no longer matches its manifest (read ${read.size} bytes, sha256 ${read.sha256}); not copied off-site`, {
-      hint: 'the file changed on the volume after it was proven: check the disk (`dmesg`), run `dbkeeper verify` on it, and do not restore from it',
-    })
+    throw new DbkeeperError(
+      'VERIFY_FAILED',
+      `the local backup ${entry.dataPath} no longer matches its manifest (read ${read.size} bytes, sha256 ${read.sha256}); not copied off-site`,
+      {
+        hint: 'the file changed on the volume after it was proven: check the disk (`dmesg`), run `dbkeeper verify` on it, and do not restore from it',
+      },
+    )
   }
   return confirmAndCommit(target, m, logger)
 }

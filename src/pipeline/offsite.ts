@@ -54,15 +54,26 @@ export function openOffsite(config: Config, logger: Logger, signal: AbortSignal,
         const streamed = copy ? await copy.finish(m) : { ok: false as const, reason: 'not streamed' }
         if (streamed.ok) result.key = s3.url(await confirmAndCommit(s3, m, dbLog))
         else {
-          if (copy) dbLog.warn(`off-site copy streamed during the dump did not complete (${streamed.reason}); uploading from the volume`)
+          if (copy)
+            dbLog.warn(
+              `off-site copy streamed during the dump did not complete (${streamed.reason}); uploading from the volume`,
+            )
           result.key = s3.url(await uploadFromVolume(s3, committed, signal, dbLog))
         }
         dbLog.info({ key: result.key }, 'off-site copy confirmed')
         const policy = offsitePolicy(config, source)
         const scope = { source: source.label, database: m.database, policy, tz: config.tz, now: new Date() }
         result.caughtUp = await catchUp(s3, config, scope, signal, dbLog)
-        const pruned = await applyRetentionOn({ target: s3, ...scope, dryRun: false, name: 's3-retention', logger: dbLog })
-        result.removed = pruned.deleted.filter((k) => k.endsWith('.manifest.json')).map((k) => s3.url(k.slice(0, -'.manifest.json'.length)))
+        const pruned = await applyRetentionOn({
+          target: s3,
+          ...scope,
+          dryRun: false,
+          name: 's3-retention',
+          logger: dbLog,
+        })
+        result.removed = pruned.deleted
+          .filter((k) => k.endsWith('.manifest.json'))
+          .map((k) => s3.url(k.slice(0, -'.manifest.json'.length)))
       } catch (error) {
         const e = toDbkeeperError(error)
         result.ok = false
@@ -76,11 +87,20 @@ export function openOffsite(config: Config, logger: Logger, signal: AbortSignal,
 }
 
 /** Proven local backups of the database missing off-site that the off-site policy keeps, oldest first. */
-export async function missingOffsite(target: Target, backupDir: string, scope: { source: string; database: string; policy: RetentionPolicy; tz: string; now: Date }): Promise<CatalogEntry[]> {
+export async function missingOffsite(
+  target: Target,
+  backupDir: string,
+  scope: { source: string; database: string; policy: RetentionPolicy; tz: string; now: Date },
+): Promise<CatalogEntry[]> {
   const remote = await listEntries(target, { source: scope.source, database: scope.database })
   const there = new Set(remote.filter((r) => r.problem === undefined).map((r) => r.manifest.file))
-  const local = (await listDatabaseDir(databaseDir(backupDir, scope.source, scope.database)))
-    .filter((e) => isProvenBackup(e) && e.manifest.kind === 'backup' && e.manifest.source === scope.source && e.manifest.database === scope.database)
+  const local = (await listDatabaseDir(databaseDir(backupDir, scope.source, scope.database))).filter(
+    (e) =>
+      isProvenBackup(e) &&
+      e.manifest.kind === 'backup' &&
+      e.manifest.source === scope.source &&
+      e.manifest.database === scope.database,
+  )
   const missing = local.filter((e) => !there.has(e.manifest.file))
   if (missing.length === 0) return []
   // One plan over what is off-site plus what could be: upload only what it would keep.
@@ -89,7 +109,13 @@ export async function missingOffsite(target: Target, backupDir: string, scope: {
   return missing.filter((e) => !dropped.has(e.manifest.file)).reverse()
 }
 
-async function catchUp(target: Target, config: Config, scope: Parameters<typeof missingOffsite>[2], signal: AbortSignal, logger: Logger): Promise<string[]> {
+async function catchUp(
+  target: Target,
+  config: Config,
+  scope: Parameters<typeof missingOffsite>[2],
+  signal: AbortSignal,
+  logger: Logger,
+): Promise<string[]> {
   const uploaded: string[] = []
   for (const entry of await missingOffsite(target, config.backupDir, scope)) {
     if (signal.aborted) break
@@ -105,5 +131,9 @@ export function recordOffsite(outcome: DatabaseResult, result: OffsiteResult): v
   outcome.offsite = result
   if (result.ok) return
   outcome.ok = false
-  outcome.error = { code: 'OFFSITE', message: `off-site copy failed: ${result.error ?? 'unknown error'}`, hint: result.hint ? `${result.hint}; ${OFFSITE_NOTE}` : OFFSITE_NOTE }
+  outcome.error = {
+    code: 'OFFSITE',
+    message: `off-site copy failed: ${result.error ?? 'unknown error'}`,
+    hint: result.hint ? `${result.hint}; ${OFFSITE_NOTE}` : OFFSITE_NOTE,
+  }
 }

@@ -25,7 +25,12 @@ export interface ProgressHandle {
   stop(): void
 }
 
-export function startProgress(label: string, bytes: () => number, expected: number | undefined, out: NodeJS.WriteStream = process.stderr): ProgressHandle {
+export function startProgress(
+  label: string,
+  bytes: () => number,
+  expected: number | undefined,
+  out: NodeJS.WriteStream = process.stderr,
+): ProgressHandle {
   if (!out.isTTY) return { stop() {} }
   const started = Date.now()
   const draw = () => {

@@ -17,20 +17,41 @@ export interface RetentionOutcome {
  * (the caller guarantees that). A refused plan or a failed deletion is logged and reported, never
  * thrown: the new backup stays committed and the run is marked failed.
  */
-export async function applyRetentionAfterBackup(args: { config: Config; source: SourceConfig; database: string; logger: Logger }): Promise<RetentionOutcome> {
+export async function applyRetentionAfterBackup(args: {
+  config: Config
+  source: SourceConfig
+  database: string
+  logger: Logger
+}): Promise<RetentionOutcome> {
   const { config, source, database, logger } = args
   try {
     const now = new Date()
     const report = await applyRetention({
-      backupDir: config.backupDir, source: source.label, database, policy: source.retention, tz: config.tz, now, dryRun: false, logger,
+      backupDir: config.backupDir,
+      source: source.label,
+      database,
+      policy: source.retention,
+      tz: config.tz,
+      now,
+      dryRun: false,
+      logger,
     })
     const future = report.backups.filter((b) => b.reasons.includes(FROM_THE_FUTURE))
     if (future.length > 0) {
-      logger.warn({ database, backups: future.map((b) => b.file) }, futureWarning(future.map((b) => ({ ...b, source: source.label, database })), now))
+      logger.warn(
+        { database, backups: future.map((b) => b.file) },
+        futureWarning(
+          future.map((b) => ({ ...b, source: source.label, database })),
+          now,
+        ),
+      )
     }
     const removed = report.backups.filter((b) => b.action === 'remove').map((b) => b.file)
     const kept = report.backups.filter((b) => b.action === 'keep')
-    logger.info({ database, kept: kept.map((b) => `${b.file} (${b.reasons.join(', ')})`), removed }, `retention kept ${kept.length}, removed ${removed.length}`)
+    logger.info(
+      { database, kept: kept.map((b) => `${b.file} (${b.reasons.join(', ')})`), removed },
+      `retention kept ${kept.length}, removed ${removed.length}`,
+    )
     return { ok: true, removed }
   } catch (error) {
     const message = describeError(error)

@@ -84,18 +84,30 @@ export async function runBackups(opts: RunOptions): Promise<RunReport> {
   }
 
   const record: RunRecord = {
-    runId, trigger: opts.trigger, host: hostname(), pid: process.pid,
-    startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(),
+    runId,
+    trigger: opts.trigger,
+    host: hostname(),
+    pid: process.pid,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
     ok: outcomes.length > 0 && outcomes.every((o) => o.ok && (o.retention?.ok ?? true)),
     results: outcomes.map(({ committed: _c, retention: _r, ...r }) => r),
   }
   failpoint('run.before-journal')
-  await appendRun(config.backupDir, record).catch((error: unknown) => logger.error({ err: error }, 'could not append to the run journal'))
+  await appendRun(config.backupDir, record).catch((error: unknown) =>
+    logger.error({ err: error }, 'could not append to the run journal'),
+  )
   failpoint('run.journal-written')
   return { record, outcomes }
 }
 
-async function backupSource(opts: RunOptions, source: SourceConfig, workDir: string, compression: ReturnType<typeof createCompression>, offsite: Offsite | undefined): Promise<DatabaseOutcome[]> {
+async function backupSource(
+  opts: RunOptions,
+  source: SourceConfig,
+  workDir: string,
+  compression: ReturnType<typeof createCompression>,
+  offsite: Offsite | undefined,
+): Promise<DatabaseOutcome[]> {
   const { config, logger } = opts
   await ensureDir(workDir)
   const engine = createEngine(source, workDir)
@@ -104,7 +116,14 @@ async function backupSource(opts: RunOptions, source: SourceConfig, workDir: str
   const probeStart = Date.now()
   try {
     probe = await engine.probe(opts.signal)
-    log.info({ server: probe.serverVersion, tool: `${probe.tool.name} ${probe.tool.version}`, databases: probe.databases.map((d) => d.name) }, 'source reachable')
+    log.info(
+      {
+        server: probe.serverVersion,
+        tool: `${probe.tool.name} ${probe.tool.version}`,
+        databases: probe.databases.map((d) => d.name),
+      },
+      'source reachable',
+    )
   } catch (error) {
     const e = toDbkeeperError(error, `source ${source.label}`)
     log.error({ code: e.code, hint: e.hint }, e.message)
@@ -122,15 +141,42 @@ async function backupSource(opts: RunOptions, source: SourceConfig, workDir: str
     const copy = offsite?.begin(source.label, db.name)
     try {
       const committed = await backupDatabase({
-        backupDir: config.backupDir, source, engine: job.engine, probe, database: db.name, compression, signal: opts.signal, progress: opts.progress, tee: copy?.tee,
+        backupDir: config.backupDir,
+        source,
+        engine: job.engine,
+        probe,
+        database: db.name,
+        compression,
+        signal: opts.signal,
+        progress: opts.progress,
+        tee: copy?.tee,
       })
       const m = committed.manifest
-      log.info({ database: db.name, file: committed.dataPath, rawSize: m.raw.size, size: m.compressed.size, durationMs: m.durationMs, tables: m.tables.length }, 'backup committed')
+      log.info(
+        {
+          database: db.name,
+          file: committed.dataPath,
+          rawSize: m.raw.size,
+          size: m.compressed.size,
+          durationMs: m.durationMs,
+          tables: m.tables.length,
+        },
+        'backup committed',
+      )
       // Proven, but the source server as configured now could not take it back: say how to fix it.
-      for (const warning of m.restoreNeeds?.warnings ?? []) log.warn({ database: db.name, id: m.id }, `backup ${m.id} restores only after a change: ${warning}`)
+      for (const warning of m.restoreNeeds?.warnings ?? [])
+        log.warn({ database: db.name, id: m.id }, `backup ${m.id} restores only after a change: ${warning}`)
       const outcome: DatabaseOutcome = {
-        source: source.label, database: db.name, ok: true, id: m.id, path: committed.dataPath, finishedAt: m.finishedAt,
-        size: m.compressed.size, rawSize: m.raw.size, durationMs: Date.now() - started, committed,
+        source: source.label,
+        database: db.name,
+        ok: true,
+        id: m.id,
+        path: committed.dataPath,
+        finishedAt: m.finishedAt,
+        size: m.compressed.size,
+        rawSize: m.raw.size,
+        durationMs: Date.now() - started,
+        committed,
       }
       // Off-site before the local retention: catch-up must see local backups the local policy is about to drop.
       if (offsite) recordOffsite(outcome, await offsite.afterCommit(copy, committed, source))
@@ -149,7 +195,15 @@ async function backupSource(opts: RunOptions, source: SourceConfig, workDir: str
 
 function failed(source: SourceConfig, database: string, e: DbkeeperError, durationMs: number): DatabaseOutcome {
   return {
-    source: source.label, database, ok: false, durationMs,
-    error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}), ...(e.output ? { output: e.output } : {}) },
+    source: source.label,
+    database,
+    ok: false,
+    durationMs,
+    error: {
+      code: e.code,
+      message: e.message,
+      ...(e.hint ? { hint: e.hint } : {}),
+      ...(e.output ? { output: e.output } : {}),
+    },
   }
 }

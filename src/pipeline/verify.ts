@@ -39,7 +39,12 @@ function handOff(): Transform {
  * compressed and raw sizes and sha256 and the engine's content check. Throws VERIFY_FAILED naming
  * what differs; a backup that passes restores to exactly the bytes the dump tool wrote.
  */
-export async function verifyBackupFile(path: string, compression: Compression, expected: VerifyExpectation, signal?: AbortSignal): Promise<void> {
+export async function verifyBackupFile(
+  path: string,
+  compression: Compression,
+  expected: VerifyExpectation,
+  signal?: AbortSignal,
+): Promise<void> {
   let read: { compressed: Meter; raw: Meter }
   try {
     // gzip: the fast path for the one-member files we write; anything it cannot vouch for is
@@ -48,7 +53,10 @@ export async function verifyBackupFile(path: string, compression: Compression, e
     read = fast ?? (await readBack(path, compression.decompress(), signal))
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new DbkeeperError('VERIFY_FAILED', `backup file ${path} is missing`, { hint: 'the backup cannot be used; take a new one', cause: error })
+      throw new DbkeeperError('VERIFY_FAILED', `backup file ${path} is missing`, {
+        hint: 'the backup cannot be used; take a new one',
+        cause: error,
+      })
     }
     if ((error as Error).name === 'AbortError') throw error
     throw new DbkeeperError('VERIFY_FAILED', `${path} does not decompress: ${(error as Error).message}`, {
@@ -60,10 +68,13 @@ export async function verifyBackupFile(path: string, compression: Compression, e
   const c = compressed.result()
   const r = raw.result()
   const problems: string[] = []
-  if (c.size !== expected.compressed.size) problems.push(`file size ${c.size} bytes, expected ${expected.compressed.size}`)
-  else if (c.sha256 !== expected.compressed.sha256) problems.push(`file sha256 ${c.sha256}, expected ${expected.compressed.sha256}`)
+  if (c.size !== expected.compressed.size)
+    problems.push(`file size ${c.size} bytes, expected ${expected.compressed.size}`)
+  else if (c.sha256 !== expected.compressed.sha256)
+    problems.push(`file sha256 ${c.sha256}, expected ${expected.compressed.sha256}`)
   if (r.size !== expected.raw.size) problems.push(`decompressed size ${r.size} bytes, expected ${expected.raw.size}`)
-  else if (r.sha256 !== expected.raw.sha256) problems.push(`decompressed sha256 ${r.sha256}, expected ${expected.raw.sha256}`)
+  else if (r.sha256 !== expected.raw.sha256)
+    problems.push(`decompressed sha256 ${r.sha256}, expected ${expected.raw.sha256}`)
   const content = expected.checkContent?.(raw.head(), raw.tail())
   if (content) problems.push(content)
   if (problems.length > 0) {
@@ -74,20 +85,47 @@ export async function verifyBackupFile(path: string, compression: Compression, e
 }
 
 /** Read the file, decompress it to the end, and measure both sides. */
-async function readBack(path: string, decompress: Duplex, signal?: AbortSignal, middle: Duplex[] = [], after: Duplex[] = []): Promise<{ compressed: Meter; raw: Meter }> {
+async function readBack(
+  path: string,
+  decompress: Duplex,
+  signal?: AbortSignal,
+  middle: Duplex[] = [],
+  after: Duplex[] = [],
+): Promise<{ compressed: Meter; raw: Meter }> {
   const compressed = new Meter(false)
   const raw = new Meter(true)
-  await pipeline([createReadStream(path, { highWaterMark: READ_CHUNK }), compressed, ...middle, decompress, handOff(), ...after, raw, sink()], signal ? { signal } : {})
+  await pipeline(
+    [
+      createReadStream(path, { highWaterMark: READ_CHUNK }),
+      compressed,
+      ...middle,
+      decompress,
+      handOff(),
+      ...after,
+      raw,
+      sink(),
+    ],
+    signal ? { signal } : {},
+  )
   return { compressed, raw }
 }
 
 /** The one-member gzip fast path (gzip-reader.ts); undefined when it cannot vouch for the file. */
-async function readGzipFast(path: string, signal?: AbortSignal): Promise<{ compressed: Meter; raw: Meter } | undefined> {
+async function readGzipFast(
+  path: string,
+  signal?: AbortSignal,
+): Promise<{ compressed: Meter; raw: Meter } | undefined> {
   const layout = await readGzipLayout(path)
   if (!layout) return undefined
   const inflate = createInflateRaw({ chunkSize: INFLATE_CHUNK })
   try {
-    const read = await readBack(path, inflate, signal, [new ByteRange(layout.bodyStart, layout.bodyEnd)], [new TrailerCheck(layout)])
+    const read = await readBack(
+      path,
+      inflate,
+      signal,
+      [new ByteRange(layout.bodyStart, layout.bodyEnd)],
+      [new TrailerCheck(layout)],
+    )
     // The deflate stream must end exactly where the trailer starts: otherwise more members follow.
     return inflate.bytesWritten === layout.bodyEnd - layout.bodyStart ? read : undefined
   } catch (error) {

@@ -50,11 +50,20 @@ export class ToolFilter extends Duplex {
         this.push(null)
         return
       }
-      const how = signal ? `was killed by ${signal}` : code === 0 ? `stopped reading (${this.#stdinError?.message})` : `exited ${code ?? '?'}`
+      const how = signal
+        ? `was killed by ${signal}`
+        : code === 0
+          ? `stopped reading (${this.#stdinError?.message})`
+          : `exited ${code ?? '?'}`
       const stderr = lastLines(this.#stderr.trim(), 5)
-      this.destroy(new DbkeeperError('DUMP_FAILED', `${this.#what} ${how}${stderr ? `: ${stderr}` : ''}`, {
-        hint: signal === 'SIGKILL' ? 'a kill by SIGKILL usually means the container ran out of memory' : 'see the message of the tool above',
-      }))
+      this.destroy(
+        new DbkeeperError('DUMP_FAILED', `${this.#what} ${how}${stderr ? `: ${stderr}` : ''}`, {
+          hint:
+            signal === 'SIGKILL'
+              ? 'a kill by SIGKILL usually means the container ran out of memory'
+              : 'see the message of the tool above',
+        }),
+      )
     })
   }
 
@@ -80,10 +89,14 @@ export class ToolFilter extends Duplex {
 
   #spawnError(command: string, error: NodeJS.ErrnoException): DbkeeperError {
     if (error.code === 'ENOENT') {
-      return new DbkeeperError('TOOL_MISSING', `${command} is not installed (not found on PATH), needed for COMPRESSION=zstd`, {
-        hint: 'install zstd (Debian/Ubuntu: apt-get install zstd; Alpine: apk add zstd), or set COMPRESSION=gzip',
-        cause: error,
-      })
+      return new DbkeeperError(
+        'TOOL_MISSING',
+        `${command} is not installed (not found on PATH), needed for COMPRESSION=zstd`,
+        {
+          hint: 'install zstd (Debian/Ubuntu: apt-get install zstd; Alpine: apk add zstd), or set COMPRESSION=gzip',
+          cause: error,
+        },
+      )
     }
     return new DbkeeperError('DUMP_FAILED', `${this.#what} could not start: ${error.message}`, { cause: error })
   }

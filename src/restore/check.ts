@@ -37,7 +37,12 @@ export function tolerance(expected: number): number {
   return Math.max(1000, Math.ceil(expected * 0.5))
 }
 
-export function compareTables(expected: readonly TableInfo[], actual: readonly CountedTable[], exact: boolean, extraProblems: readonly string[] = []): CheckResult {
+export function compareTables(
+  expected: readonly TableInfo[],
+  actual: readonly CountedTable[],
+  exact: boolean,
+  extraProblems: readonly string[] = [],
+): CheckResult {
   const counted = new Map(actual.map((t) => [t.name, t]))
   const tables = expected.map((t): TableCheck => {
     const found = counted.get(t.name)
@@ -51,15 +56,18 @@ export function compareTables(expected: readonly TableInfo[], actual: readonly C
   for (const t of tables) {
     if (t.ok) continue
     if (t.actual === undefined) problems.push(`table ${t.name} is missing`)
-    else problems.push(`table ${t.name} has ${t.actual} rows, the backup ${exact ? 'has' : 'estimated'} ${exact ? '' : '~'}${t.expected}`)
+    else
+      problems.push(
+        `table ${t.name} has ${t.actual} rows, the backup ${exact ? 'has' : 'estimated'} ${exact ? '' : '~'}${t.expected}`,
+      )
   }
   return { ok: problems.length === 0, exact, tables, problems }
 }
 
 /** "5 tables, 100,004 rows, as the backup says (row counts exact)" — one line for the operator. */
 export function describeCheck(result: CheckResult): string {
-  const rows = result.tables.reduce((n, t) => n + (t.inPartitions ? 0 : t.actual ?? 0), 0)
+  const rows = result.tables.reduce((n, t) => n + (t.inPartitions ? 0 : (t.actual ?? 0)), 0)
   const what = `${result.tables.length} table${result.tables.length === 1 ? '' : 's'}, ${rows.toLocaleString('en-US')} rows`
   if (!result.ok) return `check FAILED (${what}): ${result.problems.join('; ')}`
-  return `check ok: ${what} — ${result.exact ? 'row counts equal to the backup\'s' : 'every table present, row counts within the estimates\' tolerance'}`
+  return `check ok: ${what} — ${result.exact ? "row counts equal to the backup's" : "every table present, row counts within the estimates' tolerance"}`
 }

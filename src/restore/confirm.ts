@@ -36,6 +36,8 @@ export async function confirm(plan: string, opts: ConfirmOptions): Promise<void>
   if (opts.yes) return
   const answer = (await opts.ask(`${plan}\nType yes to continue: `)).trim().toLowerCase()
   if (answer !== 'yes') {
-    throw new DbkeeperError('ABORTED', `not confirmed (answer ${JSON.stringify(answer)}): nothing was changed`, { hint: 'type yes to restore, or add --yes' })
+    throw new DbkeeperError('ABORTED', `not confirmed (answer ${JSON.stringify(answer)}): nothing was changed`, {
+      hint: 'type yes to restore, or add --yes',
+    })
   }
 }

@@ -29,24 +29,36 @@ export function contentKind(manifest: Manifest): 'sql' | 'dump' | 'db' {
 /** What a restore driver and a re-dump read of a backup (engines/restore-driver.ts): the facts of its manifest, no more. */
 export function backupFacts(m: Manifest): BackupFacts {
   return {
-    id: m.id, database: m.database, format: contentKind(m), tool: { version: m.tool.version, options: m.tool.options },
-    ...(m.restoreNeeds ? { restoreNeeds: m.restoreNeeds } : {}), ...(m.sqlite ? { sqlitePath: m.sqlite.path } : {}),
+    id: m.id,
+    database: m.database,
+    format: contentKind(m),
+    tool: { version: m.tool.version, options: m.tool.options },
+    ...(m.restoreNeeds ? { restoreNeeds: m.restoreNeeds } : {}),
+    ...(m.sqlite ? { sqlitePath: m.sqlite.path } : {}),
   }
 }
 
 /** A backup is read and restored through its source's configuration: the engine must still be the one it was taken with. */
 export function assertSameEngine(source: SourceConfig, manifest: Manifest): void {
   if (manifest.engine === source.engine) return
-  throw new DbkeeperError('USAGE', `backup ${manifest.id} was taken from a ${manifest.engine} source, but ${source.label} (${source.id}) is now configured as ${source.engine}`, {
-    hint: `configure ${source.id}_TYPE as it was, or restore the file with scripts/restore-${manifest.engine}.sh (docs/RESTORE.md)`,
-  })
+  throw new DbkeeperError(
+    'USAGE',
+    `backup ${manifest.id} was taken from a ${manifest.engine} source, but ${source.label} (${source.id}) is now configured as ${source.engine}`,
+    {
+      hint: `configure ${source.id}_TYPE as it was, or restore the file with scripts/restore-${manifest.engine}.sh (docs/RESTORE.md)`,
+    },
+  )
 }
 
 function refused(entry: CatalogEntry, why: string, cause?: unknown): DbkeeperError {
-  return new DbkeeperError('VERIFY_FAILED', `backup ${entry.manifest.id} is damaged and was refused: ${why}; nothing was changed`, {
-    hint: `restore an older backup instead (\`dbkeeper list ${entry.manifest.source} --database ${entry.manifest.database}\`), or its copy on S3`,
-    cause,
-  })
+  return new DbkeeperError(
+    'VERIFY_FAILED',
+    `backup ${entry.manifest.id} is damaged and was refused: ${why}; nothing was changed`,
+    {
+      hint: `restore an older backup instead (\`dbkeeper list ${entry.manifest.source} --database ${entry.manifest.database}\`), or its copy on S3`,
+      cause,
+    },
+  )
 }
 
 /**
@@ -55,19 +67,32 @@ function refused(entry: CatalogEntry, why: string, cause?: unknown): DbkeeperErr
  * compared, the end marker present; a custom-format archive is also read through by pg_restore.
  * Throws VERIFY_FAILED naming what is wrong.
  */
-export async function verifyBackup(source: SourceConfig, entry: CatalogEntry, workDir: string, signal?: AbortSignal): Promise<void> {
+export async function verifyBackup(
+  source: SourceConfig,
+  entry: CatalogEntry,
+  workDir: string,
+  signal?: AbortSignal,
+): Promise<void> {
   const m = entry.manifest
   assertSameEngine(source, m)
   if (entry.problem) throw refused(entry, entry.problem)
   const sidecar = await readFile(`${entry.dataPath}${CHECKSUM_SUFFIX}`, 'utf8').catch(() => undefined)
   if (sidecar !== undefined && sidecar.split(/\s+/)[0] !== m.compressed.sha256) {
-    throw refused(entry, `its ${m.file}${CHECKSUM_SUFFIX} names sha256 ${sidecar.split(/\s+/)[0]}, the manifest ${m.compressed.sha256}`)
+    throw refused(
+      entry,
+      `its ${m.file}${CHECKSUM_SUFFIX} names sha256 ${sidecar.split(/\s+/)[0]}, the manifest ${m.compressed.sha256}`,
+    )
   }
   const reader = readerForBackup(source, backupFacts(m), workDir)
   // Before the try: an unknown codec is not damage, and says so itself.
   const compression = compressionOf(m)
   try {
-    await verifyBackupFile(entry.dataPath, compression, { raw: m.raw, compressed: m.compressed, checkContent: (h, t) => reader.checkContent(h, t) }, signal)
+    await verifyBackupFile(
+      entry.dataPath,
+      compression,
+      { raw: m.raw, compressed: m.compressed, checkContent: (h, t) => reader.checkContent(h, t) },
+      signal,
+    )
   } catch (error) {
     if (error instanceof DbkeeperError && error.code === 'VERIFY_FAILED') throw refused(entry, error.message, error)
     throw error
@@ -98,9 +123,13 @@ export function openContent(entry: CatalogEntry): BackupContent {
     assertComplete() {
       const got = raw.result()
       if (got.size !== m.raw.size || got.sha256 !== m.raw.sha256) {
-        throw new DbkeeperError('RESTORE_FAILED', `backup ${m.id} changed while it was being restored: read ${got.size} bytes (sha256 ${got.sha256}), the manifest says ${m.raw.size} (${m.raw.sha256})`, {
-          hint: 'check the backup volume for disk errors (`dmesg`), then run `dbkeeper verify` on the backup and restore again',
-        })
+        throw new DbkeeperError(
+          'RESTORE_FAILED',
+          `backup ${m.id} changed while it was being restored: read ${got.size} bytes (sha256 ${got.sha256}), the manifest says ${m.raw.size} (${m.raw.sha256})`,
+          {
+            hint: 'check the backup volume for disk errors (`dmesg`), then run `dbkeeper verify` on the backup and restore again',
+          },
+        )
       }
     },
   }

@@ -31,13 +31,35 @@ export async function runDrills(config: Config, logger: Logger, signal: AbortSig
     const started = Date.now()
     try {
       const r = await drillBackup({ config, source, entry, signal, logger })
-      logger.info({ source: m.source, database: m.database, backup: m.id, compared: r.compared, durationMs: r.durationMs, ...(r.server ? { drillServer: r.server } : {}) }, `drill passed: ${m.id} restores to what it holds`)
-      results.push({ source: m.source, database: m.database, ok: true, drilled: m.id, finishedAt: new Date().toISOString(), durationMs: Date.now() - started })
+      logger.info(
+        {
+          source: m.source,
+          database: m.database,
+          backup: m.id,
+          compared: r.compared,
+          durationMs: r.durationMs,
+          ...(r.server ? { drillServer: r.server } : {}),
+        },
+        `drill passed: ${m.id} restores to what it holds`,
+      )
+      results.push({
+        source: m.source,
+        database: m.database,
+        ok: true,
+        drilled: m.id,
+        finishedAt: new Date().toISOString(),
+        durationMs: Date.now() - started,
+      })
     } catch (error) {
       const e = toDbkeeperError(error)
       logger.error({ source: m.source, database: m.database, backup: m.id, code: e.code, hint: e.hint }, e.message)
       results.push({
-        source: m.source, database: m.database, ok: false, drilled: m.id, finishedAt: new Date().toISOString(), durationMs: Date.now() - started,
+        source: m.source,
+        database: m.database,
+        ok: false,
+        drilled: m.id,
+        finishedAt: new Date().toISOString(),
+        durationMs: Date.now() - started,
         error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) },
       })
     }
@@ -45,10 +67,17 @@ export async function runDrills(config: Config, logger: Logger, signal: AbortSig
   if (entries.length === 0) logger.warn('drill: there is no proven backup to drill yet')
   const record: RunRecord = {
     runId: `drill-${startedAt.toISOString().replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`,
-    trigger: 'drill', host: hostname(), pid: process.pid, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(),
-    ok: results.every((r) => r.ok), results,
+    trigger: 'drill',
+    host: hostname(),
+    pid: process.pid,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    ok: results.every((r) => r.ok),
+    results,
   }
-  await appendRun(config.backupDir, record).catch((error: unknown) => logger.error({ err: error }, 'could not append the drill to the run journal'))
+  await appendRun(config.backupDir, record).catch((error: unknown) =>
+    logger.error({ err: error }, 'could not append the drill to the run journal'),
+  )
   return record
 }
 
@@ -67,7 +96,12 @@ export function startDrillSchedule(config: Config, logger: Logger): DrillSchedul
   const job = async (): Promise<void> => {
     let record: RunRecord
     try {
-      const lock = await acquireLock(config.backupDir, { command: 'daemon (drill)', wait: true, signal: abort.signal, logger })
+      const lock = await acquireLock(config.backupDir, {
+        command: 'daemon (drill)',
+        wait: true,
+        signal: abort.signal,
+        logger,
+      })
       try {
         record = await runDrills(config, logger, abort.signal)
       } finally {
@@ -78,9 +112,21 @@ export function startDrillSchedule(config: Config, logger: Logger): DrillSchedul
       if (abort.signal.aborted) return
       logger.error({ code: e.code }, `drill could not run: ${describeError(e)}`)
       const now = new Date().toISOString()
-      record = { runId: `drill-${now}`, trigger: 'drill', host: hostname(), pid: process.pid, startedAt: now, finishedAt: now, ok: false, results: [], errors: [{ code: e.code, message: describeError(e) }] }
+      record = {
+        runId: `drill-${now}`,
+        trigger: 'drill',
+        host: hostname(),
+        pid: process.pid,
+        startedAt: now,
+        finishedAt: now,
+        ok: false,
+        results: [],
+        errors: [{ code: e.code, message: describeError(e) }],
+      }
       // So that `status` and the metrics see it too (unless the volume is what failed).
-      await appendRun(config.backupDir, record).catch((err: unknown) => logger.error({ err }, 'could not append the failed drill to the run journal'))
+      await appendRun(config.backupDir, record).catch((err: unknown) =>
+        logger.error({ err }, 'could not append the failed drill to the run journal'),
+      )
     }
     await notifyRun(record, config, logger)
   }

@@ -36,7 +36,13 @@ export interface DrillResult {
   durationMs: number
 }
 
-export async function drillBackup(args: { config: Config; source: SourceConfig; entry: CatalogEntry; signal: AbortSignal; logger: Logger }): Promise<DrillResult> {
+export async function drillBackup(args: {
+  config: Config
+  source: SourceConfig
+  entry: CatalogEntry
+  signal: AbortSignal
+  logger: Logger
+}): Promise<DrillResult> {
   const { config, entry, signal } = args
   const source = drillTarget(config, args.source)
   const m = entry.manifest
@@ -50,29 +56,50 @@ export async function drillBackup(args: { config: Config; source: SourceConfig; 
   const backup = backupFacts(m)
   const driver = createRestoreDriver(m.engine, { source, backup, target: scratch, replace: false, workDir })
   // Recorded before it exists: a drill killed from here on leaves a name the next run can drop (scratch.ts).
-  if (onServer) await recordScratch(config.backupDir, source, { name, target: DRILL_TARGET, drillServer: source !== args.source })
+  if (onServer)
+    await recordScratch(config.backupDir, source, { name, target: DRILL_TARGET, drillServer: source !== args.source })
   try {
     await verifyBackup(source, entry, workDir, signal)
-    for (const line of (await driver.prepare?.(signal)) ?? []) args.logger.info({ backup: m.id, scratch }, `drill: ${line}`)
+    for (const line of (await driver.prepare?.(signal)) ?? [])
+      args.logger.info({ backup: m.id, scratch }, `drill: ${line}`)
     await driver.load(openContent(entry), { exists: false, empty: true }, signal)
     failpoint('drill.loaded')
     const counted = await driver.count(signal)
     const check = compareTables(m.tables, counted.tables, driver.exactCounts, counted.problems)
     if (!check.ok) throw failed(entry, `restored into ${scratch}, but ${check.problems.join('; ')}`)
     await driver.commit?.(signal)
-    const { compared, unit } = await compareRedump(entry, (stop) => kind.redump({ source, backup, openBackup: () => openContent(entry), scratch, workDir, signal: stop }), signal)
-    return { scratch, ...(source === args.source ? {} : { server: `${source.host ?? ''}:${source.port ?? ''}` }), tables: counted.tables.length, compared, unit, durationMs: Date.now() - started }
+    const { compared, unit } = await compareRedump(
+      entry,
+      (stop) => kind.redump({ source, backup, openBackup: () => openContent(entry), scratch, workDir, signal: stop }),
+      signal,
+    )
+    return {
+      scratch,
+      ...(source === args.source ? {} : { server: `${source.host ?? ''}:${source.port ?? ''}` }),
+      tables: counted.tables.length,
+      compared,
+      unit,
+      durationMs: Date.now() - started,
+    }
   } catch (error) {
     if (error instanceof DbkeeperError && error.code !== 'INTERNAL') {
-      throw error.message.startsWith('drill') ? error : new DbkeeperError(error.code, `drill of ${m.id} failed: ${error.message}`, { hint: error.hint, cause: error })
+      throw error.message.startsWith('drill')
+        ? error
+        : new DbkeeperError(error.code, `drill of ${m.id} failed: ${error.message}`, { hint: error.hint, cause: error })
     }
     throw error
   } finally {
     // Also after an abort: a fresh signal, so that the scratch database is dropped anyway.
-    const dropped = await driver.discard(new AbortController().signal).then(() => true, (error: unknown) => {
-      args.logger.error({ err: error, scratch }, `could not remove the drill's scratch ${scratch}: the next backup run tries again`)
-      return false
-    })
+    const dropped = await driver.discard(new AbortController().signal).then(
+      () => true,
+      (error: unknown) => {
+        args.logger.error(
+          { err: error, scratch },
+          `could not remove the drill's scratch ${scratch}: the next backup run tries again`,
+        )
+        return false
+      },
+    )
     if (onServer && dropped) await forgetScratch(config.backupDir, source, name)
     await rm(workDir, { recursive: true, force: true })
   }
@@ -85,7 +112,11 @@ function failed(entry: CatalogEntry, why: string): DbkeeperError {
 }
 
 /** Re-dumps the scratch target (engines/<kind>/redump.ts) and compares it with the backup: line by line, or as the engine compared it. */
-async function compareRedump(entry: CatalogEntry, redump: (signal: AbortSignal) => Promise<Redumped>, signal: AbortSignal): Promise<{ compared: number; unit: 'lines' | 'tables' }> {
+async function compareRedump(
+  entry: CatalogEntry,
+  redump: (signal: AbortSignal) => Promise<Redumped>,
+  signal: AbortSignal,
+): Promise<{ compared: number; unit: 'lines' | 'tables' }> {
   const stop = new AbortController()
   const onAbort = () => stop.abort()
   signal.addEventListener('abort', onAbort, { once: true })
@@ -94,7 +125,8 @@ async function compareRedump(entry: CatalogEntry, redump: (signal: AbortSignal) 
   try {
     redumped = await redump(stop.signal)
     if (redumped.kind === 'tables') {
-      if (redumped.differences.length > 0) throw failed(entry, `the re-snapshot of the restored database differs: ${redumped.differences.join('; ')}`)
+      if (redumped.differences.length > 0)
+        throw failed(entry, `the re-snapshot of the restored database differs: ${redumped.differences.join('; ')}`)
       return { compared: redumped.compared, unit: 'tables' }
     }
     const { backup, actual } = redumped
@@ -109,6 +141,10 @@ async function compareRedump(entry: CatalogEntry, redump: (signal: AbortSignal) 
     signal.removeEventListener('abort', onAbort)
   }
   const d = result.difference
-  if (d) throw failed(entry, `the re-dump of the restored database differs from the backup at line ${d.line} of the backup:\n  backup:  ${d.expected}\n  re-dump: ${d.actual}`)
+  if (d)
+    throw failed(
+      entry,
+      `the re-dump of the restored database differs from the backup at line ${d.line} of the backup:\n  backup:  ${d.expected}\n  re-dump: ${d.actual}`,
+    )
   return { compared: result.lines, unit: 'lines' }
 }

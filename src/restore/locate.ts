@@ -72,7 +72,10 @@ export interface LocateOptions {
 /** A source by label or DBnn id; USAGE listing the configured ones otherwise. */
 export function findSource(config: Config, name: string | undefined): SourceConfig {
   const known = config.sources.map((s) => `${s.label} (${s.id})`).join(', ') || 'none'
-  if (name === undefined) throw new DbkeeperError('USAGE', '--source is required', { hint: `name the source by label or id; configured: ${known}` })
+  if (name === undefined)
+    throw new DbkeeperError('USAGE', '--source is required', {
+      hint: `name the source by label or id; configured: ${known}`,
+    })
   const source = config.sources.find((s) => s.label === name || s.id === name)
   if (!source) throw new DbkeeperError('USAGE', `unknown source "${name}"`, { hint: `configured sources: ${known}` })
   return source
@@ -81,7 +84,14 @@ export function findSource(config: Config, name: string | undefined): SourceConf
 /** Names the backups stamped in the future, once per lookup: they were passed over, and why. */
 function warnFuture(entries: readonly { manifest: Manifest }[], now: Date, logger: Logger | undefined): void {
   const future = futureBackups(entries, now)
-  if (future.length > 0) logger?.warn({ backups: future.map((e) => e.manifest.id) }, futureWarning(future.map((e) => e.manifest), now))
+  if (future.length > 0)
+    logger?.warn(
+      { backups: future.map((e) => e.manifest.id) },
+      futureWarning(
+        future.map((e) => e.manifest),
+        now,
+      ),
+    )
 }
 
 function fromRemote(remote: RemoteBackups, e: BackupEntry, note: string): Located {
@@ -112,40 +122,67 @@ export async function findBackup(config: Config, query: BackupQuery, opts: Locat
     }
     const here = newestProven(entries, now)
     const there = newestProven(listed, now)
-    const databases = [...new Set([...entries, ...listed].filter((e) => mayBeNewest(e, now)).map((e) => e.manifest.database))].sort()
+    const databases = [
+      ...new Set([...entries, ...listed].filter((e) => mayBeNewest(e, now)).map((e) => e.manifest.database)),
+    ].sort()
     if (database === undefined && databases.length > 1) {
-      throw new DbkeeperError('USAGE', `source ${source.label} has backups of ${databases.length} databases: ${databases.join(', ')}`, {
-        hint: 'say which one with --database NAME',
-      })
+      throw new DbkeeperError(
+        'USAGE',
+        `source ${source.label} has backups of ${databases.length} databases: ${databases.join(', ')}`,
+        {
+          hint: 'say which one with --database NAME',
+        },
+      )
     }
     warnFuture([...entries, ...listed], now, logger)
     const chosen = chooseLatest(here, there, { remote, logger, listError })
     if (chosen) return chosen
     if (listError) {
-      throw new DbkeeperError(listError.code, `there is no proven backup of ${where} in ${config.backupDir}, and the off-site backups cannot be listed: ${listError.message}`, { hint: listError.hint ?? notFoundHint(source, remote), cause: listError })
+      throw new DbkeeperError(
+        listError.code,
+        `there is no proven backup of ${where} in ${config.backupDir}, and the off-site backups cannot be listed: ${listError.message}`,
+        { hint: listError.hint ?? notFoundHint(source, remote), cause: listError },
+      )
     }
-    throw new DbkeeperError('NOT_FOUND', `there is no proven backup of ${where} in ${places}`, { hint: notFoundHint(source, remote) })
+    throw new DbkeeperError('NOT_FOUND', `there is no proven backup of ${where} in ${places}`, {
+      hint: notFoundHint(source, remote),
+    })
   }
 
   const matches = entries.filter((e) => e.manifest.id === ref || e.manifest.file === ref)
   if (matches.length > 1) {
-    throw new DbkeeperError('USAGE', `${matches.length} backups of ${where} are called ${ref}`, { hint: 'add --database NAME' })
+    throw new DbkeeperError('USAGE', `${matches.length} backups of ${where} are called ${ref}`, {
+      hint: 'add --database NAME',
+    })
   }
   if (matches[0]) return { manifest: matches[0].manifest, entry: matches[0] }
   if (remote) {
     const hits = (await offsite()).filter((e) => e.manifest.id === ref || e.manifest.file === ref)
-    if (hits.length > 1) throw new DbkeeperError('USAGE', `${hits.length} off-site backups of ${where} are called ${ref}`, { hint: 'add --database NAME' })
+    if (hits.length > 1)
+      throw new DbkeeperError('USAGE', `${hits.length} off-site backups of ${where} are called ${ref}`, {
+        hint: 'add --database NAME',
+      })
     const hit = hits[0]
     if (hit?.problem) {
-      throw new DbkeeperError('VERIFY_FAILED', `backup ${ref} is not on the volume, and its off-site copy ${remote.url(hit)} is damaged: ${hit.problem}`, {
-        hint: `do not restore from it; \`dbkeeper list ${source.label}\` shows the other backups`,
-      })
+      throw new DbkeeperError(
+        'VERIFY_FAILED',
+        `backup ${ref} is not on the volume, and its off-site copy ${remote.url(hit)} is damaged: ${hit.problem}`,
+        {
+          hint: `do not restore from it; \`dbkeeper list ${source.label}\` shows the other backups`,
+        },
+      )
     }
     if (hit) {
-      return fromRemote(remote, hit, `${hit.manifest.id} is not on the volume: using the off-site copy ${remote.url(hit)}`)
+      return fromRemote(
+        remote,
+        hit,
+        `${hit.manifest.id} is not on the volume: using the off-site copy ${remote.url(hit)}`,
+      )
     }
   }
-  throw new DbkeeperError('NOT_FOUND', `there is no backup ${ref} of ${where} in ${places}`, { hint: notFoundHint(source, remote) })
+  throw new DbkeeperError('NOT_FOUND', `there is no backup ${ref} of ${where} in ${places}`, {
+    hint: notFoundHint(source, remote),
+  })
 }
 
 /**
@@ -153,9 +190,18 @@ export async function findBackup(config: Config, query: BackupQuery, opts: Locat
  * of the download only (LOCKED, or with `wait` waiting, while a run holds it). The caller must
  * not hold the lock itself: the lock is not re-entrant.
  */
-export async function onVolume(config: Config, found: Located, lock: { wait?: boolean | undefined; signal?: AbortSignal; logger?: Logger }): Promise<CatalogEntry> {
+export async function onVolume(
+  config: Config,
+  found: Located,
+  lock: { wait?: boolean | undefined; signal?: AbortSignal; logger?: Logger },
+): Promise<CatalogEntry> {
   if (found.entry) return found.entry
-  const held = await acquireLock(config.backupDir, { command: `fetch ${found.manifest.id}`, wait: lock.wait, signal: lock.signal, logger: lock.logger })
+  const held = await acquireLock(config.backupDir, {
+    command: `fetch ${found.manifest.id}`,
+    wait: lock.wait,
+    signal: lock.signal,
+    logger: lock.logger,
+  })
   try {
     return await found.remote!.fetch()
   } finally {
@@ -164,8 +210,16 @@ export async function onVolume(config: Config, found: Located, lock: { wait?: bo
 }
 
 /** A backup on the volume; one off-site is fetched first (`onVolume`). */
-export async function locateBackup(config: Config, query: BackupQuery, opts: LocateOptions & { wait?: boolean | undefined; signal?: AbortSignal } = {}): Promise<CatalogEntry> {
-  return onVolume(config, await findBackup(config, query, opts), { wait: opts.wait, signal: opts.signal, logger: opts.logger })
+export async function locateBackup(
+  config: Config,
+  query: BackupQuery,
+  opts: LocateOptions & { wait?: boolean | undefined; signal?: AbortSignal } = {},
+): Promise<CatalogEntry> {
+  return onVolume(config, await findBackup(config, query, opts), {
+    wait: opts.wait,
+    signal: opts.signal,
+    logger: opts.logger,
+  })
 }
 
 function notFoundHint(source: SourceConfig, remote: RemoteBackups | undefined): string {
@@ -178,7 +232,11 @@ function notFoundHint(source: SourceConfig, remote: RemoteBackups | undefined): 
  * The newer of the volume's newest proven backup of one database (`here`) and the off-site one
  * (`there`); the volume's when both are the same backup. Logs which one and where from.
  */
-function chooseLatest(here: CatalogEntry | undefined, there: BackupEntry | undefined, opts: LocateOptions & { listError?: DbkeeperError | undefined }): Located | undefined {
+function chooseLatest(
+  here: CatalogEntry | undefined,
+  there: BackupEntry | undefined,
+  opts: LocateOptions & { listError?: DbkeeperError | undefined },
+): Located | undefined {
   const { remote, logger, listError } = opts
   const any = here?.manifest ?? there?.manifest
   if (!any) return undefined
@@ -191,8 +249,16 @@ function chooseLatest(here: CatalogEntry | undefined, there: BackupEntry | undef
     return fromRemote(remote, there, note)
   }
   const m = here!.manifest
-  if (listError) logger?.warn({ backup: m.id, code: listError.code }, `cannot look for newer off-site backups of ${name}: ${describeError(listError)}; using the newest on the volume, ${m.id}`)
-  return { manifest: m, entry: here!, note: `the newest backup of ${name} is ${m.id} (${taken(m)}), on the volume${remote && !listError ? '; none newer off-site' : ''}` }
+  if (listError)
+    logger?.warn(
+      { backup: m.id, code: listError.code },
+      `cannot look for newer off-site backups of ${name}: ${describeError(listError)}; using the newest on the volume, ${m.id}`,
+    )
+  return {
+    manifest: m,
+    entry: here!,
+    note: `the newest backup of ${name} is ${m.id} (${taken(m)}), on the volume${remote && !listError ? '; none newer off-site' : ''}`,
+  }
 }
 
 /**
@@ -200,14 +266,22 @@ function chooseLatest(here: CatalogEntry | undefined, there: BackupEntry | undef
  * database of the configured sources (or of the one named), on the volume only. The daemon's
  * drills use this: they prove what is on the volume and never download.
  */
-export async function latestBackups(config: Config, filter: { source?: SourceConfig | undefined; database?: string | undefined }, opts: Pick<LocateOptions, 'logger' | 'now'> = {}): Promise<CatalogEntry[]> {
+export async function latestBackups(
+  config: Config,
+  filter: { source?: SourceConfig | undefined; database?: string | undefined },
+  opts: Pick<LocateOptions, 'logger' | 'now'> = {},
+): Promise<CatalogEntry[]> {
   const sources = filter.source ? [filter.source] : config.sources
   const now = opts.now ?? new Date()
   const out: CatalogEntry[] = []
   for (const source of sources) {
     const entries = await listBackups(config.backupDir, { source: source.label, database: filter.database })
     warnFuture(entries, now, opts.logger)
-    out.push(...[...latestProvenBackups(entries, now).values()].sort((a, b) => a.manifest.database.localeCompare(b.manifest.database)))
+    out.push(
+      ...[...latestProvenBackups(entries, now).values()].sort((a, b) =>
+        a.manifest.database.localeCompare(b.manifest.database),
+      ),
+    )
   }
   return out
 }
@@ -217,7 +291,11 @@ export async function latestBackups(config: Config, filter: { source?: SourceCon
  * two newest (the rule of `latest`). When a source's off-site backups cannot be listed, its
  * volume's are used, with a warning.
  */
-export async function findLatestBackups(config: Config, filter: { source?: SourceConfig | undefined; database?: string | undefined }, opts: LocateOptions = {}): Promise<{ source: SourceConfig; found: Located }[]> {
+export async function findLatestBackups(
+  config: Config,
+  filter: { source?: SourceConfig | undefined; database?: string | undefined },
+  opts: LocateOptions = {},
+): Promise<{ source: SourceConfig; found: Located }[]> {
   const sources = filter.source ? [filter.source] : config.sources
   const out: { source: SourceConfig; found: Located }[] = []
   const now = opts.now ?? new Date()
@@ -235,11 +313,18 @@ export async function findLatestBackups(config: Config, filter: { source?: Sourc
       warnFuture([...entries, ...listed], now, opts.logger)
     } catch (error) {
       listError = toDbkeeperError(error, `listing the off-site backups in ${opts.remote?.description ?? ''}`)
-      if (local.size === 0) opts.logger?.warn({ source: source.label, code: listError.code }, `cannot list the off-site backups of ${source.label}: ${describeError(listError)}`)
+      if (local.size === 0)
+        opts.logger?.warn(
+          { source: source.label, code: listError.code },
+          `cannot list the off-site backups of ${source.label}: ${describeError(listError)}`,
+        )
     }
     const databases = [...new Set([...[...local.values()].map((e) => e.manifest.database), ...offsite.keys()])].sort()
     for (const database of databases) {
-      const found = chooseLatest(local.get(`${source.label}/${database}`), offsite.get(database), { ...opts, listError })
+      const found = chooseLatest(local.get(`${source.label}/${database}`), offsite.get(database), {
+        ...opts,
+        listError,
+      })
       if (found) out.push({ source, found })
     }
   }
@@ -247,11 +332,18 @@ export async function findLatestBackups(config: Config, filter: { source?: Sourc
 }
 
 /** A backup by id across every configured source (verify without --source): on the volume, else off-site. */
-export async function findById(config: Config, ref: string, database?: string, opts: LocateOptions = {}): Promise<{ source: SourceConfig; found: Located }> {
+export async function findById(
+  config: Config,
+  ref: string,
+  database?: string,
+  opts: LocateOptions = {},
+): Promise<{ source: SourceConfig; found: Located }> {
   const hits: { source: SourceConfig; found: Located }[] = []
   for (const source of config.sources) {
     const entries = await listBackups(config.backupDir, { source: source.label, database })
-    for (const entry of entries) if (entry.manifest.id === ref || entry.manifest.file === ref) hits.push({ source, found: { manifest: entry.manifest, entry } })
+    for (const entry of entries)
+      if (entry.manifest.id === ref || entry.manifest.file === ref)
+        hits.push({ source, found: { manifest: entry.manifest, entry } })
   }
   if (hits.length === 0 && opts.remote) {
     for (const source of config.sources) {
@@ -264,9 +356,17 @@ export async function findById(config: Config, ref: string, database?: string, o
   }
   if (hits.length === 1) return hits[0]!
   if (hits.length > 1) {
-    throw new DbkeeperError('USAGE', `backup ${ref} exists in ${hits.length} sources: ${hits.map((h) => h.source.label).join(', ')}`, { hint: 'add --source LABEL' })
+    throw new DbkeeperError(
+      'USAGE',
+      `backup ${ref} exists in ${hits.length} sources: ${hits.map((h) => h.source.label).join(', ')}`,
+      { hint: 'add --source LABEL' },
+    )
   }
-  throw new DbkeeperError('NOT_FOUND', `there is no backup ${ref} of a configured source in ${config.backupDir}${opts.remote ? ` or ${opts.remote.description}` : ''}`, {
-    hint: `\`dbkeeper list\` shows the backups on the volume${opts.remote ? ' and off-site' : ''}`,
-  })
+  throw new DbkeeperError(
+    'NOT_FOUND',
+    `there is no backup ${ref} of a configured source in ${config.backupDir}${opts.remote ? ` or ${opts.remote.description}` : ''}`,
+    {
+      hint: `\`dbkeeper list\` shows the backups on the volume${opts.remote ? ' and off-site' : ''}`,
+    },
+  )
 }

@@ -26,10 +26,22 @@ export function s3Backups(config: Config, opts: { logger: Logger; signal: AbortS
     url: (entry) => target().url(entry.dataKey),
     async fetch(entry) {
       const m = entry.manifest
-      const got = await fetchBackup({ config, source: m.source, id: m.id, database: m.database, entry, target: target(), logger: opts.logger, signal: opts.signal })
+      const got = await fetchBackup({
+        config,
+        source: m.source,
+        id: m.id,
+        database: m.database,
+        entry,
+        target: target(),
+        logger: opts.logger,
+        signal: opts.signal,
+      })
       // The entry its commit returned (or the one on the volume already): the directory is not listed again.
       const local: CatalogEntry | undefined = got.entry
-      if (!local) throw new DbkeeperError('INTERNAL', `${got.path} was fetched but is not listed on the volume`, { hint: 'run `dbkeeper list` and report this' })
+      if (!local)
+        throw new DbkeeperError('INTERNAL', `${got.path} was fetched but is not listed on the volume`, {
+          hint: 'run `dbkeeper list` and report this',
+        })
       return local
     },
   }

@@ -64,7 +64,13 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
   const target = req.into ?? restoreKind(m.engine).inPlaceTarget(source, m.database)
   const replace = req.into === undefined || req.into === m.database
   const driver = createRestoreDriver(m.engine, {
-    source, backup: backupFacts(m), target, replace, forcePath: req.forcePath, workDir, scratch: scratchLedger(config.backupDir, source),
+    source,
+    backup: backupFacts(m),
+    target,
+    replace,
+    forcePath: req.forcePath,
+    workDir,
+    scratch: scratchLedger(config.backupDir, source),
   })
 
   if (req.ifMissing && (await driver.inspect(signal)).exists) {
@@ -76,9 +82,13 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
     await ensureDir(workDir)
     const state = await driver.inspect(signal)
     if (!replace && state.exists && !state.empty) {
-      throw new DbkeeperError('USAGE', `--into ${target}: ${driver.label} exists and is not empty; nothing was changed`, {
-        hint: `--into only fills a new or empty database: choose a new name, drop ${target} first, or restore without --into to replace ${m.database}`,
-      })
+      throw new DbkeeperError(
+        'USAGE',
+        `--into ${target}: ${driver.label} exists and is not empty; nothing was changed`,
+        {
+          hint: `--into only fills a new or empty database: choose a new name, drop ${target} first, or restore without --into to replace ${m.database}`,
+        },
+      )
     }
     // What the backup needs of the target (and, SQLite, that it is the file the backup was taken from), before the question: a refusal here changes nothing.
     for (const line of (await driver.prepare?.(signal)) ?? []) print(line)
@@ -99,10 +109,25 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
     let safety: Manifest | undefined
     if (saving) {
       print(`safety backup of the current ${driver.label} …`)
-      safety = (await takeSafetyBackup({ config, source, database: replace ? m.database : target, workDir, signal, progress: req.progress })).manifest
-      print(`safety backup ${safety.id} committed (kept ${config.restore.safetyKeepDays} days; restore it by id to undo this restore)`)
+      safety = (
+        await takeSafetyBackup({
+          config,
+          source,
+          database: replace ? m.database : target,
+          workDir,
+          signal,
+          progress: req.progress,
+        })
+      ).manifest
+      print(
+        `safety backup ${safety.id} committed (kept ${config.restore.safetyKeepDays} days; restore it by id to undo this restore)`,
+      )
     } else {
-      print(state.exists && !state.empty ? 'no safety backup (--no-safety-backup): the current content will be lost' : `no safety backup: ${driver.label} ${state.exists ? 'is empty' : 'does not exist yet'}`)
+      print(
+        state.exists && !state.empty
+          ? 'no safety backup (--no-safety-backup): the current content will be lost'
+          : `no safety backup: ${driver.label} ${state.exists ? 'is empty' : 'does not exist yet'}`,
+      )
     }
     // Every restore (under the lock) expires the safety backups of earlier ones, volume-wide.
     await pruneSafetyBackups(config.backupDir, config.restore.safetyKeepDays, new Date(), req.logger)
@@ -120,7 +145,9 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
       print(describeCheck(check))
       if (!check.ok) {
         // A driver with `commit` has not touched the target yet: the loaded copy is removed, the target is as it was.
-        const where = driver.commit ? `the restored copy of ${m.id} does not match the backup, so ${driver.label} was not changed` : `${driver.label} was restored from ${m.id}, but does not match the backup`
+        const where = driver.commit
+          ? `the restored copy of ${m.id} does not match the backup, so ${driver.label} was not changed`
+          : `${driver.label} was restored from ${m.id}, but does not match the backup`
         throw new DbkeeperError('RESTORE_FAILED', `${where}: ${check.problems.join('; ')}`, {
           hint: `look at the tables named; \`dbkeeper verify ${m.id} --source ${source.label} --drill\` compares the backup with a fresh restore line by line`,
         })
@@ -131,7 +158,13 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
       throw withWayBack(error, safety, source)
     }
     print(`restored ${m.id} into ${driver.label} in ${formatDuration(Date.now() - started)}`)
-    return { status: 'restored', target: driver.label, ...(safety ? { safety } : {}), check, durationMs: Date.now() - started }
+    return {
+      status: 'restored',
+      target: driver.label,
+      ...(safety ? { safety } : {}),
+      check,
+      durationMs: Date.now() - started,
+    }
   } finally {
     await rm(workDir, { recursive: true, force: true })
     await lock.release()
@@ -139,7 +172,14 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
 }
 
 /** The confirmation text: server, database, backup time, what happens to the current content. */
-function plan(config: Config, m: Manifest, target: string, hasContent: boolean, saving: boolean, offsite: string | undefined): string {
+function plan(
+  config: Config,
+  m: Manifest,
+  target: string,
+  hasContent: boolean,
+  saving: boolean,
+  offsite: string | undefined,
+): string {
   const taken = new Date(m.startedAt)
   const local = config.tz === 'UTC' ? '' : ` (${taken.toLocaleString('sv-SE', { timeZone: config.tz })} ${config.tz})`
   return [
@@ -147,7 +187,13 @@ function plan(config: Config, m: Manifest, target: string, hasContent: boolean, 
     `  backup  ${m.source}/${m.database} ${m.id}, taken ${m.startedAt.slice(0, 19).replace('T', ' ')} UTC${local}, ${formatBytes(m.raw.size)}, ${m.tables.length} tables`,
     ...(offsite ? [`  from    ${offsite} (not on the volume: fetched and checked first)`] : []),
     `  into    ${target}${hasContent ? ' — its current content will be REPLACED' : ''}`,
-    ...(hasContent ? [saving ? '  first   a safety backup of the current content (restore it by id to undo)' : '  first   NO safety backup (--no-safety-backup): the current content is lost'] : []),
+    ...(hasContent
+      ? [
+          saving
+            ? '  first   a safety backup of the current content (restore it by id to undo)'
+            : '  first   NO safety backup (--no-safety-backup): the current content is lost',
+        ]
+      : []),
   ].join('\n')
 }
 

@@ -38,9 +38,13 @@ export async function takeSafetyBackup(args: SafetyBackupArgs): Promise<Committe
   } catch (error) {
     const e = toDbkeeperError(error)
     if (e.code === 'ABORTED') throw e
-    throw new DbkeeperError(e.code, `the safety backup of the current ${database} failed, so nothing was restored: ${e.message}`, {
-      hint: `${e.hint ? `${e.hint}; ` : ''}or, knowing that the current content is then lost, restore with --no-safety-backup`,
-      cause: error,
-    })
+    throw new DbkeeperError(
+      e.code,
+      `the safety backup of the current ${database} failed, so nothing was restored: ${e.message}`,
+      {
+        hint: `${e.hint ? `${e.hint}; ` : ''}or, knowing that the current content is then lost, restore with --no-safety-backup`,
+        cause: error,
+      },
+    )
   }
 }

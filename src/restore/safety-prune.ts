@@ -23,15 +23,26 @@ export function expiredSafetyBackups(entries: readonly CatalogEntry[], keepDays:
 }
 
 /** Removes the expired safety backups; returns the data files removed. Never throws for one file. */
-export async function pruneSafetyBackups(backupDir: string, keepDays: number, now: Date, logger?: Logger): Promise<string[]> {
+export async function pruneSafetyBackups(
+  backupDir: string,
+  keepDays: number,
+  now: Date,
+  logger?: Logger,
+): Promise<string[]> {
   const removed: string[] = []
   for (const entry of expiredSafetyBackups(await listBackups(backupDir), keepDays, now)) {
     try {
       await removeBackup(entry)
       removed.push(entry.dataPath)
-      logger?.info({ backup: entry.manifest.id, file: entry.dataPath }, `removed safety backup older than SAFETY_KEEP_DAYS=${keepDays}`)
+      logger?.info(
+        { backup: entry.manifest.id, file: entry.dataPath },
+        `removed safety backup older than SAFETY_KEEP_DAYS=${keepDays}`,
+      )
     } catch (error) {
-      logger?.warn({ backup: entry.manifest.id, err: error }, `could not remove expired safety backup ${entry.dataPath}; the next restore tries again`)
+      logger?.warn(
+        { backup: entry.manifest.id, err: error },
+        `could not remove expired safety backup ${entry.dataPath}; the next restore tries again`,
+      )
     }
   }
   return removed

@@ -31,7 +31,13 @@ import type { Logger } from '../runtime/logger.js'
 import { ensureDir } from '../runtime/durable.js'
 import { writeFileAtomic } from '../storage/local/files.js'
 
-export { DRILL_TARGET, isScratchName, parseScratchName, scratchName, type ScratchTag } from '../engines/scratch-names.js'
+export {
+  DRILL_TARGET,
+  isScratchName,
+  parseScratchName,
+  scratchName,
+  type ScratchTag,
+} from '../engines/scratch-names.js'
 export type { ScratchLedger }
 
 /** One scratch database as recorded before it was created. */
@@ -71,14 +77,27 @@ function recordsDir(backupDir: string): string {
 }
 
 function recordPath(backupDir: string, server: string, name: string): string {
-  return join(recordsDir(backupDir), `${createHash('sha256').update(`${server}\n${name}`).digest('hex').slice(0, 16)}.json`)
+  return join(
+    recordsDir(backupDir),
+    `${createHash('sha256').update(`${server}\n${name}`).digest('hex').slice(0, 16)}.json`,
+  )
 }
 
 /** Records `name` on `source`'s server (the one it will be created on), durably, BEFORE it is created. */
-export async function recordScratch(backupDir: string, source: SourceConfig, scratch: { name: string; target: string; drillServer: boolean }): Promise<void> {
+export async function recordScratch(
+  backupDir: string,
+  source: SourceConfig,
+  scratch: { name: string; target: string; drillServer: boolean },
+): Promise<void> {
   await ensureDir(recordsDir(backupDir))
   const record: ScratchRecord = {
-    ...scratch, engine: source.engine, source: source.label, server: serverOf(source), pid: process.pid, host: hostname(), at: new Date().toISOString(),
+    ...scratch,
+    engine: source.engine,
+    source: source.label,
+    server: serverOf(source),
+    pid: process.pid,
+    host: hostname(),
+    at: new Date().toISOString(),
   }
   await writeFileAtomic(recordPath(backupDir, record.server, record.name), `${JSON.stringify(record)}\n`)
 }
@@ -110,7 +129,11 @@ function isAlive(record: ScratchRecord): boolean {
  * Drops the recorded scratch databases of processes that are gone; returns their names. THE CALLER
  * HOLDS THE VOLUME LOCK. Never throws: a server that is down keeps its records for the next run.
  */
-export async function sweepScratch(config: Pick<Config, 'backupDir' | 'sources' | 'restore'>, logger: Logger, signal: AbortSignal): Promise<string[]> {
+export async function sweepScratch(
+  config: Pick<Config, 'backupDir' | 'sources' | 'restore'>,
+  logger: Logger,
+  signal: AbortSignal,
+): Promise<string[]> {
   const dir = recordsDir(config.backupDir)
   const files = await readdir(dir).catch(() => [] as string[])
   const dropped: string[] = []
@@ -129,7 +152,9 @@ export async function sweepScratch(config: Pick<Config, 'backupDir' | 'sources' 
     const source = configured && (record.drillServer ? drillTarget(config, configured) : configured)
     const server = source && restoreKind(source.engine).server
     if (!parsed || !source || !server || serverOf(source) !== record.server) {
-      log.warn(`scratch database ${record.name} on ${record.server} was left by a killed process, but is not dropped: ${!parsed ? 'its name is not one of ours' : 'its source is no longer configured for that server'}; drop it by hand if it is ours, then delete ${path}`)
+      log.warn(
+        `scratch database ${record.name} on ${record.server} was left by a killed process, but is not dropped: ${!parsed ? 'its name is not one of ours' : 'its source is no longer configured for that server'}; drop it by hand if it is ours, then delete ${path}`,
+      )
       continue
     }
     try {
@@ -138,15 +163,21 @@ export async function sweepScratch(config: Pick<Config, 'backupDir' | 'sources' 
         continue
       }
       if (parsed.tag === 'dbkold' && !(await server.exists(source, record.target, signal))) {
-        log.warn(`${record.name} on ${record.server} holds the old content of ${record.target}, which does not exist: a restore was killed between its two renames. Kept. Rename it back (${server.renameBack(record.name, record.target)}), then delete ${path}`)
+        log.warn(
+          `${record.name} on ${record.server} holds the old content of ${record.target}, which does not exist: a restore was killed between its two renames. Kept. Rename it back (${server.renameBack(record.name, record.target)}), then delete ${path}`,
+        )
         continue
       }
       await server.drop(source, record.name, signal)
       await rm(path, { force: true })
       dropped.push(record.name)
-      log.warn(`dropped scratch database ${record.name} on ${record.server}, left by a killed ${parsed.tag === 'drill' ? 'drill' : 'restore'} (pid ${record.pid} on ${record.host}, ${record.at})`)
+      log.warn(
+        `dropped scratch database ${record.name} on ${record.server}, left by a killed ${parsed.tag === 'drill' ? 'drill' : 'restore'} (pid ${record.pid} on ${record.host}, ${record.at})`,
+      )
     } catch (error) {
-      log.warn(`could not drop the leftover scratch database ${record.name} on ${record.server}: ${describeError(error)}; the next run tries again`)
+      log.warn(
+        `could not drop the leftover scratch database ${record.name} on ${record.server}: ${describeError(error)}; the next run tries again`,
+      )
     }
   }
   return dropped

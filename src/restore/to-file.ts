@@ -15,19 +15,36 @@ import { FILE_MODE } from '../runtime/durable.js'
 import { commitRename } from '../storage/local/files.js'
 import { openContent } from './content.js'
 
-
-export async function writeContentToFile(entry: CatalogEntry, file: string, signal?: AbortSignal): Promise<{ path: string; size: number }> {
+export async function writeContentToFile(
+  entry: CatalogEntry,
+  file: string,
+  signal?: AbortSignal,
+): Promise<{ path: string; size: number }> {
   const path = resolve(file)
-  if (await stat(path).then(() => true, () => false)) {
-    throw new DbkeeperError('USAGE', `${path} already exists: --to-file never overwrites a file`, { hint: 'choose another name, or move the file away first' })
+  if (
+    await stat(path).then(
+      () => true,
+      () => false,
+    )
+  ) {
+    throw new DbkeeperError('USAGE', `${path} already exists: --to-file never overwrites a file`, {
+      hint: 'choose another name, or move the file away first',
+    })
   }
   // Checked first: otherwise the error is a raw ENOENT naming our temporary file, not the directory.
   const dir = dirname(path)
-  const isDir = await stat(dir).then((st) => st.isDirectory(), () => undefined)
+  const isDir = await stat(dir).then(
+    (st) => st.isDirectory(),
+    () => undefined,
+  )
   if (isDir !== true) {
-    throw new DbkeeperError('USAGE', `cannot write ${path}: the directory ${dir} ${isDir === false ? 'is not a directory' : 'does not exist'}`, {
-      hint: `create it first (mkdir -p ${dir}) or choose another --to-file path; nothing was written`,
-    })
+    throw new DbkeeperError(
+      'USAGE',
+      `cannot write ${path}: the directory ${dir} ${isDir === false ? 'is not a directory' : 'does not exist'}`,
+      {
+        hint: `create it first (mkdir -p ${dir}) or choose another --to-file path; nothing was written`,
+      },
+    )
   }
   const tmp = restoreTempPath(path)
   await rm(tmp, { force: true })
@@ -40,7 +57,11 @@ export async function writeContentToFile(entry: CatalogEntry, file: string, sign
     await rm(tmp, { force: true })
     const e = toDbkeeperError(error, `writing ${path}`)
     if (e.code === 'IO' && (error as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new DbkeeperError('USAGE', `${path} appeared while it was being written: --to-file never overwrites a file`, { hint: 'choose another name' })
+      throw new DbkeeperError(
+        'USAGE',
+        `${path} appeared while it was being written: --to-file never overwrites a file`,
+        { hint: 'choose another name' },
+      )
     }
     throw e
   }

@@ -64,7 +64,13 @@ export async function applyRetentionOn(args: TargetRetentionArgs): Promise<Targe
   const entries = await listEntries(target, { source, database, sidecars: args.sidecars === true })
   const { verdicts, remove } = decideRetention(entries, args)
   const report: TargetRetentionReport = {
-    source, database, dryRun: args.dryRun, tz: args.tz, policy: { ...args.policy }, backups: verdicts, deleted: [],
+    source,
+    database,
+    dryRun: args.dryRun,
+    tz: args.tz,
+    policy: { ...args.policy },
+    backups: verdicts,
+    deleted: [],
   }
   const log = args.logger?.child({ source, database, target: target.description, dryRun: args.dryRun })
   for (const v of verdicts) log?.info({ backup: v.id, file: v.file, reasons: v.reasons }, `${name}: ${v.action}`)
@@ -88,10 +94,17 @@ export async function removeBackup(entry: BackupEntry, between?: () => void): Pr
   const dir = remoteDir(entry.manifest.source, entry.manifest.database)
   const keys = [entry.manifestKey, entry.dataKey, entry.checksumKey]
   // The catalog derived every key from the manifest; one outside its directory means a bug.
-  if (keys.some((k) => !k.startsWith(dir) || k.slice(dir.length).includes('/')) || entry.dataKey !== `${dir}${entry.manifest.file}`) {
-    throw new DbkeeperError('INTERNAL', `refusing to delete ${keys.join(', ')}: not the keys of ${entry.manifest.file} inside ${dir}`)
+  if (
+    keys.some((k) => !k.startsWith(dir) || k.slice(dir.length).includes('/')) ||
+    entry.dataKey !== `${dir}${entry.manifest.file}`
+  ) {
+    throw new DbkeeperError(
+      'INTERNAL',
+      `refusing to delete ${keys.join(', ')}: not the keys of ${entry.manifest.file} inside ${dir}`,
+    )
   }
-  const wasListed = (k: string) => k === entry.manifestKey || (k === entry.dataKey ? entry.size : entry.checksumSize) !== undefined
+  const wasListed = (k: string) =>
+    k === entry.manifestKey || (k === entry.dataKey ? entry.size : entry.checksumSize) !== undefined
   const removed: string[] = []
   const remove = async (batch: string[]) => {
     await entry.target.remove(batch)
@@ -119,5 +132,9 @@ export async function applyRetention(args: ApplyRetentionArgs): Promise<Retentio
   const { backupDir, ...rest } = args
   const report = await applyRetentionOn({ ...rest, target: new LocalTarget(backupDir), sidecars: true })
   const dir = remoteDir(args.source, args.database)
-  return { ...report, directory: databaseDir(backupDir, args.source, args.database), deleted: report.deleted.map((k) => k.slice(dir.length)) }
+  return {
+    ...report,
+    directory: databaseDir(backupDir, args.source, args.database),
+    deleted: report.deleted.map((k) => k.slice(dir.length)),
+  }
 }

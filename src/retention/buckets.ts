@@ -32,7 +32,11 @@ export function isoWeek(year: number, month: number, day: number): { isoYear: nu
 /** In the order restic evaluates them, which is also the order of the reasons it reports. */
 export const BUCKET_RULES: readonly BucketRule[] = [
   { field: 'keepLast', reason: 'last snapshot', key: (_, index) => index },
-  { field: 'keepHourly', reason: 'hourly snapshot', key: (t) => t.year * 1_000_000 + t.month * 10_000 + t.day * 100 + t.hour },
+  {
+    field: 'keepHourly',
+    reason: 'hourly snapshot',
+    key: (t) => t.year * 1_000_000 + t.month * 10_000 + t.day * 100 + t.hour,
+  },
   { field: 'keepDaily', reason: 'daily snapshot', key: (t) => t.year * 10_000 + t.month * 100 + t.day },
   {
     field: 'keepWeekly',

@@ -70,7 +70,12 @@ function latestNotInFuture(list: { ms: number }[], now: Date): number | undefine
  * A backup kept only because it is the oldest gets restic's reason `oldest <rule> snapshot`.
  * An empty policy keeps nothing here; callers refuse it before planning (safety.ts).
  */
-export function planRetention(backups: PlannedBackup[], policy: RetentionPolicy, now: Date, opts: PlanOptions = {}): RetentionPlan {
+export function planRetention(
+  backups: PlannedBackup[],
+  policy: RetentionPolicy,
+  now: Date,
+  opts: PlanOptions = {},
+): RetentionPlan {
   const tz = opts.tz ?? 'UTC'
   const seen = new Set<string>()
   for (const b of backups) {

@@ -78,17 +78,26 @@ function exclusion(entry: RetentionEntry, scope: RetentionScope): string | undef
 }
 
 export function policyText(policy: RetentionPolicy): string {
-  const parts = Object.entries(policy).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${String(v)}`)
+  const parts = Object.entries(policy)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${String(v)}`)
   return parts.length > 0 ? parts.join(' ') : '(no rule)'
 }
 
 function refuse(scope: RetentionScope, why: string): never {
-  throw new DbkeeperError('RETENTION', `retention for ${scope.source}/${scope.database} refused: ${why}; nothing was deleted`, {
-    hint: 'set a policy that keeps something (BACKUP_RETENTION_DAYS, KEEP_DAILY, … or the DBnn_KEEP_* overrides; see docs/CONFIGURATION.md)',
-  })
+  throw new DbkeeperError(
+    'RETENTION',
+    `retention for ${scope.source}/${scope.database} refused: ${why}; nothing was deleted`,
+    {
+      hint: 'set a policy that keeps something (BACKUP_RETENTION_DAYS, KEEP_DAILY, … or the DBnn_KEEP_* overrides; see docs/CONFIGURATION.md)',
+    },
+  )
 }
 
-export function decideRetention<T extends RetentionEntry>(entries: readonly T[], scope: RetentionScope): RetentionDecision<T> {
+export function decideRetention<T extends RetentionEntry>(
+  entries: readonly T[],
+  scope: RetentionScope,
+): RetentionDecision<T> {
   const counted = entries.filter((e) => exclusion(e, scope) === undefined)
   if (!isActivePolicy(scope.policy)) {
     refuse(scope, `the policy ${policyText(scope.policy)} keeps nothing and would remove all ${counted.length} backups`)
@@ -110,7 +119,14 @@ export function decideRetention<T extends RetentionEntry>(entries: readonly T[],
     const excluded = exclusion(e, scope)
     const kept = excluded !== undefined ? [excluded] : reasons.get(e.manifest.file)
     const m = e.manifest
-    const verdict: BackupVerdict = { id: m.id, file: m.file, startedAt: m.startedAt, kind: m.kind, action: kept ? 'keep' : 'remove', reasons: kept ?? [] }
+    const verdict: BackupVerdict = {
+      id: m.id,
+      file: m.file,
+      startedAt: m.startedAt,
+      kind: m.kind,
+      action: kept ? 'keep' : 'remove',
+      reasons: kept ?? [],
+    }
     if (e.problem !== undefined) verdict.problem = e.problem
     return verdict
   })

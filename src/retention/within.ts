@@ -34,7 +34,8 @@ export function parseWithin(text: string): CalendarDuration {
     d[UNITS[m[2]!]!] = Number(m[1])
     at = pair.lastIndex
   }
-  if (text === '') throw new DbkeeperError('CONFIG', 'keepWithin is empty', { hint: 'use a duration such as 30d (KEEP_WITHIN)' })
+  if (text === '')
+    throw new DbkeeperError('CONFIG', 'keepWithin is empty', { hint: 'use a duration such as 30d (KEEP_WITHIN)' })
   return d
 }
 
@@ -44,7 +45,12 @@ export function isZeroWithin(d: CalendarDuration): boolean {
 
 /** Prints like restic's `Duration.String()`: `1y1d1m` → `1y1m1d`; the reason reads `within 1y1m1d`. */
 export function formatWithin(d: CalendarDuration): string {
-  return (d.years ? `${d.years}y` : '') + (d.months ? `${d.months}m` : '') + (d.days ? `${d.days}d` : '') + (d.hours ? `${d.hours}h` : '')
+  return (
+    (d.years ? `${d.years}y` : '') +
+    (d.months ? `${d.months}m` : '') +
+    (d.days ? `${d.days}d` : '') +
+    (d.hours ? `${d.hours}h` : '')
+  )
 }
 
 /**

@@ -58,7 +58,10 @@ export function toDbkeeperError(error: unknown, context?: string): DbkeeperError
   const where = context ? `${context}: ` : ''
   const path = (err as NodeJS.ErrnoException).path
   if (sysCode === 'ENOSPC' || sysCode === 'EDQUOT' || sysCode === 'EFBIG') {
-    const what = sysCode === 'EFBIG' ? 'file too large for a file size limit of the process or the file system' : 'no space left on device'
+    const what =
+      sysCode === 'EFBIG'
+        ? 'file too large for a file size limit of the process or the file system'
+        : 'no space left on device'
     return new DbkeeperError('NO_SPACE', `${where}${what}${path ? ` (${path})` : ''} (${sysCode})`, {
       hint: 'free space on the backup volume (BACKUP_DIR; `df -h` shows it) or keep fewer backups (KEEP_*, BACKUP_RETENTION_DAYS)',
       cause: err,

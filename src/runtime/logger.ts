@@ -6,7 +6,14 @@ export type Logger = PinoLogger
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
 export type LogFormat = 'json' | 'pretty'
 
-const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' }
+const LEVEL_NAMES: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+}
 const BASE_KEYS = new Set(['level', 'time', 'msg', 'pid', 'hostname'])
 
 /** One readable line per record for a terminal: `12:00:01 INFO  message key=value`. */
@@ -30,7 +37,11 @@ export function prettyLine(json: string): string {
  * pino, JSON to stdout (docker logs) or pretty lines; times in ISO 8601, UTC. Every line passes through `scrubOutput`
  * before it is written, so a password that slipped into an error message is still masked.
  */
-export function createLogger(opts: { level: LogLevel; format: LogFormat | undefined; destination?: NodeJS.WritableStream }): Logger {
+export function createLogger(opts: {
+  level: LogLevel
+  format: LogFormat | undefined
+  destination?: NodeJS.WritableStream
+}): Logger {
   const dest = opts.destination ?? process.stdout
   const format = opts.format ?? ((dest as { isTTY?: boolean }).isTTY ? 'pretty' : 'json')
   return pino(

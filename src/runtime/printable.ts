@@ -19,5 +19,7 @@ export function terminalSafe(text: string): string {
 /** One field of a line or a table cell (a name): newlines and tabs are escaped too. */
 export function printable(text: string): string {
   // eslint-disable-next-line no-control-regex -- finding control characters is the point
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : c === '\r' ? '\\r' : hex(c)))
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) =>
+    c === '\n' ? '\\n' : c === '\t' ? '\\t' : c === '\r' ? '\\r' : hex(c),
+  )
 }

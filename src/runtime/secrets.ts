@@ -13,7 +13,17 @@
  */
 const known = new Set<string>()
 /** Words the configuration shows openly (user names, labels, hosts, paths…): see `registerPublic`. */
-const publicWords = new Set<string>(['mysql', 'mariadb', 'postgres', 'postgresql', 'sqlite', 'gzip', 'zstd', 'none', 'root'])
+const publicWords = new Set<string>([
+  'mysql',
+  'mariadb',
+  'postgres',
+  'postgresql',
+  'sqlite',
+  'gzip',
+  'zstd',
+  'none',
+  'root',
+])
 let pattern: RegExp | null | undefined
 
 export const MASK = '***'

@@ -6,7 +6,15 @@
 import type { Readable } from 'node:stream'
 import { DbkeeperError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
-import { isRetryable, type ObjectHead, type ObjectInfo, type PutBody, type PutOptions, type PutResult, type Target } from './target.js'
+import {
+  isRetryable,
+  type ObjectHead,
+  type ObjectInfo,
+  type PutBody,
+  type PutOptions,
+  type PutResult,
+  type Target,
+} from './target.js'
 
 export interface RetryOptions {
   /** Calls in total, the first included. */
@@ -25,7 +33,11 @@ export const DEFAULT_RETRY: RetryOptions = { attempts: 4, baseDelayMs: 500, maxD
  * "Equal jitter": half the exponential delay fixed, half random, so that many clients failing at
  * once (a store restarting) do not come back in lockstep, yet no retry comes back immediately.
  */
-export function backoffDelay(attempt: number, opts: Pick<RetryOptions, 'baseDelayMs' | 'maxDelayMs'>, random = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  opts: Pick<RetryOptions, 'baseDelayMs' | 'maxDelayMs'>,
+  random = Math.random,
+): number {
   const exp = Math.min(opts.maxDelayMs, opts.baseDelayMs * 2 ** (attempt - 1))
   return Math.round(exp / 2 + random() * (exp / 2))
 }
@@ -58,7 +70,10 @@ export function withRetry(target: Target, opts: RetryOptions = DEFAULT_RETRY): T
       } catch (error) {
         if (n >= maxAttempts || !isRetryable(error) || opts.signal?.aborted) throw error
         const delay = backoffDelay(n, opts)
-        opts.logger?.warn({ attempt: n, of: maxAttempts, delayMs: delay }, `${what} failed (${(error as Error).message}), retrying in ${delay} ms`)
+        opts.logger?.warn(
+          { attempt: n, of: maxAttempts, delayMs: delay },
+          `${what} failed (${(error as Error).message}), retrying in ${delay} ms`,
+        )
         await sleep(delay, opts.signal)
       }
     }

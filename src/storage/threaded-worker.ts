@@ -19,7 +19,14 @@ export interface SerializedError {
 }
 
 export type ToWorker =
-  | { op: 'put'; id: number; key: string; opts: Omit<PutOptions, 'signal' | 'finalMetadata'>; final: boolean; body: { kind: 'stream' } | { kind: 'data'; data: string | Uint8Array } }
+  | {
+      op: 'put'
+      id: number
+      key: string
+      opts: Omit<PutOptions, 'signal' | 'finalMetadata'>
+      final: boolean
+      body: { kind: 'stream' } | { kind: 'data'; data: string | Uint8Array }
+    }
   | { op: 'chunk'; id: number; data: Uint8Array }
   | { op: 'end'; id: number }
   | { op: 'bodyError'; id: number; message: string }
@@ -43,13 +50,21 @@ export type FromWorker =
  * ArrayBuffer, and a stream's chunk is often a small slice of a large pooled one.
  */
 export function ownBytes(chunk: Buffer): Uint8Array {
-  return chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk : Uint8Array.prototype.slice.call(chunk)
+  return chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength
+    ? chunk
+    : Uint8Array.prototype.slice.call(chunk)
 }
 
 export function serializeError(error: unknown): SerializedError {
   const e = error instanceof Error ? error : new Error(String(error))
   const s = e as Partial<StorageError>
-  return { name: e.name, message: e.message, retryable: e instanceof StorageError && e.retryable, ...(s.code ? { code: s.code } : {}), ...(s.hint ? { hint: s.hint } : {}) }
+  return {
+    name: e.name,
+    message: e.message,
+    retryable: e instanceof StorageError && e.retryable,
+    ...(s.code ? { code: s.code } : {}),
+    ...(s.hint ? { hint: s.hint } : {}),
+  }
 }
 
 export function serveTarget(target: Target, port: MessagePort): void {
@@ -59,7 +74,11 @@ export function serveTarget(target: Target, port: MessagePort): void {
   const aborts = new Map<number, AbortController>()
   const credits = new Map<number, { unacked: number; wake?: () => void }>()
   const settle = (id: number, work: Promise<unknown>) => {
-    work.then((value) => post({ op: 'ok', id, value }), (error: unknown) => post({ op: 'err', id, error: serializeError(error) }))
+    work
+      .then(
+        (value) => post({ op: 'ok', id, value }),
+        (error: unknown) => post({ op: 'err', id, error: serializeError(error) }),
+      )
       .finally(() => {
         bodies.delete(id)
         finals.delete(id)
@@ -80,10 +99,11 @@ export function serveTarget(target: Target, port: MessagePort): void {
     } else body = typeof m.body.data === 'string' ? m.body.data : Buffer.from(m.body.data)
     const opts: PutOptions = { ...m.opts, signal: abort.signal }
     if (m.final) {
-      opts.finalMetadata = () => new Promise((resolve, reject) => {
-        finals.set(m.id, { resolve, reject })
-        post({ op: 'final?', id: m.id })
-      })
+      opts.finalMetadata = () =>
+        new Promise((resolve, reject) => {
+          finals.set(m.id, { resolve, reject })
+          post({ op: 'final?', id: m.id })
+        })
     }
     settle(m.id, target.put(m.key, body, opts))
   }
@@ -93,30 +113,37 @@ export function serveTarget(target: Target, port: MessagePort): void {
     aborts.set(id, abort)
     const credit: { unacked: number; wake?: () => void } = { unacked: 0 }
     credits.set(id, credit)
-    settle(id, (async () => {
-      const body = await target.get(key, abort.signal)
-      post({ op: 'opened', id })
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        credit.unacked += chunk.length
-        post({ op: 'data', id, data: ownBytes(chunk) })
-        if (credit.unacked > CHUNK_WINDOW) await new Promise<void>((wake) => (credit.wake = wake))
-        credit.wake = undefined
-        // The reader went away (it read what it needed, or failed): stop, do not wait for credit.
-        if (abort.signal.aborted) throw Object.assign(new Error('download stopped by the reader'), { name: 'AbortError' })
-      }
-    })())
+    settle(
+      id,
+      (async () => {
+        const body = await target.get(key, abort.signal)
+        post({ op: 'opened', id })
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+          credit.unacked += chunk.length
+          post({ op: 'data', id, data: ownBytes(chunk) })
+          if (credit.unacked > CHUNK_WINDOW) await new Promise<void>((wake) => (credit.wake = wake))
+          credit.wake = undefined
+          // The reader went away (it read what it needed, or failed): stop, do not wait for credit.
+          if (abort.signal.aborted)
+            throw Object.assign(new Error('download stopped by the reader'), { name: 'AbortError' })
+        }
+      })(),
+    )
   }
 
   port.on('message', (m: ToWorker) => {
     switch (m.op) {
-      case 'put': return put(m)
+      case 'put':
+        return put(m)
       case 'chunk': {
         const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength)
         bodies.get(m.id)?.write(data, () => post({ op: 'ack', id: m.id, bytes: data.length }))
         return
       }
-      case 'end': return void bodies.get(m.id)?.end()
-      case 'bodyError': return void bodies.get(m.id)?.destroy(new Error(m.message))
+      case 'end':
+        return void bodies.get(m.id)?.end()
+      case 'bodyError':
+        return void bodies.get(m.id)?.destroy(new Error(m.message))
       case 'final': {
         const waiting = finals.get(m.id)
         if (m.metadata) waiting?.resolve(m.metadata)
@@ -133,14 +160,21 @@ export function serveTarget(target: Target, port: MessagePort): void {
         if (credit.unacked <= CHUNK_WINDOW) credit.wake?.()
         return
       }
-      case 'get': return get(m.id, m.key)
-      case 'head': return settle(m.id, target.head(m.key))
-      case 'list': return settle(m.id, (async () => {
-        const all = []
-        for await (const o of target.list(m.prefix)) all.push(o)
-        return all
-      })())
-      case 'remove': return settle(m.id, target.remove(m.keys))
+      case 'get':
+        return get(m.id, m.key)
+      case 'head':
+        return settle(m.id, target.head(m.key))
+      case 'list':
+        return settle(
+          m.id,
+          (async () => {
+            const all = []
+            for await (const o of target.list(m.prefix)) all.push(o)
+            return all
+          })(),
+        )
+      case 'remove':
+        return settle(m.id, target.remove(m.keys))
     }
   })
 }

@@ -15,7 +15,15 @@ import { PassThrough, Readable } from 'node:stream'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import type { ErrorCode } from '../runtime/errors.js'
-import { StorageError, type ObjectHead, type ObjectInfo, type PutBody, type PutOptions, type PutResult, type Target } from './target.js'
+import {
+  StorageError,
+  type ObjectHead,
+  type ObjectInfo,
+  type PutBody,
+  type PutOptions,
+  type PutResult,
+  type Target,
+} from './target.js'
 import { CHUNK_WINDOW, ownBytes, type FromWorker, type SerializedError, type ToWorker } from './threaded-worker.js'
 
 const IDLE_MS = 10_000
@@ -34,7 +42,9 @@ function rebuild(e: SerializedError): Error {
 /** tsx's loader API, for running a worker from TypeScript sources (never in the built image). */
 function tsxApi(): string {
   const pkg = createRequire(import.meta.url).resolve('tsx/package.json')
-  const exports = (JSON.parse(readFileSync(pkg, 'utf8')) as { exports: Record<string, { import: { default: string } }> }).exports
+  const exports = (
+    JSON.parse(readFileSync(pkg, 'utf8')) as { exports: Record<string, { import: { default: string } }> }
+  ).exports
   return pathToFileURL(join(dirname(pkg), exports['./esm/api']!.import.default)).href
 }
 
@@ -44,7 +54,12 @@ export interface ThreadedTarget extends Target {
 }
 
 /** `entry` serves one target with serveTarget(); `data` is its workerData (plain values only). */
-export function threadedTarget(entry: URL, data: unknown, description: string, url: (key: string) => string): ThreadedTarget {
+export function threadedTarget(
+  entry: URL,
+  data: unknown,
+  description: string,
+  url: (key: string) => string,
+): ThreadedTarget {
   let worker: Worker | undefined
   let idle: NodeJS.Timeout | undefined
   let nextId = 1
@@ -59,7 +74,10 @@ export function threadedTarget(entry: URL, data: unknown, description: string, u
     if (worker) return worker
     // From source (tests, `tsx`): the worker registers tsx itself, then loads the .ts entry.
     const w = entry.pathname.endsWith('.ts')
-      ? new Worker(`import(${JSON.stringify(tsxApi())}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}) })`, { eval: true, workerData: data })
+      ? new Worker(
+          `import(${JSON.stringify(tsxApi())}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}) })`,
+          { eval: true, workerData: data },
+        )
       : new Worker(entry, { workerData: data })
     w.on('message', (m: FromWorker) => {
       const call = calls.get(m.id)
@@ -73,7 +91,9 @@ export function threadedTarget(entry: URL, data: unknown, description: string, u
       } else call.onMessage?.(m)
       if (calls.size === 0) idleSoon()
     })
-    w.on('error', (error: Error) => fail(new StorageError('IO', `the S3 worker thread failed: ${error.message}`, { retryable: false, cause: error })))
+    w.on('error', (error: Error) =>
+      fail(new StorageError('IO', `the S3 worker thread failed: ${error.message}`, { retryable: false, cause: error })),
+    )
     w.on('exit', (code) => fail(new StorageError('IO', `the S3 worker thread exited (${code})`, { retryable: false })))
     w.unref()
     worker = w
@@ -108,7 +128,8 @@ export function threadedTarget(entry: URL, data: unknown, description: string, u
         if (!calls.has(id)) return
         sent += chunk.length
         postFor(id, { op: 'chunk', id, data: ownBytes(chunk) })
-        while (sent - acked.bytes > CHUNK_WINDOW && calls.has(id)) await new Promise<void>((wake) => (acked.wake = wake))
+        while (sent - acked.bytes > CHUNK_WINDOW && calls.has(id))
+          await new Promise<void>((wake) => (acked.wake = wake))
       }
       postFor(id, { op: 'end', id })
     } catch (error) {
@@ -126,19 +147,26 @@ export function threadedTarget(entry: URL, data: unknown, description: string, u
       const acked: { bytes: number; wake?: () => void } = { bytes: 0 }
       const onAbort = (id: number) => () => postFor(id, { op: 'abort', id })
       let abortListener: (() => void) | undefined
-      return call<PutResult>((id) => {
-        const kind = stream instanceof Readable ? { kind: 'stream' as const } : { kind: 'data' as const, data: stream }
-        post({ op: 'put', id, key, opts: plain, final: finalMetadata !== undefined, body: kind })
-        if (signal) signal.addEventListener('abort', (abortListener = onAbort(id)), { once: true })
-        if (stream instanceof Readable) void pump(id, stream, acked)
-      }, (m) => {
-        if (m.op === 'ack') {
-          acked.bytes += m.bytes
-          acked.wake?.()
-        } else if (m.op === 'final?' && finalMetadata) {
-          finalMetadata().then((metadata) => postFor(m.id, { op: 'final', id: m.id, metadata }), (error: unknown) => postFor(m.id, { op: 'final', id: m.id, error: (error as Error).message }))
-        }
-      }).finally(() => {
+      return call<PutResult>(
+        (id) => {
+          const kind =
+            stream instanceof Readable ? { kind: 'stream' as const } : { kind: 'data' as const, data: stream }
+          post({ op: 'put', id, key, opts: plain, final: finalMetadata !== undefined, body: kind })
+          if (signal) signal.addEventListener('abort', (abortListener = onAbort(id)), { once: true })
+          if (stream instanceof Readable) void pump(id, stream, acked)
+        },
+        (m) => {
+          if (m.op === 'ack') {
+            acked.bytes += m.bytes
+            acked.wake?.()
+          } else if (m.op === 'final?' && finalMetadata) {
+            finalMetadata().then(
+              (metadata) => postFor(m.id, { op: 'final', id: m.id, metadata }),
+              (error: unknown) => postFor(m.id, { op: 'final', id: m.id, error: (error as Error).message }),
+            )
+          }
+        },
+      ).finally(() => {
         if (abortListener) signal?.removeEventListener('abort', abortListener)
         acked.wake?.()
         if (stream instanceof Readable && !stream.readableEnded) stream.destroy()
@@ -148,20 +176,26 @@ export function threadedTarget(entry: URL, data: unknown, description: string, u
       const out = new PassThrough({ highWaterMark: CHUNK_WINDOW })
       return new Promise<Readable>((resolve, reject) => {
         let opened = false
-        call<void>((id) => {
-          post({ op: 'get', id, key })
-          signal?.addEventListener('abort', () => postFor(id, { op: 'abort', id }), { once: true })
-          // A reader that stops early (destroys the stream) must not leave the worker waiting.
-          out.once('close', () => postFor(id, { op: 'abort', id }))
-        }, (m) => {
-          if (m.op === 'opened') {
-            opened = true
-            resolve(out)
-          } else if (m.op === 'data') {
-            const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength)
-            out.write(data, () => postFor(m.id, { op: 'ack', id: m.id, bytes: data.length }))
-          }
-        }).then(() => out.end(), (error: Error) => (opened ? out.destroy(error) : reject(error)))
+        call<void>(
+          (id) => {
+            post({ op: 'get', id, key })
+            signal?.addEventListener('abort', () => postFor(id, { op: 'abort', id }), { once: true })
+            // A reader that stops early (destroys the stream) must not leave the worker waiting.
+            out.once('close', () => postFor(id, { op: 'abort', id }))
+          },
+          (m) => {
+            if (m.op === 'opened') {
+              opened = true
+              resolve(out)
+            } else if (m.op === 'data') {
+              const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength)
+              out.write(data, () => postFor(m.id, { op: 'ack', id: m.id, bytes: data.length }))
+            }
+          },
+        ).then(
+          () => out.end(),
+          (error: Error) => (opened ? out.destroy(error) : reject(error)),
+        )
       })
     },
     head: (key) => call<ObjectHead | undefined>((id) => post({ op: 'head', id, key })),

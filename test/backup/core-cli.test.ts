@@ -21,12 +21,22 @@ describe('dbkeeper backup / list (SQLite, real files)', () => {
     const { env, backupDir } = await setup()
     const r = await runCli(['backup', '--json'], env)
     expect(r.exitCode, r.all).toBe(0)
-    const report = JSON.parse(r.stdout) as { ok: boolean; results: { ok: boolean; path: string; size: number; rows: number }[] }
+    const report = JSON.parse(r.stdout) as {
+      ok: boolean
+      results: { ok: boolean; path: string; size: number; rows: number }[]
+    }
     expect(report.ok).toBe(true)
     const [res] = report.results
     expect(res!.rows).toBe(2000)
     const list = await runCli(['list', '--json'], env)
-    const listed = JSON.parse(list.stdout) as { id: string; path: string; size: number; sha256: string; rawSize: number; time: string }[]
+    const listed = JSON.parse(list.stdout) as {
+      id: string
+      path: string
+      size: number
+      sha256: string
+      rawSize: number
+      time: string
+    }[]
     expect(listed).toHaveLength(1)
     expect(listed[0]!.path).toBe(res!.path)
     expect((await stat(res!.path)).mode & 0o777).toBe(0o600)
@@ -73,7 +83,9 @@ describe('dbkeeper backup / list (SQLite, real files)', () => {
   it('two runs started at once never overlap: exit codes 0/3 only, and journal intervals disjoint', async () => {
     const { env, backupDir } = await setup(60000)
     const [a, b] = await Promise.all([startCli(['backup'], env), startCli(['backup'], env)])
-    expect([a.exitCode, b.exitCode].sort()).toSatisfy((codes: number[]) => codes[0] === 0 && (codes[1] === 0 || codes[1] === 3))
+    expect([a.exitCode, b.exitCode].sort()).toSatisfy(
+      (codes: number[]) => codes[0] === 0 && (codes[1] === 0 || codes[1] === 3),
+    )
     const runs = await readRuns(backupDir)
     // Every run that exited 0 ran (and journaled) on its own; one that exited 3 did nothing.
     expect(runs.length).toBe([a.exitCode, b.exitCode].filter((c) => c === 0).length)
@@ -102,8 +114,19 @@ describe('dbkeeper backup / list (SQLite, real files)', () => {
     const { env, backupDir } = await setup(100)
     expect((await runCli(['backup'], env)).exitCode).toBe(0)
     const dbDir = join(backupDir, 'app', 'app')
-    const debris = ['.app_20200101T000000Z.db.gz.dbk-tmp', 'app_20200101T000000Z.db.gz', 'app_20200101T000001Z.db.gz.sha256']
-    const foreign = ['README', 'other.partial', 'app_backup_old.db.gz', 'notes.manifest.json', 'other_20260101T000000Z.sql.gz', 'other_20260101T000000Z.sql.gz.sha256']
+    const debris = [
+      '.app_20200101T000000Z.db.gz.dbk-tmp',
+      'app_20200101T000000Z.db.gz',
+      'app_20200101T000001Z.db.gz.sha256',
+    ]
+    const foreign = [
+      'README',
+      'other.partial',
+      'app_backup_old.db.gz',
+      'notes.manifest.json',
+      'other_20260101T000000Z.sql.gz',
+      'other_20260101T000000Z.sql.gz.sha256',
+    ]
     for (const f of [...debris, ...foreign]) await writeFile(join(dbDir, f), 'x')
     expect(JSON.parse((await runCli(['list', '--json'], env)).stdout)).toHaveLength(1)
     const r = await runCli(['backup'], env)

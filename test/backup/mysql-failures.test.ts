@@ -13,7 +13,6 @@ import { NASTY_PASSWORD, dropDatabases, makeRichDatabase, mysqlEnv } from './mys
 import type { BackupJson } from '../../src/cli/commands/backup.js'
 import type { ListedBackup } from '../../src/cli/commands/list.js'
 
-
 const fixture = (name: string) => join(ROOT, 'test/fixtures/bin', name)
 
 describe('failing MySQL backups through the CLI', () => {
@@ -39,7 +38,7 @@ describe('failing MySQL backups through the CLI', () => {
 
   beforeAll(async () => {
     let user: string
-    ({ db, user } = await makeRichDatabase(2000))
+    ;({ db, user } = await makeRichDatabase(2000))
     ;({ dir, env } = await mysqlEnv(db, user))
     const ok = await runCli(['backup'], env, { timeoutMs: 180_000 })
     expect(ok.exitCode, ok.all).toBe(0)
@@ -58,8 +57,14 @@ describe('failing MySQL backups through the CLI', () => {
     expect(report.results[0]!.error).toMatchObject({ code: 'DUMP_FAILED' })
     expect(report.results[0]!.error!.message).toContain('mysqldump exited 2: Error 2013: Lost connection to server')
     // The tool's last lines on stderr travel with the error (journal, alert), not just the one that failed it.
-    expect(report.results[0]!.error!.output).toBe(['-- Retrieving table structure for table half...', '-- Sending SELECT query...', '-- Retrieving rows...',
-      'mysqldump: Error 2013: Lost connection to server during query when dumping table `half` at row: 3000'].join('\n'))
+    expect(report.results[0]!.error!.output).toBe(
+      [
+        '-- Retrieving table structure for table half...',
+        '-- Sending SELECT query...',
+        '-- Retrieving rows...',
+        'mysqldump: Error 2013: Lost connection to server during query when dumping table `half` at row: 3000',
+      ].join('\n'),
+    )
     await expectEarlierBackupIntact()
   })
 

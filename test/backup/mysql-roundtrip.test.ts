@@ -10,7 +10,15 @@ import type { BackupJson } from '../../src/cli/commands/backup.js'
 import { runCli } from '../support/cli.js'
 import { uniqueName } from '../support/servers.js'
 import {
-  NASTY_PASSWORD, checksums, codeObjects, dropDatabases, makeRichDatabase, mariadb, mysqlEnv, restoreWithPlainTools, rootQuery,
+  NASTY_PASSWORD,
+  checksums,
+  codeObjects,
+  dropDatabases,
+  makeRichDatabase,
+  mariadb,
+  mysqlEnv,
+  restoreWithPlainTools,
+  rootQuery,
 } from './mysql-support.js'
 import type { ListedBackup } from '../../src/cli/commands/list.js'
 
@@ -22,7 +30,7 @@ describe('MariaDB round trip through dbkeeper backup', () => {
   const restored = uniqueName('restored')
 
   beforeAll(async () => {
-    ({ db, user } = await makeRichDatabase())
+    ;({ db, user } = await makeRichDatabase())
     ;({ dir, env } = await mysqlEnv(db, user))
   })
   afterAll(async () => {
@@ -48,7 +56,15 @@ describe('MariaDB round trip through dbkeeper backup', () => {
     expect(list.exitCode, list.all).toBe(0)
     const listed = JSON.parse(list.stdout) as ListedBackup[]
     expect(listed).toHaveLength(1)
-    expect(listed[0]).toMatchObject({ id: result.id, source: 'maria', database: db, engine: 'mysql', path: result.path, size: result.size, rawSize: result.rawSize })
+    expect(listed[0]).toMatchObject({
+      id: result.id,
+      source: 'maria',
+      database: db,
+      engine: 'mysql',
+      path: result.path,
+      size: result.size,
+      rawSize: result.rawSize,
+    })
     expect(listed[0]!.sha256).toMatch(/^[0-9a-f]{64}$/)
 
     // The file is what the manifest says, by plain tools.
@@ -74,13 +90,22 @@ describe('MariaDB round trip through dbkeeper backup', () => {
     const [fn] = await rootQuery<{ v: number }[]>(`SELECT \`${restored}\`.double_it(21) AS v`)
     expect(fn!.v).toBe(42)
     await rootQuery(`INSERT INTO \`${restored}\`.texts VALUES (99, 'after restore', NULL)`)
-    const [audit] = await rootQuery<{ n: number }[]>(`SELECT COUNT(*) AS n FROM \`${restored}\`.audit WHERE note = 'inserted 99'`)
+    const [audit] = await rootQuery<{ n: number }[]>(
+      `SELECT COUNT(*) AS n FROM \`${restored}\`.audit WHERE note = 'inserted 99'`,
+    )
     expect(audit!.n).toBe(1)
   })
 
   it('the dump restores into any name: it holds no CREATE DATABASE or USE', async () => {
     const listed = JSON.parse((await runCli(['list', '--json'], env)).stdout) as ListedBackup[]
-    const head = await execa('bash', ['-o', 'pipefail', '-c', 'gunzip -c "$1" | grep -cE "^(CREATE DATABASE|USE )" || true', 'grep', listed[0]!.path])
+    const head = await execa('bash', [
+      '-o',
+      'pipefail',
+      '-c',
+      'gunzip -c "$1" | grep -cE "^(CREATE DATABASE|USE )" || true',
+      'grep',
+      listed[0]!.path,
+    ])
     expect(head.stdout.trim()).toBe('0')
     expect(mariadb().version).toMatch(/MariaDB/)
   })

@@ -14,7 +14,12 @@ export const mariadb = (): ServerInfo => inject('mariadb')
 /** Quotes, spaces, `$`, `#` and a backslash: each breaks a different naive way of passing it. */
 export const NASTY_PASSWORD = `o'really "now" $USER #1 \\ ok`
 
-export async function rootQuery<T = unknown>(sql: string, params: unknown[] = [], database?: string, server: ServerInfo = mariadb()): Promise<T> {
+export async function rootQuery<T = unknown>(
+  sql: string,
+  params: unknown[] = [],
+  database?: string,
+  server: ServerInfo = mariadb(),
+): Promise<T> {
   const conn = await mysqlAdmin(server, database)
   try {
     return (await conn.query(sql, params))[0] as T
@@ -61,7 +66,10 @@ export async function makeRichDatabase(rows = 100_000): Promise<{ db: string; us
 }
 
 /** dbkeeper's environment for one MariaDB source; the password comes from a Docker-style secret file. */
-export async function mysqlEnv(db: string, user: string): Promise<{ env: Record<string, string>; dir: string; backupDir: string }> {
+export async function mysqlEnv(
+  db: string,
+  user: string,
+): Promise<{ env: Record<string, string>; dir: string; backupDir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'dbk-myrt-'))
   const passFile = join(dir, 'db_password')
   await writeFile(passFile, `${NASTY_PASSWORD}\n`, { mode: 0o600 })
@@ -71,8 +79,14 @@ export async function mysqlEnv(db: string, user: string): Promise<{ env: Record<
     dir,
     backupDir,
     env: {
-      DB01_TYPE: 'mariadb', DB01_HOST: info.host, DB01_PORT: String(info.port), DB01_USER: user,
-      DB01_PASS_FILE: passFile, DB01_NAME: db, DB01_LABEL: 'maria', BACKUP_DIR: backupDir,
+      DB01_TYPE: 'mariadb',
+      DB01_HOST: info.host,
+      DB01_PORT: String(info.port),
+      DB01_USER: user,
+      DB01_PASS_FILE: passFile,
+      DB01_NAME: db,
+      DB01_LABEL: 'maria',
+      BACKUP_DIR: backupDir,
     },
   }
 }
@@ -81,16 +95,35 @@ export async function mysqlEnv(db: string, user: string): Promise<{ env: Record<
 export async function restoreWithPlainTools(file: string, newDb: string): Promise<void> {
   const info = mariadb()
   await rootQuery(`CREATE DATABASE \`${newDb}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`)
-  await execa('bash', ['-o', 'pipefail', '-c', 'gunzip -c "$1" | mariadb --protocol=TCP -h "$2" -P "$3" -u root "$4"', 'restore', file, info.host, String(info.port), newDb])
+  await execa('bash', [
+    '-o',
+    'pipefail',
+    '-c',
+    'gunzip -c "$1" | mariadb --protocol=TCP -h "$2" -P "$3" -u root "$4"',
+    'restore',
+    file,
+    info.host,
+    String(info.port),
+    newDb,
+  ])
 }
 
 /** CHECKSUM TABLE of every base table of `db`, on the test's MariaDB or on `server`. */
 export async function checksums(db: string, server: ServerInfo = mariadb()): Promise<Record<string, string>> {
   const tables = await rootQuery<{ name: string }[]>(
-    "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME", [db], undefined, server)
+    "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
+    [db],
+    undefined,
+    server,
+  )
   const out: Record<string, string> = {}
   for (const { name } of tables) {
-    const [row] = await rootQuery<{ Checksum: string | number | null }[]>(`CHECKSUM TABLE \`${db}\`.\`${name.replace(/`/g, '``')}\``, [], undefined, server)
+    const [row] = await rootQuery<{ Checksum: string | number | null }[]>(
+      `CHECKSUM TABLE \`${db}\`.\`${name.replace(/`/g, '``')}\``,
+      [],
+      undefined,
+      server,
+    )
     out[name] = String(row!.Checksum)
   }
   return out
@@ -100,7 +133,9 @@ export async function checksums(db: string, server: ServerInfo = mariadb()): Pro
 export async function codeObjects(db: string): Promise<Record<string, string[]>> {
   const names = async (sql: string) => (await rootQuery<{ n: string }[]>(sql, [db])).map((r) => r.n).sort()
   return {
-    routines: await names('SELECT CONCAT(ROUTINE_TYPE, " ", ROUTINE_NAME) AS n FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?'),
+    routines: await names(
+      'SELECT CONCAT(ROUTINE_TYPE, " ", ROUTINE_NAME) AS n FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?',
+    ),
     triggers: await names('SELECT TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?'),
     views: await names('SELECT TABLE_NAME AS n FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?'),
     events: await names('SELECT EVENT_NAME AS n FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?'),

@@ -8,13 +8,18 @@ import { makeSqliteDb } from '../support/sqlite.js'
 import type { BackupJson } from '../../src/cli/commands/backup.js'
 import type { ListedBackup } from '../../src/cli/commands/list.js'
 
-
 describe('retention as part of a backup run', () => {
   it('applies the policy after each committed backup, and a failed run prunes nothing', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'dbk-retrun-'))
     const dbPath = join(dir, 'app.db')
     makeSqliteDb(dbPath, 50)
-    const env = { DB01_TYPE: 'sqlite', DB01_PATH: dbPath, DB01_LABEL: 'app', BACKUP_DIR: join(dir, 'b'), KEEP_LAST: '2' }
+    const env = {
+      DB01_TYPE: 'sqlite',
+      DB01_PATH: dbPath,
+      DB01_LABEL: 'app',
+      BACKUP_DIR: join(dir, 'b'),
+      KEEP_LAST: '2',
+    }
     for (let i = 0; i < 3; i++) expect((await runCli(['backup'], env)).exitCode).toBe(0)
     const list = async () => JSON.parse((await runCli(['list', '--json'], env)).stdout) as ListedBackup[]
     const kept = await list()
@@ -37,6 +42,9 @@ describe('retention as part of a backup run', () => {
     const base = { DB01_TYPE: 'sqlite', DB01_PATH: '/x/app.db' }
     expect(parseConfig({ ...base, DB01_KEEP_DAILY: '7' }).sources[0]!.retention).toEqual({ keepDaily: 7 })
     expect(parseConfig({ ...base }).sources[0]!.retention).toEqual({ keepWithin: '7d' })
-    expect(parseConfig({ ...base, BACKUP_RETENTION_DAYS: '3', DB01_KEEP_DAILY: '7' }).sources[0]!.retention).toEqual({ keepWithin: '3d', keepDaily: 7 })
+    expect(parseConfig({ ...base, BACKUP_RETENTION_DAYS: '3', DB01_KEEP_DAILY: '7' }).sources[0]!.retention).toEqual({
+      keepWithin: '3d',
+      keepDaily: 7,
+    })
   })
 })

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { acquireLock, lockPath } from '../../src/catalog/lock.js'
 
 function bootId(): string {
-  return (require("node:fs") as typeof import("node:fs")).readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()
+  return (require('node:fs') as typeof import('node:fs')).readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
 }
 import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
@@ -29,7 +29,14 @@ describe('the volume lock', () => {
     const deadPid = child.pid
     await child
     await mkdir(join(dir, '.dbkeeper'), { recursive: true })
-    const stale = { pid: deadPid, host: hostname(), bootId: bootId(), procStart: '1', startedAt: '2020-01-01T00:00:00Z', command: 'backup' }
+    const stale = {
+      pid: deadPid,
+      host: hostname(),
+      bootId: bootId(),
+      procStart: '1',
+      startedAt: '2020-01-01T00:00:00Z',
+      command: 'backup',
+    }
     await writeFile(lockPath(dir), JSON.stringify(stale))
     const warnings: string[] = []
     const logger = { warn: (_o: unknown, msg: string) => warnings.push(msg) } as never
@@ -59,7 +66,14 @@ describe('the volume lock', () => {
     const dir = await mkdtemp(join(tmpdir(), 'dbk-lock-'))
     await mkdir(join(dir, '.dbkeeper'), { recursive: true })
     // Our parent is alive, but its start time differs from the one recorded: the pid was reused.
-    const reused = { pid: process.ppid, host: hostname(), bootId: bootId(), procStart: '12345', startedAt: '2020-01-01T00:00:00Z', command: 'backup' }
+    const reused = {
+      pid: process.ppid,
+      host: hostname(),
+      bootId: bootId(),
+      procStart: '12345',
+      startedAt: '2020-01-01T00:00:00Z',
+      command: 'backup',
+    }
     await writeFile(lockPath(dir), JSON.stringify(reused))
     const lock = await acquireLock(dir, { command: 'backup' })
     await lock.release()

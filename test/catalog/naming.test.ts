@@ -1,7 +1,13 @@
 /** File names on the volume (src/catalog/naming.ts) and the one "newest" rule (src/catalog/order.ts), pure. */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { MAX_PLAIN_ENCODED, decodeName, encodeName, isShortenedName, parseDataFileName } from '../../src/catalog/naming.js'
+import {
+  MAX_PLAIN_ENCODED,
+  decodeName,
+  encodeName,
+  isShortenedName,
+  parseDataFileName,
+} from '../../src/catalog/naming.js'
 import { CLOCK_SKEW_TOLERANCE_MS, isFromTheFuture, newestFirst } from '../../src/catalog/order.js'
 
 /** The longest name a backup of `name` puts on disk: the manifest's temporary file, with a `.age` to come. */
@@ -65,14 +71,21 @@ describe('newestFirst and isFromTheFuture', () => {
   const m = (startedAt: string, id: string) => ({ startedAt, id })
 
   it('orders by start time as a time (not as a string), then by id, newest first', () => {
-    const list = [m('2026-01-01T00:00:00Z', 'a_1'), m('2026-01-01T00:00:01.000Z', 'a_2'), m('2026-01-01T00:00:00.000Z', 'a_3'), m('not a time', 'a_0')]
+    const list = [
+      m('2026-01-01T00:00:00Z', 'a_1'),
+      m('2026-01-01T00:00:01.000Z', 'a_2'),
+      m('2026-01-01T00:00:00.000Z', 'a_3'),
+      m('not a time', 'a_0'),
+    ]
     expect(list.sort(newestFirst).map((x) => x.id)).toEqual(['a_2', 'a_3', 'a_1', 'a_0'])
   })
 
   it('calls a backup from the future only beyond the tolerance', () => {
     const now = new Date('2026-01-01T00:00:00Z')
     expect(isFromTheFuture(m(new Date(now.getTime() + CLOCK_SKEW_TOLERANCE_MS).toISOString(), 'x'), now)).toBe(false)
-    expect(isFromTheFuture(m(new Date(now.getTime() + CLOCK_SKEW_TOLERANCE_MS + 1000).toISOString(), 'x'), now)).toBe(true)
+    expect(isFromTheFuture(m(new Date(now.getTime() + CLOCK_SKEW_TOLERANCE_MS + 1000).toISOString(), 'x'), now)).toBe(
+      true,
+    )
     expect(isFromTheFuture(m('not a time', 'x'), now)).toBe(false)
   })
 })

@@ -27,7 +27,12 @@ afterEach(async () => {
 })
 
 function manifestOf(p: PendingBackup): Manifest {
-  return { ...fakeManifest('app', 'shop', new Date()), file: p.file, compressed: { size: data.length, sha256 }, locations: { local: p.dataPath } }
+  return {
+    ...fakeManifest('app', 'shop', new Date()),
+    file: p.file,
+    compressed: { size: data.length, sha256 },
+    locations: { local: p.dataPath },
+  }
 }
 
 const names = async () => (await readdir(databaseDir(root, 'app', 'shop'))).sort()
@@ -44,12 +49,14 @@ describe('repository: the commit protocol', () => {
 
   it('leaving its scope without a commit removes the temporary file', async () => {
     const { pending } = await reserveNewBackup(root, 'app', 'shop', { content: 'db', compression: '.gz' })
-    await expect((async () => {
-      await using p = pending
-      await p.write([Readable.from([data])])
-      expect(await names()).toEqual([`.${p.file}.dbk-tmp`])
-      throw new Error('the proof failed')
-    })()).rejects.toThrow('the proof failed')
+    await expect(
+      (async () => {
+        await using p = pending
+        await p.write([Readable.from([data])])
+        expect(await names()).toEqual([`.${p.file}.dbk-tmp`])
+        throw new Error('the proof failed')
+      })(),
+    ).rejects.toThrow('the proof failed')
     expect(await names()).toEqual([])
   })
 
@@ -57,7 +64,9 @@ describe('repository: the commit protocol', () => {
     const { pending } = await reserveNewBackup(root, 'app', 'shop', { content: 'db', compression: '.gz' })
     await pending.write([Readable.from([data])])
     // The manifest does not describe the file: refused after the sidecar and the data were placed.
-    await expect(pending.commit(sha256, () => ({ ...manifestOf(pending), compressed: { size: 1, sha256: '0'.repeat(64) } }))).rejects.toMatchObject({ code: 'INTERNAL' })
+    await expect(
+      pending.commit(sha256, () => ({ ...manifestOf(pending), compressed: { size: 1, sha256: '0'.repeat(64) } })),
+    ).rejects.toMatchObject({ code: 'INTERNAL' })
     expect(await names()).toEqual([])
   })
 

@@ -54,8 +54,15 @@ afterAll(async () => {
 /** No source is needed to test the alerts, but the configuration asks for one. */
 function env(extra: Record<string, string> = {}): Record<string, string> {
   return {
-    BACKUP_DIR: join(dir, 'backups'), DB01_TYPE: 'sqlite', DB01_PATH: join(dir, 'app.db'), DB01_LABEL: 'app',
-    SMTP_HOST: '127.0.0.1', SMTP_PORT: String(mail.port), SMTP_USER: 'alerts', SMTP_PASS, MAIL_TO: 'ops@example.com',
+    BACKUP_DIR: join(dir, 'backups'),
+    DB01_TYPE: 'sqlite',
+    DB01_PATH: join(dir, 'app.db'),
+    DB01_LABEL: 'app',
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(mail.port),
+    SMTP_USER: 'alerts',
+    SMTP_PASS,
+    MAIL_TO: 'ops@example.com',
     WEBHOOK_URL: `http://127.0.0.1:${hookPort}/${HOOK_TOKEN}`,
     ...extra,
   }
@@ -76,7 +83,14 @@ describe('dbkeeper alert --test', () => {
     expect(m.headers).toMatch(/^X-Dbkeeper-Run: test-\d{4}-/m)
     expect(posts).toHaveLength(1)
     expect(posts[0]!.method).toBe('POST')
-    const body = JSON.parse(posts[0]!.body) as { kind: string; trigger: string; ok: boolean; text: string; subject: string; failures: unknown[] }
+    const body = JSON.parse(posts[0]!.body) as {
+      kind: string
+      trigger: string
+      ok: boolean
+      text: string
+      subject: string
+      failures: unknown[]
+    }
     expect(body).toMatchObject({ kind: 'test', trigger: 'test', ok: true, failures: [] })
     expect(body.subject).toBe(m.subject)
     expect(body.text).toContain(MARK)
@@ -93,7 +107,9 @@ describe('dbkeeper alert --test', () => {
       [`email to ops@example.com via 127.0.0.1:${mail.port}`, true],
       [`webhook http://127.0.0.1:${hookPort}/…`, false],
     ])
-    expect(results[1]!.detail).toBe(`webhook http://127.0.0.1:${hookPort}/… answered 500 Internal Server Error: Cannot POST … — check the WEBHOOK_URL receiver`)
+    expect(results[1]!.detail).toBe(
+      `webhook http://127.0.0.1:${hookPort}/… answered 500 Internal Server Error: Cannot POST … — check the WEBHOOK_URL receiver`,
+    )
     expect(mail.messages).toHaveLength(1)
     expect(r.all).not.toContain(HOOK_TOKEN)
   })
@@ -101,19 +117,31 @@ describe('dbkeeper alert --test', () => {
   it('exits 1 on a wrong SMTP password and a closed webhook port, and never prints the password', async () => {
     const wrong = 'wrong-Alert-pw-55rt'
     const closed = await freePort()
-    const r = await runCli(['alert', '--test'], env({ SMTP_PASS: wrong, WEBHOOK_URL: `http://127.0.0.1:${closed}/${HOOK_TOKEN}` }))
+    const r = await runCli(
+      ['alert', '--test'],
+      env({ SMTP_PASS: wrong, WEBHOOK_URL: `http://127.0.0.1:${closed}/${HOOK_TOKEN}` }),
+    )
     expect(r.exitCode, r.all).toBe(1)
     const lines = r.stdout.trim().split('\n')
     expect(lines).toHaveLength(2)
-    expect(lines[0]).toMatch(new RegExp(`^FAILED email to ops@example\\.com via 127\\.0\\.0\\.1:${mail.port}: Invalid login: 535 .* — check the SMTP_\\* settings`))
-    expect(lines[1]).toBe(`FAILED webhook http://127.0.0.1:${closed}/…: connect ECONNREFUSED 127.0.0.1:${closed} — check the WEBHOOK_URL receiver`)
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^FAILED email to ops@example\\.com via 127\\.0\\.0\\.1:${mail.port}: Invalid login: 535 .* — check the SMTP_\\* settings`,
+      ),
+    )
+    expect(lines[1]).toBe(
+      `FAILED webhook http://127.0.0.1:${closed}/…: connect ECONNREFUSED 127.0.0.1:${closed} — check the WEBHOOK_URL receiver`,
+    )
     expect(r.stdout).not.toContain(wrong)
     expect(r.stderr).not.toContain(wrong)
     expect(mail.messages).toEqual([])
   })
 
   it('exits 2 with the variables to set when no channel is configured, and 2 without --test', async () => {
-    const none = await runCli(['alert', '--test'], env({ SMTP_HOST: '', SMTP_PORT: '', SMTP_USER: '', SMTP_PASS: '', MAIL_TO: '', WEBHOOK_URL: '' }))
+    const none = await runCli(
+      ['alert', '--test'],
+      env({ SMTP_HOST: '', SMTP_PORT: '', SMTP_USER: '', SMTP_PASS: '', MAIL_TO: '', WEBHOOK_URL: '' }),
+    )
     expect(none.exitCode, none.all).toBe(2)
     expect(none.stderr).toContain('no alert channel is configured: there is nothing to test')
     expect(none.stderr).toContain('set SMTP_HOST and MAIL_TO (email) and/or WEBHOOK_URL')

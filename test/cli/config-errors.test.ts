@@ -22,7 +22,14 @@ afterAll(() => {
   rmSync(tmp, { recursive: true, force: true })
 })
 
-const MYSQL = { DB01_TYPE: 'mysql', DB01_HOST: '127.0.0.1', DB01_PORT: '1', DB01_NAME: 'app', DB01_USER: 'backup', DB01_PASS: PASSWORD }
+const MYSQL = {
+  DB01_TYPE: 'mysql',
+  DB01_HOST: '127.0.0.1',
+  DB01_PORT: '1',
+  DB01_NAME: 'app',
+  DB01_USER: 'backup',
+  DB01_PASS: PASSWORD,
+}
 const SQLITE = { DB01_TYPE: 'sqlite', DB01_PATH: '/nonexistent/app.db', DB01_PASS: PASSWORD }
 
 /** name, environment, the variables whose problems must be listed (one entry per problem). */
@@ -32,13 +39,29 @@ const badConfigs: [string, Record<string, string>, string[]][] = [
   ['a MySQL source without host and name', { DB01_TYPE: 'mysql', DB01_PASS: PASSWORD }, ['DB01_HOST', 'DB01_NAME']],
   ['a port out of range', { ...MYSQL, DB01_PORT: '70000' }, ['DB01_PORT']],
   ['the password pasted into the port', { ...MYSQL, DB01_PORT: PASSWORD }, ['DB01_PORT']],
-  ['an unknown compression and level', { ...MYSQL, COMPRESSION: 'lz4', COMPRESSION_LEVEL: '0' }, ['COMPRESSION', 'COMPRESSION_LEVEL']],
-  ['a bad log level, log format and time zone', { ...SQLITE, LOG_LEVEL: 'loud', LOG_FORMAT: 'xml', TZ: 'Nowhere/City' }, ['LOG_LEVEL', 'LOG_FORMAT', 'TZ']],
+  [
+    'an unknown compression and level',
+    { ...MYSQL, COMPRESSION: 'lz4', COMPRESSION_LEVEL: '0' },
+    ['COMPRESSION', 'COMPRESSION_LEVEL'],
+  ],
+  [
+    'a bad log level, log format and time zone',
+    { ...SQLITE, LOG_LEVEL: 'loud', LOG_FORMAT: 'xml', TZ: 'Nowhere/City' },
+    ['LOG_LEVEL', 'LOG_FORMAT', 'TZ'],
+  ],
   ['a relative SQLite path', { ...SQLITE, DB01_PATH: 'app.db' }, ['DB01_PATH']],
   ['DB01_PASSWORD instead of DB01_PASS', { ...MYSQL, DB01_PASSWORD: PASSWORD }, ['DB01_PASSWORD']],
   ['both DB01_PASS and DB01_PASS_FILE', { ...MYSQL, DB01_PASS_FILE: '/run/secrets/db01' }, ['DB01_PASS']],
-  ['a missing DB01_PASS_FILE', { DB01_TYPE: 'mysql', DB01_HOST: 'db', DB01_NAME: 'app', DB01_PASS_FILE: '/nonexistent/secret' }, ['DB01_PASS_FILE']],
-  ['a password in EXTRA_OPTS', { ...MYSQL, DB01_EXTRA_OPTS: `--password=${PASSWORD.replace(' ', '')} --compact` }, ['DB01_EXTRA_OPTS', 'DB01_EXTRA_OPTS']],
+  [
+    'a missing DB01_PASS_FILE',
+    { DB01_TYPE: 'mysql', DB01_HOST: 'db', DB01_NAME: 'app', DB01_PASS_FILE: '/nonexistent/secret' },
+    ['DB01_PASS_FILE'],
+  ],
+  [
+    'a password in EXTRA_OPTS',
+    { ...MYSQL, DB01_EXTRA_OPTS: `--password=${PASSWORD.replace(' ', '')} --compact` },
+    ['DB01_EXTRA_OPTS', 'DB01_EXTRA_OPTS'],
+  ],
   ['duplicate labels', { ...MYSQL, DB02_TYPE: 'mysql', DB02_HOST: '127.0.0.1', DB02_NAME: 'shop' }, ['DB02_LABEL']],
   [
     'mistakes in three places at once',
@@ -52,22 +75,27 @@ describe.concurrent('a bad configuration at the command line', () => {
     expect(badConfigs.length).toBeGreaterThanOrEqual(10)
   })
 
-  it.each(badConfigs)('backup with %s: exit 2, every problem on stderr, nothing created', async (_name, env, variables) => {
-    const backupDir = join(tmp, `backups-${++caseNo}`)
-    const r = await runCli(['backup'], { ...env, BACKUP_DIR: backupDir })
+  it.each(badConfigs)(
+    'backup with %s: exit 2, every problem on stderr, nothing created',
+    async (_name, env, variables) => {
+      const backupDir = join(tmp, `backups-${++caseNo}`)
+      const r = await runCli(['backup'], { ...env, BACKUP_DIR: backupDir })
 
-    expect(r.exitCode, r.all).toBe(2)
-    const n = variables.length
-    expect(r.stderr).toContain(`invalid configuration (${n} problem${n === 1 ? '' : 's'})`)
-    const problemLines = r.stderr.split('\n').filter((l) => l.startsWith('  - '))
-    expect(problemLines.map((l) => /^ {2}- ([A-Z0-9_*]+):/.exec(l)?.[1]).sort(), r.stderr).toEqual([...variables].sort())
-    for (const line of problemLines) expect(line).toMatch(/: expected .+; (got ".*"|it is not set)( — .*)?$/)
-    expect(r.stderr).toContain('docs/CONFIGURATION.md')
-    expect(r.stdout).toBe('')
-    expect(r.all).not.toContain(PASSWORD)
-    expect(r.all).not.toContain(PASSWORD.replace(' ', ''))
-    expect(existsSync(backupDir), 'a refused configuration must not create BACKUP_DIR').toBe(false)
-  })
+      expect(r.exitCode, r.all).toBe(2)
+      const n = variables.length
+      expect(r.stderr).toContain(`invalid configuration (${n} problem${n === 1 ? '' : 's'})`)
+      const problemLines = r.stderr.split('\n').filter((l) => l.startsWith('  - '))
+      expect(problemLines.map((l) => /^ {2}- ([A-Z0-9_*]+):/.exec(l)?.[1]).sort(), r.stderr).toEqual(
+        [...variables].sort(),
+      )
+      for (const line of problemLines) expect(line).toMatch(/: expected .+; (got ".*"|it is not set)( — .*)?$/)
+      expect(r.stderr).toContain('docs/CONFIGURATION.md')
+      expect(r.stdout).toBe('')
+      expect(r.all).not.toContain(PASSWORD)
+      expect(r.all).not.toContain(PASSWORD.replace(' ', ''))
+      expect(existsSync(backupDir), 'a refused configuration must not create BACKUP_DIR').toBe(false)
+    },
+  )
 
   it('leaves an existing BACKUP_DIR exactly as it was', async () => {
     const backupDir = join(tmp, 'existing')
@@ -99,15 +127,32 @@ describe.concurrent('dbkeeper config', () => {
       backupDir: string
       compression: { kind: string; level: number }
       tz: string
-      sources: { id: string; label: string; engine: string; host: string; port: number; user: string; password: string; databases: string[]; extraOpts: string[] }[]
+      sources: {
+        id: string
+        label: string
+        engine: string
+        host: string
+        port: number
+        user: string
+        password: string
+        databases: string[]
+        extraOpts: string[]
+      }[]
     }
     expect(config.backupDir).toBe('/srv/backups')
     expect(config.compression).toEqual({ kind: 'gzip', level: 6 })
     expect(config.tz).toBe('UTC')
     expect(config.sources).toHaveLength(1)
     expect(config.sources[0]).toMatchObject({
-      id: 'DB01', label: '127.0.0.1', engine: 'mysql', host: '127.0.0.1', port: 3306, user: 'backup',
-      password: '***', databases: ['app'], extraOpts: ['--no-tablespaces'],
+      id: 'DB01',
+      label: '127.0.0.1',
+      engine: 'mysql',
+      host: '127.0.0.1',
+      port: 3306,
+      user: 'backup',
+      password: '***',
+      databases: ['app'],
+      extraOpts: ['--no-tablespaces'],
     })
   })
 

@@ -113,7 +113,10 @@ describe('an unknown source', () => {
     const before = Date.now()
     const backup = await runCli(['backup'], env)
     expect(backup.exitCode, backup.all).toBe(0)
-    const lines = backup.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { time: unknown })
+    const lines = backup.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { time: unknown })
     expect(lines.length).toBeGreaterThan(0)
     for (const { time } of lines) {
       expect(time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/)

@@ -11,7 +11,11 @@ const POSTGRES: Env = { DB01_TYPE: 'postgres', DB01_HOST: 'pg', DB01_NAME: 'app'
 
 const cases: [string, Env, ExpectedProblem[]][] = [
   ['no source at all', {}, [{ variable: 'DB01_TYPE', value: undefined, expected: 'at least one database source' }]],
-  ['an unknown engine', { ...MYSQL, DB01_TYPE: 'oracle' }, [{ variable: 'DB01_TYPE', value: 'oracle', expected: 'mysql, mariadb, postgres or sqlite' }]],
+  [
+    'an unknown engine',
+    { ...MYSQL, DB01_TYPE: 'oracle' },
+    [{ variable: 'DB01_TYPE', value: 'oracle', expected: 'mysql, mariadb, postgres or sqlite' }],
+  ],
   [
     'a source without its type',
     { DB01_HOST: 'db', DB01_NAME: 'app' },
@@ -25,9 +29,21 @@ const cases: [string, Env, ExpectedProblem[]][] = [
       { variable: 'DB01_NAME', value: undefined, expected: 'a database name, a comma-separated list, or ALL' },
     ],
   ],
-  ['a port out of range', { ...MYSQL, DB01_PORT: '99999' }, [{ variable: 'DB01_PORT', value: '99999', expected: 'a port number from 1 to 65535' }]],
-  ['a port that is no number', { ...POSTGRES, DB01_PORT: '54x' }, [{ variable: 'DB01_PORT', value: '54x', expected: 'a port number from 1 to 65535' }]],
-  ['an unknown compression', { ...MYSQL, COMPRESSION: 'lz4' }, [{ variable: 'COMPRESSION', value: 'lz4', expected: 'one of gzip, zstd, none' }]],
+  [
+    'a port out of range',
+    { ...MYSQL, DB01_PORT: '99999' },
+    [{ variable: 'DB01_PORT', value: '99999', expected: 'a port number from 1 to 65535' }],
+  ],
+  [
+    'a port that is no number',
+    { ...POSTGRES, DB01_PORT: '54x' },
+    [{ variable: 'DB01_PORT', value: '54x', expected: 'a port number from 1 to 65535' }],
+  ],
+  [
+    'an unknown compression',
+    { ...MYSQL, COMPRESSION: 'lz4' },
+    [{ variable: 'COMPRESSION', value: 'lz4', expected: 'one of gzip, zstd, none' }],
+  ],
   [
     'a compression level out of range',
     { ...MYSQL, COMPRESSION_LEVEL: '10' },
@@ -38,7 +54,11 @@ const cases: [string, Env, ExpectedProblem[]][] = [
     { ...MYSQL, COMPRESSION: 'zstd', COMPRESSION_LEVEL: '20' },
     [{ variable: 'COMPRESSION_LEVEL', value: '20', expected: 'a zstd level from 1 (fastest) to 19 (smallest)' }],
   ],
-  ['a compression level in words', { ...SQLITE, COMPRESSION_LEVEL: 'best' }, [{ variable: 'COMPRESSION_LEVEL', value: 'best', expected: 'from 1 (fastest) to 9' }]],
+  [
+    'a compression level in words',
+    { ...SQLITE, COMPRESSION_LEVEL: 'best' },
+    [{ variable: 'COMPRESSION_LEVEL', value: 'best', expected: 'from 1 (fastest) to 9' }],
+  ],
   [
     'a bad log level and log format',
     { ...SQLITE, LOG_LEVEL: 'verbose', LOG_FORMAT: 'xml' },
@@ -47,17 +67,41 @@ const cases: [string, Env, ExpectedProblem[]][] = [
       { variable: 'LOG_FORMAT', value: 'xml', expected: 'one of json, pretty' },
     ],
   ],
-  ['an unknown time zone', { ...SQLITE, TZ: 'Mars/Olympus_Mons' }, [{ variable: 'TZ', value: 'Mars/Olympus_Mons', expected: 'an IANA time zone' }]],
+  [
+    'an unknown time zone',
+    { ...SQLITE, TZ: 'Mars/Olympus_Mons' },
+    [{ variable: 'TZ', value: 'Mars/Olympus_Mons', expected: 'an IANA time zone' }],
+  ],
   [
     'an empty name in a list of databases',
     { ...MYSQL, DB01_NAME: 'app,,shop' },
     [{ variable: 'DB01_NAME', value: 'app,,shop', expected: 'none empty and none containing "/"' }],
   ],
-  ['a database name with a slash', { ...MYSQL, DB01_NAME: 'app/../etc' }, [{ variable: 'DB01_NAME', value: 'app/../etc', expected: 'none containing "/"' }]],
-  ['a database named twice', { ...MYSQL, DB01_NAME: 'app, shop, app' }, [{ variable: 'DB01_NAME', value: 'app, shop, app', expected: 'each database named once' }]],
-  ['SQLite without a path', { DB01_TYPE: 'sqlite' }, [{ variable: 'DB01_PATH', value: undefined, expected: 'the absolute path of the SQLite database file' }]],
-  ['SQLite with a relative path', { DB01_TYPE: 'sqlite', DB01_PATH: 'data/app.db' }, [{ variable: 'DB01_PATH', value: 'data/app.db', expected: 'an absolute path' }]],
-  ['SQLite with NAME=ALL', { ...SQLITE, DB01_NAME: 'ALL' }, [{ variable: 'DB01_NAME', value: 'ALL', expected: 'ALL is for servers' }]],
+  [
+    'a database name with a slash',
+    { ...MYSQL, DB01_NAME: 'app/../etc' },
+    [{ variable: 'DB01_NAME', value: 'app/../etc', expected: 'none containing "/"' }],
+  ],
+  [
+    'a database named twice',
+    { ...MYSQL, DB01_NAME: 'app, shop, app' },
+    [{ variable: 'DB01_NAME', value: 'app, shop, app', expected: 'each database named once' }],
+  ],
+  [
+    'SQLite without a path',
+    { DB01_TYPE: 'sqlite' },
+    [{ variable: 'DB01_PATH', value: undefined, expected: 'the absolute path of the SQLite database file' }],
+  ],
+  [
+    'SQLite with a relative path',
+    { DB01_TYPE: 'sqlite', DB01_PATH: 'data/app.db' },
+    [{ variable: 'DB01_PATH', value: 'data/app.db', expected: 'an absolute path' }],
+  ],
+  [
+    'SQLite with NAME=ALL',
+    { ...SQLITE, DB01_NAME: 'ALL' },
+    [{ variable: 'DB01_NAME', value: 'ALL', expected: 'ALL is for servers' }],
+  ],
   [
     'SQLite with extra options',
     { ...SQLITE, DB01_EXTRA_OPTS: '--fast' },
@@ -68,7 +112,11 @@ const cases: [string, Env, ExpectedProblem[]][] = [
     { ...MYSQL, DB01_LABEL: '../etc' },
     [{ variable: 'DB01_LABEL', value: '../etc', expected: 'starting with a letter or digit' }],
   ],
-  ['a label with a slash', { ...MYSQL, DB01_LABEL: 'prod/db' }, [{ variable: 'DB01_LABEL', value: 'prod/db', expected: 'it names a directory' }]],
+  [
+    'a label with a slash',
+    { ...MYSQL, DB01_LABEL: 'prod/db' },
+    [{ variable: 'DB01_LABEL', value: 'prod/db', expected: 'it names a directory' }],
+  ],
   [
     'PostgreSQL settings on a MySQL source',
     { ...MYSQL, DB01_PG_FORMAT: 'custom', DB01_PG_GLOBALS: 'true' },
@@ -88,7 +136,13 @@ const cases: [string, Env, ExpectedProblem[]][] = [
   [
     'an unclosed quote in EXTRA_OPTS',
     { ...MYSQL, DB01_EXTRA_OPTS: '--ignore-table="app.log' },
-    [{ variable: 'DB01_EXTRA_OPTS', value: '--ignore-table="app.log', expected: 'options separated by spaces (unclosed " quote)' }],
+    [
+      {
+        variable: 'DB01_EXTRA_OPTS',
+        value: '--ignore-table="app.log',
+        expected: 'options separated by spaces (unclosed " quote)',
+      },
+    ],
   ],
   [
     'bad retention values',
@@ -168,7 +222,9 @@ describe('unknown source variables', () => {
   })
 
   it('refuses a _FILE form of a variable that is no secret, which would be ignored', () => {
-    expectProblems({ ...MYSQL, DB01_USER_FILE: '/run/secrets/user' }, [{ variable: 'DB01_USER_FILE', value: '…', expected: 'a known source variable' }])
+    expectProblems({ ...MYSQL, DB01_USER_FILE: '/run/secrets/user' }, [
+      { variable: 'DB01_USER_FILE', value: '…', expected: 'a known source variable' },
+    ])
   })
 
   it('refuses a one-digit source number instead of skipping it', () => {
@@ -192,7 +248,7 @@ describe('duplicate labels', () => {
     ])
   })
 
-  it('refuses an explicit label equal to another source\'s derived one', () => {
+  it("refuses an explicit label equal to another source's derived one", () => {
     expectProblems({ ...MYSQL, DB02_TYPE: 'sqlite', DB02_PATH: '/data/x.db', DB02_LABEL: 'db' }, [
       { variable: 'DB02_LABEL', value: 'db', expected: "a label different from DB01's" },
     ])
@@ -222,7 +278,9 @@ describe('forbidden EXTRA_OPTS', () => {
     ['-Fc', '-F…', 'use DBnn_PG_FORMAT'],
     ['--dbname=other', '--dbname=…', 'use DBnn_NAME'],
   ])('PostgreSQL refuses %s', (opts, shown, reason) => {
-    const error = expectProblems({ ...POSTGRES, DB01_EXTRA_OPTS: opts }, [{ variable: 'DB01_EXTRA_OPTS', value: shown, expected: reason }])
+    const error = expectProblems({ ...POSTGRES, DB01_EXTRA_OPTS: opts }, [
+      { variable: 'DB01_EXTRA_OPTS', value: shown, expected: reason },
+    ])
     expect(error.problems).toHaveLength(1)
   })
 

@@ -7,7 +7,7 @@ import { CODECS, COMPRESSION_KINDS, DEFAULT_COMPRESSION } from '../../src/config
 import { configError, parse, SQLITE } from './support.js'
 
 describe('the configuration asks the codec table', () => {
-  it('offers exactly the table\'s kinds, and defaults to its default', () => {
+  it("offers exactly the table's kinds, and defaults to its default", () => {
     expect(parse(SQLITE).compression.kind).toBe(DEFAULT_COMPRESSION)
     const problem = configError({ ...SQLITE, COMPRESSION: 'lz4' }).problems[0]!
     expect(problem.expected).toBe(`one of ${COMPRESSION_KINDS.join(', ')}`)
@@ -26,8 +26,12 @@ describe('the configuration asks the codec table', () => {
         return
       }
       expect(parse({ ...SQLITE, COMPRESSION: kind }).compression).toEqual({ kind, level: levels.default })
-      expect(parse({ ...SQLITE, COMPRESSION: kind, COMPRESSION_LEVEL: String(levels.min) }).compression.level).toBe(levels.min)
-      expect(parse({ ...SQLITE, COMPRESSION: kind, COMPRESSION_LEVEL: String(levels.max) }).compression.level).toBe(levels.max)
+      expect(parse({ ...SQLITE, COMPRESSION: kind, COMPRESSION_LEVEL: String(levels.min) }).compression.level).toBe(
+        levels.min,
+      )
+      expect(parse({ ...SQLITE, COMPRESSION: kind, COMPRESSION_LEVEL: String(levels.max) }).compression.level).toBe(
+        levels.max,
+      )
       for (const bad of [levels.min - 1, levels.max + 1]) {
         const problems = configError({ ...SQLITE, COMPRESSION: kind, COMPRESSION_LEVEL: String(bad) }).problems
         expect(problems).toEqual([{ variable: 'COMPRESSION_LEVEL', value: String(bad), expected: levels.expected }])

@@ -20,8 +20,12 @@ describe('daemon defaults', () => {
   it('backs up every 6 hours and at start, waits 60 s on shutdown, serves health on 8080 with a 13 h limit', () => {
     const config = parse(SQLITE)
     expect(config.daemon).toEqual({
-      schedule: '0 */6 * * *', backupOnStart: true, backupOnShutdown: false,
-      shutdownTimeoutMs: 60_000, healthPort: 8080, healthMaxAgeMs: 13 * H,
+      schedule: '0 */6 * * *',
+      backupOnStart: true,
+      backupOnShutdown: false,
+      shutdownTimeoutMs: 60_000,
+      healthPort: 8080,
+      healthMaxAgeMs: 13 * H,
     })
     expect(Object.isFrozen(config.daemon)).toBe(true)
   })
@@ -40,7 +44,10 @@ describe('daemon defaults', () => {
   })
 
   it('reads the schedule in TZ (a daylight-saving day does not shrink the limit below the interval)', () => {
-    const { config, problems } = daemon({ SCHEDULE: '0 3 * * *', TZ: 'Europe/Berlin' }, new Date('2026-10-20T12:00:00Z'))
+    const { config, problems } = daemon(
+      { SCHEDULE: '0 3 * * *', TZ: 'Europe/Berlin' },
+      new Date('2026-10-20T12:00:00Z'),
+    )
     expect(problems).toEqual([])
     // The night the clocks go back is 25 h long.
     expect(config.healthMaxAgeMs).toBe(51 * H)
@@ -63,13 +70,23 @@ describe('daemon settings', () => {
   })
 
   it('refuses a bad schedule, durations, port and booleans, all at once', () => {
-    expectProblems({ ...SQLITE, SCHEDULE: '0 */6 * *', SHUTDOWN_TIMEOUT: '1 minute', HEALTH_MAX_AGE: '0', HEALTH_PORT: '70000', BACKUP_ON_START: 'sometimes' }, [
-      { variable: 'SCHEDULE', value: '0 */6 * *', expected: 'a cron pattern' },
-      { variable: 'SHUTDOWN_TIMEOUT', value: '1 minute', expected: 'a duration such as 60 (seconds)' },
-      { variable: 'HEALTH_MAX_AGE', value: '0', expected: 'a duration' },
-      { variable: 'HEALTH_PORT', value: '70000', expected: '0 for no health server' },
-      { variable: 'BACKUP_ON_START', value: 'sometimes', expected: 'true or false' },
-    ])
+    expectProblems(
+      {
+        ...SQLITE,
+        SCHEDULE: '0 */6 * *',
+        SHUTDOWN_TIMEOUT: '1 minute',
+        HEALTH_MAX_AGE: '0',
+        HEALTH_PORT: '70000',
+        BACKUP_ON_START: 'sometimes',
+      },
+      [
+        { variable: 'SCHEDULE', value: '0 */6 * *', expected: 'a cron pattern' },
+        { variable: 'SHUTDOWN_TIMEOUT', value: '1 minute', expected: 'a duration such as 60 (seconds)' },
+        { variable: 'HEALTH_MAX_AGE', value: '0', expected: 'a duration' },
+        { variable: 'HEALTH_PORT', value: '70000', expected: '0 for no health server' },
+        { variable: 'BACKUP_ON_START', value: 'sometimes', expected: 'true or false' },
+      ],
+    )
   })
 
   it('refuses a schedule that never fires and one with a bad field', () => {
@@ -78,7 +95,9 @@ describe('daemon settings', () => {
   })
 
   it('refuses HEALTH_MAX_AGE shorter than the schedule interval (unhealthy between any two runs)', () => {
-    expectProblems({ ...SQLITE, HEALTH_MAX_AGE: '5h' }, [{ variable: 'HEALTH_MAX_AGE', value: '5h', expected: 'longer than the schedule\'s interval (6h)' }])
+    expectProblems({ ...SQLITE, HEALTH_MAX_AGE: '5h' }, [
+      { variable: 'HEALTH_MAX_AGE', value: '5h', expected: "longer than the schedule's interval (6h)" },
+    ])
   })
 
   it('reports only the TZ problem for an invalid TZ, and still computes the limit', () => {
@@ -98,8 +117,13 @@ describe('alert settings', () => {
     const notify = readNotifyConfig(r, 'backup-7f3a')
     expect(r.problems).toEqual([])
     expect(notify.email).toEqual({
-      host: 'smtp.example.com', port: 587, secure: false, user: undefined, password: undefined,
-      from: 'dbkeeper@backup-7f3a', to: ['ops@example.com', 'Dba Team <dba@example.com>', 'root@localhost'],
+      host: 'smtp.example.com',
+      port: 587,
+      secure: false,
+      user: undefined,
+      password: undefined,
+      from: 'dbkeeper@backup-7f3a',
+      to: ['ops@example.com', 'Dba Team <dba@example.com>', 'root@localhost'],
     })
     expect(Object.isFrozen(notify.email)).toBe(true)
   })
@@ -111,26 +135,43 @@ describe('alert settings', () => {
   })
 
   it('keeps SMTP_PASS a secret, also from SMTP_PASS_FILE', () => {
-    const email = parse({ ...SQLITE, ...SMTP, SMTP_USER: 'alerts', SMTP_PASS_FILE: '/run/secrets/smtp' }, () => 'smtp-file-pass\n').notify.email!
+    const email = parse(
+      { ...SQLITE, ...SMTP, SMTP_USER: 'alerts', SMTP_PASS_FILE: '/run/secrets/smtp' },
+      () => 'smtp-file-pass\n',
+    ).notify.email!
     expect(email.password?.reveal()).toBe('smtp-file-pass')
     expect(JSON.stringify(email)).not.toContain('smtp-file-pass')
     expect(scrubSecrets('AUTH failed for smtp-file-pass')).toBe('AUTH failed for ***')
   })
 
   it('requires MAIL_TO with SMTP_HOST, SMTP_HOST with MAIL_TO, and user and password together', () => {
-    expectProblems({ ...SQLITE, SMTP_HOST: 'smtp.example.com' }, [{ variable: 'MAIL_TO', expected: 'SMTP_HOST is set' }])
-    expectProblems({ ...SQLITE, MAIL_TO: 'ops@example.com' }, [{ variable: 'SMTP_HOST', value: undefined, expected: 'MAIL_TO' }])
+    expectProblems({ ...SQLITE, SMTP_HOST: 'smtp.example.com' }, [
+      { variable: 'MAIL_TO', expected: 'SMTP_HOST is set' },
+    ])
+    expectProblems({ ...SQLITE, MAIL_TO: 'ops@example.com' }, [
+      { variable: 'SMTP_HOST', value: undefined, expected: 'MAIL_TO' },
+    ])
     expectProblems({ ...SQLITE, ...SMTP, SMTP_USER: 'alerts' }, [{ variable: 'SMTP_PASS', expected: 'SMTP_USER' }])
     expectProblems({ ...SQLITE, ...SMTP, SMTP_PASS: 'x-secret' }, [{ variable: 'SMTP_USER', expected: 'SMTP_PASS' }])
   })
 
   it('refuses addresses that are not addresses, a bad port and NOTIFY_ON', () => {
-    expectProblems({ ...SQLITE, ...SMTP, MAIL_TO: 'ops@example.com,ops.example.com', MAIL_FROM: 'backup', SMTP_PORT: 'smtp', NOTIFY_ON: 'sometimes' }, [
-      { variable: 'MAIL_TO', value: 'ops@example.com,ops.example.com', expected: 'not an address: ops.example.com' },
-      { variable: 'MAIL_FROM', value: 'backup', expected: 'an email address' },
-      { variable: 'SMTP_PORT', value: 'smtp', expected: 'a port number' },
-      { variable: 'NOTIFY_ON', value: 'sometimes', expected: 'one of failure, always' },
-    ])
+    expectProblems(
+      {
+        ...SQLITE,
+        ...SMTP,
+        MAIL_TO: 'ops@example.com,ops.example.com',
+        MAIL_FROM: 'backup',
+        SMTP_PORT: 'smtp',
+        NOTIFY_ON: 'sometimes',
+      },
+      [
+        { variable: 'MAIL_TO', value: 'ops@example.com,ops.example.com', expected: 'not an address: ops.example.com' },
+        { variable: 'MAIL_FROM', value: 'backup', expected: 'an email address' },
+        { variable: 'SMTP_PORT', value: 'smtp', expected: 'a port number' },
+        { variable: 'NOTIFY_ON', value: 'sometimes', expected: 'one of failure, always' },
+      ],
+    )
   })
 
   it('refuses NOTIFY_ON without anywhere to send to', () => {
@@ -147,7 +188,9 @@ describe('alert settings', () => {
   })
 
   it('refuses a WEBHOOK_URL that is not http(s), without printing it', () => {
-    const error = expectProblems({ ...SQLITE, WEBHOOK_URL: 'ftp://files.example.com/secret-token-abc' }, [{ variable: 'WEBHOOK_URL', value: '***', expected: 'an http:// or https:// URL' }])
+    const error = expectProblems({ ...SQLITE, WEBHOOK_URL: 'ftp://files.example.com/secret-token-abc' }, [
+      { variable: 'WEBHOOK_URL', value: '***', expected: 'an http:// or https:// URL' },
+    ])
     expect(error.message).not.toContain('secret-token-abc')
   })
 })

@@ -16,8 +16,12 @@ describe('defaults', () => {
 
   it('gives MySQL port 3306 and user root, PostgreSQL port 5432 and user postgres', () => {
     const config = parse({
-      DB01_TYPE: 'mysql', DB01_HOST: 'db', DB01_NAME: 'app',
-      DB02_TYPE: 'postgres', DB02_HOST: 'pg', DB02_NAME: 'app',
+      DB01_TYPE: 'mysql',
+      DB01_HOST: 'db',
+      DB01_NAME: 'app',
+      DB02_TYPE: 'postgres',
+      DB02_HOST: 'pg',
+      DB02_NAME: 'app',
     })
     expect(config.sources.map((s) => [s.engine, s.port, s.user])).toEqual([
       ['mysql', 3306, 'root'],
@@ -29,7 +33,15 @@ describe('defaults', () => {
 
   it('gives a SQLite source no host, port or user, and the file name as its database', () => {
     const s = parse({ DB01_TYPE: 'sqlite', DB01_PATH: '/data/shop.sqlite3' }).sources[0]!
-    expect(s).toMatchObject({ engine: 'sqlite', host: undefined, port: undefined, user: undefined, path: '/data/shop.sqlite3', databases: ['shop'], label: 'shop' })
+    expect(s).toMatchObject({
+      engine: 'sqlite',
+      host: undefined,
+      port: undefined,
+      user: undefined,
+      path: '/data/shop.sqlite3',
+      databases: ['shop'],
+      label: 'shop',
+    })
   })
 
   it('takes DB01_NAME as the SQLite database name when given', () => {
@@ -62,7 +74,8 @@ describe('normalisation', () => {
     ['sqlite3', 'sqlite'],
     ['MYSQL', 'mysql'],
   ])('reads DB01_TYPE=%s as %s', (type, engine) => {
-    const env = engine === 'sqlite' ? { ...SQLITE, DB01_TYPE: type } : { DB01_TYPE: type, DB01_HOST: 'h', DB01_NAME: 'd' }
+    const env =
+      engine === 'sqlite' ? { ...SQLITE, DB01_TYPE: type } : { DB01_TYPE: type, DB01_HOST: 'h', DB01_NAME: 'd' }
     expect(parse(env).sources[0]!.engine).toBe(engine)
   })
 
@@ -84,7 +97,10 @@ describe('normalisation', () => {
 
   it('reads COMPRESSION=zstd (or zst) with its own default level 3 and levels up to 19', () => {
     expect(parse({ ...SQLITE, COMPRESSION: 'zstd' }).compression).toEqual({ kind: 'zstd', level: 3 })
-    expect(parse({ ...SQLITE, COMPRESSION: 'ZST', COMPRESSION_LEVEL: '19' }).compression).toEqual({ kind: 'zstd', level: 19 })
+    expect(parse({ ...SQLITE, COMPRESSION: 'ZST', COMPRESSION_LEVEL: '19' }).compression).toEqual({
+      kind: 'zstd',
+      level: 19,
+    })
   })
 
   it('splits a list of databases, trimming each name, and reads ALL in any case', () => {
@@ -94,9 +110,12 @@ describe('normalisation', () => {
 
   it('orders sources by number, not by text (DB02 before DB10)', () => {
     const config = parse({
-      DB10_TYPE: 'sqlite', DB10_PATH: '/d/ten.db',
-      DB02_TYPE: 'sqlite', DB02_PATH: '/d/two.db',
-      DB01_TYPE: 'sqlite', DB01_PATH: '/d/one.db',
+      DB10_TYPE: 'sqlite',
+      DB10_PATH: '/d/ten.db',
+      DB02_TYPE: 'sqlite',
+      DB02_PATH: '/d/two.db',
+      DB01_TYPE: 'sqlite',
+      DB01_PATH: '/d/one.db',
     })
     expect(config.sources.map((s) => s.id)).toEqual(['DB01', 'DB02', 'DB10'])
   })
@@ -130,7 +149,10 @@ describe('labels', () => {
 
 describe('EXTRA_OPTS', () => {
   it('splits like a shell: spaces separate, quotes group, a backslash escapes', () => {
-    const s = parse({ ...MYSQL, DB01_EXTRA_OPTS: `--no-tablespaces --ignore-table="app.big table" --where='id > 10' a\\ b` }).sources[0]!
+    const s = parse({
+      ...MYSQL,
+      DB01_EXTRA_OPTS: `--no-tablespaces --ignore-table="app.big table" --where='id > 10' a\\ b`,
+    }).sources[0]!
     expect(s.extraOpts).toEqual(['--no-tablespaces', '--ignore-table=app.big table', '--where=id > 10', 'a b'])
   })
 
@@ -139,7 +161,10 @@ describe('EXTRA_OPTS', () => {
   })
 
   it('runs no shell: $ and ` stay literal', () => {
-    expect(parse({ ...MYSQL, DB01_EXTRA_OPTS: '--where=$(id) `id`' }).sources[0]!.extraOpts).toEqual(['--where=$(id)', '`id`'])
+    expect(parse({ ...MYSQL, DB01_EXTRA_OPTS: '--where=$(id) `id`' }).sources[0]!.extraOpts).toEqual([
+      '--where=$(id)',
+      '`id`',
+    ])
   })
 })
 

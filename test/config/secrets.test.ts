@@ -89,13 +89,25 @@ describe('DBnn_PASS_FILE (Docker secrets)', () => {
   })
 
   it('drops a CRLF line end too, but only one line end', () => {
-    expect(parseWithFiles({ ...MYSQL_NO_PASS, DB01_PASS_FILE: secretFile('crlf', 'crlf-pass\r\n') }).sources[0]!.password!.reveal()).toBe('crlf-pass')
-    expect(parseWithFiles({ ...MYSQL_NO_PASS, DB01_PASS_FILE: secretFile('two', 'two-lines\n\n') }).sources[0]!.password!.reveal()).toBe('two-lines\n')
+    expect(
+      parseWithFiles({
+        ...MYSQL_NO_PASS,
+        DB01_PASS_FILE: secretFile('crlf', 'crlf-pass\r\n'),
+      }).sources[0]!.password!.reveal(),
+    ).toBe('crlf-pass')
+    expect(
+      parseWithFiles({
+        ...MYSQL_NO_PASS,
+        DB01_PASS_FILE: secretFile('two', 'two-lines\n\n'),
+      }).sources[0]!.password!.reveal(),
+    ).toBe('two-lines\n')
   })
 
   it('keeps a file without a newline as it is, spaces included', () => {
     const path = secretFile('exact', ' exact pass ')
-    expect(parseWithFiles({ ...MYSQL_NO_PASS, DB01_PASS_FILE: path }).sources[0]!.password!.reveal()).toBe(' exact pass ')
+    expect(parseWithFiles({ ...MYSQL_NO_PASS, DB01_PASS_FILE: path }).sources[0]!.password!.reveal()).toBe(
+      ' exact pass ',
+    )
   })
 
   it('refuses DB01_PASS and DB01_PASS_FILE together, naming both and showing neither', () => {
@@ -112,13 +124,19 @@ describe('DBnn_PASS_FILE (Docker secrets)', () => {
   it('reports a missing file under DB01_PASS_FILE, with its path', () => {
     const missing = join(dir, 'no-such-secret')
     const error = configError({ ...MYSQL_NO_PASS, DB01_PASS_FILE: missing }, realFiles)
-    expect(error.problems).toEqual([{ variable: 'DB01_PASS_FILE', value: missing, expected: 'a readable file holding the secret (ENOENT)' }])
-    expect(error.message).toContain(`DB01_PASS_FILE: expected a readable file holding the secret (ENOENT); got "${missing}"`)
+    expect(error.problems).toEqual([
+      { variable: 'DB01_PASS_FILE', value: missing, expected: 'a readable file holding the secret (ENOENT)' },
+    ])
+    expect(error.message).toContain(
+      `DB01_PASS_FILE: expected a readable file holding the secret (ENOENT); got "${missing}"`,
+    )
   })
 
   it('reports a directory given as the file', () => {
     const error = configError({ ...MYSQL_NO_PASS, DB01_PASS_FILE: dir }, realFiles)
-    expect(error.problems).toEqual([{ variable: 'DB01_PASS_FILE', value: dir, expected: 'a readable file holding the secret (EISDIR)' }])
+    expect(error.problems).toEqual([
+      { variable: 'DB01_PASS_FILE', value: dir, expected: 'a readable file holding the secret (EISDIR)' },
+    ])
   })
 
   it('lists the file problem together with every other problem', () => {
@@ -137,6 +155,8 @@ describe('DBnn_PASS_FILE (Docker secrets)', () => {
   it('a file password is scrubbed from output like a direct one', () => {
     const path = secretFile('scrub', 'file-secret-7c1e\n')
     parseWithFiles({ ...MYSQL_NO_PASS, DB01_PASS_FILE: path })
-    expect(scrubSecrets('Access denied (using password: file-secret-7c1e)')).toBe(`Access denied (using password: ${MASK})`)
+    expect(scrubSecrets('Access denied (using password: file-secret-7c1e)')).toBe(
+      `Access denied (using password: ${MASK})`,
+    )
   })
 })

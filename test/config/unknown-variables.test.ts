@@ -35,11 +35,15 @@ describe('typos of our variables', () => {
     ['DB01_HOSTT', 'did you mean DB01_HOST?'],
     ['PG_FORMAT', 'did you mean DB01_PG_FORMAT?'],
   ])('%s is refused: %s', (variable, suggestion) => {
-    expectProblems({ ...SQLITE, S3_BUCKET: 'example-bucket', [variable]: 'x' }, [{ variable, value: '…', expected: suggestion }])
+    expectProblems({ ...SQLITE, S3_BUCKET: 'example-bucket', [variable]: 'x' }, [
+      { variable, value: '…', expected: suggestion },
+    ])
   })
 
   it('never shows the value of an unknown variable: it may be a password', () => {
-    const error = expectProblems({ ...SQLITE, SMTP_PASSWORD: 'hunter2-smtp' }, [{ variable: 'SMTP_PASSWORD', value: '…', expected: 'did you mean SMTP_PASS?' }])
+    const error = expectProblems({ ...SQLITE, SMTP_PASSWORD: 'hunter2-smtp' }, [
+      { variable: 'SMTP_PASSWORD', value: '…', expected: 'did you mean SMTP_PASS?' },
+    ])
     expect(error.message).not.toContain('hunter2-smtp')
   })
 
@@ -51,22 +55,38 @@ describe('typos of our variables', () => {
 
   it('refuses the families kept for features to come, whose members are not read yet', () => {
     for (const variable of ['AGE_MAX', 'PITR_ENABLED', 'STATUS_URL', 'PING_URL']) {
-      expectProblems({ ...SQLITE, [variable]: 'x' }, [{ variable, value: '…', expected: /reads no [A-Z]+_\* variable yet/ }])
+      expectProblems({ ...SQLITE, [variable]: 'x' }, [
+        { variable, value: '…', expected: /reads no [A-Z]+_\* variable yet/ },
+      ])
     }
   })
 
   it('knows a variable that only another setting reads: what is known is measured over every engine and codec', () => {
-    expect(() => parse({ ...SQLITE, COMPRESSION: 'none', COMPRESSION_LEVEL: '5', DB01_PORT: '3306', DRILL_PORT: '' })).not.toThrow()
+    expect(() =>
+      parse({ ...SQLITE, COMPRESSION: 'none', COMPRESSION_LEVEL: '5', DB01_PORT: '3306', DRILL_PORT: '' }),
+    ).not.toThrow()
   })
 
   it('accepts every _FILE form the readers take, and refuses one of a variable that is no secret', () => {
     const files = (path: string) => (path.includes('hook') ? 'https://hooks.example.com/x' : 'secret')
     const env = {
-      ...SQLITE, DB01_PASS_FILE: '/run/secrets/db', SMTP_HOST: 'smtp', MAIL_TO: 'ops@example.com', SMTP_USER: 'u', SMTP_PASS_FILE: '/run/secrets/smtp',
-      WEBHOOK_URL_FILE: '/run/secrets/hook', S3_BUCKET: 'example-bucket', AWS_ACCESS_KEY_ID_FILE: '/run/secrets/a', AWS_SECRET_ACCESS_KEY_FILE: '/run/secrets/b',
+      ...SQLITE,
+      DB01_PASS_FILE: '/run/secrets/db',
+      SMTP_HOST: 'smtp',
+      MAIL_TO: 'ops@example.com',
+      SMTP_USER: 'u',
+      SMTP_PASS_FILE: '/run/secrets/smtp',
+      WEBHOOK_URL_FILE: '/run/secrets/hook',
+      S3_BUCKET: 'example-bucket',
+      AWS_ACCESS_KEY_ID_FILE: '/run/secrets/a',
+      AWS_SECRET_ACCESS_KEY_FILE: '/run/secrets/b',
     }
     expect(() => parse(env, files)).not.toThrow()
-    expectProblems({ ...env, SMTP_HOST_FILE: '/run/secrets/host' }, [{ variable: 'SMTP_HOST_FILE', value: '…', expected: 'a known variable' }], files)
+    expectProblems(
+      { ...env, SMTP_HOST_FILE: '/run/secrets/host' },
+      [{ variable: 'SMTP_HOST_FILE', value: '…', expected: 'a known variable' }],
+      files,
+    )
   })
 })
 
@@ -87,7 +107,9 @@ describe("the peers' variables", () => {
     ['DB_NAMES', 'dbkeeper: DB01_NAME'],
     ['AWS_PATH_STYLE', 'dbkeeper: S3_FORCE_PATH_STYLE'],
   ])('%s names our equivalent', (variable, equivalent) => {
-    expectProblems({ ...SQLITE, S3_BUCKET: 'example-bucket', [variable]: 'x' }, [{ variable, value: '…', expected: equivalent }])
+    expectProblems({ ...SQLITE, S3_BUCKET: 'example-bucket', [variable]: 'x' }, [
+      { variable, value: '…', expected: equivalent },
+    ])
   })
 
   it('names the source the variable belongs to', () => {
@@ -97,18 +119,39 @@ describe("the peers' variables", () => {
   })
 })
 
-describe("what is not ours", () => {
+describe('what is not ours', () => {
   /** The container's own environment: Dockerfile.backup's ENV lines and what Docker and the node image add. */
   function containerEnv(): Record<string, string> {
     const dockerfile = readFileSync(join(ROOT, 'Dockerfile.backup'), 'utf8')
     const env: Record<string, string> = {
-      PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/home/dbkeeper', HOSTNAME: 'a1b2c3', TERM: 'xterm', TZ: 'UTC', USER: 'dbkeeper',
-      NODE_VERSION: '24.22.3', YARN_VERSION: '1.22.22', LANG: 'C.UTF-8', PWD: '/app', SHLVL: '1', NODE_OPTIONS: '--max-old-space-size=512',
+      PATH: '/usr/local/bin:/usr/bin:/bin',
+      HOME: '/home/dbkeeper',
+      HOSTNAME: 'a1b2c3',
+      TERM: 'xterm',
+      TZ: 'UTC',
+      USER: 'dbkeeper',
+      NODE_VERSION: '24.22.3',
+      YARN_VERSION: '1.22.22',
+      LANG: 'C.UTF-8',
+      PWD: '/app',
+      SHLVL: '1',
+      NODE_OPTIONS: '--max-old-space-size=512',
       // The AWS SDK's own, and Kubernetes service links of services named smtp and backup.
-      AWS_REGION: 'eu-central-1', AWS_PROFILE: 'backup', AWS_ENDPOINT_URL: 'https://s3.example.com', AWS_CA_BUNDLE: '/ca.pem',
-      SMTP_SERVICE_HOST: '10.0.0.1', SMTP_SERVICE_PORT: '25', BACKUP_PORT_8080_TCP_ADDR: '10.0.0.2', KUBERNETES_SERVICE_HOST: '10.0.0.3',
+      AWS_REGION: 'eu-central-1',
+      AWS_PROFILE: 'backup',
+      AWS_ENDPOINT_URL: 'https://s3.example.com',
+      AWS_CA_BUNDLE: '/ca.pem',
+      SMTP_SERVICE_HOST: '10.0.0.1',
+      SMTP_SERVICE_PORT: '25',
+      BACKUP_PORT_8080_TCP_ADDR: '10.0.0.2',
+      KUBERNETES_SERVICE_HOST: '10.0.0.3',
       // Read by our own scripts/restore-mysql.sh, and by many an application sharing its env file.
-      DB_HOST: 'db', DB_PORT: '3306', DB_USER: 'app', DB_PASSWORD: 'x', DB_DATABASE: 'app', DBKEEPER_FAILPOINTS: '',
+      DB_HOST: 'db',
+      DB_PORT: '3306',
+      DB_USER: 'app',
+      DB_PASSWORD: 'x',
+      DB_DATABASE: 'app',
+      DBKEEPER_FAILPOINTS: '',
     }
     for (const m of dockerfile.matchAll(/^\s*(?:ENV\s+)?([A-Za-z_][A-Za-z0-9_]*)=(\S*)\s*\\?$/gm)) env[m[1]!] = m[2]!
     return env

@@ -29,11 +29,23 @@ afterAll(async () => {
 })
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
-  return { BACKUP_DIR: join(dir, 'backups'), DB01_TYPE: 'sqlite', DB01_PATH: join(dir, 'app.db'), DB01_LABEL: 'app', ...s3Env(s3.endpoint, PREFIX), ...extra }
+  return {
+    BACKUP_DIR: join(dir, 'backups'),
+    DB01_TYPE: 'sqlite',
+    DB01_PATH: join(dir, 'app.db'),
+    DB01_LABEL: 'app',
+    ...s3Env(s3.endpoint, PREFIX),
+    ...extra,
+  }
 }
 
 function s3Line(stdout: string): string {
-  return stdout.trim().split('\n').find((l) => l.includes(' S3 s3://')) ?? ''
+  return (
+    stdout
+      .trim()
+      .split('\n')
+      .find((l) => l.includes(' S3 s3://')) ?? ''
+  )
 }
 
 describe('dbkeeper check: S3', () => {
@@ -43,8 +55,14 @@ describe('dbkeeper check: S3', () => {
     const r = await runCli(['check'], env())
     expect(r.exitCode, r.all).toBe(0)
     const line = s3Line(r.stdout)
-    expect(line).toMatch(new RegExp(`^ok {5}S3 s3://dbk-test/${PREFIX}/: \\d+-byte probe \\.dbkeeper-check-[0-9a-f]{16} written, read back equal and deleted; `))
-    expect(line).toContain('versioning: unknown (the store ignored the query: it answered with something else than a versioning configuration)')
+    expect(line).toMatch(
+      new RegExp(
+        `^ok {5}S3 s3://dbk-test/${PREFIX}/: \\d+-byte probe \\.dbkeeper-check-[0-9a-f]{16} written, read back equal and deleted; `,
+      ),
+    )
+    expect(line).toContain(
+      'versioning: unknown (the store ignored the query: it answered with something else than a versioning configuration)',
+    )
     expect(line).toContain('Object Lock: unknown (the store answered NotImplemented, HTTP 501)')
     expect(await listKeys(s3)).toEqual(before)
     expect(r.all).not.toContain(SECRET_ACCESS_KEY)
@@ -60,7 +78,9 @@ describe('dbkeeper check: S3', () => {
       [`S3 s3://no-such-bucket/${PREFIX}/`, false],
     ])
     expect(checks[2]!.detail).toMatch(/NoSuchBucket/)
-    expect(checks[2]!.detail).toContain('check S3_BUCKET, S3_ENDPOINT and S3_REGION: the bucket must exist (dbkeeper never creates one)')
+    expect(checks[2]!.detail).toContain(
+      'check S3_BUCKET, S3_ENDPOINT and S3_REGION: the bucket must exist (dbkeeper never creates one)',
+    )
   })
 
   it('an endpoint nothing listens on fails the check (exit 1) with the refused connection and S3_ENDPOINT to check', async () => {
@@ -69,7 +89,9 @@ describe('dbkeeper check: S3', () => {
     const r = await runCli(['check'], env({ S3_ENDPOINT: `http://127.0.0.1:${closed}` }))
     expect(r.exitCode, r.all).toBe(1)
     const line = s3Line(r.stdout)
-    expect(line).toMatch(/^FAILED S3 s3:\/\/dbk-test\/prod\/db\/: S3 listing of s3:\/\/dbk-test\/prod\/db\/\.dbkeeper-check- failed: .*ECONNREFUSED/)
+    expect(line).toMatch(
+      /^FAILED S3 s3:\/\/dbk-test\/prod\/db\/: S3 listing of s3:\/\/dbk-test\/prod\/db\/\.dbkeeper-check- failed: .*ECONNREFUSED/,
+    )
     expect(line).toContain('check S3_ENDPOINT and S3_REGION')
     // One attempt of ours (the SDK's own retries inside it): a check answers within seconds.
     expect(Date.now() - started).toBeLessThan(30_000)

@@ -36,8 +36,15 @@ afterAll(async () => {
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
   return {
-    BACKUP_DIR: join(dir, 'backups'), DB01_TYPE: 'sqlite', DB01_PATH: join(dir, 'app.db'), DB01_LABEL: 'app',
-    SMTP_HOST: '127.0.0.1', SMTP_PORT: String(mail.port), SMTP_USER: 'alerts', SMTP_PASS, MAIL_TO: 'ops@example.com',
+    BACKUP_DIR: join(dir, 'backups'),
+    DB01_TYPE: 'sqlite',
+    DB01_PATH: join(dir, 'app.db'),
+    DB01_LABEL: 'app',
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(mail.port),
+    SMTP_USER: 'alerts',
+    SMTP_PASS,
+    MAIL_TO: 'ops@example.com',
     WEBHOOK_URL: hook.url,
     ...extra,
   }
@@ -50,9 +57,15 @@ describe('dbkeeper check', () => {
     const lines = r.stdout.trim().split('\n')
     expect(lines).toHaveLength(4)
     expect(lines[0]).toMatch(new RegExp(`^ok {5}backup volume ${join(dir, 'backups')}: writable, .* free$`))
-    expect(lines[1]).toMatch(/^ok {5}source app \(DB01, sqlite\): server 3\.\d+\.\d+, better-sqlite3 3\.\d+\.\d+, databases: app$/)
-    expect(lines[2]).toBe(`ok     SMTP 127.0.0.1:${mail.port}: 127.0.0.1:${mail.port} accepted the login of alerts (STARTTLS when the server offers it); no mail sent`)
-    expect(lines[3]).toBe(`ok     webhook http://127.0.0.1:${hook.port}/…: reachable: HEAD answered 405 Method Not Allowed; no alert sent (\`dbkeeper alert --test\` proves delivery)`)
+    expect(lines[1]).toMatch(
+      /^ok {5}source app \(DB01, sqlite\): server 3\.\d+\.\d+, better-sqlite3 3\.\d+\.\d+, databases: app$/,
+    )
+    expect(lines[2]).toBe(
+      `ok     SMTP 127.0.0.1:${mail.port}: 127.0.0.1:${mail.port} accepted the login of alerts (STARTTLS when the server offers it); no mail sent`,
+    )
+    expect(lines[3]).toBe(
+      `ok     webhook http://127.0.0.1:${hook.port}/…: reachable: HEAD answered 405 Method Not Allowed; no alert sent (\`dbkeeper alert --test\` proves delivery)`,
+    )
     expect(hook.methods).toEqual(['HEAD'])
     expect(r.all).not.toContain(HOOK_TOKEN)
     expect(r.all).not.toContain(SMTP_PASS)
@@ -65,13 +78,20 @@ describe('dbkeeper check', () => {
   it('exits 1 with a FAILED line naming the missing SQLite file and the unreachable SMTP server; the rest still pass', async () => {
     const closed = await freePort()
     const missing = join(dir, 'gone', 'notes.db')
-    const r = await runCli(['check'], env({ DB02_TYPE: 'sqlite', DB02_PATH: missing, DB02_LABEL: 'notes', SMTP_PORT: String(closed) }))
+    const r = await runCli(
+      ['check'],
+      env({ DB02_TYPE: 'sqlite', DB02_PATH: missing, DB02_LABEL: 'notes', SMTP_PORT: String(closed) }),
+    )
     expect(r.exitCode, r.all).toBe(1)
     const lines = r.stdout.trim().split('\n')
     expect(lines).toHaveLength(5)
     expect(lines.map((l) => l.slice(0, 6))).toEqual(['ok    ', 'ok    ', 'FAILED', 'FAILED', 'ok    '])
-    expect(lines[2]).toBe(`FAILED source notes (DB02, sqlite): SQLite database ${missing} does not exist — check DB02_PATH and that the volume holding it is mounted into this container`)
-    expect(lines[3]).toBe(`FAILED SMTP 127.0.0.1:${closed}: connect ECONNREFUSED 127.0.0.1:${closed} — check SMTP_HOST / SMTP_PORT and that the mail server is running and reachable from this container`)
+    expect(lines[2]).toBe(
+      `FAILED source notes (DB02, sqlite): SQLite database ${missing} does not exist — check DB02_PATH and that the volume holding it is mounted into this container`,
+    )
+    expect(lines[3]).toBe(
+      `FAILED SMTP 127.0.0.1:${closed}: connect ECONNREFUSED 127.0.0.1:${closed} — check SMTP_HOST / SMTP_PORT and that the mail server is running and reachable from this container`,
+    )
     expect(r.all).not.toContain(SMTP_PASS)
   })
 
@@ -94,8 +114,15 @@ describe('dbkeeper check', () => {
     const wrong = 'wrong-Smtp-pw-93kq'
     const r = await runCli(['check'], env({ SMTP_PASS: wrong }))
     expect(r.exitCode, r.all).toBe(1)
-    const line = r.stdout.trim().split('\n').find((l) => l.includes(' SMTP '))
-    expect(line).toMatch(new RegExp(`^FAILED SMTP 127\\.0\\.0\\.1:${mail.port}: the SMTP server refused the login of alerts: Invalid login: 535 .* — check SMTP_USER and SMTP_PASS \\(or SMTP_PASS_FILE\\)$`))
+    const line = r.stdout
+      .trim()
+      .split('\n')
+      .find((l) => l.includes(' SMTP '))
+    expect(line).toMatch(
+      new RegExp(
+        `^FAILED SMTP 127\\.0\\.0\\.1:${mail.port}: the SMTP server refused the login of alerts: Invalid login: 535 .* — check SMTP_USER and SMTP_PASS \\(or SMTP_PASS_FILE\\)$`,
+      ),
+    )
     expect(r.stdout).not.toContain(wrong)
     expect(r.stderr).not.toContain(wrong)
     expect(r.all).not.toContain(SMTP_PASS)

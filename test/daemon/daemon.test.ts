@@ -11,7 +11,17 @@ import { readRuns } from '../../src/catalog/journal.js'
 import type { Status } from '../../src/daemon/status.js'
 import { listJson, runCli, startCli } from '../support/cli.js'
 import {
-  daemonTestContext, LOADED_MACHINE_TIMEOUT_MS, EVERY_SECOND, FAR_AWAY, holdSqliteLock, httpGet, metricValue, readLockFile, startDaemon, until, type LogLine,
+  daemonTestContext,
+  LOADED_MACHINE_TIMEOUT_MS,
+  EVERY_SECOND,
+  FAR_AWAY,
+  holdSqliteLock,
+  httpGet,
+  metricValue,
+  readLockFile,
+  startDaemon,
+  until,
+  type LogLine,
 } from '../support/daemon.js'
 import { filesUnder } from '../support/files.js'
 import { makeSqliteDb } from '../support/sqlite.js'
@@ -26,10 +36,14 @@ describe('dbkeeper daemon: schedule, status and metrics', { timeout: LOADED_MACH
     const env = t.env({ SCHEDULE: EVERY_SECOND, BACKUP_ON_START: 'true' })
     const daemon = startDaemon(env)
 
-    const runs = await until(async () => {
-      const r = await readRuns(t.backupDir)
-      return r.length >= 2 && r.some((x) => x.trigger === 'schedule') ? r : undefined
-    }, 'a start run and a scheduled run in the journal', { context: daemon.output })
+    const runs = await until(
+      async () => {
+        const r = await readRuns(t.backupDir)
+        return r.length >= 2 && r.some((x) => x.trigger === 'schedule') ? r : undefined
+      },
+      'a start run and a scheduled run in the journal',
+      { context: daemon.output },
+    )
     expect(runs.map((r) => r.ok)).toEqual(runs.map(() => true))
     expect(runs[0]!.trigger).toBe('start')
     // Never two at once: each run starts after the one before it ended.
@@ -47,8 +61,11 @@ describe('dbkeeper daemon: schedule, status and metrics', { timeout: LOADED_MACH
     const db = s.sources[0]!.databases[0]!
     expect([s.sources[0]!.source, db.database, db.lastFailure]).toEqual(['app', 'app', null])
     // The daemon keeps running backups meanwhile: the one status saw is (or is about to be) journaled.
-    await until(async () => (await readRuns(t.backupDir)).some((r) => r.results.some((x) => x.ok && x.id === db.lastSuccess?.id)),
-      `the journal to record ${db.lastSuccess?.id}`, { timeoutMs: 10_000 })
+    await until(
+      async () => (await readRuns(t.backupDir)).some((r) => r.results.some((x) => x.ok && x.id === db.lastSuccess?.id)),
+      `the journal to record ${db.lastSuccess?.id}`,
+      { timeoutMs: 10_000 },
+    )
 
     const journalBefore = (await readRuns(t.backupDir)).length
     const metrics = await httpGet(t.healthPort, '/metrics')
@@ -57,7 +74,10 @@ describe('dbkeeper daemon: schedule, status and metrics', { timeout: LOADED_MACH
     const runsTotal = metricValue(metrics.body, 'dbkeeper_runs_total')
     expect(runsTotal).toBeGreaterThanOrEqual(Math.max(2, journalBefore))
     expect(runsTotal).toBeLessThanOrEqual(journalAfter)
-    const lastSuccess = metricValue(metrics.body, 'dbkeeper_last_success_timestamp_seconds{source="app",database="app"}')
+    const lastSuccess = metricValue(
+      metrics.body,
+      'dbkeeper_last_success_timestamp_seconds{source="app",database="app"}',
+    )
     expect(lastSuccess).toBeGreaterThanOrEqual(Date.parse(db.lastSuccess!.at) / 1000 - 1)
     expect(lastSuccess).toBeLessThanOrEqual(Date.now() / 1000)
     expect(metricValue(metrics.body, 'dbkeeper_failures_total{source="app",database="app"}')).toBe(0)
@@ -73,14 +93,17 @@ describe('dbkeeper daemon: schedule, status and metrics', { timeout: LOADED_MACH
 })
 
 describe('dbkeeper daemon: locking and shutdown', { timeout: LOADED_MACHINE_TIMEOUT_MS }, () => {
-  it('a manual backup while the daemon\'s run holds the lock exits 3 naming it; the daemon\'s run then completes', async () => {
+  it("a manual backup while the daemon's run holds the lock exits 3 naming it; the daemon's run then completes", async () => {
     makeSqliteDb(t.dbPath, 200)
     const hold = holdSqliteLock(t.dbPath)
     t.defer(() => hold.release())
     const env = t.env({ SCHEDULE: FAR_AWAY, BACKUP_ON_START: 'true' })
     const daemon = startDaemon(env)
-    const lock = await until(async () => (await readLockFile(t.backupDir))?.command === 'daemon (start)' && readLockFile(t.backupDir),
-      'the daemon\'s start run to take the lock', { context: daemon.output })
+    const lock = await until(
+      async () => (await readLockFile(t.backupDir))?.command === 'daemon (start)' && readLockFile(t.backupDir),
+      "the daemon's start run to take the lock",
+      { context: daemon.output },
+    )
     expect(lock).toMatchObject({ pid: daemon.pid })
 
     const manual = await runCli(['backup'], env)
@@ -89,7 +112,11 @@ describe('dbkeeper daemon: locking and shutdown', { timeout: LOADED_MACHINE_TIME
     expect(manual.stderr).toContain('daemon (start)')
 
     hold.release()
-    const runs = await until(async () => ((await readRuns(t.backupDir)).length >= 1 ? readRuns(t.backupDir) : undefined), 'the start run to finish', { context: daemon.output })
+    const runs = await until(
+      async () => ((await readRuns(t.backupDir)).length >= 1 ? readRuns(t.backupDir) : undefined),
+      'the start run to finish',
+      { context: daemon.output },
+    )
     expect(runs.map((r) => [r.trigger, r.ok])).toEqual([['start', true]])
     await until(async () => (await readLockFile(t.backupDir)) === undefined, 'the lock to be released')
     expect(await listJson(env)).toHaveLength(1)
@@ -111,9 +138,16 @@ describe('dbkeeper daemon: locking and shutdown', { timeout: LOADED_MACHINE_TIME
     hold.release()
 
     const daemon = startDaemon(env)
-    const took = await daemon.waitForLog((l) => l.msg.startsWith('took over a stale lock'), 'the stale lock to be taken over')
+    const took = await daemon.waitForLog(
+      (l) => l.msg.startsWith('took over a stale lock'),
+      'the stale lock to be taken over',
+    )
     expect(took.msg).toBe(`took over a stale lock: process ${manual.pid} is not running`)
-    const runs = await until(async () => ((await readRuns(t.backupDir)).length >= 1 ? readRuns(t.backupDir) : undefined), 'the start run to finish', { context: daemon.output })
+    const runs = await until(
+      async () => ((await readRuns(t.backupDir)).length >= 1 ? readRuns(t.backupDir) : undefined),
+      'the start run to finish',
+      { context: daemon.output },
+    )
     expect(runs.map((r) => [r.trigger, r.ok])).toEqual([['start', true]])
     daemon.signal('SIGTERM')
     expect(await daemon.exited, daemon.output()).toEqual({ exitCode: 0, signal: undefined })
@@ -126,10 +160,17 @@ describe('dbkeeper daemon: locking and shutdown', { timeout: LOADED_MACHINE_TIME
     t.defer(() => hold.release())
     const env = t.env({ SCHEDULE: FAR_AWAY, BACKUP_ON_START: 'true' })
     const daemon = startDaemon(env)
-    await until(async () => (await readLockFile(t.backupDir))?.command === 'daemon (start)', 'the start run to take the lock', { context: daemon.output })
+    await until(
+      async () => (await readLockFile(t.backupDir))?.command === 'daemon (start)',
+      'the start run to take the lock',
+      { context: daemon.output },
+    )
 
     daemon.signal('SIGTERM')
-    await daemon.waitForLog(msgIs('shutting down: letting the running backup finish'), 'the shutdown to wait for the run')
+    await daemon.waitForLog(
+      msgIs('shutting down: letting the running backup finish'),
+      'the shutdown to wait for the run',
+    )
     expect(daemon.running()).toBe(true)
     expect(await readRuns(t.backupDir)).toEqual([])
 
@@ -149,7 +190,11 @@ describe('dbkeeper daemon: locking and shutdown', { timeout: LOADED_MACHINE_TIME
     t.defer(() => hold.release())
     const env = t.env({ SCHEDULE: FAR_AWAY, BACKUP_ON_START: 'true', SHUTDOWN_TIMEOUT: '2s' })
     const daemon = startDaemon(env)
-    await until(async () => (await readLockFile(t.backupDir))?.command === 'daemon (start)', 'the start run to take the lock', { context: daemon.output })
+    await until(
+      async () => (await readLockFile(t.backupDir))?.command === 'daemon (start)',
+      'the start run to take the lock',
+      { context: daemon.output },
+    )
 
     const signalledAt = Date.now()
     daemon.signal('SIGTERM')
@@ -160,7 +205,9 @@ describe('dbkeeper daemon: locking and shutdown', { timeout: LOADED_MACHINE_TIME
     expect(took).toBeLessThan(20_000)
     const messages = daemon.logs().map((l) => l.msg)
     expect(messages).toContain('shutting down: letting the running backup finish')
-    expect(messages.some((m) => m.startsWith('the running backup did not finish within SHUTDOWN_TIMEOUT: stopping it'))).toBe(true)
+    expect(
+      messages.some((m) => m.startsWith('the running backup did not finish within SHUTDOWN_TIMEOUT: stopping it')),
+    ).toBe(true)
 
     hold.release()
     const runs = await readRuns(t.backupDir)
@@ -177,16 +224,27 @@ describe('dbkeeper daemon: locking and shutdown', { timeout: LOADED_MACHINE_TIME
     makeSqliteDb(t.dbPath, 200)
     const hold = holdSqliteLock(t.dbPath)
     t.defer(() => hold.release())
-    const env = t.env({ SCHEDULE: FAR_AWAY, BACKUP_ON_START: 'true', BACKUP_ON_SHUTDOWN: 'true', SHUTDOWN_TIMEOUT: '1s' })
+    const env = t.env({
+      SCHEDULE: FAR_AWAY,
+      BACKUP_ON_START: 'true',
+      BACKUP_ON_SHUTDOWN: 'true',
+      SHUTDOWN_TIMEOUT: '1s',
+    })
     const daemon = startDaemon(env)
-    await until(async () => (await readLockFile(t.backupDir))?.command === 'daemon (start)', 'the start run to take the lock', { context: daemon.output })
+    await until(
+      async () => (await readLockFile(t.backupDir))?.command === 'daemon (start)',
+      'the start run to take the lock',
+      { context: daemon.output },
+    )
     daemon.signal('SIGTERM')
     expect(await daemon.exited, daemon.output()).toEqual({ exitCode: 0, signal: undefined })
     hold.release()
     const runs = await readRuns(t.backupDir)
     // The stopped run only: no empty "shutdown" run recorded (and alerted) as a failure.
     expect(runs.map((r) => [r.trigger, r.results.map((x) => x.error?.code)])).toEqual([['start', ['ABORTED']]])
-    expect(daemon.logs().map((l) => l.msg)).toContain('BACKUP_ON_SHUTDOWN: no time left for the last backup (SHUTDOWN_TIMEOUT was spent on the running one)')
+    expect(daemon.logs().map((l) => l.msg)).toContain(
+      'BACKUP_ON_SHUTDOWN: no time left for the last backup (SHUTDOWN_TIMEOUT was spent on the running one)',
+    )
   })
 
   it('BACKUP_ON_SHUTDOWN=true takes exactly one backup on SIGTERM when nothing ran before', async () => {

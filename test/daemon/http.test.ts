@@ -29,8 +29,17 @@ beforeAll(async () => {
   const old = new Date(Date.now() - 20 * H)
   await writeFakeBackup(dir, 'notes', 'notes', old, 4096)
   await appendRun(dir, fakeRun(old, [{ source: 'notes', database: 'notes', id: 'notes_old', size: 4096 }]))
-  await appendRun(dir, fakeRun(new Date(Date.now() - 2 * H), [{ source: 'notes', database: 'notes', ok: false, error: { code: 'NOT_FOUND', message: 'gone' } }]))
-  metrics = createBackupMetrics({ runs: await readRuns(dir), backups: await listBackups(dir), databases: [{ source: 'notes', database: 'notes' }] })
+  await appendRun(
+    dir,
+    fakeRun(new Date(Date.now() - 2 * H), [
+      { source: 'notes', database: 'notes', ok: false, error: { code: 'NOT_FOUND', message: 'gone' } },
+    ]),
+  )
+  metrics = createBackupMetrics({
+    runs: await readRuns(dir),
+    backups: await listBackups(dir),
+    databases: [{ source: 'notes', database: 'notes' }],
+  })
   server = await startHealthServer({
     port: 0,
     host: '127.0.0.1',
@@ -56,10 +65,12 @@ describe('GET /healthz', () => {
     const stale = await fetch(`${base()}/healthz`)
     expect(stale.status).toBe(503)
     expect(stale.headers.get('content-type')).toBe('application/json')
-    const body = await stale.json() as Status
+    const body = (await stale.json()) as Status
     expect(body.healthy).toBe(false)
     // "20h old", or "20h 1s old" when the second turned between setup and this request.
-    expect(body.reason).toMatch(/^UNHEALTHY: notes\/notes: last proven backup is 20h( \d+s)? old, limit 13h \(last failure: NOT_FOUND\)$/)
+    expect(body.reason).toMatch(
+      /^UNHEALTHY: notes\/notes: last proven backup is 20h( \d+s)? old, limit 13h \(last failure: NOT_FOUND\)$/,
+    )
 
     const now = new Date()
     await writeFakeBackup(dir, 'notes', 'notes', now, 5000)
@@ -80,7 +91,13 @@ describe('GET /healthz', () => {
 
   it('is 503 when the status cannot be read', async () => {
     const { logger, text } = captureLogger()
-    const broken = await startHealthServer({ port: 0, host: '127.0.0.1', getStatus: () => Promise.reject(new Error('EIO: volume gone')), registry: metrics.registry, logger })
+    const broken = await startHealthServer({
+      port: 0,
+      host: '127.0.0.1',
+      getStatus: () => Promise.reject(new Error('EIO: volume gone')),
+      registry: metrics.registry,
+      logger,
+    })
     try {
       const r = await fetch(`http://127.0.0.1:${broken.port}/healthz`)
       expect(r.status).toBe(503)
@@ -98,7 +115,13 @@ describe('GET /metrics', () => {
     expect(r.status).toBe(200)
     expect(r.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/)
     const text = await r.text()
-    for (const name of ['dbkeeper_last_success_timestamp_seconds', 'dbkeeper_last_run_duration_seconds', 'dbkeeper_last_backup_size_bytes', 'dbkeeper_runs_total', 'dbkeeper_failures_total']) {
+    for (const name of [
+      'dbkeeper_last_success_timestamp_seconds',
+      'dbkeeper_last_run_duration_seconds',
+      'dbkeeper_last_backup_size_bytes',
+      'dbkeeper_runs_total',
+      'dbkeeper_failures_total',
+    ]) {
       expect(text).toContain(`# TYPE ${name} `)
     }
     const last = series(text, 'dbkeeper_last_success_timestamp_seconds{source="notes",database="notes"}')
@@ -111,7 +134,11 @@ describe('GET /metrics', () => {
   })
 
   it('catches up with a run another process (docker exec) appended to the journal, and counts it once', async () => {
-    const manual = fakeRun(new Date(), [{ source: 'notes', database: 'notes', ok: false, error: { code: 'IO', message: 'EROFS' } }], { trigger: 'manual' })
+    const manual = fakeRun(
+      new Date(),
+      [{ source: 'notes', database: 'notes', ok: false, error: { code: 'IO', message: 'EROFS' } }],
+      { trigger: 'manual' },
+    )
     await appendRun(dir, manual)
     for (let scrape = 0; scrape < 2; scrape++) {
       const text = await (await fetch(`${base()}/metrics`)).text()
@@ -130,9 +157,14 @@ describe('createBackupMetrics', () => {
     const backupDir = await mkdtemp(join(tmpdir(), 'dbk-metrics-'))
     try {
       await writeFakeBackup(backupDir, 'app', 'shop', at, 777)
-      const m = createBackupMetrics({ runs: [fakeRun(new Date('2025-12-01T00:00:00Z'), [{ source: 'app', database: 'shop', id: 'older', size: 1 }])], backups: await listBackups(backupDir) })
+      const m = createBackupMetrics({
+        runs: [fakeRun(new Date('2025-12-01T00:00:00Z'), [{ source: 'app', database: 'shop', id: 'older', size: 1 }])],
+        backups: await listBackups(backupDir),
+      })
       const text = await m.registry.metrics()
-      expect(series(text, 'dbkeeper_last_success_timestamp_seconds{source="app",database="shop"}')).toBe(at.getTime() / 1000)
+      expect(series(text, 'dbkeeper_last_success_timestamp_seconds{source="app",database="shop"}')).toBe(
+        at.getTime() / 1000,
+      )
       expect(series(text, 'dbkeeper_last_backup_size_bytes{source="app",database="shop"}')).toBe(777)
       expect(series(text, 'dbkeeper_runs_total')).toBe(0)
     } finally {
@@ -144,7 +176,12 @@ describe('createBackupMetrics', () => {
 describe('startObservability', () => {
   it('serves health and metrics on HEALTH_PORT from the volume, and nothing with HEALTH_PORT=0', async () => {
     const port = await freePort()
-    const cfg = parseConfig({ BACKUP_DIR: dir, DB01_TYPE: 'sqlite', DB01_PATH: '/data/notes.db', HEALTH_PORT: String(port) })
+    const cfg = parseConfig({
+      BACKUP_DIR: dir,
+      DB01_TYPE: 'sqlite',
+      DB01_PATH: '/data/notes.db',
+      HEALTH_PORT: String(port),
+    })
     const obs = await startObservability(cfg, captureLogger().logger, { host: '127.0.0.1' })
     try {
       expect(obs.server?.port).toBe(port)
@@ -156,7 +193,10 @@ describe('startObservability', () => {
     } finally {
       await obs.close()
     }
-    const off = await startObservability(parseConfig({ BACKUP_DIR: dir, DB01_TYPE: 'sqlite', DB01_PATH: '/data/notes.db', HEALTH_PORT: '0' }), captureLogger().logger)
+    const off = await startObservability(
+      parseConfig({ BACKUP_DIR: dir, DB01_TYPE: 'sqlite', DB01_PATH: '/data/notes.db', HEALTH_PORT: '0' }),
+      captureLogger().logger,
+    )
     expect(off.server).toBeUndefined()
     await off.close()
   })

@@ -30,8 +30,22 @@ afterAll(async () => {
 
 function record(runId: string, ok = true, at = '2026-01-01T00:00:00.000Z'): RunRecord {
   return {
-    runId, trigger: 'schedule', host: 'h', pid: 1, startedAt: at, finishedAt: at, ok,
-    results: [{ source: 'app', database: 'app', ok, durationMs: 5, ...(ok ? {} : { error: { code: 'DUMP_FAILED', message: `failed in ${runId}` } }) }],
+    runId,
+    trigger: 'schedule',
+    host: 'h',
+    pid: 1,
+    startedAt: at,
+    finishedAt: at,
+    ok,
+    results: [
+      {
+        source: 'app',
+        database: 'app',
+        ok,
+        durationMs: 5,
+        ...(ok ? {} : { error: { code: 'DUMP_FAILED', message: `failed in ${runId}` } }),
+      },
+    ],
   }
 }
 
@@ -64,7 +78,9 @@ describe('journal rotation', () => {
     expect(runs.map((r) => r.runId)).toEqual(Array.from({ length: 10 }, (_, i) => `r${30 + i}`))
     const all = await readRuns(backupDir)
     expect(all.at(-1)!.runId).toBe('r39')
-    expect(all.map((r) => Number(r.runId.slice(1)))).toEqual([...all.map((r) => Number(r.runId.slice(1)))].sort((a, b) => a - b))
+    expect(all.map((r) => Number(r.runId.slice(1)))).toEqual(
+      [...all.map((r) => Number(r.runId.slice(1)))].sort((a, b) => a - b),
+    )
   })
 
   it('rotates at the default threshold (16 MiB), not before', async () => {
@@ -75,7 +91,8 @@ describe('journal rotation', () => {
     await writeFile(join(stateDir(backupDir), 'runs.jsonl'), line.repeat(count))
     await appendRun(backupDir, record('below'))
     expect(await readdir(stateDir(backupDir))).toEqual(['runs.jsonl'])
-    while ((await stat(join(stateDir(backupDir), 'runs.jsonl'))).size < JOURNAL_MAX_BYTES) await appendFile(join(stateDir(backupDir), 'runs.jsonl'), line)
+    while ((await stat(join(stateDir(backupDir), 'runs.jsonl'))).size < JOURNAL_MAX_BYTES)
+      await appendFile(join(stateDir(backupDir), 'runs.jsonl'), line)
     await appendRun(backupDir, record('after'))
     expect((await readdir(stateDir(backupDir))).sort()).toEqual(['runs.1.jsonl', 'runs.jsonl'])
     expect((await readRuns(backupDir, 2)).map((r) => r.runId)).toEqual(['filler', 'after'])
@@ -103,11 +120,19 @@ describe('a 600 MB journal', () => {
       const block = Buffer.from(line.repeat(Math.ceil((64 * 1024 * 1024) / line.length)))
       const handle = await open(journal, 'w')
       for (let i = 0; i < 10; i++) await handle.write(block)
-      await handle.write(`${JSON.stringify(record('last-run', false, '2026-01-02T00:00:00.000Z'))}\n${JSON.stringify(record('torn')).slice(0, 50)}`)
+      await handle.write(
+        `${JSON.stringify(record('last-run', false, '2026-01-02T00:00:00.000Z'))}\n${JSON.stringify(record('torn')).slice(0, 50)}`,
+      )
       await handle.close()
       expect((await stat(journal)).size).toBeGreaterThan(600 * 1024 * 1024)
       makeSqliteDb(join(dir, 'app.db'), 10)
-      const env = { BACKUP_DIR: backupDir, DB01_TYPE: 'sqlite', DB01_PATH: join(dir, 'app.db'), DB01_LABEL: 'app', TZ: 'UTC' }
+      const env = {
+        BACKUP_DIR: backupDir,
+        DB01_TYPE: 'sqlite',
+        DB01_PATH: join(dir, 'app.db'),
+        DB01_LABEL: 'app',
+        TZ: 'UTC',
+      }
 
       const t0 = Date.now()
       const child = startCli(['status', '--json'], env)
@@ -115,7 +140,10 @@ describe('a 600 MB journal', () => {
       const r = await child
       const statusPeakKb = rss.stop()
       const statusMs = Date.now() - t0
-      const status = JSON.parse(String(r.stdout)) as { lastRun: { runId: string }; sources: { databases: { database: string; lastFailure: { runId: string } | null }[] }[] }
+      const status = JSON.parse(String(r.stdout)) as {
+        lastRun: { runId: string }
+        sources: { databases: { database: string; lastFailure: { runId: string } | null }[] }[]
+      }
       expect(status.lastRun.runId).toBe('last-run')
       expect(status.sources[0]!.databases[0]!.lastFailure!.runId).toBe('last-run')
       expect(statusPeakKb, `status peak RSS ${statusPeakKb} kB`).toBeLessThan(200 * 1024)
@@ -124,7 +152,13 @@ describe('a 600 MB journal', () => {
       const daemon = startDaemon({ ...env, SCHEDULE: FAR_AWAY, HEALTH_PORT: String(port) })
       const daemonRss = peakRss(daemon.pid)
       await daemon.waitForLog((l) => l.msg === 'dbkeeper daemon started', 'the daemon to start', 60_000)
-      const health = await until(async () => fetch(`http://127.0.0.1:${port}/healthz`).then((x) => x.json() as Promise<{ lastRun: { runId: string } }>).catch(() => undefined), '/healthz')
+      const health = await until(
+        async () =>
+          fetch(`http://127.0.0.1:${port}/healthz`)
+            .then((x) => x.json() as Promise<{ lastRun: { runId: string } }>)
+            .catch(() => undefined),
+        '/healthz',
+      )
       expect(health.lastRun.runId).toBe('last-run')
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
       expect(metrics).toMatch(/dbkeeper_/)
@@ -144,7 +178,9 @@ describe('a 600 MB journal', () => {
       const last = runs.findIndex((x) => x.runId === 'last-run')
       expect(runs.slice(0, last).every((x) => x.runId === 'old-ok')).toBe(true)
       expect(runs.at(-1)!.ok, JSON.stringify(runs.slice(last))).toBe(true)
-      console.log(`600 MB journal: status ${statusMs} ms, peak RSS ${Math.round(statusPeakKb / 1024)} MB; daemon peak RSS ${Math.round(daemonPeakKb / 1024)} MB`)
+      console.log(
+        `600 MB journal: status ${statusMs} ms, peak RSS ${Math.round(statusPeakKb / 1024)} MB; daemon peak RSS ${Math.round(daemonPeakKb / 1024)} MB`,
+      )
     })
   }, 180_000)
 })

@@ -18,12 +18,16 @@ const shop = 'source="app",database="shop"'
 const crm = 'source="app",database="crm"'
 
 describe('dbkeeper_last_success_timestamp_seconds', () => {
-  it('is each database\'s own backup time, not the end of the run it was part of', async () => {
+  it("is each database's own backup time, not the end of the run it was part of", async () => {
     // One run from 03:00 to 03:40: shop finished at 03:05, crm at 03:38.
-    const run = fakeRun(at(40), [
-      { source: 'app', database: 'shop', id: 'shop_1', finishedAt: at(5).toISOString(), size: 10 },
-      { source: 'app', database: 'crm', id: 'crm_1', finishedAt: at(38).toISOString(), size: 20 },
-    ], { startedAt: T.toISOString() })
+    const run = fakeRun(
+      at(40),
+      [
+        { source: 'app', database: 'shop', id: 'shop_1', finishedAt: at(5).toISOString(), size: 10 },
+        { source: 'app', database: 'crm', id: 'crm_1', finishedAt: at(38).toISOString(), size: 20 },
+      ],
+      { startedAt: T.toISOString() },
+    )
     const fromHistory = createBackupMetrics({ runs: [run] })
     const observed = createBackupMetrics()
     observed.observeRun(run)
@@ -35,13 +39,15 @@ describe('dbkeeper_last_success_timestamp_seconds', () => {
     }
   })
 
-  it('takes a journal line without the time (written before it existed) from the backup\'s manifest', async () => {
+  it("takes a journal line without the time (written before it existed) from the backup's manifest", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'dbk-metrics-time-'))
     try {
       const m = await writeFakeBackup(dir, 'app', 'shop', at(5))
       const legacy = fakeRun(at(40), [{ source: 'app', database: 'shop', id: m.id, size: 10 }])
       const metrics = createBackupMetrics({ runs: [legacy], backups: await listBackups(dir) })
-      expect(metricValue(await metrics.registry.metrics(), `dbkeeper_last_success_timestamp_seconds{${shop}}`)).toBe(seconds(at(5)))
+      expect(metricValue(await metrics.registry.metrics(), `dbkeeper_last_success_timestamp_seconds{${shop}}`)).toBe(
+        seconds(at(5)),
+      )
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
@@ -49,9 +55,28 @@ describe('dbkeeper_last_success_timestamp_seconds', () => {
 })
 
 describe('restore drills in the metrics', () => {
-  const backup = fakeRun(at(2), [{ source: 'app', database: 'shop', id: 'shop_1', finishedAt: at(1).toISOString(), size: 10 }])
-  const passed = fakeRun(at(70), [{ source: 'app', database: 'shop', drilled: 'shop_1', finishedAt: at(65).toISOString(), durationMs: 300_000 }], { trigger: 'drill' })
-  const failed = fakeRun(at(130), [{ source: 'app', database: 'shop', ok: false, drilled: 'shop_1', finishedAt: at(129).toISOString(), error: { code: 'RESTORE_FAILED', message: 'line 3 differs' } }], { trigger: 'drill' })
+  const backup = fakeRun(at(2), [
+    { source: 'app', database: 'shop', id: 'shop_1', finishedAt: at(1).toISOString(), size: 10 },
+  ])
+  const passed = fakeRun(
+    at(70),
+    [{ source: 'app', database: 'shop', drilled: 'shop_1', finishedAt: at(65).toISOString(), durationMs: 300_000 }],
+    { trigger: 'drill' },
+  )
+  const failed = fakeRun(
+    at(130),
+    [
+      {
+        source: 'app',
+        database: 'shop',
+        ok: false,
+        drilled: 'shop_1',
+        finishedAt: at(129).toISOString(),
+        error: { code: 'RESTORE_FAILED', message: 'line 3 differs' },
+      },
+    ],
+    { trigger: 'drill' },
+  )
 
   it('have series of their own; a drill is neither a backup, nor a run, nor a backup failure', async () => {
     const m = createBackupMetrics({ runs: [backup, passed], databases: [{ source: 'app', database: 'shop' }] })
@@ -83,7 +108,7 @@ describe('restore drills in the metrics', () => {
     expect(metricValue(text, 'dbkeeper_drill_runs_total')).toBe(2)
   })
 
-  it('keep the newest drill\'s verdict whatever the order the journal is replayed in', async () => {
+  it("keep the newest drill's verdict whatever the order the journal is replayed in", async () => {
     const m = createBackupMetrics({ runs: [failed, passed] })
     const text = await m.registry.metrics()
     expect(metricValue(text, `dbkeeper_last_drill_ok{${shop}}`)).toBe(0)

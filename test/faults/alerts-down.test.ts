@@ -48,12 +48,25 @@ beforeAll(async () => {
   hook = await startHook(`T0ALRT/B0/${HOOK_TOKEN}`)
   healthPort = await freePort()
   env = {
-    BACKUP_DIR: backupDir, TZ: 'UTC', SCHEDULE: '*/2 * * * * *', BACKUP_ON_START: 'true', HEALTH_PORT: String(healthPort),
-    DB01_TYPE: 'sqlite', DB01_PATH: join(dir, 'app.db'), DB01_LABEL: 'app',
+    BACKUP_DIR: backupDir,
+    TZ: 'UTC',
+    SCHEDULE: '*/2 * * * * *',
+    BACKUP_ON_START: 'true',
+    HEALTH_PORT: String(healthPort),
+    DB01_TYPE: 'sqlite',
+    DB01_PATH: join(dir, 'app.db'),
+    DB01_LABEL: 'app',
     // Always fails: every run sends an alert.
-    DB02_TYPE: 'sqlite', DB02_PATH: join(dir, 'missing', 'notes.db'), DB02_LABEL: 'notes',
-    SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtp.port), SMTP_SECURE: 'false', SMTP_USER, SMTP_PASS,
-    MAIL_FROM: 'backup@example.com', MAIL_TO: 'ops@example.com',
+    DB02_TYPE: 'sqlite',
+    DB02_PATH: join(dir, 'missing', 'notes.db'),
+    DB02_LABEL: 'notes',
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(smtp.port),
+    SMTP_SECURE: 'false',
+    SMTP_USER,
+    SMTP_PASS,
+    MAIL_FROM: 'backup@example.com',
+    MAIL_TO: 'ops@example.com',
     WEBHOOK_URL: hook.url,
   }
   await smtp.set('up')
@@ -61,7 +74,10 @@ beforeAll(async () => {
   evidence.startSampling(200)
   daemon = startDaemon(env)
   // Up and alerting before the first fault.
-  await until(() => smtp.messages.length > 0 && hook.bodies.length > 0, 'the first alerts on both channels', { timeoutMs: 60_000, context: daemon.output })
+  await until(() => smtp.messages.length > 0 && hook.bodies.length > 0, 'the first alerts on both channels', {
+    timeoutMs: 60_000,
+    context: daemon.output,
+  })
 }, 120_000)
 
 afterAll(async () => {
@@ -80,11 +96,20 @@ async function failedRunsSince(since: number): Promise<string[]> {
 }
 
 function notSent(kind: 'email' | 'webhook', since: number) {
-  return (l: LogLine) => l.time >= since && l.msg.startsWith('alert NOT sent') && String(l.notifier).startsWith(kind) &&
-    typeof l.runId === 'string' && !l.runId.startsWith('preflight-')
+  return (l: LogLine) =>
+    l.time >= since &&
+    l.msg.startsWith('alert NOT sent') &&
+    String(l.notifier).startsWith(kind) &&
+    typeof l.runId === 'string' &&
+    !l.runId.startsWith('preflight-')
 }
 
-async function channelsDown(point: string, smtpMode: 'down' | 'busy' | 'stall', hookMode: 'down' | 'error' | 'stall', expected: { email: RegExp; webhook: RegExp }): Promise<void> {
+async function channelsDown(
+  point: string,
+  smtpMode: 'down' | 'busy' | 'stall',
+  hookMode: 'down' | 'error' | 'stall',
+  expected: { email: RegExp; webhook: RegExp },
+): Promise<void> {
   await trial(FAULT, point, async () => {
     const before = await provenBackups(env)
     const downAt = Date.now()
@@ -94,8 +119,16 @@ async function channelsDown(point: string, smtpMode: 'down' | 'busy' | 'stall', 
     // Each failed delivery is logged, naming the channel and why. The first failure after the
     // switch can be a delivery that was in flight when the endpoint was swapped ("Connection
     // closed"): wait for the one that names this mode's cause.
-    const mailLog = await daemon.waitForLog((l) => notSent('email', downAt)(l) && expected.email.test(l.msg), `an email alert to fail (${smtpMode})`, 90_000)
-    const hookLog = await daemon.waitForLog((l) => notSent('webhook', downAt)(l) && expected.webhook.test(l.msg), `a webhook alert to fail (${hookMode})`, 90_000)
+    const mailLog = await daemon.waitForLog(
+      (l) => notSent('email', downAt)(l) && expected.email.test(l.msg),
+      `an email alert to fail (${smtpMode})`,
+      90_000,
+    )
+    const hookLog = await daemon.waitForLog(
+      (l) => notSent('webhook', downAt)(l) && expected.webhook.test(l.msg),
+      `a webhook alert to fail (${hookMode})`,
+      90_000,
+    )
     expect(mailLog.level).toBe(50)
     expect(mailLog.msg, mailLog.msg).toMatch(expected.email)
     expect(mailLog.msg).toContain(`email to ops@example.com via 127.0.0.1:${smtp.port}`)
@@ -110,18 +143,31 @@ async function channelsDown(point: string, smtpMode: 'down' | 'busy' | 'stall', 
     const upAt = Date.now()
     await smtp.set('up')
     await hook.set('up')
-    await until(async () => (await readRuns(backupDir)).some((r) => Date.parse(r.startedAt) > mailLog.time && r.results.some((x) => x.source === 'app' && x.ok)),
-      'a committed backup after the failed alert', { timeoutMs: 90_000, context: daemon.output })
-    const delivered = await until(async () => {
-      const failed = await failedRunsSince(upAt)
-      const mailed = new Set(smtp.messages.map((m) => runIdOf(m.raw)))
-      const hooked = new Set(hook.bodies.map((b) => String(b.runId)))
-      return failed.find((id) => mailed.has(id) && hooked.has(id))
-    }, 'the next failed run\'s alert on both channels once they are back', { timeoutMs: 90_000, context: daemon.output })
+    await until(
+      async () =>
+        (await readRuns(backupDir)).some(
+          (r) => Date.parse(r.startedAt) > mailLog.time && r.results.some((x) => x.source === 'app' && x.ok),
+        ),
+      'a committed backup after the failed alert',
+      { timeoutMs: 90_000, context: daemon.output },
+    )
+    const delivered = await until(
+      async () => {
+        const failed = await failedRunsSince(upAt)
+        const mailed = new Set(smtp.messages.map((m) => runIdOf(m.raw)))
+        const hooked = new Set(hook.bodies.map((b) => String(b.runId)))
+        return failed.find((id) => mailed.has(id) && hooked.has(id))
+      },
+      "the next failed run's alert on both channels once they are back",
+      { timeoutMs: 90_000, context: daemon.output },
+    )
     expect(smtp.messages.filter((m) => runIdOf(m.raw) === delivered)).toHaveLength(1)
     const mail = smtp.messages.find((m) => runIdOf(m.raw) === delivered)!
     expect(mail.text).toContain('FAILED  notes/notes')
-    await daemon.waitForLog((l) => l.msg.startsWith('alert sent: email to ops@example.com') && l.runId === delivered, 'the delivery to be logged')
+    await daemon.waitForLog(
+      (l) => l.msg.startsWith('alert sent: email to ops@example.com') && l.runId === delivered,
+      'the delivery to be logged',
+    )
     expect(daemon.running()).toBe(true)
 
     const lost = lostBackups(before, await provenBackups(env))
@@ -132,35 +178,49 @@ async function channelsDown(point: string, smtpMode: 'down' | 'busy' | 'stall', 
 
 describe('alert channels down (fault injection)', () => {
   it('nothing listening: SMTP and webhook connections refused', async () => {
-    await channelsDown('SMTP and webhook refused (servers down)', 'down', 'down', { email: /ECONNREFUSED/, webhook: /ECONNREFUSED|fetch failed/ })
+    await channelsDown('SMTP and webhook refused (servers down)', 'down', 'down', {
+      email: /ECONNREFUSED/,
+      webhook: /ECONNREFUSED|fetch failed/,
+    })
   }, 240_000)
 
   it('not now: SMTP greets with 421, the webhook answers 503', async () => {
-    await channelsDown('SMTP 421 greeting, webhook HTTP 503', 'busy', 'error', { email: /421/, webhook: /answered 503/ })
+    await channelsDown('SMTP 421 greeting, webhook HTTP 503', 'busy', 'error', {
+      email: /421/,
+      webhook: /answered 503/,
+    })
   }, 240_000)
 
   it('silence: both accept the connection and never answer', async () => {
-    await channelsDown('SMTP and webhook accept and never answer (timeouts)', 'stall', 'stall', { email: /timeout|timed out|Greeting never received/i, webhook: /timeout|aborted/i })
+    await channelsDown('SMTP and webhook accept and never answer (timeouts)', 'stall', 'stall', {
+      email: /timeout|timed out|Greeting never received/i,
+      webhook: /timeout|aborted/i,
+    })
   }, 240_000)
 
   it('stops cleanly, and leaks no secret: daemon log, mails, webhook bodies, volume, status, config, /proc', async () => {
-    await trial('secret leak check', 'alerts-down daemon: log, mails, webhook bodies, volume, status, config, /proc', async () => {
-      daemon.signal('SIGTERM')
-      expect(await daemon.exited, daemon.output().slice(-3000)).toEqual({ exitCode: 0, signal: undefined })
-      evidence.stopSampling()
-      evidence.add('daemon output', daemon.output())
-      for (const m of smtp.messages) {
-        evidence.add('mail (raw)', m.raw)
-        evidence.add('mail (decoded)', `${m.subject}\n${m.text}`)
-      }
-      for (const body of hook.raw) evidence.add('webhook body', body)
-      for (const args of [['status', '--json'], ['config'], ['config', '--json']]) evidence.add(args.join(' '), (await runCli(args, env)).all)
-      await evidence.addFiles(backupDir)
-      expect(smtp.messages.length).toBeGreaterThan(3)
-      expect(evidence.samples).toBeGreaterThan(10)
-      expect(evidence.cmdlinesMatching(/cli\/main\.(js|ts) daemon/).length).toBeGreaterThan(0)
-      expect(evidence.leaks([SMTP_PASS, HOOK_TOKEN, 'smtp "F4ult"'])).toEqual([])
-      return 0
-    })
+    await trial(
+      'secret leak check',
+      'alerts-down daemon: log, mails, webhook bodies, volume, status, config, /proc',
+      async () => {
+        daemon.signal('SIGTERM')
+        expect(await daemon.exited, daemon.output().slice(-3000)).toEqual({ exitCode: 0, signal: undefined })
+        evidence.stopSampling()
+        evidence.add('daemon output', daemon.output())
+        for (const m of smtp.messages) {
+          evidence.add('mail (raw)', m.raw)
+          evidence.add('mail (decoded)', `${m.subject}\n${m.text}`)
+        }
+        for (const body of hook.raw) evidence.add('webhook body', body)
+        for (const args of [['status', '--json'], ['config'], ['config', '--json']])
+          evidence.add(args.join(' '), (await runCli(args, env)).all)
+        await evidence.addFiles(backupDir)
+        expect(smtp.messages.length).toBeGreaterThan(3)
+        expect(evidence.samples).toBeGreaterThan(10)
+        expect(evidence.cmdlinesMatching(/cli\/main\.(js|ts) daemon/).length).toBeGreaterThan(0)
+        expect(evidence.leaks([SMTP_PASS, HOOK_TOKEN, 'smtp "F4ult"'])).toEqual([])
+        return 0
+      },
+    )
   }, 120_000)
 })

@@ -13,7 +13,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readRuns } from '../../src/catalog/journal.js'
 import { acquireLock } from '../../src/catalog/lock.js'
 import { listJson, startCli } from '../support/cli.js'
-import { EVERY_SECOND, FAR_AWAY, holdSqliteLock, killDaemons, readLockFile, startDaemon, until, type DaemonProcess } from '../support/daemon.js'
+import {
+  EVERY_SECOND,
+  FAR_AWAY,
+  holdSqliteLock,
+  killDaemons,
+  readLockFile,
+  startDaemon,
+  until,
+  type DaemonProcess,
+} from '../support/daemon.js'
 import { freePort } from '../support/servers.js'
 import { makeSqliteDb } from '../support/sqlite.js'
 import { trial } from '../support/faults/trials.js'
@@ -36,9 +45,15 @@ beforeAll(async () => {
   backupDir = join(dir, 'backups')
   makeSqliteDb(join(dir, 'app.db'), 20_000)
   env = {
-    BACKUP_DIR: backupDir, TZ: 'UTC', KEEP_LAST: String(KEEP),
-    DB01_TYPE: 'sqlite', DB01_PATH: join(dir, 'app.db'), DB01_LABEL: 'app',
-    SCHEDULE: EVERY_SECOND, BACKUP_ON_START: 'true', HEALTH_PORT: String(await freePort()),
+    BACKUP_DIR: backupDir,
+    TZ: 'UTC',
+    KEEP_LAST: String(KEEP),
+    DB01_TYPE: 'sqlite',
+    DB01_PATH: join(dir, 'app.db'),
+    DB01_LABEL: 'app',
+    SCHEDULE: EVERY_SECOND,
+    BACKUP_ON_START: 'true',
+    HEALTH_PORT: String(await freePort()),
   }
 }, 60_000)
 
@@ -50,9 +65,15 @@ afterAll(async () => {
 /** Every run in the journal started after the one before it ended. */
 async function expectDisjointRuns(): Promise<number> {
   const runs = (await readRuns(backupDir)).sort((a, b) => a.startedAt.localeCompare(b.startedAt))
-  const overlaps = runs.slice(1).flatMap((r, i) => (r.startedAt < runs[i]!.finishedAt
-    ? [`${runs[i]!.trigger} run ${runs[i]!.startedAt}–${runs[i]!.finishedAt} (pid ${runs[i]!.pid}) overlaps ${r.trigger} run ${r.startedAt}–${r.finishedAt} (pid ${r.pid})`]
-    : []))
+  const overlaps = runs
+    .slice(1)
+    .flatMap((r, i) =>
+      r.startedAt < runs[i]!.finishedAt
+        ? [
+            `${runs[i]!.trigger} run ${runs[i]!.startedAt}–${runs[i]!.finishedAt} (pid ${runs[i]!.pid}) overlaps ${r.trigger} run ${r.startedAt}–${r.finishedAt} (pid ${r.pid})`,
+          ]
+        : [],
+    )
   expect(overlaps).toEqual([])
   return runs.length
 }
@@ -88,10 +109,14 @@ async function threeAtOnce(wait: boolean): Promise<number> {
   }
   if (wait) expect(codes).toEqual([0, 0, 0])
   // Each run that succeeded is in the journal, next to the daemon's.
-  const journal = await until(async () => {
-    const all = await readRuns(backupDir)
-    return all.length >= journalBefore + codes.filter((c) => c === 0).length && all
-  }, 'the manual runs in the journal', { timeoutMs: 30_000 })
+  const journal = await until(
+    async () => {
+      const all = await readRuns(backupDir)
+      return all.length >= journalBefore + codes.filter((c) => c === 0).length && all
+    },
+    'the manual runs in the journal',
+    { timeoutMs: 30_000 },
+  )
   const manual = journal.slice(journalBefore).filter((r) => r.trigger === 'manual')
   expect(manual.length).toBe(codes.filter((c) => c === 0).length)
   await expectDisjointRuns()
@@ -101,7 +126,10 @@ async function threeAtOnce(wait: boolean): Promise<number> {
 describe('concurrent runs: the daemon every second and manual runs', () => {
   it('the daemon is running backups every second', async () => {
     daemon = startDaemon(env)
-    await until(async () => (await readRuns(backupDir)).filter((r) => r.ok).length >= 2 && true, 'two daemon runs', { context: daemon.output, timeoutMs: 60_000 })
+    await until(async () => (await readRuns(backupDir)).filter((r) => r.ok).length >= 2 && true, 'two daemon runs', {
+      context: daemon.output,
+      timeoutMs: 60_000,
+    })
   }, 120_000)
 
   for (let round = 1; round <= 3; round++) {
@@ -152,7 +180,11 @@ describe('concurrent runs: a run paused while taking the lock', () => {
             daemon = startDaemon({ ...env, SCHEDULE: FAR_AWAY, HEALTH_PORT: '0' })
             contenderPid = daemon.pid
           }
-          await until(async () => (await readLockFile(backupDir))?.pid === contenderPid, `the ${contender} run to take the lock`, { timeoutMs: 60_000 })
+          await until(
+            async () => (await readLockFile(backupDir))?.pid === contenderPid,
+            `the ${contender} run to take the lock`,
+            { timeoutMs: 60_000 },
+          )
           process.kill(paused.pid!, 'SIGCONT')
           // It must find the lock taken (exit 3), not run beside the contender.
           const resumed = await pausedDone
@@ -165,7 +197,11 @@ describe('concurrent runs: a run paused while taking the lock', () => {
           const other = await contenderDone
           expect(other.exitCode, String(other.stderr).slice(-2000)).toBe(0)
         } else {
-          await until(async () => (await readRuns(backupDir)).some((r) => r.trigger === 'start' && r.pid === daemon!.pid), 'the daemon\'s start run', { context: daemon!.output })
+          await until(
+            async () => (await readRuns(backupDir)).some((r) => r.trigger === 'start' && r.pid === daemon!.pid),
+            "the daemon's start run",
+            { context: daemon!.output },
+          )
           daemon!.signal('SIGTERM')
           expect((await daemon!.exited).exitCode).toBe(0)
         }

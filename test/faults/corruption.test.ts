@@ -116,7 +116,9 @@ async function runTrial(d: Damage): Promise<void> {
     if (d.listing !== 'absent') {
       const full = await runCli(['list', '--json', '--verify'], env)
       expect(full.exitCode, full.all).toBe(1)
-      const marked = (JSON.parse(full.stdout) as ListedBackup[]).filter((b) => b.problem !== undefined).map((b) => `${b.source}/${b.id}`)
+      const marked = (JSON.parse(full.stdout) as ListedBackup[])
+        .filter((b) => b.problem !== undefined)
+        .map((b) => `${b.source}/${b.id}`)
       expect(marked, 'list --verify marks this backup and only the damaged ones').toContain(`${l}/${v.id}`)
       for (const k of keep.keys()) expect(marked).not.toContain(k)
     }
@@ -129,7 +131,10 @@ async function runTrial(d: Damage): Promise<void> {
     expect(restore.exitCode, restore.all).not.toBe(0)
     expect(restore.stderr).toMatch(d.message)
     expect(await fileState(target), 'the restore target is untouched').toBe(targetBefore)
-    expect((await readdir(dir)).filter((f) => f.includes('dbk-restore')), 'no restore leftovers beside the target').toEqual([])
+    expect(
+      (await readdir(dir)).filter((f) => f.includes('dbk-restore')),
+      'no restore leftovers beside the target',
+    ).toEqual([])
 
     const listedAfter = await listJson(env)
     expect(listedAfter.filter((b) => b.kind === 'pre-restore').length, 'no safety backup was taken').toBe(safetyBefore)
@@ -141,7 +146,11 @@ async function runTrial(d: Damage): Promise<void> {
 
 const damages: Damage[] = [
   {
-    point: 'one bit flipped in the middle of the data file', source: 1, victim: 1, listing: 'only --verify', message: REFUSED,
+    point: 'one bit flipped in the middle of the data file',
+    source: 1,
+    victim: 1,
+    listing: 'only --verify',
+    message: REFUSED,
     damage: async (v) => {
       const data = await readFile(v.path)
       data[data.length >> 1] = data[data.length >> 1]! ^ 0x10
@@ -149,48 +158,110 @@ const damages: Damage[] = [
     },
   },
   {
-    point: 'one bit flipped in the gzip trailer (last byte)', source: 1, victim: 2, listing: 'only --verify', message: REFUSED,
+    point: 'one bit flipped in the gzip trailer (last byte)',
+    source: 1,
+    victim: 2,
+    listing: 'only --verify',
+    message: REFUSED,
     damage: async (v) => {
       const data = await readFile(v.path)
       data[data.length - 1] = data[data.length - 1]! ^ 0x01
       await writeFile(v.path, data)
     },
   },
-  { point: 'data file truncated to half', source: 2, victim: 1, listing: 'marked', message: REFUSED, damage: async (v) => truncate(v.path, v.size >> 1) },
-  { point: 'data file emptied (0 bytes)', source: 2, victim: 2, listing: 'marked', message: REFUSED, damage: async (v) => truncate(v.path, 0) },
-  { point: 'data file deleted', source: 3, victim: 1, listing: 'marked', message: REFUSED, damage: async (v) => unlink(v.path) },
-  { point: 'manifest deleted', source: 3, victim: 2, listing: 'absent', message: /there is no backup .* of c3/, damage: async (v) => unlink(manifestOf(v.path)) },
   {
-    point: 'manifest names another backup\'s data file', source: 4, victim: 1, listing: 'absent', message: /there is no backup .* of c4/,
-    damage: async (v, base) => editManifest(v.path, (m) => {
-      m.file = base.path.slice(base.path.lastIndexOf('/') + 1)
-    }),
-  },
-  { point: 'manifest garbled (cut in the middle)', source: 4, victim: 2, listing: 'absent', message: /there is no backup .* of c4/, damage: async (v) => truncate(manifestOf(v.path), 200) },
-  {
-    point: 'manifest with a wrong sha256 (the .sha256 file disagrees)', source: 5, victim: 1, listing: 'marked', message: REFUSED,
-    damage: async (v) => editManifest(v.path, (m) => {
-      (m.compressed as { sha256: string }).sha256 = sha256(Buffer.from('not the backup'))
-    }),
+    point: 'data file truncated to half',
+    source: 2,
+    victim: 1,
+    listing: 'marked',
+    message: REFUSED,
+    damage: async (v) => truncate(v.path, v.size >> 1),
   },
   {
-    point: 'manifest and .sha256 both with a wrong sha256', source: 5, victim: 2, listing: 'only --verify', message: REFUSED,
+    point: 'data file emptied (0 bytes)',
+    source: 2,
+    victim: 2,
+    listing: 'marked',
+    message: REFUSED,
+    damage: async (v) => truncate(v.path, 0),
+  },
+  {
+    point: 'data file deleted',
+    source: 3,
+    victim: 1,
+    listing: 'marked',
+    message: REFUSED,
+    damage: async (v) => unlink(v.path),
+  },
+  {
+    point: 'manifest deleted',
+    source: 3,
+    victim: 2,
+    listing: 'absent',
+    message: /there is no backup .* of c3/,
+    damage: async (v) => unlink(manifestOf(v.path)),
+  },
+  {
+    point: "manifest names another backup's data file",
+    source: 4,
+    victim: 1,
+    listing: 'absent',
+    message: /there is no backup .* of c4/,
+    damage: async (v, base) =>
+      editManifest(v.path, (m) => {
+        m.file = base.path.slice(base.path.lastIndexOf('/') + 1)
+      }),
+  },
+  {
+    point: 'manifest garbled (cut in the middle)',
+    source: 4,
+    victim: 2,
+    listing: 'absent',
+    message: /there is no backup .* of c4/,
+    damage: async (v) => truncate(manifestOf(v.path), 200),
+  },
+  {
+    point: 'manifest with a wrong sha256 (the .sha256 file disagrees)',
+    source: 5,
+    victim: 1,
+    listing: 'marked',
+    message: REFUSED,
+    damage: async (v) =>
+      editManifest(v.path, (m) => {
+        ;(m.compressed as { sha256: string }).sha256 = sha256(Buffer.from('not the backup'))
+      }),
+  },
+  {
+    point: 'manifest and .sha256 both with a wrong sha256',
+    source: 5,
+    victim: 2,
+    listing: 'only --verify',
+    message: REFUSED,
     damage: async (v) => {
       const wrong = sha256(Buffer.from('not the backup either'))
       await editManifest(v.path, (m) => {
-        (m.compressed as { sha256: string }).sha256 = wrong
+        ;(m.compressed as { sha256: string }).sha256 = wrong
       })
       await writeFile(`${v.path}.sha256`, `${wrong}  ${v.path.slice(v.path.lastIndexOf('/') + 1)}\n`)
     },
   },
   {
-    point: 'manifest with a wrong content sha256 (raw)', source: 6, victim: 1, listing: 'only --verify', message: REFUSED,
-    damage: async (v) => editManifest(v.path, (m) => {
-      (m.raw as { sha256: string }).sha256 = sha256(Buffer.from('other content'))
-    }),
+    point: 'manifest with a wrong content sha256 (raw)',
+    source: 6,
+    victim: 1,
+    listing: 'only --verify',
+    message: REFUSED,
+    damage: async (v) =>
+      editManifest(v.path, (m) => {
+        ;(m.raw as { sha256: string }).sha256 = sha256(Buffer.from('other content'))
+      }),
   },
   {
-    point: 'data file replaced by another backup\'s data file', source: 6, victim: 2, listing: 'marked', message: REFUSED,
+    point: "data file replaced by another backup's data file",
+    source: 6,
+    victim: 2,
+    listing: 'marked',
+    message: REFUSED,
     damage: async (v, base) => {
       await writeFile(v.path, await readFile(base.path))
       // Same size as the victim's, so that only the content tells them apart (as with a disk
@@ -203,9 +274,13 @@ const damages: Damage[] = [
 damages.at(-1)!.listing = 'only --verify'
 
 describe('corrupted backups are refused and marked (fault injection)', () => {
-  it.each(damages)('$point', async (d) => {
-    await runTrial(d)
-  }, 60_000)
+  it.each(damages)(
+    '$point',
+    async (d) => {
+      await runTrial(d)
+    },
+    60_000,
+  )
 
   it('the next run succeeds, leaves every damaged backup for inspection, and loses nothing', async () => {
     await trial(FAULT, 'a backup run after all the damage', async () => {
@@ -216,8 +291,13 @@ describe('corrupted backups are refused and marked (fault injection)', () => {
       // only the data file whose manifest was deleted is debris now (never committed, by the rules).
       for (const d of damages.filter((x) => x.listing !== 'absent')) {
         const v = backups.get(label(d.source))![d.victim]!
-        if (d.listing === 'marked') expect(listed.find((b) => b.id === v.id && b.source === v.source)?.problem, d.point).toMatch(/\S/)
-        else expect(listed.some((b) => b.id === v.id && b.source === v.source), d.point).toBe(true)
+        if (d.listing === 'marked')
+          expect(listed.find((b) => b.id === v.id && b.source === v.source)?.problem, d.point).toMatch(/\S/)
+        else
+          expect(
+            listed.some((b) => b.id === v.id && b.source === v.source),
+            d.point,
+          ).toBe(true)
       }
       const lost = lostBackups(keep, await provenBackups(env))
       expect(lost).toEqual([])

@@ -51,7 +51,11 @@ let dir: string
 let vol: string
 let mounted = false
 let env: Record<string, string>
-const maria = { db: uniqueName('full'), user: uniqueName('full_bk'), password: `full-${Math.random().toString(36).slice(2)}` }
+const maria = {
+  db: uniqueName('full'),
+  user: uniqueName('full_bk'),
+  password: `full-${Math.random().toString(36).slice(2)}`,
+}
 let current: ListedBackup[] = []
 
 beforeAll(async () => {
@@ -66,15 +70,29 @@ beforeAll(async () => {
   // ~5 MB of SQL, ~2 MB gzipped: two backups fit on the volume, with room to spare.
   await rootQuery(`CREATE DATABASE \`${maria.db}\``)
   await rootQuery('CREATE TABLE t (id INT PRIMARY KEY, label VARCHAR(100), payload VARBINARY(32))', [], maria.db)
-  await rootQuery("INSERT INTO t SELECT seq, CONCAT('row ', seq, ' ', MD5(seq)), UNHEX(SHA2(seq, 256)) FROM seq_1_to_40000", [], maria.db)
+  await rootQuery(
+    "INSERT INTO t SELECT seq, CONCAT('row ', seq, ' ', MD5(seq)), UNHEX(SHA2(seq, 256)) FROM seq_1_to_40000",
+    [],
+    maria.db,
+  )
   await rootQuery("CREATE USER ?@'%' IDENTIFIED BY ?", [maria.user, maria.password])
   await rootQuery(`GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON \`${maria.db}\`.* TO ?@'%'`, [maria.user])
   await rootQuery("GRANT SELECT ON mysql.proc TO ?@'%'", [maria.user])
   const info = inject('mariadb')
   env = {
-    BACKUP_DIR: vol, TZ: 'UTC', KEEP_LAST: '2',
-    DB01_TYPE: 'sqlite', DB01_PATH: join(dir, 'app.db'), DB01_LABEL: 'app',
-    DB02_TYPE: 'mariadb', DB02_HOST: info.host, DB02_PORT: String(info.port), DB02_USER: maria.user, DB02_PASS: maria.password, DB02_NAME: maria.db, DB02_LABEL: 'maria',
+    BACKUP_DIR: vol,
+    TZ: 'UTC',
+    KEEP_LAST: '2',
+    DB01_TYPE: 'sqlite',
+    DB01_PATH: join(dir, 'app.db'),
+    DB01_LABEL: 'app',
+    DB02_TYPE: 'mariadb',
+    DB02_HOST: info.host,
+    DB02_PORT: String(info.port),
+    DB02_USER: maria.user,
+    DB02_PASS: maria.password,
+    DB02_NAME: maria.db,
+    DB02_LABEL: 'maria',
   }
   // Two proven backups of each database. The faulty runs keep only one (KEEP_LAST=1): a run
   // that pruned although its backup failed would show.
@@ -177,14 +195,18 @@ describe(`disk full (${HOW})`, () => {
   }, 120_000)
 
   // SQLite reports a file size limit as an I/O error, not as a full disk: tmpfs only.
-  if (MODE === 'tmpfs') it('the SQLite snapshot fills the volume', async () => {
-    await trial(FAULT, `during the SQLite snapshot (${HOW})`, async () => {
-      if (MODE === 'tmpfs') await fill(64 * 1024)
-      const r = await runFull(['backup', 'app', '--json'], { KEEP_LAST: '1' })
-      // The snapshot is taken in the run's work directory on the volume.
-      return expectCleanFailure(r, MODE === 'tmpfs' ? new RegExp(`snapshot in ${VOL()}/\\.dbkeeper/tmp/`) : /SQLite snapshot/)
-    })
-  }, 120_000)
+  if (MODE === 'tmpfs')
+    it('the SQLite snapshot fills the volume', async () => {
+      await trial(FAULT, `during the SQLite snapshot (${HOW})`, async () => {
+        if (MODE === 'tmpfs') await fill(64 * 1024)
+        const r = await runFull(['backup', 'app', '--json'], { KEEP_LAST: '1' })
+        // The snapshot is taken in the run's work directory on the volume.
+        return expectCleanFailure(
+          r,
+          MODE === 'tmpfs' ? new RegExp(`snapshot in ${VOL()}/\\.dbkeeper/tmp/`) : /SQLite snapshot/,
+        )
+      })
+    }, 120_000)
 
   it('the volume is already full when the run starts', async () => {
     await trial(FAULT, `before the run: the lock cannot be written (${HOW})`, async () => {
@@ -203,7 +225,11 @@ describe(`disk full (${HOW})`, () => {
     ] as const) {
       it(`the volume fills up ${point.slice(3)}`, async () => {
         await trial(FAULT, `${point} (${HOW})`, async () => {
-          const child = startCli(['backup', 'app', '--json'], { ...env, KEEP_LAST: '1', DBKEEPER_FAILPOINTS: failpoint })
+          const child = startCli(['backup', 'app', '--json'], {
+            ...env,
+            KEEP_LAST: '1',
+            DBKEEPER_FAILPOINTS: failpoint,
+          })
           let ended = false
           const done = child.then((r) => {
             ended = true
@@ -213,7 +239,15 @@ describe(`disk full (${HOW})`, () => {
           await fill(0)
           process.kill(child.pid!, 'SIGCONT')
           const r = await done
-          return expectCleanFailure({ exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr), all: `${String(r.stdout)}\n${String(r.stderr)}` }, writing)
+          return expectCleanFailure(
+            {
+              exitCode: r.exitCode ?? -1,
+              stdout: String(r.stdout),
+              stderr: String(r.stderr),
+              all: `${String(r.stdout)}\n${String(r.stderr)}`,
+            },
+            writing,
+          )
         })
       }, 120_000)
     }

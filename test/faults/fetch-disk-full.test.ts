@@ -38,7 +38,13 @@ beforeAll(async () => {
   await execa('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0700', 'tmpfs', vol])
   mounted = true
   makeSqliteOfSize(join(dir, 'shop.db'), 1)
-  env = { BACKUP_DIR: vol, DB01_TYPE: 'sqlite', DB01_PATH: join(dir, 'shop.db'), DB01_LABEL: 'app', ...s3Env(s3.endpoint, 'fetch-full') }
+  env = {
+    BACKUP_DIR: vol,
+    DB01_TYPE: 'sqlite',
+    DB01_PATH: join(dir, 'shop.db'),
+    DB01_LABEL: 'app',
+    ...s3Env(s3.endpoint, 'fetch-full'),
+  }
   const r = await runCli(['backup', '--json'], env)
   expect(r.exitCode, r.stderr).toBe(0)
   id = (JSON.parse(r.stdout) as BackupJson).results[0]!.id!
@@ -93,7 +99,11 @@ describe('fetch onto a full volume (tmpfs of 8 MiB)', () => {
   it('once space is freed, the same fetch succeeds', async () => {
     const r = await runCli(['fetch', id, '--source', 'app', '--json'], env)
     expect(r.exitCode, r.stderr).toBe(0)
-    expect((await readdir(join(vol, 'app', 'shop'))).filter((n) => n.includes(id)).sort()).toEqual([`${id}.db.gz`, `${id}.db.gz.manifest.json`, `${id}.db.gz.sha256`])
+    expect((await readdir(join(vol, 'app', 'shop'))).filter((n) => n.includes(id)).sort()).toEqual([
+      `${id}.db.gz`,
+      `${id}.db.gz.manifest.json`,
+      `${id}.db.gz.sha256`,
+    ])
     expect(await debrisOnDisk(vol)).toEqual([])
   }, 120_000)
 })

@@ -23,7 +23,13 @@ let env: Record<string, string>
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dbk-hostile-runtime-'))
   makeSqliteDb(join(dir, 'app.db'), 20)
-  env = { BACKUP_DIR: join(dir, 'backups'), DB01_TYPE: 'sqlite', DB01_PATH: join(dir, 'app.db'), DB01_LABEL: 'app', TZ: 'UTC' }
+  env = {
+    BACKUP_DIR: join(dir, 'backups'),
+    DB01_TYPE: 'sqlite',
+    DB01_PATH: join(dir, 'app.db'),
+    DB01_LABEL: 'app',
+    TZ: 'UTC',
+  }
 })
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true })
@@ -44,7 +50,12 @@ describe('hostile runtime configuration (issue 14)', () => {
     await trial(FAULT, 'BACKUP_DIR is a file', async () => {
       const file = join(dir, 'a-file')
       await writeFile(file, 'x')
-      for (const [args, path] of [[['backup'], file], [['list'], file], [['status'], file], [['backup'], join(file, 'sub')]] as const) {
+      for (const [args, path] of [
+        [['backup'], file],
+        [['list'], file],
+        [['status'], file],
+        [['backup'], join(file, 'sub')],
+      ] as const) {
         const r = await runCli([...args], { ...env, BACKUP_DIR: path })
         expect(r.exitCode, `${args.join(' ')}: ${r.all}`).toBe(2)
         expect(r.stderr).toContain(`BACKUP_DIR ${path} is not a directory`)
@@ -80,7 +91,12 @@ describe('hostile runtime configuration (issue 14)', () => {
       const list = await runCli(['list'], e)
       expect(list.exitCode, list.all).toBe(0)
       expect(list.stderr).toContain(`damaged manifest ${join(dbDir, name)}: the manifest has no list of tables`)
-      for (const args of [['list', '--json'], ['verify'], ['status'], ['restore', 'latest', '--source', 'app', '--to-file', join(dir, 'out-damaged.db')]]) {
+      for (const args of [
+        ['list', '--json'],
+        ['verify'],
+        ['status'],
+        ['restore', 'latest', '--source', 'app', '--to-file', join(dir, 'out-damaged.db')],
+      ]) {
         const r = await runCli(args, e)
         expect(r.all, args.join(' ')).not.toMatch(/Cannot read properties|TypeError/)
       }
@@ -92,8 +108,12 @@ describe('hostile runtime configuration (issue 14)', () => {
       const evil = join(dir, 'ev\nil\u001b[2J\u009bx.db')
       makeSqliteDb(evil, 5)
       const e = { ...env, BACKUP_DIR: join(dir, 'evil'), DB01_PATH: evil }
-      const outputs = [await runCli(['backup'], e), await runCli(['list'], e), await runCli(['status'], e),
-        await runCli(['restore', 'latest', '--source', 'app', '--to-file', join(dir, 'evil-out.db')], e)]
+      const outputs = [
+        await runCli(['backup'], e),
+        await runCli(['list'], e),
+        await runCli(['status'], e),
+        await runCli(['restore', 'latest', '--source', 'app', '--to-file', join(dir, 'evil-out.db')], e),
+      ]
       for (const r of outputs) {
         expect(r.exitCode, r.all).toBe(0)
         expect(r.all).not.toMatch(RAW_ESCAPES)

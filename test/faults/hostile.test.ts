@@ -56,15 +56,30 @@ async function cli(args: string[], env: Record<string, string>): Promise<CliResu
 
 /** Marker files a shell would have created (`touch pwned…` in the values below). */
 async function pwned(): Promise<string[]> {
-  return (await readdir(cwd)).filter((f) => f.startsWith('pwned')).concat(existsSync('/tmp/pwned-dbk') ? ['/tmp/pwned-dbk'] : [])
+  return (await readdir(cwd))
+    .filter((f) => f.startsWith('pwned'))
+    .concat(existsSync('/tmp/pwned-dbk') ? ['/tmp/pwned-dbk'] : [])
 }
 
 // ---------------------------------------------------------------- configurations
 
-const MYSQL = { DB01_TYPE: 'mysql', DB01_HOST: '127.0.0.1', DB01_PORT: '1', DB01_NAME: 'app', DB01_USER: 'backup', DB01_PASS: PW }
+const MYSQL = {
+  DB01_TYPE: 'mysql',
+  DB01_HOST: '127.0.0.1',
+  DB01_PORT: '1',
+  DB01_NAME: 'app',
+  DB01_USER: 'backup',
+  DB01_PASS: PW,
+}
 const PG = { DB01_TYPE: 'postgres', DB01_HOST: '127.0.0.1', DB01_PORT: '1', DB01_NAME: 'app', DB01_PASS: PW }
 const SQLITE = { DB01_TYPE: 'sqlite', DB01_PATH: '/nonexistent/app.db' }
-const S3 = { ...SQLITE, S3_BUCKET: 'backups', S3_ENDPOINT: 'http://127.0.0.1:1', AWS_ACCESS_KEY_ID: 'AKIAHOSTILE0000', AWS_SECRET_ACCESS_KEY: PW }
+const S3 = {
+  ...SQLITE,
+  S3_BUCKET: 'backups',
+  S3_ENDPOINT: 'http://127.0.0.1:1',
+  AWS_ACCESS_KEY_ID: 'AKIAHOSTILE0000',
+  AWS_SECRET_ACCESS_KEY: PW,
+}
 const SH = '$(touch pwned-sh)'
 const BT = '`touch pwned-bt`'
 
@@ -102,7 +117,11 @@ const badConfigs: [string, Record<string, string>, string[]][] = [
   ['mysqldump --result-file', { ...MYSQL, DB01_EXTRA_OPTS: '--result-file=/etc/passwd' }, ['DB01_EXTRA_OPTS']],
   ['mysqldump -r', { ...MYSQL, DB01_EXTRA_OPTS: '-r /tmp/pwned-dbk' }, ['DB01_EXTRA_OPTS']],
   ['mysqldump --defaults-file', { ...MYSQL, DB01_EXTRA_OPTS: '--defaults-file=/etc/shadow' }, ['DB01_EXTRA_OPTS']],
-  ['mysqldump --password in options', { ...MYSQL, DB01_EXTRA_OPTS: `--password=${PW.replace(/[ "]/g, '')}` }, ['DB01_EXTRA_OPTS']],
+  [
+    'mysqldump --password in options',
+    { ...MYSQL, DB01_EXTRA_OPTS: `--password=${PW.replace(/[ "]/g, '')}` },
+    ['DB01_EXTRA_OPTS'],
+  ],
   ['mysqldump --tab', { ...MYSQL, DB01_EXTRA_OPTS: '--tab=/tmp' }, ['DB01_EXTRA_OPTS']],
   ['unclosed quote in options', { ...MYSQL, DB01_EXTRA_OPTS: `--where="id > 1 ${SH}` }, ['DB01_EXTRA_OPTS']],
   ['pg_dump --file', { ...PG, DB01_EXTRA_OPTS: '--file=/etc/passwd' }, ['DB01_EXTRA_OPTS']],
@@ -112,12 +131,20 @@ const badConfigs: [string, Record<string, string>, string[]][] = [
   ['S3 bucket as a URL with ..', { ...S3, S3_BUCKET: 's3://backups/../x' }, ['S3_BUCKET']],
   ['S3 prefix ../escape', { ...S3, S3_PREFIX: '../escape' }, ['S3_PREFIX']],
   ['S3 prefix with . part', { ...S3, S3_PREFIX: 'a/./b' }, ['S3_PREFIX']],
-  ['S3 endpoint with credentials', { ...S3, S3_ENDPOINT: `http://key:${encodeURIComponent(PW)}@127.0.0.1:9000` }, ['S3_ENDPOINT']],
+  [
+    'S3 endpoint with credentials',
+    { ...S3, S3_ENDPOINT: `http://key:${encodeURIComponent(PW)}@127.0.0.1:9000` },
+    ['S3_ENDPOINT'],
+  ],
   ['S3 endpoint file://', { ...S3, S3_ENDPOINT: 'file:///etc/passwd' }, ['S3_ENDPOINT']],
   ['S3 settings without a bucket', { ...SQLITE, S3_PREFIX: 'x', AWS_SECRET_ACCESS_KEY: PW }, ['S3_BUCKET']],
   ['webhook file://', { ...SQLITE, WEBHOOK_URL: 'file:///etc/passwd' }, ['WEBHOOK_URL']],
   ['webhook javascript:', { ...SQLITE, WEBHOOK_URL: 'javascript:alert(1)' }, ['WEBHOOK_URL']],
-  ['SMTP port with ;', { ...SQLITE, SMTP_HOST: '127.0.0.1', MAIL_TO: 'ops@example.com', SMTP_PORT: '25;touch pwned-smtp' }, ['SMTP_PORT']],
+  [
+    'SMTP port with ;',
+    { ...SQLITE, SMTP_HOST: '127.0.0.1', MAIL_TO: 'ops@example.com', SMTP_PORT: '25;touch pwned-smtp' },
+    ['SMTP_PORT'],
+  ],
   ['MAIL_TO with $()', { ...SQLITE, SMTP_HOST: '127.0.0.1', MAIL_TO: `ops@example.com,${SH}` }, ['MAIL_TO']],
   ['schedule $()', { ...SQLITE, SCHEDULE: SH }, ['SCHEDULE']],
   ['health port -1', { ...SQLITE, HEALTH_PORT: '-1' }, ['HEALTH_PORT']],
@@ -134,32 +161,36 @@ describe('hostile configurations', () => {
   })
 
   describe.concurrent('each: exit 2 naming the variable, nothing touched', () => {
-    it.each(badConfigs.map((c, i) => [i, ...c] as const))('#%i %s', async (i, name, env, variables) => {
-      await trial('hostile configuration', name, async () => {
-        // Half the cases with an existing volume (it must stay exactly as it was), half without (it must not appear).
-        const backupDir = join(dir, `cfg-${i}`)
-        if (i % 2 === 0) {
-          await mkdir(join(backupDir, 'app', 'app'), { recursive: true })
-          await writeFile(join(backupDir, 'app', 'app', 'note.txt'), 'existing')
-        }
-        const before = await treeState(backupDir)
-        const r = await cli(['backup'], { ...env, DB01_PASS: env.DB01_PASS ?? '', BACKUP_DIR: backupDir })
-        expect(r.exitCode, r.all).toBe(2)
-        const lines = r.stderr.split('\n').filter((l) => l.startsWith('  - '))
-        const named = lines.map((l) => /^ {2}- ([A-Z0-9_]+):/.exec(l)?.[1])
-        for (const v of variables) expect(named, r.stderr).toContain(v)
-        expect(r.stderr).toMatch(/invalid configuration/)
-        expect(r.all).not.toContain(PW)
-        if (i % 2 === 1) expect(existsSync(backupDir), 'BACKUP_DIR must not be created').toBe(false)
-        expect(await pwned()).toEqual([])
-        // What was on the volume before and is gone or changed now.
-        const after = await treeState(backupDir)
-        const changed = Object.keys(before).filter((k) => after[k] !== before[k])
-        expect(changed).toEqual([])
-        expect(after).toEqual(before)
-        return changed.length
-      })
-    }, 60_000)
+    it.each(badConfigs.map((c, i) => [i, ...c] as const))(
+      '#%i %s',
+      async (i, name, env, variables) => {
+        await trial('hostile configuration', name, async () => {
+          // Half the cases with an existing volume (it must stay exactly as it was), half without (it must not appear).
+          const backupDir = join(dir, `cfg-${i}`)
+          if (i % 2 === 0) {
+            await mkdir(join(backupDir, 'app', 'app'), { recursive: true })
+            await writeFile(join(backupDir, 'app', 'app', 'note.txt'), 'existing')
+          }
+          const before = await treeState(backupDir)
+          const r = await cli(['backup'], { ...env, DB01_PASS: env.DB01_PASS ?? '', BACKUP_DIR: backupDir })
+          expect(r.exitCode, r.all).toBe(2)
+          const lines = r.stderr.split('\n').filter((l) => l.startsWith('  - '))
+          const named = lines.map((l) => /^ {2}- ([A-Z0-9_]+):/.exec(l)?.[1])
+          for (const v of variables) expect(named, r.stderr).toContain(v)
+          expect(r.stderr).toMatch(/invalid configuration/)
+          expect(r.all).not.toContain(PW)
+          if (i % 2 === 1) expect(existsSync(backupDir), 'BACKUP_DIR must not be created').toBe(false)
+          expect(await pwned()).toEqual([])
+          // What was on the volume before and is gone or changed now.
+          const after = await treeState(backupDir)
+          const changed = Object.keys(before).filter((k) => after[k] !== before[k])
+          expect(changed).toEqual([])
+          expect(after).toEqual(before)
+          return changed.length
+        })
+      },
+      60_000,
+    )
   })
 })
 
@@ -204,7 +235,12 @@ describe('hostile names', () => {
   let nameDir: string
   let backupDir: string
   let env: Record<string, string>
-  const sqliteFiles = [`it's a "db"; $(touch pwned-sq) \`touch pwned-sq2\``, 'ümlaut 日本 données', '-rf --help', 'semi;colon&amp']
+  const sqliteFiles = [
+    `it's a "db"; $(touch pwned-sq) \`touch pwned-sq2\``,
+    'ümlaut 日本 données',
+    '-rf --help',
+    'semi;colon&amp',
+  ]
   let sources: string
   const suffix = uniqueName('h')
 
@@ -220,13 +256,20 @@ describe('hostile names', () => {
       await rootQuery(`CREATE TABLE ${q(db)}.t (id INT PRIMARY KEY, s VARCHAR(100)) CHARACTER SET utf8mb4`)
       await rootQuery(`INSERT INTO ${q(db)}.t VALUES (1, ?), (2, 'two ✓'), (3, NULL)`, [name])
       // A table name with a dot too (an identifier, not a qualified name).
-      await rootQuery(`CREATE TABLE ${q(db)}.\`v1.2 "x"\` (id INT PRIMARY KEY); INSERT INTO ${q(db)}.\`v1.2 "x"\` VALUES (7)`)
+      await rootQuery(
+        `CREATE TABLE ${q(db)}.\`v1.2 "x"\` (id INT PRIMARY KEY); INSERT INTO ${q(db)}.\`v1.2 "x"\` VALUES (7)`,
+      )
     }
     sqliteFiles.forEach((f) => makeSqliteDb(join(sources, 'sub dir', `${f}.db`), 50))
     const info = inject('mariadb')
     env = {
-      BACKUP_DIR: backupDir, TZ: 'UTC',
-      DB01_TYPE: 'mariadb', DB01_HOST: info.host, DB01_PORT: String(info.port), DB01_USER: info.user, DB01_LABEL: 'maria',
+      BACKUP_DIR: backupDir,
+      TZ: 'UTC',
+      DB01_TYPE: 'mariadb',
+      DB01_HOST: info.host,
+      DB01_PORT: String(info.port),
+      DB01_USER: info.user,
+      DB01_LABEL: 'maria',
       DB01_NAME: MARIA_NAMES.map((n) => `${n}${suffix}`).join(','),
     }
     // SQLite: derived labels and names from hostile file names; a `..` in the path; an explicit hostile NAME.
@@ -240,7 +283,8 @@ describe('hostile names', () => {
   }, 120_000)
 
   afterAll(async () => {
-    for (const name of MARIA_NAMES) await rootQuery(`DROP DATABASE IF EXISTS ${q(`${name}${suffix}`)}`).catch(() => undefined)
+    for (const name of MARIA_NAMES)
+      await rootQuery(`DROP DATABASE IF EXISTS ${q(`${name}${suffix}`)}`).catch(() => undefined)
   })
 
   it('refuses names and labels that would leave their directory, clearly', async () => {
@@ -268,13 +312,25 @@ describe('hostile names', () => {
     const json = JSON.parse(run.stdout) as BackupJson
     const listed = JSON.parse((await cli(['list', '--json'], env)).stdout) as ListedBackup[]
     const verify = await cli(['verify', '--json'], env)
-    const config = JSON.parse((await cli(['config', '--json'], env)).stdout) as { sources: { label: string; path?: string }[] }
+    const config = JSON.parse((await cli(['config', '--json'], env)).stdout) as {
+      sources: { label: string; path?: string }[]
+    }
     const paths = new Map(config.sources.filter((c) => c.path).map((c) => [c.label, c.path!]))
     const verified = JSON.parse(verify.stdout) as VerifyJson[]
 
     const all = [
-      ...MARIA_NAMES.map((n) => ({ source: 'maria', database: `${n}${suffix}`, point: `MariaDB database ${JSON.stringify(n)}` })),
-      ...json.results.filter((r) => r.source !== 'maria').map((r) => ({ source: r.source, database: r.database, point: `SQLite file/label/name ${JSON.stringify(`${r.source}/${r.database}`)}` })),
+      ...MARIA_NAMES.map((n) => ({
+        source: 'maria',
+        database: `${n}${suffix}`,
+        point: `MariaDB database ${JSON.stringify(n)}`,
+      })),
+      ...json.results
+        .filter((r) => r.source !== 'maria')
+        .map((r) => ({
+          source: r.source,
+          database: r.database,
+          point: `SQLite file/label/name ${JSON.stringify(`${r.source}/${r.database}`)}`,
+        })),
     ]
     expect(all.length).toBe(MARIA_NAMES.length + sqliteFiles.length)
     for (const { source, database, point } of all) {
@@ -286,7 +342,10 @@ describe('hostile names', () => {
         const entry = listed.find((b) => b.source === source && b.database === database)
         expect(entry, 'listed').toBeDefined()
         expect(entry!.path.startsWith(`${backupDir}/`)).toBe(true)
-        expect(verified.find((v) => v.source === source && v.database === database), verify.all).toMatchObject({ ok: true })
+        expect(
+          verified.find((v) => v.source === source && v.database === database),
+          verify.all,
+        ).toMatchObject({ ok: true })
 
         // Round trip: change the data, restore, compare.
         if (source === 'maria') {
@@ -294,7 +353,10 @@ describe('hostile names', () => {
           await rootQuery(`DELETE FROM ${q(database)}.t WHERE id > 1`)
           await rootQuery(`UPDATE ${q(database)}.t SET s = 'changed'`)
           // An id may start with "-" (a database named "-x"): after "--", as the CLI's own error says.
-          const r = await cli(['restore', '--source', 'maria', `--database=${database}`, '--yes', '--no-safety-backup', '--', entry!.id], env)
+          const r = await cli(
+            ['restore', '--source', 'maria', `--database=${database}`, '--yes', '--no-safety-backup', '--', entry!.id],
+            env,
+          )
           expect(r.exitCode, r.all).toBe(0)
           expect(await mariaRows(database)).toBe(before)
         } else {
@@ -321,8 +383,10 @@ describe('hostile names', () => {
       // On these tiny databases the tools live ~50 ms, and on a busy machine the 100 ms sampler can
       // miss every one: back the MariaDB source up again under a 10 ms sampler until it has seen
       // them (bounded), so that "no shell was started" is known to have watched the tools run.
-      const sawMariaTools = () => evidence.ourCmdlines().some((c) => /^(\S*\/)?(mysqldump|mariadb-dump|mariadb|mysql) /.test(c))
-      for (let i = 0; i < 5 && !sawMariaTools(); i++) expect((await evidence.sampleDensely(() => cli(['backup', 'maria'], env))).exitCode).toBe(0)
+      const sawMariaTools = () =>
+        evidence.ourCmdlines().some((c) => /^(\S*\/)?(mysqldump|mariadb-dump|mariadb|mysql) /.test(c))
+      for (let i = 0; i < 5 && !sawMariaTools(); i++)
+        expect((await evidence.sampleDensely(() => cli(['backup', 'maria'], env))).exitCode).toBe(0)
       expect(sawMariaTools(), 'the sampler saw the MariaDB tools').toBe(true)
       expect(shellsStarted()).toEqual([])
       return 0
@@ -347,8 +411,13 @@ describe('hostile passwords', () => {
     pwDir = join(dir, 'passwords')
     await mkdir(pwDir)
     await rootQuery(`CREATE DATABASE ${q(db)}`)
-    await rootQuery(`CREATE TABLE ${q(db)}.t (id INT PRIMARY KEY, s VARCHAR(100)); INSERT INTO ${q(db)}.t VALUES (1, 'one'), (2, 'two')`)
-    for (const [user, password] of [[mUser, NASTY], [mUser2, NASTY_HASH]]) {
+    await rootQuery(
+      `CREATE TABLE ${q(db)}.t (id INT PRIMARY KEY, s VARCHAR(100)); INSERT INTO ${q(db)}.t VALUES (1, 'one'), (2, 'two')`,
+    )
+    for (const [user, password] of [
+      [mUser, NASTY],
+      [mUser2, NASTY_HASH],
+    ]) {
       await rootQuery("CREATE USER ?@'%' IDENTIFIED BY ?", [user, password])
       await rootQuery(`GRANT ALL PRIVILEGES ON ${q(db)}.* TO ?@'%'`, [user])
       // An in-place restore loads beside the database (docs/RESTORE.md, Privileges).
@@ -386,7 +455,12 @@ describe('hostile passwords', () => {
     }
   })
 
-  async function roundTrip(env: Record<string, string>, label: string, rows: () => Promise<string>, damage: () => Promise<void>): Promise<void> {
+  async function roundTrip(
+    env: Record<string, string>,
+    label: string,
+    rows: () => Promise<string>,
+    damage: () => Promise<void>,
+  ): Promise<void> {
     const r = await cli(['backup', '--json'], env)
     expect(r.exitCode, r.all).toBe(0)
     const id = (JSON.parse(r.stdout) as BackupJson).results[0]!.id!
@@ -402,7 +476,17 @@ describe('hostile passwords', () => {
 
   const maria = (user: string, extra: Record<string, string>) => {
     const info = inject('mariadb')
-    return { BACKUP_DIR: join(pwDir, 'backups'), TZ: 'UTC', DB01_TYPE: 'mariadb', DB01_HOST: info.host, DB01_PORT: String(info.port), DB01_USER: user, DB01_NAME: db, DB01_LABEL: 'maria', ...extra }
+    return {
+      BACKUP_DIR: join(pwDir, 'backups'),
+      TZ: 'UTC',
+      DB01_TYPE: 'mariadb',
+      DB01_HOST: info.host,
+      DB01_PORT: String(info.port),
+      DB01_USER: user,
+      DB01_NAME: db,
+      DB01_LABEL: 'maria',
+      ...extra,
+    }
   }
   const mariaRowsOf = async () => JSON.stringify(await rootQuery(`SELECT * FROM ${q(db)}.t ORDER BY id`))
   const mariaDamage = async () => {
@@ -410,10 +494,14 @@ describe('hostile passwords', () => {
   }
 
   it('MariaDB user with every special character, from DB01_PASS', async () => {
-    await trial('hostile passwords', 'MariaDB, DB01_PASS: every printable special character, non-ASCII, spaces at both ends', async () => {
-      await roundTrip(maria(mUser, { DB01_PASS: NASTY }), 'maria', mariaRowsOf, mariaDamage)
-      return 0
-    })
+    await trial(
+      'hostile passwords',
+      'MariaDB, DB01_PASS: every printable special character, non-ASCII, spaces at both ends',
+      async () => {
+        await roundTrip(maria(mUser, { DB01_PASS: NASTY }), 'maria', mariaRowsOf, mariaDamage)
+        return 0
+      },
+    )
   }, 120_000)
 
   it('MariaDB user with a password that starts with # (an option file comment), from DB01_PASS_FILE', async () => {
@@ -426,37 +514,63 @@ describe('hostile passwords', () => {
   }, 120_000)
 
   it('PostgreSQL role with every special character', async () => {
-    await trial('hostile passwords', 'PostgreSQL, DB01_PASS: every printable special character, non-ASCII, spaces at both ends', async () => {
-      const info = inject('postgres')
-      const env = { BACKUP_DIR: join(pwDir, 'backups'), TZ: 'UTC', DB01_TYPE: 'postgres', DB01_HOST: info.host, DB01_PORT: String(info.port), DB01_USER: pRole, DB01_PASS: NASTY, DB01_NAME: pRole, DB01_LABEL: 'pg' }
-      const rows = async () => {
-        const c = await pgAdmin(inject('postgres'), pRole)
-        try {
-          return JSON.stringify((await c.query('SELECT * FROM t ORDER BY id')).rows)
-        } finally {
-          await c.end()
+    await trial(
+      'hostile passwords',
+      'PostgreSQL, DB01_PASS: every printable special character, non-ASCII, spaces at both ends',
+      async () => {
+        const info = inject('postgres')
+        const env = {
+          BACKUP_DIR: join(pwDir, 'backups'),
+          TZ: 'UTC',
+          DB01_TYPE: 'postgres',
+          DB01_HOST: info.host,
+          DB01_PORT: String(info.port),
+          DB01_USER: pRole,
+          DB01_PASS: NASTY,
+          DB01_NAME: pRole,
+          DB01_LABEL: 'pg',
         }
-      }
-      await roundTrip(env, 'pg', rows, async () => {
-        const c = await pgAdmin(inject('postgres'), pRole)
-        try {
-          await c.query('DELETE FROM t WHERE id = 2')
-        } finally {
-          await c.end()
+        const rows = async () => {
+          const c = await pgAdmin(inject('postgres'), pRole)
+          try {
+            return JSON.stringify((await c.query('SELECT * FROM t ORDER BY id')).rows)
+          } finally {
+            await c.end()
+          }
         }
-      })
-      return 0
-    })
+        await roundTrip(env, 'pg', rows, async () => {
+          const c = await pgAdmin(inject('postgres'), pRole)
+          try {
+            await c.query('DELETE FROM t WHERE id = 2')
+          } finally {
+            await c.end()
+          }
+        })
+        return 0
+      },
+    )
   }, 120_000)
 
   it('a wrong password is refused (the password really is checked), without echoing it', async () => {
     await trial('hostile passwords', 'wrong password refused: MariaDB and PostgreSQL', async () => {
       const info = inject('postgres')
       const wrong = `${NASTY.trim()}-wrong`
-      const m = await cli(['backup', '--json'], { ...maria(mUser, { DB01_PASS: wrong }), BACKUP_DIR: join(pwDir, 'wrong') })
+      const m = await cli(['backup', '--json'], {
+        ...maria(mUser, { DB01_PASS: wrong }),
+        BACKUP_DIR: join(pwDir, 'wrong'),
+      })
       expect(m.exitCode, m.all).toBe(1)
       expect(m.all).toMatch(/AUTH/)
-      const p = await cli(['backup', '--json'], { BACKUP_DIR: join(pwDir, 'wrong'), DB01_TYPE: 'postgres', DB01_HOST: info.host, DB01_PORT: String(info.port), DB01_USER: pRole, DB01_PASS: wrong, DB01_NAME: pRole, DB01_LABEL: 'pg' })
+      const p = await cli(['backup', '--json'], {
+        BACKUP_DIR: join(pwDir, 'wrong'),
+        DB01_TYPE: 'postgres',
+        DB01_HOST: info.host,
+        DB01_PORT: String(info.port),
+        DB01_USER: pRole,
+        DB01_PASS: wrong,
+        DB01_NAME: pRole,
+        DB01_LABEL: 'pg',
+      })
       expect(p.exitCode, p.all).toBe(1)
       expect(p.all).toMatch(/AUTH/)
       for (const r of [m, p]) expect(r.all).not.toContain(wrong)
@@ -464,7 +578,7 @@ describe('hostile passwords', () => {
     })
   }, 120_000)
 
-  it('leaks no password: outputs, volume, /proc command lines and the tools\' environment', async () => {
+  it("leaks no password: outputs, volume, /proc command lines and the tools' environment", async () => {
     await trial('secret leak check', 'hostile-input runs: outputs, volume, /proc', async () => {
       evidence.stopSampling()
       for (const args of [['status', '--json'], ['config', '--json'], ['config']]) {
@@ -472,7 +586,10 @@ describe('hostile passwords', () => {
       }
       await evidence.addFiles(join(pwDir, 'backups'))
       expect(evidence.samples).toBeGreaterThan(10)
-      expect(evidence.ourCmdlines().some((c) => /^(\S*\/)?(pg_dump|psql|pg_restore) /.test(c)), 'the sampler saw the PostgreSQL tools').toBe(true)
+      expect(
+        evidence.ourCmdlines().some((c) => /^(\S*\/)?(pg_dump|psql|pg_restore) /.test(c)),
+        'the sampler saw the PostgreSQL tools',
+      ).toBe(true)
       expect(evidence.leaks([NASTY, NASTY.trim(), NASTY_HASH, PW])).toEqual([])
       return 0
     })

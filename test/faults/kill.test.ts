@@ -35,7 +35,11 @@ const MB = 1024 * 1024
 
 let root: string
 let s3: TestS3 | undefined
-const maria = { db: uniqueName('kill'), user: uniqueName('kill_bk'), password: `kill-${Math.random().toString(36).slice(2)}` }
+const maria = {
+  db: uniqueName('kill'),
+  user: uniqueName('kill_bk'),
+  password: `kill-${Math.random().toString(36).slice(2)}`,
+}
 const running = new Set<number>()
 /** The three volumes (set by their series' setup), for the trials' observations. */
 let dump: Volume
@@ -109,7 +113,9 @@ interface KillTrial {
 
 /** The newest `keep` backups of one database among `entries`. */
 function newest(entries: readonly ListedBackup[], source: string, database: string, keep: number): Set<string> {
-  const mine = entries.filter((e) => e.source === source && e.database === database).sort((a, b) => b.time.localeCompare(a.time) || b.id.localeCompare(a.id))
+  const mine = entries
+    .filter((e) => e.source === source && e.database === database)
+    .sort((a, b) => b.time.localeCompare(a.time) || b.id.localeCompare(a.id))
   return new Set(mine.slice(0, keep).map(keyOf))
 }
 
@@ -143,7 +149,8 @@ async function killTrial(v: Volume, t: KillTrial): Promise<number> {
 
   // The run's own work directory is there while it runs: not what `debris` is about.
   const debris = (await debrisOnDisk(v.backupDir)).filter((d) => !d.startsWith('.dbkeeper/tmp/'))
-  if (t.debris !== undefined) expect(debris.length > 0, `debris right after the kill: ${debris.join(', ')}`).toBe(t.debris)
+  if (t.debris !== undefined)
+    expect(debris.length > 0, `debris right after the kill: ${debris.join(', ')}`).toBe(t.debris)
   await t.after?.()
 
   const after = await listJson(v.env)
@@ -151,9 +158,10 @@ async function killTrial(v: Volume, t: KillTrial): Promise<number> {
   // only one the policy does not keep.
   const keep = Number(t.env?.KEEP_LAST ?? v.keep)
   const beforeKeys = new Set(before.map(keyOf))
-  const mayGo = (b: ListedBackup) => (t.sources.length === 0 || t.sources.includes(b.source))
-    && after.some((a) => a.source === b.source && a.database === b.database && !beforeKeys.has(keyOf(a)))
-    && !newest([...before, ...after], b.source, b.database, keep).has(keyOf(b))
+  const mayGo = (b: ListedBackup) =>
+    (t.sources.length === 0 || t.sources.includes(b.source)) &&
+    after.some((a) => a.source === b.source && a.database === b.database && !beforeKeys.has(keyOf(a))) &&
+    !newest([...before, ...after], b.source, b.database, keep).has(keyOf(b))
   const { lost, details } = await assessLoss(v.env, before, after, mayGo)
   expect(details).toEqual([])
 
@@ -176,150 +184,272 @@ const childMatching = (pid: number, pattern: RegExp) => descendants(pid).some((p
  */
 function series(name: string, setup: () => Promise<Volume>, trials: KillTrial[]): void {
   SERIES.push(trials.length)
-  it.concurrent(`${name}: ${trials.length} kill points`, async () => {
-    const v = await setup()
-    for (const t of trials) {
-      try {
-        await trial(FAULT, t.point, () => killTrial(v, t))
-      } catch (error) {
-        throw new Error(`killed at "${t.point}": ${(error as Error).message}`, { cause: error })
+  it.concurrent(
+    `${name}: ${trials.length} kill points`,
+    async () => {
+      const v = await setup()
+      for (const t of trials) {
+        try {
+          await trial(FAULT, t.point, () => killTrial(v, t))
+        } catch (error) {
+          throw new Error(`killed at "${t.point}": ${(error as Error).message}`, { cause: error })
+        }
       }
-    }
-  }, 600_000)
+    },
+    600_000,
+  )
 }
 
 const SERIES: number[] = []
 
 describe('SIGKILL of `dbkeeper backup`', () => {
-  series('during the dump, compression and verification (big SQLite, MariaDB)', async () => {
-    // ~30 MB of SQL from mysqldump: long enough to be watched.
-    await rootQuery(`CREATE DATABASE \`${maria.db}\``)
-    await rootQuery('CREATE TABLE t (id INT PRIMARY KEY, label VARCHAR(100), payload VARBINARY(32))', [], maria.db)
-    await rootQuery("INSERT INTO t SELECT seq, CONCAT('row ', seq, ' ', MD5(seq)), UNHEX(SHA2(seq, 256)) FROM seq_1_to_250000", [], maria.db)
-    await rootQuery("CREATE USER ?@'%' IDENTIFIED BY ?", [maria.user, maria.password])
-    await rootQuery(`GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON \`${maria.db}\`.* TO ?@'%'`, [maria.user])
-    await rootQuery("GRANT SELECT ON mysql.proc TO ?@'%'", [maria.user])
-    const passFile = join(root, 'maria_password')
-    await writeFile(passFile, maria.password, { mode: 0o600 })
-    const info = inject('mariadb')
-    const v = await makeVolume('dump', 1, {
-      DB01_TYPE: 'sqlite', DB01_PATH: join(root, 'big.db'), DB01_LABEL: 'big',
-      DB02_TYPE: 'mariadb', DB02_HOST: info.host, DB02_PORT: String(info.port), DB02_USER: maria.user, DB02_PASS_FILE: passFile, DB02_NAME: maria.db, DB02_LABEL: 'maria',
-    })
-    await baseline(v, 1)
-    expect(v.current).toHaveLength(2)
-    dump = v
-    return v
-  }, [
-    {
-      point: 'dump: SQLite snapshot child running (observed)',
-      sources: ['big'],
-      observe: (pid, ended) => whileRunning(ended, () => childMatching(pid, /snapshot-child/), 'the SQLite snapshot child'),
+  series(
+    'during the dump, compression and verification (big SQLite, MariaDB)',
+    async () => {
+      // ~30 MB of SQL from mysqldump: long enough to be watched.
+      await rootQuery(`CREATE DATABASE \`${maria.db}\``)
+      await rootQuery('CREATE TABLE t (id INT PRIMARY KEY, label VARCHAR(100), payload VARBINARY(32))', [], maria.db)
+      await rootQuery(
+        "INSERT INTO t SELECT seq, CONCAT('row ', seq, ' ', MD5(seq)), UNHEX(SHA2(seq, 256)) FROM seq_1_to_250000",
+        [],
+        maria.db,
+      )
+      await rootQuery("CREATE USER ?@'%' IDENTIFIED BY ?", [maria.user, maria.password])
+      await rootQuery(`GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON \`${maria.db}\`.* TO ?@'%'`, [
+        maria.user,
+      ])
+      await rootQuery("GRANT SELECT ON mysql.proc TO ?@'%'", [maria.user])
+      const passFile = join(root, 'maria_password')
+      await writeFile(passFile, maria.password, { mode: 0o600 })
+      const info = inject('mariadb')
+      const v = await makeVolume('dump', 1, {
+        DB01_TYPE: 'sqlite',
+        DB01_PATH: join(root, 'big.db'),
+        DB01_LABEL: 'big',
+        DB02_TYPE: 'mariadb',
+        DB02_HOST: info.host,
+        DB02_PORT: String(info.port),
+        DB02_USER: maria.user,
+        DB02_PASS_FILE: passFile,
+        DB02_NAME: maria.db,
+        DB02_LABEL: 'maria',
+      })
+      await baseline(v, 1)
+      expect(v.current).toHaveLength(2)
+      dump = v
+      return v
     },
-    {
-      point: 'dump + gzip: temporary file at 1 MB (observed)',
-      sources: ['big'],
-      observe: (pid, ended) => whileRunning(ended, () => hasTemp(dump, MB), 'a 1 MB temporary file'),
-      debris: true,
-    },
-    {
-      point: 'dump + zstd: temporary file at 2 MB (observed)',
-      sources: ['big'],
-      env: { COMPRESSION: 'zstd' },
-      observe: (pid, ended) => whileRunning(ended, () => hasTemp(dump, 2 * MB), 'a 2 MB temporary file'),
-      debris: true,
-    },
-    {
-      point: 'dump, no compression: temporary file at 6 MB (observed)',
-      sources: ['big'],
-      env: { COMPRESSION: 'none' },
-      observe: (pid, ended) => whileRunning(ended, () => hasTemp(dump, 6 * MB), 'a 6 MB temporary file'),
-      debris: true,
-    },
-    {
-      point: 'dump: mysqldump running, temporary file at 256 KB (observed)',
-      sources: ['maria'],
-      observe: (pid, ended) => whileRunning(ended, async () => childMatching(pid, /mysqldump|mariadb-dump/) && (await hasTemp(dump, 256 * 1024)), 'mysqldump writing'),
-      debris: true,
-    },
-    {
-      point: 'during verification: 1 MB read back (observed)',
-      sources: ['big'],
-      failpoint: 'backup.before-verify',
-      observe: async (pid, ended) => {
-        const start = procIo(pid)!.rchar
-        process.kill(pid, 'SIGCONT')
-        await whileRunning(ended, () => procIo(pid)!.rchar >= start + MB, '1 MB read back')
+    [
+      {
+        point: 'dump: SQLite snapshot child running (observed)',
+        sources: ['big'],
+        observe: (pid, ended) =>
+          whileRunning(ended, () => childMatching(pid, /snapshot-child/), 'the SQLite snapshot child'),
       },
-      debris: true,
-    },
-  ])
-
-  series('taking the lock, cleaning debris, retention and the journal (small SQLite)', async () => {
-    const v = await makeVolume('state', 2, { DB01_TYPE: 'sqlite', DB01_PATH: join(root, 'app.db'), DB01_LABEL: 'app' })
-    await baseline(v, 2)
-    expect(v.current).toHaveLength(2)
-    state = v
-    return v
-  }, [
-    {
-      point: 'taking the lock: written under its private name, not yet in place',
-      sources: [],
-      failpoint: 'lock.written',
-      // Debris of the lock: the next run takes the lock and removes it.
-      after: async () => expect((await readdir(join(state.backupDir, '.dbkeeper'))).filter((f) => f.startsWith('lock'))).toEqual([expect.stringMatching(/^lock\.\d+\.tmp$/)]),
-    },
-    {
-      point: 'cleaning the debris of an earlier killed run',
-      sources: [],
-      failpoint: 'debris.removed',
-      before: async () => {
-        const db = join(state.backupDir, 'app', 'app')
-        for (const name of ['.app_20200101T000000Z.db.gz.dbk-tmp', 'app_20200101T000001Z.db.gz', 'app_20200101T000001Z.db.gz.sha256']) await writeFile(join(db, name), 'x')
+      {
+        point: 'dump + gzip: temporary file at 1 MB (observed)',
+        sources: ['big'],
+        observe: (pid, ended) => whileRunning(ended, () => hasTemp(dump, MB), 'a 1 MB temporary file'),
+        debris: true,
       },
-      debris: true,
+      {
+        point: 'dump + zstd: temporary file at 2 MB (observed)',
+        sources: ['big'],
+        env: { COMPRESSION: 'zstd' },
+        observe: (pid, ended) => whileRunning(ended, () => hasTemp(dump, 2 * MB), 'a 2 MB temporary file'),
+        debris: true,
+      },
+      {
+        point: 'dump, no compression: temporary file at 6 MB (observed)',
+        sources: ['big'],
+        env: { COMPRESSION: 'none' },
+        observe: (pid, ended) => whileRunning(ended, () => hasTemp(dump, 6 * MB), 'a 6 MB temporary file'),
+        debris: true,
+      },
+      {
+        point: 'dump: mysqldump running, temporary file at 256 KB (observed)',
+        sources: ['maria'],
+        observe: (pid, ended) =>
+          whileRunning(
+            ended,
+            async () => childMatching(pid, /mysqldump|mariadb-dump/) && (await hasTemp(dump, 256 * 1024)),
+            'mysqldump writing',
+          ),
+        debris: true,
+      },
+      {
+        point: 'during verification: 1 MB read back (observed)',
+        sources: ['big'],
+        failpoint: 'backup.before-verify',
+        observe: async (pid, ended) => {
+          const start = procIo(pid)!.rchar
+          process.kill(pid, 'SIGCONT')
+          await whileRunning(ended, () => procIo(pid)!.rchar >= start + MB, '1 MB read back')
+        },
+        debris: true,
+      },
+    ],
+  )
+
+  series(
+    'taking the lock, cleaning debris, retention and the journal (small SQLite)',
+    async () => {
+      const v = await makeVolume('state', 2, {
+        DB01_TYPE: 'sqlite',
+        DB01_PATH: join(root, 'app.db'),
+        DB01_LABEL: 'app',
+      })
+      await baseline(v, 2)
+      expect(v.current).toHaveLength(2)
+      state = v
+      return v
     },
-    { point: 'retention: manifest deleted, data file not yet', sources: [], failpoint: 'retention.manifest-removed', debris: true },
-    { point: 'retention: between two deletions', sources: [], failpoint: 'retention.backup-removed', env: { KEEP_LAST: '1' }, debris: false },
-    { point: 'journal written, before the lock is released', sources: [], failpoint: 'run.journal-written', debris: false },
-  ])
+    [
+      {
+        point: 'taking the lock: written under its private name, not yet in place',
+        sources: [],
+        failpoint: 'lock.written',
+        // Debris of the lock: the next run takes the lock and removes it.
+        after: async () =>
+          expect((await readdir(join(state.backupDir, '.dbkeeper'))).filter((f) => f.startsWith('lock'))).toEqual([
+            expect.stringMatching(/^lock\.\d+\.tmp$/),
+          ]),
+      },
+      {
+        point: 'cleaning the debris of an earlier killed run',
+        sources: [],
+        failpoint: 'debris.removed',
+        before: async () => {
+          const db = join(state.backupDir, 'app', 'app')
+          for (const name of [
+            '.app_20200101T000000Z.db.gz.dbk-tmp',
+            'app_20200101T000001Z.db.gz',
+            'app_20200101T000001Z.db.gz.sha256',
+          ])
+            await writeFile(join(db, name), 'x')
+        },
+        debris: true,
+      },
+      {
+        point: 'retention: manifest deleted, data file not yet',
+        sources: [],
+        failpoint: 'retention.manifest-removed',
+        debris: true,
+      },
+      {
+        point: 'retention: between two deletions',
+        sources: [],
+        failpoint: 'retention.backup-removed',
+        env: { KEEP_LAST: '1' },
+        debris: false,
+      },
+      {
+        point: 'journal written, before the lock is released',
+        sources: [],
+        failpoint: 'run.journal-written',
+        debris: false,
+      },
+    ],
+  )
 
-  series('during verification and the commit (small SQLite)', async () => {
-    const v = await makeVolume('commit', 2, { DB01_TYPE: 'sqlite', DB01_PATH: join(root, 'app.db'), DB01_LABEL: 'app' })
-    await baseline(v, 2)
-    expect(v.current).toHaveLength(2)
-    return v
-  }, [
-    { point: 'temporary file created', sources: [], failpoint: 'backup.tmp-created', debris: true },
-    { point: 'dump and compression done, before verification', sources: [], failpoint: 'backup.before-verify', debris: true },
-    { point: 'verified, before the commit', sources: [], failpoint: 'backup.verified', debris: true },
-    { point: 'commit: .sha256 in place, data not linked', sources: [], failpoint: 'backup.sidecar-written', debris: true },
-    { point: 'commit: data linked, temporary name not yet removed', sources: [], failpoint: 'commit.linked', debris: true },
-    { point: 'commit: data in place, no manifest', sources: [], failpoint: 'backup.renamed', debris: true },
-    // The second atomic write of a run is the manifest (the first is the .sha256).
-    { point: 'commit: manifest written to its temporary name', sources: [], failpoint: 'atomic-write.synced:2', debris: true },
-    { point: 'commit: manifest in place, before retention and journal', sources: [], failpoint: 'backup.committed', debris: false },
-  ])
+  series(
+    'during verification and the commit (small SQLite)',
+    async () => {
+      const v = await makeVolume('commit', 2, {
+        DB01_TYPE: 'sqlite',
+        DB01_PATH: join(root, 'app.db'),
+        DB01_LABEL: 'app',
+      })
+      await baseline(v, 2)
+      expect(v.current).toHaveLength(2)
+      return v
+    },
+    [
+      { point: 'temporary file created', sources: [], failpoint: 'backup.tmp-created', debris: true },
+      {
+        point: 'dump and compression done, before verification',
+        sources: [],
+        failpoint: 'backup.before-verify',
+        debris: true,
+      },
+      { point: 'verified, before the commit', sources: [], failpoint: 'backup.verified', debris: true },
+      {
+        point: 'commit: .sha256 in place, data not linked',
+        sources: [],
+        failpoint: 'backup.sidecar-written',
+        debris: true,
+      },
+      {
+        point: 'commit: data linked, temporary name not yet removed',
+        sources: [],
+        failpoint: 'commit.linked',
+        debris: true,
+      },
+      { point: 'commit: data in place, no manifest', sources: [], failpoint: 'backup.renamed', debris: true },
+      // The second atomic write of a run is the manifest (the first is the .sha256).
+      {
+        point: 'commit: manifest written to its temporary name',
+        sources: [],
+        failpoint: 'atomic-write.synced:2',
+        debris: true,
+      },
+      {
+        point: 'commit: manifest in place, before retention and journal',
+        sources: [],
+        failpoint: 'backup.committed',
+        debris: false,
+      },
+    ],
+  )
 
-  series('during the off-site copy (S3)', async () => {
-    s3 = await startS3()
-    const v = await makeVolume('offsite', 2, {
-      DB01_TYPE: 'sqlite', DB01_PATH: join(root, 'site.db'), DB01_LABEL: 'site',
-      DB02_TYPE: 'sqlite', DB02_PATH: join(root, 'large.db'), DB02_LABEL: 'large',
-      ...s3Env(s3.endpoint, 'kill'),
-    })
-    await baseline(v, 2, ['site'])
-    expect(v.current.filter((b) => b.location === 'both')).toHaveLength(2)
-    return v
-  }, [
-    { point: 'upload: data object complete, before its metadata', sources: ['site'], failpoint: 's3.uploaded' },
-    { point: 'upload: data object confirmed, before its .sha256 object', sources: ['site'], failpoint: 'offsite.confirmed', debris: false },
-    { point: 'upload: .sha256 object stored, before the manifest object', sources: ['site'], failpoint: 'offsite.before-manifest', debris: false },
-    { point: 'upload: manifest object stored, before off-site retention', sources: ['site'], failpoint: 'offsite.committed', debris: false },
-    { point: 'off-site retention: between two deletions', sources: ['site'], failpoint: 's3-retention.backup-removed', env: { KEEP_LAST: '1' }, debris: false },
-    // Last: from here on every trial would re-verify the large backup too.
-    { point: 'upload: first 8 MiB part stored', sources: ['large'], failpoint: 's3.part-uploaded' },
-  ])
+  series(
+    'during the off-site copy (S3)',
+    async () => {
+      s3 = await startS3()
+      const v = await makeVolume('offsite', 2, {
+        DB01_TYPE: 'sqlite',
+        DB01_PATH: join(root, 'site.db'),
+        DB01_LABEL: 'site',
+        DB02_TYPE: 'sqlite',
+        DB02_PATH: join(root, 'large.db'),
+        DB02_LABEL: 'large',
+        ...s3Env(s3.endpoint, 'kill'),
+      })
+      await baseline(v, 2, ['site'])
+      expect(v.current.filter((b) => b.location === 'both')).toHaveLength(2)
+      return v
+    },
+    [
+      { point: 'upload: data object complete, before its metadata', sources: ['site'], failpoint: 's3.uploaded' },
+      {
+        point: 'upload: data object confirmed, before its .sha256 object',
+        sources: ['site'],
+        failpoint: 'offsite.confirmed',
+        debris: false,
+      },
+      {
+        point: 'upload: .sha256 object stored, before the manifest object',
+        sources: ['site'],
+        failpoint: 'offsite.before-manifest',
+        debris: false,
+      },
+      {
+        point: 'upload: manifest object stored, before off-site retention',
+        sources: ['site'],
+        failpoint: 'offsite.committed',
+        debris: false,
+      },
+      {
+        point: 'off-site retention: between two deletions',
+        sources: ['site'],
+        failpoint: 's3-retention.backup-removed',
+        env: { KEEP_LAST: '1' },
+        debris: false,
+      },
+      // Last: from here on every trial would re-verify the large backup too.
+      { point: 'upload: first 8 MiB part stored', sources: ['large'], failpoint: 's3.part-uploaded' },
+    ],
+  )
 
   it('has at least 20 kill points', () => {
     expect(SERIES.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(20)

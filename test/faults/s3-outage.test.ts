@@ -15,12 +15,27 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { listJson, runCli, type CliResult } from '../support/cli.js'
-import { ACCESS_KEY_ID, BUCKET, getText, listKeys, makeSqliteOfSize, s3Env, SECRET_ACCESS_KEY, startS3, type TestS3 } from '../support/s3.js'
+import {
+  ACCESS_KEY_ID,
+  BUCKET,
+  getText,
+  listKeys,
+  makeSqliteOfSize,
+  s3Env,
+  SECRET_ACCESS_KEY,
+  startS3,
+  type TestS3,
+} from '../support/s3.js'
 import { trial } from '../support/faults/trials.js'
 import { Evidence } from '../support/faults/secrets-sampler.js'
 import { lostBackups, provenBackups, type ProvenBackup } from '../support/faults/loss-accounting.js'
 import { sha256File } from '../support/files.js'
-import { startFaultProxy, type FaultProxy, type ProxiedRequest, type ProxyAction } from '../support/faults/s3-fault-proxy.js'
+import {
+  startFaultProxy,
+  type FaultProxy,
+  type ProxiedRequest,
+  type ProxyAction,
+} from '../support/faults/s3-fault-proxy.js'
 import { startHook, type Hook } from '../support/webhook-receiver.js'
 import type { Manifest } from '../../src/catalog/manifest.js'
 import type { BackupJson } from '../../src/cli/commands/backup.js'
@@ -49,8 +64,12 @@ beforeAll(async () => {
   // ~10 MB compressed: two parts of a multipart upload.
   makeSqliteOfSize(join(dir, 'shop.db'), 16)
   env = {
-    BACKUP_DIR: join(dir, 'backups'), TZ: 'UTC', KEEP_LAST: '100',
-    DB01_TYPE: 'sqlite', DB01_PATH: join(dir, 'shop.db'), DB01_LABEL: 'app',
+    BACKUP_DIR: join(dir, 'backups'),
+    TZ: 'UTC',
+    KEEP_LAST: '100',
+    DB01_TYPE: 'sqlite',
+    DB01_PATH: join(dir, 'shop.db'),
+    DB01_LABEL: 'app',
     WEBHOOK_URL: hook.url,
     ...s3Env(proxy.endpoint, PREFIX),
   }
@@ -89,7 +108,10 @@ async function bucketProblems(): Promise<string[]> {
     const m = JSON.parse(await getText(s3, key)) as Manifest
     const dataKey = key.slice(0, -'.manifest.json'.length)
     const sha = await sha256File(s3.objectFile(dataKey)).catch(() => undefined)
-    if (sha !== m.compressed.sha256) problems.push(`${key}: its data object ${sha === undefined ? 'is missing' : `has sha256 ${sha}, the manifest says ${m.compressed.sha256}`}`)
+    if (sha !== m.compressed.sha256)
+      problems.push(
+        `${key}: its data object ${sha === undefined ? 'is missing' : `has sha256 ${sha}, the manifest says ${m.compressed.sha256}`}`,
+      )
   }
   return problems
 }
@@ -106,8 +128,15 @@ async function checkListedAndBucket(): Promise<Map<string, ProvenBackup>> {
   const keys = new Set(await listKeys(s3, `${PREFIX}/`))
   for (const b of listed) {
     expect(b.problem, `${b.id} listed with a problem`).toBeUndefined()
-    if (b.location !== 'local') expect(keys.has(`${dataKeyOf(b.id)}.manifest.json`), `${b.id} listed off-site without its manifest object`).toBe(true)
-    else expect(keys.has(`${dataKeyOf(b.id)}.manifest.json`), `${b.id} has a manifest object but is listed local only`).toBe(false)
+    if (b.location !== 'local')
+      expect(keys.has(`${dataKeyOf(b.id)}.manifest.json`), `${b.id} listed off-site without its manifest object`).toBe(
+        true,
+      )
+    else
+      expect(
+        keys.has(`${dataKeyOf(b.id)}.manifest.json`),
+        `${b.id} has a manifest object but is listed local only`,
+      ).toBe(false)
   }
   expect(await bucketProblems()).toEqual([])
   current = await provenBackups(env, listed)
@@ -119,7 +148,12 @@ async function checkListedAndBucket(): Promise<Map<string, ProvenBackup>> {
  * local backup is committed and proven, the failure is alerted; the partial upload is never
  * listed; then S3 is healthy again and the next run uploads what is missing.
  */
-async function outage(point: string, rule: (r: Omit<ProxiedRequest, 'action'>) => ProxyAction, expectMessage: RegExp, afterFailedRun?: () => Promise<void>): Promise<void> {
+async function outage(
+  point: string,
+  rule: (r: Omit<ProxiedRequest, 'action'>) => ProxyAction,
+  expectMessage: RegExp,
+  afterFailedRun?: () => Promise<void>,
+): Promise<void> {
   await trial(FAULT, point, async () => {
     const before = current
     const alertsBefore = hook.bodies.length
@@ -160,7 +194,11 @@ async function outage(point: string, rule: (r: Omit<ProxiedRequest, 'action'>) =
 }
 
 /** A fault S3 recovers from within the run: the SDK/dbkeeper retries and the run succeeds. */
-async function transient(point: string, rule: (r: Omit<ProxiedRequest, 'action'>) => ProxyAction, minFaults = 1): Promise<void> {
+async function transient(
+  point: string,
+  rule: (r: Omit<ProxiedRequest, 'action'>) => ProxyAction,
+  minFaults = 1,
+): Promise<void> {
   await trial(FAULT, point, async () => {
     const before = current
     const alertsBefore = hook.bodies.length
@@ -174,12 +212,18 @@ async function transient(point: string, rule: (r: Omit<ProxiedRequest, 'action'>
     }
     const mine = proxy.requests.slice(from)
     const faulted = mine.filter((q) => q.action !== 'pass' && q.action !== 'slow')
-    expect(faulted.length, `faults injected: ${mine.map((q) => `${q.method} ${q.key}?${q.query.toString()} ${q.action}`).join('\n')}`).toBeGreaterThanOrEqual(minFaults)
+    expect(
+      faulted.length,
+      `faults injected: ${mine.map((q) => `${q.method} ${q.key}?${q.query.toString()} ${q.action}`).join('\n')}`,
+    ).toBeGreaterThanOrEqual(minFaults)
     // Retried: for every faulted request, the same kind of request on the same key went through
     // later (the same part again, or the whole object from the volume once the streamed copy gave up).
     for (const q of faulted) {
       const i = mine.indexOf(q)
-      expect(mine.slice(i + 1).some((o) => o.method === q.method && o.key === q.key && o.action === 'pass'), `${q.method} ${q.url} retried`).toBe(true)
+      expect(
+        mine.slice(i + 1).some((o) => o.method === q.method && o.key === q.key && o.action === 'pass'),
+        `${q.method} ${q.url} retried`,
+      ).toBe(true)
     }
     expect(run.r.exitCode, run.r.all.slice(-3000)).toBe(0)
     expect(run.result.offsite).toMatchObject({ ok: true })
@@ -203,54 +247,90 @@ describe('S3 outages (fault injection)', () => {
   }, 120_000)
 
   it('transient 5xx: the first attempt of every upload request answered 500 InternalError', async () => {
-    await transient('HTTP 500 on the first attempt of every upload request', (q) => (isUpload(q) && q.attempt === 0 ? { kind: 'status', status: 500, code: 'InternalError' } : { kind: 'pass' }), 3)
+    await transient(
+      'HTTP 500 on the first attempt of every upload request',
+      (q) =>
+        isUpload(q) && q.attempt === 0 ? { kind: 'status', status: 500, code: 'InternalError' } : { kind: 'pass' },
+      3,
+    )
   }, 180_000)
 
   it('transient 503 SlowDown on the multipart parts', async () => {
-    await transient('HTTP 503 SlowDown on the first attempt of each part', (q) => (isPart(q) && q.attempt === 0 ? { kind: 'status', status: 503, code: 'SlowDown' } : { kind: 'pass' }), 2)
+    await transient(
+      'HTTP 503 SlowDown on the first attempt of each part',
+      (q) => (isPart(q) && q.attempt === 0 ? { kind: 'status', status: 503, code: 'SlowDown' } : { kind: 'pass' }),
+      2,
+    )
   }, 180_000)
 
   it('a connection cut in the middle of each part (after 1 MiB), once', async () => {
-    await transient('connection cut after 1 MiB of each part, first attempt', (q) => (isPart(q) && q.attempt === 0 ? { kind: 'cut', afterBytes: 1 << 20 } : { kind: 'pass' }), 2)
+    await transient(
+      'connection cut after 1 MiB of each part, first attempt',
+      (q) => (isPart(q) && q.attempt === 0 ? { kind: 'cut', afterBytes: 1 << 20 } : { kind: 'pass' }),
+      2,
+    )
   }, 180_000)
 
   it('connections reset on the first attempt of every request', async () => {
-    await transient('connection reset on the first attempt of every request', (q) => (q.attempt === 0 ? { kind: 'reset' } : { kind: 'pass' }), 3)
+    await transient(
+      'connection reset on the first attempt of every request',
+      (q) => (q.attempt === 0 ? { kind: 'reset' } : { kind: 'pass' }),
+      3,
+    )
   }, 180_000)
 
   it('very slow answers: every answer held 0.3 s, bodies at 6 MB/s both ways', async () => {
     const from = proxy.requests.length
-    await transient('every answer held 0.3 s, bodies at 6 MB/s', () => ({ kind: 'slow', delayMs: 300, bytesPerSecond: 6_000_000 }), 0)
+    await transient(
+      'every answer held 0.3 s, bodies at 6 MB/s',
+      () => ({ kind: 'slow', delayMs: 300, bytesPerSecond: 6_000_000 }),
+      0,
+    )
     expect(proxy.requests.slice(from).filter((q) => q.action === 'slow').length).toBeGreaterThan(4)
   }, 240_000)
 
   it('S3 down: every request answered 503 ServiceUnavailable', async () => {
-    await outage('HTTP 503 on every request for a whole run', () => ({ kind: 'status', status: 503, code: 'ServiceUnavailable' }), /off-site copy failed: .*(503|ServiceUnavailable)/i)
+    await outage(
+      'HTTP 503 on every request for a whole run',
+      () => ({ kind: 'status', status: 503, code: 'ServiceUnavailable' }),
+      /off-site copy failed: .*(503|ServiceUnavailable)/i,
+    )
   }, 240_000)
 
   it('the data object is stored but its manifest object is refused: never listed', async () => {
     let dataStored = false
-    await outage('manifest object refused (403) after the data object was stored', (q) => {
-      if (q.method === 'PUT' && q.key.endsWith('.manifest.json')) return { kind: 'status', status: 403, code: 'AccessDenied' }
-      return { kind: 'pass' }
-    }, /off-site copy failed: .*(AccessDenied|403)/i, async () => {
-      // The data object and its .sha256 are in the bucket, the manifest object is not.
-      const keys = await listKeys(s3, `${PREFIX}/`)
-      const orphans = keys.filter((k) => k.endsWith('.db.gz') && !keys.includes(`${k}.manifest.json`))
-      dataStored = orphans.length === 1
-    })
+    await outage(
+      'manifest object refused (403) after the data object was stored',
+      (q) => {
+        if (q.method === 'PUT' && q.key.endsWith('.manifest.json'))
+          return { kind: 'status', status: 403, code: 'AccessDenied' }
+        return { kind: 'pass' }
+      },
+      /off-site copy failed: .*(AccessDenied|403)/i,
+      async () => {
+        // The data object and its .sha256 are in the bucket, the manifest object is not.
+        const keys = await listKeys(s3, `${PREFIX}/`)
+        const orphans = keys.filter((k) => k.endsWith('.db.gz') && !keys.includes(`${k}.manifest.json`))
+        dataStored = orphans.length === 1
+      },
+    )
     expect(dataStored, 'the refused run left its data object without a manifest object in the bucket').toBe(true)
   }, 240_000)
 
   it('s3rver stopped at the completion of the multipart upload, restarted after the run', async () => {
     let stopped = false
-    await outage('server stopped at CompleteMultipartUpload', (q) => {
-      if (!stopped && q.method === 'POST' && q.query.has('uploadId')) {
-        stopped = true
-        return { kind: 'hook', then: () => s3.stop() }
-      }
-      return { kind: 'pass' }
-    }, /off-site copy failed: .*(ECONNREFUSED|socket|connect|reset|hang up|502|503)/i, () => s3.start())
+    await outage(
+      'server stopped at CompleteMultipartUpload',
+      (q) => {
+        if (!stopped && q.method === 'POST' && q.query.has('uploadId')) {
+          stopped = true
+          return { kind: 'hook', then: () => s3.stop() }
+        }
+        return { kind: 'pass' }
+      },
+      /off-site copy failed: .*(ECONNREFUSED|socket|connect|reset|hang up|502|503)/i,
+      () => s3.start(),
+    )
     expect(stopped).toBe(true)
   }, 240_000)
 

@@ -38,7 +38,17 @@ const S3_KEY_ID = `AKIASECRETS${tag.toUpperCase()}`
 const S3_SECRET = `s3/Sec+ret=${tag}/Zq`
 const SMTP_PASS = `smtp-${tag} "x" \\ y`
 const HOOK_TOKEN = `hook-token-${tag}`
-const SECRETS = [MARIA_PASS, MARIA_PASS.trim(), PG_PASS, PG_PASS.trim(), WRONG_PASS, S3_KEY_ID, S3_SECRET, SMTP_PASS, HOOK_TOKEN]
+const SECRETS = [
+  MARIA_PASS,
+  MARIA_PASS.trim(),
+  PG_PASS,
+  PG_PASS.trim(),
+  WRONG_PASS,
+  S3_KEY_ID,
+  S3_SECRET,
+  SMTP_PASS,
+  HOOK_TOKEN,
+]
 DUMMY_ACCOUNT.createKeyPair(S3_KEY_ID, S3_SECRET)
 
 const db = uniqueName('sec')
@@ -73,7 +83,9 @@ beforeAll(async () => {
   try {
     await maria.query(`CREATE DATABASE \`${db}\``)
     // Big enough (~4 MB of SQL) for the dump tools to live a few sampling intervals.
-    await maria.query(`USE \`${db}\`; CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(80)); INSERT INTO t SELECT seq, CONCAT('row ', seq, ' ', MD5(seq)) FROM seq_1_to_50000`)
+    await maria.query(
+      `USE \`${db}\`; CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(80)); INSERT INTO t SELECT seq, CONCAT('row ', seq, ' ', MD5(seq)) FROM seq_1_to_50000`,
+    )
     await maria.query("CREATE USER ?@'%' IDENTIFIED BY ?", [mUser, MARIA_PASS])
     await maria.query(`GRANT ALL PRIVILEGES ON \`${db}\`.* TO ?@'%'`, [mUser])
     // An in-place restore loads beside the database (docs/RESTORE.md, Privileges).
@@ -91,7 +103,9 @@ beforeAll(async () => {
   }
   const own = await pgAdmin(inject('postgres'), pRole)
   try {
-    await own.query(`SET ROLE ${pRole}; CREATE TABLE t (id INT PRIMARY KEY, s TEXT); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 50000) g`)
+    await own.query(
+      `SET ROLE ${pRole}; CREATE TABLE t (id INT PRIMARY KEY, s TEXT); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 50000) g`,
+    )
   } finally {
     await own.end()
   }
@@ -106,14 +120,40 @@ beforeAll(async () => {
   const mi = inject('mariadb')
   const pi = inject('postgres')
   env = {
-    BACKUP_DIR: backupDir, TZ: 'UTC', KEEP_LAST: '50',
-    DB01_TYPE: 'mariadb', DB01_HOST: mi.host, DB01_PORT: String(mi.port), DB01_USER: mUser, DB01_PASS: MARIA_PASS, DB01_NAME: db, DB01_LABEL: 'maria',
-    DB02_TYPE: 'postgres', DB02_HOST: pi.host, DB02_PORT: String(pi.port), DB02_USER: pRole, DB02_PASS_FILE: passFile, DB02_NAME: pRole, DB02_LABEL: 'pg',
-    DB03_TYPE: 'sqlite', DB03_PATH: join(dir, 'app.db'), DB03_LABEL: 'app',
-    S3_BUCKET: BUCKET, S3_ENDPOINT: proxy.endpoint, S3_PREFIX: 'secrets', AWS_ACCESS_KEY_ID: S3_KEY_ID, AWS_SECRET_ACCESS_KEY: S3_SECRET,
+    BACKUP_DIR: backupDir,
+    TZ: 'UTC',
+    KEEP_LAST: '50',
+    DB01_TYPE: 'mariadb',
+    DB01_HOST: mi.host,
+    DB01_PORT: String(mi.port),
+    DB01_USER: mUser,
+    DB01_PASS: MARIA_PASS,
+    DB01_NAME: db,
+    DB01_LABEL: 'maria',
+    DB02_TYPE: 'postgres',
+    DB02_HOST: pi.host,
+    DB02_PORT: String(pi.port),
+    DB02_USER: pRole,
+    DB02_PASS_FILE: passFile,
+    DB02_NAME: pRole,
+    DB02_LABEL: 'pg',
+    DB03_TYPE: 'sqlite',
+    DB03_PATH: join(dir, 'app.db'),
+    DB03_LABEL: 'app',
+    S3_BUCKET: BUCKET,
+    S3_ENDPOINT: proxy.endpoint,
+    S3_PREFIX: 'secrets',
+    AWS_ACCESS_KEY_ID: S3_KEY_ID,
+    AWS_SECRET_ACCESS_KEY: S3_SECRET,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    SMTP_HOST: '127.0.0.1', SMTP_PORT: String(mail.port), SMTP_SECURE: 'false', SMTP_USER: 'alerts', SMTP_PASS,
-    MAIL_FROM: 'backup@example.com', MAIL_TO: 'ops@example.com', WEBHOOK_URL: hook.url,
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(mail.port),
+    SMTP_SECURE: 'false',
+    SMTP_USER: 'alerts',
+    SMTP_PASS,
+    MAIL_FROM: 'backup@example.com',
+    MAIL_TO: 'ops@example.com',
+    WEBHOOK_URL: hook.url,
   }
   proc.startSampling(50)
 }, 180_000)
@@ -139,7 +179,9 @@ afterAll(async () => {
 describe('no secret anywhere (fault injection)', () => {
   it('runs every command, good and bad, with /proc sampled throughout', async () => {
     // S3 flaky (retried), then down (alerted), then back (caught up).
-    proxy.setRule((q) => (q.attempt === 0 && q.method === 'PUT' ? { kind: 'status', status: 500, code: 'InternalError' } : { kind: 'pass' }))
+    proxy.setRule((q) =>
+      q.attempt === 0 && q.method === 'PUT' ? { kind: 'status', status: 500, code: 'InternalError' } : { kind: 'pass' },
+    )
     const first = await run(['backup', '--json'])
     expect(first.exitCode, first.all).toBe(0)
     proxy.setRule(() => ({ kind: 'status', status: 503, code: 'ServiceUnavailable' }))
@@ -148,16 +190,40 @@ describe('no secret anywhere (fault injection)', () => {
     proxy.setRule(() => ({ kind: 'pass' }))
     expect((await run(['backup', '--json'])).exitCode).toBe(0)
     // Wrong passwords: refused, alerted, and the wrong password is a secret too.
-    const wrong = await run(['backup', '--json', 'maria', 'pg'], { DB01_PASS: WRONG_PASS, DB02_PASS_FILE: '', DB02_PASS: WRONG_PASS })
+    const wrong = await run(['backup', '--json', 'maria', 'pg'], {
+      DB01_PASS: WRONG_PASS,
+      DB02_PASS_FILE: '',
+      DB02_PASS: WRONG_PASS,
+    })
     expect(wrong.exitCode, wrong.all).toBe(1)
     expect(wrong.all).toMatch(/AUTH/)
     // Passwords pasted into the wrong variables: refused without being shown.
-    const misplaced: Record<string, string>[] = [{ DB01_PORT: MARIA_PASS }, { DB01_PASSWORD: MARIA_PASS }, { DB02_PORT: PG_PASS }, { HEALTH_PORT: S3_SECRET }, { SMTP_PORT: SMTP_PASS }, { COMPRESSION: hook.url }, { DB03_EXTRA_OPTS: `--password=${MARIA_PASS}` }]
+    const misplaced: Record<string, string>[] = [
+      { DB01_PORT: MARIA_PASS },
+      { DB01_PASSWORD: MARIA_PASS },
+      { DB02_PORT: PG_PASS },
+      { HEALTH_PORT: S3_SECRET },
+      { SMTP_PORT: SMTP_PASS },
+      { COMPRESSION: hook.url },
+      { DB03_EXTRA_OPTS: `--password=${MARIA_PASS}` },
+    ]
     for (const extra of misplaced) {
       const r = await run(['backup'], extra)
       expect(r.exitCode, r.all).toBe(2)
     }
-    for (const args of [['list'], ['list', '--json', '--verify'], ['verify', '--json'], ['status'], ['status', '--json'], ['config'], ['config', '--json'], ['check'], ['check', '--json'], ['prune', '--dry-run'], ['backup', '--dry-run']]) {
+    for (const args of [
+      ['list'],
+      ['list', '--json', '--verify'],
+      ['verify', '--json'],
+      ['status'],
+      ['status', '--json'],
+      ['config'],
+      ['config', '--json'],
+      ['check'],
+      ['check', '--json'],
+      ['prune', '--dry-run'],
+      ['backup', '--dry-run'],
+    ]) {
       const r = await run(args)
       expect(r.exitCode, `${args.join(' ')}:\n${r.all}`).toBe(0)
     }
@@ -167,8 +233,17 @@ describe('no secret anywhere (fault injection)', () => {
     expect((await run(['fetch', 'latest', '--source', 'maria', '--to', join(dir, 'fetched.sql')])).exitCode).toBe(0)
 
     // The daemon: a run at start and its alert (NOTIFY_ON=always), then SIGTERM.
-    const daemon = startDaemon({ ...env, SCHEDULE: '0 0 1 1 *', BACKUP_ON_START: 'true', HEALTH_PORT: String(await freePort()), NOTIFY_ON: 'always' })
-    await until(() => daemon.logs().some((l) => l.msg.startsWith('alert sent: email')), 'the daemon\'s first alert', { timeoutMs: 120_000, context: daemon.output })
+    const daemon = startDaemon({
+      ...env,
+      SCHEDULE: '0 0 1 1 *',
+      BACKUP_ON_START: 'true',
+      HEALTH_PORT: String(await freePort()),
+      NOTIFY_ON: 'always',
+    })
+    await until(() => daemon.logs().some((l) => l.msg.startsWith('alert sent: email')), "the daemon's first alert", {
+      timeoutMs: 120_000,
+      context: daemon.output,
+    })
     daemon.signal('SIGTERM')
     expect(await daemon.exited, daemon.output().slice(-2000)).toEqual({ exitCode: 0, signal: undefined })
     daemonLog.add('daemon output', daemon.output())
@@ -191,15 +266,31 @@ describe('no secret anywhere (fault injection)', () => {
   const kinds: [string, () => Evidence, () => void][] = [
     ['CLI output of every command (stdout and stderr)', () => cli, () => expect(cli.size).toBeGreaterThan(25)],
     ['daemon log', () => daemonLog, () => expect(daemonLog.size).toBe(1)],
-    ['alerts received: mails (raw and decoded), webhook bodies', () => alerts, () => expect(alerts.size).toBeGreaterThan(5)],
-    ['files on the volume: manifests, journal, checksums, the dumps', () => volume, () => expect(volume.size).toBeGreaterThan(20)],
+    [
+      'alerts received: mails (raw and decoded), webhook bodies',
+      () => alerts,
+      () => expect(alerts.size).toBeGreaterThan(5),
+    ],
+    [
+      'files on the volume: manifests, journal, checksums, the dumps',
+      () => volume,
+      () => expect(volume.size).toBeGreaterThan(20),
+    ],
     ['objects and metadata in the bucket', () => bucket, () => expect(bucket.size).toBeGreaterThan(10)],
-    ['/proc command lines of every process, environments of the tools', () => proc, () => {
-      expect(proc.samples).toBeGreaterThan(20)
-      // The sampler did see the tools run (and read their environment).
-      for (const tool of [/^(\S*\/)?(mysqldump|mariadb-dump|mariadb|mysql) /, /^(\S*\/)?(pg_dump|psql|pg_restore) /]) expect(proc.ourCmdlines().some((c) => tool.test(c)), String(tool)).toBe(true)
-      expect(proc.toolEnvCount).toBeGreaterThan(0)
-    }],
+    [
+      '/proc command lines of every process, environments of the tools',
+      () => proc,
+      () => {
+        expect(proc.samples).toBeGreaterThan(20)
+        // The sampler did see the tools run (and read their environment).
+        for (const tool of [/^(\S*\/)?(mysqldump|mariadb-dump|mariadb|mysql) /, /^(\S*\/)?(pg_dump|psql|pg_restore) /])
+          expect(
+            proc.ourCmdlines().some((c) => tool.test(c)),
+            String(tool),
+          ).toBe(true)
+        expect(proc.toolEnvCount).toBeGreaterThan(0)
+      },
+    ],
   ]
   it.each(kinds)('%s: no secret', async (point, evidence, enough) => {
     await trial(FAULT, point, async () => {

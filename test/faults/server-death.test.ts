@@ -37,16 +37,33 @@ let current: ListedBackup[] = []
 
 /** Private servers (both at once), each holding database `shop` with ~30 MB of SQL to dump. */
 async function startServers(): Promise<void> {
-  const [m, p] = await Promise.allSettled([startWithRetry(startMariadb).then(fillMaria), startWithRetry(startPostgres).then(fillPostgres)])
+  const [m, p] = await Promise.allSettled([
+    startWithRetry(startMariadb).then(fillMaria),
+    startWithRetry(startPostgres).then(fillPostgres),
+  ])
   if (m.status === 'fulfilled') maria = m.value
   if (p.status === 'fulfilled') postgres = p.value
   if (m.status === 'rejected' || p.status === 'rejected') {
-    throw new Error(`private servers did not start: ${[m, p].map((r) => (r.status === 'rejected' ? (r.reason as Error).message : 'ok')).join('; ')}`)
+    throw new Error(
+      `private servers did not start: ${[m, p].map((r) => (r.status === 'rejected' ? (r.reason as Error).message : 'ok')).join('; ')}`,
+    )
   }
   env = {
-    BACKUP_DIR: backupDir, TZ: 'UTC',
-    DB01_TYPE: 'mariadb', DB01_HOST: maria!.info.host, DB01_PORT: String(maria!.info.port), DB01_USER: 'root', DB01_NAME: DB, DB01_LABEL: 'maria',
-    DB02_TYPE: 'postgres', DB02_HOST: postgres!.info.host, DB02_PORT: String(postgres!.info.port), DB02_USER: 'postgres', DB02_NAME: DB, DB02_LABEL: 'pg', DB02_PG_GLOBALS: 'false',
+    BACKUP_DIR: backupDir,
+    TZ: 'UTC',
+    DB01_TYPE: 'mariadb',
+    DB01_HOST: maria!.info.host,
+    DB01_PORT: String(maria!.info.port),
+    DB01_USER: 'root',
+    DB01_NAME: DB,
+    DB01_LABEL: 'maria',
+    DB02_TYPE: 'postgres',
+    DB02_HOST: postgres!.info.host,
+    DB02_PORT: String(postgres!.info.port),
+    DB02_USER: 'postgres',
+    DB02_NAME: DB,
+    DB02_LABEL: 'pg',
+    DB02_PG_GLOBALS: 'false',
   }
 }
 
@@ -56,7 +73,9 @@ async function fillMaria(server: RunningServer): Promise<RunningServer> {
     await conn.query(`CREATE DATABASE ${DB}`)
     await conn.query(`USE ${DB}`)
     await conn.query('CREATE TABLE orders (id INT PRIMARY KEY, label VARCHAR(100), payload VARBINARY(32))')
-    await conn.query("INSERT INTO orders SELECT seq, CONCAT('order ', seq, ' ', MD5(seq)), UNHEX(SHA2(seq, 256)) FROM seq_1_to_250000")
+    await conn.query(
+      "INSERT INTO orders SELECT seq, CONCAT('order ', seq, ' ', MD5(seq)), UNHEX(SHA2(seq, 256)) FROM seq_1_to_250000",
+    )
   } finally {
     await conn.end()
   }
@@ -72,7 +91,9 @@ async function fillPostgres(server: RunningServer): Promise<RunningServer> {
   }
   const pg = await pgAdmin(server.info, DB)
   try {
-    await pg.query('CREATE TABLE orders AS SELECT g AS id, md5(g::text) || md5((g + 1)::text) AS label FROM generate_series(1, 400000) g')
+    await pg.query(
+      'CREATE TABLE orders AS SELECT g AS id, md5(g::text) || md5((g + 1)::text) AS label FROM generate_series(1, 400000) g',
+    )
   } finally {
     await pg.end()
   }
@@ -106,7 +127,13 @@ function dumpTool(pid: number, tool: RegExp): number | undefined {
  * Starts `dbkeeper backup SOURCE --json`, waits until the dump tool runs and the temporary file
  * holds at least 256 KB (mid-dump), injects the fault, and checks what must hold afterwards.
  */
-async function faultMidDump(source: string, tool: RegExp, inject: (toolPid: number) => Promise<void> | void, expected: { code: RegExp; cause: RegExp }, extra: Record<string, string> = {}): Promise<number> {
+async function faultMidDump(
+  source: string,
+  tool: RegExp,
+  inject: (toolPid: number) => Promise<void> | void,
+  expected: { code: RegExp; cause: RegExp },
+  extra: Record<string, string> = {},
+): Promise<number> {
   const before = current
   const child = startCli(['backup', source, '--json'], { ...env, ...extra })
   let ended = false
@@ -116,10 +143,14 @@ async function faultMidDump(source: string, tool: RegExp, inject: (toolPid: numb
   })
   let toolPid: number
   try {
-    toolPid = await whileRunning(() => ended, async () => {
-      const p = dumpTool(child.pid!, tool)
-      return p !== undefined && (await tempFiles(backupDir)).some((f) => f.size >= 256 * 1024) && p
-    }, `${String(tool)} writing 256 KB`)
+    toolPid = await whileRunning(
+      () => ended,
+      async () => {
+        const p = dumpTool(child.pid!, tool)
+        return p !== undefined && (await tempFiles(backupDir)).some((f) => f.size >= 256 * 1024) && p
+      },
+      `${String(tool)} writing 256 KB`,
+    )
   } catch (error) {
     child.kill('SIGKILL')
     const r = await result
@@ -138,14 +169,19 @@ async function faultMidDump(source: string, tool: RegExp, inject: (toolPid: numb
   const said = `${res?.error?.message ?? ''} — ${res?.error?.hint ?? ''}`
   expect(said).toMatch(expected.cause)
   // ...and the log says it too, as an error.
-  const logged = String(r.stderr).split('\n').flatMap((l) => {
-    try {
-      return [JSON.parse(l) as { level: number; msg: string; code?: string }]
-    } catch {
-      return []
-    }
-  })
-  expect(logged.some((l) => l.level >= 50 && l.msg === res?.error?.message && l.code === res?.error?.code), String(r.stderr).slice(-2000)).toBe(true)
+  const logged = String(r.stderr)
+    .split('\n')
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as { level: number; msg: string; code?: string }]
+      } catch {
+        return []
+      }
+    })
+  expect(
+    logged.some((l) => l.level >= 50 && l.msg === res?.error?.message && l.code === res?.error?.code),
+    String(r.stderr).slice(-2000),
+  ).toBe(true)
   // Nothing partial kept (the run removed its own temporary file) or listed; earlier backups intact.
   expect(await debrisOnDisk(backupDir)).toEqual([])
   const after = await listJson(env)
@@ -161,27 +197,45 @@ const PG_DUMP = /(^|\/)pg_dump$/
 
 describe('the dump tool is killed mid-dump', () => {
   it('mysqldump SIGKILLed', async () => {
-    await trial(TOOL_KILLED, 'mysqldump SIGKILLed mid-dump', () => faultMidDump('maria', MYSQLDUMP, (p) => void process.kill(p, 'SIGKILL'), {
-      code: /^DUMP_FAILED$/, cause: /(mysqldump|mariadb-dump) was killed by SIGKILL/,
-    }))
+    await trial(TOOL_KILLED, 'mysqldump SIGKILLed mid-dump', () =>
+      faultMidDump('maria', MYSQLDUMP, (p) => void process.kill(p, 'SIGKILL'), {
+        code: /^DUMP_FAILED$/,
+        cause: /(mysqldump|mariadb-dump) was killed by SIGKILL/,
+      }),
+    )
   }, 120_000)
 
   it('pg_dump SIGKILLed (plain format)', async () => {
-    await trial(TOOL_KILLED, 'pg_dump SIGKILLed mid-dump (plain)', () => faultMidDump('pg', PG_DUMP, (p) => void process.kill(p, 'SIGKILL'), {
-      code: /^DUMP_FAILED$/, cause: /pg_dump was killed by SIGKILL/,
-    }))
+    await trial(TOOL_KILLED, 'pg_dump SIGKILLed mid-dump (plain)', () =>
+      faultMidDump('pg', PG_DUMP, (p) => void process.kill(p, 'SIGKILL'), {
+        code: /^DUMP_FAILED$/,
+        cause: /pg_dump was killed by SIGKILL/,
+      }),
+    )
   }, 120_000)
 
   it('pg_dump SIGKILLed (custom format)', async () => {
-    await trial(TOOL_KILLED, 'pg_dump SIGKILLed mid-dump (custom)', () => faultMidDump('pg', PG_DUMP, (p) => void process.kill(p, 'SIGKILL'), {
-      code: /^DUMP_FAILED$/, cause: /pg_dump was killed by SIGKILL/,
-    }, { DB02_PG_FORMAT: 'custom' }))
+    await trial(TOOL_KILLED, 'pg_dump SIGKILLed mid-dump (custom)', () =>
+      faultMidDump(
+        'pg',
+        PG_DUMP,
+        (p) => void process.kill(p, 'SIGKILL'),
+        {
+          code: /^DUMP_FAILED$/,
+          cause: /pg_dump was killed by SIGKILL/,
+        },
+        { DB02_PG_FORMAT: 'custom' },
+      ),
+    )
   }, 120_000)
 
   it('mysqldump SIGTERMed (an operator or the OOM killer stopping it)', async () => {
-    await trial(TOOL_KILLED, 'mysqldump SIGTERMed mid-dump', () => faultMidDump('maria', MYSQLDUMP, (p) => void process.kill(p, 'SIGTERM'), {
-      code: /^DUMP_FAILED$/, cause: /(mysqldump|mariadb-dump) was killed by SIGTERM/,
-    }))
+    await trial(TOOL_KILLED, 'mysqldump SIGTERMed mid-dump', () =>
+      faultMidDump('maria', MYSQLDUMP, (p) => void process.kill(p, 'SIGTERM'), {
+        code: /^DUMP_FAILED$/,
+        cause: /(mysqldump|mariadb-dump) was killed by SIGTERM/,
+      }),
+    )
   }, 120_000)
 })
 
@@ -208,19 +262,33 @@ const POSTGRES_GONE = /pg_dump exited \d+: .* — .*server ended the connection 
 
 describe('the database server dies mid-dump (private servers)', () => {
   it('MariaDB shuts down (SIGTERM of mariadbd)', async () => {
-    await trial(SERVER_DIES, 'MariaDB clean shutdown mid-dump', () => faultMidDump('maria', MYSQLDUMP, async () => {
-      const pid = mariadbdPid(maria!.info.dataDir)
-      process.kill(pid, 'SIGTERM')
-      await gone(pid)
-    }, { code: /^(DUMP_FAILED|CONNECT)$/, cause: MARIADB_GONE }))
+    await trial(SERVER_DIES, 'MariaDB clean shutdown mid-dump', () =>
+      faultMidDump(
+        'maria',
+        MYSQLDUMP,
+        async () => {
+          const pid = mariadbdPid(maria!.info.dataDir)
+          process.kill(pid, 'SIGTERM')
+          await gone(pid)
+        },
+        { code: /^(DUMP_FAILED|CONNECT)$/, cause: MARIADB_GONE },
+      ),
+    )
   }, 120_000)
 
   it('PostgreSQL shuts down (fast: SIGINT of the postmaster)', async () => {
-    await trial(SERVER_DIES, 'PostgreSQL fast shutdown mid-dump', () => faultMidDump('pg', PG_DUMP, async () => {
-      const pid = postmasterPid()
-      process.kill(pid, 'SIGINT')
-      await gone(pid)
-    }, { code: /^(DUMP_FAILED|CONNECT)$/, cause: POSTGRES_GONE }))
+    await trial(SERVER_DIES, 'PostgreSQL fast shutdown mid-dump', () =>
+      faultMidDump(
+        'pg',
+        PG_DUMP,
+        async () => {
+          const pid = postmasterPid()
+          process.kill(pid, 'SIGINT')
+          await gone(pid)
+        },
+        { code: /^(DUMP_FAILED|CONNECT)$/, cause: POSTGRES_GONE },
+      ),
+    )
   }, 120_000)
 
   it('new servers for the crashes', async () => {
@@ -231,18 +299,32 @@ describe('the database server dies mid-dump (private servers)', () => {
   }, 300_000)
 
   it('MariaDB crashes (SIGKILL of mariadbd)', async () => {
-    await trial(SERVER_DIES, 'MariaDB SIGKILLed mid-dump', () => faultMidDump('maria', MYSQLDUMP, async () => {
-      const pid = mariadbdPid(maria!.info.dataDir)
-      process.kill(pid, 'SIGKILL')
-      await gone(pid)
-    }, { code: /^(DUMP_FAILED|CONNECT)$/, cause: MARIADB_GONE }))
+    await trial(SERVER_DIES, 'MariaDB SIGKILLed mid-dump', () =>
+      faultMidDump(
+        'maria',
+        MYSQLDUMP,
+        async () => {
+          const pid = mariadbdPid(maria!.info.dataDir)
+          process.kill(pid, 'SIGKILL')
+          await gone(pid)
+        },
+        { code: /^(DUMP_FAILED|CONNECT)$/, cause: MARIADB_GONE },
+      ),
+    )
   }, 120_000)
 
   it('PostgreSQL crashes (immediate shutdown: SIGQUIT of the postmaster)', async () => {
-    await trial(SERVER_DIES, 'PostgreSQL immediate shutdown mid-dump', () => faultMidDump('pg', PG_DUMP, async () => {
-      const pid = postmasterPid()
-      process.kill(pid, 'SIGQUIT')
-      await gone(pid)
-    }, { code: /^(DUMP_FAILED|CONNECT)$/, cause: POSTGRES_GONE }))
+    await trial(SERVER_DIES, 'PostgreSQL immediate shutdown mid-dump', () =>
+      faultMidDump(
+        'pg',
+        PG_DUMP,
+        async () => {
+          const pid = postmasterPid()
+          process.kill(pid, 'SIGQUIT')
+          await gone(pid)
+        },
+        { code: /^(DUMP_FAILED|CONNECT)$/, cause: POSTGRES_GONE },
+      ),
+    )
   }, 120_000)
 })

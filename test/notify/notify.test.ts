@@ -27,10 +27,20 @@ let hook: { server: Server; port: number; bodies: Record<string, unknown>[]; sta
 function env(extra: Record<string, string> = {}): Record<string, string> {
   return {
     BACKUP_DIR: dir,
-    DB01_TYPE: 'mariadb', DB01_HOST: 'db', DB01_NAME: 'shop,crm', DB01_LABEL: 'app', DB01_PASS: DB_PASS,
-    DB02_TYPE: 'sqlite', DB02_PATH: '/data/notes.db',
-    SMTP_HOST: '127.0.0.1', SMTP_PORT: String(mail.port), SMTP_SECURE: 'false', SMTP_USER, SMTP_PASS,
-    MAIL_FROM: 'backup@example.com', MAIL_TO: 'ops@example.com, dba@example.com',
+    DB01_TYPE: 'mariadb',
+    DB01_HOST: 'db',
+    DB01_NAME: 'shop,crm',
+    DB01_LABEL: 'app',
+    DB01_PASS: DB_PASS,
+    DB02_TYPE: 'sqlite',
+    DB02_PATH: '/data/notes.db',
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(mail.port),
+    SMTP_SECURE: 'false',
+    SMTP_USER,
+    SMTP_PASS,
+    MAIL_FROM: 'backup@example.com',
+    MAIL_TO: 'ops@example.com, dba@example.com',
     ...extra,
   }
 }
@@ -38,7 +48,16 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 /** A failed run whose error message carries the database password, as a careless tool might print it. */
 function failedRun() {
   return fakeRun(NOW, [
-    { source: 'app', database: 'shop', ok: false, error: { code: 'AUTH', message: `mysqldump exited 2: Access denied for user 'backup'@'10.0.0.5' (using password: ${DB_PASS})`, hint: 'check DB01_USER / DB01_PASS' } },
+    {
+      source: 'app',
+      database: 'shop',
+      ok: false,
+      error: {
+        code: 'AUTH',
+        message: `mysqldump exited 2: Access denied for user 'backup'@'10.0.0.5' (using password: ${DB_PASS})`,
+        hint: 'check DB01_USER / DB01_PASS',
+      },
+    },
     { source: 'app', database: 'crm', ok: true, id: 'crm_20261122T030000Z', size: 52_345 },
     { source: 'notes', database: 'notes', ok: true, id: 'notes_20261122T030001Z', size: 8_192 },
   ])
@@ -103,7 +122,8 @@ describe('email alerts', () => {
       expect(logText()).not.toContain(secret)
     }
     expect(m.text).toContain('(using password: ***)')
-    if (process.env.CAPTURE_ALERT_TO) await writeFile(`${process.env.CAPTURE_ALERT_TO}.eml`, `${m.headers.replace(/\r\n/g, '\n')}\n\n${m.text}`)
+    if (process.env.CAPTURE_ALERT_TO)
+      await writeFile(`${process.env.CAPTURE_ALERT_TO}.eml`, `${m.headers.replace(/\r\n/g, '\n')}\n\n${m.text}`)
   })
 
   it('sends nothing for a successful run with NOTIFY_ON=failure, and one with NOTIFY_ON=always', async () => {
@@ -163,14 +183,25 @@ describe('webhook alerts', () => {
     const body = hook.bodies[0] as unknown as AlertFacts & { text: string; subject: string }
     expect(body.text).toContain('backup FAILED on backup-host: app')
     expect(body.text).toContain('FAILED  app/shop')
-    expect(body).toMatchObject({ host: 'backup-host', ok: false, trigger: 'schedule', subject: '[dbkeeper] backup FAILED on backup-host: app' })
+    expect(body).toMatchObject({
+      host: 'backup-host',
+      ok: false,
+      trigger: 'schedule',
+      subject: '[dbkeeper] backup FAILED on backup-host: app',
+    })
     expect(body.failures).toHaveLength(1)
-    expect(body.failures[0]).toMatchObject({ source: 'app', database: 'shop', code: 'AUTH', hint: 'check DB01_USER / DB01_PASS' })
+    expect(body.failures[0]).toMatchObject({
+      source: 'app',
+      database: 'shop',
+      code: 'AUTH',
+      hint: 'check DB01_USER / DB01_PASS',
+    })
     expect(body.failures[0]!.lastGood[0]!.ageSeconds).toBe((14 * 60 + 3) * 60)
     expect(body.succeeded).toHaveLength(2)
     expect(JSON.stringify(body)).not.toContain(DB_PASS)
     // For docs/OPERATIONS.md: `CAPTURE_ALERT_TO=/tmp/alert npx vitest run test/notify`.
-    if (process.env.CAPTURE_ALERT_TO) await writeFile(`${process.env.CAPTURE_ALERT_TO}.json`, `${JSON.stringify(body, null, 2)}\n`)
+    if (process.env.CAPTURE_ALERT_TO)
+      await writeFile(`${process.env.CAPTURE_ALERT_TO}.json`, `${JSON.stringify(body, null, 2)}\n`)
   })
 
   it('logs a receiver error with scheme and host only (the path is a token), and never throws', async () => {
@@ -178,14 +209,18 @@ describe('webhook alerts', () => {
     const config = parseConfig(env({ WEBHOOK_URL: url(), SMTP_HOST: '', MAIL_TO: '' }))
     const { logger, text } = captureLogger()
     const r = await notifyRun(failedRun(), config, logger, NOW)
-    expect(r.failed).toEqual([{ target: `webhook http://127.0.0.1:${hook.port}/…`, error: expect.stringContaining('answered 500') }])
+    expect(r.failed).toEqual([
+      { target: `webhook http://127.0.0.1:${hook.port}/…`, error: expect.stringContaining('answered 500') },
+    ])
     expect(text()).toContain('alert NOT sent')
     expect(text()).not.toContain('hook-token-9f8e7d')
   })
 
   it('logs an unreachable receiver with its cause', async () => {
     const port = await freePort()
-    const config = parseConfig(env({ WEBHOOK_URL: `http://127.0.0.1:${port}/${HOOK_TOKEN}`, SMTP_HOST: '', MAIL_TO: '' }))
+    const config = parseConfig(
+      env({ WEBHOOK_URL: `http://127.0.0.1:${port}/${HOOK_TOKEN}`, SMTP_HOST: '', MAIL_TO: '' }),
+    )
     const { logger, text } = captureLogger()
     const r = await notifyRun(failedRun(), config, logger, NOW)
     expect(r.failed[0]?.error).toContain('ECONNREFUSED')

@@ -20,11 +20,17 @@ const SOURCE_VAR = /^DB\d{2,}_(.+)$/
 const fakeFiles: FileReader = (path) => (path.includes('webhook') ? 'https://hooks.example.com/T000/B000/x' : 'secret')
 
 const PROBE: Env = {
-  DB01_TYPE: 'mysql', DB01_HOST: 'db', DB01_NAME: 'app',
-  DB02_TYPE: 'postgres', DB02_HOST: 'pg', DB02_NAME: 'app',
-  DB03_TYPE: 'sqlite', DB03_PATH: '/data/app.db',
+  DB01_TYPE: 'mysql',
+  DB01_HOST: 'db',
+  DB01_NAME: 'app',
+  DB02_TYPE: 'postgres',
+  DB02_HOST: 'pg',
+  DB02_NAME: 'app',
+  DB03_TYPE: 'sqlite',
+  DB03_PATH: '/data/app.db',
   S3_BUCKET: 'example-bucket',
-  SMTP_HOST: 'smtp.example.com', MAIL_TO: 'ops@example.com',
+  SMTP_HOST: 'smtp.example.com',
+  MAIL_TO: 'ops@example.com',
   WEBHOOK_URL: 'https://hooks.example.com/x',
   DRILL_SCHEDULE: '30 4 * * 0',
 }
@@ -42,12 +48,15 @@ function problemsOf(env: Env): ConfigError['problems'] {
 /** Every name parseConfig looks up in `env`. */
 function namesRead(env: Env): Set<string> {
   const seen = new Set<string>()
-  const recording = new Proxy({ ...env }, {
-    get(target, key) {
-      if (typeof key === 'string') seen.add(key)
-      return target[key as string]
+  const recording = new Proxy(
+    { ...env },
+    {
+      get(target, key) {
+        if (typeof key === 'string') seen.add(key)
+        return target[key as string]
+      },
     },
-  })
+  )
   problemsOf(recording)
   return seen
 }
@@ -111,14 +120,30 @@ describe('the variables the config module reads (measured)', () => {
     const literal = new Set<string>()
     for (const file of readdirSync(join(ROOT, 'src', 'config')).filter((f) => f.endsWith('.ts'))) {
       const text = readFileSync(join(ROOT, 'src', 'config', file), 'utf8')
-      for (const m of text.matchAll(/\br\s*\.\s*\w+\(\s*'([A-Z][A-Z0-9_]*[A-Z0-9])'|\(\s*r\s*,\s*'([A-Z][A-Z0-9_]*[A-Z0-9])'/g)) literal.add((m[1] ?? m[2])!)
+      for (const m of text.matchAll(
+        /\br\s*\.\s*\w+\(\s*'([A-Z][A-Z0-9_]*[A-Z0-9])'|\(\s*r\s*,\s*'([A-Z][A-Z0-9_]*[A-Z0-9])'/g,
+      ))
+        literal.add((m[1] ?? m[2])!)
     }
     expect(literal.size).toBeGreaterThan(20)
     expect([...literal].filter((n) => !READ.has(n))).toEqual([])
   })
 
   it('include the source variables of every engine', () => {
-    for (const suffix of ['TYPE', 'HOST', 'PORT', 'NAME', 'USER', 'PASS', 'PASS_FILE', 'PATH', 'LABEL', 'EXTRA_OPTS', 'PG_FORMAT', 'KEEP_DAILY']) {
+    for (const suffix of [
+      'TYPE',
+      'HOST',
+      'PORT',
+      'NAME',
+      'USER',
+      'PASS',
+      'PASS_FILE',
+      'PATH',
+      'LABEL',
+      'EXTRA_OPTS',
+      'PG_FORMAT',
+      'KEEP_DAILY',
+    ]) {
       expect(KNOWN_SOURCE_SUFFIXES).toContain(suffix)
     }
   })
@@ -138,7 +163,9 @@ describe.each([
   it('sets no DBnn_ variable that parseConfig refuses as unknown', () => {
     const base = { DB99_TYPE: 'sqlite', DB99_PATH: '/data/x.db' }
     for (const name of names.filter((n) => SOURCE_VAR.test(n))) {
-      const unknown = problemsOf({ ...base, [name]: 'x' }).filter((p) => p.variable === name && p.expected.startsWith('a known source variable'))
+      const unknown = problemsOf({ ...base, [name]: 'x' }).filter(
+        (p) => p.variable === name && p.expected.startsWith('a known source variable'),
+      )
       expect(unknown, name).toEqual([])
     }
   })
@@ -161,7 +188,8 @@ describe('.env.example', () => {
   it('sets only defaults: as shipped it changes nothing', () => {
     const source = { DB01_TYPE: 'sqlite', DB01_PATH: '/data/app.db' }
     expect(envExample.active.size).toBeGreaterThan(5)
-    expect(parseConfig({ ...Object.fromEntries(envExample.active), ...source }, fakeFiles, '/'))
-      .toEqual(parseConfig(source, fakeFiles, '/'))
+    expect(parseConfig({ ...Object.fromEntries(envExample.active), ...source }, fakeFiles, '/')).toEqual(
+      parseConfig(source, fakeFiles, '/'),
+    )
   })
 })

@@ -17,16 +17,23 @@ import { DbkeeperError } from '../../src/runtime/errors.js'
 /** `input` (in two chunks) through one stage, collected. */
 async function through(input: Buffer, stage: Duplex): Promise<Buffer> {
   const parts: Buffer[] = []
-  const sink = new Writable({ write: (chunk: Buffer, _enc, done) => {
-    parts.push(chunk)
-    done()
-  } })
+  const sink = new Writable({
+    write: (chunk: Buffer, _enc, done) => {
+      parts.push(chunk)
+      done()
+    },
+  })
   await pipeline(Readable.from([input.subarray(0, 1000), input.subarray(1000)]), stage, sink)
   return Buffer.concat(parts)
 }
 
 type ManifestCodec = Pick<Manifest, 'id' | 'file' | 'compression' | 'engine'>
-const manifest = (kind: string, file: string): ManifestCodec => ({ id: 'db_20260101T000000Z', file, engine: 'sqlite', compression: { kind: kind as CompressionKind, level: 3 } })
+const manifest = (kind: string, file: string): ManifestCodec => ({
+  id: 'db_20260101T000000Z',
+  file,
+  engine: 'sqlite',
+  compression: { kind: kind as CompressionKind, level: 3 },
+})
 
 describe('every row of the codec table', () => {
   const data = Buffer.concat([randomBytes(50_000), Buffer.from('INSERT INTO t VALUES (1);\n'.repeat(5000))])
@@ -48,14 +55,14 @@ describe('every row of the codec table', () => {
     })
   }
 
-  it('extensions are unique: a bare file\'s name never names two codecs', () => {
+  it("extensions are unique: a bare file's name never names two codecs", () => {
     const exts = COMPRESSION_KINDS.map((k) => CODECS[k].ext)
     expect(new Set(exts).size).toBe(exts.length)
   })
 })
 
 describe('readers follow the manifest', () => {
-  it('the manifest\'s kind wins over the file name', () => {
+  it("the manifest's kind wins over the file name", () => {
     expect(compressionOf(manifest('zstd', 'db_20260101T000000Z.sql.gz')).kind).toBe('zstd')
     expect(compressionOf(manifest('gzip', 'db_20260101T000000Z.sql')).kind).toBe('gzip')
     expect(compressionOf(manifest('none', 'db_20260101T000000Z.sql.zst')).kind).toBe('none')
@@ -71,7 +78,11 @@ describe('readers follow the manifest', () => {
     })()
     expect(error).toBeInstanceOf(DbkeeperError)
     expect((error as DbkeeperError).code).toBe('VERSION')
-    expect((error as DbkeeperError).message).toBe('backup db_20260101T000000Z is compressed with "brotli", which this dbkeeper cannot read (it reads gzip, zstd, none); nothing was changed')
-    expect((error as DbkeeperError).hint).toContain('decompress db_20260101T000000Z.sql.br by hand and restore it with scripts/restore-sqlite.sh')
+    expect((error as DbkeeperError).message).toBe(
+      'backup db_20260101T000000Z is compressed with "brotli", which this dbkeeper cannot read (it reads gzip, zstd, none); nothing was changed',
+    )
+    expect((error as DbkeeperError).hint).toContain(
+      'decompress db_20260101T000000Z.sql.br by hand and restore it with scripts/restore-sqlite.sh',
+    )
   })
 })

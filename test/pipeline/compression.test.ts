@@ -97,7 +97,9 @@ describe('ParallelGzip: one standard gzip stream from blocks deflated in paralle
       },
     })
     const sink = new Writable({ write: (_c, _e, done) => done() })
-    await expect(pipeline(failing, new ParallelGzip({ level: 6, blockSize: BLOCK }), sink)).rejects.toThrow('server went away')
+    await expect(pipeline(failing, new ParallelGzip({ level: 6, blockSize: BLOCK }), sink)).rejects.toThrow(
+      'server went away',
+    )
   })
 
   it('applies backpressure: a stalled reader stops the source after a few blocks', async () => {
@@ -165,18 +167,24 @@ describe('the Compression stage', () => {
     await expect(verifyBackupFile(b.path, compressionForFile(b.path), b)).resolves.toBeUndefined()
   })
 
-  it('zstd: a damaged file fails verification with zstd\'s own message', async () => {
+  it("zstd: a damaged file fails verification with zstd's own message", async () => {
     const b = await writeBackup('zstd', dumpLike(1 << 20), 'damaged.sql.zst')
     const bytes = await readFile(b.path)
     await writeFile(b.path, bytes.subarray(0, bytes.length - 100))
-    await expect(verifyBackupFile(b.path, compressionForFile(b.path), b)).rejects.toThrow(/does not decompress: zstd \(decompression\) exited 1/)
+    await expect(verifyBackupFile(b.path, compressionForFile(b.path), b)).rejects.toThrow(
+      /does not decompress: zstd \(decompression\) exited 1/,
+    )
   })
 
   it('zstd missing from PATH: TOOL_MISSING with the next step', async () => {
     const saved = process.env.PATH
     process.env.PATH = dir // holds no zstd
     try {
-      const error = await pipeline(source(dumpLike(1000), 1000), createCompression('zstd', 3).compress(), new Writable({ write: (_c, _e, d) => d() })).catch((e: unknown) => e)
+      const error = await pipeline(
+        source(dumpLike(1000), 1000),
+        createCompression('zstd', 3).compress(),
+        new Writable({ write: (_c, _e, d) => d() }),
+      ).catch((e: unknown) => e)
       expect(error).toBeInstanceOf(DbkeeperError)
       expect((error as DbkeeperError).code).toBe('TOOL_MISSING')
       expect((error as DbkeeperError).hint).toMatch(/install zstd/)

@@ -16,7 +16,16 @@ import { openS3Target } from '../../src/storage/s3/index.js'
 import type { Target } from '../../src/storage/target.js'
 import { fakeManifest } from '../support/backups.js'
 import { captureLogger } from '../support/logs.js'
-import { ACCESS_KEY_ID, BUCKET, headObject, listKeys, SECRET_ACCESS_KEY, startRecordingProxy, startS3, type TestS3 } from '../support/s3.js'
+import {
+  ACCESS_KEY_ID,
+  BUCKET,
+  headObject,
+  listKeys,
+  SECRET_ACCESS_KEY,
+  startRecordingProxy,
+  startS3,
+  type TestS3,
+} from '../support/s3.js'
 
 let s3: TestS3
 let target: Target
@@ -24,7 +33,9 @@ let proxy: Awaited<ReturnType<typeof startRecordingProxy>>
 
 /** Pushes `data` through the tee in 1 MiB chunks, as the compressed stream would. */
 async function feed(tee: Transform, data: Buffer): Promise<void> {
-  const chunks = Array.from({ length: Math.ceil(data.length / 2 ** 20) }, (_, i) => data.subarray(i * 2 ** 20, (i + 1) * 2 ** 20))
+  const chunks = Array.from({ length: Math.ceil(data.length / 2 ** 20) }, (_, i) =>
+    data.subarray(i * 2 ** 20, (i + 1) * 2 ** 20),
+  )
   await pipeline(Readable.from(chunks), tee, new Writable({ write: (_c, _e, done) => done() }))
 }
 
@@ -37,9 +48,18 @@ beforeAll(async () => {
   s3 = await startS3()
   proxy = await startRecordingProxy(s3.port)
   const cfg: S3Config = {
-    bucket: BUCKET, prefix: 'unit/', region: 'us-east-1', endpoint: proxy.endpoint, forcePathStyle: true,
-    accessKeyId: new Secret(ACCESS_KEY_ID), secretAccessKey: new Secret(SECRET_ACCESS_KEY), sessionToken: undefined,
-    storageClass: undefined, sse: undefined, sseKmsKeyId: undefined, retention: undefined,
+    bucket: BUCKET,
+    prefix: 'unit/',
+    region: 'us-east-1',
+    endpoint: proxy.endpoint,
+    forcePathStyle: true,
+    accessKeyId: new Secret(ACCESS_KEY_ID),
+    secretAccessKey: new Secret(SECRET_ACCESS_KEY),
+    sessionToken: undefined,
+    storageClass: undefined,
+    sse: undefined,
+    sseKmsKeyId: undefined,
+    retention: undefined,
   }
   target = openS3Target(cfg, { attempts: 2, baseDelayMs: 10 })
   // Start its worker thread (and the SDK in it) first, as a run does while it probes its sources.
@@ -52,7 +72,7 @@ afterAll(async () => {
 })
 
 describe('the off-site copy streamed during the dump', () => {
-  it('completes and labels the object with the proven backup\'s metadata', async () => {
+  it("completes and labels the object with the proven backup's metadata", async () => {
     const data = randomBytes(20 * 2 ** 20)
     const m = manifestFor(data, 'done')
     const copy = startStreamedCopy(target, 'unit', 'done', captureLogger().logger)
@@ -60,22 +80,34 @@ describe('the off-site copy streamed during the dump', () => {
     await expect(copy.finish(m)).resolves.toEqual({ ok: true })
     const head = await headObject(s3, `unit/unit/done/${m.file}`)
     expect(head.ContentLength).toBe(data.length)
-    expect(head.Metadata).toMatchObject({ sha256: m.compressed.sha256, 'compressed-size': String(data.length), source: 'unit', database: 'done' })
+    expect(head.Metadata).toMatchObject({
+      sha256: m.compressed.sha256,
+      'compressed-size': String(data.length),
+      source: 'unit',
+      database: 'done',
+    })
   })
 
   it('aborts the multipart upload when the dump fails half-way: no object appears', async () => {
     const copy = startStreamedCopy(target, 'unit', 'dumpfail', captureLogger().logger)
     const tee = copy.tee('dumpfail_20260101T000000Z.db.gz')
-    const source = Readable.from((function* () {
-      for (let i = 0; i < 20; i++) yield randomBytes(2 ** 20)
-      throw new Error('the dump tool died')
-    })())
+    const source = Readable.from(
+      (function* () {
+        for (let i = 0; i < 20; i++) yield randomBytes(2 ** 20)
+        throw new Error('the dump tool died')
+      })(),
+    )
     await expect(pipeline(source, tee, new Writable({ write: (_c, _e, done) => done() }))).rejects.toThrow('died')
     await copy.cancel()
     expect(await listKeys(s3, 'unit/unit/dumpfail/')).toEqual([])
     // The multipart upload was aborted (s3rver answers AbortMultipartUpload with 405 and keeps the
     // parts, so the request is what can be checked here; S3 drops the parts).
-    expect(proxy.requests.some((r) => r.method === 'DELETE' && r.url.startsWith('/dbk-test/unit/unit/dumpfail/') && r.url.includes('uploadId='))).toBe(true)
+    expect(
+      proxy.requests.some(
+        (r) =>
+          r.method === 'DELETE' && r.url.startsWith('/dbk-test/unit/unit/dumpfail/') && r.url.includes('uploadId='),
+      ),
+    ).toBe(true)
   })
 
   it('deletes the completed object when the local verification fails after the dump', async () => {
@@ -89,10 +121,13 @@ describe('the off-site copy streamed during the dump', () => {
 
   it('waits a little for an upload that stalls, then detaches it instead of holding up the dump', async () => {
     let stalledBody: Readable | undefined
-    const stalled: Target = { ...target, put: (_key, body) => {
-      stalledBody = body as Readable
-      return new Promise((_resolve, reject) => stalledBody!.once('close', () => reject(new Error('body destroyed'))))
-    } }
+    const stalled: Target = {
+      ...target,
+      put: (_key, body) => {
+        stalledBody = body as Readable
+        return new Promise((_resolve, reject) => stalledBody!.once('close', () => reject(new Error('body destroyed'))))
+      },
+    }
     const log = captureLogger()
     const copy = startStreamedCopy(stalled, 'unit', 'slow', log.logger)
     const data = randomBytes(3 * LAG_LIMIT)
@@ -100,7 +135,10 @@ describe('the off-site copy streamed during the dump', () => {
     await feed(copy.tee('slow_20260101T000000Z.db.gz'), data)
     expect(Date.now() - started).toBeLessThan(MIN_WAIT_MS + 1500)
     expect(stalledBody?.destroyed).toBe(true)
-    await expect(copy.finish(manifestFor(data, 'slow'))).resolves.toMatchObject({ ok: false, reason: expect.stringMatching(/fell behind the dump for longer than the 2 s it may wait/) as unknown })
+    await expect(copy.finish(manifestFor(data, 'slow'))).resolves.toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/fell behind the dump for longer than the 2 s it may wait/) as unknown,
+    })
     expect(log.text()).toContain('uploaded from the volume once proven')
   })
 })
@@ -114,7 +152,9 @@ describe('the confirmation of an uploaded data object', () => {
     const key = `unit/confirm-ok/${m.file}`
     await target.put(key, data, { metadata: { sha256: m.compressed.sha256 } })
     await expect(confirmAndCommit(target, m)).resolves.toBe(key)
-    expect((await listKeys(s3, 'unit/unit/confirm-ok/')).sort()).toEqual([`unit/${key}`, `unit/${key}.manifest.json`, `unit/${key}.sha256`].sort())
+    expect((await listKeys(s3, 'unit/unit/confirm-ok/')).sort()).toEqual(
+      [`unit/${key}`, `unit/${key}.manifest.json`, `unit/${key}.sha256`].sort(),
+    )
   })
 
   it('deletes an object of the wrong size and fails naming both sizes', async () => {
@@ -124,7 +164,9 @@ describe('the confirmation of an uploaded data object', () => {
     await target.put(key, randomBytes(1000), { metadata: { sha256: m.compressed.sha256 } })
     await expect(confirmAndCommit(target, m)).rejects.toMatchObject({
       code: 'VERIFY_FAILED',
-      message: expect.stringMatching(new RegExp(`does not match the backup: it has 1000 bytes, the backup ${m.compressed.size}.*it was deleted`)) as unknown,
+      message: expect.stringMatching(
+        new RegExp(`does not match the backup: it has 1000 bytes, the backup ${m.compressed.size}.*it was deleted`),
+      ) as unknown,
     })
     expect(await target.head(key)).toBeUndefined()
     expect(await listKeys(s3, 'unit/unit/confirm-size/')).toEqual([])
@@ -136,14 +178,20 @@ describe('the confirmation of an uploaded data object', () => {
     const key = `unit/confirm-sha/${m.file}`
     await target.put(key, randomBytes(data.length), { metadata: { sha256: 'f'.repeat(64) } })
     await expect(confirmAndCommit(target, m)).rejects.toMatchObject({
-      code: 'VERIFY_FAILED', message: expect.stringContaining(`its sha256 metadata is ${'f'.repeat(64)}, the backup's ${m.compressed.sha256}`) as unknown,
+      code: 'VERIFY_FAILED',
+      message: expect.stringContaining(
+        `its sha256 metadata is ${'f'.repeat(64)}, the backup's ${m.compressed.sha256}`,
+      ) as unknown,
     })
     expect(await listKeys(s3, 'unit/unit/confirm-sha/')).toEqual([])
   })
 
   it('fails when the object is missing after its upload, and writes no manifest object', async () => {
     const m = manifestFor(randomBytes(1024), 'confirm-missing')
-    await expect(confirmAndCommit(target, m)).rejects.toMatchObject({ code: 'VERIFY_FAILED', message: expect.stringContaining('the object is missing after its upload') as unknown })
+    await expect(confirmAndCommit(target, m)).rejects.toMatchObject({
+      code: 'VERIFY_FAILED',
+      message: expect.stringContaining('the object is missing after its upload') as unknown,
+    })
     expect(await listKeys(s3, 'unit/unit/confirm-missing/')).toEqual([])
   })
 })

@@ -18,7 +18,13 @@ async function writeBackup(dir: string, content: Buffer) {
   const raw = new Meter(true)
   const comp = new Meter()
   const path = join(dir, 'b.sql.gz')
-  await pipeline(Readable.from([content.subarray(0, 1000), content.subarray(1000)]), raw, createCompression('gzip', 6).compress(), comp, createWriteStream(path))
+  await pipeline(
+    Readable.from([content.subarray(0, 1000), content.subarray(1000)]),
+    raw,
+    createCompression('gzip', 6).compress(),
+    comp,
+    createWriteStream(path),
+  )
   return { path, raw: raw.result(), compressed: comp.result(), head: raw.head(), tail: raw.tail() }
 }
 
@@ -39,7 +45,9 @@ describe('Meter and verifyBackupFile', () => {
   it('accepts an intact file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'dbk-verify-'))
     const b = await writeBackup(dir, content)
-    await expect(verifyBackupFile(b.path, createCompression('gzip', 6), { ...b, checkContent: marker })).resolves.toBeUndefined()
+    await expect(
+      verifyBackupFile(b.path, createCompression('gzip', 6), { ...b, checkContent: marker }),
+    ).resolves.toBeUndefined()
   })
 
   it('refuses a flipped bit, a truncated file and a missing marker', async () => {

@@ -19,7 +19,12 @@ import { backupNow, cli, listNow, readManifest } from './support.js'
 
 const SCRIPTS = ['restore-mysql.sh', 'restore-postgres.sh', 'restore-sqlite.sh']
 const restoreSqlite = (args: string[]) =>
-  execa('bash', [join(ROOT, 'scripts', 'restore-sqlite.sh'), ...args], { env: { PATH: process.env.PATH ?? '' }, extendEnv: false, reject: false, stdin: 'ignore' })
+  execa('bash', [join(ROOT, 'scripts', 'restore-sqlite.sh'), ...args], {
+    env: { PATH: process.env.PATH ?? '' },
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+  })
 
 /** Moves a backup's three files to `newName` and rewrites the manifest with `patch`, as an operator's `mv` plus edit would. */
 async function moveBackup(dataPath: string, newName: string, patch: Partial<Manifest> = {}): Promise<string> {
@@ -29,7 +34,10 @@ async function moveBackup(dataPath: string, newName: string, patch: Partial<Mani
   await rm(`${dataPath}${CHECKSUM_SUFFIX}`)
   await rm(`${dataPath}${MANIFEST_SUFFIX}`)
   await writeFile(`${path}${CHECKSUM_SUFFIX}`, `${old.compressed.sha256}  ${basename(path)}\n`)
-  await writeFile(`${path}${MANIFEST_SUFFIX}`, encodeManifest({ ...old, file: newName, locations: { local: path }, ...patch }))
+  await writeFile(
+    `${path}${MANIFEST_SUFFIX}`,
+    encodeManifest({ ...old, file: newName, locations: { local: path }, ...patch }),
+  )
   return path
 }
 
@@ -44,7 +52,13 @@ describe('readers follow the manifest, not the file name', () => {
     live = join(dir, 'data', 'notes.db')
     await mkdir(join(dir, 'data'))
     makeSqliteDb(live, 3000)
-    env = { DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_LABEL: 'notes', BACKUP_DIR: join(dir, 'backups'), COMPRESSION: 'zstd' }
+    env = {
+      DB01_TYPE: 'sqlite',
+      DB01_PATH: live,
+      DB01_LABEL: 'notes',
+      BACKUP_DIR: join(dir, 'backups'),
+      COMPRESSION: 'zstd',
+    }
     backupPath = (await backupNow(env))[0]!.path!
     expect(backupPath).toMatch(/\.db\.zst$/)
   })
@@ -85,8 +99,12 @@ describe('readers follow the manifest, not the file name', () => {
     const before = await sha(live)
     const r = await cli(['restore', manifest.id, '--source', 'notes', '--yes'], env)
     expect(r.exitCode, r.all).toBe(1)
-    expect(r.stderr).toContain(`backup ${manifest.id} is compressed with "brotli", which this dbkeeper cannot read (it reads gzip, zstd, none)`)
-    expect(r.stderr).toMatch(/use the dbkeeper version that wrote it, or decompress \S+ by hand and restore it with scripts\/restore-sqlite\.sh/)
+    expect(r.stderr).toContain(
+      `backup ${manifest.id} is compressed with "brotli", which this dbkeeper cannot read (it reads gzip, zstd, none)`,
+    )
+    expect(r.stderr).toMatch(
+      /use the dbkeeper version that wrote it, or decompress \S+ by hand and restore it with scripts\/restore-sqlite\.sh/,
+    )
     expect(r.stderr).not.toContain('damaged')
     expect(await sha(live)).toBe(before)
 

@@ -21,7 +21,13 @@ describe('scheduled drills', () => {
     dir = await mkdtemp(join(tmpdir(), 'dbk-drillsched-'))
     await mkdir(join(dir, 'data'))
     makeSqliteDb(join(dir, 'data', 'notes.db'), 200)
-    env = { DB01_TYPE: 'sqlite', DB01_PATH: join(dir, 'data', 'notes.db'), DB01_LABEL: 'notes', BACKUP_DIR: join(dir, 'backups'), DRILL_SCHEDULE: '* * * * * *' }
+    env = {
+      DB01_TYPE: 'sqlite',
+      DB01_PATH: join(dir, 'data', 'notes.db'),
+      DB01_LABEL: 'notes',
+      BACKUP_DIR: join(dir, 'backups'),
+      DRILL_SCHEDULE: '* * * * * *',
+    }
     await backupNow(env)
   })
   afterAll(async () => {
@@ -39,7 +45,11 @@ describe('scheduled drills', () => {
       drills = (await readRuns(config.backupDir)).filter((r) => r.trigger === 'drill')
     }
     await schedule.stop()
-    expect(drills[0]).toMatchObject({ trigger: 'drill', ok: true, results: [{ source: 'notes', database: 'notes', ok: true, drilled: expect.stringMatching(/^notes_/) }] })
+    expect(drills[0]).toMatchObject({
+      trigger: 'drill',
+      ok: true,
+      results: [{ source: 'notes', database: 'notes', ok: true, drilled: expect.stringMatching(/^notes_/) }],
+    })
     expect(lines().some((l) => String(l.msg).startsWith('drill passed'))).toBe(true)
     await expect(import('node:fs/promises').then((fs) => fs.stat(lockPath(config.backupDir)))).rejects.toThrow()
   })

@@ -19,7 +19,11 @@ import { backupNow, cli } from './support.js'
 const DRILL_PASSWORD = `drill "pw" $HOME #2 \\ x`
 
 async function scratchOn(query: (sql: string) => Promise<{ n: string }[]>): Promise<string[]> {
-  return (await query("SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'dbkeeper\\_drill\\_%'")).map((r) => r.n)
+  return (
+    await query(
+      "SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'dbkeeper\\_drill\\_%'",
+    )
+  ).map((r) => r.n)
 }
 
 describe('drills on a DRILL_HOST server', () => {
@@ -46,7 +50,13 @@ describe('drills on a DRILL_HOST server', () => {
     ;({ dir, env } = await mysqlEnv(db, rich.user))
     const passFile = join(dir, 'drill_password')
     await writeFile(passFile, `${DRILL_PASSWORD}\n`, { mode: 0o600 })
-    drillEnv = { ...env, DRILL_HOST: second.info.host, DRILL_PORT: String(second.info.port), DRILL_USER: 'drill', DRILL_PASS_FILE: passFile }
+    drillEnv = {
+      ...env,
+      DRILL_HOST: second.info.host,
+      DRILL_PORT: String(second.info.port),
+      DRILL_USER: 'drill',
+      DRILL_PASS_FILE: passFile,
+    }
     await backupNow(env)
   }, 300_000)
 
@@ -60,16 +70,31 @@ describe('drills on a DRILL_HOST server', () => {
     const own = await cli(['verify', '--drill', '--json'], env)
     expect(own.exitCode, own.all).toBe(1)
     const [refused] = JSON.parse(own.stdout) as VerifyJson[]
-    expect(refused).toMatchObject({ ok: false, drill: { ok: false }, error: { message: expect.stringMatching(/denied/i) } })
+    expect(refused).toMatchObject({
+      ok: false,
+      drill: { ok: false },
+      error: { message: expect.stringMatching(/denied/i) },
+    })
 
     const r = await cli(['verify', '--drill', '--json'], drillEnv)
     expect(r.exitCode, r.all).toBe(0)
     const [passed] = JSON.parse(r.stdout) as VerifyJson[]
-    expect(passed).toMatchObject({ ok: true, drill: { ok: true, server: `${second.info.host}:${second.info.port}`, scratch: expect.stringMatching(/^dbkeeper_drill_/) } })
+    expect(passed).toMatchObject({
+      ok: true,
+      drill: {
+        ok: true,
+        server: `${second.info.host}:${second.info.port}`,
+        scratch: expect.stringMatching(/^dbkeeper_drill_/),
+      },
+    })
     expect(passed!.drill!.compared).toBeGreaterThan(100)
     const human = await cli(['verify', '--drill'], drillEnv)
     expect(human.exitCode, human.all).toBe(0)
-    expect(human.stdout).toMatch(new RegExp(`drill: restored into dbkeeper_drill_\\w+ on ${second.info.host}:${second.info.port} \\(DRILL_HOST\\), re-dumped, \\d+ lines identical`))
+    expect(human.stdout).toMatch(
+      new RegExp(
+        `drill: restored into dbkeeper_drill_\\w+ on ${second.info.host}:${second.info.port} \\(DRILL_HOST\\), re-dumped, \\d+ lines identical`,
+      ),
+    )
 
     for (const out of [own.all, r.all, human.all]) {
       expect(out).not.toContain(NASTY_PASSWORD)
@@ -79,8 +104,16 @@ describe('drills on a DRILL_HOST server', () => {
     expect(await scratchOn((sql) => rootQuery<{ n: string }[]>(sql))).toEqual([])
   })
 
-  it('settings: the server\'s kind, credentials, and what is refused', () => {
-    const base = { DB01_TYPE: 'mariadb', DB01_HOST: 'prod', DB01_USER: 'bk', DB01_PASS: 'p1', DB01_NAME: 'shop', DB02_TYPE: 'sqlite', DB02_PATH: '/data/a.db' }
+  it("settings: the server's kind, credentials, and what is refused", () => {
+    const base = {
+      DB01_TYPE: 'mariadb',
+      DB01_HOST: 'prod',
+      DB01_USER: 'bk',
+      DB01_PASS: 'p1',
+      DB01_NAME: 'shop',
+      DB02_TYPE: 'sqlite',
+      DB02_PATH: '/data/a.db',
+    }
     const config = parseConfig({ ...base, DRILL_HOST: 'scratch' })
     expect(config.restore.drillServer).toMatchObject({ engine: 'mysql', host: 'scratch', port: 3306, user: undefined })
     // Without DRILL_USER the source's own credentials; SQLite is never sent anywhere.
@@ -99,11 +132,20 @@ describe('drills on a DRILL_HOST server', () => {
       }
     }
     expect(problems({ ...mixed, DRILL_HOST: 'scratch' })).toEqual(['DRILL_TYPE'])
-    const pg = parseConfig({ ...mixed, DRILL_HOST: 'scratch', DRILL_TYPE: 'postgres', DRILL_USER: 'drill', DRILL_PASS: 'p2' })
+    const pg = parseConfig({
+      ...mixed,
+      DRILL_HOST: 'scratch',
+      DRILL_TYPE: 'postgres',
+      DRILL_USER: 'drill',
+      DRILL_PASS: 'p2',
+    })
     expect(drillTarget(pg, pg.sources[0]!)).toBe(pg.sources[0])
     expect(drillTarget(pg, pg.sources[2]!)).toMatchObject({ host: 'scratch', port: 5432, user: 'drill' })
     expect(problems({ ...base, DRILL_HOST: 'scratch', DRILL_PASS: 'x' })).toEqual(['DRILL_PASS'])
     expect(problems({ ...base, DRILL_PORT: '3307', DRILL_USER: 'u' })).toEqual(['DRILL_PORT', 'DRILL_USER'])
-    expect(problems({ ...base, DRILL_HOST: 'scratch', DRILL_TYPE: 'oracle', DRILL_PORT: '0' }).sort()).toEqual(['DRILL_PORT', 'DRILL_TYPE'])
+    expect(problems({ ...base, DRILL_HOST: 'scratch', DRILL_TYPE: 'oracle', DRILL_PORT: '0' }).sort()).toEqual([
+      'DRILL_PORT',
+      'DRILL_TYPE',
+    ])
   })
 })

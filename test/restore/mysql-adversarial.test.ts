@@ -7,7 +7,15 @@
  */
 import { rm } from 'node:fs/promises'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { NASTY_PASSWORD, checksums, dropDatabases, makeRichDatabase, mariadb, mysqlEnv, rootQuery } from '../backup/mysql-support.js'
+import {
+  NASTY_PASSWORD,
+  checksums,
+  dropDatabases,
+  makeRichDatabase,
+  mariadb,
+  mysqlEnv,
+  rootQuery,
+} from '../backup/mysql-support.js'
 import { trial } from '../support/faults/trials.js'
 import { mysqlAdmin, uniqueName } from '../support/servers.js'
 import { backupNow, cli, insertLine, listNow, makeAdminUser, readManifest, writeResignedBackup } from './support.js'
@@ -16,7 +24,11 @@ const DEFAULT_PACKET = 16 * 1024 * 1024
 
 /** Databases a restore creates beside its target; none may outlive it. */
 async function leftovers(): Promise<string[]> {
-  return (await rootQuery<{ n: string }[]>("SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '%\\_dbkrestore\\_%' OR SCHEMA_NAME LIKE '%\\_dbkold\\_%'")).map((r) => r.n)
+  return (
+    await rootQuery<{ n: string }[]>(
+      "SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '%\\_dbkrestore\\_%' OR SCHEMA_NAME LIKE '%\\_dbkold\\_%'",
+    )
+  ).map((r) => r.n)
 }
 
 async function globalPacket(): Promise<number> {
@@ -33,8 +45,14 @@ async function definitions(db: string): Promise<Record<string, unknown>> {
       out[`${kind} ${n}`] = rest
     }
   }
-  await each('PROCEDURE', "SELECT ROUTINE_NAME AS n FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'PROCEDURE'")
-  await each('FUNCTION', "SELECT ROUTINE_NAME AS n FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'FUNCTION'")
+  await each(
+    'PROCEDURE',
+    "SELECT ROUTINE_NAME AS n FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'PROCEDURE'",
+  )
+  await each(
+    'FUNCTION',
+    "SELECT ROUTINE_NAME AS n FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_TYPE = 'FUNCTION'",
+  )
   await each('VIEW', 'SELECT TABLE_NAME AS n FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?')
   await each('TRIGGER', 'SELECT TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?')
   await each('EVENT', 'SELECT EVENT_NAME AS n FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?')
@@ -63,8 +81,12 @@ describe('MySQL restore of a 10 MB row (a 20 MB statement over max_allowed_packe
 
   beforeAll(async () => {
     await rootQuery(`CREATE DATABASE \`${db}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`)
-    await rootQuery(`CREATE TABLE b (id INT PRIMARY KEY, d LONGBLOB); CREATE TABLE small (id INT PRIMARY KEY);
-      INSERT INTO b VALUES (1, RANDOM_BYTES(100)); INSERT INTO b SELECT 2, REPEAT(RANDOM_BYTES(1000), 10000); INSERT INTO small VALUES (1), (2)`, [], db)
+    await rootQuery(
+      `CREATE TABLE b (id INT PRIMARY KEY, d LONGBLOB); CREATE TABLE small (id INT PRIMARY KEY);
+      INSERT INTO b VALUES (1, RANDOM_BYTES(100)); INSERT INTO b SELECT 2, REPEAT(RANDOM_BYTES(1000), 10000); INSERT INTO small VALUES (1), (2)`,
+      [],
+      db,
+    )
     ;({ dir, env } = await mysqlEnv(db, await makeAdminUser()))
     original = await checksums(db)
   })
@@ -81,42 +103,57 @@ describe('MySQL restore of a 10 MB row (a 20 MB statement over max_allowed_packe
   })
 
   it('a user who may not raise max_allowed_packet is refused in place and --into, before anything is touched', async () => {
-    await trial('adversarial restore: MySQL statement over max_allowed_packet', 'restore by a user without SUPER: refused, target untouched', async () => {
-      const limited = { ...env, DB01_USER: await databaseOnlyUser(db, refusedInto) }
-      await rootQuery(`DELETE FROM \`${db}\`.small WHERE id = 2`)
-      const changed = await checksums(db)
-      const safetiesBefore = (await listNow(env)).filter((b) => b.kind === 'pre-restore').length
-      const r = await cli(['restore', 'latest', '--source', 'maria', '--yes'], limited)
-      expect(r.exitCode, r.all).toBe(1)
-      expect(r.stderr).toMatch(/may not raise it .*nothing was changed/)
-      expect(r.stderr).toMatch(/SET GLOBAL max_allowed_packet = \d+; \(and `max_allowed_packet = \d+` under \[mysqld\] in my\.cnf/)
-      expect(await checksums(db)).toEqual(changed)
-      expect((await listNow(env)).filter((b) => b.kind === 'pre-restore').length).toBe(safetiesBefore)
-      const i = await cli(['restore', 'latest', '--source', 'maria', '--into', refusedInto, '--yes'], limited)
-      expect(i.exitCode, i.all).toBe(1)
-      expect((await rootQuery<unknown[]>('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [refusedInto])).length).toBe(0)
-      expect(await leftovers()).toEqual([])
-      expect(await globalPacket()).toBe(DEFAULT_PACKET)
-    })
+    await trial(
+      'adversarial restore: MySQL statement over max_allowed_packet',
+      'restore by a user without SUPER: refused, target untouched',
+      async () => {
+        const limited = { ...env, DB01_USER: await databaseOnlyUser(db, refusedInto) }
+        await rootQuery(`DELETE FROM \`${db}\`.small WHERE id = 2`)
+        const changed = await checksums(db)
+        const safetiesBefore = (await listNow(env)).filter((b) => b.kind === 'pre-restore').length
+        const r = await cli(['restore', 'latest', '--source', 'maria', '--yes'], limited)
+        expect(r.exitCode, r.all).toBe(1)
+        expect(r.stderr).toMatch(/may not raise it .*nothing was changed/)
+        expect(r.stderr).toMatch(
+          /SET GLOBAL max_allowed_packet = \d+; \(and `max_allowed_packet = \d+` under \[mysqld\] in my\.cnf/,
+        )
+        expect(await checksums(db)).toEqual(changed)
+        expect((await listNow(env)).filter((b) => b.kind === 'pre-restore').length).toBe(safetiesBefore)
+        const i = await cli(['restore', 'latest', '--source', 'maria', '--into', refusedInto, '--yes'], limited)
+        expect(i.exitCode, i.all).toBe(1)
+        expect(
+          (await rootQuery<unknown[]>('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [refusedInto]))
+            .length,
+        ).toBe(0)
+        expect(await leftovers()).toEqual([])
+        expect(await globalPacket()).toBe(DEFAULT_PACKET)
+      },
+    )
   })
 
   it('is restored in place exactly (max_allowed_packet raised for the load, set back), and its safety backup restores too', async () => {
-    await trial('adversarial restore: MySQL statement over max_allowed_packet', 'in place, user with SUPER; then its safety backup', async () => {
-      await rootQuery(`UPDATE \`${db}\`.b SET d = RANDOM_BYTES(10) WHERE id = 1`)
-      const changed = await checksums(db)
-      const r = await cli(['restore', 'latest', '--source', 'maria', '--yes'], env)
-      expect(r.exitCode, r.all).toBe(0)
-      expect(r.stdout + r.stderr).toMatch(/max_allowed_packet \(16\.0 MiB\) will be raised to 19\.\d MiB for the load and set back afterwards/)
-      expect(await checksums(db)).toEqual(original)
-      expect(await globalPacket()).toBe(DEFAULT_PACKET)
-      expect(await leftovers()).toEqual([])
-      // The safety backup held the 10 MB row as well: it is a backup like any other, and restores.
-      const safetyId = /safety backup (\S+) committed/.exec(r.stdout + r.stderr)![1]!
-      const back = await cli(['restore', safetyId, '--source', 'maria', '--yes', '--no-safety-backup'], env)
-      expect(back.exitCode, back.all).toBe(0)
-      expect(await checksums(db)).toEqual(changed)
-      expect(await globalPacket()).toBe(DEFAULT_PACKET)
-    })
+    await trial(
+      'adversarial restore: MySQL statement over max_allowed_packet',
+      'in place, user with SUPER; then its safety backup',
+      async () => {
+        await rootQuery(`UPDATE \`${db}\`.b SET d = RANDOM_BYTES(10) WHERE id = 1`)
+        const changed = await checksums(db)
+        const r = await cli(['restore', 'latest', '--source', 'maria', '--yes'], env)
+        expect(r.exitCode, r.all).toBe(0)
+        expect(r.stdout + r.stderr).toMatch(
+          /max_allowed_packet \(16\.0 MiB\) will be raised to 19\.\d MiB for the load and set back afterwards/,
+        )
+        expect(await checksums(db)).toEqual(original)
+        expect(await globalPacket()).toBe(DEFAULT_PACKET)
+        expect(await leftovers()).toEqual([])
+        // The safety backup held the 10 MB row as well: it is a backup like any other, and restores.
+        const safetyId = /safety backup (\S+) committed/.exec(r.stdout + r.stderr)![1]!
+        const back = await cli(['restore', safetyId, '--source', 'maria', '--yes', '--no-safety-backup'], env)
+        expect(back.exitCode, back.all).toBe(0)
+        expect(await checksums(db)).toEqual(changed)
+        expect(await globalPacket()).toBe(DEFAULT_PACKET)
+      },
+    )
   })
 
   it('is restored --into a new database exactly', async () => {
@@ -140,11 +177,22 @@ describe('MySQL restore of a view whose DEFINER no longer exists', () => {
     const gone = uniqueName('gone')
     await rootQuery(`CREATE DATABASE \`${db}\``)
     await rootQuery(`CREATE USER ?@'%'`, [gone])
-    await rootQuery(`CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1), (2);
-      CREATE DEFINER = '${gone}'@'%' VIEW v AS SELECT id FROM t; CREATE VIEW ok AS SELECT id FROM t`, [], db)
+    await rootQuery(
+      `CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1), (2);
+      CREATE DEFINER = '${gone}'@'%' VIEW v AS SELECT id FROM t; CREATE VIEW ok AS SELECT id FROM t`,
+      [],
+      db,
+    )
     await rootQuery(`DROP USER ?@'%'`, [gone])
     ;({ dir, env } = await mysqlEnv(db, await makeAdminUser()))
-    view = String((await rootQuery<{ d: string }[]>("SELECT VIEW_DEFINITION AS d FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'v'", [db]))[0]!.d)
+    view = String(
+      (
+        await rootQuery<{ d: string }[]>(
+          "SELECT VIEW_DEFINITION AS d FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'v'",
+          [db],
+        )
+      )[0]!.d,
+    )
     const [result] = await backupNow(env)
     const needs = (await readManifest(result!.path!)).restoreNeeds!
     expect(needs.definers).toContain(`${gone}@%`)
@@ -156,24 +204,37 @@ describe('MySQL restore of a view whose DEFINER no longer exists', () => {
   })
 
   const definition = async (database: string) =>
-    String((await rootQuery<{ d: string }[]>("SELECT VIEW_DEFINITION AS d FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'v'", [database]))[0]?.d)
+    String(
+      (
+        await rootQuery<{ d: string }[]>(
+          "SELECT VIEW_DEFINITION AS d FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'v'",
+          [database],
+        )
+      )[0]?.d,
+    )
 
   it('is restored in place, --into another name, and passes a drill', async () => {
-    await trial('adversarial restore: MySQL view with a missing DEFINER', 'in place, --into, verify --drill', async () => {
-      const r = await cli(['restore', 'latest', '--source', 'maria', '--yes'], env)
-      expect(r.exitCode, r.all).toBe(0)
-      expect(r.stdout + r.stderr).toMatch(/definer \S+ of views, routines, triggers or events does not exist on this server/)
-      expect(await definition(db)).toBe(view)
-      expect(await leftovers()).toEqual([])
+    await trial(
+      'adversarial restore: MySQL view with a missing DEFINER',
+      'in place, --into, verify --drill',
+      async () => {
+        const r = await cli(['restore', 'latest', '--source', 'maria', '--yes'], env)
+        expect(r.exitCode, r.all).toBe(0)
+        expect(r.stdout + r.stderr).toMatch(
+          /definer \S+ of views, routines, triggers or events does not exist on this server/,
+        )
+        expect(await definition(db)).toBe(view)
+        expect(await leftovers()).toEqual([])
 
-      const i = await cli(['restore', 'latest', '--source', 'maria', '--into', into, '--yes'], env)
-      expect(i.exitCode, i.all).toBe(0)
-      expect(await definition(into)).toBe(view.split(`\`${db}\`.`).join(`\`${into}\`.`))
-      expect(await checksums(into)).toEqual(await checksums(db))
+        const i = await cli(['restore', 'latest', '--source', 'maria', '--into', into, '--yes'], env)
+        expect(i.exitCode, i.all).toBe(0)
+        expect(await definition(into)).toBe(view.split(`\`${db}\`.`).join(`\`${into}\`.`))
+        expect(await checksums(into)).toEqual(await checksums(db))
 
-      const d = await cli(['verify', 'latest', '--source', 'maria', '--drill'], env)
-      expect(d.exitCode, d.all).toBe(0)
-    })
+        const d = await cli(['verify', 'latest', '--source', 'maria', '--drill'], env)
+        expect(d.exitCode, d.all).toBe(0)
+      },
+    )
   })
 })
 
@@ -184,7 +245,7 @@ describe('MySQL restore in place: all or nothing', () => {
   let backupPath: string
 
   beforeAll(async () => {
-    ({ db } = await makeRichDatabase(2000))
+    ;({ db } = await makeRichDatabase(2000))
     ;({ dir, env } = await mysqlEnv(db, await makeAdminUser()))
     backupPath = (await backupNow(env))[0]!.path!
   })
@@ -196,7 +257,13 @@ describe('MySQL restore in place: all or nothing', () => {
   it('an unchanged database swapped with its backup keeps every trigger, view, routine and event exactly', async () => {
     const tables = await checksums(db)
     const defs = await definitions(db)
-    expect(Object.keys(defs).sort()).toEqual(['EVENT nightly', 'FUNCTION double_it', 'PROCEDURE count_big', 'TRIGGER texts_audit', 'VIEW big_summary'])
+    expect(Object.keys(defs).sort()).toEqual([
+      'EVENT nightly',
+      'FUNCTION double_it',
+      'PROCEDURE count_big',
+      'TRIGGER texts_audit',
+      'VIEW big_summary',
+    ])
     const r = await cli(['restore', 'latest', '--source', 'maria', '--yes', '--no-safety-backup'], env)
     expect(r.exitCode, r.all).toBe(0)
     expect(await checksums(db)).toEqual(tables)
@@ -209,14 +276,22 @@ describe('MySQL restore in place: all or nothing', () => {
 
   it('a backup whose last statement fails leaves the database exactly as it was, and nothing beside it', async () => {
     await trial('adversarial restore: MySQL failing statement in place', 'the last statement of the dump', async () => {
-      await rootQuery(`UPDATE \`${db}\`.texts SET s = 'current' WHERE id = 1; CREATE TABLE \`${db}\`.added_later (id INT)`)
+      await rootQuery(
+        `UPDATE \`${db}\`.texts SET s = 'current' WHERE id = 1; CREATE TABLE \`${db}\`.added_later (id INT)`,
+      )
       const tables = await checksums(db)
       const defs = await definitions(db)
-      const bad = await writeResignedBackup(backupPath, (raw) => insertLine(raw, /^-- Dump completed/, 'INSERT INTO no_such_table VALUES (1);').content, 3)
+      const bad = await writeResignedBackup(
+        backupPath,
+        (raw) => insertLine(raw, /^-- Dump completed/, 'INSERT INTO no_such_table VALUES (1);').content,
+        3,
+      )
       const r = await cli(['restore', bad.manifest.id, '--source', 'maria', '--yes', '--no-safety-backup'], env)
       expect(r.exitCode, r.all).toBe(1)
       expect(r.stderr).toContain('ERROR 1146 (42S02)')
-      expect(r.stderr).toMatch(/was not changed \(the backup was loaded into a new database beside it, `\S+_dbkrestore_[0-9a-f]{8}`, dropped again\)/)
+      expect(r.stderr).toMatch(
+        /was not changed \(the backup was loaded into a new database beside it, `\S+_dbkrestore_[0-9a-f]{8}`, dropped again\)/,
+      )
       expect(await checksums(db)).toEqual(tables)
       expect(await definitions(db)).toEqual(defs)
       expect(await leftovers()).toEqual([])
@@ -225,27 +300,33 @@ describe('MySQL restore in place: all or nothing', () => {
   })
 
   it('a swap that cannot take the tables (another connection holds one) is rolled back: every object back, nothing beside it', async () => {
-    await trial('adversarial restore: MySQL failing swap', 'RENAME TABLE waits 30 s for a lock held by an open transaction', async () => {
-      const tables = await checksums(db)
-      const defs = await definitions(db)
-      // An open transaction that read `blobs` holds its metadata lock: the trigger, view, routines
-      // and event are dropped first, then the one RENAME TABLE waits for the lock and gives up.
-      const holder = await mysqlAdmin(mariadb(), db)
-      await holder.query('START TRANSACTION')
-      await holder.query('SELECT COUNT(*) FROM blobs')
-      let r
-      try {
-        r = await cli(['restore', 'latest', '--source', 'maria', '--yes', '--no-safety-backup'], env)
-      } finally {
-        await holder.query('ROLLBACK')
-        await holder.end()
-      }
-      expect(r.exitCode, r.all).toBe(1)
-      expect(r.stderr).toMatch(/is in use: RENAME TABLE waited 30 s for another connection's lock; it was put back as it was, nothing was changed/)
-      expect(await checksums(db)).toEqual(tables)
-      expect(await definitions(db)).toEqual(defs)
-      expect(await leftovers()).toEqual([])
-    })
+    await trial(
+      'adversarial restore: MySQL failing swap',
+      'RENAME TABLE waits 30 s for a lock held by an open transaction',
+      async () => {
+        const tables = await checksums(db)
+        const defs = await definitions(db)
+        // An open transaction that read `blobs` holds its metadata lock: the trigger, view, routines
+        // and event are dropped first, then the one RENAME TABLE waits for the lock and gives up.
+        const holder = await mysqlAdmin(mariadb(), db)
+        await holder.query('START TRANSACTION')
+        await holder.query('SELECT COUNT(*) FROM blobs')
+        let r
+        try {
+          r = await cli(['restore', 'latest', '--source', 'maria', '--yes', '--no-safety-backup'], env)
+        } finally {
+          await holder.query('ROLLBACK')
+          await holder.end()
+        }
+        expect(r.exitCode, r.all).toBe(1)
+        expect(r.stderr).toMatch(
+          /is in use: RENAME TABLE waited 30 s for another connection's lock; it was put back as it was, nothing was changed/,
+        )
+        expect(await checksums(db)).toEqual(tables)
+        expect(await definitions(db)).toEqual(defs)
+        expect(await leftovers()).toEqual([])
+      },
+    )
   }, 120_000)
 })
 
@@ -256,7 +337,11 @@ describe('MySQL in-place restore by a user with rights on the database alone', (
 
   beforeAll(async () => {
     await rootQuery(`CREATE DATABASE \`${db}\``)
-    await rootQuery('CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(20)); INSERT INTO t VALUES (1, \'one\'), (2, \'two\')', [], db)
+    await rootQuery(
+      "CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(20)); INSERT INTO t VALUES (1, 'one'), (2, 'two')",
+      [],
+      db,
+    )
     ;({ dir, env } = await mysqlEnv(db, await makeAdminUser()))
     await backupNow(env)
   })
@@ -266,25 +351,29 @@ describe('MySQL in-place restore by a user with rights on the database alone', (
   })
 
   it('is refused before the question with the GRANT that allows it, and restores once granted', async () => {
-    await trial('adversarial restore: MySQL user without rights beside the database', 'refused before anything, then granted', async () => {
-      const user = await databaseOnlyUser(db)
-      const limited = { ...env, DB01_USER: user }
-      await rootQuery(`DELETE FROM \`${db}\`.t WHERE id = 2`)
-      const changed = await checksums(db)
-      const safetiesBefore = (await listNow(env)).filter((b) => b.kind === 'pre-restore').length
-      const r = await cli(['restore', 'latest', '--source', 'maria', '--yes'], limited)
-      expect(r.exitCode, r.all).toBe(1)
-      expect(r.stderr).toMatch(/may not create the database beside .*; nothing was changed/)
-      expect(r.stderr).toContain(`GRANT ALL PRIVILEGES ON \`${db.replace(/_/g, '\\_')}\\_dbk%\`.* TO '${user}'@'%'`)
-      expect(await checksums(db)).toEqual(changed)
-      expect((await listNow(env)).filter((b) => b.kind === 'pre-restore').length).toBe(safetiesBefore)
-      expect(await leftovers()).toEqual([])
-      await rootQuery(`GRANT ALL PRIVILEGES ON \`${db.replace(/_/g, '\\_')}\\_dbk%\`.* TO ?@'%'`, [user])
-      await rootQuery("GRANT SELECT ON mysql.proc TO ?@'%'", [user]) // for the safety backup's routines
-      const ok = await cli(['restore', 'latest', '--source', 'maria', '--yes'], limited)
-      expect(ok.exitCode, ok.all).toBe(0)
-      expect(await rootQuery<{ n: number }[]>(`SELECT COUNT(*) AS n FROM \`${db}\`.t`)).toEqual([{ n: 2 }])
-      expect(await leftovers()).toEqual([])
-    })
+    await trial(
+      'adversarial restore: MySQL user without rights beside the database',
+      'refused before anything, then granted',
+      async () => {
+        const user = await databaseOnlyUser(db)
+        const limited = { ...env, DB01_USER: user }
+        await rootQuery(`DELETE FROM \`${db}\`.t WHERE id = 2`)
+        const changed = await checksums(db)
+        const safetiesBefore = (await listNow(env)).filter((b) => b.kind === 'pre-restore').length
+        const r = await cli(['restore', 'latest', '--source', 'maria', '--yes'], limited)
+        expect(r.exitCode, r.all).toBe(1)
+        expect(r.stderr).toMatch(/may not create the database beside .*; nothing was changed/)
+        expect(r.stderr).toContain(`GRANT ALL PRIVILEGES ON \`${db.replace(/_/g, '\\_')}\\_dbk%\`.* TO '${user}'@'%'`)
+        expect(await checksums(db)).toEqual(changed)
+        expect((await listNow(env)).filter((b) => b.kind === 'pre-restore').length).toBe(safetiesBefore)
+        expect(await leftovers()).toEqual([])
+        await rootQuery(`GRANT ALL PRIVILEGES ON \`${db.replace(/_/g, '\\_')}\\_dbk%\`.* TO ?@'%'`, [user])
+        await rootQuery("GRANT SELECT ON mysql.proc TO ?@'%'", [user]) // for the safety backup's routines
+        const ok = await cli(['restore', 'latest', '--source', 'maria', '--yes'], limited)
+        expect(ok.exitCode, ok.all).toBe(0)
+        expect(await rootQuery<{ n: number }[]>(`SELECT COUNT(*) AS n FROM \`${db}\`.t`)).toEqual([{ n: 2 }])
+        expect(await leftovers()).toEqual([])
+      },
+    )
   }, 180_000)
 })

@@ -8,7 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { acquireLock } from '../../src/catalog/lock.js'
 import { checksums, dropDatabases, makeRichDatabase, mariadb, mysqlEnv } from '../backup/mysql-support.js'
 import { uniqueName } from '../support/servers.js'
-import { backupNow, cli, cliOnTerminal, flipByte, insertLine, listNow, makeAdminUser, writeResignedBackup } from './support.js'
+import {
+  backupNow,
+  cli,
+  cliOnTerminal,
+  flipByte,
+  insertLine,
+  listNow,
+  makeAdminUser,
+  writeResignedBackup,
+} from './support.js'
 
 describe('restore refusals and failures (MariaDB)', () => {
   let db: string
@@ -20,7 +29,7 @@ describe('restore refusals and failures (MariaDB)', () => {
   const scratch = uniqueName('bad_into')
 
   beforeAll(async () => {
-    ({ db } = await makeRichDatabase(5000))
+    ;({ db } = await makeRichDatabase(5000))
     ;({ dir, env, backupDir } = await mysqlEnv(db, await makeAdminUser()))
     backupPath = (await backupNow(env))[0]!.path!
     before = await checksums(db)
@@ -57,11 +66,15 @@ describe('restore refusals and failures (MariaDB)', () => {
 
   it('a failing statement stops the restore and names its line; the safety backup is the way back', async () => {
     let line = 0
-    const { manifest, path } = await writeResignedBackup(backupPath, (raw) => {
-      const tampered = insertLine(raw, /^-- Table structure for table `big`/, 'INSERT INTO no_such_table VALUES (1);')
-      line = tampered.line
-      return tampered.content
-    }, 7)
+    const { manifest, path } = await writeResignedBackup(
+      backupPath,
+      (raw) => {
+        const tampered = insertLine(raw, /^-- Table structure for table `big`/, 'INSERT INTO no_such_table VALUES (1);')
+        line = tampered.line
+        return tampered.content
+      },
+      7,
+    )
     const into = await cli(['restore', manifest.id, '--source', 'maria', '--into', scratch, '--yes'], env)
     expect(into.exitCode, into.all).toBe(1)
     expect(into.stderr).toContain(`mariadb stopped at the first failing statement at line ${line} of the dump`)
@@ -89,7 +102,9 @@ describe('restore refusals and failures (MariaDB)', () => {
     const r = await cliOnTerminal(['restore', 'latest', '--source', 'maria'], env, 'no')
     expect(r.exitCode, r.all).toBe(1)
     const info = mariadb()
-    expect(r.all).toContain(`into    database \`${db}\` on ${info.host}:${info.port} — its current content will be REPLACED`)
+    expect(r.all).toContain(
+      `into    database \`${db}\` on ${info.host}:${info.port} — its current content will be REPLACED`,
+    )
     expect(r.all).toMatch(/taken \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/)
     expect(r.all).toContain('Type yes to continue:')
     expect(r.all).toContain('not confirmed')

@@ -9,7 +9,16 @@ import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { NASTY_PASSWORD, checksums, codeObjects, dropDatabases, makeRichDatabase, mariadb, mysqlEnv, rootQuery } from '../backup/mysql-support.js'
+import {
+  NASTY_PASSWORD,
+  checksums,
+  codeObjects,
+  dropDatabases,
+  makeRichDatabase,
+  mariadb,
+  mysqlEnv,
+  rootQuery,
+} from '../backup/mysql-support.js'
 import { uniqueName } from '../support/servers.js'
 import { backupNow, cli, listNow, makeAdminUser, readManifest } from './support.js'
 
@@ -23,7 +32,7 @@ describe('restore into MariaDB', () => {
   const timed = uniqueName('timed')
 
   beforeAll(async () => {
-    ({ db } = await makeRichDatabase(100_000))
+    ;({ db } = await makeRichDatabase(100_000))
     const admin = await makeAdminUser()
     ;({ dir, env } = await mysqlEnv(db, admin))
     original = await checksums(db)
@@ -72,11 +81,23 @@ describe('restore into MariaDB', () => {
     await rootQuery(`CREATE DATABASE \`${timed}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`)
     const info = mariadb()
     const plainStart = Date.now()
-    await execa('bash', ['-o', 'pipefail', '-c', 'gunzip -c "$1" | mariadb --protocol=TCP -h "$2" -P "$3" -u root "$4"', 'plain', backupPath, info.host, String(info.port), timed])
+    await execa('bash', [
+      '-o',
+      'pipefail',
+      '-c',
+      'gunzip -c "$1" | mariadb --protocol=TCP -h "$2" -P "$3" -u root "$4"',
+      'plain',
+      backupPath,
+      info.host,
+      String(info.port),
+      timed,
+    ])
     const plainMs = Date.now() - plainStart
     expect(await checksums(timed)).toEqual(original)
-    console.log(`[measure] 100k-row restore: dbkeeper restore ${restoreMs} ms (verify + safety backup + load + check, CLI start included), ` +
-      `${noSafetyMs} ms with --no-safety-backup; gunzip -c | mariadb ${plainMs} ms`)
+    console.log(
+      `[measure] 100k-row restore: dbkeeper restore ${restoreMs} ms (verify + safety backup + load + check, CLI start included), ` +
+        `${noSafetyMs} ms with --no-safety-backup; gunzip -c | mariadb ${plainMs} ms`,
+    )
   })
 
   it('--into creates a new database with the original character set and fills it', async () => {
@@ -85,7 +106,10 @@ describe('restore into MariaDB', () => {
     expect(r.stderr).toContain('no safety backup')
     expect(await checksums(into)).toEqual(original)
     expect(await codeObjects(into)).toEqual(await codeObjects(db))
-    const [schema] = await rootQuery<{ c: string }[]>('SELECT DEFAULT_COLLATION_NAME AS c FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [into])
+    const [schema] = await rootQuery<{ c: string }[]>(
+      'SELECT DEFAULT_COLLATION_NAME AS c FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?',
+      [into],
+    )
     expect(schema!.c).toBe('utf8mb4_unicode_ci')
   })
 

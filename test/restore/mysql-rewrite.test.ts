@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { ViewQualifierRewrite, requalify } from '../../src/engines/mysql/rewrite.js'
 
 const dump = [
-  'INSERT INTO `t` VALUES (1,\'`shop`.`t` stays in data\');',
+  "INSERT INTO `t` VALUES (1,'`shop`.`t` stays in data');",
   '/*!50001 VIEW `v` AS select `shop`.`t`.`id` AS `id` from `t` */;',
   '/*!50001 VIEW',
   '/*!50001 SET character_set_client      = utf8mb3 */;',

@@ -51,8 +51,15 @@ describe('PostgreSQL: partitioned tables, extensions, a failed load', () => {
     const m = await readManifest(plainPath)
     const rows = Object.fromEntries(m.tables.map((t) => [t.name, t.rows]))
     expect(rows['shop.events']).toBe(12_000)
-    expect(['2024', '2025', '2026', 'other'].map((p) => rows[`shop.events_${p}`]! > 0)).toEqual([true, true, true, true])
-    expect(rows['shop.events_2024']! + rows['shop.events_2025']! + rows['shop.events_2026']! + rows['shop.events_other']!).toBe(12_000)
+    expect(['2024', '2025', '2026', 'other'].map((p) => rows[`shop.events_${p}`]! > 0)).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ])
+    expect(
+      rows['shop.events_2024']! + rows['shop.events_2025']! + rows['shop.events_2026']! + rows['shop.events_other']!,
+    ).toBe(12_000)
     expect(m.restoreNeeds).toMatchObject({ partitioned: ['shop.events'], extensions: ['pg_trgm'] })
     // 5 tables, 5 primary-key indexes, 5 GIN indexes, 1 sequence, 4 TOAST tables with their indexes (not the parent's).
     expect(m.restoreNeeds!.relations).toBe(24)
@@ -92,58 +99,77 @@ describe('PostgreSQL: partitioned tables, extensions, a failed load', () => {
   })
 
   it('a backup needing extensions the server cannot install is refused before anything is touched', async () => {
-    await trial('adversarial restore: PostgreSQL extension missing on the target', 'postgis and an unknown extension, in place and --into', async () => {
-      const old = await readManifest(plainPath)
-      const patch = { restoreNeeds: { ...old.restoreNeeds, extensions: ['pg_trgm', 'postgis', 'no_such_extension'] } }
-      const bad = await writeResignedBackup(plainPath, (raw) => raw, 5, patch)
-      try {
-        await sql(db, `INSERT INTO shop.events (at, payload) VALUES ('2024-02-02', 'after the backup')`)
-        const before = await comparableDump(db)
-        for (const target of [[], ['--into', into]]) {
-          const r = await cli(['restore', bad.manifest.id, '--source', 'pg', ...target, '--yes', '--no-safety-backup'], env)
-          expect(r.exitCode, r.all).toBe(1)
-          expect(r.stderr).toMatch(/was not changed: the backup creates the extensions postgis, no_such_extension, which the PostgreSQL 15 server \S+ cannot install/)
-          expect(r.stderr).toContain('postgis: install the package postgresql-15-postgis-3 on the server')
-          expect(r.stderr).toContain('no_such_extension: install the extension no_such_extension on the server')
+    await trial(
+      'adversarial restore: PostgreSQL extension missing on the target',
+      'postgis and an unknown extension, in place and --into',
+      async () => {
+        const old = await readManifest(plainPath)
+        const patch = { restoreNeeds: { ...old.restoreNeeds, extensions: ['pg_trgm', 'postgis', 'no_such_extension'] } }
+        const bad = await writeResignedBackup(plainPath, (raw) => raw, 5, patch)
+        try {
+          await sql(db, `INSERT INTO shop.events (at, payload) VALUES ('2024-02-02', 'after the backup')`)
+          const before = await comparableDump(db)
+          for (const target of [[], ['--into', into]]) {
+            const r = await cli(
+              ['restore', bad.manifest.id, '--source', 'pg', ...target, '--yes', '--no-safety-backup'],
+              env,
+            )
+            expect(r.exitCode, r.all).toBe(1)
+            expect(r.stderr).toMatch(
+              /was not changed: the backup creates the extensions postgis, no_such_extension, which the PostgreSQL 15 server \S+ cannot install/,
+            )
+            expect(r.stderr).toContain('postgis: install the package postgresql-15-postgis-3 on the server')
+            expect(r.stderr).toContain('no_such_extension: install the extension no_such_extension on the server')
+          }
+          expect(await comparableDump(db)).toBe(before)
+          expect(await databasesLike(`${db}_dbk%`)).toEqual([])
+          expect(await databasesLike(into)).toEqual([])
+        } finally {
+          await bad.remove()
         }
-        expect(await comparableDump(db)).toBe(before)
-        expect(await databasesLike(`${db}_dbk%`)).toEqual([])
-        expect(await databasesLike(into)).toEqual([])
-      } finally {
-        await bad.remove()
-      }
-    })
+      },
+    )
   })
 
   it('a load that fails at its last statement leaves the target as it was and no staging database', async () => {
-    await trial('adversarial restore: PostgreSQL load fails at the last statement', 'in place (staged, swapped) and --into (new database)', async () => {
-      let line = 0
-      const bad = await writeResignedBackup(plainPath, (raw) => {
-        const t = insertLine(raw, /^-- PostgreSQL database dump complete/, 'SELECT no_such_function();')
-        line = t.line
-        return t.content
-      }, 7)
-      try {
-        await sql(db, `DELETE FROM shop.events WHERE at < '2024-06-01'`)
-        const before = await comparableDump(db)
-        const inPlace = await cli(['restore', bad.manifest.id, '--source', 'pg', '--yes', '--no-safety-backup'], env)
-        expect(inPlace.exitCode, inPlace.all).toBe(1)
-        expect(inPlace.stderr).toContain(`psql:<stdin>:${line}: ERROR:  function no_such_function() does not exist`)
-        expect(inPlace.stderr).toMatch(/database "[^"]+" on \S+ was not changed \(the backup was loaded into a new database, dropped again\)/)
-        expect(await comparableDump(db)).toBe(before)
-        expect(await databasesLike(`${db}_dbk%`)).toEqual([])
+    await trial(
+      'adversarial restore: PostgreSQL load fails at the last statement',
+      'in place (staged, swapped) and --into (new database)',
+      async () => {
+        let line = 0
+        const bad = await writeResignedBackup(
+          plainPath,
+          (raw) => {
+            const t = insertLine(raw, /^-- PostgreSQL database dump complete/, 'SELECT no_such_function();')
+            line = t.line
+            return t.content
+          },
+          7,
+        )
+        try {
+          await sql(db, `DELETE FROM shop.events WHERE at < '2024-06-01'`)
+          const before = await comparableDump(db)
+          const inPlace = await cli(['restore', bad.manifest.id, '--source', 'pg', '--yes', '--no-safety-backup'], env)
+          expect(inPlace.exitCode, inPlace.all).toBe(1)
+          expect(inPlace.stderr).toContain(`psql:<stdin>:${line}: ERROR:  function no_such_function() does not exist`)
+          expect(inPlace.stderr).toMatch(
+            /database "[^"]+" on \S+ was not changed \(the backup was loaded into a new database, dropped again\)/,
+          )
+          expect(await comparableDump(db)).toBe(before)
+          expect(await databasesLike(`${db}_dbk%`)).toEqual([])
 
-        const fresh = await cli(['restore', bad.manifest.id, '--source', 'pg', '--into', into, '--yes'], env)
-        expect(fresh.exitCode, fresh.all).toBe(1)
-        expect(fresh.stderr).toMatch(/was not created \(the half-loaded new database was dropped again\)/)
-        expect(await databasesLike(into)).toEqual([])
+          const fresh = await cli(['restore', bad.manifest.id, '--source', 'pg', '--into', into, '--yes'], env)
+          expect(fresh.exitCode, fresh.all).toBe(1)
+          expect(fresh.stderr).toMatch(/was not created \(the half-loaded new database was dropped again\)/)
+          expect(await databasesLike(into)).toEqual([])
 
-        const drill = await cli(['verify', '--json', bad.manifest.id, '--source', 'pg', '--drill'], env)
-        expect(drill.exitCode, drill.all).toBe(1)
-        expect(await databasesLike('dbkeeper_drill_%')).toEqual([])
-      } finally {
-        await bad.remove()
-      }
-    })
+          const drill = await cli(['verify', '--json', bad.manifest.id, '--source', 'pg', '--drill'], env)
+          expect(drill.exitCode, drill.all).toBe(1)
+          expect(await databasesLike('dbkeeper_drill_%')).toEqual([])
+        } finally {
+          await bad.remove()
+        }
+      },
+    )
   })
 })

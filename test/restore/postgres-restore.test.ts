@@ -43,7 +43,10 @@ describe('restore into PostgreSQL', () => {
   })
 
   it('replaces a changed database (plain dump); the safety backup brings the change back', async () => {
-    await sql(db, `DELETE FROM shop.orders WHERE id <= 100; DROP VIEW shop.paid; CREATE TABLE public.added_later (id int)`)
+    await sql(
+      db,
+      `DELETE FROM shop.orders WHERE id <= 100; DROP VIEW shop.paid; CREATE TABLE public.added_later (id int)`,
+    )
     const changed = await comparableDump(db)
     const r = await cli(['restore', 'latest', '--source', 'pg', '--database', db, '--yes'], env)
     expect(r.exitCode, r.all).toBe(0)
@@ -55,7 +58,10 @@ describe('restore into PostgreSQL', () => {
     const back = await cli(['restore', safetyId, '--source', 'pg', '--yes', '--no-safety-backup'], env)
     expect(back.exitCode, back.all).toBe(0)
     expect(await comparableDump(db)).toBe(changed)
-    expect((await cli(['restore', 'latest', '--source', 'pg', '--database', db, '--yes', '--no-safety-backup'], env)).exitCode).toBe(0)
+    expect(
+      (await cli(['restore', 'latest', '--source', 'pg', '--database', db, '--yes', '--no-safety-backup'], env))
+        .exitCode,
+    ).toBe(0)
   })
 
   it('a custom-format backup restores --into a new database, chosen by its extension', async () => {
@@ -68,15 +74,19 @@ describe('restore into PostgreSQL', () => {
     expect((await comparableDump(into)).replaceAll(into, '<db>')).toBe(original.replaceAll(db, '<db>'))
   })
 
-  it('a failing statement stops the restore with psql\'s line, and the database stays as it was', async () => {
+  it("a failing statement stops the restore with psql's line, and the database stays as it was", async () => {
     let line = 0
-    const { manifest, remove } = await writeResignedBackup(plainPath, (raw) => {
-      const t = insertLine(raw, /^CREATE VIEW/, 'INSERT INTO shop.no_such_table VALUES (1);')
-      line = t.line
-      return t.content
-    }, 3)
+    const { manifest, remove } = await writeResignedBackup(
+      plainPath,
+      (raw) => {
+        const t = insertLine(raw, /^CREATE VIEW/, 'INSERT INTO shop.no_such_table VALUES (1);')
+        line = t.line
+        return t.content
+      },
+      3,
+    )
     try {
-      await sql(db, 'INSERT INTO public.plain VALUES (\'kept\')')
+      await sql(db, "INSERT INTO public.plain VALUES ('kept')")
       const before = await comparableDump(db)
       const r = await cli(['restore', manifest.id, '--source', 'pg', '--yes', '--no-safety-backup'], env)
       expect(r.exitCode, r.all).toBe(1)
@@ -96,7 +106,9 @@ describe('restore into PostgreSQL', () => {
     try {
       const r = await cli(['restore', 'latest', '--source', 'pg', '--database', db, '--yes', '--no-safety-backup'], env)
       expect(r.exitCode, r.all).toBe(1)
-      expect(r.stderr).toMatch(/is in use by other sessions, so it was not replaced; nothing was changed — stop the application/)
+      expect(r.stderr).toMatch(
+        /is in use by other sessions, so it was not replaced; nothing was changed — stop the application/,
+      )
     } finally {
       await session.end()
     }
@@ -113,7 +125,9 @@ describe('restore into PostgreSQL', () => {
     expect(r.exitCode, r.all).toBe(0)
     const c = await pgAdmin(server())
     try {
-      expect((await c.query('SELECT rolconnlimit FROM pg_roles WHERE rolname = $1', [role])).rows).toEqual([{ rolconnlimit: 4 }])
+      expect((await c.query('SELECT rolconnlimit FROM pg_roles WHERE rolname = $1', [role])).rows).toEqual([
+        { rolconnlimit: 4 },
+      ])
       await c.query(`DROP ROLE ${role}`)
     } finally {
       await c.end()

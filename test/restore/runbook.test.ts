@@ -23,7 +23,8 @@ const HARNESS = join(ROOT, 'test', 'restore', 'runbook-harness.sh')
 
 function blocks(markdown: string): Map<string, string> {
   const out = new Map<string, string>()
-  for (const m of markdown.matchAll(/<!-- runbook-test: ([\w-]+) -->\s*```bash\n([\s\S]*?)```/g)) out.set(m[1]!, m[2]!.replace(/^ {3}/gm, ''))
+  for (const m of markdown.matchAll(/<!-- runbook-test: ([\w-]+) -->\s*```bash\n([\s\S]*?)```/g))
+    out.set(m[1]!, m[2]!.replace(/^ {3}/gm, ''))
   return out
 }
 
@@ -46,9 +47,19 @@ describe('docs/RESTORE.md, step by step', () => {
     makeSqliteDb(join(work, 'data', 'notes.db'), 500)
     const info = mariadb()
     env = {
-      DB01_TYPE: 'mariadb', DB01_HOST: info.host, DB01_PORT: String(info.port), DB01_USER: 'root', DB01_NAME: db, DB01_LABEL: 'app',
-      DB02_TYPE: 'sqlite', DB02_PATH: join(work, 'data', 'notes.db'), DB02_LABEL: 'notes', BACKUP_DIR: join(work, 'backups'),
-      DB_PORT: String(info.port), DB_PASSWORD: '', DBKEEPER_CLI: inject('cliEntry'),
+      DB01_TYPE: 'mariadb',
+      DB01_HOST: info.host,
+      DB01_PORT: String(info.port),
+      DB01_USER: 'root',
+      DB01_NAME: db,
+      DB01_LABEL: 'app',
+      DB02_TYPE: 'sqlite',
+      DB02_PATH: join(work, 'data', 'notes.db'),
+      DB02_LABEL: 'notes',
+      BACKUP_DIR: join(work, 'backups'),
+      DB_PORT: String(info.port),
+      DB_PASSWORD: '',
+      DBKEEPER_CLI: inject('cliEntry'),
       // Every backup is also copied to a real S3 server: section 9 restores from there.
       ...s3Env(s3.endpoint, 'runbook'),
     }
@@ -64,10 +75,17 @@ describe('docs/RESTORE.md, step by step', () => {
   async function step(name: string, ids: Record<string, string> = {}): Promise<string> {
     const text = steps.get(name)
     expect(text, `docs/RESTORE.md has no runbook-test block "${name}"`).toBeDefined()
-    let script = text!.replaceAll('/backups/', `${env.BACKUP_DIR}/`).replace(/\bshop\b/g, db).replace(/\borders\b/g, 'big')
+    let script = text!
+      .replaceAll('/backups/', `${env.BACKUP_DIR}/`)
+      .replace(/\bshop\b/g, db)
+      .replace(/\borders\b/g, 'big')
     for (const [example, real] of Object.entries(ids)) script = script.replaceAll(example, real)
     const r = await execa('bash', ['-c', `source "$0"\n${script}`, HARNESS], {
-      cwd: work, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_FORMAT: 'json', ...env }, extendEnv: false, reject: false, timeout: 300_000,
+      cwd: work,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_FORMAT: 'json', ...env },
+      extendEnv: false,
+      reject: false,
+      timeout: 300_000,
     })
     const all = stripCr(`${r.stdout}\n${r.stderr}`)
     expect(r.exitCode, `runbook step ${name}:\n${all}`).toBe(0)
@@ -126,8 +144,10 @@ describe('docs/RESTORE.md, step by step', () => {
       const passFile = join(work, 'db_root_password')
       await writeFile(passFile, `${password}\n`, { mode: 0o600 })
       const out = await step('other-server', {
-        'DB01_HOST=db-new': `DB01_HOST=${other.info.host}`, 'DB01_PORT=3306': `DB01_PORT=${other.info.port}`,
-        'DB01_USER=root': 'DB01_USER=newroot', '/run/secrets/db_root_password': passFile,
+        'DB01_HOST=db-new': `DB01_HOST=${other.info.host}`,
+        'DB01_PORT=3306': `DB01_PORT=${other.info.port}`,
+        'DB01_USER=root': 'DB01_USER=newroot',
+        '/run/secrets/db_root_password': passFile,
       })
       expect(out).not.toContain(password)
       expect(await checksums(db, other.info)).toEqual(original)

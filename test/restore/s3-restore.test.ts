@@ -10,14 +10,25 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { VerifyJson } from '../../src/cli/commands/verify.js'
-import { NASTY_PASSWORD, checksums, dropDatabases, makeRichDatabase, mysqlEnv, rootQuery } from '../backup/mysql-support.js'
+import {
+  NASTY_PASSWORD,
+  checksums,
+  dropDatabases,
+  makeRichDatabase,
+  mysqlEnv,
+  rootQuery,
+} from '../backup/mysql-support.js'
 import { SECRET_ACCESS_KEY, s3Env, startS3, type TestS3 } from '../support/s3.js'
 import { countItems as rowsOf, makeSqliteDb } from '../support/sqlite.js'
 import { sha256File as sha } from '../support/files.js'
 import { backupNow, cli, listNow, makeAdminUser } from './support.js'
 
 const PREFIX = 'restore'
-const exists = (path: string) => stat(path).then(() => true, () => false)
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  )
 
 describe('restore and verify from S3', () => {
   let s3: TestS3
@@ -74,7 +85,9 @@ describe('restore and verify from S3', () => {
     const notes = await cli(['restore', 'latest', '--source', 'notes', '--yes'], env)
     expect(notes.exitCode, notes.all).toBe(0)
     expect(notes.stderr).toContain(`the newest backup of notes/notes is ${first.notes!.id}`)
-    expect(notes.stderr).toContain(`off-site only: using it from s3://dbk-test/${PREFIX}/notes/notes/${first.notes!.file}`)
+    expect(notes.stderr).toContain(
+      `off-site only: using it from s3://dbk-test/${PREFIX}/notes/notes/${first.notes!.file}`,
+    )
     expect(notes.stderr).toMatch(/fetched .* onto the volume/)
     expect(notes.stdout).toContain(`restored ${first.notes!.id}`)
     expect(rowsOf(live)).toBe(1000)
@@ -88,7 +101,9 @@ describe('restore and verify from S3', () => {
     // Both backups are on the volume again, as backups that are also off-site.
     const listed = await listNow(env)
     for (const b of Object.values(first)) expect(listed.find((l) => l.id === b.id)?.location).toBe('both')
-    expect(await sha(join(backupDir, 'notes', 'notes', first.notes!.file))).toBe(listed.find((l) => l.id === first.notes!.id)!.sha256)
+    expect(await sha(join(backupDir, 'notes', 'notes', first.notes!.file))).toBe(
+      listed.find((l) => l.id === first.notes!.id)!.sha256,
+    )
   })
 
   it('a volume restored from an old snapshot: the newer backup in S3 wins and is fetched', async () => {
@@ -123,7 +138,12 @@ describe('restore and verify from S3', () => {
     const v = await cli(['verify', first.notes!.id, '--source', 'notes', '--json'], env)
     expect(v.exitCode, v.all).toBe(0)
     const [result] = JSON.parse(v.stdout) as VerifyJson[]
-    expect(result).toMatchObject({ id: first.notes!.id, ok: true, path: gone, fetched: `s3://dbk-test/${PREFIX}/notes/notes/${first.notes!.file}` })
+    expect(result).toMatchObject({
+      id: first.notes!.id,
+      ok: true,
+      path: gone,
+      fetched: `s3://dbk-test/${PREFIX}/notes/notes/${first.notes!.file}`,
+    })
     expect(await exists(`${gone}.manifest.json`)).toBe(true)
 
     for (const suffix of ['', '.manifest.json', '.sha256']) await rm(`${gone}${suffix}`)
@@ -136,7 +156,14 @@ describe('restore and verify from S3', () => {
     for (const suffix of ['', '.manifest.json', '.sha256']) await rm(`${gone}${suffix}`)
     const d = await cli(['verify', first.notes!.id, '--source', 'notes', '--drill', '--json'], env)
     expect(d.exitCode, d.all).toBe(0)
-    expect(JSON.parse(d.stdout)).toEqual([expect.objectContaining({ id: first.notes!.id, ok: true, fetched: expect.stringMatching(/^s3:/), drill: expect.objectContaining({ ok: true }) })])
+    expect(JSON.parse(d.stdout)).toEqual([
+      expect.objectContaining({
+        id: first.notes!.id,
+        ok: true,
+        fetched: expect.stringMatching(/^s3:/),
+        drill: expect.objectContaining({ ok: true }),
+      }),
+    ])
     expectClean(`${v.all}\n${r.all}\n${d.all}`)
   })
 
@@ -176,7 +203,8 @@ describe('restore and verify from S3', () => {
       expect(r.stderr).toMatch(/does not match its manifest.*do not restore from it/s)
       expect(r.stderr).not.toMatch(/safety backup|restoring into/)
       const names = await readdir(join(backupDir, source)).catch(() => [] as string[])
-      for (const d of names) expect((await readdir(join(backupDir, source, d))).filter((n) => n.includes(b.id))).toEqual([])
+      for (const d of names)
+        expect((await readdir(join(backupDir, source, d))).filter((n) => n.includes(b.id))).toEqual([])
     }
     expect(await sha(live)).toBe(liveSha)
     expect(await checksums(db)).toEqual(changed)

@@ -9,7 +9,15 @@ import { basename, dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { NASTY_PASSWORD, checksums, dropDatabases, makeRichDatabase, mariadb, mysqlEnv, rootQuery } from '../backup/mysql-support.js'
+import {
+  NASTY_PASSWORD,
+  checksums,
+  dropDatabases,
+  makeRichDatabase,
+  mariadb,
+  mysqlEnv,
+  rootQuery,
+} from '../backup/mysql-support.js'
 import { comparableDump, server, sql } from '../engines/postgres/helpers.js'
 import { ROOT } from '../support/cli.js'
 import { uniqueName } from '../support/servers.js'
@@ -18,7 +26,13 @@ import { backupNow, flipByte, insertLine, makeAdminUser, writeResignedBackup } f
 
 const SCRIPTS = ['restore-mysql.sh', 'restore-postgres.sh', 'restore-sqlite.sh'].map((s) => join(ROOT, 'scripts', s))
 const run = (script: string, args: string[], env: Record<string, string> = {}) =>
-  execa('bash', [join(ROOT, 'scripts', script), ...args], { env: { PATH: process.env.PATH ?? '', ...env }, extendEnv: false, reject: false, stdin: 'ignore', timeout: 180_000 })
+  execa('bash', [join(ROOT, 'scripts', script), ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+    timeout: 180_000,
+  })
 
 /** A copy of `file` in its own folder with a correct .sha256, then one byte flipped: what sha256sum -c must catch. */
 async function damagedCopy(file: string, folder: string): Promise<string> {
@@ -59,7 +73,18 @@ describe('incident scripts', () => {
     const info = mariadb()
     const passFile = join(work, 'pw')
     await writeFile(passFile, NASTY_PASSWORD, { mode: 0o600 })
-    const conn = ['--host', info.host, '--port', String(info.port), '--user', admin, '--password-file', passFile, '--safety-dir', work]
+    const conn = [
+      '--host',
+      info.host,
+      '--port',
+      String(info.port),
+      '--user',
+      admin,
+      '--password-file',
+      passFile,
+      '--safety-dir',
+      work,
+    ]
     const copy = uniqueName('script_copy')
 
     const fresh = await run('restore-mysql.sh', [...conn, '--database', copy, '--yes', file])
@@ -75,14 +100,25 @@ describe('incident scripts', () => {
     expect(replace.exitCode, replace.stderr).toBe(0)
     expect(await checksums(db)).toEqual(original)
     const safetyFile = /safety dump of the current \S+ to (\S+)/.exec(replace.stdout)![1]!
-    const undo = await run('restore-mysql.sh', [...conn, '--database', db, '--skip-checksum', '--no-safety-dump', '--yes', safetyFile])
+    const undo = await run('restore-mysql.sh', [
+      ...conn,
+      '--database',
+      db,
+      '--skip-checksum',
+      '--no-safety-dump',
+      '--yes',
+      safetyFile,
+    ])
     expect(undo.exitCode, undo.stderr).toBe(0)
     expect(await checksums(db)).toEqual(changed)
 
     const damaged = join(work, 'damaged', 'x_20260101T000000Z.sql.gz')
     await mkdir(join(work, 'damaged'))
     await copyFile(file, damaged)
-    await writeFile(`${damaged}.sha256`, `${(await execa('sha256sum', [damaged])).stdout.split(' ')[0]}  x_20260101T000000Z.sql.gz\n`)
+    await writeFile(
+      `${damaged}.sha256`,
+      `${(await execa('sha256sum', [damaged])).stdout.split(' ')[0]}  x_20260101T000000Z.sql.gz\n`,
+    )
     await flipByte(damaged)
     const refused = await run('restore-mysql.sh', [...conn, '--database', db, '--yes', damaged])
     expect(refused.exitCode).toBe(1)
@@ -90,23 +126,31 @@ describe('incident scripts', () => {
     expect(await checksums(db)).toEqual(changed)
 
     let line = 0
-    const bad = await writeResignedBackup(file, (raw) => {
-      const t = insertLine(raw, /^-- Table structure for table `texts`/, 'INSERT INTO no_such_table VALUES (1);')
-      line = t.line
-      return t.content
-    }, 9)
+    const bad = await writeResignedBackup(
+      file,
+      (raw) => {
+        const t = insertLine(raw, /^-- Table structure for table `texts`/, 'INSERT INTO no_such_table VALUES (1);')
+        line = t.line
+        return t.content
+      },
+      9,
+    )
     const copyBefore = await checksums(copy)
     const failing = await run('restore-mysql.sh', [...conn, '--database', copy, '--yes', bad.path])
     expect(failing.exitCode).toBe(1)
     expect(failing.stderr).toContain(`ERROR 1146 (42S02) at line ${line}`)
-    expect(failing.stderr).toMatch(/the backup does not load .*: \S+ was not changed, \S+_dbkrestore_[0-9a-f]{8} was dropped again/)
+    expect(failing.stderr).toMatch(
+      /the backup does not load .*: \S+ was not changed, \S+_dbkrestore_[0-9a-f]{8} was dropped again/,
+    )
     expect(await checksums(copy)).toEqual(copyBefore)
 
     // The manifest says the longest statement needs more than the server's max_allowed_packet: stopped before anything.
     const big = await writeResignedBackup(file, (raw) => raw, 10, { restoreNeeds: { longestStatement: 20_000_000 } })
     const packet = await run('restore-mysql.sh', [...conn, '--database', copy, '--yes', big.path])
     expect(packet.exitCode).toBe(1)
-    expect(packet.stderr).toContain('SET GLOBAL max_allowed_packet = 20001792; (and max_allowed_packet = 20001792 under [mysqld] in my.cnf')
+    expect(packet.stderr).toContain(
+      'SET GLOBAL max_allowed_packet = 20001792; (and max_allowed_packet = 20001792 under [mysqld] in my.cnf',
+    )
     expect(packet.stderr).toContain('nothing was changed')
     expect(await checksums(copy)).toEqual(copyBefore)
 
@@ -121,10 +165,21 @@ describe('incident scripts', () => {
     const db = uniqueName('pgscript')
     const copy = uniqueName('pgscript_copy')
     await sql('postgres', `CREATE DATABASE ${db} TEMPLATE template0`)
-    await sql(db, `CREATE SCHEMA s; CREATE TABLE s.t (id int PRIMARY KEY, b bytea, a int[]); INSERT INTO s.t SELECT g, decode(md5(g::text), 'hex'), ARRAY[g] FROM generate_series(1, 2000) g`)
+    await sql(
+      db,
+      `CREATE SCHEMA s; CREATE TABLE s.t (id int PRIMARY KEY, b bytea, a int[]); INSERT INTO s.t SELECT g, decode(md5(g::text), 'hex'), ARRAY[g] FROM generate_series(1, 2000) g`,
+    )
     const original = await comparableDump(db)
     const info = server()
-    const env = { DB01_TYPE: 'postgres', DB01_HOST: info.host, DB01_PORT: String(info.port), DB01_USER: info.user, DB01_NAME: db, DB01_LABEL: 'pg', BACKUP_DIR: join(work, 'pgb') }
+    const env = {
+      DB01_TYPE: 'postgres',
+      DB01_HOST: info.host,
+      DB01_PORT: String(info.port),
+      DB01_USER: info.user,
+      DB01_NAME: db,
+      DB01_LABEL: 'pg',
+      BACKUP_DIR: join(work, 'pgb'),
+    }
     const plain = (await backupNow(env))[0]!.path!
     const custom = (await backupNow({ ...env, DB01_PG_FORMAT: 'custom' }))[0]!.path!
     const conn = ['--host', info.host, '--port', String(info.port), '--user', info.user, '--safety-dir', work, '--yes']
@@ -159,7 +214,9 @@ describe('incident scripts', () => {
     await mkdir(data)
     const live = join(data, 'notes.db')
     makeSqliteDb(live, 2000)
-    const file = (await backupNow({ DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_LABEL: 'notes', BACKUP_DIR: join(work, 'sqb') }))[0]!.path!
+    const file = (
+      await backupNow({ DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_LABEL: 'notes', BACKUP_DIR: join(work, 'sqb') })
+    )[0]!.path!
     const app = new Database(live)
     app.pragma('wal_autocheckpoint = 0')
     app.prepare("INSERT INTO items (name) VALUES ('later')").run()
@@ -173,7 +230,8 @@ describe('incident scripts', () => {
     const names = await readdir(data)
     expect(names.filter((n) => n.endsWith('-wal') || n.includes('dbk-restore'))).toEqual([])
     const safety = names.find((n) => n.startsWith('pre-restore_notes.db_'))!
-    const count = (p: string) => Number(new Database(p, { readonly: true }).prepare('SELECT count(*) FROM items').pluck().get())
+    const count = (p: string) =>
+      Number(new Database(p, { readonly: true }).prepare('SELECT count(*) FROM items').pluck().get())
     expect(count(live)).toBe(2000)
     expect(count(join(data, safety))).toBe(2001)
     const skip = await run('restore-sqlite.sh', ['--if-missing', file, live])

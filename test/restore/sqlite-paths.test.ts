@@ -15,7 +15,6 @@ import { sha256File as sha } from '../support/files.js'
 import { trial } from '../support/faults/trials.js'
 import { backupNow, cli, listNow, readManifest, writeResignedBackup } from './support.js'
 
-
 describe('restore of SQLite when DBnn_PATH changed', () => {
   let dir: string
   let data: string
@@ -42,56 +41,76 @@ describe('restore of SQLite when DBnn_PATH changed', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  it('refuses to restore old.db\'s backup over new.db, naming both and the ways forward; --force-path and --to-file work', async () => {
-    await trial('adversarial restore: SQLite backup onto another file', 'DBnn_PATH changed from old.db to new.db', async () => {
-      const before = await sha(newDb)
-      const files = (await readdir(data)).sort()
-      const r = await cli(['restore', 'latest', '--source', 'app', '--database', 'old', '--yes'], newEnv)
-      expect(r.exitCode, r.all).toBe(2)
-      expect(r.stderr).toContain(`was taken from ${oldDb}, but DB01_PATH is now ${newDb}`)
-      expect(r.stderr).toContain('nothing was changed')
-      expect(r.stderr).toContain('--force-path')
-      expect(r.stderr).toContain('--to-file F')
-      expect(await sha(newDb)).toBe(before)
-      expect((await readdir(data)).sort()).toEqual(files)
-      expect((await listNow(newEnv)).filter((b) => b.kind === 'pre-restore')).toEqual([])
+  it("refuses to restore old.db's backup over new.db, naming both and the ways forward; --force-path and --to-file work", async () => {
+    await trial(
+      'adversarial restore: SQLite backup onto another file',
+      'DBnn_PATH changed from old.db to new.db',
+      async () => {
+        const before = await sha(newDb)
+        const files = (await readdir(data)).sort()
+        const r = await cli(['restore', 'latest', '--source', 'app', '--database', 'old', '--yes'], newEnv)
+        expect(r.exitCode, r.all).toBe(2)
+        expect(r.stderr).toContain(`was taken from ${oldDb}, but DB01_PATH is now ${newDb}`)
+        expect(r.stderr).toContain('nothing was changed')
+        expect(r.stderr).toContain('--force-path')
+        expect(r.stderr).toContain('--to-file F')
+        expect(await sha(newDb)).toBe(before)
+        expect((await readdir(data)).sort()).toEqual(files)
+        expect((await listNow(newEnv)).filter((b) => b.kind === 'pre-restore')).toEqual([])
 
-      const out = join(dir, 'old-copy.db')
-      const toFile = await cli(['restore', 'latest', '--source', 'app', '--database', 'old', '--to-file', out], newEnv)
-      expect(toFile.exitCode, toFile.all).toBe(0)
-      expect(count(out)).toBe(3000)
-      expect(await sha(newDb)).toBe(before)
+        const out = join(dir, 'old-copy.db')
+        const toFile = await cli(
+          ['restore', 'latest', '--source', 'app', '--database', 'old', '--to-file', out],
+          newEnv,
+        )
+        expect(toFile.exitCode, toFile.all).toBe(0)
+        expect(count(out)).toBe(3000)
+        expect(await sha(newDb)).toBe(before)
 
-      const forced = await cli(['restore', 'latest', '--source', 'app', '--database', 'old', '--yes', '--force-path'], newEnv)
-      expect(forced.exitCode, forced.all).toBe(0)
-      expect(forced.stderr).toContain('restoring onto it anyway (--force-path)')
-      expect(count(newDb)).toBe(3000)
-      // The way back is the safety backup of new.db, which belongs to new.db: restorable without --force-path.
-      const safety = (await listNow(newEnv)).find((b) => b.kind === 'pre-restore')!
-      const back = await cli(['restore', safety.id, '--source', 'app', '--database', safety.database, '--yes', '--no-safety-backup'], newEnv)
-      expect(back.exitCode, back.all).toBe(0)
-      expect(count(newDb)).toBe(10)
-    })
+        const forced = await cli(
+          ['restore', 'latest', '--source', 'app', '--database', 'old', '--yes', '--force-path'],
+          newEnv,
+        )
+        expect(forced.exitCode, forced.all).toBe(0)
+        expect(forced.stderr).toContain('restoring onto it anyway (--force-path)')
+        expect(count(newDb)).toBe(3000)
+        // The way back is the safety backup of new.db, which belongs to new.db: restorable without --force-path.
+        const safety = (await listNow(newEnv)).find((b) => b.kind === 'pre-restore')!
+        const back = await cli(
+          ['restore', safety.id, '--source', 'app', '--database', safety.database, '--yes', '--no-safety-backup'],
+          newEnv,
+        )
+        expect(back.exitCode, back.all).toBe(0)
+        expect(count(newDb)).toBe(10)
+      },
+    )
   })
 
-  it('a manifest from before paths were recorded: the database name (the file\'s name) decides', async () => {
-    await trial('adversarial restore: SQLite backup onto another file', 'old manifest without the file\'s path', async () => {
-      const legacy = await writeResignedBackup(oldBackup, (raw) => raw, 30, { sqlite: undefined })
-      try {
-        const before = await sha(newDb)
-        const r = await cli(['restore', legacy.manifest.id, '--source', 'app', '--database', 'old', '--yes'], newEnv)
-        expect(r.exitCode, r.all).toBe(2)
-        expect(r.stderr).toContain('its manifest predates recording the file\'s path')
-        expect(r.stderr).toContain(`DB01_PATH ${newDb} is database \`new\``)
-        expect(await sha(newDb)).toBe(before)
-        // The same name (DB01_NAME kept across the move) cannot be told apart: restored, as documented.
-        const same = await cli(['restore', legacy.manifest.id, '--source', 'app', '--database', 'old', '--yes'], { ...newEnv, DB01_NAME: 'old' })
-        expect(same.exitCode, same.all).toBe(0)
-        expect(count(newDb)).toBe(3000)
-      } finally {
-        await legacy.remove()
-      }
-    })
+  it("a manifest from before paths were recorded: the database name (the file's name) decides", async () => {
+    await trial(
+      'adversarial restore: SQLite backup onto another file',
+      "old manifest without the file's path",
+      async () => {
+        const legacy = await writeResignedBackup(oldBackup, (raw) => raw, 30, { sqlite: undefined })
+        try {
+          const before = await sha(newDb)
+          const r = await cli(['restore', legacy.manifest.id, '--source', 'app', '--database', 'old', '--yes'], newEnv)
+          expect(r.exitCode, r.all).toBe(2)
+          expect(r.stderr).toContain("its manifest predates recording the file's path")
+          expect(r.stderr).toContain(`DB01_PATH ${newDb} is database \`new\``)
+          expect(await sha(newDb)).toBe(before)
+          // The same name (DB01_NAME kept across the move) cannot be told apart: restored, as documented.
+          const same = await cli(['restore', legacy.manifest.id, '--source', 'app', '--database', 'old', '--yes'], {
+            ...newEnv,
+            DB01_NAME: 'old',
+          })
+          expect(same.exitCode, same.all).toBe(0)
+          expect(count(newDb)).toBe(3000)
+        } finally {
+          await legacy.remove()
+        }
+      },
+    )
   })
 
   it('a manifest naming its file restores onto that file without --force-path', async () => {
@@ -137,39 +156,43 @@ describe.skipIf(process.getuid?.() !== 0)('restore of SQLite onto a bind-mounted
   })
 
   it('copies the restored file into the mounted inode: exact content, the old WAL not replayed', async () => {
-    await trial('adversarial restore: SQLite bind-mounted file', 'single-file bind mount, stale -wal beside it', async () => {
-      const host = join(dir, 'host1', 'app.db')
-      const data = join(dir, 'data1')
-      const live = join(data, 'app.db')
-      await mkdir(join(dir, 'host1'))
-      await mkdir(data)
-      makeSqliteDb(host, 3000)
-      await writeFile(live, '')
-      await mount('--bind', host, live)
-      const env = { DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_LABEL: 'bound', BACKUP_DIR: join(dir, 'backups') }
-      const manifest = await readManifest((await backupNow(env))[0]!.path!)
+    await trial(
+      'adversarial restore: SQLite bind-mounted file',
+      'single-file bind mount, stale -wal beside it',
+      async () => {
+        const host = join(dir, 'host1', 'app.db')
+        const data = join(dir, 'data1')
+        const live = join(data, 'app.db')
+        await mkdir(join(dir, 'host1'))
+        await mkdir(data)
+        makeSqliteDb(host, 3000)
+        await writeFile(live, '')
+        await mount('--bind', host, live)
+        const env = { DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_LABEL: 'bound', BACKUP_DIR: join(dir, 'backups') }
+        const manifest = await readManifest((await backupNow(env))[0]!.path!)
 
-      // Smaller than the backup now (the copy in place grows it), and a stale WAL beside it.
-      const app = new Database(live)
-      app.exec('DELETE FROM items WHERE id > 500; VACUUM')
-      app.close()
-      await leaveStaleWal(live)
-      expect(count(live)).toBe(501)
-      // Counting read through the WAL and made an -shm: a stale one too.
-      expect((await readdir(data)).sort()).toEqual(['app.db', 'app.db-shm', 'app.db-wal'])
+        // Smaller than the backup now (the copy in place grows it), and a stale WAL beside it.
+        const app = new Database(live)
+        app.exec('DELETE FROM items WHERE id > 500; VACUUM')
+        app.close()
+        await leaveStaleWal(live)
+        expect(count(live)).toBe(501)
+        // Counting read through the WAL and made an -shm: a stale one too.
+        expect((await readdir(data)).sort()).toEqual(['app.db', 'app.db-shm', 'app.db-wal'])
 
-      // No safety backup: its snapshot would apply the stale WAL to the old file and remove it.
-      const r = await cli(['restore', 'latest', '--source', 'bound', '--yes', '--no-safety-backup'], env)
-      expect(r.exitCode, r.all).toBe(0)
-      expect(r.stderr).toContain('check ok: 1 table, 3,000 rows')
-      expect(await sha(live)).toBe(manifest.raw.sha256)
-      expect(await sha(host)).toBe(manifest.raw.sha256)
-      expect(count(live)).toBe(3000)
-      expect((await readdir(data)).sort()).toEqual(['app.db'])
-      const db = new Database(live, { readonly: true })
-      expect(db.pragma('integrity_check', { simple: true })).toBe('ok')
-      db.close()
-    })
+        // No safety backup: its snapshot would apply the stale WAL to the old file and remove it.
+        const r = await cli(['restore', 'latest', '--source', 'bound', '--yes', '--no-safety-backup'], env)
+        expect(r.exitCode, r.all).toBe(0)
+        expect(r.stderr).toContain('check ok: 1 table, 3,000 rows')
+        expect(await sha(live)).toBe(manifest.raw.sha256)
+        expect(await sha(host)).toBe(manifest.raw.sha256)
+        expect(count(live)).toBe(3000)
+        expect((await readdir(data)).sort()).toEqual(['app.db'])
+        const db = new Database(live, { readonly: true })
+        expect(db.pragma('integrity_check', { simple: true })).toBe('ok')
+        db.close()
+      },
+    )
   })
 
   it('a file system too full for the larger file: refused honestly, old content and WAL untouched', async () => {

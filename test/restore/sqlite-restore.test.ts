@@ -12,7 +12,6 @@ import { countItems as count, makeSqliteDb } from '../support/sqlite.js'
 import { sha256File as sha } from '../support/files.js'
 import { backupNow, cli, flipByte, listNow, writeResignedBackup } from './support.js'
 
-
 describe('restore of SQLite', () => {
   let dir: string
   let live: string
@@ -45,7 +44,7 @@ describe('restore of SQLite', () => {
 
     const r = await cli(['restore', 'latest', '--source', 'notes', '--yes'], env)
     expect(r.exitCode, r.all).toBe(0)
-    expect(r.stderr).toContain('check ok: 1 table, 5,000 rows — row counts equal to the backup\'s')
+    expect(r.stderr).toContain("check ok: 1 table, 5,000 rows — row counts equal to the backup's")
     expect((await readdir(join(dir, 'data'))).sort()).toEqual(['notes.db'])
     expect(count(live)).toBe(5000)
     expect((await stat(live)).mode & 0o777).toBe(0o640)

@@ -10,7 +10,13 @@ import { gunzipSync, gzipSync } from 'node:zlib'
 import { execa } from 'execa'
 import { inject } from 'vitest'
 import { decodeManifest, encodeManifest, type Manifest } from '../../src/catalog/manifest.js'
-import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX, backupId, dataFileName, parseDataFileName } from '../../src/catalog/naming.js'
+import {
+  CHECKSUM_SUFFIX,
+  MANIFEST_SUFFIX,
+  backupId,
+  dataFileName,
+  parseDataFileName,
+} from '../../src/catalog/naming.js'
 import type { BackupJson } from '../../src/cli/commands/backup.js'
 import type { ListedBackup } from '../../src/cli/commands/list.js'
 import { runCli, type CliResult } from '../support/cli.js'
@@ -57,7 +63,12 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
  * id), so that verification passes and only the content itself is wrong. gzip only (what the
  * tests use). Returns its manifest, its path and `remove()`, which deletes its three files.
  */
-export async function writeResignedBackup(dataPath: string, transform: (raw: Buffer) => Buffer, secondsLater = 1, patch: Partial<Manifest> = {}): Promise<{ manifest: Manifest; path: string; remove: () => Promise<void> }> {
+export async function writeResignedBackup(
+  dataPath: string,
+  transform: (raw: Buffer) => Buffer,
+  secondsLater = 1,
+  patch: Partial<Manifest> = {},
+): Promise<{ manifest: Manifest; path: string; remove: () => Promise<void> }> {
   const old = await readManifest(dataPath)
   const raw = transform(gunzipSync(await readFile(dataPath)))
   const file = gzipSync(raw)
@@ -68,9 +79,15 @@ export async function writeResignedBackup(dataPath: string, transform: (raw: Buf
   const name = dataFileName(old.database, at, parsed.contentExt, parsed.compressionExt)
   const path = join(dirname(dataPath), name)
   const manifest: Manifest = {
-    ...old, id: backupId(old.database, at), file: name, startedAt: at.toISOString(), finishedAt: at.toISOString(),
-    raw: { size: raw.length, sha256: sha256(raw) }, compressed: { size: file.length, sha256: sha256(file) },
-    locations: { local: path }, ...patch,
+    ...old,
+    id: backupId(old.database, at),
+    file: name,
+    startedAt: at.toISOString(),
+    finishedAt: at.toISOString(),
+    raw: { size: raw.length, sha256: sha256(raw) },
+    compressed: { size: file.length, sha256: sha256(file) },
+    locations: { local: path },
+    ...patch,
   }
   await writeFile(path, file, { mode: 0o600 })
   await writeFile(`${path}${CHECKSUM_SUFFIX}`, `${manifest.compressed.sha256}  ${basename(path)}\n`)
@@ -111,7 +128,10 @@ export async function cliOnTerminal(args: string[], env: Record<string, string>,
   const command = [process.execPath, entry, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
   const r = await execa('script', ['-qefc', command, '/dev/null'], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_FORMAT: 'json', ...env },
-    extendEnv: false, reject: false, input: `${answer}\n`, timeout: 300_000,
+    extendEnv: false,
+    reject: false,
+    input: `${answer}\n`,
+    timeout: 300_000,
   })
   const out = stripCr(r.stdout)
   return { exitCode: r.exitCode ?? -1, stdout: out, stderr: stripCr(r.stderr), all: `${out}\n${stripCr(r.stderr)}` }

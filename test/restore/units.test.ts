@@ -25,11 +25,28 @@ import { expiredSafetyBackups, pruneSafetyBackups } from '../../src/restore/safe
 import type { Logger } from '../../src/runtime/logger.js'
 import { fakeEntry, fakeManifest } from '../support/backups.js'
 
-const lines = (text: string, chunk = 3) => Readable.from(Buffer.from(text).toString('latin1').match(new RegExp(`[\\s\\S]{1,${chunk}}`, 'g'))!.map((s) => Buffer.from(s, 'latin1')))
+const lines = (text: string, chunk = 3) =>
+  Readable.from(
+    Buffer.from(text)
+      .toString('latin1')
+      .match(new RegExp(`[\\s\\S]{1,${chunk}}`, 'g'))!
+      .map((s) => Buffer.from(s, 'latin1')),
+  )
 
 describe('the check after a restore', () => {
   it('exact counts (SQLite) must be equal; a missing table always fails', () => {
-    const r = compareTables([{ name: 'a', rows: 3 }, { name: 'b', rows: 0 }, { name: 'gone', rows: 1 }], [{ name: 'a', rows: 3 }, { name: 'b', rows: 1 }], true)
+    const r = compareTables(
+      [
+        { name: 'a', rows: 3 },
+        { name: 'b', rows: 0 },
+        { name: 'gone', rows: 1 },
+      ],
+      [
+        { name: 'a', rows: 3 },
+        { name: 'b', rows: 1 },
+      ],
+      true,
+    )
     expect(r.ok).toBe(false)
     expect(r.problems).toEqual(['table b has 1 rows, the backup has 0', 'table gone is missing'])
   })
@@ -37,7 +54,8 @@ describe('the check after a restore', () => {
   it('estimates (MySQL, PostgreSQL): only far fewer rows than estimated fails', () => {
     expect(tolerance(10)).toBe(1000)
     expect(tolerance(100_000)).toBe(50_000)
-    const check = (expected: number, actual: number) => compareTables([{ name: 't', rows: expected }], [{ name: 't', rows: actual }], false).ok
+    const check = (expected: number, actual: number) =>
+      compareTables([{ name: 't', rows: expected }], [{ name: 't', rows: actual }], false).ok
     expect(check(0, 3000)).toBe(true) // never analysed: PostgreSQL says 0
     expect(check(500, 0)).toBe(true) // small tables: estimates are too rough to judge
     expect(check(100_000, 60_000)).toBe(true)
@@ -46,9 +64,17 @@ describe('the check after a restore', () => {
     expect(check(100_000, 900_000)).toBe(true)
   })
 
-  it('a partitioned table is checked by its partitions\' rows, and its rows are not added to the total twice', () => {
-    const expected = [{ name: 'p', rows: 12_000 }, { name: 'p_1', rows: 5000 }, { name: 'p_2', rows: 7000 }]
-    const counted = [{ name: 'p', rows: 12_000, inPartitions: true }, { name: 'p_1', rows: 5000 }, { name: 'p_2', rows: 7000 }]
+  it("a partitioned table is checked by its partitions' rows, and its rows are not added to the total twice", () => {
+    const expected = [
+      { name: 'p', rows: 12_000 },
+      { name: 'p_1', rows: 5000 },
+      { name: 'p_2', rows: 7000 },
+    ]
+    const counted = [
+      { name: 'p', rows: 12_000, inPartitions: true },
+      { name: 'p_1', rows: 5000 },
+      { name: 'p_2', rows: 7000 },
+    ]
     const r = compareTables(expected, counted, false)
     expect(r.ok).toBe(true)
     expect(describeCheck(r)).toMatch(/^check ok: 3 tables, 12,000 rows/)
@@ -63,13 +89,21 @@ describe('comparing dumps', () => {
     const b = '-- dumped on tuesday\n\nCREATE TABLE t;\n\\restrict xyz\nCOPY t (v) FROM stdin;\n-- data\n\\.\n-- end\n'
     expect(await compareDumps(lines(a), lines(b, 1))).toEqual({ lines: 4 })
     const c = b.replace('-- data\n', '-- DATA\n')
-    expect((await compareDumps(lines(a), lines(c))).difference).toEqual({ line: 5, expected: '-- data', actual: '-- DATA' })
+    expect((await compareDumps(lines(a), lines(c))).difference).toEqual({
+      line: 5,
+      expected: '-- data',
+      actual: '-- DATA',
+    })
   })
 
-  it('reports the first difference with the backup\'s line number, and a shorter side', async () => {
+  it("reports the first difference with the backup's line number, and a shorter side", async () => {
     const emoji = 'INSERT 🦆 1;\nINSERT 2;\n'
     expect(await compareDumps(lines(emoji, 2), lines(emoji, 5))).toEqual({ lines: 2 })
-    expect((await compareDumps(lines(`-- c\n${emoji}`), lines('INSERT 🦆 1;\n'))).difference).toEqual({ line: 3, expected: 'INSERT 2;', actual: '(end of the re-dump)' })
+    expect((await compareDumps(lines(`-- c\n${emoji}`), lines('INSERT 🦆 1;\n'))).difference).toEqual({
+      line: 3,
+      expected: 'INSERT 2;',
+      actual: '(end of the re-dump)',
+    })
   })
 
   it('a COPY block ends at \\.', () => {
@@ -101,7 +135,11 @@ describe('safety backups and locating backups', () => {
     const old = await write('shop', '2026-03-10T00:00:00Z', 'pre-restore')
     await write('shop', '2026-03-19T00:00:00Z', 'pre-restore')
     await write('shop', '2026-01-01T00:00:00Z', 'backup')
-    const entry = (m: Manifest, problem?: string): CatalogEntry => ({ ...fakeEntry('app', 'shop', new Date()), manifest: m, ...(problem ? { problem } : {}) })
+    const entry = (m: Manifest, problem?: string): CatalogEntry => ({
+      ...fakeEntry('app', 'shop', new Date()),
+      manifest: m,
+      ...(problem ? { problem } : {}),
+    })
     expect(expiredSafetyBackups([entry(old), entry(old, 'the data file is missing')], 7, now)).toHaveLength(1)
     const removed = await pruneSafetyBackups(dir, 7, now)
     expect(removed.map((p) => p.split('/').at(-1))).toEqual([old.file])
@@ -117,39 +155,65 @@ describe('safety backups and locating backups', () => {
     await write('shop', '2026-03-19T07:00:00Z', 'pre-restore')
     expect((await locateBackup(config, { source, ref: 'latest', database: 'shop' })).manifest.id).toBe(newest.id)
     await write('crm', '2026-03-19T00:00:00Z', 'backup')
-    await expect(locateBackup(config, { source, ref: 'latest' })).rejects.toMatchObject({ code: 'USAGE', message: expect.stringContaining('crm, shop') })
-    await expect(locateBackup(config, { source, ref: 'nope' })).rejects.toMatchObject({ code: 'NOT_FOUND', hint: expect.stringContaining('S3_BUCKET') })
+    await expect(locateBackup(config, { source, ref: 'latest' })).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringContaining('crm, shop'),
+    })
+    await expect(locateBackup(config, { source, ref: 'nope' })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      hint: expect.stringContaining('S3_BUCKET'),
+    })
     expect(() => findSource(config, 'other')).toThrow(/unknown source "other"/)
   })
 
   it('the off-site seam: an id not on the volume, and latest when off-site is newer; fetched under the lock', async () => {
     const config = parseConfig({ BACKUP_DIR: dir, DB01_TYPE: 'sqlite', DB01_PATH: '/data/app.db', DB01_LABEL: 'app' })
     const source = findSource(config, 'app')
-    const onDisk = (await listBackups(dir, { source: 'app', database: 'shop' })).filter((e) => e.manifest.kind === 'backup')[0]!
+    const onDisk = (await listBackups(dir, { source: 'app', database: 'shop' })).filter(
+      (e) => e.manifest.kind === 'backup',
+    )[0]!
     const remoteEntry = (m: Manifest, problem?: string): RemoteEntry => ({
-      manifest: m, target: new LocalTarget(dir), dataKey: `app/shop/${m.file}`, manifestKey: `app/shop/${m.file}${MANIFEST_SUFFIX}`, checksumKey: '', size: m.compressed.size, ...(problem ? { problem } : {}),
+      manifest: m,
+      target: new LocalTarget(dir),
+      dataKey: `app/shop/${m.file}`,
+      manifestKey: `app/shop/${m.file}${MANIFEST_SUFFIX}`,
+      checksumKey: '',
+      size: m.compressed.size,
+      ...(problem ? { problem } : {}),
     })
     const older = remoteEntry(fakeManifest('app', 'shop', new Date('2026-03-18T00:00:00Z')))
     const same = remoteEntry(onDisk.manifest)
     const newer = remoteEntry(fakeManifest('app', 'shop', new Date('2026-03-19T09:00:00Z')))
-    const damaged = remoteEntry(fakeManifest('app', 'shop', new Date('2026-03-01T00:00:00Z')), 'the data object is missing')
+    const damaged = remoteEntry(
+      fakeManifest('app', 'shop', new Date('2026-03-01T00:00:00Z')),
+      'the data object is missing',
+    )
     let offsite: RemoteEntry[] = [same, older, damaged]
     const fetched: string[] = []
     let lockedDuringFetch = false
     const remote: RemoteBackups = {
       description: 's3://b/p/',
-      list: async (s, d) => (offsite.length === 0 ? Promise.reject(new Error('connect ECONNREFUSED')) : offsite.filter((e) => e.manifest.source === s && (d === undefined || e.manifest.database === d))),
+      list: async (s, d) =>
+        offsite.length === 0
+          ? Promise.reject(new Error('connect ECONNREFUSED'))
+          : offsite.filter((e) => e.manifest.source === s && (d === undefined || e.manifest.database === d)),
       url: (e) => `s3://b/p/${e.dataKey}`,
       fetch: async (e) => {
         fetched.push(e.manifest.id)
-        lockedDuringFetch = await stat(lockPath(dir)).then(() => true, () => false)
+        lockedDuringFetch = await stat(lockPath(dir)).then(
+          () => true,
+          () => false,
+        )
         return { ...fakeEntry('app', 'shop', now), manifest: e.manifest }
       },
     }
     const opts = { remote }
     const q = { source, ref: 'latest', database: 'shop' }
     // Both places hold the same newest backup (or an older one off-site): the volume's.
-    expect(await findBackup(config, q, opts)).toMatchObject({ entry: { manifest: { id: onDisk.manifest.id } }, note: expect.stringContaining('on the volume; none newer off-site') })
+    expect(await findBackup(config, q, opts)).toMatchObject({
+      entry: { manifest: { id: onDisk.manifest.id } },
+      note: expect.stringContaining('on the volume; none newer off-site'),
+    })
     // The volume was restored from an old snapshot: the newer off-site backup wins.
     offsite = [newer, same, older]
     const found = await findBackup(config, q, opts)
@@ -160,19 +224,34 @@ describe('safety backups and locating backups', () => {
     expect(fetched).toEqual([])
     expect((await onVolume(config, found, {})).manifest.id).toBe(newer.manifest.id)
     expect([fetched, lockedDuringFetch]).toEqual([[newer.manifest.id], true])
-    expect(await stat(lockPath(dir)).then(() => true, () => false)).toBe(false)
+    expect(
+      await stat(lockPath(dir)).then(
+        () => true,
+        () => false,
+      ),
+    ).toBe(false)
     // An id only off-site; a damaged off-site copy is refused before anything is downloaded.
-    expect((await findBackup(config, { source, ref: older.manifest.file }, opts)).remote?.url).toBe(`s3://b/p/app/shop/${older.manifest.file}`)
+    expect((await findBackup(config, { source, ref: older.manifest.file }, opts)).remote?.url).toBe(
+      `s3://b/p/app/shop/${older.manifest.file}`,
+    )
     offsite = [damaged]
-    await expect(findBackup(config, { source, ref: damaged.manifest.id }, opts)).rejects.toMatchObject({ code: 'VERIFY_FAILED', message: expect.stringContaining('damaged') })
-    await expect(findBackup(config, { source, ref: 'nope' }, opts)).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('s3://b/p/') })
+    await expect(findBackup(config, { source, ref: damaged.manifest.id }, opts)).rejects.toMatchObject({
+      code: 'VERIFY_FAILED',
+      message: expect.stringContaining('damaged'),
+    })
+    await expect(findBackup(config, { source, ref: 'nope' }, opts)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: expect.stringContaining('s3://b/p/'),
+    })
     // S3 unreachable: the volume's newest, with a warning; nothing on the volume: the listing's error.
     offsite = []
     const warnings: string[] = []
     const logger = { warn: (_o: unknown, msg: string) => warnings.push(msg) } as unknown as Logger
     expect((await findBackup(config, q, { remote, logger })).entry?.manifest.id).toBe(onDisk.manifest.id)
     expect(warnings).toEqual([expect.stringContaining('ECONNREFUSED')])
-    await expect(findBackup(config, { ...q, database: 'gone' }, { remote, logger })).rejects.toThrow(/no proven backup of app\/gone .*cannot be listed.*ECONNREFUSED/)
+    await expect(findBackup(config, { ...q, database: 'gone' }, { remote, logger })).rejects.toThrow(
+      /no proven backup of app\/gone .*cannot be listed.*ECONNREFUSED/,
+    )
   })
 })
 
@@ -180,28 +259,70 @@ describe('small pieces', () => {
   const source = parseConfig({ DB01_TYPE: 'mariadb', DB01_HOST: 'db', DB01_NAME: 'shop' }).sources[0]!
   const exit = (stderr: string, exitCode = 1) => ({ exitCode, signal: undefined, stderr, inputError: undefined })
 
-  it('the client\'s verdict names the failing line, the cause and the way back', () => {
+  it("the client's verdict names the failing line, the cause and the way back", () => {
     expect(judgeClient(source, 'mariadb', exit('', 0), 'db x', 'back')).toBeUndefined()
-    const sqlError = judgeClient(source, 'mariadb', exit("ERROR 1064 (42000) at line 12: You have an error in your SQL syntax"), 'db x', 'restore the safety backup')!
-    expect(sqlError).toMatchObject({ code: 'RESTORE_FAILED', message: 'mariadb stopped at the first failing statement at line 12 of the dump, restoring into db x: ERROR 1064 (42000) at line 12: You have an error in your SQL syntax' })
+    const sqlError = judgeClient(
+      source,
+      'mariadb',
+      exit('ERROR 1064 (42000) at line 12: You have an error in your SQL syntax'),
+      'db x',
+      'restore the safety backup',
+    )!
+    expect(sqlError).toMatchObject({
+      code: 'RESTORE_FAILED',
+      message:
+        'mariadb stopped at the first failing statement at line 12 of the dump, restoring into db x: ERROR 1064 (42000) at line 12: You have an error in your SQL syntax',
+    })
     expect(sqlError.hint).toContain("sed -n '12p'")
-    expect(judgeClient(source, 'mariadb', exit("ERROR 1045 (28000): Access denied for user 'u'@'h' (using password: YES)"), 'db x', '')?.code).toBe('AUTH')
-    expect(judgeClient(source, 'mariadb', exit('ERROR 1227 (42000) at line 80: Access denied; you need (at least one of) the SUPER, SET USER privilege(s)'), 'db x', '')?.code).toBe('PRIVILEGE')
-    expect(judgeClient(source, 'mariadb', { ...exit(''), inputError: new Error('unexpected end of file') }, 'db x', '')?.message).toContain('could not be read')
+    expect(
+      judgeClient(
+        source,
+        'mariadb',
+        exit("ERROR 1045 (28000): Access denied for user 'u'@'h' (using password: YES)"),
+        'db x',
+        '',
+      )?.code,
+    ).toBe('AUTH')
+    expect(
+      judgeClient(
+        source,
+        'mariadb',
+        exit(
+          'ERROR 1227 (42000) at line 80: Access denied; you need (at least one of) the SUPER, SET USER privilege(s)',
+        ),
+        'db x',
+        '',
+      )?.code,
+    ).toBe('PRIVILEGE')
+    expect(
+      judgeClient(source, 'mariadb', { ...exit(''), inputError: new Error('unexpected end of file') }, 'db x', '')
+        ?.message,
+    ).toContain('could not be read')
   })
 
   it('confirmation: --yes, or "yes" on a terminal; nothing else', async () => {
-    expect(() => requireConfirmable({ yes: false, interactive: false }, 'restoring')).toThrow(expect.objectContaining({ code: 'USAGE' }))
+    expect(() => requireConfirmable({ yes: false, interactive: false }, 'restoring')).toThrow(
+      expect.objectContaining({ code: 'USAGE' }),
+    )
     await confirm('plan', { yes: true, interactive: false, ask: () => Promise.reject(new Error('must not ask')) })
     await confirm('plan', { yes: false, interactive: true, ask: async () => ' YES ' })
-    await expect(confirm('plan', { yes: false, interactive: true, ask: async () => 'y' })).rejects.toMatchObject({ code: 'ABORTED' })
+    await expect(confirm('plan', { yes: false, interactive: true, ask: async () => 'y' })).rejects.toMatchObject({
+      code: 'ABORTED',
+    })
   })
 
-  it('names: the aside database fits in 63 bytes; the backup\'s own mysqldump options', () => {
+  it("names: the aside database fits in 63 bytes; the backup's own mysqldump options", () => {
     const name = scratchName('ä'.repeat(60), 'dbkrestore')
     expect(Buffer.byteLength(name)).toBeLessThanOrEqual(63)
     expect(name).toMatch(/^ä+_dbkrestore_[0-9a-f]{8}$/)
-    const m = { ...fakeManifest('a', 'shop', new Date()), tool: { name: 'mysqldump', version: '10.19', options: ['--single-transaction', '--quick', '--hex-blob', '--ignore-table=shop.log', '--', 'shop'] } }
+    const m = {
+      ...fakeManifest('a', 'shop', new Date()),
+      tool: {
+        name: 'mysqldump',
+        version: '10.19',
+        options: ['--single-transaction', '--quick', '--hex-blob', '--ignore-table=shop.log', '--', 'shop'],
+      },
+    }
     expect(mysqlExtraOptsOf(m)).toEqual(['--ignore-table=shop.log'])
   })
 
@@ -209,7 +330,13 @@ describe('small pieces', () => {
     expect(parseScratchName(scratchName('dbkeeper', 'drill'))).toEqual({ target: 'dbkeeper', tag: 'drill' })
     expect(parseScratchName(scratchName('shop', 'dbkold'))).toEqual({ target: 'shop', tag: 'dbkold' })
     expect(parseScratchName(scratchName('shop_x', 'dbkrestore'))).toEqual({ target: 'shop_x', tag: 'dbkrestore' })
-    for (const other of ['shop', 'shop_drill_0123abcd', 'dbkeeper_drill_0123ABCD', 'dbkeeper_drill_0123abc', 'x_dbkold_0123abcdef']) {
+    for (const other of [
+      'shop',
+      'shop_drill_0123abcd',
+      'dbkeeper_drill_0123ABCD',
+      'dbkeeper_drill_0123abc',
+      'x_dbkold_0123abcdef',
+    ]) {
       expect(isScratchName(other)).toBe(false)
     }
   })
@@ -217,7 +344,10 @@ describe('small pieces', () => {
   it('SAFETY_KEEP_DAYS and DRILL_SCHEDULE', () => {
     const base = { DB01_TYPE: 'sqlite', DB01_PATH: '/data/app.db' }
     expect(parseConfig(base).restore).toEqual({ safetyKeepDays: 7, drillSchedule: undefined })
-    expect(parseConfig({ ...base, SAFETY_KEEP_DAYS: '30', DRILL_SCHEDULE: '30 4 * * 0' }).restore).toEqual({ safetyKeepDays: 30, drillSchedule: '30 4 * * 0' })
+    expect(parseConfig({ ...base, SAFETY_KEEP_DAYS: '30', DRILL_SCHEDULE: '30 4 * * 0' }).restore).toEqual({
+      safetyKeepDays: 30,
+      drillSchedule: '30 4 * * 0',
+    })
     try {
       parseConfig({ ...base, SAFETY_KEEP_DAYS: '0', DRILL_SCHEDULE: 'sometimes' })
       expect.unreachable()

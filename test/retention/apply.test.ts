@@ -20,7 +20,14 @@ const DAYS = timesEvery(24, 10, new Date('2026-01-10T12:00:00Z')) // Jan 1 … J
 let volume: { path: string; remove(): Promise<void> }
 let dir: string
 const args = (extra: Partial<ApplyRetentionArgs>): ApplyRetentionArgs => ({
-  backupDir: volume.path, source: 'app', database: 'shop', policy: { keepLast: 3 }, tz: 'UTC', now: NOW, dryRun: false, ...extra,
+  backupDir: volume.path,
+  source: 'app',
+  database: 'shop',
+  policy: { keepLast: 3 },
+  tz: 'UTC',
+  now: NOW,
+  dryRun: false,
+  ...extra,
 })
 
 /** Files that are not ours to delete, next to and around the backups. */
@@ -64,7 +71,11 @@ describe('applyRetention', () => {
     expect(gone.sort()).toEqual(report.deleted.map((n) => `app/shop/${n}`).sort())
     for (const [path, hash] of after) expect(before.get(path)).toBe(hash)
 
-    expect((await listDatabaseDir(dir)).map((e) => e.manifest.startedAt)).toEqual(DAYS.slice(-3).reverse().map((d) => d.toISOString()))
+    expect((await listDatabaseDir(dir)).map((e) => e.manifest.startedAt)).toEqual(
+      DAYS.slice(-3)
+        .reverse()
+        .map((d) => d.toISOString()),
+    )
     expect(report.backups[0]!.reasons).toEqual(['last snapshot', NEWEST_PROVEN])
   })
 
@@ -93,20 +104,28 @@ describe('applyRetention', () => {
     const before = await snapshotTree(volume.path)
     await expect(applyRetention(args({ policy: {} }))).rejects.toMatchObject({
       code: 'RETENTION',
-      message: 'retention for app/shop refused: the policy (no rule) keeps nothing and would remove all 10 backups; nothing was deleted',
+      message:
+        'retention for app/shop refused: the policy (no rule) keeps nothing and would remove all 10 backups; nothing was deleted',
     })
     expect(await snapshotTree(volume.path)).toEqual(before)
   })
 
   it('leaves pre-restore safety backups and damaged backups alone and does not count them', async () => {
-    const preRestore = await writeBackup(volume.path, 'app', 'shop', new Date('2025-12-01T00:00:00Z'), { kind: 'pre-restore' })
-    const damaged = await writeBackup(volume.path, 'app', 'shop', new Date('2026-01-11T00:00:00Z'), { withoutData: true })
+    const preRestore = await writeBackup(volume.path, 'app', 'shop', new Date('2025-12-01T00:00:00Z'), {
+      kind: 'pre-restore',
+    })
+    const damaged = await writeBackup(volume.path, 'app', 'shop', new Date('2026-01-11T00:00:00Z'), {
+      withoutData: true,
+    })
     const report = await applyRetention(args({ policy: { keepLast: 1 } }))
     const byFile = new Map(report.backups.map((b) => [b.file, b]))
     expect(byFile.get(preRestore.file)).toMatchObject({ action: 'keep', reasons: [PRE_RESTORE] })
     expect(byFile.get(damaged.file)).toMatchObject({ action: 'keep', problem: 'the data file is missing' })
     // The damaged entry is the newest; the newest *proven* one is Jan 10.
-    expect(byFile.get('shop_20260110T120000Z.db.gz')).toMatchObject({ action: 'keep', reasons: ['last snapshot', NEWEST_PROVEN] })
+    expect(byFile.get('shop_20260110T120000Z.db.gz')).toMatchObject({
+      action: 'keep',
+      reasons: ['last snapshot', NEWEST_PROVEN],
+    })
     expect(await exists(join(dir, `${preRestore.file}.manifest.json`))).toBe(true)
     expect(await exists(join(dir, `${damaged.file}.manifest.json`))).toBe(true)
     expect(report.deleted).toHaveLength(27)
@@ -128,7 +147,9 @@ describe('applyRetention', () => {
   })
 
   it('deletes the .sha256 sidecar last, and copes with a backup that has none', async () => {
-    const noSidecar = await writeBackup(volume.path, 'app', 'shop', new Date('2025-12-15T00:00:00Z'), { checksum: false })
+    const noSidecar = await writeBackup(volume.path, 'app', 'shop', new Date('2025-12-15T00:00:00Z'), {
+      checksum: false,
+    })
     const report = await applyRetention(args({}))
     const i = report.deleted.indexOf(`${noSidecar.file}.manifest.json`)
     expect(report.deleted.slice(i, i + 2)).toEqual([`${noSidecar.file}.manifest.json`, noSidecar.file])
@@ -147,8 +168,11 @@ describe('applyRetention', () => {
         for (const t of times) await writeBackup(volume.path, 'app', database, t)
         const report = await applyRetention(args({ database, policy }))
         const left = await listDatabaseDir(databaseDir(volume.path, 'app', database))
-        expect(left.map((e) => e.manifest.file)).toEqual(report.backups.filter((b) => b.action === 'keep').map((b) => b.file))
-        if (times.length > 0) expect(left[0]?.manifest.startedAt).toBe(new Date(Math.max(...times.map((t) => t.getTime()))).toISOString())
+        expect(left.map((e) => e.manifest.file)).toEqual(
+          report.backups.filter((b) => b.action === 'keep').map((b) => b.file),
+        )
+        if (times.length > 0)
+          expect(left[0]?.manifest.startedAt).toBe(new Date(Math.max(...times.map((t) => t.getTime()))).toISOString())
         expect(left.every((e) => e.problem === undefined)).toBe(true)
         const again = await applyRetention(args({ database, policy }))
         expect(again.deleted).toEqual([])

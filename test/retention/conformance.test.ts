@@ -21,13 +21,21 @@ interface Case {
   reasons: { time: string; matches: string[] }[] | null
 }
 
-const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../fixtures/retention/${name}`, import.meta.url), 'utf8'))
+const fixture = (name: string): unknown =>
+  JSON.parse(readFileSync(new URL(`../fixtures/retention/${name}`, import.meta.url), 'utf8'))
 const cases = fixture('cases.json') as Case[]
 const snapshots = (fixture('snapshots.json') as { snapshots: { time: string; tags?: string[] }[] }).snapshots
 
 // Any time after the newest vector: restic anchors keepWithin on the newest backup not in the future.
 const NOW = new Date('2026-01-01T00:00:00Z')
-const UNSUPPORTED_FIELDS = ['keepTags', 'keepWithinHourly', 'keepWithinDaily', 'keepWithinWeekly', 'keepWithinMonthly', 'keepWithinYearly']
+const UNSUPPORTED_FIELDS = [
+  'keepTags',
+  'keepWithinHourly',
+  'keepWithinDaily',
+  'keepWithinWeekly',
+  'keepWithinMonthly',
+  'keepWithinYearly',
+]
 
 const input = snapshots.map((s, i) => ({ id: `s${i}`, time: s.time }))
 const timeOf = new Map(input.map((b) => [b.id, b.time]))

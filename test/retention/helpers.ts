@@ -23,7 +23,12 @@ export interface FakeBackupOptions {
   manifestDatabase?: string
 }
 
-export function fakeManifest(source: string, database: string, startedAt: Date, opts: FakeBackupOptions = {}): Manifest {
+export function fakeManifest(
+  source: string,
+  database: string,
+  startedAt: Date,
+  opts: FakeBackupOptions = {},
+): Manifest {
   const size = opts.size ?? 64
   const digest = createHash('sha256').update(`${source}/${database}/${startedAt.toISOString()}`).digest('hex')
   const finishedAt = new Date(startedAt.getTime() + 1500).toISOString()
@@ -52,7 +57,12 @@ export function fakeManifest(source: string, database: string, startedAt: Date, 
 }
 
 /** An in-memory catalog entry for the pure safety layer. */
-export function fakeEntry(source: string, database: string, startedAt: Date, opts: FakeBackupOptions & { problem?: string } = {}): CatalogEntry {
+export function fakeEntry(
+  source: string,
+  database: string,
+  startedAt: Date,
+  opts: FakeBackupOptions & { problem?: string } = {},
+): CatalogEntry {
   const manifest = fakeManifest(source, database, startedAt, opts)
   const entry: CatalogEntry = volumeEntry('/backups', manifest)
   if (opts.problem !== undefined) entry.problem = opts.problem
@@ -60,7 +70,13 @@ export function fakeEntry(source: string, database: string, startedAt: Date, opt
 }
 
 /** Writes one backup under `backupDir/source/<database>/`; returns its manifest. */
-export async function writeBackup(backupDir: string, source: string, database: string, startedAt: Date, opts: FakeBackupOptions = {}): Promise<Manifest> {
+export async function writeBackup(
+  backupDir: string,
+  source: string,
+  database: string,
+  startedAt: Date,
+  opts: FakeBackupOptions = {},
+): Promise<Manifest> {
   const manifest = fakeManifest(source, database, startedAt, opts)
   const dir = databaseDir(backupDir, source, database)
   await mkdir(dir, { recursive: true })
@@ -81,7 +97,12 @@ export async function snapshotTree(root: string): Promise<Map<string, string>> {
         out.set(`${relative(root, path)}/`, 'dir')
         await walk(path)
       } else {
-        out.set(relative(root, path), createHash('sha256').update(await readFile(path)).digest('hex'))
+        out.set(
+          relative(root, path),
+          createHash('sha256')
+            .update(await readFile(path))
+            .digest('hex'),
+        )
       }
     }
   }
@@ -95,7 +116,10 @@ export async function makeTempDir(): Promise<{ path: string; remove(): Promise<v
 }
 
 export async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false)
+  return stat(path).then(
+    () => true,
+    () => false,
+  )
 }
 
 /** `count` times, `stepHours` apart, oldest first, ending at `last`. */

@@ -32,7 +32,11 @@ describe('keepWithin', () => {
   })
 
   it('counts back from the newest backup, not from now', () => {
-    const plan = planRetention([at('a', '2020-01-10T00:00:00Z'), at('b', '2020-01-05T00:00:00Z'), at('c', '2019-12-01T00:00:00Z')], { keepWithin: '7d' }, NOW)
+    const plan = planRetention(
+      [at('a', '2020-01-10T00:00:00Z'), at('b', '2020-01-05T00:00:00Z'), at('c', '2019-12-01T00:00:00Z')],
+      { keepWithin: '7d' },
+      NOW,
+    )
     expect(plan.keep).toEqual([
       { id: 'a', reasons: ['within 7d'] },
       { id: 'b', reasons: ['within 7d'] },
@@ -41,12 +45,20 @@ describe('keepWithin', () => {
 
   it('does not let a backup stamped in the future anchor the window (restic findLatestTimestamp)', () => {
     const now = new Date('2026-01-10T00:00:00Z')
-    const plan = planRetention([at('future', '2027-01-01T00:00:00Z'), at('a', '2026-01-09T00:00:00Z'), at('b', '2026-01-05T00:00:00Z')], { keepWithin: '7d' }, now)
+    const plan = planRetention(
+      [at('future', '2027-01-01T00:00:00Z'), at('a', '2026-01-09T00:00:00Z'), at('b', '2026-01-05T00:00:00Z')],
+      { keepWithin: '7d' },
+      now,
+    )
     expect(plan.keep.map((k) => k.id)).toEqual(['future', 'a', 'b'])
   })
 
   it('keeps everything when no backup is older than the clock (a clock reset to 1970 only keeps more)', () => {
-    const plan = planRetention([at('a', '2026-01-09T00:00:00Z'), at('b', '2020-01-05T00:00:00Z')], { keepWithin: '1d' }, new Date(0))
+    const plan = planRetention(
+      [at('a', '2026-01-09T00:00:00Z'), at('b', '2020-01-05T00:00:00Z')],
+      { keepWithin: '1d' },
+      new Date(0),
+    )
     expect(plan.remove).toEqual([])
   })
 
@@ -60,7 +72,11 @@ describe('keepWithin', () => {
 
   it('treats a zero window as no rule, and a window beyond the calendar as keeping everything', () => {
     expect(isActivePolicy({ keepWithin: '0d' })).toBe(false)
-    const plan = planRetention([at('a', '2026-01-09T00:00:00Z'), at('b', '1990-01-05T00:00:00Z')], { keepWithin: '999999999y' }, NOW)
+    const plan = planRetention(
+      [at('a', '2026-01-09T00:00:00Z'), at('b', '1990-01-05T00:00:00Z')],
+      { keepWithin: '999999999y' },
+      NOW,
+    )
     expect(plan.remove).toEqual([])
   })
 })
@@ -68,12 +84,20 @@ describe('keepWithin', () => {
 describe('bucket rules', () => {
   it('sorts newest first and keeps input order for equal times (stable)', () => {
     const t = '2026-01-01T00:00:00Z'
-    const plan = planRetention([at('x', t), at('older', '2025-12-31T00:00:00Z'), at('y', t), at('z', t)], { keepLast: -1 }, NOW)
+    const plan = planRetention(
+      [at('x', t), at('older', '2025-12-31T00:00:00Z'), at('y', t), at('z', t)],
+      { keepLast: -1 },
+      NOW,
+    )
     expect(plan.keep.map((k) => k.id)).toEqual(['x', 'y', 'z', 'older'])
   })
 
   it('keeps the oldest backup while counts are left, and says so', () => {
-    const plan = planRetention([at('a', '2026-01-01T12:00:00Z'), at('b', '2026-01-01T08:00:00Z'), at('c', '2026-01-01T04:00:00Z')], { keepDaily: 5 }, NOW)
+    const plan = planRetention(
+      [at('a', '2026-01-01T12:00:00Z'), at('b', '2026-01-01T08:00:00Z'), at('c', '2026-01-01T04:00:00Z')],
+      { keepDaily: 5 },
+      NOW,
+    )
     expect(plan.keep).toEqual([
       { id: 'a', reasons: ['daily snapshot'] },
       { id: 'c', reasons: ['oldest daily snapshot'] },
@@ -82,7 +106,11 @@ describe('bucket rules', () => {
   })
 
   it('lets one backup use a count in several rules', () => {
-    const plan = planRetention([at('a', '2026-01-01T12:00:00Z'), at('b', '2025-12-01T12:00:00Z')], { keepDaily: 1, keepMonthly: 1 }, NOW)
+    const plan = planRetention(
+      [at('a', '2026-01-01T12:00:00Z'), at('b', '2025-12-01T12:00:00Z')],
+      { keepDaily: 1, keepMonthly: 1 },
+      NOW,
+    )
     expect(plan.keep).toEqual([{ id: 'a', reasons: ['daily snapshot', 'monthly snapshot'] }])
   })
 
@@ -95,11 +123,15 @@ describe('bucket rules', () => {
   })
 
   it('refuses input that would make the plan wrong instead of guessing', () => {
-    expect(() => planRetention([at('a', '2026-01-01T00:00:00Z'), at('a', '2026-01-02T00:00:00Z')], { keepLast: 1 }, NOW)).toThrow(/twice/)
+    expect(() =>
+      planRetention([at('a', '2026-01-01T00:00:00Z'), at('a', '2026-01-02T00:00:00Z')], { keepLast: 1 }, NOW),
+    ).toThrow(/twice/)
     expect(() => planRetention([at('a', 'yesterday')], { keepLast: 1 }, NOW)).toThrow(/unreadable time/)
     expect(() => planRetention([at('a', '2026-01-01T00:00:00Z')], { keepDaily: -2 }, NOW)).toThrow(/keepDaily is -2/)
     expect(() => planRetention([at('a', '2026-01-01T00:00:00Z')], { keepDaily: 1.5 }, NOW)).toThrow(/keepDaily/)
-    expect(() => planRetention([at('a', '2026-01-01T00:00:00Z')], { keepLast: 1 }, NOW, { tz: 'Mars/Olympus' })).toThrow(/unknown time zone/)
+    expect(() =>
+      planRetention([at('a', '2026-01-01T00:00:00Z')], { keepLast: 1 }, NOW, { tz: 'Mars/Olympus' }),
+    ).toThrow(/unknown time zone/)
     expect(() => planRetention([], { keepWithin: '7 days' }, NOW)).toThrow(/not a duration/)
   })
 })

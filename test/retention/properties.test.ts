@@ -54,10 +54,13 @@ describe(`planRetention properties (${NUM_RUNS} random cases each)`, () => {
 
   it(`the newest backup is always kept by a policy that keeps something (${NUM_RUNS} cases)`, () => {
     fc.assert(
-      fc.property(input.filter((x) => x.backups.length > 0), ({ backups, policy, tz, now }) => {
-        const plan = planRetention(backups, policy, now, { tz })
-        expect(plan.keep[0]?.id).toBe(newestFirst(backups)[0])
-      }),
+      fc.property(
+        input.filter((x) => x.backups.length > 0),
+        ({ backups, policy, tz, now }) => {
+          const plan = planRetention(backups, policy, now, { tz })
+          expect(plan.keep[0]?.id).toBe(newestFirst(backups)[0])
+        },
+      ),
       { numRuns: NUM_RUNS },
     )
   })
@@ -67,7 +70,12 @@ describe(`planRetention properties (${NUM_RUNS} random cases each)`, () => {
       fc.property(input, ({ backups, policy, tz, now }) => {
         const first = planRetention(backups, policy, now, { tz })
         const kept = new Set(first.keep.map((k) => k.id))
-        const second = planRetention(backups.filter((b) => kept.has(b.id)), policy, now, { tz })
+        const second = planRetention(
+          backups.filter((b) => kept.has(b.id)),
+          policy,
+          now,
+          { tz },
+        )
         expect(second.remove).toEqual([])
         expect(second.keep.map((k) => k.id)).toEqual(first.keep.map((k) => k.id))
       }),
@@ -81,7 +89,9 @@ describe(`planRetention properties (${NUM_RUNS} random cases each)`, () => {
         const plan = planRetention(backups, policy, now, { tz })
         for (const rule of BUCKET_RULES) {
           const n = policy[rule.field] ?? 0
-          const uses = plan.keep.filter((k) => k.reasons.some((r) => r === rule.reason || r === `oldest ${rule.reason}`)).length
+          const uses = plan.keep.filter((k) =>
+            k.reasons.some((r) => r === rule.reason || r === `oldest ${rule.reason}`),
+          ).length
           if (n > 0) expect(uses).toBeLessThanOrEqual(n)
           if (n === 0) expect(uses).toBe(0)
         }
@@ -98,7 +108,10 @@ describe(`planRetention properties (${NUM_RUNS} random cases each)`, () => {
     fc.assert(
       fc.property(backupsArb, zoneArb, (backups, tz) => {
         const plan = planRetention(backups, { keepDaily: -1 }, new Date('2030-01-01T00:00:00Z'), { tz })
-        const day = (id: string) => new Intl.DateTimeFormat('en-CA', { timeZone: tz, dateStyle: 'short' }).format(Date.parse(backups.find((b) => b.id === id)!.time))
+        const day = (id: string) =>
+          new Intl.DateTimeFormat('en-CA', { timeZone: tz, dateStyle: 'short' }).format(
+            Date.parse(backups.find((b) => b.id === id)!.time),
+          )
         const days = new Set(backups.map((b) => day(b.id)))
         const extra = plan.keep.filter((k) => k.reasons.includes('oldest daily snapshot')).length
         expect(plan.keep.length).toBe(days.size + extra)

@@ -26,7 +26,12 @@ function config(sources: { label: string; retention: RetentionPolicy }[]): Confi
 async function run(args: string[], cfg: Config): Promise<{ code: number; out: string }> {
   const printed: string[] = []
   const ctx: CommandContext = {
-    args, config: cfg, logger: createLogger({ level: 'silent', format: 'json' }), print: (t) => printed.push(t), isTTY: false, signal: new AbortController().signal,
+    args,
+    config: cfg,
+    logger: createLogger({ level: 'silent', format: 'json' }),
+    print: (t) => printed.push(t),
+    isTTY: false,
+    signal: new AbortController().signal,
   }
   const code = await pruneCommand.run(ctx)
   return { code, out: printed.join('\n') }
@@ -44,12 +49,22 @@ afterEach(() => volume.remove())
 
 describe('dbkeeper prune', () => {
   it('prunes every database directory of every source and prints the stable JSON shape', async () => {
-    const cfg = config([{ label: 'app', retention: { keepLast: 2 } }, { label: 'web', retention: { keepDaily: 4 } }])
+    const cfg = config([
+      { label: 'app', retention: { keepLast: 2 } },
+      { label: 'web', retention: { keepDaily: 4 } },
+    ])
     const { code, out } = await run(['--json'], cfg)
     expect(code).toBe(0)
     const parsed = JSON.parse(out) as PruneOutput
     expect(parsed.dryRun).toBe(false)
-    expect(parsed.databases.map((d) => [d.source, d.database, d.status, d.backups.filter((b) => b.action === 'keep').length])).toEqual([
+    expect(
+      parsed.databases.map((d) => [
+        d.source,
+        d.database,
+        d.status,
+        d.backups.filter((b) => b.action === 'keep').length,
+      ]),
+    ).toEqual([
       ['app', 'my.db', 'ok', 2],
       ['app', 'shop', 'ok', 2],
       ['web', 'cms', 'ok', 4],
@@ -58,8 +73,12 @@ describe('dbkeeper prune', () => {
     expect(first.directory).toBe(join(volume.path, 'app', 'my%2Edb'))
     expect(first.policy).toEqual({ keepLast: 2 })
     expect(first.backups[0]).toEqual({
-      id: 'my%2Edb_20260106T120000Z', file: 'my%2Edb_20260106T120000Z.db.gz', startedAt: '2026-01-06T12:00:00.000Z', kind: 'backup',
-      action: 'keep', reasons: ['last snapshot', 'newest proven backup'],
+      id: 'my%2Edb_20260106T120000Z',
+      file: 'my%2Edb_20260106T120000Z.db.gz',
+      startedAt: '2026-01-06T12:00:00.000Z',
+      kind: 'backup',
+      action: 'keep',
+      reasons: ['last snapshot', 'newest proven backup'],
     })
     expect(first.deleted).toHaveLength(12)
     expect(await listDatabaseDir(databaseDir(volume.path, 'web', 'cms'))).toHaveLength(4)
@@ -68,9 +87,15 @@ describe('dbkeeper prune', () => {
     expect(await exists(lockPath(volume.path))).toBe(false)
   })
 
-  it('with SOURCE and --dry-run shows that source\'s plan and changes nothing', async () => {
+  it("with SOURCE and --dry-run shows that source's plan and changes nothing", async () => {
     const before = await snapshotTree(volume.path)
-    const { code, out } = await run(['web', '--dry-run'], config([{ label: 'app', retention: { keepLast: 1 } }, { label: 'web', retention: { keepLast: 1 } }]))
+    const { code, out } = await run(
+      ['web', '--dry-run'],
+      config([
+        { label: 'app', retention: { keepLast: 1 } },
+        { label: 'web', retention: { keepLast: 1 } },
+      ]),
+    )
     expect(code).toBe(0)
     expect(await snapshotTree(volume.path)).toEqual(before)
     const lines = out.split('\n')
@@ -81,10 +106,18 @@ describe('dbkeeper prune', () => {
     expect(out).not.toContain('app/')
   })
 
-  it('exits 1 when a database\'s plan is refused, and still prunes the others', async () => {
-    const { code, out } = await run([], config([{ label: 'app', retention: {} }, { label: 'web', retention: { keepLast: 1 } }]))
+  it("exits 1 when a database's plan is refused, and still prunes the others", async () => {
+    const { code, out } = await run(
+      [],
+      config([
+        { label: 'app', retention: {} },
+        { label: 'web', retention: { keepLast: 1 } },
+      ]),
+    )
     expect(code).toBe(1)
-    expect(out).toContain('app/shop  (policy: (no rule); TZ UTC)\n  REFUSED: retention for app/shop refused: the policy (no rule) keeps nothing and would remove all 6 backups; nothing was deleted — set a policy')
+    expect(out).toContain(
+      'app/shop  (policy: (no rule); TZ UTC)\n  REFUSED: retention for app/shop refused: the policy (no rule) keeps nothing and would remove all 6 backups; nothing was deleted — set a policy',
+    )
     expect(out).toContain('web/cms  (policy: keepLast=1; TZ UTC)')
     expect(out).toContain('  removed 5 backups (15 files)')
     expect(await listDatabaseDir(databaseDir(volume.path, 'app', 'shop'))).toHaveLength(6)
@@ -92,7 +125,10 @@ describe('dbkeeper prune', () => {
   })
 
   it('refuses an unknown SOURCE as a usage error, naming the configured ones', async () => {
-    await expect(run(['nope'], config([{ label: 'app', retention: { keepLast: 1 } }]))).rejects.toMatchObject({ code: 'USAGE', hint: 'configured sources: app' })
+    await expect(run(['nope'], config([{ label: 'app', retention: { keepLast: 1 } }]))).rejects.toMatchObject({
+      code: 'USAGE',
+      hint: 'configured sources: app',
+    })
     await expect(run(['--force'], config([]))).rejects.toMatchObject({ code: 'USAGE' })
   })
 })

@@ -7,18 +7,40 @@ import { describe, expect, it } from 'vitest'
 import type { CatalogEntry } from '../../src/catalog/catalog.js'
 import { DbkeeperError } from '../../src/runtime/errors.js'
 import { isFromTheFuture } from '../../src/catalog/order.js'
-import { FROM_THE_FUTURE, NEWEST_PROVEN, PRE_RESTORE, decideRetention, type RetentionScope } from '../../src/retention/safety.js'
+import {
+  FROM_THE_FUTURE,
+  NEWEST_PROVEN,
+  PRE_RESTORE,
+  decideRetention,
+  type RetentionScope,
+} from '../../src/retention/safety.js'
 import { NUM_RUNS, anyPolicyArb, distinctSecondsArb, nowArb, policyArb, zoneArb } from './arbitraries.js'
 import { fakeEntry, timesEvery } from './helpers.js'
 
 const scope = (policy: RetentionScope['policy'], extra: Partial<RetentionScope> = {}): RetentionScope => ({
-  source: 'app', database: 'shop', policy, tz: 'UTC', now: new Date('2030-01-01T00:00:00Z'), ...extra,
+  source: 'app',
+  database: 'shop',
+  policy,
+  tz: 'UTC',
+  now: new Date('2030-01-01T00:00:00Z'),
+  ...extra,
 })
 const daily = (count: number) => timesEvery(24, count, new Date('2026-01-10T12:00:00Z')).reverse()
-const verdictOf = (entries: CatalogEntry[], s: RetentionScope) => decideRetention(entries, s).verdicts.map((v) => [v.action, v.reasons.join(', ')])
+const verdictOf = (entries: CatalogEntry[], s: RetentionScope) =>
+  decideRetention(entries, s).verdicts.map((v) => [v.action, v.reasons.join(', ')])
 
 /** A random entry: mostly proven backups, some damaged, pre-restore, not verified or foreign. */
-const entryKindArb = fc.constantFrom('proven', 'proven', 'proven', 'proven', 'proven', 'damaged', 'pre-restore', 'foreign', 'unverified')
+const entryKindArb = fc.constantFrom(
+  'proven',
+  'proven',
+  'proven',
+  'proven',
+  'proven',
+  'damaged',
+  'pre-restore',
+  'foreign',
+  'unverified',
+)
 function makeEntry(kind: string, at: Date): CatalogEntry {
   if (kind === 'damaged') return fakeEntry('app', 'shop', at, { problem: 'the data file is missing' })
   if (kind === 'pre-restore') return fakeEntry('app', 'shop', at, { kind: 'pre-restore' })
@@ -30,16 +52,26 @@ function makeEntry(kind: string, at: Date): CatalogEntry {
 const entriesArb = distinctSecondsArb(40).chain((times) =>
   fc.array(entryKindArb, { minLength: times.length, maxLength: times.length }).map((kinds) =>
     // The catalog's order: newest first.
-    times.map((t, i) => makeEntry(kinds[i]!, t)).sort((a, b) => b.manifest.startedAt.localeCompare(a.manifest.startedAt)),
+    times
+      .map((t, i) => makeEntry(kinds[i]!, t))
+      .sort((a, b) => b.manifest.startedAt.localeCompare(a.manifest.startedAt)),
   ),
 )
 const isCounted = (e: CatalogEntry, now = scope({}).now) =>
-  e.problem === undefined && e.manifest.kind === 'backup' && e.manifest.source === 'app' && e.manifest.verification.ok && !isFromTheFuture(e.manifest, now)
+  e.problem === undefined &&
+  e.manifest.kind === 'backup' &&
+  e.manifest.source === 'app' &&
+  e.manifest.verification.ok &&
+  !isFromTheFuture(e.manifest, now)
 
 describe('decideRetention', () => {
   it('keeps the newest proven backup even when it is not the newest entry', () => {
     const [t1, t2, t3] = daily(3) as [Date, Date, Date]
-    const entries = [fakeEntry('app', 'shop', t1, { problem: 'the data file is missing' }), fakeEntry('app', 'shop', t2), fakeEntry('app', 'shop', t3)]
+    const entries = [
+      fakeEntry('app', 'shop', t1, { problem: 'the data file is missing' }),
+      fakeEntry('app', 'shop', t2),
+      fakeEntry('app', 'shop', t3),
+    ]
     expect(verdictOf(entries, scope({ keepLast: 1 }))).toEqual([
       ['keep', 'damaged (the data file is missing): left for inspection'],
       ['keep', `last snapshot, ${NEWEST_PROVEN}`],
@@ -51,7 +83,12 @@ describe('decideRetention', () => {
     const [t1, t2, t3, t4] = daily(4) as [Date, Date, Date, Date]
     const unverified = fakeEntry('app', 'shop', t4)
     ;(unverified.manifest as { verification: unknown }).verification = { ok: false }
-    const entries = [fakeEntry('app', 'shop', t1), fakeEntry('app', 'shop', t2, { kind: 'pre-restore' }), fakeEntry('app', 'shop', t3, { manifestDatabase: 'shop2' }), unverified]
+    const entries = [
+      fakeEntry('app', 'shop', t1),
+      fakeEntry('app', 'shop', t2, { kind: 'pre-restore' }),
+      fakeEntry('app', 'shop', t3, { manifestDatabase: 'shop2' }),
+      unverified,
+    ]
     expect(verdictOf(entries, scope({ keepLast: 1 }))).toEqual([
       ['keep', `last snapshot, ${NEWEST_PROVEN}`],
       ['keep', PRE_RESTORE],
@@ -75,7 +112,9 @@ describe('decideRetention', () => {
     // Alone, it is not counted: nothing to refuse, nothing removed.
     expect(decideRetention([future], scope({ keepLast: 1 }, { now })).remove).toEqual([])
     // Once real time has passed its stamp, it is an ordinary backup again.
-    expect(verdictOf([future], scope({ keepLast: 1 }, { now: new Date('2027-02-01T00:00:00Z') }))).toEqual([['keep', `last snapshot, ${NEWEST_PROVEN}`]])
+    expect(verdictOf([future], scope({ keepLast: 1 }, { now: new Date('2027-02-01T00:00:00Z') }))).toEqual([
+      ['keep', `last snapshot, ${NEWEST_PROVEN}`],
+    ])
   })
 
   it('refuses an empty policy, naming the database and the number of backups, and removes nothing', () => {
@@ -89,7 +128,9 @@ describe('decideRetention', () => {
       }
       expect(error).toBeInstanceOf(DbkeeperError)
       expect((error as DbkeeperError).code).toBe('RETENTION')
-      expect((error as DbkeeperError).message).toMatch(/^retention for app\/shop refused: the policy .* keeps nothing and would remove all 5 backups; nothing was deleted$/)
+      expect((error as DbkeeperError).message).toMatch(
+        /^retention for app\/shop refused: the policy .* keeps nothing and would remove all 5 backups; nothing was deleted$/,
+      )
       expect((error as DbkeeperError).hint).toMatch(/KEEP_DAILY/)
     }
   })

@@ -12,7 +12,8 @@ const NEW_YORK = 'America/New_York'
 const NOW = new Date('2030-01-01T00:00:00Z')
 
 /** The local calendar date, through a different Intl path than the code under test. */
-const localDate = (d: Date, timeZone: string) => new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(d)
+const localDate = (d: Date, timeZone: string) =>
+  new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(d)
 
 function backupsEvery6h(from: string, to: string) {
   const last = new Date(to)
@@ -66,9 +67,19 @@ describe('the DST day itself', () => {
 
   it('counts a backup on Sunday evening New York time in that ISO week, not the next', () => {
     // 2026-11-09T02:00Z is Sunday 21:00 EST, ISO week 45; in UTC it is Monday, week 46.
-    const backups = [{ id: 'sun-evening', time: '2026-11-09T02:00:00Z' }, { id: 'sat', time: '2026-11-07T15:00:00Z' }, { id: 'prev-week', time: '2026-11-01T15:00:00Z' }]
-    expect(planRetention(backups, { keepWeekly: 2 }, NOW, { tz: NEW_YORK }).keep.map((k) => k.id)).toEqual(['sun-evening', 'prev-week'])
-    expect(planRetention(backups, { keepWeekly: 2 }, NOW, { tz: 'UTC' }).keep.map((k) => k.id)).toEqual(['sun-evening', 'sat'])
+    const backups = [
+      { id: 'sun-evening', time: '2026-11-09T02:00:00Z' },
+      { id: 'sat', time: '2026-11-07T15:00:00Z' },
+      { id: 'prev-week', time: '2026-11-01T15:00:00Z' },
+    ]
+    expect(planRetention(backups, { keepWeekly: 2 }, NOW, { tz: NEW_YORK }).keep.map((k) => k.id)).toEqual([
+      'sun-evening',
+      'prev-week',
+    ])
+    expect(planRetention(backups, { keepWeekly: 2 }, NOW, { tz: 'UTC' }).keep.map((k) => k.id)).toEqual([
+      'sun-evening',
+      'sat',
+    ])
   })
 
   it('counts keepWithin days on the local calendar: 1d back from Nov 2 00:00 EST is Nov 1 00:00 EDT (25 h)', () => {

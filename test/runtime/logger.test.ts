@@ -17,7 +17,10 @@ function capture(format: LogFormat) {
   const lines = async (): Promise<string[]> => {
     logger.flush()
     await new Promise((resolve) => setImmediate(resolve))
-    return chunks.join('').split('\n').filter((l) => l !== '')
+    return chunks
+      .join('')
+      .split('\n')
+      .filter((l) => l !== '')
   }
   return { logger, lines }
 }
@@ -35,8 +38,15 @@ describe('logger', () => {
     expect(out).toHaveLength(1)
     expect(out[0]).not.toContain(PASSWORD)
     expect(out[0]).not.toContain(JSON.stringify(PASSWORD).slice(1, -1))
-    const rec = JSON.parse(out[0]!) as { msg: string; err: { message: string; stack: string }; source: string; level: number }
-    expect(rec.msg).toBe(`backup failed: mysqldump: Got error: 1045: Access denied for user 'backup' (using password ${MASK})`)
+    const rec = JSON.parse(out[0]!) as {
+      msg: string
+      err: { message: string; stack: string }
+      source: string
+      level: number
+    }
+    expect(rec.msg).toBe(
+      `backup failed: mysqldump: Got error: 1045: Access denied for user 'backup' (using password ${MASK})`,
+    )
     expect(rec.err.message).toContain(`using password ${MASK}`)
     expect(rec.err.stack).not.toContain(PASSWORD)
     expect(rec.source).toBe('DB01')
@@ -45,7 +55,10 @@ describe('logger', () => {
 
   it('masks a password in any field, and a Secret object as ***', async () => {
     const { logger, lines } = capture('json')
-    logger.info({ args: ['--user=backup', `--password=${PASSWORD}`], password: new Secret('field-secret-0a9e') }, 'running')
+    logger.info(
+      { args: ['--user=backup', `--password=${PASSWORD}`], password: new Secret('field-secret-0a9e') },
+      'running',
+    )
     const [line] = await lines()
     expect(line).not.toContain(PASSWORD)
     expect(line).not.toContain('field-secret-0a9e')
@@ -90,12 +103,16 @@ describe('JSON lines', () => {
 
 describe('prettyLine', () => {
   it('formats time, level, message and extra fields', () => {
-    const line = prettyLine(JSON.stringify({ level: 30, time: Date.UTC(2024, 0, 2, 3, 4, 5), msg: 'done', source: 'db', bytes: 42 }))
+    const line = prettyLine(
+      JSON.stringify({ level: 30, time: Date.UTC(2024, 0, 2, 3, 4, 5), msg: 'done', source: 'db', bytes: 42 }),
+    )
     expect(line).toBe('03:04:05 INFO  done source=db bytes=42\n')
   })
 
   it('reads the ISO 8601 time the logger writes', () => {
-    expect(prettyLine(JSON.stringify({ level: 40, time: '2024-01-02T03:04:05.678Z', msg: 'slow' }))).toBe('03:04:05 WARN  slow\n')
+    expect(prettyLine(JSON.stringify({ level: 40, time: '2024-01-02T03:04:05.678Z', msg: 'slow' }))).toBe(
+      '03:04:05 WARN  slow\n',
+    )
   })
 
   it('passes a line that is no JSON through unchanged', () => {

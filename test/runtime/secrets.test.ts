@@ -23,7 +23,9 @@ describe('scrubSecrets', () => {
   it('masks every occurrence of every registered value', () => {
     new Secret('alpha-pass-81c2')
     registerSecret('beta-token-55e0')
-    expect(scrubSecrets('alpha-pass-81c2 and beta-token-55e0, again alpha-pass-81c2')).toBe(`${MASK} and ${MASK}, again ${MASK}`)
+    expect(scrubSecrets('alpha-pass-81c2 and beta-token-55e0, again alpha-pass-81c2')).toBe(
+      `${MASK} and ${MASK}, again ${MASK}`,
+    )
   })
 
   it('masks the longer of two overlapping secrets whole', () => {
@@ -71,7 +73,9 @@ describe('scrubSecrets never mangles (issue 14)', () => {
   it('masks string values of a JSON document, never its keys, and keeps its bytes when nothing is masked', () => {
     new Secret('size-pass')
     const doc = `${JSON.stringify({ 'size-pass': 1, path: '/b/x', note: 'login size-pass failed' }, null, 2)}\n`
-    expect(scrubOutput(doc)).toBe(`${JSON.stringify({ 'size-pass': 1, path: '/b/x', note: `login ${MASK} failed` }, null, 2)}\n`)
+    expect(scrubOutput(doc)).toBe(
+      `${JSON.stringify({ 'size-pass': 1, path: '/b/x', note: `login ${MASK} failed` }, null, 2)}\n`,
+    )
     const clean = '{"a":  1, "b":"x"}\n'
     expect(scrubOutput(clean)).toBe(clean)
   })

@@ -74,7 +74,9 @@ describe('withRetry', () => {
     const abort = new AbortController()
     const target = scripted([transient(), transient()])
     const started = Date.now()
-    const call = withRetry(target, { attempts: 4, baseDelayMs: 60_000, maxDelayMs: 60_000, signal: abort.signal }).get('k')
+    const call = withRetry(target, { attempts: 4, baseDelayMs: 60_000, maxDelayMs: 60_000, signal: abort.signal }).get(
+      'k',
+    )
     setTimeout(() => abort.abort(), 20)
     await expect(call).rejects.toMatchObject({ code: 'ABORTED' })
     expect(Date.now() - started).toBeLessThan(5_000)

@@ -15,7 +15,6 @@ import type { ListedBackup } from '../../src/cli/commands/list.js'
 import type { Status } from '../../src/daemon/status.js'
 import type { RunRecord } from '../../src/catalog/journal.js'
 
-
 let s3: TestS3
 let dir: string
 let env: Record<string, string>
@@ -36,7 +35,13 @@ beforeAll(async () => {
   s3 = await startS3()
   dir = await mkdtemp(join(tmpdir(), 'dbk-s3-faults-'))
   makeSqliteOfSize(join(dir, 'shop.db'), 40)
-  env = { BACKUP_DIR: join(dir, 'backups'), DB01_TYPE: 'sqlite', DB01_PATH: join(dir, 'shop.db'), DB01_LABEL: 'app', ...s3Env(s3.endpoint, 'faults') }
+  env = {
+    BACKUP_DIR: join(dir, 'backups'),
+    DB01_TYPE: 'sqlite',
+    DB01_PATH: join(dir, 'shop.db'),
+    DB01_LABEL: 'app',
+    ...s3Env(s3.endpoint, 'faults'),
+  }
 }, 300_000)
 
 afterAll(async () => {
@@ -57,7 +62,10 @@ describe('S3 failing', () => {
     // The local backup is proven and committed all the same.
     await access(result.path!)
     await access(`${result.path!}.manifest.json`)
-    const journal = (await readFile(join(env.BACKUP_DIR!, '.dbkeeper', 'runs.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as RunRecord)
+    const journal = (await readFile(join(env.BACKUP_DIR!, '.dbkeeper', 'runs.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as RunRecord)
     expect(journal.at(-1)).toMatchObject({ ok: false, results: [{ ok: false, id: result.id, offsite: { ok: false } }] })
     const status = JSON.parse((await runCli(['status', '--json'], env)).stdout) as Status
     expect(status.sources[0]!.databases[0]).toMatchObject({ failing: true, lastFailure: { code: 'OFFSITE' } })
@@ -68,7 +76,10 @@ describe('S3 failing', () => {
     const second = (JSON.parse(next.stdout) as BackupJson).results[0]!
     expect(second.offsite).toMatchObject({ ok: true, caughtUp: [`s3://dbk-test/faults/app/shop/${result.id}.db.gz`] })
     const listed = JSON.parse((await runCli(['list', '--json'], env)).stdout) as ListedBackup[]
-    expect(listed.map((b) => [b.id, b.location])).toEqual([[second.id, 'both'], [result.id, 'both']])
+    expect(listed.map((b) => [b.id, b.location])).toEqual([
+      [second.id, 'both'],
+      [result.id, 'both'],
+    ])
   }, 300_000)
 
   it('dry run: checks the bucket with a probe object and writes no backup', async () => {
@@ -87,7 +98,11 @@ describe('S3 failing', () => {
     const started = Date.now()
     // s3rver checks the key id (not SigV4 signatures): an unknown key id is its 403.
     const wrong = `${SECRET_ACCESS_KEY}-wrong`
-    const r = await runCli(['backup', '--dry-run', '--json'], { ...env, AWS_ACCESS_KEY_ID: 'AKIAUNKNOWN0KEY0', AWS_SECRET_ACCESS_KEY: wrong })
+    const r = await runCli(['backup', '--dry-run', '--json'], {
+      ...env,
+      AWS_ACCESS_KEY_ID: 'AKIAUNKNOWN0KEY0',
+      AWS_SECRET_ACCESS_KEY: wrong,
+    })
     expect(r.exitCode).toBe(1)
     const report = JSON.parse(r.stdout) as { ok: boolean; s3: { checks: { ok: boolean; error?: string }[] } }
     expect(report.ok).toBe(false)

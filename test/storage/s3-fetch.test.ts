@@ -14,7 +14,6 @@ import type { BackupJson } from '../../src/cli/commands/backup.js'
 import type { ListedBackup } from '../../src/cli/commands/list.js'
 import type { FetchJson } from '../../src/cli/commands/fetch.js'
 
-
 let s3: TestS3
 let dir: string
 let local: Record<string, string>
@@ -54,11 +53,17 @@ describe('list and fetch with S3', () => {
   it('lists each backup as local, s3 or both, and S3-only backups after the volume lost them', async () => {
     const [uploaded, localOnly] = ids as [string, string]
     let listed = await list()
-    expect(listed.map((b) => [b.id, b.location])).toEqual([[localOnly, 'local'], [uploaded, 'both']])
+    expect(listed.map((b) => [b.id, b.location])).toEqual([
+      [localOnly, 'local'],
+      [uploaded, 'both'],
+    ])
 
     await removeLocal(listed.find((b) => b.id === uploaded)!)
     listed = await list()
-    expect(listed.map((b) => [b.id, b.location])).toEqual([[localOnly, 'local'], [uploaded, 's3']])
+    expect(listed.map((b) => [b.id, b.location])).toEqual([
+      [localOnly, 'local'],
+      [uploaded, 's3'],
+    ])
     expect(listed[1]!.path).toBe(`s3://dbk-test/fetch/app/shop/${uploaded}.db.gz`)
     const human = await runCli(['list'], withS3)
     expect(human.stdout).toMatch(new RegExp(`${uploaded}\\s.*\\ss3\\b`))
@@ -72,9 +77,16 @@ describe('list and fetch with S3', () => {
     const r = await runCli(['fetch', uploaded, '--source', 'app', '--json'], withS3)
     expect(r.exitCode, r.stderr).toBe(0)
     const got = JSON.parse(r.stdout) as FetchJson
-    expect(got).toMatchObject({ path: join(local.BACKUP_DIR!, 'app', 'shop', `${uploaded}.db.gz`), sha256: before.sha256, alreadyLocal: false })
+    expect(got).toMatchObject({
+      path: join(local.BACKUP_DIR!, 'app', 'shop', `${uploaded}.db.gz`),
+      sha256: before.sha256,
+      alreadyLocal: false,
+    })
     expect(await sha256File(got.path)).toBe(before.sha256)
-    expect(JSON.parse(await readFile(`${got.path}.manifest.json`, 'utf8'))).toMatchObject({ id: uploaded, locations: { local: got.path, s3: before.path } })
+    expect(JSON.parse(await readFile(`${got.path}.manifest.json`, 'utf8'))).toMatchObject({
+      id: uploaded,
+      locations: { local: got.path, s3: before.path },
+    })
     expect((await list()).find((b) => b.id === uploaded)!.location).toBe('both')
     // Fetching what is already there downloads nothing.
     const again = await runCli(['fetch', uploaded, '--source', 'app'], withS3)

@@ -31,14 +31,21 @@ async function plantBackup(dirKey: string, source: string, database: string, at:
 async function backup(): Promise<{ offsite: { ok: boolean; removed: string[] }; id: string }> {
   const r = await runCli(['backup', '--json'], env)
   expect(r.exitCode, r.stderr).toBe(0)
-  return (JSON.parse(r.stdout) as { results: { offsite: { ok: boolean; removed: string[] }; id: string }[] }).results[0]!
+  return (JSON.parse(r.stdout) as { results: { offsite: { ok: boolean; removed: string[] }; id: string }[] })
+    .results[0]!
 }
 
 beforeAll(async () => {
   s3 = await startS3()
   dir = await mkdtemp(join(tmpdir(), 'dbk-s3-retention-'))
   makeSqliteOfSize(join(dir, 'shop.db'), 1)
-  env = { BACKUP_DIR: join(dir, 'backups'), DB01_TYPE: 'sqlite', DB01_PATH: join(dir, 'shop.db'), DB01_LABEL: 'app', ...s3Env(s3.endpoint, 'keep', { S3_KEEP_LAST: '1' }) }
+  env = {
+    BACKUP_DIR: join(dir, 'backups'),
+    DB01_TYPE: 'sqlite',
+    DB01_PATH: join(dir, 'shop.db'),
+    DB01_LABEL: 'app',
+    ...s3Env(s3.endpoint, 'keep', { S3_KEEP_LAST: '1' }),
+  }
   const old = new Date('2020-01-02T03:04:05Z')
   for (const [key, body] of [
     ['keep/README.md', '# backups of prod\n'],
@@ -81,9 +88,19 @@ describe('off-site retention', () => {
     keys = await listKeys(s3)
     for (const k of foreign) expect(keys).toContain(k)
     const mine = keys.filter((k) => k.startsWith('keep/app/shop/') && !foreign.includes(k))
-    expect(mine).toEqual([`keep/app/shop/${second.id}.db.gz`, `keep/app/shop/${second.id}.db.gz.manifest.json`, `keep/app/shop/${second.id}.db.gz.sha256`])
+    expect(mine).toEqual([
+      `keep/app/shop/${second.id}.db.gz`,
+      `keep/app/shop/${second.id}.db.gz.manifest.json`,
+      `keep/app/shop/${second.id}.db.gz.sha256`,
+    ])
     // The volume keeps its own policy (7 days): both backups are still there.
-    const listed = JSON.parse((await runCli(['list', 'app', '--json'], env)).stdout) as { id: string; location: string }[]
-    expect(listed.map((b) => [b.id, b.location])).toEqual([[second.id, 'both'], [first.id, 'local']])
+    const listed = JSON.parse((await runCli(['list', 'app', '--json'], env)).stdout) as {
+      id: string
+      location: string
+    }[]
+    expect(listed.map((b) => [b.id, b.location])).toEqual([
+      [second.id, 'both'],
+      [first.id, 'local'],
+    ])
   })
 })

@@ -10,9 +10,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeManifest, type Manifest } from '../../src/catalog/manifest.js'
 import { runCli, type CliResult } from '../support/cli.js'
 import { sha256File } from '../support/files.js'
-import { ACCESS_KEY_ID, getText, headObject, makeSqliteOfSize, s3Env, SECRET_ACCESS_KEY, startRecordingProxy, startS3, type RecordedRequest, type TestS3 } from '../support/s3.js'
+import {
+  ACCESS_KEY_ID,
+  getText,
+  headObject,
+  makeSqliteOfSize,
+  s3Env,
+  SECRET_ACCESS_KEY,
+  startRecordingProxy,
+  startS3,
+  type RecordedRequest,
+  type TestS3,
+} from '../support/s3.js'
 import type { BackupJson } from '../../src/cli/commands/backup.js'
-
 
 let s3: TestS3
 let proxy: Awaited<ReturnType<typeof startRecordingProxy>>
@@ -31,7 +41,11 @@ function writesOf(key: string, requests: RecordedRequest[]) {
   const path = `/dbk-test/${key.split('/').map(encodeURIComponent).join('/')}`
   const mine = requests.filter((r) => r.url.split('?')[0] === path && (r.method === 'PUT' || r.method === 'POST'))
   return {
-    start: mine.filter((r) => (r.method === 'POST' && r.url.includes('uploads')) || (r.method === 'PUT' && !r.url.includes('partNumber') && !r.headers['x-amz-copy-source'])),
+    start: mine.filter(
+      (r) =>
+        (r.method === 'POST' && r.url.includes('uploads')) ||
+        (r.method === 'PUT' && !r.url.includes('partNumber') && !r.headers['x-amz-copy-source']),
+    ),
     parts: mine.filter((r) => r.url.includes('partNumber=')),
     copies: mine.filter((r) => r.headers['x-amz-copy-source'] !== undefined),
   }
@@ -45,9 +59,15 @@ beforeAll(async () => {
   makeSqliteOfSize(join(dir, 'big.db'), 100)
   env = {
     BACKUP_DIR: join(dir, 'backups'),
-    DB01_TYPE: 'sqlite', DB01_PATH: join(dir, 'small.db'),
-    DB02_TYPE: 'sqlite', DB02_PATH: join(dir, 'big.db'),
-    ...s3Env(proxy.endpoint, 'offsite/prod', { S3_SSE: 'aws:kms', S3_SSE_KMS_KEY_ID: 'alias/dbk-test', S3_STORAGE_CLASS: 'STANDARD_IA' }),
+    DB01_TYPE: 'sqlite',
+    DB01_PATH: join(dir, 'small.db'),
+    DB02_TYPE: 'sqlite',
+    DB02_PATH: join(dir, 'big.db'),
+    ...s3Env(proxy.endpoint, 'offsite/prod', {
+      S3_SSE: 'aws:kms',
+      S3_SSE_KMS_KEY_ID: 'alias/dbk-test',
+      S3_STORAGE_CLASS: 'STANDARD_IA',
+    }),
   }
   run = await runCli(['backup', '--json'], { ...env, LOG_LEVEL: 'debug' }, { timeoutMs: 300_000 })
   outputs.push(run.all)
@@ -74,14 +94,24 @@ describe('upload of proven backups to S3', () => {
       expect(head.ContentLength).toBe(m.compressed.size)
       expect(head.StorageClass).toBe('STANDARD_IA')
       expect(head.Metadata).toMatchObject({
-        sha256: m.compressed.sha256, 'compressed-size': String(m.compressed.size), 'raw-size': String(m.raw.size), 'raw-sha256': m.raw.sha256,
-        source: m.source, database: m.database, engine: 'sqlite', kind: 'backup', 'started-at': m.startedAt, 'dbkeeper-id': m.id,
+        sha256: m.compressed.sha256,
+        'compressed-size': String(m.compressed.size),
+        'raw-size': String(m.raw.size),
+        'raw-sha256': m.raw.sha256,
+        source: m.source,
+        database: m.database,
+        engine: 'sqlite',
+        kind: 'backup',
+        'started-at': m.startedAt,
+        'dbkeeper-id': m.id,
       })
       // What the server stored on its disk is byte for byte the local backup.
       expect(await sha256File(s3.objectFile(key))).toBe(m.compressed.sha256)
       expect(await getText(s3, `${key}.sha256`)).toBe(`${m.compressed.sha256}  ${m.file}\n`)
       const remote = decodeManifest(await getText(s3, `${key}.manifest.json`))
-      expect(remote).toMatchObject({ manifest: { id: m.id, compressed: m.compressed, raw: m.raw, locations: { s3: `s3://dbk-test/${key}` } } })
+      expect(remote).toMatchObject({
+        manifest: { id: m.id, compressed: m.compressed, raw: m.raw, locations: { s3: `s3://dbk-test/${key}` } },
+      })
     }
     const big = results.find((r) => r.source === 'big')!
     expect((await readFile(`${big.path}.manifest.json`, 'utf8')).length).toBeGreaterThan(0)
@@ -99,7 +129,9 @@ describe('upload of proven backups to S3', () => {
       expect(data.copies.length).toBe(1)
       for (const req of [...data.start, ...data.copies]) {
         expect(req.headers).toMatchObject({
-          'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': 'alias/dbk-test', 'x-amz-storage-class': 'STANDARD_IA',
+          'x-amz-server-side-encryption': 'aws:kms',
+          'x-amz-server-side-encryption-aws-kms-key-id': 'alias/dbk-test',
+          'x-amz-storage-class': 'STANDARD_IA',
         })
       }
       for (const small of [`${key}.manifest.json`, `${key}.sha256`]) {
@@ -114,8 +146,9 @@ describe('upload of proven backups to S3', () => {
     const config = await runCli(['config', '--json'], env)
     outputs.push(config.all)
     expect(config.stdout).toContain('"secretAccessKey": "***"')
-    const files = [...(await filesUnder(env.BACKUP_DIR!)), ...(await filesUnder(s3.dir))]
-      .filter((f) => !/\.(gz|zst)(\._S3rver_object)?$/.test(f))
+    const files = [...(await filesUnder(env.BACKUP_DIR!)), ...(await filesUnder(s3.dir))].filter(
+      (f) => !/\.(gz|zst)(\._S3rver_object)?$/.test(f),
+    )
     const stored = await Promise.all(files.map((f) => readFile(f, 'utf8')))
     for (const text of [...outputs, ...stored]) {
       expect(text).not.toContain(SECRET_ACCESS_KEY)

@@ -43,32 +43,64 @@ let localRoot: string
 
 function s3Config(prefix: string): S3Config {
   return {
-    bucket: BUCKET, prefix, region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true,
-    accessKeyId: new Secret(ACCESS_KEY_ID), secretAccessKey: new Secret(SECRET_ACCESS_KEY), sessionToken: undefined,
-    storageClass: undefined, sse: undefined, sseKmsKeyId: undefined, retention: undefined,
+    bucket: BUCKET,
+    prefix,
+    region: 'us-east-1',
+    endpoint: s3.endpoint,
+    forcePathStyle: true,
+    accessKeyId: new Secret(ACCESS_KEY_ID),
+    secretAccessKey: new Secret(SECRET_ACCESS_KEY),
+    sessionToken: undefined,
+    storageClass: undefined,
+    sse: undefined,
+    sseKmsKeyId: undefined,
+    retention: undefined,
   }
 }
 
-const s3Raw = (root: string) => async (prefix: string) => (await listKeys(s3, `${root}${prefix}`)).map((k) => k.slice(root.length + prefix.length))
+const s3Raw = (root: string) => async (prefix: string) =>
+  (await listKeys(s3, `${root}${prefix}`)).map((k) => k.slice(root.length + prefix.length))
 
 const TARGETS: [string, () => Harness][] = [
-  ['local', () => ({
-    target: new LocalTarget(localRoot),
-    keepsMetadata: false,
-    atomicPuts: true,
-    raw: async (prefix) => {
-      const entries = await readdir(join(localRoot, prefix), { recursive: true, withFileTypes: true }).catch(() => [])
-      return entries.filter((e) => !e.isDirectory()).map((e) => relative(join(localRoot, prefix), join(e.parentPath, e.name))).sort()
+  [
+    'local',
+    () => ({
+      target: new LocalTarget(localRoot),
+      keepsMetadata: false,
+      atomicPuts: true,
+      raw: async (prefix) => {
+        const entries = await readdir(join(localRoot, prefix), { recursive: true, withFileTypes: true }).catch(() => [])
+        return entries
+          .filter((e) => !e.isDirectory())
+          .map((e) => relative(join(localRoot, prefix), join(e.parentPath, e.name)))
+          .sort()
+      },
+    }),
+  ],
+  [
+    's3',
+    () => {
+      const cfg = s3Config('conformance-sdk/')
+      return {
+        target: new S3Target(createS3Client(cfg), cfg),
+        keepsMetadata: true,
+        atomicPuts: false,
+        raw: s3Raw(cfg.prefix),
+      }
     },
-  })],
-  ['s3', () => {
-    const cfg = s3Config('conformance-sdk/')
-    return { target: new S3Target(createS3Client(cfg), cfg), keepsMetadata: true, atomicPuts: false, raw: s3Raw(cfg.prefix) }
-  }],
-  ['s3 as dbkeeper opens it (worker thread, retries)', () => {
-    const cfg = s3Config('conformance-opened/')
-    return { target: openS3Target(cfg, { attempts: 2, baseDelayMs: 10 }), keepsMetadata: true, atomicPuts: false, raw: s3Raw(cfg.prefix) }
-  }],
+  ],
+  [
+    's3 as dbkeeper opens it (worker thread, retries)',
+    () => {
+      const cfg = s3Config('conformance-opened/')
+      return {
+        target: openS3Target(cfg, { attempts: 2, baseDelayMs: 10 }),
+        keepsMetadata: true,
+        atomicPuts: false,
+        raw: s3Raw(cfg.prefix),
+      }
+    },
+  ],
 ]
 
 beforeAll(async () => {
@@ -98,12 +130,14 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 /** `total` bytes in 1 MiB chunks; `hooks.at(i)` runs before chunk i (to abort or fail mid-stream). */
 function chunked(data: Buffer, hooks: { before?: (i: number) => void } = {}): Readable {
   const size = 2 ** 20
-  return Readable.from((function* () {
-    for (let i = 0; i * size < data.length; i++) {
-      hooks.before?.(i)
-      yield data.subarray(i * size, (i + 1) * size)
-    }
-  })())
+  return Readable.from(
+    (function* () {
+      for (let i = 0; i * size < data.length; i++) {
+        hooks.before?.(i)
+        yield data.subarray(i * size, (i + 1) * size)
+      }
+    })(),
+  )
 }
 
 let n = 0
@@ -190,7 +224,9 @@ describe.each(TARGETS)('Target conformance: %s', (_name, make) => {
     await expect(put).rejects.toMatchObject({ code: 'ABORTED' })
     await t.put(`${dir}old`, 'the previous object')
     const ac2 = new AbortController()
-    await expect(t.put(`${dir}old`, () => chunked(data, { before: (i) => i === 12 && ac2.abort() }), { signal: ac2.signal })).rejects.toThrow()
+    await expect(
+      t.put(`${dir}old`, () => chunked(data, { before: (i) => i === 12 && ac2.abort() }), { signal: ac2.signal }),
+    ).rejects.toThrow()
     expect(await t.head(`${dir}new`)).toBeUndefined()
     expect((await readAll(t, `${dir}old`)).toString()).toBe('the previous object')
     expect(await keys(t, dir)).toEqual([`${dir}old`])
@@ -200,9 +236,12 @@ describe.each(TARGETS)('Target conformance: %s', (_name, make) => {
   it('a put whose body fails mid-stream rejects and leaves nothing under the key', async () => {
     const dir = fresh()
     const data = randomBytes(20 * 2 ** 20)
-    const body = () => chunked(data, { before: (i) => {
-      if (i === 10) throw new Error('the dump died')
-    } })
+    const body = () =>
+      chunked(data, {
+        before: (i) => {
+          if (i === 10) throw new Error('the dump died')
+        },
+      })
     await expect(t.put(`${dir}broken`, body)).rejects.toThrow(/the dump died/)
     await expect(t.put(`${dir}broken`, body())).rejects.toThrow(/the dump died/)
     expect(await t.head(`${dir}broken`)).toBeUndefined()
@@ -221,12 +260,32 @@ describe.each(TARGETS)('Target conformance: %s', (_name, make) => {
   })
 
   it('refuses hostile keys with a StorageError before touching anything', async () => {
-    const hostile = ['', '/etc/passwd', '../escape', 'a/../../escape', 'a//b', 'a/', 'a/./b', '.', '..', 'a\0b', 'a\\..\\..\\escape', '..\\escape']
+    const hostile = [
+      '',
+      '/etc/passwd',
+      '../escape',
+      'a/../../escape',
+      'a//b',
+      'a/',
+      'a/./b',
+      '.',
+      '..',
+      'a\0b',
+      'a\\..\\..\\escape',
+      '..\\escape',
+    ]
     for (const key of hostile) {
       for (const call of [() => t.put(key, 'x'), () => t.get(key), () => t.head(key), () => t.remove([key])]) {
-        const error = await call().then(() => undefined, (e: unknown) => e)
+        const error = await call().then(
+          () => undefined,
+          (e: unknown) => e,
+        )
         expect(error, JSON.stringify(key)).toBeInstanceOf(StorageError)
-        expect(error, JSON.stringify(key)).toMatchObject({ code: 'USAGE', retryable: false, message: expect.stringContaining('refused key') })
+        expect(error, JSON.stringify(key)).toMatchObject({
+          code: 'USAGE',
+          retryable: false,
+          message: expect.stringContaining('refused key'),
+        })
       }
     }
     for (const prefix of ['/abs/', '../', 'a//']) {
@@ -243,13 +302,15 @@ describe.each(TARGETS)('Target conformance: %s', (_name, make) => {
     const dir = fresh()
     const size = 96 * 2 ** 20
     const hash = createHash('sha256')
-    const body = Readable.from((function* () {
-      for (let sent = 0; sent < size; sent += 2 ** 20) {
-        const chunk = randomBytes(2 ** 20)
-        hash.update(chunk)
-        yield chunk
-      }
-    })())
+    const body = Readable.from(
+      (function* () {
+        for (let sent = 0; sent < size; sent += 2 ** 20) {
+          const chunk = randomBytes(2 ** 20)
+          hash.update(chunk)
+          yield chunk
+        }
+      })(),
+    )
     // Live memory only (a collection before each sample): garbage awaiting collection is not held.
     gc()
     const base = process.memoryUsage()
@@ -275,7 +336,8 @@ describe.each(TARGETS)('Target conformance: %s', (_name, make) => {
     }
     // Below the object: what a target holds is its parts in flight (S3: 4 × 8 MiB, plus s3rver's
     // own buffers in this process), never the whole. Measured: local 0, s3 ~55, s3 threaded ~18 MiB.
-    if (process.env.DBK_CONFORMANCE_MEMORY) console.info(`${_name}: peak ${(peak / 2 ** 20).toFixed(1)} MiB for a ${size / 2 ** 20} MiB object`)
+    if (process.env.DBK_CONFORMANCE_MEMORY)
+      console.info(`${_name}: peak ${(peak / 2 ** 20).toFixed(1)} MiB for a ${size / 2 ** 20} MiB object`)
     expect(peak).toBeLessThan(80 * 2 ** 20)
   }, 180_000)
 
@@ -284,12 +346,14 @@ describe.each(TARGETS)('Target conformance: %s', (_name, make) => {
     const data = randomBytes(3 * 2 ** 20)
     let consumed = 0
     let consumedAtFinal = -1
-    const body = Readable.from((async function* () {
-      for await (const chunk of chunked(data)) {
-        consumed += (chunk as Buffer).length
-        yield chunk as Buffer
-      }
-    })())
+    const body = Readable.from(
+      (async function* () {
+        for await (const chunk of chunked(data)) {
+          consumed += (chunk as Buffer).length
+          yield chunk as Buffer
+        }
+      })(),
+    )
     await t.put(`${dir}m`, body, {
       metadata: { source: 'app', sha256: 'unknown' },
       finalMetadata: async () => {
@@ -302,7 +366,9 @@ describe.each(TARGETS)('Target conformance: %s', (_name, make) => {
     expect(head?.size).toBe(data.length)
     expect(head?.metadata).toEqual(h.keepsMetadata ? { source: 'app', sha256: sha256(data) } : {})
 
-    await expect(t.put(`${dir}refused`, () => chunked(data), { finalMetadata: () => Promise.reject(new Error('not proven')) })).rejects.toThrow(/not proven/)
+    await expect(
+      t.put(`${dir}refused`, () => chunked(data), { finalMetadata: () => Promise.reject(new Error('not proven')) }),
+    ).rejects.toThrow(/not proven/)
     expect(await t.head(`${dir}refused`)).toBeUndefined()
     expect(await h.raw(dir)).toEqual(['m'])
   })

@@ -45,7 +45,13 @@ export function fakeEntry(source: string, database: string, finishedAt: Date, si
 }
 
 /** A backup on disk under `backupDir`, listed by `listBackups`. */
-export async function writeFakeBackup(backupDir: string, source: string, database: string, finishedAt: Date, size = 1234): Promise<Manifest> {
+export async function writeFakeBackup(
+  backupDir: string,
+  source: string,
+  database: string,
+  finishedAt: Date,
+  size = 1234,
+): Promise<Manifest> {
   const manifest = fakeManifest(source, database, finishedAt, size)
   const dir = databaseDir(backupDir, source, database)
   await mkdir(dir, { recursive: true })
@@ -57,9 +63,19 @@ export async function writeFakeBackup(backupDir: string, source: string, databas
 let runCounter = 0
 
 /** A journal record of a run that finished at `finishedAt` with the given per-database results. */
-export function fakeRun(finishedAt: Date, results: Partial<DatabaseResult>[], extra: Partial<RunRecord> = {}): RunRecord {
+export function fakeRun(
+  finishedAt: Date,
+  results: Partial<DatabaseResult>[],
+  extra: Partial<RunRecord> = {},
+): RunRecord {
   runCounter += 1
-  const full: DatabaseResult[] = results.map((r) => ({ source: 'app', database: 'main', ok: true, durationMs: 1500, ...r }))
+  const full: DatabaseResult[] = results.map((r) => ({
+    source: 'app',
+    database: 'main',
+    ok: true,
+    durationMs: 1500,
+    ...r,
+  }))
   return {
     runId: `run-${runCounter}`,
     trigger: 'schedule',

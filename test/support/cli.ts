@@ -35,16 +35,24 @@ export interface CliOptions {
 }
 
 /** The command line and environment of one CLI process: exactly `env` (plus PATH/HOME), as cron or `docker exec` would. */
-function cliCommand(args: string[], env: Record<string, string>, opts: CliOptions): [string, string[], { env: Record<string, string | undefined>; extendEnv: false; cwd: string; stdin: 'ignore' }] {
+function cliCommand(
+  args: string[],
+  env: Record<string, string>,
+  opts: CliOptions,
+): [string, string[], { env: Record<string, string | undefined>; extendEnv: false; cwd: string; stdin: 'ignore' }] {
   const path = [opts.pathPrepend, process.env.PATH].filter(Boolean).join(':')
   const argv = [process.execPath, ...cliArgs(), ...args]
   const [file, ...rest] = [...(opts.under ?? []), ...argv]
-  return [file!, rest, {
-    env: { PATH: path, HOME: process.env.HOME ?? '/root', LOG_FORMAT: 'json', ...env },
-    extendEnv: false,
-    cwd: opts.cwd ?? ROOT,
-    stdin: 'ignore',
-  }]
+  return [
+    file!,
+    rest,
+    {
+      env: { PATH: path, HOME: process.env.HOME ?? '/root', LOG_FORMAT: 'json', ...env },
+      extendEnv: false,
+      cwd: opts.cwd ?? ROOT,
+      stdin: 'ignore',
+    },
+  ]
 }
 
 /**
@@ -69,7 +77,11 @@ export function startCli(args: string[], env: Record<string, string>, opts: CliO
 }
 
 /** `dbkeeper list --json [ARGS]`, which must succeed: the backups as scripts see them. */
-export async function listJson(env: Record<string, string>, args: string[] = [], opts: CliOptions = {}): Promise<ListedBackup[]> {
+export async function listJson(
+  env: Record<string, string>,
+  args: string[] = [],
+  opts: CliOptions = {},
+): Promise<ListedBackup[]> {
   const r = await runCli(['list', '--json', ...args], env, opts)
   if (r.exitCode !== 0) throw new Error(`dbkeeper list failed (exit ${r.exitCode}):\n${r.all.slice(-2000)}`)
   return JSON.parse(r.stdout) as ListedBackup[]

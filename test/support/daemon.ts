@@ -57,21 +57,23 @@ export function startDaemon(env: Record<string, string>): DaemonProcess {
   const entry = { kill: (sig: NodeJS.Signals) => child.kill(sig), done: exited }
   started.add(entry)
   void exited.then(() => started.delete(entry))
-  const logs = (): LogLine[] => out.split('\n').flatMap((l) => {
-    if (!l.startsWith('{')) return []
-    try {
-      const line = JSON.parse(l) as LogLine
-      line.time = Date.parse(String(line.time)) // written as ISO 8601
-      return [line]
-    } catch {
-      return [] // a line still being written
-    }
-  })
+  const logs = (): LogLine[] =>
+    out.split('\n').flatMap((l) => {
+      if (!l.startsWith('{')) return []
+      try {
+        const line = JSON.parse(l) as LogLine
+        line.time = Date.parse(String(line.time)) // written as ISO 8601
+        return [line]
+      } catch {
+        return [] // a line still being written
+      }
+    })
   const daemon: DaemonProcess = {
     pid: child.pid ?? -1,
     output: () => out,
     logs,
-    waitForLog: (match, what, timeoutMs = 45_000) => until(() => logs().find(match), what, { timeoutMs, context: () => out }),
+    waitForLog: (match, what, timeoutMs = 45_000) =>
+      until(() => logs().find(match), what, { timeoutMs, context: () => out }),
     signal: (sig) => {
       // Not child.kill(): execa follows it with SIGKILL after 5 s (forceKillAfterDelay), which
       // would cut short exactly the graceful shutdown these tests watch.
@@ -111,7 +113,9 @@ export async function until<T>(
       lastError = error
     }
     if (Date.now() > deadline) {
-      const tail = opts.context ? `\n--- daemon output (tail) ---\n${opts.context().split('\n').slice(-25).join('\n')}` : ''
+      const tail = opts.context
+        ? `\n--- daemon output (tail) ---\n${opts.context().split('\n').slice(-25).join('\n')}`
+        : ''
       const last = lastError ? `\nlast error: ${(lastError as Error).message}` : ''
       throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last}${tail}`)
     }
@@ -181,9 +185,20 @@ export interface DaemonTestContext {
 export function daemonTestContext(prefix: string): DaemonTestContext {
   const cleanups: (() => Promise<void> | void)[] = []
   const ctx = {
-    dir: '', backupDir: '', dbPath: '', healthPort: 0,
+    dir: '',
+    backupDir: '',
+    dbPath: '',
+    healthPort: 0,
     env(extra: Record<string, string> = {}): Record<string, string> {
-      return { BACKUP_DIR: ctx.backupDir, DB01_TYPE: 'sqlite', DB01_PATH: ctx.dbPath, DB01_LABEL: 'app', HEALTH_PORT: String(ctx.healthPort), TZ: 'UTC', ...extra }
+      return {
+        BACKUP_DIR: ctx.backupDir,
+        DB01_TYPE: 'sqlite',
+        DB01_PATH: ctx.dbPath,
+        DB01_LABEL: 'app',
+        HEALTH_PORT: String(ctx.healthPort),
+        TZ: 'UTC',
+        ...extra,
+      }
     },
     defer(cleanup: () => Promise<void> | void): void {
       cleanups.push(cleanup)

@@ -18,7 +18,9 @@ import { startWithRetry, type RunningServer } from './servers.js'
  */
 // One directory per vitest run: two runs in one checkout (a developer's and a helper's) would
 // otherwise overwrite each other's compiled files mid-run. Removed at teardown.
-const BUILD_DIR = fileURLToPath(new URL(`../../node_modules/.cache/dbkeeper-test-build-${process.pid}/`, import.meta.url))
+const BUILD_DIR = fileURLToPath(
+  new URL(`../../node_modules/.cache/dbkeeper-test-build-${process.pid}/`, import.meta.url),
+)
 
 async function buildCli(): Promise<void> {
   const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -43,8 +45,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('mariadb', mariadb.info)
   project.provide('postgres', postgres.info)
   if (process.env.DBKEEPER_TEST_VERBOSE) {
-    console.log(`test servers: MariaDB ${mariadb.info.version} on :${mariadb.info.port} in ${mariadb.info.startMs} ms, ` +
-      `PostgreSQL ${postgres.info.version} on :${postgres.info.port} in ${postgres.info.startMs} ms`)
+    console.log(
+      `test servers: MariaDB ${mariadb.info.version} on :${mariadb.info.port} in ${mariadb.info.startMs} ms, ` +
+        `PostgreSQL ${postgres.info.version} on :${postgres.info.port} in ${postgres.info.startMs} ms`,
+    )
   }
   return teardown
 }

@@ -12,6 +12,10 @@ export function captureLogger(): { logger: Logger; lines: () => Record<string, u
   })
   const logger = createLogger({ level: 'debug', format: 'json', destination })
   const text = () => chunks.join('')
-  const lines = () => text().split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, unknown>)
+  const lines = () =>
+    text()
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
   return { logger, lines, text }
 }

@@ -38,7 +38,13 @@ export async function startMailServer(opts: { port?: number; user: string; passw
       stream.on('data', (c: Buffer) => chunks.push(c))
       stream.on('end', () => {
         const raw = Buffer.concat(chunks).toString('utf8')
-        messages.push(parseMail(raw, session.envelope.mailFrom ? session.envelope.mailFrom.address : '', session.envelope.rcptTo.map((r) => r.address)))
+        messages.push(
+          parseMail(
+            raw,
+            session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            session.envelope.rcptTo.map((r) => r.address),
+          ),
+        )
         callback()
       })
     },
@@ -72,7 +78,8 @@ function decodeWords(value: string): string {
   return value.replace(/=\?utf-8\?([QB])\?([^?]*)\?=\s*/gi, (_, kind: string, data: string) =>
     kind.toUpperCase() === 'B'
       ? Buffer.from(data, 'base64').toString('utf8')
-      : decodeURIComponent(data.replace(/_/g, ' ').replace(/=([0-9A-F]{2})/g, '%$1')))
+      : decodeURIComponent(data.replace(/_/g, ' ').replace(/=([0-9A-F]{2})/g, '%$1')),
+  )
 }
 
 function decodeQuotedPrintable(body: string): string {

@@ -15,37 +15,76 @@ export async function startMariadb(): Promise<RunningServer> {
   const dataDir = join(dir, 'data')
   const socket = join(dir, 's')
   const errLog = join(dir, 'error.log')
-  const common = ['--no-defaults', `--datadir=${dataDir}`, '--user=root', '--innodb-buffer-pool-size=128M', '--innodb-log-file-size=16M']
-  await execa('mariadb-install-db', [...common, '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve'], { stdin: 'ignore' })
-    .catch(async (error: Error) => {
-      await rm(dir, { recursive: true, force: true })
-      throw new Error(`mariadb-install-db failed (is mariadb-server installed?): ${error.message}`)
-    })
+  const common = [
+    '--no-defaults',
+    `--datadir=${dataDir}`,
+    '--user=root',
+    '--innodb-buffer-pool-size=128M',
+    '--innodb-log-file-size=16M',
+  ]
+  await execa(
+    'mariadb-install-db',
+    [...common, '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve'],
+    { stdin: 'ignore' },
+  ).catch(async (error: Error) => {
+    await rm(dir, { recursive: true, force: true })
+    throw new Error(`mariadb-install-db failed (is mariadb-server installed?): ${error.message}`)
+  })
 
   const port = await freePort()
-  const child: ChildProcess = spawn('mariadbd', [
-    ...common, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1', '--skip-log-bin',
-    '--skip-name-resolve', '--innodb-flush-log-at-trx-commit=0', `--log-error=${errLog}`, `--pid-file=${join(dir, 'pid')}`,
-  ], { stdio: 'ignore' })
+  const child: ChildProcess = spawn(
+    'mariadbd',
+    [
+      ...common,
+      `--socket=${socket}`,
+      `--port=${port}`,
+      '--bind-address=127.0.0.1',
+      '--skip-log-bin',
+      '--skip-name-resolve',
+      '--innodb-flush-log-at-trx-commit=0',
+      `--log-error=${errLog}`,
+      `--pid-file=${join(dir, 'pid')}`,
+    ],
+    { stdio: 'ignore' },
+  )
   let exited: string | undefined
   const gone = new Promise<void>((resolve) => {
-    child.once('exit', (code, sig) => { exited = `${sig ?? code}`; resolve() })
-    child.once('error', (e) => { exited = e.message; resolve() })
+    child.once('exit', (code, sig) => {
+      exited = `${sig ?? code}`
+      resolve()
+    })
+    child.once('error', (e) => {
+      exited = e.message
+      resolve()
+    })
   })
   const killOnExit = () => child.kill('SIGKILL')
   process.once('exit', killOnExit)
 
-  const info: ServerInfo = { host: '127.0.0.1', port, user: 'root', password: '', socket, dataDir, version: '', startMs: 0 }
+  const info: ServerInfo = {
+    host: '127.0.0.1',
+    port,
+    user: 'root',
+    password: '',
+    socket,
+    dataDir,
+    version: '',
+    startMs: 0,
+  }
   try {
-    info.version = await waitUntil('mariadbd', async () => {
-      const conn = await mysqlAdmin(info)
-      try {
-        const [rows] = await conn.query('SELECT VERSION() AS v')
-        return String((rows as { v: string }[])[0]!.v)
-      } finally {
-        await conn.end()
-      }
-    }, () => exited)
+    info.version = await waitUntil(
+      'mariadbd',
+      async () => {
+        const conn = await mysqlAdmin(info)
+        try {
+          const [rows] = await conn.query('SELECT VERSION() AS v')
+          return String((rows as { v: string }[])[0]!.v)
+        } finally {
+          await conn.end()
+        }
+      },
+      () => exited,
+    )
   } catch (error) {
     child.kill('SIGKILL')
     const log = await tail(errLog)

@@ -35,7 +35,18 @@ export async function startPostgres(): Promise<RunningServer> {
     const { stdout: gid } = await execa('id', ['-g', 'postgres'])
     await chown(dir, Number(stdout), Number(gid))
   }
-  await asPostgres('initdb', ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync'])
+  await asPostgres('initdb', [
+    '-D',
+    dataDir,
+    '-A',
+    'trust',
+    '-U',
+    'postgres',
+    '-E',
+    'UTF8',
+    '--locale=C.UTF-8',
+    '--no-sync',
+  ])
   await writeFile(join(dataDir, 'pg_hba.conf'), PG_HBA)
 
   const port = await freePort()
@@ -55,22 +66,52 @@ export async function startPostgres(): Promise<RunningServer> {
     }
   }
   try {
-    await asPostgres('pg_ctl', ['-D', dataDir, '-o', serverOpts, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start'])
+    await asPostgres('pg_ctl', [
+      '-D',
+      dataDir,
+      '-o',
+      serverOpts,
+      '-l',
+      join(dir, 'server.log'),
+      '-w',
+      '-t',
+      '60',
+      'start',
+    ])
   } catch (error) {
     const log = await tail(join(dir, 'server.log'))
     await stop()
     throw new Error(`PostgreSQL did not start: ${(error as Error).message}\n${log}`)
   }
   process.once('exit', killOnExit)
-  const info: ServerInfo = { host: '127.0.0.1', port, user: 'postgres', password: '', socket: dir, dataDir, version: '', startMs: 0 }
-  info.version = await waitUntil('postgres', async () => {
-    const client = await pgAdmin(info)
-    try {
-      return String((await client.query('SHOW server_version')).rows[0].server_version)
-    } finally {
-      await client.end()
-    }
-  }, () => undefined)
+  const info: ServerInfo = {
+    host: '127.0.0.1',
+    port,
+    user: 'postgres',
+    password: '',
+    socket: dir,
+    dataDir,
+    version: '',
+    startMs: 0,
+  }
+  info.version = await waitUntil(
+    'postgres',
+    async () => {
+      const client = await pgAdmin(info)
+      try {
+        return String((await client.query('SHOW server_version')).rows[0].server_version)
+      } finally {
+        await client.end()
+      }
+    },
+    () => undefined,
+  )
   info.startMs = Date.now() - started
-  return { info, stop: async () => { process.off('exit', killOnExit); await stop() } }
+  return {
+    info,
+    stop: async () => {
+      process.off('exit', killOnExit)
+      await stop()
+    },
+  }
 }

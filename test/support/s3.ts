@@ -3,7 +3,13 @@
  * a temp dir), a recording proxy to assert on the requests the CLI sends (SSE, storage class), an
  * SDK client to inspect and plant objects, and the environment that points the CLI at them.
  */
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3'
 import Database from 'better-sqlite3'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -41,7 +47,13 @@ export async function startS3(): Promise<TestS3> {
   const port = await freePort()
   let server: S3rver | undefined
   const start = async () => {
-    server = new S3rver({ address: '127.0.0.1', port, silent: true, directory: dir, configureBuckets: [{ name: BUCKET }] })
+    server = new S3rver({
+      address: '127.0.0.1',
+      port,
+      silent: true,
+      directory: dir,
+      configureBuckets: [{ name: BUCKET }],
+    })
     await server.run()
   }
   const stop = async () => {
@@ -54,7 +66,12 @@ export async function startS3(): Promise<TestS3> {
   await start()
   const endpoint = `http://127.0.0.1:${port}`
   return {
-    port, endpoint, dir, client: testClient(endpoint), start, stop,
+    port,
+    endpoint,
+    dir,
+    client: testClient(endpoint),
+    start,
+    stop,
     objectFile: (key) => join(dir, BUCKET, `${key}._S3rver_object`),
     destroy: async () => {
       await stop()
@@ -65,16 +82,23 @@ export async function startS3(): Promise<TestS3> {
 
 export function testClient(endpoint: string): S3Client {
   return new S3Client({
-    endpoint, region: 'us-east-1', forcePathStyle: true,
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
     credentials: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY },
-    requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
   })
 }
 
 /** The CLI's environment for S3 at `endpoint` under `prefix`. */
 export function s3Env(endpoint: string, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    S3_BUCKET: BUCKET, S3_ENDPOINT: endpoint, S3_PREFIX: prefix, AWS_ACCESS_KEY_ID: ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY,
+    S3_BUCKET: BUCKET,
+    S3_ENDPOINT: endpoint,
+    S3_PREFIX: prefix,
+    AWS_ACCESS_KEY_ID: ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY,
     // The SDK warns on Node 20 about its future Node 22 requirement; not what these tests look at.
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     ...extra,
@@ -88,15 +112,20 @@ export interface RecordedRequest {
 }
 
 /** An HTTP proxy in front of the S3 server that records every request's method, URL and headers. */
-export async function startRecordingProxy(targetPort: number): Promise<{ endpoint: string; requests: RecordedRequest[]; stop(): Promise<void> }> {
+export async function startRecordingProxy(
+  targetPort: number,
+): Promise<{ endpoint: string; requests: RecordedRequest[]; stop(): Promise<void> }> {
   const requests: RecordedRequest[] = []
   const server: Server = createServer((req, res) => {
     requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers })
     // Headers unchanged (Host included): the SigV4 signature covers them.
-    const upstream = request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers)
-      r.pipe(res)
-    })
+    const upstream = request(
+      { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers)
+        r.pipe(res)
+      },
+    )
     upstream.on('error', () => res.destroy())
     req.pipe(upstream)
   })
@@ -129,7 +158,9 @@ export async function listKeys(s3: TestS3, prefix = ''): Promise<string[]> {
   const keys: string[] = []
   let token: string | undefined
   do {
-    const page = await s3.client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, ContinuationToken: token }))
+    const page = await s3.client.send(
+      new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, ContinuationToken: token }),
+    )
     keys.push(...(page.Contents ?? []).map((o) => o.Key!))
     token = page.IsTruncated ? page.NextContinuationToken : undefined
   } while (token)

@@ -45,7 +45,9 @@ export async function freePort(): Promise<number> {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => {
       const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      )
     })
   })
 }
@@ -67,13 +69,16 @@ export async function retryWhilePortBusy<T>(bind: () => Promise<T>): Promise<T> 
 
 /** Listens on 127.0.0.1:`port`, a fixed port that a test closes and opens again (an endpoint switched down and up). */
 export async function listenOn(server: Server, port: number): Promise<void> {
-  await retryWhilePortBusy(() => new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve()
-    })
-  }))
+  await retryWhilePortBusy(
+    () =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(port, '127.0.0.1', () => {
+          server.off('error', reject)
+          resolve()
+        })
+      }),
+  )
 }
 
 let counter = 0
@@ -86,7 +91,11 @@ export function uniqueName(prefix: string): string {
 /** A root connection to the private MariaDB; `multipleStatements` so fixtures can be one script. */
 export function mysqlAdmin(info: ServerInfo, database?: string): Promise<mysql.Connection> {
   return mysql.createConnection({
-    host: info.host, port: info.port, user: info.user, password: info.password, multipleStatements: true,
+    host: info.host,
+    port: info.port,
+    user: info.user,
+    password: info.password,
+    multipleStatements: true,
     ...(database ? { database } : {}),
   })
 }
@@ -99,7 +108,11 @@ export async function pgAdmin(info: ServerInfo, database = 'postgres'): Promise<
 }
 
 /** Polls `ready` until it resolves, the process died, or the timeout passed. */
-export async function waitUntil(what: string, ready: () => Promise<string>, died: () => string | undefined): Promise<string> {
+export async function waitUntil(
+  what: string,
+  ready: () => Promise<string>,
+  died: () => string | undefined,
+): Promise<string> {
   const deadline = Date.now() + READY_TIMEOUT_MS
   let last: unknown
   while (Date.now() < deadline) {

@@ -30,7 +30,11 @@ export async function startHook(path: string, initial: HookMode = 'down'): Promi
   let mode: HookMode = 'down'
   let server: Server | undefined
   const hook: Hook = {
-    port, url: `http://127.0.0.1:${port}/${path}`, bodies: [], raw: [], methods: [],
+    port,
+    url: `http://127.0.0.1:${port}/${path}`,
+    bodies: [],
+    raw: [],
+    methods: [],
     async set(next) {
       // Requests left hanging by a stall are cut when the mode changes (the client sees a reset).
       if (mode === 'stall' && next !== 'stall') server?.closeAllConnections()

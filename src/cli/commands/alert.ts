@@ -18,9 +18,16 @@ Exit 0 when every channel delivered, 1 when any failed, 2 when no channel is con
   --json   an array of {channel, ok, detail}`,
   needsConfig: true,
   async run(ctx) {
-    const { values, positionals } = parseCommandArgs('alert', ctx.args, { test: { type: 'boolean' }, json: { type: 'boolean' } })
+    const { values, positionals } = parseCommandArgs('alert', ctx.args, {
+      test: { type: 'boolean' },
+      json: { type: 'boolean' },
+    })
     if (!values.test || positionals.length > 0) {
-      throw new DbkeeperError('USAGE', positionals.length > 0 ? `alert takes no arguments (got ${positionals.join(' ')})` : 'alert needs --test', { hint: 'run dbkeeper alert --test' })
+      throw new DbkeeperError(
+        'USAGE',
+        positionals.length > 0 ? `alert takes no arguments (got ${positionals.join(' ')})` : 'alert needs --test',
+        { hint: 'run dbkeeper alert --test' },
+      )
     }
     const { email, webhook } = ctx.config.notify
     if (!email && !webhook) {
@@ -30,7 +37,11 @@ Exit 0 when every channel delivered, 1 when any failed, 2 when no channel is con
     }
     const deliveries = await sendTestAlert(ctx.config.notify, hostname())
     // A failed channel's error already starts with the channel ("email to … via …: 535 …").
-    const results = deliveries.map((d) => ({ channel: d.target, ok: d.error === undefined, detail: d.error === undefined ? 'test alert delivered' : `${d.error} — ${d.hint}` }))
+    const results = deliveries.map((d) => ({
+      channel: d.target,
+      ok: d.error === undefined,
+      detail: d.error === undefined ? 'test alert delivered' : `${d.error} — ${d.hint}`,
+    }))
     if (values.json) ctx.print(JSON.stringify(results, null, 2))
     else for (const r of results) ctx.print(r.ok ? `sent   ${r.channel}: ${r.detail}` : `FAILED ${r.detail}`)
     return results.every((r) => r.ok) ? 0 : 1

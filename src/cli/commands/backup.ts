@@ -36,10 +36,15 @@ export interface BackupJson {
 export function toBackupJson(report: RunReport): BackupJson {
   const { record } = report
   return {
-    runId: record.runId, ok: record.ok, startedAt: record.startedAt, finishedAt: record.finishedAt,
+    runId: record.runId,
+    ok: record.ok,
+    startedAt: record.startedAt,
+    finishedAt: record.finishedAt,
     results: report.outcomes.map(({ committed, retention, ...r }) => ({
       ...r,
-      ...(committed ? { tables: committed.manifest.tables.length, rows: committed.manifest.tables.reduce((n, t) => n + t.rows, 0) } : {}),
+      ...(committed
+        ? { tables: committed.manifest.tables.length, rows: committed.manifest.tables.reduce((n, t) => n + t.rows, 0) }
+        : {}),
       ...(retention ? { retention } : {}),
     })),
   }
@@ -47,7 +52,8 @@ export function toBackupJson(report: RunReport): BackupJson {
 
 export function describeOutcome(o: DatabaseOutcome): string {
   const name = printable(`${o.source}/${o.database}`)
-  if (!o.committed) return `FAILED ${name}: ${o.error?.message ?? 'unknown error'}${o.error?.hint ? `\n       → ${o.error.hint}` : ''}`
+  if (!o.committed)
+    return `FAILED ${name}: ${o.error?.message ?? 'unknown error'}${o.error?.hint ? `\n       → ${o.error.hint}` : ''}`
   const m = o.committed.manifest
   const ratio = m.raw.size > 0 ? `${((m.compressed.size / m.raw.size) * 100).toFixed(1)}%` : '-'
   const rows = m.tables.reduce((n, t) => n + t.rows, 0)
@@ -55,10 +61,15 @@ export function describeOutcome(o: DatabaseOutcome): string {
     `ok     ${name}: ${o.committed.dataPath}`,
     `       ${formatBytes(m.raw.size)} → ${formatBytes(m.compressed.size)} (${ratio}) in ${formatDuration(m.durationMs)}, ${m.tables.length} tables, ~${rows.toLocaleString('en-US')} rows, verified`,
   ]
-  if (o.offsite?.ok) lines.push(`       off-site: ${o.offsite.key ?? ''}${o.offsite.caughtUp?.length ? `; caught up ${o.offsite.caughtUp.length} missing` : ''}${o.offsite.removed?.length ? `; retention removed ${o.offsite.removed.length}` : ''}`)
-  else if (o.offsite) lines.push(`FAILED off-site copy of ${name}: ${o.offsite.error ?? ''}\n       → ${o.error?.hint ?? ''}`)
+  if (o.offsite?.ok)
+    lines.push(
+      `       off-site: ${o.offsite.key ?? ''}${o.offsite.caughtUp?.length ? `; caught up ${o.offsite.caughtUp.length} missing` : ''}${o.offsite.removed?.length ? `; retention removed ${o.offsite.removed.length}` : ''}`,
+    )
+  else if (o.offsite)
+    lines.push(`FAILED off-site copy of ${name}: ${o.offsite.error ?? ''}\n       → ${o.error?.hint ?? ''}`)
   if (o.retention && !o.retention.ok) lines.push(`       retention refused: ${o.retention.error ?? ''}`)
-  else if (o.retention && o.retention.removed.length > 0) lines.push(`       retention removed ${o.retention.removed.length}: ${o.retention.removed.join(', ')}`)
+  else if (o.retention && o.retention.removed.length > 0)
+    lines.push(`       retention removed ${o.retention.removed.length}: ${o.retention.removed.join(', ')}`)
   return lines.join('\n')
 }
 
@@ -83,7 +94,11 @@ Exit codes: 0 all backups proven, 1 at least one failed (the others still ran),
 2 usage or configuration error, 3 another run holds the lock.`,
   needsConfig: true,
   async run(ctx) {
-    const { values, positionals } = parseCommandArgs('backup', ctx.args, { json: { type: 'boolean' }, wait: { type: 'boolean' }, 'dry-run': { type: 'boolean' } })
+    const { values, positionals } = parseCommandArgs('backup', ctx.args, {
+      json: { type: 'boolean' },
+      wait: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+    })
     const selected = selectSources(ctx.config, positionals)
     if (values['dry-run']) {
       const plan = await planDryRun(ctx.config, selected, ctx.logger, ctx.signal)
@@ -91,12 +106,24 @@ Exit codes: 0 all backups proven, 1 at least one failed (the others still ran),
       return plan.ok ? 0 : 1
     }
     await checkBackupDir(ctx.config.backupDir)
-    const lock = await acquireLock(ctx.config.backupDir, { command: 'backup', wait: values.wait, signal: ctx.signal, logger: ctx.logger })
+    const lock = await acquireLock(ctx.config.backupDir, {
+      command: 'backup',
+      wait: values.wait,
+      signal: ctx.signal,
+      logger: ctx.logger,
+    })
     let report: RunReport
     try {
       // Killed drills' and restores' scratch databases, next to the debris of killed runs: under the lock.
       await sweepScratch(ctx.config, ctx.logger, ctx.signal)
-      report = await runBackups({ config: ctx.config, logger: ctx.logger, trigger: 'manual', only: positionals, signal: ctx.signal, progress: ctx.isTTY && !values.json })
+      report = await runBackups({
+        config: ctx.config,
+        logger: ctx.logger,
+        trigger: 'manual',
+        only: positionals,
+        signal: ctx.signal,
+        progress: ctx.isTTY && !values.json,
+      })
     } finally {
       await lock.release()
     }
@@ -107,8 +134,15 @@ Exit codes: 0 all backups proven, 1 at least one failed (the others still ran),
       for (const o of report.outcomes) ctx.print(describeOutcome(o))
       const failed = report.outcomes.filter((o) => !o.committed).length
       const offsiteFailed = report.outcomes.filter((o) => o.committed && o.offsite && !o.offsite.ok).length
-      ctx.print(failed === 0 ? `${report.outcomes.length} backup(s) proven and committed` : `${failed} of ${report.outcomes.length} backup(s) FAILED`)
-      if (offsiteFailed > 0) ctx.print(`${offsiteFailed} off-site copy/copies FAILED (the local backups are kept; the next run uploads them)`)
+      ctx.print(
+        failed === 0
+          ? `${report.outcomes.length} backup(s) proven and committed`
+          : `${failed} of ${report.outcomes.length} backup(s) FAILED`,
+      )
+      if (offsiteFailed > 0)
+        ctx.print(
+          `${offsiteFailed} off-site copy/copies FAILED (the local backups are kept; the next run uploads them)`,
+        )
     }
     return report.record.ok ? 0 : 1
   },

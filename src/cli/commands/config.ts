@@ -33,7 +33,8 @@ Passwords and other secrets are shown as ***.
       const dbs = s.databases === 'ALL' ? 'ALL' : s.databases.join(', ')
       lines.push(`  ${s.id} ${s.label}: ${s.engine} ${where} databases=${dbs}${s.password ? ' password=***' : ''}`)
       if (s.extraOpts.length) lines.push(`      extra options: ${s.extraOpts.join(' ')}`)
-      if (JSON.stringify(s.retention) !== JSON.stringify(c.retention)) lines.push(`      retention: ${describePolicy(s.retention)}`)
+      if (JSON.stringify(s.retention) !== JSON.stringify(c.retention))
+        lines.push(`      retention: ${describePolicy(s.retention)}`)
     }
     ctx.print(lines.join('\n'))
     return 0
@@ -41,6 +42,8 @@ Passwords and other secrets are shown as ***.
 }
 
 export function describePolicy(p: object): string {
-  const parts = Object.entries(p).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${String(v)}`)
+  const parts = Object.entries(p)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${String(v)}`)
   return parts.length ? parts.join(' ') : '(none)'
 }

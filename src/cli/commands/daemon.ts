@@ -22,7 +22,11 @@ SIGTERM/SIGINT: stops scheduling, lets a running backup finish (SHUTDOWN_TIMEOUT
     let signals = 0
     const onSignal = (sig: NodeJS.Signals): void => {
       signals += 1
-      if (signals > 1) ctx.logger.warn({ signal: sig }, `received ${sig} again: already shutting down (SHUTDOWN_TIMEOUT bounds the wait)`)
+      if (signals > 1)
+        ctx.logger.warn(
+          { signal: sig },
+          `received ${sig} again: already shutting down (SHUTDOWN_TIMEOUT bounds the wait)`,
+        )
       else ctx.logger.info({ signal: sig }, `received ${sig}`)
     }
     for (const sig of SIGNALS) process.on(sig, onSignal)

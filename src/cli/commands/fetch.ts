@@ -39,26 +39,55 @@ Exit codes: 0 fetched and proven (or already on the volume), 1 not found or dama
   needsConfig: true,
   async run(ctx) {
     const { values, positionals } = parseCommandArgs('fetch', ctx.args, {
-      source: { type: 'string' }, database: { type: 'string' }, to: { type: 'string' }, json: { type: 'boolean' },
+      source: { type: 'string' },
+      database: { type: 'string' },
+      to: { type: 'string' },
+      json: { type: 'boolean' },
     })
     const id = positionals[0]
-    if (positionals.length !== 1 || id === undefined) throw new DbkeeperError('USAGE', 'fetch takes one backup ID or "latest"', { hint: 'see dbkeeper fetch --help' })
-    if (!values.source) throw new DbkeeperError('USAGE', 'fetch needs --source SOURCE', { hint: 'dbkeeper list shows the sources and ids' })
-    if (!ctx.config.s3) throw new DbkeeperError('CONFIG', 'there is no off-site copy to fetch from: S3_BUCKET is not set', { hint: 'set S3_BUCKET and the other S3_* variables (docs/CONFIGURATION.md)' })
+    if (positionals.length !== 1 || id === undefined)
+      throw new DbkeeperError('USAGE', 'fetch takes one backup ID or "latest"', { hint: 'see dbkeeper fetch --help' })
+    if (!values.source)
+      throw new DbkeeperError('USAGE', 'fetch needs --source SOURCE', {
+        hint: 'dbkeeper list shows the sources and ids',
+      })
+    if (!ctx.config.s3)
+      throw new DbkeeperError('CONFIG', 'there is no off-site copy to fetch from: S3_BUCKET is not set', {
+        hint: 'set S3_BUCKET and the other S3_* variables (docs/CONFIGURATION.md)',
+      })
     // Into the volume: under the run lock, so a run's debris cleanup never sees a half-written file.
-    const lock = values.to ? undefined : await acquireLock(ctx.config.backupDir, { command: 'fetch', signal: ctx.signal, logger: ctx.logger })
+    const lock = values.to
+      ? undefined
+      : await acquireLock(ctx.config.backupDir, { command: 'fetch', signal: ctx.signal, logger: ctx.logger })
     try {
       const got = await fetchBackup({
-        config: ctx.config, source: values.source, id, database: values.database, to: values.to, logger: ctx.logger, signal: ctx.signal,
+        config: ctx.config,
+        source: values.source,
+        id,
+        database: values.database,
+        to: values.to,
+        logger: ctx.logger,
+        signal: ctx.signal,
       })
       const m = got.manifest
       if (values.json) {
-        const out: FetchJson = { id: m.id, source: m.source, database: m.database, path: got.path, url: got.url, size: m.compressed.size, sha256: m.compressed.sha256, alreadyLocal: got.alreadyLocal }
+        const out: FetchJson = {
+          id: m.id,
+          source: m.source,
+          database: m.database,
+          path: got.path,
+          url: got.url,
+          size: m.compressed.size,
+          sha256: m.compressed.sha256,
+          alreadyLocal: got.alreadyLocal,
+        }
         ctx.print(JSON.stringify(out, null, 2))
       } else if (got.alreadyLocal) {
         ctx.print(`${m.id} is on the volume already: ${got.path} (nothing downloaded)`)
       } else {
-        ctx.print(`fetched ${m.id} from ${got.url}\n  → ${got.path}\n  ${formatBytes(m.compressed.size)}, sha256 ${m.compressed.sha256}; decompressed to the end and checked (${formatBytes(m.raw.size)})`)
+        ctx.print(
+          `fetched ${m.id} from ${got.url}\n  → ${got.path}\n  ${formatBytes(m.compressed.size)}, sha256 ${m.compressed.sha256}; decompressed to the end and checked (${formatBytes(m.raw.size)})`,
+        )
       }
       return 0
     } finally {

@@ -12,4 +12,16 @@ import { statusCommand } from './status.js'
 import { verifyCommand } from './verify.js'
 
 /** The command table, in the order `dbkeeper --help` shows them. */
-export const commands: readonly Command[] = [backupCommand, listCommand, fetchCommand, restoreCommand, verifyCommand, statusCommand, pruneCommand, checkCommand, alertCommand, configCommand, daemonCommand]
+export const commands: readonly Command[] = [
+  backupCommand,
+  listCommand,
+  fetchCommand,
+  restoreCommand,
+  verifyCommand,
+  statusCommand,
+  pruneCommand,
+  checkCommand,
+  alertCommand,
+  configCommand,
+  daemonCommand,
+]

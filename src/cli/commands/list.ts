@@ -37,22 +37,36 @@ export interface ListedBackup {
 export function toListed(e: BackupEntry, now = new Date()): ListedBackup {
   const m = e.manifest
   return {
-    id: m.id, source: m.source, database: m.database, engine: m.engine, kind: m.kind, time: m.startedAt, path: e.target.url(e.dataKey),
-    size: m.compressed.size, sha256: m.compressed.sha256, rawSize: m.raw.size, rawSha256: m.raw.sha256,
-    compression: m.compression.kind, location: 'local', ...(e.problem ? { problem: e.problem } : {}),
+    id: m.id,
+    source: m.source,
+    database: m.database,
+    engine: m.engine,
+    kind: m.kind,
+    time: m.startedAt,
+    path: e.target.url(e.dataKey),
+    size: m.compressed.size,
+    sha256: m.compressed.sha256,
+    rawSize: m.raw.size,
+    rawSha256: m.raw.sha256,
+    compression: m.compression.kind,
+    location: 'local',
+    ...(e.problem ? { problem: e.problem } : {}),
     ...(isFromTheFuture(m, now) ? { warning: 'stamped in the future (clock skew): never used as latest' } : {}),
   }
 }
 
 /** Adds the off-site copies: a local backup also off-site becomes `both`; one only off-site (volume lost) is listed with its S3 URL. */
 export function mergeRemote(listed: ListedBackup[], remote: readonly BackupEntry[]): ListedBackup[] {
-  const byFile = new Map(listed.map((b) => [`${b.source}/${b.database}/${b.path.slice(b.path.lastIndexOf('/') + 1)}`, b]))
+  const byFile = new Map(
+    listed.map((b) => [`${b.source}/${b.database}/${b.path.slice(b.path.lastIndexOf('/') + 1)}`, b]),
+  )
   const out = [...listed]
   for (const r of remote) {
     const m = r.manifest
     const local = byFile.get(`${m.source}/${m.database}/${m.file}`)
     if (local && r.problem === undefined) local.location = 'both'
-    else if (!local) out.push({ ...toListed({ ...r, ...(r.problem ? { problem: `off-site: ${r.problem}` } : {}) }), location: 's3' })
+    else if (!local)
+      out.push({ ...toListed({ ...r, ...(r.problem ? { problem: `off-site: ${r.problem}` } : {}) }), location: 's3' })
   }
   return out.sort((a, b) => newestFirst({ startedAt: a.time, id: a.id }, { startedAt: b.time, id: b.id }))
 }
@@ -79,14 +93,25 @@ printed), or with --verify when a backup is damaged.
                    warning: stamped in the future (a clock that was ahead)`,
   needsConfig: true,
   async run(ctx) {
-    const { values, positionals } = parseCommandArgs('list', ctx.args, { json: { type: 'boolean' }, database: { type: 'string' }, verify: { type: 'boolean' } })
-    const onDamaged = (path: string, reason: string) => ctx.logger.warn({ manifest: path, reason },
-      `damaged manifest ${path}: ${reason} — this backup is not listed and cannot be restored from the volume; restore another one, or inspect the file`)
+    const { values, positionals } = parseCommandArgs('list', ctx.args, {
+      json: { type: 'boolean' },
+      database: { type: 'string' },
+      verify: { type: 'boolean' },
+    })
+    const onDamaged = (path: string, reason: string) =>
+      ctx.logger.warn(
+        { manifest: path, reason },
+        `damaged manifest ${path}: ${reason} — this backup is not listed and cannot be restored from the volume; restore another one, or inspect the file`,
+      )
     // A source by label or DBnn id; a label no longer configured still lists the backups it left.
     const wanted = positionals[0]
     const configured = ctx.config.sources.find((s) => s.label === wanted || s.id === wanted)
     const sourceLabel = configured?.label ?? wanted
-    const entries = await listBackups(ctx.config.backupDir, { source: sourceLabel, database: values.database, onDamaged })
+    const entries = await listBackups(ctx.config.backupDir, {
+      source: sourceLabel,
+      database: values.database,
+      onDamaged,
+    })
     let damaged = false
     if (values.verify) {
       for (const e of entries) {
@@ -112,7 +137,9 @@ printed), or with --verify when a backup is damaged.
         listed = mergeRemote(listed, await listEntries(target, { source: sourceLabel, database: values.database }))
       } catch (error) {
         s3Failed = true
-        ctx.logger.error(`cannot list the off-site backups in ${target.description}: ${describeError(error)}; showing the local ones only`)
+        ctx.logger.error(
+          `cannot list the off-site backups in ${target.description}: ${describeError(error)}; showing the local ones only`,
+        )
       }
     }
     // Neither configured nor found: a typo, refused like `backup nosuch` (exit 2, the sources named).
@@ -125,10 +152,25 @@ printed), or with --verify when a backup is damaged.
       ctx.print(`no backups in ${ctx.config.backupDir}${ctx.config.s3 ? ` or ${ctx.config.s3.bucket}` : ''}`)
       return s3Failed ? 1 : 0
     }
-    const rows = listed.map((b) => [b.time.slice(0, 19).replace('T', ' '), `${b.source}/${b.database}`, b.id, formatBytes(b.size), formatBytes(b.rawSize), b.location, b.kind === 'backup' ? '' : b.kind, [b.problem ? `DAMAGED: ${b.problem}` : '', b.warning ? 'FUTURE: clock skew' : ''].filter(Boolean).join('; ')])
+    const rows = listed.map((b) => [
+      b.time.slice(0, 19).replace('T', ' '),
+      `${b.source}/${b.database}`,
+      b.id,
+      formatBytes(b.size),
+      formatBytes(b.rawSize),
+      b.location,
+      b.kind === 'backup' ? '' : b.kind,
+      [b.problem ? `DAMAGED: ${b.problem}` : '', b.warning ? 'FUTURE: clock skew' : ''].filter(Boolean).join('; '),
+    ])
     ctx.print(table([['TIME (UTC)', 'SOURCE/DATABASE', 'ID', 'SIZE', 'RAW', 'WHERE', 'KIND', ''], ...rows]))
     const future = listed.filter((b) => b.warning !== undefined)
-    if (future.length > 0) ctx.print(`\n${futureWarning(future.map((b) => ({ ...b, startedAt: b.time, file: b.path })), now)}`)
+    if (future.length > 0)
+      ctx.print(
+        `\n${futureWarning(
+          future.map((b) => ({ ...b, startedAt: b.time, file: b.path })),
+          now,
+        )}`,
+      )
     return s3Failed || damaged ? 1 : 0
   },
 }
@@ -136,5 +178,12 @@ printed), or with --verify when a backup is damaged.
 export function table(raw: string[][]): string {
   const rows = raw.map((r) => r.map(printable))
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')
 }

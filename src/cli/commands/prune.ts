@@ -63,10 +63,22 @@ async function databasesOnVolume(backupDir: string, label: string): Promise<stri
   return [...out].sort()
 }
 
-async function pruneDatabase(config: Config, source: SourceConfig, database: string, dryRun: boolean, ctx: CommandContext): Promise<PrunedDatabase> {
+async function pruneDatabase(
+  config: Config,
+  source: SourceConfig,
+  database: string,
+  dryRun: boolean,
+  ctx: CommandContext,
+): Promise<PrunedDatabase> {
   const base = { source: source.label, database, policy: { ...source.retention }, tz: config.tz }
   try {
-    const r = await applyRetention({ backupDir: config.backupDir, ...base, now: new Date(), dryRun, logger: ctx.logger })
+    const r = await applyRetention({
+      backupDir: config.backupDir,
+      ...base,
+      now: new Date(),
+      dryRun,
+      logger: ctx.logger,
+    })
     return { ...base, directory: r.directory, status: 'ok', backups: r.backups, deleted: r.deleted }
   } catch (error) {
     const e = toDbkeeperError(error)
@@ -74,7 +86,11 @@ async function pruneDatabase(config: Config, source: SourceConfig, database: str
     const status = e.code === 'RETENTION' ? 'refused' : 'failed'
     ctx.logger.error({ source: source.label, database, err: e }, `prune: ${e.message}`)
     return {
-      ...base, directory: join(config.backupDir, source.label, encodeName(database)), status, backups: [], deleted: [],
+      ...base,
+      directory: join(config.backupDir, source.label, encodeName(database)),
+      status,
+      backups: [],
+      deleted: [],
       error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) },
     }
   }
@@ -90,9 +106,11 @@ function humanReport(out: PruneOutput): string {
     }
     if (d.backups.length === 0) lines.push('  no backups')
     const idWidth = Math.max(0, ...d.backups.map((b) => b.id.length))
-    for (const b of d.backups) lines.push(`  ${b.action.padEnd(6)}  ${b.id.padEnd(idWidth)}  ${b.reasons.join(', ')}`.trimEnd())
+    for (const b of d.backups)
+      lines.push(`  ${b.action.padEnd(6)}  ${b.id.padEnd(idWidth)}  ${b.reasons.join(', ')}`.trimEnd())
     const removed = d.backups.filter((b) => b.action === 'remove').length
-    if (!out.dryRun && removed > 0) lines.push(`  removed ${removed} backup${removed === 1 ? '' : 's'} (${d.deleted.length} files)`)
+    if (!out.dryRun && removed > 0)
+      lines.push(`  removed ${removed} backup${removed === 1 ? '' : 's'} (${d.deleted.length} files)`)
   }
   if (out.databases.length === 0) lines.push('no backup directories to prune')
   return lines.join('\n')
@@ -114,23 +132,32 @@ remove every backup is refused. Exit code 1 when any database's plan was refused
   --json     machine-readable output (see PruneOutput in src/cli/commands/prune.ts)`,
   needsConfig: true,
   async run(ctx) {
-    const { values, positionals } = parseCommandArgs('prune', ctx.args, { 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } })
-    if (positionals.length > 1) throw new DbkeeperError('USAGE', 'prune takes at most one SOURCE', { hint: 'see dbkeeper prune --help' })
+    const { values, positionals } = parseCommandArgs('prune', ctx.args, {
+      'dry-run': { type: 'boolean' },
+      json: { type: 'boolean' },
+    })
+    if (positionals.length > 1)
+      throw new DbkeeperError('USAGE', 'prune takes at most one SOURCE', { hint: 'see dbkeeper prune --help' })
     const { config } = ctx
     const wanted = positionals[0]
     const sources = wanted === undefined ? config.sources : config.sources.filter((s) => s.label === wanted)
     if (wanted !== undefined && sources.length === 0) {
-      throw new DbkeeperError('USAGE', `no source labelled "${wanted}"`, { hint: `configured sources: ${config.sources.map((s) => s.label).join(', ') || 'none'}` })
+      throw new DbkeeperError('USAGE', `no source labelled "${wanted}"`, {
+        hint: `configured sources: ${config.sources.map((s) => s.label).join(', ') || 'none'}`,
+      })
     }
     const dryRun = values['dry-run'] === true
     // A real prune deletes, so like a backup run it holds the run lock (LOCKED, exit 3, while
     // another run holds it); a dry run only reads and may run alongside.
-    const lock = dryRun ? undefined : await acquireLock(config.backupDir, { command: 'prune', signal: ctx.signal, logger: ctx.logger })
+    const lock = dryRun
+      ? undefined
+      : await acquireLock(config.backupDir, { command: 'prune', signal: ctx.signal, logger: ctx.logger })
     const out: PruneOutput = { dryRun, databases: [] }
     try {
       for (const source of sources) {
         for (const database of await databasesOnVolume(config.backupDir, source.label)) {
-          if (ctx.signal.aborted) throw new DbkeeperError('ABORTED', 'prune stopped by a signal; the databases not yet pruned are unchanged')
+          if (ctx.signal.aborted)
+            throw new DbkeeperError('ABORTED', 'prune stopped by a signal; the databases not yet pruned are unchanged')
           out.databases.push(await pruneDatabase(config, source, database, dryRun, ctx))
         }
       }

@@ -61,22 +61,42 @@ says what state the target is in), 2 usage error or no confirmation, 3 locked.`,
   needsConfig: true,
   async run(ctx) {
     const { values, positionals } = parseCommandArgs('restore', ctx.args, {
-      source: { type: 'string' }, database: { type: 'string' }, into: { type: 'string' }, 'to-file': { type: 'string' },
-      'force-path': { type: 'boolean' }, yes: { type: 'boolean' }, 'no-safety-backup': { type: 'boolean' }, 'if-missing': { type: 'boolean' }, wait: { type: 'boolean' },
+      source: { type: 'string' },
+      database: { type: 'string' },
+      into: { type: 'string' },
+      'to-file': { type: 'string' },
+      'force-path': { type: 'boolean' },
+      yes: { type: 'boolean' },
+      'no-safety-backup': { type: 'boolean' },
+      'if-missing': { type: 'boolean' },
+      wait: { type: 'boolean' },
     })
     const [ref, ...extra] = positionals
-    if (ref === undefined || extra.length > 0) throw new DbkeeperError('USAGE', 'restore takes exactly one backup: an ID or `latest`', { hint: 'see dbkeeper restore --help' })
+    if (ref === undefined || extra.length > 0)
+      throw new DbkeeperError('USAGE', 'restore takes exactly one backup: an ID or `latest`', {
+        hint: 'see dbkeeper restore --help',
+      })
     const source = findSource(ctx.config, values.source)
     const into = values.into
     const file = !restoreKind(source.engine).onServer
     if (into !== undefined && (file || into === '')) {
-      throw new DbkeeperError('USAGE', `--into is for MySQL/PostgreSQL databases${file ? `; ${source.label} is an SQLite source` : ''}`, { hint: 'for a copy of an SQLite database elsewhere use --to-file F' })
+      throw new DbkeeperError(
+        'USAGE',
+        `--into is for MySQL/PostgreSQL databases${file ? `; ${source.label} is an SQLite source` : ''}`,
+        { hint: 'for a copy of an SQLite database elsewhere use --to-file F' },
+      )
     }
     const forcePath = values['force-path'] === true
     if (forcePath && (!file || values['to-file'] !== undefined)) {
-      throw new DbkeeperError('USAGE', !file ? `--force-path is for SQLite sources; ${source.label} is ${source.engine}` : '--force-path and --to-file exclude each other: --to-file writes only F', {
-        hint: 'see dbkeeper restore --help',
-      })
+      throw new DbkeeperError(
+        'USAGE',
+        !file
+          ? `--force-path is for SQLite sources; ${source.label} is ${source.engine}`
+          : '--force-path and --to-file exclude each other: --to-file writes only F',
+        {
+          hint: 'see dbkeeper restore --help',
+        },
+      )
     }
     const interactive = ctx.isTTY && Boolean(process.stdin.isTTY)
     const yes = values.yes === true
@@ -85,15 +105,29 @@ says what state the target is in), 2 usage error or no confirmation, 3 locked.`,
     // Steps go to stderr, so that stdout carries only the result line.
     const say = (line: string) => process.stderr.write(`${terminalSafe(scrubSecrets(line))}\n`)
     // Nothing is downloaded yet: an off-site backup is fetched under the restore's own lock.
-    const backup = await findBackup(ctx.config, { source, ref, database: values.database }, { remote: s3Backups(ctx.config, ctx), logger: ctx.logger })
+    const backup = await findBackup(
+      ctx.config,
+      { source, ref, database: values.database },
+      { remote: s3Backups(ctx.config, ctx), logger: ctx.logger },
+    )
     if (backup.note) say(backup.note)
     const m = backup.manifest
     assertSameEngine(source, m)
     if (into !== undefined && m.database === GLOBALS_DATABASE) {
-      throw new DbkeeperError('USAGE', 'the _globals backup (roles, tablespaces) belongs to the whole server: --into does not apply', { hint: 'restore it without --into' })
+      throw new DbkeeperError(
+        'USAGE',
+        'the _globals backup (roles, tablespaces) belongs to the whole server: --into does not apply',
+        { hint: 'restore it without --into' },
+      )
     }
     await checkBackupDir(ctx.config.backupDir)
-    const lock = () => acquireLock(ctx.config.backupDir, { command: `restore ${m.id}`, wait: values.wait, signal: ctx.signal, logger: ctx.logger })
+    const lock = () =>
+      acquireLock(ctx.config.backupDir, {
+        command: `restore ${m.id}`,
+        wait: values.wait,
+        signal: ctx.signal,
+        logger: ctx.logger,
+      })
 
     if (values['to-file'] !== undefined) {
       const held = await lock()
@@ -114,11 +148,24 @@ says what state the target is in), 2 usage error or no confirmation, 3 locked.`,
     }
 
     const outcome = await restoreBackup({
-      config: ctx.config, source, backup, into, safetyBackup: values['no-safety-backup'] !== true, ifMissing: values['if-missing'] === true, forcePath,
-      confirm: { yes, interactive, ask: askOnTerminal }, lock, print: say, logger: ctx.logger, signal: ctx.signal, progress: interactive,
+      config: ctx.config,
+      source,
+      backup,
+      into,
+      safetyBackup: values['no-safety-backup'] !== true,
+      ifMissing: values['if-missing'] === true,
+      forcePath,
+      confirm: { yes, interactive, ask: askOnTerminal },
+      lock,
+      print: say,
+      logger: ctx.logger,
+      signal: ctx.signal,
+      progress: interactive,
     })
     if (outcome.status === 'restored') {
-      ctx.print(`restored ${m.id} into ${outcome.target}${outcome.safety ? `; the previous content is in safety backup ${outcome.safety.id}` : ''}`)
+      ctx.print(
+        `restored ${m.id} into ${outcome.target}${outcome.safety ? `; the previous content is in safety backup ${outcome.safety.id}` : ''}`,
+      )
     }
     return 0
   },

@@ -43,7 +43,10 @@ export const statusCommand: Command = {
     for (const arg of ctx.args) {
       if (arg === '--json') json = true
       else if (arg === '--check') check = true
-      else throw new DbkeeperError('USAGE', `status: unknown argument ${JSON.stringify(arg)}`, { hint: 'dbkeeper status [--json] [--check]' })
+      else
+        throw new DbkeeperError('USAGE', `status: unknown argument ${JSON.stringify(arg)}`, {
+          hint: 'dbkeeper status [--json] [--check]',
+        })
     }
     const status = await readStatus(ctx.config)
     if (json) ctx.print(JSON.stringify(status, null, 2))
@@ -56,18 +59,26 @@ export const statusCommand: Command = {
 /** The human form, times in TZ: a summary line, the schedule, one row per database, then the causes. */
 export function formatStatus(s: Status, tz: string): string {
   const out = [s.reason]
-  const next = s.nextRun ? `${localTime(s.nextRun, tz)} ${tz} (in ${formatDuration(Date.parse(s.nextRun) - Date.parse(s.checkedAt))})` : 'none (SCHEDULE never fires)'
+  const next = s.nextRun
+    ? `${localTime(s.nextRun, tz)} ${tz} (in ${formatDuration(Date.parse(s.nextRun) - Date.parse(s.checkedAt))})`
+    : 'none (SCHEDULE never fires)'
   out.push(`Next scheduled run: ${next}`)
-  out.push(s.lastRun
-    ? `Last run: ${localTime(s.lastRun.finishedAt, tz)} (${s.lastRun.trigger}) ${s.lastRun.ok ? 'ok' : 'FAILED'}`
-    : 'Last run: none recorded yet')
+  out.push(
+    s.lastRun
+      ? `Last run: ${localTime(s.lastRun.finishedAt, tz)} (${s.lastRun.trigger}) ${s.lastRun.ok ? 'ok' : 'FAILED'}`
+      : 'Last run: none recorded yet',
+  )
   if (s.lastDrill) {
-    const why = s.lastDrill.errors?.length ? `: ${s.lastDrill.errors.map((e) => `${e.code}: ${e.message}`).join('; ')}` : ''
+    const why = s.lastDrill.errors?.length
+      ? `: ${s.lastDrill.errors.map((e) => `${e.code}: ${e.message}`).join('; ')}`
+      : ''
     out.push(`Last restore drill: ${localTime(s.lastDrill.finishedAt, tz)} ${s.lastDrill.ok ? 'ok' : 'FAILED'}${why}`)
   }
   // The drill column only once there are drills: most installations have none.
   const drills = s.lastDrill !== null || s.sources.some((src) => src.databases.some((d) => d.lastDrill))
-  const rows = [['SOURCE', 'DATABASE', `LAST SUCCESS (${tz})`, 'AGE', 'LAST FAILURE', ...(drills ? ['LAST DRILL'] : []), 'STATE']]
+  const rows = [
+    ['SOURCE', 'DATABASE', `LAST SUCCESS (${tz})`, 'AGE', 'LAST FAILURE', ...(drills ? ['LAST DRILL'] : []), 'STATE'],
+  ]
   for (const src of s.sources) {
     if (src.databases.length === 0) rows.push([src.source, '-', '-', '-', '-', ...(drills ? ['-'] : []), 'UNHEALTHY'])
     for (const d of src.databases) {
@@ -77,19 +88,34 @@ export function formatStatus(s: Status, tz: string): string {
         d.lastSuccess ? localTime(d.lastSuccess.at, tz) : 'never',
         d.lastSuccess ? formatDuration(d.lastSuccess.ageSeconds * 1000) : '-',
         d.lastFailure ? `${localTime(d.lastFailure.at, tz)} ${d.lastFailure.code}` : '-',
-        ...(drills ? [d.lastDrill ? `${localTime(d.lastDrill.at, tz)} ${d.lastDrill.ok ? 'ok' : `FAILED ${d.lastDrill.code ?? ''}`.trim()}` : 'never'] : []),
+        ...(drills
+          ? [
+              d.lastDrill
+                ? `${localTime(d.lastDrill.at, tz)} ${d.lastDrill.ok ? 'ok' : `FAILED ${d.lastDrill.code ?? ''}`.trim()}`
+                : 'never',
+            ]
+          : []),
         d.healthy ? (d.failing ? 'ok, last try FAILED' : 'ok') : 'UNHEALTHY',
       ])
     }
   }
   out.push('', ...table(rows))
-  const failing = s.sources.flatMap((src) => src.databases.filter((d) => d.failing).map((d) => ({ name: `${src.source}/${d.database}`, f: d.lastFailure! })))
+  const failing = s.sources.flatMap((src) =>
+    src.databases.filter((d) => d.failing).map((d) => ({ name: `${src.source}/${d.database}`, f: d.lastFailure! })),
+  )
   if (failing.length > 0) out.push('')
-  for (const { name, f } of failing) out.push(`${name} failed at ${localTime(f.at, tz)}: ${f.code}: ${f.message}${f.hint ? ` — ${f.hint}` : ''}`)
-  const drillFailed = s.sources.flatMap((src) => src.databases.filter((d) => d.lastDrill && !d.lastDrill.ok).map((d) => ({ name: `${src.source}/${d.database}`, f: d.lastDrill! })))
+  for (const { name, f } of failing)
+    out.push(`${name} failed at ${localTime(f.at, tz)}: ${f.code}: ${f.message}${f.hint ? ` — ${f.hint}` : ''}`)
+  const drillFailed = s.sources.flatMap((src) =>
+    src.databases
+      .filter((d) => d.lastDrill && !d.lastDrill.ok)
+      .map((d) => ({ name: `${src.source}/${d.database}`, f: d.lastDrill! })),
+  )
   if (drillFailed.length > 0 && failing.length === 0) out.push('')
   for (const { name, f } of drillFailed) {
-    out.push(`${name}: restore drill of ${f.backup ?? 'its latest backup'} FAILED at ${localTime(f.at, tz)}: ${f.code ?? 'INTERNAL'}: ${f.message ?? ''}${f.hint ? ` — ${f.hint}` : ''}`)
+    out.push(
+      `${name}: restore drill of ${f.backup ?? 'its latest backup'} FAILED at ${localTime(f.at, tz)}: ${f.code ?? 'INTERNAL'}: ${f.message ?? ''}${f.hint ? ` — ${f.hint}` : ''}`,
+    )
   }
   return out.join('\n')
 }
@@ -102,5 +128,7 @@ function table(raw: string[][]): string[] {
 
 /** `2026-11-22 09:00:00` in `tz`: the schedule is read in TZ, so its times are shown in TZ. */
 function localTime(iso: string, tz: string): string {
-  return new Intl.DateTimeFormat('sv-SE', { timeZone: tz, dateStyle: 'short', timeStyle: 'medium' }).format(new Date(iso))
+  return new Intl.DateTimeFormat('sv-SE', { timeZone: tz, dateStyle: 'short', timeStyle: 'medium' }).format(
+    new Date(iso),
+  )
 }

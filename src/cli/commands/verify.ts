@@ -26,16 +26,29 @@ export interface VerifyJson {
   error?: { code: string; message: string; hint?: string }
 }
 
-async function select(ctx: CommandContext, ref: string | undefined, source: SourceConfig | undefined, database: string | undefined): Promise<{ source: SourceConfig; found: Located }[]> {
+async function select(
+  ctx: CommandContext,
+  ref: string | undefined,
+  source: SourceConfig | undefined,
+  database: string | undefined,
+): Promise<{ source: SourceConfig; found: Located }[]> {
   const config = ctx.config
   const opts = { remote: s3Backups(config, ctx), logger: ctx.logger }
   if (ref !== undefined && ref !== 'latest') {
-    return [source ? { source, found: await findBackup(config, { source, ref, database }, opts) } : await findById(config, ref, database, opts)]
+    return [
+      source
+        ? { source, found: await findBackup(config, { source, ref, database }, opts) }
+        : await findById(config, ref, database, opts),
+    ]
   }
   const chosen = await findLatestBackups(config, { source, database }, opts)
   if (chosen.length === 0) {
     const where = `${source ? ` of ${source.label}` : ''}${database ? `/${database}` : ''}`
-    throw new DbkeeperError('NOT_FOUND', `there is no proven backup${where} in ${config.backupDir}${opts.remote ? ` or ${opts.remote.description}` : ''} to verify`, { hint: 'run `dbkeeper backup` first; `dbkeeper list` shows what there is' })
+    throw new DbkeeperError(
+      'NOT_FOUND',
+      `there is no proven backup${where} in ${config.backupDir}${opts.remote ? ` or ${opts.remote.description}` : ''} to verify`,
+      { hint: 'run `dbkeeper backup` first; `dbkeeper list` shows what there is' },
+    )
   }
   return chosen
 }
@@ -45,18 +58,39 @@ async function select(ctx: CommandContext, ref: string | undefined, source: Sour
  * proven onto the volume, under the run lock: the one `--drill` holds already (`locked`), else taken
  * for the download only.
  */
-async function check(ctx: CommandContext, source: SourceConfig, found: Located, opts: { drill: boolean; locked: boolean; wait: boolean | undefined }): Promise<VerifyJson> {
+async function check(
+  ctx: CommandContext,
+  source: SourceConfig,
+  found: Located,
+  opts: { drill: boolean; locked: boolean; wait: boolean | undefined },
+): Promise<VerifyJson> {
   const m = found.manifest
   const drill = opts.drill && m.database !== GLOBALS_DATABASE
-  const out: VerifyJson = { id: m.id, source: m.source, database: m.database, path: found.entry?.dataPath ?? found.remote?.url ?? '', ok: false }
+  const out: VerifyJson = {
+    id: m.id,
+    source: m.source,
+    database: m.database,
+    path: found.entry?.dataPath ?? found.remote?.url ?? '',
+    ok: false,
+  }
   try {
     if (found.remote && found.note) ctx.logger.info({ backup: m.id, from: found.remote.url }, found.note)
-    const entry = found.entry ?? (opts.locked ? await found.remote!.fetch() : await onVolume(ctx.config, found, { wait: opts.wait, signal: ctx.signal, logger: ctx.logger }))
+    const entry =
+      found.entry ??
+      (opts.locked
+        ? await found.remote!.fetch()
+        : await onVolume(ctx.config, found, { wait: opts.wait, signal: ctx.signal, logger: ctx.logger }))
     out.path = entry.dataPath
     if (!found.entry) out.fetched = found.remote!.url
     if (drill) {
       const r = await drillBackup({ config: ctx.config, source, entry, signal: ctx.signal, logger: ctx.logger })
-      out.drill = { ok: true, scratch: r.scratch, ...(r.server ? { server: r.server } : {}), compared: r.compared, durationMs: r.durationMs }
+      out.drill = {
+        ok: true,
+        scratch: r.scratch,
+        ...(r.server ? { server: r.server } : {}),
+        compared: r.compared,
+        durationMs: r.durationMs,
+      }
     } else {
       await verifyBackup(source, entry, ctx.config.backupDir, ctx.signal)
     }
@@ -105,15 +139,27 @@ Exit codes: 0 all good, 1 a backup is damaged or a drill failed, 2 usage, 3 lock
   needsConfig: true,
   async run(ctx) {
     const { values, positionals } = parseCommandArgs('verify', ctx.args, {
-      source: { type: 'string' }, database: { type: 'string' }, drill: { type: 'boolean' }, json: { type: 'boolean' }, wait: { type: 'boolean' },
+      source: { type: 'string' },
+      database: { type: 'string' },
+      drill: { type: 'boolean' },
+      json: { type: 'boolean' },
+      wait: { type: 'boolean' },
     })
-    if (positionals.length > 1) throw new DbkeeperError('USAGE', 'verify takes at most one backup ID', { hint: 'see dbkeeper verify --help' })
+    if (positionals.length > 1)
+      throw new DbkeeperError('USAGE', 'verify takes at most one backup ID', { hint: 'see dbkeeper verify --help' })
     const source = values.source === undefined ? undefined : findSource(ctx.config, values.source)
     const chosen = await select(ctx, positionals[0], source, values.database)
     const drill = values.drill === true
     // A drill creates databases and must not run beside a backup; a plain verify only reads (and
     // takes the lock only to fetch a backup from S3 onto the volume).
-    const lock = drill ? await acquireLock(ctx.config.backupDir, { command: 'verify --drill', wait: values.wait, signal: ctx.signal, logger: ctx.logger }) : undefined
+    const lock = drill
+      ? await acquireLock(ctx.config.backupDir, {
+          command: 'verify --drill',
+          wait: values.wait,
+          signal: ctx.signal,
+          logger: ctx.logger,
+        })
+      : undefined
     const results: VerifyJson[] = []
     try {
       if (lock) await sweepScratch(ctx.config, ctx.logger, ctx.signal)

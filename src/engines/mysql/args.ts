@@ -34,7 +34,11 @@ export const FIXED_OPTIONS = [
  * `--defaults-extra-file` as its very first argument. The database name follows `--`, so a
  * database called `-x` is a name, not an option.
  */
-export function dumpArgs(source: SourceConfig, database: string, defaultsFile: string): { args: string[]; options: string[] } {
+export function dumpArgs(
+  source: SourceConfig,
+  database: string,
+  defaultsFile: string,
+): { args: string[]; options: string[] } {
   const options = [...FIXED_OPTIONS, ...source.extraOpts, '--', database]
   return { args: [`--defaults-extra-file=${defaultsFile}`, ...options], options }
 }

@@ -19,7 +19,14 @@ export async function findClient(dumpToolVersion: string, signal: AbortSignal): 
   const want: Flavour = flavourOf(dumpToolVersion)
   const found: { command: string; flavour: Flavour }[] = []
   for (const command of CLIENT_COMMANDS) {
-    const r = await execa(command, ['--version'], { env: childEnv(), extendEnv: false, reject: false, stdin: 'ignore', timeout: 10_000, cancelSignal: signal })
+    const r = await execa(command, ['--version'], {
+      env: childEnv(),
+      extendEnv: false,
+      reject: false,
+      stdin: 'ignore',
+      timeout: 10_000,
+      cancelSignal: signal,
+    })
     if (r.exitCode === 0) found.push({ command, flavour: flavourOf(r.stdout) })
   }
   const pick = found.find((c) => c.flavour === want) ?? found[0]
@@ -45,7 +52,11 @@ export async function findClient(dumpToolVersion: string, signal: AbortSignal): 
  */
 export function clientArgs(defaultsFile: string, database: string): string[] {
   return [
-    `--defaults-extra-file=${defaultsFile}`, '--binary-mode', '--default-character-set=utf8mb4', '--max-allowed-packet=1G',
-    '--batch', `--database=${database}`,
+    `--defaults-extra-file=${defaultsFile}`,
+    '--binary-mode',
+    '--default-character-set=utf8mb4',
+    '--max-allowed-packet=1G',
+    '--batch',
+    `--database=${database}`,
   ]
 }

@@ -35,18 +35,28 @@ export async function readDefinitions(conn: Connection, database: string): Promi
   const list = async (sql: string): Promise<{ kind: string; name: string }[]> =>
     (await conn.query<RowDataPacket[]>(sql, [database]))[0].map((r) => ({ kind: String(r.kind), name: String(r.name) }))
   const wanted = [
-    ...(await list("SELECT ROUTINE_TYPE AS kind, ROUTINE_NAME AS name FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? ORDER BY ROUTINE_TYPE = 'PROCEDURE', ROUTINE_NAME")),
-    ...(await list("SELECT 'VIEW' AS kind, TABLE_NAME AS name FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME")),
+    ...(await list(
+      "SELECT ROUTINE_TYPE AS kind, ROUTINE_NAME AS name FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? ORDER BY ROUTINE_TYPE = 'PROCEDURE', ROUTINE_NAME",
+    )),
+    ...(await list(
+      "SELECT 'VIEW' AS kind, TABLE_NAME AS name FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME",
+    )),
     ...(await list(`SELECT 'TRIGGER' AS kind, TRIGGER_NAME AS name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?
                     ORDER BY EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER`)),
-    ...(await list("SELECT 'EVENT' AS kind, EVENT_NAME AS name FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME")),
+    ...(await list(
+      "SELECT 'EVENT' AS kind, EVENT_NAME AS name FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? ORDER BY EVENT_NAME",
+    )),
   ]
   const out: Definition[] = []
   for (const w of wanted) {
     if (!['PROCEDURE', 'FUNCTION', 'VIEW', 'TRIGGER', 'EVENT'].includes(w.kind)) {
-      throw new DbkeeperError('RESTORE_FAILED', `\`${database}\` holds a ${w.kind} (${w.name}), which a restore cannot move between databases; nothing was changed`, {
-        hint: 'restore with --into a new database and move the application there, or load the dump by hand (docs/RESTORE.md)',
-      })
+      throw new DbkeeperError(
+        'RESTORE_FAILED',
+        `\`${database}\` holds a ${w.kind} (${w.name}), which a restore cannot move between databases; nothing was changed`,
+        {
+          hint: 'restore with --into a new database and move the application there, or load the dump by hand (docs/RESTORE.md)',
+        },
+      )
     }
     const kind = w.kind as DefinitionKind
     const [rows] = await conn.query<RowDataPacket[]>(`SHOW CREATE ${kind} ${id(w.name)}`)
@@ -54,13 +64,19 @@ export async function readDefinitions(conn: Connection, database: string): Promi
     const key = Object.keys(row).find((k) => k.startsWith('Create ') || k === 'SQL Original Statement')
     const sql = key === undefined ? null : (row[key] as string | null)
     if (typeof sql !== 'string' || sql === '') {
-      throw new DbkeeperError('PRIVILEGE', `the definition of ${kind.toLowerCase()} \`${database}\`.\`${w.name}\` cannot be read (SHOW CREATE ${kind} gives nothing), so it could not be moved; nothing was changed`, {
-        hint: 'restore as a user that may read every routine (SELECT on mysql.proc, or the routines\' DEFINER), e.g. one with ALL PRIVILEGES ON *.*',
-      })
+      throw new DbkeeperError(
+        'PRIVILEGE',
+        `the definition of ${kind.toLowerCase()} \`${database}\`.\`${w.name}\` cannot be read (SHOW CREATE ${kind} gives nothing), so it could not be moved; nothing was changed`,
+        {
+          hint: "restore as a user that may read every routine (SELECT on mysql.proc, or the routines' DEFINER), e.g. one with ALL PRIVILEGES ON *.*",
+        },
+      )
     }
-    const str = (k: string) => (typeof row[k] === 'string' ? (row[k]) : undefined)
+    const str = (k: string) => (typeof row[k] === 'string' ? row[k] : undefined)
     out.push({
-      kind, name: w.name, sql,
+      kind,
+      name: w.name,
+      sql,
       ...(str('sql_mode') !== undefined ? { sqlMode: str('sql_mode') } : {}),
       ...(str('character_set_client') ? { charset: str('character_set_client') } : {}),
       ...(str('collation_connection') ? { collation: str('collation_connection') } : {}),
@@ -81,7 +97,13 @@ export function dropStatement(d: Definition, database: string): string {
  * server printed with that name inside it (see rewrite.ts) is given `database` instead.
  * `created` receives each one as it is created, for the caller's rollback.
  */
-export async function createAll(conn: Connection, defs: readonly Definition[], database: string, from: string, created: Definition[]): Promise<void> {
+export async function createAll(
+  conn: Connection,
+  defs: readonly Definition[],
+  database: string,
+  from: string,
+  created: Definition[],
+): Promise<void> {
   await conn.query(`USE ${id(database)}`)
   const [[initial]] = await conn.query<RowDataPacket[]>('SELECT @@SESSION.sql_mode AS m')
   let pending = [...defs]
@@ -103,7 +125,13 @@ export async function createAll(conn: Connection, defs: readonly Definition[], d
   await conn.query('SET NAMES utf8mb4')
 }
 
-async function createOne(conn: Connection, def: Definition, database: string, from: string, sqlMode: string): Promise<void> {
+async function createOne(
+  conn: Connection,
+  def: Definition,
+  database: string,
+  from: string,
+  sqlMode: string,
+): Promise<void> {
   const sql = def.kind === 'VIEW' ? requalify(def.sql, from, database) : def.sql
   // The connection sends UTF-8: the object's own client character set is kept when the text
   // means the same in it (a utf8 flavour, or plain ASCII), else utf8mb4 keeps the text right.
@@ -111,7 +139,9 @@ async function createOne(conn: Connection, def: Definition, database: string, fr
   const settings = [
     `sql_mode = ${mysql.escape(def.sqlMode ?? sqlMode)}`,
     ...(sameBytes ? [`character_set_client = ${mysql.escape(def.charset)}`] : ['character_set_client = utf8mb4']),
-    ...(sameBytes && def.collation ? [`collation_connection = ${mysql.escape(def.collation)}`] : ['collation_connection = utf8mb4_general_ci']),
+    ...(sameBytes && def.collation
+      ? [`collation_connection = ${mysql.escape(def.collation)}`]
+      : ['collation_connection = utf8mb4_general_ci']),
     ...(def.timeZone ? [`time_zone = ${mysql.escape(def.timeZone)}`] : []),
   ]
   await conn.query(`SET SESSION ${settings.join(', ')}`)

@@ -35,7 +35,10 @@ export class MysqlEngine implements Engine {
     try {
       return await this.#probe(signal)
     } catch (error) {
-      if (signal.aborted) throw new DbkeeperError('ABORTED', `probing ${this.#source.id} was stopped: the run was aborted`, { cause: error })
+      if (signal.aborted)
+        throw new DbkeeperError('ABORTED', `probing ${this.#source.id} was stopped: the run was aborted`, {
+          cause: error,
+        })
       throw fromDriverError(this.#source, error)
     }
   }
@@ -87,7 +90,11 @@ export class MysqlEngine implements Engine {
 
   /** mysqldump writes the marker last, and only when it finished; `--skip-comments` is refused by the config. */
   checkContent(_head: Buffer, tail: Buffer): string | undefined {
-    const lines = tail.toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean)
+    const lines = tail
+      .toString('utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
     if (lines.at(-1)?.startsWith(END_MARKER)) return undefined
     return `the dump has no '${END_MARKER}' end marker: mysqldump stopped early`
   }

@@ -61,31 +61,43 @@ export function fromDriverError(source: SourceConfig, error: unknown, database?:
   const text = scrubSecrets(e.message ?? String(error))
   const code = e.code ?? ''
   if (code in NETWORK_CODES) {
-    return new DbkeeperError('CONNECT', `cannot reach the MySQL/MariaDB server at ${where(source)}: ${NETWORK_CODES[code]} (${code})`, {
-      hint: connectHint(source), cause: error,
-    })
+    return new DbkeeperError(
+      'CONNECT',
+      `cannot reach the MySQL/MariaDB server at ${where(source)}: ${NETWORK_CODES[code]} (${code})`,
+      {
+        hint: connectHint(source),
+        cause: error,
+      },
+    )
   }
   if (e.errno === 1045) {
-    return new DbkeeperError('AUTH', `the server at ${where(source)} refused the credentials: ${text}`, { hint: authHint(source), cause: error })
+    return new DbkeeperError('AUTH', `the server at ${where(source)} refused the credentials: ${text}`, {
+      hint: authHint(source),
+      cause: error,
+    })
   }
   if (e.errno === 1130) {
     return new DbkeeperError('AUTH', `the server at ${where(source)} has no account for this client host: ${text}`, {
-      hint: `create the account for the backup host on the server (e.g. '${source.user ?? 'root'}'@'%'), or check ${source.id}_USER`, cause: error,
+      hint: `create the account for the backup host on the server (e.g. '${source.user ?? 'root'}'@'%'), or check ${source.id}_USER`,
+      cause: error,
     })
   }
   if (e.errno !== undefined && PRIVILEGE_ERRNOS.includes(e.errno)) {
     const what = database === undefined ? '' : ` to database \`${database}\` (or it does not exist)`
     return new DbkeeperError('PRIVILEGE', `user '${source.user ?? 'root'}' has no access${what}: ${text}`, {
-      hint: `${grantHint(source, database)}; or check ${source.id}_NAME`, cause: error,
+      hint: `${grantHint(source, database)}; or check ${source.id}_NAME`,
+      cause: error,
     })
   }
   if (e.errno === 1049) {
     return new DbkeeperError('NOT_FOUND', `database \`${database ?? '?'}\` does not exist on ${where(source)}`, {
-      hint: `check ${source.id}_NAME`, cause: error,
+      hint: `check ${source.id}_NAME`,
+      cause: error,
     })
   }
   return new DbkeeperError('CONNECT', `talking to the MySQL/MariaDB server at ${where(source)} failed: ${text}`, {
-    hint: connectHint(source), cause: error,
+    hint: connectHint(source),
+    cause: error,
   })
 }
 
@@ -110,7 +122,11 @@ interface Rule {
 /** First matching rule wins: "Access denied … to database" (1044) must not read as bad credentials. */
 const RULES: Rule[] = [
   { code: 'AUTH', test: /\b1045\b|\(using password: (YES|NO)\)/, hint: (s) => authHint(s) },
-  { code: 'CONNECT', test: /Got error: 200[2-5]\b|Can't connect to|Unknown (MySQL |MariaDB )?server host/i, hint: (s) => connectHint(s) },
+  {
+    code: 'CONNECT',
+    test: /Got error: 200[2-5]\b|Can't connect to|Unknown (MySQL |MariaDB )?server host/i,
+    hint: (s) => connectHint(s),
+  },
   { code: 'NOT_FOUND', test: /\b1049\b|Unknown database/i, hint: (s) => `check ${s.id}_NAME` },
   {
     code: 'PRIVILEGE',
@@ -126,7 +142,10 @@ const RULES: Rule[] = [
 
 /** "SHOW VIEW command denied…" → "SHOW VIEW"; "you need (at least one of) the PROCESS privilege(s)" → "PROCESS". */
 function neededPrivilege(line: string): string | undefined {
-  return /you need \(at least one of\) the (.+?) privilege/i.exec(line)?.[1] ?? /([A-Z][A-Z ]*[A-Z]) command denied/.exec(line)?.[1]
+  return (
+    /you need \(at least one of\) the (.+?) privilege/i.exec(line)?.[1] ??
+    /([A-Z][A-Z ]*[A-Z]) command denied/.exec(line)?.[1]
+  )
 }
 
 function stripToolPrefix(line: string): string {
@@ -139,7 +158,10 @@ function stripToolPrefix(line: string): string {
  */
 export function judgeMysqldump(tool: string, source: SourceConfig, database: string) {
   return (exit: ToolExit): DbkeeperError | undefined => {
-    const lines = exit.stderr.split('\n').map((l) => l.trim()).filter(Boolean)
+    const lines = exit.stderr
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
     const errors = lines.filter(isErrorLine)
     const clean = exit.exitCode === 0 && !exit.signal
     if (clean && errors.length === 0) return undefined
@@ -148,7 +170,9 @@ export function judgeMysqldump(tool: string, source: SourceConfig, database: str
     for (const rule of RULES) {
       const line = candidates.find((l) => rule.test.test(l))
       if (line === undefined) continue
-      return new DbkeeperError(rule.code, `${tool} ${describeExit(exit)}: ${stripToolPrefix(line)}`, { hint: rule.hint(source, database, line) })
+      return new DbkeeperError(rule.code, `${tool} ${describeExit(exit)}: ${stripToolPrefix(line)}`, {
+        hint: rule.hint(source, database, line),
+      })
     }
     const line = errors.at(-1) ?? lines.at(-1)
     const message = clean
@@ -167,41 +191,76 @@ const SQL_ERROR = /^ERROR (\d+) \(([0-9A-Z]{5})\)(?: at line (\d+))?: (.*)$/
  * The verdict on a finished client: undefined when the whole dump ran. `where` names the target
  * ("database `shop` on db:3306"); `next` is the operator's way back (the safety backup).
  */
-export function judgeClient(source: SourceConfig, command: string, exit: ToolExit, where: string, next: string): DbkeeperError | undefined {
+export function judgeClient(
+  source: SourceConfig,
+  command: string,
+  exit: ToolExit,
+  where: string,
+  next: string,
+): DbkeeperError | undefined {
   if (exit.inputError) {
-    return new DbkeeperError('RESTORE_FAILED', `the backup could not be read while restoring into ${where}: ${exit.inputError.message}; the statements before that point did run`, {
-      hint: `run \`dbkeeper verify\` on the backup; ${next}`, cause: exit.inputError,
-    })
+    return new DbkeeperError(
+      'RESTORE_FAILED',
+      `the backup could not be read while restoring into ${where}: ${exit.inputError.message}; the statements before that point did run`,
+      {
+        hint: `run \`dbkeeper verify\` on the backup; ${next}`,
+        cause: exit.inputError,
+      },
+    )
   }
   if (exit.exitCode === 0 && !exit.signal) return undefined
-  const lines = exit.stderr.split('\n').map((l) => l.trim()).filter(Boolean)
+  const lines = exit.stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
   const sqlLine = lines.find((l) => SQL_ERROR.test(l))
   const m = sqlLine === undefined ? undefined : SQL_ERROR.exec(sqlLine)!
   const errno = m ? Number(m[1]) : undefined
   if (errno === 1045 || (errno === undefined && /Access denied for user/.test(exit.stderr))) {
-    return new DbkeeperError('AUTH', `${command} could not log in to restore into ${where}: ${sqlLine ?? lastLines(exit.stderr, 1)}`, { hint: `check ${source.id}_USER / ${source.id}_PASS (or ${source.id}_PASS_FILE)` })
+    return new DbkeeperError(
+      'AUTH',
+      `${command} could not log in to restore into ${where}: ${sqlLine ?? lastLines(exit.stderr, 1)}`,
+      { hint: `check ${source.id}_USER / ${source.id}_PASS (or ${source.id}_PASS_FILE)` },
+    )
   }
   if (errno !== undefined && CONNECT_ERRNOS.includes(errno)) {
-    return new DbkeeperError('CONNECT', `${command} lost or could not reach the server restoring into ${where}: ${sqlLine}`, { hint: `check ${source.id}_HOST / ${source.id}_PORT and the server log; ${next}` })
+    return new DbkeeperError(
+      'CONNECT',
+      `${command} lost or could not reach the server restoring into ${where}: ${sqlLine}`,
+      { hint: `check ${source.id}_HOST / ${source.id}_PORT and the server log; ${next}` },
+    )
   }
   if (errno === 1153) {
     const at = m![3] === undefined ? '' : ` at line ${m![3]} of the dump`
-    return new DbkeeperError('RESTORE_FAILED', `the server refused a statement${at} longer than its max_allowed_packet, restoring into ${where}: ${sqlLine}`, {
-      hint: `as an administrator of that server: SET GLOBAL max_allowed_packet = 1073741824; (and max_allowed_packet = 1G under [mysqld] in my.cnf to keep it), then restore again` +
-        `${m![3] === undefined ? '' : ` — the statement's size: gunzip -c FILE | sed -n '${m![3]}p' | wc -c`}; backups taken by this version record the size they need, and dbkeeper restore raises the setting itself when its user has SUPER; ${next}`,
-    })
+    return new DbkeeperError(
+      'RESTORE_FAILED',
+      `the server refused a statement${at} longer than its max_allowed_packet, restoring into ${where}: ${sqlLine}`,
+      {
+        hint:
+          `as an administrator of that server: SET GLOBAL max_allowed_packet = 1073741824; (and max_allowed_packet = 1G under [mysqld] in my.cnf to keep it), then restore again` +
+          `${m![3] === undefined ? '' : ` — the statement's size: gunzip -c FILE | sed -n '${m![3]}p' | wc -c`}; backups taken by this version record the size they need, and dbkeeper restore raises the setting itself when its user has SUPER; ${next}`,
+      },
+    )
   }
   if (m) {
     const privilege = PRIVILEGE_ERRNOS.includes(errno!) || errno === 1370
     const at = m[3] === undefined ? '' : ` at line ${m[3]} of the dump`
-    return new DbkeeperError(privilege ? 'PRIVILEGE' : 'RESTORE_FAILED', `${command} stopped at the first failing statement${at}, restoring into ${where}: ${sqlLine}`, {
-      hint: privilege
-        ? `restoring needs a user with all privileges on the database (and SET USER / SUPER for the DEFINER of views, triggers and routines): run the restore with ${source.id}_USER set to such a user; ${next}`
-        : `the statements before it did run; ${next}${m[3] === undefined ? '' : `; to see the statement: gunzip -c FILE | sed -n '${m[3]}p' | cut -c1-500`}`,
-    })
+    return new DbkeeperError(
+      privilege ? 'PRIVILEGE' : 'RESTORE_FAILED',
+      `${command} stopped at the first failing statement${at}, restoring into ${where}: ${sqlLine}`,
+      {
+        hint: privilege
+          ? `restoring needs a user with all privileges on the database (and SET USER / SUPER for the DEFINER of views, triggers and routines): run the restore with ${source.id}_USER set to such a user; ${next}`
+          : `the statements before it did run; ${next}${m[3] === undefined ? '' : `; to see the statement: gunzip -c FILE | sed -n '${m[3]}p' | cut -c1-500`}`,
+      },
+    )
   }
   const how = exit.signal ? `was killed by ${exit.signal}` : `exited ${exit.exitCode ?? '?'}`
-  return new DbkeeperError('RESTORE_FAILED', `${command} ${how} restoring into ${where}: ${lastLines(exit.stderr, 3) || 'no message on stderr'}`, { hint: next })
+  return new DbkeeperError(
+    'RESTORE_FAILED',
+    `${command} ${how} restoring into ${where}: ${lastLines(exit.stderr, 3) || 'no message on stderr'}`,
+    { hint: next },
+  )
 }
 
 /** The grant pattern of the databases an in-place restore creates beside `target` (LIKE-escaped). */
@@ -214,14 +273,22 @@ export function restoreError(source: SourceConfig, target: string, label: string
   if (error instanceof DbkeeperError) return error
   const e = error as { errno?: number; sqlState?: string; message?: string }
   if (e.errno !== undefined && PRIVILEGE_ERRNOS.includes(e.errno)) {
-    return new DbkeeperError('PRIVILEGE', `user '${source.user ?? 'root'}' may not restore into ${label}: ${scrubSecrets(e.message ?? '')}`, {
-      hint: `restoring needs CREATE, DROP and write privileges on the database and on the copy loaded beside it (GRANT ALL ON \`${target}\`.* … and ON \`${besidePattern(target)}\`.* …): ` +
-        `run the restore with ${source.id}_USER set to such a user (docs/RESTORE.md)`,
-      cause: error,
-    })
+    return new DbkeeperError(
+      'PRIVILEGE',
+      `user '${source.user ?? 'root'}' may not restore into ${label}: ${scrubSecrets(e.message ?? '')}`,
+      {
+        hint:
+          `restoring needs CREATE, DROP and write privileges on the database and on the copy loaded beside it (GRANT ALL ON \`${target}\`.* … and ON \`${besidePattern(target)}\`.* …): ` +
+          `run the restore with ${source.id}_USER set to such a user (docs/RESTORE.md)`,
+        cause: error,
+      },
+    )
   }
   if (typeof e.sqlState === 'string' && e.errno !== undefined) {
-    return new DbkeeperError('RESTORE_FAILED', `${label}: the server refused: ${scrubSecrets(e.message ?? '')}`, { hint: 'see the server log', cause: error })
+    return new DbkeeperError('RESTORE_FAILED', `${label}: the server refused: ${scrubSecrets(e.message ?? '')}`, {
+      hint: 'see the server log',
+      cause: error,
+    })
   }
   return fromDriverError(source, error, target)
 }

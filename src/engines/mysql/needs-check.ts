@@ -32,29 +32,45 @@ export async function checkNeeds(conn: Connection, t: DriverTarget, label: strin
   const current = await globalPacket(conn)
   if (longest > 0 && packetFor(longest) > current) {
     if (longest + 1024 > PACKET_MAX) {
-      throw new DbkeeperError('RESTORE_FAILED', `backup ${t.backup.id} holds a statement of ${mib(longest)}, longer than any server's max_allowed_packet (1 GiB) allows; nothing was changed`, {
-        hint: 'restore it with --to-file and load the rows by other means (LOAD DATA), or restore an older backup',
-      })
+      throw new DbkeeperError(
+        'RESTORE_FAILED',
+        `backup ${t.backup.id} holds a statement of ${mib(longest)}, longer than any server's max_allowed_packet (1 GiB) allows; nothing was changed`,
+        {
+          hint: 'restore it with --to-file and load the rows by other means (LOAD DATA), or restore an older backup',
+        },
+      )
     }
     packet = packetFor(longest)
     // A no-op SET GLOBAL: asks the server whether this user may raise it, changing nothing.
-    await conn.query('SET GLOBAL max_allowed_packet = @@GLOBAL.max_allowed_packet').catch((error: { errno?: number; sqlMessage?: string }) => {
-      if (error.errno !== 1227) throw error
-      throw new DbkeeperError('PRIVILEGE', `backup ${t.backup.id} holds a statement of ${mib(longest)} (${longest} bytes); ${label} allows ${mib(current)} (max_allowed_packet), ` +
-        `and user '${t.source.user ?? 'root'}' may not raise it (${error.sqlMessage ?? 'needs SUPER'}); nothing was changed`, {
-        hint: `as an administrator of that server: ${packetSetting(longest)} — then restore again; or restore as a user with SUPER, which raises it for the load only`,
-        cause: error,
+    await conn
+      .query('SET GLOBAL max_allowed_packet = @@GLOBAL.max_allowed_packet')
+      .catch((error: { errno?: number; sqlMessage?: string }) => {
+        if (error.errno !== 1227) throw error
+        throw new DbkeeperError(
+          'PRIVILEGE',
+          `backup ${t.backup.id} holds a statement of ${mib(longest)} (${longest} bytes); ${label} allows ${mib(current)} (max_allowed_packet), ` +
+            `and user '${t.source.user ?? 'root'}' may not raise it (${error.sqlMessage ?? 'needs SUPER'}); nothing was changed`,
+          {
+            hint: `as an administrator of that server: ${packetSetting(longest)} — then restore again; or restore as a user with SUPER, which raises it for the load only`,
+            cause: error,
+          },
+        )
       })
-    })
-    lines.push(`the backup's longest statement is ${mib(longest)}: max_allowed_packet (${mib(current)}) will be raised to ${mib(packet)} for the load and set back afterwards`)
+    lines.push(
+      `the backup's longest statement is ${mib(longest)}: max_allowed_packet (${mib(current)}) will be raised to ${mib(packet)} for the load and set back afterwards`,
+    )
   }
   const definers = needs.definers ?? []
   const missing = await missingDefiners(conn, definers)
   if (missing === undefined && definers.length > 0) {
-    lines.push(`could not check whether the definers ${definers.join(', ')} exist on this server (user '${t.source.user ?? 'root'}' may not read mysql.user)`)
+    lines.push(
+      `could not check whether the definers ${definers.join(', ')} exist on this server (user '${t.source.user ?? 'root'}' may not read mysql.user)`,
+    )
   } else if (missing && missing.length > 0) {
-    lines.push(`the definer${missing.length === 1 ? '' : 's'} ${missing.join(', ')} of views, routines, triggers or events ${missing.length === 1 ? 'does' : 'do'} not exist on this server: ` +
-      'the objects are created anyway (restoring needs SET USER or SUPER), and using them fails with ERROR 1449 until the account exists (CREATE USER …) or their DEFINER is changed')
+    lines.push(
+      `the definer${missing.length === 1 ? '' : 's'} ${missing.join(', ')} of views, routines, triggers or events ${missing.length === 1 ? 'does' : 'do'} not exist on this server: ` +
+        'the objects are created anyway (restoring needs SET USER or SUPER), and using them fails with ERROR 1449 until the account exists (CREATE USER …) or their DEFINER is changed',
+    )
   }
   return { lines, ...(packet ? { packet } : {}) }
 }

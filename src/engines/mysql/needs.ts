@@ -38,7 +38,9 @@ export async function definersOf(conn: Connection, database: string): Promise<st
     `SELECT DEFINER AS d FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?
      UNION SELECT DEFINER FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?
      UNION SELECT DEFINER FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?
-     UNION SELECT DEFINER FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?`, [database, database, database, database])
+     UNION SELECT DEFINER FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?`,
+    [database, database, database, database],
+  )
   return [...new Set(rows.map((r) => String(r.d)))].sort()
 }
 
@@ -59,25 +61,37 @@ export async function missingDefiners(conn: Connection, definers: readonly strin
 }
 
 /** The backup side: measured after the dump, on the source server. Problems of the server's settings are warnings. */
-export async function measureNeeds(conn: Connection, database: string, observed: DumpObservation): Promise<RestoreNeeds> {
+export async function measureNeeds(
+  conn: Connection,
+  database: string,
+  observed: DumpObservation,
+): Promise<RestoreNeeds> {
   const longestStatement = observed.longestLine
   const [[vars]] = await conn.query<RowDataPacket[]>('SELECT @@global.max_allowed_packet AS packet')
   const packet = Number(vars?.packet ?? 0)
   const definers = await definersOf(conn, database)
   const [parts] = await conn.query<RowDataPacket[]>(
-    'SELECT DISTINCT TABLE_NAME AS t FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = ? AND PARTITION_NAME IS NOT NULL ORDER BY 1', [database])
+    'SELECT DISTINCT TABLE_NAME AS t FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = ? AND PARTITION_NAME IS NOT NULL ORDER BY 1',
+    [database],
+  )
   const partitioned = parts.map((r) => String(r.t))
   const warnings: string[] = []
   if (packet > 0 && packetFor(longestStatement) > packet) {
-    warnings.push(`the longest statement is ${mib(longestStatement)} (${longestStatement} bytes), this server's max_allowed_packet is ${mib(packet)}: ` +
-      `a restore into it needs ${packetSetting(longestStatement)} — dbkeeper restore raises it itself when its user may (SUPER)`)
+    warnings.push(
+      `the longest statement is ${mib(longestStatement)} (${longestStatement} bytes), this server's max_allowed_packet is ${mib(packet)}: ` +
+        `a restore into it needs ${packetSetting(longestStatement)} — dbkeeper restore raises it itself when its user may (SUPER)`,
+    )
   }
   const missing = await missingDefiners(conn, definers)
   if (missing === undefined && definers.length > 0) {
-    warnings.push(`could not check whether the definers ${definers.join(', ')} exist (the backup user may not read mysql.user)`)
+    warnings.push(
+      `could not check whether the definers ${definers.join(', ')} exist (the backup user may not read mysql.user)`,
+    )
   } else if (missing && missing.length > 0) {
-    warnings.push(`the definer${missing.length === 1 ? '' : 's'} ${missing.join(', ')} of views, routines, triggers or events no longer exist${missing.length === 1 ? 's' : ''}: ` +
-      'a restore creates the objects anyway only as a user with SET USER or SUPER, and using them fails with ERROR 1449 until the account is created again')
+    warnings.push(
+      `the definer${missing.length === 1 ? '' : 's'} ${missing.join(', ')} of views, routines, triggers or events no longer exist${missing.length === 1 ? 's' : ''}: ` +
+        'a restore creates the objects anyway only as a user with SET USER or SUPER, and using them fails with ERROR 1449 until the account is created again',
+    )
   }
   return {
     longestStatement,

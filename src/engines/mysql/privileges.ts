@@ -34,10 +34,15 @@ export interface Grants {
 
 /** Pure: which of the needed privileges are absent. 'routines' stands for "cannot read routines". */
 export function missingFrom(grants: Grants): string[] {
-  const has = (p: string) => grants.global.has(p) || grants.global.has('ALL PRIVILEGES') || grants.schema.has(p) || grants.table.has(p)
+  const has = (p: string) =>
+    grants.global.has(p) || grants.global.has('ALL PRIVILEGES') || grants.schema.has(p) || grants.table.has(p)
   const missing: string[] = SCHEMA_NEEDS.filter((p) => !has(p))
-  const routines = grants.global.has('SELECT') || grants.canReadProc ||
-    grants.global.has('SHOW CREATE ROUTINE') || grants.schema.has('SHOW CREATE ROUTINE') || grants.global.has('SHOW_ROUTINE')
+  const routines =
+    grants.global.has('SELECT') ||
+    grants.canReadProc ||
+    grants.global.has('SHOW CREATE ROUTINE') ||
+    grants.schema.has('SHOW CREATE ROUTINE') ||
+    grants.global.has('SHOW_ROUTINE')
   if (!routines) missing.push('routines')
   return missing
 }
@@ -68,14 +73,30 @@ export async function missingPrivileges(conn: Connection, database: string): Pro
   if (await hasActiveRole(conn)) return []
   const [currentUser] = await column(conn, 'SELECT CURRENT_USER()', [])
   const grantee = granteeOf(currentUser ?? '')
-  const global = await column(conn, 'SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ?', [grantee])
-  const schema = await column(conn,
-    'SELECT PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = ? AND ? LIKE TABLE_SCHEMA', [grantee, database])
-  const table = await column(conn,
-    'SELECT DISTINCT PRIVILEGE_TYPE FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE = ? AND TABLE_SCHEMA = ?', [grantee, database])
-  const proc = await column(conn,
+  const global = await column(conn, 'SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ?', [
+    grantee,
+  ])
+  const schema = await column(
+    conn,
+    'SELECT PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = ? AND ? LIKE TABLE_SCHEMA',
+    [grantee, database],
+  )
+  const table = await column(
+    conn,
+    'SELECT DISTINCT PRIVILEGE_TYPE FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE = ? AND TABLE_SCHEMA = ?',
+    [grantee, database],
+  )
+  const proc = await column(
+    conn,
     `SELECT PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = ? AND 'mysql' LIKE TABLE_SCHEMA AND PRIVILEGE_TYPE = 'SELECT'
      UNION SELECT PRIVILEGE_TYPE FROM information_schema.TABLE_PRIVILEGES
-       WHERE GRANTEE = ? AND TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'proc' AND PRIVILEGE_TYPE = 'SELECT'`, [grantee, grantee])
-  return missingFrom({ global: new Set(global), schema: new Set(schema), table: new Set(table), canReadProc: proc.length > 0 })
+       WHERE GRANTEE = ? AND TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'proc' AND PRIVILEGE_TYPE = 'SELECT'`,
+    [grantee, grantee],
+  )
+  return missingFrom({
+    global: new Set(global),
+    schema: new Set(schema),
+    table: new Set(table),
+    canReadProc: proc.length > 0,
+  })
 }

@@ -58,9 +58,13 @@ export async function resolveDatabases(conn: Connection, source: SourceConfig): 
   const visible = all.filter((name) => !SYSTEM_DATABASES.has(name.toLowerCase()) && !isScratchName(name))
   if (source.databases === 'ALL') {
     if (visible.length === 0) {
-      throw new DbkeeperError('NOT_FOUND', `${source.id}_NAME=ALL found no databases to back up on ${source.host}:${source.port ?? 3306} (system databases are left out)`, {
-        hint: `create the database, grant ${source.user ?? 'root'} access to it, or name the databases in ${source.id}_NAME`,
-      })
+      throw new DbkeeperError(
+        'NOT_FOUND',
+        `${source.id}_NAME=ALL found no databases to back up on ${source.host}:${source.port ?? 3306} (system databases are left out)`,
+        {
+          hint: `create the database, grant ${source.user ?? 'root'} access to it, or name the databases in ${source.id}_NAME`,
+        },
+      )
     }
     return visible
   }
@@ -71,9 +75,14 @@ export async function resolveDatabases(conn: Connection, source: SourceConfig): 
     } catch (error) {
       const mapped = fromDriverError(source, error, name)
       if (mapped.code === 'NOT_FOUND') {
-        throw new DbkeeperError('NOT_FOUND', `database \`${name}\` named in ${source.id}_NAME does not exist on ${source.host}:${source.port ?? 3306}`, {
-          hint: `check ${source.id}_NAME (the server has: ${visible.join(', ') || 'no user databases'})`, cause: error,
-        })
+        throw new DbkeeperError(
+          'NOT_FOUND',
+          `database \`${name}\` named in ${source.id}_NAME does not exist on ${source.host}:${source.port ?? 3306}`,
+          {
+            hint: `check ${source.id}_NAME (the server has: ${visible.join(', ') || 'no user databases'})`,
+            cause: error,
+          },
+        )
       }
       throw mapped
     }
@@ -86,13 +95,21 @@ export async function checkPrivileges(conn: Connection, source: SourceConfig, da
   const missing = await missingPrivileges(conn, database)
   if (missing.length === 0) return
   const user = source.user ?? 'root'
-  const why = missing.map((p) => `${p === 'routines' ? 'no right to read routines' : `no ${p}`}: ${CONSEQUENCE[p]}`).join('; ')
+  const why = missing
+    .map((p) => `${p === 'routines' ? 'no right to read routines' : `no ${p}`}: ${CONSEQUENCE[p]}`)
+    .join('; ')
   const schemaGrants = missing.filter((p) => p !== 'routines')
   const hints = [
     ...(schemaGrants.length ? [grantHint(source, database, schemaGrants.join(', '))] : []),
-    ...(missing.includes('routines') ? [`for routines grant one of: ${ROUTINE_GRANTS} to '${user}'@'%' — or set ${source.id}_USER to an account that has it`] : []),
+    ...(missing.includes('routines')
+      ? [
+          `for routines grant one of: ${ROUTINE_GRANTS} to '${user}'@'%' — or set ${source.id}_USER to an account that has it`,
+        ]
+      : []),
   ]
-  throw new DbkeeperError('PRIVILEGE', `user '${user}' lacks privileges on database \`${database}\` (${why})`, { hint: hints.join('; ') })
+  throw new DbkeeperError('PRIVILEGE', `user '${user}' lacks privileges on database \`${database}\` (${why})`, {
+    hint: hints.join('; '),
+  })
 }
 
 interface TableRow extends RowDataPacket {
@@ -110,7 +127,9 @@ export async function describeDatabases(conn: Connection, names: string[]): Prom
     `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS name, TABLE_ROWS AS table_rows, DATA_LENGTH + INDEX_LENGTH AS bytes
        FROM information_schema.TABLES
       WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (?)
-      ORDER BY TABLE_SCHEMA, TABLE_NAME`, [names])
+      ORDER BY TABLE_SCHEMA, TABLE_NAME`,
+    [names],
+  )
   for (const row of rows) {
     infos.get(row.db)?.tables.push({
       name: row.name,

@@ -21,11 +21,18 @@ export function mysqlExtraOptsOf(backup: { tool: { options: readonly string[] } 
 }
 
 export async function redumpMysql(a: RedumpArgs): Promise<Redumped> {
-  const engine = new MysqlEngine({ ...a.source, databases: [a.scratch], extraOpts: mysqlExtraOptsOf(a.backup) }, a.workDir)
+  const engine = new MysqlEngine(
+    { ...a.source, databases: [a.scratch], extraOpts: mysqlExtraOptsOf(a.backup) },
+    a.workDir,
+  )
   await engine.probe(a.signal) // picks the dump tool matching the server
   const dump = engine.dump(a.scratch, a.signal)
   // A view the server prints with its database's name inside names the scratch database in the re-dump.
   const stdout = pipeline(dump.stdout, new ViewQualifierRewrite(a.scratch, a.backup.database), () => {})
   const content = a.openBackup()
-  return { kind: 'lines', backup: { stdout: content.stream, done: Promise.resolve(), assertComplete: () => content.assertComplete() }, actual: { stdout, done: dump.done } }
+  return {
+    kind: 'lines',
+    backup: { stdout: content.stream, done: Promise.resolve(), assertComplete: () => content.assertComplete() },
+    actual: { stdout, done: dump.done },
+  }
 }

@@ -45,7 +45,9 @@ export class MysqlDriver implements RestoreDriver {
       const [rows] = await conn.query<RowDataPacket[]>(
         `SELECT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?)
               + (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?)
-              + (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?) AS n`, [this.t.target, this.t.target, this.t.target])
+              + (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?) AS n`,
+        [this.t.target, this.t.target, this.t.target],
+      )
       return { exists: true, empty: Number(rows[0]?.n ?? 0) === 0 }
     })
   }
@@ -75,10 +77,14 @@ export class MysqlDriver implements RestoreDriver {
       await this.t.scratch?.forget(probe)
       if ((error as { errno?: number }).errno !== 1044) throw error
       const user = this.t.source.user ?? 'root'
-      throw new DbkeeperError('PRIVILEGE', `user '${user}' may not create the database beside ${this.label} that an in-place restore loads into (\`${probe}\`); nothing was changed`, {
-        hint: `GRANT ALL PRIVILEGES ON \`${besidePattern(this.t.target)}\`.* TO '${user}'@'%'; or restore --into a new name (then swap by hand), or run the restore as a user with these rights (docs/RESTORE.md, Privileges)`,
-        cause: error,
-      })
+      throw new DbkeeperError(
+        'PRIVILEGE',
+        `user '${user}' may not create the database beside ${this.label} that an in-place restore loads into (\`${probe}\`); nothing was changed`,
+        {
+          hint: `GRANT ALL PRIVILEGES ON \`${besidePattern(this.t.target)}\`.* TO '${user}'@'%'; or restore --into a new name (then swap by hand), or run the restore as a user with these rights (docs/RESTORE.md, Privileges)`,
+          cause: error,
+        },
+      )
     }
     await conn.query(`DROP DATABASE ${id(probe)}`)
     await this.t.scratch?.forget(probe)
@@ -92,7 +98,8 @@ export class MysqlDriver implements RestoreDriver {
     await this.#withConn(signal, async (conn) => {
       // The dump does not carry the database's defaults (no CREATE DATABASE): keep the target's,
       // else take the backed-up database's when it is on this server, else utf8mb4.
-      const charset = (await charsetOf(conn, this.t.target)) ?? (await charsetOf(conn, this.t.backup.database)) ?? { cs: 'utf8mb4', coll: undefined }
+      const charset = (await charsetOf(conn, this.t.target)) ??
+        (await charsetOf(conn, this.t.backup.database)) ?? { cs: 'utf8mb4', coll: undefined }
       this.#createOptions = `CHARACTER SET ${charset.cs}${charset.coll ? ` COLLATE ${charset.coll}` : ''}`
       await conn.query(`CREATE DATABASE ${id(into)} ${this.#createOptions}`)
     })
@@ -107,8 +114,12 @@ export class MysqlDriver implements RestoreDriver {
       // HOME points at the private work directory so that no ~/.my.cnf overrides the credentials.
       const next = state.exists ? `${this.label} was not changed` : 'nothing was left behind'
       await runTool(command, clientArgs(defaults, into), {
-        env: childEnv({ HOME: this.t.workDir }), input, signal, stderr: { keep: 'tail', bytes: 64 * 1024 },
-        installHint: 'install the client tools (Debian: mariadb-client)', abortedMessage: `${command} was stopped: the restore was aborted`,
+        env: childEnv({ HOME: this.t.workDir }),
+        input,
+        signal,
+        stderr: { keep: 'tail', bytes: 64 * 1024 },
+        installHint: 'install the client tools (Debian: mariadb-client)',
+        abortedMessage: `${command} was stopped: the restore was aborted`,
         judge: (exit) => judgeClient(this.t.source, command, exit, this.label, next),
       })
       content.assertComplete()
@@ -135,7 +146,9 @@ export class MysqlDriver implements RestoreDriver {
 
   async #resetPacket(value: number): Promise<void> {
     await this.#withConn(new AbortController().signal, (conn) => setPacket(conn, value)).catch((error: unknown) => {
-      this.#notes.push(`max_allowed_packet could not be set back to ${value} (${error instanceof Error ? error.message : String(error)}): SET GLOBAL max_allowed_packet = ${value}`)
+      this.#notes.push(
+        `max_allowed_packet could not be set back to ${value} (${error instanceof Error ? error.message : String(error)}): SET GLOBAL max_allowed_packet = ${value}`,
+      )
     })
   }
 
@@ -144,7 +157,15 @@ export class MysqlDriver implements RestoreDriver {
     if (staging === undefined || staging === this.t.target) return this.#notes
     // From here the swap owns the staging database: it drops it, or on a failed rollback keeps it for the operator.
     this.#loaded = undefined
-    const notes = await this.#withConn(signal, (conn) => swapIn(conn, { staging, target: this.t.target, createOptions: this.#createOptions, label: this.label, scratch: this.t.scratch }))
+    const notes = await this.#withConn(signal, (conn) =>
+      swapIn(conn, {
+        staging,
+        target: this.t.target,
+        createOptions: this.#createOptions,
+        label: this.label,
+        scratch: this.t.scratch,
+      }),
+    )
     return [...this.#notes, ...notes]
   }
 
@@ -166,7 +187,9 @@ export class MysqlDriver implements RestoreDriver {
   async count(signal: AbortSignal): Promise<{ tables: CountedTable[]; problems: string[] }> {
     return this.#withConn(signal, async (conn) => {
       const [names] = await conn.query<RowDataPacket[]>(
-        "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME", [this.#counted])
+        "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
+        [this.#counted],
+      )
       const tables: CountedTable[] = []
       for (const { name } of names as { name: string }[]) {
         const [rows] = await conn.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${id(this.#counted)}.${id(name)}`)
@@ -193,9 +216,14 @@ export class MysqlDriver implements RestoreDriver {
 }
 
 /** The database's default character set and collation, or undefined when it does not exist. */
-async function charsetOf(conn: Connection, database: string): Promise<{ cs: string; coll: string | undefined } | undefined> {
+async function charsetOf(
+  conn: Connection,
+  database: string,
+): Promise<{ cs: string; coll: string | undefined } | undefined> {
   const [rows] = await conn.query<RowDataPacket[]>(
-    'SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS coll FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [database])
+    'SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS coll FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?',
+    [database],
+  )
   const row = rows[0]
   if (!row) return undefined
   // Names from the server's own catalogue; checked anyway before they go into a statement.
@@ -207,7 +235,10 @@ async function charsetOf(conn: Connection, database: string): Promise<{ cs: stri
 export async function mysqlDatabaseExists(source: SourceConfig, name: string, signal: AbortSignal): Promise<boolean> {
   const conn = await connect(source, signal)
   try {
-    const [rows] = await conn.query<RowDataPacket[]>('SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [name])
+    const [rows] = await conn.query<RowDataPacket[]>(
+      'SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?',
+      [name],
+    )
     return rows.length > 0
   } finally {
     await conn.end().catch(() => {})

@@ -65,7 +65,10 @@ export class ViewQualifierRewrite extends Transform {
       pos = take
       const held = Buffer.concat(this.#held)
       const ended = held.at(-1) === 10
-      if (!VIEW_LINE.subarray(0, Math.min(held.length, VIEW_LINE.length)).equals(held.subarray(0, VIEW_LINE.length)) || (ended && held.length < VIEW_LINE.length)) {
+      if (
+        !VIEW_LINE.subarray(0, Math.min(held.length, VIEW_LINE.length)).equals(held.subarray(0, VIEW_LINE.length)) ||
+        (ended && held.length < VIEW_LINE.length)
+      ) {
         this.#release(held)
         this.#mode = ended ? 'start' : 'pass'
       } else if (held.length >= VIEW_LINE.length) {

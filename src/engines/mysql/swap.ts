@@ -27,7 +27,9 @@ const id = (name: string) => mysql.escapeId(name, true)
 /** Base tables and sequences (what RENAME TABLE moves), by name. */
 export async function tablesOf(conn: Connection, database: string): Promise<string[]> {
   const [rows] = await conn.query<RowDataPacket[]>(
-    "SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE IN ('BASE TABLE', 'SEQUENCE', 'SYSTEM VERSIONED') ORDER BY 1", [database])
+    "SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE IN ('BASE TABLE', 'SEQUENCE', 'SYSTEM VERSIONED') ORDER BY 1",
+    [database],
+  )
   return rows.map((r) => String(r.n))
 }
 
@@ -73,24 +75,39 @@ export async function swapIn(conn: Connection, n: SwapNames): Promise<string[]> 
     if (rollback) {
       // Kept for the operator, who is told not to drop them: the sweep must not either.
       for (const db of [old, n.staging]) await n.scratch?.forget(db).catch(() => {})
-      throw new DbkeeperError('RESTORE_FAILED', `${n.label} could not be swapped with the restored copy (${why}), and putting it back failed too (${rollback}): ` +
-        `its original tables are in \`${old}\`${renamed ? ` and the restored ones may be in \`${n.target}\`` : ''}, the restored copy in \`${n.staging}\``, {
-        hint: `do not drop \`${old}\` or \`${n.staging}\`: move the tables back by hand (RENAME TABLE \`${old}\`.t TO \`${n.target}\`.t …); the views, routines and events of ${n.label} are in the safety backup`,
-        cause: error,
-      })
+      throw new DbkeeperError(
+        'RESTORE_FAILED',
+        `${n.label} could not be swapped with the restored copy (${why}), and putting it back failed too (${rollback}): ` +
+          `its original tables are in \`${old}\`${renamed ? ` and the restored ones may be in \`${n.target}\`` : ''}, the restored copy in \`${n.staging}\``,
+        {
+          hint: `do not drop \`${old}\` or \`${n.staging}\`: move the tables back by hand (RENAME TABLE \`${old}\`.t TO \`${n.target}\`.t …); the views, routines and events of ${n.label} are in the safety backup`,
+          cause: error,
+        },
+      )
     }
     const lockWait = (error as { errno?: number }).errno === 1205
-    throw new DbkeeperError('RESTORE_FAILED', `${n.label} ${lockWait ? `is in use: RENAME TABLE waited ${LOCK_WAIT_SECONDS} s for another connection's lock` : `could not be swapped with the restored copy: ${why}`}; it was put back as it was, nothing was changed`, {
-      hint: lockWait ? 'stop the application (and anything else connected to the database), then restore again' : 'see the server\'s message; the backup itself loaded and checked fine — `--into NEWNAME` restores it beside the current database',
-      cause: error,
-    })
+    throw new DbkeeperError(
+      'RESTORE_FAILED',
+      `${n.label} ${lockWait ? `is in use: RENAME TABLE waited ${LOCK_WAIT_SECONDS} s for another connection's lock` : `could not be swapped with the restored copy: ${why}`}; it was put back as it was, nothing was changed`,
+      {
+        hint: lockWait
+          ? 'stop the application (and anything else connected to the database), then restore again'
+          : "see the server's message; the backup itself loaded and checked fine — `--into NEWNAME` restores it beside the current database",
+        cause: error,
+      },
+    )
   }
   const notes: string[] = []
   for (const db of [old, n.staging]) {
-    const dropped = await conn.query(`DROP DATABASE IF EXISTS ${id(db)}`).then(() => true, (error: unknown) => {
-      notes.push(`the restore is complete, but \`${db}\` could not be dropped (${describe(error)}): the next run drops it, or drop it by hand`)
-      return false
-    })
+    const dropped = await conn.query(`DROP DATABASE IF EXISTS ${id(db)}`).then(
+      () => true,
+      (error: unknown) => {
+        notes.push(
+          `the restore is complete, but \`${db}\` could not be dropped (${describe(error)}): the next run drops it, or drop it by hand`,
+        )
+        return false
+      },
+    )
     if (dropped) await n.scratch?.forget(db).catch(() => {})
   }
   return notes
@@ -123,7 +140,10 @@ async function rollBack(conn: Connection, s: RollbackState): Promise<string | un
   }
   // The old database is empty again; the staged copy is of no use once the restore failed.
   for (const db of [s.old, s.staging]) {
-    await conn.query(`DROP DATABASE IF EXISTS ${id(db)}`).then(() => s.scratch?.forget(db)).catch(() => {})
+    await conn
+      .query(`DROP DATABASE IF EXISTS ${id(db)}`)
+      .then(() => s.scratch?.forget(db))
+      .catch(() => {})
   }
   return undefined
 }

@@ -38,7 +38,12 @@ export async function findDumpTools(signal: AbortSignal): Promise<DumpTool[]> {
   const found: DumpTool[] = []
   for (const command of DUMP_COMMANDS) {
     const r = await execa(command, ['--version'], {
-      env: childEnv(), extendEnv: false, reject: false, stdin: 'ignore', timeout: 10_000, cancelSignal: signal,
+      env: childEnv(),
+      extendEnv: false,
+      reject: false,
+      stdin: 'ignore',
+      timeout: 10_000,
+      cancelSignal: signal,
     })
     if ((r.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') continue
     if (r.exitCode !== 0) continue
@@ -62,17 +67,27 @@ export function chooseDumpTool(found: DumpTool[], serverVersion: string, source:
   const match = found.find((t) => t.flavour === want)
   if (match) return match
   if (found.length === 0) {
-    throw new DbkeeperError('TOOL_MISSING', `mysqldump is not installed (neither mysqldump nor mariadb-dump is on PATH)`, {
-      hint: `install the client tools matching the server of ${source.id}: ${clientPackage(want)}`,
-    })
+    throw new DbkeeperError(
+      'TOOL_MISSING',
+      `mysqldump is not installed (neither mysqldump nor mariadb-dump is on PATH)`,
+      {
+        hint: `install the client tools matching the server of ${source.id}: ${clientPackage(want)}`,
+      },
+    )
   }
   const have = found.map((t) => `${t.command} ${t.version}`).join(', ')
-  throw new DbkeeperError('VERSION', `the server of ${source.id} is ${want === 'mariadb' ? 'MariaDB' : 'MySQL'} ${serverVersion}, but the dump tool is ${have}: ` +
-    `a ${found[0]!.flavour === 'mariadb' ? 'MariaDB' : 'MySQL'} mysqldump against a ${want === 'mariadb' ? 'MariaDB' : 'MySQL'} server can produce dumps that are incomplete or do not restore`, {
-    hint: `install ${clientPackage(want)} where dbkeeper runs, or check ${source.id}_TYPE / ${source.id}_HOST point at the intended server`,
-  })
+  throw new DbkeeperError(
+    'VERSION',
+    `the server of ${source.id} is ${want === 'mariadb' ? 'MariaDB' : 'MySQL'} ${serverVersion}, but the dump tool is ${have}: ` +
+      `a ${found[0]!.flavour === 'mariadb' ? 'MariaDB' : 'MySQL'} mysqldump against a ${want === 'mariadb' ? 'MariaDB' : 'MySQL'} server can produce dumps that are incomplete or do not restore`,
+    {
+      hint: `install ${clientPackage(want)} where dbkeeper runs, or check ${source.id}_TYPE / ${source.id}_HOST point at the intended server`,
+    },
+  )
 }
 
 function clientPackage(flavour: Flavour): string {
-  return flavour === 'mariadb' ? "MariaDB's client tools (Debian: mariadb-client)" : "MySQL's client tools (mysql-client from dev.mysql.com's APT repository)"
+  return flavour === 'mariadb'
+    ? "MariaDB's client tools (Debian: mariadb-client)"
+    : "MySQL's client tools (mysql-client from dev.mysql.com's APT repository)"
 }

@@ -48,7 +48,13 @@ export function dbnameConninfo(database: string): string {
 export function pgDumpArgs(source: SourceConfig, database: string): string[] {
   const format = source.pgFormat === 'custom' ? ['--format=custom', '--compress=0'] : ['--format=plain']
   // Extra options go before --dbname so that ours is the database that gets dumped.
-  return [...connectionArgs(source), ...COMMON_DUMP_FLAGS, ...format, ...source.extraOpts, `--dbname=${dbnameConninfo(database)}`]
+  return [
+    ...connectionArgs(source),
+    ...COMMON_DUMP_FLAGS,
+    ...format,
+    ...source.extraOpts,
+    `--dbname=${dbnameConninfo(database)}`,
+  ]
 }
 
 /**
@@ -69,15 +75,17 @@ export function pgDumpallGlobalsArgs(source: SourceConfig): string[] {
  */
 export function psqlRestoreArgs(source: SourceConfig, database: string): string[] {
   return [
-    ...connectionArgs(source), '--no-password', '--no-psqlrc', '--quiet',
-    '--set=ON_ERROR_STOP=1', '--file=-', `--dbname=${dbnameConninfo(database)}`,
+    ...connectionArgs(source),
+    '--no-password',
+    '--no-psqlrc',
+    '--quiet',
+    '--set=ON_ERROR_STOP=1',
+    '--file=-',
+    `--dbname=${dbnameConninfo(database)}`,
   ]
 }
 
 /** pg_restore loading a custom archive from standard input, stopping at the first error (not one transaction: as above). */
 export function pgRestoreArgs(source: SourceConfig, database: string): string[] {
-  return [
-    ...connectionArgs(source), '--no-password', '--exit-on-error',
-    `--dbname=${dbnameConninfo(database)}`,
-  ]
+  return [...connectionArgs(source), '--no-password', '--exit-on-error', `--dbname=${dbnameConninfo(database)}`]
 }

@@ -25,38 +25,75 @@ export const PG_FEED = { stderr: { keep: 'head', bytes: 64 * 1024 }, installHint
  */
 function judgeRestore(source: SourceConfig, tool: string, database: string, exit: ToolExit): DbkeeperError | undefined {
   if (exit.inputError) {
-    return new DbkeeperError('RESTORE_FAILED', `${source.id}: the backup could not be read while restoring into "${database}": ${exit.inputError.message}`, {
-      hint: 'run `dbkeeper verify` on this backup', cause: exit.inputError,
-    })
+    return new DbkeeperError(
+      'RESTORE_FAILED',
+      `${source.id}: the backup could not be read while restoring into "${database}": ${exit.inputError.message}`,
+      {
+        hint: 'run `dbkeeper verify` on this backup',
+        cause: exit.inputError,
+      },
+    )
   }
-  const sqlError = exit.stderr.split('\n').find((l) => /^psql:.*?:\d+: ERROR:|could not execute query: ERROR:|^ERROR:/.test(l.trim()))
+  const sqlError = exit.stderr
+    .split('\n')
+    .find((l) => /^psql:.*?:\d+: ERROR:|could not execute query: ERROR:|^ERROR:/.test(l.trim()))
   if (sqlError && exit.exitCode !== 0) {
     const owner = /role "[^"]*" does not exist/.test(sqlError)
-    return new DbkeeperError('RESTORE_FAILED', `${source.id}: restoring into "${database}" stopped at the first error: ${sqlError.trim()}`, {
-      hint: owner
-        ? 'the dump names an owner or grantee this server lacks: create the role first (restore the _globals backup), or restore a custom-format backup with pg_restore --no-owner --no-acl'
-        : 'fix the cause on the target server and restore again',
-    })
+    return new DbkeeperError(
+      'RESTORE_FAILED',
+      `${source.id}: restoring into "${database}" stopped at the first error: ${sqlError.trim()}`,
+      {
+        hint: owner
+          ? 'the dump names an owner or grantee this server lacks: create the role first (restore the _globals backup), or restore a custom-format backup with pg_restore --no-owner --no-acl'
+          : 'fix the cause on the target server and restore again',
+      },
+    )
   }
   return judgeToolExit(source, tool, exit, 'RESTORE_FAILED')
 }
 
-async function restoreWith(tool: 'psql' | 'pg_restore', args: string[], source: SourceConfig, workDir: string, input: Readable, database: string, signal?: AbortSignal): Promise<void> {
+async function restoreWith(
+  tool: 'psql' | 'pg_restore',
+  args: string[],
+  source: SourceConfig,
+  workDir: string,
+  input: Readable,
+  database: string,
+  signal?: AbortSignal,
+): Promise<void> {
   const creds = toolCredentials(source, workDir)
   try {
-    await runTool(tool, args, { ...PG_FEED, env: creds.env, input, signal, judge: (exit) => judgeRestore(source, tool, database, exit) })
+    await runTool(tool, args, {
+      ...PG_FEED,
+      env: creds.env,
+      input,
+      signal,
+      judge: (exit) => judgeRestore(source, tool, database, exit),
+    })
   } finally {
     await creds.cleanup()
   }
 }
 
 /** Replays a plain SQL dump (decompressed) into `database`. */
-export function restorePlain(source: SourceConfig, workDir: string, input: Readable, database: string, signal?: AbortSignal): Promise<void> {
+export function restorePlain(
+  source: SourceConfig,
+  workDir: string,
+  input: Readable,
+  database: string,
+  signal?: AbortSignal,
+): Promise<void> {
   return restoreWith('psql', psqlRestoreArgs(source, database), source, workDir, input, database, signal)
 }
 
 /** Loads a custom-format archive (decompressed) into `database`. */
-export function restoreCustom(source: SourceConfig, workDir: string, input: Readable, database: string, signal?: AbortSignal): Promise<void> {
+export function restoreCustom(
+  source: SourceConfig,
+  workDir: string,
+  input: Readable,
+  database: string,
+  signal?: AbortSignal,
+): Promise<void> {
   return restoreWith('pg_restore', pgRestoreArgs(source, database), source, workDir, input, database, signal)
 }
 
@@ -72,16 +109,31 @@ const EXPECTED_GLOBALS_ERROR = /ERROR:\s+(role|tablespace) "[^"]*" already exist
  * at errors; any error other than "already exists" fails the restore with the first such line
  * (the statements before and after it did run).
  */
-export async function restoreGlobals(source: SourceConfig, workDir: string, input: Readable, signal?: AbortSignal): Promise<void> {
+export async function restoreGlobals(
+  source: SourceConfig,
+  workDir: string,
+  input: Readable,
+  signal?: AbortSignal,
+): Promise<void> {
   const args = psqlRestoreArgs(source, 'postgres').filter((a) => a !== '--set=ON_ERROR_STOP=1')
   const creds = toolCredentials(source, workDir)
   try {
-    const exit = await runTool('psql', args, { ...PG_FEED, env: creds.env, input, signal, judge: (e) => judgeRestore(source, 'psql', 'postgres', e) })
+    const exit = await runTool('psql', args, {
+      ...PG_FEED,
+      env: creds.env,
+      input,
+      signal,
+      judge: (e) => judgeRestore(source, 'psql', 'postgres', e),
+    })
     const unexpected = exit.stderr.split('\n').find((l) => /\bERROR:/.test(l) && !EXPECTED_GLOBALS_ERROR.test(l))
     if (unexpected) {
-      throw new DbkeeperError('RESTORE_FAILED', `${source.id}: restoring roles and tablespaces hit an error (the other statements ran): ${unexpected.trim()}`, {
-        hint: 'fix the cause (e.g. create the tablespace directory) and restore the _globals backup again; it is safe to repeat',
-      })
+      throw new DbkeeperError(
+        'RESTORE_FAILED',
+        `${source.id}: restoring roles and tablespaces hit an error (the other statements ran): ${unexpected.trim()}`,
+        {
+          hint: 'fix the cause (e.g. create the tablespace directory) and restore the _globals backup again; it is safe to repeat',
+        },
+      )
     }
   } finally {
     await creds.cleanup()
@@ -89,11 +141,16 @@ export async function restoreGlobals(source: SourceConfig, workDir: string, inpu
 }
 
 /** The database to run CREATE/DROP DATABASE from: `postgres`, else `template1` (always present). */
-async function withMaintenanceClient<T>(source: SourceConfig, signal: AbortSignal | undefined, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+async function withMaintenanceClient<T>(
+  source: SourceConfig,
+  signal: AbortSignal | undefined,
+  fn: (c: pg.Client) => Promise<T>,
+): Promise<T> {
   try {
     return await withClient(source, 'postgres', signal, fn)
   } catch (error) {
-    if (error instanceof DbkeeperError && error.code === 'NOT_FOUND' && /"postgres"/.test(error.message)) return withClient(source, 'template1', signal, fn)
+    if (error instanceof DbkeeperError && error.code === 'NOT_FOUND' && /"postgres"/.test(error.message))
+      return withClient(source, 'template1', signal, fn)
     throw error
   }
 }
@@ -104,14 +161,26 @@ async function withMaintenanceClient<T>(source: SourceConfig, signal: AbortSigna
  */
 export async function createDatabase(source: SourceConfig, name: string, signal?: AbortSignal): Promise<void> {
   try {
-    await withMaintenanceClient(source, signal, (c) => c.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE template0`))
+    await withMaintenanceClient(source, signal, (c) =>
+      c.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE template0`),
+    )
   } catch (error) {
     const pgCode = ((error as DbkeeperError).cause as { code?: string } | undefined)?.code
     if (pgCode === '42P04') {
-      throw new DbkeeperError('RESTORE_FAILED', `${source.id}: database "${name}" already exists`, { hint: 'restore into a new name, or drop the existing database first', cause: error })
+      throw new DbkeeperError('RESTORE_FAILED', `${source.id}: database "${name}" already exists`, {
+        hint: 'restore into a new name, or drop the existing database first',
+        cause: error,
+      })
     }
     if (pgCode === '42501') {
-      throw new DbkeeperError('PRIVILEGE', `${source.id}: user "${source.user ?? 'postgres'}" may not create databases`, { hint: `ALTER ROLE … CREATEDB for ${source.id}_USER, or create "${name}" by hand and restore into it`, cause: error })
+      throw new DbkeeperError(
+        'PRIVILEGE',
+        `${source.id}: user "${source.user ?? 'postgres'}" may not create databases`,
+        {
+          hint: `ALTER ROLE … CREATEDB for ${source.id}_USER, or create "${name}" by hand and restore into it`,
+          cause: error,
+        },
+      )
     }
     throw error
   }

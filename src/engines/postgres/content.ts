@@ -21,7 +21,8 @@ export function checkEndMarker(tail: Buffer, marker: string, tool: string): stri
   const at = text.lastIndexOf(marker)
   if (at < 0) return `the "${marker}" line that ${tool} writes last is missing: the dump ended early`
   const after = text.slice(at + marker.length)
-  if (!TRAILER.test(after)) return `the "${marker}" line is not at the end of the dump: ${tool}'s output continued after it`
+  if (!TRAILER.test(after))
+    return `the "${marker}" line is not at the end of the dump: ${tool}'s output continued after it`
   return undefined
 }
 

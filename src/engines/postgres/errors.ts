@@ -31,7 +31,8 @@ const RULES: Rule[] = [
   {
     code: 'AUTH',
     pattern: /no pg_hba\.conf entry/i,
-    hint: (id) => `the server's pg_hba.conf has no rule admitting this user from this host: add one on the server, or ${credentials(id)}`,
+    hint: (id) =>
+      `the server's pg_hba.conf has no rule admitting this user from this host: add one on the server, or ${credentials(id)}`,
   },
   {
     code: 'NOT_FOUND',
@@ -47,11 +48,13 @@ const RULES: Rule[] = [
     // Connected, then lost: not a configuration problem but an interrupted dump.
     code: 'DUMP_FAILED',
     pattern: /server closed the connection|terminating connection|connection to server was lost/i,
-    hint: () => 'the server ended the connection mid-way (restart, crash, or an administrator or timeout ending the session): see the server log; the next run tries again',
+    hint: () =>
+      'the server ended the connection mid-way (restart, crash, or an administrator or timeout ending the session): see the server log; the next run tries again',
   },
   {
     code: 'CONNECT',
-    pattern: /could not connect|connection refused|could not translate host name|timeout expired|no route to host|network is unreachable|connection to server .* failed/i,
+    pattern:
+      /could not connect|connection refused|could not translate host name|timeout expired|no route to host|network is unreachable|connection to server .* failed/i,
     hint: (id) => `check ${id}_HOST / ${id}_PORT and that the server is running and reachable from this container`,
   },
 ]
@@ -68,13 +71,18 @@ function privilegeFix(id: string, line: string): string {
 
 /** The fix for a pg_dump older than the server, naming the client package to install. */
 export function versionFix(serverMajor: string | undefined): string {
-  const pkg = serverMajor ? `postgresql-client-${serverMajor}` : 'the postgresql-client matching the server major version'
+  const pkg = serverMajor
+    ? `postgresql-client-${serverMajor}`
+    : 'the postgresql-client matching the server major version'
   return `install ${pkg} or newer in the dbkeeper image (Debian/Ubuntu: from the PGDG repository, apt.postgresql.org); pg_dump reads older servers but never newer ones`
 }
 
 /** The line of stderr that says what went wrong: the first error, else the last line. */
 export function keyLine(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '')
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
   const error = lines.find((l) => /\b(error|fatal):/i.test(l))
   return (error ?? lines.at(-1) ?? '').replace(/^(pg_dump|pg_dumpall|pg_restore|psql): (error: )?/, '')
 }
@@ -83,17 +91,29 @@ export function keyLine(stderr: string): string {
  * The verdict on a finished tool: undefined when it exited 0, else a classified error. A known
  * cause gets its own code; anything else is `failCode` with "<tool> exited N: <line>".
  */
-export function judgeToolExit(source: SourceConfig, tool: string, exit: ToolExit, failCode: ErrorCode = 'DUMP_FAILED'): DbkeeperError | undefined {
+export function judgeToolExit(
+  source: SourceConfig,
+  tool: string,
+  exit: ToolExit,
+  failCode: ErrorCode = 'DUMP_FAILED',
+): DbkeeperError | undefined {
   if (exit.exitCode === 0 && !exit.signal) return undefined
   const line = keyLine(exit.stderr)
   const what = `${source.id}: ${tool} ${describeExit(exit)}${line ? `: ${line}` : ''}`
-  if (exit.signal) return new DbkeeperError(failCode, what, { hint: 'the tool was killed: look for the OOM killer or a timeout in the container logs' })
+  if (exit.signal)
+    return new DbkeeperError(failCode, what, {
+      hint: 'the tool was killed: look for the OOM killer or a timeout in the container logs',
+    })
   for (const rule of RULES) {
     if (!rule.pattern.test(exit.stderr)) continue
     const message = rule.code === 'VERSION' ? `${what} (${versionsIn(exit.stderr)})` : what
-    return new DbkeeperError(rule.code === 'DUMP_FAILED' ? failCode : rule.code, message, { hint: rule.hint(source.id, line) })
+    return new DbkeeperError(rule.code === 'DUMP_FAILED' ? failCode : rule.code, message, {
+      hint: rule.hint(source.id, line),
+    })
   }
-  return new DbkeeperError(failCode, what, { hint: `the full stderr is in the log; options come from ${source.id}_EXTRA_OPTS` })
+  return new DbkeeperError(failCode, what, {
+    hint: `the full stderr is in the log; options come from ${source.id}_EXTRA_OPTS`,
+  })
 }
 
 /** "server version: 16.2; pg_dump version: 15.20" as pg_dump prints it on a mismatch. */
@@ -102,7 +122,16 @@ function versionsIn(stderr: string): string {
   return m ? `server ${m[1]!.trim()}, ${m[2]} ${m[3]!.trim()}` : 'see the log for both versions'
 }
 
-const CONNECT_ERRNOS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'ENOENT'])
+const CONNECT_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'ENOENT',
+])
 
 /**
  * Classifies an error from the `pg` driver. `database` is the one we tried to reach, if any.
@@ -115,19 +144,41 @@ export function classifyPgError(source: SourceConfig, error: unknown, database?:
   const where = `${source.id}: PostgreSQL at ${source.host ?? 'localhost'}:${source.port ?? 5432}`
   const id = source.id
   if (err.code === '3D000') {
-    return new DbkeeperError('NOT_FOUND', `${where} has no database "${database ?? '?'}"`, { hint: `check ${id}_NAME (a comma list of existing databases, or ALL)`, cause: error })
+    return new DbkeeperError('NOT_FOUND', `${where} has no database "${database ?? '?'}"`, {
+      hint: `check ${id}_NAME (a comma list of existing databases, or ALL)`,
+      cause: error,
+    })
   }
   if (err.code === '42501') {
-    return new DbkeeperError('PRIVILEGE', `${where}: ${text}${database ? ` (database "${database}")` : ''}`, { hint: privilegeFix(id, text), cause: error })
+    return new DbkeeperError('PRIVILEGE', `${where}: ${text}${database ? ` (database "${database}")` : ''}`, {
+      hint: privilegeFix(id, text),
+      cause: error,
+    })
   }
   if (err.code === '28P01' || err.code === '28000' || (err.code === undefined && /password|SASL|SCRAM/i.test(text))) {
-    return new DbkeeperError('AUTH', `${where} refused the credentials of user "${source.user ?? 'postgres'}": ${text}`, { hint: /pg_hba/.test(text) ? `the server's pg_hba.conf has no rule for this user and host: add one, or ${credentials(id)}` : credentials(id), cause: error })
+    return new DbkeeperError(
+      'AUTH',
+      `${where} refused the credentials of user "${source.user ?? 'postgres'}": ${text}`,
+      {
+        hint: /pg_hba/.test(text)
+          ? `the server's pg_hba.conf has no rule for this user and host: add one, or ${credentials(id)}`
+          : credentials(id),
+        cause: error,
+      },
+    )
   }
   if ((err.code !== undefined && CONNECT_ERRNOS.has(err.code)) || /timeout|terminated|connect/i.test(text)) {
-    return new DbkeeperError('CONNECT', `${where} is not reachable: ${text}`, { hint: `check ${id}_HOST / ${id}_PORT and that the server is running and reachable from this container`, cause: error })
+    return new DbkeeperError('CONNECT', `${where} is not reachable: ${text}`, {
+      hint: `check ${id}_HOST / ${id}_PORT and that the server is running and reachable from this container`,
+      cause: error,
+    })
   }
-  return new DbkeeperError('DUMP_FAILED', `${where}: ${text}`, { hint: `check the server log; the source is configured by the ${id}_ variables`, cause: error })
+  return new DbkeeperError('DUMP_FAILED', `${where}: ${text}`, {
+    hint: `check the server log; the source is configured by the ${id}_ variables`,
+    cause: error,
+  })
 }
 
 /** The hint of TOOL_MISSING for psql and pg_restore. */
-export const PG_INSTALL_HINT = 'install postgresql-client (Debian/Ubuntu) in the dbkeeper image, at least the major version of the server'
+export const PG_INSTALL_HINT =
+  'install postgresql-client (Debian/Ubuntu) in the dbkeeper image, at least the major version of the server'

@@ -49,7 +49,12 @@ export async function connect(source: SourceConfig, database: string, signal?: A
 }
 
 /** Runs `fn` on a client for `database` and always closes it. */
-export async function withClient<T>(source: SourceConfig, database: string, signal: AbortSignal | undefined, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+export async function withClient<T>(
+  source: SourceConfig,
+  database: string,
+  signal: AbortSignal | undefined,
+  fn: (c: pg.Client) => Promise<T>,
+): Promise<T> {
   const client = await connect(source, database, signal)
   const onAbort = () => void client.end().catch(() => {})
   signal?.addEventListener('abort', onAbort, { once: true })
@@ -88,31 +93,51 @@ SELECT n.nspname AS schema, c.relname AS name,
 
 /** Approximate statistics of one database, and PRIVILEGE when pg_dump could not read a table. */
 async function describeDatabase(source: SourceConfig, database: string, signal: AbortSignal): Promise<DatabaseInfo> {
-  const rows = await withClient(source, database, signal, async (c) =>
-    (await c.query<{ schema: string; name: string; rows: number; bytes: number; readable: boolean }>(TABLES_SQL)).rows)
+  const rows = await withClient(
+    source,
+    database,
+    signal,
+    async (c) =>
+      (await c.query<{ schema: string; name: string; rows: number; bytes: number; readable: boolean }>(TABLES_SQL))
+        .rows,
+  )
   const unreadable = rows.filter((r) => !r.readable).map((r) => `${r.schema}.${r.name}`)
   if (unreadable.length > 0) {
     const list = unreadable.slice(0, 5).join(', ') + (unreadable.length > 5 ? `, … (${unreadable.length} in all)` : '')
-    throw new DbkeeperError('PRIVILEGE', `${source.id}: user "${source.user ?? 'postgres'}" cannot read ${list} in database "${database}", so pg_dump would fail`, {
-      hint: `grant ${source.id}_USER SELECT on them and USAGE on their schemas (PostgreSQL 14+: GRANT pg_read_all_data TO the user), or use a superuser`,
-    })
+    throw new DbkeeperError(
+      'PRIVILEGE',
+      `${source.id}: user "${source.user ?? 'postgres'}" cannot read ${list} in database "${database}", so pg_dump would fail`,
+      {
+        hint: `grant ${source.id}_USER SELECT on them and USAGE on their schemas (PostgreSQL 14+: GRANT pg_read_all_data TO the user), or use a superuser`,
+      },
+    )
   }
-  const tables: TableInfo[] = rows.map((r) => ({ name: `${r.schema}.${r.name}`, rows: Math.round(r.rows), bytes: r.bytes }))
+  const tables: TableInfo[] = rows.map((r) => ({
+    name: `${r.schema}.${r.name}`,
+    rows: Math.round(r.rows),
+    bytes: r.bytes,
+  }))
   return { name: database, tables }
 }
 
 /** The databases a source dumps: the named ones (all must exist) or ALL expanded. */
 export async function resolveDatabases(source: SourceConfig, client: pg.Client): Promise<string[]> {
   const { rows } = await client.query<{ datname: string }>(
-    'SELECT datname FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY datname')
+    'SELECT datname FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY datname',
+  )
   const present = rows.map((r) => r.datname)
   // Never dbkeeper's own scratch databases (restore/scratch.ts): a killed drill's would be backed up every run.
-  if (source.databases === 'ALL') return present.filter((d) => !MANAGED_SYSTEM_DATABASES.includes(d) && !isScratchName(d))
+  if (source.databases === 'ALL')
+    return present.filter((d) => !MANAGED_SYSTEM_DATABASES.includes(d) && !isScratchName(d))
   const missing = source.databases.filter((d) => !present.includes(d))
   if (missing.length > 0) {
-    throw new DbkeeperError('NOT_FOUND', `${source.id}: no database ${missing.map((d) => `"${d}"`).join(', ')} on ${source.host ?? 'localhost'}:${source.port ?? 5432} (it has: ${present.slice(0, 20).join(', ')}${present.length > 20 ? ', …' : ''})`, {
-      hint: `check ${source.id}_NAME (a comma list of existing databases, or ALL)`,
-    })
+    throw new DbkeeperError(
+      'NOT_FOUND',
+      `${source.id}: no database ${missing.map((d) => `"${d}"`).join(', ')} on ${source.host ?? 'localhost'}:${source.port ?? 5432} (it has: ${present.slice(0, 20).join(', ')}${present.length > 20 ? ', …' : ''})`,
+      {
+        hint: `check ${source.id}_NAME (a comma list of existing databases, or ALL)`,
+      },
+    )
   }
   return [...source.databases]
 }
@@ -123,7 +148,8 @@ export async function resolveDatabases(source: SourceConfig, client: pg.Client):
  * the error can list every missing name at once.
  */
 async function entryClient(source: SourceConfig, signal: AbortSignal): Promise<pg.Client> {
-  const candidates = source.databases === 'ALL' ? ['postgres', 'template1'] : [source.databases[0]!, 'postgres', 'template1']
+  const candidates =
+    source.databases === 'ALL' ? ['postgres', 'template1'] : [source.databases[0]!, 'postgres', 'template1']
   let first: unknown
   for (const db of candidates) {
     try {
@@ -142,7 +168,9 @@ export async function probePostgres(source: SourceConfig, signal: AbortSignal): 
   let serverMajor: string
   let names: string[]
   try {
-    const v = await client.query<{ v: string; n: string }>(`SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS n`)
+    const v = await client.query<{ v: string; n: string }>(
+      `SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS n`,
+    )
     serverVersion = v.rows[0]!.v
     serverMajor = majorFromVersionNum(Number(v.rows[0]!.n))
     names = await resolveDatabases(source, client)
@@ -153,7 +181,8 @@ export async function probePostgres(source: SourceConfig, signal: AbortSignal): 
   }
   const tool = await toolVersion(source, 'pg_dump', signal)
   checkToolVersion(source, 'pg_dump', tool, serverVersion, serverMajor)
-  if (source.pgGlobals) checkToolVersion(source, 'pg_dumpall', await toolVersion(source, 'pg_dumpall', signal), serverVersion, serverMajor)
+  if (source.pgGlobals)
+    checkToolVersion(source, 'pg_dumpall', await toolVersion(source, 'pg_dumpall', signal), serverVersion, serverMajor)
   const databases: DatabaseInfo[] = []
   for (const name of names) {
     try {

@@ -13,13 +13,18 @@ import { PG_INSTALL_HINT } from './errors.js'
 
 export function redumpPostgres(a: RedumpArgs): Promise<Redumped> {
   const custom = a.backup.format === 'dump'
-  const engine = new PostgresEngine({ ...a.source, databases: [a.scratch], pgFormat: custom ? 'custom' : 'plain' }, a.workDir)
+  const engine = new PostgresEngine(
+    { ...a.source, databases: [a.scratch], pgFormat: custom ? 'custom' : 'plain' },
+    a.workDir,
+  )
   const content = a.openBackup()
   const assertComplete = () => content.assertComplete()
   const dump = engine.dump(a.scratch, a.signal)
   return Promise.resolve({
     kind: 'lines',
-    backup: custom ? { ...asSql(content.stream, Promise.resolve(), a.signal), assertComplete } : { stdout: content.stream, done: Promise.resolve(), assertComplete },
+    backup: custom
+      ? { ...asSql(content.stream, Promise.resolve(), a.signal), assertComplete }
+      : { stdout: content.stream, done: Promise.resolve(), assertComplete },
     actual: custom ? asSql(dump.stdout, dump.done, a.signal) : dump,
   })
 }
@@ -27,10 +32,20 @@ export function redumpPostgres(a: RedumpArgs): Promise<Redumped> {
 /** `pg_restore --file=-`: a custom-format archive on stdin, its SQL script on stdout. */
 function asSql(archive: Readable, archiveDone: Promise<unknown>, signal: AbortSignal): DumpProcess {
   const tool = startTool('pg_restore', ['--file=-'], {
-    env: childEnv({ LC_MESSAGES: 'C' }), input: archive, signal, installHint: PG_INSTALL_HINT,
-    judge: (r) => r.exitCode === 0 && !r.signal ? undefined : new DbkeeperError('RESTORE_FAILED', `pg_restore could not turn the archive into SQL (${r.signal ?? `exit ${r.exitCode ?? '?'}`}): ${lastLines(r.stderr, 3)}`, {
-      hint: 'install postgresql-client of at least the server\'s major version',
-    }),
+    env: childEnv({ LC_MESSAGES: 'C' }),
+    input: archive,
+    signal,
+    installHint: PG_INSTALL_HINT,
+    judge: (r) =>
+      r.exitCode === 0 && !r.signal
+        ? undefined
+        : new DbkeeperError(
+            'RESTORE_FAILED',
+            `pg_restore could not turn the archive into SQL (${r.signal ?? `exit ${r.exitCode ?? '?'}`}): ${lastLines(r.stderr, 3)}`,
+            {
+              hint: "install postgresql-client of at least the server's major version",
+            },
+          ),
   })
   const done = Promise.all([tool.exit, archiveDone]).then(() => ({ options: [], stderrTail: '' }))
   done.catch(() => {})

@@ -31,24 +31,40 @@ export class PostgresDriver implements RestoreDriver {
   constructor(private readonly t: DriverTarget) {
     this.#globals = t.backup.database === GLOBALS_DATABASE
     this.#server = `${t.source.host ?? 'localhost'}:${t.source.port ?? 5432}`
-    this.label = this.#globals ? `the roles and tablespaces of the PostgreSQL server ${this.#server}` : `database "${t.target}" on ${this.#server}`
+    this.label = this.#globals
+      ? `the roles and tablespaces of the PostgreSQL server ${this.#server}`
+      : `database "${t.target}" on ${this.#server}`
   }
 
   async inspect(signal: AbortSignal): Promise<TargetState> {
     if (this.#globals) return { exists: true, empty: false }
-    const exists = await maintenance(this.t.source, signal, async (c) =>
-      (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [this.t.target])).rowCount === 1)
+    const exists = await maintenance(
+      this.t.source,
+      signal,
+      async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [this.t.target])).rowCount === 1,
+    )
     if (!exists) return { exists: false, empty: true }
-    const n = await withClient(this.t.source, this.t.target, signal, async (c) => (await c.query<{ n: string }>(
-      `SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${USER_SCHEMAS})
-            + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ${USER_SCHEMAS}) AS n`)).rows[0]?.n)
+    const n = await withClient(
+      this.t.source,
+      this.t.target,
+      signal,
+      async (c) =>
+        (
+          await c.query<{ n: string }>(
+            `SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${USER_SCHEMAS})
+            + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ${USER_SCHEMAS}) AS n`,
+          )
+        ).rows[0]?.n,
+    )
     return { exists: true, empty: Number(n ?? 0) === 0 }
   }
 
   /** Before anything is created or confirmed: what the backup needs of this server (extensions it can install). */
   async prepare(signal: AbortSignal): Promise<string[]> {
     if (this.#globals) return []
-    await maintenance(this.t.source, signal, (c) => checkTargetNeeds(c, this.t.backup.restoreNeeds, this.label, this.#server))
+    await maintenance(this.t.source, signal, (c) =>
+      checkTargetNeeds(c, this.t.backup.restoreNeeds, this.label, this.#server),
+    )
     return []
   }
 
@@ -73,7 +89,10 @@ export class PostgresDriver implements RestoreDriver {
       if (!(error instanceof DbkeeperError)) throw error
       const left = failedLoadLeft(created, into !== target, dropped, into)
       throw new DbkeeperError(error.code, `${this.label} ${left}: ${error.message}`, {
-        hint: created ? error.hint : `${error.hint ?? 'fix the cause'}; then drop it (DROP DATABASE) or restore into a new name`, cause: error,
+        hint: created
+          ? error.hint
+          : `${error.hint ?? 'fix the cause'}; then drop it (DROP DATABASE) or restore into a new name`,
+        cause: error,
       })
     }
     this.#loaded = { name: into, created }
@@ -81,7 +100,10 @@ export class PostgresDriver implements RestoreDriver {
 
   /** Drops a database this driver created; true when it is gone (its scratch record forgotten too). */
   async #drop(name: string): Promise<boolean> {
-    const dropped = await dropDatabase(this.t.source, name).then(() => true, () => false)
+    const dropped = await dropDatabase(this.t.source, name).then(
+      () => true,
+      () => false,
+    )
     if (dropped && name !== this.t.target) await this.t.scratch?.forget(name).catch(() => {})
     return dropped
   }
@@ -108,16 +130,26 @@ export class PostgresDriver implements RestoreDriver {
     const old = scratchName(target, 'dbkold')
     await this.t.scratch?.record(old, target)
     await maintenance(source, signal, async (c) => {
-      const owner = (await c.query<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [target])).rows[0]?.owner
+      const owner = (
+        await c.query<{ owner: string }>(
+          'SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1',
+          [target],
+        )
+      ).rows[0]?.owner
       try {
         await c.query(`ALTER DATABASE ${id(target)} RENAME TO ${id(old)}`)
       } catch (error) {
         await this.#drop(aside)
         await this.t.scratch?.forget(old).catch(() => {})
         if ((error as { code?: string }).code !== '55006') throw error
-        throw new DbkeeperError('RESTORE_FAILED', `${this.label} is in use by other sessions, so it was not replaced; nothing was changed`, {
-          hint: `stop the application, or end its sessions: SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${target.replace(/'/g, "''")}'; then restore again`, cause: error,
-        })
+        throw new DbkeeperError(
+          'RESTORE_FAILED',
+          `${this.label} is in use by other sessions, so it was not replaced; nothing was changed`,
+          {
+            hint: `stop the application, or end its sessions: SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${target.replace(/'/g, "''")}'; then restore again`,
+            cause: error,
+          },
+        )
       }
       try {
         await c.query(`ALTER DATABASE ${id(aside)} RENAME TO ${id(target)}`)
@@ -141,7 +173,8 @@ export class PostgresDriver implements RestoreDriver {
     return withClient(this.t.source, this.#loaded?.name ?? this.t.target, signal, async (c) => {
       const { rows } = await c.query<{ schema: string; name: string; partitioned: boolean }>(
         `SELECT n.nspname AS schema, c.relname AS name, c.relkind = 'p' AS partitioned FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind IN ('r', 'p') AND ${USER_SCHEMAS} ORDER BY 1, 2`)
+          WHERE c.relkind IN ('r', 'p') AND ${USER_SCHEMAS} ORDER BY 1, 2`,
+      )
       const tables: CountedTable[] = []
       for (const r of rows) {
         // A partitioned table: the rows of all its partitions, as its manifest entry sums their
@@ -149,7 +182,11 @@ export class PostgresDriver implements RestoreDriver {
         // reltuples counts them, not those of tables inheriting from it.
         const from = `${r.partitioned ? '' : 'ONLY '}${pg.escapeIdentifier(r.schema)}.${pg.escapeIdentifier(r.name)}`
         const n = (await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`)).rows[0]?.n
-        tables.push({ name: `${r.schema}.${r.name}`, rows: Number(n ?? 0), ...(r.partitioned ? { inPartitions: true } : {}) })
+        tables.push({
+          name: `${r.schema}.${r.name}`,
+          rows: Number(n ?? 0),
+          ...(r.partitioned ? { inPartitions: true } : {}),
+        })
       }
       return { tables, problems: [] }
     })
@@ -164,8 +201,11 @@ export class PostgresDriver implements RestoreDriver {
 function failedLoadLeft(created: boolean, aside: boolean, dropped: boolean, into: string): string {
   // --into an existing empty database (one a DBA made for a user without CREATEDB): loaded in place.
   if (!created) return 'was empty and now holds the part of the backup loaded before the error'
-  if (aside) return `was not changed (the backup was loaded into a new database${dropped ? ', dropped again' : ` "${into}", which could not be dropped: DROP DATABASE it by hand`})`
-  return dropped ? 'was not created (the half-loaded new database was dropped again)' : 'holds the part of the backup loaded before the error and could not be dropped: DROP DATABASE it by hand'
+  if (aside)
+    return `was not changed (the backup was loaded into a new database${dropped ? ', dropped again' : ` "${into}", which could not be dropped: DROP DATABASE it by hand`})`
+  return dropped
+    ? 'was not created (the half-loaded new database was dropped again)'
+    : 'holds the part of the backup loaded before the error and could not be dropped: DROP DATABASE it by hand'
 }
 
 /** A client on `postgres`, else `template1` (always present), for CREATE/ALTER/DROP DATABASE. */
@@ -173,12 +213,18 @@ async function maintenance<T>(source: SourceConfig, signal: AbortSignal, fn: (c:
   try {
     return await withClient(source, 'postgres', signal, fn)
   } catch (error) {
-    if (error instanceof DbkeeperError && error.code === 'NOT_FOUND' && /"postgres"/.test(error.message)) return withClient(source, 'template1', signal, fn)
+    if (error instanceof DbkeeperError && error.code === 'NOT_FOUND' && /"postgres"/.test(error.message))
+      return withClient(source, 'template1', signal, fn)
     throw error
   }
 }
 
 /** Whether database `name` exists on the source's server (the sweep of leftover scratch databases). */
 export function postgresDatabaseExists(source: SourceConfig, name: string, signal: AbortSignal): Promise<boolean> {
-  return withClient(source, 'postgres', signal, async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1)
+  return withClient(
+    source,
+    'postgres',
+    signal,
+    async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1,
+  )
 }

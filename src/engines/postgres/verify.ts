@@ -27,7 +27,12 @@ function verdict(exit: ToolExit): string | undefined {
  * Consumes `input` to its end, even when pg_restore gives up early.
  */
 export async function verifyCustomArchiveStream(input: Readable, signal?: AbortSignal): Promise<string | undefined> {
-  const exit = await runTool('pg_restore', PG_RESTORE_TO_NOWHERE, { ...PG_FEED, env: childEnv({ LC_MESSAGES: 'C' }), input, signal })
+  const exit = await runTool('pg_restore', PG_RESTORE_TO_NOWHERE, {
+    ...PG_FEED,
+    env: childEnv({ LC_MESSAGES: 'C' }),
+    input,
+    signal,
+  })
   return verdict(exit)
 }
 

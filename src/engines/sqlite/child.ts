@@ -51,14 +51,19 @@ export async function runSqliteChild(args: string[], ctx: ChildContext): Promise
     cancelSignal: ctx.signal,
     forceKillAfterDelay: 5000,
   })
-  if (result.isCanceled) throw new DbkeeperError('ABORTED', `the SQLite snapshot of ${ctx.path} was stopped: the run was aborted`)
+  if (result.isCanceled)
+    throw new DbkeeperError('ABORTED', `the SQLite snapshot of ${ctx.path} was stopped: the run was aborted`)
   const answer = parseAnswer(result.stdout)
   if (answer === undefined || result.exitCode !== 0) {
     const how = result.signal ? `was killed by ${result.signal}` : `exited ${result.exitCode ?? '?'}`
     const stderr = lastLines(scrubSecrets(result.stderr).trim(), 10)
-    throw new DbkeeperError('DUMP_FAILED', `the SQLite snapshot process for ${ctx.path} ${how}${stderr ? `: ${stderr}` : ''}`, {
-      hint: 'see the log for the error; a kill by SIGKILL usually means the container ran out of memory',
-    })
+    throw new DbkeeperError(
+      'DUMP_FAILED',
+      `the SQLite snapshot process for ${ctx.path} ${how}${stderr ? `: ${stderr}` : ''}`,
+      {
+        hint: 'see the log for the error; a kill by SIGKILL usually means the container ran out of memory',
+      },
+    )
   }
   if (!answer.ok) throw childError(answer.code, answer.message, ctx)
   return answer
@@ -90,14 +95,22 @@ function childError(code: string, message: string, { source, path, workDir }: Ch
     })
   }
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
-    return new DbkeeperError('DUMP_FAILED', `the SQLite database ${path} stayed locked for ${BUSY_TIMEOUT_MS / 1000} s (${message})`, {
-      hint: 'another process holds a long write transaction; retry later, or switch the application to WAL mode (readers never wait there)',
-    })
+    return new DbkeeperError(
+      'DUMP_FAILED',
+      `the SQLite database ${path} stayed locked for ${BUSY_TIMEOUT_MS / 1000} s (${message})`,
+      {
+        hint: 'another process holds a long write transaction; retry later, or switch the application to WAL mode (readers never wait there)',
+      },
+    )
   }
   if (code === 'INTEGRITY_FAILED' || code.startsWith('SQLITE_CORRUPT')) {
-    return new DbkeeperError('DUMP_FAILED', `the SQLite database ${path} is damaged: ${code === 'INTEGRITY_FAILED' ? `integrity_check found: ${message}` : message}`, {
-      hint: `earlier backups are kept; inspect the live file with sqlite3 "PRAGMA integrity_check" and repair it (.recover) before the next run`,
-    })
+    return new DbkeeperError(
+      'DUMP_FAILED',
+      `the SQLite database ${path} is damaged: ${code === 'INTEGRITY_FAILED' ? `integrity_check found: ${message}` : message}`,
+      {
+        hint: `earlier backups are kept; inspect the live file with sqlite3 "PRAGMA integrity_check" and repair it (.recover) before the next run`,
+      },
+    )
   }
   if (code === 'SQLITE_FULL') {
     return new DbkeeperError('NO_SPACE', `no space left for the SQLite snapshot in ${workDir} (${message})`, {

@@ -28,7 +28,9 @@ export class SqliteEngine implements Engine {
 
   constructor(source: SourceConfig, workDir: string) {
     if (source.path === undefined) {
-      throw new DbkeeperError('CONFIG', `source ${source.id} is an SQLite source without a file`, { hint: `set ${source.id}_PATH` })
+      throw new DbkeeperError('CONFIG', `source ${source.id} is an SQLite source without a file`, {
+        hint: `set ${source.id}_PATH`,
+      })
     }
     this.#source = source
     this.#workDir = workDir
@@ -77,12 +79,19 @@ export class SqliteEngine implements Engine {
     }
     try {
       if (database !== this.#database) {
-        throw new DbkeeperError('NOT_FOUND', `source ${this.#source.id} holds one SQLite database, '${this.#database}', not '${database}'`, {
-          hint: `check ${this.#source.id}_NAME`,
-        })
+        throw new DbkeeperError(
+          'NOT_FOUND',
+          `source ${this.#source.id} holds one SQLite database, '${this.#database}', not '${database}'`,
+          {
+            hint: `check ${this.#source.id}_NAME`,
+          },
+        )
       }
       await this.#checkFile()
-      const snap = await runSqliteChild(['snapshot', this.#path, String(BUSY_TIMEOUT_MS), snapshotPath], this.#context(signal))
+      const snap = await runSqliteChild(
+        ['snapshot', this.#path, String(BUSY_TIMEOUT_MS), snapshotPath],
+        this.#context(signal),
+      )
       const handle = await open(snapshotPath, 'r')
       // Unlinked while open: the bytes stay readable through the handle, and nothing is left behind
       // however the stream ends — consumed, aborted, or this process killed.
@@ -111,7 +120,9 @@ export class SqliteEngine implements Engine {
     try {
       const info = await stat(this.#path)
       if (!info.isFile()) {
-        throw new DbkeeperError('NOT_FOUND', `SQLite database ${this.#path} is not a file`, { hint: `check ${variable}: it must name the database file itself` })
+        throw new DbkeeperError('NOT_FOUND', `SQLite database ${this.#path} is not a file`, {
+          hint: `check ${variable}: it must name the database file itself`,
+        })
       }
     } catch (error) {
       if (error instanceof DbkeeperError) throw error

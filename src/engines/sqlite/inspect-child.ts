@@ -48,18 +48,30 @@ function inspect(path: string): InspectResult {
   const db = new Database(path, { readonly: true, fileMustExist: true })
   try {
     const verdict = (db.pragma('integrity_check(20)') as { integrity_check: string }[]).map((r) => r.integrity_check)
-    if (verdict.length !== 1 || verdict[0] !== 'ok') return { ok: true, integrity: verdict, schemaSha256: '', tables: [] }
+    if (verdict.length !== 1 || verdict[0] !== 'ok')
+      return { ok: true, integrity: verdict, schemaSha256: '', tables: [] }
     const schema = createHash('sha256')
-    for (const row of db.prepare('SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name').raw(true).iterate()) {
+    for (const row of db
+      .prepare('SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name')
+      .raw(true)
+      .iterate()) {
       for (const v of row as unknown[]) hashValue(schema, v)
     }
-    const names = db.prepare(`SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name`)
-      .pluck().all() as string[]
+    const names = db
+      .prepare(
+        `SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name`,
+      )
+      .pluck()
+      .all() as string[]
     const tables = names.map((name): InspectedTable => {
       const hash = createHash('sha256')
       let rows = 0
       // Scan order: rowid (or primary key) order, the same in two files with the same content.
-      for (const row of db.prepare(`SELECT * FROM ${quoteIdentifier(name)}`).raw(true).safeIntegers(true).iterate()) {
+      for (const row of db
+        .prepare(`SELECT * FROM ${quoteIdentifier(name)}`)
+        .raw(true)
+        .safeIntegers(true)
+        .iterate()) {
         rows += 1
         for (const v of row as unknown[]) hashValue(hash, v)
         hash.update('\n')

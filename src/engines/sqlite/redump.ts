@@ -16,7 +16,10 @@ export async function redumpSqlite(a: RedumpArgs): Promise<Redumped> {
   const again = join(a.workDir, 'redump.db')
   const dump = engine.dump(database, a.signal)
   await Promise.all([pipeline(dump.stdout, createWriteStream(again, { mode: 0o600 })), dump.done])
-  const [restored, redumped] = await Promise.all([inspectSqliteFile(a.scratch, a.workDir, a.signal), inspectSqliteFile(again, a.workDir, a.signal)])
+  const [restored, redumped] = await Promise.all([
+    inspectSqliteFile(a.scratch, a.workDir, a.signal),
+    inspectSqliteFile(again, a.workDir, a.signal),
+  ])
   return { kind: 'tables', compared: restored.tables.length, differences: sqliteDifferences(restored, redumped) }
 }
 

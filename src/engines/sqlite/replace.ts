@@ -37,9 +37,13 @@ export async function planReplace(target: string): Promise<ReplacePlan> {
   for (const suffix of SQLITE_SIDE_FILES) {
     const side = `${target}${suffix}`
     if (await isMountPoint(side, mounts)) {
-      throw new DbkeeperError('RESTORE_FAILED', `${side} is a mount point of its own: it cannot be moved aside, and left in place SQLite would apply the old ${suffix} to the restored file; ${target} was not changed`, {
-        hint: `mount the directory that holds the database (e.g. ./data:${dirname(target)}) rather than single files; or write the backup to a file with --to-file F and, with the application stopped and ${side} checkpointed, put it in place yourself`,
-      })
+      throw new DbkeeperError(
+        'RESTORE_FAILED',
+        `${side} is a mount point of its own: it cannot be moved aside, and left in place SQLite would apply the old ${suffix} to the restored file; ${target} was not changed`,
+        {
+          hint: `mount the directory that holds the database (e.g. ./data:${dirname(target)}) rather than single files; or write the backup to a file with --to-file F and, with the application stopped and ${side} checkpointed, put it in place yourself`,
+        },
+      )
     }
   }
   return { inPlace: await isMountPoint(target, mounts) }
@@ -49,7 +53,11 @@ export async function planReplace(target: string): Promise<ReplacePlan> {
  * Replaces `target` by the checked file `tmp` (same directory). Rejects with a DbkeeperError whose
  * message says whether `target` was changed. Returns how it was done.
  */
-export async function replaceSqliteFile(tmp: string, target: string, plan: ReplacePlan): Promise<'renamed' | 'copied in place'> {
+export async function replaceSqliteFile(
+  tmp: string,
+  target: string,
+  plan: ReplacePlan,
+): Promise<'renamed' | 'copied in place'> {
   const dir = dirname(target)
   const aside = await moveSideFilesAside(target)
   let how: 'renamed' | 'copied in place' = 'renamed'
@@ -59,13 +67,18 @@ export async function replaceSqliteFile(tmp: string, target: string, plan: Repla
         await rename(tmp, target)
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code
-        if (code !== 'EBUSY' && code !== 'EXDEV') throw new Untouched(`renaming the restored file over it failed (${code ?? String(error)})`, error)
+        if (code !== 'EBUSY' && code !== 'EXDEV')
+          throw new Untouched(`renaming the restored file over it failed (${code ?? String(error)})`, error)
         how = 'copied in place'
       }
     } else how = 'copied in place'
     if (how === 'copied in place') await overwriteInPlace(tmp, target)
     await fsyncPath(dir).catch((error: unknown) => {
-      throw new Changed(`syncing ${dir} failed (${(error as NodeJS.ErrnoException).code ?? String(error)})`, 'holds the restored database, but a power loss may undo that', error)
+      throw new Changed(
+        `syncing ${dir} failed (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+        'holds the restored database, but a power loss may undo that',
+        error,
+      )
     })
   } catch (error) {
     throw await describeFailure(error, target, aside)
@@ -77,14 +90,21 @@ export async function replaceSqliteFile(tmp: string, target: string, plan: Repla
 
 /** A failure that left the target exactly as it was. */
 class Untouched extends Error {
-  constructor(readonly step: string, override readonly cause: unknown) {
+  constructor(
+    readonly step: string,
+    override readonly cause: unknown,
+  ) {
     super(step)
   }
 }
 
 /** A failure after the target's bytes had begun to change: `state` says how. */
 class Changed extends Error {
-  constructor(readonly step: string, readonly state: string, override readonly cause: unknown) {
+  constructor(
+    readonly step: string,
+    readonly state: string,
+    override readonly cause: unknown,
+  ) {
     super(step)
   }
 }
@@ -93,21 +113,32 @@ async function describeFailure(error: unknown, target: string, aside: Aside[]): 
   const code = (error as { cause?: NodeJS.ErrnoException }).cause?.code
   if (error instanceof Untouched) {
     const back = await moveBack(aside)
-    return new DbkeeperError(code === 'ENOSPC' || code === 'EDQUOT' ? 'NO_SPACE' : 'RESTORE_FAILED', `${error.step}: ${target} was not changed${back}`, {
-      hint: hintFor(code, target), cause: error.cause,
-    })
+    return new DbkeeperError(
+      code === 'ENOSPC' || code === 'EDQUOT' ? 'NO_SPACE' : 'RESTORE_FAILED',
+      `${error.step}: ${target} was not changed${back}`,
+      {
+        hint: hintFor(code, target),
+        cause: error.cause,
+      },
+    )
   }
-  const kept = aside.length > 0 ? `; its old ${aside.map((a) => a.suffix).join(', ')} are kept at ${aside.map((a) => a.at).join(', ')} (do not put them back onto a restored file)` : ''
+  const kept =
+    aside.length > 0
+      ? `; its old ${aside.map((a) => a.suffix).join(', ')} are kept at ${aside.map((a) => a.at).join(', ')} (do not put them back onto a restored file)`
+      : ''
   const state = error instanceof Changed ? error.state : `is in an unknown state`
   const step = error instanceof Changed ? error.step : String(error)
   return new DbkeeperError('RESTORE_FAILED', `${step}: ${target} ${state}${kept}`, {
-    hint: `${hintFor(code, target)}; then restore again`, cause: error instanceof Changed ? error.cause : error,
+    hint: `${hintFor(code, target)}; then restore again`,
+    cause: error instanceof Changed ? error.cause : error,
   })
 }
 
 function hintFor(code: string | undefined, target: string): string {
-  if (code === 'ENOSPC' || code === 'EDQUOT') return `free space on the file system that holds ${target} (behind a bind mount: on the host)`
-  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return `make ${target} and its directory writable by the user dbkeeper runs as (a bind mount must be read-write)`
+  if (code === 'ENOSPC' || code === 'EDQUOT')
+    return `free space on the file system that holds ${target} (behind a bind mount: on the host)`
+  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM')
+    return `make ${target} and its directory writable by the user dbkeeper runs as (a bind mount must be read-write)`
   return 'see the log for the system error'
 }
 
@@ -122,19 +153,30 @@ async function moveSideFilesAside(target: string): Promise<Aside[]> {
   const moved: Aside[] = []
   for (const suffix of SQLITE_SIDE_FILES) {
     const from = `${target}${suffix}`
-    if (!(await stat(from).then(() => true, () => false))) continue
+    if (
+      !(await stat(from).then(
+        () => true,
+        () => false,
+      ))
+    )
+      continue
     const at = join(dirname(target), `.${basename(target)}${suffix}.dbk-old`)
     try {
       await rename(from, at)
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       const back = await moveBack(moved)
-      throw new DbkeeperError('RESTORE_FAILED', `cannot move ${from} aside (${code ?? String(error)}): ${target} was not changed${back}`, {
-        hint: code === 'EBUSY' || code === 'EXDEV'
-          ? `${from} is a mount point of its own: mount the directory that holds the database rather than single files`
-          : hintFor(code, target),
-        cause: error,
-      })
+      throw new DbkeeperError(
+        'RESTORE_FAILED',
+        `cannot move ${from} aside (${code ?? String(error)}): ${target} was not changed${back}`,
+        {
+          hint:
+            code === 'EBUSY' || code === 'EXDEV'
+              ? `${from} is a mount point of its own: mount the directory that holds the database rather than single files`
+              : hintFor(code, target),
+          cause: error,
+        },
+      )
     }
     moved.push({ suffix, from, at })
   }
@@ -155,7 +197,10 @@ async function overwriteInPlace(tmp: string, target: string): Promise<void> {
   try {
     dst = await open(target, 'r+')
   } catch (error) {
-    throw new Untouched(`${target} is a mount point, so the restored file was to be copied into it, but opening it for writing failed (${(error as NodeJS.ErrnoException).code ?? String(error)})`, error)
+    throw new Untouched(
+      `${target} is a mount point, so the restored file was to be copied into it, but opening it for writing failed (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+      error,
+    )
   }
   const src = await open(tmp, 'r')
   try {
@@ -171,7 +216,11 @@ async function overwriteInPlace(tmp: string, target: string): Promise<void> {
           await dst.truncate(oldSize)
           await dst.sync()
         } catch {
-          throw new Changed(step, `keeps its old bytes, but bytes past its old end (${oldSize}) could not be cut off again`, error)
+          throw new Changed(
+            step,
+            `keeps its old bytes, but bytes past its old end (${oldSize}) could not be cut off again`,
+            error,
+          )
         }
         throw new Untouched(step, error)
       }
@@ -181,7 +230,11 @@ async function overwriteInPlace(tmp: string, target: string): Promise<void> {
       await dst.truncate(newSize)
       await dst.sync()
     } catch (error) {
-      throw new Changed(`copying the restored file into ${target} (a mount point) failed while overwriting it (${(error as NodeJS.ErrnoException).code ?? String(error)})`, 'is PARTLY OVERWRITTEN and not a usable database', error)
+      throw new Changed(
+        `copying the restored file into ${target} (a mount point) failed while overwriting it (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+        'is PARTLY OVERWRITTEN and not a usable database',
+        error,
+      )
     }
   } finally {
     await src.close()
@@ -207,7 +260,12 @@ async function mountPoints(): Promise<Set<string> | undefined> {
   if (text === undefined) return undefined
   // Field 5 is the mount point, with space, tab, newline and backslash written as \ooo.
   const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
-  return new Set(text.split('\n').filter(Boolean).map((line) => unescape(line.split(' ')[4] ?? '')))
+  return new Set(
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => unescape(line.split(' ')[4] ?? '')),
+  )
 }
 
 /** A file bind-mounted over another keeps the directory's st_dev, so mountinfo is asked first. */

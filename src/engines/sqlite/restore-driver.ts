@@ -19,7 +19,14 @@ import { dirname } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { ensureDir, fsyncPath } from '../../runtime/durable.js'
 import { DbkeeperError, toDbkeeperError } from '../../runtime/errors.js'
-import { restoreTempPath, type BackupContent, type CountedTable, type DriverTarget, type RestoreDriver, type TargetState } from '../restore-driver.js'
+import {
+  restoreTempPath,
+  type BackupContent,
+  type CountedTable,
+  type DriverTarget,
+  type RestoreDriver,
+  type TargetState,
+} from '../restore-driver.js'
 import { childEnv, lastLines, runToolForOutput } from '../subprocess.js'
 import { childArgs } from './child.js'
 import type { InspectResult } from './inspect-child.js'
@@ -43,7 +50,9 @@ export class SqliteDriver implements RestoreDriver {
       throw toDbkeeperError(error, `reading ${this.t.target}`)
     })
     if (info && !info.isFile()) {
-      throw new DbkeeperError('USAGE', `${this.t.target} is not a file`, { hint: `check ${this.t.source.id}_PATH: it must name the database file` })
+      throw new DbkeeperError('USAGE', `${this.t.target} is not a file`, {
+        hint: `check ${this.t.source.id}_PATH: it must name the database file`,
+      })
     }
     return { exists: info !== undefined, empty: info === undefined || info.size === 0 }
   }
@@ -71,9 +80,13 @@ export class SqliteDriver implements RestoreDriver {
       // A backup in WAL mode gets an (empty) -wal and -shm from that read: they must not stay behind.
       for (const suffix of SQLITE_SIDE_FILES) await rm(`${tmp}${suffix}`, { force: true })
       if (inspected.integrity.length > 0) {
-        throw new DbkeeperError('RESTORE_FAILED', `the restored database fails integrity_check (${inspected.integrity.join('; ')}); ${target} was not changed`, {
-          hint: 'restore an older backup (`dbkeeper list`) and run `dbkeeper verify --drill` on this one',
-        })
+        throw new DbkeeperError(
+          'RESTORE_FAILED',
+          `the restored database fails integrity_check (${inspected.integrity.join('; ')}); ${target} was not changed`,
+          {
+            hint: 'restore an older backup (`dbkeeper list`) and run `dbkeeper verify --drill` on this one',
+          },
+        )
       }
       // The application opens the file as its own user: give the new file the old one's mode and
       // owner (or, for a new file, the directory's owner). chown needs root; without it, ours.
@@ -88,7 +101,8 @@ export class SqliteDriver implements RestoreDriver {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
         throw new DbkeeperError('IO', `cannot write in ${dir} (${code}), so ${target} was not replaced`, {
-          hint: `mount the directory of ${this.t.source.id}_PATH read-write into this container, writable by the user dbkeeper runs as`, cause: error,
+          hint: `mount the directory of ${this.t.source.id}_PATH read-write into this container, writable by the user dbkeeper runs as`,
+          cause: error,
         })
       }
       throw toDbkeeperError(error, `restoring ${target}`)
@@ -112,7 +126,10 @@ export class SqliteDriver implements RestoreDriver {
 /** integrity_check, exact row counts and content digests of an SQLite file, in a child process. */
 export async function inspectSqliteFile(path: string, workDir: string, signal: AbortSignal): Promise<Inspection> {
   const r = await runToolForOutput(process.execPath, [...childArgs('inspect-child'), path], {
-    env: childEnv({ SQLITE_TMPDIR: workDir }), signal, abortedMessage: `checking ${path} was stopped`, stderr: { keep: 'tail', bytes: 64 * 1024 },
+    env: childEnv({ SQLITE_TMPDIR: workDir }),
+    signal,
+    abortedMessage: `checking ${path} was stopped`,
+    stderr: { keep: 'tail', bytes: 64 * 1024 },
   })
   let answer: InspectResult | undefined
   try {
@@ -121,14 +138,22 @@ export async function inspectSqliteFile(path: string, workDir: string, signal: A
     answer = undefined
   }
   if (answer === undefined || r.exitCode !== 0) {
-    throw new DbkeeperError('RESTORE_FAILED', `checking the SQLite file ${path} failed (exit ${r.exitCode ?? r.signal ?? '?'}): ${lastLines(r.stderr, 5)}`, {
-      hint: 'see the log; a kill by SIGKILL usually means the container ran out of memory',
-    })
+    throw new DbkeeperError(
+      'RESTORE_FAILED',
+      `checking the SQLite file ${path} failed (exit ${r.exitCode ?? r.signal ?? '?'}): ${lastLines(r.stderr, 5)}`,
+      {
+        hint: 'see the log; a kill by SIGKILL usually means the container ran out of memory',
+      },
+    )
   }
   if (!answer.ok) {
-    throw new DbkeeperError('RESTORE_FAILED', `${path} is not a readable SQLite database: ${answer.code}: ${answer.message}`, {
-      hint: 'the backup may be damaged: run `dbkeeper verify` on it, or restore an older one',
-    })
+    throw new DbkeeperError(
+      'RESTORE_FAILED',
+      `${path} is not a readable SQLite database: ${answer.code}: ${answer.message}`,
+      {
+        hint: 'the backup may be damaged: run `dbkeeper verify` on it, or restore an older one',
+      },
+    )
   }
   return answer
 }

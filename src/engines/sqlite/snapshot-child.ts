@@ -29,7 +29,9 @@ function quoteIdentifier(name: string): string {
 /** Ordinary tables of the main schema: views, virtual tables' shadow tables and sqlite_* are left out. */
 function tableNames(db: Database.Database): string[] {
   return db
-    .prepare(`SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name`)
+    .prepare(
+      `SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name`,
+    )
     .pluck()
     .all() as string[]
 }
@@ -114,7 +116,12 @@ function snapshot(path: string, busyTimeoutMs: number, out: string): ChildResult
     }
     const tables = tableNames(snap).map((name) => ({
       name,
-      rows: Number(snap.prepare(`SELECT count(*) FROM ${quoteIdentifier(name)}`).pluck().get()),
+      rows: Number(
+        snap
+          .prepare(`SELECT count(*) FROM ${quoteIdentifier(name)}`)
+          .pluck()
+          .get(),
+      ),
     }))
     return { ok: true, sqliteVersion: version, tables }
   } finally {
@@ -129,7 +136,8 @@ function sqliteVersion(db: Database.Database): string {
 function main(argv: string[]): ChildResult {
   const [mode, path, busy, out] = argv
   const busyTimeoutMs = Number(busy)
-  if (!path || !Number.isFinite(busyTimeoutMs)) return { ok: false, code: 'USAGE', message: `bad arguments: ${argv.join(' ')}` }
+  if (!path || !Number.isFinite(busyTimeoutMs))
+    return { ok: false, code: 'USAGE', message: `bad arguments: ${argv.join(' ')}` }
   try {
     if (mode === 'probe') return probe(path, busyTimeoutMs)
     if (mode === 'snapshot' && out) return snapshot(path, busyTimeoutMs, out)

@@ -50,17 +50,28 @@ export async function commitRename(tmp: string, final: string): Promise<void> {
 export function backupDirError(dir: string, error: unknown): DbkeeperError {
   const code = (error as NodeJS.ErrnoException).code
   if (code === 'ENOTDIR' || code === 'EEXIST') {
-    return new DbkeeperError('CONFIG', `BACKUP_DIR ${dir} is not a directory (it or a part of its path is a file) (${code})`, {
-      hint: 'set BACKUP_DIR to a directory on the backup volume (it is created when missing)', cause: error,
-    })
+    return new DbkeeperError(
+      'CONFIG',
+      `BACKUP_DIR ${dir} is not a directory (it or a part of its path is a file) (${code})`,
+      {
+        hint: 'set BACKUP_DIR to a directory on the backup volume (it is created when missing)',
+        cause: error,
+      },
+    )
   }
   if (code === 'ENOENT') {
     return new DbkeeperError('CONFIG', `BACKUP_DIR ${dir} cannot be created there: the file system refused (ENOENT)`, {
-      hint: 'set BACKUP_DIR to a directory on the backup volume, or create it yourself (mkdir -p) and check the mount', cause: error,
+      hint: 'set BACKUP_DIR to a directory on the backup volume, or create it yourself (mkdir -p) and check the mount',
+      cause: error,
     })
   }
   const e = toDbkeeperError(error, `backup directory ${dir}`)
-  return new DbkeeperError(e.code === 'NO_SPACE' ? 'NO_SPACE' : 'IO', `cannot write to the backup directory ${dir}: ${e.message}`, {
-    hint: 'check BACKUP_DIR: it must exist or be creatable, and be writable by the user dbkeeper runs as', cause: error,
-  })
+  return new DbkeeperError(
+    e.code === 'NO_SPACE' ? 'NO_SPACE' : 'IO',
+    `cannot write to the backup directory ${dir}: ${e.message}`,
+    {
+      hint: 'check BACKUP_DIR: it must exist or be creatable, and be writable by the user dbkeeper runs as',
+      cause: error,
+    },
+  )
 }

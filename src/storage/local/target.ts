@@ -16,7 +16,15 @@ import { open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:f
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
 import { toDbkeeperError } from '../../runtime/errors.js'
-import { StorageError, type ObjectHead, type ObjectInfo, type PutBody, type PutOptions, type PutResult, type Target } from '../target.js'
+import {
+  StorageError,
+  type ObjectHead,
+  type ObjectInfo,
+  type PutBody,
+  type PutOptions,
+  type PutResult,
+  type Target,
+} from '../target.js'
 import { byKey, checkKey, checkPrefix, refuseKey } from '../keys.js'
 import { FILE_MODE, ensureDir, fsyncDir } from '../../runtime/durable.js'
 import { STATE_DIR, TEMP_SUFFIX, isTempName } from './names.js'

@@ -20,7 +20,8 @@ const NOT_A_VERSIONING_ANSWER = 'NotAVersioningAnswer'
 function unknown(error: unknown): string {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } }
   const status = e.$metadata?.httpStatusCode
-  if (e.name === NOT_A_VERSIONING_ANSWER) return 'unknown (the store ignored the query: it answered with something else than a versioning configuration)'
+  if (e.name === NOT_A_VERSIONING_ANSWER)
+    return 'unknown (the store ignored the query: it answered with something else than a versioning configuration)'
   return `unknown (the store answered ${e.name ?? 'an error'}${status ? `, HTTP ${status}` : ''})`
 }
 
@@ -30,20 +31,23 @@ function unknown(error: unknown): string {
  * read once here, before the SDK parses it, and handed on unchanged.
  */
 function requireVersioningAnswer(client: S3Client): void {
-  client.middlewareStack.add((next) => async (args) => {
-    const result = await next(args)
-    const response = result.response as { statusCode?: number; body?: unknown }
-    if (response.statusCode === 200 && response.body instanceof Readable) {
-      const chunks: Buffer[] = []
-      for await (const chunk of response.body) chunks.push(Buffer.from(chunk as Buffer))
-      const body = Buffer.concat(chunks)
-      if (!body.toString('utf8').includes('<VersioningConfiguration')) {
-        throw Object.assign(new Error('not a versioning configuration'), { name: NOT_A_VERSIONING_ANSWER })
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const result = await next(args)
+      const response = result.response as { statusCode?: number; body?: unknown }
+      if (response.statusCode === 200 && response.body instanceof Readable) {
+        const chunks: Buffer[] = []
+        for await (const chunk of response.body) chunks.push(Buffer.from(chunk as Buffer))
+        const body = Buffer.concat(chunks)
+        if (!body.toString('utf8').includes('<VersioningConfiguration')) {
+          throw Object.assign(new Error('not a versioning configuration'), { name: NOT_A_VERSIONING_ANSWER })
+        }
+        response.body = Readable.from([body])
       }
-      response.body = Readable.from([body])
-    }
-    return result
-  }, { step: 'deserialize', priority: 'low', name: 'dbkeeperRequireVersioningAnswer' })
+      return result
+    },
+    { step: 'deserialize', priority: 'low', name: 'dbkeeperRequireVersioningAnswer' },
+  )
 }
 
 export async function readBucketState(cfg: S3Config, signal?: AbortSignal): Promise<BucketState> {
@@ -52,19 +56,21 @@ export async function readBucketState(cfg: S3Config, signal?: AbortSignal): Prom
   requireVersioningAnswer(versioningClient)
   try {
     const [versioning, objectLock] = await Promise.all([
-      versioningClient.send(new GetBucketVersioningCommand({ Bucket: cfg.bucket }), { abortSignal: signal }).then(
-        (r) => (r.Status === 'Enabled' ? 'enabled' : r.Status === 'Suspended' ? 'suspended' : 'off'),
-        unknown,
-      ),
+      versioningClient
+        .send(new GetBucketVersioningCommand({ Bucket: cfg.bucket }), { abortSignal: signal })
+        .then((r) => (r.Status === 'Enabled' ? 'enabled' : r.Status === 'Suspended' ? 'suspended' : 'off'), unknown),
       client.send(new GetObjectLockConfigurationCommand({ Bucket: cfg.bucket }), { abortSignal: signal }).then(
         (r) => {
           const c = r.ObjectLockConfiguration
           if (c?.ObjectLockEnabled !== 'Enabled') return 'off'
           const d = c.Rule?.DefaultRetention
-          return d ? `on, default retention ${d.Mode} ${d.Days ?? d.Years}${d.Days ? ' days' : ' years'}` : 'on, no default retention'
+          return d
+            ? `on, default retention ${d.Mode} ${d.Days ?? d.Years}${d.Days ? ' days' : ' years'}`
+            : 'on, no default retention'
         },
         // AWS answers a bucket without Object Lock with this error, not with an empty configuration.
-        (error: unknown) => ((error as { name?: string }).name === 'ObjectLockConfigurationNotFoundError' ? 'off' : unknown(error)),
+        (error: unknown) =>
+          (error as { name?: string }).name === 'ObjectLockConfigurationNotFoundError' ? 'off' : unknown(error),
       ),
     ])
     return { versioning, objectLock }

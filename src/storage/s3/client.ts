@@ -30,7 +30,9 @@ export function createS3Client(cfg: S3Config): S3Client {
     // The SDK's default "flexible checksums" send streamed bodies aws-chunked with a trailing
     // checksum, which several S3-compatible stores (s3rver, older MinIO, Ceph) store verbatim:
     // the object silently holds the chunk framing instead of the backup. AWS itself handles them.
-    ...(custom ? { requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const } : {}),
+    ...(custom
+      ? { requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const }
+      : {}),
     maxAttempts: REQUEST_ATTEMPTS,
     // A store that accepts the connection and then stalls must fail the call, not hang the run.
     requestHandler: { connectionTimeout: 10_000, socketTimeout: 120_000 },

@@ -3,16 +3,30 @@
  * lib-storage's `Upload`: multipart in parts of PART_SIZE, QUEUE_SIZE parts in flight (limits.ts),
  * so memory stays bounded whatever the backup's size; each part is retried by the SDK (client.ts).
  */
-import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { Readable } from 'node:stream'
 import type { S3Config } from '../../config/types.js'
 import { failpoint } from '../../runtime/failpoint.js'
 import { byKey, checkKey, checkPrefix } from '../keys.js'
-import { StorageError, type ObjectHead, type ObjectInfo, type PutBody, type PutOptions, type PutResult, type Target } from '../target.js'
+import {
+  StorageError,
+  type ObjectHead,
+  type ObjectInfo,
+  type PutBody,
+  type PutOptions,
+  type PutResult,
+  type Target,
+} from '../target.js'
 import { classifyS3Error } from './errors.js'
 import { MAX_PARTS, PART_SIZE, QUEUE_SIZE } from './limits.js'
-
 
 function partSizeFor(size: number | undefined): number {
   if (size === undefined) return PART_SIZE
@@ -90,7 +104,8 @@ export class S3Target implements Target {
     try {
       etag = (await upload.done()).ETag
     } catch (error) {
-      if (opts.signal?.aborted) throw new StorageError('ABORTED', `S3 upload of ${this.url(key)} aborted`, { retryable: false, cause: error })
+      if (opts.signal?.aborted)
+        throw new StorageError('ABORTED', `S3 upload of ${this.url(key)} aborted`, { retryable: false, cause: error })
       throw classifyS3Error(bodyError ?? error, `upload of ${this.url(key)}`)
     } finally {
       opts.signal?.removeEventListener('abort', onAbort)
@@ -109,15 +124,18 @@ export class S3Target implements Target {
       }
       const metadata = { ...opts.metadata, ...final }
       try {
-        const out = await this.client.send(new CopyObjectCommand({
-          Bucket: this.cfg.bucket,
-          Key: this.#full(key),
-          CopySource: copySource(this.cfg.bucket, this.#full(key)),
-          MetadataDirective: 'REPLACE',
-          Metadata: metadata,
-          ContentType: contentType,
-          ...this.#storageParams(opts.dataObject),
-        }), { abortSignal: opts.signal })
+        const out = await this.client.send(
+          new CopyObjectCommand({
+            Bucket: this.cfg.bucket,
+            Key: this.#full(key),
+            CopySource: copySource(this.cfg.bucket, this.#full(key)),
+            MetadataDirective: 'REPLACE',
+            Metadata: metadata,
+            ContentType: contentType,
+            ...this.#storageParams(opts.dataObject),
+          }),
+          { abortSignal: opts.signal },
+        )
         etag = out.CopyObjectResult?.ETag ?? etag
       } catch (error) {
         throw classifyS3Error(error, `metadata update of ${this.url(key)}`)
@@ -128,7 +146,9 @@ export class S3Target implements Target {
 
   async get(key: string, signal?: AbortSignal): Promise<Readable> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.cfg.bucket, Key: this.#full(key) }), { abortSignal: signal })
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.cfg.bucket, Key: this.#full(key) }), {
+        abortSignal: signal,
+      })
       if (!(out.Body instanceof Readable)) throw new Error('the response has no body')
       return out.Body
     } catch (error) {
@@ -165,13 +185,23 @@ export class S3Target implements Target {
     do {
       let page
       try {
-        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.cfg.bucket, Prefix: `${this.cfg.prefix}${prefix}`, ContinuationToken: token }))
+        page = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.cfg.bucket,
+            Prefix: `${this.cfg.prefix}${prefix}`,
+            ContinuationToken: token,
+          }),
+        )
       } catch (error) {
         throw classifyS3Error(error, `listing of ${this.url(prefix)}`)
       }
       for (const o of page.Contents ?? []) {
         if (!o.Key?.startsWith(this.cfg.prefix)) continue
-        found.push({ key: o.Key.slice(this.cfg.prefix.length), size: o.Size ?? 0, ...(o.LastModified ? { lastModified: o.LastModified } : {}) })
+        found.push({
+          key: o.Key.slice(this.cfg.prefix.length),
+          size: o.Size ?? 0,
+          ...(o.LastModified ? { lastModified: o.LastModified } : {}),
+        })
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined
     } while (token)

@@ -9,12 +9,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MysqlEngine } from '../../../src/engines/mysql/engine.js'
 import { createDatabase, createUser, mysqlSource, privateDir, readAll, removeDir, sql } from './helpers.js'
 
-interface ProcessText { pid: string; cmdline: string; environ: string }
+interface ProcessText {
+  pid: string
+  cmdline: string
+  environ: string
+}
 
 async function allProcesses(): Promise<ProcessText[]> {
   const pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name))
-  const read = (pid: string, file: string) => readFile(`/proc/${pid}/${file}`).then((b) => b.toString('utf8').replace(/\0/g, ' '), () => '')
-  return Promise.all(pids.map(async (pid) => ({ pid, cmdline: await read(pid, 'cmdline'), environ: await read(pid, 'environ') })))
+  const read = (pid: string, file: string) =>
+    readFile(`/proc/${pid}/${file}`).then(
+      (b) => b.toString('utf8').replace(/\0/g, ' '),
+      () => '',
+    )
+  return Promise.all(
+    pids.map(async (pid) => ({ pid, cmdline: await read(pid, 'cmdline'), environ: await read(pid, 'environ') })),
+  )
 }
 
 describe('the password never reaches argv', () => {
@@ -26,8 +36,13 @@ describe('the password never reaches argv', () => {
     workDir = await privateDir()
     // ~20 MB of rows: far more than the pipe and stream buffers (~1 MB), so mysqldump stays
     // alive (blocked on its full stdout) for as long as we do not read.
-    db = await createDatabase('CREATE TABLE big (id INT PRIMARY KEY, pad VARCHAR(100)); INSERT INTO big SELECT seq, REPEAT(CHAR(65 + seq % 26), 100) FROM seq_1_to_200000')
-    user = await createUser(password, [`SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON \`${db}\`.*`, 'SELECT ON mysql.proc'])
+    db = await createDatabase(
+      'CREATE TABLE big (id INT PRIMARY KEY, pad VARCHAR(100)); INSERT INTO big SELECT seq, REPEAT(CHAR(65 + seq % 26), 100) FROM seq_1_to_200000',
+    )
+    user = await createUser(password, [
+      `SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON \`${db}\`.*`,
+      'SELECT ON mysql.proc',
+    ])
   })
   afterAll(async () => {
     await sql(`DROP DATABASE IF EXISTS \`${db}\``)

@@ -37,15 +37,26 @@ describe('MysqlEngine.dump', () => {
     expect(text).not.toMatch(/^USE /m)
     expect(engine.checkContent(...headTail(content))).toBeUndefined()
     expect(result!.options).toEqual([
-      '--single-transaction', '--quick', '--routines', '--triggers', '--events', '--hex-blob',
-      '--default-character-set=utf8mb4', '--no-tablespaces', '--', db,
+      '--single-transaction',
+      '--quick',
+      '--routines',
+      '--triggers',
+      '--events',
+      '--hex-blob',
+      '--default-character-set=utf8mb4',
+      '--no-tablespaces',
+      '--',
+      db,
     ])
     expect(result!.options.join(' ')).not.toContain('defaults')
     expect(await readdir(workDir)).toEqual([])
   })
 
   it('works with a password holding quotes, spaces, $, # and backslashes', async () => {
-    const user = await createUser(NASTY_PASSWORD, [`SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON \`${db}\`.*`, 'SELECT ON mysql.proc'])
+    const user = await createUser(NASTY_PASSWORD, [
+      `SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON \`${db}\`.*`,
+      'SELECT ON mysql.proc',
+    ])
     const engine = new MysqlEngine(mysqlSource({ user, password: NASTY_PASSWORD, databases: [db] }), workDir)
     await engine.probe(new AbortController().signal)
     const { content, error } = await runDump(engine, db)
@@ -55,7 +66,10 @@ describe('MysqlEngine.dump', () => {
   })
 
   it('adds DBnn_EXTRA_OPTS before the database name', async () => {
-    const engine = new MysqlEngine(mysqlSource({ databases: [db], extraOpts: ['--skip-dump-date', '--ignore-table=' + db + '.t'] }), workDir)
+    const engine = new MysqlEngine(
+      mysqlSource({ databases: [db], extraOpts: ['--skip-dump-date', '--ignore-table=' + db + '.t'] }),
+      workDir,
+    )
     const { content, result, error } = await runDump(engine, db)
     expect(error).toBeUndefined()
     expect(result!.options.slice(-4)).toEqual(['--skip-dump-date', `--ignore-table=${db}.t`, '--', db])
@@ -96,7 +110,10 @@ describe('MysqlEngine.dump', () => {
 
   it('a user without SHOW VIEW fails done with PRIVILEGE naming the grant', async () => {
     const user = await createUser('pw-noview', [`SELECT ON \`${db}\`.*`])
-    const { error } = await runDump(new MysqlEngine(mysqlSource({ user, password: 'pw-noview', databases: [db] }), workDir), db)
+    const { error } = await runDump(
+      new MysqlEngine(mysqlSource({ user, password: 'pw-noview', databases: [db] }), workDir),
+      db,
+    )
     const e = error as DbkeeperError
     expect(e.code).toBe('PRIVILEGE')
     expect(e.message).toContain('SHOW VIEW command denied')
@@ -130,16 +147,21 @@ describe('MysqlEngine.checkContent', () => {
   const head = Buffer.from('-- MariaDB dump 10.19\n')
 
   it('accepts a tail whose last line is the end marker, with trailing blank lines', () => {
-    expect(engine.checkContent(head, Buffer.from('UNLOCK TABLES;\n\n-- Dump completed on 2026-01-01  3:00:00\n\n'))).toBeUndefined()
+    expect(
+      engine.checkContent(head, Buffer.from('UNLOCK TABLES;\n\n-- Dump completed on 2026-01-01  3:00:00\n\n')),
+    ).toBeUndefined()
   })
 
   it('rejects a dump that stops before the marker', () => {
     expect(engine.checkContent(head, Buffer.from('INSERT INTO `t` VALUES (1);\n'))).toBe(
-      "the dump has no '-- Dump completed' end marker: mysqldump stopped early")
+      "the dump has no '-- Dump completed' end marker: mysqldump stopped early",
+    )
   })
 
   it('rejects a marker that is not the last line (something came after it)', () => {
-    expect(engine.checkContent(head, Buffer.from('-- Dump completed on 2026-01-01\nINSERT INTO t VALUES (1);\n'))).toBeDefined()
+    expect(
+      engine.checkContent(head, Buffer.from('-- Dump completed on 2026-01-01\nINSERT INTO t VALUES (1);\n')),
+    ).toBeDefined()
   })
 
   it('rejects empty content', () => {

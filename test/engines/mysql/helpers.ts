@@ -15,13 +15,25 @@ import { mysqlAdmin, uniqueName, type ServerInfo } from '../../support/servers.j
 
 export const server = (): ServerInfo => inject('mariadb')
 
-export function mysqlSource(overrides: Partial<Omit<SourceConfig, 'password'>> & { password?: string } = {}): SourceConfig {
+export function mysqlSource(
+  overrides: Partial<Omit<SourceConfig, 'password'>> & { password?: string } = {},
+): SourceConfig {
   const info = server()
   const { password, ...rest } = overrides
   return Object.freeze({
-    id: 'DB07', label: 'my', engine: 'mysql', host: info.host, port: info.port, user: info.user,
+    id: 'DB07',
+    label: 'my',
+    engine: 'mysql',
+    host: info.host,
+    port: info.port,
+    user: info.user,
     password: password === undefined ? undefined : new Secret(password),
-    databases: 'ALL', path: undefined, extraOpts: [], pgFormat: 'plain', pgGlobals: false, retention: {},
+    databases: 'ALL',
+    path: undefined,
+    extraOpts: [],
+    pgFormat: 'plain',
+    pgGlobals: false,
+    retention: {},
     ...rest,
   } satisfies SourceConfig)
 }
@@ -50,7 +62,10 @@ export async function sql(script: string, database?: string): Promise<unknown> {
 export async function createDatabase(extra = ''): Promise<string> {
   const name = uniqueName('my')
   await sql(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`)
-  await sql(`CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(40)); INSERT INTO t VALUES (1,'one'),(2,'two'),(3,'drei 🦆'); ${extra}`, name)
+  await sql(
+    `CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(40)); INSERT INTO t VALUES (1,'one'),(2,'two'),(3,'drei 🦆'); ${extra}`,
+    name,
+  )
   return name
 }
 
@@ -80,7 +95,10 @@ export async function runDump(engine: MysqlEngine, database: string, signal = ne
   const dump = engine.dump(database, signal)
   const [content, outcome] = await Promise.all([
     readAll(dump.stdout),
-    dump.done.then((result: DumpResult) => ({ result, error: undefined }), (error: unknown) => ({ result: undefined, error })),
+    dump.done.then(
+      (result: DumpResult) => ({ result, error: undefined }),
+      (error: unknown) => ({ result: undefined, error }),
+    ),
   ])
   return { content, ...outcome }
 }

@@ -4,12 +4,18 @@ import { DbkeeperError } from '../../../src/runtime/errors.js'
 import { freePort } from '../../support/servers.js'
 import { createDatabase, createUser, mysqlSource, privateDir, removeDir, server, sql } from './helpers.js'
 
-const FULL_GRANTS = (db: string) => [`SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON \`${db}\`.*`, 'SELECT ON mysql.proc']
+const FULL_GRANTS = (db: string) => [
+  `SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON \`${db}\`.*`,
+  'SELECT ON mysql.proc',
+]
 const signal = () => new AbortController().signal
 
 /** The rejection of `promise`, which must be a DbkeeperError. */
 async function failure(promise: Promise<unknown>): Promise<DbkeeperError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e)
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
   expect(error).toBeInstanceOf(DbkeeperError)
   return error as DbkeeperError
 }
@@ -19,7 +25,9 @@ describe('MysqlEngine.probe', () => {
   let db: string
   beforeAll(async () => {
     workDir = await privateDir()
-    db = await createDatabase('CREATE TABLE big (id INT PRIMARY KEY, pad CHAR(200)); INSERT INTO big SELECT seq, REPEAT("x", 200) FROM seq_1_to_5000; ANALYZE TABLE t, big; CREATE VIEW v AS SELECT id FROM t')
+    db = await createDatabase(
+      'CREATE TABLE big (id INT PRIMARY KEY, pad CHAR(200)); INSERT INTO big SELECT seq, REPEAT("x", 200) FROM seq_1_to_5000; ANALYZE TABLE t, big; CREATE VIEW v AS SELECT id FROM t',
+    )
   })
   afterAll(async () => {
     await sql(`DROP DATABASE IF EXISTS \`${db}\``)
@@ -49,7 +57,8 @@ describe('MysqlEngine.probe', () => {
       const result = await new MysqlEngine(mysqlSource({ databases: 'ALL' }), workDir).probe(signal())
       const names = result.databases.map((d) => d.name)
       expect(names).toEqual(expect.arrayContaining([db, other]))
-      for (const system of ['mysql', 'information_schema', 'performance_schema', 'sys']) expect(names).not.toContain(system)
+      for (const system of ['mysql', 'information_schema', 'performance_schema', 'sys'])
+        expect(names).not.toContain(system)
     } finally {
       await sql(`DROP DATABASE \`${other}\``)
     }
@@ -57,7 +66,9 @@ describe('MysqlEngine.probe', () => {
 
   it('ALL expands to what the user can see', async () => {
     const user = await createUser('pw-all', FULL_GRANTS(db))
-    const result = await new MysqlEngine(mysqlSource({ user, password: 'pw-all', databases: 'ALL' }), workDir).probe(signal())
+    const result = await new MysqlEngine(mysqlSource({ user, password: 'pw-all', databases: 'ALL' }), workDir).probe(
+      signal(),
+    )
     expect(result.databases.map((d) => d.name)).toEqual([db])
   })
 
@@ -80,7 +91,9 @@ describe('MysqlEngine.probe', () => {
   })
 
   it('a named database that does not exist is NOT_FOUND naming DBnn_NAME', async () => {
-    const error = await failure(new MysqlEngine(mysqlSource({ databases: [db, 'no_such_db_here'] }), workDir).probe(signal()))
+    const error = await failure(
+      new MysqlEngine(mysqlSource({ databases: [db, 'no_such_db_here'] }), workDir).probe(signal()),
+    )
     expect(error.code).toBe('NOT_FOUND')
     expect(error.message).toContain('`no_such_db_here`')
     expect(error.message).toContain('DB07_NAME')
@@ -89,7 +102,9 @@ describe('MysqlEngine.probe', () => {
 
   it('a user without any privilege on the database is PRIVILEGE with the grants to give', async () => {
     const user = await createUser('pw-none', [])
-    const error = await failure(new MysqlEngine(mysqlSource({ user, password: 'pw-none', databases: [db] }), workDir).probe(signal()))
+    const error = await failure(
+      new MysqlEngine(mysqlSource({ user, password: 'pw-none', databases: [db] }), workDir).probe(signal()),
+    )
     expect(error.code).toBe('PRIVILEGE')
     expect(error.message).toContain(user)
     expect(error.hint).toContain('GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES')
@@ -98,7 +113,9 @@ describe('MysqlEngine.probe', () => {
 
   it('refuses a user without TRIGGER: mysqldump would leave the triggers out and still exit 0', async () => {
     const user = await createUser('pw-trig', [`SELECT, SHOW VIEW, EVENT ON \`${db}\`.*`, 'SELECT ON mysql.proc'])
-    const error = await failure(new MysqlEngine(mysqlSource({ user, password: 'pw-trig', databases: [db] }), workDir).probe(signal()))
+    const error = await failure(
+      new MysqlEngine(mysqlSource({ user, password: 'pw-trig', databases: [db] }), workDir).probe(signal()),
+    )
     expect(error.code).toBe('PRIVILEGE')
     expect(error.message).toMatch(/no TRIGGER: mysqldump would silently leave out the triggers/)
     expect(error.hint).toContain(`GRANT TRIGGER ON \`${db}\`.* TO '${user}'@'%'`)
@@ -106,7 +123,9 @@ describe('MysqlEngine.probe', () => {
 
   it('refuses a user who cannot read routines: they would be missing from the dump', async () => {
     const user = await createUser('pw-proc', [`SELECT, SHOW VIEW, TRIGGER, EVENT ON \`${db}\`.*`])
-    const error = await failure(new MysqlEngine(mysqlSource({ user, password: 'pw-proc', databases: [db] }), workDir).probe(signal()))
+    const error = await failure(
+      new MysqlEngine(mysqlSource({ user, password: 'pw-proc', databases: [db] }), workDir).probe(signal()),
+    )
     expect(error.code).toBe('PRIVILEGE')
     expect(error.message).toContain('stored procedures and functions')
     expect(error.hint).toContain('SELECT ON mysql.proc')
@@ -114,7 +133,9 @@ describe('MysqlEngine.probe', () => {
 
   it('accepts the documented grants', async () => {
     const user = await createUser('pw-full', FULL_GRANTS(db))
-    const result = await new MysqlEngine(mysqlSource({ user, password: 'pw-full', databases: [db] }), workDir).probe(signal())
+    const result = await new MysqlEngine(mysqlSource({ user, password: 'pw-full', databases: [db] }), workDir).probe(
+      signal(),
+    )
     expect(result.databases.map((d) => d.name)).toEqual([db])
   })
 

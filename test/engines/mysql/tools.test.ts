@@ -45,7 +45,9 @@ describe('mysqldump stand-ins on PATH', () => {
     const { content, error } = await runDump(engine, db)
     const e = error as DbkeeperError
     expect(e.code).toBe('DUMP_FAILED')
-    expect(e.message).toBe('mysqldump exited 2: Error 2013: Lost connection to server during query when dumping table `half` at row: 3000')
+    expect(e.message).toBe(
+      'mysqldump exited 2: Error 2013: Lost connection to server during query when dumping table `half` at row: 3000',
+    )
     expect(content.length).toBeGreaterThan(200_000)
     expect(engine.checkContent(...headTail(content))).toMatch(/no '-- Dump completed' end marker/)
     expect(await readdir(workDir)).toEqual([])
@@ -57,13 +59,17 @@ describe('mysqldump stand-ins on PATH', () => {
     const { content, error } = await runDump(engine, db)
     expect(error).toBeUndefined()
     expect(content.toString()).toContain('INSERT INTO `cut`')
-    expect(engine.checkContent(...headTail(content))).toBe("the dump has no '-- Dump completed' end marker: mysqldump stopped early")
+    expect(engine.checkContent(...headTail(content))).toBe(
+      "the dump has no '-- Dump completed' end marker: mysqldump stopped early",
+    )
   })
 
   it("MySQL's mysqldump against a MariaDB server is refused with VERSION naming both", async () => {
     // Only the fixture on PATH: the real MariaDB tools must not be found as a better match.
     process.env.PATH = fixture('mysqldump-mysql8')
-    const error = (await new MysqlEngine(mysqlSource({ databases: [db] }), workDir).probe(signal()).catch((e: unknown) => e)) as DbkeeperError
+    const error = (await new MysqlEngine(mysqlSource({ databases: [db] }), workDir)
+      .probe(signal())
+      .catch((e: unknown) => e)) as DbkeeperError
     expect(error.code).toBe('VERSION')
     expect(error.message).toContain('8.0.36')
     expect(error.message).toContain(server().version)
@@ -72,7 +78,9 @@ describe('mysqldump stand-ins on PATH', () => {
 
   it('no dump tool on PATH: the probe fails with TOOL_MISSING', async () => {
     process.env.PATH = await emptyDir()
-    const error = (await new MysqlEngine(mysqlSource({ databases: [db] }), workDir).probe(signal()).catch((e: unknown) => e)) as DbkeeperError
+    const error = (await new MysqlEngine(mysqlSource({ databases: [db] }), workDir)
+      .probe(signal())
+      .catch((e: unknown) => e)) as DbkeeperError
     expect(error.code).toBe('TOOL_MISSING')
     expect(error.hint).toContain('mariadb-client')
   })

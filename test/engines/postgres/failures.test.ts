@@ -26,7 +26,10 @@ beforeAll(async () => {
   work = await privateDir()
   await sql('postgres', `CREATE DATABASE ${db}`)
   // ~2 MB of rows so that a dump we do not read blocks on its pipe and stays alive to be inspected.
-  await sql(db, `CREATE TABLE filler AS SELECT g AS id, md5(g::text) || md5((g + 1)::text) AS v FROM generate_series(1, 30000) g`)
+  await sql(
+    db,
+    `CREATE TABLE filler AS SELECT g AS id, md5(g::text) || md5((g + 1)::text) AS v FROM generate_series(1, 30000) g`,
+  )
   const literal = `'${HARD_PASSWORD.replace(/'/g, "''")}'`
   await sql('postgres', `CREATE ROLE ${role} LOGIN PASSWORD ${literal}`)
   await sql(db, `GRANT SELECT ON filler TO ${role}`)
@@ -44,7 +47,14 @@ afterAll(async () => {
 
 /** Every way an error reaches an operator: message, hint, the one-line form, inspect(), JSON. */
 function everywhere(error: DbkeeperError): string {
-  return [error.message, error.hint, describeError(error), inspect(error, { depth: 5 }), JSON.stringify(error), String(error.stack)].join('\n')
+  return [
+    error.message,
+    error.hint,
+    describeError(error),
+    inspect(error, { depth: 5 }),
+    JSON.stringify(error),
+    String(error.stack),
+  ].join('\n')
 }
 
 describe('PostgreSQL dumps that must not count', () => {
@@ -133,8 +143,12 @@ async function waitForChild(name: string): Promise<number> {
       const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
       // A live child only: an earlier test's pg_dump may still be a zombie (State: Z) whose
       // /proc entry vanishes under us once it is reaped.
-      if (new RegExp(`^Name:\\s+${name}$`, 'm').test(status) && new RegExp(`^PPid:\\s+${process.pid}$`, 'm').test(status) &&
-        !/^State:\s+[ZX]/m.test(status)) return pid
+      if (
+        new RegExp(`^Name:\\s+${name}$`, 'm').test(status) &&
+        new RegExp(`^PPid:\\s+${process.pid}$`, 'm').test(status) &&
+        !/^State:\s+[ZX]/m.test(status)
+      )
+        return pid
     }
     await new Promise((r) => setTimeout(r, 25))
   }
@@ -146,6 +160,8 @@ async function numericDirs(): Promise<number[]> {
 }
 
 async function allCommandLines(): Promise<string[]> {
-  const lines = await Promise.all((await numericDirs()).map((pid) => readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')))
+  const lines = await Promise.all(
+    (await numericDirs()).map((pid) => readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')),
+  )
   return lines.map((l) => l.replace(/\0/g, ' '))
 }

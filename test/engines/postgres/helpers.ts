@@ -20,13 +20,25 @@ import { pgAdmin, type ServerInfo } from '../../support/servers.js'
 
 export const server = (): ServerInfo => inject('postgres')
 
-export function pgSource(overrides: Partial<Omit<SourceConfig, 'password'>> & { password?: string } = {}): SourceConfig {
+export function pgSource(
+  overrides: Partial<Omit<SourceConfig, 'password'>> & { password?: string } = {},
+): SourceConfig {
   const info = server()
   const { password, ...rest } = overrides
   return {
-    id: 'DB01', label: 'pg', engine: 'postgres', host: info.host, port: info.port, user: info.user,
+    id: 'DB01',
+    label: 'pg',
+    engine: 'postgres',
+    host: info.host,
+    port: info.port,
+    user: info.user,
     password: password === undefined ? undefined : new Secret(password),
-    databases: ['postgres'], path: undefined, extraOpts: [], pgFormat: 'plain', pgGlobals: false, retention: {},
+    databases: ['postgres'],
+    path: undefined,
+    extraOpts: [],
+    pgFormat: 'plain',
+    pgGlobals: false,
+    retention: {},
     ...rest,
   }
 }
@@ -55,7 +67,10 @@ export async function dumpToGzip(engine: PostgresEngine, database: string, file:
   const dump = engine.dump(database, new AbortController().signal)
   // Both settled before either verdict: a failed dump's partial file is read by the caller, and
   // must be whole gzip (its trailer written) by then.
-  const [written, result] = await Promise.allSettled([pipeline(dump.stdout, createGzip(), createWriteStream(file, { mode: 0o600 })), dump.done])
+  const [written, result] = await Promise.allSettled([
+    pipeline(dump.stdout, createGzip(), createWriteStream(file, { mode: 0o600 })),
+    dump.done,
+  ])
   if (result.status === 'rejected') throw result.reason
   if (written.status === 'rejected') throw written.reason
   return result.value
@@ -100,7 +115,13 @@ export async function headTailOfFile(file: string): Promise<[Buffer, Buffer]> {
 /** Environment for the system client tools against the test server, as the superuser. */
 export function libpqEnv(): Record<string, string> {
   const info = server()
-  return { PATH: process.env.PATH ?? '', PGHOST: info.host, PGPORT: String(info.port), PGUSER: info.user, LC_MESSAGES: 'C' }
+  return {
+    PATH: process.env.PATH ?? '',
+    PGHOST: info.host,
+    PGPORT: String(info.port),
+    PGUSER: info.user,
+    LC_MESSAGES: 'C',
+  }
 }
 
 /**
@@ -108,8 +129,12 @@ export function libpqEnv(): Record<string, string> {
  * versions and dump times), the per-dump random `\restrict` keys, blank lines and the name itself.
  */
 export async function comparableDump(database: string): Promise<string> {
-  const { stdout } = await execa('pg_dump', ['--no-password', `--dbname=${dbnameConninfo(database)}`], { env: libpqEnv(), extendEnv: false })
-  return stdout.split('\n')
+  const { stdout } = await execa('pg_dump', ['--no-password', `--dbname=${dbnameConninfo(database)}`], {
+    env: libpqEnv(),
+    extendEnv: false,
+  })
+  return stdout
+    .split('\n')
     .filter((l) => !l.startsWith('--') && !/^\\(un)?restrict /.test(l) && l.trim() !== '')
     .join('\n')
     .replaceAll(database, '<db>')
@@ -121,7 +146,9 @@ export { readFile }
 export async function databasesLike(pattern: string): Promise<string[]> {
   const c = await pgAdmin(server())
   try {
-    return (await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [pattern])).rows.map((r) => r.datname)
+    return (
+      await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [pattern])
+    ).rows.map((r) => r.datname)
   } finally {
     await c.end()
   }
@@ -131,7 +158,13 @@ export async function databasesLike(pattern: string): Promise<string[]> {
 export function pgCliEnv(database: string, dir: string, extra: Record<string, string> = {}): Record<string, string> {
   const info = server()
   return {
-    DB01_TYPE: 'postgres', DB01_HOST: info.host, DB01_PORT: String(info.port), DB01_USER: info.user, DB01_NAME: database, DB01_LABEL: 'pg',
-    BACKUP_DIR: join(dir, 'backups'), ...extra,
+    DB01_TYPE: 'postgres',
+    DB01_HOST: info.host,
+    DB01_PORT: String(info.port),
+    DB01_USER: info.user,
+    DB01_NAME: database,
+    DB01_LABEL: 'pg',
+    BACKUP_DIR: join(dir, 'backups'),
+    ...extra,
   }
 }

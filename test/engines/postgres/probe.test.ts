@@ -25,14 +25,20 @@ beforeAll(async () => {
   await sql('postgres', `CREATE DATABASE ${other}`)
   await sql('postgres', `CREATE DATABASE ${template} IS_TEMPLATE true`)
   await sql('postgres', `CREATE DATABASE ${closed} ALLOW_CONNECTIONS false`)
-  await sql(app, `CREATE SCHEMA sales;
+  await sql(
+    app,
+    `CREATE SCHEMA sales;
     CREATE TABLE sales.orders AS SELECT g AS id, repeat('x', 100) AS note FROM generate_series(1, 5000) g;
     CREATE TABLE public.secret (id int);
     CREATE TABLE public.measure (at date, v int) PARTITION BY RANGE (at);
     CREATE TABLE public.measure_2024 PARTITION OF public.measure FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
-    ANALYZE;`)
+    ANALYZE;`,
+  )
   await sql('postgres', `CREATE ROLE ${reader} LOGIN PASSWORD 'reader pw'`)
-  await sql(app, `GRANT USAGE ON SCHEMA sales TO ${reader}; GRANT SELECT ON ALL TABLES IN SCHEMA sales TO ${reader}; REVOKE ALL ON public.secret FROM PUBLIC`)
+  await sql(
+    app,
+    `GRANT USAGE ON SCHEMA sales TO ${reader}; GRANT SELECT ON ALL TABLES IN SCHEMA sales TO ${reader}; REVOKE ALL ON public.secret FROM PUBLIC`,
+  )
 })
 
 afterEach(() => {
@@ -54,7 +60,12 @@ describe('PostgresEngine.probe', () => {
     expect(result.tool.version).toMatch(/^\d+\.\d+/)
     expect(result.databases.map((d) => d.name)).toEqual([app])
     const tables = result.databases[0]!.tables
-    expect(tables.map((t) => t.name)).toEqual(['public.measure', 'public.measure_2024', 'public.secret', 'sales.orders'])
+    expect(tables.map((t) => t.name)).toEqual([
+      'public.measure',
+      'public.measure_2024',
+      'public.secret',
+      'sales.orders',
+    ])
     const orders = tables.find((t) => t.name === 'sales.orders')!
     expect(orders.rows).toBe(5000)
     expect(orders.bytes).toBeGreaterThan(500_000)
@@ -69,7 +80,9 @@ describe('PostgresEngine.probe', () => {
 
   it('NOT_FOUND names every missing database and DB01_NAME', async () => {
     const missing = [uniqueName('nope'), uniqueName('nope')]
-    const error = await failure(new PostgresEngine(pgSource({ databases: [missing[0]!, app, missing[1]!] }), work).probe(signal()))
+    const error = await failure(
+      new PostgresEngine(pgSource({ databases: [missing[0]!, app, missing[1]!] }), work).probe(signal()),
+    )
     expect(error).toMatchObject({ code: 'NOT_FOUND' })
     for (const m of missing) expect(error.message).toContain(m)
     expect(error.hint).toContain('DB01_NAME')

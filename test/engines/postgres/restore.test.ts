@@ -11,7 +11,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { GLOBALS_DATABASE, PostgresEngine } from '../../../src/engines/postgres/engine.js'
 import { verifyCustomArchive, verifyCustomArchiveStream } from '../../../src/engines/postgres/verify.js'
 import { pgAdmin, uniqueName } from '../../support/servers.js'
-import { comparableDump, dumpToGzip, failure, gunzipFile, headTail, pgSource, privateDir, removeDir, server, sql } from './helpers.js'
+import {
+  comparableDump,
+  dumpToGzip,
+  failure,
+  gunzipFile,
+  headTail,
+  pgSource,
+  privateDir,
+  removeDir,
+  server,
+  sql,
+} from './helpers.js'
 
 const signal = () => new AbortController().signal
 const query = async (text: string) => {
@@ -33,7 +44,10 @@ beforeAll(async () => {
   await sql('postgres', `CREATE DATABASE "${awkward}"`)
   await sql(awkward, `CREATE TABLE t (v text); INSERT INTO t VALUES ('in the awkward one')`)
   await sql('postgres', `CREATE DATABASE ${plainDb}`)
-  await sql(plainDb, `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 3000) g`)
+  await sql(
+    plainDb,
+    `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 3000) g`,
+  )
 })
 
 afterAll(async () => {
@@ -82,12 +96,13 @@ describe('PostgreSQL names, globals and restores', () => {
     await sql('postgres', `DROP ROLE ${role}`)
   })
 
-  it('a restore stops at the first SQL error and reports psql\'s line (statement by statement: the caller drops the database)', async () => {
+  it("a restore stops at the first SQL error and reports psql's line (statement by statement: the caller drops the database)", async () => {
     const engine = new PostgresEngine(pgSource(), work)
     const target = uniqueName('pg_restore_bad')
     await engine.createDatabase(target)
     created.push(target)
-    const script = 'CREATE TABLE kept (id int);\nINSERT INTO kept VALUES (1);\nINSERT INTO missing_table VALUES (2);\nCREATE TABLE after_error (id int);\n'
+    const script =
+      'CREATE TABLE kept (id int);\nINSERT INTO kept VALUES (1);\nINSERT INTO missing_table VALUES (2);\nCREATE TABLE after_error (id int);\n'
     const error = await failure(engine.restore(Readable.from([script]), target))
     expect(error).toMatchObject({ code: 'RESTORE_FAILED' })
     expect(error.message).toContain('psql:<stdin>:3: ERROR:  relation "missing_table" does not exist')
@@ -99,7 +114,10 @@ describe('PostgreSQL names, globals and restores', () => {
 
   it('createDatabase refuses an existing name with RESTORE_FAILED', async () => {
     const engine = new PostgresEngine(pgSource(), work)
-    await expect(engine.createDatabase(plainDb)).rejects.toMatchObject({ code: 'RESTORE_FAILED', message: expect.stringContaining('already exists') })
+    await expect(engine.createDatabase(plainDb)).rejects.toMatchObject({
+      code: 'RESTORE_FAILED',
+      message: expect.stringContaining('already exists'),
+    })
   })
 
   it('a custom archive cut short or corrupted does not verify; the whole one does', async () => {

@@ -10,7 +10,17 @@ import { createGunzip } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PostgresEngine } from '../../../src/engines/postgres/engine.js'
 import { uniqueName } from '../../support/servers.js'
-import { comparableDump, dumpToGzip, gunzipFile, headTail, libpqEnv, pgSource, privateDir, removeDir, sql } from './helpers.js'
+import {
+  comparableDump,
+  dumpToGzip,
+  gunzipFile,
+  headTail,
+  libpqEnv,
+  pgSource,
+  privateDir,
+  removeDir,
+  sql,
+} from './helpers.js'
 
 const FIXTURE = `
 CREATE SCHEMA inventory;
@@ -81,11 +91,29 @@ describe('PostgreSQL round trip', () => {
     expect(engine.checkContent(...headTail(await gunzipFile(file)))).toBeUndefined()
 
     const target = await newDatabase('pg_rt_plain')
-    await execa('sh', ['-c', 'gunzip -c "$1" | psql -X -q -v ON_ERROR_STOP=1 --single-transaction --dbname="$2" >/dev/null', 'sh', file, target], { env: libpqEnv(), extendEnv: false })
+    await execa(
+      'sh',
+      [
+        '-c',
+        'gunzip -c "$1" | psql -X -q -v ON_ERROR_STOP=1 --single-transaction --dbname="$2" >/dev/null',
+        'sh',
+        file,
+        target,
+      ],
+      { env: libpqEnv(), extendEnv: false },
+    )
     const expected = await comparableDump(source)
     // The comparison covers every kind of object of the fixture, and its data.
-    for (const part of ['CREATE SCHEMA inventory', 'CREATE TYPE inventory.mood', 'CREATE SEQUENCE inventory.ticket_seq', 'CREATE VIEW inventory.happy_items',
-      'CREATE FUNCTION inventory.touch()', 'CREATE TRIGGER item_touch', 'COPY inventory.item', "setval('inventory.ticket_seq', 50000, true)"]) {
+    for (const part of [
+      'CREATE SCHEMA inventory',
+      'CREATE TYPE inventory.mood',
+      'CREATE SEQUENCE inventory.ticket_seq',
+      'CREATE VIEW inventory.happy_items',
+      'CREATE FUNCTION inventory.touch()',
+      'CREATE TRIGGER item_touch',
+      'COPY inventory.item',
+      "setval('inventory.ticket_seq', 50000, true)",
+    ]) {
       expect(expected).toContain(part)
     }
     expect(await comparableDump(target)).toBe(expected)
@@ -113,7 +141,11 @@ describe('PostgreSQL round trip', () => {
     expect(await engine.verifyContent(createReadStream(file).pipe(createGunzip()))).toBeUndefined()
 
     const byHand = await newDatabase('pg_rt_custom')
-    await execa('sh', ['-c', 'gunzip -c "$1" | pg_restore --exit-on-error --single-transaction --dbname="$2"', 'sh', file, byHand], { env: libpqEnv(), extendEnv: false })
+    await execa(
+      'sh',
+      ['-c', 'gunzip -c "$1" | pg_restore --exit-on-error --single-transaction --dbname="$2"', 'sh', file, byHand],
+      { env: libpqEnv(), extendEnv: false },
+    )
     const expected = await comparableDump(source)
     expect(await comparableDump(byHand)).toBe(expected)
 
@@ -145,7 +177,9 @@ describe('PostgreSQL round trip', () => {
         // The trigger still fires after a restore; rolled back so the source stays as it was.
         await c.query('BEGIN')
         await c.query(`INSERT INTO inventory.item (name) VALUES ('after restore')`)
-        const trig = (await c.query(`SELECT updated_at IS NOT NULL AS fired FROM inventory.item WHERE name = 'after restore'`)).rows[0]
+        const trig = (
+          await c.query(`SELECT updated_at IS NOT NULL AS fired FROM inventory.item WHERE name = 'after restore'`)
+        ).rows[0]
         await c.query('ROLLBACK')
         return { ...row, trigger: trig.fired }
       } finally {

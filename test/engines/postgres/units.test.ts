@@ -5,25 +5,60 @@
 import { describe, expect, it } from 'vitest'
 import type { SourceConfig } from '../../../src/config/types.js'
 import { describeNeeds, installHint } from '../../../src/engines/postgres/needs.js'
-import { dbnameConninfo, pgDumpArgs, pgDumpallGlobalsArgs, pgRestoreArgs, psqlRestoreArgs } from '../../../src/engines/postgres/args.js'
-import { CLUSTER_END_MARKER, DUMP_END_MARKER, checkCustomHead, checkEndMarker } from '../../../src/engines/postgres/content.js'
+import {
+  dbnameConninfo,
+  pgDumpArgs,
+  pgDumpallGlobalsArgs,
+  pgRestoreArgs,
+  psqlRestoreArgs,
+} from '../../../src/engines/postgres/args.js'
+import {
+  CLUSTER_END_MARKER,
+  DUMP_END_MARKER,
+  checkCustomHead,
+  checkEndMarker,
+} from '../../../src/engines/postgres/content.js'
 import { judgeToolExit, keyLine } from '../../../src/engines/postgres/errors.js'
 import { escapePassfileField, passfileLine } from '../../../src/engines/postgres/credentials.js'
 import { majorFromVersionNum, parseToolVersion } from '../../../src/engines/postgres/version.js'
 import { Secret } from '../../../src/runtime/secrets.js'
 
 const source: SourceConfig = {
-  id: 'DB03', label: 'pg', engine: 'postgres', host: 'db', port: 5433, user: 'backup', password: new Secret('s3cret-unit'),
-  databases: ['app'], path: undefined, extraOpts: ['--exclude-table=logs'], pgFormat: 'plain', pgGlobals: false, retention: {},
+  id: 'DB03',
+  label: 'pg',
+  engine: 'postgres',
+  host: 'db',
+  port: 5433,
+  user: 'backup',
+  password: new Secret('s3cret-unit'),
+  databases: ['app'],
+  path: undefined,
+  extraOpts: ['--exclude-table=logs'],
+  pgFormat: 'plain',
+  pgGlobals: false,
+  retention: {},
 }
 
 describe('command lines', () => {
   it('pg_dump: connection, never a password, no prompt, extra options before our --dbname', () => {
     const args = pgDumpArgs(source, 'app')
-    expect(args).toEqual(['--host', 'db', '--port', '5433', '--username', 'backup', '--no-password', '--quote-all-identifiers',
-      '--format=plain', '--exclude-table=logs', "--dbname=dbname='app'"])
+    expect(args).toEqual([
+      '--host',
+      'db',
+      '--port',
+      '5433',
+      '--username',
+      'backup',
+      '--no-password',
+      '--quote-all-identifiers',
+      '--format=plain',
+      '--exclude-table=logs',
+      "--dbname=dbname='app'",
+    ])
     expect(args.join(' ')).not.toContain('s3cret-unit')
-    expect(pgDumpArgs({ ...source, pgFormat: 'custom' }, 'app')).toEqual(expect.arrayContaining(['--format=custom', '--compress=0']))
+    expect(pgDumpArgs({ ...source, pgFormat: 'custom' }, 'app')).toEqual(
+      expect.arrayContaining(['--format=custom', '--compress=0']),
+    )
   })
 
   it('the database name cannot become an option or a connection string', () => {
@@ -35,9 +70,12 @@ describe('command lines', () => {
   it('pg_dumpall takes no pg_dump extra options; psql and pg_restore stop at the first error, not in one transaction (lock table)', () => {
     expect(pgDumpallGlobalsArgs(source)).not.toContain('--exclude-table=logs')
     expect(pgDumpallGlobalsArgs(source)).toContain('--globals-only')
-    expect(psqlRestoreArgs(source, 'new')).toEqual(expect.arrayContaining(['--set=ON_ERROR_STOP=1', '--no-psqlrc', '--no-password', "--dbname=dbname='new'"]))
+    expect(psqlRestoreArgs(source, 'new')).toEqual(
+      expect.arrayContaining(['--set=ON_ERROR_STOP=1', '--no-psqlrc', '--no-password', "--dbname=dbname='new'"]),
+    )
     expect(pgRestoreArgs(source, 'new')).toContain('--exit-on-error')
-    for (const args of [psqlRestoreArgs(source, 'new'), pgRestoreArgs(source, 'new')]) expect(args).not.toContain('--single-transaction')
+    for (const args of [psqlRestoreArgs(source, 'new'), pgRestoreArgs(source, 'new')])
+      expect(args).not.toContain('--single-transaction')
   })
 })
 
@@ -52,13 +90,23 @@ describe('end markers', () => {
   const dump = (ending: string) => Buffer.from(`COPY t FROM stdin;\n1\n\\.\n\n--\n${ending}`)
   it('accepts pg_dump endings with and without the \\unrestrict line', () => {
     expect(checkEndMarker(dump(`${DUMP_END_MARKER}\n--\n\n`), DUMP_END_MARKER, 'pg_dump')).toBeUndefined()
-    expect(checkEndMarker(dump(`${DUMP_END_MARKER}\n--\n\n\\unrestrict AbC123\n\n`), DUMP_END_MARKER, 'pg_dump')).toBeUndefined()
-    expect(checkEndMarker(Buffer.from(`\\unrestrict k\n\n--\n${CLUSTER_END_MARKER}\n--\n\n`), CLUSTER_END_MARKER, 'pg_dumpall')).toBeUndefined()
+    expect(
+      checkEndMarker(dump(`${DUMP_END_MARKER}\n--\n\n\\unrestrict AbC123\n\n`), DUMP_END_MARKER, 'pg_dump'),
+    ).toBeUndefined()
+    expect(
+      checkEndMarker(
+        Buffer.from(`\\unrestrict k\n\n--\n${CLUSTER_END_MARKER}\n--\n\n`),
+        CLUSTER_END_MARKER,
+        'pg_dumpall',
+      ),
+    ).toBeUndefined()
   })
 
-  it('refuses a missing marker, a marker followed by more SQL, and the other tool\'s marker', () => {
+  it("refuses a missing marker, a marker followed by more SQL, and the other tool's marker", () => {
     expect(checkEndMarker(dump(''), DUMP_END_MARKER, 'pg_dump')).toMatch(/missing: the dump ended early/)
-    expect(checkEndMarker(dump(`${DUMP_END_MARKER}\n--\nCREATE TABLE x ();\n`), DUMP_END_MARKER, 'pg_dump')).toMatch(/not at the end/)
+    expect(checkEndMarker(dump(`${DUMP_END_MARKER}\n--\nCREATE TABLE x ();\n`), DUMP_END_MARKER, 'pg_dump')).toMatch(
+      /not at the end/,
+    )
     expect(checkEndMarker(dump(`${CLUSTER_END_MARKER}\n--\n`), DUMP_END_MARKER, 'pg_dump')).toMatch(/missing/)
   })
 
@@ -71,7 +119,10 @@ describe('end markers', () => {
 
 describe('versions', () => {
   it('reads pg_dump --version and server_version_num', () => {
-    expect(parseToolVersion('pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)')).toEqual({ version: '15.20 (Debian 15.20-0+deb12u1)', major: '15' })
+    expect(parseToolVersion('pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)')).toEqual({
+      version: '15.20 (Debian 15.20-0+deb12u1)',
+      major: '15',
+    })
     expect(parseToolVersion('pg_dump (PostgreSQL) 17beta1')).toMatchObject({ major: '17' })
     expect(parseToolVersion('pg_dump (PostgreSQL) 9.6.24')).toMatchObject({ major: '9.6' })
     expect(parseToolVersion('mysqldump  Ver 10.19')).toBeUndefined()
@@ -81,19 +132,56 @@ describe('versions', () => {
 })
 
 describe('classifying a failed tool', () => {
-  const judge = (stderr: string, exitCode = 1) => judgeToolExit(source, 'pg_dump', { exitCode, signal: undefined, stderr })
+  const judge = (stderr: string, exitCode = 1) =>
+    judgeToolExit(source, 'pg_dump', { exitCode, signal: undefined, stderr })
   it.each([
-    ['pg_dump: error: connection to server at "db" (10.0.0.2), port 5433 failed: FATAL:  password authentication failed for user "backup"', 'AUTH', 'DB03_USER / DB03_PASS'],
-    ['pg_dump: error: connection to server at "db", port 5433 failed: fe_sendauth: no password supplied', 'AUTH', 'DB03_PASS'],
-    ['pg_dump: error: connection to server at "db", port 5433 failed: FATAL:  no pg_hba.conf entry for host "10.0.0.9", user "backup", database "app", no encryption', 'AUTH', 'pg_hba.conf'],
-    ['pg_dump: error: connection to server at "db", port 5433 failed: Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?', 'CONNECT', 'DB03_HOST / DB03_PORT'],
-    ['pg_dump: error: could not translate host name "db" to address: Name or service not known', 'CONNECT', 'DB03_HOST'],
-    ['pg_dump: error: connection to server at "db", port 5433 failed: FATAL:  database "app" does not exist', 'NOT_FOUND', 'DB03_NAME'],
-    ['pg_dump: error: query failed: ERROR:  permission denied for table secrets\npg_dump: detail: Query was: LOCK TABLE public.secrets IN ACCESS SHARE MODE', 'PRIVILEGE', 'DB03_USER'],
+    [
+      'pg_dump: error: connection to server at "db" (10.0.0.2), port 5433 failed: FATAL:  password authentication failed for user "backup"',
+      'AUTH',
+      'DB03_USER / DB03_PASS',
+    ],
+    [
+      'pg_dump: error: connection to server at "db", port 5433 failed: fe_sendauth: no password supplied',
+      'AUTH',
+      'DB03_PASS',
+    ],
+    [
+      'pg_dump: error: connection to server at "db", port 5433 failed: FATAL:  no pg_hba.conf entry for host "10.0.0.9", user "backup", database "app", no encryption',
+      'AUTH',
+      'pg_hba.conf',
+    ],
+    [
+      'pg_dump: error: connection to server at "db", port 5433 failed: Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?',
+      'CONNECT',
+      'DB03_HOST / DB03_PORT',
+    ],
+    [
+      'pg_dump: error: could not translate host name "db" to address: Name or service not known',
+      'CONNECT',
+      'DB03_HOST',
+    ],
+    [
+      'pg_dump: error: connection to server at "db", port 5433 failed: FATAL:  database "app" does not exist',
+      'NOT_FOUND',
+      'DB03_NAME',
+    ],
+    [
+      'pg_dump: error: query failed: ERROR:  permission denied for table secrets\npg_dump: detail: Query was: LOCK TABLE public.secrets IN ACCESS SHARE MODE',
+      'PRIVILEGE',
+      'DB03_USER',
+    ],
     ['pg_dumpall: error: query failed: ERROR:  permission denied for table pg_authid', 'PRIVILEGE', 'DB03_PG_GLOBALS'],
-    ['pg_dump: error: aborting because of server version mismatch\npg_dump: detail: server version: 16.2; pg_dump version: 15.20', 'VERSION', 'postgresql-client'],
-    ['pg_dump: error: Dumping the contents of table "t" failed: PQgetResult() failed.\npg_dump: detail: Error message from server: server closed the connection unexpectedly', 'DUMP_FAILED', 'server log'],
-    ['pg_dump: error: invalid option -- \'Q\'', 'DUMP_FAILED', 'DB03_EXTRA_OPTS'],
+    [
+      'pg_dump: error: aborting because of server version mismatch\npg_dump: detail: server version: 16.2; pg_dump version: 15.20',
+      'VERSION',
+      'postgresql-client',
+    ],
+    [
+      'pg_dump: error: Dumping the contents of table "t" failed: PQgetResult() failed.\npg_dump: detail: Error message from server: server closed the connection unexpectedly',
+      'DUMP_FAILED',
+      'server log',
+    ],
+    ["pg_dump: error: invalid option -- 'Q'", 'DUMP_FAILED', 'DB03_EXTRA_OPTS'],
   ])('%s → %s', (stderr, code, hint) => {
     const error = judge(stderr)!
     expect(error.code).toBe(code)
@@ -102,17 +190,25 @@ describe('classifying a failed tool', () => {
   })
 
   it('names both versions on a mismatch, and passes exit 0 without an error', () => {
-    expect(judge('pg_dump: error: aborting because of server version mismatch\npg_dump: detail: server version: 16.2; pg_dump version: 15.20')!.message)
-      .toContain('server 16.2, pg_dump 15.20')
+    expect(
+      judge(
+        'pg_dump: error: aborting because of server version mismatch\npg_dump: detail: server version: 16.2; pg_dump version: 15.20',
+      )!.message,
+    ).toContain('server 16.2, pg_dump 15.20')
     expect(judge('pg_dump: warning: some notice', 0)).toBeUndefined()
   })
 
   it('a killed tool is a failed dump', () => {
-    expect(judgeToolExit(source, 'pg_dump', { exitCode: undefined, signal: 'SIGKILL', stderr: '' })).toMatchObject({ code: 'DUMP_FAILED', message: 'DB03: pg_dump was killed by SIGKILL' })
+    expect(judgeToolExit(source, 'pg_dump', { exitCode: undefined, signal: 'SIGKILL', stderr: '' })).toMatchObject({
+      code: 'DUMP_FAILED',
+      message: 'DB03: pg_dump was killed by SIGKILL',
+    })
   })
 
   it('keyLine picks the first error line without the tool prefix', () => {
-    expect(keyLine('pg_dump: warning: x\npg_dump: error: query failed: ERROR:  boom\npg_dump: detail: Query was: SELECT 1')).toBe('query failed: ERROR:  boom')
+    expect(
+      keyLine('pg_dump: warning: x\npg_dump: error: query failed: ERROR:  boom\npg_dump: detail: Query was: SELECT 1'),
+    ).toBe('query failed: ERROR:  boom')
     expect(keyLine('just a line\nlast line\n')).toBe('last line')
   })
 })
@@ -121,20 +217,26 @@ describe('what a restore needs (needs.ts)', () => {
   const base = { relations: 20, partitioned: [], extensions: [], unavailable: [], lockSlots: 6400, maxLocks: 64 }
 
   it('records relations, partitioned tables and extensions; no warning when the source could take it back', () => {
-    expect(describeNeeds({ ...base, partitioned: ['s.p'], extensions: ['pg_trgm'] })).toEqual({ relations: 20, partitioned: ['s.p'], extensions: ['pg_trgm'] })
+    expect(describeNeeds({ ...base, partitioned: ['s.p'], extensions: ['pg_trgm'] })).toEqual({
+      relations: 20,
+      partitioned: ['s.p'],
+      extensions: ['pg_trgm'],
+    })
     expect(describeNeeds(base)).toEqual({ relations: 20 })
   })
 
   it('warns by-hand single-transaction users when the lock table is too small, with the setting to use', () => {
     const [warning] = describeNeeds({ ...base, relations: 15_000 }).warnings!
-    expect(warning).toMatch(/^for `psql --single-transaction` .* by hand only: the backup creates 15000 relations, .*max_locks_per_transaction 64 × \(max_connections \+ max_prepared_transactions\) = 6400/)
+    expect(warning).toMatch(
+      /^for `psql --single-transaction` .* by hand only: the backup creates 15000 relations, .*max_locks_per_transaction 64 × \(max_connections \+ max_prepared_transactions\) = 6400/,
+    )
     expect(warning).toContain('set max_locks_per_transaction = 150 and restart the server')
     expect(describeNeeds({ ...base, relations: 6400 }).warnings).toBeUndefined()
   })
 
   it('warns about an extension the source can no longer install, and names the package', () => {
     expect(describeNeeds({ ...base, extensions: ['postgis'], unavailable: ['postgis'] }).warnings).toEqual([
-      'the extension postgis is installed in this database but no longer available for install on this server: a restore here fails at CREATE EXTENSION; install the package postgresql-<major>-postgis-3 on the server (Debian/Ubuntu; or your distribution\'s or provider\'s equivalent), then restore again',
+      "the extension postgis is installed in this database but no longer available for install on this server: a restore here fails at CREATE EXTENSION; install the package postgresql-<major>-postgis-3 on the server (Debian/Ubuntu; or your distribution's or provider's equivalent), then restore again",
     ])
     expect(installHint('vector', '16')).toContain('postgresql-16-pgvector')
     expect(installHint('my_ext', '15')).toMatch(/^install the extension my_ext on the server/)

@@ -38,7 +38,15 @@ describe('SqliteEngine.probe', () => {
     const found = await new SqliteEngine(sqliteSource(path), workDir).probe(never)
     expect(found.serverVersion).toMatch(/^3\.\d+\.\d+$/)
     expect(found.tool).toEqual({ name: 'better-sqlite3', version: found.serverVersion })
-    expect(found.databases).toEqual([{ name: 'app', tables: [{ name: 'a', rows: 2 }, { name: 'b', rows: 0 }] }])
+    expect(found.databases).toEqual([
+      {
+        name: 'app',
+        tables: [
+          { name: 'a', rows: 2 },
+          { name: 'b', rows: 0 },
+        ],
+      },
+    ])
   })
 
   it('a missing file → NOT_FOUND naming the path and DBnn_PATH', async () => {
@@ -90,9 +98,13 @@ describe('SqliteEngine.dump', () => {
     const copy = new Database(out, { readonly: true })
     expect(copy.pragma('integrity_check', { simple: true })).toBe('ok')
     expect(copy.pragma('journal_mode', { simple: true })).toBe('delete')
-    expect([copy.pragma('user_version', { simple: true }), copy.pragma('application_id', { simple: true })]).toEqual([7, 1234])
+    expect([copy.pragma('user_version', { simple: true }), copy.pragma('application_id', { simple: true })]).toEqual([
+      7, 1234,
+    ])
     expect(copy.prepare(`SELECT "col ""q""" AS v FROM "we""ird 'name"`).pluck().all()).toEqual([`we"ird 'name #0`])
-    expect(copy.prepare('SELECT body FROM docs WHERE docs MATCH ?').pluck().all('shadow')).toEqual(['fts rows live in shadow tables'])
+    expect(copy.prepare('SELECT body FROM docs WHERE docs MATCH ?').pluck().all('shadow')).toEqual([
+      'fts rows live in shadow tables',
+    ])
     copy.close()
     expect(await readdir(workDir)).toEqual([])
   })
@@ -104,7 +116,11 @@ describe('SqliteEngine.dump', () => {
     app.exec('BEGIN EXCLUSIVE; CREATE TABLE late (x); INSERT INTO late VALUES (42)')
     const released = Date.now() + 1500
     setTimeout(() => app.exec('COMMIT'), 1500)
-    const { result, ended } = await dumpToFile(new SqliteEngine(sqliteSource(path), workDir), 'app', join(dir, 'out.db'))
+    const { result, ended } = await dumpToFile(
+      new SqliteEngine(sqliteSource(path), workDir),
+      'app',
+      join(dir, 'out.db'),
+    )
     app.close()
     expect(ended).toBeGreaterThanOrEqual(released)
     expect(result.tables).toContainEqual({ name: 'late', rows: 1 })
@@ -152,7 +168,9 @@ describe('SqliteEngine.checkContent', () => {
   const engine = new SqliteEngine(sqliteSource('/x/app.db'), '/nonexistent')
   it('accepts the SQLite header and names what it found otherwise', () => {
     expect(engine.checkContent(Buffer.from('SQLite format 3\0\x10\0\x01\x01'), Buffer.alloc(0))).toBeUndefined()
-    expect(engine.checkContent(Buffer.from('-- MySQL dump 10.19'), Buffer.alloc(0))).toMatch(/not an SQLite database.*"-- MySQL dump 10"/)
+    expect(engine.checkContent(Buffer.from('-- MySQL dump 10.19'), Buffer.alloc(0))).toMatch(
+      /not an SQLite database.*"-- MySQL dump 10"/,
+    )
     expect(engine.checkContent(Buffer.alloc(0), Buffer.alloc(0))).toMatch(/not an SQLite database/)
     expect(engine.checkContent(Buffer.from('SQLite format 3'), Buffer.alloc(0))).toMatch(/not an SQLite database/)
   })

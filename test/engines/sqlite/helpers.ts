@@ -14,8 +14,19 @@ const WRITER = fileURLToPath(new URL('../../fixtures/sqlite-writer.mjs', import.
 /** A source as the config module would freeze it for DBnn_TYPE=sqlite. */
 export function sqliteSource(path: string, id = 'DB07', name = 'app'): SourceConfig {
   return Object.freeze({
-    id, label: name, engine: 'sqlite', host: undefined, port: undefined, user: undefined, password: undefined,
-    databases: [name], path, extraOpts: [], pgFormat: 'plain', pgGlobals: false, retention: {},
+    id,
+    label: name,
+    engine: 'sqlite',
+    host: undefined,
+    port: undefined,
+    user: undefined,
+    password: undefined,
+    databases: [name],
+    path,
+    extraOpts: [],
+    pgFormat: 'plain',
+    pgGlobals: false,
+    retention: {},
   } satisfies SourceConfig)
 }
 
@@ -86,7 +97,11 @@ export function startWriter(path: string, mode: 'wal' | 'delete', synchronous = 
  * Commits per second over [from, to], measured between the last report at or before `from` and the
  * first at or after `to`; and the longest pause between two reports in that span.
  */
-export function writerRate(samples: WriterSample[], from: number, to: number): { commits: number; perSecond: number; longestGapMs: number } {
+export function writerRate(
+  samples: WriterSample[],
+  from: number,
+  to: number,
+): { commits: number; perSecond: number; longestGapMs: number } {
   const start = samples.findLastIndex((s) => s.t <= from)
   const end = samples.findIndex((s) => s.t >= to)
   const first = samples[start]
@@ -118,7 +133,12 @@ export function watchWorkDir(dir: string): { stop(): { firstSeen: number; lastSe
 }
 
 /** Runs a dump to the end, writing the streamed bytes to `file`; the time it took included. */
-export async function dumpToFile(engine: Engine, database: string, file: string, signal = new AbortController().signal): Promise<{ result: DumpResult; started: number; ended: number }> {
+export async function dumpToFile(
+  engine: Engine,
+  database: string,
+  file: string,
+  signal = new AbortController().signal,
+): Promise<{ result: DumpResult; started: number; ended: number }> {
   const started = Date.now()
   const dump = engine.dump(database, signal)
   await pipeline(dump.stdout, createWriteStream(file))
@@ -131,7 +151,10 @@ export function ledgerState(path: string): { rows: number; sum: number; n: numbe
   const db = new Database(path, { readonly: true, fileMustExist: true })
   try {
     const integrity = db.pragma('integrity_check', { simple: true }) as string
-    const { rows, sum } = db.prepare('SELECT count(*) AS rows, coalesce(sum(amount), 0) AS sum FROM ledger').get() as { rows: number; sum: number }
+    const { rows, sum } = db.prepare('SELECT count(*) AS rows, coalesce(sum(amount), 0) AS sum FROM ledger').get() as {
+      rows: number
+      sum: number
+    }
     const { n, total } = db.prepare('SELECT n, total FROM totals WHERE id = 1').get() as { n: number; total: number }
     return { rows, sum, n, total, integrity }
   } finally {

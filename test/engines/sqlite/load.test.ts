@@ -5,7 +5,17 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { BackupJson } from '../../../src/cli/commands/backup.js'
 import { SqliteEngine } from '../../../src/engines/sqlite/engine.js'
 import { runCli } from '../../support/cli.js'
-import { createDatabase, dumpToFile, ledgerState, scratch, sqliteSource, startWriter, watchWorkDir, writerRate, type Writer } from './helpers.js'
+import {
+  createDatabase,
+  dumpToFile,
+  ledgerState,
+  scratch,
+  sqliteSource,
+  startWriter,
+  watchWorkDir,
+  writerRate,
+  type Writer,
+} from './helpers.js'
 
 // A live database while another process commits back to back: the snapshot must finish (a stepped
 // backup() would restart forever), pass integrity_check, and hold one committed state — the
@@ -97,14 +107,21 @@ describe('SqliteEngine snapshot under a concurrent writer', () => {
     await writer.committed(200)
     const before = writer.samples.at(-1)!.n
     const started = Date.now()
-    const r = await runCli(['backup', '--json'], { DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_LABEL: 'app', BACKUP_DIR: join(dirs.dir, 'backups') })
+    const r = await runCli(['backup', '--json'], {
+      DB01_TYPE: 'sqlite',
+      DB01_PATH: live,
+      DB01_LABEL: 'app',
+      BACKUP_DIR: join(dirs.dir, 'backups'),
+    })
     const ended = Date.now()
     await new Promise((resolve) => setTimeout(resolve, 100)) // one more report after the run
     const after = writer.samples.at(-1)!.n
     expect(r.exitCode, r.all).toBe(0)
     const rate = writerRate(writer.samples, started, ended)
     await writer.stop()
-    console.log(`dbkeeper backup of a live 50 MiB WAL database: ${ended - started} ms, writer ${Math.round(rate.perSecond)} tx/s meanwhile (${rate.commits} commits)`)
+    console.log(
+      `dbkeeper backup of a live 50 MiB WAL database: ${ended - started} ms, writer ${Math.round(rate.perSecond)} tx/s meanwhile (${rate.commits} commits)`,
+    )
     expect(rate.perSecond).toBeGreaterThanOrEqual(500)
 
     const result = (JSON.parse(r.stdout) as BackupJson).results[0]!

@@ -68,29 +68,49 @@ export function procIo(pid: number): { rchar: number; wchar: number } | undefine
 }
 
 /** Polls `probe` (an observation of a running process) every 5 ms; fails when the process ends first. */
-export async function whileRunning<T>(ended: () => boolean, probe: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 90_000): Promise<T> {
-  return until(async () => {
-    if (ended()) throw new Error(`the run ended before ${what}`)
-    return probe()
-  }, what, { timeoutMs, intervalMs: 5 })
+export async function whileRunning<T>(
+  ended: () => boolean,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 90_000,
+): Promise<T> {
+  return until(
+    async () => {
+      if (ended()) throw new Error(`the run ended before ${what}`)
+      return probe()
+    },
+    what,
+    { timeoutMs, intervalMs: 5 },
+  )
 }
 
 /** Waits until `pid` stopped itself (SIGSTOP at a failpoint: state T). */
-export async function waitStopped(pid: number, ended: () => boolean, failpoint: string, timeoutMs = 90_000): Promise<void> {
+export async function waitStopped(
+  pid: number,
+  ended: () => boolean,
+  failpoint: string,
+  timeoutMs = 90_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const s = procStat(pid)
     if (s?.state === 'T' || s?.state === 't') return
     if (ended() || s === undefined) throw new Error(`the run ended without reaching the failpoint ${failpoint}`)
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for the failpoint ${failpoint}`)
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for the failpoint ${failpoint}`)
     await new Promise((r) => setTimeout(r, 10))
   }
 }
 
 /** Waits until every pid in `pids` is gone (orphans of a killed run dying of EPIPE/EOF). */
 export async function waitGone(pids: readonly number[], timeoutMs = 60_000): Promise<void> {
-  await until(() => pids.every((p) => {
-    const s = procStat(p)
-    return s === undefined || s.state === 'Z'
-  }), `the killed run's child processes (${pids.map((p) => `${p} ${cmdline(p)}`).join('; ')}) to end`, { timeoutMs, intervalMs: 50 })
+  await until(
+    () =>
+      pids.every((p) => {
+        const s = procStat(p)
+        return s === undefined || s.state === 'Z'
+      }),
+    `the killed run's child processes (${pids.map((p) => `${p} ${cmdline(p)}`).join('; ')}) to end`,
+    { timeoutMs, intervalMs: 50 },
+  )
 }

@@ -43,7 +43,11 @@ const PASS: ProxyAction = { kind: 'pass' }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Writes `data` to `out` at `bytesPerSecond`, in 16 KiB steps. */
-async function trickle(chunks: AsyncIterable<Buffer>, write: (c: Buffer) => boolean | void, bytesPerSecond: number): Promise<void> {
+async function trickle(
+  chunks: AsyncIterable<Buffer>,
+  write: (c: Buffer) => boolean | void,
+  bytesPerSecond: number,
+): Promise<void> {
   for await (const chunk of chunks) {
     for (let at = 0; at < chunk.length; at += 16384) {
       const piece = chunk.subarray(at, at + 16384)
@@ -63,19 +67,22 @@ export async function startFaultProxy(targetPort: number, bucket: string): Promi
   const seen = new Map<string, number>()
   let rule: (r: Omit<ProxiedRequest, 'action'>) => ProxyAction = () => PASS
   const forward = (req: IncomingMessage, res: ServerResponse, action: ProxyAction) => {
-    const upstream = request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (r) => {
-      if (action.kind !== 'slow') {
-        res.writeHead(r.statusCode ?? 502, r.headers)
-        r.pipe(res)
-        return
-      }
-      void (async () => {
-        await sleep(action.delayMs)
-        res.writeHead(r.statusCode ?? 502, r.headers)
-        await trickle(r, (c) => res.write(c), action.bytesPerSecond)
-        res.end()
-      })().catch(() => res.destroy())
-    })
+    const upstream = request(
+      { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers },
+      (r) => {
+        if (action.kind !== 'slow') {
+          res.writeHead(r.statusCode ?? 502, r.headers)
+          r.pipe(res)
+          return
+        }
+        void (async () => {
+          await sleep(action.delayMs)
+          res.writeHead(r.statusCode ?? 502, r.headers)
+          await trickle(r, (c) => res.write(c), action.bytesPerSecond)
+          res.end()
+        })().catch(() => res.destroy())
+      },
+    )
     upstream.on('error', () => res.destroy())
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy()
@@ -94,7 +101,10 @@ export async function startFaultProxy(targetPort: number, bucket: string): Promi
       })
       req.on('end', () => upstream.end())
     } else if (action.kind === 'slow') {
-      void trickle(req, (c) => upstream.write(c), action.bytesPerSecond).then(() => upstream.end(), () => upstream.destroy())
+      void trickle(req, (c) => upstream.write(c), action.bytesPerSecond).then(
+        () => upstream.end(),
+        () => upstream.destroy(),
+      )
     } else {
       req.pipe(upstream)
     }
@@ -119,7 +129,13 @@ export async function startFaultProxy(targetPort: number, bucket: string): Promi
         req.resume()
         req.on('end', () => {
           const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${action.code}</Code><Message>injected fault</Message><RequestId>fault-${requests.length}</RequestId></Error>`
-          res.writeHead(action.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body)
+          res
+            .writeHead(action.status, {
+              'content-type': 'application/xml',
+              'content-length': Buffer.byteLength(body),
+              connection: 'close',
+            })
+            .end(body)
         })
         return
       }

@@ -83,24 +83,36 @@ export class Evidence {
     const parent = new Map<string, string>()
     const cmdOf = new Map<string, string>()
     const tools: [string, string][] = []
-    await Promise.all(pids.map(async (pid) => {
-      const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').then(cmdlineText, () => '')
-      if (!cmd) return
-      this.cmdlines.add(cmd)
-      cmdOf.set(pid, cmd)
-      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
-      parent.set(pid, String(parseProcStat(stat)?.ppid ?? ''))
-      if (/^(\S*\/)?(mysqldump|mariadb-dump|mariadb|mysql|pg_dump|pg_dumpall|pg_restore|psql|zstd|gzip|sqlite3)\b/.test(cmd) && !this.toolEnvs.has(cmd)) tools.push([pid, cmd])
-    }))
+    await Promise.all(
+      pids.map(async (pid) => {
+        const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').then(cmdlineText, () => '')
+        if (!cmd) return
+        this.cmdlines.add(cmd)
+        cmdOf.set(pid, cmd)
+        const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+        parent.set(pid, String(parseProcStat(stat)?.ppid ?? ''))
+        if (
+          /^(\S*\/)?(mysqldump|mariadb-dump|mariadb|mysql|pg_dump|pg_dumpall|pg_restore|psql|zstd|gzip|sqlite3)\b/.test(
+            cmd,
+          ) &&
+          !this.toolEnvs.has(cmd)
+        )
+          tools.push([pid, cmd])
+      }),
+    )
     // The environment of the tools our own runs started (other tests' scripts have theirs).
     const ours = (pid: string) => {
-      for (let p = parent.get(pid), n = 0; p && n < 20; p = parent.get(p), n++) if (p === String(process.pid)) return true
+      for (let p = parent.get(pid), n = 0; p && n < 20; p = parent.get(p), n++)
+        if (p === String(process.pid)) return true
       return false
     }
     for (const [pid, cmd] of parent.size > 0 ? [...cmdOf] : []) if (ours(pid)) this.ours.add(cmd)
     for (const [pid, cmd] of tools) {
       if (!ours(pid)) continue
-      const env = await readFile(`/proc/${pid}/environ`).then((b) => b.toString('utf8').replace(/\0/g, '\n'), () => '')
+      const env = await readFile(`/proc/${pid}/environ`).then(
+        (b) => b.toString('utf8').replace(/\0/g, '\n'),
+        () => '',
+      )
       if (env) this.toolEnvs.set(cmd, env)
     }
     this.samples += 1
@@ -137,7 +149,10 @@ export class Evidence {
       if (secret.length < 6) throw new Error(`a test secret must be distinctive: ${JSON.stringify(secret)}`)
       for (const { what, text } of all) {
         const at = text.indexOf(secret)
-        if (at >= 0) out.push(`${JSON.stringify(secret)} in ${what}: …${text.slice(Math.max(0, at - 60), at + secret.length + 20)}…`)
+        if (at >= 0)
+          out.push(
+            `${JSON.stringify(secret)} in ${what}: …${text.slice(Math.max(0, at - 60), at + secret.length + 20)}…`,
+          )
       }
     }
     return out

@@ -41,7 +41,13 @@ export async function trial(fault: string, point: string, body: () => Promise<nu
   try {
     lost = (await body()) ?? 0
   } catch (error) {
-    recordTrial({ fault, point, survived: false, dataLost: 0, detail: error instanceof Error ? error.message.slice(0, 300) : String(error) })
+    recordTrial({
+      fault,
+      point,
+      survived: false,
+      dataLost: 0,
+      detail: error instanceof Error ? error.message.slice(0, 300) : String(error),
+    })
     throw error
   }
   recordTrial({ fault, point, survived: lost === 0, dataLost: lost })

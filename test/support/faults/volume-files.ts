@@ -40,7 +40,8 @@ export async function debrisOnDisk(backupDir: string): Promise<string[]> {
           for (const w of await readdir(join(dir, e.name)).catch(() => [] as string[])) found.push(`${path}/${w}`)
         } else await walk(join(dir, e.name), path)
       } else if (e.name.endsWith('.dbk-tmp')) found.push(path)
-      else if (/_\d{8}T\d{6}Z\.(sql|db|dump)(\.gz|\.zst)?$/.test(e.name) && !names.has(`${e.name}.manifest.json`)) found.push(path)
+      else if (/_\d{8}T\d{6}Z\.(sql|db|dump)(\.gz|\.zst)?$/.test(e.name) && !names.has(`${e.name}.manifest.json`))
+        found.push(path)
       else if (e.name.endsWith('.sha256') && !names.has(e.name.slice(0, -'.sha256'.length))) found.push(path)
     }
   }
@@ -51,5 +52,13 @@ export async function debrisOnDisk(backupDir: string): Promise<string[]> {
 /** The temporary files (`.NAME.dbk-tmp`) under `dir`, recursively, with their sizes. */
 export async function tempFiles(dir: string): Promise<{ path: string; size: number }[]> {
   const temps = (await filesUnder(dir)).filter((f) => f.endsWith('.dbk-tmp')).map((f) => join(dir, f))
-  return Promise.all(temps.map(async (path) => ({ path, size: await stat(path).then((s) => s.size, () => 0) })))
+  return Promise.all(
+    temps.map(async (path) => ({
+      path,
+      size: await stat(path).then(
+        (s) => s.size,
+        () => 0,
+      ),
+    })),
+  )
 }
