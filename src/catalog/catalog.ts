@@ -9,7 +9,7 @@
 import { readdir } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { LocalTarget } from '../storage/local/target.js'
-import { backupDirError } from '../storage/local/files.js'
+import { backupDirError } from '../config/backup-dir.js'
 import { StorageError, type Target } from '../storage/target.js'
 import { decodeManifest, type Manifest } from './manifest.js'
 import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX } from './naming.js'

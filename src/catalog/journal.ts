@@ -5,10 +5,10 @@
  * `runs.4.jsonl`, and read from its end backwards (journal-files.ts).
  */
 import { open } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { DEFAULT_ROTATION, journalFiles, linesBackward, rotateIfDue, type RotationLimits } from './journal-files.js'
 import { STATE_DIR } from './naming.js'
-import { ensureDir, FILE_MODE } from '../runtime/durable.js'
+import { DIR_MODE, ensureDir, FILE_MODE } from '../runtime/durable.js'
 
 /** `drill`: a restore drill (DRILL_SCHEDULE or `verify --drill`), not a backup run. */
 export type RunTrigger = 'manual' | 'schedule' | 'start' | 'shutdown' | 'drill'
@@ -87,7 +87,7 @@ export async function appendRun(
   rotation: RotationLimits = DEFAULT_ROTATION,
 ): Promise<void> {
   const stateDir = join(backupDir, STATE_DIR)
-  await ensureDir(stateDir)
+  await ensureDir(stateDir, DIR_MODE, dirname(backupDir))
   await rotateIfDue(stateDir, rotation)
   const handle = await open(journalPath(backupDir), 'a+', FILE_MODE)
   try {

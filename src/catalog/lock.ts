@@ -7,12 +7,12 @@
 import { readFileSync } from 'node:fs'
 import { link, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { STATE_DIR } from './naming.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
 import { failpoint } from '../runtime/failpoint.js'
 import type { Logger } from '../runtime/logger.js'
-import { ensureDir, FILE_MODE } from '../runtime/durable.js'
+import { DIR_MODE, ensureDir, FILE_MODE } from '../runtime/durable.js'
 
 export interface LockInfo {
   pid: number
@@ -194,7 +194,7 @@ async function someoneWaits(path: string): Promise<boolean> {
 }
 
 async function takeLock(backupDir: string, opts: AcquireOptions): Promise<Lock> {
-  await ensureDir(join(backupDir, STATE_DIR))
+  await ensureDir(join(backupDir, STATE_DIR), DIR_MODE, dirname(backupDir))
   const path = lockPath(backupDir)
   const info: LockInfo = {
     pid: process.pid,

@@ -32,7 +32,7 @@ import { basename, dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { DbkeeperError } from '../runtime/errors.js'
 import { failpoint } from '../runtime/failpoint.js'
-import { ensureDir, FILE_MODE } from '../runtime/durable.js'
+import { DIR_MODE, ensureDir, FILE_MODE } from '../runtime/durable.js'
 import { commitRename, writeFileAtomic } from '../storage/local/files.js'
 import type { Target } from '../storage/target.js'
 import { volumeEntry, type CatalogEntry } from './catalog.js'
@@ -167,7 +167,7 @@ export async function reserveNewBackup(
   ext: { content: string; compression: string },
 ): Promise<{ pending: PendingBackup; startedAt: Date }> {
   const dir = databaseDir(backupDir, source, database)
-  await ensureDir(dir)
+  await ensureDir(dir, DIR_MODE, dirname(backupDir))
   for (;;) {
     const now = new Date()
     const id = backupId(database, now)

@@ -13,6 +13,12 @@ export interface Command {
   readonly usage: string
   /** Whether the command needs a valid configuration (all but `help`). */
   readonly needsConfig: boolean
+  /**
+   * Whether the command reads or writes BACKUP_DIR: main.ts checks its path first (config/backup-dir.ts:
+   * a missing parent is a typo, exit 2, before anything is read or created). `check` reports the
+   * volume as one of its checks instead; `config` and `alert` never touch it.
+   */
+  readonly usesVolume: boolean
   run(ctx: CommandContext): Promise<number>
 }
 

@@ -3,6 +3,7 @@
  * codes in one place (runtime/errors.ts). Logs go to stderr for one-shot commands, so that stdout
  * carries only the command's output (`--json` stays parseable); the daemon logs to stdout.
  */
+import { checkBackupDirPath } from '../config/backup-dir.js'
 import { loadConfig } from '../config/index.js'
 import { closest } from '../runtime/did-you-mean.js'
 import { describeError, exitCodeFor, EXIT_USAGE, toDbkeeperError } from '../runtime/errors.js'
@@ -87,6 +88,7 @@ export async function main(argv: string[]): Promise<number> {
         format: config.log.format,
         destination: command.name === 'daemon' ? process.stdout : process.stderr,
       })
+    if (config && command.usesVolume) await checkBackupDirPath(config.backupDir)
     const ctx: CommandContext = {
       args,
       config,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
-import { isAbsolute, resolve } from 'node:path'
 import { DbkeeperError } from '../runtime/errors.js'
 import { registerPublic, Secret } from '../runtime/secrets.js'
+import { readBackupDir } from './backup-dir.js'
 import { CODECS, COMPRESSION_KINDS, DEFAULT_COMPRESSION, compressionAliases } from './codecs.js'
 import { readDaemonConfig, readNotifyConfig } from './daemon.js'
 import { SOURCE_VAR, unknownVariables, type KnownVariables } from './known.js'
@@ -15,8 +15,6 @@ import type { Config, SourceConfig } from './types.js'
 
 export type { Config, SourceConfig, RetentionPolicy, EngineKind } from './types.js'
 export type { ConfigProblem } from './reader.js'
-
-export const DEFAULT_BACKUP_DIR = '/backups'
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
 
@@ -64,8 +62,7 @@ function readConfig(
 ): { config: Config; problems: ConfigProblem[]; asked: ReadonlySet<string> } {
   const r = new EnvReader(env, readFile)
 
-  const dirRaw = r.string('BACKUP_DIR', DEFAULT_BACKUP_DIR)!
-  const backupDir = isAbsolute(dirRaw) ? resolve(dirRaw) : resolve(cwd, dirRaw)
+  const backupDir = readBackupDir(r, cwd)
   const kind = r.oneOf('COMPRESSION', COMPRESSION_KINDS, DEFAULT_COMPRESSION, compressionAliases())
   // Levels, default and the wording of the problem come from the codec's row; a codec without
   // levels (none) does not read COMPRESSION_LEVEL.

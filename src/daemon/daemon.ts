@@ -9,7 +9,8 @@ import type { RunRecord, RunTrigger } from '../catalog/journal.js'
 import { cronFor } from '../config/schedule.js'
 import type { Config } from '../config/types.js'
 import { notifyRun } from '../notify/index.js'
-import { checkBackupDir, runBackups } from '../pipeline/run.js'
+import { prepareBackupDir } from '../config/backup-dir.js'
+import { runBackups } from '../pipeline/run.js'
 import { startDrillSchedule } from '../restore/drill-run.js'
 import { sweepScratch } from '../restore/scratch.js'
 import { DbkeeperError, describeError, toDbkeeperError } from '../runtime/errors.js'
@@ -46,7 +47,7 @@ export async function runDaemon(config: Config, logger: Logger, shutdown: AbortS
     const startedAt = new Date().toISOString()
     let record: RunRecord
     try {
-      await checkBackupDir(config.backupDir)
+      await prepareBackupDir(config.backupDir)
       const lock = await acquireLock(config.backupDir, {
         command: `daemon (${trigger})`,
         wait: true,

@@ -13,7 +13,7 @@ import { STATE_DIR } from '../catalog/naming.js'
 import type { Config } from '../config/types.js'
 import { createEngine } from '../engines/index.js'
 import { formatBytes } from '../pipeline/progress.js'
-import { checkBackupDir } from '../pipeline/run.js'
+import { prepareBackupDir } from '../config/backup-dir.js'
 import { createEmailNotifier } from '../notify/email.js'
 import { createWebhookNotifier } from '../notify/webhook.js'
 import { describeError } from '../runtime/errors.js'
@@ -52,7 +52,7 @@ export async function runPreflight(
   const results: CheckResult[] = []
   results.push(
     await check(`backup volume ${config.backupDir}`, async () => {
-      await checkBackupDir(config.backupDir)
+      await prepareBackupDir(config.backupDir)
       const probe = join(config.backupDir, STATE_DIR, `.write-test-${randomUUID()}`)
       await ensureDir(join(config.backupDir, STATE_DIR))
       await writeFile(probe, 'ok')

@@ -3,9 +3,9 @@
  * volume lock. A failing database never stops the others; the run is recorded in the journal.
  */
 import { randomUUID } from 'node:crypto'
-import { access, constants, rm } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { hostname } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { cleanDebris } from '../catalog/debris.js'
 import { appendRun, type DatabaseResult, type RunRecord, type RunTrigger } from '../catalog/journal.js'
 import { STATE_DIR } from '../catalog/naming.js'
@@ -14,8 +14,7 @@ import { createEngine } from '../engines/index.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
 import { failpoint } from '../runtime/failpoint.js'
 import type { Logger } from '../runtime/logger.js'
-import { ensureDir } from '../runtime/durable.js'
-import { backupDirError } from '../storage/local/files.js'
+import { DIR_MODE, ensureDir } from '../runtime/durable.js'
 import { backupDatabase, type CommittedBackup } from './backup.js'
 import { createCompression } from './compression.js'
 import { openOffsite, recordOffsite, type Offsite } from './offsite.js'
@@ -51,16 +50,6 @@ export function selectSources(config: Config, only: string[] = []): SourceConfig
   return config.sources.filter((s) => only.includes(s.label) || only.includes(s.id))
 }
 
-/** Fails early, with the variable to fix, when the backup directory cannot be written. */
-export async function checkBackupDir(dir: string): Promise<void> {
-  try {
-    await ensureDir(dir)
-    await access(dir, constants.W_OK)
-  } catch (error) {
-    throw backupDirError(dir, error)
-  }
-}
-
 /** Runs the backups. The caller holds the lock. Never throws for one database's failure. */
 export async function runBackups(opts: RunOptions): Promise<RunReport> {
   const { config, logger } = opts
@@ -71,7 +60,7 @@ export async function runBackups(opts: RunOptions): Promise<RunReport> {
 
   await cleanDebris(config.backupDir, logger)
   const workDir = join(config.backupDir, STATE_DIR, 'tmp', runId)
-  await ensureDir(workDir)
+  await ensureDir(workDir, DIR_MODE, dirname(config.backupDir))
   const compression = createCompression(config.compression.kind, config.compression.level)
   const offsite = openOffsite(config, logger, opts.signal)
   try {
@@ -109,7 +98,7 @@ async function backupSource(
   offsite: Offsite | undefined,
 ): Promise<DatabaseOutcome[]> {
   const { config, logger } = opts
-  await ensureDir(workDir)
+  await ensureDir(workDir, DIR_MODE, dirname(config.backupDir))
   const engine = createEngine(source, workDir)
   const log = logger.child({ source: source.label })
   let probe

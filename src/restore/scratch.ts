@@ -21,14 +21,14 @@
 import { createHash } from 'node:crypto'
 import { readdir, readFile, rm } from 'node:fs/promises'
 import { hostname } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { STATE_DIR } from '../catalog/naming.js'
 import type { Config, EngineKind, SourceConfig } from '../config/types.js'
 import { restoreKind, type ScratchLedger } from '../engines/index.js'
 import { parseScratchName } from '../engines/scratch-names.js'
 import { describeError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
-import { ensureDir } from '../runtime/durable.js'
+import { DIR_MODE, ensureDir } from '../runtime/durable.js'
 import { writeFileAtomic } from '../storage/local/files.js'
 
 export {
@@ -89,7 +89,7 @@ export async function recordScratch(
   source: SourceConfig,
   scratch: { name: string; target: string; drillServer: boolean },
 ): Promise<void> {
-  await ensureDir(recordsDir(backupDir))
+  await ensureDir(recordsDir(backupDir), DIR_MODE, dirname(backupDir))
   const record: ScratchRecord = {
     ...scratch,
     engine: source.engine,

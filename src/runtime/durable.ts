@@ -6,7 +6,7 @@
  */
 import { constants } from 'node:fs'
 import { mkdir, open, stat } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { dirname, sep } from 'node:path'
 
 export const FILE_MODE = 0o600
 export const DIR_MODE = 0o700
@@ -31,8 +31,12 @@ export async function fsyncDir(dir: string): Promise<void> {
  * Not `mkdir({ recursive: true })`: Node's loops forever at 100% CPU, deaf to SIGTERM, where
  * mkdir answers ENOENT under an existing parent (`/proc/x`). Fails with ENOTDIR when a part of the
  * path is a file.
+ *
+ * `within`: a directory that must already exist; it and its ancestors are never created (ENOENT
+ * instead). Under BACKUP_DIR it is BACKUP_DIR's parent: a volume that vanished mid-run (unmounted)
+ * is not re-created on the disk beneath it by the run's next write.
  */
-export async function ensureDir(dir: string, mode = DIR_MODE): Promise<void> {
+export async function ensureDir(dir: string, mode = DIR_MODE, within?: string): Promise<void> {
   try {
     await mkdir(dir, { mode })
     return
@@ -44,10 +48,19 @@ export async function ensureDir(dir: string, mode = DIR_MODE): Promise<void> {
     }
     const parent = dirname(dir)
     if (code !== 'ENOENT' || parent === dir) throw error
-    await ensureDir(parent, mode)
+    if (within !== undefined && (parent === within || !isInside(parent, within)))
+      throw Object.assign(new Error(`ENOENT: ${parent} does not exist (not created: it must exist), mkdir '${dir}'`), {
+        code: 'ENOENT',
+        path: parent,
+      })
+    await ensureDir(parent, mode, within)
   }
   // The parent exists now: a second ENOENT is the file system's answer (e.g. /proc), not a race.
   await mkdir(dir, { mode }).catch(async (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EEXIST' || !(await stat(dir)).isDirectory()) throw error
   })
+}
+
+function isInside(path: string, dir: string): boolean {
+  return path.startsWith(dir.endsWith(sep) ? dir : `${dir}${sep}`)
 }

@@ -39,7 +39,7 @@ describe('retention as part of a backup run', () => {
   })
 
   it("a source's own tiers replace the implicit 7-day default, but not an explicit global window", () => {
-    const base = { DB01_TYPE: 'sqlite', DB01_PATH: '/x/app.db' }
+    const base = { BACKUP_DIR: '/backups', DB01_TYPE: 'sqlite', DB01_PATH: '/x/app.db' }
     expect(parseConfig({ ...base, DB01_KEEP_DAILY: '7' }).sources[0]!.retention).toEqual({ keepDaily: 7 })
     expect(parseConfig({ ...base }).sources[0]!.retention).toEqual({ keepWithin: '7d' })
     expect(parseConfig({ ...base, BACKUP_RETENTION_DAYS: '3', DB01_KEEP_DAILY: '7' }).sources[0]!.retention).toEqual({

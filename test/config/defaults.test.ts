@@ -1,13 +1,10 @@
 /** What a valid configuration parses to: defaults, normalisation, labels, and the frozen result. */
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_BACKUP_DIR } from '../../src/config/index.js'
-import { MYSQL, parse, SQLITE } from './support.js'
+import { expectProblems, MYSQL, parse, SQLITE } from './support.js'
 
 describe('defaults', () => {
   it('fills every global from its default', () => {
     const config = parse(SQLITE)
-    expect(config.backupDir).toBe(DEFAULT_BACKUP_DIR)
-    expect(DEFAULT_BACKUP_DIR).toBe('/backups')
     expect(config.compression).toEqual({ kind: 'gzip', level: 6 })
     expect(config.log).toEqual({ level: 'info', format: undefined })
     expect(config.tz).toBe('UTC')
@@ -80,10 +77,20 @@ describe('normalisation', () => {
   })
 
   it('treats a blank variable as unset', () => {
-    const config = parse({ ...SQLITE, COMPRESSION: '', BACKUP_DIR: '  ', DB01_LABEL: '' })
+    const config = parse({ ...SQLITE, COMPRESSION: '', DB01_LABEL: '' })
     expect(config.compression.kind).toBe('gzip')
-    expect(config.backupDir).toBe('/backups')
     expect(config.sources[0]!.label).toBe('app')
+  })
+
+  it('has no default for BACKUP_DIR: unset or blank, it is a problem that says the image sets /backups', () => {
+    for (const value of [undefined, '  '])
+      expectProblems({ ...SQLITE, BACKUP_DIR: value }, [
+        {
+          variable: 'BACKUP_DIR',
+          value: undefined,
+          expected: /e\.g\. BACKUP_DIR=.*the container image sets \/backups/,
+        },
+      ])
   })
 
   it('resolves a relative BACKUP_DIR against the working directory, and cleans an absolute one', () => {

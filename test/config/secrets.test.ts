@@ -9,7 +9,7 @@ import { inspect } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../src/config/index.js'
 import { MASK, scrubSecrets } from '../../src/runtime/secrets.js'
-import { CWD, configError, expectProblems, MYSQL, parse, PASSWORD, realFiles } from './support.js'
+import { CWD, configError, withBackupDir, expectProblems, MYSQL, parse, PASSWORD, realFiles } from './support.js'
 
 let dir: string
 
@@ -29,7 +29,7 @@ function secretFile(name: string, content: string): string {
 
 /** The real reader, as in production: `_FILE` paths are read from disk. */
 function parseWithFiles(env: Record<string, string>) {
-  return parseConfig(env, undefined, CWD)
+  return parseConfig(withBackupDir(env), undefined, CWD)
 }
 
 const { DB01_PASS: _omit, ...MYSQL_NO_PASS } = MYSQL

@@ -27,14 +27,22 @@ export const MYSQL: Readonly<Record<string, string>> = {
 
 export const SQLITE: Readonly<Record<string, string>> = { DB01_TYPE: 'sqlite', DB01_PATH: '/data/app.db' }
 
+/**
+ * BACKUP_DIR as the image sets it, unless the test sets its own (or `BACKUP_DIR: undefined`, to
+ * test it unset): outside the container it is required, and most tests are about something else.
+ */
+export function withBackupDir(env: Env): Env {
+  return { BACKUP_DIR: '/backups', ...env }
+}
+
 export function parse(env: Env, readFile: FileReader = noFiles): Config {
-  return parseConfig(env, readFile, CWD)
+  return parseConfig(withBackupDir(env), readFile, CWD)
 }
 
 /** Parses a configuration that must be refused, and returns the error. */
 export function configError(env: Env, readFile: FileReader = noFiles): ConfigError {
   try {
-    parseConfig(env, readFile, CWD)
+    parseConfig(withBackupDir(env), readFile, CWD)
   } catch (error) {
     if (error instanceof ConfigError) return error
     throw error

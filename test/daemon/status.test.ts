@@ -14,6 +14,7 @@ const H = 3_600_000
 const NOW = new Date('2026-11-22T12:00:00Z')
 const ago = (ms: number) => new Date(NOW.getTime() - ms)
 const config = parseConfig({
+  BACKUP_DIR: '/backups',
   DB01_TYPE: 'mysql',
   DB01_HOST: 'db',
   DB01_NAME: 'shop,crm',

@@ -113,6 +113,17 @@ function allSwitchedOn({ active, commented }: Shipped): Env {
 const envExample = parseEnvExample(readFileSync(join(ROOT, '.env.example'), 'utf8'))
 const compose = parseComposeBackupEnv(readFileSync(join(ROOT, 'docker-compose.yaml'), 'utf8'))
 
+/** What the image itself sets (Dockerfile.backup `ENV`): BACKUP_DIR, required outside the container. */
+const IMAGE_BACKUP_DIR = /^\s*(?:ENV\s+)?BACKUP_DIR=(\S+)/m.exec(
+  readFileSync(join(ROOT, 'Dockerfile.backup'), 'utf8'),
+)?.[1]
+
+describe('Dockerfile.backup', () => {
+  it('sets BACKUP_DIR=/backups, its volume: inside the container it need not be set', () => {
+    expect(IMAGE_BACKUP_DIR).toBe('/backups')
+  })
+})
+
 describe('the variables the config module reads (measured)', () => {
   it('include every variable name written out in src/config', () => {
     // A name read only on a path the probe does not take would be missing from the known set.
@@ -173,7 +184,9 @@ describe.each([
   it('holds valid values, with every commented example switched on too', () => {
     const env = allSwitchedOn(shipped)
     // .env.example ships no source switched on; its examples switched on are DB01–DB03.
-    expect(problemsOf(env).map((p) => `${p.variable}: expected ${p.expected}`)).toEqual([])
+    expect(
+      problemsOf({ BACKUP_DIR: IMAGE_BACKUP_DIR, ...env }).map((p) => `${p.variable}: expected ${p.expected}`),
+    ).toEqual([])
   })
 })
 
@@ -186,7 +199,8 @@ describe('.env.example', () => {
   })
 
   it('sets only defaults: as shipped it changes nothing', () => {
-    const source = { DB01_TYPE: 'sqlite', DB01_PATH: '/data/app.db' }
+    // BACKUP_DIR as the image sets it (Dockerfile.backup): .env.example repeats it, changing nothing.
+    const source = { BACKUP_DIR: '/backups', DB01_TYPE: 'sqlite', DB01_PATH: '/data/app.db' }
     expect(envExample.active.size).toBeGreaterThan(5)
     expect(parseConfig({ ...Object.fromEntries(envExample.active), ...source }, fakeFiles, '/')).toEqual(
       parseConfig(source, fakeFiles, '/'),

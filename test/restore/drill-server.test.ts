@@ -106,6 +106,7 @@ describe('drills on a DRILL_HOST server', () => {
 
   it("settings: the server's kind, credentials, and what is refused", () => {
     const base = {
+      BACKUP_DIR: '/backups',
       DB01_TYPE: 'mariadb',
       DB01_HOST: 'prod',
       DB01_USER: 'bk',

@@ -256,7 +256,8 @@ describe('safety backups and locating backups', () => {
 })
 
 describe('small pieces', () => {
-  const source = parseConfig({ DB01_TYPE: 'mariadb', DB01_HOST: 'db', DB01_NAME: 'shop' }).sources[0]!
+  const source = parseConfig({ BACKUP_DIR: '/backups', DB01_TYPE: 'mariadb', DB01_HOST: 'db', DB01_NAME: 'shop' })
+    .sources[0]!
   const exit = (stderr: string, exitCode = 1) => ({ exitCode, signal: undefined, stderr, inputError: undefined })
 
   it("the client's verdict names the failing line, the cause and the way back", () => {
@@ -342,7 +343,7 @@ describe('small pieces', () => {
   })
 
   it('SAFETY_KEEP_DAYS and DRILL_SCHEDULE', () => {
-    const base = { DB01_TYPE: 'sqlite', DB01_PATH: '/data/app.db' }
+    const base = { BACKUP_DIR: '/backups', DB01_TYPE: 'sqlite', DB01_PATH: '/data/app.db' }
     expect(parseConfig(base).restore).toEqual({ safetyKeepDays: 7, drillSchedule: undefined })
     expect(parseConfig({ ...base, SAFETY_KEEP_DAYS: '30', DRILL_SCHEDULE: '30 4 * * 0' }).restore).toEqual({
       safetyKeepDays: 30,

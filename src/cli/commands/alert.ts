@@ -17,6 +17,7 @@ Exit 0 when every channel delivered, 1 when any failed, 2 when no channel is con
   --test   required: sending is what this command does, so it is never done by accident
   --json   an array of {channel, ok, detail}`,
   needsConfig: true,
+  usesVolume: false,
   async run(ctx) {
     const { values, positionals } = parseCommandArgs('alert', ctx.args, {
       test: { type: 'boolean' },

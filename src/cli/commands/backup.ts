@@ -1,7 +1,8 @@
 import { acquireLock } from '../../catalog/lock.js'
 import { printable } from '../../runtime/printable.js'
 import { notifyRun } from '../../notify/index.js'
-import { checkBackupDir, runBackups, selectSources, type DatabaseOutcome, type RunReport } from '../../pipeline/run.js'
+import { prepareBackupDir } from '../../config/backup-dir.js'
+import { runBackups, selectSources, type DatabaseOutcome, type RunReport } from '../../pipeline/run.js'
 import { formatBytes, formatDuration } from '../../pipeline/progress.js'
 import { sweepScratch } from '../../restore/scratch.js'
 import { describeDryRun, planDryRun } from '../../pipeline/dry-run.js'
@@ -93,6 +94,7 @@ off-site copy keeps the local backup, fails the run (exit 1) and is retried by t
 Exit codes: 0 all backups proven, 1 at least one failed (the others still ran),
 2 usage or configuration error, 3 another run holds the lock.`,
   needsConfig: true,
+  usesVolume: true,
   async run(ctx) {
     const { values, positionals } = parseCommandArgs('backup', ctx.args, {
       json: { type: 'boolean' },
@@ -105,7 +107,7 @@ Exit codes: 0 all backups proven, 1 at least one failed (the others still ran),
       ctx.print(values.json ? JSON.stringify(plan, null, 2) : describeDryRun(plan, ctx.config))
       return plan.ok ? 0 : 1
     }
-    await checkBackupDir(ctx.config.backupDir)
+    await prepareBackupDir(ctx.config.backupDir)
     const lock = await acquireLock(ctx.config.backupDir, {
       command: 'backup',
       wait: values.wait,

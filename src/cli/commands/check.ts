@@ -21,6 +21,7 @@ One line per check. Exit 0 when all pass, 1 otherwise. \`dbkeeper alert --test\`
 
   --json   an array of {name, ok, detail}`,
   needsConfig: true,
+  usesVolume: false,
   async run(ctx) {
     const { values } = parseCommandArgs('check', ctx.args, { json: { type: 'boolean' } })
     const results = await runPreflight(ctx.config, ctx.logger, { bucketState: true, signal: ctx.signal })

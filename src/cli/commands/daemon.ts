@@ -15,6 +15,7 @@ Runs backups on SCHEDULE (cron syntax, in TZ; default every 6 hours) and once at
 SIGTERM/SIGINT: stops scheduling, lets a running backup finish (SHUTDOWN_TIMEOUT, default
 60s), takes one last backup when BACKUP_ON_SHUTDOWN=true, exits 0.`,
   needsConfig: true,
+  usesVolume: true,
   async run(ctx) {
     parseCommandArgs('daemon', ctx.args, {})
     // main.ts aborts ctx.signal on the first signal; a second one is only logged here, and the

@@ -37,6 +37,7 @@ and nothing is written.
 Exit codes: 0 fetched and proven (or already on the volume), 1 not found or damaged,
 2 usage or configuration error (S3_BUCKET not set), 3 another run holds the lock.`,
   needsConfig: true,
+  usesVolume: true,
   async run(ctx) {
     const { values, positionals } = parseCommandArgs('fetch', ctx.args, {
       source: { type: 'string' },

@@ -92,6 +92,7 @@ printed), or with --verify when a backup is damaged.
                    location is "local", "s3" or "both"; path is the S3 URL for "s3";
                    warning: stamped in the future (a clock that was ahead)`,
   needsConfig: true,
+  usesVolume: true,
   async run(ctx) {
     const { values, positionals } = parseCommandArgs('list', ctx.args, {
       json: { type: 'boolean' },

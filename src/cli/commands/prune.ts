@@ -131,6 +131,7 @@ remove every backup is refused. Exit code 1 when any database's plan was refused
   --dry-run  show the plan, delete nothing
   --json     machine-readable output (see PruneOutput in src/cli/commands/prune.ts)`,
   needsConfig: true,
+  usesVolume: true,
   async run(ctx) {
     const { values, positionals } = parseCommandArgs('prune', ctx.args, {
       'dry-run': { type: 'boolean' },

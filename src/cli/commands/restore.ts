@@ -1,6 +1,6 @@
 import { GLOBALS_DATABASE, restoreKind } from '../../engines/index.js'
 import { acquireLock } from '../../catalog/lock.js'
-import { checkBackupDir } from '../../pipeline/run.js'
+import { prepareBackupDir } from '../../config/backup-dir.js'
 import { formatBytes } from '../../pipeline/progress.js'
 import { askOnTerminal, requireConfirmable } from '../../restore/confirm.js'
 import { assertSameEngine, verifyBackup } from '../../restore/content.js'
@@ -59,6 +59,7 @@ first. See docs/RESTORE.md.
 Exit codes: 0 restored (or nothing to do with --if-missing), 1 refused or failed (the message
 says what state the target is in), 2 usage error or no confirmation, 3 locked.`,
   needsConfig: true,
+  usesVolume: true,
   async run(ctx) {
     const { values, positionals } = parseCommandArgs('restore', ctx.args, {
       source: { type: 'string' },
@@ -120,7 +121,7 @@ says what state the target is in), 2 usage error or no confirmation, 3 locked.`,
         { hint: 'restore it without --into' },
       )
     }
-    await checkBackupDir(ctx.config.backupDir)
+    await prepareBackupDir(ctx.config.backupDir)
     const lock = () =>
       acquireLock(ctx.config.backupDir, {
         command: `restore ${m.id}`,

@@ -37,6 +37,7 @@ export const statusCommand: Command = {
   summary: 'last success and failure per source, next run; --check for a healthcheck',
   usage: USAGE,
   needsConfig: true,
+  usesVolume: true,
   async run(ctx: CommandContext): Promise<number> {
     let json = false
     let check = false

@@ -137,6 +137,7 @@ the volume first (downloaded, checked against its manifest; a tampered object fa
 
 Exit codes: 0 all good, 1 a backup is damaged or a drill failed, 2 usage, 3 locked.`,
   needsConfig: true,
+  usesVolume: true,
   async run(ctx) {
     const { values, positionals } = parseCommandArgs('verify', ctx.args, {
       source: { type: 'string' },

@@ -6,7 +6,6 @@
 import { open, rename, rm, chmod } from 'node:fs/promises'
 import { dirname, join, basename } from 'node:path'
 import { fsyncDir, fsyncPath, FILE_MODE } from '../../runtime/durable.js'
-import { DbkeeperError, toDbkeeperError } from '../../runtime/errors.js'
 import { failpoint } from '../../runtime/failpoint.js'
 
 /** Writes `content` to `path` atomically (temporary name in the same directory, fsync, rename, fsync dir). */
@@ -40,38 +39,4 @@ export async function commitRename(tmp: string, final: string): Promise<void> {
   failpoint('commit.linked')
   await unlink(tmp)
   await fsyncDir(dirname(final))
-}
-
-/**
- * BACKUP_DIR unusable, as the operator should read it: a path through a file (ENOTDIR, EEXIST)
- * or one the file system will not create (ENOENT under /proc) is a configuration error (exit 2);
- * anything else (permissions, a full disk) keeps its own code.
- */
-export function backupDirError(dir: string, error: unknown): DbkeeperError {
-  const code = (error as NodeJS.ErrnoException).code
-  if (code === 'ENOTDIR' || code === 'EEXIST') {
-    return new DbkeeperError(
-      'CONFIG',
-      `BACKUP_DIR ${dir} is not a directory (it or a part of its path is a file) (${code})`,
-      {
-        hint: 'set BACKUP_DIR to a directory on the backup volume (it is created when missing)',
-        cause: error,
-      },
-    )
-  }
-  if (code === 'ENOENT') {
-    return new DbkeeperError('CONFIG', `BACKUP_DIR ${dir} cannot be created there: the file system refused (ENOENT)`, {
-      hint: 'set BACKUP_DIR to a directory on the backup volume, or create it yourself (mkdir -p) and check the mount',
-      cause: error,
-    })
-  }
-  const e = toDbkeeperError(error, `backup directory ${dir}`)
-  return new DbkeeperError(
-    e.code === 'NO_SPACE' ? 'NO_SPACE' : 'IO',
-    `cannot write to the backup directory ${dir}: ${e.message}`,
-    {
-      hint: 'check BACKUP_DIR: it must exist or be creatable, and be writable by the user dbkeeper runs as',
-      cause: error,
-    },
-  )
 }

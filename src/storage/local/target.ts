@@ -26,7 +26,7 @@ import {
   type Target,
 } from '../target.js'
 import { byKey, checkKey, checkPrefix, refuseKey } from '../keys.js'
-import { FILE_MODE, ensureDir, fsyncDir } from '../../runtime/durable.js'
+import { DIR_MODE, ensureDir, FILE_MODE, fsyncDir } from '../../runtime/durable.js'
 import { STATE_DIR, TEMP_SUFFIX, isTempName } from './names.js'
 
 /** The shared key rules, plus the names this target keeps for itself. */
@@ -93,7 +93,7 @@ export class LocalTarget implements Target {
     let created = false
     try {
       if (opts.signal?.aborted) throw aborted('the body', opts.signal.reason)
-      await ensureDir(dir)
+      await ensureDir(dir, DIR_MODE, dirname(this.root))
       const handle = await open(tmp, 'wx', FILE_MODE)
       created = true
       try {
