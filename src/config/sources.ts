@@ -110,6 +110,7 @@ export function readSource(r: EnvReader, id: string, global: RetentionPolicy): S
   return Object.freeze({
     id,
     label,
+    type: typeRaw!.toLowerCase(),
     engine,
     host,
     port,

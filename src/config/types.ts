@@ -26,6 +26,9 @@ export interface SourceConfig {
   readonly id: string
   /** The `<source>` directory name on the volume. */
   readonly label: string
+  /** DBnn_TYPE as the operator wrote it, lower-cased (`mariadb`, `postgresql`): what `config` shows. */
+  readonly type: string
+  /** The engine that type maps to (`mariadb` → `mysql`): what the code switches on. */
   readonly engine: EngineKind
   readonly host: string | undefined
   readonly port: number | undefined

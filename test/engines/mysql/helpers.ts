@@ -23,6 +23,7 @@ export function mysqlSource(
   return Object.freeze({
     id: 'DB07',
     label: 'my',
+    type: 'mysql',
     engine: 'mysql',
     host: info.host,
     port: info.port,

@@ -28,6 +28,7 @@ export function pgSource(
   return {
     id: 'DB01',
     label: 'pg',
+    type: 'postgres',
     engine: 'postgres',
     host: info.host,
     port: info.port,

@@ -26,6 +26,7 @@ import { Secret } from '../../../src/runtime/secrets.js'
 const source: SourceConfig = {
   id: 'DB03',
   label: 'pg',
+  type: 'postgres',
   engine: 'postgres',
   host: 'db',
   port: 5433,

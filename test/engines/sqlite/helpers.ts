@@ -16,6 +16,7 @@ export function sqliteSource(path: string, id = 'DB07', name = 'app'): SourceCon
   return Object.freeze({
     id,
     label: name,
+    type: 'sqlite',
     engine: 'sqlite',
     host: undefined,
     port: undefined,
