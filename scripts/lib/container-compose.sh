@@ -151,6 +151,14 @@ check_compose_sqlite_other_uid() {
   [[ $rows -ge 2 ]] || fail "the app as uid 1000 wrote no rows to /data/notes.db"
   echo "app as uid 1000: /data/notes.db has $rows rows; owners: $(stat -c '%n %u %a' "$mountpoint" "$mountpoint"/notes.db* | sed "s|$mountpoint|/data|" | paste -sd,)"
 
+  # docs/OPERATIONS.md, "Beside an existing SQLite application", step 1: the uid:gid to use.
+  local owner
+  echo "--- 0. docker-compose run --rm --no-deps --user 0:0 backup stat -c '%u:%g' /data/notes.db"
+  owner=$(compose run --rm --no-deps -T --user 0:0 backup stat -c '%u:%g' /data/notes.db) ||
+    fail "the stat command of docs/OPERATIONS.md failed in the backup service"
+  [[ $owner == 1000:1000 ]] || fail "the stat command of docs/OPERATIONS.md printed '$owner', not the app's 1000:1000"
+  echo "ok: $owner"
+
   local files=("${COMPOSE_FILES[@]}")
   printf 'services:\n  backup:\n    user: "1000:1000"\n' >"$WORK/compose.user.yaml"
   echo "--- 1a. docker-compose run --rm --no-deps backup dbkeeper backup notes (uid 10001), the app running: works"
