@@ -88,8 +88,10 @@ const PEERS: readonly (readonly [RegExp, string, string])[] = [
   ],
   [/^BACKUP_JOB_CONCURRENCY$/, TIREDOFIT, 'nothing to set: sources are backed up one after another'],
   [/^TIMEZONE$/, TIREDOFIT, 'TZ'],
+  // Only its base image's switches: CONTAINER_NAME and the like are set by orchestrators and
+  // CI runners on their own, and must not stop a backup.
   [
-    /^CONTAINER_[A-Z0-9_]+$/,
+    /^CONTAINER_(ENABLE|DISABLE)_[A-Z0-9_]+$/,
     TIREDOFIT,
     "nothing to set: its base image's settings; dbkeeper's health check is HEALTH_PORT and HEALTH_MAX_AGE",
   ],

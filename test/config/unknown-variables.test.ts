@@ -152,6 +152,9 @@ describe('what is not ours', () => {
       DB_PASSWORD: 'x',
       DB_DATABASE: 'app',
       DBKEEPER_FAILPOINTS: '',
+      // Set by orchestrators and CI runners, whatever image runs.
+      CONTAINER_NAME: 'backup-1',
+      CONTAINER_ID: 'a1b2c3',
     }
     for (const m of dockerfile.matchAll(/^\s*(?:ENV\s+)?([A-Za-z_][A-Za-z0-9_]*)=(\S*)\s*\\?$/gm)) env[m[1]!] = m[2]!
     return env
