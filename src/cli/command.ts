@@ -2,13 +2,12 @@ import type { Config } from '../config/types.js'
 import type { Logger } from '../runtime/logger.js'
 
 /**
- * One CLI command, one file in `src/cli/commands/`. `run` returns the exit code; it throws a
+ * One CLI command, one file in `src/cli/commands/`, loaded through the table in
+ * `commands/index.ts` (which holds its one-line summary). `run` returns the exit code; it throws a
  * DbkeeperError for failures, which `main.ts` maps to an exit code in one place (errors.ts).
  */
 export interface Command {
   readonly name: string
-  /** One line for `dbkeeper --help`. */
-  readonly summary: string
   /** The full `dbkeeper <name> --help` text. */
   readonly usage: string
   /** Whether the command needs a valid configuration (all but `help`). */

@@ -4,13 +4,12 @@
  * carries only the command's output (`--json` stays parseable); the daemon logs to stdout.
  */
 import { checkBackupDirPath } from '../config/backup-dir.js'
-import { loadConfig } from '../config/index.js'
 import { closest } from '../runtime/did-you-mean.js'
 import { describeError, exitCodeFor, EXIT_USAGE, toDbkeeperError } from '../runtime/errors.js'
-import { createLogger } from '../runtime/logger.js'
+import { createLogger, type Logger } from '../runtime/logger.js'
 import { terminalSafe } from '../runtime/printable.js'
 import { scrubOutput } from '../runtime/secrets.js'
-import type { Command, CommandContext } from './command.js'
+import type { CommandContext } from './command.js'
 import { commands } from './commands/index.js'
 
 const VERSION = '0.1.0'
@@ -43,8 +42,8 @@ export async function main(argv: string[]): Promise<number> {
     write(process.stdout, VERSION)
     return 0
   }
-  const command: Command | undefined = commands.find((c) => c.name === name)
-  if (!command) {
+  const entry = commands.find((c) => c.name === name)
+  if (!entry) {
     const names = commands.map((c) => c.name)
     const near = closest(name, names)
     write(
@@ -55,6 +54,8 @@ export async function main(argv: string[]): Promise<number> {
     )
     return EXIT_USAGE
   }
+  // Only this command's modules: the table imports each one when it runs (commands/index.ts).
+  const command = await entry.load()
   if (args.includes('--help') || args.includes('-h')) {
     write(process.stdout, command.usage)
     return 0
@@ -79,20 +80,25 @@ export async function main(argv: string[]): Promise<number> {
   // process died mid-write, leaving its temporary file, no journal line and no alert.
   process.on('SIGXFSZ', () => {})
 
-  let logger = createLogger({ level: 'info', format: undefined, destination: process.stderr })
+  // The logger is made when first used (runtime/logger.ts loads pino then): `status` logs nothing.
+  let logOptions: Parameters<typeof createLogger>[0] = { level: 'info', format: undefined, destination: process.stderr }
+  let logger: Logger | undefined
+  const log = (): Logger => (logger ??= createLogger(logOptions))
   try {
-    const config = command.needsConfig ? loadConfig() : (undefined as never)
+    const config = command.needsConfig ? (await import('../config/index.js')).loadConfig() : (undefined as never)
     if (config)
-      logger = createLogger({
+      logOptions = {
         level: config.log.level,
         format: config.log.format,
         destination: command.name === 'daemon' ? process.stdout : process.stderr,
-      })
+      }
     if (config && command.usesVolume) await checkBackupDirPath(config.backupDir)
     const ctx: CommandContext = {
       args,
       config,
-      logger,
+      get logger() {
+        return log()
+      },
       signal: controller.signal,
       print: (text) => write(process.stdout, text),
       isTTY: Boolean(process.stdout.isTTY && process.stderr.isTTY),
@@ -101,7 +107,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     const e = toDbkeeperError(error)
     if (e.code === 'INTERNAL' || (e.code === 'IO' && !(error instanceof Error && 'hint' in error)))
-      logger.debug({ err: error }, 'details')
+      log().debug({ err: error }, 'details')
     write(process.stderr, `dbkeeper ${name}: ${describeError(e)}`)
     return exitCodeFor(e)
   }

@@ -112,7 +112,7 @@ function readConfig(
     seen.set(s.label, s.id)
   }
 
-  const daemon = readDaemonConfig(r)
+  const daemon = readDaemonConfig(r, new Date(), checkUnknown)
   const notify = readNotifyConfig(r)
   const restore = readRestoreConfig(r, tz, sources)
   const s3 = readS3Config(r, env, retention)

@@ -9,9 +9,13 @@ export const DEFAULT_SCHEDULE = '0 */6 * * *'
 /** How many upcoming runs the interval is measured over (see scheduleInterval). */
 const INTERVAL_SAMPLES = 24
 
-/** A croner instance for `schedule` in `tz`; throws on an invalid pattern. */
+/**
+ * A croner instance for `schedule` in `tz`; throws on an invalid pattern. UTC (the default TZ) as
+ * an offset of 0: the same dates, without a pass through Intl for every candidate time — at
+ * start-up the configuration computes ~100 run times (docs/PERFORMANCE.md, "Start-up").
+ */
 export function cronFor(schedule: string, tz: string): Cron {
-  return new Cron(schedule, { timezone: tz })
+  return new Cron(schedule, tz === 'UTC' ? { utcOffset: 0 } : { timezone: tz })
 }
 
 /** Why `schedule` cannot be used, or undefined when it can. */
@@ -48,8 +52,12 @@ export function scheduleInterval(schedule: string, tz: string, from: Date): numb
   return longest
 }
 
-/** An IANA time zone name this Node.js knows (TZ, and the zone cron patterns are read in). */
+/**
+ * An IANA time zone name this Node.js knows (TZ, and the zone cron patterns are read in). UTC
+ * without asking Intl, whose first use loads ICU's zone data (~15 ms of every CLI start).
+ */
 export function isTimeZone(tz: string): boolean {
+  if (tz === 'UTC') return true
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz })
     return true

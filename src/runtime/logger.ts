@@ -1,4 +1,5 @@
-import { pino, type Logger as PinoLogger } from 'pino'
+import { createRequire } from 'node:module'
+import type { Logger as PinoLogger } from 'pino'
 import { terminalSafe } from './printable.js'
 import { scrubOutput } from './secrets.js'
 
@@ -15,6 +16,14 @@ const LEVEL_NAMES: Record<number, string> = {
   60: 'FATAL',
 }
 const BASE_KEYS = new Set(['level', 'time', 'msg', 'pid', 'hostname'])
+
+/**
+ * pino and its ~30 modules are loaded by the first createLogger, not by importing this file:
+ * `dbkeeper status` (the HEALTHCHECK) and `--help` log nothing and never load them.
+ */
+const require = createRequire(import.meta.url)
+let loaded: typeof import('pino') | undefined
+const pinoModule = (): typeof import('pino') => (loaded ??= require('pino') as typeof import('pino'))
 
 /** One readable line per record for a terminal: `12:00:01 INFO  message key=value`. */
 export function prettyLine(json: string): string {
@@ -44,6 +53,7 @@ export function createLogger(opts: {
 }): Logger {
   const dest = opts.destination ?? process.stdout
   const format = opts.format ?? ((dest as { isTTY?: boolean }).isTTY ? 'pretty' : 'json')
+  const { pino } = pinoModule()
   return pino(
     {
       level: opts.level,

@@ -1,7 +1,9 @@
 /** SCHEDULE, health, shutdown and alert settings: defaults, accepted forms, and every refusal. */
+import { Cron } from 'croner'
 import { describe, expect, it } from 'vitest'
 import { readDaemonConfig, readNotifyConfig } from '../../src/config/daemon.js'
 import { EnvReader, type Env } from '../../src/config/reader.js'
+import { isTimeZone, nextRuns, scheduleProblem } from '../../src/config/schedule.js'
 import { scrubSecrets } from '../../src/runtime/secrets.js'
 import { configError, expectProblems, MYSQL, noFiles, parse, SQLITE } from './support.js'
 
@@ -192,5 +194,20 @@ describe('alert settings', () => {
       { variable: 'WEBHOOK_URL', value: '***', expected: 'an http:// or https:// URL' },
     ])
     expect(error.message).not.toContain('secret-token-abc')
+  })
+})
+
+describe('schedule in UTC', () => {
+  it('computes the same runs as croner in the named zone UTC, and knows UTC without Intl', () => {
+    for (const pattern of ['0 */6 * * *', '30 2 * * 1-5', '15 0 29 2 *', '0 0 1 * *', '*/7 * * * *']) {
+      const fast = nextRuns(pattern, 'UTC', WEDNESDAY, 30).map((d) => d.toISOString())
+      const named = new Cron(pattern, { timezone: 'UTC' }).nextRuns(30, WEDNESDAY).map((d) => d.toISOString())
+      expect(fast).toEqual(named)
+      expect(fast).toHaveLength(30)
+    }
+    expect(scheduleProblem('0 0 31 2 *', 'UTC', WEDNESDAY)).toBe('never fires')
+    expect(isTimeZone('UTC')).toBe(true)
+    expect(isTimeZone('Europe/Berlin')).toBe(true)
+    expect(isTimeZone('Mars/Olympus')).toBe(false)
   })
 })

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { appendRun, type DatabaseResult, type RunRecord } from '../../src/catalog/journal.js'
-import { statusCommand } from '../../src/cli/commands/status.js'
+import { localTime, statusCommand } from '../../src/cli/commands/status.js'
 import { parseConfig, type Config } from '../../src/config/index.js'
 import { computeStatus, type Status } from '../../src/daemon/status.js'
 import { fakeEntry, fakeRun, writeFakeBackup } from '../support/backups.js'
@@ -399,5 +399,22 @@ describe('dbkeeper status', () => {
 
   it('refuses an unknown argument as a usage error', async () => {
     await expect(run(['--verbose'])).rejects.toMatchObject({ code: 'USAGE' })
+  })
+})
+
+describe('localTime', () => {
+  it('shows UTC times exactly as Intl does for the other zones, without asking Intl', () => {
+    const intl = (iso: string, tz: string) =>
+      new Intl.DateTimeFormat('sv-SE', { timeZone: tz, dateStyle: 'short', timeStyle: 'medium' }).format(new Date(iso))
+    for (const iso of [
+      '2026-11-22T09:00:00.000Z',
+      '2026-01-01T00:00:00.999Z',
+      '2024-02-29T23:59:59.500Z',
+      '1999-12-31T12:34:56Z',
+    ]) {
+      expect(localTime(iso, 'UTC')).toBe(intl(iso, 'UTC'))
+      expect(localTime(iso, 'Europe/Berlin')).toBe(intl(iso, 'Europe/Berlin'))
+    }
+    expect(localTime('2026-11-22T09:00:00.000Z', 'Europe/Berlin')).toBe('2026-11-22 10:00:00')
   })
 })

@@ -6,7 +6,6 @@ import { parseCommandArgs } from '../args.js'
 
 export const alertCommand: Command = {
   name: 'alert',
-  summary: 'alert --test: send one test alert on every configured channel',
   usage: `Usage: dbkeeper alert --test [--json]
 
 Sends one alert marked "dbkeeper test alert — no action needed" on every configured channel

@@ -76,7 +76,6 @@ export function describeOutcome(o: DatabaseOutcome): string {
 
 export const backupCommand: Command = {
   name: 'backup',
-  summary: 'back up every configured database now',
   usage: `Usage: dbkeeper backup [SOURCE...] [--json] [--wait] [--dry-run]
 
 Takes a consistent dump of every configured database (or only the SOURCEs named, by

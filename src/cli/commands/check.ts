@@ -4,7 +4,6 @@ import { parseCommandArgs } from '../args.js'
 
 export const checkCommand: Command = {
   name: 'check',
-  summary: 'preflight: sources, volume, S3, SMTP login and webhook proven, nothing sent',
   usage: `Usage: dbkeeper check [--json]
 
 Checks, without taking a backup or sending an alert:

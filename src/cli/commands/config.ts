@@ -4,7 +4,6 @@ import { renderConfig } from '../config-text.js'
 
 export const configCommand: Command = {
   name: 'config',
-  summary: 'show the effective configuration, secrets masked',
   usage: `Usage: dbkeeper config [--json]
 
 Prints the configuration dbkeeper would run with, after defaults and validation, grouped:

@@ -6,7 +6,6 @@ const SIGNALS = ['SIGTERM', 'SIGINT'] as const
 
 export const daemonCommand: Command = {
   name: 'daemon',
-  summary: 'run backups on SCHEDULE and serve health and metrics (the container command)',
   usage: `Usage: dbkeeper daemon
 
 Runs backups on SCHEDULE (cron syntax, in TZ; default every 6 hours) and once at start

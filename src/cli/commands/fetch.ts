@@ -19,7 +19,6 @@ export interface FetchJson {
 
 export const fetchCommand: Command = {
   name: 'fetch',
-  summary: 'download a backup from S3 and prove it (for a restore after the volume was lost)',
   usage: `Usage: dbkeeper fetch ID|latest --source SOURCE [--database NAME] [--to FILE] [--json]
 
 Downloads a backup from the off-site copy (S3_BUCKET), checks its size and sha256 against its

@@ -73,7 +73,6 @@ export function mergeRemote(listed: ListedBackup[], remote: readonly BackupEntry
 
 export const listCommand: Command = {
   name: 'list',
-  summary: 'list proven backups, newest first',
   usage: `Usage: dbkeeper list [SOURCE] [--database NAME] [--json]
 
 Lists the backups that were proven and committed (only those with a manifest), on the

@@ -118,7 +118,6 @@ function humanReport(out: PruneOutput): string {
 
 export const pruneCommand: Command = {
   name: 'prune',
-  summary: 'apply the retention policy now, with the reason for each backup kept',
   usage: `Usage: dbkeeper prune [SOURCE] [--dry-run] [--json]
 
 Applies each source's retention policy (BACKUP_RETENTION_DAYS, KEEP_*, DBnn_KEEP_*) to every

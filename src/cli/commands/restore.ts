@@ -16,7 +16,6 @@ import { parseCommandArgs } from '../args.js'
 
 export const restoreCommand: Command = {
   name: 'restore',
-  summary: 'restore a backup into its database, a new one, or a file',
   usage: `Usage: dbkeeper restore ID|latest --source S [--database D] [--into NAME] [--to-file F]
                         [--force-path] [--yes] [--no-safety-backup] [--if-missing] [--wait]
 

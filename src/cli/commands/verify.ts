@@ -115,7 +115,6 @@ function describe(r: VerifyJson, m: Manifest): string {
 
 export const verifyCommand: Command = {
   name: 'verify',
-  summary: 're-check backups; --drill restores them into a scratch database and compares',
   usage: `Usage: dbkeeper verify [ID|latest] [--source S] [--database D] [--drill] [--json] [--wait]
 
 Without an ID (or with \`latest\`): the newest proven backup of every database of every source
