@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { startMariadb } from '../test/support/mariadb-server.js'
 import { mysqlAdmin, type RunningServer } from '../test/support/servers.js'
-import { TABLES, tsvChunks } from './generate.js'
+import { SHAPES, tsvChunks, type Shape } from './generate.js'
 
 export const BENCH_DB = 'bench'
 /** TSV written per LOAD DATA statement: big enough to be fast, small enough for any /tmp. */
@@ -24,7 +24,12 @@ export interface BenchMariadb {
  * larger). The test server's tiny buffer pool and redo log would make loading crawl; both are
  * resized online (MariaDB ≥ 10.9 resizes the redo log with SET GLOBAL).
  */
-export async function createMariadb(bytes: number, log: (line: string) => void): Promise<BenchMariadb> {
+export async function createMariadb(
+  bytes: number,
+  log: (line: string) => void,
+  shape: Shape = 'text',
+): Promise<BenchMariadb> {
+  const tables = SHAPES[shape]
   const server = await startMariadb()
   const tsvDir = await mkdtemp(join(tmpdir(), 'dbk-bench-tsv-'))
   const conn = await mysqlAdmin(server.info)
@@ -35,10 +40,10 @@ export async function createMariadb(bytes: number, log: (line: string) => void):
       .catch(() => log('  (redo log not resizable online; loading will be slower)'))
     await conn.query(`CREATE DATABASE ${BENCH_DB}`)
     await conn.query(`USE ${BENCH_DB}`)
-    for (const table of TABLES) {
+    for (const table of tables) {
       await conn.query(table.ddl)
       let n = 0
-      for (const tsv of tsvChunks(table, bytes / TABLES.length, LOAD_CHUNK)) {
+      for (const tsv of tsvChunks(table, bytes / tables.length, LOAD_CHUNK)) {
         const file = join(tsvDir, `${table.name}-${n++}.tsv`)
         await writeFile(file, tsv)
         await conn.query(`LOAD DATA INFILE ${conn.escape(file)} INTO TABLE ${table.name}`)
@@ -68,15 +73,16 @@ async function waitForCleanPool(conn: Awaited<ReturnType<typeof mysqlAdmin>>): P
 }
 
 /** An SQLite database (WAL, like a live application's) holding `bytes` of the same rows. */
-export function createSqlite(path: string, bytes: number): void {
+export function createSqlite(path: string, bytes: number, shape: Shape = 'text'): void {
+  const tables = SHAPES[shape]
   const db = new Database(path)
   try {
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = OFF')
-    for (const table of TABLES) {
+    for (const table of tables) {
       db.exec(table.ddl.replace(/\s*ENGINE=InnoDB/, ''))
       let insert: Database.Statement | undefined
-      for (const tsv of tsvChunks(table, bytes / TABLES.length, LOAD_CHUNK)) {
+      for (const tsv of tsvChunks(table, bytes / tables.length, LOAD_CHUNK)) {
         db.transaction(() => {
           for (const line of tsv.split('\n')) {
             if (!line) continue

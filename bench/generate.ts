@@ -2,7 +2,8 @@
  * Deterministic test data for the bench: the same seed gives the same rows on every machine, so
  * two runs compress the same bytes. The mix is meant to look like an application database: words
  * from a Zipf-like vocabulary (compresses well), JSON-ish text, dates, decimals, and random hex ids
- * (barely compresses) — mysqldump of it gzips about 3–4×, like typical production dumps.
+ * (barely compresses) — mysqldump of it gzips about 3–4×, like typical production dumps. `--shape hex`
+ * (HEX_TABLES) is the other end: hashes and random decimals, ~3:1.
  */
 
 /** xorshift32: fast, seedable, good enough for data that only has to look varied. */
@@ -63,6 +64,8 @@ const vocab = (() => {
 })()
 const CITIES = vocab.slice(100, 400).map((w) => w[0]!.toUpperCase() + w.slice(1))
 const STATUS = ['new', 'paid', 'shipped', 'delivered', 'cancelled', 'refunded']
+const MIME = ['image/jpeg', 'image/png', 'application/pdf', 'text/plain', 'application/json', 'video/mp4']
+const SCOPES = ['read', 'read write', 'read write admin', 'api:read', 'api:read api:write', 'billing:read']
 const KINDS = ['page_view', 'click', 'login', 'logout', 'search', 'add_to_cart', 'checkout', 'error']
 const AGENTS = [
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36',
@@ -127,6 +130,47 @@ export const TABLES: TableSpec[] = [
     },
   },
 ]
+
+/**
+ * The high-entropy shape (`--shape hex`): MD5/SHA1/SHA-256-like hex strings, random decimals and
+ * counters, little repeated text — ids and hashes as an audit log or a token store holds them.
+ * Its dump compresses ~3:1, so the dump and the compressor cost about the same: where a pipeline
+ * that spends CPU outside the compressor shows it.
+ */
+export const HEX_TABLES: TableSpec[] = [
+  {
+    name: 'objects',
+    ddl: `CREATE TABLE objects (id BIGINT PRIMARY KEY, md5 CHAR(32), sha1 CHAR(40), mime VARCHAR(40),
+      size BIGINT, price DECIMAL(14,4), created_at DATETIME, updated_at DATETIME, state VARCHAR(16)) ENGINE=InnoDB`,
+    row: (id, r) =>
+      `${id}\t${r.hex(32)}\t${r.hex(40)}\t${MIME[r.zipf(MIME.length)]}\t${r.int(2 ** 24)}\t${(r.next() * 1e4).toFixed(4)}\t` +
+      `${date(r)}\t${date(r)}\t${STATUS[r.zipf(STATUS.length)]}\n`,
+  },
+  {
+    name: 'tokens',
+    ddl: `CREATE TABLE tokens (id BIGINT PRIMARY KEY, token CHAR(64), owner_id INT, scope VARCHAR(60),
+      counter INT, created_at DATETIME, expires_at DATETIME, revoked TINYINT) ENGINE=InnoDB`,
+    row: (id, r) =>
+      `${id}\t${r.hex(64)}\t${r.int(1e5)}\t${SCOPES[r.zipf(SCOPES.length)]}\t${r.zipf(1000)}\t${date(r)}\t${date(r)}\t${r.zipf(2)}\n`,
+  },
+  {
+    name: 'ledger',
+    ddl: `CREATE TABLE ledger (id BIGINT PRIMARY KEY, tx CHAR(40), account INT, amount DECIMAL(16,2),
+      currency CHAR(3), kind VARCHAR(16), booked_at DATETIME, memo VARCHAR(80)) ENGINE=InnoDB`,
+    row: (id, r) =>
+      `${id}\t${r.hex(40)}\t${r.int(1e4)}\t${(r.next() * 1e4).toFixed(2)}\t${['EUR', 'USD', 'GBP'][r.zipf(3)]}\t` +
+      `${KINDS[r.zipf(KINDS.length)]}\t${date(r)}\tinvoice ${r.int(1e6)} ${STATUS[r.zipf(STATUS.length)]}\n`,
+  },
+]
+
+export const SHAPES = { text: TABLES, hex: HEX_TABLES } as const
+export type Shape = keyof typeof SHAPES
+
+/** `--shape`: text (the default) or hex. */
+export function parseShape(text: string): Shape {
+  if (text in SHAPES) return text as Shape
+  throw new Error(`--shape: expected ${Object.keys(SHAPES).join(' or ')}, got ${JSON.stringify(text)}`)
+}
 
 /**
  * TSV text for one table in pieces of about `chunkBytes`, `totalBytes` in all. Row ids continue
