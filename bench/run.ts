@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- --size 1G [--shape text|hex] [--runs 3] [--engines mariadb,sqlite] [--cli build|source] [--no-restore]`
+ * `npm run bench -- --size 1G [--shape text|hex] [--runs 3] [--engines mariadb,sqlite] [--cli build|source] [--no-restore] [--profile DIR]`
  *
  * Generates the data (a private MariaDB in a temp dir, an SQLite file), then runs every pipeline
  * once per round, rounds alternating, and prints medians and ratios against the plain shell
@@ -14,7 +14,7 @@
 import { execFileSync } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { FIXED_OPTIONS } from '../src/engines/mysql/args.js'
 import { buildCli } from './build.js'
@@ -32,6 +32,7 @@ const { values: opts } = parseArgs({
     engines: { type: 'string', default: 'mariadb,sqlite' },
     cli: { type: 'string', default: 'build' },
     'no-restore': { type: 'boolean', default: false },
+    profile: { type: 'string' },
   },
 })
 // `--no-restore` is its own flag: Node 20's parseArgs has no negated booleans.
@@ -50,6 +51,11 @@ const have = (tool: string) => {
   }
 }
 const log = (line: string) => process.stderr.write(`${line}\n`)
+/**
+ * `--profile DIR`: every dbkeeper run writes a V8 CPU profile of its main thread into DIR (open it
+ * in Chrome DevTools, or summarise it): where the time of a backup goes, per function.
+ */
+const profileArgs = opts.profile ? ['--cpu-prof', '--cpu-prof-dir', resolve(opts.profile)] : []
 let cliPath = join(ROOT, 'bin/dbkeeper.js')
 
 const cases = new Map<string, CaseResult>()
@@ -83,7 +89,7 @@ async function dbkeeper(
 ): Promise<{ path: string; id: string } | undefined> {
   const sample = await measure({
     command: process.execPath,
-    args: [cliPath, 'backup', '--json'],
+    args: [...profileArgs, cliPath, 'backup', '--json'],
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
@@ -157,7 +163,7 @@ async function restoreRound(
   admin('DROP DATABASE IF EXISTS bench_restore_shell; DROP DATABASE IF EXISTS bench_restore_dbk')
   const sample = await measure({
     command: process.execPath,
-    args: [cliPath, 'restore', backup.id, '--source', 'bench', '--into', 'bench_restore_dbk', '--yes'],
+    args: [...profileArgs, cliPath, 'restore', backup.id, '--source', 'bench', '--into', 'bench_restore_dbk', '--yes'],
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
