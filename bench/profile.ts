@@ -40,7 +40,7 @@ const STAGES: [string, (f: CallFrame) => boolean][] = [
   ['crc32 (gzip trailer)', (f) => f.functionName === 'crc32'],
   ['line measuring (Meter)', (f) => f.url.includes('meter.js') && f.functionName.includes('measure')],
   ['parallel gzip (block cut, copies, hand-off)', (f) => f.url.includes('gzip-parallel')],
-  ['zlib stream (inflate hand-off)', (f) => f.url.includes('node:zlib')],
+  ['zlib (a stream per deflated block; inflate hand-off)', (f) => f.url.includes('node:zlib')],
   ['streams machinery', (f) => f.url.includes('node:internal/streams')],
   ['fs reads and writes', (f) => f.url.includes('node:internal/fs') || f.url === 'node:fs'],
   ['module loading and compiling', (f) => f.url.includes('node:internal/modules') || f.url.includes('bootstrap')],
