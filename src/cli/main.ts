@@ -3,7 +3,6 @@
  * codes in one place (runtime/errors.ts). Logs go to stderr for one-shot commands, so that stdout
  * carries only the command's output (`--json` stays parseable); the daemon logs to stdout.
  */
-import { checkBackupDirPath } from '../config/backup-dir.js'
 import { closest } from '../runtime/did-you-mean.js'
 import { describeError, exitCodeFor, EXIT_USAGE, toDbkeeperError } from '../runtime/errors.js'
 import { createLogger, type Logger } from '../runtime/logger.js'
@@ -92,7 +91,8 @@ export async function main(argv: string[]): Promise<number> {
         format: config.log.format,
         destination: command.name === 'daemon' ? process.stdout : process.stderr,
       }
-    if (config && command.usesVolume) await checkBackupDirPath(config.backupDir)
+    if (config && command.usesVolume)
+      await (await import('../config/backup-dir.js')).checkBackupDirPath(config.backupDir)
     const ctx: CommandContext = {
       args,
       config,
