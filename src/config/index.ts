@@ -8,7 +8,7 @@ import { SOURCE_VAR, unknownVariables, type KnownVariables } from './known.js'
 import { EnvReader, formatProblem, type ConfigProblem, type Env, type FileReader } from './reader.js'
 import { isEmptyPolicy, readGlobalRetention } from './retention.js'
 import { readRestoreConfig } from './restore.js'
-import { readS3Config } from './s3.js'
+import { readS3Targets } from './s3.js'
 import { isTimeZone } from './schedule.js'
 import { readSource, sourcePrefixes } from './sources.js'
 import type { Config, SourceConfig } from './types.js'
@@ -115,7 +115,7 @@ function readConfig(
   const daemon = readDaemonConfig(r, new Date(), checkUnknown)
   const notify = readNotifyConfig(r)
   const restore = readRestoreConfig(r, tz, sources)
-  const s3 = readS3Config(r, env, retention)
+  const s3Targets = readS3Targets(r, env, retention)
   // Last: what this run looked up counts as known too, whatever the measuring run took.
   if (checkUnknown) r.problems.push(...unknownVariables(env, knownVariables(r.asked)))
   const config: Config = Object.freeze({
@@ -128,7 +128,8 @@ function readConfig(
     daemon,
     notify,
     restore,
-    ...(s3 ? { s3 } : {}),
+    ...(s3Targets[0] ? { s3: s3Targets[0] } : {}),
+    s3Targets: Object.freeze(s3Targets),
   })
   return { config, problems: r.problems, asked: r.asked }
 }
@@ -143,6 +144,8 @@ const MEASURING_ENVS: readonly Env[] = COMPRESSION_KINDS.map((kind) => ({
   DB02_TYPE: 'postgres',
   DB03_TYPE: 'sqlite',
   S3_BUCKET: 'measuring-bucket',
+  // Target 2 stands for every S3_n_: known.ts reads S3_7_X as known when S3_2_X is.
+  S3_2_BUCKET: 'measuring-bucket-2',
   COMPRESSION: kind,
 }))
 let measured: readonly string[] | undefined

@@ -172,6 +172,8 @@ function judge(name: string, known: KnownVariables): string | undefined {
   if (misnumbered)
     return `a known source variable (sources are numbered with two digits: did you mean DB0${misnumbered[1]}_${misnumbered[2]}?)`
   if (known.globals.has(name)) return undefined
+  const target = TARGET_VAR.exec(name)
+  if (target) return targetHint(target[1]!, target[2]!, known)
   const fromPeer = peer(name, 'DB01')
   if (fromPeer) return `a known variable (${fromPeer})`
   // A source's setting written globally (PG_FORMAT). Single words (PATH, USER) are the system's.
@@ -190,6 +192,22 @@ function judge(name: string, known: KnownVariables): string | undefined {
   return members.length === 0
     ? `a known variable (dbkeeper reads no ${family}* variable yet)`
     : `a known variable (the ${family}* variables are ${members.join(', ')})`
+}
+
+/** `S3_2_BUCKET`, `S3_7_REGION`: a numbered off-site target's variable (config/s3.ts). */
+const TARGET_VAR = /^S3_(\d+)_([A-Z0-9_]+)$/
+
+/**
+ * Every target reads the same suffixes, measured on target 2: `S3_7_X` is known when `S3_2_X` is,
+ * and a typo is judged against target 2's suffixes (`S3_3_BUKET` → `S3_3_BUCKET`).
+ */
+function targetHint(n: string, suffix: string, known: KnownVariables): string | undefined {
+  const suffixes = [...known.globals].flatMap((g) => (g.startsWith('S3_2_') ? [g.slice('S3_2_'.length)] : []))
+  if (n === '1') return `a known variable (target 1 is the plain S3_*: did you mean S3_${suffix}?)`
+  if (suffixes.includes(suffix)) return undefined
+  const hit = alias(suffix, (c) => suffixes.includes(c)) ?? closest(suffix, suffixes)
+  if (hit) return `a known variable (did you mean S3_${n}_${hit}?)`
+  return `a known variable (a target's variables are S3_${n}_ followed by ${suffixes.filter((s) => !s.endsWith('_FILE')).join(', ')})`
 }
 
 function peer(name: string, id: string): string | undefined {

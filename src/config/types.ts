@@ -54,13 +54,19 @@ export interface Config {
   readonly daemon: DaemonConfig
   readonly notify: NotifyConfig
   readonly restore: RestoreConfig
-  /** The off-site copy; absent when S3_BUCKET is not set. */
+  /** The first off-site target (`S3_*`); absent when S3_BUCKET is not set. The same object as `s3Targets[0]`. */
   readonly s3?: S3Config
+  /** Every off-site target in the order recovery looks in them: `S3_*`, then `S3_2_*`, `S3_3_*`, …; empty without S3_BUCKET. */
+  readonly s3Targets: readonly S3Config[]
 }
 
 export type S3Sse = 'AES256' | 'aws:kms'
 
+export type ObjectLockMode = 'GOVERNANCE' | 'COMPLIANCE'
+
 export interface S3Config {
+  /** The variable prefix without its `_`: `S3` for target 1, `S3_2` for target 2. Names the target in messages and metrics. */
+  readonly id: string
   readonly bucket: string
   /** '' or `a/b/`: no leading slash, one trailing slash, no empty, `.` or `..` segment. */
   readonly prefix: string
@@ -78,6 +84,10 @@ export interface S3Config {
   readonly sseKmsKeyId: string | undefined
   /** `S3_KEEP_*` / `S3_RETENTION_DAYS` over the global policy; undefined: each source's own policy. */
   readonly retention: Readonly<RetentionPolicy> | undefined
+  /** `S3_OBJECT_LOCK_MODE` + `S3_OBJECT_LOCK_DAYS`: every object uploaded with a retain-until date. */
+  readonly objectLock: { readonly mode: ObjectLockMode; readonly days: number } | undefined
+  /** `S3_NO_DELETE=true`: the credentials cannot delete; nothing is ever deleted on this target. */
+  readonly noDelete: boolean
 }
 
 export interface RestoreConfig {

@@ -30,7 +30,7 @@ describe('typos of our variables', () => {
     ['HEALTH_PORTT', 'did you mean HEALTH_PORT?'],
     ['BACKUP_DIRECTORY', 'the BACKUP_* variables are BACKUP_DIR, '],
     ['S3_BUKET', 'did you mean S3_BUCKET?'],
-    ['S3_2_BUCKET', 'did you mean S3_BUCKET?'],
+    ['S3_1_BUCKET', 'target 1 is the plain S3_*: did you mean S3_BUCKET?'],
     ['DB01_KEEP_DIALY', 'did you mean DB01_KEEP_DAILY?'],
     ['DB01_HOSTT', 'did you mean DB01_HOST?'],
     ['PG_FORMAT', 'did you mean DB01_PG_FORMAT?'],

@@ -60,6 +60,9 @@ beforeAll(async () => {
     sse: undefined,
     sseKmsKeyId: undefined,
     retention: undefined,
+    id: 'S3',
+    objectLock: undefined,
+    noDelete: false,
   }
   target = openS3Target(cfg, { attempts: 2, baseDelayMs: 10 })
   // Start its worker thread (and the SDK in it) first, as a run does while it probes its sources.

@@ -55,6 +55,9 @@ function s3Config(prefix: string): S3Config {
     sse: undefined,
     sseKmsKeyId: undefined,
     retention: undefined,
+    id: 'S3',
+    objectLock: undefined,
+    noDelete: false,
   }
 }
 
