@@ -39,10 +39,14 @@ export interface DatabaseResult {
    * committed local backup: status, metrics and alerts then show the database as failing.
    */
   offsite?: OffsiteResult
+  /** Every target's copy, in target order (`S3`, `S3_2`, …); `offsite` is the first of them. */
+  offsites?: OffsiteResult[]
 }
 
 export interface OffsiteResult {
   ok: boolean
+  /** The target's id (`S3`, `S3_2`, …); absent in records written before several targets. */
+  target?: string
   /** `s3://bucket/prefix/<source>/<db>/<file>` of this run's backup, once confirmed. */
   key?: string
   error?: string
@@ -52,6 +56,10 @@ export interface OffsiteResult {
   caughtUp?: string[]
   /** Off-site backups removed by the off-site retention. */
   removed?: string[]
+  /** Why this run's backup was not sent to this target (its retention does not keep it). */
+  skipped?: string
+  /** S3_NO_DELETE: backups the target's retention would remove, left for the bucket's lifecycle rule. */
+  wouldRemove?: string[]
 }
 
 export interface RunRecord {

@@ -127,7 +127,7 @@ async function backupSource(
     const db = { name: job.database }
     if (opts.signal.aborted) break
     const started = Date.now()
-    const copy = offsite?.begin(source.label, db.name)
+    const copy = offsite?.begin(source, db.name)
     try {
       const committed = await backupDatabase({
         backupDir: config.backupDir,
