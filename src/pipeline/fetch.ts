@@ -15,11 +15,11 @@ import { reserveBackup } from '../catalog/repository.js'
 import type { Config } from '../config/types.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
-import { openS3Target } from '../storage/s3/index.js'
 import type { Target } from '../storage/target.js'
 import { compressionOf } from './compression.js'
 import { Meter } from './meter.js'
 import { verifyBackupFile } from './verify.js'
+import { openRemoteTargets } from './remote-targets.js'
 
 export interface FetchArgs {
   config: Config
@@ -33,10 +33,12 @@ export interface FetchArgs {
   to?: string
   logger: Logger
   signal: AbortSignal
-  /** Defaults to the configured S3 target (with retries). */
+  /** One target to fetch from; default: every configured target, in order (remote-targets.ts). */
   target?: Target
-  /** The off-site backup, already chosen from `listEntries(target)` (restore, verify): `id` is not looked up again. */
+  /** The off-site backup, already chosen from a listing (restore, verify): `id` is not looked up again. */
   entry?: BackupEntry
+  /** The same backup on other targets, tried in order when fetching `entry` fails. */
+  alternatives?: BackupEntry[]
 }
 
 export interface FetchedBackup {
@@ -56,16 +58,17 @@ export interface FetchedBackup {
  * given (the file goes into a backup directory that a run's debris cleanup also visits).
  */
 export async function fetchBackup(args: FetchArgs): Promise<FetchedBackup> {
-  if (!args.config.s3 && !args.target) {
+  const remote = args.target || args.entry ? undefined : openRemoteTargets(args.config, args)
+  if (!remote && !args.target && !args.entry) {
     throw new DbkeeperError('CONFIG', 'there is no off-site copy to fetch from: S3_BUCKET is not set', {
       hint: 'set S3_BUCKET (and the other S3_* variables, docs/CONFIGURATION.md)',
     })
   }
-  const target = args.target ?? openS3Target(args.config.s3!, { logger: args.logger, signal: args.signal })
+  const filter = { source: args.source, ...(args.database !== undefined ? { database: args.database } : {}) }
   const entry =
-    args.entry ?? chooseEntry(await listEntries(target, { source: args.source, database: args.database }), args)
+    args.entry ??
+    chooseEntry(remote ? await remote.list(args.source, args.database) : await listEntries(args.target!, filter), args)
   const m = entry.manifest
-  const url = target.url(entry.dataKey)
   const dest = args.to ? resolve(args.to) : join(databaseDir(args.config.backupDir, m.source, m.database), m.file)
   if (
     await stat(dest).then(
@@ -73,6 +76,7 @@ export async function fetchBackup(args: FetchArgs): Promise<FetchedBackup> {
       () => false,
     )
   ) {
+    const url = entry.target.url(entry.dataKey)
     if (
       !args.to &&
       (await stat(`${dest}${MANIFEST_SUFFIX}`).then(
@@ -90,11 +94,33 @@ export async function fetchBackup(args: FetchArgs): Promise<FetchedBackup> {
         : 'move the file away (it has no manifest: it is not a backup) and fetch again',
     })
   }
+  // The first target that holds the backup, then the others: a target that is down, or whose
+  // copy is damaged, is skipped with a warning while another one holds the same backup.
+  const candidates = [entry, ...(args.alternatives ?? remote?.alternatives(entry) ?? [])]
+  for (const [i, candidate] of candidates.entries()) {
+    try {
+      return await download(candidate, dest, args)
+    } catch (error) {
+      const e = toDbkeeperError(error)
+      const next = candidates[i + 1]
+      if (!next || e.code === 'ABORTED' || e.code === 'NO_SPACE' || e.code === 'USAGE') throw e
+      args.logger.warn(
+        { code: e.code },
+        `could not fetch ${candidate.target.url(candidate.dataKey)} (${e.message}); trying ${next.target.url(next.dataKey)}`,
+      )
+    }
+  }
+  throw new DbkeeperError('INTERNAL', 'no off-site copy to fetch from')
+}
+
+async function download(entry: BackupEntry, dest: string, args: FetchArgs): Promise<FetchedBackup> {
+  const m = entry.manifest
+  const url = entry.target.url(entry.dataKey)
   // Leaving this function without a commit removes whatever the copy placed (repository.ts).
   await using copy = await reserveBackup(dest)
   try {
     const compressed = new Meter(false)
-    await copy.write([await target.get(entry.dataKey, args.signal), compressed], args.signal)
+    await copy.write([await entry.target.get(entry.dataKey, args.signal), compressed], args.signal)
     await proveCopy(copy.tempPath, m, compressed, url, args.signal)
     if (args.to) {
       await copy.commitDataOnly()

@@ -5,25 +5,25 @@
  * run commits (catalog/repository.ts), which returns its entry. A tampered or damaged object never
  * reaches the volume under its name.
  */
-import { listEntries, type CatalogEntry } from '../catalog/catalog.js'
+import type { CatalogEntry } from '../catalog/catalog.js'
 import type { Config } from '../config/types.js'
 import { fetchBackup } from '../pipeline/fetch.js'
 import { DbkeeperError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
-import { openS3Target } from '../storage/s3/index.js'
-import type { Target } from '../storage/target.js'
+import { openRemoteTargets } from '../pipeline/remote-targets.js'
 import type { RemoteBackups } from './locate.js'
 
-/** The configured S3 copy; undefined without S3_BUCKET. The bucket is contacted only when asked. */
+/**
+ * The configured targets, in order (pipeline/remote-targets.ts: one that is down is skipped with a
+ * warning); undefined without S3_BUCKET. The buckets are contacted only when asked.
+ */
 export function s3Backups(config: Config, opts: { logger: Logger; signal: AbortSignal }): RemoteBackups | undefined {
-  const s3 = config.s3
-  if (!s3) return undefined
-  let opened: Target | undefined
-  const target = (): Target => (opened ??= openS3Target(s3, { logger: opts.logger, signal: opts.signal }))
+  const remote = openRemoteTargets(config, opts)
+  if (!remote) return undefined
   return {
-    description: `s3://${s3.bucket}/${s3.prefix}`,
-    list: (source, database) => listEntries(target(), { source, database }),
-    url: (entry) => target().url(entry.dataKey),
+    description: remote.description,
+    list: (source, database) => remote.list(source, database),
+    url: (entry) => entry.target.url(entry.dataKey),
     async fetch(entry) {
       const m = entry.manifest
       const got = await fetchBackup({
@@ -32,7 +32,7 @@ export function s3Backups(config: Config, opts: { logger: Logger; signal: AbortS
         id: m.id,
         database: m.database,
         entry,
-        target: target(),
+        alternatives: remote.alternatives(entry),
         logger: opts.logger,
         signal: opts.signal,
       })

@@ -1,3 +1,4 @@
+import type { OffsiteResult } from '../../catalog/journal.js'
 import { acquireLock } from '../../catalog/lock.js'
 import { printable } from '../../runtime/printable.js'
 import { notifyRun } from '../../notify/index.js'
@@ -30,7 +31,9 @@ export interface BackupJson {
     error?: { code: string; message: string; hint?: string; output?: string }
     retention?: { ok: boolean; removed: string[]; error?: string }
     /** With S3: the off-site copy; when it failed, ok is false (error code OFFSITE) though id/path name the local backup. */
-    offsite?: { ok: boolean; key?: string; error?: string; caughtUp?: string[]; removed?: string[] }
+    offsite?: OffsiteResult
+    /** Every target's copy (`S3`, `S3_2`, …), in target order; `offsite` is the first. */
+    offsites?: OffsiteResult[]
   }[]
 }
 
@@ -62,12 +65,19 @@ export function describeOutcome(o: DatabaseOutcome): string {
     `ok     ${name}: ${o.committed.dataPath}`,
     `       ${formatBytes(m.raw.size)} → ${formatBytes(m.compressed.size)} (${ratio}) in ${formatDuration(m.durationMs)}, ${m.tables.length} tables, ~${rows.toLocaleString('en-US')} rows, verified`,
   ]
-  if (o.offsite?.ok)
-    lines.push(
-      `       off-site: ${o.offsite.key ?? ''}${o.offsite.caughtUp?.length ? `; caught up ${o.offsite.caughtUp.length} missing` : ''}${o.offsite.removed?.length ? `; retention removed ${o.offsite.removed.length}` : ''}`,
-    )
-  else if (o.offsite)
-    lines.push(`FAILED off-site copy of ${name}: ${o.offsite.error ?? ''}\n       → ${o.error?.hint ?? ''}`)
+  for (const t of o.offsites ?? (o.offsite ? [o.offsite] : [])) {
+    const label = t.target ?? 'S3'
+    if (!t.ok) {
+      lines.push(`FAILED off-site copy of ${name} to ${label}: ${t.error ?? ''}\n       → ${o.error?.hint ?? ''}`)
+      continue
+    }
+    const parts = [t.key ?? t.skipped ?? '']
+    if (t.caughtUp?.length) parts.push(`caught up ${t.caughtUp.length} missing`)
+    if (t.removed?.length) parts.push(`retention removed ${t.removed.length}`)
+    if (t.wouldRemove?.length)
+      parts.push(`S3_NO_DELETE: ${t.wouldRemove.length} past retention, for the lifecycle rule`)
+    lines.push(`       off-site ${label}: ${parts.join('; ')}`)
+  }
   if (o.retention && !o.retention.ok) lines.push(`       retention refused: ${o.retention.error ?? ''}`)
   else if (o.retention && o.retention.removed.length > 0)
     lines.push(`       retention removed ${o.retention.removed.length}: ${o.retention.removed.join(', ')}`)

@@ -1,9 +1,9 @@
-import { listBackups, listEntries, type BackupEntry } from '../../catalog/catalog.js'
+import { listBackups, type BackupEntry } from '../../catalog/catalog.js'
 import { futureWarning, isFromTheFuture, newestFirst } from '../../catalog/order.js'
 import { verifyBackup } from '../../restore/content.js'
 import { findSource } from '../../restore/locate.js'
 import { describeError, toDbkeeperError } from '../../runtime/errors.js'
-import { openS3Target } from '../../storage/s3/index.js'
+import { openRemoteTargets } from '../../pipeline/remote-targets.js'
 import { formatBytes } from '../../pipeline/progress.js'
 import type { Command } from '../command.js'
 import { parseCommandArgs } from '../args.js'
@@ -131,14 +131,14 @@ printed), or with --verify when a backup is damaged.
     const now = new Date()
     let listed = entries.map((e) => toListed(e, now))
     let s3Failed = false
-    if (ctx.config.s3) {
-      const target = openS3Target(ctx.config.s3, { logger: ctx.logger, signal: ctx.signal })
+    const remote = openRemoteTargets(ctx.config, { logger: ctx.logger, signal: ctx.signal })
+    if (remote) {
       try {
-        listed = mergeRemote(listed, await listEntries(target, { source: sourceLabel, database: values.database }))
+        listed = mergeRemote(listed, await remote.list(sourceLabel, values.database))
       } catch (error) {
         s3Failed = true
         ctx.logger.error(
-          `cannot list the off-site backups in ${target.description}: ${describeError(error)}; showing the local ones only`,
+          `cannot list the off-site backups in ${remote.description}: ${describeError(error)}; showing the local ones only`,
         )
       }
     }

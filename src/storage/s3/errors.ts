@@ -50,8 +50,21 @@ const HINT_AUTH =
 const HINT_NETWORK = 'is the S3 endpoint reachable from the backup container? check S3_ENDPOINT and S3_REGION'
 const HINT_BUCKET = 'check S3_BUCKET, S3_ENDPOINT and S3_REGION: the bucket must exist (dbkeeper never creates one)'
 
-export function classifyS3Error(error: unknown, what: string): StorageError {
+/**
+ * `id` is the target's variable prefix (`S3`, `S3_2`): the hint names that target's variables
+ * (`S3_2_BUCKET`, `S3_2_ACCESS_KEY_ID`), so an operator with several targets fixes the right one.
+ */
+export function classifyS3Error(error: unknown, what: string, id = 'S3'): StorageError {
   if (error instanceof StorageError) return error
+  const e0 = classify(error, what)
+  if (id === 'S3' || e0.hint === undefined) return e0
+  const hint = e0.hint
+    .replace(/\bS3_(?=[A-Z])/g, `${id}_`)
+    .replace(/\bAWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY)\b/g, `${id}_$1 (default AWS_$1)`)
+  return new StorageError(e0.code, e0.message, { retryable: e0.retryable, hint, cause: error })
+}
+
+function classify(error: unknown, what: string): StorageError {
   const e = (error ?? {}) as SdkError
   const name = e.name ?? 'Error'
   const status = e.$metadata?.httpStatusCode

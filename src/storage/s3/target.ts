@@ -106,7 +106,7 @@ export class S3Target implements Target {
     } catch (error) {
       if (opts.signal?.aborted)
         throw new StorageError('ABORTED', `S3 upload of ${this.url(key)} aborted`, { retryable: false, cause: error })
-      throw classifyS3Error(bodyError ?? error, `upload of ${this.url(key)}`)
+      throw classifyS3Error(bodyError ?? error, `upload of ${this.url(key)}`, this.cfg.id)
     } finally {
       opts.signal?.removeEventListener('abort', onAbort)
     }
@@ -138,7 +138,7 @@ export class S3Target implements Target {
         )
         etag = out.CopyObjectResult?.ETag ?? etag
       } catch (error) {
-        throw classifyS3Error(error, `metadata update of ${this.url(key)}`)
+        throw classifyS3Error(error, `metadata update of ${this.url(key)}`, this.cfg.id)
       }
     }
     return { key, ...(etag ? { etag } : {}) }
@@ -152,7 +152,7 @@ export class S3Target implements Target {
       if (!(out.Body instanceof Readable)) throw new Error('the response has no body')
       return out.Body
     } catch (error) {
-      throw classifyS3Error(error, `download of ${this.url(key)}`)
+      throw classifyS3Error(error, `download of ${this.url(key)}`, this.cfg.id)
     }
   }
 
@@ -167,7 +167,7 @@ export class S3Target implements Target {
         ...(out.StorageClass ? { storageClass: out.StorageClass } : {}),
       }
     } catch (error) {
-      const e = classifyS3Error(error, `HEAD of ${this.url(key)}`)
+      const e = classifyS3Error(error, `HEAD of ${this.url(key)}`, this.cfg.id)
       if (e.code === 'NOT_FOUND') return undefined
       throw e
     }
@@ -193,7 +193,7 @@ export class S3Target implements Target {
           }),
         )
       } catch (error) {
-        throw classifyS3Error(error, `listing of ${this.url(prefix)}`)
+        throw classifyS3Error(error, `listing of ${this.url(prefix)}`, this.cfg.id)
       }
       for (const o of page.Contents ?? []) {
         if (!o.Key?.startsWith(this.cfg.prefix)) continue
@@ -216,7 +216,7 @@ export class S3Target implements Target {
       try {
         await this.client.send(new DeleteObjectCommand({ Bucket: this.cfg.bucket, Key: this.#full(key) }))
       } catch (error) {
-        const e = classifyS3Error(error, `deletion of ${this.url(key)}`)
+        const e = classifyS3Error(error, `deletion of ${this.url(key)}`, this.cfg.id)
         if (e.code !== 'NOT_FOUND' || (error as { name?: string }).name === 'NoSuchBucket') throw e
       }
     }
