@@ -39,6 +39,7 @@ export interface MetricsHistory {
 }
 
 const LABELS = ['source', 'database'] as const
+const TARGET_LABELS = ['source', 'database', 'target'] as const
 
 export function createBackupMetrics(history: MetricsHistory = { runs: [] }): BackupMetrics {
   const registry = new Registry()
@@ -94,6 +95,35 @@ export function createBackupMetrics(history: MetricsHistory = { runs: [] }): Bac
     registers: [registry],
   })
 
+  const offsiteSuccess = new Gauge({
+    name: 'dbkeeper_offsite_last_success_timestamp_seconds',
+    help: 'Unix time of the newest run whose off-site step succeeded on each target (S3, S3_2, …) for each database: its backup confirmed there, or not needed there by the target’s retention.',
+    labelNames: TARGET_LABELS,
+    registers: [registry],
+  })
+  const offsiteFailures = new Counter({
+    name: 'dbkeeper_offsite_failures_total',
+    help: 'Failed off-site copies per target (S3, S3_2, …) and database since the process started.',
+    labelNames: TARGET_LABELS,
+    registers: [registry],
+  })
+  const newestOffsite = new Map<string, number>()
+  /** Each target's outcome of one database's result; `count` adds failures (not when replaying history). */
+  function applyOffsite(r: DatabaseResult, at: number, count: boolean): void {
+    for (const o of r.offsites ?? (r.offsite ? [r.offsite] : [])) {
+      const labels = { source: r.source, database: r.database, target: o.target ?? 'S3' }
+      offsiteFailures.inc(labels, 0)
+      if (!o.ok) {
+        if (count) offsiteFailures.inc(labels)
+        continue
+      }
+      const key = `${labels.source}/${labels.database}/${labels.target}`
+      if ((newestOffsite.get(key) ?? -Infinity) > at) continue
+      newestOffsite.set(key, at)
+      offsiteSuccess.set(labels, at)
+    }
+  }
+
   /** Keeps the newest value only: history is replayed in any order, and a manual run may finish late. */
   const newest = new Map<string, number>()
   function setSuccess(source: string, database: string, atSeconds: number, size: number | undefined): void {
@@ -120,7 +150,7 @@ export function createBackupMetrics(history: MetricsHistory = { runs: [] }): Bac
     Date.parse(r.finishedAt ?? backupTimes.get(`${r.source}/${r.database}/${r.id ?? ''}`) ?? record.finishedAt) / 1000
 
   let lastRunFinished = -Infinity
-  function applyGauges(record: RunRecord): void {
+  function applyGauges(record: RunRecord, count = false): void {
     const finished = Date.parse(record.finishedAt) / 1000
     if (finished >= lastRunFinished) {
       lastRunFinished = finished
@@ -129,6 +159,7 @@ export function createBackupMetrics(history: MetricsHistory = { runs: [] }): Bac
     for (const r of record.results) {
       if (r.ok && r.id !== undefined) setSuccess(r.source, r.database, finishedAt(r, record), r.size)
       else failuresTotal.inc({ source: r.source, database: r.database }, 0)
+      applyOffsite(r, finishedAt(r, record), count)
     }
   }
 
@@ -180,7 +211,7 @@ export function createBackupMetrics(history: MetricsHistory = { runs: [] }): Bac
       if (!record.ok && record.results.length === 0) drillFailuresTotal.inc({ source: '*', database: '*' })
       return
     }
-    applyGauges(record)
+    applyGauges(record, true)
     runsTotal.inc()
     for (const r of record.results) if (!r.ok) failuresTotal.inc({ source: r.source, database: r.database })
   }

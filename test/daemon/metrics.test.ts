@@ -115,3 +115,43 @@ describe('restore drills in the metrics', () => {
     expect(metricValue(text, `dbkeeper_last_drill_success_timestamp_seconds{${shop}}`)).toBe(seconds(at(65)))
   })
 })
+
+describe('off-site series per target', () => {
+  it('names the target: a failure on S3_2 counts there, S3 keeps its last success', async () => {
+    const ok = fakeRun(at(10), [
+      {
+        source: 'app',
+        database: 'shop',
+        id: 'shop_1',
+        finishedAt: at(5).toISOString(),
+        size: 10,
+        offsites: [
+          { ok: true, target: 'S3', key: 's3://a/shop_1' },
+          { ok: true, target: 'S3_2', key: 's3://b/shop_1' },
+        ],
+      },
+    ])
+    const failed = fakeRun(at(70), [
+      {
+        source: 'app',
+        database: 'shop',
+        ok: false,
+        id: 'shop_2',
+        finishedAt: at(65).toISOString(),
+        size: 10,
+        offsites: [
+          { ok: true, target: 'S3', key: 's3://a/shop_2' },
+          { ok: false, target: 'S3_2', error: 'S3_2 (s3://b/): connection refused' },
+        ],
+      },
+    ])
+    const metrics = createBackupMetrics({ runs: [ok] })
+    metrics.observeRun(failed)
+    const text = await metrics.registry.metrics()
+    const label = (target: string) => `{${shop},target="${target}"}`
+    expect(metricValue(text, `dbkeeper_offsite_last_success_timestamp_seconds${label('S3')}`)).toBe(seconds(at(65)))
+    expect(metricValue(text, `dbkeeper_offsite_last_success_timestamp_seconds${label('S3_2')}`)).toBe(seconds(at(5)))
+    expect(metricValue(text, `dbkeeper_offsite_failures_total${label('S3_2')}`)).toBe(1)
+    expect(metricValue(text, `dbkeeper_offsite_failures_total${label('S3')}`)).toBe(0)
+  })
+})
