@@ -20,7 +20,7 @@ let volume: { path: string; remove(): Promise<void> }
 
 /** Only the fields prune reads; the rest of Config belongs to other commands. */
 function config(sources: { label: string; retention: RetentionPolicy }[]): Config {
-  return { backupDir: volume.path, tz: 'UTC', retention: {}, sources } as unknown as Config
+  return { backupDir: volume.path, tz: 'UTC', retention: {}, sources, s3Targets: [] } as unknown as Config
 }
 
 async function run(args: string[], cfg: Config): Promise<{ code: number; out: string }> {
@@ -102,7 +102,7 @@ describe('dbkeeper prune', () => {
     expect(lines[0]).toBe('dry run: nothing is deleted')
     expect(lines[1]).toBe('web/cms  (policy: keepLast=1; TZ UTC)')
     expect(lines[2]).toBe('  keep    cms_20260106T120000Z  last snapshot, newest proven backup')
-    expect(lines[3]).toBe('  remove  cms_20260105T120000Z')
+    expect(lines[3]).toBe('  remove  cms_20260105T120000Z  no rule of keepLast=1 keeps it')
     expect(out).not.toContain('app/')
   })
 

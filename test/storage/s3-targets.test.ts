@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BackupJson } from '../../src/cli/commands/backup.js'
+import type { PruneOutput } from '../../src/cli/commands/prune.js'
 import { runCli } from '../support/cli.js'
 import { startFaultProxy, type FaultProxy } from '../support/faults/s3-fault-proxy.js'
 import { BUCKET, listKeys, s3Env, SECRET_ACCESS_KEY, startS3, type TestS3 } from '../support/s3.js'
@@ -141,5 +142,32 @@ describe('two S3 targets', () => {
     } finally {
       await one.start()
     }
+  }, 300_000)
+})
+
+describe('prune on every target', () => {
+  it('--dry-run shows each target’s keeps and removals with their reasons; prune deletes on each by its own policy', async () => {
+    const pruneEnv = { ...env, S3_KEEP_LAST: '2' }
+    const before = await manifests(one, 'region-1/')
+    expect(before.length).toBeGreaterThan(2)
+    const dry = await runCli(['prune', '--dry-run'], pruneEnv, { timeoutMs: 120_000 })
+    expect(dry.exitCode, dry.all).toBe(0)
+    expect(dry.stdout).toContain(`off-site S3 s3://${BUCKET}/region-1/app/shop/  (policy: keepLast=2; TZ UTC)`)
+    expect(dry.stdout).toContain(`off-site S3_2 s3://${BUCKET}/vault/app/shop/  (policy: keepMonthly=12; TZ UTC)`)
+    expect(dry.stdout).toMatch(/\n {2}remove {2}shop_\S+ {2}no rule of keepLast=2 keeps it/)
+    expect(dry.stdout).toMatch(/\n {2}keep {4}shop_\S+ {2}monthly snapshot, newest proven backup/)
+    expect(await manifests(one, 'region-1/')).toEqual(before)
+
+    const real = await runCli(['prune', '--json'], pruneEnv, { timeoutMs: 120_000 })
+    expect(real.exitCode, real.all).toBe(0)
+    const out = JSON.parse(real.stdout) as PruneOutput
+    expect(out.targets.map((t) => [t.target, t.status, t.backups.filter((b) => b.action === 'remove').length])).toEqual(
+      [
+        ['S3', 'ok', before.length - 2],
+        ['S3_2', 'ok', 0],
+      ],
+    )
+    expect(await manifests(one, 'region-1/')).toEqual(before.slice(-2))
+    expect(await manifests(two, 'vault/')).toHaveLength(1)
   }, 300_000)
 })

@@ -4,6 +4,7 @@ import { listDatabaseDir } from '../../catalog/catalog.js'
 import { decodeName, encodeName, isShortenedName } from '../../catalog/naming.js'
 import type { Config, RetentionPolicy, SourceConfig } from '../../config/types.js'
 import { acquireLock } from '../../catalog/lock.js'
+import { pruneTargets, type PrunedOnTarget } from '../../pipeline/offsite-prune.js'
 import { applyRetention } from '../../retention/apply.js'
 import { policyText, type BackupVerdict } from '../../retention/safety.js'
 import { DbkeeperError, toDbkeeperError } from '../../runtime/errors.js'
@@ -19,7 +20,10 @@ import { parseCommandArgs } from '../args.js'
  *       "backups": [ { "id", "file", "startedAt", "kind": "backup" | "pre-restore",
  *                      "action": "keep" | "remove", "reasons": ["daily snapshot", …], "problem"? } ],
  *       "deleted": ["shop_20260101T000000Z.sql.gz.manifest.json", …],
- *       "error"?: { "code": "RETENTION", "message", "hint"? } } ] }
+ *       "error"?: { "code": "RETENTION", "message", "hint"? } } ],
+ *     "targets": [ { "target": "S3_2", "location": "s3://bucket/prefix/app/shop/", "source", "database",
+ *       "status", "policy", "tz", "noDelete": false, "backups": [ … as above ], "deleted": [keys],
+ *       "error"? } ] }
  *
  * `backups` is newest first; on a refused or failed database it is empty. `deleted` lists file
  * names inside `directory` in deletion order (manifest, data, .sha256 per backup); empty on a dry run.
@@ -27,6 +31,8 @@ import { parseCommandArgs } from '../args.js'
 export interface PruneOutput {
   dryRun: boolean
   databases: PrunedDatabase[]
+  /** Each off-site target's databases (S3_BUCKET, S3_n_BUCKET), in target order; `[]` without S3. */
+  targets: PrunedOnTarget[]
 }
 
 export interface PrunedDatabase {
@@ -96,6 +102,11 @@ async function pruneDatabase(
   }
 }
 
+/** A kept backup's reasons; a removed one's is that no rule of the policy keeps it. */
+function reasonText(b: BackupVerdict, policy: RetentionPolicy): string {
+  return b.reasons.length > 0 ? b.reasons.join(', ') : `no rule of ${policyText(policy)} keeps it`
+}
+
 function humanReport(out: PruneOutput): string {
   const lines: string[] = out.dryRun ? ['dry run: nothing is deleted'] : []
   for (const d of out.databases) {
@@ -107,12 +118,33 @@ function humanReport(out: PruneOutput): string {
     if (d.backups.length === 0) lines.push('  no backups')
     const idWidth = Math.max(0, ...d.backups.map((b) => b.id.length))
     for (const b of d.backups)
-      lines.push(`  ${b.action.padEnd(6)}  ${b.id.padEnd(idWidth)}  ${b.reasons.join(', ')}`.trimEnd())
+      lines.push(`  ${b.action.padEnd(6)}  ${b.id.padEnd(idWidth)}  ${reasonText(b, d.policy)}`.trimEnd())
     const removed = d.backups.filter((b) => b.action === 'remove').length
     if (!out.dryRun && removed > 0)
       lines.push(`  removed ${removed} backup${removed === 1 ? '' : 's'} (${d.deleted.length} files)`)
   }
   if (out.databases.length === 0) lines.push('no backup directories to prune')
+  for (const t of out.targets) {
+    lines.push(`off-site ${t.target} ${t.location}  (policy: ${policyText(t.policy)}; TZ ${t.tz})`)
+    if (t.error) {
+      lines.push(`  ${t.status.toUpperCase()}: ${t.error.message}${t.error.hint ? ` — ${t.error.hint}` : ''}`)
+      continue
+    }
+    // S3_NO_DELETE: nothing is deleted; what retention would remove is the lifecycle rule's to expire.
+    const removal = t.noDelete ? 'expire' : 'remove'
+    const idWidth = Math.max(0, ...t.backups.map((b) => b.id.length))
+    for (const b of t.backups)
+      lines.push(
+        `  ${(b.action === 'remove' ? removal : b.action).padEnd(6)}  ${b.id.padEnd(idWidth)}  ${reasonText(b, t.policy)}`.trimEnd(),
+      )
+    const removed = t.backups.filter((b) => b.action === 'remove').length
+    if (t.noDelete && removed > 0)
+      lines.push(
+        `  S3_NO_DELETE: ${removed} backup${removed === 1 ? '' : 's'} past retention left in place for the bucket's lifecycle rule (docs/OPERATIONS.md)`,
+      )
+    else if (!out.dryRun && removed > 0)
+      lines.push(`  removed ${removed} backup${removed === 1 ? '' : 's'} (${t.deleted.length} objects)`)
+  }
   return lines.join('\n')
 }
 
@@ -123,6 +155,9 @@ export const pruneCommand: Command = {
 Applies each source's retention policy (BACKUP_RETENTION_DAYS, KEEP_*, DBnn_KEEP_*) to every
 database directory of that source on the volume, and prints for every backup "keep" or
 "remove" with the reasons ("daily snapshot", "within 7d", "newest proven backup", ...).
+With S3_BUCKET (and S3_n_BUCKET), each off-site target is pruned too, by its own policy
+(S3_KEEP_*, S3_n_KEEP_*), reported per target; a target with S3_NO_DELETE=true is never
+deleted from: its removals are shown as "expire", for the bucket's lifecycle rule.
 Only backups with a manifest count; the newest of them is always kept; a policy that would
 remove every backup is refused. Exit code 1 when any database's plan was refused or failed.
 
@@ -152,7 +187,7 @@ remove every backup is refused. Exit code 1 when any database's plan was refused
     const lock = dryRun
       ? undefined
       : await acquireLock(config.backupDir, { command: 'prune', signal: ctx.signal, logger: ctx.logger })
-    const out: PruneOutput = { dryRun, databases: [] }
+    const out: PruneOutput = { dryRun, databases: [], targets: [] }
     try {
       for (const source of sources) {
         for (const database of await databasesOnVolume(config.backupDir, source.label)) {
@@ -161,10 +196,11 @@ remove every backup is refused. Exit code 1 when any database's plan was refused
           out.databases.push(await pruneDatabase(config, source, database, dryRun, ctx))
         }
       }
+      out.targets = await pruneTargets({ config, sources, dryRun, logger: ctx.logger, signal: ctx.signal })
     } finally {
       await lock?.release()
     }
     ctx.print(values.json ? JSON.stringify(out, null, 2) : humanReport(out))
-    return out.databases.every((d) => d.status === 'ok') ? 0 : 1
+    return [...out.databases, ...out.targets].every((d) => d.status === 'ok') ? 0 : 1
   },
 }
