@@ -198,16 +198,20 @@ export async function commitOnTarget(
   dataKey: string,
   m: Manifest,
   metadata: Record<string, string>,
+  /** Object Lock: the retain-until date of the data object, given to both objects too. */
+  retainUntil?: Date,
 ): Promise<Manifest> {
   const remote: Manifest = { ...m, locations: { ...m.locations, s3: target.url(dataKey) } }
   await target.put(`${dataKey}${CHECKSUM_SUFFIX}`, checksumLine(m.compressed.sha256, m.file), {
     contentType: 'text/plain',
     metadata: { sha256: m.compressed.sha256 },
+    ...(retainUntil ? { retainUntil } : {}),
   })
   failpoint('offsite.before-manifest')
   await target.put(`${dataKey}${MANIFEST_SUFFIX}`, encodeManifest(remote), {
     contentType: 'application/json',
     metadata,
+    ...(retainUntil ? { retainUntil } : {}),
   })
   failpoint('offsite.committed')
   return remote

@@ -97,13 +97,17 @@ export async function fetchBackup(args: FetchArgs): Promise<FetchedBackup> {
   // The first target that holds the backup, then the others: a target that is down, or whose
   // copy is damaged, is skipped with a warning while another one holds the same backup.
   const candidates = [entry, ...(args.alternatives ?? remote?.alternatives(entry) ?? [])]
+  // A copy in an archive tier has had its restore requested: said at the end if no target has a readable one.
+  let archived: DbkeeperError | undefined
   for (const [i, candidate] of candidates.entries()) {
     try {
       return await download(candidate, dest, args)
     } catch (error) {
       const e = toDbkeeperError(error)
+      if (e.code === 'ARCHIVED') archived ??= e
       const next = candidates[i + 1]
-      if (!next || e.code === 'ABORTED' || e.code === 'NO_SPACE' || e.code === 'USAGE') throw e
+      if (e.code === 'ABORTED' || e.code === 'NO_SPACE' || e.code === 'USAGE') throw e
+      if (!next) throw archived ?? e
       args.logger.warn(
         { code: e.code },
         `could not fetch ${candidate.target.url(candidate.dataKey)} (${e.message}); trying ${next.target.url(next.dataKey)}`,
@@ -120,7 +124,7 @@ async function download(entry: BackupEntry, dest: string, args: FetchArgs): Prom
   await using copy = await reserveBackup(dest)
   try {
     const compressed = new Meter(false)
-    await copy.write([await entry.target.get(entry.dataKey, args.signal), compressed], args.signal)
+    await copy.write([await readableObject(entry, args), compressed], args.signal)
     await proveCopy(copy.tempPath, m, compressed, url, args.signal)
     if (args.to) {
       await copy.commitDataOnly()
@@ -132,6 +136,42 @@ async function download(entry: BackupEntry, dest: string, args: FetchArgs): Prom
     return { manifest: local.manifest, path: dest, url, alreadyLocal: false, entry: local }
   } catch (error) {
     throw toDbkeeperError(error, `fetching ${url}`)
+  }
+}
+
+/** How long the usual (Standard) retrieval of each archive tier takes, as AWS documents it. */
+const TIER_TIMES: Record<string, string> = {
+  GLACIER: '3–5 hours',
+  DEEP_ARCHIVE: 'up to 12 hours',
+}
+/** Days a restored copy stays readable: long enough for a fetch the next morning. */
+export const RESTORE_DAYS = 7
+
+/**
+ * The data object's bytes; for one in an archive tier that is not readable yet, its restore is
+ * requested and ARCHIVED thrown (exit 4) saying how long the tier usually takes: the same
+ * command run again later finds it readable.
+ */
+async function readableObject(entry: BackupEntry, args: FetchArgs) {
+  const url = entry.target.url(entry.dataKey)
+  try {
+    return await entry.target.get(entry.dataKey, args.signal)
+  } catch (error) {
+    const e = toDbkeeperError(error)
+    if (e.code !== 'ARCHIVED' || !entry.target.restore) throw e
+    const head = await entry.target.head(entry.dataKey).catch(() => undefined)
+    const tier = head?.storageClass ?? 'an archive storage class'
+    const state = await entry.target.restore(entry.dataKey, RESTORE_DAYS)
+    const takes = TIER_TIMES[tier] ? ` ${tier} usually takes ${TIER_TIMES[tier]}.` : ''
+    args.logger.warn({ url, tier, restore: state }, `off-site backup in ${tier}: restore ${state}`)
+    throw new DbkeeperError(
+      'ARCHIVED',
+      `the off-site backup ${url} is in ${tier} and cannot be read at once: its restore ${state === 'started' ? 'was requested now' : 'is in progress (requested before)'}, for ${RESTORE_DAYS} days.${takes}`,
+      {
+        hint: `run the same command again once the restore is done (exit code 4 means "come back later"); nothing was written`,
+        cause: error,
+      },
+    )
   }
 }
 

@@ -44,7 +44,12 @@ export function startMetadata(source: string, database: string): Record<string, 
 }
 
 /** Confirms the data object, then uploads `.sha256` and the manifest object (last). Returns the data key. */
-export async function confirmAndCommit(target: Target, m: Manifest, logger?: Logger): Promise<string> {
+export async function confirmAndCommit(
+  target: Target,
+  m: Manifest,
+  logger?: Logger,
+  retainUntil?: Date,
+): Promise<string> {
   const dataKey = remoteDataKey(m)
   const head = await target.head(dataKey)
   const problems: string[] = []
@@ -69,7 +74,7 @@ export async function confirmAndCommit(target: Target, m: Manifest, logger?: Log
     )
   }
   failpoint('offsite.confirmed')
-  await commitOnTarget(target, dataKey, m, objectMetadata(m))
+  await commitOnTarget(target, dataKey, m, objectMetadata(m), retainUntil)
   return dataKey
 }
 
@@ -83,6 +88,8 @@ export async function uploadFromVolume(
   entry: Pick<CatalogEntry, 'manifest' | 'dataPath'>,
   signal: AbortSignal,
   logger?: Logger,
+  /** Object Lock: the retain-until date of its three objects (offsite-target.ts decides it). */
+  retainUntil?: Date,
 ): Promise<string> {
   const m = entry.manifest
   const dataKey = remoteDataKey(m)
@@ -101,6 +108,7 @@ export async function uploadFromVolume(
     contentType: DATA_CONTENT_TYPE,
     size: m.compressed.size,
     signal,
+    ...(retainUntil ? { retainUntil } : {}),
   })
   const read = meter!.result()
   if (read.size !== m.compressed.size || read.sha256 !== m.compressed.sha256) {
@@ -113,5 +121,5 @@ export async function uploadFromVolume(
       },
     )
   }
-  return confirmAndCommit(target, m, logger)
+  return confirmAndCommit(target, m, logger, retainUntil)
 }

@@ -18,6 +18,7 @@ import { isProvenBackup } from '../catalog/latest.js'
 import { databaseDir } from '../catalog/naming.js'
 import type { RetentionPolicy, S3Config, SourceConfig } from '../config/types.js'
 import { applyRetentionOn } from '../retention/apply.js'
+import { retainUntil } from '../retention/lock-date.js'
 import { planUploads, type UploadPlan } from '../retention/uploads.js'
 import { toDbkeeperError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
@@ -81,18 +82,20 @@ export async function copyToTarget(args: {
   const { target, cfg } = open
   const m = committed.manifest
   const result: OffsiteResult = { ok: true, target: cfg.id }
+  const lock = (e: { manifest: { startedAt: string } }) =>
+    cfg.objectLock ? retainUntil(e.manifest.startedAt, scope.policy, cfg.objectLock.days, scope.now) : undefined
   try {
     const plan = await planForTarget(target, args.backupDir, scope)
     const mine = plan.upload.find((e) => e.manifest.file === m.file)
     if (mine) {
       const streamed = args.copy ? await args.copy.finish(m) : { ok: false as const, reason: 'not streamed' }
-      if (streamed.ok) result.key = target.url(await confirmAndCommit(target, m, logger))
+      if (streamed.ok) result.key = target.url(await confirmAndCommit(target, m, logger, lock(committed)))
       else {
         if (args.copy)
           logger.warn(
             `off-site copy streamed during the dump did not complete (${streamed.reason}); uploading from the volume`,
           )
-        result.key = target.url(await uploadFromVolume(target, committed, signal, logger))
+        result.key = target.url(await uploadFromVolume(target, committed, signal, logger, lock(committed)))
       }
       logger.info({ key: result.key }, 'off-site copy confirmed')
     } else {
@@ -104,7 +107,7 @@ export async function copyToTarget(args: {
     result.caughtUp = []
     for (const entry of plan.upload) {
       if (entry === mine || signal.aborted) continue
-      const key = target.url(await uploadFromVolume(target, entry, signal, logger))
+      const key = target.url(await uploadFromVolume(target, entry, signal, logger, lock(entry)))
       result.caughtUp.push(key)
       logger.info({ key }, 'off-site catch-up: uploaded a backup an earlier run could not')
     }

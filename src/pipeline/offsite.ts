@@ -38,11 +38,16 @@ export function offsitePolicy(config: Config, source: SourceConfig) {
  * Streaming during the dump sends the backup before anything is decided, so it is done only
  * where the answer is known to be "send": a policy with KEEP_LAST or a window keeps every new
  * backup. Not under Object Lock: relabelling the streamed object with its checksum (CopyObject onto
- * itself) would leave the first version locked in the bucket.
+ * itself) would leave the first version locked in the bucket; nor with S3_NO_DELETE, where a
+ * cancelled copy could not be deleted.
  */
 function streams(t: OpenTarget, source: SourceConfig): boolean {
   const policy = targetPolicy(t.cfg, source)
-  return t.cfg.objectLock === undefined && ((policy.keepLast ?? 0) !== 0 || policy.keepWithin !== undefined)
+  return (
+    t.cfg.objectLock === undefined &&
+    !t.cfg.noDelete &&
+    ((policy.keepLast ?? 0) !== 0 || policy.keepWithin !== undefined)
+  )
 }
 
 export function openOffsite(

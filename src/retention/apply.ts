@@ -62,7 +62,23 @@ export async function applyRetentionOn(args: TargetRetentionArgs): Promise<Targe
   const { target, source, database } = args
   const name = args.name ?? 'retention'
   const entries = await listEntries(target, { source, database, sidecars: args.sidecars === true })
-  const { verdicts, remove } = decideRetention(entries, args)
+  const decision = decideRetention(entries, args)
+  const { verdicts } = decision
+  // Object Lock: a backup whose lock has not expired is kept and reported, never asked to go
+  // (the store would refuse, and a half-deleted backup is worse than a kept one).
+  const remove: BackupEntry[] = []
+  for (const entry of decision.remove) {
+    const until = await lockedUntil(entry, args.now)
+    if (until === undefined) {
+      remove.push(entry)
+      continue
+    }
+    const v = verdicts.find((x) => x.file === entry.manifest.file)
+    if (v) {
+      v.action = 'keep'
+      v.reasons = [`${LOCKED} until ${until.toISOString()}: the policy would remove it once the lock expires`]
+    }
+  }
   const report: TargetRetentionReport = {
     source,
     database,
@@ -83,6 +99,19 @@ export async function applyRetentionOn(args: TargetRetentionArgs): Promise<Targe
     failpoint(`${name}.backup-removed`)
   }
   return report
+}
+
+export const LOCKED = 'locked by Object Lock'
+
+/** The latest retain-until date of the backup's manifest and data objects still in the future, if any. */
+async function lockedUntil(entry: BackupEntry, now: Date): Promise<Date | undefined> {
+  let until: Date | undefined
+  for (const key of [entry.manifestKey, entry.dataKey]) {
+    const head = await entry.target.head(key)
+    const date = head?.retainUntil
+    if (date && date.getTime() > now.getTime() && (!until || date > until)) until = date
+  }
+  return until
 }
 
 /**

@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'IO' // any other file system problem
   | 'RETENTION' // a retention plan was refused
   | 'RESTORE_FAILED'
+  | 'ARCHIVED' // an off-site object is in an archive tier (GLACIER, DEEP_ARCHIVE): its restore was requested (exit 4)
   | 'ABORTED'
   | 'INTERNAL'
 
@@ -40,12 +41,15 @@ export const EXIT_OK = 0
 export const EXIT_FAILED = 1
 export const EXIT_USAGE = 2
 export const EXIT_LOCKED = 3
+/** `fetch`/`restore` asked an archive tier for a backup: nothing is wrong, run the same command again later. */
+export const EXIT_ARCHIVED = 4
 
 /** The single mapping from error kinds to process exit codes. */
 export function exitCodeFor(error: unknown): number {
   if (error instanceof DbkeeperError) {
     if (error.code === 'CONFIG' || error.code === 'USAGE') return EXIT_USAGE
     if (error.code === 'LOCKED') return EXIT_LOCKED
+    if (error.code === 'ARCHIVED') return EXIT_ARCHIVED
   }
   return EXIT_FAILED
 }

@@ -101,6 +101,12 @@ export function withRetry(target: Target, opts: RetryOptions = DEFAULT_RETRY): T
       })
       yield* all
     },
+    ...(target.restore
+      ? {
+          restore: (key: string, days: number) =>
+            attempt(`restore request of ${key}`, () => target.restore!(key, days)),
+        }
+      : {}),
     remove(keys: readonly string[]): Promise<void> {
       // Deleting is idempotent, so repeating the whole call after a partial failure is safe.
       return attempt(`deletion of ${keys.join(', ')}`, () => target.remove(keys))

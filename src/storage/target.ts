@@ -29,6 +29,12 @@ export interface PutOptions {
   dataObject?: boolean
   /** The expected length, when known (lets the target check the number of parts). */
   size?: number
+  /**
+   * Object Lock: the object may not be deleted or overwritten before this date (S3: in the
+   * target's S3_OBJECT_LOCK_MODE, with the checksum header a locked bucket requires). Ignored by
+   * a target without a lock configured (the volume).
+   */
+  retainUntil?: Date
   signal?: AbortSignal
 }
 
@@ -46,6 +52,10 @@ export interface ObjectInfo {
 export interface ObjectHead extends ObjectInfo {
   metadata: Record<string, string>
   storageClass?: string
+  /** Object Lock: deleting it is refused before this date. */
+  retainUntil?: Date
+  /** An archived object (GLACIER, DEEP_ARCHIVE): `in progress` while a restore runs, `done` once readable. */
+  restore?: 'in progress' | 'done'
 }
 
 export interface Target {
@@ -67,6 +77,12 @@ export interface Target {
   list(prefix: string): AsyncIterable<ObjectInfo>
   /** Deletes the keys, in the order given. Idempotent: a key that does not exist is fine. */
   remove(keys: readonly string[]): Promise<void>
+  /**
+   * Asks an archive tier (S3 GLACIER, DEEP_ARCHIVE) for a readable copy of `key` for `days` days.
+   * Resolves `started`, or `in progress` when a restore was asked for before. Idempotent. Absent
+   * on a target without archive tiers.
+   */
+  restore?(key: string, days: number): Promise<'started' | 'in progress'>
 }
 
 /**

@@ -35,6 +35,7 @@ export type ToWorker =
   | { op: 'get' | 'head'; id: number; key: string }
   | { op: 'list'; id: number; prefix: string }
   | { op: 'remove'; id: number; keys: string[] }
+  | { op: 'restore'; id: number; key: string; days: number }
   | { op: 'ack'; id: number; bytes: number }
 
 export type FromWorker =
@@ -175,6 +176,13 @@ export function serveTarget(target: Target, port: MessagePort): void {
         )
       case 'remove':
         return settle(m.id, target.remove(m.keys))
+      case 'restore':
+        return settle(
+          m.id,
+          target.restore
+            ? target.restore(m.key, m.days)
+            : Promise.reject(new Error('this target has no archive tier to restore from')),
+        )
     }
   })
 }

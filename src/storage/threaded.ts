@@ -203,5 +203,6 @@ export function threadedTarget(
       yield* await call<ObjectInfo[]>((id) => post({ op: 'list', id, prefix }))
     },
     remove: (keys) => call<void>((id) => post({ op: 'remove', id, keys: [...keys] })),
+    restore: (key, days) => call<'started' | 'in progress'>((id) => post({ op: 'restore', id, key, days })),
   }
 }

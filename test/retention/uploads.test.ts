@@ -1,6 +1,7 @@
 /** planUploads: a target receives only what its own retention keeps, and never refills a period. */
 import { describe, expect, it } from 'vitest'
 import type { RetentionPolicy } from '../../src/config/types.js'
+import { retainUntil } from '../../src/retention/lock-date.js'
 import { planUploads } from '../../src/retention/uploads.js'
 import { fakeEntry } from '../support/backups.js'
 
@@ -46,5 +47,20 @@ describe('planUploads', () => {
     expect(planUploads(held, [next], scope({ keepLast: 3 })).upload).toEqual([next])
     // A daily rule alone: the day is held already, so the target keeps the day's first backup.
     expect(planUploads(held, [next], scope({ keepDaily: 7 })).upload).toEqual([])
+  })
+})
+
+describe('retainUntil (Object Lock)', () => {
+  const started = '2026-12-01T00:00:00Z'
+  it('is the later of the lock days and the date the policy plans to keep the backup', () => {
+    // Twelve monthlies: kept until a year after the start, far beyond 35 lock days.
+    expect(retainUntil(started, { keepMonthly: 12 }, 35, NOW).toISOString()).toBe('2027-12-01T00:00:00.000Z')
+    expect(retainUntil(started, { keepWithin: '90d', keepDaily: 7 }, 35, NOW).toISOString()).toBe(
+      '2027-03-01T00:00:00.000Z',
+    )
+    // KEEP_LAST and unlimited counts plan no date: the lock days from now.
+    expect(retainUntil(started, { keepLast: 5, keepYearly: -1 }, 35, NOW).getTime()).toBe(
+      NOW.getTime() + 35 * 86_400_000,
+    )
   })
 })

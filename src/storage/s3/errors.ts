@@ -74,6 +74,8 @@ function classify(error: unknown, what: string): StorageError {
     new StorageError(code, message, { retryable, hint, cause: error })
 
   if (name === 'AbortError') return make('ABORTED', false)
+  // GET of a GLACIER / DEEP_ARCHIVE object not restored (HTTP 403, but not a refused credential).
+  if (name === 'InvalidObjectState') return make('ARCHIVED', false)
   if (NETWORK_CODES.has(e.code ?? '') || name === 'TimeoutError' || (name === 'RequestTimeout' && status === undefined))
     return make('CONNECT', true, HINT_NETWORK)
   if (AUTH_NAMES.has(name) || status === 403 || status === 401) return make('AUTH', false, HINT_AUTH)

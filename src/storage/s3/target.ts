@@ -9,6 +9,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  RestoreObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
@@ -59,13 +60,26 @@ export class S3Target implements Target {
     return `${this.cfg.prefix}${key}`
   }
 
-  /** SSE goes on every object (a bucket policy may refuse puts without it); the class on data only. */
-  #storageParams(dataObject: boolean | undefined) {
-    const { sse, sseKmsKeyId, storageClass } = this.cfg
+  /**
+   * SSE goes on every object (a bucket policy may refuse puts without it); the class on data only
+   * (manifests and `.sha256` stay readable for listing). Object Lock on every object: a locked
+   * bucket refuses a put with a retention but without a checksum header, and the SDK sends none
+   * with WHEN_REQUIRED (client.ts) unless asked: SHA256, computed per part (lib-storage's parts are
+   * buffers, so the checksum goes in a header, not the aws-chunked trailer some stores corrupt).
+   */
+  #storageParams(dataObject: boolean | undefined, retainUntil?: Date) {
+    const { sse, sseKmsKeyId, storageClass, objectLock } = this.cfg
     return {
       ...(sse ? { ServerSideEncryption: sse } : {}),
       ...(sse === 'aws:kms' && sseKmsKeyId ? { SSEKMSKeyId: sseKmsKeyId } : {}),
       ...(dataObject && storageClass ? { StorageClass: storageClass as never } : {}),
+      ...(objectLock && retainUntil
+        ? {
+            ObjectLockMode: objectLock.mode,
+            ObjectLockRetainUntilDate: retainUntil,
+            ChecksumAlgorithm: 'SHA256' as const,
+          }
+        : {}),
     }
   }
 
@@ -84,7 +98,7 @@ export class S3Target implements Target {
         ContentType: contentType,
         ...(opts.metadata ? { Metadata: opts.metadata } : {}),
         ...(opts.size !== undefined ? { ContentLength: opts.size } : {}),
-        ...this.#storageParams(opts.dataObject),
+        ...this.#storageParams(opts.dataObject, opts.retainUntil),
       },
     })
     // Failing the body (rather than Upload.abort(), which returns before the multipart upload is
@@ -165,6 +179,8 @@ export class S3Target implements Target {
         ...(out.LastModified ? { lastModified: out.LastModified } : {}),
         metadata: out.Metadata ?? {},
         ...(out.StorageClass ? { storageClass: out.StorageClass } : {}),
+        ...(out.ObjectLockRetainUntilDate ? { retainUntil: out.ObjectLockRetainUntilDate } : {}),
+        ...(out.Restore ? { restore: out.Restore.includes('ongoing-request="true"') ? 'in progress' : 'done' } : {}),
       }
     } catch (error) {
       const e = classifyS3Error(error, `HEAD of ${this.url(key)}`, this.cfg.id)
@@ -206,6 +222,22 @@ export class S3Target implements Target {
       token = page.IsTruncated ? page.NextContinuationToken : undefined
     } while (token)
     yield* found.sort(byKey)
+  }
+
+  async restore(key: string, days: number): Promise<'started' | 'in progress'> {
+    try {
+      await this.client.send(
+        new RestoreObjectCommand({
+          Bucket: this.cfg.bucket,
+          Key: this.#full(key),
+          RestoreRequest: { Days: days, GlacierJobParameters: { Tier: 'Standard' } },
+        }),
+      )
+      return 'started'
+    } catch (error) {
+      if ((error as { name?: string }).name === 'RestoreAlreadyInProgress') return 'in progress'
+      throw classifyS3Error(error, `restore request of ${this.url(key)}`, this.cfg.id)
+    }
   }
 
   async remove(keys: readonly string[]): Promise<void> {
