@@ -83,10 +83,9 @@ export async function runPreflight(
   } finally {
     if (work) await rm(work, { recursive: true, force: true })
   }
-  const s3 = config.s3
-  if (s3)
+  for (const s3 of config.s3Targets)
     results.push(
-      await check(`S3 s3://${s3.bucket}/${s3.prefix}`, () =>
+      await check(`${s3.id === 'S3' ? 'S3' : `S3 target ${s3.id}`} s3://${s3.bucket}/${s3.prefix}`, () =>
         checkS3(s3, { bucketState: opts.bucketState ?? false, signal: opts.signal }),
       ),
     )

@@ -164,3 +164,31 @@ describe('archive tier', () => {
     expect(listed.stdout).toContain(b.id!)
   }, 300_000)
 })
+
+describe('dbkeeper check on a vault', () => {
+  const s3Line = (stdout: string) => stdout.split('\n').find((l) => l.includes('S3 s3://')) ?? ''
+
+  it('reports Object Lock and versioning, and whether the credentials can delete', async () => {
+    const env = envFor('check', { S3_OBJECT_LOCK_MODE: 'GOVERNANCE', S3_OBJECT_LOCK_DAYS: '7' })
+    const r = await runCli(['check'], env)
+    expect(r.exitCode, r.all).toBe(0)
+    expect(s3Line(r.stdout)).toContain('credentials can delete: yes; versioning: enabled; Object Lock: on')
+
+    vault.denyDeletes = true
+    try {
+      const appendOnly = await runCli(['check'], { ...env, S3_NO_DELETE: 'true' })
+      expect(appendOnly.exitCode, appendOnly.all).toBe(0)
+      expect(s3Line(appendOnly.stdout)).toContain('credentials can delete: no (as S3_NO_DELETE=true says')
+      const refused = await runCli(['check'], env)
+      expect(refused.exitCode).toBe(1)
+      expect(refused.stdout).toContain('S3: the credentials may not delete the probe')
+      expect(refused.stdout).toContain('or set S3_NO_DELETE=true for an append-only key')
+    } finally {
+      vault.denyDeletes = false
+    }
+    // A key that can delete although S3_NO_DELETE=true says it cannot: a finding, not a pass.
+    const leaky = await runCli(['check'], { ...env, S3_NO_DELETE: 'true' })
+    expect(leaky.exitCode).toBe(1)
+    expect(leaky.stdout).toContain('S3_NO_DELETE=true, but the credentials deleted the probe')
+  }, 120_000)
+})
