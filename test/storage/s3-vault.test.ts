@@ -156,6 +156,10 @@ describe('archive tier', () => {
     const again = await runCli(['fetch', 'latest', '--source', 'app'], env)
     expect(again.exitCode, again.all).toBe(4)
     expect(again.stderr).toContain('is in progress (requested before)')
+    // restore goes the same way: nothing touched, exit 4.
+    const restore = await runCli(['restore', 'latest', '--source', 'app', '--yes'], env)
+    expect(restore.exitCode, restore.all).toBe(4)
+    expect(restore.stderr).toContain('is in progress (requested before)')
 
     vault.completeRestores()
     const done = await runCli(['fetch', 'latest', '--source', 'app'], env)
