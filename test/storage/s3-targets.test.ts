@@ -14,6 +14,7 @@ import type { BackupJson } from '../../src/cli/commands/backup.js'
 import type { PruneOutput } from '../../src/cli/commands/prune.js'
 import { runCli } from '../support/cli.js'
 import { startFaultProxy, type FaultProxy } from '../support/faults/s3-fault-proxy.js'
+import { DUMMY_ACCOUNT } from 's3rver/lib/models/account.js'
 import { BUCKET, listKeys, s3Env, SECRET_ACCESS_KEY, startS3, type TestS3 } from '../support/s3.js'
 import { countItems, makeSqliteDb } from '../support/sqlite.js'
 
@@ -170,4 +171,46 @@ describe('prune on every target', () => {
     expect(await manifests(one, 'region-1/')).toEqual(before.slice(-2))
     expect(await manifests(two, 'vault/')).toHaveLength(1)
   }, 300_000)
+})
+
+describe('target 2 on its own credentials', () => {
+  const VAULT_KEY = 'AKIADBKVAULT2QX9'
+  const VAULT_SECRET = 'vault/Ry7+secret=Qp3nZx8'
+  DUMMY_ACCOUNT.createKeyPair(VAULT_KEY, VAULT_SECRET)
+
+  it('uses them, never prints them, and a refused key or a stopped target 2 leaves target 1 and the volume correct', async () => {
+    const own = { ...env, S3_2_ACCESS_KEY_ID: VAULT_KEY, S3_2_SECRET_ACCESS_KEY: VAULT_SECRET, S3_2_KEEP_LAST: '1' }
+    addRow()
+    const ok = await runCli(['backup', '--json'], own, { timeoutMs: 240_000 })
+    expect(ok.exitCode, ok.all).toBe(0)
+    expect(ok.all).not.toContain(VAULT_SECRET)
+
+    // A key id target 2's store does not know: AUTH at once, the hint names target 2's variables.
+    addRow()
+    const refused = await runCli(
+      ['backup', '--json'],
+      { ...own, S3_2_ACCESS_KEY_ID: 'AKIAUNKNOWN0VAULT' },
+      { timeoutMs: 240_000 },
+    )
+    expect(refused.exitCode).toBe(1)
+    const r = (JSON.parse(refused.stdout) as BackupJson).results[0]!
+    expect(r.offsites![0]).toMatchObject({ ok: true, target: 'S3', key: expect.stringContaining(r.id!) })
+    expect(r.offsites![1]).toMatchObject({ ok: false, target: 'S3_2' })
+    expect(r.error!.message).toContain(`off-site copy failed: S3_2 (s3://${BUCKET}/vault/)`)
+    expect(r.error!.hint).toContain('check S3_2_ACCESS_KEY_ID (default AWS_ACCESS_KEY_ID)')
+    expect(refused.all).not.toContain(VAULT_SECRET)
+    await access(`${r.path!}.manifest.json`)
+
+    await two.stop()
+    try {
+      addRow()
+      const down = await runCli(['backup', '--json'], own, { timeoutMs: 240_000 })
+      expect(down.exitCode).toBe(1)
+      const d = (JSON.parse(down.stdout) as BackupJson).results[0]!
+      expect(d.offsites![0]).toMatchObject({ ok: true, key: expect.stringContaining(d.id!) })
+      expect(d.offsites![1]).toMatchObject({ ok: false, target: 'S3_2' })
+    } finally {
+      await two.start()
+    }
+  }, 600_000)
 })
