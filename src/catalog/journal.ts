@@ -120,14 +120,15 @@ export async function readRuns(backupDir: string, limit = 1000): Promise<RunReco
   for (const file of await journalFiles(join(backupDir, STATE_DIR))) {
     for await (const line of linesBackward(file)) {
       if (newestFirst.length >= limit) return newestFirst.reverse()
-      const rec = parseRecord(line)
+      const rec = parseRunRecord(line)
       if (rec) newestFirst.push(rec)
     }
   }
   return newestFirst.reverse()
 }
 
-function parseRecord(line: string): RunRecord | undefined {
+/** One journal line as a record; undefined for a torn or foreign line. */
+export function parseRunRecord(line: string): RunRecord | undefined {
   if (!line.trim()) return undefined
   try {
     const rec = JSON.parse(line) as RunRecord

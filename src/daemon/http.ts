@@ -19,7 +19,19 @@ export interface HealthServerOptions {
   registry: Registry
   /** Called before each scrape, e.g. to catch up with runs other processes wrote to the journal. */
   beforeMetrics?: () => Promise<void>
+  /** Every other path (the status page and its API, page/routes.ts); undefined: 404. */
+  app?: (req: IncomingMessage, url: URL) => Promise<Reply | undefined>
   logger: Logger
+}
+
+/** An answer of `app`: string bodies are scrubbed of secrets like every other answer, unless `scrubbed`. */
+export interface Reply {
+  status: number
+  type: string
+  body: string | Buffer
+  headers?: Record<string, string>
+  /** Built only of texts scrubbed already (the run history's entries): a large answer is not walked again. */
+  scrubbed?: boolean
 }
 
 export interface HealthServer {
@@ -46,7 +58,10 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
     })
   })
   const port = (server.address() as AddressInfo).port
-  opts.logger.info({ port }, `health server listening on port ${port} (GET /healthz, GET /metrics)`)
+  opts.logger.info(
+    { port },
+    `health server listening on port ${port} (GET /healthz, GET /metrics${opts.app ? ', the status page at /' : ''})`,
+  )
   return {
     port,
     close: () =>
@@ -58,8 +73,14 @@ export async function startHealthServer(opts: HealthServerOptions): Promise<Heal
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, opts: HealthServerOptions): Promise<void> {
-  const path = new URL(req.url ?? '/', 'http://localhost').pathname
+  const url = new URL(req.url ?? '/', 'http://localhost')
+  const path = url.pathname
   if (path !== '/healthz' && path !== '/metrics') {
+    const reply = await opts.app?.(req, url)
+    if (reply) {
+      sendReply(res, reply, req)
+      return
+    }
     send(res, 404, 'text/plain; charset=utf-8', 'not found: try GET /healthz or GET /metrics\n')
     return
   }
@@ -95,6 +116,19 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: HealthSer
       )
   }
   send(res, 200, opts.registry.contentType, await opts.registry.metrics(), req)
+}
+
+function sendReply(res: ServerResponse, reply: Reply, req: IncomingMessage): void {
+  const body =
+    typeof reply.body === 'string' ? Buffer.from(reply.scrubbed ? reply.body : scrubOutput(reply.body)) : reply.body
+  res.writeHead(reply.status, {
+    'content-type': reply.type,
+    'content-length': body.length,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...reply.headers,
+  })
+  res.end(req.method === 'HEAD' ? undefined : body)
 }
 
 function send(res: ServerResponse, code: number, type: string, body: string, req?: IncomingMessage): void {

@@ -1,17 +1,20 @@
 /**
- * Health and metrics for the daemon in one call: the metrics start from the journal and the
- * catalog, the HTTP server (unless HEALTH_PORT=0) serves /healthz from the volume and /metrics
- * after catching up with runs other processes appended to the journal.
+ * Health, metrics and the status page for the daemon in one call: the run history (journal and
+ * catalog) is read once and then followed (run-history.ts); the HTTP server (unless HEALTH_PORT=0)
+ * serves /healthz, /metrics, the page and its API from it, after catching up with runs other
+ * processes appended to the journal.
  */
-import { listBackups } from '../catalog/catalog.js'
-import { readRuns, type RunRecord } from '../catalog/journal.js'
+import type { RunRecord } from '../catalog/journal.js'
 import type { Logger } from '../runtime/logger.js'
-import { readStatus, type StatusConfig } from './current-status.js'
+import type { StatusConfig } from './current-status.js'
 import { startHealthServer, type HealthServer } from './http.js'
 import { createBackupMetrics, type BackupMetrics } from './metrics.js'
+import { pageRoutes } from './page/routes.js'
+import { RunHistory } from './run-history.js'
 
 export interface Observability {
   readonly metrics: BackupMetrics
+  readonly history: RunHistory
   /** Undefined when HEALTH_PORT=0. */
   readonly server: HealthServer | undefined
   /** Call after each run's journal record is appended (idempotent per runId). */
@@ -24,24 +27,30 @@ export async function startObservability(
   logger: Logger,
   opts: { host?: string } = {},
 ): Promise<Observability> {
-  const [runs, backups] = await Promise.all([readRuns(config.backupDir), listBackups(config.backupDir)])
+  const history = await RunHistory.open(config)
   const databases = config.sources.flatMap((s) =>
     s.databases === 'ALL' ? [] : s.databases.map((database) => ({ source: s.label, database })),
   )
-  const metrics = createBackupMetrics({ runs, backups, databases })
+  const metrics = createBackupMetrics({ runs: history.runs, backups: history.backups, databases })
+  const refresh = async (): Promise<void> => metrics.observeJournal(await history.refresh())
   const server =
     config.daemon.healthPort === 0
       ? undefined
       : await startHealthServer({
           port: config.daemon.healthPort,
           host: opts.host,
-          getStatus: () => readStatus(config),
+          getStatus: async () => {
+            await refresh()
+            return history.status()
+          },
           registry: metrics.registry,
-          beforeMetrics: async () => metrics.observeJournal(await readRuns(config.backupDir)),
+          beforeMetrics: refresh,
+          app: pageRoutes({ history }),
           logger,
         })
   return {
     metrics,
+    history,
     server,
     observeRun: (record) => metrics.observeRun(record),
     close: async () => server?.close(),
