@@ -45,7 +45,7 @@ export async function startObservability(
           },
           registry: metrics.registry,
           beforeMetrics: refresh,
-          app: pageRoutes({ history }),
+          app: pageRoutes({ history, sources: config.sources.map((s) => s.label) }),
           logger,
         })
   return {

@@ -148,3 +148,46 @@ describe('GET /api/status and /api/runs on a year of six-hourly runs of 20 datab
     expect(await obs.history.refresh()).toEqual([])
   })
 })
+
+describe('the page at / on the same history', () => {
+  it(`renders every source and database, the history and the chart assets in under ${BOUND_MS} ms`, async () => {
+    await fetch(`${base()}/`)
+    let best = Infinity
+    let page = ''
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now()
+      const res = await fetch(`${base()}/`)
+      page = await res.text()
+      best = Math.min(best, performance.now() - t0)
+      expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8')
+    }
+    console.log(`GET /: ${best.toFixed(1)} ms (best of 3), ${page.length} bytes`)
+    expect(best).toBeLessThan(BOUND_MS)
+    expect(page).toContain('<meta name="viewport" content="width=device-width, initial-scale=1">')
+    for (const [source, dbs] of Object.entries(SOURCES)) {
+      expect(page).toContain(`<th scope="row" rowspan="5">${source} `)
+      for (const db of dbs) expect(page).toContain(`<td>${db}</td>`)
+    }
+    expect(page.match(/<tr><td><time/g)).toHaveLength(100)
+    // No CDN: every script and stylesheet is the daemon's own, and each is served.
+    const assets = [...page.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!)
+    expect(assets.sort()).toEqual(['/assets/charts.js', '/assets/uPlot.iife.min.js', '/assets/uPlot.min.css'])
+    expect(page).not.toMatch(/(?:src|href)="https?:/)
+    for (const a of assets) {
+      const res = await fetch(`${base()}${a}`)
+      expect(res.status).toBe(200)
+      expect((await res.text()).length).toBeGreaterThan(500)
+    }
+  })
+
+  it('filters the history by the query string (no JavaScript needed) and names a bad filter', async () => {
+    const page = await (await fetch(`${base()}/?source=crm&outcome=failed`)).text()
+    const rows = [...page.matchAll(/<tr><td><time[^]*?<\/tr>/g)].map((m) => m[0])
+    expect(rows.length).toBeGreaterThan(10)
+    for (const row of rows) expect(row).toMatch(/<td>crm<\/td>.*<td class="failing">failed<\/td>/)
+    expect(page).toContain('<option value="crm" selected>crm</option>')
+    const bad = await fetch(`${base()}/?outcome=maybe`)
+    expect(bad.status).toBe(400)
+    expect(await bad.text()).toContain('outcome: expected ok or failed, got &quot;maybe&quot;')
+  })
+})

@@ -34,7 +34,7 @@ export async function writeRunHistory(
     let t = start
     for (const [source, dbs] of Object.entries(shape.databases)) {
       for (const [k, database] of dbs.entries()) {
-        const durationMs = 20_000 + ((i * 7 + k * 13) % 40) * 1000
+        const durationMs = 20_000 + k * 8000 + (runs - i) * 20 + ((i * 7 + k) % 5) * 1000
         t += durationMs
         const failed = (i + k) % 97 === 0
         const size = 1_000_000 * (k + 1) + (runs - i) * 1000
