@@ -19,7 +19,14 @@ export interface DaemonConfig {
   readonly healthPort: number
   /** A source whose last proven backup is older than this is unhealthy. */
   readonly healthMaxAgeMs: number
+  /** STATUS_AUTH(_FILE): protects the status page and /api/*; undefined: the page is open and read-only. */
+  readonly statusAuth: StatusAuth | undefined
 }
+
+/** A bearer token, or a basic-auth user and password (`user:password` in the file). */
+export type StatusAuth =
+  | { readonly kind: 'token'; readonly token: Secret }
+  | { readonly kind: 'basic'; readonly user: string; readonly password: Secret }
 
 export type NotifyOn = 'failure' | 'always'
 
@@ -45,6 +52,8 @@ export interface NotifyConfig {
   readonly on: NotifyOn
   readonly email: EmailConfig | undefined
   readonly webhook: WebhookConfig | undefined
+  /** PING_URL(_FILE): a dead-man's switch (healthchecks.io style), pinged at start, success and failure. */
+  readonly ping: WebhookConfig | undefined
 }
 
 const ONE_HOUR_MS = 3_600_000
@@ -87,14 +96,40 @@ export function readDaemonConfig(r: EnvReader, now = new Date(), judgeSchedule =
       expected: 'a port number from 1 to 65535, or 0 for no health server',
     })!,
     healthMaxAgeMs,
+    statusAuth: readStatusAuth(r),
   })
+}
+
+const STATUS_AUTH_EXPECTED = 'a token of at least 16 characters, or user:password for basic auth'
+
+function readStatusAuth(r: EnvReader): StatusAuth | undefined {
+  const secret = r.secret('STATUS_AUTH')
+  if (!secret) return undefined
+  const text = secret.reveal()
+  const colon = text.indexOf(':')
+  if (colon === -1) {
+    // A short token is guessable by anyone who can reach the port.
+    if (text.length < 16 || /\s/.test(text)) {
+      r.problem('STATUS_AUTH', MASK, STATUS_AUTH_EXPECTED)
+      return undefined
+    }
+    return Object.freeze({ kind: 'token', token: secret })
+  }
+  const user = text.slice(0, colon)
+  const password = text.slice(colon + 1)
+  if (user === '' || password.length < 8) {
+    r.problem('STATUS_AUTH', MASK, `${STATUS_AUTH_EXPECTED} (a user name and a password of at least 8 characters)`)
+    return undefined
+  }
+  return Object.freeze({ kind: 'basic', user, password: new Secret(password) })
 }
 
 export function readNotifyConfig(r: EnvReader, hostname = osHostname()): NotifyConfig {
   const onSet = r.has('NOTIFY_ON')
   const on = r.oneOf('NOTIFY_ON', ['failure', 'always'] as const, 'failure')
   const email = readEmail(r, hostname)
-  const webhook = readWebhook(r)
+  const webhook = readWebhook(r, 'WEBHOOK_URL')
+  const ping = readWebhook(r, 'PING_URL')
   if (onSet && !r.has('SMTP_HOST') && !r.has('WEBHOOK_URL') && !r.has('WEBHOOK_URL_FILE')) {
     r.problem(
       'NOTIFY_ON',
@@ -102,7 +137,7 @@ export function readNotifyConfig(r: EnvReader, hostname = osHostname()): NotifyC
       'SMTP_HOST (with MAIL_TO) or WEBHOOK_URL to be set as well: there is nowhere to send alerts',
     )
   }
-  return Object.freeze({ on, email, webhook })
+  return Object.freeze({ on, email, webhook, ping })
 }
 
 function readEmail(r: EnvReader, hostname: string): EmailConfig | undefined {
@@ -141,12 +176,13 @@ function readEmail(r: EnvReader, hostname: string): EmailConfig | undefined {
   return Object.freeze({ host, port, secure, user, password, from, to: Object.freeze(to) })
 }
 
-function readWebhook(r: EnvReader): WebhookConfig | undefined {
-  const url = r.secret('WEBHOOK_URL')
+/** WEBHOOK_URL or PING_URL: the whole URL is a secret (its path is the receiver's token). */
+function readWebhook(r: EnvReader, name: 'WEBHOOK_URL' | 'PING_URL'): WebhookConfig | undefined {
+  const url = r.secret(name)
   if (!url) return undefined
   const display = displayUrl(url.reveal())
   if (display === undefined) {
-    r.problem('WEBHOOK_URL', MASK, 'an http:// or https:// URL')
+    r.problem(name, MASK, 'an http:// or https:// URL')
     return undefined
   }
   // A password in the URL's user part may be printed by a library on its own: register it too.

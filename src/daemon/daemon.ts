@@ -17,11 +17,16 @@ import { DbkeeperError, describeError, toDbkeeperError } from '../runtime/errors
 import type { Logger } from '../runtime/logger.js'
 import { acquireLock } from '../catalog/lock.js'
 import { startObservability } from './observability.js'
+import type { BackupNowResult } from './page/routes.js'
 import { runPreflight } from './preflight.js'
 
 export async function runDaemon(config: Config, logger: Logger, shutdown: AbortSignal): Promise<void> {
   const cron = cronFor(config.daemon.schedule, config.tz)
-  const obs = await startObservability(config, logger).catch((error: unknown) => {
+  // "Back up now" on the status page: bound once the run machinery below exists.
+  const page: { backupNow?: (source: string) => BackupNowResult } = {}
+  const obs = await startObservability(config, logger, {
+    backupNow: (source) => page.backupNow?.(source) ?? { started: false, reason: 'the daemon is starting: try again' },
+  }).catch((error: unknown) => {
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error
     throw new DbkeeperError('CONFIG', `HEALTH_PORT ${config.daemon.healthPort} is already in use`, {
       hint: 'set HEALTH_PORT to a free port, or 0 for no health server (is another dbkeeper daemon running?)',
@@ -43,7 +48,8 @@ export async function runDaemon(config: Config, logger: Logger, shutdown: AbortS
   let running: Promise<void> | undefined
   let pendingSchedule = false
 
-  const runOnce = async (trigger: RunTrigger): Promise<void> => {
+  /** `only`: the sources of a "back up now" from the status page; all when undefined. */
+  const runOnce = async (trigger: RunTrigger, only?: string[]): Promise<void> => {
     const startedAt = new Date().toISOString()
     let record: RunRecord
     try {
@@ -57,7 +63,7 @@ export async function runDaemon(config: Config, logger: Logger, shutdown: AbortS
       })
       try {
         await sweepScratch(config, logger, runAbort.signal)
-        record = (await runBackups({ config, logger, trigger, signal: runAbort.signal })).record
+        record = (await runBackups({ config, logger, trigger, signal: runAbort.signal, only })).record
       } finally {
         await lock.release()
       }
@@ -102,13 +108,25 @@ export async function runDaemon(config: Config, logger: Logger, shutdown: AbortS
       pendingSchedule = why === 'schedule' || pendingSchedule
       return
     }
-    running = runOnce(why).finally(() => {
+    start(why)
+  }
+
+  const start = (why: RunTrigger, only?: string[]): void => {
+    running = runOnce(why, only).finally(() => {
       running = undefined
       if (pendingSchedule && !shutdown.aborted) {
         pendingSchedule = false
         trigger('schedule')
       }
     })
+  }
+
+  page.backupNow = (source) => {
+    if (shutdown.aborted) return { started: false, reason: 'the daemon is shutting down' }
+    if (running) return { started: false, reason: 'a run is going already: try again when it has finished' }
+    logger.info({ source }, `back up now: ${source} (from the status page)`)
+    start('manual', [source])
+    return { started: true }
   }
 
   // Logged and alerted, never fatal: a source that is down at start may be back by the first run.

@@ -9,7 +9,7 @@ import type { Logger } from '../runtime/logger.js'
 import type { StatusConfig } from './current-status.js'
 import { startHealthServer, type HealthServer } from './http.js'
 import { createBackupMetrics, type BackupMetrics } from './metrics.js'
-import { pageRoutes } from './page/routes.js'
+import { pageRoutes, type BackupNowResult } from './page/routes.js'
 import { RunHistory } from './run-history.js'
 
 export interface Observability {
@@ -25,7 +25,7 @@ export interface Observability {
 export async function startObservability(
   config: StatusConfig,
   logger: Logger,
-  opts: { host?: string } = {},
+  opts: { host?: string; backupNow?: (source: string) => BackupNowResult } = {},
 ): Promise<Observability> {
   const history = await RunHistory.open(config)
   const databases = config.sources.flatMap((s) =>
@@ -45,7 +45,12 @@ export async function startObservability(
           },
           registry: metrics.registry,
           beforeMetrics: refresh,
-          app: pageRoutes({ history, sources: config.sources.map((s) => s.label) }),
+          app: pageRoutes({
+            history,
+            sources: config.sources.map((s) => s.label),
+            auth: config.daemon.statusAuth,
+            backupNow: opts.backupNow,
+          }),
           logger,
         })
   return {

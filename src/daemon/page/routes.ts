@@ -4,17 +4,25 @@
  * after one catch-up with the journal.
  */
 import type { IncomingMessage } from 'node:http'
+import type { StatusAuth } from '../../config/daemon.js'
 import type { Reply } from '../http.js'
 import type { RunHistory } from '../run-history.js'
 import { parseRunsQuery, selectRuns, statusView } from './api.js'
 import { assetReply } from './assets.js'
+import { authorized, CHALLENGE, sameOrigin } from './auth.js'
 import { esc, frame } from './html.js'
 import { renderPage } from './render.js'
+
+export type BackupNowResult = { started: true } | { started: false; reason: string }
 
 export interface PageOptions {
   history: RunHistory
   /** Every configured source's label. */
   sources: readonly string[]
+  /** STATUS_AUTH: undefined leaves the page open and read-only. */
+  auth?: StatusAuth
+  /** Starts a run of one source under the volume lock, like a scheduled one (the daemon's). */
+  backupNow?: (source: string) => BackupNowResult
 }
 
 /** History rows on the page unless `?limit=` asks for more. */
@@ -36,7 +44,17 @@ export function pageRoutes(opts: PageOptions): (req: IncomingMessage, url: URL) 
     if (path.startsWith('/assets/')) return assetReply(path)
     // Browsers ask for it on every page: an empty answer rather than a 404 in their console.
     if (path === '/favicon.ico') return { status: 204, type: 'image/x-icon', body: Buffer.alloc(0) }
-    if (path !== '/' && path !== '/api/status' && path !== '/api/runs') return undefined
+    if (path !== '/' && path !== '/api/status' && path !== '/api/runs' && path !== '/api/backup') return undefined
+    if (opts.auth && !authorized(req, opts.auth)) {
+      const reply =
+        path === '/'
+          ? html(401, 'Login required', 'This status page is protected by STATUS_AUTH: log in with its token or user.')
+          : json(401, {
+              error: 'unauthorized: send the STATUS_AUTH token (Authorization: Bearer …) or its user:password',
+            })
+      return { ...reply, headers: { 'www-authenticate': CHALLENGE } }
+    }
+    if (path === '/api/backup') return backupNow(req, url, opts)
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return { ...json(405, { error: 'method not allowed: use GET' }), headers: { allow: 'GET, HEAD' } }
     await opts.history.refresh()
@@ -55,9 +73,40 @@ export function pageRoutes(opts: PageOptions): (req: IncomingMessage, url: URL) 
       runs: selectRuns(opts.history.entries, q),
       query: q,
       sources: opts.sources,
-      canBackup: false,
+      canBackup: opts.auth !== undefined && opts.backupNow !== undefined,
+      ...(url.searchParams.get('started')
+        ? {
+            notice: `A backup of ${url.searchParams.get('started')} was started: reload in a moment to see it in the history.`,
+          }
+        : {}),
       now,
     })
     return { status: 200, type: HTML_TYPE, body }
   }
+}
+
+/** `POST /api/backup?source=<label>`: only with STATUS_AUTH set (checked above), from this page's origin. */
+function backupNow(req: IncomingMessage, url: URL, opts: PageOptions): Reply {
+  const browser = (req.headers.accept ?? '').includes('text/html')
+  const answer = (status: number, message: string, extra: Record<string, unknown> = {}): Reply =>
+    browser
+      ? html(status, status < 300 ? 'Backup started' : 'Backup not started', message)
+      : json(status, status < 300 ? { ...extra, message } : { error: message })
+  if (req.method !== 'POST') return { ...answer(405, 'method not allowed: use POST'), headers: { allow: 'POST' } }
+  if (!opts.auth || !opts.backupNow)
+    return answer(403, 'the status page is read-only: set STATUS_AUTH_FILE to allow "back up now"')
+  if (!sameOrigin(req)) return answer(403, 'refused: the request came from another site')
+  const source = url.searchParams.get('source') ?? ''
+  if (!opts.sources.includes(source))
+    return answer(404, `unknown source "${source}": configured sources are ${opts.sources.join(', ')}`)
+  const result = opts.backupNow(source)
+  if (!result.started) return answer(409, result.reason)
+  if (browser)
+    return {
+      status: 303,
+      type: 'text/plain; charset=utf-8',
+      body: '',
+      headers: { location: `/?started=${encodeURIComponent(source)}` },
+    }
+  return answer(202, `a backup of ${source} was started`, { source })
 }
