@@ -10,6 +10,7 @@ import { cronFor } from '../config/schedule.js'
 import type { Config } from '../config/types.js'
 import { notifyRun } from '../notify/index.js'
 import { prepareBackupDir } from '../config/backup-dir.js'
+import { pingRunEnd, sendPing } from '../notify/ping.js'
 import { runBackups } from '../pipeline/run.js'
 import { startDrillSchedule } from '../restore/drill-run.js'
 import { sweepScratch } from '../restore/scratch.js'
@@ -61,6 +62,8 @@ export async function runDaemon(config: Config, logger: Logger, shutdown: AbortS
         signal: runAbort.signal,
         logger,
       })
+      // Once the lock is held: the time the ping service measures is the run's, not the wait's.
+      await sendPing(config.notify.ping, 'start', logger)
       try {
         await sweepScratch(config, logger, runAbort.signal)
         record = (await runBackups({ config, logger, trigger, signal: runAbort.signal, only })).record
@@ -93,7 +96,7 @@ export async function runDaemon(config: Config, logger: Logger, shutdown: AbortS
     }
     // After the lock is released: a mail server that hangs for its timeouts must not hold up a
     // manual `dbkeeper backup`, which would exit 3 meanwhile.
-    await notifyRun(record, config, logger)
+    await Promise.all([notifyRun(record, config, logger), pingRunEnd(config.notify.ping, record, logger)])
     const next = cron.nextRun()
     if (next && !shutdown.aborted)
       logger.info({ next: next.toISOString() }, `next scheduled run at ${next.toISOString()}`)

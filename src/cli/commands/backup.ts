@@ -3,6 +3,7 @@ import { acquireLock } from '../../catalog/lock.js'
 import { printable } from '../../runtime/printable.js'
 import { notifyRun } from '../../notify/index.js'
 import { prepareBackupDir } from '../../config/backup-dir.js'
+import { pingRunEnd, sendPing } from '../../notify/ping.js'
 import { runBackups, selectSources, type DatabaseOutcome, type RunReport } from '../../pipeline/run.js'
 import { formatBytes, formatDuration } from '../../pipeline/progress.js'
 import { sweepScratch } from '../../restore/scratch.js'
@@ -123,6 +124,8 @@ Exit codes: 0 all backups proven, 1 at least one failed (the others still ran),
       signal: ctx.signal,
       logger: ctx.logger,
     })
+    // After the lock: a run refused with exit 3 never started, and must not leave a /start unanswered.
+    await sendPing(ctx.config.notify.ping, 'start', ctx.logger)
     let report: RunReport
     try {
       // Killed drills' and restores' scratch databases, next to the debris of killed runs: under the lock.
@@ -139,7 +142,10 @@ Exit codes: 0 all backups proven, 1 at least one failed (the others still ran),
       await lock.release()
     }
     // A manual run alerts like a scheduled one: a failed `docker exec … backup` is still a failure.
-    await notifyRun(report.record, ctx.config, ctx.logger)
+    await Promise.all([
+      notifyRun(report.record, ctx.config, ctx.logger),
+      pingRunEnd(ctx.config.notify.ping, report.record, ctx.logger),
+    ])
     if (values.json) ctx.print(JSON.stringify(toBackupJson(report), null, 2))
     else {
       for (const o of report.outcomes) ctx.print(describeOutcome(o))
