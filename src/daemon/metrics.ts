@@ -55,6 +55,18 @@ export function createBackupMetrics(history: MetricsHistory = { runs: [] }): Bac
     labelNames: LABELS,
     registers: [registry],
   })
+  const lastBackupDuration = new Gauge({
+    name: 'dbkeeper_last_backup_duration_seconds',
+    help: 'How long the newest proven backup of each database took (dump, compression, read-back proof).',
+    labelNames: LABELS,
+    registers: [registry],
+  })
+  const backupsTotal = new Counter({
+    name: 'dbkeeper_backups_total',
+    help: 'Database backups finished since the process started, by outcome (ok, failed); database "*" is a source that failed before any database.',
+    labelNames: [...LABELS, 'outcome'],
+    registers: [registry],
+  })
   const lastDuration = new Gauge({
     name: 'dbkeeper_last_run_duration_seconds',
     help: 'Wall-clock duration of the last finished run (all databases).',
@@ -126,13 +138,27 @@ export function createBackupMetrics(history: MetricsHistory = { runs: [] }): Bac
 
   /** Keeps the newest value only: history is replayed in any order, and a manual run may finish late. */
   const newest = new Map<string, number>()
-  function setSuccess(source: string, database: string, atSeconds: number, size: number | undefined): void {
+  function setSuccess(
+    source: string,
+    database: string,
+    atSeconds: number,
+    size: number | undefined,
+    durationMs: number | undefined,
+  ): void {
     const key = `${source}/${database}`
     if ((newest.get(key) ?? -Infinity) > atSeconds) return
     newest.set(key, atSeconds)
     lastSuccess.set({ source, database }, atSeconds)
     if (size !== undefined) lastSize.set({ source, database }, size)
+    if (durationMs !== undefined) lastBackupDuration.set({ source, database }, durationMs / 1000)
+    zeroCounters(source, database)
+  }
+
+  /** Known series start at 0, so that the first failure after a restart is an increase. */
+  function zeroCounters(source: string, database: string): void {
     failuresTotal.inc({ source, database }, 0)
+    backupsTotal.inc({ source, database, outcome: 'ok' }, 0)
+    backupsTotal.inc({ source, database, outcome: 'failed' }, 0)
   }
 
   /**
@@ -157,8 +183,8 @@ export function createBackupMetrics(history: MetricsHistory = { runs: [] }): Bac
       lastDuration.set(Math.max(0, finished - Date.parse(record.startedAt) / 1000))
     }
     for (const r of record.results) {
-      if (r.ok && r.id !== undefined) setSuccess(r.source, r.database, finishedAt(r, record), r.size)
-      else failuresTotal.inc({ source: r.source, database: r.database }, 0)
+      if (r.ok && r.id !== undefined) setSuccess(r.source, r.database, finishedAt(r, record), r.size, r.durationMs)
+      else zeroCounters(r.source, r.database)
       applyOffsite(r, finishedAt(r, record), count)
     }
   }
@@ -192,10 +218,10 @@ export function createBackupMetrics(history: MetricsHistory = { runs: [] }): Bac
   // The history is read at start: "the future" is judged by the clock at start.
   for (const entry of latestProvenBackups(history.backups ?? [], new Date()).values()) {
     const m = entry.manifest
-    setSuccess(m.source, m.database, Date.parse(m.finishedAt) / 1000, m.compressed.size)
+    setSuccess(m.source, m.database, Date.parse(m.finishedAt) / 1000, m.compressed.size, m.durationMs)
   }
   for (const d of history.databases ?? []) {
-    failuresTotal.inc({ source: d.source, database: d.database }, 0)
+    zeroCounters(d.source, d.database)
     drillFailuresTotal.inc({ source: d.source, database: d.database }, 0)
   }
   runsTotal.inc(0)
@@ -213,7 +239,10 @@ export function createBackupMetrics(history: MetricsHistory = { runs: [] }): Bac
     }
     applyGauges(record, true)
     runsTotal.inc()
-    for (const r of record.results) if (!r.ok) failuresTotal.inc({ source: r.source, database: r.database })
+    for (const r of record.results) {
+      if (!r.ok) failuresTotal.inc({ source: r.source, database: r.database })
+      backupsTotal.inc({ source: r.source, database: r.database, outcome: r.ok ? 'ok' : 'failed' })
+    }
   }
   return {
     registry,

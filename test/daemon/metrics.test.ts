@@ -155,3 +155,30 @@ describe('off-site series per target', () => {
     expect(metricValue(text, `dbkeeper_offsite_failures_total${label('S3')}`)).toBe(0)
   })
 })
+
+describe('dbkeeper_backups_total and dbkeeper_last_backup_duration_seconds', () => {
+  it('counts backups by source, database and outcome, and keeps the newest proven backup’s duration and size', async () => {
+    const m = createBackupMetrics({ runs: [], databases: [{ source: 'app', database: 'shop' }] })
+    const before = await m.registry.metrics()
+    expect(metricValue(before, `dbkeeper_backups_total{${shop},outcome="ok"}`)).toBe(0)
+    expect(metricValue(before, `dbkeeper_backups_total{${shop},outcome="failed"}`)).toBe(0)
+    m.observeRun(
+      fakeRun(at(10), [
+        { source: 'app', database: 'shop', id: 'shop_1', size: 500, durationMs: 4000 },
+        { source: 'app', database: 'crm', ok: false, error: { code: 'AUTH', message: 'denied' } },
+      ]),
+    )
+    m.observeRun(fakeRun(at(20), [{ source: 'app', database: 'shop', id: 'shop_2', size: 700, durationMs: 6500 }]))
+    m.observeRun(
+      fakeRun(at(30), [{ source: 'app', database: 'shop', ok: false, error: { code: 'CONNECT', message: 'x' } }]),
+    )
+    const text = await m.registry.metrics()
+    expect(metricValue(text, `dbkeeper_backups_total{${shop},outcome="ok"}`)).toBe(2)
+    expect(metricValue(text, `dbkeeper_backups_total{${shop},outcome="failed"}`)).toBe(1)
+    expect(metricValue(text, `dbkeeper_backups_total{${crm},outcome="failed"}`)).toBe(1)
+    expect(metricValue(text, `dbkeeper_backups_total{${crm},outcome="ok"}`)).toBe(0)
+    // The failure at 30 min leaves the gauges of the newest proven backup (20 min) alone.
+    expect(metricValue(text, `dbkeeper_last_backup_duration_seconds{${shop}}`)).toBe(6.5)
+    expect(metricValue(text, `dbkeeper_last_backup_size_bytes{${shop}}`)).toBe(700)
+  })
+})
