@@ -4,11 +4,16 @@
  * its stylesheet. No framework: a few hundred bytes of CSS keep it readable on a phone.
  */
 import { formatDuration } from '../../runtime/duration.js'
+import { scrubSecrets } from '../../runtime/secrets.js'
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 
+/**
+ * Scrubbed, then escaped: the answer's own scrub comes too late for a secret holding `"` or `&`,
+ * which escaping has turned into `&quot;` or `&amp;` by then.
+ */
 export function esc(text: string | number): string {
-  return String(text).replace(/[&<>"']/g, (c) => ENTITIES[c]!)
+  return scrubSecrets(String(text)).replace(/[&<>"']/g, (c) => ENTITIES[c]!)
 }
 
 /** `2026-12-05 06:00 UTC`: the page is read from anywhere; the journal's times are UTC. */
