@@ -15,8 +15,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 RESULTS=.vitest-results.json
 # Debian packages the tests need: the dump tools, the server binaries for the private instances,
-# the compressors, and shellcheck for scripts/*.sh.
-PACKAGES=(mariadb-server mariadb-client postgresql postgresql-client sqlite3 gzip zstd pigz shellcheck)
+# the compressors, shellcheck for scripts/*.sh, and chromium for the status page's browser test.
+PACKAGES=(mariadb-server mariadb-client postgresql postgresql-client sqlite3 gzip zstd pigz shellcheck chromium)
 
 summary_printed=0
 

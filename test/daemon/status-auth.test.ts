@@ -55,7 +55,9 @@ describe('STATUS_AUTH_FILE with a token, on the daemon', () => {
       for (const path of ['/', '/api/status', '/api/runs']) {
         const refused = await fetch(url(path))
         expect(refused.status, path).toBe(401)
-        expect(refused.headers.get('www-authenticate')).toBe('Basic realm="dbkeeper status", charset="UTF-8"')
+        expect(refused.headers.get('www-authenticate')).toBe(
+          path === '/' ? 'Basic realm="dbkeeper status", charset="UTF-8"' : 'Bearer realm="dbkeeper status"',
+        )
         expect((await fetch(url(path), { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status).toBe(
           401,
         )

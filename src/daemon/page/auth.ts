@@ -8,8 +8,13 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { StatusAuth } from '../../config/daemon.js'
 
-/** What a 401 answer carries: browsers show their login prompt for it. */
+/** What a 401 answer of the page carries: browsers show their login prompt for it. */
 export const CHALLENGE = 'Basic realm="dbkeeper status", charset="UTF-8"'
+/**
+ * The API's 401 asks for the token: a Basic challenge there would make a browser's script (or a
+ * headless browser) stop at a login prompt instead of seeing the 401.
+ */
+export const API_CHALLENGE = 'Bearer realm="dbkeeper status"'
 
 export function authorized(req: IncomingMessage, auth: StatusAuth): boolean {
   const header = req.headers.authorization ?? ''

@@ -9,7 +9,7 @@ import type { Reply } from '../http.js'
 import type { RunHistory } from '../run-history.js'
 import { parseRunsQuery, selectRuns, statusView } from './api.js'
 import { assetReply } from './assets.js'
-import { authorized, CHALLENGE, sameOrigin } from './auth.js'
+import { API_CHALLENGE, authorized, CHALLENGE, sameOrigin } from './auth.js'
 import { esc, frame } from './html.js'
 import { renderPage } from './render.js'
 
@@ -52,7 +52,7 @@ export function pageRoutes(opts: PageOptions): (req: IncomingMessage, url: URL) 
           : json(401, {
               error: 'unauthorized: send the STATUS_AUTH token (Authorization: Bearer …) or its user:password',
             })
-      return { ...reply, headers: { 'www-authenticate': CHALLENGE } }
+      return { ...reply, headers: { 'www-authenticate': path === '/' ? CHALLENGE : API_CHALLENGE } }
     }
     if (path === '/api/backup') return backupNow(req, url, opts)
     if (req.method !== 'GET' && req.method !== 'HEAD')
