@@ -1,6 +1,6 @@
 /**
- * Follows the run journal like `tail -F`: the history once at start (the rotated files, then the
- * current one), afterwards only the bytes appended since the last look. A rotation (runs.jsonl
+ * Follows the run journal like `tail -F`: the history once at start (its last runs, read from the
+ * end backwards), afterwards only the bytes appended since the last look. A rotation (runs.jsonl
  * renamed to runs.1.jsonl, a new runs.jsonl begun) is noticed by the inode: the rest of the old file
  * is read from where we were, then the new one from its start. Each poll costs one stat when
  * nothing changed, so the page, /healthz and /metrics can look before every answer.
@@ -23,20 +23,29 @@ export class JournalTail {
     this.current = join(stateDir, 'runs.jsonl')
   }
 
-  /** The whole history, oldest first: the rotated files (read once, here), then the current file. */
-  async start(): Promise<RunRecord[]> {
-    const rotated = (await journalFiles(this.stateDir)).filter((f) => f !== this.current).reverse()
-    const out: RunRecord[] = []
-    for (const file of rotated) {
-      const newestFirst: RunRecord[] = []
+  /**
+   * The last `limit` runs, oldest first, read from the journal's end backwards (a journal of any
+   * size, even one from before rotation, costs the same); following starts at the size seen here.
+   * A line appended meanwhile may come again from the next poll: callers drop runs seen before.
+   */
+  async start(limit: number): Promise<RunRecord[]> {
+    const now = await stat(this.current).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined
+      throw error
+    })
+    if (now) {
+      this.ino = now.ino
+      this.offset = now.size
+    }
+    const newestFirst: RunRecord[] = []
+    for (const file of await journalFiles(this.stateDir)) {
       for await (const line of linesBackward(file)) {
+        if (newestFirst.length >= limit) return newestFirst.reverse()
         const rec = parseRunRecord(line)
         if (rec) newestFirst.push(rec)
       }
-      out.push(...newestFirst.reverse())
     }
-    out.push(...(await this.poll()))
-    return out
+    return newestFirst.reverse()
   }
 
   /**

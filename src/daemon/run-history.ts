@@ -57,7 +57,7 @@ export class RunHistory {
   /** Reads the journal's whole history and the catalog once. */
   static async open(config: StatusConfig): Promise<RunHistory> {
     const h = new RunHistory(config)
-    h.add(await h.tail.start())
+    h.add(await h.tail.start(MAX_RUNS))
     await h.relist()
     return h
   }

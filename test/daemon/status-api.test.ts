@@ -53,7 +53,7 @@ beforeAll(async () => {
   ;({ entries } = await writeRunHistory(dir, { databases: SOURCES, days: 365 }))
   const config = parseConfig(yearEnv(dir, await freePort()))
   obs = (
-    await timed('start (whole journal read once)', () =>
+    await timed('start (the journal read once, from its end)', () =>
       startObservability(config, captureLogger().logger, { host: '127.0.0.1' }),
     )
   ).value
