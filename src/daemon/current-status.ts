@@ -8,8 +8,9 @@ import { computeStatus, type Status } from './status.js'
 export type StatusConfig = Pick<Config, 'backupDir' | 'sources' | 'tz' | 'daemon'>
 
 /**
- * Reads the journal and the catalog on every call (cheap: one line per run, one small manifest per
- * backup), so that `status`, `/healthz` and a manual run in another process always agree.
+ * Reads the journal and the catalog on every call: right for `dbkeeper status`, a process that
+ * asks once. The daemon answers /healthz from its in-memory history instead (run-history.ts), which
+ * computes the same Status from the same journal and catalog.
  */
 export async function readStatus(config: StatusConfig, now = new Date()): Promise<Status> {
   const [runs, backups] = await Promise.all([readRuns(config.backupDir), listBackups(config.backupDir)])

@@ -1,7 +1,8 @@
 /**
  * The health and metrics endpoints on node:http: `GET /healthz` (200 healthy / 503 not, with the
- * status JSON) and `GET /metrics` (Prometheus text). Read-only, no secrets in either: the status
- * holds error messages, which go through scrubSecrets like every other output.
+ * status JSON) and `GET /metrics` (Prometheus text); every other path goes to `app` (the status
+ * page, page/routes.ts). No secrets in any answer: the status holds error messages, which go
+ * through scrubSecrets like every other output.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
