@@ -81,7 +81,9 @@ describe('GET /api/status and /api/runs on a year of six-hourly runs of 20 datab
     expect(orders.offsite).toBeNull()
     // What the charts ask for: 90 days of successful backups of every database.
     const since = new Date(Date.now() - 90 * 86_400_000).toISOString()
-    const runs = await get<{ runs: HistoryEntry[] }>(`/api/runs?outcome=ok&kind=backup&limit=20000&since=${since}`)
+    const runs = await get<{ runs: HistoryEntry[] }>(
+      `/api/runs?outcome=ok&kind=backup&limit=20000&fields=runId,source,database,startedAt,size,durationMs&since=${since}`,
+    )
     expect(runs.value.runs.length).toBeGreaterThan(7000)
     const failed = await get<{ runs: HistoryEntry[] }>('/api/runs?source=crm&outcome=failed&limit=1000')
     expect(failed.value.runs.length).toBeGreaterThan(10)
@@ -99,6 +101,15 @@ describe('GET /api/status and /api/runs on a year of six-hourly runs of 20 datab
     expect(bad.status).toBe(400)
     expect(await bad.json()).toEqual({ error: 'bad query: outcome: expected ok or failed, got "maybe"' })
     expect((await fetch(`${base()}/api/runs?limit=0`)).status).toBe(400)
+    const fields = await fetch(`${base()}/api/runs?fields=size,password`)
+    expect(fields.status).toBe(400)
+    expect(((await fields.json()) as { error: string }).error).toMatch(
+      /^bad query: fields: expected names among runId, .*got "password"$/,
+    )
+    const picked = (await (await fetch(`${base()}/api/runs?limit=1&outcome=ok&fields=source,size`)).json()) as {
+      runs: object[]
+    }
+    expect(Object.keys(picked.runs[0]!)).toEqual(['source', 'size'])
   })
 
   it('answers from memory and follows the journal: new runs appear, rotated-away history stays', async () => {

@@ -10,7 +10,8 @@ export const CHARTS_SCRIPT = `'use strict';
   var days = Number(root.getAttribute('data-days')) || 90;
   var since = new Date(Date.now() - days * 86400000).toISOString();
   var palette = ['#1f77b4','#d62728','#2ca02c','#ff7f0e','#9467bd','#8c564b','#e377c2','#7f7f7f','#bcbd22','#17becf'];
-  fetch('/api/runs?kind=backup&outcome=ok&limit=20000&since=' + encodeURIComponent(since), { credentials: 'same-origin' })
+  var fields = 'runId,source,database,startedAt,size,durationMs';
+  fetch('/api/runs?kind=backup&outcome=ok&limit=20000&fields=' + fields + '&since=' + encodeURIComponent(since), { credentials: 'same-origin' })
     .then(function (r) { if (!r.ok) throw new Error('/api/runs answered ' + r.status); return r.json(); })
     .then(function (body) { draw(body.runs); })
     .catch(function (e) { root.insertAdjacentHTML('beforeend', '<p class="failing"></p>'); root.lastChild.textContent = 'Charts unavailable: ' + e.message; });

@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { StatusAuth } from '../../config/daemon.js'
 import type { Reply } from '../http.js'
-import type { RunHistory } from '../run-history.js'
+import type { HistoryEntry, RunHistory } from '../run-history.js'
 import { parseRunsQuery, selectRuns, statusView } from './api.js'
 import { assetReply } from './assets.js'
 import { API_CHALLENGE, authorized, CHALLENGE, sameOrigin } from './auth.js'
@@ -70,7 +70,7 @@ export function pageRoutes(opts: PageOptions): (req: IncomingMessage, url: URL) 
     const now = new Date()
     const body = renderPage({
       view: statusView(opts.history.status(now), opts.history.entries),
-      runs: selectRuns(opts.history.entries, q),
+      runs: selectRuns(opts.history.entries, { ...q, fields: undefined }) as HistoryEntry[],
       query: q,
       sources: opts.sources,
       canBackup: opts.auth !== undefined && opts.backupNow !== undefined,
