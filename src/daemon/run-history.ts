@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path'
 import { listBackups, type CatalogEntry } from '../catalog/catalog.js'
-import { isDrill, type RunRecord } from '../catalog/journal.js'
+import { isDrill, type DatabaseResult, type OffsiteResult, type RunRecord } from '../catalog/journal.js'
 import { STATE_DIR } from '../catalog/naming.js'
 import { nextRuns } from '../config/schedule.js'
 import { scrubSecrets } from '../runtime/secrets.js'
@@ -36,8 +36,11 @@ export interface HistoryEntry {
   size?: number
   rawSize?: number
   error?: { code: string; message: string; hint?: string }
-  /** Whether the off-site copy of this backup was confirmed; absent when S3 is not configured. */
-  offsite?: { ok: boolean; error?: string; hint?: string }
+  /**
+   * Whether the off-site copies of this backup were confirmed on every target; absent when S3 is
+   * not configured. `targets` names each target and its outcome (`S3`, `S3_2`, …).
+   */
+  offsite?: { ok: boolean; error?: string; hint?: string; targets?: { target: string; ok: boolean }[] }
 }
 
 export class RunHistory {
@@ -151,14 +154,24 @@ export function entriesOf(run: RunRecord): HistoryEntry[] {
           },
         }
       : {}),
-    ...(r.offsite
-      ? {
-          offsite: {
-            ok: r.offsite.ok,
-            ...(r.offsite.error ? { error: scrubSecrets(r.offsite.error) } : {}),
-            ...(r.offsite.hint ? { hint: scrubSecrets(r.offsite.hint) } : {}),
-          },
-        }
-      : {}),
+    ...offsiteOf(r),
   }))
+}
+
+/** Every target's outcome as one: ok only when each target confirmed its copy; failures named by target. */
+function offsiteOf(r: DatabaseResult): Pick<HistoryEntry, 'offsite'> {
+  const all = r.offsites ?? (r.offsite ? [r.offsite] : [])
+  if (all.length === 0) return {}
+  const failed = all.filter((o) => !o.ok)
+  const named = (o: OffsiteResult, text: string) => (all.length > 1 ? `${o.target ?? 'S3'}: ${text}` : text)
+  const error = failed.flatMap((o) => (o.error ? [named(o, scrubSecrets(o.error))] : [])).join('; ')
+  const hint = [...new Set(failed.flatMap((o) => (o.hint ? [scrubSecrets(o.hint)] : [])))].join(' ')
+  return {
+    offsite: {
+      ok: failed.length === 0,
+      ...(error ? { error } : {}),
+      ...(hint ? { hint } : {}),
+      targets: all.map((o) => ({ target: o.target ?? 'S3', ok: o.ok })),
+    },
+  }
 }

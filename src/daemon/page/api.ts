@@ -12,8 +12,8 @@ export type DatabaseState = 'ok' | 'failing' | 'stale'
 
 export interface DatabaseView extends DatabaseStatus {
   state: DatabaseState
-  /** The newest backup attempt's off-site copy; null when none was tried (S3 not configured). */
-  offsite: { ok: boolean; at: string; error?: string; hint?: string } | null
+  /** The newest backup attempt's off-site copies, every target's; null when none was tried (S3 not configured). */
+  offsite: (NonNullable<HistoryEntry['offsite']> & { at: string }) | null
   /** The newest successful backup's size and duration, as the journal recorded them. */
   lastBackup: { at: string; size: number | null; durationMs: number } | null
 }

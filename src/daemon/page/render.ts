@@ -87,7 +87,7 @@ function databaseCells(d: DatabaseView, m: PageModel): string {
     : '—'
   const offsite = d.offsite
     ? d.offsite.ok
-      ? `<span class="ok">copied</span> ${when(d.offsite.at)}`
+      ? `<span class="ok">copied</span>${targetsOf(d.offsite)} ${when(d.offsite.at)}`
       : `<span class="failing">failed</span> ${when(d.offsite.at)}: ${esc(d.offsite.error ?? '')}${
           d.offsite.hint ? `<br><span class="hint">Next step: ${esc(d.offsite.hint)}</span>` : ''
         }`
@@ -129,4 +129,9 @@ function historySection(m: PageModel): string {
 ${rows.length > 0 ? rows.join('\n') : '<tr><td colspan="8" class="muted">no run matches</td></tr>'}
 </tbody></table></div>
 <p class="muted">The newest ${q.limit} entries that match; more with <code>?limit=</code> (up to 20000).</p>`
+}
+
+/** ` to S3, S3_2` when there are several targets; nothing for one. */
+function targetsOf(o: { targets?: { target: string }[] }): string {
+  return o.targets && o.targets.length > 1 ? ` to ${esc(o.targets.map((t) => t.target).join(', '))}` : ''
 }
