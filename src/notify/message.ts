@@ -12,6 +12,7 @@ import { databaseKey, latestProvenBackups } from '../catalog/latest.js'
 import { formatDuration } from '../runtime/duration.js'
 import { scrubOutput, scrubSecrets } from '../runtime/secrets.js'
 import { drillNextSteps, nextSteps } from './next-steps.js'
+import { binaryBytes } from '../runtime/bytes.js'
 
 export interface LastGoodBackup {
   database: string
@@ -198,7 +199,7 @@ function textOf(f: AlertFacts): string {
   for (const e of f.runErrors) lines.push(`RUN ERROR  ${e.code}: ${indent(e.message)}`, '')
   for (const s of f.succeeded)
     lines.push(
-      `OK      ${s.source}/${s.database}${s.id ? `  ${s.id}` : ''}${s.size === undefined ? '' : `  (${formatBytes(s.size)})`}`,
+      `OK      ${s.source}/${s.database}${s.id ? `  ${s.id}` : ''}${s.size === undefined ? '' : `  (${binaryBytes(s.size)})`}`,
     )
   if (f.succeeded.length > 0) lines.push('')
   lines.push(...closingLines(f))
@@ -223,17 +224,6 @@ function closingLines(f: AlertFacts): string[] {
 /** Continuation lines of a multi-line message (a tool's stderr tail) line up under the first. */
 function indent(text: string): string {
   return text.replace(/\r?\n/g, '\n         ')
-}
-
-function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let v = n
-  let i = 0
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024
-    i++
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`
 }
 
 /**

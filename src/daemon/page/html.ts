@@ -5,6 +5,7 @@
  */
 import { formatDuration } from '../../runtime/duration.js'
 import { scrubSecrets } from '../../runtime/secrets.js'
+import { binaryBytes } from '../../runtime/bytes.js'
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
 
@@ -31,15 +32,7 @@ export function ago(iso: string, now: Date): string {
 }
 
 export function bytes(n: number | null | undefined): string {
-  if (n === null || n === undefined) return '—'
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let v = n
-  let u = 0
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024
-    u++
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`
+  return n === null || n === undefined ? '—' : binaryBytes(n)
 }
 
 export function seconds(ms: number): string {
