@@ -4,6 +4,7 @@ import { registerPublic, Secret } from '../runtime/secrets.js'
 import { readBackupDir } from './backup-dir.js'
 import { CODECS, COMPRESSION_KINDS, DEFAULT_COMPRESSION, compressionAliases } from './codecs.js'
 import { readDaemonConfig, readNotifyConfig } from './daemon.js'
+import { readEncryptionConfig } from './encryption.js'
 import { SOURCE_VAR, unknownVariables, type KnownVariables } from './known.js'
 import { EnvReader, formatProblem, type ConfigProblem, type Env, type FileReader } from './reader.js'
 import { isEmptyPolicy, readGlobalRetention } from './retention.js'
@@ -75,6 +76,7 @@ function readConfig(
         expected: levels.expected,
       })!
     : 0
+  const { encryption, keys: decryption } = readEncryptionConfig(r, readFile)
   const logLevel = r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info')
   const logFormatRaw = r.raw('LOG_FORMAT')
   const logFormat = logFormatRaw === undefined ? undefined : r.oneOf('LOG_FORMAT', ['json', 'pretty'] as const, 'json')
@@ -121,6 +123,8 @@ function readConfig(
   const config: Config = Object.freeze({
     backupDir,
     compression: Object.freeze({ kind, level }),
+    ...(encryption ? { encryption } : {}),
+    decryption,
     log: Object.freeze({ level: logLevel, format: logFormat }),
     tz,
     retention: Object.freeze(retention),

@@ -86,6 +86,22 @@ export class EnvReader {
   }
 
   /**
+   * The text of the file named by variable `name` (a list of public keys, a key file), or
+   * undefined with a problem naming the variable when it cannot be read.
+   */
+  fileText(name: string, expected: string): string | undefined {
+    const path = this.raw(name)
+    if (path === undefined) return undefined
+    try {
+      return this.readFile(path)
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable'
+      this.problem(name, path, `${expected} (${code})`)
+      return undefined
+    }
+  }
+
+  /**
    * A secret from `NAME` or from the file named by `NAME_FILE` (Docker secrets). Setting both is a
    * problem: which one wins would be a guess. One trailing newline of the file is dropped.
    */

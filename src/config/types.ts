@@ -2,6 +2,9 @@ import type { LogFormat, LogLevel } from '../runtime/logger.js'
 import type { Secret } from '../runtime/secrets.js'
 import type { CompressionKind } from './codecs.js'
 import type { DaemonConfig, NotifyConfig } from './daemon.js'
+import type { DecryptionKeys, EncryptionConfig } from './encryption.js'
+
+export type { DecryptionKeys, EncryptionConfig } from './encryption.js'
 
 export type EngineKind = 'mysql' | 'postgres' | 'sqlite'
 /** The compression kinds are the rows of the codec table (codecs.ts). */
@@ -47,6 +50,10 @@ export interface SourceConfig {
 export interface Config {
   readonly backupDir: string
   readonly compression: { readonly kind: CompressionKind; readonly level: number }
+  /** ENCRYPTION=age: the stage after compression; absent when backups are not encrypted. */
+  readonly encryption?: EncryptionConfig
+  /** What reads encrypted backups (AGE_IDENTITY_FILE, the passphrase); empty when none is set. */
+  readonly decryption: DecryptionKeys
   readonly log: { readonly level: LogLevel; readonly format: LogFormat | undefined }
   readonly tz: string
   readonly retention: Readonly<RetentionPolicy>

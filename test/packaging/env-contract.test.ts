@@ -106,7 +106,8 @@ function parseComposeBackupEnv(text: string): Shipped {
 /** What an operator gets by uncommenting every example: a name's _FILE form wins over it. */
 function allSwitchedOn({ active, commented }: Shipped): Env {
   const env: Record<string, string> = Object.fromEntries(active)
-  for (const [name, value] of commented) if (value !== '' && !commented.has(`${name}_FILE`)) env[name] = value
+  // A _FILE example with a value stands for its variable; an empty one (AGE_RECIPIENTS_FILE) is only named.
+  for (const [name, value] of commented) if (value !== '' && !commented.get(`${name}_FILE`)) env[name] = value
   return env
 }
 
