@@ -1,3 +1,4 @@
+import type { EncryptionKind } from '../config/codecs.js'
 import type { CompressionKind, EngineKind } from '../config/types.js'
 import type { RestoreNeeds, TableInfo } from '../engines/engine.js'
 
@@ -32,6 +33,12 @@ export interface Manifest {
    * it; a manifest without that field is a chain of this one stage.
    */
   compression: { kind: CompressionKind; level: number }
+  /**
+   * The encryption stage after the compression (config/codecs.ts), absent when the backup is not
+   * encrypted. `compressed` is then the file, the ciphertext; `encryption.plaintext` the
+   * compressed stream before encryption. Never a private key or a passphrase.
+   */
+  encryption?: ManifestEncryption
   tables: TableInfo[]
   /** What a restore needs of the target server (engine.ts RestoreNeeds); absent in older manifests. */
   restoreNeeds?: RestoreNeeds
@@ -43,6 +50,21 @@ export interface Manifest {
   sqlite?: { path: string }
   verification: { ok: true; at: string; method: string }
   locations: { local?: string; s3?: string }
+}
+
+export interface ManifestEncryption {
+  kind: EncryptionKind
+  /** The public keys (age1…) the file was encrypted to; empty in passphrase mode. */
+  recipients: string[]
+  /** true: encrypted to a passphrase (scrypt) instead of recipients. */
+  passphrase?: boolean
+  /** The compressed stream before encryption: size and sha256. */
+  plaintext: { size: number; sha256: string }
+  /**
+   * How the read-back decrypted it: `ephemeral recipient` (one more X25519 stanza, for a key
+   * that lived only in memory during the backup and was then forgotten), or `passphrase`.
+   */
+  readBack: 'ephemeral recipient' | 'passphrase'
 }
 
 const REQUIRED_STRINGS = ['id', 'source', 'engine', 'database', 'file', 'startedAt', 'finishedAt'] as const
@@ -74,6 +96,16 @@ export function decodeManifest(text: string): { manifest: Manifest } | { error: 
   // backup is listed, and reading it is refused naming the kind (pipeline/compression.ts compressionOf).
   if (typeof m.compression?.kind !== 'string' || typeof m.compression.level !== 'number')
     return { error: 'the manifest has no compression' }
+  if (m.encryption !== undefined) {
+    const e = m.encryption as Partial<ManifestEncryption> | null
+    if (
+      typeof e?.kind !== 'string' ||
+      !Array.isArray(e.recipients) ||
+      !e.recipients.every((r) => typeof r === 'string') ||
+      !isDigest(e.plaintext)
+    )
+      return { error: 'the manifest has an encryption without its kind, recipients or plaintext checksum' }
+  }
   if (typeof m.tool?.name !== 'string' || typeof m.tool.version !== 'string' || !Array.isArray(m.tool.options))
     return { error: 'the manifest has no dump tool' }
   if (typeof m.server?.version !== 'string') return { error: 'the manifest has no server version' }

@@ -1,13 +1,13 @@
 /**
  * File names on the volume, pure. A backup of database D of source S taken at T (UTC) is
- *   <dir>/<S>/<enc(D)>/<enc(D)>_<yyyymmddThhmmssZ>.<sql|db|dump>[.gz|.zst]
- * (the compression extensions are those of the codec table, config/codecs.ts),
+ *   <dir>/<S>/<enc(D)>/<enc(D)>_<yyyymmddThhmmssZ>.<sql|db|dump>[.gz|.zst][.age]
+ * (the compression and encryption extensions are those of the codec table, config/codecs.ts),
  * with its commit marker `<data>.manifest.json` and `<data>.sha256` (for `sha256sum -c`).
  * Temporary files are `.<final name>.dbk-tmp`: the only names a run creates before a backup is proven.
  */
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
-import { CODECS, COMPRESSION_KINDS } from '../config/codecs.js'
+import { CODECS, COMPRESSION_KINDS, ENCRYPTION_KINDS } from '../config/codecs.js'
 import { TEMP_SUFFIX } from '../storage/local/names.js'
 
 export const MANIFEST_SUFFIX = '.manifest.json'
@@ -21,7 +21,11 @@ const COMPRESSION_EXTS = COMPRESSION_KINDS.map((k) => CODECS[k].ext)
   .filter((ext) => ext !== '')
   .map(escapeRegExp)
   .join('|')
-export const DATA_FILE_PATTERN = new RegExp(`^(.+)_(\\d{8}T\\d{6}Z)\\.(sql|db|dump)(${COMPRESSION_EXTS})?$`)
+/** `\.age`: the extension of every encryption. */
+const ENCRYPTION_EXTS = ENCRYPTION_KINDS.map((k) => escapeRegExp(CODECS[k].ext)).join('|')
+export const DATA_FILE_PATTERN = new RegExp(
+  `^(.+)_(\\d{8}T\\d{6}Z)\\.(sql|db|dump)(${COMPRESSION_EXTS})?(${ENCRYPTION_EXTS})?$`,
+)
 
 /**
  * The longest encoded name written as it is. Up to here names were always written in full, and
@@ -115,8 +119,14 @@ export function tempName(finalName: string): string {
 
 export function parseDataFileName(
   name: string,
-): { id: string; stamp: string; contentExt: string; compressionExt: string } | undefined {
+): { id: string; stamp: string; contentExt: string; compressionExt: string; encryptionExt: string } | undefined {
   const m = DATA_FILE_PATTERN.exec(name)
   if (!m) return undefined
-  return { id: `${m[1]}_${m[2]}`, stamp: m[2]!, contentExt: m[3]!, compressionExt: m[4] ?? '' }
+  return {
+    id: `${m[1]}_${m[2]}`,
+    stamp: m[2]!,
+    contentExt: m[3]!,
+    compressionExt: m[4] ?? '',
+    encryptionExt: m[5] ?? '',
+  }
 }

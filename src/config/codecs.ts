@@ -1,6 +1,6 @@
 /**
  * THE table of codecs: every fact about a stage a backup's bytes pass through after the dump
- * (today one compression; next, encryption with age, issue 16) lives in one row here — its kind,
+ * (a compression, then optionally encryption with age, issue 16) lives in one row here — its kind,
  * which stage of the chain it is, the levels it takes and its default, the aliases COMPRESSION
  * accepts, the file extension it appends, and the plain tool that reads it during an incident.
  * Pure data, in the config layer so that config (COMPRESSION), catalog/naming (extensions) and
@@ -8,8 +8,8 @@
  * type checker refuses a row without streams) all ask the same rows.
  *
  * A backup's chain is its stages in the order they were applied (extensions appended in that
- * order, `.sql.zst.age`); the manifest records it (`compression` now; a later stage adds a field,
- * and manifests without it keep reading as a chain of one). Readers decode in reverse order.
+ * order, `.sql.zst.age`); the manifest records it (`compression`, and `encryption` when the
+ * backup is encrypted; manifests without it read as a chain of one). Readers decode in reverse order.
  */
 
 /** A level range: COMPRESSION_LEVEL is checked against it, and the default is what a backup gets without it. */
@@ -23,7 +23,7 @@ export interface CodecLevels {
 
 export interface CodecFacts {
   /** Which stage of the chain: a chain holds at most one of each, in this order. */
-  readonly stage: 'compression'
+  readonly stage: 'compression' | 'encryption'
   /** Appended to the file name: `.gz`, `.zst`; '' for a stage that leaves the bytes as they are. */
   readonly ext: string
   /** Other spellings COMPRESSION accepts (lower case). */
@@ -52,6 +52,8 @@ export const CODECS = {
     readWith: 'zstd -dc',
   },
   none: { stage: 'compression', ext: '', aliases: [], levels: undefined, readWith: 'cat' },
+  // After the compression: encrypted bytes do not compress, and `age -d … | gunzip` reads it.
+  age: { stage: 'encryption', ext: '.age', aliases: [], levels: undefined, readWith: 'age -d -i KEY_FILE' },
 } as const satisfies Record<string, CodecFacts>
 
 export type CodecKind = keyof typeof CODECS
@@ -60,12 +62,22 @@ export type CompressionKind = {
   [K in CodecKind]: (typeof CODECS)[K]['stage'] extends 'compression' ? K : never
 }[CodecKind]
 
+/** The kinds of the encryption stage (ENCRYPTION's values). */
+export type EncryptionKind = {
+  [K in CodecKind]: (typeof CODECS)[K]['stage'] extends 'encryption' ? K : never
+}[CodecKind]
+
 /** COMPRESSION when it is not set. */
 export const DEFAULT_COMPRESSION: CompressionKind = 'gzip'
 
 /** Every compression kind, in the table's order (for "one of gzip, zstd, none"). */
 export const COMPRESSION_KINDS = (Object.keys(CODECS) as CodecKind[]).filter(
   (k): k is CompressionKind => CODECS[k].stage === 'compression',
+)
+
+/** Every encryption kind, in the table's order. */
+export const ENCRYPTION_KINDS = (Object.keys(CODECS) as CodecKind[]).filter(
+  (k): k is EncryptionKind => CODECS[k].stage === 'encryption',
 )
 
 /** The aliases of every compression kind, for EnvReader.oneOf: `{ gz: 'gzip', zst: 'zstd' }`. */
@@ -80,6 +92,16 @@ export function isCodecKind(kind: string): kind is CodecKind {
   return Object.hasOwn(CODECS, kind)
 }
 
+/** Whether `kind` (read from a manifest's `compression`) is a compression of this table. */
+export function isCompressionKind(kind: string): kind is CompressionKind {
+  return isCodecKind(kind) && CODECS[kind].stage === 'compression'
+}
+
+/** Whether `kind` (read from a manifest's `encryption`) is an encryption of this table. */
+export function isEncryptionKind(kind: string): kind is EncryptionKind {
+  return isCodecKind(kind) && CODECS[kind].stage === 'encryption'
+}
+
 /** The level a stage records: the given one where the codec takes levels, 0 where it takes none. */
 export function effectiveLevel(kind: CodecKind, level: number): number {
   return CODECS[kind].levels === undefined ? 0 : level
@@ -90,5 +112,11 @@ export function effectiveLevel(kind: CodecKind, level: number): number {
  * `none` when it ends in no compression extension. Everything with a manifest follows the manifest.
  */
 export function compressionKindOfName(name: string): CompressionKind {
-  return COMPRESSION_KINDS.find((k) => CODECS[k].ext !== '' && name.endsWith(CODECS[k].ext)) ?? 'none'
+  const inner = encryptionKindOfName(name) === undefined ? name : name.slice(0, -CODECS.age.ext.length)
+  return COMPRESSION_KINDS.find((k) => CODECS[k].ext !== '' && inner.endsWith(CODECS[k].ext)) ?? 'none'
+}
+
+/** The encryption a bare file's name ends in (`.age`), or undefined. */
+export function encryptionKindOfName(name: string): EncryptionKind | undefined {
+  return ENCRYPTION_KINDS.find((k) => name.endsWith(CODECS[k].ext))
 }

@@ -10,6 +10,8 @@ import type { Engine, ProbeResult, RestoreNeeds } from '../engines/engine.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
 import { failpoint } from '../runtime/failpoint.js'
 import type { Compression } from './compression.js'
+import type { Encryption } from './encryption.js'
+import { AgeDecryptStream } from './age.js'
 import { Meter } from './meter.js'
 import { startProgress } from './progress.js'
 import { verifyBackupFile } from './verify.js'
@@ -21,6 +23,8 @@ export interface BackupJob {
   probe: ProbeResult
   database: string
   compression: Compression
+  /** ENCRYPTION=age: the stage after the compression; undefined when backups are not encrypted. */
+  encryption?: Encryption | undefined
   kind?: Manifest['kind']
   signal: AbortSignal
   /** Show a progress line on a terminal. */
@@ -36,16 +40,17 @@ export interface BackupJob {
 export type CommittedBackup = CatalogEntry
 
 /**
- * Takes one proven backup: dump → sha256(raw) → compress → sha256(file) → temporary file; then the
+ * Takes one proven backup: dump → sha256(raw) → compress → [sha256 → encrypt] → sha256(file) →
+ * temporary file; then the
  * tool's exit status and the end-of-dump marker are checked, the file is read back and
  * decompressed to the end, and only then is it committed (catalog/repository.ts: sidecar, link into
  * place, manifest last). On any failure nothing of it stays, and nothing is listed.
  */
 export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
-  const { source, engine, database, compression } = job
+  const { source, engine, database, compression, encryption } = job
   const { pending, startedAt } = await reserveNewBackup(job.backupDir, source.label, database, {
     content: engine.contentExt,
-    compression: compression.ext,
+    compression: `${compression.ext}${encryption?.ext ?? ''}`,
   })
 
   // One controller for the dump and the stream: a failing write (disk full) kills the dump tool,
@@ -55,6 +60,8 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
   job.signal.addEventListener('abort', onOuterAbort, { once: true })
   const raw = new Meter(true, engine.measuresLines === true)
   const compressed = new Meter(false)
+  // Encrypted: the compressed stream is measured before encryption too; `compressed` is the file.
+  const plaintext = encryption ? new Meter(false) : undefined
   const expected = job.probe.databases.find((d) => d.name === database)?.tables.reduce((n, t) => n + (t.bytes ?? 0), 0)
   const progress = job.progress
     ? startProgress(`${source.label}/${database}`, () => raw.size, expected || undefined)
@@ -62,9 +69,12 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
   try {
     // Leaving this block without a commit removes whatever the backup placed (repository.ts).
     await using backup = pending
+    // The file key and the ephemeral identity of this file: in memory for this backup only.
+    const ageFile = await encryption?.begin()
+    const encrypt = ageFile ? [plaintext!, ageFile.encrypt()] : []
     const dump = engine.dump(database, abort.signal)
     const tee = job.tee ? [job.tee(backup.file)] : []
-    const streamed = backup.write([dump.stdout, raw, compression.compress(), compressed, ...tee])
+    const streamed = backup.write([dump.stdout, raw, compression.compress(), ...encrypt, compressed, ...tee])
     streamed.catch(() => abort.abort())
     dump.done.catch(() => abort.abort())
     const [toolEnd, streamEnd] = await Promise.allSettled([dump.done, streamed])
@@ -93,11 +103,18 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
     const compressedResult = compressed.result()
     const verifyStart = new Date()
     failpoint('backup.before-verify')
+    const plaintextResult = plaintext?.result()
     await verifyBackupFile(
       backup.tempPath,
       compression,
-      { raw: rawResult, compressed: compressedResult, checkContent: (h, t) => engine.checkContent(h, t) },
+      {
+        raw: rawResult,
+        compressed: compressedResult,
+        ...(plaintextResult ? { plaintext: plaintextResult } : {}),
+        checkContent: (h, t) => engine.checkContent(h, t),
+      },
       job.signal,
+      ageFile ? () => new AgeDecryptStream(ageFile.readBack) : undefined,
     )
     failpoint('backup.verified')
 
@@ -121,13 +138,26 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
         raw: rawResult,
         compressed: compressedResult,
         compression: { kind: compression.kind, level: compression.level },
+        ...(encryption && plaintextResult
+          ? {
+              encryption: {
+                kind: encryption.kind,
+                recipients: [...encryption.recipients],
+                ...(encryption.passphrase ? { passphrase: true } : {}),
+                plaintext: plaintextResult,
+                readBack: encryption.passphrase ? ('passphrase' as const) : ('ephemeral recipient' as const),
+              },
+            }
+          : {}),
         tables: result.tables ?? job.probe.databases.find((d) => d.name === database)?.tables ?? [],
         ...(restoreNeeds ? { restoreNeeds } : {}),
         ...(engine.kind === 'sqlite' && source.path !== undefined ? { sqlite: { path: resolve(source.path) } } : {}),
         verification: {
           ok: true,
           at: verifyStart.toISOString(),
-          method: 'full read-back: decompress to the end, sizes, sha256, end marker',
+          method: encryption
+            ? `full read-back: decrypt (${encryption.passphrase ? 'passphrase' : 'ephemeral recipient'}) and decompress to the end, sizes, sha256, end marker`
+            : 'full read-back: decompress to the end, sizes, sha256, end marker',
         },
         locations: { local: backup.dataPath },
       }

@@ -6,7 +6,14 @@
 import { PassThrough, type Duplex } from 'node:stream'
 import { createGunzip } from 'node:zlib'
 import type { Manifest } from '../catalog/manifest.js'
-import { CODECS, compressionKindOfName, effectiveLevel, isCodecKind, type CompressionKind } from '../config/codecs.js'
+import {
+  CODECS,
+  COMPRESSION_KINDS,
+  compressionKindOfName,
+  effectiveLevel,
+  isCompressionKind,
+  type CompressionKind,
+} from '../config/codecs.js'
 import { DbkeeperError } from '../runtime/errors.js'
 import { createParallelGzip } from './gzip-parallel.js'
 import { zstdCompress, zstdDecompress } from './zstd.js'
@@ -56,10 +63,10 @@ export function createCompression(kind: CompressionKind, level: number): Compres
  */
 export function compressionOf(manifest: Pick<Manifest, 'id' | 'file' | 'compression' | 'engine'>): Compression {
   const kind: string = manifest.compression.kind
-  if (!isCodecKind(kind)) {
+  if (!isCompressionKind(kind)) {
     throw new DbkeeperError(
       'VERSION',
-      `backup ${manifest.id} is compressed with "${kind}", which this dbkeeper cannot read (it reads ${Object.keys(CODECS).join(', ')}); nothing was changed`,
+      `backup ${manifest.id} is compressed with "${kind}", which this dbkeeper cannot read (it reads ${COMPRESSION_KINDS.join(', ')}); nothing was changed`,
       {
         hint: `use the dbkeeper version that wrote it, or decompress ${manifest.file} by hand and restore it with scripts/restore-${manifest.engine}.sh (docs/RESTORE.md)`,
       },

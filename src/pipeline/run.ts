@@ -16,7 +16,8 @@ import { failpoint } from '../runtime/failpoint.js'
 import type { Logger } from '../runtime/logger.js'
 import { DIR_MODE, ensureDir } from '../runtime/durable.js'
 import { backupDatabase, type CommittedBackup } from './backup.js'
-import { createCompression } from './compression.js'
+import { createCompression, type Compression } from './compression.js'
+import { createEncryption, type Encryption } from './encryption.js'
 import { openOffsite, recordOffsite, type Offsite } from './offsite.js'
 import { applyRetentionAfterBackup, type RetentionOutcome } from './retention-step.js'
 
@@ -62,11 +63,14 @@ export async function runBackups(opts: RunOptions): Promise<RunReport> {
   const workDir = join(config.backupDir, STATE_DIR, 'tmp', runId)
   await ensureDir(workDir, DIR_MODE, dirname(config.backupDir))
   const compression = createCompression(config.compression.kind, config.compression.level)
+  const encryption = config.encryption ? createEncryption(config.encryption) : undefined
   const offsite = openOffsite(config, logger, opts.signal)
   try {
     for (const source of sources) {
       if (opts.signal.aborted) break
-      outcomes.push(...(await backupSource(opts, source, join(workDir, source.id), compression, offsite)))
+      outcomes.push(
+        ...(await backupSource(opts, source, join(workDir, source.id), { compression, encryption }, offsite)),
+      )
     }
   } finally {
     await rm(workDir, { recursive: true, force: true })
@@ -94,7 +98,7 @@ async function backupSource(
   opts: RunOptions,
   source: SourceConfig,
   workDir: string,
-  compression: ReturnType<typeof createCompression>,
+  codecs: { compression: Compression; encryption: Encryption | undefined },
   offsite: Offsite | undefined,
 ): Promise<DatabaseOutcome[]> {
   const { config, logger } = opts
@@ -135,7 +139,7 @@ async function backupSource(
         engine: job.engine,
         probe,
         database: db.name,
-        compression,
+        ...codecs,
         signal: opts.signal,
         progress: opts.progress,
         tee: copy?.tee,

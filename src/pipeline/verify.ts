@@ -15,6 +15,8 @@ const INFLATE_CHUNK = 1024 * 1024
 export interface VerifyExpectation {
   raw: Measurement
   compressed: Measurement
+  /** Encrypted backups: the compressed stream before encryption (manifest `encryption.plaintext`). */
+  plaintext?: Measurement
   /** The engine's content check on the decompressed bytes (end-of-dump marker, file magic). */
   checkContent?: (head: Buffer, tail: Buffer) => string | undefined
 }
@@ -35,23 +37,31 @@ function handOff(): Transform {
 }
 
 /**
- * Reads a backup file back and decompresses it to the end (our `gzip -t`), then checks the
- * compressed and raw sizes and sha256 and the engine's content check. Throws VERIFY_FAILED naming
- * what differs; a backup that passes restores to exactly the bytes the dump tool wrote.
+ * Reads a backup file back, decrypts it when `decrypt` is given, and decompresses it to the end
+ * (our `gzip -t`), then checks the file's and the raw sizes and sha256 (and the plaintext's under
+ * encryption) and the engine's content check. Throws VERIFY_FAILED naming what differs, or the
+ * decrypter's AUTH error for a key that does not open the file; a backup that passes restores to
+ * exactly the bytes the dump tool wrote.
  */
 export async function verifyBackupFile(
   path: string,
   compression: Compression,
   expected: VerifyExpectation,
   signal?: AbortSignal,
+  decrypt?: () => Duplex,
 ): Promise<void> {
-  let read: { compressed: Meter; raw: Meter }
+  let read: { compressed: Meter; raw: Meter; plaintext?: Meter }
   try {
     // gzip: the fast path for the one-member files we write; anything it cannot vouch for is
     // decompressed again the ordinary way, which gives the verdict and the error message.
-    const fast = compression.kind === 'gzip' ? await readGzipFast(path, signal) : undefined
-    read = fast ?? (await readBack(path, compression.decompress(), signal))
+    const fast = compression.kind === 'gzip' && !decrypt ? await readGzipFast(path, signal) : undefined
+    if (fast) read = fast
+    else if (decrypt) {
+      const plaintext = new Meter(false)
+      read = { ...(await readBack(path, compression.decompress(), signal, [decrypt(), plaintext])), plaintext }
+    } else read = await readBack(path, compression.decompress(), signal)
   } catch (error) {
+    if (error instanceof DbkeeperError && error.code === 'AUTH') throw error
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new DbkeeperError('VERIFY_FAILED', `backup file ${path} is missing`, {
         hint: 'the backup cannot be used; take a new one',
@@ -59,7 +69,8 @@ export async function verifyBackupFile(
       })
     }
     if ((error as Error).name === 'AbortError') throw error
-    throw new DbkeeperError('VERIFY_FAILED', `${path} does not decompress: ${(error as Error).message}`, {
+    const what = decrypt ? 'decrypt and decompress' : 'decompress'
+    throw new DbkeeperError('VERIFY_FAILED', `${path} does not ${what}: ${(error as Error).message}`, {
       hint: 'the file is damaged or truncated; do not restore from it',
       cause: error,
     })
@@ -72,6 +83,11 @@ export async function verifyBackupFile(
     problems.push(`file size ${c.size} bytes, expected ${expected.compressed.size}`)
   else if (c.sha256 !== expected.compressed.sha256)
     problems.push(`file sha256 ${c.sha256}, expected ${expected.compressed.sha256}`)
+  const p = read.plaintext?.result()
+  if (p && expected.plaintext && (p.size !== expected.plaintext.size || p.sha256 !== expected.plaintext.sha256))
+    problems.push(
+      `decrypted ${p.size} bytes with sha256 ${p.sha256}, expected ${expected.plaintext.size} (${expected.plaintext.sha256})`,
+    )
   if (r.size !== expected.raw.size) problems.push(`decompressed size ${r.size} bytes, expected ${expected.raw.size}`)
   else if (r.sha256 !== expected.raw.sha256)
     problems.push(`decompressed sha256 ${r.sha256}, expected ${expected.raw.sha256}`)

@@ -12,9 +12,10 @@ import { pipeline } from 'node:stream'
 import type { CatalogEntry } from '../catalog/catalog.js'
 import type { Manifest } from '../catalog/manifest.js'
 import { CHECKSUM_SUFFIX, parseDataFileName } from '../catalog/naming.js'
-import type { SourceConfig } from '../config/types.js'
+import type { DecryptionKeys, SourceConfig } from '../config/types.js'
 import { readerForBackup, type BackupFacts } from '../engines/index.js'
 import { compressionOf } from '../pipeline/compression.js'
+import { decrypterOf } from '../pipeline/encryption.js'
 import { Meter } from '../pipeline/meter.js'
 import { verifyBackupFile } from '../pipeline/verify.js'
 import { DbkeeperError } from '../runtime/errors.js'
@@ -71,7 +72,8 @@ export async function verifyBackup(
   source: SourceConfig,
   entry: CatalogEntry,
   workDir: string,
-  signal?: AbortSignal,
+  signal: AbortSignal | undefined,
+  keys: DecryptionKeys | undefined,
 ): Promise<void> {
   const m = entry.manifest
   assertSameEngine(source, m)
@@ -84,21 +86,28 @@ export async function verifyBackup(
     )
   }
   const reader = readerForBackup(source, backupFacts(m), workDir)
-  // Before the try: an unknown codec is not damage, and says so itself.
+  // Before the try: an unknown codec is not damage, nor is a missing key; each says so itself.
   const compression = compressionOf(m)
+  const decrypt = decrypterOf(m, keys)
   try {
     await verifyBackupFile(
       entry.dataPath,
       compression,
-      { raw: m.raw, compressed: m.compressed, checkContent: (h, t) => reader.checkContent(h, t) },
+      {
+        raw: m.raw,
+        compressed: m.compressed,
+        ...(m.encryption ? { plaintext: m.encryption.plaintext } : {}),
+        checkContent: (h, t) => reader.checkContent(h, t),
+      },
       signal,
+      decrypt,
     )
   } catch (error) {
     if (error instanceof DbkeeperError && error.code === 'VERIFY_FAILED') throw refused(entry, error.message, error)
     throw error
   }
   if (reader.verifyContent) {
-    const content = openContent(entry)
+    const content = openContent(entry, keys)
     const problem = await reader.verifyContent(content.stream, signal)
     if (problem) throw refused(entry, problem)
   }
@@ -111,13 +120,25 @@ export interface BackupContent {
   assertComplete(): void
 }
 
-/** Opens a backup's decompressed content. Memory stays flat: it is a stream with backpressure. */
-export function openContent(entry: CatalogEntry): BackupContent {
+/**
+ * Opens a backup's decrypted, decompressed content. Memory stays flat: it is a stream with
+ * backpressure. `keys` decrypt an encrypted backup (DecryptionKeys of the configuration).
+ */
+export function openContent(entry: CatalogEntry, keys: DecryptionKeys | undefined): BackupContent {
   const m = entry.manifest
   const raw = new Meter(false)
+  const decrypt = decrypterOf(m, keys)
   // The callback form: the consumer reads `raw`; a failing read or decompression destroys `raw`
   // with that error, so the consumer sees why the stream broke off.
-  pipeline(createReadStream(entry.dataPath, { highWaterMark: 1 << 20 }), compressionOf(m).decompress(), raw, () => {})
+  pipeline(
+    [
+      createReadStream(entry.dataPath, { highWaterMark: 1 << 20 }),
+      ...(decrypt ? [decrypt()] : []),
+      compressionOf(m).decompress(),
+      raw,
+    ],
+    () => {},
+  )
   return {
     stream: raw,
     assertComplete() {

@@ -59,10 +59,10 @@ export async function drillBackup(args: {
   if (onServer)
     await recordScratch(config.backupDir, source, { name, target: DRILL_TARGET, drillServer: source !== args.source })
   try {
-    await verifyBackup(source, entry, workDir, signal)
+    await verifyBackup(source, entry, workDir, signal, config.decryption)
     for (const line of (await driver.prepare?.(signal)) ?? [])
       args.logger.info({ backup: m.id, scratch }, `drill: ${line}`)
-    await driver.load(openContent(entry), { exists: false, empty: true }, signal)
+    await driver.load(openContent(entry, config.decryption), { exists: false, empty: true }, signal)
     failpoint('drill.loaded')
     const counted = await driver.count(signal)
     const check = compareTables(m.tables, counted.tables, driver.exactCounts, counted.problems)
@@ -70,7 +70,15 @@ export async function drillBackup(args: {
     await driver.commit?.(signal)
     const { compared, unit } = await compareRedump(
       entry,
-      (stop) => kind.redump({ source, backup, openBackup: () => openContent(entry), scratch, workDir, signal: stop }),
+      (stop) =>
+        kind.redump({
+          source,
+          backup,
+          openBackup: () => openContent(entry, config.decryption),
+          scratch,
+          workDir,
+          signal: stop,
+        }),
       signal,
     )
     return {

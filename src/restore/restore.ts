@@ -103,7 +103,7 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
     }
 
     print(`verifying ${m.id}: reading ${formatBytes(m.compressed.size)} and decompressing ${formatBytes(m.raw.size)} …`)
-    await verifyBackup(source, entry, workDir, signal)
+    await verifyBackup(source, entry, workDir, signal, config.decryption)
     print('verified: sha256 of the file and of its content match the manifest, the dump is complete')
 
     let safety: Manifest | undefined
@@ -134,7 +134,7 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
 
     print(`restoring into ${driver.label} …`)
     try {
-      await driver.load(openContent(entry), state, signal)
+      await driver.load(openContent(entry, config.decryption), state, signal)
     } catch (error) {
       throw withWayBack(error, safety, source)
     }

@@ -8,6 +8,7 @@ import type { Config, SourceConfig } from '../config/types.js'
 import { engineForDatabase } from '../engines/index.js'
 import { backupDatabase, type CommittedBackup } from '../pipeline/backup.js'
 import { createCompression } from '../pipeline/compression.js'
+import { createEncryption } from '../pipeline/encryption.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
 
 export interface SafetyBackupArgs {
@@ -31,6 +32,8 @@ export async function takeSafetyBackup(args: SafetyBackupArgs): Promise<Committe
       probe,
       database: name,
       compression: createCompression(config.compression.kind, config.compression.level),
+      // Encrypted like every backup: it holds the same data.
+      encryption: config.encryption ? createEncryption(config.encryption) : undefined,
       kind: 'pre-restore',
       signal,
       progress: args.progress,

@@ -9,6 +9,7 @@ import { rm, stat } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import type { CatalogEntry } from '../catalog/catalog.js'
+import type { DecryptionKeys } from '../config/types.js'
 import { restoreTempPath } from '../engines/restore-driver.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
 import { FILE_MODE } from '../runtime/durable.js'
@@ -18,7 +19,8 @@ import { openContent } from './content.js'
 export async function writeContentToFile(
   entry: CatalogEntry,
   file: string,
-  signal?: AbortSignal,
+  signal: AbortSignal | undefined,
+  keys: DecryptionKeys | undefined,
 ): Promise<{ path: string; size: number }> {
   const path = resolve(file)
   if (
@@ -48,7 +50,7 @@ export async function writeContentToFile(
   }
   const tmp = restoreTempPath(path)
   await rm(tmp, { force: true })
-  const content = openContent(entry)
+  const content = openContent(entry, keys)
   try {
     await pipeline(content.stream, createWriteStream(tmp, { flags: 'wx', mode: FILE_MODE }), signal ? { signal } : {})
     content.assertComplete()

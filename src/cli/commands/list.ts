@@ -26,6 +26,8 @@ export interface ListedBackup {
   rawSize: number
   rawSha256: string
   compression: string
+  /** Encrypted backups: the kind and the public keys it was encrypted to (passphrase: none, `passphrase: true`). */
+  encryption?: { kind: string; recipients: string[]; passphrase?: true }
   /** Where copies are: on the volume, off-site (S3), or both. `path` is the local path, else the S3 URL. */
   location: 'local' | 's3' | 'both'
   /** Present when the backup is damaged (data file missing or of the wrong size, checksums that disagree; with --verify anything the read-back finds). */
@@ -49,6 +51,15 @@ export function toListed(e: BackupEntry, now = new Date()): ListedBackup {
     rawSize: m.raw.size,
     rawSha256: m.raw.sha256,
     compression: m.compression.kind,
+    ...(m.encryption
+      ? {
+          encryption: {
+            kind: m.encryption.kind,
+            recipients: m.encryption.recipients,
+            ...(m.encryption.passphrase ? { passphrase: true as const } : {}),
+          },
+        }
+      : {}),
     location: 'local',
     ...(e.problem ? { problem: e.problem } : {}),
     ...(isFromTheFuture(m, now) ? { warning: 'stamped in the future (clock skew): never used as latest' } : {}),
@@ -87,7 +98,9 @@ printed), or with --verify when a backup is damaged.
                    of the file and of its content, end marker), and mark those that fail: the
                    only way to find a flipped bit without restoring
   --json           an array of {id, source, database, engine, kind, time, path, size,
-                   sha256, rawSize, rawSha256, compression, location[, problem][, warning]};
+                   sha256, rawSize, rawSha256, compression[, encryption], location[, problem]
+                   [, warning]}; encryption is {kind, recipients[, passphrase]}: the public
+                   keys an encrypted backup can be read with (the table shows them shortened);
                    location is "local", "s3" or "both"; path is the S3 URL for "s3";
                    warning: stamped in the future (a clock that was ahead)`,
   needsConfig: true,
@@ -118,7 +131,7 @@ printed), or with --verify when a backup is damaged.
         const source = ctx.config.sources.find((s) => s.label === e.manifest.source)
         if (e.problem === undefined && source) {
           try {
-            await verifyBackup(source, e, ctx.config.backupDir, ctx.signal)
+            await verifyBackup(source, e, ctx.config.backupDir, ctx.signal, ctx.config.decryption)
           } catch (error) {
             const err = toDbkeeperError(error)
             if (err.code === 'ABORTED') throw err
@@ -160,7 +173,15 @@ printed), or with --verify when a backup is damaged.
       formatBytes(b.rawSize),
       b.location,
       b.kind === 'backup' ? '' : b.kind,
-      [b.problem ? `DAMAGED: ${b.problem}` : '', b.warning ? 'FUTURE: clock skew' : ''].filter(Boolean).join('; '),
+      [
+        b.encryption
+          ? `${b.encryption.kind}: ${b.encryption.passphrase ? 'passphrase' : b.encryption.recipients.map(shortKey).join(' ')}`
+          : '',
+        b.problem ? `DAMAGED: ${b.problem}` : '',
+        b.warning ? 'FUTURE: clock skew' : '',
+      ]
+        .filter(Boolean)
+        .join('; '),
     ])
     ctx.print(table([['TIME (UTC)', 'SOURCE/DATABASE', 'ID', 'SIZE', 'RAW', 'WHERE', 'KIND', ''], ...rows]))
     const future = listed.filter((b) => b.warning !== undefined)
@@ -173,6 +194,11 @@ printed), or with --verify when a backup is damaged.
       )
     return s3Failed || damaged ? 1 : 0
   },
+}
+
+/** `age1qyz…mcac8p`: enough of a public key to tell which one it is (`--json` has them whole). */
+function shortKey(recipient: string): string {
+  return `${recipient.slice(0, 8)}…${recipient.slice(-6)}`
 }
 
 export function table(raw: string[][]): string {

@@ -13,10 +13,11 @@ import { terminalSafe } from '../../runtime/printable.js'
 import { scrubSecrets } from '../../runtime/secrets.js'
 import type { Command } from '../command.js'
 import { parseCommandArgs } from '../args.js'
+import { IDENTITY_OPTION, withIdentity } from '../identity.js'
 
 export const restoreCommand: Command = {
   name: 'restore',
-  usage: `Usage: dbkeeper restore ID|latest --source S [--database D] [--into NAME] [--to-file F]
+  usage: `Usage: dbkeeper restore ID|latest --source S [--database D] [--into NAME] [--to-file F] [--identity FILE]
                         [--force-path] [--yes] [--no-safety-backup] [--if-missing] [--wait]
 
 Restores a proven backup. Before anything is touched the backup is read back in full (sha256 of
@@ -36,6 +37,7 @@ damaged object is refused before anything is touched.
   --database D        which database of the source (needed when it has several)
   --into NAME         MySQL/PostgreSQL: restore into this database instead, created when
                       missing; refused when it exists and is not empty
+  --identity FILE     the age private key of an encrypted backup (default: AGE_IDENTITY_FILE)
   --to-file F         write the decompressed dump (SQLite: the database file) to F and touch
                       no database; F must not exist
   --force-path        SQLite: restore onto DBnn_PATH even though the backup was taken from
@@ -70,7 +72,10 @@ says what state the target is in), 2 usage error or no confirmation, 3 locked.`,
       'no-safety-backup': { type: 'boolean' },
       'if-missing': { type: 'boolean' },
       wait: { type: 'boolean' },
+      ...IDENTITY_OPTION,
     })
+    // --identity: this command's private key for an encrypted backup, in place of AGE_IDENTITY_FILE.
+    ctx = { ...ctx, config: withIdentity(ctx.config, values.identity) }
     const [ref, ...extra] = positionals
     if (ref === undefined || extra.length > 0)
       throw new DbkeeperError('USAGE', 'restore takes exactly one backup: an ID or `latest`', {
@@ -138,8 +143,8 @@ says what state the target is in), 2 usage error or no confirmation, 3 locked.`,
           entry = await backup.remote!.fetch()
         }
         say(`verifying ${m.id} …`)
-        await verifyBackup(source, entry, ctx.config.backupDir, ctx.signal)
-        const written = await writeContentToFile(entry, values['to-file'], ctx.signal)
+        await verifyBackup(source, entry, ctx.config.backupDir, ctx.signal, ctx.config.decryption)
+        const written = await writeContentToFile(entry, values['to-file'], ctx.signal, ctx.config.decryption)
         ctx.print(`wrote ${m.id} (${formatBytes(written.size)}, verified) to ${written.path}`)
       } finally {
         await held.release()

@@ -11,6 +11,7 @@ import { s3Backups } from '../../restore/remote.js'
 import { DbkeeperError, toDbkeeperError } from '../../runtime/errors.js'
 import type { Command, CommandContext } from '../command.js'
 import { parseCommandArgs } from '../args.js'
+import { IDENTITY_OPTION, withIdentity } from '../identity.js'
 
 /** `verify --json` prints an array of these. Stable: scripts and monitors depend on it. */
 export interface VerifyJson {
@@ -92,7 +93,7 @@ async function check(
         durationMs: r.durationMs,
       }
     } else {
-      await verifyBackup(source, entry, ctx.config.backupDir, ctx.signal)
+      await verifyBackup(source, entry, ctx.config.backupDir, ctx.signal, ctx.config.decryption)
     }
     out.ok = true
   } catch (error) {
@@ -115,7 +116,7 @@ function describe(r: VerifyJson, m: Manifest): string {
 
 export const verifyCommand: Command = {
   name: 'verify',
-  usage: `Usage: dbkeeper verify [ID|latest] [--source S] [--database D] [--drill] [--json] [--wait]
+  usage: `Usage: dbkeeper verify [ID|latest] [--source S] [--database D] [--drill] [--json] [--wait] [--identity FILE]
 
 Without an ID (or with \`latest\`): the newest proven backup of every database of every source
 (or of --source / --database). Each is read back in full: data file size and sha256 against
@@ -133,6 +134,8 @@ the volume first (downloaded, checked against its manifest; a tampered object fa
   --json   an array of {id, source, database, path, fetched?, ok, drill?, error?};
            drill is {ok, scratch, server?, compared, durationMs} (server: DRILL_HOST:PORT)
   --wait   with --drill, or to fetch from S3: wait for a running backup instead of exiting 3
+  --identity FILE  the age private key for encrypted backups (default: AGE_IDENTITY_FILE);
+           without one an encrypted backup cannot be verified or drilled
 
 Exit codes: 0 all good, 1 a backup is damaged or a drill failed, 2 usage, 3 locked.`,
   needsConfig: true,
@@ -144,7 +147,10 @@ Exit codes: 0 all good, 1 a backup is damaged or a drill failed, 2 usage, 3 lock
       drill: { type: 'boolean' },
       json: { type: 'boolean' },
       wait: { type: 'boolean' },
+      ...IDENTITY_OPTION,
     })
+    // --identity: this command's private key for encrypted backups, in place of AGE_IDENTITY_FILE.
+    ctx = { ...ctx, config: withIdentity(ctx.config, values.identity) }
     if (positionals.length > 1)
       throw new DbkeeperError('USAGE', 'verify takes at most one backup ID', { hint: 'see dbkeeper verify --help' })
     const source = values.source === undefined ? undefined : findSource(ctx.config, values.source)
