@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Restore a dbkeeper MySQL/MariaDB backup with plain tools (bash, sha256sum, gzip/zstd, the
+# Restore a dbkeeper MySQL/MariaDB backup with plain tools (bash, sha256sum, gzip/zstd, age for encrypted backups, the
 # mariadb/mysql client): for the night when Node or the dbkeeper image itself is broken.
 # Same steps as `dbkeeper restore`: verify, ask, safety dump, trial load aside, replace, check.
 # A backup that cannot load (a statement over max_allowed_packet, a failing statement) is found
@@ -10,7 +10,7 @@ usage() {
   cat <<'EOF'
 Usage: restore-mysql.sh [options] BACKUP_FILE
 
-Restores BACKUP_FILE (NAME_yyyymmddThhmmssZ.sql.gz|.sql.zst|.sql, as dbkeeper writes them)
+Restores BACKUP_FILE (NAME_yyyymmddThhmmssZ.sql.gz|.sql.zst|.sql, each + .age when encrypted)
 into a MySQL/MariaDB database, REPLACING its content:
   1. checks the file against its .sha256 (sha256sum -c) and reads it to the end (end marker)
   2. asks for confirmation (or --yes)
@@ -35,6 +35,8 @@ Options:
   --no-safety-dump       do not dump the current database first (its content is lost)
   --no-trial-load        skip step 5 (half the time; a failing load then leaves part of the backup)
   --skip-checksum        restore even without a .sha256 file beside the backup
+  -i, --identity FILE    age private key of an encrypted backup (.age);
+                         default $AGE_IDENTITY_FILE; without: asks for a passphrase
   -y, --yes              do not ask (required when stdin is not a terminal)
   -h, --help             this text
 
@@ -48,6 +50,7 @@ usage_error() { printf 'ERROR: %s (see --help)\n' "$1" >&2; exit 2; }
 
 database='' host=${DB_HOST:-127.0.0.1} port=${DB_PORT:-3306} user=${DB_USER:-root} password_file=''
 safety_dir=$PWD safety=1 trial=1 checksum=1 yes=0 file=''
+identity=${AGE_IDENTITY_FILE:-}
 while [[ $# -gt 0 ]]; do
   case $1 in
     -d|--database) database=${2:?}; shift 2 ;;
@@ -59,6 +62,7 @@ while [[ $# -gt 0 ]]; do
     --no-safety-dump) safety=0; shift ;;
     --no-trial-load) trial=0; shift ;;
     --skip-checksum) checksum=0; shift ;;
+    -i|--identity) identity=${2:?}; shift 2 ;;
     -y|--yes) yes=1; shift ;;
     -h|--help) usage; exit 0 ;;
     -*) usage_error "unknown option $1" ;;
@@ -72,23 +76,47 @@ client=$(command -v mariadb || command -v mysql || true)
 dumper=$(command -v mariadb-dump || command -v mysqldump || true)
 [[ -n $client ]] || die 'neither mariadb nor mysql (the client) is installed' 'apt-get install mariadb-client'
 
+# Encrypted (ENCRYPTION=age): the manifest's "encryption" says so, or a bare file's .age name.
+# Decrypted with the age CLI (apt-get install age) and the private key; the name without .age
+# then says the compression of a bare file.
+encrypted=0
+if grep -q '"encryption": {' -- "$file.manifest.json" 2>/dev/null || [[ $file == *.age ]]; then encrypted=1; fi
+if [[ $encrypted -eq 1 ]]; then
+  command -v age >/dev/null || die "$file is encrypted with age, and the age program is not installed" \
+    'apt-get install age (Debian/Ubuntu; apk add age on Alpine), or a release from https://github.com/FiloSottile/age/releases'
+  recipients=$(sed -n '/"encryption": {/,/}/p' -- "$file.manifest.json" 2>/dev/null | grep -o 'age1[0-9a-z]*' | tr '\n' ' ' || true)
+  if [[ -n $identity ]]; then
+    [[ -r $identity ]] || die "cannot read the key file $identity" 'check the path and that you may read it (it should be mode 600)'
+    decrypt() { age -d -i "$identity" -- "$1"; }
+  elif head -c 4096 -- "$file" | grep -q '^-> scrypt '; then
+    decrypt() { age -d -- "$1"; } # asks for the passphrase on the terminal
+  else
+    die "$file is encrypted with age${recipients:+ to ${recipients% }}: this needs its private key" \
+      'pass --identity KEY_FILE (or set AGE_IDENTITY_FILE); by hand: age -d -i KEY_FILE FILE | gunzip'
+  fi
+fi
+bare=$file
+[[ $encrypted -eq 0 ]] || bare=${file%.age}
+
 # How the file was compressed: the manifest beside it says (a renamed file keeps its codec); the
 # name decides only for a bare file without one. Kinds and extensions: src/config/codecs.ts.
 codec=$(sed -n '/"compression": {/,/}/s/^ *"kind": *"\([^"]*\)".*/\1/p' -- "$file.manifest.json" 2>/dev/null || true)
 if [[ -z $codec ]]; then
-  case $file in
+  case $bare in
     *.gz) codec=gzip ;;
     *.zst) codec=zstd ;;
     *) codec=none ;;
   esac
 fi
 case $codec in
-  gzip) decompress() { gzip -dc -- "$1"; } ;;
-  zstd) decompress() { zstd -dcq -- "$1"; } ;;
-  none) decompress() { cat -- "$1"; } ;;
+  gzip) unpack() { gzip -dc; } ;;
+  zstd) unpack() { zstd -dcq; } ;;
+  none) unpack() { cat; } ;;
   *) die "$file.manifest.json says the file is compressed with \"$codec\", which this script cannot read" \
     'decompress it with that tool and pass the result, or use the dbkeeper version that wrote it' ;;
 esac
+# The file's content: decrypted first when encrypted, then decompressed.
+decompress() { if [[ $encrypted -eq 1 ]]; then decrypt "$1" | unpack; else unpack < "$1"; fi; }
 
 if [[ -z $database ]]; then
   name=$(basename -- "$file")
@@ -109,6 +137,18 @@ elif [[ $checksum -eq 1 ]]; then
   die "there is no $file.sha256 to check the file against" 'fetch it with the backup, or pass --skip-checksum if you trust the file'
 else
   echo 'no .sha256 file: checksum NOT checked (--skip-checksum)'
+fi
+
+if [[ $encrypted -eq 1 ]]; then
+  step 'decrypting the whole backup with the key (age -d)'
+  if ! why=$(decrypt "$file" 2>&1 >/dev/null); then
+    if [[ $why == *'no identity matched'* ]]; then
+      die "${identity:-the passphrase} does not open $file${recipients:+ (it was encrypted to ${recipients% })}: nothing was changed" \
+        'use the private key of one of those recipients; after a key rotation, the old key'
+    fi
+    die "$file does not decrypt: $why" 'the file is damaged or truncated; use an older backup, or the copy on S3'
+  fi
+  echo 'decrypted: every chunk authenticated'
 fi
 
 step 'reading the whole backup (decompress, end marker)'

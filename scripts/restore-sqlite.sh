@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Restore a dbkeeper SQLite backup with plain tools (bash, sha256sum, gzip/zstd, sqlite3): for
+# Restore a dbkeeper SQLite backup with plain tools (bash, sha256sum, gzip/zstd, age for encrypted backups, sqlite3): for
 # the night when Node or the dbkeeper image itself is broken. Same steps as `dbkeeper restore`.
 set -euo pipefail
 
@@ -7,7 +7,7 @@ usage() {
   cat <<'EOF'
 Usage: restore-sqlite.sh [options] BACKUP_FILE TARGET_DB
 
-Restores BACKUP_FILE (NAME_yyyymmddThhmmssZ.db.gz|.db.zst|.db, as dbkeeper writes them) to the
+Restores BACKUP_FILE (NAME_yyyymmddThhmmssZ.db.gz|.db.zst|.db, each + .age when encrypted) to the
 SQLite database file TARGET_DB, REPLACING it:
   1. checks the file against its .sha256 (sha256sum -c) and reads it to the end
   2. asks for confirmation (or --yes)
@@ -25,6 +25,8 @@ Options:
   --safety-dir DIR   where the safety copy goes (default: the directory of TARGET_DB)
   --no-safety-copy   do not copy the current TARGET_DB first
   --skip-checksum    restore even without a .sha256 file beside the backup
+  -i, --identity FILE age private key of an encrypted backup (.age);
+                     default $AGE_IDENTITY_FILE; without: asks for a passphrase
   -y, --yes          do not ask (required when stdin is not a terminal)
   -h, --help         this text
 
@@ -37,12 +39,14 @@ die() { printf 'ERROR: %s\n' "$1" >&2; [[ -z ${2:-} ]] || printf '       next: %
 usage_error() { printf 'ERROR: %s (see --help)\n' "$1" >&2; exit 2; }
 
 safety_file='' safety_dir='' safety=1 checksum=1 yes=0 if_missing=0 files=()
+identity=${AGE_IDENTITY_FILE:-}
 while [[ $# -gt 0 ]]; do
   case $1 in
     --if-missing) if_missing=1; shift ;;
     --safety-dir) safety_dir=${2:?}; shift 2 ;;
     --no-safety-copy) safety=0; shift ;;
     --skip-checksum) checksum=0; shift ;;
+    -i|--identity) identity=${2:?}; shift 2 ;;
     -y|--yes) yes=1; shift ;;
     -h|--help) usage; exit 0 ;;
     -*) usage_error "unknown option $1" ;;
@@ -61,23 +65,47 @@ if [[ $if_missing -eq 1 && -e $target ]]; then
 fi
 [[ ! -e $target || -f $target ]] || die "$target exists and is not a file"
 
+# Encrypted (ENCRYPTION=age): the manifest's "encryption" says so, or a bare file's .age name.
+# Decrypted with the age CLI (apt-get install age) and the private key; the name without .age
+# then says the compression of a bare file.
+encrypted=0
+if grep -q '"encryption": {' -- "$file.manifest.json" 2>/dev/null || [[ $file == *.age ]]; then encrypted=1; fi
+if [[ $encrypted -eq 1 ]]; then
+  command -v age >/dev/null || die "$file is encrypted with age, and the age program is not installed" \
+    'apt-get install age (Debian/Ubuntu; apk add age on Alpine), or a release from https://github.com/FiloSottile/age/releases'
+  recipients=$(sed -n '/"encryption": {/,/}/p' -- "$file.manifest.json" 2>/dev/null | grep -o 'age1[0-9a-z]*' | tr '\n' ' ' || true)
+  if [[ -n $identity ]]; then
+    [[ -r $identity ]] || die "cannot read the key file $identity" 'check the path and that you may read it (it should be mode 600)'
+    decrypt() { age -d -i "$identity" -- "$1"; }
+  elif head -c 4096 -- "$file" | grep -q '^-> scrypt '; then
+    decrypt() { age -d -- "$1"; } # asks for the passphrase on the terminal
+  else
+    die "$file is encrypted with age${recipients:+ to ${recipients% }}: this needs its private key" \
+      'pass --identity KEY_FILE (or set AGE_IDENTITY_FILE); by hand: age -d -i KEY_FILE FILE | gunzip'
+  fi
+fi
+bare=$file
+[[ $encrypted -eq 0 ]] || bare=${file%.age}
+
 # How the file was compressed: the manifest beside it says (a renamed file keeps its codec); the
 # name decides only for a bare file without one. Kinds and extensions: src/config/codecs.ts.
 codec=$(sed -n '/"compression": {/,/}/s/^ *"kind": *"\([^"]*\)".*/\1/p' -- "$file.manifest.json" 2>/dev/null || true)
 if [[ -z $codec ]]; then
-  case $file in
+  case $bare in
     *.gz) codec=gzip ;;
     *.zst) codec=zstd ;;
     *) codec=none ;;
   esac
 fi
 case $codec in
-  gzip) decompress() { gzip -dc -- "$1"; } ;;
-  zstd) decompress() { zstd -dcq -- "$1"; } ;;
-  none) decompress() { cat -- "$1"; } ;;
+  gzip) unpack() { gzip -dc; } ;;
+  zstd) unpack() { zstd -dcq; } ;;
+  none) unpack() { cat; } ;;
   *) die "$file.manifest.json says the file is compressed with \"$codec\", which this script cannot read" \
     'decompress it with that tool and pass the result, or use the dbkeeper version that wrote it' ;;
 esac
+# The file's content: decrypted first when encrypted, then decompressed.
+decompress() { if [[ $encrypted -eq 1 ]]; then decrypt "$1" | unpack; else unpack < "$1"; fi; }
 
 step "checking $file against its checksum"
 if [[ -f $file.sha256 ]]; then
@@ -88,6 +116,18 @@ elif [[ $checksum -eq 1 ]]; then
   die "there is no $file.sha256 to check the file against" 'fetch it with the backup, or pass --skip-checksum if you trust the file'
 else
   echo 'no .sha256 file: checksum NOT checked (--skip-checksum)'
+fi
+
+if [[ $encrypted -eq 1 ]]; then
+  step 'decrypting the whole backup with the key (age -d)'
+  if ! why=$(decrypt "$file" 2>&1 >/dev/null); then
+    if [[ $why == *'no identity matched'* ]]; then
+      die "${identity:-the passphrase} does not open $file${recipients:+ (it was encrypted to ${recipients% })}: nothing was changed" \
+        'use the private key of one of those recipients; after a key rotation, the old key'
+    fi
+    die "$file does not decrypt: $why" 'the file is damaged or truncated; use an older backup, or the copy on S3'
+  fi
+  echo 'decrypted: every chunk authenticated'
 fi
 
 dir=$(dirname -- "$target")

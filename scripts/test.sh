@@ -15,8 +15,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 RESULTS=.vitest-results.json
 # Debian packages the tests need: the dump tools, the server binaries for the private instances,
-# the compressors, shellcheck for scripts/*.sh, and chromium for the status page's browser test.
-PACKAGES=(mariadb-server mariadb-client postgresql postgresql-client sqlite3 gzip zstd pigz shellcheck chromium)
+# the compressors, age for encrypted backups, shellcheck for scripts/*.sh, and chromium for the
+# status page's browser test.
+PACKAGES=(mariadb-server mariadb-client postgresql postgresql-client sqlite3 gzip zstd pigz shellcheck chromium age)
 
 summary_printed=0
 
