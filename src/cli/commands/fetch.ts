@@ -85,8 +85,14 @@ Exit codes: 0 fetched and proven (or already on the volume), 1 not found or dama
       } else if (got.alreadyLocal) {
         ctx.print(`${m.id} is on the volume already: ${got.path} (nothing downloaded)`)
       } else {
+        // Encrypted and no key here: only the ciphertext's sha256 was checked (pipeline/fetch.ts).
+        const keys = ctx.config.decryption
+        const unread = m.encryption !== undefined && keys.identities.length === 0 && keys.passphrase === undefined
+        const proof = unread
+          ? 'encrypted: not decrypted here (no AGE_IDENTITY_FILE); the sha256 proves it is the file its backup verified'
+          : `${m.encryption ? 'decrypted and ' : ''}decompressed to the end and checked (${formatBytes(m.raw.size)})`
         ctx.print(
-          `fetched ${m.id} from ${got.url}\n  → ${got.path}\n  ${formatBytes(m.compressed.size)}, sha256 ${m.compressed.sha256}; decompressed to the end and checked (${formatBytes(m.raw.size)})`,
+          `fetched ${m.id} from ${got.url}\n  → ${got.path}\n  ${formatBytes(m.compressed.size)}, sha256 ${m.compressed.sha256}; ${proof}`,
         )
       }
       return 0
