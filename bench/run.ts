@@ -1,6 +1,8 @@
 /**
  * `npm run bench -- --size 1G [--shape text|hex] [--runs 3] [--engines mariadb,sqlite] [--cli build|source] [--no-restore] [--profile DIR]`
  *
+ * With the age CLI installed, the gzip backup and restore also run with ENCRYPTION=age (issue 16).
+ *
  * Generates the data (a private MariaDB in a temp dir, an SQLite file), then runs every pipeline
  * once per round, rounds alternating, and prints medians and ratios against the plain shell
  * pipelines measured in the same run on the same data. The dbkeeper side is the real CLI
@@ -57,6 +59,9 @@ const log = (line: string) => process.stderr.write(`${line}\n`)
  */
 const profileArgs = opts.profile ? ['--cpu-prof', '--cpu-prof-dir', resolve(opts.profile)] : []
 let cliPath = join(ROOT, 'bin/dbkeeper.js')
+
+/** An age key pair for the encrypted case (made in main when age-keygen is installed). */
+let ageKey: { path: string; recipient: string } | undefined
 
 const cases = new Map<string, CaseResult>()
 /** The raw size dbkeeper measured, per backup label: the honest "size of the data" to quote. */
@@ -153,12 +158,16 @@ async function restoreRound(
   env: Record<string, string>,
   backupDir: string,
   backup: { path: string; id: string },
+  label = 'gzip',
+  /** Encrypted backups: the identity file, for `age -d -i KEY | gunzip -c | mariadb` and the CLI. */
+  ageKey?: string,
 ): Promise<void> {
   const admin = (statement: string) => execFileSync('mariadb', [`--defaults-extra-file=${cnf}`, '-e', statement])
   admin('DROP DATABASE IF EXISTS bench_restore_shell; CREATE DATABASE bench_restore_shell')
+  const unpack = ageKey ? `age -d -i ${ageKey} ${backup.path} | gunzip -c` : `gunzip -c ${backup.path}`
   record(
-    'gunzip -c | mariadb (restore)',
-    await measure(shell(`gunzip -c ${backup.path} | mariadb --defaults-extra-file=${cnf} bench_restore_shell`)),
+    `${ageKey ? 'age -d | ' : ''}gunzip -c | mariadb (restore)`,
+    await measure(shell(`${unpack} | mariadb --defaults-extra-file=${cnf} bench_restore_shell`)),
   )
   admin('DROP DATABASE IF EXISTS bench_restore_shell; DROP DATABASE IF EXISTS bench_restore_dbk')
   const sample = await measure({
@@ -172,9 +181,10 @@ async function restoreRound(
       LOG_FORMAT: 'json',
       BACKUP_DIR: backupDir,
       ...env,
+      ...(ageKey ? { AGE_IDENTITY_FILE: ageKey } : {}),
     },
   })
-  record('dbkeeper restore (gzip)', sample)
+  record(`dbkeeper restore (${label})`, sample)
   admin('DROP DATABASE IF EXISTS bench_restore_dbk')
   await rm(backupDir, { recursive: true, force: true })
 }
@@ -208,6 +218,13 @@ async function mariadbRound(db: BenchMariadb, work: string): Promise<void> {
     withRestore,
   )
   if (kept) await restoreRound(cnf, env, join(work, 'backups'), kept)
+  // ENCRYPTION=age on top of the same gzip backup: the stage's whole cost, in the same round.
+  if (ageKey) {
+    const age = { ...env, COMPRESSION: 'gzip', ENCRYPTION: 'age', AGE_RECIPIENTS: ageKey.recipient }
+    const check = ['age', '-d', '-i', ageKey.path, '-o', '/dev/null']
+    const keptAge = await dbkeeper('gzip, age', age, join(work, 'backups'), check, withRestore)
+    if (keptAge) await restoreRound(cnf, age, join(work, 'backups'), keptAge, 'gzip, age', ageKey.path)
+  }
   record('mysqldump | pigz -6', await withOutput(shell(`${dump} | pigz -6 > ${out}.gz`), `${out}.gz`))
   if (have('zstd')) {
     record(
@@ -289,6 +306,19 @@ const TARGETS: Target[] = [
     metric: 'wallMs',
   },
   {
+    label: 'dbkeeper backup (gzip, age) / dbkeeper backup (gzip)',
+    subject: 'dbkeeper backup (gzip, age)',
+    baseline: 'dbkeeper backup (gzip)',
+    metric: 'wallMs',
+    max: 1.05,
+  },
+  {
+    label: 'dbkeeper restore (gzip, age) / dbkeeper restore (gzip)',
+    subject: 'dbkeeper restore (gzip, age)',
+    baseline: 'dbkeeper restore (gzip)',
+    metric: 'wallMs',
+  },
+  {
     label: 'dbkeeper restore / gunzip -c | mariadb',
     subject: 'dbkeeper restore (gzip)',
     baseline: 'gunzip -c | mariadb (restore)',
@@ -325,6 +355,11 @@ async function main(): Promise<void> {
     if (!HAVE_TIME)
       log('note: /usr/bin/time is missing (Debian: apt-get install time): no CPU times, peak RSS from /proc only')
     const dbPath = join(work, 'app.db')
+    if (have('age-keygen') && have('age')) {
+      const path = join(work, 'age-key.txt')
+      execFileSync('age-keygen', ['-o', path], { stdio: 'ignore' })
+      ageKey = { path, recipient: /public key: (age1\S+)/.exec(await readFile(path, 'utf8'))![1]! }
+    } else log('note: age is not installed (apt-get install age): no encrypted case')
     if (opts.cli === 'build') {
       log('compiling the CLI into a private directory…')
       cliPath = await buildCli(ROOT, join(work, 'cli'))
