@@ -132,4 +132,48 @@ describe('age stage', () => {
     writeFileSync(path, await encrypt(Buffer.from('-- Dump completed\n'), [alice.recipient]))
     expect(execFileSync('age', ['-d', '-i', alice.path, path], { encoding: 'utf8' })).toBe('-- Dump completed\n')
   })
+
+  it('keeps memory flat over 300 MB through encryption and decryption, and applies backpressure', async () => {
+    const chunk = randomBytes(1 << 20)
+    let left = 300
+    const big = new Readable({
+      read() {
+        this.push(left-- > 0 ? chunk : null)
+      },
+    })
+    const file = await beginAgeFile({ recipients: [alice.recipient], passphrase: undefined })
+    const before = process.memoryUsage().rss
+    let peak = before
+    const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50)
+    let bytes = 0
+    await pipeline(
+      big,
+      file.encrypt(),
+      new AgeDecryptStream(file.readBack),
+      new Writable({
+        highWaterMark: 1 << 20,
+        write: (c: Buffer, _e, done) => {
+          bytes += c.length
+          done()
+        },
+      }),
+    )
+    clearInterval(timer)
+    expect(bytes).toBe(300 << 20)
+    expect(peak - before).toBeLessThan(100 * 1024 * 1024)
+    // A stalled reader (nobody reads the plaintext): the source stops after a few MiB, not at 300.
+    let pulledStalled = 0
+    const endless = new Readable({
+      read() {
+        pulledStalled++
+        this.push(chunk)
+      },
+    })
+    const stalled = endless.pipe(file.encrypt()).pipe(new AgeDecryptStream(file.readBack))
+    await new Promise((r) => setTimeout(r, 500))
+    expect(pulledStalled).toBeGreaterThan(0)
+    expect(pulledStalled).toBeLessThan(16)
+    stalled.destroy()
+    endless.destroy()
+  }, 120_000)
 })
