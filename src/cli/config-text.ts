@@ -12,6 +12,8 @@ const TITLES: Readonly<Record<string, string>> = {
   backupDir: 'backup directory',
   tz: 'time zone',
   compression: 'compression',
+  encryption: 'encryption',
+  decryption: 'decryption keys',
   log: 'log',
   retention: 'retention',
   sources: 'sources',
@@ -25,6 +27,7 @@ const TITLES: Readonly<Record<string, string>> = {
 /** Optional groups the JSON leaves out when off: said so here rather than left to guess. */
 const WHEN_ABSENT: Readonly<Record<string, string>> = {
   s3: 'off (S3_BUCKET is not set)',
+  encryption: 'off (ENCRYPTION is not set)',
 }
 
 /** `healthMaxAgeMs` → `health max age`, `sseKmsKeyId` → `sse kms key id`. */

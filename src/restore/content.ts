@@ -8,7 +8,8 @@
  */
 import { createReadStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { pipeline } from 'node:stream'
+import { pipeline, Writable } from 'node:stream'
+import { pipeline as pipelineAsync } from 'node:stream/promises'
 import type { CatalogEntry } from '../catalog/catalog.js'
 import type { Manifest } from '../catalog/manifest.js'
 import { CHECKSUM_SUFFIX, parseDataFileName } from '../catalog/naming.js'
@@ -110,6 +111,25 @@ export async function verifyBackup(
     const content = openContent(entry, keys)
     const problem = await reader.verifyContent(content.stream, signal)
     if (problem) throw refused(entry, problem)
+  }
+}
+
+/**
+ * Before the question: a missing key, or one that opens none of an encrypted backup's stanzas, is
+ * refused now (AUTH, naming the recipients), not after the operator said yes. Reads the header
+ * only; whatever else the first 64 KiB show is for the full verification to judge.
+ */
+export async function assertKeysOpen(entry: CatalogEntry, keys: DecryptionKeys | undefined): Promise<void> {
+  const decrypt = decrypterOf(entry.manifest, keys)
+  if (!decrypt) return
+  try {
+    await pipelineAsync(
+      createReadStream(entry.dataPath, { end: 64 * 1024 - 1 }),
+      decrypt(),
+      new Writable({ write: (_chunk, _enc, done) => done() }),
+    )
+  } catch (error) {
+    if (error instanceof DbkeeperError && error.code === 'AUTH') throw error
   }
 }
 

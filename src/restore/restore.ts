@@ -17,7 +17,7 @@ import type { Logger } from '../runtime/logger.js'
 import { ensureDir } from '../runtime/durable.js'
 import { compareTables, describeCheck, type CheckResult } from './check.js'
 import { confirm, type ConfirmOptions } from './confirm.js'
-import { backupFacts, openContent, verifyBackup } from './content.js'
+import { assertKeysOpen, backupFacts, openContent, verifyBackup } from './content.js'
 import { scratchLedger } from './scratch.js'
 import type { Located } from './locate.js'
 import { takeSafetyBackup } from './safety-backup.js'
@@ -93,6 +93,8 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
     // What the backup needs of the target (and, SQLite, that it is the file the backup was taken from), before the question: a refusal here changes nothing.
     for (const line of (await driver.prepare?.(signal)) ?? []) print(line)
     const saving = req.safetyBackup && state.exists && !state.empty
+    // An encrypted backup on the volume: the key is checked before the question (off-site: after the fetch).
+    if (backup.entry) await assertKeysOpen(backup.entry, config.decryption)
     await confirm(plan(config, m, driver.label, state.exists && !state.empty, saving, backup.remote?.url), req.confirm)
 
     let entry = backup.entry

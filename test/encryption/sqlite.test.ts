@@ -99,6 +99,8 @@ describe('age encryption of SQLite backups', () => {
     expect(wrong.stderr).toContain('opens none of them; nothing was changed')
     expect(await sha(live)).toBe(before)
     expect(wrong.all).not.toContain(carol.identity)
+    // Refused from the header, before the question and the full read.
+    expect(wrong.stderr).not.toContain(`verifying ${result!.id}`)
 
     const ok = await cli(['restore', 'latest', '--source', 'notes', '--yes'], { ...env, AGE_IDENTITY_FILE: alice.path })
     expect(ok.exitCode, ok.all).toBe(0)
