@@ -114,6 +114,41 @@ export async function verifyBackup(
   }
 }
 
+/** Whether an encrypted backup is to be read without any key: only its ciphertext can be checked. */
+export function withoutKey(m: Manifest, keys: DecryptionKeys | undefined): boolean {
+  return m.encryption !== undefined && !keys?.identities.length && keys?.passphrase === undefined
+}
+
+/**
+ * An encrypted backup where no key is set (the appliance holds public keys only): the file's size
+ * and sha256 against the manifest and its `.sha256`, which finds a flipped bit. That its content
+ * decrypts and decompresses was proven when it was committed; only a key proves it again.
+ */
+export async function verifyCiphertext(source: SourceConfig, entry: CatalogEntry, signal?: AbortSignal): Promise<void> {
+  const m = entry.manifest
+  assertSameEngine(source, m)
+  if (entry.problem) throw refused(entry, entry.problem)
+  const sidecar = await readFile(`${entry.dataPath}${CHECKSUM_SUFFIX}`, 'utf8').catch(() => undefined)
+  const file = new Meter(false)
+  await pipelineAsync(
+    createReadStream(entry.dataPath, { highWaterMark: 1 << 20 }),
+    file,
+    new Writable({ write: (_chunk, _enc, done) => done() }),
+    signal ? { signal } : {},
+  )
+  const got = file.result()
+  if (got.size !== m.compressed.size || got.sha256 !== m.compressed.sha256)
+    throw refused(
+      entry,
+      `the file has ${got.size} bytes with sha256 ${got.sha256}, the manifest says ${m.compressed.size} with ${m.compressed.sha256}`,
+    )
+  if (sidecar !== undefined && sidecar.split(/\s+/)[0] !== m.compressed.sha256)
+    throw refused(
+      entry,
+      `its ${m.file}${CHECKSUM_SUFFIX} names sha256 ${sidecar.split(/\s+/)[0]}, the manifest ${m.compressed.sha256}`,
+    )
+}
+
 /**
  * Before the question: a missing key, or one that opens none of an encrypted backup's stanzas, is
  * refused now (AUTH, naming the recipients), not after the operator said yes. Reads the header

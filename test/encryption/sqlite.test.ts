@@ -135,6 +135,18 @@ describe('age encryption of SQLite backups', () => {
     }
     const v = await cli(['verify', 'latest', '--source', 'notes'], env)
     expect(v.exitCode, v.all).toBe(0)
+    // Where no key is set, verify and list --verify still check the ciphertext, and say that is all.
+    const { AGE_IDENTITY_FILE: _key, ...keyless } = env
+    const plain = await cli(['verify', result!.id!, '--source', 'notes', '--json'], keyless)
+    expect(plain.exitCode, plain.all).toBe(0)
+    expect(JSON.parse(plain.stdout)).toMatchObject([{ ok: true, ciphertextOnly: true }])
+    await flipByte(path)
+    const flipped = await cli(['verify', result!.id!, '--source', 'notes'], keyless)
+    expect(flipped.exitCode, flipped.all).toBe(1)
+    expect(flipped.stdout).toContain('is damaged and was refused')
+    const listed = await cli(['list', '--verify', '--json'], keyless)
+    expect(listed.exitCode).toBe(1)
+    await writeFile(path, good)
   })
 
   it('rotation: new recipients for new backups, the old backup still restores with the old key', async () => {

@@ -1,6 +1,6 @@
 import { listBackups, type BackupEntry } from '../../catalog/catalog.js'
 import { futureWarning, isFromTheFuture, newestFirst } from '../../catalog/order.js'
-import { verifyBackup } from '../../restore/content.js'
+import { verifyBackup, verifyCiphertext, withoutKey } from '../../restore/content.js'
 import { findSource } from '../../restore/locate.js'
 import { describeError, toDbkeeperError } from '../../runtime/errors.js'
 import { openRemoteTargets } from '../../pipeline/remote-targets.js'
@@ -131,7 +131,9 @@ printed), or with --verify when a backup is damaged.
         const source = ctx.config.sources.find((s) => s.label === e.manifest.source)
         if (e.problem === undefined && source) {
           try {
-            await verifyBackup(source, e, ctx.config.backupDir, ctx.signal, ctx.config.decryption)
+            // Encrypted and no key here: the file's sha256 still finds a flipped bit.
+            if (withoutKey(e.manifest, ctx.config.decryption)) await verifyCiphertext(source, e, ctx.signal)
+            else await verifyBackup(source, e, ctx.config.backupDir, ctx.signal, ctx.config.decryption)
           } catch (error) {
             const err = toDbkeeperError(error)
             if (err.code === 'ABORTED') throw err

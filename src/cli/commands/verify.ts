@@ -3,7 +3,7 @@ import type { SourceConfig } from '../../config/types.js'
 import { acquireLock } from '../../catalog/lock.js'
 import { GLOBALS_DATABASE, restoreKind } from '../../engines/index.js'
 import { formatBytes, formatDuration } from '../../pipeline/progress.js'
-import { verifyBackup } from '../../restore/content.js'
+import { verifyBackup, verifyCiphertext, withoutKey } from '../../restore/content.js'
 import { drillBackup } from '../../restore/drill.js'
 import { sweepScratch } from '../../restore/scratch.js'
 import { findBackup, findById, findLatestBackups, findSource, onVolume, type Located } from '../../restore/locate.js'
@@ -22,6 +22,8 @@ export interface VerifyJson {
   /** The off-site copy it was fetched from first (it was not on the volume, or an older one was). */
   fetched?: string
   ok: boolean
+  /** Encrypted and no key set: only the file's size and sha256 were checked, not its content. */
+  ciphertextOnly?: true
   /** Present with --drill: absent for the _globals backup (never drilled). */
   drill?: { ok: boolean; scratch?: string; server?: string; compared?: number; durationMs?: number }
   error?: { code: string; message: string; hint?: string }
@@ -92,6 +94,9 @@ async function check(
         compared: r.compared,
         durationMs: r.durationMs,
       }
+    } else if (withoutKey(m, ctx.config.decryption)) {
+      await verifyCiphertext(source, entry, ctx.signal)
+      out.ciphertextOnly = true
     } else {
       await verifyBackup(source, entry, ctx.config.backupDir, ctx.signal, ctx.config.decryption)
     }
@@ -108,7 +113,9 @@ async function check(
 function describe(r: VerifyJson, m: Manifest): string {
   const where = `${r.source}/${r.database} ${r.id}`
   if (!r.ok) return `FAILED ${where}: ${r.error?.message ?? ''}${r.error?.hint ? `\n       → ${r.error.hint}` : ''}`
-  const read = `${r.fetched ? `fetched from ${r.fetched}, ` : ''}verified ${formatBytes(m.compressed.size)} → ${formatBytes(m.raw.size)} (sha256, end marker)`
+  const read = r.ciphertextOnly
+    ? `${r.fetched ? `fetched from ${r.fetched}, ` : ''}encrypted, no key set: only the file's ${formatBytes(m.compressed.size)} checked (size, sha256); set AGE_IDENTITY_FILE or pass --identity to decrypt it`
+    : `${r.fetched ? `fetched from ${r.fetched}, ` : ''}verified ${formatBytes(m.compressed.size)} → ${formatBytes(m.raw.size)} (sha256, end marker)`
   if (!r.drill) return `ok     ${where}: ${read}${r.database === GLOBALS_DATABASE ? '; roles are never drilled' : ''}`
   const unit = restoreKind(m.engine).onServer ? 'lines' : 'tables'
   return `ok     ${where}: ${read}; drill: restored into ${r.drill.scratch}${r.drill.server ? ` on ${r.drill.server} (DRILL_HOST)` : ''}, re-dumped, ${r.drill.compared} ${unit} identical (${formatDuration(r.drill.durationMs ?? 0)}), scratch dropped`
@@ -135,7 +142,8 @@ the volume first (downloaded, checked against its manifest; a tampered object fa
            drill is {ok, scratch, server?, compared, durationMs} (server: DRILL_HOST:PORT)
   --wait   with --drill, or to fetch from S3: wait for a running backup instead of exiting 3
   --identity FILE  the age private key for encrypted backups (default: AGE_IDENTITY_FILE);
-           without one an encrypted backup cannot be verified or drilled
+           without one only an encrypted file's size and sha256 are checked
+           (ciphertextOnly in --json), and --drill fails for it
 
 Exit codes: 0 all good, 1 a backup is damaged or a drill failed, 2 usage, 3 locked.`,
   needsConfig: true,
