@@ -11,7 +11,7 @@ import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodeManifest, type Manifest } from '../../src/catalog/manifest.js'
 import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX } from '../../src/catalog/naming.js'
-import { CODECS, COMPRESSION_KINDS } from '../../src/config/codecs.js'
+import { CODECS, COMPRESSION_KINDS, ENCRYPTION_KINDS } from '../../src/config/codecs.js'
 import { ROOT } from '../support/cli.js'
 import { countItems as count, makeSqliteDb } from '../support/sqlite.js'
 import { sha256File as sha } from '../support/files.js'
@@ -122,9 +122,14 @@ describe('readers follow the manifest, not the file name', () => {
     for (const name of SCRIPTS) {
       const text = await readFile(join(ROOT, 'scripts', name), 'utf8')
       for (const kind of COMPRESSION_KINDS) {
-        expect(text, `${name}: ${kind}`).toMatch(new RegExp(`^  ${kind}\\) decompress\\(\\)`, 'm'))
+        expect(text, `${name}: ${kind}`).toMatch(new RegExp(`^  ${kind}\\) unpack\\(\\)`, 'm'))
         const ext = CODECS[kind].ext
         if (ext !== '') expect(text, `${name}: ${ext}`).toContain(`    *${ext}) codec=${kind} ;;`)
+      }
+      // The encryption stage: by the manifest's field and by the extension, decrypted before unpacking.
+      for (const kind of ENCRYPTION_KINDS) {
+        expect(text, `${name}: ${kind}`).toContain(`[[ $file == *${CODECS[kind].ext} ]]`)
+        expect(text, `${name}: ${kind}`).toContain('decrypt "$1" | unpack')
       }
     }
   })
