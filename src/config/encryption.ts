@@ -5,7 +5,6 @@
  * may be set without ENCRYPTION (a restore host reading encrypted backups).
  */
 import { statSync } from 'node:fs'
-import { Encrypter } from 'age-encryption'
 import { MASK, Secret } from '../runtime/secrets.js'
 import type { EnvReader } from './reader.js'
 
@@ -29,15 +28,26 @@ export interface DecryptionKeys {
 const RECIPIENT = /^age1[02-9ac-hj-np-z]{58}$/
 const IDENTITY = /^AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}$/
 
-/** Whether `s` is a well-formed X25519 recipient, checksum included. */
+const BECH32 = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l'
+
+/**
+ * Whether `s` is a well-formed X25519 recipient, its bech32 checksum included (BIP 173). Written
+ * out rather than asked of age-encryption: every command reads the configuration, and only those
+ * that encrypt or decrypt should load the crypto library.
+ */
 export function isRecipient(s: string): boolean {
   if (!RECIPIENT.test(s)) return false
-  try {
-    new Encrypter().addRecipient(s)
-    return true
-  } catch {
-    return false
+  const values = [...'age'].map((c) => c.charCodeAt(0) >> 5)
+  values.push(0, ...[...'age'].map((c) => c.charCodeAt(0) & 31))
+  for (const c of s.slice(4)) values.push(BECH32.indexOf(c))
+  let chk = 1
+  const GEN = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3]
+  for (const v of values) {
+    const top = chk >>> 25
+    chk = ((chk & 0x1ffffff) << 5) ^ v
+    for (let i = 0; i < 5; i++) if ((top >>> i) & 1) chk ^= GEN[i]!
   }
+  return chk === 1
 }
 
 /** Public keys of a list as `age -R` reads it: one per line or space, `#` comments, blank lines. */
