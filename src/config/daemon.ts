@@ -209,7 +209,8 @@ function isAddress(text: string): boolean {
   return /^[^\s@<>,;"]+@[^\s@<>,;"]+$/.test(inner)
 }
 
-function readDuration(r: EnvReader, name: string, fallback: number): number {
+/** A duration variable (`60`, `90s`, `5m`, `13h`, `1d12h`): the fallback when unset, a problem when not a duration. */
+export function readDuration(r: EnvReader, name: string, fallback: number): number {
   const v = r.raw(name)
   if (v === undefined) return fallback
   const ms = parseDuration(v)

@@ -7,6 +7,7 @@ import { readDaemonConfig, readNotifyConfig } from './daemon.js'
 import { readEncryptionConfig } from './encryption.js'
 import { SOURCE_VAR, unknownVariables, type KnownVariables } from './known.js'
 import { EnvReader, formatProblem, type ConfigProblem, type Env, type FileReader } from './reader.js'
+import { readPitrConfig } from './pitr.js'
 import { isEmptyPolicy, readGlobalRetention } from './retention.js'
 import { readRestoreConfig } from './restore.js'
 import { readS3Targets } from './s3.js'
@@ -14,7 +15,7 @@ import { isTimeZone } from './schedule.js'
 import { readSource, sourcePrefixes } from './sources.js'
 import type { Config, SourceConfig } from './types.js'
 
-export type { Config, SourceConfig, RetentionPolicy, EngineKind } from './types.js'
+export type { Config, SourceConfig, RetentionPolicy, EngineKind, PitrConfig } from './types.js'
 export type { ConfigProblem } from './reader.js'
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
@@ -118,6 +119,7 @@ function readConfig(
   const notify = readNotifyConfig(r)
   const restore = readRestoreConfig(r, tz, sources)
   const s3Targets = readS3Targets(r, env, retention)
+  const pitr = readPitrConfig(r)
   // Last: what this run looked up counts as known too, whatever the measuring run took.
   if (checkUnknown) r.problems.push(...unknownVariables(env, knownVariables(r.asked)))
   const config: Config = Object.freeze({
@@ -132,6 +134,7 @@ function readConfig(
     daemon,
     notify,
     restore,
+    pitr,
     ...(s3Targets[0] ? { s3: s3Targets[0] } : {}),
     s3Targets: Object.freeze(s3Targets),
   })

@@ -18,8 +18,8 @@ export const SOURCE_VAR = /^(DB\d{2,})_([A-Z0-9_]+)$/
 const MISNUMBERED_VAR = /^DB(\d)_([A-Z0-9_]+)$/
 
 /**
- * Prefixes that are ours: every member must be known. PITR_ is kept
- * for features to come, so that a variable meant for them is not silently ignored today.
+ * Prefixes that are ours: every member must be known, so that a variable meant for one of our
+ * features is never silently ignored.
  * AWS_ is not ours: the AWS SDK reads its own (AWS_PROFILE, AWS_REGION, …).
  */
 const FAMILIES = [

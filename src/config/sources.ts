@@ -1,6 +1,7 @@
 import { basename, extname, isAbsolute } from 'node:path'
 import type { EnvReader } from './reader.js'
 import { SOURCE_VAR } from './known.js'
+import { readSourcePitr } from './pitr.js'
 import { readSourceRetention } from './retention.js'
 import type { EngineKind, RetentionPolicy, SourceConfig } from './types.js'
 import { splitOptions } from './options.js'
@@ -99,6 +100,7 @@ export function readSource(r: EnvReader, id: string, global: RetentionPolicy): S
         r.problem(v(s), r.raw(v(s)), `to be unset: it applies to postgres sources only, and ${id} is ${engine}`)
   }
 
+  const pitr = readSourcePitr(r, id, engine)
   const label = r.raw(v('LABEL')) ?? deriveLabel(engine, host, path)
   if (!LABEL_PATTERN.test(label)) {
     r.problem(
@@ -122,6 +124,7 @@ export function readSource(r: EnvReader, id: string, global: RetentionPolicy): S
     pgFormat,
     pgGlobals,
     retention: Object.freeze(retention),
+    pitr,
   })
 }
 

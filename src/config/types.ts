@@ -45,6 +45,16 @@ export interface SourceConfig {
   readonly pgFormat: 'plain' | 'custom'
   readonly pgGlobals: boolean
   readonly retention: Readonly<RetentionPolicy>
+  /** DBnn_PITR: continuous archiving between the scheduled dumps (SQLite only, so far). */
+  readonly pitr: boolean
+}
+
+/** Point-in-time recovery, for the sources with DBnn_PITR=true (pitr.ts). */
+export interface PitrConfig {
+  /** PITR_WINDOW: how far back a restore to a time must stay possible. */
+  readonly windowMs: number
+  /** PITR_MAX_LAG: an archive further behind than this is unhealthy. */
+  readonly maxLagMs: number
 }
 
 export interface Config {
@@ -61,6 +71,7 @@ export interface Config {
   readonly daemon: DaemonConfig
   readonly notify: NotifyConfig
   readonly restore: RestoreConfig
+  readonly pitr: PitrConfig
   /** The first off-site target (`S3_*`); absent when S3_BUCKET is not set. The same object as `s3Targets[0]`. */
   readonly s3?: S3Config
   /** Every off-site target in the order recovery looks in them: `S3_*`, then `S3_2_*`, `S3_3_*`, …; empty without S3_BUCKET. */

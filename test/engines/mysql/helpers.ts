@@ -35,6 +35,7 @@ export function mysqlSource(
     pgFormat: 'plain',
     pgGlobals: false,
     retention: {},
+    pitr: false,
     ...rest,
   } satisfies SourceConfig)
 }

@@ -40,6 +40,7 @@ export function pgSource(
     pgFormat: 'plain',
     pgGlobals: false,
     retention: {},
+    pitr: false,
     ...rest,
   }
 }

@@ -38,6 +38,7 @@ const source: SourceConfig = {
   pgFormat: 'plain',
   pgGlobals: false,
   retention: {},
+  pitr: false,
 }
 
 describe('command lines', () => {

@@ -28,6 +28,7 @@ export function sqliteSource(path: string, id = 'DB07', name = 'app'): SourceCon
     pgFormat: 'plain',
     pgGlobals: false,
     retention: {},
+    pitr: false,
   } satisfies SourceConfig)
 }
 
