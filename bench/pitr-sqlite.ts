@@ -1,7 +1,7 @@
 /**
  * `node --import tsx bench/pitr-sqlite.ts [--rate 500] [--seconds 60] [--sync 1s]`
  *
- * Litestream's RPO and restore-to-a-time on this machine: a writer (bench/pitr-writer.mjs, its own
+ * Litestream's RPO and restore-to-a-time on this machine: a writer (test/fixtures/pitr-writer.mjs, its own
  * process) commits RATE transactions a second into an SQLite file in WAL mode, one row each
  * carrying its commit time; `litestream replicate` ships it to a file replica. Every second a
  * sampler restores the replica's newest state and takes the age of its newest row at the moment
@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util'
 import Database from 'better-sqlite3'
 
 const LITESTREAM = new URL('../node_modules/@flydotio/litestream-linux-x64/litestream', import.meta.url).pathname
-const WRITER = new URL('./pitr-writer.mjs', import.meta.url).pathname
+const WRITER = new URL('../test/fixtures/pitr-writer.mjs', import.meta.url).pathname
 const { values: opts } = parseArgs({
   options: {
     rate: { type: 'string', default: '500' },

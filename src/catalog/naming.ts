@@ -8,12 +8,12 @@
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { CODECS, COMPRESSION_KINDS, ENCRYPTION_KINDS } from '../config/codecs.js'
-import { TEMP_SUFFIX } from '../storage/local/names.js'
+import { ARCHIVE_DIR, TEMP_SUFFIX } from '../storage/local/names.js'
 
 export const MANIFEST_SUFFIX = '.manifest.json'
 export const CHECKSUM_SUFFIX = '.sha256'
 
-export { STATE_DIR, TEMP_SUFFIX, isTempName } from '../storage/local/names.js'
+export { ARCHIVE_DIR, STATE_DIR, TEMP_SUFFIX, isTempName } from '../storage/local/names.js'
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 /** `\.gz|\.zst`: the extension of every compression that has one. */
@@ -111,6 +111,14 @@ export function dataFileName(database: string, at: Date, contentExt: string, com
 
 export function databaseDir(backupDir: string, source: string, database: string): string {
   return join(backupDir, source, encodeName(database))
+}
+
+/**
+ * The continuous archive of one database (point-in-time recovery): `<dir>/<S>/.pitr/<enc(D)>/`,
+ * owned by the engine's archiver (a Litestream replica for SQLite), its configuration beside it.
+ */
+export function archiveDir(backupDir: string, source: string, database: string): string {
+  return join(backupDir, source, ARCHIVE_DIR, encodeName(database))
 }
 
 export function tempName(finalName: string): string {

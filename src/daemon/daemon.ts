@@ -2,7 +2,8 @@
  * The appliance's main process: backups on SCHEDULE (croner, in TZ), one at start, never two at
  * once (the volume lock is shared with manual `docker exec` runs), health/metrics over HTTP,
  * alerts after runs. SIGTERM/SIGINT stop the schedule and let a running backup finish for up to
- * SHUTDOWN_TIMEOUT; BACKUP_ON_SHUTDOWN takes one last backup first.
+ * SHUTDOWN_TIMEOUT; BACKUP_ON_SHUTDOWN takes one last backup first. DBnn_PITR sources are
+ * archived continuously by supervised children (archivers.ts) from start to stop.
  */
 import { hostname } from 'node:os'
 import type { RunRecord, RunTrigger } from '../catalog/journal.js'
@@ -17,6 +18,7 @@ import { sweepScratch } from '../restore/scratch.js'
 import { DbkeeperError, describeError, toDbkeeperError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
 import { acquireLock } from '../catalog/lock.js'
+import { startArchivers } from './archivers.js'
 import { startObservability } from './observability.js'
 import type { BackupNowResult } from './page/routes.js'
 import { runPreflight } from './preflight.js'
@@ -163,6 +165,8 @@ export async function runDaemon(config: Config, logger: Logger, shutdown: AbortS
     })
     .catch((error: unknown) => logger.error({ err: error }, `preflight could not run: ${describeError(error)}`))
 
+  // DBnn_PITR: the archivers run from start to stop, beside the scheduled dumps.
+  const archivers = await startArchivers(config, logger)
   cron.schedule(() => trigger('schedule'))
   // DRILL_SCHEDULE: restore drills as a second job; they share the volume lock with the backups.
   const drills = startDrillSchedule(config, logger)
@@ -200,6 +204,8 @@ export async function runDaemon(config: Config, logger: Logger, shutdown: AbortS
       await settlesWithin(last, 10_000)
     }
   }
+  // After the last backup: the archivers keep archiving to the end, then sync once more on SIGTERM.
+  await archivers.stop()
   await obs.close()
   logger.info('dbkeeper daemon stopped')
 }

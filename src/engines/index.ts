@@ -17,15 +17,22 @@
  *   restore driver      restore-driver.ts    restore-driver.ts    restore-driver.ts (+ replace.ts,
  *                       (+ swap.ts, definitions.ts, rewrite.ts)   path.ts, inspect-child.ts)
  *   drill re-dump       redump.ts            redump.ts            redump.ts
+ *   PITR: archiver,     (binlog: to come)    — (not supported)    archiver.ts (Litestream,
+ *     archive read back                                           supervised), archive.ts,
+ *                                                                 litestream.ts
  *
  * Beside them, engine-neutral: engine.ts (the Engine contract), restore-driver.ts (the RestoreDriver
  * contract and what a driver is given), redump.ts (the re-dump contract), subprocess.ts (THE child
- * process runner), scratch-names.ts. Nothing outside engines/ needs to import an engine folder:
+ * process runner), supervisor.ts (a long-lived child kept running), archive.ts (the PITR
+ * contracts: Archiver, Archive), scratch-names.ts. Nothing outside engines/ needs to import an engine folder:
  * this file answers for all of them.
  */
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import type { EngineKind, SourceConfig } from '../config/types.js'
+import { DbkeeperError } from '../runtime/errors.js'
+import type { Logger } from '../runtime/logger.js'
+import type { Archive, Archiver } from './archive.js'
 import type { Engine, ProbeResult } from './engine.js'
 import { MysqlEngine } from './mysql/engine.js'
 import { redumpMysql } from './mysql/redump.js'
@@ -37,6 +44,8 @@ import { redumpPostgres } from './postgres/redump.js'
 import { postgresDatabaseExists, PostgresDriver } from './postgres/restore-driver.js'
 import type { Redump } from './redump.js'
 import type { BackupFacts, DriverTarget, RestoreDriver } from './restore-driver.js'
+import { SqliteArchive } from './sqlite/archive.js'
+import { startSqliteArchiver } from './sqlite/archiver.js'
 import { SqliteEngine } from './sqlite/engine.js'
 import { redumpSqlite } from './sqlite/redump.js'
 import { SqliteDriver } from './sqlite/restore-driver.js'
@@ -52,6 +61,8 @@ export type {
   TargetState,
 } from './restore-driver.js'
 export type { Redumped } from './redump.js'
+export type { Archive, ArchiveRange, ArchiveState, Archiver } from './archive.js'
+export { describeLag, describeRanges, rangeAt } from './archive.js'
 /** PostgreSQL's roles and tablespaces are backed up under this database name (never drilled, never `--into`). */
 export { GLOBALS_DATABASE }
 
@@ -186,4 +197,34 @@ export function restoreKind(kind: EngineKind): RestoreKind {
 /** The restore driver of a backup's engine (the contract is restore-driver.ts). */
 export function createRestoreDriver(kind: EngineKind, t: DriverTarget): RestoreDriver {
   return RESTORE_KINDS[kind].createDriver(t)
+}
+
+function noArchive(source: SourceConfig): DbkeeperError {
+  return new DbkeeperError(
+    'USAGE',
+    `${source.label} (${source.id}) is a ${source.engine} source: point-in-time recovery works for sqlite sources only so far`,
+    { hint: 'restore a scheduled backup instead (dbkeeper restore latest --source …)' },
+  )
+}
+
+/**
+ * The continuous archive of one database of a DBnn_PITR source, at `dir` (catalog/naming.ts
+ * archiveDir), read back: its ranges, its lag, the database as of a time.
+ */
+export function createArchive(source: SourceConfig, dir: string): Archive {
+  if (source.engine !== 'sqlite') throw noArchive(source)
+  return new SqliteArchive(source.path!, dir)
+}
+
+/** Starts the supervised archiver of one database of a DBnn_PITR source, archiving into `dir`. */
+export function startArchiver(opts: {
+  source: SourceConfig
+  database: string
+  dir: string
+  windowMs: number
+  logger: Logger
+  backoff?: { initialMs?: number; maxMs?: number; resetAfterMs?: number }
+}): Promise<Archiver> {
+  if (opts.source.engine !== 'sqlite') throw noArchive(opts.source)
+  return startSqliteArchiver(opts)
 }

@@ -27,7 +27,7 @@ import {
 } from '../target.js'
 import { byKey, checkKey, checkPrefix, refuseKey } from '../keys.js'
 import { DIR_MODE, ensureDir, FILE_MODE, fsyncDir } from '../../runtime/durable.js'
-import { STATE_DIR, TEMP_SUFFIX, isTempName } from './names.js'
+import { ARCHIVE_DIR, STATE_DIR, TEMP_SUFFIX, isTempName } from './names.js'
 
 /** The shared key rules, plus the names this target keeps for itself. */
 function checkLocalKey(key: string): void {
@@ -171,6 +171,7 @@ export class LocalTarget implements Target {
     for (const e of entries) {
       const key = `${dirKey}${e.name}`
       if (isTempName(e.name) || (dirKey === '' && e.name === STATE_DIR)) continue
+      if (e.name === ARCHIVE_DIR && dirKey !== '' && dirKey.indexOf('/') === dirKey.length - 1) continue
       if (e.isDirectory()) {
         const sub = `${key}/`
         if (sub.startsWith(prefix) || prefix.startsWith(sub)) await this.#walk(sub, prefix, out)

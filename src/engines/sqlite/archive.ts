@@ -1,0 +1,117 @@
+/**
+ * The SQLite archive read back: a Litestream file replica, read where it lies (no running
+ * Litestream needed, so `status` and `restore --at` work from another process).
+ *
+ *   <replica>/generations/<generation>/snapshots/<index>.snapshot.lz4
+ *   <replica>/generations/<generation>/wal/<index>_<offset>.wal.lz4
+ *
+ * A file's mtime is when Litestream wrote it (what `litestream wal` shows as "created"), and every
+ * change in a segment was committed before it. A generation is one range: from its oldest kept
+ * snapshot to its newest file; Litestream starts a new one when it lost its position in the WAL,
+ * so two generations have a gap between them.
+ */
+import { readdir, rm, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { DbkeeperError } from '../../runtime/errors.js'
+import type { Archive, ArchiveRange, ArchiveState } from '../archive.js'
+import { childEnv, describeExit, runTool } from '../subprocess.js'
+import { litestreamBinary } from './litestream.js'
+
+async function names(dir: string): Promise<string[]> {
+  return readdir(dir).catch(() => [])
+}
+
+async function mtimes(dir: string, suffix: string): Promise<number[]> {
+  const out: number[] = []
+  for (const name of await names(dir)) {
+    if (!name.endsWith(suffix)) continue
+    const s = await stat(join(dir, name)).catch(() => undefined)
+    if (s?.isFile()) out.push(s.mtimeMs)
+  }
+  return out
+}
+
+/** When the live database last changed: its WAL (the database file itself when not in WAL mode yet). */
+async function liveChangedAt(path: string): Promise<number | undefined> {
+  const wal = await stat(`${path}-wal`).catch(() => undefined)
+  if (wal) return wal.mtimeMs
+  return (await stat(path).catch(() => undefined))?.mtimeMs
+}
+
+export class SqliteArchive implements Archive {
+  constructor(
+    /** The live database file. */
+    private readonly path: string,
+    /** The replica directory. */
+    private readonly dir: string,
+  ) {}
+
+  async state(now: Date): Promise<ArchiveState> {
+    const generationsDir = join(this.dir, 'generations')
+    const ranges: ArchiveRange[] = []
+    for (const base of await names(generationsDir)) {
+      const snapshots = await mtimes(join(generationsDir, base, 'snapshots'), '.snapshot.lz4')
+      // Without a snapshot nothing of a generation can be restored.
+      if (snapshots.length === 0) continue
+      const wal = await mtimes(join(generationsDir, base, 'wal'), '.wal.lz4')
+      ranges.push({
+        base,
+        from: new Date(Math.min(...snapshots)),
+        to: new Date(Math.max(...snapshots, ...wal)),
+      })
+    }
+    ranges.sort((a, b) => a.from.getTime() - b.from.getTime())
+    const newest = ranges.reduce<number | undefined>((m, r) => Math.max(m ?? 0, r.to.getTime()), undefined)
+    if (newest === undefined) return { ranges, archivedAt: undefined, lagMs: undefined }
+    const changed = await liveChangedAt(this.path)
+    const behind = changed !== undefined && changed > newest
+    const lagMs = behind ? Math.max(0, now.getTime() - newest) : 0
+    // Caught up: nothing changed since the newest segment, so the newest range reaches now.
+    const last = ranges.at(-1)!
+    if (!behind && last.to.getTime() === newest) last.to = new Date(Math.max(newest, now.getTime()))
+    return { ranges, archivedAt: new Date(newest), lagMs }
+  }
+
+  /**
+   * `litestream restore -timestamp T` applies the segments written up to T, but refuses a T after
+   * the generation's newest file ("no matching backups found"), though nothing changed since. Such a
+   * T restores the newest state instead; if a segment newer than T appeared meanwhile (it may have
+   * been read), that restore is redone with -timestamp, which now accepts T.
+   */
+  async materialize(at: Date, range: ArchiveRange, outFile: string, signal: AbortSignal): Promise<void> {
+    const generation = join(this.dir, 'generations', range.base)
+    const newest = async () =>
+      Math.max(
+        0,
+        ...(await mtimes(join(generation, 'wal'), '.wal.lz4')),
+        ...(await mtimes(join(generation, 'snapshots'), '.snapshot.lz4')),
+      )
+    if ((await newest()) <= at.getTime()) {
+      await this.restore(range.base, undefined, outFile, signal)
+      if ((await newest()) <= at.getTime()) return
+      await rm(outFile, { force: true })
+    }
+    await this.restore(range.base, at, outFile, signal)
+  }
+
+  private async restore(base: string, at: Date | undefined, outFile: string, signal: AbortSignal): Promise<void> {
+    const binary = litestreamBinary()
+    const args = ['restore', '-no-expand-env', '-generation', base, ...(at ? ['-timestamp', at.toISOString()] : [])]
+    await runTool(binary, [...args, '-o', outFile, `file://${this.dir}`], {
+      env: childEnv(),
+      signal,
+      installHint: `reinstall dbkeeper's dependencies (npm ci): ${binary} comes in the npm package @flydotio/litestream-linux-x64`,
+      abortedMessage: 'litestream restore was stopped: the restore was aborted',
+      judge: (exit) =>
+        exit.exitCode === 0
+          ? undefined
+          : new DbkeeperError(
+              'RESTORE_FAILED',
+              `litestream restore ${describeExit(exit)}: ${exit.stderr.split('\n').slice(-3).join(' ') || 'no output'}`,
+              {
+                hint: `the archive is ${this.dir}; run \`litestream restore\` by hand with the same arguments (docs/RESTORE.md)`,
+              },
+            ),
+    })
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The SQLite archiver: `litestream replicate` for one database file, supervised
+ * (engines/supervisor.ts), its configuration written 0600 beside the replica, its log lines ours.
+ * Litestream must run on the host that has the file (it reads the WAL and takes part in
+ * checkpoints), and writes a `.<name>-litestream/` directory beside it.
+ */
+import { writeFile } from 'node:fs/promises'
+import type { SourceConfig } from '../../config/types.js'
+import { ensureDir, FILE_MODE } from '../../runtime/durable.js'
+import type { Logger } from '../../runtime/logger.js'
+import type { Archiver } from '../archive.js'
+import { childEnv } from '../subprocess.js'
+import { supervise, type SuperviseOptions } from '../supervisor.js'
+import { litestreamBinary, litestreamConfig } from './litestream.js'
+
+export interface SqliteArchiverOptions {
+  source: SourceConfig
+  database: string
+  /** The replica directory (catalog/naming.ts archiveDir). */
+  dir: string
+  windowMs: number
+  logger: Logger
+  /** Tests: a quicker backoff. */
+  backoff?: SuperviseOptions['backoff']
+}
+
+/** `level=INFO msg="write wal segment" …`: Litestream's level picks ours. */
+const LEVEL = /\blevel=(\w+)/
+
+export async function startSqliteArchiver(opts: SqliteArchiverOptions): Promise<Archiver> {
+  const { source, dir, logger } = opts
+  await ensureDir(dir)
+  const configPath = `${dir}.litestream.yml`
+  await writeFile(configPath, litestreamConfig(source.path!, dir, opts.windowMs), { mode: FILE_MODE })
+  const log = logger.child({ source: source.label, database: opts.database, archiver: 'litestream' })
+  const binary = litestreamBinary()
+  return supervise({
+    command: binary,
+    args: ['replicate', '-no-expand-env', '-config', configPath],
+    env: childEnv(),
+    ...(opts.backoff ? { backoff: opts.backoff } : {}),
+    onStart: (pid) => log.info({ pid }, `litestream started for ${source.path}`),
+    onLine: (line) => {
+      const level = LEVEL.exec(line)?.[1]?.toLowerCase()
+      // Litestream logs each segment it writes at INFO (one a second): ours at debug.
+      if (level === 'error') log.error(line)
+      else if (level === 'warn') log.warn(line)
+      else if (/wal segment (written|write)|write wal segment/.test(line)) log.debug(line)
+      else log.info(line)
+    },
+    onExit: (exit, restartInMs) => {
+      const how = exit.error
+        ? `could not be started (${(exit.error as NodeJS.ErrnoException).code ?? exit.error.message}: ${binary}; reinstall dbkeeper's dependencies: npm ci)`
+        : exit.signal
+          ? `was killed by ${exit.signal}`
+          : `exited ${exit.code}`
+      log.error(
+        { code: exit.code, signal: exit.signal, ranMs: exit.ranMs, restartInMs },
+        `litestream ${how} after ${Math.round(exit.ranMs / 1000)} s: point-in-time archiving of ${source.label}/${opts.database} is stopped; restarting in ${Math.round(restartInMs / 1000)} s`,
+      )
+    },
+  })
+}
