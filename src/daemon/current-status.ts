@@ -3,9 +3,10 @@ import { listBackups } from '../catalog/catalog.js'
 import { readRuns } from '../catalog/journal.js'
 import { nextRuns } from '../config/schedule.js'
 import type { Config } from '../config/types.js'
+import { readPitrStates } from './pitr-status.js'
 import { computeStatus, type Status } from './status.js'
 
-export type StatusConfig = Pick<Config, 'backupDir' | 'sources' | 'tz' | 'daemon'>
+export type StatusConfig = Pick<Config, 'backupDir' | 'sources' | 'tz' | 'daemon' | 'pitr'>
 
 /**
  * Reads the journal and the catalog on every call: right for `dbkeeper status`, a process that
@@ -13,7 +14,15 @@ export type StatusConfig = Pick<Config, 'backupDir' | 'sources' | 'tz' | 'daemon
  * computes the same Status from the same journal and catalog.
  */
 export async function readStatus(config: StatusConfig, now = new Date()): Promise<Status> {
-  const [runs, backups] = await Promise.all([readRuns(config.backupDir), listBackups(config.backupDir)])
+  const [runs, backups, pitr] = await Promise.all([
+    readRuns(config.backupDir),
+    listBackups(config.backupDir),
+    readPitrStates(config, now),
+  ])
   const nextRun = nextRuns(config.daemon.schedule, config.tz, now, 1)[0]
-  return computeStatus(runs, backups, config.sources, now, { nextRun, maxAgeMs: config.daemon.healthMaxAgeMs })
+  return computeStatus(runs, backups, config.sources, now, {
+    nextRun,
+    maxAgeMs: config.daemon.healthMaxAgeMs,
+    pitr: { readings: pitr, maxLagMs: config.pitr.maxLagMs },
+  })
 }

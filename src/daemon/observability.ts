@@ -10,6 +10,8 @@ import type { StatusConfig } from './current-status.js'
 import { startHealthServer, type HealthServer } from './http.js'
 import { createBackupMetrics, type BackupMetrics } from './metrics.js'
 import { pageRoutes, type BackupNowResult } from './page/routes.js'
+import { registerPitrMetrics } from './pitr-metrics.js'
+import { readPitrStates } from './pitr-status.js'
 import { RunHistory } from './run-history.js'
 
 export interface Observability {
@@ -32,6 +34,7 @@ export async function startObservability(
     s.databases === 'ALL' ? [] : s.databases.map((database) => ({ source: s.label, database })),
   )
   const metrics = createBackupMetrics({ runs: history.runs, backups: history.backups, databases })
+  if (config.sources.some((s) => s.pitr)) registerPitrMetrics(metrics.registry, config)
   const refresh = async (): Promise<void> => metrics.observeJournal(await history.refresh())
   const server =
     config.daemon.healthPort === 0
@@ -41,7 +44,8 @@ export async function startObservability(
           host: opts.host,
           getStatus: async () => {
             await refresh()
-            return history.status()
+            const now = new Date()
+            return history.status(now, await readPitrStates(config, now))
           },
           registry: metrics.registry,
           beforeMetrics: refresh,

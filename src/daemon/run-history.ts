@@ -12,6 +12,7 @@ import { nextRuns } from '../config/schedule.js'
 import { scrubSecrets } from '../runtime/secrets.js'
 import type { StatusConfig } from './current-status.js'
 import { JournalTail } from './journal-tail.js'
+import type { PitrReading } from './pitr-status.js'
 import { computeStatus, type Status } from './status.js'
 
 /** A catalog older than this is listed again even without a new run (a manual prune). */
@@ -87,12 +88,16 @@ export class RunHistory {
     return this.pending
   }
 
-  /** The status from memory: call `refresh()` first to include runs of other processes. */
-  status(now = new Date()): Status {
+  /**
+   * The status from memory: call `refresh()` first to include runs of other processes. `pitr`: the
+   * DBnn_PITR archives as read just now (pitr-status.ts), judged against PITR_MAX_LAG.
+   */
+  status(now = new Date(), pitr: readonly PitrReading[] = []): Status {
     const nextRun = nextRuns(this.config.daemon.schedule, this.config.tz, now, 1)[0]
     return computeStatus(this.allRuns, this.catalog, this.config.sources, now, {
       nextRun,
       maxAgeMs: this.config.daemon.healthMaxAgeMs,
+      pitr: { readings: pitr, maxLagMs: this.config.pitr.maxLagMs },
     })
   }
 

@@ -19,6 +19,7 @@ import { databaseKey, futureBackups, latestProvenBackups } from '../catalog/late
 import { futureWarning } from '../catalog/order.js'
 import type { EngineKind, SourceConfig } from '../config/types.js'
 import { formatDuration } from '../runtime/duration.js'
+import type { PitrReading } from './pitr-status.js'
 
 /**
  * The JSON of `dbkeeper status --json` and of `GET /healthz` (stable: monitors read it). Times
@@ -64,6 +65,19 @@ export interface DatabaseStatus {
   failing: boolean
   /** The last restore drill of this database: which backup, and whether it restored to what it holds. */
   lastDrill: DrillStatus | null
+  /** DBnn_PITR: the continuous archive (absent for other sources). Unhealthy when its lag exceeds PITR_MAX_LAG. */
+  pitr?: PitrStatus
+}
+
+export interface PitrStatus {
+  healthy: boolean
+  /** Seconds the archive is behind the live database (0: caught up); null when nothing is archived yet. */
+  lagSeconds: number | null
+  maxLagSeconds: number
+  /** The window a restore to a time can reach: from the oldest range's start to the newest's end. */
+  window: { from: string; to: string } | null
+  /** Every range without a hole, oldest first: more than one means gaps between them. */
+  ranges: { from: string; to: string }[]
 }
 
 export interface DrillStatus {
@@ -80,6 +94,8 @@ export interface DrillStatus {
 export interface StatusOptions {
   nextRun?: Date
   maxAgeMs: number
+  /** The archives of the DBnn_PITR sources (pitr-status.ts) and PITR_MAX_LAG. */
+  pitr?: { readings: readonly PitrReading[]; maxLagMs: number }
 }
 
 type Failure = NonNullable<DatabaseStatus['lastFailure']>
@@ -109,13 +125,15 @@ export function computeStatus(
           }
         : null
       const lastFailure = newer(failures.get(databaseKey(s.label, database)), sourceFailure) ?? null
+      const pitr = pitrStatus(opts, s.label, database)
       return {
         database,
-        healthy: lastSuccess !== null && lastSuccess.ageSeconds * 1000 <= opts.maxAgeMs,
+        healthy: lastSuccess !== null && lastSuccess.ageSeconds * 1000 <= opts.maxAgeMs && (pitr?.healthy ?? true),
         lastSuccess,
         lastFailure,
         failing: lastFailure !== null && (lastSuccess === null || lastFailure.at > lastSuccess.at),
         lastDrill: drills.get(databaseKey(s.label, database)) ?? null,
+        ...(pitr ? { pitr } : {}),
       }
     })
     return {
@@ -172,6 +190,20 @@ function databasesOf(s: SourceConfig, runs: readonly RunRecord[], backups: reado
     if (names.length > 0) return [...new Set(names)].sort()
   }
   return [...new Set(backups.filter((b) => b.manifest.source === s.label).map((b) => b.manifest.database))].sort()
+}
+
+function pitrStatus(opts: StatusOptions, source: string, database: string): PitrStatus | undefined {
+  const reading = opts.pitr?.readings.find((r) => r.source === source && r.database === database)
+  if (!reading || !opts.pitr) return undefined
+  const { ranges, lagMs } = reading.state
+  const iso = (d: Date) => d.toISOString()
+  return {
+    healthy: lagMs !== undefined && lagMs <= opts.pitr.maxLagMs,
+    lagSeconds: lagMs === undefined ? null : Math.round(lagMs / 1000),
+    maxLagSeconds: Math.round(opts.pitr.maxLagMs / 1000),
+    window: ranges.length > 0 ? { from: iso(ranges[0]!.from), to: iso(ranges.at(-1)!.to) } : null,
+    ranges: ranges.map((r) => ({ from: iso(r.from), to: iso(r.to) })),
+  }
 }
 
 function lastDrills(runs: readonly RunRecord[]): Map<string, DrillStatus> {
@@ -231,6 +263,14 @@ function reasonOf(sources: readonly SourceStatus[], maxAgeMs: number): string {
     if (s.databases.length === 0) problems.push(`${s.source}: no proven backup yet`)
     for (const d of s.databases) {
       if (d.healthy) continue
+      if (d.pitr && !d.pitr.healthy) {
+        problems.push(
+          d.pitr.lagSeconds === null
+            ? `${s.source}/${d.database}: nothing archived for point-in-time recovery yet`
+            : `${s.source}/${d.database}: point-in-time archive is ${formatDuration(d.pitr.lagSeconds * 1000)} behind, limit ${formatDuration(d.pitr.maxLagSeconds * 1000)} (PITR_MAX_LAG)`,
+        )
+        if (d.lastSuccess && d.lastSuccess.ageSeconds * 1000 <= maxAgeMs) continue
+      }
       const cause = d.lastFailure ? ` (last failure: ${d.lastFailure.code})` : ''
       problems.push(
         d.lastSuccess

@@ -23,13 +23,16 @@ not make the status unhealthy.
                 databases: [{ database, healthy, failing,
                   lastSuccess: { at, id, ageSeconds } | null,
                   lastFailure: { at, runId, code, message, hint? } | null,
-                  lastDrill: { at, runId, backup, ok, code?, message?, hint? } | null }] }],
+                  lastDrill: { at, runId, backup, ok, code?, message?, hint? } | null,
+                  pitr?: { healthy, lagSeconds, maxLagSeconds, window: { from, to } | null,
+                           ranges: [{ from, to }] } }] }],
               clockSkew: [{ source, database, id, startedAt }] }
             clockSkew lists backups stamped more than 5 minutes in the future (a host
             clock that was ahead): never counted as a database's last success.
             times are ISO 8601 UTC; fields are only ever added, never renamed.
   --check   exit 1 when any database's last proven backup is older than HEALTH_MAX_AGE (or
-            there is none), 0 otherwise, printing one line why. For a Docker HEALTHCHECK:
+            there is none), or the point-in-time archive of a DBnn_PITR source is further
+            behind than PITR_MAX_LAG, 0 otherwise, printing one line why. For a Docker HEALTHCHECK:
               HEALTHCHECK --interval=5m --start-period=1h CMD dbkeeper status --check`
 
 export const statusCommand: Command = {
@@ -100,6 +103,23 @@ export function formatStatus(s: Status, tz: string): string {
     }
   }
   out.push('', ...table(rows))
+  const archived = s.sources.flatMap((src) =>
+    src.databases.flatMap((d) => (d.pitr ? [{ name: `${src.source}/${d.database}`, p: d.pitr }] : [])),
+  )
+  if (archived.length > 0) out.push('')
+  for (const { name, p } of archived) {
+    const window = p.window
+      ? `restore to a time from ${localTime(p.window.from, tz)} to ${localTime(p.window.to, tz)} ${tz}`
+      : 'nothing archived yet'
+    const gaps =
+      p.ranges.length > 1
+        ? ` (${p.ranges.length - 1} gap${p.ranges.length > 2 ? 's' : ''}: ${p.ranges.map((r) => `${localTime(r.from, tz)}–${localTime(r.to, tz)}`).join(', ')})`
+        : ''
+    const lag = p.lagSeconds === null ? '' : `, lag ${formatDuration(p.lagSeconds * 1000)}`
+    out.push(
+      `${name}: point-in-time: ${window}${gaps}${lag}${p.healthy ? '' : ` — UNHEALTHY (PITR_MAX_LAG ${formatDuration(p.maxLagSeconds * 1000)})`}`,
+    )
+  }
   const failing = s.sources.flatMap((src) =>
     src.databases.filter((d) => d.failing).map((d) => ({ name: `${src.source}/${d.database}`, f: d.lastFailure! })),
   )
