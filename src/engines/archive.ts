@@ -8,6 +8,7 @@
  * Also the pure rules of a window: which range holds a time, how a window is told to a person.
  */
 import { formatDuration } from '../runtime/duration.js'
+import type { TableInfo } from './engine.js'
 
 /**
  * A stretch of time a restore can reach without a hole: from the base it starts with (a Litestream
@@ -34,14 +35,30 @@ export interface ArchiveState {
   lagMs: number | undefined
 }
 
+/** The database as of a time, in a file: checked (integrity_check), its tables counted exactly. */
+export interface Materialized {
+  /** The content's kind, as a backup's: `db` an SQLite file. */
+  format: 'db' | 'sql'
+  tables: TableInfo[]
+  /** The tool that rolled it forward, e.g. `litestream v0.3.13`. */
+  tool: string
+}
+
 export interface Archive {
   /** Reads the archive where it lies; needs no running archiver. Never throws for a missing archive. */
   state(now: Date): Promise<ArchiveState>
   /**
    * Writes the database as it was at `at` into `outFile` (which must not exist), from `range`
-   * (one of state()'s, holding `at`). Rejects with a DbkeeperError naming the tool's failure.
+   * (one of state()'s, holding `at`), and proves it readable. Rejects with a DbkeeperError naming
+   * the tool's failure, or the check's (RESTORE_FAILED). `workDir`: private temporary files.
    */
-  materialize(at: Date, range: ArchiveRange, outFile: string, signal: AbortSignal): Promise<void>
+  materialize(
+    at: Date,
+    range: ArchiveRange,
+    outFile: string,
+    workDir: string,
+    signal: AbortSignal,
+  ): Promise<Materialized>
 }
 
 /** The archiving child of one database, supervised (engines/supervisor.ts). */

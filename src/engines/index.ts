@@ -61,7 +61,7 @@ export type {
   TargetState,
 } from './restore-driver.js'
 export type { Redumped } from './redump.js'
-export type { Archive, ArchiveRange, ArchiveState, Archiver } from './archive.js'
+export type { Archive, ArchiveRange, ArchiveState, Archiver, Materialized } from './archive.js'
 export { describeLag, describeRanges, rangeAt } from './archive.js'
 /** PostgreSQL's roles and tablespaces are backed up under this database name (never drilled, never `--into`). */
 export { GLOBALS_DATABASE }

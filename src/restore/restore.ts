@@ -9,8 +9,14 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Manifest } from '../catalog/manifest.js'
 import { STATE_DIR } from '../catalog/naming.js'
-import type { Config, SourceConfig } from '../config/types.js'
-import { createRestoreDriver, restoreKind } from '../engines/index.js'
+import type { Config, EngineKind, SourceConfig } from '../config/types.js'
+import {
+  createRestoreDriver,
+  restoreKind,
+  type BackupContent,
+  type BackupFacts,
+  type TableInfo,
+} from '../engines/index.js'
 import { formatBytes, formatDuration } from '../pipeline/progress.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
@@ -47,6 +53,34 @@ export interface RestoreRequest {
   progress?: boolean
 }
 
+/**
+ * What a restore puts back, however it was found: a proven backup (located by id or `latest`), or
+ * the state an archive held at a time (at-time.ts). The steps after it are the same for both.
+ */
+export interface RestoreItem {
+  /** For messages: a backup id, or `<database>@<time>`. */
+  id: string
+  engine: EngineKind
+  /** The database it holds. */
+  database: string
+  facts: BackupFacts
+  /** What the confirmation says it is. */
+  describe: string[]
+  /**
+   * Under the lock, after the confirmation: everything that makes its content trustworthy (fetch
+   * and verify a backup; roll an archive forward and check it). Returns the content and the
+   * tables and exact row counts the restored target must show.
+   */
+  prove(workDir: string, print: (line: string) => void, signal: AbortSignal): Promise<ProvenContent>
+  /** Checked before the confirmation; a refusal here changes nothing. */
+  beforeConfirm?(): Promise<void>
+}
+
+export interface ProvenContent {
+  open(): BackupContent
+  tables: readonly TableInfo[]
+}
+
 export interface RestoreOutcome {
   status: 'restored' | 'skipped'
   /** What was restored into: "database `shop` on db:3306". */
@@ -57,15 +91,58 @@ export interface RestoreOutcome {
 }
 
 export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome> {
-  const started = Date.now()
-  const { config, source, backup, signal, print } = req
+  return restoreItem({ ...req, item: backupItem(req.config, req.source, req.backup) })
+}
+
+/** A proven backup as a RestoreItem: fetched from S3 when off-site only, then verified in full. */
+function backupItem(config: Config, source: SourceConfig, backup: Located): RestoreItem {
   const m = backup.manifest
+  const taken = new Date(m.startedAt)
+  const local = config.tz === 'UTC' ? '' : ` (${taken.toLocaleString('sv-SE', { timeZone: config.tz })} ${config.tz})`
+  return {
+    id: m.id,
+    engine: m.engine,
+    database: m.database,
+    facts: backupFacts(m),
+    describe: [
+      `  backup  ${m.source}/${m.database} ${m.id}, taken ${m.startedAt.slice(0, 19).replace('T', ' ')} UTC${local}, ${formatBytes(m.raw.size)}, ${m.tables.length} tables`,
+      ...(backup.remote ? [`  from    ${backup.remote.url} (not on the volume: fetched and checked first)`] : []),
+    ],
+    async prove(workDir, print, signal) {
+      let entry = backup.entry
+      if (!entry) {
+        print(`fetching ${m.id} from ${backup.remote!.url}: ${formatBytes(m.compressed.size)} …`)
+        entry = await backup.remote!.fetch()
+        print(`fetched ${m.id} onto the volume (${entry.dataPath}), sha256 and content checked`)
+      }
+      print(
+        `verifying ${m.id}: reading ${formatBytes(m.compressed.size)} and decompressing ${formatBytes(m.raw.size)} …`,
+      )
+      await verifyBackup(source, entry, workDir, signal, config.decryption)
+      print('verified: sha256 of the file and of its content match the manifest, the dump is complete')
+      const proven = entry
+      return { open: () => openContent(proven, config.decryption), tables: m.tables }
+    },
+    // An encrypted backup on the volume: the key is checked before the question (off-site: after the fetch).
+    async beforeConfirm() {
+      if (backup.entry) await assertKeysOpen(backup.entry, config.decryption)
+    },
+  }
+}
+
+/** One restore of an item (a backup, or an archive's state at a time), step by step. */
+export async function restoreItem(
+  req: Omit<RestoreRequest, 'backup'> & { item: RestoreItem },
+): Promise<RestoreOutcome> {
+  const started = Date.now()
+  const { config, source, item, signal, print } = req
+  const m = item
   const workDir = join(config.backupDir, STATE_DIR, 'tmp', `restore-${randomUUID().slice(0, 8)}`)
   const target = req.into ?? restoreKind(m.engine).inPlaceTarget(source, m.database)
   const replace = req.into === undefined || req.into === m.database
   const driver = createRestoreDriver(m.engine, {
     source,
-    backup: backupFacts(m),
+    backup: item.facts,
     target,
     replace,
     forcePath: req.forcePath,
@@ -93,20 +170,11 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
     // What the backup needs of the target (and, SQLite, that it is the file the backup was taken from), before the question: a refusal here changes nothing.
     for (const line of (await driver.prepare?.(signal)) ?? []) print(line)
     const saving = req.safetyBackup && state.exists && !state.empty
-    // An encrypted backup on the volume: the key is checked before the question (off-site: after the fetch).
-    if (backup.entry) await assertKeysOpen(backup.entry, config.decryption)
-    await confirm(plan(config, m, driver.label, state.exists && !state.empty, saving, backup.remote?.url), req.confirm)
+    // Before the question: what must hold for the item to be restorable (an encrypted backup's key).
+    await item.beforeConfirm?.()
+    await confirm(plan(item, driver.label, state.exists && !state.empty, saving), req.confirm)
 
-    let entry = backup.entry
-    if (!entry) {
-      print(`fetching ${m.id} from ${backup.remote!.url}: ${formatBytes(m.compressed.size)} …`)
-      entry = await backup.remote!.fetch()
-      print(`fetched ${m.id} onto the volume (${entry.dataPath}), sha256 and content checked`)
-    }
-
-    print(`verifying ${m.id}: reading ${formatBytes(m.compressed.size)} and decompressing ${formatBytes(m.raw.size)} …`)
-    await verifyBackup(source, entry, workDir, signal, config.decryption)
-    print('verified: sha256 of the file and of its content match the manifest, the dump is complete')
+    const content = await item.prove(workDir, print, signal)
 
     let safety: Manifest | undefined
     if (saving) {
@@ -136,14 +204,14 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
 
     print(`restoring into ${driver.label} …`)
     try {
-      await driver.load(openContent(entry, config.decryption), state, signal)
+      await driver.load(content.open(), state, signal)
     } catch (error) {
       throw withWayBack(error, safety, source)
     }
     let check: CheckResult
     try {
       const counted = await driver.count(signal)
-      check = compareTables(m.tables, counted.tables, driver.exactCounts, counted.problems)
+      check = compareTables(content.tables, counted.tables, driver.exactCounts, counted.problems)
       print(describeCheck(check))
       if (!check.ok) {
         // A driver with `commit` has not touched the target yet: the loaded copy is removed, the target is as it was.
@@ -174,20 +242,10 @@ export async function restoreBackup(req: RestoreRequest): Promise<RestoreOutcome
 }
 
 /** The confirmation text: server, database, backup time, what happens to the current content. */
-function plan(
-  config: Config,
-  m: Manifest,
-  target: string,
-  hasContent: boolean,
-  saving: boolean,
-  offsite: string | undefined,
-): string {
-  const taken = new Date(m.startedAt)
-  const local = config.tz === 'UTC' ? '' : ` (${taken.toLocaleString('sv-SE', { timeZone: config.tz })} ${config.tz})`
+function plan(item: RestoreItem, target: string, hasContent: boolean, saving: boolean): string {
   return [
     'About to restore:',
-    `  backup  ${m.source}/${m.database} ${m.id}, taken ${m.startedAt.slice(0, 19).replace('T', ' ')} UTC${local}, ${formatBytes(m.raw.size)}, ${m.tables.length} tables`,
-    ...(offsite ? [`  from    ${offsite} (not on the volume: fetched and checked first)`] : []),
+    ...item.describe,
     `  into    ${target}${hasContent ? ' — its current content will be REPLACED' : ''}`,
     ...(hasContent
       ? [

@@ -11,7 +11,9 @@ import { writeContentToFile } from '../../restore/to-file.js'
 import { DbkeeperError } from '../../runtime/errors.js'
 import { terminalSafe } from '../../runtime/printable.js'
 import { scrubSecrets } from '../../runtime/secrets.js'
-import type { Command } from '../command.js'
+import type { Command, CommandContext } from '../command.js'
+import { locateAt, parseAt, pointInTimeItem, writeAtTimeToFile } from '../../restore/at-time.js'
+import { restoreItem } from '../../restore/restore.js'
 import { parseCommandArgs } from '../args.js'
 import { IDENTITY_OPTION, withIdentity } from '../identity.js'
 
@@ -19,6 +21,7 @@ export const restoreCommand: Command = {
   name: 'restore',
   usage: `Usage: dbkeeper restore ID|latest --source S [--database D] [--into NAME] [--to-file F] [--identity FILE]
                         [--force-path] [--yes] [--no-safety-backup] [--if-missing] [--wait]
+       dbkeeper restore --at TIME --source S [--database D] [--to-file F] [--yes] …
 
 Restores a proven backup. Before anything is touched the backup is read back in full (sha256 of
 the file and of its content, the end-of-dump marker); a damaged backup is refused. Then a safety
@@ -33,6 +36,11 @@ damaged object is refused before anything is touched.
 
   ID|latest           a backup id from \`dbkeeper list\`, or the newest proven backup (on
                       the volume or, with S3_BUCKET, off-site)
+  --at TIME           restore to a time instead of a backup (a DBnn_PITR source): the
+                      database as it was at TIME, rolled forward from its point-in-time
+                      archive, checked (integrity_check), then restored like a backup.
+                      ISO 8601 with a zone (2026-12-04T10:15:30Z), or without one, read
+                      in TZ. A time outside the window (dbkeeper status) is refused.
   --source S          the source, by label or DBnn id
   --database D        which database of the source (needed when it has several)
   --into NAME         MySQL/PostgreSQL: restore into this database instead, created when
@@ -73,10 +81,18 @@ says what state the target is in), 2 usage error or no confirmation, 3 locked.`,
       'if-missing': { type: 'boolean' },
       wait: { type: 'boolean' },
       ...IDENTITY_OPTION,
+      at: { type: 'string' },
     })
     // --identity: this command's private key for an encrypted backup, in place of AGE_IDENTITY_FILE.
     ctx = { ...ctx, config: withIdentity(ctx.config, values.identity) }
     const [ref, ...extra] = positionals
+    if (values.at !== undefined) {
+      if (positionals.length > 0)
+        throw new DbkeeperError('USAGE', '--at restores to a time: it takes no backup ID or `latest`', {
+          hint: 'dbkeeper restore --at 2026-12-04T10:15:30Z --source S [--yes]',
+        })
+      return restoreAtTime(ctx, values as AtTimeValues & { at: string })
+    }
     if (ref === undefined || extra.length > 0)
       throw new DbkeeperError('USAGE', 'restore takes exactly one backup: an ID or `latest`', {
         hint: 'see dbkeeper restore --help',
@@ -174,4 +190,73 @@ says what state the target is in), 2 usage error or no confirmation, 3 locked.`,
     }
     return 0
   },
+}
+
+interface AtTimeValues {
+  at: string
+  source?: string | undefined
+  database?: string | undefined
+  into?: string | undefined
+  'to-file'?: string | undefined
+  'force-path'?: boolean | undefined
+  yes?: boolean | undefined
+  'no-safety-backup'?: boolean | undefined
+  'if-missing'?: boolean | undefined
+  wait?: boolean | undefined
+}
+
+/** `restore --at T`: the window is checked before the lock and the question; then the one restore flow. */
+async function restoreAtTime(ctx: CommandContext, values: AtTimeValues): Promise<number> {
+  const source = findSource(ctx.config, values.source)
+  const at = parseAt(values.at, ctx.config.tz)
+  if (values.into !== undefined)
+    throw new DbkeeperError('USAGE', `--into: a restore to a time goes onto ${source.label}'s own file, or --to-file`, {
+      hint: 'for a copy elsewhere use --to-file F',
+    })
+  const interactive = ctx.isTTY && Boolean(process.stdin.isTTY)
+  const yes = values.yes === true
+  if (values['to-file'] === undefined) requireConfirmable({ yes, interactive }, `restoring ${source.label} to a time`)
+  const say = (line: string) => process.stderr.write(`${terminalSafe(scrubSecrets(line))}\n`)
+  const point = await locateAt(ctx.config, source, values.database, at)
+  await checkBackupDir(ctx.config.backupDir)
+  const lock = () =>
+    acquireLock(ctx.config.backupDir, {
+      command: `restore --at ${at.toISOString()}`,
+      wait: values.wait,
+      signal: ctx.signal,
+      logger: ctx.logger,
+    })
+  if (values['to-file'] !== undefined) {
+    const held = await lock()
+    try {
+      say(`rolling the archive forward to ${at.toISOString()} …`)
+      const written = await writeAtTimeToFile(ctx.config, point, values['to-file'], ctx.signal)
+      ctx.print(
+        `wrote ${source.label}/${point.database} as of ${at.toISOString()} (${formatBytes(written.size)}, ${written.m.tables.length} tables, integrity_check ok) to ${written.path}`,
+      )
+    } finally {
+      await held.release()
+    }
+    return 0
+  }
+  const outcome = await restoreItem({
+    config: ctx.config,
+    source,
+    item: pointInTimeItem(point),
+    safetyBackup: values['no-safety-backup'] !== true,
+    ifMissing: values['if-missing'] === true,
+    forcePath: values['force-path'] === true,
+    confirm: { yes, interactive, ask: askOnTerminal },
+    lock,
+    print: say,
+    logger: ctx.logger,
+    signal: ctx.signal,
+    progress: interactive,
+  })
+  if (outcome.status === 'restored') {
+    ctx.print(
+      `restored ${source.label}/${point.database} as of ${at.toISOString()} into ${outcome.target}${outcome.safety ? `; the previous content is in safety backup ${outcome.safety.id}` : ''}`,
+    )
+  }
+  return 0
 }

@@ -13,9 +13,11 @@
 import { readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DbkeeperError } from '../../runtime/errors.js'
-import type { Archive, ArchiveRange, ArchiveState } from '../archive.js'
-import { childEnv, describeExit, runTool } from '../subprocess.js'
+import type { Archive, ArchiveRange, ArchiveState, Materialized } from '../archive.js'
+import { childEnv, describeExit, runTool, runToolForOutput } from '../subprocess.js'
 import { litestreamBinary } from './litestream.js'
+import { SQLITE_SIDE_FILES } from './replace.js'
+import { inspectSqliteFile } from './restore-driver.js'
 
 async function names(dir: string): Promise<string[]> {
   return readdir(dir).catch(() => [])
@@ -78,7 +80,33 @@ export class SqliteArchive implements Archive {
    * T restores the newest state instead; if a segment newer than T appeared meanwhile (it may have
    * been read), that restore is redone with -timestamp, which now accepts T.
    */
-  async materialize(at: Date, range: ArchiveRange, outFile: string, signal: AbortSignal): Promise<void> {
+  async materialize(
+    at: Date,
+    range: ArchiveRange,
+    outFile: string,
+    workDir: string,
+    signal: AbortSignal,
+  ): Promise<Materialized> {
+    await this.rollForward(at, range, outFile, signal)
+    const inspected = await inspectSqliteFile(outFile, workDir, signal)
+    // Read in WAL mode, the file got an (empty) -wal and -shm: they must not follow it.
+    for (const suffix of SQLITE_SIDE_FILES) await rm(`${outFile}${suffix}`, { force: true })
+    if (inspected.integrity.length > 0) {
+      throw new DbkeeperError(
+        'RESTORE_FAILED',
+        `the database as of ${at.toISOString()} fails integrity_check (${inspected.integrity.slice(0, 3).join('; ')}); nothing was changed`,
+        { hint: 'choose another time, or restore a scheduled backup (dbkeeper list)' },
+      )
+    }
+    const version = await runToolForOutput(litestreamBinary(), ['version'], { env: childEnv() }).catch(() => undefined)
+    return {
+      format: 'db',
+      tables: inspected.tables.map((t) => ({ name: t.name, rows: t.rows })),
+      tool: `litestream ${version?.stdout.trim() || '?'}`,
+    }
+  }
+
+  private async rollForward(at: Date, range: ArchiveRange, outFile: string, signal: AbortSignal): Promise<void> {
     const generation = join(this.dir, 'generations', range.base)
     const newest = async () =>
       Math.max(

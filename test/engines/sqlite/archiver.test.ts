@@ -111,7 +111,7 @@ describe('SQLite archiving with Litestream', () => {
     const range = rangeAt(state.ranges, T)
     expect(range, 'T inside the window').toBeDefined()
     const atFile = join(dir, 'at.db')
-    await archive.materialize(T, range!, atFile, new AbortController().signal)
+    await archive.materialize(T, range!, atFile, dir, new AbortController().signal)
     const at = readRows(atFile)
     const source = readRows(path)
     const upToTminus5 = source.times.filter((t) => t <= T.getTime() - 5000).length
@@ -125,7 +125,7 @@ describe('SQLite archiving with Litestream', () => {
 
     const finalFile = join(dir, 'final.db')
     const now = new Date(state.ranges.at(-1)!.to)
-    await archive.materialize(now, rangeAt(state.ranges, now)!, finalFile, new AbortController().signal)
+    await archive.materialize(now, rangeAt(state.ranges, now)!, finalFile, dir, new AbortController().signal)
     expect(readRows(finalFile)).toEqual(source)
     expect(source.ids.length).toBe(written.rows)
   }, 60_000)
@@ -150,7 +150,7 @@ describe('SQLite archiving with Litestream', () => {
       return s.lagMs === 0 ? s : undefined
     })
     const out = join(dir, 'after-kill.db')
-    await archive.materialize(state.ranges.at(-1)!.to, state.ranges.at(-1)!, out, new AbortController().signal)
+    await archive.materialize(state.ranges.at(-1)!.to, state.ranges.at(-1)!, out, dir, new AbortController().signal)
     expect(readRows(out)).toEqual(readRows(path))
   }, 60_000)
 
