@@ -22,6 +22,7 @@ const TITLES: Readonly<Record<string, string>> = {
   restore: 'restore and drills',
   s3: 'S3 off-site copy',
   s3Targets: 'every off-site target, in the order recovery reads them (S3_*, S3_2_*, …)',
+  pitr: 'point-in-time recovery',
 }
 
 /** Optional groups the JSON leaves out when off: said so here rather than left to guess. */

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { listBackups } from '../catalog/catalog.js'
 import { STATE_DIR } from '../catalog/naming.js'
 import type { Config } from '../config/types.js'
-import { createEngine } from '../engines/index.js'
+import { checkArchiving, createEngine } from '../engines/index.js'
 import { formatBytes } from '../pipeline/progress.js'
 import { prepareBackupDir } from '../config/backup-dir.js'
 import { createEmailNotifier } from '../notify/email.js'
@@ -83,6 +83,10 @@ export async function runPreflight(
   } finally {
     if (work) await rm(work, { recursive: true, force: true })
   }
+  for (const source of config.sources.filter((s) => s.pitr))
+    results.push(
+      await check(`point-in-time archiving of ${source.label} (${source.id}_PITR)`, () => checkArchiving(source)),
+    )
   for (const s3 of config.s3Targets)
     results.push(
       await check(`${s3.id === 'S3' ? 'S3' : `S3 target ${s3.id}`} s3://${s3.bucket}/${s3.prefix}`, () =>

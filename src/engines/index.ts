@@ -45,7 +45,7 @@ import { postgresDatabaseExists, PostgresDriver } from './postgres/restore-drive
 import type { Redump } from './redump.js'
 import type { BackupFacts, DriverTarget, RestoreDriver } from './restore-driver.js'
 import { SqliteArchive } from './sqlite/archive.js'
-import { startSqliteArchiver } from './sqlite/archiver.js'
+import { checkSqliteArchiving, startSqliteArchiver } from './sqlite/archiver.js'
 import { SqliteEngine } from './sqlite/engine.js'
 import { redumpSqlite } from './sqlite/redump.js'
 import { SqliteDriver } from './sqlite/restore-driver.js'
@@ -227,4 +227,10 @@ export function startArchiver(opts: {
 }): Promise<Archiver> {
   if (opts.source.engine !== 'sqlite') throw noArchive(opts.source)
   return startSqliteArchiver(opts)
+}
+
+/** `dbkeeper check` of a DBnn_PITR source's archiving: its tool runs, and may write where it must. */
+export function checkArchiving(source: SourceConfig): Promise<string> {
+  if (source.engine !== 'sqlite') throw noArchive(source)
+  return checkSqliteArchiving(source)
 }

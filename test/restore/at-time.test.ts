@@ -89,6 +89,14 @@ describe('restore to a time (SQLite, Litestream)', () => {
     expect((await cli(['status', '--check'], env)).exitCode).toBe(0)
   })
 
+  it('is checked by dbkeeper check and shown by dbkeeper config', async () => {
+    const check = await cli(['check'], env)
+    expect(check.all).toMatch(/point-in-time archiving of app \(DB01_PITR\).*litestream v0\.3\.13, .* writable/)
+    expect((await cli(['config'], env)).stdout).toContain(
+      'point-in-time: archived by Litestream, window 7d, max lag 3s',
+    )
+  }, 60_000)
+
   it('writes the state at T to a file: every row up to T − 5 s, none after T, no hole', async () => {
     const out = join(dir, 'at.db')
     const r = await cli(['restore', '--at', T.toISOString(), '--source', 'app', '--to-file', out], env)

@@ -4,12 +4,13 @@
  * Litestream must run on the host that has the file (it reads the WAL and takes part in
  * checkpoints), and writes a `.<name>-litestream/` directory beside it.
  */
-import { writeFile } from 'node:fs/promises'
+import { access, constants, writeFile } from 'node:fs/promises'
+import { basename, dirname } from 'node:path'
 import type { SourceConfig } from '../../config/types.js'
 import { ensureDir, FILE_MODE } from '../../runtime/durable.js'
 import type { Logger } from '../../runtime/logger.js'
 import type { Archiver } from '../archive.js'
-import { childEnv } from '../subprocess.js'
+import { childEnv, runToolForOutput } from '../subprocess.js'
 import { supervise, type SuperviseOptions } from '../supervisor.js'
 import { litestreamBinary, litestreamConfig } from './litestream.js'
 
@@ -60,4 +61,24 @@ export async function startSqliteArchiver(opts: SqliteArchiverOptions): Promise<
       )
     },
   })
+}
+
+/**
+ * `dbkeeper check` for a DBnn_PITR SQLite source: Litestream runs, and may write beside the file
+ * (its `.<name>-litestream/` directory) — both would otherwise show only as a lag that grows.
+ */
+export async function checkSqliteArchiving(source: SourceConfig): Promise<string> {
+  const binary = litestreamBinary()
+  const version = await runToolForOutput(binary, ['version'], {
+    env: childEnv(),
+    installHint: `reinstall dbkeeper's dependencies (npm ci): ${binary} comes in the npm package @flydotio/litestream-linux-x64`,
+  })
+  if (version.exitCode !== 0) throw new Error(`${binary} version exited ${version.exitCode}: ${version.stderr}`)
+  const dir = dirname(source.path!)
+  await access(dir, constants.W_OK).catch(() => {
+    throw new Error(
+      `${dir} is not writable: Litestream keeps its .${basename(source.path!)}-litestream directory beside the file; mount it read-write`,
+    )
+  })
+  return `litestream ${version.stdout.trim()}, ${dir} writable`
 }
