@@ -33,6 +33,19 @@ async function mtimes(dir: string, suffix: string): Promise<number[]> {
   return out
 }
 
+/**
+ * When the newest WAL segment was written. Segments are named `<index>_<offset>` in fixed-width
+ * hex, so the greatest name is the newest: one stat, not one per segment (a busy week is 600 000).
+ */
+async function newestSegment(dir: string): Promise<number | undefined> {
+  const segments = (await names(dir)).filter((n) => n.endsWith('.wal.lz4')).sort()
+  for (let i = segments.length - 1; i >= 0; i--) {
+    const s = await stat(join(dir, segments[i]!)).catch(() => undefined)
+    if (s?.isFile()) return s.mtimeMs
+  }
+  return undefined
+}
+
 /** When the live database last changed: its WAL (the database file itself when not in WAL mode yet). */
 async function liveChangedAt(path: string): Promise<number | undefined> {
   const wal = await stat(`${path}-wal`).catch(() => undefined)
@@ -55,11 +68,11 @@ export class SqliteArchive implements Archive {
       const snapshots = await mtimes(join(generationsDir, base, 'snapshots'), '.snapshot.lz4')
       // Without a snapshot nothing of a generation can be restored.
       if (snapshots.length === 0) continue
-      const wal = await mtimes(join(generationsDir, base, 'wal'), '.wal.lz4')
+      const wal = await newestSegment(join(generationsDir, base, 'wal'))
       ranges.push({
         base,
         from: new Date(Math.min(...snapshots)),
-        to: new Date(Math.max(...snapshots, ...wal)),
+        to: new Date(Math.max(...snapshots, wal ?? 0)),
       })
     }
     ranges.sort((a, b) => a.from.getTime() - b.from.getTime())
@@ -110,8 +123,7 @@ export class SqliteArchive implements Archive {
     const generation = join(this.dir, 'generations', range.base)
     const newest = async () =>
       Math.max(
-        0,
-        ...(await mtimes(join(generation, 'wal'), '.wal.lz4')),
+        (await newestSegment(join(generation, 'wal'))) ?? 0,
         ...(await mtimes(join(generation, 'snapshots'), '.snapshot.lz4')),
       )
     if ((await newest()) <= at.getTime()) {
