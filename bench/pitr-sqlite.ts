@@ -10,6 +10,7 @@
  * T − 5 s, none after T, without holes; and a restore after the writer stopped must equal the source.
  */
 import { execFileSync, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -39,7 +40,22 @@ seed.exec('CREATE TABLE rows (id INTEGER PRIMARY KEY, committed_at INTEGER NOT N
 seed.close()
 
 const archiver = spawn(LITESTREAM, ['replicate', '-config', config], { stdio: 'ignore' })
+/** Litestream's CPU seconds (user + system) and RSS, from /proc. */
+function usage(): { cpuS: number; rssMiB: number } {
+  const stat = readFileSync(`/proc/${archiver.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  const status = readFileSync(`/proc/${archiver.pid}/status`, 'utf8')
+  const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
+  return { cpuS: (Number(stat[11]) + Number(stat[12])) / 100, rssMiB: rssKiB / 1024 }
+}
 await new Promise((r) => setTimeout(r, 1500))
+const idle0 = usage()
+await new Promise((r) => setTimeout(r, 10_000))
+const idle1 = usage()
+console.log(
+  `litestream idle: ${(((idle1.cpuS - idle0.cpuS) / 10) * 100).toFixed(1)} % of a core, RSS ${idle1.rssMiB.toFixed(0)} MiB`,
+)
+const load0 = usage()
+const load0At = Date.now()
 const writerStart = Date.now()
 const writer = spawn(process.execPath, [WRITER, db, opts.rate, opts.seconds], { stdio: ['ignore', 'pipe', 'inherit'] })
 let writerOut = ''
@@ -84,6 +100,10 @@ while (writing) {
   await rm(out, { force: true })
   await new Promise((r) => setTimeout(r, 1000))
 }
+const load1 = usage()
+console.log(
+  `litestream under the writer: ${(((load1.cpuS - load0.cpuS) / ((Date.now() - load0At) / 1000)) * 100).toFixed(1)} % of a core, RSS ${load1.rssMiB.toFixed(0)} MiB`,
+)
 const pct = (p: number) =>
   [...ages].sort((a, b) => a - b)[Math.min(ages.length - 1, Math.floor((p / 100) * ages.length))]!
 console.log(`writer: ${writerOut.trim()}`)
