@@ -98,7 +98,10 @@ export async function locateAt(
   }
   const dir = archiveDir(config.backupDir, source.label, name)
   const state = await createArchive(source, dir).state(now)
-  const window = `the archive of ${source.label}/${name} reaches ${describeRanges(state.ranges)} (${describeLag(state.lagMs)})`
+  const window =
+    state.ranges.length > 0
+      ? `the archive of ${source.label}/${name} reaches ${describeRanges(state.ranges)} (${describeLag(state.lagMs)})`
+      : `nothing of ${source.label}/${name} is archived yet in ${dir} (the daemon archives DBnn_PITR sources while it runs: is it running, and does its log show litestream?)`
   if (at.getTime() > now.getTime()) {
     throw new DbkeeperError('USAGE', `--at ${at.toISOString()} is in the future: ${window}`, {
       hint: 'choose a time inside the window (dbkeeper status shows it)',

@@ -149,3 +149,28 @@ describe('restore to a time (SQLite, Litestream)', () => {
     expect(r.stdout).toMatch(/app\/app: point-in-time archive is \d+s behind, limit 3s \(PITR_MAX_LAG\)/)
   }, 60_000)
 })
+
+describe('restore to a time without an archive', () => {
+  it('says that nothing is archived yet, and that the daemon does the archiving', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dbk-at0-'))
+    try {
+      const live = join(dir, 'app.db')
+      new Database(live).close()
+      const env = { DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_PITR: 'true', BACKUP_DIR: join(dir, 'backups') }
+      const r = await cli(
+        ['restore', '--at', new Date(Date.now() - 1000).toISOString(), '--source', 'app', '--yes'],
+        env,
+      )
+      expect(r.exitCode).toBe(1)
+      expect(r.stderr).toContain('nothing of app/app is archived yet')
+      const plain = await cli(['restore', '--at', new Date().toISOString(), '--source', 'app', '--yes'], {
+        ...env,
+        DB01_PITR: 'false',
+      })
+      expect(plain.exitCode).toBe(2)
+      expect(plain.stderr).toContain('app (DB01) is not archived for point-in-time recovery')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }, 60_000)
+})
