@@ -18,7 +18,7 @@ export interface ChildExit {
   /** How long it ran. */
   ranMs: number
   /** Set when it could not be started at all (ENOENT: the binary is missing). */
-  error?: Error
+  error?: NodeJS.ErrnoException
 }
 
 export interface SuperviseOptions {

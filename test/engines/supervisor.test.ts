@@ -44,7 +44,7 @@ describe('supervise', () => {
     })
     for (let i = 0; i < 50 && exits.length < 2; i++) await sleep(50)
     await missing.stop()
-    expect((exits[0]?.error as NodeJS.ErrnoException | undefined)?.code).toBe('ENOENT')
+    expect(exits[0]?.error?.code).toBe('ENOENT')
     expect(exits.length).toBeGreaterThanOrEqual(2)
 
     const after: ChildExit[] = []

@@ -51,7 +51,7 @@ export async function startSqliteArchiver(opts: SqliteArchiverOptions): Promise<
     },
     onExit: (exit, restartInMs) => {
       const how = exit.error
-        ? `could not be started (${(exit.error as NodeJS.ErrnoException).code ?? exit.error.message}: ${binary}; reinstall dbkeeper's dependencies: npm ci)`
+        ? `could not be started (${exit.error.code ?? exit.error.message}: ${binary}; reinstall dbkeeper's dependencies: npm ci)`
         : exit.signal
           ? `was killed by ${exit.signal}`
           : `exited ${exit.code}`
