@@ -1,7 +1,8 @@
 /**
  * Litestream 0.3.13, the SQLite archiver: where its binary is, and its configuration for one
- * database, pure. The binary comes in the npm package @flydotio/litestream-linux-x64 (a
- * dependency: the image gets it through `npm ci`); a `litestream` on PATH is the fallback.
+ * database, pure. The binary comes in the npm package @flydotio/litestream-linux-x64 (an
+ * optional dependency, published for linux-x64 only: the image gets it through `npm ci`); a
+ * `litestream` on PATH is the fallback elsewhere.
  */
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
