@@ -4,21 +4,15 @@
  * scheduled dumps, from the daemon's start to its stop. A manual `dbkeeper backup` runs beside them.
  */
 import { archiveDir } from '../catalog/naming.js'
-import type { Config, SourceConfig } from '../config/types.js'
+import type { Config } from '../config/types.js'
 import { startArchiver, type Archiver } from '../engines/index.js'
 import { describeError } from '../runtime/errors.js'
+import { pitrDatabases } from './pitr-status.js'
 import type { Logger } from '../runtime/logger.js'
 
 export interface RunningArchivers {
   readonly archivers: readonly { source: string; database: string; archiver: Archiver }[]
   stop(): Promise<void>
-}
-
-/** The databases archived continuously: `source/database` of every DBnn_PITR source. */
-export function pitrDatabases(sources: readonly SourceConfig[]): { source: SourceConfig; database: string }[] {
-  return sources
-    .filter((s) => s.pitr && s.databases !== 'ALL')
-    .flatMap((s) => (s.databases as string[]).map((database) => ({ source: s, database })))
 }
 
 export async function startArchivers(

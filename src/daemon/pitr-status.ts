@@ -3,9 +3,8 @@
  * DBnn_PITR source, its ranges and lag, read from the volume (no running archiver needed).
  */
 import { archiveDir } from '../catalog/naming.js'
-import type { Config } from '../config/types.js'
-import { createArchive, type ArchiveState } from '../engines/index.js'
-import { pitrDatabases } from './archivers.js'
+import type { Config, SourceConfig } from '../config/types.js'
+import type { ArchiveState } from '../engines/index.js'
 
 export interface PitrReading {
   source: string
@@ -13,7 +12,17 @@ export interface PitrReading {
   state: ArchiveState
 }
 
+/** The databases archived continuously: `source/database` of every DBnn_PITR source. */
+export function pitrDatabases(sources: readonly SourceConfig[]): { source: SourceConfig; database: string }[] {
+  return sources
+    .filter((s) => s.pitr && s.databases !== 'ALL')
+    .flatMap((s) => (s.databases as string[]).map((database) => ({ source: s, database })))
+}
+
 export async function readPitrStates(config: Pick<Config, 'backupDir' | 'sources'>, now: Date): Promise<PitrReading[]> {
+  if (pitrDatabases(config.sources).length === 0) return []
+  // Loaded only with a DBnn_PITR source: `status --check` (the HEALTHCHECK) loads no engine otherwise.
+  const { createArchive } = await import('../engines/index.js')
   return Promise.all(
     pitrDatabases(config.sources).map(async ({ source, database }) => ({
       source: source.label,

@@ -92,9 +92,9 @@ describe('restore to a time (SQLite, Litestream)', () => {
   it('is checked by dbkeeper check and shown by dbkeeper config', async () => {
     const check = await cli(['check'], env)
     expect(check.all).toMatch(/point-in-time archiving of app \(DB01_PITR\).*litestream v0\.3\.13, .* writable/)
-    expect((await cli(['config'], env)).stdout).toContain(
-      'point-in-time: archived by Litestream, window 7d, max lag 3s',
-    )
+    const shown = (await cli(['config'], env)).stdout
+    expect(shown).toContain('point-in-time recovery (pitr):\n  window: 7d\n  max lag: 3s')
+    expect(shown).toMatch(/DB01 app:\n( {4}.*\n)* {4}pitr: true/)
   }, 60_000)
 
   it('writes the state at T to a file: every row up to T − 5 s, none after T, no hole', async () => {

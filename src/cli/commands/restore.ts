@@ -218,7 +218,7 @@ async function restoreAtTime(ctx: CommandContext, values: AtTimeValues): Promise
   if (values['to-file'] === undefined) requireConfirmable({ yes, interactive }, `restoring ${source.label} to a time`)
   const say = (line: string) => process.stderr.write(`${terminalSafe(scrubSecrets(line))}\n`)
   const point = await locateAt(ctx.config, source, values.database, at)
-  await checkBackupDir(ctx.config.backupDir)
+  await prepareBackupDir(ctx.config.backupDir)
   const lock = () =>
     acquireLock(ctx.config.backupDir, {
       command: `restore --at ${at.toISOString()}`,
