@@ -9,7 +9,12 @@ import { fakeEntry } from '../support/backups.js'
 const H = 3_600_000
 const NOW = new Date('2026-12-05T12:00:00Z')
 const ago = (ms: number) => new Date(NOW.getTime() - ms)
-const config = parseConfig({ DB01_TYPE: 'sqlite', DB01_PATH: '/data/app.db', DB01_PITR: 'true' })
+const config = parseConfig({
+  BACKUP_DIR: '/backups',
+  DB01_TYPE: 'sqlite',
+  DB01_PATH: '/data/app.db',
+  DB01_PITR: 'true',
+})
 const backups = [fakeEntry('app', 'app', ago(2 * H))]
 const status = (state: ArchiveState) =>
   computeStatus([], backups, config.sources, NOW, {
