@@ -54,6 +54,7 @@ export async function startObservability(
             sources: config.sources.map((s) => s.label),
             auth: config.daemon.statusAuth,
             backupNow: opts.backupNow,
+            pitr: (now) => readPitrStates(config, now),
           }),
           logger,
         })

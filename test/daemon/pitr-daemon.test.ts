@@ -67,6 +67,13 @@ describe('dbkeeper daemon with DBnn_PITR', { timeout: LOADED_MACHINE_TIMEOUT_MS 
       { context: daemon.output },
     )
     expect(JSON.parse(health.body).sources[0].databases[0].pitr).toMatchObject({ healthy: true, lagSeconds: 0 })
+    // The status page and its API show the same archive: its lag and its window.
+    const api = JSON.parse((await httpGet(t.healthPort, '/api/status')).body)
+    expect(api.sources[0].databases[0].pitr).toMatchObject({ healthy: true, lagSeconds: 0 })
+    expect(api.sources[0].databases[0].pitr.window).not.toBeNull()
+    const page = (await httpGet(t.healthPort, '/')).body
+    expect(page).toContain('<th>Point in time</th>')
+    expect(page).toMatch(/<span class="ok">0 s behind \(limit [^)]+\)<\/span><br>/)
     db.close()
 
     // The archive is no backup: the volume's listing never walks its segments, though they sit

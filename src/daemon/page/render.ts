@@ -65,7 +65,7 @@ function databasesTable(m: PageModel): string {
     })
   }
   return `<div class="wrap"><table id="databases">
-<thead><tr><th>Source</th><th>Database</th><th>State</th><th>Last success</th><th>Last backup</th><th>Last failure</th><th>Off-site</th><th>Last drill</th></tr></thead>
+<thead><tr><th>Source</th><th>Database</th><th>State</th><th>Last success</th><th>Last backup</th><th>Last failure</th><th>Off-site</th><th>Last drill</th><th>Point in time</th></tr></thead>
 <tbody>
 ${rows.join('\n')}
 </tbody></table></div>`
@@ -97,7 +97,17 @@ function databaseCells(d: DatabaseView, m: PageModel): string {
         d.lastDrill.ok ? '' : `: ${esc(d.lastDrill.code ?? '')} ${esc(d.lastDrill.message ?? '')}`
       }${d.lastDrill.hint ? `<br><span class="hint">Next step: ${esc(d.lastDrill.hint)}</span>` : ''}`
     : '<span class="muted">none</span>'
-  return `<td>${esc(d.database)}</td><td class="${d.state}">${d.state}</td><td>${success}</td><td>${last}</td><td>${failure}</td><td>${offsite}</td><td>${drill}</td>`
+  return `<td>${esc(d.database)}</td><td class="${d.state}">${d.state}</td><td>${success}</td><td>${last}</td><td>${failure}</td><td>${offsite}</td><td>${drill}</td><td>${pitrCell(d)}</td>`
+}
+
+/** DBnn_PITR: the window a restore to a time can reach, and how far the archive is behind. */
+function pitrCell(d: DatabaseView): string {
+  const p = d.pitr
+  if (!p) return '<span class="muted">off</span>'
+  const lag = p.lagSeconds === null ? 'nothing archived yet' : `${p.lagSeconds} s behind (limit ${p.maxLagSeconds} s)`
+  const window = p.window ? `${when(p.window.from)} → ${when(p.window.to)}` : 'no window yet'
+  const gaps = p.ranges.length > 1 ? `<br><span class="stale">${p.ranges.length - 1} gap(s)</span>` : ''
+  return `<span class="${p.healthy ? 'ok' : 'failing'}">${lag}</span><br>${window}${gaps}`
 }
 
 function historySection(m: PageModel): string {

@@ -12,6 +12,7 @@ import { assetReply } from './assets.js'
 import { API_CHALLENGE, authorized, CHALLENGE, sameOrigin } from './auth.js'
 import { esc, frame } from './html.js'
 import { renderPage } from './render.js'
+import type { PitrReading } from '../pitr-status.js'
 
 export type BackupNowResult = { started: true } | { started: false; reason: string }
 
@@ -23,6 +24,8 @@ export interface PageOptions {
   auth?: StatusAuth
   /** Starts a run of one source under the volume lock, like a scheduled one (the daemon's). */
   backupNow?: (source: string) => BackupNowResult
+  /** The DBnn_PITR archives' state as of now (pitr-status.ts); none without a PITR source. */
+  pitr?: (now: Date) => Promise<readonly PitrReading[]>
 }
 
 /** History rows on the page unless `?limit=` asks for more. */
@@ -58,7 +61,9 @@ export function pageRoutes(opts: PageOptions): (req: IncomingMessage, url: URL) 
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return { ...json(405, { error: 'method not allowed: use GET' }), headers: { allow: 'GET, HEAD' } }
     await opts.history.refresh()
-    if (path === '/api/status') return json(200, statusView(opts.history.status(), opts.history.entries))
+    const now = new Date()
+    const status = opts.history.status(now, (await opts.pitr?.(now)) ?? [])
+    if (path === '/api/status') return json(200, statusView(status, opts.history.entries))
     const q = parseRunsQuery(url.searchParams)
     if (path === '/api/runs') {
       if ('error' in q) return json(400, { error: `bad query: ${q.error}` })
@@ -67,9 +72,8 @@ export function pageRoutes(opts: PageOptions): (req: IncomingMessage, url: URL) 
     }
     if ('error' in q) return html(400, 'Bad filter', `${q.error}. Remove it from the address, or pick one in the form.`)
     if (!url.searchParams.has('limit')) q.limit = PAGE_ROWS
-    const now = new Date()
     const body = renderPage({
-      view: statusView(opts.history.status(now), opts.history.entries),
+      view: statusView(status, opts.history.entries),
       runs: selectRuns(opts.history.entries, { ...q, fields: undefined }) as HistoryEntry[],
       query: q,
       sources: opts.sources,
