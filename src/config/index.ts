@@ -120,6 +120,14 @@ function readConfig(
   const restore = readRestoreConfig(r, tz, sources)
   const s3Targets = readS3Targets(r, env, retention)
   const pitr = readPitrConfig(r)
+  // The archive would sit beside encrypted backups in plain text: refused until it is encrypted too.
+  if (encryption)
+    for (const s of sources.filter((x) => x.pitr))
+      r.problem(
+        `${s.id}_PITR`,
+        r.raw(`${s.id}_PITR`),
+        'false or unset while ENCRYPTION=age: the point-in-time archive is not encrypted yet, and would hold the database in plain text beside the encrypted backups',
+      )
   // Last: what this run looked up counts as known too, whatever the measuring run took.
   if (checkUnknown) r.problems.push(...unknownVariables(env, knownVariables(r.asked)))
   const config: Config = Object.freeze({

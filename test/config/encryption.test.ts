@@ -120,3 +120,12 @@ describe('ENCRYPTION=age', () => {
     ])
   })
 })
+
+describe('ENCRYPTION=age with DBnn_PITR', () => {
+  it('is refused: the point-in-time archive is not encrypted yet', () => {
+    expectProblems({ ...SQLITE, ENCRYPTION: 'age', AGE_RECIPIENTS: alice.recipient, DB01_PITR: 'true' }, [
+      { variable: 'DB01_PITR', value: 'true', expected: 'the point-in-time archive is not encrypted yet' },
+    ])
+    expect(parse({ ...SQLITE, ENCRYPTION: 'age', AGE_RECIPIENTS: alice.recipient }).sources[0]!.pitr).toBe(false)
+  })
+})
