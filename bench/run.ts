@@ -361,7 +361,7 @@ async function main(): Promise<void> {
       ageKey = { path, recipient: /public key: (age1\S+)/.exec(await readFile(path, 'utf8'))![1]! }
     } else log('note: age is not installed (apt-get install age): no encrypted case')
     if (opts.cli === 'build') {
-      log('compiling the CLI into a private directory…')
+      log('building the CLI into a private directory (scripts/build.mjs)…')
       cliPath = await buildCli(ROOT, join(work, 'cli'))
     } else if (opts.cli !== 'source') throw new Error(`--cli: expected build or source, got ${opts.cli}`)
     const t0 = Date.now()

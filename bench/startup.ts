@@ -57,7 +57,7 @@ const work = await mkdtemp(join(tmpdir(), 'dbk-bench-startup-'))
 try {
   let cli = join(ROOT, 'bin/dbkeeper.js')
   if (opts.cli === 'build') {
-    log('compiling the CLI as the image does (tsconfig.build.json)…')
+    log('building the CLI as the image does (scripts/build.mjs)…')
     cli = await buildCli(ROOT, join(work, 'cli'))
   }
   const env = {

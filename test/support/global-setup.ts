@@ -12,9 +12,10 @@ import { startPostgres } from './postgres-server.js'
 import { startWithRetry, type RunningServer } from './servers.js'
 
 /**
- * The CLI compiled once for the run, so that the hundreds of `dbkeeper` processes the tests start
- * skip tsx's compile step (~1.5 s of CPU each). Inside node_modules/.cache so that the compiled
- * files resolve the project's packages, and never in dist/, which `bin/dbkeeper.js` prefers.
+ * The CLI built once for the run as the image builds it (scripts/build.mjs, an esbuild bundle), so
+ * that the tests run what ships and the hundreds of `dbkeeper` processes they start skip tsx's
+ * compile step (~1.5 s of CPU each). Inside node_modules/.cache so that the built files resolve
+ * the project's packages, and never in dist/, which `bin/dbkeeper.js` prefers.
  */
 // One directory per vitest run: two runs in one checkout (a developer's and a helper's) would
 // otherwise overwrite each other's compiled files mid-run. Removed at teardown.
@@ -24,7 +25,7 @@ const BUILD_DIR = fileURLToPath(
 
 async function buildCli(): Promise<void> {
   const root = fileURLToPath(new URL('../..', import.meta.url))
-  await execa('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', BUILD_DIR], { cwd: root })
+  await execa(process.execPath, ['scripts/build.mjs', BUILD_DIR], { cwd: root })
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
