@@ -10,7 +10,6 @@
  * leaves nothing under the key). A key is a file, never a directory: `a` and `a/b` cannot both
  * exist (S3 allows it; no dbkeeper layout uses it).
  */
-import { randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
@@ -88,7 +87,9 @@ export class LocalTarget implements Target {
   async put(key: string, body: PutBody, opts: PutOptions = {}): Promise<PutResult> {
     const final = this.path(key)
     const dir = dirname(final)
-    const tmp = join(dir, `.${final.slice(dir.length + 1)}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`)
+    // node:crypto loaded on the first write, not at import: `dbkeeper status` never writes.
+    const random = process.getBuiltinModule('node:crypto').randomBytes(6).toString('hex')
+    const tmp = join(dir, `.${final.slice(dir.length + 1)}.${random}${TEMP_SUFFIX}`)
     const source = typeof body === 'function' ? body() : body
     let created = false
     try {
