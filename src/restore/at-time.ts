@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto'
 import { copyFile, constants, rm, stat } from 'node:fs/promises'
 import { createReadStream } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { randomUUID } from 'node:crypto'
 import { archiveDir, STATE_DIR } from '../catalog/naming.js'
@@ -24,6 +24,7 @@ import {
 } from '../engines/index.js'
 import { restoreTempPath } from '../engines/restore-driver.js'
 import { ensureDir } from '../runtime/durable.js'
+import { checkToFilePath } from './to-file.js'
 import { DbkeeperError } from '../runtime/errors.js'
 import { commitRename } from '../storage/local/files.js'
 import type { RestoreItem } from './restore.js'
@@ -188,27 +189,7 @@ export async function writeAtTimeToFile(
   file: string,
   signal: AbortSignal,
 ): Promise<{ path: string; size: number; m: Materialized }> {
-  const path = resolve(file)
-  if (
-    await stat(path).then(
-      () => true,
-      () => false,
-    )
-  ) {
-    throw new DbkeeperError('USAGE', `${path} already exists: --to-file never overwrites a file`, {
-      hint: 'choose another name, or move the file away first',
-    })
-  }
-  if (
-    !(await stat(dirname(path)).then(
-      (s) => s.isDirectory(),
-      () => false,
-    ))
-  ) {
-    throw new DbkeeperError('USAGE', `cannot write ${path}: the directory ${dirname(path)} does not exist`, {
-      hint: `create it first (mkdir -p ${dirname(path)}); nothing was written`,
-    })
-  }
+  const path = await checkToFilePath(file)
   const workDir = join(config.backupDir, STATE_DIR, 'tmp', `restore-at-${randomUUID().slice(0, 8)}`)
   try {
     const { file: made, m } = await materialize(p, workDir, signal)

@@ -22,6 +22,34 @@ export async function writeContentToFile(
   signal: AbortSignal | undefined,
   keys: DecryptionKeys | undefined,
 ): Promise<{ path: string; size: number }> {
+  const path = await checkToFilePath(file)
+  const tmp = restoreTempPath(path)
+  await rm(tmp, { force: true })
+  const content = openContent(entry, keys)
+  try {
+    await pipeline(content.stream, createWriteStream(tmp, { flags: 'wx', mode: FILE_MODE }), signal ? { signal } : {})
+    content.assertComplete()
+    await commitRename(tmp, path)
+  } catch (error) {
+    await rm(tmp, { force: true })
+    const e = toDbkeeperError(error, `writing ${path}`)
+    if (e.code === 'IO' && (error as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new DbkeeperError(
+        'USAGE',
+        `${path} appeared while it was being written: --to-file never overwrites a file`,
+        { hint: 'choose another name' },
+      )
+    }
+    throw e
+  }
+  return { path, size: entry.manifest.raw.size }
+}
+
+/**
+ * The absolute path `--to-file` may write: refused when it exists (never overwritten) or when its
+ * directory is missing or not a directory, each with the next step. Nothing is written here.
+ */
+export async function checkToFilePath(file: string): Promise<string> {
   const path = resolve(file)
   if (
     await stat(path).then(
@@ -48,24 +76,5 @@ export async function writeContentToFile(
       },
     )
   }
-  const tmp = restoreTempPath(path)
-  await rm(tmp, { force: true })
-  const content = openContent(entry, keys)
-  try {
-    await pipeline(content.stream, createWriteStream(tmp, { flags: 'wx', mode: FILE_MODE }), signal ? { signal } : {})
-    content.assertComplete()
-    await commitRename(tmp, path)
-  } catch (error) {
-    await rm(tmp, { force: true })
-    const e = toDbkeeperError(error, `writing ${path}`)
-    if (e.code === 'IO' && (error as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new DbkeeperError(
-        'USAGE',
-        `${path} appeared while it was being written: --to-file never overwrites a file`,
-        { hint: 'choose another name' },
-      )
-    }
-    throw e
-  }
-  return { path, size: entry.manifest.raw.size }
+  return path
 }

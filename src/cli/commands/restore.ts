@@ -6,11 +6,12 @@ import { askOnTerminal, requireConfirmable } from '../../restore/confirm.js'
 import { assertSameEngine, verifyBackup } from '../../restore/content.js'
 import { findBackup, findSource } from '../../restore/locate.js'
 import { s3Backups } from '../../restore/remote.js'
-import { restoreBackup } from '../../restore/restore.js'
+import { restoreBackup, type RestoreRequest } from '../../restore/restore.js'
 import { writeContentToFile } from '../../restore/to-file.js'
 import { DbkeeperError } from '../../runtime/errors.js'
 import { terminalSafe } from '../../runtime/printable.js'
 import { scrubSecrets } from '../../runtime/secrets.js'
+import type { SourceConfig } from '../../config/types.js'
 import type { Command, CommandContext } from '../command.js'
 import { locateAt, parseAt, pointInTimeItem, writeAtTimeToFile } from '../../restore/at-time.js'
 import { restoreItem } from '../../restore/restore.js'
@@ -169,19 +170,10 @@ says what state the target is in), 2 usage error or no confirmation, 3 locked.`,
     }
 
     const outcome = await restoreBackup({
-      config: ctx.config,
-      source,
+      ...restoreFlow(ctx, source, values, { yes, interactive, lock, say }),
       backup,
       into,
-      safetyBackup: values['no-safety-backup'] !== true,
-      ifMissing: values['if-missing'] === true,
       forcePath,
-      confirm: { yes, interactive, ask: askOnTerminal },
-      lock,
-      print: say,
-      logger: ctx.logger,
-      signal: ctx.signal,
-      progress: interactive,
     })
     if (outcome.status === 'restored') {
       ctx.print(
@@ -203,6 +195,27 @@ interface AtTimeValues {
   'no-safety-backup'?: boolean | undefined
   'if-missing'?: boolean | undefined
   wait?: boolean | undefined
+}
+
+/** What a restore of a backup and a restore to a time share: the flags, the question, the lock, the output. */
+function restoreFlow(
+  ctx: CommandContext,
+  source: SourceConfig,
+  values: { 'no-safety-backup'?: boolean | undefined; 'if-missing'?: boolean | undefined },
+  how: { yes: boolean; interactive: boolean; lock: RestoreRequest['lock']; say: (line: string) => void },
+): Omit<RestoreRequest, 'backup' | 'into' | 'forcePath'> {
+  return {
+    config: ctx.config,
+    source,
+    safetyBackup: values['no-safety-backup'] !== true,
+    ifMissing: values['if-missing'] === true,
+    confirm: { yes: how.yes, interactive: how.interactive, ask: askOnTerminal },
+    lock: how.lock,
+    print: how.say,
+    logger: ctx.logger,
+    signal: ctx.signal,
+    progress: how.interactive,
+  }
 }
 
 /** `restore --at T`: the window is checked before the lock and the question; then the one restore flow. */
@@ -240,18 +253,9 @@ async function restoreAtTime(ctx: CommandContext, values: AtTimeValues): Promise
     return 0
   }
   const outcome = await restoreItem({
-    config: ctx.config,
-    source,
+    ...restoreFlow(ctx, source, values, { yes, interactive, lock, say }),
     item: pointInTimeItem(point),
-    safetyBackup: values['no-safety-backup'] !== true,
-    ifMissing: values['if-missing'] === true,
     forcePath: values['force-path'] === true,
-    confirm: { yes, interactive, ask: askOnTerminal },
-    lock,
-    print: say,
-    logger: ctx.logger,
-    signal: ctx.signal,
-    progress: interactive,
   })
   if (outcome.status === 'restored') {
     ctx.print(
