@@ -35,7 +35,12 @@ export async function startObservability(
   )
   const metrics = createBackupMetrics({ runs: history.runs, backups: history.backups, databases })
   if (config.sources.some((s) => s.pitr)) registerPitrMetrics(metrics.registry, config)
-  const refresh = async (): Promise<void> => metrics.observeJournal(await history.refresh())
+  // Every catch-up feeds the metrics, the page's and the API's too: a run found there must not be
+  // missing from /metrics.
+  history.onNewRuns = (runs) => metrics.observeJournal(runs)
+  const refresh = async (): Promise<void> => {
+    await history.refresh()
+  }
   const server =
     config.daemon.healthPort === 0
       ? undefined

@@ -53,6 +53,8 @@ export class RunHistory {
   private catalogStale = true
   private pending: Promise<RunRecord[]> | undefined
   private readonly tail: JournalTail
+  /** Told of every run a catch-up finds, whoever asked for it (the metrics count them). */
+  onNewRuns: ((runs: readonly RunRecord[]) => void) | undefined
 
   private constructor(private readonly config: StatusConfig) {
     this.tail = new JournalTail(join(config.backupDir, STATE_DIR))
@@ -103,7 +105,10 @@ export class RunHistory {
 
   private async catchUp(): Promise<RunRecord[]> {
     const fresh = this.add(await this.tail.poll())
-    if (fresh.length > 0) this.catalogStale = true
+    if (fresh.length > 0) {
+      this.catalogStale = true
+      this.onNewRuns?.(fresh)
+    }
     if (this.catalogStale || Date.now() - this.catalogAt > CATALOG_MAX_AGE_MS) await this.relist()
     return fresh
   }

@@ -138,6 +138,9 @@ describe('GET /api/status and /api/runs on a year of six-hourly runs of 20 datab
     const w3 = status.sources.find((s) => s.source === 'wiki')!.databases.find((d) => d.database === 'w3')!
     expect(w3.state).toBe('failing')
     expect(w3.lastFailure).toMatchObject({ code: 'AUTH', hint: 'check DB03_USER' })
+    // The API found the run first: /metrics counts it all the same.
+    const metrics = await (await fetch(`${base()}/metrics`)).text()
+    expect(metrics).toMatch(/^dbkeeper_backups_total\{source="wiki",database="w3",outcome="failed"\} [1-9]/m)
   })
 
   it('reads a line written in two parts once it is whole, and follows the journal through a rotation', async () => {
