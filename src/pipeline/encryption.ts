@@ -45,6 +45,11 @@ export function describeRecipients(e: Pick<ManifestEncryption, 'recipients' | 'p
  * (AUTH). A key that opens none of the file's stanzas fails the stream with AUTH, naming the
  * recipients from the manifest; the target of a restore is untouched then (it verifies first).
  */
+/** Whether an encrypted backup is to be read without any key: only its ciphertext can be checked. */
+export function withoutKey(m: Manifest, keys: DecryptionKeys | undefined): boolean {
+  return m.encryption !== undefined && !keys?.identities.length && keys?.passphrase === undefined
+}
+
 export function decrypterOf(
   m: Pick<Manifest, 'id' | 'file' | 'engine' | 'encryption'>,
   keys: DecryptionKeys | undefined,

@@ -17,7 +17,7 @@ import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
 import type { Target } from '../storage/target.js'
 import { compressionOf } from './compression.js'
-import { decrypterOf } from './encryption.js'
+import { decrypterOf, withoutKey } from './encryption.js'
 import { Meter } from './meter.js'
 import { verifyBackupFile } from './verify.js'
 import { openRemoteTargets } from './remote-targets.js'
@@ -201,14 +201,13 @@ async function proveCopy(
   }
   // Encrypted and no key here: the ciphertext's sha256 above is the proof (the backup's own run
   // decrypted and decompressed these very bytes); the restore that uses it decrypts in full.
-  const keys = config.decryption
-  if (m.encryption && keys.identities.length === 0 && keys.passphrase === undefined) return
+  if (withoutKey(m, config.decryption)) return
   await verifyBackupFile(
     path,
     compressionOf(m),
     { raw: m.raw, compressed: m.compressed, ...(m.encryption ? { plaintext: m.encryption.plaintext } : {}) },
     signal,
-    decrypterOf(m, keys),
+    decrypterOf(m, config.decryption),
   )
 }
 

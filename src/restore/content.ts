@@ -114,10 +114,7 @@ export async function verifyBackup(
   }
 }
 
-/** Whether an encrypted backup is to be read without any key: only its ciphertext can be checked. */
-export function withoutKey(m: Manifest, keys: DecryptionKeys | undefined): boolean {
-  return m.encryption !== undefined && !keys?.identities.length && keys?.passphrase === undefined
-}
+export { withoutKey } from '../pipeline/encryption.js'
 
 /**
  * An encrypted backup where no key is set (the appliance holds public keys only): the file's size

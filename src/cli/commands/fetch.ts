@@ -1,6 +1,7 @@
 import { acquireLock } from '../../catalog/lock.js'
 import { formatBytes } from '../../pipeline/progress.js'
 import { fetchBackup } from '../../pipeline/fetch.js'
+import { withoutKey } from '../../restore/content.js'
 import { DbkeeperError } from '../../runtime/errors.js'
 import type { Command } from '../command.js'
 import { parseCommandArgs } from '../args.js'
@@ -86,9 +87,7 @@ Exit codes: 0 fetched and proven (or already on the volume), 1 not found or dama
         ctx.print(`${m.id} is on the volume already: ${got.path} (nothing downloaded)`)
       } else {
         // Encrypted and no key here: only the ciphertext's sha256 was checked (pipeline/fetch.ts).
-        const keys = ctx.config.decryption
-        const unread = m.encryption !== undefined && keys.identities.length === 0 && keys.passphrase === undefined
-        const proof = unread
+        const proof = withoutKey(m, ctx.config.decryption)
           ? 'encrypted: not decrypted here (no AGE_IDENTITY_FILE); the sha256 proves it is the file its backup verified'
           : `${m.encryption ? 'decrypted and ' : ''}decompressed to the end and checked (${formatBytes(m.raw.size)})`
         ctx.print(
