@@ -61,15 +61,16 @@ export function pageRoutes(opts: PageOptions): (req: IncomingMessage, url: URL) 
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return { ...json(405, { error: 'method not allowed: use GET' }), headers: { allow: 'GET, HEAD' } }
     await opts.history.refresh()
-    const now = new Date()
-    const status = opts.history.status(now, (await opts.pitr?.(now)) ?? [])
-    if (path === '/api/status') return json(200, statusView(status, opts.history.entries))
     const q = parseRunsQuery(url.searchParams)
     if (path === '/api/runs') {
       if ('error' in q) return json(400, { error: `bad query: ${q.error}` })
       // Strings of entries only, each scrubbed when it entered the history (run-history.ts).
       return { ...json(200, { runs: selectRuns(opts.history.entries, q) }), scrubbed: true }
     }
+    // The archives are read from the volume: only for the answers that show them, not per /api/runs.
+    const now = new Date()
+    const status = opts.history.status(now, (await opts.pitr?.(now)) ?? [])
+    if (path === '/api/status') return json(200, statusView(status, opts.history.entries))
     if ('error' in q) return html(400, 'Bad filter', `${q.error}. Remove it from the address, or pick one in the form.`)
     if (!url.searchParams.has('limit')) q.limit = PAGE_ROWS
     const body = renderPage({
