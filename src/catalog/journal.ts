@@ -43,6 +43,11 @@ export interface DatabaseResult {
   offsites?: OffsiteResult[]
 }
 
+/** Every target's copy of a result, from records written before several targets (`offsite`) too. */
+export function offsitesOf(r: Pick<DatabaseResult, 'offsite' | 'offsites'>): OffsiteResult[] {
+  return r.offsites ?? (r.offsite ? [r.offsite] : [])
+}
+
 export interface OffsiteResult {
   ok: boolean
   /** The target's id (`S3`, `S3_2`, …); absent in records written before several targets. */

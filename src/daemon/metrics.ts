@@ -12,7 +12,7 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client'
 import type { CatalogEntry } from '../catalog/catalog.js'
-import { isDrill, type DatabaseResult, type RunRecord } from '../catalog/journal.js'
+import { offsitesOf, isDrill, type DatabaseResult, type RunRecord } from '../catalog/journal.js'
 import { latestProvenBackups } from '../catalog/latest.js'
 
 export interface BackupMetrics {
@@ -122,7 +122,7 @@ export function createBackupMetrics(history: MetricsHistory = { runs: [] }): Bac
   const newestOffsite = new Map<string, number>()
   /** Each target's outcome of one database's result; `count` adds failures (not when replaying history). */
   function applyOffsite(r: DatabaseResult, at: number, count: boolean): void {
-    for (const o of r.offsites ?? (r.offsite ? [r.offsite] : [])) {
+    for (const o of offsitesOf(r)) {
       const labels = { source: r.source, database: r.database, target: o.target ?? 'S3' }
       offsiteFailures.inc(labels, 0)
       if (!o.ok) {

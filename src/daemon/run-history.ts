@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path'
 import { listBackups, type CatalogEntry } from '../catalog/catalog.js'
-import { isDrill, type DatabaseResult, type OffsiteResult, type RunRecord } from '../catalog/journal.js'
+import { offsitesOf, isDrill, type DatabaseResult, type OffsiteResult, type RunRecord } from '../catalog/journal.js'
 import { STATE_DIR } from '../catalog/naming.js'
 import { nextRuns } from '../config/schedule.js'
 import { scrubSecrets } from '../runtime/secrets.js'
@@ -170,7 +170,7 @@ export function entriesOf(run: RunRecord): HistoryEntry[] {
 
 /** Every target's outcome as one: ok only when each target confirmed its copy; failures named by target. */
 function offsiteOf(r: DatabaseResult): Pick<HistoryEntry, 'offsite'> {
-  const all = r.offsites ?? (r.offsite ? [r.offsite] : [])
+  const all = offsitesOf(r)
   if (all.length === 0) return {}
   const failed = all.filter((o) => !o.ok)
   const named = (o: OffsiteResult, text: string) => (all.length > 1 ? `${o.target ?? 'S3'}: ${text}` : text)

@@ -1,4 +1,4 @@
-import type { OffsiteResult } from '../../catalog/journal.js'
+import { offsitesOf, type OffsiteResult } from '../../catalog/journal.js'
 import { acquireLock } from '../../catalog/lock.js'
 import { printable } from '../../runtime/printable.js'
 import { notifyRun } from '../../notify/index.js'
@@ -66,7 +66,7 @@ export function describeOutcome(o: DatabaseOutcome): string {
     `ok     ${name}: ${o.committed.dataPath}`,
     `       ${formatBytes(m.raw.size)} → ${formatBytes(m.compressed.size)} (${ratio}) in ${formatDuration(m.durationMs)}, ${m.tables.length} tables, ~${rows.toLocaleString('en-US')} rows, verified`,
   ]
-  for (const t of o.offsites ?? (o.offsite ? [o.offsite] : [])) {
+  for (const t of offsitesOf(o)) {
     const label = t.target ?? 'S3'
     if (!t.ok) {
       lines.push(`FAILED off-site copy of ${name} to ${label}: ${t.error ?? ''}\n       → ${o.error?.hint ?? ''}`)
