@@ -108,7 +108,6 @@ export function describeStanzas(header: Buffer): string {
  */
 export class AgeDecryptStream extends Transform {
   #header: Buffer[] = []
-  #headerSize = 0
   #payload: PayloadOpener | undefined
 
   constructor(
@@ -125,7 +124,6 @@ export class AgeDecryptStream extends Transform {
       return
     }
     this.#header.push(chunk)
-    this.#headerSize += chunk.length
     const seen = Buffer.concat(this.#header)
     this.#header = [seen]
     const n = Math.min(MAGIC.length, seen.length)
@@ -136,7 +134,7 @@ export class AgeDecryptStream extends Transform {
     const mac = seen.indexOf('\n--- ')
     const end = mac < 0 ? -1 : seen.indexOf('\n', mac + 1)
     if (end < 0 || seen.length < end + 1 + PAYLOAD_NONCE_BYTES) {
-      if (this.#headerSize > HEADER_LIMIT) done(new Error('not an age file (no end of header in its first 64 KiB)'))
+      if (seen.length > HEADER_LIMIT) done(new Error('not an age file (no end of header in its first 64 KiB)'))
       else done()
       return
     }
