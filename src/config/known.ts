@@ -6,6 +6,7 @@
  */
 import { closest } from '../runtime/did-you-mean.js'
 import type { ConfigProblem, Env } from './reader.js'
+import { NUMBERED_TARGET } from './s3.js'
 
 /** The names the readers look up: globals whole, source variables as their suffix (`HOST` of `DB01_HOST`). */
 export interface KnownVariables {
@@ -172,7 +173,7 @@ function judge(name: string, known: KnownVariables): string | undefined {
   if (misnumbered)
     return `a known source variable (sources are numbered with two digits: did you mean DB0${misnumbered[1]}_${misnumbered[2]}?)`
   if (known.globals.has(name)) return undefined
-  const target = TARGET_VAR.exec(name)
+  const target = NUMBERED_TARGET.exec(name)
   if (target) return targetHint(target[1]!, target[2]!, known)
   const fromPeer = peer(name, 'DB01')
   if (fromPeer) return `a known variable (${fromPeer})`
@@ -193,9 +194,6 @@ function judge(name: string, known: KnownVariables): string | undefined {
     ? `a known variable (dbkeeper reads no ${family}* variable yet)`
     : `a known variable (the ${family}* variables are ${members.join(', ')})`
 }
-
-/** `S3_2_BUCKET`, `S3_7_REGION`: a numbered off-site target's variable (config/s3.ts). */
-const TARGET_VAR = /^S3_(\d+)_([A-Z0-9_]+)$/
 
 /**
  * Every target reads the same suffixes, measured on target 2: `S3_7_X` is known when `S3_2_X` is,

@@ -14,7 +14,7 @@ const BUCKET = /^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$/
 const REGION = /^[a-z0-9-]{2,32}$/
 const STORAGE_CLASS = /^[A-Z][A-Z0-9_]{1,40}$/
 /** `S3_2_BUCKET` → 2. `S3_1_*` is refused: target 1 is `S3_*`. */
-export const NUMBERED_TARGET = /^S3_(\d+)_[A-Z0-9_]+$/
+export const NUMBERED_TARGET = /^S3_(\d+)_([A-Z0-9_]+)$/
 const LOCK_MODES = ['GOVERNANCE', 'COMPLIANCE'] as const
 /** AWS's own ceiling for a default retention period is 100 years; anything above is a typo. */
 const MAX_LOCK_DAYS = 36500
