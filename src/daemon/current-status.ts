@@ -1,9 +1,9 @@
 /** The status right now, read from the volume: the I/O shell around the pure computeStatus. */
-import { listBackups } from '../catalog/catalog.js'
-import { readRuns } from '../catalog/journal.js'
+import { listBackups, type CatalogEntry } from '../catalog/catalog.js'
+import { readRuns, type RunRecord } from '../catalog/journal.js'
 import { nextRuns } from '../config/schedule.js'
 import type { Config } from '../config/types.js'
-import { readPitrStates } from './pitr-status.js'
+import { readPitrStates, type PitrReading } from './pitr-status.js'
 import { computeStatus, type Status } from './status.js'
 
 export type StatusConfig = Pick<Config, 'backupDir' | 'sources' | 'tz' | 'daemon' | 'pitr'>
@@ -19,6 +19,17 @@ export async function readStatus(config: StatusConfig, now = new Date()): Promis
     listBackups(config.backupDir),
     readPitrStates(config, now),
   ])
+  return statusOf(config, runs, backups, pitr, now)
+}
+
+/** The Status of these runs, backups and archive readings under the config's schedule and limits. */
+export function statusOf(
+  config: StatusConfig,
+  runs: readonly RunRecord[],
+  backups: readonly CatalogEntry[],
+  pitr: readonly PitrReading[],
+  now: Date,
+): Status {
   const nextRun = nextRuns(config.daemon.schedule, config.tz, now, 1)[0]
   return computeStatus(runs, backups, config.sources, now, {
     nextRun,

@@ -8,12 +8,11 @@ import { join } from 'node:path'
 import { listBackups, type CatalogEntry } from '../catalog/catalog.js'
 import { offsitesOf, isDrill, type DatabaseResult, type OffsiteResult, type RunRecord } from '../catalog/journal.js'
 import { STATE_DIR } from '../catalog/naming.js'
-import { nextRuns } from '../config/schedule.js'
 import { scrubSecrets } from '../runtime/secrets.js'
-import type { StatusConfig } from './current-status.js'
+import { statusOf, type StatusConfig } from './current-status.js'
 import { JournalTail } from './journal-tail.js'
 import type { PitrReading } from './pitr-status.js'
-import { computeStatus, type Status } from './status.js'
+import type { Status } from './status.js'
 
 /** A catalog older than this is listed again even without a new run (a manual prune). */
 export const CATALOG_MAX_AGE_MS = 60_000
@@ -95,12 +94,7 @@ export class RunHistory {
    * DBnn_PITR archives as read just now (pitr-status.ts), judged against PITR_MAX_LAG.
    */
   status(now = new Date(), pitr: readonly PitrReading[] = []): Status {
-    const nextRun = nextRuns(this.config.daemon.schedule, this.config.tz, now, 1)[0]
-    return computeStatus(this.allRuns, this.catalog, this.config.sources, now, {
-      nextRun,
-      maxAgeMs: this.config.daemon.healthMaxAgeMs,
-      pitr: { readings: pitr, maxLagMs: this.config.pitr.maxLagMs },
-    })
+    return statusOf(this.config, this.allRuns, this.catalog, pitr, now)
   }
 
   private async catchUp(): Promise<RunRecord[]> {
