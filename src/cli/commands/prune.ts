@@ -107,6 +107,14 @@ function reasonText(b: BackupVerdict, policy: RetentionPolicy): string {
   return b.reasons.length > 0 ? b.reasons.join(', ') : `no rule of ${policyText(policy)} keeps it`
 }
 
+/** One line per backup, ids aligned: "  keep    <id>  daily snapshot"; a removal is called `removal`. */
+function verdictLines(backups: readonly BackupVerdict[], policy: RetentionPolicy, removal: string): string[] {
+  const idWidth = Math.max(0, ...backups.map((b) => b.id.length))
+  return backups.map((b) =>
+    `  ${(b.action === 'remove' ? removal : b.action).padEnd(6)}  ${b.id.padEnd(idWidth)}  ${reasonText(b, policy)}`.trimEnd(),
+  )
+}
+
 function humanReport(out: PruneOutput): string {
   const lines: string[] = out.dryRun ? ['dry run: nothing is deleted'] : []
   for (const d of out.databases) {
@@ -116,9 +124,7 @@ function humanReport(out: PruneOutput): string {
       continue
     }
     if (d.backups.length === 0) lines.push('  no backups')
-    const idWidth = Math.max(0, ...d.backups.map((b) => b.id.length))
-    for (const b of d.backups)
-      lines.push(`  ${b.action.padEnd(6)}  ${b.id.padEnd(idWidth)}  ${reasonText(b, d.policy)}`.trimEnd())
+    lines.push(...verdictLines(d.backups, d.policy, 'remove'))
     const removed = d.backups.filter((b) => b.action === 'remove').length
     if (!out.dryRun && removed > 0)
       lines.push(`  removed ${removed} backup${removed === 1 ? '' : 's'} (${d.deleted.length} files)`)
@@ -132,11 +138,7 @@ function humanReport(out: PruneOutput): string {
     }
     // S3_NO_DELETE: nothing is deleted; what retention would remove is the lifecycle rule's to expire.
     const removal = t.noDelete ? 'expire' : 'remove'
-    const idWidth = Math.max(0, ...t.backups.map((b) => b.id.length))
-    for (const b of t.backups)
-      lines.push(
-        `  ${(b.action === 'remove' ? removal : b.action).padEnd(6)}  ${b.id.padEnd(idWidth)}  ${reasonText(b, t.policy)}`.trimEnd(),
-      )
+    lines.push(...verdictLines(t.backups, t.policy, removal))
     const removed = t.backups.filter((b) => b.action === 'remove').length
     if (t.noDelete && removed > 0)
       lines.push(
