@@ -3,9 +3,10 @@
  * for an SQLite file), archiving into `<BACKUP_DIR>/<source>/.pitr/<database>/` beside the
  * scheduled dumps, from the daemon's start to its stop. A manual `dbkeeper backup` runs beside them.
  */
+import { relative, sep } from 'node:path'
 import { archiveDir } from '../catalog/naming.js'
-import type { Config } from '../config/types.js'
-import { startArchiver, type Archiver } from '../engines/index.js'
+import type { Config, S3Config } from '../config/types.js'
+import { startArchiver, type ArchiveOffsite, type Archiver } from '../engines/index.js'
 import { describeError } from '../runtime/errors.js'
 import { pitrDatabases } from './pitr-status.js'
 import type { Logger } from '../runtime/logger.js'
@@ -15,14 +16,49 @@ export interface RunningArchivers {
   stop(): Promise<void>
 }
 
+/**
+ * The bucket an archive is copied to as well: the first off-site target that may delete, since
+ * Litestream removes what falls out of PITR_WINDOW (a target with Object Lock or S3_NO_DELETE
+ * would refuse it). Keyed as on the volume: `<S3_PREFIX><source>/.pitr/<database>`.
+ */
+export function archiveOffsite(
+  targets: readonly S3Config[],
+  backupDir: string,
+  dir: string,
+): ArchiveOffsite | undefined {
+  const cfg = targets.find((t) => t.objectLock === undefined && !t.noDelete)
+  if (!cfg) return undefined
+  const path = `${cfg.prefix}${relative(backupDir, dir).split(sep).join('/')}`
+  return {
+    name: `${cfg.id} (s3://${cfg.bucket}/${path}/)`,
+    replica: {
+      bucket: cfg.bucket,
+      path,
+      region: cfg.region,
+      endpoint: cfg.endpoint,
+      forcePathStyle: cfg.forcePathStyle,
+    },
+    credentials:
+      cfg.accessKeyId && cfg.secretAccessKey
+        ? { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey, sessionToken: cfg.sessionToken }
+        : undefined,
+  }
+}
+
 export async function startArchivers(
-  config: Pick<Config, 'backupDir' | 'sources' | 'pitr'>,
+  config: Pick<Config, 'backupDir' | 'sources' | 'pitr' | 's3Targets'>,
   logger: Logger,
   opts: { backoff?: { initialMs?: number; maxMs?: number; resetAfterMs?: number } } = {},
 ): Promise<RunningArchivers> {
   const archivers: { source: string; database: string; archiver: Archiver }[] = []
   for (const { source, database } of pitrDatabases(config.sources)) {
     const dir = archiveDir(config.backupDir, source.label, database)
+    const offsite = archiveOffsite(config.s3Targets, config.backupDir, dir)
+    if (!offsite && config.s3Targets.length > 0)
+      logger.warn(
+        { source: source.label, database },
+        `point-in-time archive of ${source.label}/${database} stays on the volume: every off-site target has Object Lock or S3_NO_DELETE, and Litestream must delete what falls out of PITR_WINDOW`,
+      )
     try {
       const archiver = await startArchiver({
         source,
@@ -30,6 +66,7 @@ export async function startArchivers(
         dir,
         windowMs: config.pitr.windowMs,
         logger,
+        ...(offsite ? { offsite } : {}),
         ...(opts.backoff ? { backoff: opts.backoff } : {}),
       })
       archivers.push({ source: source.label, database, archiver })

@@ -45,7 +45,7 @@ import { postgresDatabaseExists, PostgresDriver } from './postgres/restore-drive
 import type { Redump } from './redump.js'
 import type { BackupFacts, DriverTarget, RestoreDriver } from './restore-driver.js'
 import { SqliteArchive } from './sqlite/archive.js'
-import { checkSqliteArchiving, startSqliteArchiver } from './sqlite/archiver.js'
+import { checkSqliteArchiving, startSqliteArchiver, type ArchiveOffsite } from './sqlite/archiver.js'
 import { SqliteEngine } from './sqlite/engine.js'
 import { redumpSqlite } from './sqlite/redump.js'
 import { SqliteDriver } from './sqlite/restore-driver.js'
@@ -62,6 +62,7 @@ export type {
 } from './restore-driver.js'
 export type { Redumped } from './redump.js'
 export type { Archive, ArchiveRange, ArchiveState, Archiver, Materialized } from './archive.js'
+export type { ArchiveOffsite } from './sqlite/archiver.js'
 export { describeLag, describeRanges, rangeAt } from './archive.js'
 /** PostgreSQL's roles and tablespaces are backed up under this database name (never drilled, never `--into`). */
 export { GLOBALS_DATABASE }
@@ -224,6 +225,7 @@ export function startArchiver(opts: {
   windowMs: number
   logger: Logger
   backoff?: { initialMs?: number; maxMs?: number; resetAfterMs?: number }
+  offsite?: ArchiveOffsite
 }): Promise<Archiver> {
   if (opts.source.engine !== 'sqlite') throw noArchive(opts.source)
   return startSqliteArchiver(opts)

@@ -3,9 +3,12 @@
  * source (config 0600 under <source>/.pitr/), archives a writer's rows, shows the lag on /metrics
  * and /healthz, and stops Litestream with itself on SIGTERM. The listing never shows the archive.
  */
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
 import Database from 'better-sqlite3'
-import { stat } from 'node:fs/promises'
-import { join } from 'node:path'
+import { execFile } from 'node:child_process'
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { LocalTarget } from '../../src/storage/local/target.js'
 import { listJson } from '../support/cli.js'
@@ -19,6 +22,8 @@ import {
   until,
 } from '../support/daemon.js'
 import { filesUnder } from '../support/files.js'
+import { ACCESS_KEY_ID, BUCKET, s3Env, SECRET_ACCESS_KEY, startS3, type TestS3 } from '../support/s3.js'
+import { litestreamBinary } from '../../src/engines/sqlite/litestream.js'
 
 const t = daemonTestContext('dbk-pitrd-')
 
@@ -88,5 +93,66 @@ describe('dbkeeper daemon with DBnn_PITR', { timeout: LOADED_MACHINE_TIMEOUT_MS 
     daemon.signal('SIGTERM')
     expect((await daemon.exited).exitCode).toBe(0)
     expect(alive(pid)).toBe(false)
+  })
+
+  it('with S3_BUCKET, copies the archive into the bucket too: the copy alone restores every row', async () => {
+    const s3: TestS3 = await startS3()
+    t.defer(() => s3.destroy())
+    const db = new Database(t.dbPath)
+    db.pragma('journal_mode = WAL')
+    db.exec('CREATE TABLE rows (id INTEGER PRIMARY KEY, committed_at INTEGER NOT NULL)')
+    const env = t.env({ ...s3Env(s3.endpoint, 'vault/'), DB01_PITR: 'true', SCHEDULE: FAR_AWAY })
+    const daemon = startDaemon(env)
+    const started = await daemon.waitForLog((l) => /^litestream started for /.test(l.msg), 'litestream to start')
+    expect(started.msg).toContain('s3://dbk-test/vault/app/.pitr/app/')
+    // The bucket's keys reach Litestream in its environment: never in its argv or its file.
+    const cmdline = await readFile(`/proc/${started.pid as number}/cmdline`, 'utf8')
+    const yml = await readFile(join(t.backupDir, 'app', '.pitr', 'app.litestream.yml'), 'utf8')
+    for (const text of [cmdline, yml, daemon.output()]) {
+      expect(text).not.toContain(SECRET_ACCESS_KEY)
+      expect(text).not.toContain(ACCESS_KEY_ID)
+    }
+
+    const insert = db.prepare('INSERT INTO rows (committed_at) VALUES (?)')
+    for (let i = 0; i < 50; i++) insert.run(Date.now())
+    db.close()
+
+    // The bucket's objects, downloaded as they are keyed, are a file replica that Litestream restores.
+    const copy = join(t.dir, 'from-bucket')
+    const restored = join(t.dir, 'restored.db')
+    const rows = await until(
+      async () => {
+        const listed = await s3.client.send(
+          new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'vault/app/.pitr/app/' }),
+        )
+        for (const o of listed.Contents ?? []) {
+          const body = await s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: o.Key! }))
+          const file = join(copy, o.Key!.slice('vault/app/.pitr/app/'.length))
+          await mkdir(dirname(file), { recursive: true })
+          await writeFile(file, await body.Body!.transformToByteArray())
+        }
+        if (!(listed.Contents ?? []).some((o) => o.Key!.endsWith('.wal.lz4'))) return undefined
+        await promisify(execFile)(litestreamBinary(), ['restore', '-o', restored, `file://${copy}`]).catch(
+          () => undefined,
+        )
+        const n = await stat(restored)
+          .then(() => {
+            const r = new Database(restored, { readonly: true })
+            try {
+              return (r.prepare('SELECT COUNT(*) AS n FROM rows').get() as { n: number }).n
+            } finally {
+              r.close()
+            }
+          })
+          .catch(() => undefined)
+        if (n !== 50) await rm(restored, { force: true })
+        return n === 50 ? n : undefined
+      },
+      'the bucket copy to restore all 50 rows',
+      { context: daemon.output },
+    )
+    expect(rows).toBe(50)
+    daemon.signal('SIGTERM')
+    expect((await daemon.exited).exitCode).toBe(0)
   })
 })

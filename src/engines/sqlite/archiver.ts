@@ -9,10 +9,11 @@ import { basename, dirname } from 'node:path'
 import type { SourceConfig } from '../../config/types.js'
 import { ensureDir, FILE_MODE } from '../../runtime/durable.js'
 import type { Logger } from '../../runtime/logger.js'
+import type { Secret } from '../../runtime/secrets.js'
 import type { Archiver } from '../archive.js'
 import { childEnv, runToolForOutput } from '../subprocess.js'
 import { supervise, type SuperviseOptions } from '../supervisor.js'
-import { litestreamBinary, litestreamConfig } from './litestream.js'
+import { litestreamBinary, litestreamConfig, type LitestreamS3Replica } from './litestream.js'
 
 export interface SqliteArchiverOptions {
   source: SourceConfig
@@ -23,6 +24,26 @@ export interface SqliteArchiverOptions {
   logger: Logger
   /** Tests: a quicker backoff. */
   backoff?: SuperviseOptions['backoff']
+  /** A second replica in a bucket; `name` (`S3_2 (s3://…)`) is for the log. */
+  offsite?: ArchiveOffsite
+}
+
+export interface ArchiveOffsite {
+  name: string
+  replica: LitestreamS3Replica
+  /** Undefined: the SDK's default chain (an instance or task role). */
+  credentials?: { accessKeyId: Secret; secretAccessKey: Secret; sessionToken?: Secret | undefined } | undefined
+}
+
+/** The child's environment: the bucket's credentials, for the AWS SDK inside Litestream, never in argv or the file. */
+function archiverEnv(offsite: ArchiveOffsite | undefined): Record<string, string> {
+  const c = offsite?.credentials
+  if (!c) return childEnv()
+  return childEnv({
+    AWS_ACCESS_KEY_ID: c.accessKeyId.reveal(),
+    AWS_SECRET_ACCESS_KEY: c.secretAccessKey.reveal(),
+    ...(c.sessionToken ? { AWS_SESSION_TOKEN: c.sessionToken.reveal() } : {}),
+  })
 }
 
 /** `level=INFO msg="write wal segment" …`: Litestream's level picks ours. */
@@ -32,15 +53,18 @@ export async function startSqliteArchiver(opts: SqliteArchiverOptions): Promise<
   const { source, dir, logger } = opts
   await ensureDir(dir)
   const configPath = `${dir}.litestream.yml`
-  await writeFile(configPath, litestreamConfig(source.path!, dir, opts.windowMs), { mode: FILE_MODE })
+  await writeFile(configPath, litestreamConfig(source.path!, dir, opts.windowMs, opts.offsite?.replica), {
+    mode: FILE_MODE,
+  })
   const log = logger.child({ source: source.label, database: opts.database, archiver: 'litestream' })
   const binary = litestreamBinary()
+  const to = opts.offsite ? `${dir} and ${opts.offsite.name}` : dir
   return supervise({
     command: binary,
     args: ['replicate', '-no-expand-env', '-config', configPath],
-    env: childEnv(),
+    env: archiverEnv(opts.offsite),
     ...(opts.backoff ? { backoff: opts.backoff } : {}),
-    onStart: (pid) => log.info({ pid }, `litestream started for ${source.path}`),
+    onStart: (pid) => log.info({ pid }, `litestream started for ${source.path}, replicating to ${to}`),
     onLine: (line) => {
       const level = LEVEL.exec(line)?.[1]?.toLowerCase()
       // Litestream logs each segment it writes at INFO (one a second): ours at debug.

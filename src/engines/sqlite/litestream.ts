@@ -47,22 +47,58 @@ export function litestreamSettings(windowMs: number): LitestreamSettings {
 const goDuration = (ms: number) => `${Math.round(ms)}ms`
 
 /**
- * The YAML for one database and its file replica. Strings are written as JSON (valid YAML, any
+ * A second replica in an S3 bucket (the first off-site target that may delete: Litestream removes
+ * what falls out of its retention). Credentials never go into the file: the child gets them in its
+ * environment (AWS_ACCESS_KEY_ID …), which the AWS SDK inside Litestream reads.
+ */
+export interface LitestreamS3Replica {
+  bucket: string
+  /** The key prefix: `<S3_PREFIX><source>/.pitr/<database>`, the volume's layout below BACKUP_DIR. */
+  path: string
+  region: string
+  endpoint: string | undefined
+  forcePathStyle: boolean
+}
+
+/**
+ * The YAML for one database, its file replica and, with `s3`, its replica in a bucket. Strings are written as JSON (valid YAML, any
  * path quoted); litestream is started with -no-expand-env, so a `$` in a path stays a `$`.
  */
-export function litestreamConfig(dbPath: string, replicaDir: string, windowMs: number): string {
+export function litestreamConfig(
+  dbPath: string,
+  replicaDir: string,
+  windowMs: number,
+  s3?: LitestreamS3Replica,
+): string {
   const s = litestreamSettings(windowMs)
+  const timing = [
+    `        sync-interval: ${goDuration(SYNC_INTERVAL_MS)}`,
+    `        snapshot-interval: ${goDuration(s.snapshotIntervalMs)}`,
+    `        retention: ${goDuration(s.retentionMs)}`,
+    `        retention-check-interval: ${goDuration(s.retentionCheckIntervalMs)}`,
+  ]
+  const bucket = s3
+    ? [
+        '      - type: s3',
+        '        name: s3',
+        `        bucket: ${JSON.stringify(s3.bucket)}`,
+        `        path: ${JSON.stringify(s3.path)}`,
+        `        region: ${JSON.stringify(s3.region)}`,
+        ...(s3.endpoint ? [`        endpoint: ${JSON.stringify(s3.endpoint)}`] : []),
+        ...(s3.forcePathStyle ? ['        force-path-style: true'] : []),
+        ...timing,
+      ]
+    : []
   return [
     '# Written by dbkeeper for DBnn_PITR (rewritten at each daemon start: edits are lost).',
     'dbs:',
     `  - path: ${JSON.stringify(dbPath)}`,
     '    replicas:',
     '      - type: file',
+    '        name: file',
     `        path: ${JSON.stringify(replicaDir)}`,
-    `        sync-interval: ${goDuration(SYNC_INTERVAL_MS)}`,
-    `        snapshot-interval: ${goDuration(s.snapshotIntervalMs)}`,
-    `        retention: ${goDuration(s.retentionMs)}`,
-    `        retention-check-interval: ${goDuration(s.retentionCheckIntervalMs)}`,
+    ...timing,
+    ...bucket,
     '',
   ].join('\n')
 }
