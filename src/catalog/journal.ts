@@ -11,7 +11,8 @@ import { STATE_DIR } from './naming.js'
 import { DIR_MODE, ensureDir, FILE_MODE } from '../runtime/durable.js'
 
 /** `drill`: a restore drill (DRILL_SCHEDULE or `verify --drill`), not a backup run. */
-export type RunTrigger = 'manual' | 'schedule' | 'start' | 'shutdown' | 'drill'
+/** `pitr-gap`: a fresh base backup after a point-in-time archive lost its position (daemon/pitr-watch.ts). */
+export type RunTrigger = 'manual' | 'schedule' | 'start' | 'shutdown' | 'drill' | 'pitr-gap'
 
 export interface DatabaseResult {
   source: string

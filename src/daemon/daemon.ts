@@ -19,6 +19,8 @@ import { DbkeeperError, describeError, toDbkeeperError } from '../runtime/errors
 import type { Logger } from '../runtime/logger.js'
 import { acquireLock } from '../catalog/lock.js'
 import { startArchivers } from './archivers.js'
+import { pitrDatabases, readPitrStates } from './pitr-status.js'
+import { pitrWatchInterval, startPitrWatch, type PitrEvent } from './pitr-watch.js'
 import { startObservability } from './observability.js'
 import type { BackupNowResult } from './page/routes.js'
 import { runPreflight } from './preflight.js'
@@ -116,14 +118,31 @@ export async function runDaemon(config: Config, logger: Logger, shutdown: AbortS
     start(why)
   }
 
+  // Sources whose point-in-time archive has a new gap, waiting for the running backup to end.
+  const pendingBases = new Set<string>()
   const start = (why: RunTrigger, only?: string[]): void => {
     running = runOnce(why, only).finally(() => {
       running = undefined
-      if (pendingSchedule && !shutdown.aborted) {
+      if (pendingBases.size > 0 && !shutdown.aborted) {
+        const sources = [...pendingBases]
+        pendingBases.clear()
+        start('pitr-gap', sources)
+      } else if (pendingSchedule && !shutdown.aborted) {
         pendingSchedule = false
         trigger('schedule')
       }
     })
+  }
+
+  /** A fresh base backup of these sources now, or as soon as the running backup ended. */
+  const freshBase = (sources: string[]): void => {
+    if (shutdown.aborted) return
+    logger.info(
+      { sources },
+      `taking a fresh base backup of ${sources.join(', ')} after a gap in its point-in-time archive`,
+    )
+    if (running) for (const s of sources) pendingBases.add(s)
+    else start('pitr-gap', sources)
   }
 
   page.backupNow = (source) => {
@@ -165,7 +184,21 @@ export async function runDaemon(config: Config, logger: Logger, shutdown: AbortS
     })
     .catch((error: unknown) => logger.error({ err: error }, `preflight could not run: ${describeError(error)}`))
 
-  // DBnn_PITR: the archivers run from start to stop, beside the scheduled dumps.
+  // DBnn_PITR: the archivers run from start to stop, beside the scheduled dumps; the watch reads
+  // their archives, its baseline taken before they start.
+  const watch =
+    pitrDatabases(config.sources).length > 0
+      ? await startPitrWatch({
+          read: (now) => readPitrStates(config, now),
+          maxLagMs: config.pitr.maxLagMs,
+          intervalMs: pitrWatchInterval(config.pitr.maxLagMs),
+          logger,
+          backUp: freshBase,
+          alert: async (events) => {
+            await notifyRun(pitrAlertRecord(events), config, logger)
+          },
+        })
+      : undefined
   const archivers = await startArchivers(config, logger)
   cron.schedule(() => trigger('schedule'))
   // DRILL_SCHEDULE: restore drills as a second job; they share the volume lock with the backups.
@@ -178,6 +211,7 @@ export async function runDaemon(config: Config, logger: Logger, shutdown: AbortS
     else shutdown.addEventListener('abort', () => resolve(), { once: true })
   })
   cron.stop()
+  watch?.stop()
   await drills.stop()
   logger.info(
     { timeoutMs: config.daemon.shutdownTimeoutMs },
@@ -224,4 +258,20 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
   ])
   clearTimeout(timer)
   return settled
+}
+
+/** The alert of the watch's findings, sent as a failed run's is (email, webhook). */
+function pitrAlertRecord(events: readonly PitrEvent[]): RunRecord {
+  const now = new Date().toISOString()
+  return {
+    runId: `pitr-${now}`,
+    trigger: 'pitr-gap',
+    host: hostname(),
+    pid: process.pid,
+    startedAt: now,
+    finishedAt: now,
+    ok: false,
+    results: [],
+    errors: events.map((e) => ({ code: e.kind === 'gap' ? 'PITR_GAP' : 'PITR_LAG', message: e.message })),
+  }
 }

@@ -22,6 +22,8 @@ import {
   until,
 } from '../support/daemon.js'
 import { filesUnder } from '../support/files.js'
+import { startHook } from '../support/webhook-receiver.js'
+import { readRuns } from '../../src/catalog/journal.js'
 import { ACCESS_KEY_ID, BUCKET, s3Env, SECRET_ACCESS_KEY, startS3, type TestS3 } from '../support/s3.js'
 import { litestreamBinary } from '../../src/engines/sqlite/litestream.js'
 
@@ -152,6 +154,55 @@ describe('dbkeeper daemon with DBnn_PITR', { timeout: LOADED_MACHINE_TIMEOUT_MS 
       { context: daemon.output },
     )
     expect(rows).toBe(50)
+    daemon.signal('SIGTERM')
+    expect((await daemon.exited).exitCode).toBe(0)
+  })
+
+  it('a gap in the archive is alerted and followed at once by a fresh base backup', async () => {
+    const hook = await startHook('pitr-hook', 'up')
+    t.defer(() => hook.close())
+    const db = new Database(t.dbPath)
+    db.pragma('journal_mode = WAL')
+    db.exec('CREATE TABLE rows (id INTEGER PRIMARY KEY, committed_at INTEGER NOT NULL)')
+    const insert = db.prepare('INSERT INTO rows (committed_at) VALUES (?)')
+    const env = t.env({
+      DB01_PITR: 'true',
+      SCHEDULE: FAR_AWAY,
+      BACKUP_ON_START: 'false',
+      PITR_MAX_LAG: '4s',
+      WEBHOOK_URL: hook.url,
+    })
+    const daemon = startDaemon(env)
+    const first = await daemon.waitForLog((l) => /^litestream started for /.test(l.msg), 'litestream to start')
+    insert.run(Date.now())
+    const generations = join(t.backupDir, 'app', '.pitr', 'app', 'generations')
+    await until(
+      async () => ((await filesUnder(generations)).some((f) => f.endsWith('.wal.lz4')) ? true : undefined),
+      'the first generation',
+      { context: daemon.output },
+    )
+
+    // Litestream loses its position: killed, its shadow WAL beside the file gone. Restarted by the
+    // supervisor, it can only begin a new generation.
+    process.kill(first.pid as number, 'SIGKILL')
+    await rm(join(t.dir, '.app.db-litestream'), { recursive: true, force: true })
+    insert.run(Date.now())
+    const gap = await daemon.waitForLog((l) => /has a gap/.test(l.msg), 'the gap to be logged')
+    expect(gap.level, 'logged at error').toBe(50)
+    await until(async () => (hook.raw.some((b) => b.includes('PITR_GAP')) ? true : undefined), 'the gap alert', {
+      context: daemon.output,
+    })
+    const runs = await until(
+      async () => {
+        const r = (await readRuns(t.backupDir)).filter((x) => x.trigger === 'pitr-gap')
+        return r.length > 0 ? r : undefined
+      },
+      'the fresh base backup',
+      { context: daemon.output },
+    )
+    expect(runs[0]!.ok).toBe(true)
+    expect((await listJson(env)).length).toBe(1)
+    db.close()
     daemon.signal('SIGTERM')
     expect((await daemon.exited).exitCode).toBe(0)
   })
