@@ -120,13 +120,14 @@ function readConfig(
   const restore = readRestoreConfig(r, tz, sources)
   const s3Targets = readS3Targets(r, env, retention)
   const pitr = readPitrConfig(r)
-  // The archive would sit beside encrypted backups in plain text: refused until it is encrypted too.
-  if (encryption)
+  // Litestream encrypts the archive with X25519 recipients only: with a passphrase it would sit
+  // beside the encrypted backups in plain text.
+  if (encryption?.passphrase)
     for (const s of sources.filter((x) => x.pitr))
       r.problem(
         `${s.id}_PITR`,
         r.raw(`${s.id}_PITR`),
-        'false or unset while ENCRYPTION=age: the point-in-time archive is not encrypted yet, and would hold the database in plain text beside the encrypted backups',
+        'false or unset with AGE_PASSPHRASE: Litestream encrypts the point-in-time archive to age public keys only; use AGE_RECIPIENTS (or AGE_RECIPIENTS_FILE) to archive this source encrypted',
       )
   // Last: what this run looked up counts as known too, whatever the measuring run took.
   if (checkUnknown) r.problems.push(...unknownVariables(env, knownVariables(r.asked)))

@@ -46,7 +46,7 @@ export function archiveOffsite(
 }
 
 export async function startArchivers(
-  config: Pick<Config, 'backupDir' | 'sources' | 'pitr' | 's3Targets'>,
+  config: Pick<Config, 'backupDir' | 'sources' | 'pitr' | 's3Targets' | 'encryption'>,
   logger: Logger,
   opts: { backoff?: { initialMs?: number; maxMs?: number; resetAfterMs?: number } } = {},
 ): Promise<RunningArchivers> {
@@ -67,6 +67,7 @@ export async function startArchivers(
         windowMs: config.pitr.windowMs,
         logger,
         ...(offsite ? { offsite } : {}),
+        ...(config.encryption ? { recipients: config.encryption.recipients } : {}),
         ...(opts.backoff ? { backoff: opts.backoff } : {}),
       })
       archivers.push({ source: source.label, database, archiver })

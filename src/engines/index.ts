@@ -44,7 +44,7 @@ import { redumpPostgres } from './postgres/redump.js'
 import { postgresDatabaseExists, PostgresDriver } from './postgres/restore-driver.js'
 import type { Redump } from './redump.js'
 import type { BackupFacts, DriverTarget, RestoreDriver } from './restore-driver.js'
-import { SqliteArchive } from './sqlite/archive.js'
+import { SqliteArchive, type ArchiveKeys } from './sqlite/archive.js'
 import { checkSqliteArchiving, startSqliteArchiver, type ArchiveOffsite } from './sqlite/archiver.js'
 import { SqliteEngine } from './sqlite/engine.js'
 import { redumpSqlite } from './sqlite/redump.js'
@@ -63,6 +63,7 @@ export type {
 export type { Redumped } from './redump.js'
 export type { Archive, ArchiveRange, ArchiveState, Archiver, Materialized } from './archive.js'
 export type { ArchiveOffsite } from './sqlite/archiver.js'
+export type { ArchiveKeys } from './sqlite/archive.js'
 export { describeLag, describeRanges, rangeAt } from './archive.js'
 /** PostgreSQL's roles and tablespaces are backed up under this database name (never drilled, never `--into`). */
 export { GLOBALS_DATABASE }
@@ -212,9 +213,9 @@ function noArchive(source: SourceConfig): DbkeeperError {
  * The continuous archive of one database of a DBnn_PITR source, at `dir` (catalog/naming.ts
  * archiveDir), read back: its ranges, its lag, the database as of a time.
  */
-export function createArchive(source: SourceConfig, dir: string): Archive {
+export function createArchive(source: SourceConfig, dir: string, keys?: ArchiveKeys): Archive {
   if (source.engine !== 'sqlite') throw noArchive(source)
-  return new SqliteArchive(source.path!, dir)
+  return new SqliteArchive(source.path!, dir, keys)
 }
 
 /** Starts the supervised archiver of one database of a DBnn_PITR source, archiving into `dir`. */
@@ -226,6 +227,7 @@ export function startArchiver(opts: {
   logger: Logger
   backoff?: { initialMs?: number; maxMs?: number; resetAfterMs?: number }
   offsite?: ArchiveOffsite
+  recipients?: readonly string[]
 }): Promise<Archiver> {
   if (opts.source.engine !== 'sqlite') throw noArchive(opts.source)
   return startSqliteArchiver(opts)

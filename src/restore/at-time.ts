@@ -75,11 +75,13 @@ export interface PointInTime {
   at: Date
   range: ArchiveRange
   dir: string
+  /** What reads an encrypted archive (AGE_IDENTITY_FILE, `--identity`). */
+  keys: Config['decryption'] | undefined
 }
 
 /** The archive's range holding `at`; refused (NOT_FOUND) naming the window when none does. */
 export async function locateAt(
-  config: Pick<Config, 'backupDir'>,
+  config: Pick<Config, 'backupDir'> & Partial<Pick<Config, 'decryption'>>,
   source: SourceConfig,
   database: string | undefined,
   at: Date,
@@ -114,7 +116,7 @@ export async function locateAt(
       hint: `choose a time inside the window, or restore a scheduled backup (dbkeeper list --source ${source.label}); nothing was changed`,
     })
   }
-  return { source, database: name, at, range, dir }
+  return { source, database: name, at, range, dir, keys: config.decryption }
 }
 
 /** Rolls the archive forward to `at` into a new file in `workDir`, checked. */
@@ -125,7 +127,7 @@ async function materialize(
 ): Promise<{ file: string; m: Materialized }> {
   await ensureDir(workDir)
   const file = join(workDir, `at-${randomUUID().slice(0, 8)}.db`)
-  const m = await createArchive(p.source, p.dir).materialize(p.at, p.range, file, workDir, signal)
+  const m = await createArchive(p.source, p.dir, p.keys).materialize(p.at, p.range, file, workDir, signal)
   return { file, m }
 }
 

@@ -122,10 +122,15 @@ describe('ENCRYPTION=age', () => {
 })
 
 describe('ENCRYPTION=age with DBnn_PITR', () => {
-  it('is refused: the point-in-time archive is not encrypted yet', () => {
-    expectProblems({ ...SQLITE, ENCRYPTION: 'age', AGE_RECIPIENTS: alice.recipient, DB01_PITR: 'true' }, [
-      { variable: 'DB01_PITR', value: 'true', expected: 'the point-in-time archive is not encrypted yet' },
+  it('archives to the recipients: Litestream encrypts each snapshot and segment to them', () => {
+    const c = parse({ ...SQLITE, ENCRYPTION: 'age', AGE_RECIPIENTS: alice.recipient, DB01_PITR: 'true' })
+    expect(c.sources[0]!.pitr).toBe(true)
+    expect(c.encryption?.recipients).toEqual([alice.recipient])
+  })
+
+  it('is refused with a passphrase: Litestream encrypts to public keys only', () => {
+    expectProblems({ ...SQLITE, ENCRYPTION: 'age', AGE_PASSPHRASE: 'correct horse battery', DB01_PITR: 'true' }, [
+      { variable: 'DB01_PITR', value: 'true', expected: 'use AGE_RECIPIENTS' },
     ])
-    expect(parse({ ...SQLITE, ENCRYPTION: 'age', AGE_RECIPIENTS: alice.recipient }).sources[0]!.pitr).toBe(false)
   })
 })

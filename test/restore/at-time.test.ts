@@ -104,7 +104,8 @@ describe('restore to a time (SQLite, Litestream)', () => {
     expect(r.stdout).toContain(`wrote app/app as of ${T.toISOString()}`)
     const at = rows(out)
     const before = source.times.filter((t) => t <= T.getTime() - 5000).length
-    expect(before).toBeGreaterThan(200)
+    // The writer's first second (250 rows on a quiet host; fewer when the host is loaded).
+    expect(before).toBeGreaterThan(100)
     expect(at.times.filter((t) => t <= T.getTime() - 5000).length).toBe(before)
     expect(at.times.filter((t) => t > T.getTime())).toEqual([])
     expect(at.ids).toEqual(at.ids.map((_, i) => i + 1))

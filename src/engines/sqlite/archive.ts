@@ -10,12 +10,14 @@
  * snapshot to its newest file; Litestream starts a new one when it lost its position in the WAL,
  * so two generations have a gap between them.
  */
-import { readdir, rm, stat } from 'node:fs/promises'
+import { open, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { FILE_MODE } from '../../runtime/durable.js'
 import { DbkeeperError } from '../../runtime/errors.js'
+import type { Secret } from '../../runtime/secrets.js'
 import type { Archive, ArchiveRange, ArchiveState, Materialized } from '../archive.js'
 import { childEnv, describeExit, runTool, runToolForOutput } from '../subprocess.js'
-import { litestreamBinary } from './litestream.js'
+import { litestreamBinary, litestreamRestoreConfig } from './litestream.js'
 import { SQLITE_SIDE_FILES } from './replace.js'
 import { inspectSqliteFile } from './restore-driver.js'
 
@@ -53,12 +55,45 @@ async function liveChangedAt(path: string): Promise<number | undefined> {
   return (await stat(path).catch(() => undefined))?.mtimeMs
 }
 
+/** The private keys an age-encrypted archive is read with (AGE_IDENTITY_FILE, `--identity`). */
+export interface ArchiveKeys {
+  identities: readonly Secret[]
+  /** For messages: `AGE_IDENTITY_FILE (/run/secrets/key)`. */
+  from?: string | undefined
+}
+
+const AGE_MAGIC = Buffer.from('age-encryption.org/v1')
+
+/** Whether a generation's files are age-encrypted (Litestream's `age:` setting): its first snapshot's header says. */
+async function encrypted(generation: string): Promise<boolean> {
+  const snapshot = (await names(join(generation, 'snapshots'))).find((n) => n.endsWith('.snapshot.lz4'))
+  if (!snapshot) return false
+  const fh = await open(join(generation, 'snapshots', snapshot), 'r').catch(() => undefined)
+  if (!fh) return false
+  try {
+    const head = Buffer.alloc(AGE_MAGIC.length)
+    const { bytesRead } = await fh.read(head, 0, head.length, 0)
+    return bytesRead === head.length && head.equals(AGE_MAGIC)
+  } finally {
+    await fh.close()
+  }
+}
+
+/**
+ * How much earlier than the asked time segments are cut (rollForward). A file's mtime comes from the
+ * kernel's coarse clock, at most one tick (≤ 10 ms at HZ=100) behind the time the bytes were
+ * written; 50 ms covers it with room. Rows committed in those 50 ms before T are left out, which the
+ * promise (every change up to T − 5 s, none after T) allows.
+ */
+export const MTIME_SLACK_MS = 50
+
 export class SqliteArchive implements Archive {
   constructor(
     /** The live database file. */
     private readonly path: string,
     /** The replica directory. */
     private readonly dir: string,
+    private readonly keys?: ArchiveKeys,
   ) {}
 
   async state(now: Date): Promise<ArchiveState> {
@@ -100,7 +135,7 @@ export class SqliteArchive implements Archive {
     workDir: string,
     signal: AbortSignal,
   ): Promise<Materialized> {
-    await this.rollForward(at, range, outFile, signal)
+    await this.rollForward(at, range, outFile, workDir, signal)
     const inspected = await inspectSqliteFile(outFile, workDir, signal)
     // Read in WAL mode, the file got an (empty) -wal and -shm: they must not follow it.
     for (const suffix of SQLITE_SIDE_FILES) await rm(`${outFile}${suffix}`, { force: true })
@@ -119,25 +154,75 @@ export class SqliteArchive implements Archive {
     }
   }
 
-  private async rollForward(at: Date, range: ArchiveRange, outFile: string, signal: AbortSignal): Promise<void> {
+  private async rollForward(
+    at: Date,
+    range: ArchiveRange,
+    outFile: string,
+    workDir: string,
+    signal: AbortSignal,
+  ): Promise<void> {
     const generation = join(this.dir, 'generations', range.base)
     const newest = async () =>
       Math.max(
         (await newestSegment(join(generation, 'wal'))) ?? 0,
         ...(await mtimes(join(generation, 'snapshots'), '.snapshot.lz4')),
       )
-    if ((await newest()) <= at.getTime()) {
-      await this.restore(range.base, undefined, outFile, signal)
-      if ((await newest()) <= at.getTime()) return
+    // Segments are chosen by mtime, which the kernel takes from a coarse clock (up to a tick behind
+    // the real time): a segment stamped just before T may hold a commit made just after it. So the
+    // cut is MTIME_SLACK_MS before T — never before the range's snapshot.
+    const cutoff = new Date(Math.max(range.from.getTime(), at.getTime() - MTIME_SLACK_MS))
+    if ((await newest()) <= cutoff.getTime()) {
+      await this.restore(range.base, undefined, outFile, workDir, signal)
+      if ((await newest()) <= cutoff.getTime()) return
       await rm(outFile, { force: true })
     }
-    await this.restore(range.base, at, outFile, signal)
+    await this.restore(range.base, cutoff, outFile, workDir, signal)
   }
 
-  private async restore(base: string, at: Date | undefined, outFile: string, signal: AbortSignal): Promise<void> {
+  /**
+   * An encrypted archive is read through a configuration (0600, in the private work directory,
+   * removed after) that carries the identities: never argv.
+   */
+  private async restore(
+    base: string,
+    at: Date | undefined,
+    outFile: string,
+    workDir: string,
+    signal: AbortSignal,
+  ): Promise<void> {
     const binary = litestreamBinary()
     const args = ['restore', '-no-expand-env', '-generation', base, ...(at ? ['-timestamp', at.toISOString()] : [])]
-    await runTool(binary, [...args, '-o', outFile, `file://${this.dir}`], {
+    let replica = [`file://${this.dir}`]
+    let configFile: string | undefined
+    if (await encrypted(join(this.dir, 'generations', base))) {
+      const identities = this.keys?.identities ?? []
+      if (identities.length === 0)
+        throw new DbkeeperError(
+          'AUTH',
+          `the point-in-time archive ${this.dir} is encrypted (age), and no key to decrypt it is set; nothing was changed`,
+          { hint: 'set AGE_IDENTITY_FILE to the private key file of one of AGE_RECIPIENTS, or pass --identity FILE' },
+        )
+      configFile = join(workDir, `litestream-restore-${base}.yml`)
+      await writeFile(
+        configFile,
+        litestreamRestoreConfig(
+          this.path,
+          this.dir,
+          identities.map((i) => i.reveal()),
+        ),
+        { mode: FILE_MODE, flag: 'wx' },
+      )
+      replica = ['-config', configFile, this.path]
+    }
+    try {
+      await this.#run(binary, [...args, '-o', outFile, ...replica], signal, configFile !== undefined)
+    } finally {
+      if (configFile) await rm(configFile, { force: true })
+    }
+  }
+
+  async #run(binary: string, args: string[], signal: AbortSignal, withKeys: boolean): Promise<void> {
+    await runTool(binary, args, {
       env: childEnv(),
       signal,
       installHint: `reinstall dbkeeper's dependencies (npm ci): ${binary} comes in the npm package @flydotio/litestream-linux-x64`,
@@ -149,7 +234,9 @@ export class SqliteArchive implements Archive {
               'RESTORE_FAILED',
               `litestream restore ${describeExit(exit)}: ${exit.stderr.split('\n').slice(-3).join(' ') || 'no output'}`,
               {
-                hint: `the archive is ${this.dir}; run \`litestream restore\` by hand with the same arguments (docs/RESTORE.md)`,
+                hint: withKeys
+                  ? `the archive ${this.dir} is encrypted: is ${this.keys?.from ?? 'the key given'} the private key of one of its recipients? (docs/RESTORE.md)`
+                  : `the archive is ${this.dir}; run \`litestream restore\` by hand with the same arguments (docs/RESTORE.md)`,
               },
             ),
     })

@@ -26,6 +26,8 @@ export interface SqliteArchiverOptions {
   backoff?: SuperviseOptions['backoff']
   /** A second replica in a bucket; `name` (`S3_2 (s3://…)`) is for the log. */
   offsite?: ArchiveOffsite
+  /** ENCRYPTION=age: the X25519 recipients every snapshot and segment is encrypted to. */
+  recipients?: readonly string[]
 }
 
 export interface ArchiveOffsite {
@@ -53,9 +55,13 @@ export async function startSqliteArchiver(opts: SqliteArchiverOptions): Promise<
   const { source, dir, logger } = opts
   await ensureDir(dir)
   const configPath = `${dir}.litestream.yml`
-  await writeFile(configPath, litestreamConfig(source.path!, dir, opts.windowMs, opts.offsite?.replica), {
-    mode: FILE_MODE,
-  })
+  await writeFile(
+    configPath,
+    litestreamConfig(source.path!, dir, opts.windowMs, opts.offsite?.replica, opts.recipients),
+    {
+      mode: FILE_MODE,
+    },
+  )
   const log = logger.child({ source: source.label, database: opts.database, archiver: 'litestream' })
   const binary = litestreamBinary()
   const to = opts.offsite ? `${dir} and ${opts.offsite.name}` : dir

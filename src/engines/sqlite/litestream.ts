@@ -69,9 +69,11 @@ export function litestreamConfig(
   replicaDir: string,
   windowMs: number,
   s3?: LitestreamS3Replica,
+  recipients: readonly string[] = [],
 ): string {
   const s = litestreamSettings(windowMs)
   const timing = [
+    ...ageLines({ recipients }),
     `        sync-interval: ${goDuration(SYNC_INTERVAL_MS)}`,
     `        snapshot-interval: ${goDuration(s.snapshotIntervalMs)}`,
     `        retention: ${goDuration(s.retentionMs)}`,
@@ -99,6 +101,32 @@ export function litestreamConfig(
     `        path: ${JSON.stringify(replicaDir)}`,
     ...timing,
     ...bucket,
+    '',
+  ].join('\n')
+}
+
+/**
+ * ENCRYPTION=age: every snapshot and WAL segment written with these X25519 recipients (Litestream
+ * encrypts with age itself); a restore is given the identities. Nothing when both are empty.
+ */
+export function ageLines(keys: { recipients?: readonly string[]; identities?: readonly string[] }): string[] {
+  const list = (items: readonly string[]) => `[${items.map((x) => JSON.stringify(x)).join(', ')}]`
+  const lines: string[] = []
+  if (keys.identities?.length) lines.push(`          identities: ${list(keys.identities)}`)
+  if (keys.recipients?.length) lines.push(`          recipients: ${list(keys.recipients)}`)
+  return lines.length > 0 ? ['        age:', ...lines] : []
+}
+
+/** The configuration a restore reads an age-encrypted file replica with: the identities, in a 0600 file. */
+export function litestreamRestoreConfig(dbPath: string, replicaDir: string, identities: readonly string[]): string {
+  return [
+    '# Written by dbkeeper for one restore, then removed.',
+    'dbs:',
+    `  - path: ${JSON.stringify(dbPath)}`,
+    '    replicas:',
+    '      - type: file',
+    `        path: ${JSON.stringify(replicaDir)}`,
+    ...ageLines({ identities }),
     '',
   ].join('\n')
 }
