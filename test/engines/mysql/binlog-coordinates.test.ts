@@ -17,7 +17,7 @@ import { MysqlEngine } from '../../../src/engines/mysql/engine.js'
 import { backupDatabase } from '../../../src/pipeline/backup.js'
 import { createCompression } from '../../../src/pipeline/compression.js'
 import { startMariadb } from '../../support/mariadb-server.js'
-import { mysqlAdmin, type RunningServer, type ServerInfo } from '../../support/servers.js'
+import { mysqlAdmin, startWithRetry, type RunningServer, type ServerInfo } from '../../support/servers.js'
 import { privateDir, removeDir } from './helpers.js'
 
 const DB = 'shop'
@@ -70,7 +70,9 @@ describe('base dump binlog coordinates (MariaDB, --master-data=2 --gtid)', () =>
   let rowsInDump: number
 
   beforeAll(async () => {
-    ;[source, replica] = await Promise.all([startMariadb({ binlog: { format: 'ROW' } }), startMariadb()])
+    // One after the other: mariadb-install-db runs side by side have failed on each other's temporary tables in /tmp.
+    source = await startWithRetry(() => startMariadb({ binlog: { format: 'ROW' } }))
+    replica = await startWithRetry(() => startMariadb())
     workDir = await privateDir()
     backupDir = await privateDir()
     await query(source.info, `CREATE DATABASE ${DB}; CREATE TABLE ${DB}.t (id INT PRIMARY KEY, v VARCHAR(40))`)
