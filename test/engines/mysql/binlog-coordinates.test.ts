@@ -127,9 +127,9 @@ describe('base dump binlog coordinates (MariaDB, --master-data=2 --gtid)', () =>
   /** The base dump on the replica, in a fresh database of the source's name; its rows. */
   async function restoreDump(): Promise<unknown[]> {
     await query(replica.info, `DROP DATABASE IF EXISTS ${DB}; CREATE DATABASE ${DB}`)
-    await execa('mariadb', [...client(replica.info), DB], {
-      input: createReadStream(backupFile).pipe(createGunzip()),
-    } as never)
+    const load = execa('mariadb', [...client(replica.info), DB])
+    createReadStream(backupFile).pipe(createGunzip()).pipe(load.stdin)
+    await load
     return (await rowsOf(replica.info)) as unknown[]
   }
 
