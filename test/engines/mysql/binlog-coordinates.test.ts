@@ -164,6 +164,28 @@ describe('base dump binlog coordinates (MariaDB, --master-data=2 --gtid)', () =>
     expect(await rowsOf(replica.info)).toEqual(expected)
   })
 
+  it('a byte position one transaction too early fails on a duplicate row; one too late misses rows', async () => {
+    const events = (await query(source.info, `SHOW BINLOG EVENTS IN '${manifest.binlog!.file}'`)) as {
+      Pos: number
+      Event_type: string
+    }[]
+    const starts = events.filter((e) => e.Event_type === 'Gtid').map((e) => Number(e.Pos))
+    const at = manifest.binlog!.position
+    // The recorded position is a transaction's first event: a replay starts on a boundary.
+    expect(starts).toContain(at)
+    const before = starts.filter((p) => p < at).at(-1)!
+    const after = starts.find((p) => p > at)!
+
+    await restoreDump()
+    const early = await replay(String(before), binlogFiles)
+    expect(early.exitCode).not.toBe(0)
+    expect(early.stderr).toMatch(/Duplicate entry/)
+
+    await restoreDump()
+    await replay(String(after), binlogFiles)
+    expect(await rowsOf(replica.info)).not.toEqual(await rowsOf(source.info))
+  })
+
   it('replaying from the recorded GTID position gives exactly the source too', async () => {
     await restoreDump()
     const r = await replay(manifest.binlog!.gtid!, binlogFiles)
