@@ -1,6 +1,6 @@
 import type { EncryptionKind } from '../config/codecs.js'
 import type { CompressionKind, EngineKind } from '../config/types.js'
-import type { RestoreNeeds, TableInfo } from '../engines/engine.js'
+import type { BinlogPosition, RestoreNeeds, TableInfo } from '../engines/engine.js'
 
 export const MANIFEST_FORMAT = 1
 
@@ -48,6 +48,13 @@ export interface Manifest {
    * it was recorded.
    */
   sqlite?: { path: string }
+  /**
+   * MySQL/MariaDB with DBnn_PITR: where this dump stands in the server's binary log (engine.ts
+   * BinlogPosition), the point a restore to a time replays the archived binlog from. Absent in
+   * backups of other sources and in those taken before it was recorded: such a backup is no base
+   * for a restore to a time.
+   */
+  binlog?: BinlogPosition
   verification: { ok: true; at: string; method: string }
   locations: { local?: string; s3?: string }
 }
@@ -86,6 +93,8 @@ export function decodeManifest(text: string): { manifest: Manifest } | { error: 
   if (!isDigest(m.raw) || !isDigest(m.compressed)) return { error: 'the manifest has no sizes and checksums' }
   if (m.sqlite !== undefined && typeof (m.sqlite as { path?: unknown } | null)?.path !== 'string')
     return { error: 'the manifest has an SQLite file path that is not a string' }
+  if (m.binlog !== undefined && !isBinlogPosition(m.binlog))
+    return { error: 'the manifest has binlog coordinates without a file name and a position' }
   if (m.file!.includes('/') || m.file!.startsWith('.'))
     return { error: 'the manifest names a file outside its directory' }
   // Every field the code reads is checked here, so that a damaged manifest is reported as
@@ -121,6 +130,18 @@ export function decodeManifest(text: string): { manifest: Manifest } | { error: 
       locations: m.locations ?? {},
     } as Manifest,
   }
+}
+
+function isBinlogPosition(v: unknown): v is BinlogPosition {
+  const b = v as Partial<BinlogPosition> | null
+  return (
+    typeof b?.file === 'string' &&
+    b.file !== '' &&
+    !b.file.includes('/') &&
+    Number.isSafeInteger(b.position) &&
+    b.position! >= 0 &&
+    (b.gtid === undefined || typeof b.gtid === 'string')
+  )
 }
 
 function isDigest(v: unknown): v is { size: number; sha256: string } {

@@ -34,6 +34,20 @@ export interface RestoreNeeds {
   warnings?: string[]
 }
 
+/**
+ * Where a base dump of a point-in-time recovery source stands in the server's binary log: the
+ * first event a replay applies on top of the restored dump (`mariadb-binlog --start-position`),
+ * and the GTID position it equals. Recorded in the manifest (`binlog`).
+ */
+export interface BinlogPosition {
+  /** The binlog file name, without a directory (`binlog.000042`). */
+  file: string
+  /** The byte offset in `file` of the first event not in the dump. */
+  position: number
+  /** MariaDB's GTID position of the same point (`0-1-3`, domains comma-separated); absent when the server has none. */
+  gtid?: string
+}
+
 /** What the pipeline observed of a dump's raw bytes, for `Engine.restoreNeeds`. */
 export interface DumpObservation {
   /** Bytes of the longest line (only measured when the engine sets `measuresLines`). */
@@ -97,6 +111,12 @@ export interface Engine {
   checkContent(head: Buffer, tail: Buffer): string | undefined
   /** The pipeline measures the longest line of the raw dump (a statement, for mysqldump). */
   readonly measuresLines?: boolean
+  /**
+   * A DBnn_PITR source: where this dump stands in the server's binary log, read from the dump's
+   * own first and last bytes (at most 64 KiB each). undefined when the dump does not say. Absent:
+   * the engine's dumps carry no log position (SQLite's PITR is Litestream's snapshots).
+   */
+  binlogPosition?(head: Buffer, tail: Buffer): BinlogPosition | undefined
   /**
    * After a successful dump: what a restore of it will need (recorded in the manifest). Must not
    * throw for a problem of the server's settings: that is a `warnings` entry. Absent: nothing known.

@@ -17,9 +17,10 @@
  *   restore driver      restore-driver.ts    restore-driver.ts    restore-driver.ts (+ replace.ts,
  *                       (+ swap.ts, definitions.ts, rewrite.ts)   path.ts, inspect-child.ts)
  *   drill re-dump       redump.ts            redump.ts            redump.ts
- *   PITR: archiver,     (binlog: to come)    — (not supported)    archiver.ts (Litestream,
- *     archive read back                                           supervised), archive.ts,
- *                                                                 litestream.ts
+ *   PITR: archiver,     binlog-position.ts   — (not supported)    archiver.ts (Litestream,
+ *     archive read back,  (a dump's coords),                      supervised), archive.ts,
+ *     preflight           binlog-preflight.ts                      litestream.ts
+ *                         (archiver: to come)
  *
  * Beside them, engine-neutral: engine.ts (the Engine contract), restore-driver.ts (the RestoreDriver
  * contract and what a driver is given), redump.ts (the re-dump contract), subprocess.ts (THE child
@@ -50,7 +51,7 @@ import { SqliteEngine } from './sqlite/engine.js'
 import { redumpSqlite } from './sqlite/redump.js'
 import { SqliteDriver } from './sqlite/restore-driver.js'
 
-export type { Engine, DumpProcess, DumpResult, ProbeResult, DatabaseInfo, TableInfo } from './engine.js'
+export type { BinlogPosition, Engine, DumpProcess, DumpResult, ProbeResult, DatabaseInfo, TableInfo } from './engine.js'
 export type {
   BackupContent,
   BackupFacts,
@@ -65,6 +66,9 @@ export type { Archive, ArchiveRange, ArchiveState, Archiver, Materialized } from
 export type { ArchiveOffsite } from './sqlite/archiver.js'
 export type { ArchiveKeys } from './sqlite/archive.js'
 export { describeLag, describeRanges, rangeAt } from './archive.js'
+export type { BinlogProblem } from './mysql/binlog-preflight.js'
+/** A DBnn_PITR MySQL/MariaDB source's server, judged for binlog archiving; and the error its problems make. */
+export { binlogProblemsError, checkBinlogSettings } from './mysql/binlog-preflight.js'
 /** PostgreSQL's roles and tablespaces are backed up under this database name (never drilled, never `--into`). */
 export { GLOBALS_DATABASE }
 

@@ -98,6 +98,7 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
         hint: 'the dump tool stopped early; see its stderr in the log and the server log',
       })
 
+    const binlog = binlogPositionOf(job, raw.head(), raw.tail())
     const restoreNeeds = await measureRestoreNeeds(engine, database, raw.longestLine, abort.signal)
     const rawResult = raw.result()
     const compressedResult = compressed.result()
@@ -151,6 +152,7 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
           : {}),
         tables: result.tables ?? job.probe.databases.find((d) => d.name === database)?.tables ?? [],
         ...(restoreNeeds ? { restoreNeeds } : {}),
+        ...(binlog ? { binlog } : {}),
         ...(engine.kind === 'sqlite' && source.path !== undefined ? { sqlite: { path: resolve(source.path) } } : {}),
         verification: {
           ok: true,
@@ -173,6 +175,25 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
   } finally {
     job.signal.removeEventListener('abort', onOuterAbort)
   }
+}
+
+/**
+ * A DBnn_PITR source's base dump: its binlog coordinates, which the dump was asked to print. A dump
+ * without them is no base for a restore to a time, and a PITR source that silently lost its bases
+ * would promise a window it does not have: the backup fails, loudly, instead.
+ */
+function binlogPositionOf(job: BackupJob, head: Buffer, tail: Buffer): Manifest['binlog'] {
+  const { source, engine, database } = job
+  if (!source.pitr || !engine.binlogPosition) return undefined
+  const position = engine.binlogPosition(head, tail)
+  if (position) return position
+  throw new DbkeeperError(
+    'DUMP_FAILED',
+    `dump of ${database} names no binlog position (no "-- CHANGE MASTER TO MASTER_LOG_FILE=…" line): it cannot be the base of a restore to a time`,
+    {
+      hint: `${source.id}_PITR is on: check that ${source.id}_EXTRA_OPTS does not turn off --master-data, and that the server writes a binary log (log_bin)`,
+    },
+  )
 }
 
 /**

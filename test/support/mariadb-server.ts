@@ -5,11 +5,24 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { freePort, mysqlAdmin, tail, waitUntil, type RunningServer, type ServerInfo } from './servers.js'
 
+/** Binary logging, as a point-in-time recovery source needs it (or misconfigures it). */
+export interface BinlogOptions {
+  /** --binlog-format; ROW by default. */
+  format?: 'ROW' | 'STATEMENT' | 'MIXED'
+  /** --server-id; 1 by default. */
+  serverId?: number
+  /** --expire-logs-days; the server's default (0: never) when absent. */
+  expireLogsDays?: number
+}
+
 /**
- * MariaDB as root in a temp dir. Small buffer pool and redo log, no binlog, no name resolution:
- * a test server starts in well under a second and holds tiny databases.
+ * MariaDB as root in a temp dir. Small buffer pool and redo log, no name resolution, and no binlog
+ * unless `binlog` asks for one (then its files are `<binlogDir>/binlog.NNNNNN`): a test server
+ * starts in well under a second and holds tiny databases.
  */
-export async function startMariadb(): Promise<RunningServer> {
+export async function startMariadb(
+  options: { binlog?: BinlogOptions } = {},
+): Promise<RunningServer & { binlogDir?: string }> {
   const started = Date.now()
   const dir = await mkdtemp(join(tmpdir(), 'dbk-my-'))
   const dataDir = join(dir, 'data')
@@ -39,7 +52,7 @@ export async function startMariadb(): Promise<RunningServer> {
       `--socket=${socket}`,
       `--port=${port}`,
       '--bind-address=127.0.0.1',
-      '--skip-log-bin',
+      ...binlogArgs(dir, options.binlog),
       '--skip-name-resolve',
       '--innodb-flush-log-at-trx-commit=0',
       `--log-error=${errLog}`,
@@ -96,6 +109,7 @@ export async function startMariadb(): Promise<RunningServer> {
   info.startMs = Date.now() - started
   return {
     info,
+    ...(options.binlog ? { binlogDir: dir } : {}),
     async stop() {
       // SIGTERM is mariadbd's clean shutdown; the data is thrown away, but a clean exit frees the port now.
       if (exited === undefined) child.kill('SIGTERM')
@@ -106,4 +120,14 @@ export async function startMariadb(): Promise<RunningServer> {
       await rm(dir, { recursive: true, force: true })
     },
   }
+}
+
+function binlogArgs(dir: string, binlog: BinlogOptions | undefined): string[] {
+  if (!binlog) return ['--skip-log-bin']
+  return [
+    `--log-bin=${join(dir, 'binlog')}`,
+    `--binlog-format=${binlog.format ?? 'ROW'}`,
+    `--server-id=${binlog.serverId ?? 1}`,
+    ...(binlog.expireLogsDays === undefined ? [] : [`--expire-logs-days=${binlog.expireLogsDays}`]),
+  ]
 }

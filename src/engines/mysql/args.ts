@@ -1,4 +1,5 @@
 import type { SourceConfig } from '../../config/types.js'
+import type { Flavour } from './version.js'
 
 /** Never dumped by `ALL`: server internals that a restore into another server must not overwrite. */
 export const SYSTEM_DATABASES = new Set(['information_schema', 'performance_schema', 'mysql', 'sys'])
@@ -30,6 +31,21 @@ export const FIXED_OPTIONS = [
 ] as const
 
 /**
+ * A DBnn_PITR source's dumps also say where they stand in the binary log (binlog-position.ts): the
+ * point a replay of the archived binlog starts from.
+ * - `--master-data=2`: the file and position, as a comment in the head. With
+ *   `--single-transaction`, MariaDB's mysqldump takes them from the transaction's own snapshot
+ *   (binlog_snapshot_file/position): no FLUSH TABLES WITH READ LOCK, no extra privilege.
+ * - `--gtid` (MariaDB): the GTID position of the same point, as a comment in the tail.
+ * MySQL 8.0.26+ calls it `--source-data=2`, and takes FLUSH TABLES WITH READ LOCK for it (RELOAD,
+ * REPLICATION CLIENT); not verified here, the tests run MariaDB 10.11.
+ */
+export const PITR_OPTIONS: Record<Flavour, readonly string[]> = {
+  mariadb: ['--master-data=2', '--gtid'],
+  mysql: ['--source-data=2'],
+}
+
+/**
  * mysqldump's argv. The defaults file must come first: mysqldump only honours
  * `--defaults-extra-file` as its very first argument. The database name follows `--`, so a
  * database called `-x` is a name, not an option.
@@ -38,7 +54,9 @@ export function dumpArgs(
   source: SourceConfig,
   database: string,
   defaultsFile: string,
+  flavour: Flavour = 'mariadb',
 ): { args: string[]; options: string[] } {
-  const options = [...FIXED_OPTIONS, ...source.extraOpts, '--', database]
+  const pitr = source.pitr ? PITR_OPTIONS[flavour] : []
+  const options = [...FIXED_OPTIONS, ...pitr, ...source.extraOpts, '--', database]
   return { args: [`--defaults-extra-file=${defaultsFile}`, ...options], options }
 }

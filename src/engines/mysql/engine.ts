@@ -1,13 +1,14 @@
 import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
-import type { DumpObservation, DumpProcess, Engine, ProbeResult, RestoreNeeds } from '../engine.js'
+import type { BinlogPosition, DumpObservation, DumpProcess, Engine, ProbeResult, RestoreNeeds } from '../engine.js'
 import { childEnv, spawnDump } from '../subprocess.js'
 import { dumpArgs } from './args.js'
+import { parseBinlogPosition } from './binlog-position.js'
 import { removeDefaultsFile, writeDefaultsFile } from './credentials.js'
 import { fromDriverError, judgeMysqldump } from './errors.js'
 import { measureNeeds } from './needs.js'
 import { checkPrivileges, connect, describeDatabases, resolveDatabases, serverVersion } from './probe.js'
-import { chooseDumpTool, findDumpTools } from './version.js'
+import { chooseDumpTool, findDumpTools, type Flavour } from './version.js'
 
 const END_MARKER = '-- Dump completed'
 
@@ -25,6 +26,8 @@ export class MysqlEngine implements Engine {
   readonly #workDir: string
   /** Set by probe(); until then the usual name. */
   #command = 'mysqldump'
+  /** Set by probe(): which mysqldump spells the binlog coordinates how (args.ts PITR_OPTIONS). */
+  #flavour: Flavour = 'mariadb'
 
   constructor(source: SourceConfig, workDir: string) {
     this.#source = source
@@ -49,6 +52,7 @@ export class MysqlEngine implements Engine {
       const version = await serverVersion(conn)
       const tool = chooseDumpTool(await findDumpTools(signal), version, this.#source)
       this.#command = tool.command
+      this.#flavour = tool.flavour
       const names = await resolveDatabases(conn, this.#source)
       for (const name of names) await checkPrivileges(conn, this.#source, name)
       const databases = await describeDatabases(conn, names)
@@ -60,7 +64,7 @@ export class MysqlEngine implements Engine {
 
   dump(database: string, signal: AbortSignal): DumpProcess {
     const defaultsFile = writeDefaultsFile(this.#workDir, this.#source)
-    const { args, options } = dumpArgs(this.#source, database, defaultsFile)
+    const { args, options } = dumpArgs(this.#source, database, defaultsFile, this.#flavour)
     try {
       return spawnDump(this.#command, args, {
         // HOME points at our private directory so that no ~/.my.cnf or ~/.mylogin.cnf of whoever
@@ -97,5 +101,10 @@ export class MysqlEngine implements Engine {
       .filter(Boolean)
     if (lines.at(-1)?.startsWith(END_MARKER)) return undefined
     return `the dump has no '${END_MARKER}' end marker: mysqldump stopped early`
+  }
+
+  /** A DBnn_PITR source's dump carries its binlog coordinates (args.ts PITR_OPTIONS, binlog-position.ts). */
+  binlogPosition(head: Buffer, tail: Buffer): BinlogPosition | undefined {
+    return parseBinlogPosition(head, tail)
   }
 }

@@ -134,6 +134,13 @@ const RULES: Rule[] = [
     hint: (s, db, line) => grantHint(s, db, neededPrivilege(line) ?? DUMP_GRANTS),
   },
   {
+    // A DBnn_PITR source's dump asks for its binlog position (args.ts PITR_OPTIONS).
+    code: 'DUMP_FAILED',
+    test: /\b1381\b|not using binary logging|Binlogging on server not active/i,
+    hint: (s) =>
+      `${s.id}_PITR needs the server's binary log, and it is off (log_bin): add \`log_bin = binlog\`, \`binlog_format = ROW\` and \`server_id = 1\` under [mariadbd] in my.cnf (or start it with --log-bin) and restart the server`,
+  },
+  {
     code: 'DUMP_FAILED',
     test: /unknown (option|variable)|ambiguous option/i,
     hint: (s) => `mysqldump rejected an option: check ${s.id}_EXTRA_OPTS`,

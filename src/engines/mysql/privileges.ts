@@ -58,7 +58,7 @@ async function column(conn: Connection, sql: string, params: unknown[]): Promise
   return rows.map((r) => String(Object.values(r)[0]))
 }
 
-async function hasActiveRole(conn: Connection): Promise<boolean> {
+export async function hasActiveRole(conn: Connection): Promise<boolean> {
   try {
     const [value] = await column(conn, 'SELECT CURRENT_ROLE()', [])
     // MariaDB: NULL without a role; MySQL 8: 'NONE'.

@@ -5,7 +5,7 @@
  */
 import { pipeline } from 'node:stream'
 import type { Redumped, RedumpArgs } from '../redump.js'
-import { FIXED_OPTIONS } from './args.js'
+import { FIXED_OPTIONS, PITR_OPTIONS } from './args.js'
 import { MysqlEngine } from './engine.js'
 import { ViewQualifierRewrite } from './rewrite.js'
 
@@ -16,13 +16,14 @@ import { ViewQualifierRewrite } from './rewrite.js'
 export function mysqlExtraOptsOf(backup: { tool: { options: readonly string[] } }): string[] {
   const options = backup.tool.options
   const end = options.lastIndexOf('--')
-  const fixed = new Set<string>(FIXED_OPTIONS)
+  const fixed = new Set<string>([...FIXED_OPTIONS, ...PITR_OPTIONS.mariadb, ...PITR_OPTIONS.mysql])
   return (end >= 0 ? options.slice(0, end) : options).filter((o) => !fixed.has(o))
 }
 
 export async function redumpMysql(a: RedumpArgs): Promise<Redumped> {
   const engine = new MysqlEngine(
-    { ...a.source, databases: [a.scratch], extraOpts: mysqlExtraOptsOf(a.backup) },
+    // No binlog coordinates: the scratch database's re-dump is compared, never rolled forward.
+    { ...a.source, databases: [a.scratch], extraOpts: mysqlExtraOptsOf(a.backup), pitr: false },
     a.workDir,
   )
   await engine.probe(a.signal) // picks the dump tool matching the server
