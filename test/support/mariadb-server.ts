@@ -1,15 +1,23 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { freePort, mysqlAdmin, tail, waitUntil, type RunningServer, type ServerInfo } from './servers.js'
 
+export interface MariadbOptions {
+  /**
+   * Binary logging on (`--log-bin=<dir>/binlog/binlog`, ROW format, server id 1), for the
+   * point-in-time archiver's tests. Off by default: most tests need no binlog.
+   */
+  binlog?: boolean
+}
+
 /**
- * MariaDB as root in a temp dir. Small buffer pool and redo log, no binlog, no name resolution:
- * a test server starts in well under a second and holds tiny databases.
+ * MariaDB as root in a temp dir. Small buffer pool and redo log, no binlog (unless asked), no name
+ * resolution: a test server starts in well under a second and holds tiny databases.
  */
-export async function startMariadb(): Promise<RunningServer> {
+export async function startMariadb(options: MariadbOptions = {}): Promise<RunningServer> {
   const started = Date.now()
   const dir = await mkdtemp(join(tmpdir(), 'dbk-my-'))
   const dataDir = join(dir, 'data')
@@ -31,6 +39,7 @@ export async function startMariadb(): Promise<RunningServer> {
     throw new Error(`mariadb-install-db failed (is mariadb-server installed?): ${error.message}`)
   })
 
+  if (options.binlog) await mkdir(join(dir, 'binlog'))
   const port = await freePort()
   const child: ChildProcess = spawn(
     'mariadbd',
@@ -39,7 +48,9 @@ export async function startMariadb(): Promise<RunningServer> {
       `--socket=${socket}`,
       `--port=${port}`,
       '--bind-address=127.0.0.1',
-      '--skip-log-bin',
+      ...(options.binlog
+        ? [`--log-bin=${join(dir, 'binlog', 'binlog')}`, '--binlog-format=ROW', '--server-id=1']
+        : ['--skip-log-bin']),
       '--skip-name-resolve',
       '--innodb-flush-log-at-trx-commit=0',
       `--log-error=${errLog}`,
