@@ -7,9 +7,10 @@
  * commit time). Every 100 ms a sampler reads the server's position (SHOW MASTER STATUS) and the
  * archived file's size. What would be lost at that moment is everything committed after the
  * server last stood at or below the archived size: the age of the oldest change not yet archived
- * (0 when the file holds everything). An upper bound by up to one sampling interval.
+ * (0 when the file holds everything). An upper bound by up to one sampling interval. At the end
+ * the archived file is decoded: it must hold every committed row.
  */
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -84,6 +85,17 @@ while (Date.now() < sampleUntil) {
 writing = false
 await Promise.all(writerLoops)
 const elapsed = (Date.now() - began) / 1000
+// The file holds every committed row: decoded, its row events count the writer's commits.
+const end = await master()
+while (((await stat(join(dir, end.file)).catch(() => undefined))?.size ?? 0) < end.position) {
+  await new Promise((r) => setTimeout(r, 50))
+}
+const decoded = execFileSync('mariadb-binlog', ['--base64-output=decode-rows', '-v', join(dir, end.file)], {
+  maxBuffer: 1 << 30,
+}).toString()
+const rowsInArchive = decoded.split('\n').filter((l) => l.startsWith('### INSERT INTO `app`.`t`')).length
+if (rowsInArchive !== committed)
+  throw new Error(`the archive holds ${rowsInArchive} rows, the writer committed ${committed}`)
 ages.sort((a, b) => a - b)
 const q = (p: number) => ages[Math.min(ages.length - 1, Math.floor(p * ages.length))]!
 const zero = ages.filter((a) => a === 0).length
@@ -92,6 +104,7 @@ console.log(
     rateAsked: rate,
     rateDone: Math.round(committed / elapsed),
     samples: ages.length,
+    rowsInArchive,
     caughtUpShare: Number((zero / ages.length).toFixed(3)),
     rpoMs: { p50: q(0.5), p99: q(0.99), max: ages.at(-1) },
   }),

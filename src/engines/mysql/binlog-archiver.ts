@@ -23,7 +23,15 @@ import type { Logger } from '../../runtime/logger.js'
 import type { Archiver } from '../archive.js'
 import { childEnv, describeExit, runTool } from '../subprocess.js'
 import { supervise, type SuperviseOptions } from '../supervisor.js'
-import { appendIndex, binlogNumber, localBinlogs, readIndex, writeHeartbeat, type GapEntry } from './binlog-archive.js'
+import {
+  appendIndex,
+  binlogNumber,
+  localBinlogs,
+  readHeartbeat,
+  readIndex,
+  writeHeartbeat,
+  type GapEntry,
+} from './binlog-archive.js'
 import { writeDefaultsFile } from './credentials.js'
 import { connect } from './probe.js'
 
@@ -154,7 +162,8 @@ export async function startBinlogArchiver(opts: BinlogArchiverOptions): Promise<
 /** One look a second until aborted; a failed look is logged and the next one tried. */
 async function startPoller(dir: string, conn: Connection, log: Logger, pollMs: number, signal: AbortSignal) {
   const proven = new Set((await readIndex(dir)).flatMap((e) => (e.kind === 'closed' ? [e.file] : [])))
-  let caughtUpAt: string | undefined
+  // Carried over a restart: until it catches up again, the lag counts from the last catch-up.
+  let caughtUpAt = (await readHeartbeat(dir))?.caughtUpAt
   let failing = false
   while (!signal.aborted) {
     try {
