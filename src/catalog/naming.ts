@@ -144,3 +144,13 @@ export function parseDataFileName(
     encryptionExt: m[5] ?? '',
   }
 }
+
+/**
+ * The binlog archive of a MySQL/MariaDB source (point-in-time recovery): `<dir>/<S>/.pitr/.binlog/`.
+ * One per source, not per database: the server writes one binlog for all of them. A leading dot
+ * can never be an encoded database name (`enc()` writes `.` as `%2E`), so it never meets a
+ * database's archiveDir.
+ */
+export function binlogArchiveDir(backupDir: string, source: string): string {
+  return join(backupDir, source, ARCHIVE_DIR, '.binlog')
+}

@@ -1,0 +1,161 @@
+/**
+ * The binlog archive of one MySQL/MariaDB source, on the volume, read and written without a server:
+ *
+ *   <dir>/binlog.000042        the server's files, byte for byte (`mariadb-binlog --raw`)
+ *   <dir>/heartbeat.json       the poller's last look: server and local position, when caught up
+ *   <dir>/index.jsonl          append-only: each closed file once proven, each gap once detected
+ *
+ * `status` and `restore --at` read it here (readBinlogArchive), from another process than the
+ * daemon's archiver: no running archiver is needed to know what the archive holds.
+ */
+import { appendFile, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fsyncDir, FILE_MODE } from '../../runtime/durable.js'
+
+export const HEARTBEAT_FILE = 'heartbeat.json'
+export const INDEX_FILE = 'index.jsonl'
+/** Within this of its last catch-up the archive counts as caught up (the poller looks every ~1 s). */
+export const CAUGHT_UP_SLACK_MS = 2000
+
+/** `binlog.000042`, `mysql-bin.000001`: the server's naming (a base name, a dot, six or more digits). */
+const BINLOG_NAME = /^[^.][^/]*\.(\d{6,})$/
+
+export interface Heartbeat {
+  checkedAt: string
+  server: { file: string; position: number }
+  local: { file: string | undefined; size: number }
+  /** The last time the local newest file held everything the server had written; absent: never. */
+  caughtUpAt: string | undefined
+}
+
+export interface ClosedEntry {
+  kind: 'closed'
+  file: string
+  size: number
+  sha256: string
+  provenAt: string
+}
+
+export interface GapEntry {
+  kind: 'gap'
+  /** The newest file archived before the gap. */
+  after: string
+  /** The file archiving started again with. */
+  resumedAt: string
+  detectedAt: string
+  reason: string
+}
+
+export type IndexEntry = ClosedEntry | GapEntry
+
+export function isBinlogName(name: string): boolean {
+  return BINLOG_NAME.test(name)
+}
+
+/** The sequence number of a binlog file (`binlog.000042` → 42). */
+export function binlogNumber(name: string): number {
+  const m = BINLOG_NAME.exec(name)
+  if (!m) throw new Error(`not a binlog file name: ${name}`)
+  return Number(m[1])
+}
+
+/** The archived binlog files, oldest first, with their sizes. */
+export async function localBinlogs(dir: string): Promise<{ file: string; size: number; mtimeMs: number }[]> {
+  const out: { file: string; size: number; mtimeMs: number }[] = []
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!isBinlogName(name)) continue
+    const s = await stat(join(dir, name)).catch(() => undefined)
+    if (s?.isFile()) out.push({ file: name, size: s.size, mtimeMs: s.mtimeMs })
+  }
+  return out.sort((a, b) => binlogNumber(a.file) - binlogNumber(b.file))
+}
+
+/** Replaces heartbeat.json in one step (tmp, rename): a reader sees the old one or the new one. */
+export async function writeHeartbeat(dir: string, heartbeat: Heartbeat): Promise<void> {
+  const tmp = join(dir, `.${HEARTBEAT_FILE}.tmp`)
+  await writeFile(tmp, `${JSON.stringify(heartbeat)}\n`, { mode: FILE_MODE })
+  await rename(tmp, join(dir, HEARTBEAT_FILE))
+}
+
+export async function readHeartbeat(dir: string): Promise<Heartbeat | undefined> {
+  const text = await readFile(join(dir, HEARTBEAT_FILE), 'utf8').catch(() => undefined)
+  if (text === undefined) return undefined
+  try {
+    return JSON.parse(text) as Heartbeat
+  } catch {
+    return undefined
+  }
+}
+
+/** Appends one line and syncs the directory: a proven file or a gap is never forgotten. */
+export async function appendIndex(dir: string, entry: IndexEntry): Promise<void> {
+  await appendFile(join(dir, INDEX_FILE), `${JSON.stringify(entry)}\n`, { mode: FILE_MODE, flush: true })
+  await fsyncDir(dir)
+}
+
+/** The index's entries; a torn last line (a crash mid-append) is skipped, not fatal. */
+export async function readIndex(dir: string): Promise<IndexEntry[]> {
+  const text = await readFile(join(dir, INDEX_FILE), 'utf8').catch(() => '')
+  const out: IndexEntry[] = []
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue
+    try {
+      out.push(JSON.parse(line) as IndexEntry)
+    } catch {
+      // a torn line
+    }
+  }
+  return out
+}
+
+/** Consecutive archived files without a gap between them. */
+export interface BinlogRun {
+  files: string[]
+  /** The gap this run starts after; undefined for the first run. */
+  afterGap: GapEntry | undefined
+}
+
+export interface BinlogArchiveState {
+  runs: BinlogRun[]
+  gaps: GapEntry[]
+  /** Files proven closed (index.jsonl). */
+  closed: ClosedEntry[]
+  /** When the newest archived byte was written (the newest file's mtime). */
+  archivedAt: Date | undefined
+  /** 0 when caught up within CAUGHT_UP_SLACK_MS; else now − the last catch-up; undefined: never caught up. */
+  lagMs: number | undefined
+}
+
+/**
+ * The archive as it lies. Runs split where a gap was recorded (a new run starts at its `resumedAt`)
+ * and, defensively, wherever file numbers skip one without a record.
+ */
+export async function readBinlogArchive(dir: string, now: Date): Promise<BinlogArchiveState> {
+  const files = await localBinlogs(dir)
+  const index = await readIndex(dir)
+  const gaps = index.filter((e): e is GapEntry => e.kind === 'gap')
+  const closed = index.filter((e): e is ClosedEntry => e.kind === 'closed')
+  const runs: BinlogRun[] = []
+  let previous: number | undefined
+  for (const { file } of files) {
+    const n = binlogNumber(file)
+    const gap = gaps.find((g) => g.resumedAt === file)
+    if (runs.length === 0 || gap || previous === undefined || n !== previous + 1) {
+      runs.push({ files: [file], afterGap: gap })
+    } else {
+      runs.at(-1)!.files.push(file)
+    }
+    previous = n
+  }
+  const heartbeat = await readHeartbeat(dir)
+  const caughtUp = heartbeat?.caughtUpAt ? Date.parse(heartbeat.caughtUpAt) : undefined
+  const behindMs = caughtUp === undefined ? undefined : Math.max(0, now.getTime() - caughtUp)
+  const newest = files.at(-1)
+  return {
+    runs,
+    gaps,
+    closed,
+    archivedAt: newest ? new Date(newest.mtimeMs) : undefined,
+    lagMs: behindMs === undefined ? undefined : behindMs <= CAUGHT_UP_SLACK_MS ? 0 : behindMs,
+  }
+}
