@@ -175,13 +175,18 @@ export function measureKnownNames(): string[] {
   return [...new Set(MEASURING_ENVS.flatMap((env) => [...readConfig(env, () => '', '/', false).asked]))]
 }
 
-/** Set by the build (esbuild `define`) to measureKnownNames()'s result; undeclared in source. */
-declare const DBKEEPER_KNOWN_NAMES: readonly string[] | undefined
+/**
+ * Set by the build (esbuild `define`) to measureKnownNames()'s result as JSON; undeclared in source.
+ * A string, not an array: esbuild inlines a string where it is used, but moves an array into its
+ * shared runtime chunk, which `--help` then loads too.
+ */
+declare const DBKEEPER_KNOWN_NAMES: string | undefined
 let measured: readonly string[] | undefined
 
 /** The known variables: every name the readers look up (measureKnownNames), and this run's. */
 function knownVariables(alsoAsked: ReadonlySet<string>): KnownVariables {
-  measured ??= typeof DBKEEPER_KNOWN_NAMES === 'undefined' ? measureKnownNames() : DBKEEPER_KNOWN_NAMES
+  measured ??=
+    typeof DBKEEPER_KNOWN_NAMES === 'undefined' ? measureKnownNames() : (JSON.parse(DBKEEPER_KNOWN_NAMES) as string[])
   const names = [...measured, ...alsoAsked]
   return {
     globals: new Set(names.filter((n) => !SOURCE_VAR.test(n))),
