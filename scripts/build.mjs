@@ -21,8 +21,28 @@ import { join, resolve } from 'node:path'
 const root = resolve(import.meta.dirname, '..')
 const outdir = join(resolve(root, process.argv[2] ?? 'dist'), 'cli')
 
+// The names the configuration readers look up (the unknown-variable check's known names), measured
+// here once instead of by every command at start-up: src/config/index.ts, measureKnownNames.
+// Bundled with its packages into memory and imported from there, so nothing is written.
+const measuring = await build({
+  absWorkingDir: root,
+  stdin: { contents: "export { measureKnownNames } from './src/config/index.ts'", resolveDir: root, loader: 'ts' },
+  bundle: true,
+  write: false,
+  format: 'esm',
+  platform: 'node',
+  target: 'node24',
+  logLevel: 'warning',
+})
+const { measureKnownNames } = await import(
+  `data:text/javascript;base64,${Buffer.from(measuring.outputFiles[0].contents).toString('base64')}`
+)
+const knownNames = measureKnownNames()
+
 await rm(outdir, { recursive: true, force: true })
 await build({
+  // A string of JSON (src/config/index.ts says why).
+  define: { DBKEEPER_KNOWN_NAMES: JSON.stringify(JSON.stringify(knownNames)) },
   absWorkingDir: root,
   entryPoints: [
     'src/cli/main.ts',

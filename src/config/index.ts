@@ -164,11 +164,30 @@ const MEASURING_ENVS: readonly Env[] = COMPRESSION_KINDS.map((kind) => ({
   S3_2_BUCKET: 'measuring-bucket-2',
   COMPRESSION: kind,
 }))
+
+/**
+ * Every name the readers look up, measured by reading MEASURING_ENVS. The build (scripts/build.mjs)
+ * calls this once and writes the result into the bundle as DBKEEPER_KNOWN_NAMES: the measuring
+ * reads were ~⅙ of the instructions of every `dbkeeper status`, the HEALTHCHECK
+ * (docs/PERFORMANCE.md, "Start-up"). Measured from the same source in the same build, so the list
+ * cannot go stale; run from source (tsx, the tests) it is measured here.
+ */
+export function measureKnownNames(): string[] {
+  return [...new Set(MEASURING_ENVS.flatMap((env) => [...readConfig(env, () => '', '/', false).asked]))]
+}
+
+/**
+ * Set by the build (esbuild `define`) to measureKnownNames()'s result as JSON; undeclared in source.
+ * A string, not an array: esbuild inlines a string where it is used, but moves an array into its
+ * shared runtime chunk, which `--help` then loads too.
+ */
+declare const DBKEEPER_KNOWN_NAMES: string | undefined
 let measured: readonly string[] | undefined
 
-/** The known variables: every name the readers look up, measured once by reading MEASURING_ENVS. */
+/** The known variables: every name the readers look up (measureKnownNames), and this run's. */
 function knownVariables(alsoAsked: ReadonlySet<string>): KnownVariables {
-  measured ??= MEASURING_ENVS.flatMap((env) => [...readConfig(env, () => '', '/', false).asked])
+  measured ??=
+    typeof DBKEEPER_KNOWN_NAMES === 'undefined' ? measureKnownNames() : (JSON.parse(DBKEEPER_KNOWN_NAMES) as string[])
   const names = [...measured, ...alsoAsked]
   return {
     globals: new Set(names.filter((n) => !SOURCE_VAR.test(n))),

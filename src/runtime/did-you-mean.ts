@@ -11,7 +11,7 @@ export function closest(name: string, candidates: readonly string[]): string | u
   for (const candidate of candidates) {
     if (candidate.length <= 3) continue
     const limit = candidate.length <= 8 ? 1 : 2
-    const d = editDistance(name, candidate)
+    const d = distanceWithin(name, candidate, limit)
     if (d <= limit && d < bestDistance) {
       best = candidate
       bestDistance = d
@@ -34,4 +34,41 @@ export function editDistance(a: string, b: string): number {
     }
   }
   return d[a.length]![b.length]!
+}
+
+/**
+ * editDistance(a, b) when it is at most `limit`, otherwise some number above `limit`. What
+ * `closest` needs, at a fraction of the cost: every configuration load judges each environment
+ * variable that is not ours (HOSTNAME, NODE_VERSION, …) against ~100 known names, and the full
+ * table for each pair was most of that (docs/PERFORMANCE.md, "Start-up"). Exact within the limit:
+ * the distance is at least the difference in length, and once two consecutive rows of the table
+ * exceed the limit every later row does too (a cell comes from the row above, from the row
+ * before that plus one, or from its left neighbour).
+ */
+export function distanceWithin(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1
+  const width = b.length + 1
+  let before = new Int32Array(width) // row i - 2
+  let above = new Int32Array(width) // row i - 1
+  let row = new Int32Array(width)
+  for (let j = 0; j < width; j++) above[j] = j
+  let aboveMin = 0
+  for (let i = 1; i <= a.length; i++) {
+    row[0] = i
+    let rowMin = i
+    for (let j = 1; j < width; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      let v = Math.min(above[j]! + 1, row[j - 1]! + 1, above[j - 1]! + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, before[j - 2]! + 1)
+      row[j] = v
+      if (v < rowMin) rowMin = v
+    }
+    if (rowMin > limit && aboveMin > limit) return limit + 1
+    const spare = before
+    before = above
+    above = row
+    row = spare
+    aboveMin = rowMin
+  }
+  return above[b.length]!
 }

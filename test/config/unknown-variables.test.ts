@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { closest, editDistance } from '../../src/runtime/did-you-mean.js'
+import { closest, distanceWithin, editDistance } from '../../src/runtime/did-you-mean.js'
 import { configError, expectProblems, parse, SQLITE } from './support.js'
 
 const ROOT = join(import.meta.dirname, '..', '..')
@@ -175,5 +175,33 @@ describe('closest', () => {
     expect(closest('SCHDUEL', ['SCHEDULE'])).toBeUndefined()
     expect(closest('COMPRSION', ['COMPRESSION'])).toBe('COMPRESSION')
     expect(closest('TX', ['TZ'])).toBeUndefined()
+  })
+
+  it('bounds the distance exactly: the same as editDistance within the limit, above it otherwise', () => {
+    // Deterministic pseudo-random pairs over a small alphabet, so that near misses, swaps and
+    // equal strings all occur; plus the names of this file's cases.
+    let seed = 20
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31)
+    const word = () => Array.from({ length: next() % 12 }, () => 'AB_C'[next() % 4]).join('')
+    const pairs: [string, string][] = [
+      ['SCHEDUEL', 'SCHEDULE'],
+      ['COMPRSION', 'COMPRESSION'],
+      ['HOSTNAME', 'HEALTH_PORT'],
+      ['', 'AB'],
+    ]
+    for (let n = 0; n < 3000; n++) pairs.push([word(), word()])
+    let within = 0
+    for (const [a, b] of pairs) {
+      const full = editDistance(a, b)
+      for (const limit of [0, 1, 2]) {
+        const d = distanceWithin(a, b, limit)
+        if (full <= limit) {
+          expect(d, `${a} ~ ${b} within ${limit}`).toBe(full)
+          within++
+        } else expect(d, `${a} ~ ${b} within ${limit}`).toBeGreaterThan(limit)
+      }
+    }
+    // The cases must include distances within the limit, not only misses.
+    expect(within).toBeGreaterThan(500)
   })
 })
