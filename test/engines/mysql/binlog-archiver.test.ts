@@ -31,7 +31,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined | fal
   }
 }
 
-let server: RunningServer
+let server: RunningServer & { binlogDir?: string }
 let admin: mysql.Connection
 let serverBinlogDir: string
 let dir: string
