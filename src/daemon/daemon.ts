@@ -163,20 +163,12 @@ export async function runDaemon(config: Config, logger: Logger, shutdown: AbortS
           `preflight ${c.ok ? 'ok' : 'FAILED'}: ${c.name}: ${c.detail}`,
         )
       if (failedChecks.length > 0) {
-        const now = new Date().toISOString()
-        // The alert's subject names the host: the same one a run's alert names.
         await notifyRun(
-          {
-            runId: `preflight-${now}`,
-            trigger: 'start',
-            host: hostname(),
-            pid: process.pid,
-            startedAt: now,
-            finishedAt: now,
-            ok: false,
-            results: [],
-            errors: failedChecks.map((c) => ({ code: 'PREFLIGHT', message: `${c.name}: ${c.detail}` })),
-          },
+          alertRecord(
+            'preflight',
+            'start',
+            failedChecks.map((c) => ({ code: 'PREFLIGHT', message: `${c.name}: ${c.detail}` })),
+          ),
           config,
           logger,
         )
@@ -262,16 +254,28 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
 
 /** The alert of the watch's findings, sent as a failed run's is (email, webhook). */
 function pitrAlertRecord(events: readonly PitrEvent[]): RunRecord {
+  return alertRecord(
+    'pitr',
+    'pitr-gap',
+    events.map((e) => ({ code: e.kind === 'gap' ? 'PITR_GAP' : 'PITR_LAG', message: e.message })),
+  )
+}
+
+/**
+ * A failure found outside a run (the start-up check, an archive's gap), as the record of a failed
+ * run with no backup, so that it is alerted as one. Its subject names this host, as a run's does.
+ */
+function alertRecord(prefix: string, trigger: RunTrigger, errors: RunRecord['errors']): RunRecord {
   const now = new Date().toISOString()
   return {
-    runId: `pitr-${now}`,
-    trigger: 'pitr-gap',
+    runId: `${prefix}-${now}`,
+    trigger,
     host: hostname(),
     pid: process.pid,
     startedAt: now,
     finishedAt: now,
     ok: false,
     results: [],
-    errors: events.map((e) => ({ code: e.kind === 'gap' ? 'PITR_GAP' : 'PITR_LAG', message: e.message })),
+    errors,
   }
 }
