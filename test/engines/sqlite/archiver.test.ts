@@ -15,6 +15,7 @@ import { promisify } from 'node:util'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { archiveDir } from '../../../src/catalog/naming.js'
 import { createArchive, rangeAt, startArchiver, type Archiver } from '../../../src/engines/index.js'
+import { MTIME_SLACK_MS } from '../../../src/engines/sqlite/archive.js'
 import { litestreamConfig } from '../../../src/engines/sqlite/litestream.js'
 import { captureLogger } from '../../support/logs.js'
 import { sqliteSource } from './helpers.js'
@@ -145,12 +146,17 @@ describe('SQLite archiving with Litestream', () => {
     expect(archiver!.restarts).toBe(1)
     expect(log.text()).toMatch(/litestream was killed by SIGKILL .*restarting in/)
     await writer
-    const state = await until('the archive to catch up', async () => {
+    await until('the archive to catch up', async () => {
       const s = await archive.state(new Date())
       return s.lagMs === 0 ? s : undefined
     })
+    // A restore cuts MTIME_SLACK_MS before the time asked: ask for a time past the newest segment
+    // by more than that (the catch-up may be seen the moment its segment lands).
+    await sleep(2 * MTIME_SLACK_MS)
+    const at = new Date()
+    const state = await archive.state(at)
     const out = join(dir, 'after-kill.db')
-    await archive.materialize(state.ranges.at(-1)!.to, state.ranges.at(-1)!, out, dir, new AbortController().signal)
+    await archive.materialize(at, rangeAt(state.ranges, at)!, out, dir, new AbortController().signal)
     expect(readRows(out)).toEqual(readRows(path))
   }, 60_000)
 
