@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
@@ -28,9 +28,13 @@ export async function startMariadb(
   const dataDir = join(dir, 'data')
   const socket = join(dir, 's')
   const errLog = join(dir, 'error.log')
+  // A private tmpdir: servers set up in parallel shared /tmp's temporary files and failed now and then.
+  const tmp = join(dir, 'tmp')
+  await mkdir(tmp)
   const common = [
     '--no-defaults',
     `--datadir=${dataDir}`,
+    `--tmpdir=${tmp}`,
     '--user=root',
     '--innodb-buffer-pool-size=128M',
     '--innodb-log-file-size=16M',
