@@ -18,28 +18,12 @@ import { backupDatabase } from '../../../src/pipeline/backup.js'
 import { createCompression } from '../../../src/pipeline/compression.js'
 import { startMariadb } from '../../support/mariadb-server.js'
 import { mysqlAdmin, startWithRetry, type RunningServer, type ServerInfo } from '../../support/servers.js'
-import { privateDir, removeDir } from './helpers.js'
+import { mysqlSourceOn, privateDir, removeDir } from './helpers.js'
 
 const DB = 'shop'
 
 function sourceOf(info: ServerInfo, pitr: boolean) {
-  return Object.freeze({
-    id: 'DB07',
-    label: 'my',
-    type: 'mysql',
-    engine: 'mysql',
-    host: info.host,
-    port: info.port,
-    user: info.user,
-    password: undefined,
-    databases: [DB],
-    path: undefined,
-    extraOpts: [],
-    pgFormat: 'plain',
-    pgGlobals: false,
-    retention: {},
-    pitr,
-  } as const)
+  return mysqlSourceOn(info, { databases: [DB], pitr })
 }
 
 async function query(info: ServerInfo, sql: string, database?: string): Promise<unknown> {

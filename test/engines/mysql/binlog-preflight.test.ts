@@ -6,32 +6,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SourceConfig } from '../../../src/config/types.js'
 import { binlogProblemsError, checkBinlogSettings, type BinlogProblem } from '../../../src/engines/index.js'
 import { judgeBinlogSettings, type BinlogSettings } from '../../../src/engines/mysql/binlog-preflight.js'
-import { Secret } from '../../../src/runtime/secrets.js'
 import { startMariadb } from '../../support/mariadb-server.js'
 import { mysqlAdmin, startWithRetry, uniqueName, type RunningServer, type ServerInfo } from '../../support/servers.js'
+import { mysqlSourceOn } from './helpers.js'
 
 const DAY_MS = 86_400_000
 const WINDOW = 7 * DAY_MS
 const signal = new AbortController().signal
 
 function sourceOf(info: ServerInfo, user = info.user, password?: string): SourceConfig {
-  return Object.freeze({
+  return mysqlSourceOn(info, {
     id: 'DB03',
     label: 'shop',
-    type: 'mysql',
-    engine: 'mysql',
-    host: info.host,
-    port: info.port,
     user,
-    password: password === undefined ? undefined : new Secret(password),
-    databases: 'ALL',
-    path: undefined,
-    extraOpts: [],
-    pgFormat: 'plain',
-    pgGlobals: false,
-    retention: {},
+    ...(password === undefined ? {} : { password }),
     pitr: true,
-  } satisfies SourceConfig)
+  })
 }
 
 async function run(info: ServerInfo, sql: string, params: unknown[] = []): Promise<void> {

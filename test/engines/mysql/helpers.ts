@@ -15,10 +15,15 @@ import { mysqlAdmin, uniqueName, type ServerInfo } from '../../support/servers.j
 
 export const server = (): ServerInfo => inject('mariadb')
 
-export function mysqlSource(
-  overrides: Partial<Omit<SourceConfig, 'password'>> & { password?: string } = {},
-): SourceConfig {
-  const info = server()
+type SourceOverrides = Partial<Omit<SourceConfig, 'password'>> & { password?: string }
+
+/** A source on the shared private MariaDB. */
+export function mysqlSource(overrides: SourceOverrides = {}): SourceConfig {
+  return mysqlSourceOn(server(), overrides)
+}
+
+/** A source on the server `info` (a test's own server: with a binlog, without one). */
+export function mysqlSourceOn(info: ServerInfo, overrides: SourceOverrides = {}): SourceConfig {
   const { password, ...rest } = overrides
   return Object.freeze({
     id: 'DB07',
