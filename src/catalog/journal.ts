@@ -4,6 +4,7 @@
  * because it lives on the backup volume. It is bounded: rotated at 16 MiB into `runs.1.jsonl` …
  * `runs.4.jsonl`, and read from its end backwards (journal-files.ts).
  */
+import { hostname } from 'node:os'
 import { open } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { DEFAULT_ROTATION, journalFiles, linesBackward, rotateIfDue, type RotationLimits } from './journal-files.js'
@@ -79,6 +80,26 @@ export interface RunRecord {
   results: DatabaseResult[]
   /** Problems that are not one database's (a source's probe failing is recorded per database it would have dumped, or with database '*'). */
   errors?: { code: string; message: string }[]
+}
+
+/**
+ * A failure found outside a backup run (the start-up check, an archive's gap, a drill that could
+ * not run), as the record of a failed run with no backup: alerted, shown by `status` and the
+ * metrics as one. Its host is this one, as a run's is.
+ */
+export function failureRecord(prefix: string, trigger: RunTrigger, errors: RunRecord['errors']): RunRecord {
+  const now = new Date().toISOString()
+  return {
+    runId: `${prefix}-${now}`,
+    trigger,
+    host: hostname(),
+    pid: process.pid,
+    startedAt: now,
+    finishedAt: now,
+    ok: false,
+    results: [],
+    errors,
+  }
 }
 
 /** A restore drill's record (DRILL_SCHEDULE), not a backup run's: status, metrics and alerts tell them apart. */

@@ -6,7 +6,7 @@
  * archived continuously by supervised children (archivers.ts) from start to stop.
  */
 import { hostname } from 'node:os'
-import type { RunRecord, RunTrigger } from '../catalog/journal.js'
+import { failureRecord, type RunRecord, type RunTrigger } from '../catalog/journal.js'
 import { cronFor } from '../config/schedule.js'
 import type { Config } from '../config/types.js'
 import { notifyRun } from '../notify/index.js'
@@ -164,7 +164,7 @@ export async function runDaemon(config: Config, logger: Logger, shutdown: AbortS
         )
       if (failedChecks.length > 0) {
         await notifyRun(
-          alertRecord(
+          failureRecord(
             'preflight',
             'start',
             failedChecks.map((c) => ({ code: 'PREFLIGHT', message: `${c.name}: ${c.detail}` })),
@@ -254,28 +254,9 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
 
 /** The alert of the watch's findings, sent as a failed run's is (email, webhook). */
 function pitrAlertRecord(events: readonly PitrEvent[]): RunRecord {
-  return alertRecord(
+  return failureRecord(
     'pitr',
     'pitr-gap',
     events.map((e) => ({ code: e.kind === 'gap' ? 'PITR_GAP' : 'PITR_LAG', message: e.message })),
   )
-}
-
-/**
- * A failure found outside a run (the start-up check, an archive's gap), as the record of a failed
- * run with no backup, so that it is alerted as one. Its subject names this host, as a run's does.
- */
-function alertRecord(prefix: string, trigger: RunTrigger, errors: RunRecord['errors']): RunRecord {
-  const now = new Date().toISOString()
-  return {
-    runId: `${prefix}-${now}`,
-    trigger,
-    host: hostname(),
-    pid: process.pid,
-    startedAt: now,
-    finishedAt: now,
-    ok: false,
-    results: [],
-    errors,
-  }
 }

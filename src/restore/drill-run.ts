@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
-import { appendRun, type DatabaseResult, type RunRecord } from '../catalog/journal.js'
+import { appendRun, failureRecord, type DatabaseResult, type RunRecord } from '../catalog/journal.js'
 import { cronFor } from '../config/schedule.js'
 import type { Config } from '../config/types.js'
 import { acquireLock } from '../catalog/lock.js'
@@ -111,18 +111,7 @@ export function startDrillSchedule(config: Config, logger: Logger): DrillSchedul
       const e = toDbkeeperError(error)
       if (abort.signal.aborted) return
       logger.error({ code: e.code }, `drill could not run: ${describeError(e)}`)
-      const now = new Date().toISOString()
-      record = {
-        runId: `drill-${now}`,
-        trigger: 'drill',
-        host: hostname(),
-        pid: process.pid,
-        startedAt: now,
-        finishedAt: now,
-        ok: false,
-        results: [],
-        errors: [{ code: e.code, message: describeError(e) }],
-      }
+      record = failureRecord('drill', 'drill', [{ code: e.code, message: describeError(e) }])
       // So that `status` and the metrics see it too (unless the volume is what failed).
       await appendRun(config.backupDir, record).catch((err: unknown) =>
         logger.error({ err }, 'could not append the failed drill to the run journal'),
