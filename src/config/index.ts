@@ -121,9 +121,10 @@ function readConfig(
   const s3Targets = readS3Targets(r, env, retention)
   const pitr = readPitrConfig(r)
   // Litestream encrypts the archive with X25519 recipients only: with a passphrase it would sit
-  // beside the encrypted backups in plain text.
+  // beside the encrypted backups in plain text. (A binlog archive is not encrypted at all yet:
+  // daemon/binlog-offsite.ts keeps it on the volume and warns.)
   if (encryption?.passphrase)
-    for (const s of sources.filter((x) => x.pitr))
+    for (const s of sources.filter((x) => x.pitr && x.engine === 'sqlite'))
       r.problem(
         `${s.id}_PITR`,
         r.raw(`${s.id}_PITR`),

@@ -1,8 +1,9 @@
 /**
  * Point-in-time recovery settings: DBnn_PITR per source, PITR_WINDOW and PITR_MAX_LAG globally.
- * SQLite sources are archived by Litestream (engines/sqlite/archiver.ts). MySQL/MariaDB binlog
- * archiving is not built yet, PostgreSQL physical PITR is not supported: asking for either is a
- * problem here, so that nobody believes a source is archived when it is not.
+ * SQLite sources are archived by Litestream (engines/sqlite/archiver.ts), MySQL/MariaDB sources by
+ * streaming their binlog (engines/mysql/binlog-archiver.ts). PostgreSQL physical PITR is not
+ * supported: asking for it is a problem here, so that nobody believes a source is archived when it
+ * is not.
  */
 import { formatDuration } from '../runtime/duration.js'
 import { readDuration } from './daemon.js'
@@ -13,18 +14,14 @@ const DAY_MS = 86_400_000
 export const DEFAULT_PITR_WINDOW_MS = 7 * DAY_MS
 export const DEFAULT_PITR_MAX_LAG_MS = 60_000
 
-const NOT_YET: Record<Exclude<EngineKind, 'sqlite'>, string> = {
-  mysql:
-    'false or unset: binlog archiving for MySQL/MariaDB is not built yet (only sqlite sources can be archived continuously); the scheduled dumps still run',
-  postgres:
-    'false or unset: physical point-in-time recovery for PostgreSQL is not supported yet; the scheduled dumps still run',
-}
+const NOT_SUPPORTED =
+  'false or unset: physical point-in-time recovery for PostgreSQL is not supported yet (sqlite and mysql sources can be archived continuously); the scheduled dumps still run'
 
 export function readSourcePitr(r: EnvReader, id: string, engine: EngineKind): boolean {
   const variable = `${id}_PITR`
   const on = r.bool(variable, false)
-  if (on && engine !== 'sqlite') r.problem(variable, r.raw(variable), NOT_YET[engine])
-  return on && engine === 'sqlite'
+  if (on && engine === 'postgres') r.problem(variable, r.raw(variable), NOT_SUPPORTED)
+  return on && engine !== 'postgres'
 }
 
 export function readPitrConfig(r: EnvReader): PitrConfig {

@@ -1,18 +1,22 @@
 /**
- * The daemon's archivers: one supervised child per database of each DBnn_PITR source (Litestream
- * for an SQLite file), archiving into `<BACKUP_DIR>/<source>/.pitr/<database>/` beside the
- * scheduled dumps, from the daemon's start to its stop. A manual `dbkeeper backup` runs beside them.
+ * The daemon's archivers, from the daemon's start to its stop, beside the scheduled dumps (a
+ * manual `dbkeeper backup` runs beside them too):
+ * - an SQLite source: one Litestream per database, into `<BACKUP_DIR>/<source>/.pitr/<database>/`;
+ * - a MySQL/MariaDB source: one binlog archiver for the whole source (the server writes one binlog
+ *   for all its databases), into `<BACKUP_DIR>/<source>/.pitr/.binlog/`. A server that cannot be
+ *   reached at start is tried again every `retryMs` until it can, or the daemon stops.
  */
 import { relative, sep } from 'node:path'
-import { archiveDir } from '../catalog/naming.js'
-import type { Config, S3Config } from '../config/types.js'
+import { archiveDir, binlogArchiveDir } from '../catalog/naming.js'
+import type { Config, S3Config, SourceConfig } from '../config/types.js'
 import { startArchiver, type ArchiveOffsite, type Archiver } from '../engines/index.js'
 import { describeError } from '../runtime/errors.js'
 import { pitrDatabases } from './pitr-status.js'
 import type { Logger } from '../runtime/logger.js'
 
 export interface RunningArchivers {
-  readonly archivers: readonly { source: string; database: string; archiver: Archiver }[]
+  /** `database` is undefined for a MySQL source's binlog archiver, which archives all its databases. */
+  readonly archivers: readonly { source: string; database: string | undefined; archiver: Archiver }[]
   stop(): Promise<void>
 }
 
@@ -48,10 +52,13 @@ export function archiveOffsite(
 export async function startArchivers(
   config: Pick<Config, 'backupDir' | 'sources' | 'pitr' | 's3Targets' | 'encryption'>,
   logger: Logger,
-  opts: { backoff?: { initialMs?: number; maxMs?: number; resetAfterMs?: number } } = {},
+  opts: { backoff?: { initialMs?: number; maxMs?: number; resetAfterMs?: number }; retryMs?: number } = {},
 ): Promise<RunningArchivers> {
-  const archivers: { source: string; database: string; archiver: Archiver }[] = []
-  for (const { source, database } of pitrDatabases(config.sources)) {
+  const archivers: { source: string; database: string | undefined; archiver: Archiver }[] = []
+  const binlogs = startBinlogArchivers(config, logger, opts.retryMs ?? BINLOG_RETRY_MS, opts.backoff, (a) =>
+    archivers.push(a),
+  )
+  for (const { source, database } of pitrDatabases(config.sources).filter((d) => d.source.engine === 'sqlite')) {
     const dir = archiveDir(config.backupDir, source.label, database)
     const offsite = archiveOffsite(config.s3Targets, config.backupDir, dir)
     if (!offsite && config.s3Targets.length > 0)
@@ -79,10 +86,70 @@ export async function startArchivers(
       )
     }
   }
+  await binlogs.first
   return {
     archivers,
     stop: async () => {
+      await binlogs.stop()
       await Promise.all(archivers.map((a) => a.archiver.stop()))
+    },
+  }
+}
+
+/** How long a binlog archiver that could not start waits before trying again. */
+const BINLOG_RETRY_MS = 30_000
+
+/**
+ * One binlog archiver per DBnn_PITR MySQL source, each started now; one that fails (the server is
+ * down, refuses) is logged and tried again every `retryMs` until it starts or `stop()` is called.
+ * `first` settles when every first attempt has.
+ */
+function startBinlogArchivers(
+  config: Pick<Config, 'backupDir' | 'sources' | 'pitr'>,
+  logger: Logger,
+  retryMs: number,
+  backoff: { initialMs?: number; maxMs?: number; resetAfterMs?: number } | undefined,
+  started: (a: { source: string; database: undefined; archiver: Archiver }) => void,
+): { first: Promise<void>; stop(): Promise<void> } {
+  const stopping = new AbortController()
+  const attempts = new Set<Promise<void>>()
+  const attempt = async (source: SourceConfig, tries: number): Promise<void> => {
+    if (stopping.signal.aborted) return
+    const dir = binlogArchiveDir(config.backupDir, source.label)
+    try {
+      const archiver = await startArchiver({
+        source,
+        database: '',
+        dir,
+        windowMs: config.pitr.windowMs,
+        logger,
+        ...(backoff ? { backoff } : {}),
+      })
+      // Stopped while starting: the new archiver must not outlive the daemon.
+      if (stopping.signal.aborted) return void (await archiver.stop())
+      started({ source: source.label, database: undefined, archiver })
+      if (tries > 0) logger.info({ source: source.label }, `binlog archiving of ${source.label} started after all`)
+    } catch (error) {
+      logger.error(
+        { source: source.label, retryInMs: retryMs },
+        `point-in-time archiving of ${source.label} (its binlog) could not start: ${describeError(error)}; trying again in ${Math.round(retryMs / 1000)} s`,
+      )
+      const timer = setTimeout(() => void track(attempt(source, tries + 1)), retryMs)
+      stopping.signal.addEventListener('abort', () => clearTimeout(timer), { once: true })
+    }
+  }
+  const track = (p: Promise<void>) => {
+    attempts.add(p)
+    void p.finally(() => attempts.delete(p))
+    return p
+  }
+  const mysql = config.sources.filter((s) => s.pitr && s.engine === 'mysql')
+  const first = Promise.all(mysql.map((s) => track(attempt(s, 0)))).then(() => undefined)
+  return {
+    first,
+    stop: async () => {
+      stopping.abort()
+      await Promise.all([...attempts])
     },
   }
 }

@@ -158,7 +158,8 @@ export async function runDaemon(config: Config, logger: Logger, shutdown: AbortS
     .then(async (checks) => {
       const failedChecks = checks.filter((c) => !c.ok)
       for (const c of checks)
-        logger[c.ok ? 'info' : 'error'](
+        // A check that passed with a warning (a binlog in STATEMENT format) is logged as one.
+        logger[!c.ok ? 'error' : c.detail.includes('warning: ') ? 'warn' : 'info'](
           { check: c.name },
           `preflight ${c.ok ? 'ok' : 'FAILED'}: ${c.name}: ${c.detail}`,
         )

@@ -2,7 +2,7 @@
  * The point-in-time archives as `status`, /healthz and /metrics see them: per database of each
  * DBnn_PITR source, its ranges and lag, read from the volume (no running archiver needed).
  */
-import { archiveDir } from '../catalog/naming.js'
+import { archiveDir, binlogArchiveDir } from '../catalog/naming.js'
 import type { Config, SourceConfig } from '../config/types.js'
 import type { ArchiveState } from '../engines/index.js'
 
@@ -27,7 +27,13 @@ export async function readPitrStates(config: Pick<Config, 'backupDir' | 'sources
     pitrDatabases(config.sources).map(async ({ source, database }) => ({
       source: source.label,
       database,
-      state: await createArchive(source, archiveDir(config.backupDir, source.label, database)).state(now),
+      // A MySQL source has one binlog archive for all its databases.
+      state: await createArchive(
+        source,
+        source.engine === 'mysql'
+          ? binlogArchiveDir(config.backupDir, source.label)
+          : archiveDir(config.backupDir, source.label, database),
+      ).state(now),
     })),
   )
 }

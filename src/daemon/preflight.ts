@@ -85,7 +85,9 @@ export async function runPreflight(
   }
   for (const source of config.sources.filter((s) => s.pitr))
     results.push(
-      await check(`point-in-time archiving of ${source.label} (${source.id}_PITR)`, () => checkArchiving(source)),
+      await check(`point-in-time archiving of ${source.label} (${source.id}_PITR)`, () =>
+        checkArchiving(source, config.pitr.windowMs, opts.signal),
+      ),
     )
   for (const s3 of config.s3Targets)
     results.push(

@@ -20,7 +20,8 @@
  *   PITR: archiver,     binlog-position.ts   — (not supported)    archiver.ts (Litestream,
  *     archive read back,  (a dump's coords),                      supervised), archive.ts,
  *     preflight           binlog-preflight.ts                      litestream.ts
- *                         (archiver: to come)
+ *                         binlog-archiver.ts,
+ *                         binlog-check.ts
  *
  * Beside them, engine-neutral: engine.ts (the Engine contract), restore-driver.ts (the RestoreDriver
  * contract and what a driver is given), redump.ts (the re-dump contract), subprocess.ts (THE child
@@ -35,6 +36,8 @@ import { DbkeeperError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
 import type { Archive, Archiver } from './archive.js'
 import type { Engine, ProbeResult } from './engine.js'
+import { startBinlogArchiver } from './mysql/binlog-archiver.js'
+import { checkBinlogArchiving } from './mysql/binlog-check.js'
 import { MysqlEngine } from './mysql/engine.js'
 import { redumpMysql } from './mysql/redump.js'
 import { mysqlDatabaseExists, MysqlDriver, mysqlDropDatabase } from './mysql/restore-driver.js'
@@ -222,7 +225,11 @@ export function createArchive(source: SourceConfig, dir: string, keys?: ArchiveK
   return new SqliteArchive(source.path!, dir, keys)
 }
 
-/** Starts the supervised archiver of one database of a DBnn_PITR source, archiving into `dir`. */
+/**
+ * Starts the supervised archiver of a DBnn_PITR source, archiving into `dir`: for SQLite one per
+ * database (`database`, catalog/naming.ts archiveDir), for MySQL/MariaDB one per source, its
+ * binlog (`database` unused; binlogArchiveDir).
+ */
 export function startArchiver(opts: {
   source: SourceConfig
   database: string
@@ -233,12 +240,24 @@ export function startArchiver(opts: {
   offsite?: ArchiveOffsite
   recipients?: readonly string[]
 }): Promise<Archiver> {
+  if (opts.source.engine === 'mysql')
+    return startBinlogArchiver({
+      source: opts.source,
+      dir: opts.dir,
+      logger: opts.logger,
+      ...(opts.backoff ? { backoff: opts.backoff } : {}),
+    })
   if (opts.source.engine !== 'sqlite') throw noArchive(opts.source)
   return startSqliteArchiver(opts)
 }
 
-/** `dbkeeper check` of a DBnn_PITR source's archiving: its tool runs, and may write where it must. */
-export function checkArchiving(source: SourceConfig): Promise<string> {
+/**
+ * `dbkeeper check` of a DBnn_PITR source's archiving: its tool runs, and may write where it must;
+ * for MySQL/MariaDB the server keeps a binlog our user may stream for `windowMs` (each problem
+ * named with its server variable or GRANT).
+ */
+export function checkArchiving(source: SourceConfig, windowMs: number, signal?: AbortSignal): Promise<string> {
+  if (source.engine === 'mysql') return checkBinlogArchiving(source, windowMs, signal)
   if (source.engine !== 'sqlite') throw noArchive(source)
   return checkSqliteArchiving(source)
 }

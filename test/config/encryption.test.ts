@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { expectProblems, parse, realFiles, SQLITE } from './support.js'
+import { expectProblems, MYSQL, parse, realFiles, SQLITE } from './support.js'
 
 /** A key pair made by the age CLI itself: the format we must accept is the one it writes. */
 function keygen(dir: string, name: string): { path: string; recipient: string; identity: string } {
@@ -132,5 +132,10 @@ describe('ENCRYPTION=age with DBnn_PITR', () => {
     expectProblems({ ...SQLITE, ENCRYPTION: 'age', AGE_PASSPHRASE: 'correct horse battery', DB01_PITR: 'true' }, [
       { variable: 'DB01_PITR', value: 'true', expected: 'use AGE_RECIPIENTS' },
     ])
+  })
+
+  it('is accepted with a passphrase on a MySQL source: its binlog archive is not encrypted, and stays on the volume', () => {
+    const c = parse({ ...MYSQL, ENCRYPTION: 'age', AGE_PASSPHRASE: 'correct horse battery', DB01_PITR: 'true' })
+    expect(c.sources[0]!.pitr).toBe(true)
   })
 })

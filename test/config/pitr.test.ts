@@ -17,10 +17,10 @@ describe('point-in-time recovery settings', () => {
     expect(config.pitr).toEqual({ windowMs: 30 * 86_400_000, maxLagMs: 300_000 })
   })
 
-  it('refuses it on a MySQL/MariaDB source: binlog archiving is not built yet', () => {
-    expectProblems({ ...MYSQL, DB01_PITR: 'true' }, [
-      { variable: 'DB01_PITR', value: 'true', expected: 'binlog archiving for MySQL/MariaDB is not built yet' },
-    ])
+  it('turns on for a MySQL/MariaDB source: its binlog is streamed', () => {
+    const config = parse({ ...MYSQL, DB01_PITR: 'true', PITR_WINDOW: '3d' })
+    expect(config.sources[0]!.pitr).toBe(true)
+    expect(config.pitr.windowMs).toBe(3 * 86_400_000)
   })
 
   it('refuses it on a PostgreSQL source: physical PITR is not supported yet', () => {

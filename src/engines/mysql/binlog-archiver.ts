@@ -8,8 +8,11 @@
  * The tool writes each event to its file as it receives it (bench/pitr-binlog-rpo.ts: p99 ≤ one
  * 100 ms sample at 500 tx/s), so the growing file on the volume is the RPO; no extra shipping step.
  *
- * Not yet: an alert and a fresh base backup on a gap (the daemon's wiring), shipping closed files
- * off-site, retention. A gap is logged at error and recorded for `status` meanwhile.
+ * The daemon runs one per DBnn_PITR MySQL source (daemon/archivers.ts). A gap is logged at error
+ * and recorded in index.jsonl; the daemon's PITR watch alerts it and takes a fresh base once the
+ * archive is read as ranges. The poller reconnects after a failure (a restarted server) and holds
+ * no connection once stopped or refused at start. The server's dump thread of a stopped tool ends
+ * only when the server next sends it an event (it notices the closed socket then).
  */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
@@ -117,16 +120,26 @@ export async function startBinlogArchiver(opts: BinlogArchiverOptions): Promise<
   // A defaults file left by a killed daemon: its credentials may be stale, and it must not linger.
   for (const name of await readdir(dir)) if (name.endsWith('.cnf')) await rm(join(dir, name), { force: true })
   const abort = new AbortController()
-  const conn = await connect(source, abort.signal)
-  const start = await startingPoint(dir, await serverLogs(conn), new Date())
-  if (start.gap) {
-    await appendIndex(dir, start.gap)
-    log.error(
-      { after: start.gap.after, resumedAt: start.gap.resumedAt },
-      `binlog archive of ${source.label} has a gap: ${start.gap.reason}; a restore to a time between ${start.gap.after} and ${start.gap.resumedAt} is impossible. Take a backup now (dbkeeper backup) and keep binlogs longer than the archiver may be down (expire_logs_days / binlog_expire_logs_seconds)`,
-    )
+  // Not connect()'s own abort wiring: the poller replaces this connection after a failure, and
+  // destroys whichever it holds when stopped (one listener, not one per reconnect).
+  const conn = await connect(source, new AbortController().signal)
+  let start: Awaited<ReturnType<typeof startingPoint>>
+  let defaultsFile: string
+  try {
+    start = await startingPoint(dir, await serverLogs(conn), new Date())
+    if (start.gap) {
+      await appendIndex(dir, start.gap)
+      log.error(
+        { after: start.gap.after, resumedAt: start.gap.resumedAt },
+        `binlog archive of ${source.label} has a gap: ${start.gap.reason}; a restore to a time between ${start.gap.after} and ${start.gap.resumedAt} is impossible. Take a backup now (dbkeeper backup) and keep binlogs longer than the archiver may be down (expire_logs_days / binlog_expire_logs_seconds)`,
+      )
+    }
+    defaultsFile = writeDefaultsFile(dir, source)
+  } catch (error) {
+    // A server that refuses (log_bin off, no BINLOG MONITOR) must not leave a connection open.
+    conn.destroy()
+    throw error
   }
-  const defaultsFile = writeDefaultsFile(dir, source)
   const child = supervise({
     command: BINLOG_TOOL,
     // After a restart the newest local file is fetched again whole (the tool truncates it first).
@@ -149,7 +162,8 @@ export async function startBinlogArchiver(opts: BinlogArchiverOptions): Promise<
         `${BINLOG_TOOL} ${exit.error ? `could not be started (${exit.error.code ?? exit.error.message}; install mariadb-client)` : exit.signal ? `was killed by ${exit.signal}` : `exited ${exit.code}`}: binlog archiving of ${source.label} is stopped; restarting in ${Math.round(restartInMs / 1000)} s`,
       ),
   })
-  const poller = startPoller(dir, conn, log, opts.pollMs ?? POLL_MS, abort.signal)
+  const reconnect = () => connect(source, new AbortController().signal)
+  const poller = startPoller(dir, conn, reconnect, log, opts.pollMs ?? POLL_MS, abort.signal)
   let stopped: Promise<void> | undefined
   return {
     get pid() {
@@ -161,24 +175,47 @@ export async function startBinlogArchiver(opts: BinlogArchiverOptions): Promise<
     stop() {
       stopped ??= (async () => {
         abort.abort()
+        // The poller destroys its connection as it ends, whatever the tool's stop does.
         await poller
-        await child.stop()
-        await rm(defaultsFile, { force: true })
-        conn.destroy()
+        try {
+          await child.stop()
+        } finally {
+          await rm(defaultsFile, { force: true })
+        }
       })()
       return stopped
     },
   }
 }
 
-/** One look a second until aborted; a failed look is logged and the next one tried. */
-async function startPoller(dir: string, conn: Connection, log: Logger, pollMs: number, signal: AbortSignal) {
+/**
+ * One look a second until aborted; a failed look is logged and the next one tried on a new
+ * connection (the server restarted, or dropped an idle one). The connection it holds when aborted
+ * is destroyed, also mid-query.
+ */
+async function startPoller(
+  dir: string,
+  first: Connection,
+  reconnect: () => Promise<Connection>,
+  log: Logger,
+  pollMs: number,
+  signal: AbortSignal,
+) {
+  let conn: Connection | undefined = first
+  const drop = () => {
+    conn?.destroy()
+    conn = undefined
+  }
+  signal.addEventListener('abort', drop, { once: true })
   const proven = new Set((await readIndex(dir)).flatMap((e) => (e.kind === 'closed' ? [e.file] : [])))
   // Carried over a restart: until it catches up again, the lag counts from the last catch-up.
   let caughtUpAt = (await readHeartbeat(dir))?.caughtUpAt
   let failing = false
   while (!signal.aborted) {
     try {
+      conn ??= await reconnect()
+      // Stopped while connecting: the new connection must not outlive the poller.
+      if (signal.aborted) break
       const server = await serverLogs(conn)
       const local = await localBinlogs(dir)
       const newest = local.at(-1)
@@ -210,12 +247,27 @@ async function startPoller(dir: string, conn: Connection, log: Logger, pollMs: n
     } catch (error) {
       if (signal.aborted) break
       if (!failing)
-        log.error({ err: error }, `binlog archive poller: ${(error as Error).message}; retrying every second`)
+        log.error(
+          { err: error },
+          `binlog archive poller: ${(error as Error).message}; retrying every second on a new connection`,
+        )
       failing = true
+      drop()
     }
-    await new Promise((resolve) => {
-      const t = setTimeout(resolve, pollMs)
-      signal.addEventListener('abort', () => (clearTimeout(t), resolve(undefined)), { once: true })
-    })
+    await sleep(pollMs, signal)
   }
+  drop()
+}
+
+/** Waits `ms` or until aborted; its abort listener goes with it (a poll a second for months). */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const wake = () => {
+      clearTimeout(t)
+      signal.removeEventListener('abort', wake)
+      resolve()
+    }
+    const t = setTimeout(wake, ms)
+    signal.addEventListener('abort', wake, { once: true })
+  })
 }
