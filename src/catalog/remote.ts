@@ -6,7 +6,7 @@
 import type { Readable } from 'node:stream'
 import type { Target } from '../storage/target.js'
 import type { Manifest } from './manifest.js'
-import { encodeName } from './naming.js'
+import { ARCHIVE_DIR, encodeName } from './naming.js'
 
 /** A manifest is a few KB; anything much larger under that name is not one of ours. */
 export const MAX_MANIFEST_BYTES = 1024 * 1024
@@ -32,4 +32,9 @@ export async function readSmallObject(target: Target, key: string, limit = MAX_M
     chunks.push(chunk)
   }
   return Buffer.concat(chunks).toString('utf8')
+}
+
+/** Where a MySQL source's binlog archive is kept off-site: as on the volume, `<source>/.pitr/.binlog/`. */
+export function remoteBinlogDir(source: string): string {
+  return `${source}/${ARCHIVE_DIR}/.binlog/`
 }

@@ -11,6 +11,8 @@ import { archiveDir, binlogArchiveDir } from '../catalog/naming.js'
 import type { Config, S3Config, SourceConfig } from '../config/types.js'
 import { startArchiver, type ArchiveOffsite, type Archiver } from '../engines/index.js'
 import { describeError } from '../runtime/errors.js'
+import { openS3Target } from '../storage/s3/index.js'
+import { binlogOffsiteTarget, startBinlogOffsite, type BinlogOffsite } from './binlog-offsite.js'
 import { pitrDatabases } from './pitr-status.js'
 import type { Logger } from '../runtime/logger.js'
 
@@ -86,14 +88,51 @@ export async function startArchivers(
       )
     }
   }
+  const shippers = startBinlogShipping(config, logger)
   await binlogs.first
   return {
     archivers,
     stop: async () => {
       await binlogs.stop()
       await Promise.all(archivers.map((a) => a.archiver.stop()))
+      await Promise.all(shippers.map((s) => s.stop()))
     },
   }
+}
+
+/** Off-site copies of each DBnn_PITR MySQL source's binlog archive (binlog-offsite.ts), when a target may take them. */
+function startBinlogShipping(
+  config: Pick<Config, 'backupDir' | 'sources' | 's3Targets' | 'encryption'>,
+  logger: Logger,
+): BinlogOffsite[] {
+  const mysql = config.sources.filter((s) => s.pitr && s.engine === 'mysql')
+  const cfg = binlogOffsiteTarget(config.s3Targets)
+  if (mysql.length === 0 || config.s3Targets.length === 0) return []
+  const labels = mysql.map((s) => s.label).join(', ')
+  if (config.encryption) {
+    logger.warn(
+      { sources: mysql.map((s) => s.label) },
+      `the binlog archive of ${labels} stays on the volume: binlogs are not encrypted yet, and ENCRYPTION is on (only the scheduled dumps go off-site)`,
+    )
+    return []
+  }
+  if (!cfg) {
+    logger.warn(
+      { sources: mysql.map((s) => s.label) },
+      `the binlog archive of ${labels} stays on the volume: every off-site target has Object Lock or S3_NO_DELETE, and what falls out of PITR_WINDOW must be deleted`,
+    )
+    return []
+  }
+  const target = openS3Target(cfg)
+  return mysql.map((source) =>
+    startBinlogOffsite({
+      source,
+      dir: binlogArchiveDir(config.backupDir, source.label),
+      target,
+      targetId: cfg.id,
+      logger,
+    }),
+  )
 }
 
 /** How long a binlog archiver that could not start waits before trying again. */

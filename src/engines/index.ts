@@ -73,6 +73,8 @@ export { describeLag, describeRanges, rangeAt } from './archive.js'
 export type { BinlogProblem } from './mysql/binlog-preflight.js'
 /** A DBnn_PITR MySQL/MariaDB source's server, judged for binlog archiving; and the error its problems make. */
 export { binlogProblemsError, checkBinlogSettings } from './mysql/binlog-preflight.js'
+/** A MySQL source's binlog archive on the volume, as files and proofs (daemon/binlog-offsite.ts ships it). */
+export { localBinlogs, readIndex as readBinlogIndex } from './mysql/binlog-archive.js'
 /** PostgreSQL's roles and tablespaces are backed up under this database name (never drilled, never `--into`). */
 export { GLOBALS_DATABASE }
 

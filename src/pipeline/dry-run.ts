@@ -11,6 +11,7 @@ import { remoteDir } from '../catalog/remote.js'
 import type { Config, SourceConfig } from '../config/types.js'
 import { describeError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
+import { pitrScope } from '../retention/pitr.js'
 import { openS3Target } from '../storage/s3/index.js'
 import type { Target } from '../storage/target.js'
 import { missingOffsite, offsitePolicy } from './offsite.js'
@@ -104,6 +105,7 @@ export async function planDryRun(
               policy: offsitePolicy(config, source),
               tz: config.tz,
               now: new Date(),
+              ...pitrScope(source, config.pitr),
             }
             entry.catchUp.push(...(await missingOffsite(target, config.backupDir, scope)).map((e) => e.dataPath))
           }

@@ -8,6 +8,7 @@ import { listEntries } from '../catalog/catalog.js'
 import { remoteDir } from '../catalog/remote.js'
 import type { Config, RetentionPolicy, SourceConfig } from '../config/types.js'
 import { applyRetentionOn } from '../retention/apply.js'
+import { pitrScope } from '../retention/pitr.js'
 import type { BackupVerdict } from '../retention/safety.js'
 import { toDbkeeperError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
@@ -85,6 +86,7 @@ export async function pruneTargets(args: {
         try {
           const r = await applyRetentionOn({
             ...base,
+            ...pitrScope(source, config.pitr),
             target,
             database,
             now: new Date(),

@@ -38,6 +38,8 @@ export interface OffsiteScope {
   policy: RetentionPolicy
   tz: string
   now: Date
+  /** PITR_WINDOW of a DBnn_PITR source (retention/pitr.ts). */
+  pitrWindowMs?: number
 }
 
 /** A target's policy for a source: its own `S3_n_KEEP_*` when set, else what the source keeps locally. */

@@ -9,6 +9,7 @@ import type { CatalogEntry } from '../catalog/catalog.js'
 import type { DatabaseResult, OffsiteResult } from '../catalog/journal.js'
 import type { Config, SourceConfig } from '../config/types.js'
 import type { Logger } from '../runtime/logger.js'
+import { pitrScope } from '../retention/pitr.js'
 import { openS3Target } from '../storage/s3/index.js'
 import type { Target } from '../storage/target.js'
 import { startStreamedCopy, type StreamedCopy } from './offsite-copy.js'
@@ -84,6 +85,7 @@ export function openOffsite(
             policy: targetPolicy(open.cfg, source),
             tz: config.tz,
             now: new Date(),
+            ...pitrScope(source, config.pitr),
           }
           return copyToTarget({
             open,

@@ -3,6 +3,7 @@ import { describeError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
 import { futureWarning } from '../catalog/order.js'
 import { applyRetention } from '../retention/apply.js'
+import { pitrScope } from '../retention/pitr.js'
 import { FROM_THE_FUTURE } from '../retention/safety.js'
 
 export interface RetentionOutcome {
@@ -33,6 +34,7 @@ export async function applyRetentionAfterBackup(args: {
       policy: source.retention,
       tz: config.tz,
       now,
+      ...pitrScope(source, config.pitr),
       dryRun: false,
       logger,
     })

@@ -15,6 +15,8 @@
  *   expects the real backups to be untouched and the odd one kept as evidence, and told about.
  *   Once real time passes its stamp, it is counted like any other.
  * - The newest proven backup is always kept, whatever the policy says.
+ * - A DBnn_PITR source (`pitrWindowMs`): every proven backup a restore to a time inside
+ *   PITR_WINDOW may start from is kept too (pitr.ts).
  * - An empty policy, or a plan that would remove every proven backup, is refused.
  */
 import type { BackupEntry } from '../catalog/catalog.js'
@@ -26,6 +28,7 @@ import { isFromTheFuture, isNewer } from '../catalog/order.js'
 import type { RetentionPolicy } from '../config/types.js'
 import { DbkeeperError } from '../runtime/errors.js'
 import { isActivePolicy, planRetention } from './index.js'
+import { PITR_BASE, pitrKeeps } from './pitr.js'
 
 export const NEWEST_PROVEN = 'newest proven backup'
 export const PRE_RESTORE = 'pre-restore safety backup'
@@ -37,6 +40,8 @@ export interface RetentionScope {
   policy: RetentionPolicy
   tz: string
   now: Date
+  /** PITR_WINDOW of a DBnn_PITR source: the base backups a time inside it needs are kept. */
+  pitrWindowMs?: number
 }
 
 export interface BackupVerdict {
@@ -114,6 +119,11 @@ export function decideRetention<T extends RetentionEntry>(
   const reasons = new Map(plan.keep.map((k) => [k.id, k.reasons]))
   const newest = newestOf(counted)
   if (newest) reasons.set(newest.manifest.file, [...(reasons.get(newest.manifest.file) ?? []), NEWEST_PROVEN])
+  if (scope.pitrWindowMs !== undefined) {
+    const bases = counted.map((e) => ({ id: e.manifest.file, finishedAt: e.manifest.finishedAt }))
+    for (const id of pitrKeeps(bases, scope.now, scope.pitrWindowMs))
+      reasons.set(id, [...(reasons.get(id) ?? []), PITR_BASE])
+  }
 
   const verdicts = entries.map((e): BackupVerdict => {
     const excluded = exclusion(e, scope)

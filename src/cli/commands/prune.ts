@@ -6,6 +6,7 @@ import type { Config, RetentionPolicy, SourceConfig } from '../../config/types.j
 import { acquireLock } from '../../catalog/lock.js'
 import { pruneTargets, type PrunedOnTarget } from '../../pipeline/offsite-prune.js'
 import { applyRetention } from '../../retention/apply.js'
+import { pitrScope } from '../../retention/pitr.js'
 import { policyText, type BackupVerdict } from '../../retention/safety.js'
 import { DbkeeperError, toDbkeeperError } from '../../runtime/errors.js'
 import type { Command, CommandContext } from '../command.js'
@@ -81,6 +82,7 @@ async function pruneDatabase(
     const r = await applyRetention({
       backupDir: config.backupDir,
       ...base,
+      ...pitrScope(source, config.pitr),
       now: new Date(),
       dryRun,
       logger: ctx.logger,

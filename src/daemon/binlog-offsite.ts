@@ -1,0 +1,178 @@
+/**
+ * Ships a MySQL source's binlog archive off-site, beside its binlog archiver: every ~10 s, to the
+ * first off-site target that may delete (as archiveOffsite picks for Litestream), under
+ * `<S3_PREFIX><source>/.pitr/.binlog/` (catalog/remote.ts remoteBinlogDir):
+ *
+ * - each closed file once proven (index.jsonl), read back after the upload and confirmed by size
+ *   and sha256 against the proof; then recorded;
+ * - the growing file, whenever it has grown, as far as it was written at that moment: confirmed
+ *   by size and the sha256 it was sent with (read back only once closed: the growing file of a
+ *   busy server would be fetched every time);
+ * - `offsite.<target>.jsonl` in the archive directory, append-only: what is on the target, so a
+ *   restarted daemon sends nothing twice.
+ *
+ * Binlogs are not encrypted yet: with ENCRYPTION on, nothing is shipped (a warning says so) and the
+ * archive stays on the volume. Not yet: removing what falls out of PITR_WINDOW off-site.
+ */
+import { createHash } from 'node:crypto'
+import { appendFile, readFile } from 'node:fs/promises'
+import { createReadStream } from 'node:fs'
+import { join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import type { Readable } from 'node:stream'
+import { remoteBinlogDir } from '../catalog/remote.js'
+import type { S3Config, SourceConfig } from '../config/types.js'
+import { localBinlogs, readBinlogIndex } from '../engines/index.js'
+import { FILE_MODE } from '../runtime/durable.js'
+import { describeError } from '../runtime/errors.js'
+import type { Logger } from '../runtime/logger.js'
+import type { Target } from '../storage/target.js'
+
+export const BINLOG_OFFSITE_INTERVAL_MS = 10_000
+
+/** One line of `offsite.<target>.jsonl`: a file (or the growing file as far as `size`) on the target, confirmed. */
+export interface ShippedEntry {
+  file: string
+  size: number
+  sha256: string
+  /** A closed file, read back whole; else the growing file as it was. */
+  closed: boolean
+  shippedAt: string
+}
+
+export function shippedLog(dir: string, targetId: string): string {
+  return join(dir, `offsite.${targetId}.jsonl`)
+}
+
+export async function readShipped(dir: string, targetId: string): Promise<ShippedEntry[]> {
+  const text = await readFile(shippedLog(dir, targetId), 'utf8').catch(() => '')
+  return text.split('\n').flatMap((line) => {
+    if (line.trim() === '') return []
+    try {
+      return [JSON.parse(line) as ShippedEntry]
+    } catch {
+      return [] // a torn last line
+    }
+  })
+}
+
+/** The target binlogs are shipped to: the first that may delete (none with Object Lock or S3_NO_DELETE). */
+export function binlogOffsiteTarget(targets: readonly S3Config[]): S3Config | undefined {
+  return targets.find((t) => t.objectLock === undefined && !t.noDelete)
+}
+
+export interface BinlogOffsiteOptions {
+  source: SourceConfig
+  /** The archive directory (binlogArchiveDir). */
+  dir: string
+  target: Target
+  /** The target's id (S3, S3_2): names the record file. */
+  targetId: string
+  logger: Logger
+  intervalMs?: number
+}
+
+export interface BinlogOffsite {
+  /** Ends the loop after the pass under way. */
+  stop(): Promise<void>
+  /** One pass now (tests; the loop runs them on its own). */
+  pass(): Promise<void>
+}
+
+async function sha256Of(body: Readable): Promise<string> {
+  const hash = createHash('sha256')
+  await pipeline(body, hash)
+  return hash.digest('hex')
+}
+
+export function startBinlogOffsite(opts: BinlogOffsiteOptions): BinlogOffsite {
+  const { dir, target, targetId, source } = opts
+  const log = opts.logger.child({ source: source.label, target: targetId, archiver: 'binlog-offsite' })
+  const remote = remoteBinlogDir(source.label)
+  let shipped: Map<string, ShippedEntry> | undefined
+  let failing = false
+
+  const record = async (e: ShippedEntry) => {
+    await appendFile(shippedLog(dir, targetId), `${JSON.stringify(e)}\n`, { mode: FILE_MODE, flush: true })
+    shipped!.set(e.file, e)
+  }
+
+  /** Uploads the first `size` bytes of the file; confirms size (and, read back, sha256) on the target. */
+  const ship = async (file: string, size: number, closed: boolean, expected?: string): Promise<ShippedEntry> => {
+    const path = join(dir, file)
+    const open = () => createReadStream(path, { start: 0, end: size - 1 })
+    const sha256 = size === 0 ? createHash('sha256').digest('hex') : await sha256Of(open())
+    if (expected !== undefined && sha256 !== expected)
+      throw new Error(`${file} on the volume no longer matches its proof in index.jsonl (sha256 ${sha256})`)
+    const key = `${remote}${file}`
+    await target.put(key, size === 0 ? Buffer.alloc(0) : open, {
+      size,
+      metadata: { sha256 },
+      contentType: 'application/octet-stream',
+    })
+    const head = await target.head(key)
+    if (!head || head.size !== size)
+      throw new Error(`${target.url(key)} holds ${head ? `${head.size} bytes` : 'nothing'} after sending ${size}`)
+    if (head.metadata.sha256 !== sha256)
+      throw new Error(`${target.url(key)} does not carry the sha256 it was sent with`)
+    if (closed) {
+      const back = await sha256Of(await target.get(key))
+      if (back !== sha256) throw new Error(`${target.url(key)} read back with sha256 ${back}, not ${sha256}`)
+    }
+    return { file, size, sha256, closed, shippedAt: new Date().toISOString() }
+  }
+
+  const pass = async () => {
+    shipped ??= new Map((await readShipped(dir, targetId)).map((e) => [e.file, e]))
+    const closed = new Map(
+      (await readBinlogIndex(dir)).flatMap((e) => (e.kind === 'closed' ? [[e.file, e] as const] : [])),
+    )
+    const local = await localBinlogs(dir)
+    for (const c of closed.values()) {
+      if (shipped.get(c.file)?.closed) continue
+      if (!local.some((l) => l.file === c.file)) continue
+      const e = await ship(c.file, c.size, true, c.sha256)
+      await record(e)
+      log.info(
+        { file: c.file, size: c.size, key: target.url(`${remote}${c.file}`) },
+        `binlog ${c.file} shipped off-site and confirmed`,
+      )
+    }
+    const growing = local.at(-1)
+    if (growing && !closed.has(growing.file)) {
+      const before = shipped.get(growing.file)
+      if (before?.size !== growing.size) await record(await ship(growing.file, growing.size, false))
+    }
+  }
+
+  const guarded = async () => {
+    try {
+      await pass()
+      if (failing) log.info('binlog off-site shipping works again')
+      failing = false
+    } catch (error) {
+      if (!failing)
+        log.error(
+          `binlog off-site shipping of ${source.label} to ${target.description} failed: ${describeError(error)}; trying again every ${Math.round((opts.intervalMs ?? BINLOG_OFFSITE_INTERVAL_MS) / 1000)} s (the archive on the volume is complete)`,
+        )
+      failing = true
+    }
+  }
+
+  let running: Promise<void> = guarded()
+  const timer = setInterval(() => {
+    running = running.then(guarded)
+  }, opts.intervalMs ?? BINLOG_OFFSITE_INTERVAL_MS)
+  timer.unref()
+  return {
+    pass: () => {
+      const p = running.then(pass)
+      running = p.catch(() => undefined)
+      return p
+    },
+    stop: async () => {
+      clearInterval(timer)
+      await running
+    },
+  }
+}

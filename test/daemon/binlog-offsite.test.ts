@@ -1,0 +1,195 @@
+/**
+ * Shipping a MySQL source's binlog archive off-site (src/daemon/binlog-offsite.ts), for real: a
+ * private MariaDB with `--log-bin --binlog-format=ROW`, the real binlog archiver writing the
+ * archive, and an s3rver bucket. Closed files arrive byte for byte and are recorded once; the
+ * growing file follows as it grows; a file that no longer matches its proof is refused; with
+ * ENCRYPTION on, nothing leaves the volume.
+ */
+import { createHash } from 'node:crypto'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import mysql from 'mysql2/promise'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { binlogArchiveDir } from '../../src/catalog/naming.js'
+import { parseConfig } from '../../src/config/index.js'
+import type { S3Config } from '../../src/config/types.js'
+import { startArchivers } from '../../src/daemon/archivers.js'
+import { readShipped, startBinlogOffsite, type BinlogOffsite } from '../../src/daemon/binlog-offsite.js'
+import type { Archiver } from '../../src/engines/archive.js'
+import { localBinlogs, readIndex } from '../../src/engines/mysql/binlog-archive.js'
+import { startBinlogArchiver } from '../../src/engines/mysql/binlog-archiver.js'
+import { Secret } from '../../src/runtime/secrets.js'
+import { openS3Target } from '../../src/storage/s3/index.js'
+import type { Target } from '../../src/storage/target.js'
+import { until } from '../support/daemon.js'
+import { captureLogger } from '../support/logs.js'
+import { startMariadb } from '../support/mariadb-server.js'
+import { ACCESS_KEY_ID, BUCKET, listKeys, s3Env, SECRET_ACCESS_KEY, startS3, type TestS3 } from '../support/s3.js'
+import type { RunningServer } from '../support/servers.js'
+import { mysqlSourceOn } from '../engines/mysql/helpers.js'
+
+const PASSWORD = 'ship "it" #pw$'
+let server: RunningServer
+let admin: mysql.Connection
+let s3: TestS3
+let target: Target
+let root: string
+let dir: string
+let archiver: Archiver | undefined
+let shipper: BinlogOffsite | undefined
+
+const source = () => mysqlSourceOn(server.info, { label: 'shop', user: 'shipper', password: PASSWORD, pitr: true })
+const write = (n: number) => admin.query(`INSERT INTO app.t (v) VALUES ${Array(n).fill('(UUID())').join(',')}`)
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
+const remoteBytes = async (file: string) => readFile(s3.objectFile(`unit/shop/.pitr/.binlog/${file}`))
+
+beforeAll(async () => {
+  server = await startMariadb({ binlog: {} })
+  const { host, port, user } = server.info
+  admin = await mysql.createConnection({ host, port, user, password: '' })
+  await admin.query(`CREATE USER shipper@'%' IDENTIFIED BY ?`, [PASSWORD])
+  await admin.query(`GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO shipper@'%'`)
+  await admin.query('CREATE DATABASE app')
+  await admin.query('CREATE TABLE app.t (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(100))')
+  s3 = await startS3()
+  const cfg: S3Config = {
+    bucket: BUCKET,
+    prefix: 'unit/',
+    region: 'us-east-1',
+    endpoint: s3.endpoint,
+    forcePathStyle: true,
+    accessKeyId: new Secret(ACCESS_KEY_ID),
+    secretAccessKey: new Secret(SECRET_ACCESS_KEY),
+    sessionToken: undefined,
+    storageClass: undefined,
+    sse: undefined,
+    sseKmsKeyId: undefined,
+    retention: undefined,
+    id: 'S3',
+    objectLock: undefined,
+    noDelete: false,
+  }
+  target = openS3Target(cfg, { attempts: 2, baseDelayMs: 10 })
+}, 60_000)
+afterAll(async () => {
+  await admin?.end()
+  await server?.stop()
+  await s3?.destroy()
+})
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'dbk-binship-'))
+  dir = binlogArchiveDir(root, 'shop')
+})
+afterEach(async () => {
+  await shipper?.stop()
+  await archiver?.stop()
+  shipper = undefined
+  archiver = undefined
+  await rm(root, { recursive: true, force: true })
+})
+
+describe('binlog off-site shipping', () => {
+  it('sends each closed file once, confirmed, and the growing file as it grows', async () => {
+    const log = captureLogger()
+    archiver = await startBinlogArchiver({ source: source(), dir, logger: log.logger, pollMs: 200 })
+    await write(30)
+    await admin.query('FLUSH BINARY LOGS')
+    await write(10)
+    const closed = await until(
+      async () => (await readIndex(dir)).find((e) => e.kind === 'closed'),
+      'a closed, proven binlog',
+    )
+    shipper = startBinlogOffsite({ source: source(), dir, target, targetId: 'S3', logger: log.logger, intervalMs: 200 })
+    await until(
+      async () => (await readShipped(dir, 'S3')).some((e) => e.closed && e.file === closed.file),
+      'the closed file shipped',
+    )
+    expect(closed.kind === 'closed' && sha(await remoteBytes(closed.file))).toBe(
+      closed.kind === 'closed' && closed.sha256,
+    )
+    expect(log.text()).toContain(`binlog ${closed.file} shipped off-site and confirmed`)
+
+    // The growing file follows: what the archive holds of it, byte for byte, once it stops growing.
+    await write(20)
+    const growing = await until(async () => {
+      const newest = (await localBinlogs(dir)).at(-1)!
+      const last = (await readShipped(dir, 'S3')).filter((e) => e.file === newest.file).at(-1)
+      return last && last.size === newest.size ? newest : undefined
+    }, 'the growing file shipped as far as written')
+    expect(growing.file).not.toBe(closed.file)
+    const local = await readFile(join(dir, growing.file))
+    expect((await remoteBytes(growing.file)).equals(local)).toBe(true)
+
+    // Nothing twice: a new shipper over the same record sends nothing while nothing changes.
+    await shipper.stop()
+    const lines = (await readShipped(dir, 'S3')).length
+    shipper = startBinlogOffsite({
+      source: source(),
+      dir,
+      target,
+      targetId: 'S3',
+      logger: log.logger,
+      intervalMs: 60_000,
+    })
+    await shipper.pass()
+    expect((await readShipped(dir, 'S3')).length).toBe(lines)
+    expect(await listKeys(s3, 'unit/shop/.pitr/.binlog/')).toEqual(
+      (await localBinlogs(dir)).map((f) => `unit/shop/.pitr/.binlog/${f.file}`),
+    )
+  })
+
+  it('refuses a closed file that no longer matches its proof, and records nothing for it', async () => {
+    archiver = await startBinlogArchiver({ source: source(), dir, logger: captureLogger().logger, pollMs: 200 })
+    await write(5)
+    await admin.query('FLUSH BINARY LOGS')
+    const closed = await until(
+      async () => (await readIndex(dir)).find((e) => e.kind === 'closed'),
+      'a closed, proven binlog',
+    )
+    await archiver.stop()
+    archiver = undefined
+    const path = join(dir, closed.file)
+    const bytes = await readFile(path)
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff
+    await writeFile(path, bytes)
+    const log = captureLogger()
+    shipper = startBinlogOffsite({
+      source: source(),
+      dir,
+      target,
+      targetId: 'S3',
+      logger: log.logger,
+      intervalMs: 60_000,
+    })
+    await expect(shipper.pass()).rejects.toThrow(/no longer matches its proof in index\.jsonl/)
+    expect((await readShipped(dir, 'S3')).filter((e) => e.file === closed.file)).toEqual([])
+  })
+
+  it('ships nothing with ENCRYPTION on, and says so', async () => {
+    const config = parseConfig({
+      BACKUP_DIR: root,
+      DB01_TYPE: 'mysql',
+      DB01_HOST: server.info.host,
+      DB01_PORT: String(server.info.port),
+      DB01_USER: 'shipper',
+      DB01_PASS: PASSWORD,
+      DB01_NAME: 'app',
+      DB01_LABEL: 'shop',
+      DB01_PITR: 'true',
+      ENCRYPTION: 'age',
+      AGE_PASSPHRASE: 'correct horse battery staple',
+      ...s3Env(s3.endpoint, 'enc/'),
+    })
+    const log = captureLogger()
+    const running = await startArchivers(config, log.logger, { backoff: { initialMs: 100 } })
+    try {
+      await write(5)
+      await until(async () => (await localBinlogs(dir)).length > 0 || undefined, 'the archive')
+      expect(log.text()).toMatch(/binlog archive of shop stays on the volume: binlogs are not encrypted yet/)
+    } finally {
+      await running.stop()
+    }
+    expect(await listKeys(s3, 'enc/')).toEqual([])
+  })
+})
