@@ -64,7 +64,16 @@ export interface DriverTarget {
    * is created and forgotten once dropped: the next run sweeps a killed restore's.
    */
   scratch?: ScratchLedger | undefined
+  /**
+   * A restore to a time (MySQL/MariaDB): after the base is loaded into `into` (the copy beside the
+   * target, or the new target) and before the check and the swap, rolls it forward. Rejects when
+   * it fails; the driver then removes what it loaded, so the target is as it was. Absent: none.
+   */
+  rollForward?: RollForward | undefined
 }
+
+/** Rolls a loaded database forward (binlog replay); `workDir` is the restore's private directory. */
+export type RollForward = (into: string, workDir: string, signal: AbortSignal) => Promise<void>
 
 /** The decompressed content of a proven backup, streamed. */
 export interface BackupContent {

@@ -27,7 +27,19 @@ import { ensureDir } from '../runtime/durable.js'
 import { checkToFilePath } from './to-file.js'
 import { DbkeeperError } from '../runtime/errors.js'
 import { commitRename } from '../storage/local/files.js'
+import { locateMysqlAt, mysqlPointInTimeItem, type MysqlPointInTime } from './at-time-mysql.js'
 import type { RestoreItem } from './restore.js'
+
+/** `--at … --to-file` of a MySQL/MariaDB source: it is rolled forward on the server, never into a file. */
+export function toFileRefused(source: SourceConfig): DbkeeperError {
+  return new DbkeeperError(
+    'USAGE',
+    `--to-file: a restore to a time of ${source.label} (MySQL/MariaDB) is rolled forward on the server, not written to a file`,
+    {
+      hint: `restore it into a new database beside the live one with --into NAME (dbkeeper restore --at … --source ${source.label} --into NAME)`,
+    },
+  )
+}
 
 /**
  * `--at`: ISO 8601 with a zone (`2026-12-04T10:15:30Z`, `…+01:00`), or without one, read in `tz`
@@ -79,6 +91,9 @@ export interface PointInTime {
   keys: Config['decryption'] | undefined
 }
 
+/** Where a restore to a time starts from: an archive's range (SQLite), or a base dump and its binlog (MySQL). */
+export type PointInTimeOf = PointInTime | MysqlPointInTime
+
 /** The archive's range holding `at`; refused (NOT_FOUND) naming the window when none does. */
 export async function locateAt(
   config: Pick<Config, 'backupDir'> & Partial<Pick<Config, 'decryption'>>,
@@ -86,7 +101,7 @@ export async function locateAt(
   database: string | undefined,
   at: Date,
   now = new Date(),
-): Promise<PointInTime> {
+): Promise<PointInTimeOf> {
   if (!source.pitr) {
     throw new DbkeeperError('USAGE', `${source.label} (${source.id}) is not archived for point-in-time recovery`, {
       hint: `set ${source.id}_PITR=true (docs/CONFIGURATION.md); until then restore a scheduled backup: dbkeeper list --source ${source.label}`,
@@ -94,11 +109,18 @@ export async function locateAt(
   }
   const names = source.databases === 'ALL' ? [] : source.databases
   const name = database ?? (names.length === 1 ? names[0] : undefined)
-  if (name === undefined || !names.includes(name)) {
-    throw new DbkeeperError('USAGE', `--database: ${source.label} archives ${names.join(', ') || 'no database'}`, {
-      hint: `name one of them with --database`,
-    })
+  // A MySQL source's binlog archive holds all its databases: with DBnn_DATABASES=ALL any one of them.
+  const anyName = source.engine === 'mysql' && source.databases === 'ALL'
+  if (name === undefined || (!anyName && !names.includes(name))) {
+    throw new DbkeeperError(
+      'USAGE',
+      `--database: ${source.label} archives ${anyName ? 'all its databases' : names.join(', ') || 'no database'}`,
+      {
+        hint: `name one of them with --database`,
+      },
+    )
   }
+  if (source.engine === 'mysql') return locateMysqlAt(config.backupDir, source, name, at, now, config.decryption)
   const dir = archiveDir(config.backupDir, source.label, name)
   const state = await createArchive(source, dir).state(now)
   const window =
@@ -159,7 +181,8 @@ async function fileContent(file: string): Promise<() => BackupContent> {
 }
 
 /** The state at a time as an item of the one restore flow (restore.ts restoreItem). */
-export function pointInTimeItem(p: PointInTime): RestoreItem {
+export function pointInTimeItem(p: PointInTimeOf): RestoreItem {
+  if ('plan' in p) return mysqlPointInTimeItem(p)
   const iso = `${p.at.toISOString().slice(0, 19)}Z`
   return {
     id: `${p.database}@${iso}`,
@@ -187,10 +210,11 @@ export function pointInTimeItem(p: PointInTime): RestoreItem {
 /** `--at T --to-file F`: the database as of T written to F (never over a file), touching no database. */
 export async function writeAtTimeToFile(
   config: Pick<Config, 'backupDir'>,
-  p: PointInTime,
+  p: PointInTimeOf,
   file: string,
   signal: AbortSignal,
 ): Promise<{ path: string; size: number; m: Materialized }> {
+  if ('plan' in p) throw toFileRefused(p.source)
   const path = await checkToFilePath(file)
   const workDir = join(config.backupDir, STATE_DIR, 'tmp', `restore-at-${randomUUID().slice(0, 8)}`)
   try {

@@ -18,6 +18,7 @@ import {
   restoreKind,
   type BackupContent,
   type BackupFacts,
+  type RollForward,
   type TableInfo,
 } from '../engines/index.js'
 import { formatBytes, formatDuration } from '../pipeline/progress.js'
@@ -90,6 +91,8 @@ export interface RestoreItem {
   ): Promise<ProvenContent>
   /** Checked before the confirmation; a refusal here changes nothing. */
   beforeConfirm?(): Promise<void>
+  /** A restore to a time of a server database: rolls the loaded base forward before the check (DriverTarget.rollForward). */
+  rollForward?: RollForward
 }
 
 export interface ProvenContent {
@@ -176,6 +179,7 @@ export async function restoreItem(
     forcePath: req.forcePath,
     workDir,
     scratch: scratchLedger(config.backupDir, source),
+    rollForward: item.rollForward,
   })
 
   if (req.ifMissing && (await driver.inspect(signal)).exists) {

@@ -13,7 +13,7 @@ import { terminalSafe } from '../../runtime/printable.js'
 import { scrubSecrets } from '../../runtime/secrets.js'
 import type { SourceConfig } from '../../config/types.js'
 import type { Command, CommandContext } from '../command.js'
-import { locateAt, parseAt, pointInTimeItem, writeAtTimeToFile } from '../../restore/at-time.js'
+import { locateAt, parseAt, pointInTimeItem, toFileRefused, writeAtTimeToFile } from '../../restore/at-time.js'
 import { parseCommandArgs } from '../args.js'
 import { IDENTITY_OPTION, withIdentity } from '../identity.js'
 
@@ -21,7 +21,7 @@ export const restoreCommand: Command = {
   name: 'restore',
   usage: `Usage: dbkeeper restore ID|latest --source S [--database D] [--into NAME] [--to-file F] [--identity FILE]
                         [--force-path] [--yes] [--no-safety-backup] [--if-missing] [--wait]
-       dbkeeper restore --at TIME --source S [--database D] [--to-file F] [--yes] …
+       dbkeeper restore --at TIME --source S [--database D] [--into NAME | --to-file F] [--yes] …
 
 Restores a proven backup. Before anything is touched the backup is read back in full (sha256 of
 the file and of its content, the end-of-dump marker); a damaged backup is refused. Then a safety
@@ -39,8 +39,11 @@ damaged object is refused before anything is touched.
   --at TIME           restore to a time instead of a backup (a DBnn_PITR source): the
                       database as it was at TIME, rolled forward from its point-in-time
                       archive, checked (integrity_check), then restored like a backup.
-                      ISO 8601 with a zone (2026-12-04T10:15:30Z), or without one, read
-                      in TZ. A time outside the window (dbkeeper status) is refused.
+                      MySQL/MariaDB: the newest proven backup before TIME, loaded beside
+                      the target and rolled forward through the archived binlog before
+                      it is checked and swapped in (--into NAME: a new database; no
+                      --to-file). ISO 8601 with a zone (2026-12-04T10:15:30Z), or
+                      without one, read in TZ. A time outside the window is refused.
   --source S          the source, by label or DBnn id
   --database D        which database of the source (needed when it has several)
   --into NAME         MySQL/PostgreSQL: restore into this database instead, created when
@@ -221,10 +224,12 @@ function restoreFlow(
 async function restoreAtTime(ctx: CommandContext, values: AtTimeValues): Promise<number> {
   const source = findSource(ctx.config, values.source)
   const at = parseAt(values.at, ctx.config.tz)
-  if (values.into !== undefined)
+  const onServer = restoreKind(source.engine).onServer
+  if (values.into !== undefined && (!onServer || values.into === ''))
     throw new DbkeeperError('USAGE', `--into: a restore to a time goes onto ${source.label}'s own file, or --to-file`, {
       hint: 'for a copy elsewhere use --to-file F',
     })
+  if (values['to-file'] !== undefined && onServer) throw toFileRefused(source)
   const interactive = ctx.isTTY && Boolean(process.stdin.isTTY)
   const yes = values.yes === true
   if (values['to-file'] === undefined) requireConfirmable({ yes, interactive }, `restoring ${source.label} to a time`)
@@ -254,6 +259,7 @@ async function restoreAtTime(ctx: CommandContext, values: AtTimeValues): Promise
   const outcome = await restoreItem({
     ...restoreFlow(ctx, source, values, { yes, interactive, lock, say }),
     item: pointInTimeItem(point),
+    into: values.into,
     forcePath: values['force-path'] === true,
   })
   if (outcome.status === 'restored') {

@@ -131,6 +131,8 @@ export class MysqlDriver implements RestoreDriver {
       const refusal = await content.verdict?.()
       if (refusal) throw refusal
       content.assertComplete()
+      // A restore to a time: the copy is rolled forward before it is counted and swapped in.
+      await this.t.rollForward?.(into, this.t.workDir, signal)
     } catch (error) {
       // A failure on a damaged backup (a syntax error in garbled text) is the damage: judged on the
       // whole file, read to its end (unless the restore is aborted meanwhile).

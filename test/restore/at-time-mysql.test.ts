@@ -1,0 +1,218 @@
+/**
+ * `dbkeeper restore --at T` of a MariaDB source (`--log-bin --binlog-format=ROW`) through the real
+ * CLI, its binlog archived by the real archiver (binlog-archiver.ts) while a writer commits ≥ 200
+ * transactions a second, each row carrying its commit time, with a base backup and a FLUSH BINARY
+ * LOGS mid-stream: the state at T holds every row up to T − 5 s and none after T, without holes;
+ * after the writer stopped, a restore in place equals the source. Refused, touching nothing: a
+ * time before the window, a tampered closed binlog, a user without BINLOG REPLAY; a corrupt
+ * growing binlog fails the replay and leaves the live database as it was.
+ */
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import mysql from 'mysql2/promise'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { binlogArchiveDir } from '../../src/catalog/naming.js'
+import type { Archiver } from '../../src/engines/archive.js'
+import { localBinlogs, readBinlogArchive, readHeartbeat } from '../../src/engines/mysql/binlog-archive.js'
+import { startBinlogArchiver } from '../../src/engines/mysql/binlog-archiver.js'
+import { NASTY_PASSWORD } from '../backup/mysql-support.js'
+import { mysqlSourceOn } from '../engines/mysql/helpers.js'
+import { captureLogger } from '../support/logs.js'
+import { startMariadb } from '../support/mariadb-server.js'
+import type { RunningServer } from '../support/servers.js'
+import { backupNow, cli } from './support.js'
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+type Row = { id: number; committed_at: number }
+
+describe('restore to a time (MariaDB, binlog)', () => {
+  let server: RunningServer & { binlogDir?: string }
+  let admin: mysql.Connection
+  let root: string
+  let backupDir: string
+  let env: Record<string, string>
+  let archiver: Archiver | undefined
+  let archiveDir: string
+  let baseFinished: number
+  let T: Date
+  let end: Date
+  let source: Row[]
+
+  const rowsOf = async (database: string): Promise<Row[]> => {
+    const [rows] = await admin.query(`SELECT id, committed_at FROM \`${database}\`.rows ORDER BY id`)
+    return (rows as { id: number; committed_at: string | number }[]).map((r) => ({
+      id: r.id,
+      committed_at: Number(r.committed_at),
+    }))
+  }
+  const exists = async (database: string) =>
+    ((await admin.query('SHOW DATABASES LIKE ?', [database]))[0] as unknown[]).length > 0
+
+  beforeAll(async () => {
+    server = await startMariadb({ binlog: {} })
+    const { host, port } = server.info
+    admin = await mysql.createConnection({ host, port, user: server.info.user, password: '' })
+    await admin.query("CREATE USER restorer@'%' IDENTIFIED BY ?", [NASTY_PASSWORD])
+    await admin.query("GRANT ALL PRIVILEGES ON *.* TO restorer@'%'")
+    // Everything on the databases a restore touches, but not BINLOG REPLAY.
+    await admin.query("CREATE USER noreplay@'%' IDENTIFIED BY ?", [NASTY_PASSWORD])
+    await admin.query("GRANT ALL PRIVILEGES ON `app`.* TO noreplay@'%'")
+    await admin.query("GRANT ALL PRIVILEGES ON `noreplay\\_%`.* TO noreplay@'%'")
+    await admin.query('CREATE DATABASE app')
+    await admin.query(
+      'CREATE TABLE app.rows (id INT AUTO_INCREMENT PRIMARY KEY, committed_at BIGINT NOT NULL, pad VARCHAR(100))',
+    )
+    root = await mkdtemp(join(tmpdir(), 'dbk-at-my-'))
+    backupDir = join(root, 'backups')
+    archiveDir = binlogArchiveDir(backupDir, 'my')
+    env = {
+      DB01_TYPE: 'mysql',
+      DB01_LABEL: 'my',
+      DB01_HOST: host,
+      DB01_PORT: String(port),
+      DB01_USER: 'restorer',
+      DB01_PASS: NASTY_PASSWORD,
+      DB01_NAME: 'app',
+      DB01_PITR: 'true',
+      BACKUP_DIR: backupDir,
+    }
+    const src = mysqlSourceOn(server.info, { user: 'restorer', password: NASTY_PASSWORD, label: 'my' })
+    archiver = await startBinlogArchiver({ source: src, dir: archiveDir, logger: captureLogger().logger, pollMs: 200 })
+
+    // The writer: 250 transactions a second, one row each, its commit time taken just before it is sent.
+    const writer = await mysql.createConnection({ host, port, user: server.info.user, password: '' })
+    const start = Date.now()
+    let done = 0
+    let writing = true
+    const written = (async () => {
+      while (writing) {
+        const due = Math.floor(((Date.now() - start) / 1000) * 250)
+        while (done < due) {
+          await writer.query('INSERT INTO app.rows (committed_at, pad) VALUES (?, ?)', [Date.now(), 'x'.repeat(90)])
+          done++
+        }
+        await sleep(2)
+      }
+    })()
+    try {
+      await sleep(1000)
+      await backupNow(env)
+      baseFinished = Date.now()
+      await sleep(1500)
+      await admin.query('FLUSH BINARY LOGS')
+      await sleep(Math.max(0, start + 8000 - Date.now()))
+    } finally {
+      writing = false
+      await written
+      await writer.end()
+    }
+    const rate = done / ((Date.now() - start) / 1000)
+    expect(rate).toBeGreaterThanOrEqual(200)
+    T = new Date(baseFinished + 5500)
+    source = await rowsOf('app')
+    // Caught up, then a second more: binlog events carry whole seconds.
+    for (let i = 0; i < 100 && (await readBinlogArchive(archiveDir, new Date())).lagMs !== 0; i++) await sleep(100)
+    await sleep(1100)
+    for (let i = 0; i < 20 && (await readBinlogArchive(archiveDir, new Date())).lagMs !== 0; i++) await sleep(100)
+    await archiver.stop()
+    archiver = undefined
+    // The last time the archive held everything: a second after the last write.
+    end = new Date((await readHeartbeat(archiveDir))!.caughtUpAt!)
+  }, 90_000)
+  afterAll(async () => {
+    await archiver?.stop()
+    await admin?.end()
+    await server?.stop()
+    await rm(root, { recursive: true, force: true })
+  })
+
+  it('restores the state at T --into a new database: every row up to T − 5 s, none after T, no hole', async () => {
+    expect((await localBinlogs(archiveDir)).length).toBeGreaterThanOrEqual(2)
+    const r = await cli(['restore', '--at', T.toISOString(), '--source', 'my', '--into', 'at_t', '--yes'], env)
+    expect(r.exitCode, r.all).toBe(0)
+    expect(r.stdout).toContain(`restored my/app as of ${T.toISOString()} into database \`at_t\``)
+    expect(r.stderr).toMatch(/replaying the binlog from binlog\.\d+:\d+/)
+    const at = await rowsOf('at_t')
+    const before = source.filter((row) => row.committed_at <= T.getTime() - 5000).length
+    expect(before).toBeGreaterThan(100)
+    expect(at.filter((row) => row.committed_at <= T.getTime() - 5000)).toHaveLength(before)
+    expect(at.filter((row) => row.committed_at > T.getTime())).toEqual([])
+    expect(at.map((row) => row.id)).toEqual(at.map((_, i) => i + 1))
+    // Past the rotation: the rows after the base came through both files.
+    expect(at.length).toBeGreaterThan(source.filter((row) => row.committed_at <= baseFinished).length + 250)
+  }, 60_000)
+
+  it('restores in place after the writer stopped: equal to the source, with a safety backup', async () => {
+    const r = await cli(['restore', '--at', end.toISOString(), '--source', 'my', '--yes'], env)
+    expect(r.exitCode, r.all).toBe(0)
+    expect(r.stdout).toMatch(/into database `app` .*; the previous content is in safety backup /)
+    expect(await rowsOf('app')).toEqual(source)
+  }, 60_000)
+
+  it('refuses a time before the window, naming the window, and touches nothing', async () => {
+    const early = new Date(baseFinished - 60_000)
+    const r = await cli(['restore', '--at', early.toISOString(), '--source', 'my', '--into', 'early', '--yes'], env)
+    expect(r.exitCode).toBe(1)
+    expect(r.stderr).toContain(
+      `no restore to ${early.toISOString()} is possible: a restore of my/app to a time reaches 20`,
+    )
+    expect(await exists('early')).toBe(false)
+    const toFile = await cli(
+      ['restore', '--at', end.toISOString(), '--source', 'my', '--to-file', join(root, 'x')],
+      env,
+    )
+    expect(toFile.exitCode).toBe(2)
+    expect(toFile.stderr).toContain('--into NAME')
+  }, 60_000)
+
+  it('refuses a user without BINLOG REPLAY before anything is touched, naming the GRANT', async () => {
+    const r = await cli(['restore', '--at', T.toISOString(), '--source', 'my', '--into', 'noreplay_x', '--yes'], {
+      ...env,
+      DB01_USER: 'noreplay',
+    })
+    expect(r.exitCode).toBe(1)
+    expect(r.stderr).toContain("GRANT BINLOG REPLAY ON *.* TO 'noreplay'@'%'")
+    expect(await exists('noreplay_x')).toBe(false)
+  }, 60_000)
+
+  it('refuses a tampered closed binlog file before anything is touched', async () => {
+    const closed = (await localBinlogs(archiveDir))[0]!.file
+    const path = join(archiveDir, closed)
+    const good = await readFile(path)
+    const bad = Buffer.from(good)
+    bad[bad.length - 20] = bad[bad.length - 20]! ^ 0xff
+    await writeFile(path, bad)
+    try {
+      const r = await cli(['restore', '--at', T.toISOString(), '--source', 'my', '--into', 'tampered', '--yes'], env)
+      expect(r.exitCode).toBe(1)
+      expect(r.stderr).toContain(`binlog ${closed} in ${archiveDir} is not the file that was archived`)
+      expect(await exists('tampered')).toBe(false)
+    } finally {
+      await writeFile(path, good)
+    }
+  }, 60_000)
+
+  it('fails on a corrupt growing binlog and leaves the live database as it was', async () => {
+    const growing = (await localBinlogs(archiveDir)).at(-1)!.file
+    const path = join(archiveDir, growing)
+    const bytes = await readFile(path)
+    // An event in the middle of the file: one byte of its body flipped, its checksum now wrong.
+    let pos = 4
+    while (pos < bytes.length / 2) pos += bytes.readUInt32LE(pos + 9)
+    const fd = await open(path, 'r+')
+    try {
+      await fd.write(Buffer.from([bytes[pos + 21]! ^ 0xff]), 0, 1, pos + 21)
+      const live = await rowsOf('app')
+      const r = await cli(['restore', '--at', end.toISOString(), '--source', 'my', '--yes'], env)
+      expect(r.exitCode).toBe(1)
+      expect(r.stderr).toMatch(/mariadb-binlog exited \d+ reading the archived binlog/)
+      expect(r.stderr).toContain('database `app` on')
+      expect(r.stderr).toContain('was not changed')
+      expect(await rowsOf('app')).toEqual(live)
+    } finally {
+      await fd.write(Buffer.from([bytes[pos + 21]!]), 0, 1, pos + 21)
+      await fd.close()
+    }
+  }, 60_000)
+})
