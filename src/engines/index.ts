@@ -19,9 +19,11 @@
  *   drill re-dump       redump.ts            redump.ts            redump.ts
  *   PITR: archiver,     binlog-position.ts   — (not supported)    archiver.ts (Litestream,
  *     archive read back,  (a dump's coords),                      supervised), archive.ts,
- *     preflight           binlog-preflight.ts                      litestream.ts
+ *     preflight, replay   binlog-preflight.ts                      litestream.ts
  *                         binlog-archiver.ts,
- *                         binlog-check.ts
+ *                         binlog-check.ts, archive.ts
+ *                         (+ binlog-archive.ts, binlog-window.ts),
+ *                         binlog-replay.ts
  *
  * Beside them, engine-neutral: engine.ts (the Engine contract), restore-driver.ts (the RestoreDriver
  * contract and what a driver is given), redump.ts (the re-dump contract), subprocess.ts (THE child
