@@ -10,6 +10,7 @@
 import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { execa } from 'execa'
 import mysql from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { binlogArchiveDir } from '../../src/catalog/naming.js'
@@ -141,6 +142,34 @@ describe('restore to a time (MariaDB, binlog)', () => {
     expect(at.map((row) => row.id)).toEqual(at.map((_, i) => i + 1))
     // Past the rotation: the rows after the base came through both files.
     expect(at.length).toBeGreaterThan(source.filter((row) => row.committed_at <= baseFinished).length + 250)
+  }, 60_000)
+
+  it('gives the same state by hand, with the shell tools of docs/RESTORE.md', async () => {
+    const script = `set -euo pipefail
+B=$(ls "$BACKUP_DIR"/my/app/*.sql.gz | head -1)
+FILE=$(jq -r .binlog.file "$B.manifest.json"); POS=$(jq -r .binlog.position "$B.manifest.json")
+umask 077; printf '[client]\\nuser=root\\npassword=""\\nhost=127.0.0.1\\nport=%s\\nprotocol=TCP\\n' "$PORT" > "$CNF"
+mariadb --defaults-extra-file="$CNF" -e 'CREATE DATABASE by_hand'
+gunzip -c "$B" | mariadb --defaults-extra-file="$CNF" --binary-mode by_hand
+cd "$ARCHIVE"
+FILES=$(ls | grep -xE 'binlog\\.[0-9]+' | awk -v f="$FILE" '$0 >= f')
+TZ=UTC mariadb-binlog --skip-gtid-strict-mode --verify-binlog-checksum \\
+    --start-position="$POS" --stop-datetime="$STOP" \\
+    --database=app --rewrite-db='app->by_hand' $FILES \\
+  | mariadb --defaults-extra-file="$CNF" --binary-mode by_hand
+rm "$CNF"`
+    const r = await execa('bash', ['-c', script], {
+      reject: false,
+      env: {
+        BACKUP_DIR: backupDir,
+        PORT: String(server.info.port),
+        CNF: join(root, 'my.cnf'),
+        ARCHIVE: archiveDir,
+        STOP: T.toISOString().slice(0, 19).replace('T', ' '),
+      },
+    })
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(await rowsOf('by_hand')).toEqual(await rowsOf('at_t'))
   }, 60_000)
 
   it('restores in place after the writer stopped: equal to the source, with a safety backup', async () => {
