@@ -15,7 +15,7 @@ import mysql from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { binlogArchiveDir } from '../../src/catalog/naming.js'
 import type { Archiver } from '../../src/engines/archive.js'
-import { localBinlogs, readBinlogArchive, readHeartbeat } from '../../src/engines/mysql/binlog-archive.js'
+import { appendIndex, localBinlogs, readBinlogArchive, readHeartbeat } from '../../src/engines/mysql/binlog-archive.js'
 import { startBinlogArchiver } from '../../src/engines/mysql/binlog-archiver.js'
 import { NASTY_PASSWORD } from '../backup/mysql-support.js'
 import { mysqlSourceOn } from '../engines/mysql/helpers.js'
@@ -193,6 +193,30 @@ rm "$CNF"`
     )
     expect(toFile.exitCode).toBe(2)
     expect(toFile.stderr).toContain('--into NAME')
+  }, 60_000)
+
+  it('refuses a time that a gap cuts off from every base, naming the window', async () => {
+    const [first, second] = (await localBinlogs(archiveDir)).map((f) => f.file)
+    const index = join(archiveDir, 'index.jsonl')
+    const before = await readFile(index)
+    // As the archiver records it when the server purged what lay between the two files.
+    await appendIndex(archiveDir, {
+      kind: 'gap',
+      after: first!,
+      resumedAt: second!,
+      detectedAt: new Date().toISOString(),
+      reason: 'purged before it was archived',
+    })
+    try {
+      const r = await cli(['restore', '--at', end.toISOString(), '--source', 'my', '--into', 'in_gap', '--yes'], env)
+      expect(r.exitCode).toBe(1)
+      expect(r.stderr).toContain(
+        `no restore to ${end.toISOString()} is possible: a restore of my/app to a time reaches`,
+      )
+      expect(await exists('in_gap')).toBe(false)
+    } finally {
+      await writeFile(index, before)
+    }
   }, 60_000)
 
   it('refuses a user without BINLOG REPLAY before anything is touched, naming the GRANT', async () => {
