@@ -102,7 +102,8 @@ describe('restore to a time (MariaDB, binlog)', () => {
       baseFinished = Date.now()
       await sleep(1500)
       await admin.query('FLUSH BINARY LOGS')
-      await sleep(Math.max(0, start + 8000 - Date.now()))
+      // T = base + 5.5 s lies inside the writing however long the backup took.
+      await sleep(Math.max(0, Math.max(start + 8000, baseFinished + 6500) - Date.now()))
     } finally {
       writing = false
       await written
