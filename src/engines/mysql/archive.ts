@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DbkeeperError } from '../../runtime/errors.js'
 import type { Archive, ArchiveState, Materialized } from '../archive.js'
@@ -23,26 +23,27 @@ const CHUNK = 1 << 20
 
 /**
  * The first and last event time of a binlog file and the offset after its last whole event.
- * Reads headers only, a chunk at a time. Events with a zero timestamp (artificial ones) are not
- * times. Stops at an event too short to be one (a torn or damaged tail): what follows is unread.
+ * Reads headers only, a chunk at a time; `from`: a span read before of the same file, continued
+ * after its end (the growing file read again). Events with a zero timestamp (artificial ones) are
+ * not times. Stops at an event too short to be one (a torn or damaged tail): what follows is unread.
  */
-export async function readSpan(path: string, file: string): Promise<BinlogFileSpan> {
+export async function readSpan(path: string, file: string, from?: BinlogFileSpan): Promise<BinlogFileSpan> {
   const fd = await open(path, 'r')
   try {
     const size = (await fd.stat()).size
     const magic = Buffer.alloc(4)
     await fd.read(magic, 0, 4, 0)
     if (size < 4 || !magic.equals(MAGIC)) return { file, first: undefined, last: undefined, end: 0 }
-    let first: number | undefined
-    let last: number | undefined
-    let pos = 4
-    const buf = Buffer.alloc(CHUNK)
+    let first = from?.first ? from.first.getTime() / 1000 : undefined
+    let last = from?.last ? from.last.getTime() / 1000 : undefined
+    let pos = from && from.end >= 4 && from.end <= size ? from.end : 4
+    const buf = Buffer.alloc(Math.min(CHUNK, Math.max(HEADER, size - pos)))
     let bufStart = 0
     let bufLen = 0
     while (pos + HEADER <= size) {
       if (pos < bufStart || pos + HEADER > bufStart + bufLen) {
         bufStart = pos
-        bufLen = (await fd.read(buf, 0, CHUNK, pos)).bytesRead
+        bufLen = (await fd.read(buf, 0, buf.length, pos)).bytesRead
         if (bufLen < HEADER) break
       }
       const at = pos - bufStart
@@ -62,8 +63,42 @@ export async function readSpan(path: string, file: string): Promise<BinlogFileSp
   }
 }
 
+/** A file before the newest of its run: complete (the server rotated away from it), so only its first event is read. */
+async function readHead(path: string, file: string): Promise<BinlogFileSpan> {
+  const fd = await open(path, 'r')
+  try {
+    const size = (await fd.stat()).size
+    const head = Buffer.alloc(4 + HEADER)
+    const { bytesRead } = await fd.read(head, 0, head.length, 0)
+    if (bytesRead < head.length || !head.subarray(0, 4).equals(MAGIC))
+      return { file, first: undefined, last: undefined, end: 0 }
+    const timestamp = head.readUInt32LE(4)
+    return { file, first: timestamp > 0 ? new Date(timestamp * 1000) : undefined, last: undefined, end: size }
+  } finally {
+    await fd.close()
+  }
+}
+
+/**
+ * The newest file of each run as read last time, by path (with its inode): read again, it is
+ * continued where it ended instead of from its start — a growing binlog is up to max_binlog_size,
+ * and status, /metrics and the daemon's watch read the archive every few seconds.
+ */
+const lastRead = new Map<string, { ino: number; span: BinlogFileSpan }>()
+
+async function readNewest(path: string, file: string): Promise<BinlogFileSpan> {
+  const ino = (await stat(path)).ino
+  const known = lastRead.get(path)
+  const span = await readSpan(path, file, known?.ino === ino ? known.span : undefined)
+  lastRead.set(path, { ino, span })
+  return span
+}
+
 export interface ArchivedRuns {
-  /** Consecutive files without a gap, oldest first, each read as a time span. */
+  /**
+   * Consecutive files without a gap, oldest first, each read as a time span: the newest of a run
+   * to its last whole event; the others only to their first event (`last` undefined, `end` their size).
+   */
   runs: BinlogFileSpan[][]
   /** The last time the archive held everything the server had written. */
   caughtUpAt: Date | undefined
@@ -86,11 +121,21 @@ export class MysqlArchive implements Archive {
   async runs(now: Date): Promise<ArchivedRuns> {
     const archive = await readBinlogArchive(this.dir, now)
     const runs: BinlogFileSpan[][] = []
+    const newest = new Set<string>()
     for (const run of archive.runs) {
       const spans: BinlogFileSpan[] = []
-      for (const file of run.files) spans.push(await readSpan(join(this.dir, file), file))
+      for (const [i, file] of run.files.entries()) {
+        const path = join(this.dir, file)
+        if (i < run.files.length - 1) {
+          spans.push(await readHead(path, file))
+        } else {
+          spans.push(await readNewest(path, file))
+          newest.add(path)
+        }
+      }
       runs.push(spans)
     }
+    for (const path of lastRead.keys()) if (path.startsWith(`${this.dir}/`) && !newest.has(path)) lastRead.delete(path)
     const caughtUp = (await readHeartbeat(this.dir))?.caughtUpAt
     return {
       runs,

@@ -14,7 +14,10 @@ import type { ArchiveRange } from '../archive.js'
 /** One archived binlog file as read from its event headers (mysql/archive.ts). */
 export interface BinlogFileSpan {
   file: string
-  /** The first and last event's timestamps; undefined when the file holds no whole event. */
+  /**
+   * The first and last event's timestamps; undefined when the file holds no whole event (`last`
+   * also when it was not read: only the newest file of a run needs it).
+   */
   first: Date | undefined
   last: Date | undefined
   /** The offset after its last whole event (the growing file may end in half an event). */

@@ -103,6 +103,22 @@ describe('MysqlArchive', () => {
     expect(await readSpan(join(dir, 'offsite.abc.jsonl'), 'x')).toMatchObject({ first: undefined, end: 0 })
   })
 
+  it('continues a span read before where it ended, as a growing file is read again', async () => {
+    const path = join(dir, files.at(-1)!)
+    const whole = await readSpan(path, files.at(-1)!)
+    const growing = join(root, 'growing.000009')
+    const bytes = await readFile(path)
+    await writeFile(growing, bytes.subarray(0, Math.floor(bytes.length / 2)))
+    const half = await readSpan(growing, 'g')
+    expect(half.end).toBeGreaterThan(4)
+    expect(half.end).toBeLessThan(whole.end)
+    await writeFile(growing, bytes)
+    expect(await readSpan(growing, 'g', half)).toEqual({ ...whole, file: 'g' })
+    // Continued, not read again from the start: the first time is taken from what was read before.
+    const marked = { ...half, first: new Date(1000) }
+    expect(await readSpan(growing, 'g', marked)).toEqual({ ...whole, file: 'g', first: new Date(1000) })
+  })
+
   it('proves closed files by their sha256 and refuses a changed one', async () => {
     const archive = new MysqlArchive(dir)
     expect(await archive.prove(files)).toEqual({ proven: [files[0]], unproven: files.slice(1) })
