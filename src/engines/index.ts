@@ -221,7 +221,7 @@ export function createRestoreDriver(kind: EngineKind, t: DriverTarget): RestoreD
 function noArchive(source: SourceConfig): DbkeeperError {
   return new DbkeeperError(
     'USAGE',
-    `${source.label} (${source.id}) is a ${source.engine} source: point-in-time recovery works for sqlite sources only so far`,
+    `${source.label} (${source.id}) is a ${source.engine} source: point-in-time recovery works for sqlite and mysql sources only`,
     { hint: 'restore a scheduled backup instead (dbkeeper restore latest --source …)' },
   )
 }
