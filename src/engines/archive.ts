@@ -8,6 +8,7 @@
  * Also the pure rules of a window: which range holds a time, how a window is told to a person.
  */
 import { formatDuration } from '../runtime/duration.js'
+import { DbkeeperError } from '../runtime/errors.js'
 import type { TableInfo } from './engine.js'
 
 /**
@@ -74,6 +75,30 @@ export interface Archiver {
 /** The range that holds `at`, if any. */
 export function rangeAt(ranges: readonly ArchiveRange[], at: Date): ArchiveRange | undefined {
   return ranges.find((r) => r.from.getTime() <= at.getTime() && at.getTime() <= r.to.getTime())
+}
+
+/**
+ * The range of `ranges` that holds `at`, or the refusal of a restore to that time (a time in the
+ * future, outside the window or in a gap of it), naming `window` (what the archive reaches, told
+ * by the engine's caller) and saying that nothing was changed.
+ */
+export function rangeOrRefuse(
+  ranges: readonly ArchiveRange[],
+  at: Date,
+  now: Date,
+  window: string,
+  sourceLabel: string,
+): ArchiveRange {
+  if (at.getTime() > now.getTime()) {
+    throw new DbkeeperError('USAGE', `--at ${at.toISOString()} is in the future: ${window}`, {
+      hint: 'choose a time inside the window (dbkeeper status shows it)',
+    })
+  }
+  const range = rangeAt(ranges, at)
+  if (range) return range
+  throw new DbkeeperError('NOT_FOUND', `no restore to ${at.toISOString()} is possible: ${window}`, {
+    hint: `choose a time inside the window, or restore a scheduled backup (dbkeeper list --source ${sourceLabel}); nothing was changed`,
+  })
 }
 
 /** "2026-12-04T10:00:00Z – 2026-12-05T06:40:12Z" (and the others, when the archive has gaps). */

@@ -72,7 +72,7 @@ export type { Redumped } from './redump.js'
 export type { Archive, ArchiveRange, ArchiveState, Archiver, Materialized } from './archive.js'
 export type { ArchiveOffsite } from './sqlite/archiver.js'
 export type { ArchiveKeys } from './sqlite/archive.js'
-export { describeLag, describeRanges, rangeAt } from './archive.js'
+export { describeLag, describeRanges, rangeAt, rangeOrRefuse } from './archive.js'
 export type { BinlogProblem } from './mysql/binlog-preflight.js'
 /** A DBnn_PITR MySQL/MariaDB source's server, judged for binlog archiving; and the error its problems make. */
 export { binlogProblemsError, checkBinlogSettings } from './mysql/binlog-preflight.js'

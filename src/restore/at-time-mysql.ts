@@ -16,7 +16,7 @@ import {
   describeLag,
   describeRanges,
   MysqlArchive,
-  rangeAt,
+  rangeOrRefuse,
   reachableRanges,
   replayBinlog,
   replayFrom,
@@ -24,7 +24,6 @@ import {
   type BinlogBase,
   type ReplayPlan,
 } from '../engines/index.js'
-import { DbkeeperError } from '../runtime/errors.js'
 import { assertKeysOpen, backupFacts, openContent, verifyBackup } from './content.js'
 import type { RestoreItem } from './restore.js'
 
@@ -74,18 +73,10 @@ export async function locateMysqlAt(
       : archive.runs.length === 0
         ? `nothing of ${source.label} is archived yet in ${dir} (the daemon archives the binlog of DBnn_PITR sources while it runs: is it running?)`
         : `no proven backup of ${where} lies inside the binlog archive (${describeRanges(binlogRanges(archive.runs, archive.caughtUpAt))}): take one (dbkeeper backup --source ${source.label}), then times after it can be restored`
-  if (at.getTime() > now.getTime()) {
-    throw new DbkeeperError('USAGE', `--at ${at.toISOString()} is in the future: ${window}`, {
-      hint: 'choose a time inside the window (dbkeeper status shows it)',
-    })
-  }
-  const range = rangeAt(ranges, at)
-  const plan = range && replayFrom(archive.runs, found.bases, archive.caughtUpAt, at)
-  if (!range || !plan) {
-    throw new DbkeeperError('NOT_FOUND', `no restore to ${at.toISOString()} is possible: ${window}`, {
-      hint: `choose a time inside the window, or restore a scheduled backup (dbkeeper list --source ${source.label}); nothing was changed`,
-    })
-  }
+  const range = rangeOrRefuse(ranges, at, now, window, source.label)
+  // A time inside a reachable range has a base before it in the same run (binlog-window.ts).
+  const plan = replayFrom(archive.runs, found.bases, archive.caughtUpAt, at)
+  if (!plan) throw new Error(`no base before ${at.toISOString()} in the range from ${range.base}`)
   const base = found.entries.find((e) => e.manifest.id === plan.base.id)!
   return { source, database, at, range, dir, base, plan, keys }
 }

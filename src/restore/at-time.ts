@@ -17,7 +17,7 @@ import {
   createArchive,
   describeLag,
   describeRanges,
-  rangeAt,
+  rangeOrRefuse,
   type ArchiveRange,
   type BackupContent,
   type Materialized,
@@ -109,7 +109,7 @@ export async function locateAt(
   }
   const names = source.databases === 'ALL' ? [] : source.databases
   const name = database ?? (names.length === 1 ? names[0] : undefined)
-  // A MySQL source's binlog archive holds all its databases: with DBnn_DATABASES=ALL any one of them.
+  // A MySQL source's binlog archive holds all its databases: with DBnn_NAME=ALL any one of them.
   const anyName = source.engine === 'mysql' && source.databases === 'ALL'
   if (name === undefined || (!anyName && !names.includes(name))) {
     throw new DbkeeperError(
@@ -127,17 +127,7 @@ export async function locateAt(
     state.ranges.length > 0
       ? `the archive of ${source.label}/${name} reaches ${describeRanges(state.ranges)} (${describeLag(state.lagMs)})`
       : `nothing of ${source.label}/${name} is archived yet in ${dir} (the daemon archives DBnn_PITR sources while it runs: is it running, and does its log show litestream?)`
-  if (at.getTime() > now.getTime()) {
-    throw new DbkeeperError('USAGE', `--at ${at.toISOString()} is in the future: ${window}`, {
-      hint: 'choose a time inside the window (dbkeeper status shows it)',
-    })
-  }
-  const range = rangeAt(state.ranges, at)
-  if (!range) {
-    throw new DbkeeperError('NOT_FOUND', `no restore to ${at.toISOString()} is possible: ${window}`, {
-      hint: `choose a time inside the window, or restore a scheduled backup (dbkeeper list --source ${source.label}); nothing was changed`,
-    })
-  }
+  const range = rangeOrRefuse(state.ranges, at, now, window, source.label)
   return { source, database: name, at, range, dir, keys: config.decryption }
 }
 
