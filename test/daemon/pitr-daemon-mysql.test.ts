@@ -3,7 +3,8 @@
  * --server-id=1`), as a real process: it streams the server's binlog into
  * `<source>/.pitr/.binlog/` (one archive for the source), proves closed files, restarts a SIGKILLed
  * mariadb-binlog without a gap, stops it on SIGTERM; binlogs purged while it was stopped are a gap,
- * recorded in index.jsonl and logged as an error at its next start.
+ * recorded in index.jsonl and logged as an error at its next start; a server that refuses is tried
+ * again; with S3_BUCKET the files reach the bucket (s3rver).
  */
 import { createHash } from 'node:crypto'
 import { readdir, readFile, stat } from 'node:fs/promises'
@@ -13,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { binlogArchiveDir } from '../../src/catalog/naming.js'
 import { parseConfig } from '../../src/config/index.js'
 import { startArchivers } from '../../src/daemon/archivers.js'
+import { readShipped } from '../../src/daemon/binlog-offsite.js'
 import { localBinlogs, readBinlogArchive, readIndex } from '../../src/engines/mysql/binlog-archive.js'
 import {
   daemonTestContext,
@@ -24,6 +26,7 @@ import {
 } from '../support/daemon.js'
 import { captureLogger } from '../support/logs.js'
 import { startMariadb } from '../support/mariadb-server.js'
+import { listKeys, s3Env, startS3 } from '../support/s3.js'
 import type { RunningServer } from '../support/servers.js'
 
 const PASSWORD = 'pitr "daemon" #pw$'
@@ -208,5 +211,33 @@ describe('dbkeeper daemon with DBnn_PITR on MariaDB', { timeout: LOADED_MACHINE_
       { timeoutMs: 10_000 },
     )
     expect(running.archivers[0]!.archiver.pid).toBeUndefined()
+  })
+
+  it('with S3_BUCKET set later, copies the archived binlog files into the bucket under <source>/.pitr/.binlog/', async () => {
+    const s3 = await startS3()
+    t.defer(() => s3.destroy())
+    const before = startDaemon(env())
+    await before.waitForLog(toolStarted, 'mariadb-binlog to start')
+    await write(10)
+    const closing = (await master()).file
+    await admin.query('FLUSH BINARY LOGS')
+    await until(
+      async () => (await readIndex(archive())).some((e) => e.kind === 'closed' && e.file === closing),
+      'the closed file proven',
+    )
+    before.signal('SIGTERM')
+    await before.exited
+    // The first pass runs at the daemon's start: what the archive holds goes at once.
+    const daemon = startDaemon({ ...env(), ...s3Env(s3.endpoint, 'vault/') })
+    await until(
+      async () => (await readShipped(archive(), 'S3')).some((e) => e.file === closing && e.closed),
+      'the closed file confirmed off-site',
+    )
+    const keys = await listKeys(s3, 'vault/shop/.pitr/.binlog/')
+    expect(keys).toContain(`vault/shop/.pitr/.binlog/${closing}`)
+    const sent = await readFile(s3.objectFile(`vault/shop/.pitr/.binlog/${closing}`))
+    expect(sent.equals(await readFile(join(archive(), closing)))).toBe(true)
+    daemon.signal('SIGTERM')
+    expect((await daemon.exited).exitCode).toBe(0)
   })
 })
