@@ -1,22 +1,48 @@
 /**
- * The point-in-time archives as `status`, /healthz and /metrics see them: per database of each
- * DBnn_PITR source, its ranges and lag, read from the volume (no running archiver needed).
+ * The point-in-time archives as `status`, /healthz and /metrics see them, read from the volume (no
+ * running archiver needed): per database of each DBnn_PITR SQLite source (one Litestream archive
+ * each), and per DBnn_PITR MySQL/MariaDB source (one binlog archive for all its databases: its
+ * reading has the database `*`, and every database of the source shows it).
  */
 import { archiveDir, binlogArchiveDir } from '../catalog/naming.js'
 import type { Config, SourceConfig } from '../config/types.js'
 import type { ArchiveState } from '../engines/index.js'
 
+/** The database of a reading that covers a whole source (a MySQL binlog archive). */
+export const WHOLE_SOURCE = '*'
+
 export interface PitrReading {
   source: string
+  /** A database of the source, or WHOLE_SOURCE. */
   database: string
+  /** The archiver whose log lines tell more: `litestream`, `binlog`. */
+  archiver: 'litestream' | 'binlog'
   state: ArchiveState
 }
 
-/** The databases archived continuously: `source/database` of every DBnn_PITR source. */
+/**
+ * What is archived continuously: `source/database` of every DBnn_PITR SQLite source, and
+ * `source/*` of every DBnn_PITR MySQL source (whatever DBnn_NAME lists, ALL included).
+ */
 export function pitrDatabases(sources: readonly SourceConfig[]): { source: SourceConfig; database: string }[] {
   return sources
-    .filter((s) => s.pitr && s.databases !== 'ALL')
-    .flatMap((s) => (s.databases as string[]).map((database) => ({ source: s, database })))
+    .filter((s) => s.pitr)
+    .flatMap((s) =>
+      s.engine === 'mysql'
+        ? [{ source: s, database: WHOLE_SOURCE }]
+        : s.databases === 'ALL'
+          ? []
+          : s.databases.map((database) => ({ source: s, database })),
+    )
+}
+
+/** The reading that covers `source/database`: its own, or its source's whole archive. */
+export function readingFor<R extends Pick<PitrReading, 'source' | 'database'>>(
+  readings: readonly R[],
+  source: string,
+  database: string,
+): R | undefined {
+  return readings.find((r) => r.source === source && (r.database === database || r.database === WHOLE_SOURCE))
 }
 
 export async function readPitrStates(config: Pick<Config, 'backupDir' | 'sources'>, now: Date): Promise<PitrReading[]> {
@@ -24,16 +50,17 @@ export async function readPitrStates(config: Pick<Config, 'backupDir' | 'sources
   // Loaded only with a DBnn_PITR source: `status --check` (the HEALTHCHECK) loads no engine otherwise.
   const { createArchive } = await import('../engines/index.js')
   return Promise.all(
-    pitrDatabases(config.sources).map(async ({ source, database }) => ({
-      source: source.label,
-      database,
-      // A MySQL source has one binlog archive for all its databases.
-      state: await createArchive(
-        source,
-        source.engine === 'mysql'
-          ? binlogArchiveDir(config.backupDir, source.label)
-          : archiveDir(config.backupDir, source.label, database),
-      ).state(now),
-    })),
+    pitrDatabases(config.sources).map(async ({ source, database }) => {
+      const binlog = source.engine === 'mysql'
+      const dir = binlog
+        ? binlogArchiveDir(config.backupDir, source.label)
+        : archiveDir(config.backupDir, source.label, database)
+      return {
+        source: source.label,
+        database,
+        archiver: binlog ? ('binlog' as const) : ('litestream' as const),
+        state: await createArchive(source, dir).state(now),
+      }
+    }),
   )
 }

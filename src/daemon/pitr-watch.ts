@@ -13,7 +13,7 @@
 import { describeLag, describeRanges } from '../engines/index.js'
 import { describeError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
-import type { PitrReading } from './pitr-status.js'
+import { WHOLE_SOURCE, type PitrReading } from './pitr-status.js'
 
 /** What the watch found in one reading; pure, so that it is tested without a daemon. */
 export interface PitrEvent {
@@ -38,7 +38,7 @@ export function pitrEvents(seen: Map<string, Seen>, readings: readonly PitrReadi
     const lagging = r.state.lagMs !== undefined && r.state.lagMs > maxLagMs
     seen.set(key, { bases, lagging })
     if (!before) continue
-    const name = `${r.source}/${r.database}`
+    const name = r.database === WHOLE_SOURCE ? `${r.source} (its binlog)` : `${r.source}/${r.database}`
     const fresh = r.state.ranges.filter((x) => !before.bases.has(x.base))
     // The first range of an empty archive is its start, not a gap.
     if (fresh.length > 0 && before.bases.size > 0) {
@@ -55,7 +55,7 @@ export function pitrEvents(seen: Map<string, Seen>, readings: readonly PitrReadi
         kind: 'lagging',
         source: r.source,
         database: r.database,
-        message: `the point-in-time archive of ${name} is behind by more than PITR_MAX_LAG (${describeLag(r.state.lagMs)}): changes since then would be lost; look at the daemon's log for the archiver (archiver: "litestream")`,
+        message: `the point-in-time archive of ${name} is behind by more than PITR_MAX_LAG (${describeLag(r.state.lagMs)}): changes since then would be lost; look at the daemon's log for the archiver (archiver: "${r.archiver}")`,
       })
     if (!lagging && before.lagging)
       events.push({

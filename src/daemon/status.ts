@@ -19,7 +19,7 @@ import { databaseKey, futureBackups, latestProvenBackups } from '../catalog/late
 import { futureWarning } from '../catalog/order.js'
 import type { EngineKind, SourceConfig } from '../config/types.js'
 import { formatDuration } from '../runtime/duration.js'
-import type { PitrReading } from './pitr-status.js'
+import { readingFor, type PitrReading } from './pitr-status.js'
 
 /**
  * The JSON of `dbkeeper status --json` and of `GET /healthz` (stable: monitors read it). Times
@@ -193,7 +193,7 @@ function databasesOf(s: SourceConfig, runs: readonly RunRecord[], backups: reado
 }
 
 function pitrStatus(opts: StatusOptions, source: string, database: string): PitrStatus | undefined {
-  const reading = opts.pitr?.readings.find((r) => r.source === source && r.database === database)
+  const reading = opts.pitr ? readingFor(opts.pitr.readings, source, database) : undefined
   if (!reading || !opts.pitr) return undefined
   const { ranges, lagMs } = reading.state
   const iso = (d: Date) => d.toISOString()

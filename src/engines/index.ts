@@ -36,6 +36,7 @@ import { DbkeeperError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
 import type { Archive, Archiver } from './archive.js'
 import type { Engine, ProbeResult } from './engine.js'
+import { MysqlArchive } from './mysql/archive.js'
 import { startBinlogArchiver } from './mysql/binlog-archiver.js'
 import { checkBinlogArchiving } from './mysql/binlog-check.js'
 import { MysqlEngine } from './mysql/engine.js'
@@ -220,9 +221,11 @@ function noArchive(source: SourceConfig): DbkeeperError {
 
 /**
  * The continuous archive of one database of a DBnn_PITR source, at `dir` (catalog/naming.ts
- * archiveDir), read back: its ranges, its lag, the database as of a time.
+ * archiveDir; MySQL/MariaDB: the source's one binlog archive, binlogArchiveDir), read back: its
+ * ranges, its lag, the database as of a time.
  */
 export function createArchive(source: SourceConfig, dir: string, keys?: ArchiveKeys): Archive {
+  if (source.engine === 'mysql') return new MysqlArchive(dir)
   if (source.engine !== 'sqlite') throw noArchive(source)
   return new SqliteArchive(source.path!, dir, keys)
 }

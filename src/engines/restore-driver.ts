@@ -72,6 +72,14 @@ export interface BackupContent {
   stream: Readable
   /** After `stream` was read to its end: throws when the bytes were not the manifest's. */
   assertComplete(): void
+  /**
+   * Content proven as it is read (for a driver that `loadsAside`): resolves, once the read ended,
+   * with the refusal (VERIFY_FAILED) when the backup is not the manifest's — its file or its
+   * content sha256 or size differ, it does not decompress, its end-of-dump marker is missing — and
+   * undefined when it is. When the loader stopped early, the rest is read first: a load that
+   * failed on a damaged backup is reported as the damage. Absent: the backup was proven before.
+   */
+  verdict?(): Promise<Error | undefined>
 }
 
 /** A table of what was loaded, counted exactly. */
@@ -87,6 +95,13 @@ export interface RestoreDriver {
   readonly label: string
   /** Whether the manifest's row counts are exact for this engine (restore/check.ts). */
   readonly exactCounts: boolean
+  /**
+   * `load` never writes where the target's current content is (a new database beside it, or a
+   * target it created and drops on failure), and awaits `content.verdict` before it resolves: the
+   * backup may then be proven as it loads, in one read, instead of read once to prove it and once
+   * more to load it; and the safety backup waits until what was loaded is proven and checked.
+   */
+  readonly loadsAside?: boolean
   /** The target's current state. Reads only. */
   inspect(signal: AbortSignal): Promise<TargetState>
   /**

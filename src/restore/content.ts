@@ -1,20 +1,22 @@
 /**
  * A backup's content for a restore: proven before anything is touched (the same full read-back a
  * backup gets before it is committed), then streamed, decompressed, with its raw sha256 checked
- * again at the end, so that a file that changed between the two reads cannot pass unnoticed.
+ * again at the end, so that a file that changed between the two reads cannot pass unnoticed. For a
+ * driver that loads aside (MySQL), proven AS it loads instead (openProvingContent): one read, one
+ * decompression, and the same proof given before anything is put in the target's place.
  * How a backup is read is decided by the backup itself — its manifest's compression (not its
  * file name), engine and database, and its content extension — never by today's configuration:
  * a source switched to DBnn_PG_FORMAT=custom or COMPRESSION=zstd still restores its older backups.
  */
 import { createReadStream } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
 import { pipeline, Writable } from 'node:stream'
 import { pipeline as pipelineAsync } from 'node:stream/promises'
 import type { CatalogEntry } from '../catalog/catalog.js'
 import type { Manifest } from '../catalog/manifest.js'
 import { CHECKSUM_SUFFIX, parseDataFileName } from '../catalog/naming.js'
 import type { DecryptionKeys, SourceConfig } from '../config/types.js'
-import { readerForBackup, type BackupFacts } from '../engines/index.js'
+import { readerForBackup, type BackupContent as DriverContent, type BackupFacts } from '../engines/index.js'
 import { compressionOf } from '../pipeline/compression.js'
 import { decrypterOf } from '../pipeline/encryption.js'
 import { Meter } from '../pipeline/meter.js'
@@ -63,6 +65,20 @@ function refused(entry: CatalogEntry, why: string, cause?: unknown): DbkeeperErr
   )
 }
 
+/** What is known without reading the backup: its engine, the catalog's problem, its `.sha256` sidecar. */
+async function assertListedIntact(source: SourceConfig, entry: CatalogEntry): Promise<void> {
+  const m = entry.manifest
+  assertSameEngine(source, m)
+  if (entry.problem) throw refused(entry, entry.problem)
+  const sidecar = await readFile(`${entry.dataPath}${CHECKSUM_SUFFIX}`, 'utf8').catch(() => undefined)
+  if (sidecar !== undefined && sidecar.split(/\s+/)[0] !== m.compressed.sha256) {
+    throw refused(
+      entry,
+      `its ${m.file}${CHECKSUM_SUFFIX} names sha256 ${sidecar.split(/\s+/)[0]}, the manifest ${m.compressed.sha256}`,
+    )
+  }
+}
+
 /**
  * Proves a backup before use: data file present and of the manifest's size, the `.sha256` sidecar
  * agreeing with the manifest, the whole file read and decompressed with sizes and both sha256
@@ -77,15 +93,7 @@ export async function verifyBackup(
   keys: DecryptionKeys | undefined,
 ): Promise<void> {
   const m = entry.manifest
-  assertSameEngine(source, m)
-  if (entry.problem) throw refused(entry, entry.problem)
-  const sidecar = await readFile(`${entry.dataPath}${CHECKSUM_SUFFIX}`, 'utf8').catch(() => undefined)
-  if (sidecar !== undefined && sidecar.split(/\s+/)[0] !== m.compressed.sha256) {
-    throw refused(
-      entry,
-      `its ${m.file}${CHECKSUM_SUFFIX} names sha256 ${sidecar.split(/\s+/)[0]}, the manifest ${m.compressed.sha256}`,
-    )
-  }
+  await assertListedIntact(source, entry)
   const reader = readerForBackup(source, backupFacts(m), workDir)
   // Before the try: an unknown codec is not damage, nor is a missing key; each says so itself.
   const compression = compressionOf(m)
@@ -204,6 +212,120 @@ export function openContent(entry: CatalogEntry, keys: DecryptionKeys | undefine
           },
         )
       }
+    },
+  }
+}
+
+/**
+ * Before a backup is proven as it loads: what costs no read of it — engine, catalog problem,
+ * `.sha256` sidecar, the file's size (a truncated file is refused here) — and that its codec and
+ * key are usable. Throws the refusal, as verifyBackup does, before anything is touched. False when
+ * its format is proven by more than its edges (a PostgreSQL custom-format archive, read through by
+ * pg_restore): prove it first with verifyBackup.
+ */
+export async function checkBeforeLoad(
+  source: SourceConfig,
+  entry: CatalogEntry,
+  workDir: string,
+  keys: DecryptionKeys | undefined,
+): Promise<boolean> {
+  await assertListedIntact(source, entry)
+  const m = entry.manifest
+  const size = await stat(entry.dataPath).then(
+    (s) => s.size,
+    () => undefined,
+  )
+  if (size !== m.compressed.size)
+    throw refused(
+      entry,
+      size === undefined
+        ? `its data file ${entry.dataPath} is missing`
+        : `the data file has ${size} bytes, the manifest says ${m.compressed.size}`,
+    )
+  // Each throws its own error (an unknown codec, a missing key) now, not in the middle of the load.
+  compressionOf(m)
+  decrypterOf(m, keys)
+  return readerForBackup(source, backupFacts(m), workDir).verifyContent === undefined
+}
+
+/**
+ * A backup's content proven AS it is read (after checkBeforeLoad): the file is read once, and the
+ * file's sha256 and size, the decrypted stream's under encryption, the content's sha256 and size
+ * and the end-of-dump marker are measured on the bytes on their way to the loader — the proof
+ * verifyBackup gives, without a read of its own. `verdict` gives the refusal when they are not the
+ * manifest's; the driver (one that loads aside) then drops what it loaded.
+ */
+export function openProvingContent(
+  source: SourceConfig,
+  entry: CatalogEntry,
+  workDir: string,
+  keys: DecryptionKeys | undefined,
+): DriverContent & { stream: Meter } {
+  const m = entry.manifest
+  const reader = readerForBackup(source, backupFacts(m), workDir)
+  const decrypt = decrypterOf(m, keys)
+  const file = new Meter(false)
+  const plaintext = decrypt ? new Meter(false) : undefined
+  const raw = new Meter(true)
+  let failure: Error | undefined
+  let ended = false
+  const read = new Promise<void>((resolve) => {
+    pipeline(
+      [
+        createReadStream(entry.dataPath, { highWaterMark: 1 << 20 }),
+        file,
+        ...(decrypt && plaintext ? [decrypt(), plaintext] : []),
+        compressionOf(m).decompress(),
+        raw,
+      ],
+      (error) => {
+        failure = error ?? undefined
+        ended = true
+        resolve()
+      },
+    )
+  })
+  /** The refusal, or undefined; only once the read ended (a meter's digest closes its hash). */
+  const judge = (): DbkeeperError | undefined => {
+    if (failure) {
+      if (failure instanceof DbkeeperError && failure.code === 'AUTH') return failure
+      return refused(
+        entry,
+        `it does not ${decrypt ? 'decrypt and decompress' : 'decompress'}: ${failure.message}`,
+        failure,
+      )
+    }
+    const problems: string[] = []
+    const c = file.result()
+    if (c.size !== m.compressed.size) problems.push(`file size ${c.size} bytes, expected ${m.compressed.size}`)
+    else if (c.sha256 !== m.compressed.sha256) problems.push(`file sha256 ${c.sha256}, expected ${m.compressed.sha256}`)
+    const p = plaintext?.result()
+    const e = m.encryption?.plaintext
+    if (p && e && (p.size !== e.size || p.sha256 !== e.sha256))
+      problems.push(`decrypted ${p.size} bytes with sha256 ${p.sha256}, expected ${e.size} (${e.sha256})`)
+    const r = raw.result()
+    if (r.size !== m.raw.size) problems.push(`decompressed size ${r.size} bytes, expected ${m.raw.size}`)
+    else if (r.sha256 !== m.raw.sha256) problems.push(`decompressed sha256 ${r.sha256}, expected ${m.raw.sha256}`)
+    const content = reader.checkContent(raw.head(), raw.tail())
+    if (content) problems.push(content)
+    return problems.length > 0 ? refused(entry, problems.join('; ')) : undefined
+  }
+  let verdict: Promise<DbkeeperError | undefined> | undefined
+  return {
+    stream: raw,
+    assertComplete() {
+      if (!ended)
+        throw new DbkeeperError('RESTORE_FAILED', `backup ${m.id} was not read to its end`, {
+          hint: 'restore again; if it fails the same way, run `dbkeeper verify` on the backup',
+        })
+      const refusal = judge()
+      if (refusal) throw refusal
+    },
+    verdict() {
+      // A loader that stopped early left the rest unread: read it (and discard it) to judge the whole.
+      if (!ended) raw.resume()
+      verdict ??= read.then(judge)
+      return verdict
     },
   }
 }

@@ -3,6 +3,9 @@
  * fetch it from S3 when it is off-site only → prove the backup (nothing has been touched yet) →
  * safety backup of the current content → load → check tables and row counts against the manifest.
  * A failure at any step names what state the target is in and the way back (the safety backup's id).
+ * A driver that loads aside (MySQL: a new database beside the target) takes the backup's proof as
+ * it loads — one read instead of two — and the safety backup after the load and the check, right
+ * before the swap: a backup refused at the end of its load has changed nothing and saved nothing.
  */
 import { randomUUID } from 'node:crypto'
 import { rm } from 'node:fs/promises'
@@ -23,7 +26,14 @@ import type { Logger } from '../runtime/logger.js'
 import { ensureDir } from '../runtime/durable.js'
 import { compareTables, describeCheck, type CheckResult } from './check.js'
 import { confirm, type ConfirmOptions } from './confirm.js'
-import { assertKeysOpen, backupFacts, openContent, verifyBackup } from './content.js'
+import {
+  assertKeysOpen,
+  backupFacts,
+  checkBeforeLoad,
+  openContent,
+  openProvingContent,
+  verifyBackup,
+} from './content.js'
 import { scratchLedger } from './scratch.js'
 import type { Located } from './locate.js'
 import { takeSafetyBackup } from './safety-backup.js'
@@ -71,7 +81,13 @@ export interface RestoreItem {
    * and verify a backup; roll an archive forward and check it). Returns the content and the
    * tables and exact row counts the restored target must show.
    */
-  prove(workDir: string, print: (line: string) => void, signal: AbortSignal): Promise<ProvenContent>
+  prove(
+    workDir: string,
+    print: (line: string) => void,
+    signal: AbortSignal,
+    /** The driver loads aside and awaits the content's verdict: the proof may be taken as it loads. */
+    asItLoads?: boolean,
+  ): Promise<ProvenContent>
   /** Checked before the confirmation; a refusal here changes nothing. */
   beforeConfirm?(): Promise<void>
 }
@@ -79,6 +95,8 @@ export interface RestoreItem {
 export interface ProvenContent {
   open(): BackupContent
   tables: readonly TableInfo[]
+  /** Proven as it loads (the content's verdict, awaited by the driver), not before. */
+  asItLoads?: boolean
 }
 
 export interface RestoreOutcome {
@@ -108,19 +126,29 @@ function backupItem(config: Config, source: SourceConfig, backup: Located): Rest
       `  backup  ${m.source}/${m.database} ${m.id}, taken ${m.startedAt.slice(0, 19).replace('T', ' ')} UTC${local}, ${formatBytes(m.raw.size)}, ${m.tables.length} tables`,
       ...(backup.remote ? [`  from    ${backup.remote.url} (not on the volume: fetched and checked first)`] : []),
     ],
-    async prove(workDir, print, signal) {
+    async prove(workDir, print, signal, asItLoads) {
       let entry = backup.entry
       if (!entry) {
         print(`fetching ${m.id} from ${backup.remote!.url}: ${formatBytes(m.compressed.size)} …`)
         entry = await backup.remote!.fetch()
         print(`fetched ${m.id} onto the volume (${entry.dataPath}), sha256 and content checked`)
       }
+      const proven = entry
+      if (asItLoads && (await checkBeforeLoad(source, proven, workDir, config.decryption))) {
+        print(
+          `proving ${m.id} as it loads: ${formatBytes(m.compressed.size)} read once, its sha256 and content checked before anything is put in place`,
+        )
+        return {
+          open: () => openProvingContent(source, proven, workDir, config.decryption),
+          tables: m.tables,
+          asItLoads: true,
+        }
+      }
       print(
         `verifying ${m.id}: reading ${formatBytes(m.compressed.size)} and decompressing ${formatBytes(m.raw.size)} …`,
       )
       await verifyBackup(source, entry, workDir, signal, config.decryption)
       print('verified: sha256 of the file and of its content match the manifest, the dump is complete')
-      const proven = entry
       return { open: () => openContent(proven, config.decryption), tables: m.tables }
     },
     // An encrypted backup on the volume: the key is checked before the question (off-site: after the fetch).
@@ -174,33 +202,37 @@ export async function restoreItem(
     await item.beforeConfirm?.()
     await confirm(plan(item, driver.label, state.exists && !state.empty, saving), req.confirm)
 
-    const content = await item.prove(workDir, print, signal)
+    const content = await item.prove(workDir, print, signal, driver.loadsAside === true)
 
     let safety: Manifest | undefined
-    if (saving) {
-      print(`safety backup of the current ${driver.label} …`)
-      safety = (
-        await takeSafetyBackup({
-          config,
-          source,
-          database: replace ? m.database : target,
-          workDir,
-          signal,
-          progress: req.progress,
-        })
-      ).manifest
-      print(
-        `safety backup ${safety.id} committed (kept ${config.restore.safetyKeepDays} days; restore it by id to undo this restore)`,
-      )
-    } else {
-      print(
-        state.exists && !state.empty
-          ? 'no safety backup (--no-safety-backup): the current content will be lost'
-          : `no safety backup: ${driver.label} ${state.exists ? 'is empty' : 'does not exist yet'}`,
-      )
+    const saveCurrent = async (): Promise<void> => {
+      if (saving) {
+        print(`safety backup of the current ${driver.label} …`)
+        safety = (
+          await takeSafetyBackup({
+            config,
+            source,
+            database: replace ? m.database : target,
+            workDir,
+            signal,
+            progress: req.progress,
+          })
+        ).manifest
+        print(
+          `safety backup ${safety.id} committed (kept ${config.restore.safetyKeepDays} days; restore it by id to undo this restore)`,
+        )
+      } else {
+        print(
+          state.exists && !state.empty
+            ? 'no safety backup (--no-safety-backup): the current content will be lost'
+            : `no safety backup: ${driver.label} ${state.exists ? 'is empty' : 'does not exist yet'}`,
+        )
+      }
+      // Every restore (under the lock) expires the safety backups of earlier ones, volume-wide.
+      await pruneSafetyBackups(config.backupDir, config.restore.safetyKeepDays, new Date(), req.logger)
     }
-    // Every restore (under the lock) expires the safety backups of earlier ones, volume-wide.
-    await pruneSafetyBackups(config.backupDir, config.restore.safetyKeepDays, new Date(), req.logger)
+    // Loaded aside, the target is untouched until the commit: its safety backup waits for a proven, checked load.
+    if (!driver.loadsAside) await saveCurrent()
 
     print(`restoring into ${driver.label} …`)
     try {
@@ -208,6 +240,8 @@ export async function restoreItem(
     } catch (error) {
       throw withWayBack(error, safety, source)
     }
+    if (content.asItLoads)
+      print('verified as it loaded: sha256 of the file and of its content match the manifest, the dump is complete')
     let check: CheckResult
     try {
       const counted = await driver.count(signal)
@@ -222,6 +256,7 @@ export async function restoreItem(
           hint: `look at the tables named; \`dbkeeper verify ${m.id} --source ${source.label} --drill\` compares the backup with a fresh restore line by line`,
         })
       }
+      if (driver.loadsAside) await saveCurrent()
       for (const line of (await driver.commit?.(signal)) ?? []) print(line)
     } catch (error) {
       await driver.abandon?.(signal)

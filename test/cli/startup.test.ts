@@ -3,12 +3,13 @@
  * HEALTHCHECK runs `dbkeeper status --check` every minute; `--help` is what a lost operator types.
  * Neither may load the AWS SDK, a database driver, nodemailer, prom-client, execa or pino.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execa } from 'execa'
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { dirname, join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { commands } from '../../src/cli/commands/index.js'
-import { runCli } from '../support/cli.js'
+import { ROOT, runCli } from '../support/cli.js'
 
 const HEAVY = ['@aws-sdk', '@smithy', 'mysql2', '/pg/', 'better-sqlite3', 'nodemailer', 'prom-client', 'execa', 'pino']
 
@@ -21,8 +22,10 @@ beforeAll(() => {
   // Records every module the process loads (ESM and CommonJS) into $MODULES_FILE at exit.
   writeFileSync(
     hook,
-    `import { registerHooks } from 'node:module'
-import { writeFileSync } from 'node:fs'
+    `const { registerHooks } = process.getBuiltinModule('node:module')
+const { writeFileSync } = process.getBuiltinModule('node:fs')
+// Builtins come from getBuiltinModule, not import: an import here would load them before the hook
+// and hide them from the list (the --help test below asserts that node:fs is never imported).
 const seen = []
 registerHooks({ load(url, context, next) { seen.push(url); return next(url, context) } })
 process.on('exit', () => writeFileSync(process.env.MODULES_FILE, seen.join('\\n')))
@@ -74,6 +77,26 @@ describe.concurrent('start-up', () => {
     } else {
       expect(stdout).toContain('no proven backup yet')
     }
+  })
+
+  it('`bin/dbkeeper.js --help`, as the image runs it, imports no node:fs', async () => {
+    // The image's layout: bin/dbkeeper.js beside dist/cli/main.js (here: this run's build).
+    const pkg = join(tmp, 'pkg')
+    mkdirSync(join(pkg, 'bin'), { recursive: true })
+    mkdirSync(join(pkg, 'dist'))
+    copyFileSync(join(ROOT, 'bin/dbkeeper.js'), join(pkg, 'bin/dbkeeper.js'))
+    symlinkSync(dirname(inject('cliEntry')), join(pkg, 'dist/cli'))
+    const file = join(tmp, 'bin-help.txt')
+    const r = await execa(process.execPath, [join(pkg, 'bin/dbkeeper.js'), '--help'], {
+      env: { NODE_OPTIONS: `--import=${hook}`, MODULES_FILE: file },
+      reject: false,
+    })
+    expect(r.exitCode).toBe(0)
+    expect(r.stdout).toContain('  backup')
+    const modules = readFileSync(file, 'utf8').split('\n')
+    expect(modules.some((m) => m.endsWith('/cli/main.js'))).toBe(true)
+    // An ESM import of node:fs also loads fs/promises and the stream classes: --help needs none.
+    expect(modules.filter((m) => m === 'node:fs' || m === 'node:fs/promises')).toEqual([])
   })
 
   it('`dbkeeper backup --help` loads the backup command and prints its usage', async () => {

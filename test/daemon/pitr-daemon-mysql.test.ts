@@ -19,7 +19,9 @@ import { localBinlogs, readBinlogArchive, readIndex } from '../../src/engines/my
 import {
   daemonTestContext,
   FAR_AWAY,
+  httpGet,
   LOADED_MACHINE_TIMEOUT_MS,
+  metricValue,
   startDaemon,
   until,
   type LogLine,
@@ -101,6 +103,18 @@ describe('dbkeeper daemon with DBnn_PITR on MariaDB', { timeout: LOADED_MACHINE_
     await daemon.waitForLog((l) => /^preflight ok: point-in-time archiving of shop/.test(l.msg), 'the binlog preflight')
     await write(50)
     await caughtUp()
+    // /metrics and /healthz watch the source's one binlog archive: its lag, on every database.
+    await until(
+      async () =>
+        metricValue(
+          (await httpGet(t.healthPort, '/metrics')).body,
+          'dbkeeper_pitr_lag_seconds{source="shop",database="*"}',
+        ) === 0 || undefined,
+      'dbkeeper_pitr_lag_seconds 0 for the binlog archive',
+      { context: daemon.output },
+    )
+    const health = JSON.parse((await httpGet(t.healthPort, '/healthz')).body)
+    expect(health.sources[0].databases[0]).toMatchObject({ database: 'app', pitr: { lagSeconds: 0, healthy: true } })
     const closing = (await master()).file
     await admin.query('FLUSH BINARY LOGS')
     await write(10)

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import { formatStatus } from '../../src/cli/commands/status.js'
 import { parseConfig } from '../../src/config/index.js'
+import { pitrDatabases, WHOLE_SOURCE } from '../../src/daemon/pitr-status.js'
 import { computeStatus } from '../../src/daemon/status.js'
 import type { ArchiveState } from '../../src/engines/index.js'
 import { fakeEntry } from '../support/backups.js'
@@ -19,7 +20,7 @@ const backups = [fakeEntry('app', 'app', ago(2 * H))]
 const status = (state: ArchiveState) =>
   computeStatus([], backups, config.sources, NOW, {
     maxAgeMs: 13 * H,
-    pitr: { readings: [{ source: 'app', database: 'app', state }], maxLagMs: 60_000 },
+    pitr: { readings: [{ source: 'app', database: 'app', archiver: 'litestream', state }], maxLagMs: 60_000 },
   })
 
 describe('point-in-time archive in the status', () => {
@@ -65,5 +66,46 @@ describe('point-in-time archive in the status', () => {
     expect(formatStatus(gapped, 'UTC')).toContain(
       '(1 gap: 2026-12-03 12:00:00–2026-12-04 06:00:00, 2026-12-04 07:00:00–2026-12-05 12:00:00)',
     )
+  })
+
+  it("shows a MySQL source's one binlog archive on each of its databases, whatever DBnn_NAME lists", () => {
+    const mysql = parseConfig({
+      BACKUP_DIR: '/backups',
+      DB01_TYPE: 'mariadb',
+      DB01_HOST: 'db',
+      DB01_NAME: 'ALL',
+      DB01_LABEL: 'shop',
+      DB01_PITR: 'true',
+      DB02_TYPE: 'mariadb',
+      DB02_HOST: 'db2',
+      DB02_NAME: 'a,b',
+      DB02_LABEL: 'two',
+      DB02_PITR: 'true',
+    })
+    // One archive per source, ALL included (it used to be left out: its lag was never watched).
+    expect(pitrDatabases(mysql.sources).map((d) => `${d.source.label}/${d.database}`)).toEqual([
+      `shop/${WHOLE_SOURCE}`,
+      `two/${WHOLE_SOURCE}`,
+    ])
+    const state: ArchiveState = {
+      ranges: [{ base: 'binlog.000001', from: ago(2 * H), to: ago(120_000) }],
+      archivedAt: ago(120_000),
+      lagMs: 120_000,
+    }
+    const s = computeStatus(
+      [],
+      [fakeEntry('shop', 'orders', ago(H)), fakeEntry('shop', 'users', ago(H))],
+      mysql.sources.slice(0, 1),
+      NOW,
+      {
+        maxAgeMs: 13 * H,
+        pitr: { readings: [{ source: 'shop', database: WHOLE_SOURCE, archiver: 'binlog', state }], maxLagMs: 60_000 },
+      },
+    )
+    expect(s.sources[0]!.databases.map((d) => [d.database, d.pitr?.lagSeconds, d.healthy])).toEqual([
+      ['orders', 120, false],
+      ['users', 120, false],
+    ])
+    expect(s.reason).toContain('shop/orders: point-in-time archive is 2m behind')
   })
 })

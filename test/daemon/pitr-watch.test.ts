@@ -16,7 +16,7 @@ const range = (base: string, fromS: number, toS: number): ArchiveRange => ({
 })
 const reading = (ranges: ArchiveRange[], lagMs: number | undefined = 0): PitrReading[] => {
   const state: ArchiveState = { ranges, archivedAt: ranges.at(-1)?.to, lagMs }
-  return [{ source: 'app', database: 'notes', state }]
+  return [{ source: 'app', database: 'notes', archiver: 'litestream', state }]
 }
 
 describe('pitrEvents', () => {
@@ -49,8 +49,25 @@ describe('pitrEvents', () => {
     const late = pitrEvents(seen, reading([range('g1', 0, 10)], 61_000), 60_000)
     expect(late.map((e) => e.kind)).toEqual(['lagging'])
     expect(late[0]!.message).toContain('PITR_MAX_LAG')
+    expect(late[0]!.message).toContain('archiver: "litestream"')
     expect(pitrEvents(seen, reading([range('g1', 0, 10)], 90_000), 60_000)).toEqual([])
     expect(pitrEvents(seen, reading([range('g1', 0, 95)], 0), 60_000).map((e) => e.kind)).toEqual(['recovered'])
+  })
+
+  it("names the binlog archiver in a MySQL source's lag alert", () => {
+    const seen = new Map()
+    const binlog = (lagMs: number): PitrReading[] => [
+      {
+        source: 'shop',
+        database: '*',
+        archiver: 'binlog',
+        state: { ranges: [range('binlog.000001', 0, 10)], archivedAt: undefined, lagMs },
+      },
+    ]
+    pitrEvents(seen, binlog(0), 60_000)
+    const [late] = pitrEvents(seen, binlog(61_000), 60_000)
+    expect(late!.message).toContain('the point-in-time archive of shop (its binlog) is behind')
+    expect(late!.message).toContain('archiver: "binlog"')
   })
 
   it('reads a quarter of PITR_MAX_LAG, between 250 ms and 15 s', () => {

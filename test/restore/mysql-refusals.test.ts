@@ -1,12 +1,13 @@
 /**
- * When `dbkeeper restore` must not go ahead, or must stop: a damaged backup (refused before the
- * target is touched), a statement that fails (stops, names the line), no confirmation (exit 2),
- * a prompt answered no, and the volume lock held (exit 3).
+ * When `dbkeeper restore` must not go ahead, or must stop: a damaged backup (refused, the target
+ * untouched: a truncated one before the load, one damaged inside when its load is proven, which
+ * drops the copy loaded beside the target), a statement that fails (stops, names the line), no
+ * confirmation (exit 2), a prompt answered no, and the volume lock held (exit 3).
  */
-import { rm, truncate } from 'node:fs/promises'
+import { open, rm, truncate } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { acquireLock } from '../../src/catalog/lock.js'
-import { checksums, dropDatabases, makeRichDatabase, mariadb, mysqlEnv } from '../backup/mysql-support.js'
+import { checksums, dropDatabases, makeRichDatabase, mariadb, mysqlEnv, rootQuery } from '../backup/mysql-support.js'
 import { uniqueName } from '../support/servers.js'
 import {
   backupNow,
@@ -16,6 +17,7 @@ import {
   insertLine,
   listNow,
   makeAdminUser,
+  readManifest,
   writeResignedBackup,
 } from './support.js'
 
@@ -40,8 +42,16 @@ describe('restore refusals and failures (MariaDB)', () => {
   })
 
   const safetyBackups = async () => (await listNow(env)).filter((b) => b.kind === 'pre-restore').length
+  /** Databases loaded beside `name` (`<name>_dbkrestore_<hex>`) still on the server. */
+  const besides = async (name: string) =>
+    (
+      await rootQuery<{ n: string }[]>(
+        'SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?',
+        [`${name.replace(/_/g, '\\_')}\\_dbkrestore\\_%`],
+      )
+    ).map((r) => r.n)
 
-  it('a backup with one flipped byte is refused before anything is touched', async () => {
+  it('a backup with one flipped byte in the middle is refused: the database unchanged, no copy left beside it, no safety backup', async () => {
     const { manifest, path } = await writeResignedBackup(backupPath, (raw) => raw, 5)
     await flipByte(path)
     const safetiesBefore = await safetyBackups()
@@ -49,9 +59,48 @@ describe('restore refusals and failures (MariaDB)', () => {
     expect(r.exitCode, r.all).toBe(1)
     expect(r.stderr).toMatch(new RegExp(`backup ${manifest.id} is damaged and was refused: .*nothing was changed`))
     expect(r.stderr).toContain('restore an older backup instead')
+    expect(r.stderr).not.toContain('verified as it loaded')
     expect(await checksums(db)).toEqual(before)
+    expect(await besides(db)).toEqual([])
     expect(await safetyBackups()).toBe(safetiesBefore)
     await rm(path)
+  })
+
+  it("a backup that loads to its end but is not the manifest's is refused after the load, and the load is dropped", async () => {
+    // A valid gzip of the same bytes whose header differs (its MTIME): the file's sha256 is wrong, nothing else.
+    const header = await writeResignedBackup(backupPath, (raw) => raw, 8)
+    const file = await open(header.path, 'r+')
+    await file.write(Buffer.from([1]), 0, 1, 4)
+    await file.close()
+    // Valid SQL the manifest does not describe (one comment line more): the content's size and sha256 are wrong.
+    const content = await writeResignedBackup(
+      backupPath,
+      (raw) => insertLine(raw, /^-- Table structure for table `big`/, '-- not in the backup').content,
+      9,
+      { raw: (await readManifest(backupPath)).raw },
+    )
+    const safetiesBefore = await safetyBackups()
+    try {
+      const inPlace = await cli(['restore', header.manifest.id, '--source', 'maria', '--yes'], env)
+      expect(inPlace.exitCode, inPlace.all).toBe(1)
+      expect(inPlace.stderr).toMatch(
+        new RegExp(
+          `backup ${header.manifest.id} is damaged and was refused: file sha256 \\w+, expected ${header.manifest.compressed.sha256}.*nothing was changed`,
+        ),
+      )
+      expect(inPlace.stderr).toContain('restoring into')
+      expect(await checksums(db)).toEqual(before)
+      expect(await besides(db)).toEqual([])
+
+      const into = await cli(['restore', content.manifest.id, '--source', 'maria', '--into', scratch, '--yes'], env)
+      expect(into.exitCode, into.all).toBe(1)
+      expect(into.stderr).toMatch(/is damaged and was refused: decompressed size \d+ bytes, expected \d+/)
+      expect(await rootQuery('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [scratch])).toEqual([])
+      expect(await safetyBackups()).toBe(safetiesBefore)
+    } finally {
+      await header.remove()
+      await content.remove()
+    }
   })
 
   it('a truncated backup is refused the same way', async () => {
@@ -64,7 +113,7 @@ describe('restore refusals and failures (MariaDB)', () => {
     await rm(path)
   })
 
-  it('a failing statement stops the restore and names its line; the safety backup is the way back', async () => {
+  it('a failing statement stops the restore and names its line; in place, the database is not changed', async () => {
     let line = 0
     const { manifest, path } = await writeResignedBackup(
       backupPath,
@@ -81,14 +130,16 @@ describe('restore refusals and failures (MariaDB)', () => {
     expect(into.stderr).toContain(`ERROR 1146 (42S02) at line ${line}:`)
     expect(into.stderr).toContain(`sed -n '${line}p'`)
 
+    // Loaded beside the database and dropped: nothing to undo, so no safety backup was taken.
+    const safetiesBefore = await safetyBackups()
     const replace = await cli(['restore', manifest.id, '--source', 'maria', '--yes'], env)
-    expect(replace.exitCode, replace.all).toBe(1)
-    const back = /dbkeeper restore (\S+) --source maria --database \S+ --yes/.exec(replace.stderr)
-    expect(back, replace.stderr).not.toBeNull()
-    const undo = await cli(['restore', back![1]!, '--source', 'maria', '--yes', '--no-safety-backup'], env)
-    expect(undo.exitCode, undo.all).toBe(0)
-    expect(await checksums(db)).toEqual(before)
     await rm(path)
+    expect(replace.exitCode, replace.all).toBe(1)
+    expect(replace.stderr).toContain(`mariadb stopped at the first failing statement at line ${line} of the dump`)
+    expect(replace.stderr).toMatch(/was not changed \(the backup was loaded into a new database beside it/)
+    expect(await checksums(db)).toEqual(before)
+    expect(await besides(db)).toEqual([])
+    expect(await safetyBackups()).toBe(safetiesBefore)
   })
 
   it('without a terminal and without --yes: exit 2, nothing touched', async () => {

@@ -4,6 +4,7 @@
  */
 import { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ViewQualifierRewrite, requalify } from '../../src/engines/mysql/rewrite.js'
 
@@ -33,6 +34,41 @@ describe('ViewQualifierRewrite', () => {
     expect(await rewrite(dump, 5, 'shöp', 'x')).toBe(dump.replace('select `shöp`.`t`', 'select `x`.`t`'))
     const plain = 'a\n\n/*!40101 SET x */;\nlast line without newline'
     expect(await rewrite(plain, 3)).toBe(plain)
+  })
+
+  it('gives what requalify() gives line by line, for any text cut anywhere', async () => {
+    const piece = fc.constantFrom('/*!50001 VIEW ', '/*!50001 VIE', '`shop`.', 'select ', '\n', 'x', '/*!', '')
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(piece, { maxLength: 40 }),
+        fc.array(fc.nat(60), { maxLength: 8 }),
+        async (parts, cuts) => {
+          const text = parts.join('')
+          const want = text
+            .split('\n')
+            .map((line) => (line.startsWith('/*!50001 VIEW ') ? requalify(line, 'shop', 'x') : line))
+            .join('\n')
+          const bytes = Buffer.from(text)
+          const at = [...new Set(cuts.map((c) => Math.min(c, bytes.length)))].sort((a, b) => a - b)
+          const chunks = [0, ...at]
+            .map((from, i) => bytes.subarray(from, at[i] ?? bytes.length))
+            .filter((c) => c.length)
+          const got = await buffer(Readable.from(chunks).pipe(new ViewQualifierRewrite('shop', 'x')))
+          expect(got.toString()).toBe(want)
+        },
+      ),
+    )
+  })
+
+  it('passes a chunk without a view line on in one write, as it came', async () => {
+    const rewrite = new ViewQualifierRewrite('shop', 'x')
+    const writes: Buffer[] = []
+    rewrite.on('data', (b: Buffer) => writes.push(b))
+    const chunk = Buffer.from('INSERT INTO `t` VALUES (1);\nINSERT INTO `t` VALUES (2);\n\n/*!40101 SET x */;\nINS')
+    rewrite.end(chunk)
+    await new Promise((r) => rewrite.on('end', r))
+    expect(writes).toHaveLength(1)
+    expect(writes[0]!.buffer).toBe(chunk.buffer)
   })
 
   it('requalify() is the same rule for one definition', () => {

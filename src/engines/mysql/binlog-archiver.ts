@@ -40,6 +40,17 @@ import { connect } from './probe.js'
 
 export const BINLOG_TOOL = 'mariadb-binlog'
 const POLL_MS = 1000
+/**
+ * The replica id the tool announces (`--stop-never-slave-server-id`), one per source: the server
+ * keeps one binlog reader per id and drops the older of two that share one, so two DBnn_PITR
+ * sources on one server (or a user's own `mariadb-binlog`, whose default is 0) would drop each
+ * other in turn. High in the 32-bit range, away from the small ids real replicas are given.
+ */
+export const REPLICA_ID_BASE = 4_200_000_000
+
+export function replicaId(source: Pick<SourceConfig, 'id'>): number {
+  return REPLICA_ID_BASE + Number(/\d+$/.exec(source.id)?.[0] ?? 0)
+}
 
 export interface BinlogArchiverOptions {
   source: SourceConfig
@@ -134,6 +145,7 @@ export async function startBinlogArchiver(opts: BinlogArchiverOptions): Promise<
     // After a restart the newest local file is fetched again whole (the tool truncates it first).
     args: [
       `--defaults-extra-file=${defaultsFile}`,
+      `--stop-never-slave-server-id=${replicaId(source)}`,
       '--read-from-remote-server',
       '--raw',
       '--stop-never',

@@ -6,7 +6,8 @@
  * there, and only then swapped into place (mysql-swap.ts) — what remains is exactly the backup, not
  * the backup merged with tables created since, and a failure at any point before or during the
  * swap leaves the target as it was. MySQL has no transactional DDL: this is how a failed restore
- * destroys nothing.
+ * destroys nothing. It is also why the backup may be proven as it loads (`loadsAside`): the load
+ * resolves only on the content's verdict, and a refused backup's copy is dropped like any other.
  */
 import { pipeline } from 'node:stream'
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
@@ -27,6 +28,7 @@ const id = (name: string) => mysql.escapeId(name, true)
 
 export class MysqlDriver implements RestoreDriver {
   readonly exactCounts = false
+  readonly loadsAside = true
   readonly label: string
   /** max_allowed_packet the load needs and the server lacks (prepare). */
   #packet: number | undefined
@@ -106,11 +108,14 @@ export class MysqlDriver implements RestoreDriver {
     this.#loaded = into
     const defaults = writeDefaultsFile(this.t.workDir, this.t.source)
     let packetBefore: number | undefined
+    /** Whether the content began to flow to the client: only then can a failure be the backup's. */
+    let fed = false
     try {
       if (this.#packet) packetBefore = await this.#withConn(signal, (conn) => raisePacket(conn, this.#packet!))
       const input = new ViewQualifierRewrite(this.t.backup.database, into)
       // A read or decompression error of the backup reaches the client's input as its 'error'.
       pipeline(content.stream, input, () => {})
+      fed = true
       // HOME points at the private work directory so that no ~/.my.cnf overrides the credentials.
       const next = state.exists ? `${this.label} was not changed` : 'nothing was left behind'
       await runTool(command, clientArgs(defaults, into), {
@@ -122,12 +127,21 @@ export class MysqlDriver implements RestoreDriver {
         abortedMessage: `${command} was stopped: the restore was aborted`,
         judge: (exit) => judgeClient(this.t.source, command, exit, this.label, next),
       })
+      // Proven as it loads: nothing resolves before the proof of every byte that was loaded.
+      const refusal = await content.verdict?.()
+      if (refusal) throw refusal
       content.assertComplete()
     } catch (error) {
+      // A failure on a damaged backup (a syntax error in garbled text) is the damage: judged on the
+      // whole file, read to its end (unless the restore is aborted meanwhile).
+      const stop = () => content.stream.destroy()
+      signal.addEventListener('abort', stop, { once: true })
+      const damage = fed && !signal.aborted ? await content.verdict?.() : undefined
+      signal.removeEventListener('abort', stop)
       // The rest of the backup is not wanted: stop reading and decompressing it.
       content.stream.destroy()
       await this.abandon()
-      throw this.#untouched(error, into, state)
+      throw this.#untouched(signal.aborted ? error : (damage ?? error), into, state)
     } finally {
       if (packetBefore !== undefined) await this.#resetPacket(packetBefore)
       await removeDefaultsFile(defaults)
@@ -137,7 +151,8 @@ export class MysqlDriver implements RestoreDriver {
   /** A failed load's error, saying that the target is as it was. */
   #untouched(error: unknown, into: string, state: TargetState): DbkeeperError {
     const e = error instanceof DbkeeperError ? error : restoreError(this.t.source, this.t.target, this.label, error)
-    if (e.code === 'ABORTED') return e
+    // A refused backup's message already says that nothing was changed.
+    if (e.code === 'ABORTED' || e.code === 'VERIFY_FAILED') return e
     const state_ = state.exists
       ? `${this.label} was not changed (the backup was loaded into a new database beside it, \`${into}\`, dropped again)`
       : `${this.label} did not exist and was dropped again: nothing was left behind`

@@ -26,12 +26,13 @@ export function requalify(text: string, from: string, to: string): string {
 /**
  * A pass-through for the dump stream that rewrites the database qualifier in view definition
  * lines. Other lines pass as they come, whatever their length (a 20 MB INSERT is never buffered):
- * only the first bytes of each line are held until it is known not to be a view line.
+ * only the first bytes of a line cut by a chunk's end are held until it is known not to be a view
+ * line. One write per chunk: a chunk without a view line goes on as it came, not line by line.
  */
 export class ViewQualifierRewrite extends Transform {
   readonly #from: string
   readonly #to: string
-  /** 'start': deciding the current line (its first bytes are in #held); 'view': collecting a view line; 'pass': the rest of another line. */
+  /** 'start': deciding the current line (its first bytes may be in #held); 'view': collecting a view line; 'pass': the rest of another line. */
   #mode: 'start' | 'view' | 'pass' = 'start'
   #held: Buffer[] = []
   #heldSize = 0
@@ -43,63 +44,84 @@ export class ViewQualifierRewrite extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    const out: Buffer[] = []
+    /** chunk[run, pos) passes as it came: emitted as one piece, when something else must follow it. */
+    let run = 0
     let pos = 0
+    const endRun = (at: number) => {
+      if (at > run) out.push(chunk.subarray(run, at))
+    }
     while (pos < chunk.length) {
       const nl = chunk.indexOf(10, pos)
       const lineEnd = nl === -1 ? chunk.length : nl + 1
       if (this.#mode === 'pass') {
-        this.push(chunk.subarray(pos, lineEnd))
         if (nl !== -1) this.#mode = 'start'
         pos = lineEnd
         continue
       }
       if (this.#mode === 'view') {
         this.#hold(chunk.subarray(pos, lineEnd))
-        if (nl !== -1) this.#flush()
         pos = lineEnd
+        run = pos
+        if (nl !== -1) out.push(this.#rewritten())
         continue
       }
-      // 'start': take bytes up to the prefix's length (or the line's end) and decide.
+      // 'start': the line's first bytes (held from the chunk before, and these) decide.
       const take = Math.min(lineEnd, pos + VIEW_LINE.length - this.#heldSize)
-      this.#hold(chunk.subarray(pos, take))
-      pos = take
-      const held = Buffer.concat(this.#held)
-      const ended = held.at(-1) === 10
-      if (
-        !VIEW_LINE.subarray(0, Math.min(held.length, VIEW_LINE.length)).equals(held.subarray(0, VIEW_LINE.length)) ||
-        (ended && held.length < VIEW_LINE.length)
-      ) {
-        this.#release(held)
-        this.#mode = ended ? 'start' : 'pass'
-      } else if (held.length >= VIEW_LINE.length) {
+      const head =
+        this.#heldSize > 0 ? Buffer.concat([...this.#held, chunk.subarray(pos, take)]) : chunk.subarray(pos, take)
+      const ended = take === lineEnd && nl !== -1
+      const prefix = head.length >= VIEW_LINE.length && head.subarray(0, VIEW_LINE.length).equals(VIEW_LINE)
+      const maybe = !ended && head.length < VIEW_LINE.length && VIEW_LINE.subarray(0, head.length).equals(head)
+      if (prefix) {
+        // A view line: what passed so far goes first; the line is collected from its start.
+        endRun(pos)
+        run = pos
         this.#mode = 'view'
-        if (ended) this.#flush()
+        continue
       }
+      if (maybe) {
+        // Cut by the chunk's end before it could be told: held for the next chunk.
+        endRun(pos)
+        this.#hold(chunk.subarray(pos, take))
+        pos = take
+        run = pos
+        continue
+      }
+      // Not a view line: bytes held from the chunk before go out first, the rest passes.
+      if (this.#heldSize > 0) {
+        endRun(pos)
+        out.push(...this.#held)
+        this.#held = []
+        this.#heldSize = 0
+        run = pos
+      }
+      this.#mode = 'pass'
     }
+    endRun(chunk.length)
+    if (out.length === 1) this.push(out[0])
+    else if (out.length > 1) this.push(Buffer.concat(out))
     done()
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.#mode === 'view') this.#flush()
-    else if (this.#heldSize > 0) this.#release(Buffer.concat(this.#held))
+    if (this.#mode === 'view') this.push(this.#rewritten())
+    else if (this.#heldSize > 0) this.push(Buffer.concat(this.#held))
     done()
   }
 
   #hold(part: Buffer): void {
+    if (part.length === 0) return
     this.#held.push(Buffer.from(part))
     this.#heldSize += part.length
   }
 
-  #release(bytes: Buffer): void {
+  /** The collected view line, rewritten; the next line starts undecided. */
+  #rewritten(): Buffer {
+    const line = Buffer.concat(this.#held).toString('latin1')
     this.#held = []
     this.#heldSize = 0
-    if (bytes.length > 0) this.push(bytes)
-  }
-
-  /** Writes the collected view line, rewritten. */
-  #flush(): void {
-    const line = Buffer.concat(this.#held).toString('latin1')
-    this.#release(Buffer.from(line.split(this.#from).join(this.#to), 'latin1'))
     this.#mode = 'start'
+    return Buffer.from(line.split(this.#from).join(this.#to), 'latin1')
   }
 }
