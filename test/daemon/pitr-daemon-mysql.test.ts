@@ -3,7 +3,8 @@
  * --server-id=1`), as a real process: it streams the server's binlog into
  * `<source>/.pitr/.binlog/` (one archive for the source), proves closed files, restarts a SIGKILLed
  * mariadb-binlog without a gap, stops it on SIGTERM; binlogs purged while it was stopped are a gap,
- * recorded in index.jsonl and logged as an error at its next start; a server that refuses is tried
+ * recorded in index.jsonl, logged as an error at its next start, alerted (webhook) and followed by a
+ * fresh base backup; a server that refuses is tried
  * again; with S3_BUCKET the files reach the bucket (s3rver).
  */
 import { createHash } from 'node:crypto'
@@ -11,6 +12,7 @@ import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import mysql from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readRuns } from '../../src/catalog/journal.js'
 import { binlogArchiveDir } from '../../src/catalog/naming.js'
 import { parseConfig } from '../../src/config/index.js'
 import { startArchivers } from '../../src/daemon/archivers.js'
@@ -28,6 +30,7 @@ import {
 } from '../support/daemon.js'
 import { captureLogger } from '../support/logs.js'
 import { startMariadb } from '../support/mariadb-server.js'
+import { startHook } from '../support/webhook-receiver.js'
 import { listKeys, s3Env, startS3 } from '../support/s3.js'
 import type { RunningServer } from '../support/servers.js'
 
@@ -166,7 +169,10 @@ describe('dbkeeper daemon with DBnn_PITR on MariaDB', { timeout: LOADED_MACHINE_
       return (logs as { Log_name: string }[])[0]!.Log_name === current || undefined
     }, 'the purge')
 
-    const after = startDaemon(env())
+    const hook = await startHook('pitr-hook', 'up')
+    t.defer(() => hook.close())
+    // PITR_MAX_LAG 4 s: the watch reads the archive every second.
+    const after = startDaemon({ ...env(), PITR_MAX_LAG: '4s', WEBHOOK_URL: hook.url })
     const logged = await after.waitForLog((l) => /has a gap: the server purged/.test(l.msg), 'the gap to be logged')
     expect(logged.level).toBe(50)
     expect(logged.msg).toContain(`between ${archived.file} and ${current}`)
@@ -178,6 +184,19 @@ describe('dbkeeper daemon with DBnn_PITR on MariaDB', { timeout: LOADED_MACHINE_
     ])
     const state = await readBinlogArchive(archive(), new Date())
     expect(state.runs.at(-1)!.afterGap?.resumedAt).toBe(current)
+    // The watch sees the archive split: the gap is alerted, and a fresh base backup follows at once.
+    await until(async () => hook.raw.some((b) => b.includes('PITR_GAP')) || undefined, 'the gap alert', {
+      context: after.output,
+    })
+    const runs = await until(
+      async () => {
+        const r = (await readRuns(t.backupDir)).filter((x) => x.trigger === 'pitr-gap')
+        return r.length > 0 ? r : undefined
+      },
+      'the fresh base backup',
+      { context: after.output },
+    )
+    expect(runs[0]!.ok, JSON.stringify(runs[0])).toBe(true)
     after.signal('SIGTERM')
     expect((await after.exited).exitCode).toBe(0)
     expect((await stat(archive())).isDirectory()).toBe(true)
