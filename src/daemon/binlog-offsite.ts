@@ -5,11 +5,12 @@
  *
  * - each closed file once proven (index.jsonl), read back after the upload and confirmed by size
  *   and sha256 against the proof; then recorded;
- * - the growing file, whenever it has grown, as far as it was written at that moment: confirmed
- *   by size and the sha256 it was sent with (read back only once closed: the growing file of a
- *   busy server would be fetched every time);
- * - `offsite.<target>.jsonl` in the archive directory, append-only: what is on the target, so a
- *   restarted daemon sends nothing twice.
+ * - the growing file, whenever it has grown: its new bytes as one more segment
+ *   (`<file>.from-<offset>`, confirmed by size and the sha256 it was sent with), so each byte
+ *   goes once while it grows, not the whole file every pass; once the file is closed and shipped
+ *   whole, its segments are removed. By hand, `cat <file>.from-* > <file>` joins them;
+ * - `offsite.<target>.jsonl` in the archive directory, append-only: the closed files on the
+ *   target, so a restarted daemon sends none twice (the growing file's state is kept in memory).
  *
  * Binlogs are not encrypted yet: with ENCRYPTION on, nothing is shipped (a warning says so) and the
  * archive stays on the volume. Not yet: removing what falls out of PITR_WINDOW off-site.
@@ -30,7 +31,7 @@ import type { Target } from '../storage/target.js'
 
 export const BINLOG_OFFSITE_INTERVAL_MS = 10_000
 
-/** One line of `offsite.<target>.jsonl`: a file (or the growing file as far as `size`) on the target, confirmed. */
+/** A file on the target, confirmed: a line of `offsite.<target>.jsonl` when closed. */
 export interface ShippedEntry {
   file: string
   size: number
@@ -38,6 +39,13 @@ export interface ShippedEntry {
   /** A closed file, read back whole; else the growing file as it was. */
   closed: boolean
   shippedAt: string
+}
+
+/** `binlog.000042.from-000000001024`: the growing file's bytes from that offset (zero-padded, so `cat <file>.from-*` joins them in order). */
+const SEGMENT = '.from-'
+
+export function segmentKey(remote: string, file: string, offset: number): string {
+  return `${remote}${file}${SEGMENT}${String(offset).padStart(12, '0')}`
 }
 
 export function shippedLog(dir: string, targetId: string): string {
@@ -90,21 +98,16 @@ export function startBinlogOffsite(opts: BinlogOffsiteOptions): BinlogOffsite {
   const log = opts.logger.child({ source: source.label, target: targetId, archiver: 'binlog-offsite' })
   const remote = remoteBinlogDir(source.label)
   let shipped: Map<string, ShippedEntry> | undefined
+  /** The growing file: how far it is on the target, as segments. */
+  const growingAt = new Map<string, number>()
   let failing = false
 
-  const record = async (e: ShippedEntry) => {
-    await appendFile(shippedLog(dir, targetId), `${JSON.stringify(e)}\n`, { mode: FILE_MODE, flush: true })
-    shipped!.set(e.file, e)
-  }
-
-  /** Uploads the first `size` bytes of the file; confirms size (and, read back, sha256) on the target. */
-  const ship = async (file: string, size: number, closed: boolean, expected?: string): Promise<ShippedEntry> => {
+  /** Uploads bytes [start, end) of the file under `key`; confirms the size and the sha256 it was sent with. */
+  const put = async (key: string, file: string, start: number, end: number): Promise<string> => {
     const path = join(dir, file)
-    const open = () => createReadStream(path, { start: 0, end: size - 1 })
+    const size = end - start
+    const open = () => createReadStream(path, { start, end: end - 1 })
     const sha256 = size === 0 ? createHash('sha256').digest('hex') : await sha256Of(open())
-    if (expected !== undefined && sha256 !== expected)
-      throw new Error(`${file} on the volume no longer matches its proof in index.jsonl (sha256 ${sha256})`)
-    const key = `${remote}${file}`
     await target.put(key, size === 0 ? Buffer.alloc(0) : open, {
       size,
       metadata: { sha256 },
@@ -115,11 +118,45 @@ export function startBinlogOffsite(opts: BinlogOffsiteOptions): BinlogOffsite {
       throw new Error(`${target.url(key)} holds ${head ? `${head.size} bytes` : 'nothing'} after sending ${size}`)
     if (head.metadata.sha256 !== sha256)
       throw new Error(`${target.url(key)} does not carry the sha256 it was sent with`)
-    if (closed) {
-      const back = await sha256Of(await target.get(key))
-      if (back !== sha256) throw new Error(`${target.url(key)} read back with sha256 ${back}, not ${sha256}`)
-    }
-    return { file, size, sha256, closed, shippedAt: new Date().toISOString() }
+    return sha256
+  }
+
+  /** The growing file's segments on the target, but `keep`. */
+  const removeSegments = async (file: string, keep?: string) => {
+    const stale: string[] = []
+    for await (const o of target.list(`${remote}${file}${SEGMENT}`)) if (o.key !== keep) stale.push(o.key)
+    if (stale.length > 0) await target.remove(stale)
+  }
+
+  /** A closed file whole, checked against its proof before and read back after; its segments go. */
+  const shipClosed = async (c: { file: string; size: number; sha256: string }) => {
+    const key = `${remote}${c.file}`
+    const sha256 = await put(key, c.file, 0, c.size)
+    if (sha256 !== c.sha256)
+      throw new Error(`${c.file} on the volume no longer matches its proof in index.jsonl (sha256 ${sha256})`)
+    const back = await sha256Of(await target.get(key))
+    if (back !== sha256) throw new Error(`${target.url(key)} read back with sha256 ${back}, not ${sha256}`)
+    const e: ShippedEntry = { file: c.file, size: c.size, sha256, closed: true, shippedAt: new Date().toISOString() }
+    await appendFile(shippedLog(dir, targetId), `${JSON.stringify(e)}\n`, { mode: FILE_MODE, flush: true })
+    shipped!.set(c.file, e)
+    await removeSegments(c.file)
+    growingAt.delete(c.file)
+    log.info({ file: c.file, size: c.size, key: target.url(key) }, `binlog ${c.file} shipped off-site and confirmed`)
+  }
+
+  /**
+   * The growing file's new bytes as one more segment, `<file>.from-<offset>`: each byte is sent once
+   * while the file grows (not the whole file every pass). Kept in memory: after a restart the file
+   * is sent again from 0 as one segment, and the older segments removed after it.
+   */
+  const shipGrowing = async (file: string, size: number) => {
+    const from = growingAt.get(file)
+    // A restarted tool fetches the file again from its start: the bytes up to `from` are the same.
+    if (from !== undefined && size <= from) return
+    const key = segmentKey(remote, file, from ?? 0)
+    await put(key, file, from ?? 0, size)
+    if (from === undefined) await removeSegments(file, key)
+    growingAt.set(file, size)
   }
 
   const pass = async () => {
@@ -131,18 +168,10 @@ export function startBinlogOffsite(opts: BinlogOffsiteOptions): BinlogOffsite {
     for (const c of closed.values()) {
       if (shipped.get(c.file)?.closed) continue
       if (!local.some((l) => l.file === c.file)) continue
-      const e = await ship(c.file, c.size, true, c.sha256)
-      await record(e)
-      log.info(
-        { file: c.file, size: c.size, key: target.url(`${remote}${c.file}`) },
-        `binlog ${c.file} shipped off-site and confirmed`,
-      )
+      await shipClosed(c)
     }
     const growing = local.at(-1)
-    if (growing && !closed.has(growing.file)) {
-      const before = shipped.get(growing.file)
-      if (before?.size !== growing.size) await record(await ship(growing.file, growing.size, false))
-    }
+    if (growing && !closed.has(growing.file)) await shipGrowing(growing.file, growing.size)
   }
 
   const guarded = async () => {

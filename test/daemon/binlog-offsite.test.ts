@@ -110,20 +110,40 @@ describe('binlog off-site shipping', () => {
     )
     expect(log.text()).toContain(`binlog ${closed.file} shipped off-site and confirmed`)
 
-    // The growing file follows: what the archive holds of it, byte for byte, once it stops growing.
+    // The growing file follows as segments, each of its new bytes once: joined, they are the file.
     await write(20)
+    const joined = async (file: string) => {
+      const keys = (await listKeys(s3, `unit/shop/.pitr/.binlog/${file}.from-`)).sort()
+      return { keys, bytes: Buffer.concat(await Promise.all(keys.map((k) => readFile(s3.objectFile(k))))) }
+    }
     const growing = await until(async () => {
       const newest = (await localBinlogs(dir)).at(-1)!
-      const last = (await readShipped(dir, 'S3')).filter((e) => e.file === newest.file).at(-1)
-      return last && last.size === newest.size ? newest : undefined
+      const { keys, bytes } = await joined(newest.file)
+      return bytes.equals(await readFile(join(dir, newest.file))) && keys.length > 0 ? { ...newest, keys } : undefined
     }, 'the growing file shipped as far as written')
     expect(growing.file).not.toBe(closed.file)
-    const local = await readFile(join(dir, growing.file))
-    expect((await remoteBytes(growing.file)).equals(local)).toBe(true)
+    await write(20)
+    const more = await until(async () => {
+      const { keys, bytes } = await joined(growing.file)
+      return keys.length > growing.keys.length && bytes.equals(await readFile(join(dir, growing.file)))
+        ? keys
+        : undefined
+    }, 'a second segment')
+    expect(more.slice(0, growing.keys.length)).toEqual(growing.keys)
+    // Only closed files are recorded: the growing one's line would come every 10 s.
+    expect((await readShipped(dir, 'S3')).map((e) => [e.file, e.closed])).toEqual([[closed.file, true]])
 
-    // Nothing twice: a new shipper over the same record sends nothing while nothing changes.
+    // Closed, it goes whole and its segments go.
+    await admin.query('FLUSH BINARY LOGS')
+    await until(
+      async () => (await readShipped(dir, 'S3')).some((e) => e.file === growing.file),
+      'the once growing file shipped closed',
+    )
+    expect((await joined(growing.file)).keys).toEqual([])
+    expect((await remoteBytes(growing.file)).equals(await readFile(join(dir, growing.file)))).toBe(true)
+
+    // Nothing twice: a new shipper over the same record sends no closed file again.
     await shipper.stop()
-    const lines = (await readShipped(dir, 'S3')).length
     shipper = startBinlogOffsite({
       source: source(),
       dir,
@@ -133,10 +153,14 @@ describe('binlog off-site shipping', () => {
       intervalMs: 60_000,
     })
     await shipper.pass()
-    expect((await readShipped(dir, 'S3')).length).toBe(lines)
-    expect(await listKeys(s3, 'unit/shop/.pitr/.binlog/')).toEqual(
-      (await localBinlogs(dir)).map((f) => `unit/shop/.pitr/.binlog/${f.file}`),
-    )
+    expect((await readShipped(dir, 'S3')).length).toBe(2)
+    expect(log.lines().filter((l) => String(l.msg).startsWith(`binlog ${closed.file} shipped`))).toHaveLength(1)
+    // The newest file, growing, sent again from 0 as one segment after the restart.
+    const files = (await localBinlogs(dir)).map((f) => f.file)
+    expect(await listKeys(s3, 'unit/shop/.pitr/.binlog/')).toEqual([
+      ...files.slice(0, -1).map((f) => `unit/shop/.pitr/.binlog/${f}`),
+      `unit/shop/.pitr/.binlog/${files.at(-1)!}.from-000000000000`,
+    ])
   })
 
   it('refuses a closed file that no longer matches its proof, and records nothing for it', async () => {

@@ -3,16 +3,20 @@
  * --server-id=1`), as a real process: it streams the server's binlog into
  * `<source>/.pitr/.binlog/` (one archive for the source), proves closed files, restarts a SIGKILLed
  * mariadb-binlog without a gap, stops it on SIGTERM; binlogs purged while it was stopped are a gap,
- * recorded in index.jsonl and logged as an error at its next start.
+ * recorded in index.jsonl, logged as an error at its next start, alerted (webhook) and followed by a
+ * fresh base backup; a server that refuses is tried
+ * again; with S3_BUCKET the files reach the bucket (s3rver).
  */
 import { createHash } from 'node:crypto'
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import mysql from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readRuns } from '../../src/catalog/journal.js'
 import { binlogArchiveDir } from '../../src/catalog/naming.js'
 import { parseConfig } from '../../src/config/index.js'
 import { startArchivers } from '../../src/daemon/archivers.js'
+import { readShipped } from '../../src/daemon/binlog-offsite.js'
 import { localBinlogs, readBinlogArchive, readIndex } from '../../src/engines/mysql/binlog-archive.js'
 import {
   daemonTestContext,
@@ -26,6 +30,8 @@ import {
 } from '../support/daemon.js'
 import { captureLogger } from '../support/logs.js'
 import { startMariadb } from '../support/mariadb-server.js'
+import { startHook } from '../support/webhook-receiver.js'
+import { listKeys, s3Env, startS3 } from '../support/s3.js'
 import type { RunningServer } from '../support/servers.js'
 
 const PASSWORD = 'pitr "daemon" #pw$'
@@ -163,7 +169,10 @@ describe('dbkeeper daemon with DBnn_PITR on MariaDB', { timeout: LOADED_MACHINE_
       return (logs as { Log_name: string }[])[0]!.Log_name === current || undefined
     }, 'the purge')
 
-    const after = startDaemon(env())
+    const hook = await startHook('pitr-hook', 'up')
+    t.defer(() => hook.close())
+    // PITR_MAX_LAG 4 s: the watch reads the archive every second.
+    const after = startDaemon({ ...env(), PITR_MAX_LAG: '4s', WEBHOOK_URL: hook.url })
     const logged = await after.waitForLog((l) => /has a gap: the server purged/.test(l.msg), 'the gap to be logged')
     expect(logged.level).toBe(50)
     expect(logged.msg).toContain(`between ${archived.file} and ${current}`)
@@ -175,6 +184,19 @@ describe('dbkeeper daemon with DBnn_PITR on MariaDB', { timeout: LOADED_MACHINE_
     ])
     const state = await readBinlogArchive(archive(), new Date())
     expect(state.runs.at(-1)!.afterGap?.resumedAt).toBe(current)
+    // The watch sees the archive split: the gap is alerted, and a fresh base backup follows at once.
+    await until(async () => hook.raw.some((b) => b.includes('PITR_GAP')) || undefined, 'the gap alert', {
+      context: after.output,
+    })
+    const runs = await until(
+      async () => {
+        const r = (await readRuns(t.backupDir)).filter((x) => x.trigger === 'pitr-gap')
+        return r.length > 0 ? r : undefined
+      },
+      'the fresh base backup',
+      { context: after.output },
+    )
+    expect(runs[0]!.ok, JSON.stringify(runs[0])).toBe(true)
     after.signal('SIGTERM')
     expect((await after.exited).exitCode).toBe(0)
     expect((await stat(archive())).isDirectory()).toBe(true)
@@ -222,5 +244,33 @@ describe('dbkeeper daemon with DBnn_PITR on MariaDB', { timeout: LOADED_MACHINE_
       { timeoutMs: 10_000 },
     )
     expect(running.archivers[0]!.archiver.pid).toBeUndefined()
+  })
+
+  it('with S3_BUCKET set later, copies the archived binlog files into the bucket under <source>/.pitr/.binlog/', async () => {
+    const s3 = await startS3()
+    t.defer(() => s3.destroy())
+    const before = startDaemon(env())
+    await before.waitForLog(toolStarted, 'mariadb-binlog to start')
+    await write(10)
+    const closing = (await master()).file
+    await admin.query('FLUSH BINARY LOGS')
+    await until(
+      async () => (await readIndex(archive())).some((e) => e.kind === 'closed' && e.file === closing),
+      'the closed file proven',
+    )
+    before.signal('SIGTERM')
+    await before.exited
+    // The first pass runs at the daemon's start: what the archive holds goes at once.
+    const daemon = startDaemon({ ...env(), ...s3Env(s3.endpoint, 'vault/') })
+    await until(
+      async () => (await readShipped(archive(), 'S3')).some((e) => e.file === closing && e.closed),
+      'the closed file confirmed off-site',
+    )
+    const keys = await listKeys(s3, 'vault/shop/.pitr/.binlog/')
+    expect(keys).toContain(`vault/shop/.pitr/.binlog/${closing}`)
+    const sent = await readFile(s3.objectFile(`vault/shop/.pitr/.binlog/${closing}`))
+    expect(sent.equals(await readFile(join(archive(), closing)))).toBe(true)
+    daemon.signal('SIGTERM')
+    expect((await daemon.exited).exitCode).toBe(0)
   })
 })

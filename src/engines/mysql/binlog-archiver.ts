@@ -9,8 +9,8 @@
  * 100 ms sample at 500 tx/s), so the growing file on the volume is the RPO; no extra shipping step.
  *
  * The daemon runs one per DBnn_PITR MySQL source (daemon/archivers.ts). A gap is logged at error
- * and recorded in index.jsonl; the daemon's PITR watch alerts it and takes a fresh base once the
- * archive is read as ranges. The poller reconnects after a failure (a restarted server) and holds
+ * and recorded in index.jsonl; the daemon's PITR watch (daemon/pitr-watch.ts) sees the archive's
+ * ranges split, alerts it and takes a fresh base backup. The poller reconnects after a failure (a restarted server) and holds
  * no connection once stopped or refused at start. The server's dump thread of a stopped tool ends
  * only when the server next sends it an event (it notices the closed socket then).
  */
