@@ -28,9 +28,11 @@ export async function createMariadb(
   bytes: number,
   log: (line: string) => void,
   shape: Shape = 'text',
+  opts: { binlog?: boolean } = {},
 ): Promise<BenchMariadb> {
   const tables = SHAPES[shape]
-  const server = await startMariadb()
+  // With a binlog (point-in-time benches) the load itself is not logged: only what follows the base matters.
+  const server = await startMariadb(opts.binlog ? { binlog: {} } : {})
   const tsvDir = await mkdtemp(join(tmpdir(), 'dbk-bench-tsv-'))
   const conn = await mysqlAdmin(server.info)
   try {
@@ -38,6 +40,7 @@ export async function createMariadb(
     await conn
       .query('SET GLOBAL innodb_log_file_size = 536870912')
       .catch(() => log('  (redo log not resizable online; loading will be slower)'))
+    if (opts.binlog) await conn.query('SET SESSION sql_log_bin = 0')
     await conn.query(`CREATE DATABASE ${BENCH_DB}`)
     await conn.query(`USE ${BENCH_DB}`)
     for (const table of tables) {
