@@ -19,13 +19,12 @@ import { readShipped, startBinlogOffsite, type BinlogOffsite } from '../../src/d
 import type { Archiver } from '../../src/engines/archive.js'
 import { localBinlogs, readIndex } from '../../src/engines/mysql/binlog-archive.js'
 import { startBinlogArchiver } from '../../src/engines/mysql/binlog-archiver.js'
-import { Secret } from '../../src/runtime/secrets.js'
 import { openS3Target } from '../../src/storage/s3/index.js'
 import type { Target } from '../../src/storage/target.js'
 import { until } from '../support/daemon.js'
 import { captureLogger } from '../support/logs.js'
 import { startMariadb } from '../support/mariadb-server.js'
-import { ACCESS_KEY_ID, BUCKET, listKeys, s3Env, SECRET_ACCESS_KEY, startS3, type TestS3 } from '../support/s3.js'
+import { listKeys, s3Env, startS3, testS3Config, type TestS3 } from '../support/s3.js'
 import type { RunningServer } from '../support/servers.js'
 import { mysqlSourceOn } from '../engines/mysql/helpers.js'
 
@@ -53,23 +52,7 @@ beforeAll(async () => {
   await admin.query('CREATE DATABASE app')
   await admin.query('CREATE TABLE app.t (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(100))')
   s3 = await startS3()
-  const cfg: S3Config = {
-    bucket: BUCKET,
-    prefix: 'unit/',
-    region: 'us-east-1',
-    endpoint: s3.endpoint,
-    forcePathStyle: true,
-    accessKeyId: new Secret(ACCESS_KEY_ID),
-    secretAccessKey: new Secret(SECRET_ACCESS_KEY),
-    sessionToken: undefined,
-    storageClass: undefined,
-    sse: undefined,
-    sseKmsKeyId: undefined,
-    retention: undefined,
-    id: 'S3',
-    objectLock: undefined,
-    noDelete: false,
-  }
+  const cfg: S3Config = testS3Config(s3.endpoint, 'unit/')
   target = openS3Target(cfg, { attempts: 2, baseDelayMs: 10 })
 }, 60_000)
 afterAll(async () => {

@@ -11,21 +11,11 @@ import type { Manifest } from '../../src/catalog/manifest.js'
 import type { S3Config } from '../../src/config/types.js'
 import { LAG_LIMIT, MIN_WAIT_MS, startStreamedCopy } from '../../src/pipeline/offsite-copy.js'
 import { confirmAndCommit } from '../../src/pipeline/offsite-publish.js'
-import { Secret } from '../../src/runtime/secrets.js'
 import { openS3Target } from '../../src/storage/s3/index.js'
 import type { Target } from '../../src/storage/target.js'
 import { fakeManifest } from '../support/backups.js'
 import { captureLogger } from '../support/logs.js'
-import {
-  ACCESS_KEY_ID,
-  BUCKET,
-  headObject,
-  listKeys,
-  SECRET_ACCESS_KEY,
-  startRecordingProxy,
-  startS3,
-  type TestS3,
-} from '../support/s3.js'
+import { headObject, listKeys, startRecordingProxy, startS3, testS3Config, type TestS3 } from '../support/s3.js'
 
 let s3: TestS3
 let target: Target
@@ -47,23 +37,7 @@ function manifestFor(data: Buffer, database: string): Manifest {
 beforeAll(async () => {
   s3 = await startS3()
   proxy = await startRecordingProxy(s3.port)
-  const cfg: S3Config = {
-    bucket: BUCKET,
-    prefix: 'unit/',
-    region: 'us-east-1',
-    endpoint: proxy.endpoint,
-    forcePathStyle: true,
-    accessKeyId: new Secret(ACCESS_KEY_ID),
-    secretAccessKey: new Secret(SECRET_ACCESS_KEY),
-    sessionToken: undefined,
-    storageClass: undefined,
-    sse: undefined,
-    sseKmsKeyId: undefined,
-    retention: undefined,
-    id: 'S3',
-    objectLock: undefined,
-    noDelete: false,
-  }
+  const cfg: S3Config = testS3Config(proxy.endpoint, 'unit/')
   target = openS3Target(cfg, { attempts: 2, baseDelayMs: 10 })
   // Start its worker thread (and the SDK in it) first, as a run does while it probes its sources.
   await target.head('warm-up')

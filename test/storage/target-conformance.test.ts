@@ -13,13 +13,12 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { S3Config } from '../../src/config/types.js'
-import { Secret } from '../../src/runtime/secrets.js'
 import { LocalTarget } from '../../src/storage/local/target.js'
 import { createS3Client } from '../../src/storage/s3/client.js'
 import { openS3Target } from '../../src/storage/s3/index.js'
 import { S3Target } from '../../src/storage/s3/target.js'
 import { StorageError, type PutBody, type Target } from '../../src/storage/target.js'
-import { ACCESS_KEY_ID, BUCKET, listKeys, SECRET_ACCESS_KEY, startS3, type TestS3 } from '../support/s3.js'
+import { listKeys, startS3, testS3Config, type TestS3 } from '../support/s3.js'
 
 interface Harness {
   target: Target
@@ -42,23 +41,7 @@ let s3: TestS3
 let localRoot: string
 
 function s3Config(prefix: string): S3Config {
-  return {
-    bucket: BUCKET,
-    prefix,
-    region: 'us-east-1',
-    endpoint: s3.endpoint,
-    forcePathStyle: true,
-    accessKeyId: new Secret(ACCESS_KEY_ID),
-    secretAccessKey: new Secret(SECRET_ACCESS_KEY),
-    sessionToken: undefined,
-    storageClass: undefined,
-    sse: undefined,
-    sseKmsKeyId: undefined,
-    retention: undefined,
-    id: 'S3',
-    objectLock: undefined,
-    noDelete: false,
-  }
+  return testS3Config(s3.endpoint, prefix)
 }
 
 const s3Raw = (root: string) => async (prefix: string) =>

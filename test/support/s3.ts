@@ -18,6 +18,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import S3rver from 's3rver'
 import { DUMMY_ACCOUNT } from 's3rver/lib/models/account.js'
+import type { S3Config } from '../../src/config/types.js'
+import { Secret } from '../../src/runtime/secrets.js'
 import { freePort } from './servers.js'
 
 export const BUCKET = 'dbk-test'
@@ -89,6 +91,27 @@ export function testClient(endpoint: string): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   })
+}
+
+/** The S3Config of the test bucket at `endpoint` under `prefix`, as the configuration reads S3_*. */
+export function testS3Config(endpoint: string, prefix: string): S3Config {
+  return {
+    bucket: BUCKET,
+    prefix,
+    region: 'us-east-1',
+    endpoint,
+    forcePathStyle: true,
+    accessKeyId: new Secret(ACCESS_KEY_ID),
+    secretAccessKey: new Secret(SECRET_ACCESS_KEY),
+    sessionToken: undefined,
+    storageClass: undefined,
+    sse: undefined,
+    sseKmsKeyId: undefined,
+    retention: undefined,
+    id: 'S3',
+    objectLock: undefined,
+    noDelete: false,
+  }
 }
 
 /** The CLI's environment for S3 at `endpoint` under `prefix`. */
