@@ -4,28 +4,22 @@
  * archiver (startBinlogArchiver: the supervised `mariadb-binlog --stop-never` and the poller that
  * proves closed files and writes the heartbeat) until SIGTERM.
  */
+import { parseConfig } from '../src/config/index.js'
 import { startBinlogArchiver } from '../src/engines/mysql/binlog-archiver.js'
-import type { SourceConfig } from '../src/config/types.js'
 import { createLogger } from '../src/runtime/logger.js'
 
 const [host, port, user, dir] = process.argv.slice(2)
-const source: SourceConfig = {
-  id: 'DB01',
-  label: 'bench',
-  type: 'mariadb',
-  engine: 'mysql',
-  host: host!,
-  port: Number(port),
-  user: user!,
-  password: undefined,
-  databases: 'ALL',
-  path: undefined,
-  extraOpts: [],
-  pgFormat: 'plain',
-  pgGlobals: false,
-  retention: {},
-  pitr: true,
-}
+// The source as the daemon reads it from the environment.
+const source = parseConfig({
+  BACKUP_DIR: dir!,
+  DB01_TYPE: 'mariadb',
+  DB01_HOST: host!,
+  DB01_PORT: port!,
+  DB01_USER: user!,
+  DB01_NAME: 'ALL',
+  DB01_LABEL: 'bench',
+  DB01_PITR: 'true',
+}).sources[0]!
 const archiver = await startBinlogArchiver({
   source,
   dir: dir!,
