@@ -150,6 +150,38 @@ describe('dbkeeper daemon with DBnn_PITR on MariaDB', { timeout: LOADED_MACHINE_
     expect(daemon.output()).not.toContain(PASSWORD)
   })
 
+  it('loses nothing when the daemon itself is SIGKILLed mid-stream and started again', async () => {
+    const first = startDaemon(env())
+    const tool = await first.waitForLog(toolStarted, 'mariadb-binlog to start')
+    await write(20)
+    await caughtUp()
+    const gapsBefore = (await readIndex(archive())).filter((e) => e.kind === 'gap').length
+    first.signal('SIGKILL')
+    await first.exited
+    // Written while nothing archived; the orphaned tool (if it outlived the daemon) still announces
+    // the source's replica id, so the new one replaces it on the server instead of both writing.
+    await write(30)
+    const second = startDaemon(env())
+    const again = await second.waitForLog(toolStarted, 'mariadb-binlog to start after the kill')
+    await write(10)
+    await caughtUp()
+    await until(() => !alive(tool.pid as number) || undefined, 'the orphaned mariadb-binlog to be gone', {
+      timeoutMs: 20_000,
+    })
+    expect(alive(again.pid as number)).toBe(true)
+    expect((await readIndex(archive())).filter((e) => e.kind === 'gap')).toHaveLength(gapsBefore)
+    // Every row is in the archive: the server's current file and the archived one are the same bytes.
+    const m = await master()
+    const local = await readFile(join(archive(), m.file))
+    const onServer = await readFile(join(server.binlogDir!, m.file))
+    // Byte 21 (LOG_EVENT_BINLOG_IN_USE_F of the first event) is set only in the server's open file.
+    expect(local.subarray(0, 21)).toEqual(onServer.subarray(0, 21))
+    expect(local.subarray(22)).toEqual(onServer.subarray(22, local.length))
+    expect(local.length).toBeGreaterThanOrEqual(m.position)
+    second.signal('SIGTERM')
+    expect((await second.exited).exitCode).toBe(0)
+  })
+
   it('records and logs a gap when the server purged binlogs while the daemon was stopped', async () => {
     const before = startDaemon(env())
     await before.waitForLog(toolStarted, 'mariadb-binlog to start')
