@@ -39,7 +39,8 @@ export function pitrEvents(seen: Map<string, Seen>, readings: readonly PitrReadi
     seen.set(key, { bases, lagging })
     if (!before) continue
     const name = r.database === WHOLE_SOURCE ? `${r.source} (its binlog)` : `${r.source}/${r.database}`
-    const fresh = r.state.ranges.filter((x) => !before.bases.has(x.base))
+    // A gap opens a range after the others; the first range renamed is its head removed by retention.
+    const fresh = r.state.ranges.filter((x, i) => i > 0 && !before.bases.has(x.base))
     // The first range of an empty archive is its start, not a gap.
     if (fresh.length > 0 && before.bases.size > 0) {
       const from = fresh[0]!.from.toISOString()
