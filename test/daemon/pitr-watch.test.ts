@@ -48,6 +48,30 @@ describe('pitrEvents', () => {
     expect(gap.map((e) => e.kind)).toEqual(['gap'])
   })
 
+  it("judges a binlog archive's gaps by what it holds, not by what its bases reach", () => {
+    const seen = new Map()
+    const mysql = (held: ArchiveRange[], reached: ArchiveRange[]): PitrReading[] => [
+      {
+        source: 'shop',
+        database: '*',
+        archiver: 'binlog',
+        held,
+        state: { ranges: reached, archivedAt: undefined, lagMs: 0 },
+      },
+    ]
+    pitrEvents(seen, mysql([range('binlog.000001', 0, 10)], []), 60_000)
+    // A base taken: the reachable range appears, no gap.
+    expect(pitrEvents(seen, mysql([range('binlog.000001', 0, 12)], [range('id1', 5, 12)]), 60_000)).toEqual([])
+    // The archive split while the reachable range stays one: a gap.
+    const gap = pitrEvents(
+      seen,
+      mysql([range('binlog.000001', 0, 12), range('binlog.000004', 20, 21)], [range('id1', 5, 12)]),
+      60_000,
+    )
+    expect(gap.map((e) => e.kind)).toEqual(['gap'])
+    expect(gap[0]!.message).toContain('(binlog.000004)')
+  })
+
   it('does not call the first range of an empty archive a gap', () => {
     const seen = new Map()
     pitrEvents(seen, reading([], undefined), 60_000)
