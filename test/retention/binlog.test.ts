@@ -15,6 +15,7 @@ import { binlogArchiveDir } from '../../src/catalog/naming.js'
 import { parseConfig } from '../../src/config/index.js'
 import { MysqlArchive } from '../../src/engines/mysql/archive.js'
 import { appendIndex, readIndex } from '../../src/engines/mysql/binlog-archive.js'
+import { startingPoint } from '../../src/engines/mysql/binlog-archiver.js'
 import { applyRetentionAfterBackup } from '../../src/pipeline/retention-step.js'
 import { pruneBinlogArchive } from '../../src/retention/binlog.js'
 import { startMariadb } from '../support/mariadb-server.js'
@@ -162,5 +163,13 @@ describe('pruneBinlogArchive', () => {
     const { logger } = captureLogger()
     const out = await pruneBinlogArchive({ backupDir: tmp.path, source, now: NOW, windowMs: 2 * DAY, logger })
     expect(out.removed).toEqual([older[0]!.file])
+  })
+
+  it('an archiver restarted after RESET MASTER resumes at the newest run, not at the highest number (no false gap)', async () => {
+    const server = {
+      current: { file: newer.at(-1)!.file, position: newer.at(-1)!.bytes.length },
+      files: newer.map((f) => ({ file: f.file, size: f.bytes.length })),
+    }
+    expect(await startingPoint(dir, server, NOW)).toEqual({ file: newer.at(-1)!.file, gap: undefined })
   })
 })
