@@ -12,8 +12,13 @@
  * - `offsite.<target>.jsonl` in the archive directory, append-only: the closed files on the
  *   target, so a restarted daemon sends none twice (the growing file's state is kept in memory).
  *
+ * - what retention removed from the volume (a `removed` line of index.jsonl: no base inside
+ *   PITR_WINDOW needs it, retention/binlog.ts) is removed from the target too, its segments with
+ *   it, and recorded (`removedAt`). Only that record removes anything: a file merely missing on
+ *   the volume (a lost volume) is never taken as a reason to delete its off-site copy.
+ *
  * Binlogs are not encrypted yet: with ENCRYPTION on, nothing is shipped (a warning says so) and the
- * archive stays on the volume. Not yet: removing what falls out of PITR_WINDOW off-site.
+ * archive stays on the volume.
  */
 import { createHash } from 'node:crypto'
 import { appendFile, readFile } from 'node:fs/promises'
@@ -23,7 +28,7 @@ import { pipeline } from 'node:stream/promises'
 import type { Readable } from 'node:stream'
 import { remoteBinlogDir } from '../catalog/remote.js'
 import type { S3Config, SourceConfig } from '../config/types.js'
-import { localBinlogs, readBinlogIndex } from '../engines/index.js'
+import { localBinlogs, readBinlogArchive, readBinlogIndex } from '../engines/index.js'
 import { FILE_MODE } from '../runtime/durable.js'
 import { describeError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
@@ -39,6 +44,8 @@ export interface ShippedEntry {
   /** A closed file, read back whole; else the growing file as it was. */
   closed: boolean
   shippedAt: string
+  /** Removed from the target after retention removed it from the volume (then `closed` is false). */
+  removedAt?: string
 }
 
 /** `binlog.000042.from-000000001024`: the growing file's bytes from that offset (zero-padded, so `cat <file>.from-*` joins them in order). */
@@ -159,18 +166,39 @@ export function startBinlogOffsite(opts: BinlogOffsiteOptions): BinlogOffsite {
     growingAt.set(file, size)
   }
 
+  /** A file retention removed from the volume: gone from the target too, segments and all, then recorded. */
+  const removeRemoved = async (file: string) => {
+    await target.remove([`${remote}${file}`])
+    await removeSegments(file)
+    const now = new Date().toISOString()
+    const e: ShippedEntry = { file, size: 0, sha256: '', closed: false, shippedAt: now, removedAt: now }
+    await appendFile(shippedLog(dir, targetId), `${JSON.stringify(e)}\n`, { mode: FILE_MODE, flush: true })
+    shipped!.set(file, e)
+    growingAt.delete(file)
+    log.info(
+      { file, key: target.url(`${remote}${file}`) },
+      `binlog ${file} removed off-site, as retention removed it from the volume`,
+    )
+  }
+
   const pass = async () => {
     shipped ??= new Map((await readShipped(dir, targetId)).map((e) => [e.file, e]))
-    const closed = new Map(
-      (await readBinlogIndex(dir)).flatMap((e) => (e.kind === 'closed' ? [[e.file, e] as const] : [])),
-    )
+    const index = await readBinlogIndex(dir)
+    const closed = new Map(index.flatMap((e) => (e.kind === 'closed' ? [[e.file, e] as const] : [])))
+    // A file's last line decides: one numbered anew after RESET MASTER may be archived again after its namesake went.
+    const last = new Map(index.flatMap((e) => (e.kind === 'gap' ? [] : [[e.file, e] as const])))
     const local = await localBinlogs(dir)
+    for (const [file, e] of last)
+      if (e.kind === 'removed' && shipped.get(file)?.removedAt === undefined && !local.some((l) => l.file === file))
+        await removeRemoved(file)
     for (const c of closed.values()) {
       if (shipped.get(c.file)?.closed) continue
       if (!local.some((l) => l.file === c.file)) continue
       await shipClosed(c)
     }
-    const growing = local.at(-1)
+    // The newest file of the newest run (never by number: RESET MASTER numbers anew).
+    const newest = (await readBinlogArchive(dir, new Date())).runs.at(-1)?.files.at(-1)
+    const growing = local.find((l) => l.file === newest)
     if (growing && !closed.has(growing.file)) await shipGrowing(growing.file, growing.size)
   }
 

@@ -2,11 +2,12 @@
  * The point-in-time archives as `status`, /healthz and /metrics see them, read from the volume (no
  * running archiver needed): per database of each DBnn_PITR SQLite source (one Litestream archive
  * each), and per DBnn_PITR MySQL/MariaDB source (one binlog archive for all its databases: its
- * reading has the database `*`, and every database of the source shows it).
+ * reading has the database `*`, and every database of the source shows it). A binlog archive's
+ * window is what a restore to a time reaches (from the oldest base inside it), not all it holds.
  */
 import { archiveDir, binlogArchiveDir } from '../catalog/naming.js'
 import type { Config, SourceConfig } from '../config/types.js'
-import type { ArchiveState } from '../engines/index.js'
+import type { ArchiveRange, ArchiveState } from '../engines/index.js'
 
 /** The database of a reading that covers a whole source (a MySQL binlog archive). */
 export const WHOLE_SOURCE = '*'
@@ -18,6 +19,11 @@ export interface PitrReading {
   /** The archiver whose log lines tell more: `litestream`, `binlog`. */
   archiver: 'litestream' | 'binlog'
   state: ArchiveState
+  /**
+   * A MySQL binlog archive: what it holds, run by run (its splits are its gaps, for the watch),
+   * where `state.ranges` is what a restore to a time reaches from the source's bases.
+   */
+  held?: ArchiveRange[]
 }
 
 /**
@@ -48,17 +54,25 @@ export function readingFor<R extends Pick<PitrReading, 'source' | 'database'>>(
 export async function readPitrStates(config: Pick<Config, 'backupDir' | 'sources'>, now: Date): Promise<PitrReading[]> {
   if (pitrDatabases(config.sources).length === 0) return []
   // Loaded only with a DBnn_PITR source: `status --check` (the HEALTHCHECK) loads no engine otherwise.
-  const { createArchive } = await import('../engines/index.js')
+  const { createArchive, MysqlArchive } = await import('../engines/index.js')
   return Promise.all(
-    pitrDatabases(config.sources).map(async ({ source, database }) => {
-      const binlog = source.engine === 'mysql'
-      const dir = binlog
-        ? binlogArchiveDir(config.backupDir, source.label)
-        : archiveDir(config.backupDir, source.label, database)
+    pitrDatabases(config.sources).map(async ({ source, database }): Promise<PitrReading> => {
+      if (source.engine === 'mysql') {
+        // The window a restore reaches: from the oldest proven base (of any database of the
+        // source) whose coordinates lie in a gap-free run, by restore --at's own rule.
+        const { binlogBases } = await import('../restore/at-time-mysql.js')
+        const { bases } = await binlogBases(config.backupDir, source)
+        const { held, ...state } = await new MysqlArchive(binlogArchiveDir(config.backupDir, source.label)).reachable(
+          now,
+          bases,
+        )
+        return { source: source.label, database, archiver: 'binlog', state, held }
+      }
+      const dir = archiveDir(config.backupDir, source.label, database)
       return {
         source: source.label,
         database,
-        archiver: binlog ? ('binlog' as const) : ('litestream' as const),
+        archiver: 'litestream',
         state: await createArchive(source, dir).state(now),
       }
     }),

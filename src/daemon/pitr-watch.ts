@@ -34,12 +34,14 @@ export function pitrEvents(seen: Map<string, Seen>, readings: readonly PitrReadi
   for (const r of readings) {
     const key = `${r.source}\0${r.database}`
     const before = seen.get(key)
-    const bases = new Set(r.state.ranges.map((x) => x.base))
+    const held = r.held ?? r.state.ranges
+    const bases = new Set(held.map((x) => x.base))
     const lagging = r.state.lagMs !== undefined && r.state.lagMs > maxLagMs
     seen.set(key, { bases, lagging })
     if (!before) continue
     const name = r.database === WHOLE_SOURCE ? `${r.source} (its binlog)` : `${r.source}/${r.database}`
-    const fresh = r.state.ranges.filter((x) => !before.bases.has(x.base))
+    // A gap opens a range after the others; the first range renamed is its head removed by retention.
+    const fresh = held.filter((x, i) => i > 0 && !before.bases.has(x.base))
     // The first range of an empty archive is its start, not a gap.
     if (fresh.length > 0 && before.bases.size > 0) {
       const from = fresh[0]!.from.toISOString()
@@ -47,7 +49,7 @@ export function pitrEvents(seen: Map<string, Seen>, readings: readonly PitrReadi
         kind: 'gap',
         source: r.source,
         database: r.database,
-        message: `the point-in-time archive of ${name} has a gap: the archiver lost its position and started anew (${fresh.map((x) => x.base).join(', ')}); a restore to a time before ${from} and after the previous range is not possible. The archive now reaches ${describeRanges(r.state.ranges)}; a fresh base backup is being taken`,
+        message: `the point-in-time archive of ${name} has a gap: the archiver lost its position and started anew (${fresh.map((x) => x.base).join(', ')}); a restore to a time before ${from} and after the previous range is not possible. The archive now reaches ${describeRanges(held)}; a fresh base backup is being taken`,
       })
     }
     if (lagging && !before.lagging)

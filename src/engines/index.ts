@@ -78,9 +78,18 @@ export type { BinlogProblem } from './mysql/binlog-preflight.js'
 export { binlogProblemsError, checkBinlogSettings } from './mysql/binlog-preflight.js'
 /** A MySQL source's binlog archive on the volume, as files and proofs (daemon/binlog-offsite.ts ships it). */
 export { localBinlogs, readIndex as readBinlogIndex } from './mysql/binlog-archive.js'
+/** Retention of a MySQL source's binlog archive (retention/binlog.ts): its runs, and the files no kept base needs removed. */
+export { readBinlogArchive, removeBinlogs } from './mysql/binlog-archive.js'
 /** A MySQL/MariaDB source's binlog archive read back, its window, and its replay onto a loaded base (restore/at-time-mysql.ts). */
 export { MysqlArchive } from './mysql/archive.js'
-export { binlogRanges, reachableRanges, replayFrom, type BinlogBase, type ReplayPlan } from './mysql/binlog-window.js'
+export {
+  binlogRanges,
+  binlogsNotNeeded,
+  reachableRanges,
+  replayFrom,
+  type BinlogBase,
+  type ReplayPlan,
+} from './mysql/binlog-window.js'
 export { checkMysqlReplay, replayBinlog } from './mysql/binlog-replay.js'
 /** PostgreSQL's roles and tablespaces are backed up under this database name (never drilled, never `--into`). */
 export { GLOBALS_DATABASE }

@@ -3,6 +3,7 @@ import { describeError } from '../runtime/errors.js'
 import type { Logger } from '../runtime/logger.js'
 import { futureWarning } from '../catalog/order.js'
 import { applyRetention } from '../retention/apply.js'
+import { pruneBinlogArchive } from '../retention/binlog.js'
 import { pitrScope } from '../retention/pitr.js'
 import { FROM_THE_FUTURE } from '../retention/safety.js'
 
@@ -15,7 +16,8 @@ export interface RetentionOutcome {
 
 /**
  * Applies the source's retention policy to one database after this run committed a backup of it
- * (the caller guarantees that). A refused plan or a failed deletion is logged and reported, never
+ * (the caller guarantees that); for a DBnn_PITR MySQL source, then to its binlog archive
+ * (retention/binlog.ts). A refused plan or a failed deletion is logged and reported, never
  * thrown: the new backup stays committed and the run is marked failed.
  */
 export async function applyRetentionAfterBackup(args: {
@@ -54,6 +56,9 @@ export async function applyRetentionAfterBackup(args: {
       { database, kept: kept.map((b) => `${b.file} (${b.reasons.join(', ')})`), removed },
       `retention kept ${kept.length}, removed ${removed.length}`,
     )
+    // A MySQL source's binlog archive: what no base left inside PITR_WINDOW needs goes with them.
+    if (source.pitr && source.engine === 'mysql')
+      await pruneBinlogArchive({ backupDir: config.backupDir, source, now, windowMs: config.pitr.windowMs, logger })
     return { ok: true, removed }
   } catch (error) {
     const message = describeError(error)

@@ -39,9 +39,13 @@ export interface MysqlPointInTime {
   keys: DecryptionKeys | undefined
 }
 
-/** The proven backups of `database` with binlog coordinates: the bases a replay can start from. */
-async function bases(backupDir: string, source: SourceConfig, database: string) {
-  const entries = (await listBackups(backupDir, { source: source.label, database })).filter(
+/**
+ * The proven backups of `database` (every database of the source when undefined: `status`'s one
+ * window per binlog archive) with binlog coordinates: the bases a replay can start from.
+ */
+export async function binlogBases(backupDir: string, source: Pick<SourceConfig, 'label'>, database?: string) {
+  const filter = database === undefined ? { source: source.label } : { source: source.label, database }
+  const entries = (await listBackups(backupDir, filter)).filter(
     (e) => isProvenBackup(e) && e.manifest.binlog !== undefined,
   )
   const asBase = (e: CatalogEntry): BinlogBase => ({
@@ -64,7 +68,7 @@ export async function locateMysqlAt(
 ): Promise<MysqlPointInTime> {
   const dir = binlogArchiveDir(backupDir, source.label)
   const archive = await new MysqlArchive(dir).runs(now)
-  const found = await bases(backupDir, source, database)
+  const found = await binlogBases(backupDir, source, database)
   const ranges = reachableRanges(archive.runs, found.bases, archive.caughtUpAt)
   const where = `${source.label}/${database}`
   const window =

@@ -2,7 +2,8 @@
  * Shipping a MySQL source's binlog archive off-site (src/daemon/binlog-offsite.ts), for real: a
  * private MariaDB with `--log-bin --binlog-format=ROW`, the real binlog archiver writing the
  * archive, and an s3rver bucket. Closed files arrive byte for byte and are recorded once; the
- * growing file follows as it grows; a file that no longer matches its proof is refused; with
+ * growing file follows as it grows; what retention removed from the volume goes off-site too (and
+ * nothing merely missing there); a file that no longer matches its proof is refused; with
  * ENCRYPTION on, nothing leaves the volume.
  */
 import { createHash } from 'node:crypto'
@@ -27,6 +28,8 @@ import { startMariadb } from '../support/mariadb-server.js'
 import { listKeys, s3Env, startS3, testS3Config, type TestS3 } from '../support/s3.js'
 import type { RunningServer } from '../support/servers.js'
 import { mysqlSourceOn } from '../engines/mysql/helpers.js'
+import { pruneBinlogArchive } from '../../src/retention/binlog.js'
+import { writeBackup } from '../retention/helpers.js'
 
 const PASSWORD = 'ship "it" #pw$'
 let server: RunningServer
@@ -144,6 +147,54 @@ describe('binlog off-site shipping', () => {
       ...files.slice(0, -1).map((f) => `unit/shop/.pitr/.binlog/${f}`),
       `unit/shop/.pitr/.binlog/${files.at(-1)!}.from-000000000000`,
     ])
+  })
+
+  it('removes off-site what retention removed from the volume, and nothing merely missing there', async () => {
+    const log = captureLogger()
+    archiver = await startBinlogArchiver({ source: source(), dir, logger: log.logger, pollMs: 200 })
+    for (let i = 0; i < 3; i++) {
+      await write(5)
+      await admin.query('FLUSH BINARY LOGS')
+    }
+    const closed = await until(async () => {
+      const c = (await readIndex(dir)).filter((e) => e.kind === 'closed')
+      return c.length >= 3 ? c.map((e) => e.file) : undefined
+    }, 'three closed, proven binlogs')
+    await archiver.stop()
+    archiver = undefined
+    shipper = startBinlogOffsite({
+      source: source(),
+      dir,
+      target,
+      targetId: 'S3',
+      logger: log.logger,
+      intervalMs: 60_000,
+    })
+    await shipper.pass()
+    const key = (f: string) => `unit/shop/.pitr/.binlog/${f}`
+    expect(await listKeys(s3, key(''))).toEqual(expect.arrayContaining(closed.map(key)))
+    // A base whose coordinates lie in the third file: retention removes the first two from the volume.
+    await writeBackup(root, 'shop', 'app', new Date(Date.now() - 60_000), { binlog: { file: closed[2]!, position: 4 } })
+    const pruned = await pruneBinlogArchive({
+      backupDir: root,
+      source: { label: 'shop', engine: 'mysql', pitr: true },
+      now: new Date(),
+      windowMs: 7 * 86_400_000,
+      logger: log.logger,
+    })
+    expect(pruned.removed).toEqual(closed.slice(0, 2))
+    // The third removed by hand, without retention's record: its off-site copy is all that is left of it.
+    await rm(join(dir, closed[2]!))
+    await shipper.pass()
+    const left = await listKeys(s3, key(''))
+    expect(left).not.toContain(key(closed[0]!))
+    expect(left).not.toContain(key(closed[1]!))
+    expect(left).toContain(key(closed[2]!))
+    expect((await readShipped(dir, 'S3')).filter((e) => e.removedAt).map((e) => e.file)).toEqual(closed.slice(0, 2))
+    expect(log.text()).toContain(`binlog ${closed[0]} removed off-site`)
+    // Once: a second pass removes and records nothing more.
+    await shipper.pass()
+    expect((await readShipped(dir, 'S3')).filter((e) => e.removedAt)).toHaveLength(2)
   })
 
   it('refuses a closed file that no longer matches its proof, and records nothing for it', async () => {

@@ -68,6 +68,14 @@ describe('point-in-time archive in the status', () => {
     )
   })
 
+  it('says no time can be restored to yet when an archive holds changes but no base reaches them', () => {
+    const s = status({ ranges: [], archivedAt: ago(3000), lagMs: 0 })
+    expect(s.healthy).toBe(true)
+    expect(formatStatus(s, 'UTC')).toContain(
+      'app/app: point-in-time: no time to restore to yet (no proven base backup lies inside the archive), lag 0s',
+    )
+  })
+
   it("shows a MySQL source's one binlog archive on each of its databases, whatever DBnn_NAME lists", () => {
     const mysql = parseConfig({
       BACKUP_DIR: '/backups',

@@ -1,7 +1,7 @@
 /**
  * The watch's judgement, pure: a new range after the baseline is a gap (alerted, a fresh base asked
  * for), a lag past PITR_MAX_LAG is alerted once and its recovery logged, the first range of an
- * empty archive is no gap, and what the baseline already held is not told again.
+ * empty archive is no gap, nor a first range whose head retention removed, and what the baseline already held is not told again.
  */
 import { describe, expect, it } from 'vitest'
 import type { ArchiveRange, ArchiveState } from '../../src/engines/index.js'
@@ -35,6 +35,41 @@ describe('pitrEvents', () => {
     expect(events[0]!.message).toContain('2026-12-05T10:00:40.000Z')
     expect(events[0]!.message).toContain('fresh base backup')
     expect(pitrEvents(seen, reading([range('g1', 0, 12), range('g2', 40, 50)]), 60_000)).toEqual([])
+  })
+
+  it('does not call the first range a gap when retention removed its head (its base renamed)', () => {
+    const seen = new Map()
+    pitrEvents(seen, reading([range('binlog.000001', 0, 10), range('binlog.000007', 20, 30)]), 60_000)
+    expect(pitrEvents(seen, reading([range('binlog.000004', 5, 10), range('binlog.000007', 20, 31)]), 60_000)).toEqual(
+      [],
+    )
+    expect(pitrEvents(seen, reading([range('binlog.000007', 20, 32)]), 60_000)).toEqual([])
+    const gap = pitrEvents(seen, reading([range('binlog.000007', 20, 32), range('binlog.000001', 40, 41)]), 60_000)
+    expect(gap.map((e) => e.kind)).toEqual(['gap'])
+  })
+
+  it("judges a binlog archive's gaps by what it holds, not by what its bases reach", () => {
+    const seen = new Map()
+    const mysql = (held: ArchiveRange[], reached: ArchiveRange[]): PitrReading[] => [
+      {
+        source: 'shop',
+        database: '*',
+        archiver: 'binlog',
+        held,
+        state: { ranges: reached, archivedAt: undefined, lagMs: 0 },
+      },
+    ]
+    pitrEvents(seen, mysql([range('binlog.000001', 0, 10)], []), 60_000)
+    // A base taken: the reachable range appears, no gap.
+    expect(pitrEvents(seen, mysql([range('binlog.000001', 0, 12)], [range('id1', 5, 12)]), 60_000)).toEqual([])
+    // The archive split while the reachable range stays one: a gap.
+    const gap = pitrEvents(
+      seen,
+      mysql([range('binlog.000001', 0, 12), range('binlog.000004', 20, 21)], [range('id1', 5, 12)]),
+      60_000,
+    )
+    expect(gap.map((e) => e.kind)).toEqual(['gap'])
+    expect(gap[0]!.message).toContain('(binlog.000004)')
   })
 
   it('does not call the first range of an empty archive a gap', () => {

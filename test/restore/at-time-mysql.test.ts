@@ -4,10 +4,11 @@
  * transactions a second, each row carrying its commit time, with a base backup and a FLUSH BINARY
  * LOGS mid-stream: the state at T holds every row up to T − 5 s and none after T, without holes;
  * after the writer stopped, a restore in place equals the source. Refused, touching nothing: a
- * time before the window, a tampered closed binlog, a user without BINLOG REPLAY; a corrupt
+ * time before the window (status's window starts at the base: a second before it is refused, a
+ * second after it restored), a tampered closed binlog, a user without BINLOG REPLAY; a corrupt
  * growing binlog fails the replay and leaves the live database as it was.
  */
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execa } from 'execa'
@@ -15,6 +16,7 @@ import mysql from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { binlogArchiveDir } from '../../src/catalog/naming.js'
 import type { Archiver } from '../../src/engines/archive.js'
+import { MysqlArchive } from '../../src/engines/mysql/archive.js'
 import { appendIndex, localBinlogs, readBinlogArchive, readHeartbeat } from '../../src/engines/mysql/binlog-archive.js'
 import { startBinlogArchiver } from '../../src/engines/mysql/binlog-archiver.js'
 import { NASTY_PASSWORD } from '../backup/mysql-support.js'
@@ -194,6 +196,32 @@ rm "$CNF"`
     )
     expect(toFile.exitCode).toBe(2)
     expect(toFile.stderr).toContain('--into NAME')
+  }, 60_000)
+
+  it('shows in status the window a restore reaches, from the base (not the archive’s first event), and holds to it', async () => {
+    const [manifest] = (await readdir(join(backupDir, 'my', 'app'))).filter((f) => f.endsWith('.manifest.json'))
+    const { finishedAt } = JSON.parse(await readFile(join(backupDir, 'my', 'app', manifest!), 'utf8')) as {
+      finishedAt: string
+    }
+    // The archive began before the base: what it holds starts earlier than what a restore reaches.
+    const held = await new MysqlArchive(archiveDir).state(new Date())
+    expect(held.ranges[0]!.from.getTime()).toBeLessThan(Date.parse(finishedAt))
+    const status = await cli(['status', '--json'], env)
+    const pitr = (
+      JSON.parse(status.stdout) as {
+        sources: { databases: { database: string; pitr: { window: { from: string; to: string } } }[] }[]
+      }
+    ).sources[0]!.databases.find((d) => d.database === 'app')!.pitr
+    expect(pitr.window.from).toBe(finishedAt)
+    const from = Date.parse(pitr.window.from)
+    const before = new Date(from - 1000).toISOString()
+    const refused = await cli(['restore', '--at', before, '--source', 'my', '--into', 'just_before', '--yes'], env)
+    expect(refused.exitCode).toBe(1)
+    expect(refused.stderr).toContain(`no restore to ${before} is possible`)
+    expect(await exists('just_before')).toBe(false)
+    const after = new Date(from + 1000).toISOString()
+    const accepted = await cli(['restore', '--at', after, '--source', 'my', '--into', 'just_after', '--yes'], env)
+    expect(accepted.exitCode, accepted.all).toBe(0)
   }, 60_000)
 
   it('refuses a time that a gap cuts off from every base, naming the window', async () => {

@@ -21,6 +21,8 @@ export interface FakeBackupOptions {
   /** Record these in the manifest instead of the directory's own (a manifest copied by hand). */
   manifestSource?: string
   manifestDatabase?: string
+  /** A MySQL PITR base's binlog coordinates (manifest.binlog). */
+  binlog?: { file: string; position: number }
 }
 
 export function fakeManifest(
@@ -53,6 +55,7 @@ export function fakeManifest(
     tables: [],
     verification: { ok: true, at: finishedAt, method: 'gunzip' },
     locations: {},
+    ...(opts.binlog ? { binlog: opts.binlog } : {}),
   }
 }
 

@@ -110,7 +110,9 @@ export function formatStatus(s: Status, tz: string): string {
   for (const { name, p } of archived) {
     const window = p.window
       ? `restore to a time from ${localTime(p.window.from, tz)} to ${localTime(p.window.to, tz)} ${tz}`
-      : 'nothing archived yet'
+      : p.lagSeconds === null
+        ? 'nothing archived yet'
+        : 'no time to restore to yet (no proven base backup lies inside the archive)'
     const gaps =
       p.ranges.length > 1
         ? ` (${p.ranges.length - 1} gap${p.ranges.length > 2 ? 's' : ''}: ${p.ranges.map((r) => `${localTime(r.from, tz)}–${localTime(r.to, tz)}`).join(', ')})`

@@ -1,6 +1,6 @@
 /**
  * The binlog archive of a MySQL/MariaDB source read back (the Archive contract, engines/archive.ts):
- * its ranges and lag for `status`, and for `restore --at` the archived files as time spans and
+ * its ranges and lag (for `status`: the ranges a restore reaches from the source's bases), and for `restore --at` the archived files as time spans and
  * their proof. Times come from the events themselves: a binlog file is a 4-byte magic followed by
  * v4 events, each with a 19-byte header (timestamp: 4 bytes at offset 0, event length: 4 bytes at
  * offset 9, little-endian). The growing file is read only up to its last whole event.
@@ -13,9 +13,9 @@ import { createReadStream } from 'node:fs'
 import { open, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DbkeeperError } from '../../runtime/errors.js'
-import type { Archive, ArchiveState, Materialized } from '../archive.js'
+import type { Archive, ArchiveRange, ArchiveState, Materialized } from '../archive.js'
 import { readBinlogArchive, readHeartbeat } from './binlog-archive.js'
-import { binlogRanges, type BinlogFileSpan } from './binlog-window.js'
+import { binlogRanges, reachableRanges, type BinlogBase, type BinlogFileSpan } from './binlog-window.js'
 
 const MAGIC = Buffer.from([0xfe, 0x62, 0x69, 0x6e])
 const HEADER = 19
@@ -146,9 +146,25 @@ export class MysqlArchive implements Archive {
     }
   }
 
+  /** What the archive holds: each gap-free run from its first event to its last (binlogRanges). */
   async state(now: Date): Promise<ArchiveState> {
     const { runs, caughtUpAt, archivedAt, lagMs } = await this.runs(now)
     return { ranges: binlogRanges(runs, caughtUpAt), archivedAt, lagMs }
+  }
+
+  /**
+   * What a restore to a time can reach from `bases` (the proven dumps with coordinates): the
+   * ranges of reachableRanges, the one rule `restore --at` follows (restore/at-time-mysql.ts); and
+   * `held`, the archive's own ranges, whose splits are its gaps. One reading of the files for both.
+   */
+  async reachable(now: Date, bases: readonly BinlogBase[]): Promise<ArchiveState & { held: ArchiveRange[] }> {
+    const { runs, caughtUpAt, archivedAt, lagMs } = await this.runs(now)
+    return {
+      ranges: reachableRanges(runs, bases, caughtUpAt),
+      held: binlogRanges(runs, caughtUpAt),
+      archivedAt,
+      lagMs,
+    }
   }
 
   /**

@@ -3,12 +3,13 @@
  *
  *   <dir>/binlog.000042        the server's files, byte for byte (`mariadb-binlog --raw`)
  *   <dir>/heartbeat.json       the poller's last look: server and local position, when caught up
- *   <dir>/index.jsonl          append-only: each closed file once proven, each gap once detected
+ *   <dir>/index.jsonl          append-only: each closed file once proven, each gap once detected,
+ *                              each file retention removed (no base inside PITR_WINDOW needed it)
  *
  * `status` and `restore --at` read it here (readBinlogArchive), from another process than the
  * daemon's archiver: no running archiver is needed to know what the archive holds.
  */
-import { appendFile, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
+import { appendFile, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fsyncDir, FILE_MODE } from '../../runtime/durable.js'
 
@@ -46,7 +47,14 @@ export interface GapEntry {
   reason: string
 }
 
-export type IndexEntry = ClosedEntry | GapEntry
+/** A file retention removed from the archive: no base inside PITR_WINDOW needed it. */
+export interface RemovedEntry {
+  kind: 'removed'
+  file: string
+  removedAt: string
+}
+
+export type IndexEntry = ClosedEntry | GapEntry | RemovedEntry
 
 export function isBinlogName(name: string): boolean {
   return BINLOG_NAME.test(name)
@@ -128,34 +136,75 @@ export interface BinlogArchiveState {
 
 /**
  * The archive as it lies. Runs split where a gap was recorded (a new run starts at its `resumedAt`)
- * and, defensively, wherever file numbers skip one without a record.
+ * and, defensively, wherever file numbers skip one without a record. Entries of index.jsonl whose
+ * file is gone (removed by retention, retention/binlog.ts) are ignored: the runs are the files.
  */
 export async function readBinlogArchive(dir: string, now: Date): Promise<BinlogArchiveState> {
   const files = await localBinlogs(dir)
   const index = await readIndex(dir)
   const gaps = index.filter((e): e is GapEntry => e.kind === 'gap')
   const closed = index.filter((e): e is ClosedEntry => e.kind === 'closed')
-  const runs: BinlogRun[] = []
-  let previous: number | undefined
-  for (const { file } of files) {
-    const n = binlogNumber(file)
-    const gap = gaps.find((g) => g.resumedAt === file)
-    if (runs.length === 0 || gap || previous === undefined || n !== previous + 1) {
-      runs.push({ files: [file], afterGap: gap })
+  // Split where a gap was recorded (before its `resumedAt`, after its `after`), where numbers skip,
+  // and where a file was written before the one numbered before it: the server writes a file only
+  // after closing the previous one, so that one belongs to another numbering (RESET MASTER).
+  const ends = new Set(gaps.map((g) => g.after))
+  const built: (BinlogRun & { writtenMs: number })[] = []
+  let previous: (typeof files)[number] | undefined
+  for (const f of files) {
+    const gap = gaps.findLast((g) => g.resumedAt === f.file)
+    const p = previous
+    if (
+      p === undefined ||
+      gap ||
+      ends.has(p.file) ||
+      binlogNumber(f.file) !== binlogNumber(p.file) + 1 ||
+      f.mtimeMs < p.mtimeMs
+    ) {
+      built.push({ files: [f.file], afterGap: gap, writtenMs: f.mtimeMs })
     } else {
-      runs.at(-1)!.files.push(file)
+      built.at(-1)!.files.push(f.file)
     }
-    previous = n
+    previous = f
   }
+  // Ordered by the gaps' links, never by number: after RESET MASTER the server numbers its files
+  // anew from 1, and a run resumed after a gap follows the run that ends with the gap's `after`.
+  // Runs no gap links (the first, one whose predecessor retention removed) by when their first
+  // file was written, then by number.
+  const next = new Map<string, BinlogRun & { writtenMs: number }>()
+  for (const r of built)
+    if (r.afterGap && built.some((x) => x !== r && x.files.at(-1) === r.afterGap!.after)) next.set(r.afterGap.after, r)
+  const linked = new Set(next.values())
+  const runs: BinlogRun[] = []
+  for (const root of built.filter((r) => !linked.has(r)).sort((a, b) => a.writtenMs - b.writtenMs)) {
+    for (let r: (typeof built)[number] | undefined = root; r && !runs.includes(r); r = next.get(r.files.at(-1)!))
+      runs.push(r)
+  }
+  // A cycle of links (names reused): whatever was not reached keeps the numbers' order.
+  for (const r of built) if (!runs.includes(r)) runs.push(r)
   const heartbeat = await readHeartbeat(dir)
   const caughtUp = heartbeat?.caughtUpAt ? Date.parse(heartbeat.caughtUpAt) : undefined
   const behindMs = caughtUp === undefined ? undefined : Math.max(0, now.getTime() - caughtUp)
-  const newest = files.at(-1)
+  const newestFile = runs.at(-1)?.files.at(-1)
+  const newest = files.find((f) => f.file === newestFile)
   return {
-    runs,
+    runs: runs.map(({ files, afterGap }) => ({ files, afterGap })),
     gaps,
     closed,
     archivedAt: newest ? new Date(newest.mtimeMs) : undefined,
     lagMs: behindMs === undefined ? undefined : behindMs <= CAUGHT_UP_SLACK_MS ? 0 : behindMs,
   }
+}
+
+/**
+ * Removes archived files (retention: binlog-window.ts binlogsNotNeeded chose them), oldest first,
+ * each recorded in index.jsonl before it goes, so that the off-site copy knows it may go too and
+ * a crash between the two leaves a file recorded removed, never one removed unrecorded.
+ */
+export async function removeBinlogs(dir: string, files: readonly string[], now: Date): Promise<void> {
+  for (const file of files) {
+    if (!isBinlogName(file)) throw new Error(`not a binlog file name: ${file}`)
+    await appendIndex(dir, { kind: 'removed', file, removedAt: now.toISOString() })
+    await rm(join(dir, file), { force: true })
+  }
+  if (files.length > 0) await fsyncDir(dir)
 }

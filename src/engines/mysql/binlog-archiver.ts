@@ -30,6 +30,7 @@ import {
   appendIndex,
   binlogNumber,
   localBinlogs,
+  readBinlogArchive,
   readHeartbeat,
   readIndex,
   writeHeartbeat,
@@ -86,7 +87,8 @@ export async function startingPoint(
   server: ServerLogs,
   now: Date,
 ): Promise<{ file: string; gap: GapEntry | undefined }> {
-  const newest = (await localBinlogs(dir)).at(-1)?.file
+  // The newest run's last file, not the highest number: after RESET MASTER the files start over at 1.
+  const newest = (await readBinlogArchive(dir, now)).runs.at(-1)?.files.at(-1)
   if (newest === undefined) return { file: server.current.file, gap: undefined }
   if (server.files.some((f) => f.file === newest)) return { file: newest, gap: undefined }
   const oldest = server.files[0]?.file
@@ -218,7 +220,8 @@ async function startPoller(
       if (signal.aborted) break
       const server = await serverLogs(conn)
       const local = await localBinlogs(dir)
-      const newest = local.at(-1)
+      const newestFile = (await readBinlogArchive(dir, new Date())).runs.at(-1)?.files.at(-1)
+      const newest = local.find((f) => f.file === newestFile)
       const now = new Date().toISOString()
       if (newest?.file === server.current.file && newest.size >= server.current.position) caughtUpAt = now
       await writeHeartbeat(dir, {

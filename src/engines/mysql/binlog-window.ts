@@ -6,6 +6,8 @@
  * - reachableRanges: what a restore can reach (for `restore --at`): a time T is reachable when a
  *   proven base dump's coordinates lie in a run and that run reaches T. A run without a base in it
  *   is archived but useless: nothing to replay it onto.
+ * - binlogsNotNeeded: what retention may remove (retention/binlog.ts): the files before the first
+ *   kept base's coordinates, in the archive's run order.
  * Event times have the binlog's one-second resolution; stopDatetime turns T into the argument of
  * `TZ=UTC mariadb-binlog --stop-datetime`, which stops at the first event of that second or later.
  */
@@ -110,6 +112,26 @@ export function replayFrom(
     return { base, files: run.slice(start).map((f) => f.file), position: base.position }
   }
   return undefined
+}
+
+/**
+ * The archived files no kept base needs, oldest first: those of the runs before the first run
+ * holding a base's file, and those before that base's file in its run. Runs are in the archive's
+ * order (binlog-archive.ts readBinlogArchive); numbers are never compared, so files numbered anew
+ * after RESET MASTER are judged by their run. A base whose file is not archived needs nothing of
+ * the archive (it cannot roll forward through it); with no base inside the archive nothing goes.
+ * The newest run's last file (the growing one) is never among them.
+ */
+export function binlogsNotNeeded(
+  runs: readonly (readonly string[])[],
+  bases: readonly Pick<BinlogBase, 'file'>[],
+): string[] {
+  const wanted = new Set(bases.map((b) => b.file))
+  for (const [r, run] of runs.entries()) {
+    const i = run.findIndex((f) => wanted.has(f))
+    if (i >= 0) return [...runs.slice(0, r).flat(), ...run.slice(0, i)]
+  }
+  return []
 }
 
 /**
