@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { binlogArchiveDir } from '../../src/catalog/naming.js'
 import type { Archiver } from '../../src/engines/archive.js'
 import { MysqlArchive } from '../../src/engines/mysql/archive.js'
-import { appendIndex, localBinlogs, readBinlogArchive, readHeartbeat } from '../../src/engines/mysql/binlog-archive.js'
+import { appendIndex, localBinlogs, readHeartbeat } from '../../src/engines/mysql/binlog-archive.js'
 import { startBinlogArchiver } from '../../src/engines/mysql/binlog-archiver.js'
 import { NASTY_PASSWORD } from '../backup/mysql-support.js'
 import { mysqlSourceOn } from '../engines/mysql/helpers.js'
@@ -115,10 +115,14 @@ describe('restore to a time (MariaDB, binlog)', () => {
     expect(rate).toBeGreaterThanOrEqual(200)
     T = new Date(baseFinished + 5500)
     source = await rowsOf('app')
-    // Caught up, then a second more: binlog events carry whole seconds.
-    for (let i = 0; i < 100 && (await readBinlogArchive(archiveDir, new Date())).lagMs !== 0; i++) await sleep(100)
-    await sleep(1100)
-    for (let i = 0; i < 20 && (await readBinlogArchive(archiveDir, new Date())).lagMs !== 0; i++) await sleep(100)
+    // Caught up in a later second than the last write's: binlog events carry whole seconds, so a
+    // restore to `end` holds every row only once `end` lies past the last write's second. Waited
+    // for on the heartbeat itself (a fixed sleep was not enough on a loaded host).
+    const lastWrite = Date.now()
+    const caughtUpAt = async () => Date.parse((await readHeartbeat(archiveDir))?.caughtUpAt ?? '') || 0
+    for (let i = 0; i < 300 && Math.floor((await caughtUpAt()) / 1000) <= Math.floor(lastWrite / 1000); i++)
+      await sleep(100)
+    expect(Math.floor((await caughtUpAt()) / 1000)).toBeGreaterThan(Math.floor(lastWrite / 1000))
     await archiver.stop()
     archiver = undefined
     // The last time the archive held everything: a second after the last write.
