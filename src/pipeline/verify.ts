@@ -174,12 +174,12 @@ function toError(error: unknown): Error {
 /** Reads of the following read-back (and gzip's inflate chunk there): 256 KiB, measured against 1 MiB. */
 const FOLLOW_CHUNK = 256 * 1024
 
-/** How long a read that found no new bytes waits before trying again, while the writer is busy. */
-const FOLLOW_POLL_MS = 5
+/** How long the reader waits for the next whole chunk before looking again, while the writer is busy. */
+const FOLLOW_POLL_MS = 10
 
 /**
- * A file read front to back while another stream appends to it: a read that finds nothing new
- * waits and tries again until `written` settles; then it reads to the end of the file and ends.
+ * A file read front to back while another stream appends to it: in whole chunks as the file grows
+ * (looking again every FOLLOW_POLL_MS), then, once `written` settles, to the end of the file.
  * The file may not exist yet when this starts (the writer creates it): it is opened once it does.
  */
 class FollowingReader extends Readable {
@@ -225,7 +225,10 @@ class FollowingReader extends Readable {
       const writerDone = this.#writerDone
       if (writerDone && this.#writerError !== undefined) throw toError(this.#writerError)
       this.#file ??= await this.#open(writerDone)
-      if (this.#file) {
+      // While the writer is busy, read only whole chunks: a short read per poll would mean many
+      // small trips to the thread pool (and copies) for the same bytes.
+      const ready = this.#file && (writerDone || (await this.#file.stat()).size - this.#offset >= FOLLOW_CHUNK)
+      if (this.#file && ready) {
         const buffer = Buffer.allocUnsafe(FOLLOW_CHUNK)
         const { bytesRead } = await this.#file.read(buffer, 0, FOLLOW_CHUNK, this.#offset)
         if (bytesRead > 0) {

@@ -10,7 +10,7 @@ import { createCompression } from '../../src/pipeline/compression.js'
 import { EDGE_BYTES, Meter } from '../../src/pipeline/meter.js'
 import { followBackupFile, verifyBackupFile } from '../../src/pipeline/verify.js'
 import { DbkeeperError } from '../../src/runtime/errors.js'
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 
 const marker = (_h: Buffer, t: Buffer) => (t.toString().trimEnd().endsWith('-- END') ? undefined : 'no end marker')
 
@@ -83,7 +83,8 @@ describe('Meter and verifyBackupFile', () => {
 })
 
 describe('followBackupFile: the read-back while the file is written', () => {
-  const content = Buffer.from(`${'INSERT INTO t VALUES (1, "abc");\n'.repeat(40000)}-- END\n`)
+  // Hex text: ~2:1, so the file (~1 MB) spans several of the reader's 256 KiB chunks while it grows.
+  const content = Buffer.from(`${randomBytes(1 << 20).toString('hex')}\n-- END\n`)
   const gz = createCompression('gzip', 6)
 
   /** Writes the gzip of `content` in 20 pieces, 10 ms apart, as a dump arrives; `alter` sits between the meter and the file. */
