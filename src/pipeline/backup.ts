@@ -14,7 +14,7 @@ import type { Encryption } from './encryption.js'
 import { AgeDecryptStream } from './age.js'
 import { Meter } from './meter.js'
 import { startProgress } from './progress.js'
-import { verifyBackupFile } from './verify.js'
+import { followBackupFile, verifyBackupFile, type FollowingVerification } from './verify.js'
 
 export interface BackupJob {
   backupDir: string
@@ -43,7 +43,8 @@ export type CommittedBackup = CatalogEntry
  * Takes one proven backup: dump → sha256(raw) → compress → [sha256 → encrypt] → sha256(file) →
  * temporary file; then the
  * tool's exit status and the end-of-dump marker are checked, the file is read back and
- * decompressed to the end, and only then is it committed (catalog/repository.ts: sidecar, link into
+ * decompressed to the end (unencrypted: read back as it is written, finished once it is complete),
+ * and only then is it committed (catalog/repository.ts: sidecar, link into
  * place, manifest last). On any failure nothing of it stays, and nothing is listed.
  */
 export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
@@ -66,6 +67,7 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
   const progress = job.progress
     ? startProgress(`${source.label}/${database}`, () => raw.size, expected || undefined)
     : undefined
+  let following: FollowingVerification | undefined
   try {
     // Leaving this block without a commit removes whatever the backup placed (repository.ts).
     await using backup = pending
@@ -77,6 +79,9 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
     const streamed = backup.write([dump.stdout, raw, compression.compress(), ...encrypt, compressed, ...tee])
     streamed.catch(() => abort.abort())
     dump.done.catch(() => abort.abort())
+    // Unencrypted: the read-back follows the file as it is written (verify.ts), on the cores the
+    // compression leaves idle, instead of reading it all again afterwards.
+    following = encryption ? undefined : followBackupFile(backup.tempPath, compression, streamed, abort.signal)
     const [toolEnd, streamEnd] = await Promise.allSettled([dump.done, streamed])
     // The tool's verdict first: when it failed, its error says why, not the torn stream's — unless
     // the tool only died because the stream failed first (disk full), then the stream's error says why.
@@ -105,18 +110,21 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
     const verifyStart = new Date()
     failpoint('backup.before-verify')
     const plaintextResult = plaintext?.result()
-    await verifyBackupFile(
-      backup.tempPath,
-      compression,
-      {
-        raw: rawResult,
-        compressed: compressedResult,
-        ...(plaintextResult ? { plaintext: plaintextResult } : {}),
-        checkContent: (h, t) => engine.checkContent(h, t),
-      },
-      job.signal,
-      ageFile ? () => new AgeDecryptStream(ageFile.readBack) : undefined,
-    )
+    const expectation = {
+      raw: rawResult,
+      compressed: compressedResult,
+      ...(plaintextResult ? { plaintext: plaintextResult } : {}),
+      checkContent: (h: Buffer, t: Buffer) => engine.checkContent(h, t),
+    }
+    if (following) await following.finish(expectation)
+    else
+      await verifyBackupFile(
+        backup.tempPath,
+        compression,
+        expectation,
+        job.signal,
+        ageFile ? () => new AgeDecryptStream(ageFile.readBack) : undefined,
+      )
     failpoint('backup.verified')
 
     return await backup.commit(compressedResult.sha256, () => {
@@ -166,6 +174,7 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
     })
   } catch (error) {
     abort.abort()
+    following?.stop()
     progress?.stop()
     if (job.signal.aborted)
       throw new DbkeeperError('ABORTED', `backup of ${source.label}/${database} was interrupted`, { cause: error })

@@ -1,8 +1,10 @@
 import { createReadStream } from 'node:fs'
-import { Transform, Writable, type Duplex } from 'node:stream'
+import { open, type FileHandle } from 'node:fs/promises'
+import { Readable, Transform, Writable, type Duplex } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { createInflateRaw } from 'node:zlib'
+import { createGunzip, createInflateRaw } from 'node:zlib'
 import { DbkeeperError } from '../runtime/errors.js'
+import { failpoint } from '../runtime/failpoint.js'
 import type { Compression } from './compression.js'
 import { ByteRange, readGzipLayout, TrailerCheck } from './gzip-reader.js'
 import { Meter, type Measurement } from './meter.js'
@@ -75,6 +77,15 @@ export async function verifyBackupFile(
       cause: error,
     })
   }
+  compareReadBack(path, read, expected)
+}
+
+/** What the read-back measured against what was written: VERIFY_FAILED naming every difference. */
+function compareReadBack(
+  path: string,
+  read: { compressed: Meter; raw: Meter; plaintext?: Meter },
+  expected: VerifyExpectation,
+): void {
   const { compressed, raw } = read
   const c = compressed.result()
   const r = raw.result()
@@ -97,6 +108,151 @@ export async function verifyBackupFile(
     throw new DbkeeperError('VERIFY_FAILED', `${path} does not match what was written: ${problems.join('; ')}`, {
       hint: 'the file changed after it was written or the disk returned bad data; do not restore from it',
     })
+  }
+}
+
+/** A read-back that runs while the file is still being written (`followBackupFile`). */
+export interface FollowingVerification {
+  /** Once the file is complete: the read-back finishes and is compared, as `verifyBackupFile` does. */
+  finish(expected: VerifyExpectation): Promise<void>
+  /** The backup failed: stop reading. */
+  stop(): void
+}
+
+/**
+ * The read-back of `verifyBackupFile`, started while the file is being written: it reads each
+ * byte from the file once the kernel has it, decompresses it and measures both sides, and reads to
+ * the end once `written` has settled (the writer closed the file). Same proof, from the same file
+ * on disk — every byte read back from the file, after it was written; the file is only ever
+ * appended to (`wx`), so what was read stays what is there — but the inflating and hashing overlap
+ * the compression instead of following it. Unencrypted files only.
+ */
+export function followBackupFile(
+  path: string,
+  compression: Compression,
+  written: Promise<void>,
+  signal: AbortSignal,
+): FollowingVerification {
+  const stop = new AbortController()
+  const both = AbortSignal.any([signal, stop.signal])
+  const compressed = new Meter(false)
+  const raw = new Meter(true)
+  // gzip: a quarter of the 1 MiB inflate chunk of an after-the-fact read-back. This one runs next
+  // to the compression, and its buffers add to the compression's: smaller ones kept peak RSS down.
+  const decompress = compression.kind === 'gzip' ? createGunzip({ chunkSize: FOLLOW_CHUNK }) : compression.decompress()
+  const reading = pipeline([new FollowingReader(path, written, both), compressed, decompress, handOff(), raw, sink()], {
+    signal: both,
+  })
+  reading.catch(() => {}) // awaited in finish(); a backup that fails first never asks
+  return {
+    stop: () => stop.abort(),
+    async finish(expected) {
+      try {
+        await reading
+      } catch (error) {
+        if ((error as Error).name === 'AbortError') throw error
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+          throw new DbkeeperError('VERIFY_FAILED', `backup file ${path} is missing`, {
+            hint: 'the backup cannot be used; take a new one',
+            cause: error,
+          })
+        }
+        throw new DbkeeperError('VERIFY_FAILED', `${path} does not decompress: ${(error as Error).message}`, {
+          hint: 'the file is damaged or truncated; do not restore from it',
+          cause: error,
+        })
+      }
+      compareReadBack(path, { compressed, raw }, expected)
+    },
+  }
+}
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error))
+}
+
+/** Reads of the following read-back (and gzip's inflate chunk there): 256 KiB, measured against 1 MiB. */
+const FOLLOW_CHUNK = 256 * 1024
+
+/** How long the reader waits for the next whole chunk before looking again, while the writer is busy. */
+const FOLLOW_POLL_MS = 10
+
+/**
+ * A file read front to back while another stream appends to it: in whole chunks as the file grows
+ * (looking again every FOLLOW_POLL_MS), then, once `written` settles, to the end of the file.
+ * The file may not exist yet when this starts (the writer creates it): it is opened once it does.
+ */
+class FollowingReader extends Readable {
+  readonly #path: string
+  readonly #signal: AbortSignal
+  #file: FileHandle | undefined
+  #offset = 0
+  #writerDone = false
+  #writerError: unknown
+
+  constructor(path: string, written: Promise<void>, signal: AbortSignal) {
+    super({ highWaterMark: FOLLOW_CHUNK })
+    this.#path = path
+    this.#signal = signal
+    written.then(
+      () => (this.#writerDone = true),
+      (error: unknown) => {
+        this.#writerDone = true
+        this.#writerError = error ?? new Error('the backup file was not written')
+      },
+    )
+  }
+
+  override _read(): void {
+    this.#next().then(
+      (chunk) => this.push(chunk),
+      (error: unknown) => this.destroy(error as Error),
+    )
+  }
+
+  override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
+    const file = this.#file
+    this.#file = undefined
+    if (file) file.close().then(() => done(error), done)
+    else done(error)
+  }
+
+  /** The next chunk of the file, or null at its end once the writer is done. */
+  async #next(): Promise<Buffer | null> {
+    for (;;) {
+      this.#signal.throwIfAborted()
+      // Settled before the read below: a read after the writer closed the file sees all of it.
+      const writerDone = this.#writerDone
+      if (writerDone && this.#writerError !== undefined) throw toError(this.#writerError)
+      this.#file ??= await this.#open(writerDone)
+      // While the writer is busy, read only whole chunks: a short read per poll would mean many
+      // small trips to the thread pool (and copies) for the same bytes.
+      const ready = this.#file && (writerDone || (await this.#file.stat()).size - this.#offset >= FOLLOW_CHUNK)
+      if (this.#file && ready) {
+        const buffer = Buffer.allocUnsafe(FOLLOW_CHUNK)
+        const { bytesRead } = await this.#file.read(buffer, 0, FOLLOW_CHUNK, this.#offset)
+        if (bytesRead > 0) {
+          this.#offset += bytesRead
+          failpoint('backup.read-back')
+          // Behind a slow writer reads come up short: keep only their bytes, not a whole buffer each.
+          return bytesRead < FOLLOW_CHUNK / 2
+            ? Buffer.from(buffer.subarray(0, bytesRead))
+            : buffer.subarray(0, bytesRead)
+        }
+        if (writerDone) return null
+      }
+      await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS))
+    }
+  }
+
+  /** The file once the writer has created it; undefined while it does not exist yet. */
+  async #open(writerDone: boolean): Promise<FileHandle | undefined> {
+    try {
+      return await open(this.#path, 'r')
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !writerDone) return undefined
+      throw error
+    }
   }
 }
 

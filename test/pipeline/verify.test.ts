@@ -2,15 +2,15 @@ import { createWriteStream } from 'node:fs'
 import { mkdtemp, open, readFile, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
+import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { gunzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { createCompression } from '../../src/pipeline/compression.js'
 import { EDGE_BYTES, Meter } from '../../src/pipeline/meter.js'
-import { verifyBackupFile } from '../../src/pipeline/verify.js'
+import { followBackupFile, verifyBackupFile } from '../../src/pipeline/verify.js'
 import { DbkeeperError } from '../../src/runtime/errors.js'
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 
 const marker = (_h: Buffer, t: Buffer) => (t.toString().trimEnd().endsWith('-- END') ? undefined : 'no end marker')
 
@@ -79,5 +79,76 @@ describe('Meter and verifyBackupFile', () => {
     const other = await writeBackup(await mkdtemp(join(tmpdir(), 'dbk-verify-')), Buffer.from('other\n-- END\n'))
     await writeFile(b.path, await readFile(other.path))
     await expect(verifyBackupFile(b.path, createCompression('gzip', 6), b)).rejects.toThrow(/does not match/)
+  })
+})
+
+describe('followBackupFile: the read-back while the file is written', () => {
+  // Hex text: ~2:1, so the file (~1 MB) spans several of the reader's 256 KiB chunks while it grows.
+  const content = Buffer.from(`${randomBytes(1 << 20).toString('hex')}\n-- END\n`)
+  const gz = createCompression('gzip', 6)
+
+  /** Writes the gzip of `content` in 20 pieces, 10 ms apart, as a dump arrives; `alter` sits between the meter and the file. */
+  function slowBackup(path: string, alter?: Transform) {
+    const raw = new Meter(true)
+    const comp = new Meter()
+    const pieces = Array.from({ length: 20 }, (_, i) =>
+      content.subarray((i * content.length) / 20, ((i + 1) * content.length) / 20),
+    )
+    async function* slowly() {
+      for (const piece of pieces) {
+        await new Promise((resolve) => setTimeout(resolve, 10))
+        yield piece
+      }
+    }
+    const written = pipeline([
+      Readable.from(slowly()),
+      raw,
+      gz.compress(),
+      comp,
+      ...(alter ? [alter] : []),
+      createWriteStream(path, { flags: 'wx' }),
+    ])
+    return { written, expected: () => ({ raw: raw.result(), compressed: comp.result(), checkContent: marker }) }
+  }
+
+  it('follows the file from before it exists to its end, and accepts it', async () => {
+    const path = join(await mkdtemp(join(tmpdir(), 'dbk-follow-')), 'b.sql.gz')
+    let writing!: (written: Promise<void>) => void
+    const written = new Promise<void>((resolve) => (writing = (w) => resolve(w)))
+    const following = followBackupFile(path, gz, written, new AbortController().signal)
+    await new Promise((resolve) => setTimeout(resolve, 30)) // the reader starts first, the file comes later
+    const w = slowBackup(path)
+    writing(w.written)
+    await w.written
+    await expect(following.finish(w.expected())).resolves.toBeUndefined()
+  })
+
+  it('refuses a file whose bytes differ from what was measured on the way in', async () => {
+    const path = join(await mkdtemp(join(tmpdir(), 'dbk-follow-')), 'b.sql.gz')
+    let at = 0
+    // One bit flipped past the meters, as a bad disk or a bug between them and the file would.
+    const flip = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        const copy = Buffer.from(chunk)
+        if (at <= 500 && 500 < at + copy.length) copy[500 - at]! ^= 0x01
+        at += copy.length
+        done(null, copy)
+      },
+    })
+    const w = slowBackup(path, flip)
+    const following = followBackupFile(path, gz, w.written, new AbortController().signal)
+    await w.written
+    const error = await following.finish(w.expected()).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(DbkeeperError)
+    expect((error as DbkeeperError).code).toBe('VERIFY_FAILED')
+  })
+
+  it('stop() ends the read-back of a backup that failed', async () => {
+    const path = join(await mkdtemp(join(tmpdir(), 'dbk-follow-')), 'b.sql.gz')
+    const following = followBackupFile(path, gz, new Promise(() => {}), new AbortController().signal)
+    following.stop()
+    await expect(
+      following.finish({ raw: { size: 0, sha256: '' }, compressed: { size: 0, sha256: '' } }),
+    ).rejects.toThrow(/abort/i)
   })
 })

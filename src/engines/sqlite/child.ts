@@ -5,7 +5,7 @@ import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
 import { scrubSecrets } from '../../runtime/secrets.js'
 import { childEnv, lastLines } from '../subprocess.js'
-import type { ChildResult } from './snapshot-child.js'
+import type { ChildCopied, ChildResult } from './snapshot-child.js'
 
 export type ChildSuccess = Extract<ChildResult, { ok: true }>
 
@@ -40,10 +40,14 @@ export function childArgs(child: 'snapshot-child' | 'inspect-child'): string[] {
   return [fileURLToPath(new URL(`./${child}.js`, self))]
 }
 
-/** Runs one child command; resolves with its result or rejects with a DbkeeperError for the operator. */
-export async function runSqliteChild(args: string[], ctx: ChildContext): Promise<ChildSuccess> {
+/**
+ * Runs one child command; resolves with its result or rejects with a DbkeeperError for the operator.
+ * `onCopied` is called when a `snapshot` child says its copy is final (snapshot-child.ts), while
+ * the child goes on checking it.
+ */
+export async function runSqliteChild(args: string[], ctx: ChildContext, onCopied?: () => void): Promise<ChildSuccess> {
   ctx.signal.throwIfAborted()
-  const result = await execa(process.execPath, [...childArgs('snapshot-child'), ...args], {
+  const child = execa(process.execPath, [...childArgs('snapshot-child'), ...args], {
     stdin: 'ignore',
     reject: false,
     extendEnv: false,
@@ -51,6 +55,17 @@ export async function runSqliteChild(args: string[], ctx: ChildContext): Promise
     cancelSignal: ctx.signal,
     forceKillAfterDelay: 5000,
   })
+  if (onCopied) {
+    let text = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8')
+      for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n')) {
+        if (isCopied(text.slice(0, nl))) onCopied()
+        text = text.slice(nl + 1)
+      }
+    })
+  }
+  const result = await child
   if (result.isCanceled)
     throw new DbkeeperError('ABORTED', `the SQLite snapshot of ${ctx.path} was stopped: the run was aborted`)
   const answer = parseAnswer(result.stdout)
@@ -67,6 +82,14 @@ export async function runSqliteChild(args: string[], ctx: ChildContext): Promise
   }
   if (!answer.ok) throw childError(answer.code, answer.message, ctx)
   return answer
+}
+
+function isCopied(line: string): boolean {
+  try {
+    return (JSON.parse(line) as Partial<ChildCopied>).copied === true
+  } catch {
+    return false
+  }
 }
 
 function parseAnswer(stdout: string): ChildResult | undefined {

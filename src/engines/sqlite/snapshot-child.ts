@@ -4,8 +4,10 @@
  *   node snapshot-child.js probe    <live.db> <busyTimeoutMs>
  *   node snapshot-child.js snapshot <live.db> <busyTimeoutMs> <out.db>
  *
- * Prints exactly one JSON line, a ChildResult, and exits 0; anything else (a crash, a kill) is a
- * failure the parent reports with this process's stderr.
+ * Prints one JSON line, a ChildResult, as its last line and exits 0; anything else (a crash, a
+ * kill) is a failure the parent reports with this process's stderr. `snapshot` prints a
+ * ChildCopied line before it: the copy is complete, final and held open here, so the parent may
+ * stream (and unlink) it while this process checks and counts it (the ChildResult says how that went).
  */
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -20,6 +22,11 @@ export type ChildResult =
   | { ok: true; sqliteVersion: string; tables: ChildTable[] }
   /** `code`: SQLite's own (SQLITE_BUSY, SQLITE_NOTADB, …) or INTEGRITY_FAILED; the parent words the message. */
   | { ok: false; code: string; message: string }
+
+/** `snapshot`'s first line: the copy's bytes are final; its checks are running. */
+export interface ChildCopied {
+  copied: true
+}
 
 /** Double quotes around an identifier, inner quotes doubled: any table name is safe in SQL. */
 function quoteIdentifier(name: string): string {
@@ -85,7 +92,7 @@ function probe(path: string, busyTimeoutMs: number): ChildResult {
   }
 }
 
-function snapshot(path: string, busyTimeoutMs: number, out: string): ChildResult {
+function snapshot(path: string, busyTimeoutMs: number, out: string, copied: () => void): ChildResult {
   const live = openLive(path, busyTimeoutMs)
   let version: string
   try {
@@ -98,7 +105,8 @@ function snapshot(path: string, busyTimeoutMs: number, out: string): ChildResult
     // One read transaction copies every page: a consistent state however fast the application
     // commits. A stepped backup() restarts whenever another process writes, so it never ends under
     // load. WAL writers carry on meanwhile; in rollback-journal mode their commits wait (busy) for
-    // the length of this copy, which is why the checks run afterwards, on the copy.
+    // the length of this copy, which is why the checks run afterwards, on the copy (while the
+    // parent compresses it).
     live.prepare('VACUUM INTO ?').run(out)
     live.pragma(`synchronous = ${synchronous}`)
   } finally {
@@ -109,12 +117,18 @@ function snapshot(path: string, busyTimeoutMs: number, out: string): ChildResult
     // A copy restores as one self-contained file: no -wal to carry along (a no-op when SQLite
     // already wrote a rollback-journal header, as VACUUM INTO does today).
     snap.pragma('journal_mode = DELETE')
+    // Nothing writes to the copy from here on. One read transaction, begun (the file open and
+    // read) before the parent hears of the copy: it may then read and unlink the file while the
+    // checks below still read it through this connection.
+    snap.exec('BEGIN')
+    const names = tableNames(snap)
+    copied()
     const problems = snap.pragma('integrity_check(20)', { simple: false }) as { integrity_check: string }[]
     const verdict = problems.map((p) => p.integrity_check)
     if (verdict.length !== 1 || verdict[0] !== 'ok') {
       return { ok: false, code: 'INTEGRITY_FAILED', message: verdict.join('; ') }
     }
-    const tables = tableNames(snap).map((name) => ({
+    const tables = names.map((name) => ({
       name,
       rows: Number(
         snap
@@ -133,6 +147,11 @@ function sqliteVersion(db: Database.Database): string {
   return String(db.prepare('SELECT sqlite_version()').pluck().get())
 }
 
+/** One JSON line on stdout, written before this returns (a pipe's writes are synchronous on Linux and macOS). */
+function print(line: ChildResult | ChildCopied): void {
+  process.stdout.write(`${JSON.stringify(line)}\n`)
+}
+
 function main(argv: string[]): ChildResult {
   const [mode, path, busy, out] = argv
   const busyTimeoutMs = Number(busy)
@@ -140,7 +159,7 @@ function main(argv: string[]): ChildResult {
     return { ok: false, code: 'USAGE', message: `bad arguments: ${argv.join(' ')}` }
   try {
     if (mode === 'probe') return probe(path, busyTimeoutMs)
-    if (mode === 'snapshot' && out) return snapshot(path, busyTimeoutMs, out)
+    if (mode === 'snapshot' && out) return snapshot(path, busyTimeoutMs, out, () => print({ copied: true }))
     return { ok: false, code: 'USAGE', message: `unknown mode ${mode ?? ''}` }
   } catch (error) {
     const err = error as { code?: unknown; message?: unknown }
@@ -151,5 +170,5 @@ function main(argv: string[]): ChildResult {
 // Run only as a program, not when the parent imports this file for its types and constants.
 // Real paths on both sides: Node resolves symlinks in the main module's URL, not in argv[1].
 if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))) {
-  process.stdout.write(`${JSON.stringify(main(process.argv.slice(2)))}\n`)
+  print(main(process.argv.slice(2)))
 }

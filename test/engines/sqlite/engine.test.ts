@@ -1,9 +1,12 @@
+import { createWriteStream } from 'node:fs'
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import { pipeline } from 'node:stream/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { DbkeeperError } from '../../../src/runtime/errors.js'
 import { SqliteEngine } from '../../../src/engines/sqlite/engine.js'
+import { runCli } from '../../support/cli.js'
 import { createDatabase, dumpToFile, scratch, sqliteSource } from './helpers.js'
 
 const never = new AbortController().signal
@@ -162,6 +165,64 @@ describe('SqliteEngine.dump', () => {
     expect(wrong.code).toBe('NOT_FOUND')
     expect(wrong.hint).toContain('DB07_NAME')
   })
+})
+
+/**
+ * A database SQLite reads without complaint but `PRAGMA integrity_check` refuses: rows that break a
+ * NOT NULL and CHECK constraint the schema was edited to declare. `VACUUM INTO` carries them into the
+ * copy unchanged, so the check on the copy is what must catch them. Two indexes make the check
+ * slow next to streaming the file, so the stream usually ends before the verdict is in.
+ */
+function createDamagedDatabase(path: string, rows: number): void {
+  const db = new Database(path)
+  db.pragma('journal_mode = WAL')
+  db.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, qty INTEGER, name TEXT, tag TEXT)')
+  const insert = db.prepare('INSERT INTO items (qty, name, tag) VALUES (?, ?, ?)')
+  db.transaction(() => {
+    for (let i = 0; i < rows; i++)
+      insert.run(i === rows - 2 ? null : i + 1, `name ${(i * 7919) % 100003}`, `tag ${i % 977}`)
+  })()
+  db.exec('CREATE INDEX items_name ON items (name); CREATE INDEX items_tag ON items (tag, name)')
+  db.unsafeMode(true) // lifts SQLite's defensive mode: the schema may be edited
+  db.exec(
+    `PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = 'CREATE TABLE items (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL CHECK (qty > 0), name TEXT, tag TEXT)' WHERE name = 'items'`,
+  )
+  db.close()
+}
+
+describe('SqliteEngine.dump of a damaged database', () => {
+  it('the copy streams while integrity_check runs on it; done rejects with what the check found, nothing is left', async () => {
+    const path = join(dir, 'app.db')
+    createDamagedDatabase(path, 200_000)
+    const dump = new SqliteEngine(sqliteSource(path), workDir).dump('app', never)
+    // The stream may end before the verdict (the bytes are the copy's) or break off with it.
+    const streamed = pipeline(dump.stdout, createWriteStream(join(dir, 'out.db'))).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    const error = await rejection(dump.done)
+    expect(error.code).toBe('DUMP_FAILED')
+    expect(error.message).toMatch(/app\.db is damaged: integrity_check found: .*NULL value in items\.qty/)
+    expect([undefined, error]).toContain(await streamed)
+    expect(await readdir(workDir)).toEqual([])
+  })
+
+  it('dbkeeper backup fails and keeps nothing (uncompressed: the file is written before the verdict is in)', async () => {
+    const path = join(dir, 'app.db')
+    createDamagedDatabase(path, 300_000)
+    const backups = join(dir, 'backups')
+    // No compression: the file is written long before integrity_check is done.
+    const r = await runCli(['backup', '--json'], {
+      DB01_TYPE: 'sqlite',
+      DB01_PATH: path,
+      DB01_LABEL: 'app',
+      BACKUP_DIR: backups,
+      COMPRESSION: 'none',
+    })
+    expect(r.exitCode, r.all).not.toBe(0)
+    expect(r.all).toMatch(/is damaged: integrity_check found: .*NULL value in items\.qty/)
+    expect(await readdir(join(backups, 'app', 'app'))).toEqual([])
+  }, 60_000)
 })
 
 describe('SqliteEngine.checkContent', () => {
