@@ -12,6 +12,7 @@
  * Replaying row events (BINLOG '…' statements) needs BINLOG REPLAY (MariaDB 10.5+) or SUPER:
  * checkReplayPrivilege refuses up front, naming the GRANT, before anything is touched.
  */
+import { createInterface } from 'node:readline'
 import type { Connection, RowDataPacket } from 'mysql2/promise'
 import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
@@ -59,6 +60,7 @@ export function replayArgs(r: Pick<ReplayRequest, 'paths' | 'position' | 'at' | 
 /** Replays the archived binlog into `into` up to `at`; rejects with RESTORE_FAILED naming the failing side. */
 export async function replayBinlog(r: ReplayRequest): Promise<void> {
   const env = childEnv({ HOME: r.workDir, TZ: 'UTC' })
+  if (r.into !== r.database) await refuseQualifiedStatements(r, env)
   const defaults = writeDefaultsFile(r.workDir, r.source)
   const next = `${r.label} was not put in place`
   try {
@@ -88,6 +90,66 @@ export async function replayBinlog(r: ReplayRequest): Promise<void> {
   } finally {
     await removeDefaultsFile(defaults)
   }
+}
+
+/**
+ * `--rewrite-db` renames a statement's default database and the row events' tables, but not a
+ * database name written out in a statement: `ALTER TABLE shop.orders …` (DDL is logged as a
+ * statement even with ROW format) would be replayed into the LIVE `shop` while the copy beside it
+ * is being rolled forward, changing the target before anything was checked. So before the replay
+ * the same range is decoded once more and read: a statement that names the database itself (`shop.`
+ * or `` `shop`. ``) refuses the restore, nothing replayed. Row events (BINLOG '…') and the tool's
+ * comment lines are not statements and are skipped.
+ */
+export async function refuseQualifiedStatements(r: ReplayRequest, env: ReturnType<typeof childEnv>): Promise<void> {
+  const escaped = r.database.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const names = new RegExp(`(\`${escaped.replace(/`/g, '``')}\`|(?<![\\w$])${escaped})\\s*\\.`, 'i')
+  const stop = new AbortController()
+  const reader = startTool(BINLOG_TOOL, replayArgs({ ...r, into: r.database }), {
+    env,
+    signal: AbortSignal.any([r.signal, stop.signal]),
+    stderr: { keep: 'tail', bytes: 16 * 1024 },
+    installHint: 'install the MariaDB client tools (Debian: mariadb-client)',
+    abortedMessage: `${BINLOG_TOOL} was stopped`,
+  })
+  let found: { statement: string; header: string } | undefined
+  let header = ''
+  let inRows = false
+  const lines = createInterface({ input: reader.stdout, crlfDelay: Infinity })
+  for await (const line of lines) {
+    if (inRows) {
+      if (line.endsWith("'/*!*/;")) inRows = false
+      continue
+    }
+    if (line.startsWith('BINLOG ')) {
+      inRows = !line.endsWith("'/*!*/;")
+      continue
+    }
+    if (line.startsWith('#')) {
+      if (/^#\d{6}\s/.test(line)) header = line
+      continue
+    }
+    if (names.test(line)) {
+      found = { statement: line.slice(0, 200), header }
+      break
+    }
+  }
+  if (found) {
+    stop.abort()
+    await reader.exit.catch(() => undefined)
+    const when = /^#(\d{2})(\d{2})(\d{2})\s+(\d{1,2}:\d{2}:\d{2})/.exec(found.header)
+    const at = when ? ` (logged 20${when[1]}-${when[2]}-${when[3]} ${when[4]} UTC)` : ''
+    throw new DbkeeperError(
+      'RESTORE_FAILED',
+      `the binlog between the base and ${r.at.toISOString()} holds a statement that names \`${r.database}\` itself${at}: "${found.statement}"; replayed into ${r.label} it would change the live \`${r.database}\`, so nothing was replayed and nothing was changed`,
+      {
+        hint: `restore to a time before that statement, or restore the base by hand and replay the binlog into the database itself (docs/RESTORE.md, "By hand"), after a copy of it`,
+      },
+    )
+  }
+  const read = await reader.exit
+  const failed = readerFailure(read, r)
+  if (failed) throw failed
 }
 
 function readerFailure(exit: ToolExit, r: ReplayRequest): DbkeeperError | undefined {
