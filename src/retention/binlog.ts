@@ -14,7 +14,7 @@ import { listBackups } from '../catalog/catalog.js'
 import { isProvenBackup } from '../catalog/latest.js'
 import { binlogArchiveDir } from '../catalog/naming.js'
 import type { SourceConfig } from '../config/types.js'
-import { binlogsNotNeeded, readBinlogArchive, removeBinlogs } from '../engines/index.js'
+import { binlogsNotNeeded, readBinlogArchive, readBinlogIndex, removeBinlogs } from '../engines/index.js'
 import type { Logger } from '../runtime/logger.js'
 import { pitrKeeps } from './pitr.js'
 
@@ -48,7 +48,7 @@ export async function pruneBinlogArchive(args: {
   })
   const archive = await readBinlogArchive(dir, now)
   const runs = archive.runs.map((r) => r.files)
-  const removed = binlogsNotNeeded(runs, needed)
+  const removed = notAfter(binlogsNotNeeded(runs, needed), await readBinlogIndex(dir), needed)
   const startsAt = runs.flat().find((f) => !removed.includes(f))
   if (removed.length > 0) {
     await removeBinlogs(dir, removed, now)
@@ -58,4 +58,23 @@ export async function pruneBinlogArchive(args: {
     )
   }
   return { removed, startsAt }
+}
+
+/**
+ * A second rule under the run order, which falls back on modification times where no gap links two
+ * runs (a volume copied without its times, a clock set back): only a file proven closed, proven
+ * before every needed base's file was (index.jsonl is append-only, so its order is the order the
+ * files closed), may go: never the growing file, which has no `closed` line.
+ */
+function notAfter(
+  candidates: string[],
+  index: readonly { kind: string; file?: string }[],
+  needed: readonly { file: string }[],
+): string[] {
+  const closedAt = new Map<string, number>()
+  index.forEach((e, i) => {
+    if (e.kind === 'closed' && e.file !== undefined) closedAt.set(e.file, i)
+  })
+  const limit = Math.min(...needed.map((b) => closedAt.get(b.file) ?? Infinity))
+  return candidates.filter((f) => (closedAt.get(f) ?? Infinity) < limit)
 }

@@ -132,6 +132,24 @@ describe('pruneBinlogArchive', () => {
     ).toEqual([])
   })
 
+  it('removes no file proven after the window base, however the modification times lie (a volume copied without them)', async () => {
+    const [o3, o4, o5] = older.map((f) => f.file)
+    await base(1, o4!)
+    // o5 looks oldest, o4 newest: the run order, which falls back on the times, would put o5 first.
+    for (const [f, ago] of [
+      [o5!, 300_000],
+      [o3!, 200_000],
+      [o4!, 100_000],
+    ] as const) {
+      const t = new Date(NOW.getTime() - ago)
+      await utimes(join(dir, f), t, t)
+    }
+    const { logger } = captureLogger()
+    const out = await pruneBinlogArchive({ backupDir: tmp.path, source, now: NOW, windowMs: 2 * DAY, logger })
+    expect(out.removed.filter((f) => f !== o3)).toEqual([])
+    expect(await binlogsLeft()).toEqual(expect.arrayContaining([o4, o5, ...newer.map((f) => f.file)]))
+  })
+
   it('never compares numbers across RESET MASTER: a base in the new numbering removes the whole older one, never the growing file', async () => {
     // By number, binlog.000001 (new) would come first and the older 3..5 look like what follows it.
     await base(9, older[0]!.file)
