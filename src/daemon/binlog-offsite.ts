@@ -143,11 +143,13 @@ export function startBinlogOffsite(opts: BinlogOffsiteOptions): BinlogOffsite {
       throw new Error(`${c.file} on the volume no longer matches its proof in index.jsonl (sha256 ${sha256})`)
     const back = await sha256Of(await target.get(key))
     if (back !== sha256) throw new Error(`${target.url(key)} read back with sha256 ${back}, not ${sha256}`)
+    // Its segments go before it is recorded: a daemon stopped in between ships it whole again on
+    // its next pass, instead of leaving segments no pass will remove.
+    await removeSegments(c.file)
+    growingAt.delete(c.file)
     const e: ShippedEntry = { file: c.file, size: c.size, sha256, closed: true, shippedAt: new Date().toISOString() }
     await appendFile(shippedLog(dir, targetId), `${JSON.stringify(e)}\n`, { mode: FILE_MODE, flush: true })
     shipped!.set(c.file, e)
-    await removeSegments(c.file)
-    growingAt.delete(c.file)
     log.info({ file: c.file, size: c.size, key: target.url(key) }, `binlog ${c.file} shipped off-site and confirmed`)
   }
 
