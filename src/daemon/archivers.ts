@@ -173,8 +173,14 @@ function startBinlogArchivers(
         { source: source.label, retryInMs: retryMs },
         `point-in-time archiving of ${source.label} (its binlog) could not start: ${describeError(error)}; trying again in ${Math.round(retryMs / 1000)} s`,
       )
-      const timer = setTimeout(() => void track(attempt(source, tries + 1)), retryMs)
-      stopping.signal.addEventListener('abort', () => clearTimeout(timer), { once: true })
+      // One abort listener per waiting retry, removed when it fires: a server down for hours
+      // would otherwise pile one up every retryMs.
+      const cancel = () => clearTimeout(timer)
+      const timer = setTimeout(() => {
+        stopping.signal.removeEventListener('abort', cancel)
+        void track(attempt(source, tries + 1))
+      }, retryMs)
+      stopping.signal.addEventListener('abort', cancel, { once: true })
     }
   }
   const track = (p: Promise<void>) => {
