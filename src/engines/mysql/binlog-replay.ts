@@ -64,9 +64,11 @@ export async function replayBinlog(r: ReplayRequest): Promise<void> {
   const defaults = writeDefaultsFile(r.workDir, r.source)
   const next = `${r.label} was not put in place`
   try {
+    // A client that failed needs nothing more: the reader is stopped instead of decoding the rest.
+    const clientFailed = new AbortController()
     const reader = startTool(BINLOG_TOOL, replayArgs(r), {
       env,
-      signal: r.signal,
+      signal: AbortSignal.any([r.signal, clientFailed.signal]),
       stderr: { keep: 'tail', bytes: 16 * 1024 },
       installHint: 'install the MariaDB client tools (Debian: mariadb-client)',
       abortedMessage: `${BINLOG_TOOL} was stopped: the restore was aborted`,
@@ -81,7 +83,12 @@ export async function replayBinlog(r: ReplayRequest): Promise<void> {
       abortedMessage: `${client} was stopped: the restore was aborted`,
       judge: (exit) => judgeClient(r.source, `${client} (replaying the binlog)`, exit, r.label, next),
     })
+    replayed.catch(() => clientFailed.abort())
     const [read, wrote] = await Promise.allSettled([reader.exit, replayed])
+    // Stopped by us because the client failed (not a reader that had failed on its own): the
+    // client's error says why.
+    if (read.status === 'rejected' && clientFailed.signal.aborted && !r.signal.aborted && wrote.status === 'rejected')
+      throw wrote.reason
     // The reader's failure first: a damaged event also leaves the client a torn statement.
     if (read.status === 'rejected') throw read.reason
     const failed = readerFailure(read.value, r)
