@@ -24,6 +24,7 @@ import { openS3Target } from '../../src/storage/s3/index.js'
 import type { Target } from '../../src/storage/target.js'
 import { until } from '../support/daemon.js'
 import { captureLogger } from '../support/logs.js'
+import type { Logger } from '../../src/runtime/logger.js'
 import { startMariadb } from '../support/mariadb-server.js'
 import { listKeys, s3Env, startS3, testS3Config, type TestS3 } from '../support/s3.js'
 import type { RunningServer } from '../support/servers.js'
@@ -42,6 +43,9 @@ let archiver: Archiver | undefined
 let shipper: BinlogOffsite | undefined
 
 const source = () => mysqlSourceOn(server.info, { label: 'shop', user: 'shipper', password: PASSWORD, pitr: true })
+/** The shipper of this test's archive to the test bucket; a long interval: the test calls pass() itself. */
+const ship = (logger: Logger, intervalMs = 60_000) =>
+  startBinlogOffsite({ source: source(), dir, target, targetId: 'S3', logger, intervalMs })
 const write = (n: number) => admin.query(`INSERT INTO app.t (v) VALUES ${Array(n).fill('(UUID())').join(',')}`)
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 const remoteBytes = async (file: string) => readFile(s3.objectFile(`unit/shop/.pitr/.binlog/${file}`))
@@ -86,7 +90,7 @@ describe('binlog off-site shipping', () => {
       async () => (await readIndex(dir)).find((e) => e.kind === 'closed'),
       'a closed, proven binlog',
     )
-    shipper = startBinlogOffsite({ source: source(), dir, target, targetId: 'S3', logger: log.logger, intervalMs: 200 })
+    shipper = ship(log.logger, 200)
     await until(
       async () => (await readShipped(dir, 'S3')).some((e) => e.closed && e.file === closed.file),
       'the closed file shipped',
@@ -136,14 +140,7 @@ describe('binlog off-site shipping', () => {
 
     // Nothing twice: a new shipper over the same record sends no closed file again.
     await shipper.stop()
-    shipper = startBinlogOffsite({
-      source: source(),
-      dir,
-      target,
-      targetId: 'S3',
-      logger: log.logger,
-      intervalMs: 60_000,
-    })
+    shipper = ship(log.logger)
     await shipper.pass()
     expect((await readShipped(dir, 'S3')).length).toBe(2)
     expect(log.lines().filter((l) => String(l.msg).startsWith(`binlog ${closed.file} shipped`))).toHaveLength(1)
@@ -168,14 +165,7 @@ describe('binlog off-site shipping', () => {
     }, 'three closed, proven binlogs')
     await archiver.stop()
     archiver = undefined
-    shipper = startBinlogOffsite({
-      source: source(),
-      dir,
-      target,
-      targetId: 'S3',
-      logger: log.logger,
-      intervalMs: 60_000,
-    })
+    shipper = ship(log.logger)
     await shipper.pass()
     const key = (f: string) => `unit/shop/.pitr/.binlog/${f}`
     expect(await listKeys(s3, key(''))).toEqual(expect.arrayContaining(closed.map(key)))
@@ -218,14 +208,7 @@ describe('binlog off-site shipping', () => {
     bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff
     await writeFile(path, bytes)
     const log = captureLogger()
-    shipper = startBinlogOffsite({
-      source: source(),
-      dir,
-      target,
-      targetId: 'S3',
-      logger: log.logger,
-      intervalMs: 60_000,
-    })
+    shipper = ship(log.logger)
     await expect(shipper.pass()).rejects.toThrow(/no longer matches its proof in index\.jsonl/)
     expect((await readShipped(dir, 'S3')).filter((e) => e.file === closed.file)).toEqual([])
   })
