@@ -66,13 +66,7 @@ export async function replayBinlog(r: ReplayRequest): Promise<void> {
   try {
     // A client that failed needs nothing more: the reader is stopped instead of decoding the rest.
     const clientFailed = new AbortController()
-    const reader = startTool(BINLOG_TOOL, replayArgs(r), {
-      env,
-      signal: AbortSignal.any([r.signal, clientFailed.signal]),
-      stderr: { keep: 'tail', bytes: 16 * 1024 },
-      installHint: 'install the MariaDB client tools (Debian: mariadb-client)',
-      abortedMessage: `${BINLOG_TOOL} was stopped: the restore was aborted`,
-    })
+    const reader = startReader(replayArgs(r), env, AbortSignal.any([r.signal, clientFailed.signal]))
     const client = CLIENT_COMMANDS[0]
     const replayed = runTool(client, clientArgs(defaults, r.into), {
       env,
@@ -112,13 +106,7 @@ export async function refuseQualifiedStatements(r: ReplayRequest, env: ReturnTyp
   const escaped = r.database.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
   const names = new RegExp(`(\`${escaped.replace(/`/g, '``')}\`|(?<![\\w$])${escaped})\\s*\\.`, 'i')
   const stop = new AbortController()
-  const reader = startTool(BINLOG_TOOL, replayArgs({ ...r, into: r.database }), {
-    env,
-    signal: AbortSignal.any([r.signal, stop.signal]),
-    stderr: { keep: 'tail', bytes: 16 * 1024 },
-    installHint: 'install the MariaDB client tools (Debian: mariadb-client)',
-    abortedMessage: `${BINLOG_TOOL} was stopped`,
-  })
+  const reader = startReader(replayArgs({ ...r, into: r.database }), env, AbortSignal.any([r.signal, stop.signal]))
   let found: { statement: string; header: string } | undefined
   let header = ''
   let inRows = false
@@ -157,6 +145,17 @@ export async function refuseQualifiedStatements(r: ReplayRequest, env: ReturnTyp
   const read = await reader.exit
   const failed = readerFailure(read, r)
   if (failed) throw failed
+}
+
+/** The binlog reader, decoding `args`' range to its stdout (the guard's pass and the replay's). */
+function startReader(args: string[], env: ReturnType<typeof childEnv>, signal: AbortSignal) {
+  return startTool(BINLOG_TOOL, args, {
+    env,
+    signal,
+    stderr: { keep: 'tail', bytes: 16 * 1024 },
+    installHint: 'install the MariaDB client tools (Debian: mariadb-client)',
+    abortedMessage: `${BINLOG_TOOL} was stopped: the restore was aborted`,
+  })
 }
 
 function readerFailure(exit: ToolExit, r: ReplayRequest): DbkeeperError | undefined {
