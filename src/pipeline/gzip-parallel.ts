@@ -62,9 +62,16 @@ export class ParallelGzip extends Transform {
   readonly #level: number
   readonly #blockSize: number
   readonly #maxInFlight: number
-  #pending: Buffer[] = []
-  #pendingSize = 0
-  #dictionary: Buffer | undefined
+  /** The block being filled: a buffer of the pool, written in place (no concat per block). */
+  #fill: Buffer | undefined
+  #filled = 0
+  /** Block buffers whose deflate has finished, ready to be filled again (at most maxInFlight + 1 exist). */
+  #free: Buffer[] = []
+  /** The last WINDOW bytes of the previous block; zlib copies a dictionary when the job is created. */
+  readonly #dictionary = Buffer.allocUnsafeSlow(WINDOW)
+  #hasDictionary = false
+  /** Bytes of the last block's deflate output: the size of the next output buffer (#outputGuess). */
+  #lastOut: number | undefined
   #jobs: Job[] = []
   #crc = 0
   #size = 0
@@ -90,11 +97,16 @@ export class ParallelGzip extends Transform {
     this.#size += chunk.length
     let offset = 0
     while (offset < chunk.length) {
-      const n = Math.min(this.#blockSize - this.#pendingSize, chunk.length - offset)
-      this.#pending.push(offset === 0 && n === chunk.length ? chunk : chunk.subarray(offset, offset + n))
-      this.#pendingSize += n
+      this.#fill ??= this.#free.pop() ?? Buffer.allocUnsafeSlow(this.#blockSize)
+      const n = chunk.copy(
+        this.#fill,
+        this.#filled,
+        offset,
+        Math.min(chunk.length, offset + this.#blockSize - this.#filled),
+      )
+      this.#filled += n
       offset += n
-      if (this.#pendingSize === this.#blockSize) {
+      if (this.#filled === this.#blockSize) {
         // Wait for a free slot before cutting the next block: a 100 MB chunk is not 400 jobs at once.
         await this.#drain(this.#maxInFlight - 1)
         if (this.destroyed) return // torn down while waiting: start no more work
@@ -114,31 +126,52 @@ export class ParallelGzip extends Transform {
     this.push(trailer)
   }
 
-  #cut(): Buffer {
-    const block = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingSize)
-    this.#pending = []
-    this.#pendingSize = 0
-    return block
+  /** The filled part of the current block, and its buffer (to return to the pool once deflated). */
+  #cut(): { block: Buffer; buffer: Buffer | undefined } {
+    const buffer = this.#fill
+    const block = buffer ? buffer.subarray(0, this.#filled) : Buffer.alloc(0)
+    this.#fill = undefined
+    this.#filled = 0
+    return { block, buffer }
   }
 
-  #submit(block: Buffer, last: boolean): void {
+  #submit({ block, buffer }: { block: Buffer; buffer: Buffer | undefined }, last: boolean): void {
     const options: ZlibOptions = {
       level: this.#level,
       finishFlush: last ? constants.Z_FINISH : constants.Z_SYNC_FLUSH,
-      // One output buffer that fits the whole compressed block: one trip to the pool per block.
-      chunkSize: Math.max(64 * 1024, block.length + (block.length >> 3) + 1024),
-      ...(this.#dictionary ? { dictionary: this.#dictionary } : {}),
+      chunkSize: this.#outputGuess(block.length),
+      ...(this.#hasDictionary ? { dictionary: this.#dictionary } : {}),
     }
-    // Copy the window: a subarray would keep the whole previous block alive.
-    this.#dictionary = block.length >= WINDOW ? Buffer.from(block.subarray(block.length - WINDOW)) : undefined
-    const job: Job = { result: deflateBlock(block, options), out: undefined }
+    const result = deflateBlock(block, options)
+    // zlib copied the dictionary when the job was made: the same buffer takes this block's window.
+    this.#hasDictionary = block.length >= WINDOW
+    if (this.#hasDictionary) block.copy(this.#dictionary, 0, block.length - WINDOW)
+    const job: Job = { result, out: undefined }
     // Record the output as soon as it exists, so finished blocks can leave without awaiting; a
     // rejection is awaited by #drain, the no-op keeps it from counting as unhandled meanwhile.
-    job.result.then(
-      (out) => (job.out = out),
-      () => {},
-    )
+    // Either way zlib is done with the input: its buffer takes the next blocks.
+    const recycle = () => {
+      if (buffer && !this.destroyed) this.#free.push(buffer)
+    }
+    job.result.then((out) => {
+      job.out = out
+      this.#lastOut = out.length
+      recycle()
+    }, recycle)
     this.#jobs.push(job)
+  }
+
+  /**
+   * The output buffer of a job: the previous block's deflate size and a quarter more. One buffer
+   * that fits the whole block's output means one trip to the pool, and every buffer is garbage once
+   * written: sized for the worst case (incompressible, 1/8 larger than the block) it was 4× what a
+   * dump's block needs, and V8 collects after so many bytes of buffers, so it cost collections.
+   * A block that outgrows it takes a second trip and a concat, the rare case.
+   */
+  #outputGuess(length: number): number {
+    const worst = length + (length >> 3) + 1024
+    if (this.#lastOut === undefined) return Math.max(64 * 1024, worst)
+    return Math.min(worst, Math.max(16 * 1024, this.#lastOut + (this.#lastOut >> 2) + 4096))
   }
 
   /** Pushes finished blocks from the front, in order, without waiting. */

@@ -89,6 +89,19 @@ describe('ParallelGzip: one standard gzip stream from blocks deflated in paralle
     expect(parallel / serial).toBeLessThan(1.01)
   })
 
+  it('round-trips when a block compresses far worse than the one before (its output outgrows the guessed buffer)', async () => {
+    // Block buffers are reused and each output buffer is sized from the previous block's output:
+    // alternate compressible and incompressible blocks, with every number of blocks in flight.
+    const parts: Buffer[] = []
+    for (let i = 0; i < 12; i++) parts.push(i % 3 === 2 ? randomBytes(BLOCK) : dumpLike(BLOCK))
+    const data = Buffer.concat(parts)
+    for (const maxInFlight of [1, 2, 4]) {
+      const gz = new ParallelGzip({ level: 6, blockSize: BLOCK, maxInFlight })
+      const [out] = await Promise.all([collect(gz), pipeline(source(data, 10_000), gz)])
+      expect(gunzipSync(out).equals(data)).toBe(true)
+    }
+  })
+
   it('fails with the source error when the source stream fails', async () => {
     const failing = new Readable({
       read() {
