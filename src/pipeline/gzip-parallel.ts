@@ -22,8 +22,13 @@ import { availableParallelism } from 'node:os'
 import { Transform, type TransformCallback } from 'node:stream'
 import { constants, crc32, deflateRaw, type ZlibOptions } from 'node:zlib'
 
-/** 256 KiB: large enough that the per-block zlib set-up is noise (<1%), small enough to spread work evenly. */
-export const GZIP_BLOCK_SIZE = 256 * 1024
+/**
+ * 512 KiB: a new zlib stream (its state allocated, the dictionary hashed) per block costs ~5% of
+ * the deflate CPU at 256 KiB and about half that here (docs/PERFORMANCE.md); and 4 blocks in
+ * flight are ~25 ms of work per core, enough to keep the pool busy through a pause of the main
+ * thread (a major GC) that stops reading the dump's pipe. Buffers: 5 × 512 KiB in, 4 outputs.
+ */
+export const GZIP_BLOCK_SIZE = 512 * 1024
 /** deflate's window: what a block may refer back to, and so what the next block needs as dictionary. */
 const WINDOW = 32 * 1024
 /**
