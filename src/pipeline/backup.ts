@@ -81,7 +81,10 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
     dump.done.catch(() => abort.abort())
     // Unencrypted: the read-back follows the file as it is written (verify.ts), on the cores the
     // compression leaves idle, instead of reading it all again afterwards.
-    following = encryption ? undefined : followBackupFile(backup.tempPath, compression, streamed, abort.signal)
+    // `compressed` counts the bytes handed to the file: when to read, not what is checked (verify.ts).
+    following = encryption
+      ? undefined
+      : followBackupFile(backup.tempPath, compression, streamed, abort.signal, () => compressed.size)
     const [toolEnd, streamEnd] = await Promise.allSettled([dump.done, streamed])
     // The tool's verdict first: when it failed, its error says why, not the torn stream's — unless
     // the tool only died because the stream failed first (disk full), then the stream's error says why.

@@ -126,12 +126,19 @@ export interface FollowingVerification {
  * on disk — every byte read back from the file, after it was written; the file is only ever
  * appended to (`wx`), so what was read stays what is there — but the inflating and hashing overlap
  * the compression instead of following it. Unencrypted files only.
+ *
+ * `handed`: how many bytes the writer has been given so far. The reader then waits for that count
+ * instead of asking the file's size (an fstat on the thread pool, a Stats object, every 10 ms
+ * and before every read: ~5% of the main thread in a backup's profile). It only says when to
+ * read: what is checked is still what the read returns from the file; a count ahead of the file
+ * (bytes given but not yet written) only makes a read come back short, and it is read again.
  */
 export function followBackupFile(
   path: string,
   compression: Compression,
   written: Promise<void>,
   signal: AbortSignal,
+  handed?: () => number,
 ): FollowingVerification {
   const stop = new AbortController()
   const both = AbortSignal.any([signal, stop.signal])
@@ -140,9 +147,12 @@ export function followBackupFile(
   // gzip: a quarter of the 1 MiB inflate chunk of an after-the-fact read-back. This one runs next
   // to the compression, and its buffers add to the compression's: smaller ones kept peak RSS down.
   const decompress = compression.kind === 'gzip' ? createGunzip({ chunkSize: FOLLOW_CHUNK }) : compression.decompress()
-  const reading = pipeline([new FollowingReader(path, written, both), compressed, decompress, handOff(), raw, sink()], {
-    signal: both,
-  })
+  const reading = pipeline(
+    [new FollowingReader(path, written, both, handed), compressed, decompress, handOff(), raw, sink()],
+    {
+      signal: both,
+    },
+  )
   reading.catch(() => {}) // awaited in finish(); a backup that fails first never asks
   return {
     stop: () => stop.abort(),
@@ -189,11 +199,13 @@ class FollowingReader extends Readable {
   #offset = 0
   #writerDone = false
   #writerError: unknown
+  readonly #handed: (() => number) | undefined
 
-  constructor(path: string, written: Promise<void>, signal: AbortSignal) {
+  constructor(path: string, written: Promise<void>, signal: AbortSignal, handed?: () => number) {
     super({ highWaterMark: FOLLOW_CHUNK })
     this.#path = path
     this.#signal = signal
+    this.#handed = handed
     written.then(
       () => (this.#writerDone = true),
       (error: unknown) => {
@@ -227,7 +239,7 @@ class FollowingReader extends Readable {
       this.#file ??= await this.#open(writerDone)
       // While the writer is busy, read only whole chunks: a short read per poll would mean many
       // small trips to the thread pool (and copies) for the same bytes.
-      const ready = this.#file && (writerDone || (await this.#file.stat()).size - this.#offset >= FOLLOW_CHUNK)
+      const ready = this.#file && (writerDone || (await this.#available(this.#file)) - this.#offset >= FOLLOW_CHUNK)
       if (this.#file && ready) {
         const buffer = Buffer.allocUnsafe(FOLLOW_CHUNK)
         const { bytesRead } = await this.#file.read(buffer, 0, FOLLOW_CHUNK, this.#offset)
@@ -243,6 +255,11 @@ class FollowingReader extends Readable {
       }
       await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS))
     }
+  }
+
+  /** Bytes that are (or are about to be) in the file: the writer's count when given, else its size. */
+  async #available(file: FileHandle): Promise<number> {
+    return this.#handed ? this.#handed() : (await file.stat()).size
   }
 
   /** The file once the writer has created it; undefined while it does not exist yet. */

@@ -108,7 +108,11 @@ describe('followBackupFile: the read-back while the file is written', () => {
       ...(alter ? [alter] : []),
       createWriteStream(path, { flags: 'wx' }),
     ])
-    return { written, expected: () => ({ raw: raw.result(), compressed: comp.result(), checkContent: marker }) }
+    return {
+      written,
+      handed: () => comp.size,
+      expected: () => ({ raw: raw.result(), compressed: comp.result(), checkContent: marker }),
+    }
   }
 
   it('follows the file from before it exists to its end, and accepts it', async () => {
@@ -137,6 +141,37 @@ describe('followBackupFile: the read-back while the file is written', () => {
     })
     const w = slowBackup(path, flip)
     const following = followBackupFile(path, gz, w.written, new AbortController().signal)
+    await w.written
+    const error = await following.finish(w.expected()).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(DbkeeperError)
+    expect((error as DbkeeperError).code).toBe('VERIFY_FAILED')
+  })
+
+  /** Holds every chunk back 15 ms between the meter and the file: the writer's count runs ahead of the file. */
+  function lagging(flipAt?: number): Transform {
+    let at = 0
+    return new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        const copy = Buffer.from(chunk)
+        if (flipAt !== undefined && at <= flipAt && flipAt < at + copy.length) copy[flipAt - at]! ^= 0x01
+        at += copy.length
+        setTimeout(() => done(null, copy), 15)
+      },
+    })
+  }
+
+  it("with the writer's byte count instead of the file's size: a count ahead of the file only means short reads, and the file is accepted", async () => {
+    const path = join(await mkdtemp(join(tmpdir(), 'dbk-follow-')), 'b.sql.gz')
+    const w = slowBackup(path, lagging())
+    const following = followBackupFile(path, gz, w.written, new AbortController().signal, w.handed)
+    await w.written
+    await expect(following.finish(w.expected())).resolves.toBeUndefined()
+  })
+
+  it("with the writer's byte count: the bytes checked are still the file's (a bit flipped after the meter is found)", async () => {
+    const path = join(await mkdtemp(join(tmpdir(), 'dbk-follow-')), 'b.sql.gz')
+    const w = slowBackup(path, lagging(70_000))
+    const following = followBackupFile(path, gz, w.written, new AbortController().signal, w.handed)
     await w.written
     const error = await following.finish(w.expected()).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(DbkeeperError)
