@@ -9,8 +9,9 @@ import type { DumpProcess, DumpResult, Engine, ProbeResult } from '../engine.js'
 import { BUSY_TIMEOUT_MS, runSqliteChild, type ChildContext, type ChildSuccess } from './child.js'
 
 /**
- * Reads of the copy: 256 KiB, the block of the parallel gzip (pipeline/gzip-parallel.ts), so no
- * block is glued together from four 64 KiB reads; lowered CPU, GC and peak RSS (docs/PERFORMANCE.md).
+ * Reads of the copy: 256 KiB, measured against 64 KiB: lowered CPU, GC and peak RSS
+ * (docs/PERFORMANCE.md). (It was chosen as the parallel gzip's block; since 2026-12-06 the blocks
+ * are 512 KiB and filled by copying into reused buffers, so a read size no longer saves a concat.)
  */
 const READ_CHUNK = 256 * 1024
 
