@@ -6,6 +6,7 @@
 import { closest } from '../runtime/did-you-mean.js'
 import { describeError, exitCodeFor, EXIT_USAGE, toDbkeeperError } from '../runtime/errors.js'
 import { createLogger, type Logger } from '../runtime/logger.js'
+import { boundYoungGeneration } from '../runtime/heap.js'
 import { terminalSafe } from '../runtime/printable.js'
 import { scrubOutput } from '../runtime/secrets.js'
 import type { CommandContext } from './command.js'
@@ -113,6 +114,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Before any command's modules load: a backup's peak RSS depends on it (runtime/heap.ts).
+boundYoungGeneration()
 const code = await main(process.argv.slice(2))
 // Let stdout drain (a piped `list --json` may be large), then exit even if a socket lingers.
 process.stdout.write('', () => process.exit(code))
