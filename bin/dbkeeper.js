@@ -7,7 +7,10 @@
 const { existsSync } = process.getBuiltinModule('node:fs')
 const { fileURLToPath, pathToFileURL } = process.getBuiltinModule('node:url')
 
-const built = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url))
+// `status` (the HEALTHCHECK) has a build of its own, the status path in one file (scripts/build.mjs).
+const built = fileURLToPath(
+  new URL(process.argv[2] === 'status' ? '../dist/cli/main-status.js' : '../dist/cli/main.js', import.meta.url),
+)
 if (existsSync(built)) {
   await import(pathToFileURL(built).href)
 } else {
