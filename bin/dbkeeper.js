@@ -7,8 +7,13 @@
 const { existsSync } = process.getBuiltinModule('node:fs')
 const { fileURLToPath, pathToFileURL } = process.getBuiltinModule('node:url')
 
-const built = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url))
-if (existsSync(built)) {
+// `status` (the HEALTHCHECK) has a build of its own, the status path in one file (scripts/build.mjs).
+// A dist/ built before that file existed falls back to main.js, which runs status too.
+const dist = (name) => fileURLToPath(new URL(`../dist/cli/${name}`, import.meta.url))
+const built = [...(process.argv[2] === 'status' ? [dist('main-status.js')] : []), dist('main.js')].find((f) =>
+  existsSync(f),
+)
+if (built) {
   await import(pathToFileURL(built).href)
 } else {
   const { register } = await import('tsx/esm/api')

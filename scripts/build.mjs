@@ -15,7 +15,7 @@
 // that their callers find next to themselves (`new URL('./snapshot-child.js', import.meta.url)`),
 // and in a flat directory "next to" any chunk is the same place.
 import { build } from 'esbuild'
-import { rm } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 
 const root = resolve(import.meta.dirname, '..')
@@ -61,4 +61,61 @@ await build({
   target: 'node24',
   packages: 'external',
   logLevel: 'warning',
+})
+
+// `dbkeeper status` alone (bin/dbkeeper.js runs it for `status`): the HEALTHCHECK's path in one file
+// instead of the ~25 chunks above that it shares with the other commands; each module costs the
+// ESM loader a resolve, a read and a compile (~15 M instructions of ~230 M together,
+// docs/PERFORMANCE.md, "Start-up"). The same sources: `main.ts`'s and the command table's
+// `import()`s of the configuration and of the status command become static imports here, and the
+// other commands are left out (this file only ever runs `status`). What stays lazy stays lazy:
+// the engines `status` loads for a DBnn_PITR source are chunks of this build's own, so that every
+// module exists once in the process. In the same directory: any chunk that starts a child by path
+// finds it next to itself.
+const STATIC_IMPORTS = {
+  'src/cli/main.ts': ['../config/index.js', '../config/backup-dir.js'],
+  'src/cli/commands/index.ts': ['./status.js'],
+}
+await build({
+  define: { DBKEEPER_KNOWN_NAMES: JSON.stringify(JSON.stringify(knownNames)) },
+  absWorkingDir: root,
+  entryPoints: { 'main-status': 'src/cli/main.ts' },
+  outdir,
+  entryNames: '[name]',
+  chunkNames: 'chunk-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node24',
+  packages: 'external',
+  logLevel: 'warning',
+  plugins: [
+    {
+      name: 'status-only',
+      setup(b) {
+        b.onResolve({ filter: /^\.\/\w+\.js$/ }, (args) =>
+          args.importer.endsWith(join('src/cli/commands/index.ts')) && args.path !== './status.js'
+            ? { path: args.path, namespace: 'not-status' }
+            : undefined,
+        )
+        b.onLoad({ filter: /.*/, namespace: 'not-status' }, (args) => ({
+          contents: `throw new Error('${args.path}: not in the status build (scripts/build.mjs)')`,
+          loader: 'js',
+        }))
+        b.onLoad({ filter: /src[\\/]cli[\\/](main|commands[\\/]index)\.ts$/ }, async (args) => {
+          const file = Object.keys(STATIC_IMPORTS).find((f) => args.path.endsWith(join(f)))
+          let contents = await readFile(args.path, 'utf8')
+          const head = STATIC_IMPORTS[file].map((spec, i) => {
+            const dynamic = `(await import('${spec}'))`
+            // A changed source must fail the build, not quietly load the chunks again.
+            if (!contents.includes(dynamic)) throw new Error(`${file}: no ${dynamic} to make static`)
+            contents = contents.split(dynamic).join(`__static${i}`)
+            return `import * as __static${i} from '${spec}'\n`
+          })
+          return { contents: head.join('') + contents, loader: 'ts' }
+        })
+      },
+    },
+  ],
 })

@@ -24,7 +24,8 @@ const publicWords = new Set<string>([
   'none',
   'root',
 ])
-let pattern: RegExp | null | undefined
+let forms: string[] | undefined
+let pattern: RegExp | undefined
 
 export const MASK = '***'
 
@@ -64,6 +65,7 @@ export class Secret {
 export function registerSecret(value: string): void {
   if (value.length > 0 && !known.has(value)) {
     known.add(value)
+    forms = undefined
     pattern = undefined
   }
 }
@@ -75,10 +77,21 @@ export function registerSecret(value: string): void {
  * mangle the output and give the password away by the gap.
  */
 export function registerPublic(value: string): void {
-  const words = [value, ...value.split(/[^\p{L}\p{N}_]+/u)].filter((w) => w.length > 0 && !publicWords.has(w))
+  const words = [value, ...wordsOf(value)].filter((w) => w.length > 0 && !publicWords.has(w))
   if (words.length === 0) return
   for (const w of words) publicWords.add(w)
+  forms = undefined
   pattern = undefined
+}
+
+/**
+ * `value` split at every run of characters that are not letters, digits or `_` (Unicode). Printable
+ * ASCII without the Unicode classes, the same split there: compiling `\p{L}` and `\p{N}` costs
+ * ~8 M instructions, ~4% of every `dbkeeper status` (the configuration registers its labels, hosts
+ * and paths here at start-up; docs/PERFORMANCE.md, "Start-up").
+ */
+export function wordsOf(value: string): string[] {
+  return /[^ -~]/.test(value) ? value.split(/[^\p{L}\p{N}_]+/u) : value.split(/[^A-Za-z0-9_]+/)
 }
 
 /**
@@ -95,35 +108,47 @@ export function isSecret(value: string): boolean {
   return known.has(value)
 }
 
-const WORD = /[\p{L}\p{N}_]/u
-
 /** One alternative: the value, bounded on each side that ends in a word character. */
 function tokenPattern(value: string): string {
+  const word = /[\p{L}\p{N}_]/u
   const body = value.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
-  const before = WORD.test(value[0]!) ? '(?<![\\p{L}\\p{N}_])' : ''
-  const after = WORD.test(value.at(-1)!) ? '(?![\\p{L}\\p{N}_])' : ''
+  const before = word.test(value[0]!) ? '(?<![\\p{L}\\p{N}_])' : ''
+  const after = word.test(value.at(-1)!) ? '(?![\\p{L}\\p{N}_])' : ''
   return `${before}${body}${after}`
 }
 
-function compiled(): RegExp | null {
-  if (pattern !== undefined) return pattern
-  const forms = new Set<string>()
+/**
+ * The texts the scrub searches for, longest first (of two overlapping secrets the longer is masked
+ * whole): every maskable secret, and its JSON-escaped form (JSON output escapes quotes and
+ * backslashes). Empty when there is nothing to mask.
+ */
+function maskedForms(): string[] {
+  if (forms !== undefined) return forms
+  const found = new Set<string>()
   for (const value of known) {
     if (!maskable(value)) continue
-    forms.add(value)
-    // JSON output escapes quotes and backslashes: mask the escaped form too.
-    forms.add(JSON.stringify(value).slice(1, -1))
+    found.add(value)
+    found.add(JSON.stringify(value).slice(1, -1))
   }
-  // Longest first, so that of two overlapping secrets the longer is masked whole.
-  const alternatives = [...forms].sort((a, b) => b.length - a.length).map(tokenPattern)
-  pattern = alternatives.length === 0 ? null : new RegExp(alternatives.join('|'), 'gu')
+  forms = [...found].sort((a, b) => b.length - a.length)
+  return forms
+}
+
+/**
+ * The regular expression of `maskedForms`, compiled on the first text that contains one of them:
+ * its Unicode word boundaries cost ~40 M instructions to compile and run the first time, which a
+ * `dbkeeper status` with a password configured paid on every HEALTHCHECK while printing no secret
+ * (docs/PERFORMANCE.md, "Start-up").
+ */
+function compiled(): RegExp {
+  pattern ??= new RegExp(maskedForms().map(tokenPattern).join('|'), 'gu')
   return pattern
 }
 
 /** Replaces every whole-token occurrence of a maskable secret in free text by `***`. */
 export function scrubSecrets(text: string): string {
-  const re = compiled()
-  return re === null ? text : text.replace(re, MASK)
+  // Every match of the pattern is one of the forms, bounded: a text without any form has none.
+  return maskedForms().some((form) => text.includes(form)) ? text.replace(compiled(), MASK) : text
 }
 
 /**
@@ -132,8 +157,7 @@ export function scrubSecrets(text: string): string {
  * unless something was masked. Anything else is free text (`scrubSecrets`).
  */
 export function scrubOutput(text: string): string {
-  const re = compiled()
-  if (re === null) return text
+  if (maskedForms().length === 0) return text
   const trimmed = text.trimEnd()
   if (!/^\s*[[{]/.test(trimmed)) return scrubSecrets(text)
   let doc: unknown

@@ -99,6 +99,35 @@ describe.concurrent('start-up', () => {
     expect(modules.filter((m) => m === 'node:fs' || m === 'node:fs/promises')).toEqual([])
   })
 
+  it('`bin/dbkeeper.js status`, as the image runs it, loads the status build: 3 files, not the shared chunks', async () => {
+    const pkg = join(tmp, 'pkg-status')
+    mkdirSync(join(pkg, 'bin'), { recursive: true })
+    mkdirSync(join(pkg, 'dist'))
+    copyFileSync(join(ROOT, 'bin/dbkeeper.js'), join(pkg, 'bin/dbkeeper.js'))
+    symlinkSync(dirname(inject('cliEntry')), join(pkg, 'dist/cli'))
+    const file = join(tmp, 'bin-status.txt')
+    const r = await execa(process.execPath, [join(pkg, 'bin/dbkeeper.js'), 'status', '--check'], {
+      env: {
+        DB01_TYPE: 'sqlite',
+        DB01_PATH: join(tmp, 'app.db'),
+        BACKUP_DIR: join(tmp, 'backups-status'),
+        NODE_OPTIONS: `--import=${hook}`,
+        MODULES_FILE: file,
+      },
+      reject: false,
+    })
+    expect(r.exitCode).toBe(1)
+    expect(r.stdout).toContain('no proven backup yet')
+    const built = readFileSync(file, 'utf8')
+      .split('\n')
+      // Under the build's real directory: the loader resolves the dist/cli link.
+      .filter((m) => m.includes(dirname(inject('cliEntry'))))
+    expect(built.some((m) => m.endsWith('/cli/main-status.js'))).toBe(true)
+    expect(built.some((m) => m.endsWith('/cli/main.js'))).toBe(false)
+    // Every further file costs the ESM loader a resolve, a read and a compile (docs/PERFORMANCE.md).
+    expect(built.length).toBeLessThanOrEqual(3)
+  })
+
   it('`dbkeeper backup --help` loads the backup command and prints its usage', async () => {
     const { stdout, exitCode } = await modulesOf(['backup', '--help'], 'backup-help')
     expect(exitCode).toBe(0)

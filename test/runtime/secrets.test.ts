@@ -1,7 +1,16 @@
 /** Secret values: masked wherever they are printed, and scrubbed from any text that reaches output. */
+import fc from 'fast-check'
 import { inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
-import { MASK, registerPublic, registerSecret, scrubOutput, scrubSecrets, Secret } from '../../src/runtime/secrets.js'
+import {
+  MASK,
+  registerPublic,
+  registerSecret,
+  scrubOutput,
+  scrubSecrets,
+  Secret,
+  wordsOf,
+} from '../../src/runtime/secrets.js'
 
 describe('Secret', () => {
   it('reveals its value only through reveal()', () => {
@@ -78,5 +87,26 @@ describe('scrubSecrets never mangles (issue 14)', () => {
     )
     const clean = '{"a":  1, "b":"x"}\n'
     expect(scrubOutput(clean)).toBe(clean)
+  })
+})
+
+describe('wordsOf', () => {
+  // The ASCII path must split exactly as the Unicode classes do, on any text.
+  const unicodeWords = (value: string) => value.split(/[^\p{L}\p{N}_]+/u)
+
+  it('splits as the Unicode letter and digit classes do, ASCII or not', () => {
+    const char = fc.oneof(
+      fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)),
+      fc.constantFrom('é', 'ß', 'Ω', '²', '٣', 'ª', '\u00a0', '\u0085', 'ǅ', '日', '😀', '\ud800'),
+    )
+    fc.assert(
+      fc.property(fc.array(char, { maxLength: 24 }), (chars) => {
+        const value = chars.join('')
+        expect(wordsOf(value)).toEqual(unicodeWords(value))
+      }),
+      { numRuns: 5000 },
+    )
+    for (const value of ['db01.example.com', '/var/lib/app.db', 'app_user', 'naïve-host', 'x²', 'a\tb', ''])
+      expect(wordsOf(value)).toEqual(unicodeWords(value))
   })
 })

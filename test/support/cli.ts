@@ -6,14 +6,18 @@ import type { ListedBackup } from '../../src/cli/commands/list.js'
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const SOURCE_MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
 
-/** The compiled CLI of this test run when the global setup built it, else the source through tsx. */
-function cliArgs(): string[] {
+/**
+ * The compiled CLI of this test run when the global setup built it, else the source through tsx.
+ * `status` runs the status build (`main-status.js`), as bin/dbkeeper.js does in the image.
+ */
+function cliArgs(command?: string): string[] {
   let built: string | undefined
   try {
     built = inject('cliEntry')
   } catch {
     built = undefined
   }
+  if (built && command === 'status') built = built.replace(/main\.js$/, 'main-status.js')
   return built ? [built] : ['--import', 'tsx', SOURCE_MAIN]
 }
 
@@ -41,7 +45,7 @@ function cliCommand(
   opts: CliOptions,
 ): [string, string[], { env: Record<string, string | undefined>; extendEnv: false; cwd: string; stdin: 'ignore' }] {
   const path = [opts.pathPrepend, process.env.PATH].filter(Boolean).join(':')
-  const argv = [process.execPath, ...cliArgs(), ...args]
+  const argv = [process.execPath, ...cliArgs(args[0]), ...args]
   const [file, ...rest] = [...(opts.under ?? []), ...argv]
   return [
     file!,
