@@ -6,7 +6,7 @@ import { hostname as osHostname } from 'node:os'
 import { formatDuration, parseDuration } from '../runtime/duration.js'
 import { MASK, Secret } from '../runtime/secrets.js'
 import type { EnvReader } from './reader.js'
-import { DEFAULT_SCHEDULE, isTimeZone, scheduleInterval, scheduleProblem } from './schedule.js'
+import { DEFAULT_SCHEDULE, isTimeZone, judgeSchedule as judgeScheduleOnce } from './schedule.js'
 
 export interface DaemonConfig {
   /** A cron pattern (5 or 6 fields, or @daily…), read in the configured TZ. */
@@ -70,10 +70,12 @@ export function readDaemonConfig(r: EnvReader, now = new Date(), judgeSchedule =
   // An invalid TZ is reported by parseConfig; compute the schedule in UTC meanwhile.
   const tz = isTimeZone(tzRaw) ? tzRaw : 'UTC'
   const schedule = r.string('SCHEDULE', DEFAULT_SCHEDULE)!
-  const problem = judgeSchedule ? scheduleProblem(schedule, tz, now) : undefined
+  // One croner pass: the validity and the interval (whose runs also answer `status`'s next run).
+  const judged = judgeSchedule ? judgeScheduleOnce(schedule, tz, now) : undefined
+  const problem = judged?.problem
   if (problem) r.problem('SCHEDULE', schedule, `a cron pattern such as "0 */6 * * *" or "30 2 * * *" (${problem})`)
 
-  const interval = problem || !judgeSchedule ? undefined : scheduleInterval(schedule, tz, now)
+  const interval = judged?.interval
   const defaultMaxAge = interval === undefined ? FALLBACK_MAX_AGE_MS : 2 * interval + ONE_HOUR_MS
   const healthMaxAgeMs = readDuration(r, 'HEALTH_MAX_AGE', defaultMaxAge)
   if (interval !== undefined && healthMaxAgeMs <= interval && r.has('HEALTH_MAX_AGE')) {

@@ -18,6 +18,33 @@ export function cronFor(schedule: string, tz: string): Cron {
   return new Cron(schedule, tz === 'UTC' ? { utcOffset: 0 } : { timezone: tz })
 }
 
+/**
+ * The runs the configuration computed (the interval's sample), kept for the next-run question
+ * that follows in the same process (`status`): croner computes a schedule once per start, not
+ * three times (docs/PERFORMANCE.md, "Start-up"). `runs` are all the runs in (`from`, last].
+ */
+let sampled: { schedule: string; tz: string; from: number; runs: Date[] } | undefined
+
+/**
+ * The schedule judged once: why it cannot be used (as scheduleProblem), else the longest gap over
+ * its next runs (as scheduleInterval), from one croner instance and one pass.
+ */
+export function judgeSchedule(
+  schedule: string,
+  tz: string,
+  from: Date,
+): { problem: string; interval?: undefined } | { problem?: undefined; interval: number | undefined } {
+  let runs: Date[]
+  try {
+    runs = cronFor(schedule, tz).nextRuns(INTERVAL_SAMPLES, from)
+  } catch (error) {
+    return { problem: (error as Error).message.replace(/^CronPattern: /, '') }
+  }
+  if (runs.length === 0) return { problem: 'never fires' }
+  sampled = { schedule, tz, from: from.getTime(), runs }
+  return { interval: longestGap(runs) }
+}
+
 /** Why `schedule` cannot be used, or undefined when it can. */
 export function scheduleProblem(schedule: string, tz: string, now = new Date()): string | undefined {
   try {
@@ -30,6 +57,13 @@ export function scheduleProblem(schedule: string, tz: string, now = new Date()):
 
 /** The next `count` run times after `from` (fewer when the pattern ends), or [] when invalid. */
 export function nextRuns(schedule: string, tz: string, from: Date, count = 1): Date[] {
+  if (count === 1 && sampled && sampled.schedule === schedule && sampled.tz === tz && sampled.from <= from.getTime()) {
+    // croner's next run is the first one strictly after `from`; the sample holds every run
+    // after its own `from`, so its first run after this `from` is croner's, if it has one.
+    const t = from.getTime()
+    const next = sampled.runs.find((run) => run.getTime() > t)
+    if (next) return [new Date(next.getTime())]
+  }
   try {
     return cronFor(schedule, tz).nextRuns(count, from)
   } catch {
@@ -43,7 +77,10 @@ export function nextRuns(schedule: string, tz: string, from: Date, count = 1): D
  * limit taken from a Tuesday would turn every Monday morning unhealthy.
  */
 export function scheduleInterval(schedule: string, tz: string, from: Date): number | undefined {
-  const runs = nextRuns(schedule, tz, from, INTERVAL_SAMPLES)
+  return longestGap(nextRuns(schedule, tz, from, INTERVAL_SAMPLES))
+}
+
+function longestGap(runs: readonly Date[]): number | undefined {
   let longest: number | undefined
   for (let i = 1; i < runs.length; i++) {
     const gap = runs[i]!.getTime() - runs[i - 1]!.getTime()

@@ -211,3 +211,24 @@ describe('schedule in UTC', () => {
     expect(isTimeZone('Mars/Olympus')).toBe(false)
   })
 })
+
+describe('the schedule computed once', () => {
+  it("answers a later next-run question from the configuration's sample, as croner would", () => {
+    for (const [pattern, tz] of [
+      ['0 */6 * * *', 'UTC'],
+      ['30 2 * * 1-5', 'Europe/Berlin'],
+      ['*/7 * * * *', 'UTC'],
+      ['0 0 1 * *', 'America/New_York'],
+    ] as const) {
+      readDaemonConfig(new EnvReader({ SCHEDULE: pattern, TZ: tz }, noFiles), WEDNESDAY)
+      const cron = new Cron(pattern, { timezone: tz })
+      // Before, at and just around every sampled run, and past the sample's end.
+      const runs = cron.nextRuns(26, WEDNESDAY).map((d) => d.getTime())
+      const instants = [WEDNESDAY.getTime(), ...runs.flatMap((t) => [t - 1000, t - 1, t, t + 1, t + 999])]
+      for (const t of instants) {
+        const expected = cron.nextRun(new Date(t))?.toISOString()
+        expect(nextRuns(pattern, tz, new Date(t), 1)[0]?.toISOString(), `${pattern} ${tz} ${t}`).toBe(expected)
+      }
+    }
+  })
+})
