@@ -31,6 +31,8 @@ import {
 export const ZSTD_FRAME_SIZE = 1 << 20
 /** As gzip-parallel.ts: two blocks per core, at most libuv's default pool of 4. */
 const DEFAULT_IN_FLIGHT = Math.max(2, Math.min(2 * availableParallelism(), 4))
+/** 1 MiB, the frame: see the compressor's options. */
+const WINDOW_LOG = 20
 /** Compressed output per trip to the thread pool. */
 const OUTPUT_CHUNK = 256 * 1024
 /** Decompressed output per trip to the thread pool (as gzip's inflate, compression.ts). */
@@ -98,7 +100,13 @@ export class ParallelZstd extends Transform {
     this.#frameSize = Math.max(options.frameSize ?? ZSTD_FRAME_SIZE, 1024)
     const inFlight = Math.max(1, options.maxInFlight ?? DEFAULT_IN_FLIGHT)
     const zstdOptions: ZstdOptions = {
-      params: { [constants.ZSTD_c_compressionLevel]: options.level, [constants.ZSTD_c_checksumFlag]: 1 },
+      params: {
+        [constants.ZSTD_c_compressionLevel]: options.level,
+        [constants.ZSTD_c_checksumFlag]: 1,
+        // No frame reaches back further than its own start: a window beyond the frame (level 3's
+        // default is 2 MiB, 19's 8 MiB) only costs memory, here and in every reader's decoder.
+        ...(options.level >= 3 ? { [constants.ZSTD_c_windowLog]: WINDOW_LOG } : {}),
+      },
       // A frame of dump is 0.25–0.45 MiB: mostly one trip to the pool, two for the rest.
       chunkSize: OUTPUT_CHUNK,
     }
@@ -201,9 +209,10 @@ export class ZstdReader extends Duplex {
   #given = 0
   #ended = false
 
-  constructor() {
-    super({ readableHighWaterMark: DECOMPRESS_CHUNK, writableHighWaterMark: DECOMPRESS_CHUNK })
-    const decoder = createZstdDecompress({ chunkSize: DECOMPRESS_CHUNK })
+  /** `chunkSize`: the output per trip to the thread pool. */
+  constructor(chunkSize = DECOMPRESS_CHUNK) {
+    super({ readableHighWaterMark: chunkSize, writableHighWaterMark: chunkSize })
+    const decoder = createZstdDecompress({ chunkSize })
     this.#decoder = decoder
     decoder.on('error', (error) => this.destroy(error))
     decoder.on('data', (chunk: Buffer) => {
@@ -240,6 +249,6 @@ export class ZstdReader extends Duplex {
   }
 }
 
-export function zstdDecompressor(): Duplex {
-  return new ZstdReader()
+export function zstdDecompressor(chunkSize?: number): Duplex {
+  return new ZstdReader(chunkSize)
 }
