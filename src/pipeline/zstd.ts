@@ -71,6 +71,13 @@ class FrameCompressor {
       this.stream.write(block)
       this.stream.flush(constants.ZSTD_e_end, () => {
         this.#failed = undefined
+        // The frame's bytes reached 'data' before this callback (a flowing stream hands each
+        // chunk on as zlib produces it). Should any still wait in the buffer, they would end up
+        // in a later frame of another compressor: fail rather than write a file out of order.
+        if (this.stream.readableLength > 0) {
+          reject(new Error('zstd: a frame was not complete when its flush ended'))
+          return
+        }
         const parts = this.#parts
         this.#parts = []
         resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts))
