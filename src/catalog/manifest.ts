@@ -30,9 +30,10 @@ export interface Manifest {
   /**
    * The codec chain the data file was written through (config/codecs.ts), today one stage. Readers
    * follow this, not the file name. A later stage (encryption) is a new optional field read after
-   * it; a manifest without that field is a chain of this one stage.
+   * it; a manifest without that field is a chain of this one stage. `encoder`: what wrote the
+   * file when the kind and level do not say it all (zstd: the library and its frames).
    */
-  compression: { kind: CompressionKind; level: number }
+  compression: { kind: CompressionKind; level: number; encoder?: string }
   /**
    * The encryption stage after the compression (config/codecs.ts), absent when the backup is not
    * encrypted. `compressed` is then the file, the ciphertext; `encryption.plaintext` the

@@ -149,7 +149,11 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
         tool: { ...job.probe.tool, options: result.options },
         raw: rawResult,
         compressed: compressedResult,
-        compression: { kind: compression.kind, level: compression.level },
+        compression: {
+          kind: compression.kind,
+          level: compression.level,
+          ...(compression.encoder ? { encoder: compression.encoder } : {}),
+        },
         ...(encryption && plaintextResult
           ? {
               encryption: {

@@ -16,7 +16,7 @@ import {
 } from '../config/codecs.js'
 import { DbkeeperError } from '../runtime/errors.js'
 import { createParallelGzip } from './gzip-parallel.js'
-import { zstdCompress, zstdDecompress } from './zstd.js'
+import { ZSTD_ENCODER, zstdCompressor, zstdDecompressor } from './zstd.js'
 
 /**
  * A pluggable compression stage: the pipeline only ever sees these two streams and an extension.
@@ -27,6 +27,8 @@ export interface Compression {
   readonly level: number
   /** Appended to the content extension: `.gz`, `.zst`, or '' for none (the codec table's). */
   readonly ext: string
+  /** What writes the file, when more than the kind and level say (the manifest records it). */
+  readonly encoder?: string
   compress(): Duplex
   decompress(): Duplex
 }
@@ -36,11 +38,14 @@ export interface Compression {
 const INFLATE_CHUNK = 1024 * 1024
 
 /** Encoder and decoder per row of the codec table: a row without streams does not type-check. */
-const STREAMS: { readonly [K in CompressionKind]: { encoder(level: number): Duplex; decoder(): Duplex } } = {
+const STREAMS: {
+  readonly [K in CompressionKind]: { encoder(level: number): Duplex; decoder(): Duplex; by?: string }
+} = {
   // One standard gzip stream, deflated on every core (see gzip-parallel.ts for why). Default
   // finishFlush: a truncated file must fail with "unexpected end of file", not end quietly.
   gzip: { encoder: (level) => createParallelGzip(level), decoder: () => createGunzip({ chunkSize: INFLATE_CHUNK }) },
-  zstd: { encoder: (level) => zstdCompress(level), decoder: () => zstdDecompress() },
+  // Independent frames compressed on every core, in-process (see zstd.ts); `zstd -d` reads them.
+  zstd: { encoder: (level) => zstdCompressor(level), decoder: () => zstdDecompressor(), by: ZSTD_ENCODER },
   none: { encoder: () => new PassThrough(), decoder: () => new PassThrough() },
 }
 
@@ -51,6 +56,7 @@ export function createCompression(kind: CompressionKind, level: number): Compres
     kind,
     level: recorded,
     ext: CODECS[kind].ext,
+    ...(streams.by ? { encoder: streams.by } : {}),
     compress: () => streams.encoder(recorded),
     decompress: () => streams.decoder(),
   }

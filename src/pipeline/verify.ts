@@ -9,6 +9,7 @@ import { failpoint } from '../runtime/failpoint.js'
 import type { Compression } from './compression.js'
 import { ByteRange, readGzipLayout, TrailerCheck } from './gzip-reader.js'
 import { Meter, type Measurement } from './meter.js'
+import { zstdDecompressor } from './zstd.js'
 
 // 1 MiB reads: a backup is read once, front to back; larger reads only raised peak RSS (measured).
 const READ_CHUNK = 1024 * 1024
@@ -170,14 +171,17 @@ export function followBackupFile(
   const both = AbortSignal.any([signal, stop.signal])
   const compressed = new Meter(false)
   const raw = new Meter(true)
-  // gzip: a quarter of the 1 MiB inflate chunk of an after-the-fact read-back. This one runs next
+  // gzip and zstd: a quarter of the 1 MiB output chunk of an after-the-fact read-back. This one runs next
   // to the compression, and its buffers add to the compression's: smaller ones kept peak RSS down.
-  const decompress = compression.kind === 'gzip' ? createGunzip({ chunkSize: FOLLOW_CHUNK }) : compression.decompress()
+  const decompress =
+    compression.kind === 'gzip'
+      ? createGunzip({ chunkSize: FOLLOW_CHUNK })
+      : compression.kind === 'zstd'
+        ? zstdDecompressor(FOLLOW_CHUNK)
+        : compression.decompress()
   const reading = pipeline(
     [new FollowingReader(path, written, both, handed), compressed, decompress, handOff(), raw, sink()],
-    {
-      signal: both,
-    },
+    { signal: both },
   )
   reading.catch(() => {}) // awaited in finish(); a backup that fails first never asks
   return {
