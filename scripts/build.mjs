@@ -40,17 +40,11 @@ const { measureKnownNames } = await import(
 const knownNames = measureKnownNames()
 
 await rm(outdir, { recursive: true, force: true })
-await build({
+// What both builds below share: one flat directory of ESM chunks for Node 24, packages external.
+const bundled = {
   // A string of JSON (src/config/index.ts says why).
   define: { DBKEEPER_KNOWN_NAMES: JSON.stringify(JSON.stringify(knownNames)) },
   absWorkingDir: root,
-  entryPoints: [
-    'src/cli/main.ts',
-    // Started by path, not imported: src/engines/sqlite/child.ts, src/storage/s3/index.ts.
-    'src/engines/sqlite/snapshot-child.ts',
-    'src/engines/sqlite/inspect-child.ts',
-    'src/storage/s3/worker.ts',
-  ],
   outdir,
   entryNames: '[name]',
   chunkNames: 'chunk-[hash]',
@@ -61,6 +55,16 @@ await build({
   target: 'node24',
   packages: 'external',
   logLevel: 'warning',
+}
+await build({
+  entryPoints: [
+    'src/cli/main.ts',
+    // Started by path, not imported: src/engines/sqlite/child.ts, src/storage/s3/index.ts.
+    'src/engines/sqlite/snapshot-child.ts',
+    'src/engines/sqlite/inspect-child.ts',
+    'src/storage/s3/worker.ts',
+  ],
+  ...bundled,
 })
 
 // `dbkeeper status` alone (bin/dbkeeper.js runs it for `status`): the HEALTHCHECK's path in one file
@@ -77,19 +81,8 @@ const STATIC_IMPORTS = {
   'src/cli/commands/index.ts': ['./status.js'],
 }
 await build({
-  define: { DBKEEPER_KNOWN_NAMES: JSON.stringify(JSON.stringify(knownNames)) },
-  absWorkingDir: root,
   entryPoints: { 'main-status': 'src/cli/main.ts' },
-  outdir,
-  entryNames: '[name]',
-  chunkNames: 'chunk-[hash]',
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node24',
-  packages: 'external',
-  logLevel: 'warning',
+  ...bundled,
   plugins: [
     {
       name: 'status-only',

@@ -21,6 +21,7 @@
 import { availableParallelism } from 'node:os'
 import { Transform, type TransformCallback } from 'node:stream'
 import { constants, crc32, deflateRaw, type ZlibOptions } from 'node:zlib'
+import { InOrder, type Job } from './in-order.js'
 
 /**
  * 512 KiB: a new zlib stream (its state allocated, the dictionary hashed) per block costs ~5% of
@@ -43,12 +44,6 @@ export interface ParallelGzipOptions {
   level: number
   blockSize?: number
   maxInFlight?: number
-}
-
-interface Job {
-  /** Settles with the block's deflate bytes; never rejects unhandled (see #submit). */
-  result: Promise<Buffer>
-  out: Buffer | undefined
 }
 
 function deflateBlock(block: Buffer, options: ZlibOptions): Promise<Buffer> {
@@ -77,7 +72,7 @@ export class ParallelGzip extends Transform {
   #hasDictionary = false
   /** Bytes of the last block's deflate output: the size of the next output buffer (#outputGuess). */
   #lastOut: number | undefined
-  #jobs: Job[] = []
+  readonly #order = new InOrder((out) => this.push(out))
   #crc = 0
   #size = 0
 
@@ -113,18 +108,18 @@ export class ParallelGzip extends Transform {
       offset += n
       if (this.#filled === this.#blockSize) {
         // Wait for a free slot before cutting the next block: a 100 MB chunk is not 400 jobs at once.
-        await this.#drain(this.#maxInFlight - 1)
+        await this.#order.drain(this.#maxInFlight - 1)
         if (this.destroyed) return // torn down while waiting: start no more work
         this.#submit(this.#cut(), false)
       }
     }
-    this.#pushFinished()
+    this.#order.pushFinished()
   }
 
   async #finish(): Promise<void> {
     // The last block (possibly empty) carries BFINAL; an empty one is 2 bytes.
     this.#submit(this.#cut(), true)
-    await this.#drain(0)
+    await this.#order.drain(0)
     const trailer = Buffer.alloc(8)
     trailer.writeUInt32LE(this.#crc >>> 0, 0)
     trailer.writeUInt32LE(this.#size % 2 ** 32, 4) // ISIZE is the size modulo 2^32
@@ -153,7 +148,7 @@ export class ParallelGzip extends Transform {
     if (this.#hasDictionary) block.copy(this.#dictionary, 0, block.length - WINDOW)
     const job: Job = { result, out: undefined }
     // Record the output as soon as it exists, so finished blocks can leave without awaiting; a
-    // rejection is awaited by #drain, the no-op keeps it from counting as unhandled meanwhile.
+    // rejection is awaited by InOrder.drain, the no-op keeps it from counting as unhandled meanwhile.
     // Either way zlib is done with the input: its buffer takes the next blocks.
     const recycle = () => {
       if (buffer && !this.destroyed) this.#free.push(buffer)
@@ -163,7 +158,7 @@ export class ParallelGzip extends Transform {
       this.#lastOut = out.length
       recycle()
     }, recycle)
-    this.#jobs.push(job)
+    this.#order.add(job)
   }
 
   /**
@@ -177,22 +172,6 @@ export class ParallelGzip extends Transform {
     const worst = length + (length >> 3) + 1024
     if (this.#lastOut === undefined) return Math.max(64 * 1024, worst)
     return Math.min(worst, Math.max(16 * 1024, this.#lastOut + (this.#lastOut >> 2) + 4096))
-  }
-
-  /** Pushes finished blocks from the front, in order, without waiting. */
-  #pushFinished(): void {
-    while (this.#jobs[0]?.out) this.push(this.#jobs.shift()!.out)
-  }
-
-  /** Waits, in order, until at most `limit` blocks are still in flight. */
-  async #drain(limit: number): Promise<void> {
-    this.#pushFinished()
-    while (this.#jobs.length > limit) {
-      const out = await this.#jobs[0]!.result
-      this.#jobs.shift()
-      this.push(out)
-      this.#pushFinished()
-    }
   }
 }
 

@@ -26,6 +26,7 @@ import {
   type ZstdDecompress,
   type ZstdOptions,
 } from 'node:zlib'
+import { InOrder, type Job } from './in-order.js'
 
 /** The raw bytes per frame. */
 export const ZSTD_FRAME_SIZE = 1 << 20
@@ -86,12 +87,6 @@ class FrameCompressor {
   }
 }
 
-interface Job {
-  /** Settles with the block's frame; never rejects unhandled (see #submit). */
-  result: Promise<Buffer>
-  out: Buffer | undefined
-}
-
 export class ParallelZstd extends Transform {
   readonly #frameSize: number
   readonly #compressors: FrameCompressor[]
@@ -99,7 +94,7 @@ export class ParallelZstd extends Transform {
   #block: Buffer
   #fill = 0
   #free: Buffer[] = []
-  #jobs: Job[] = []
+  readonly #order = new InOrder((out) => this.push(out))
   #frames = 0
 
   constructor(options: ParallelZstdOptions) {
@@ -143,21 +138,21 @@ export class ParallelZstd extends Transform {
       offset += n
       if (this.#fill === this.#frameSize) {
         // Wait for a free compressor before cutting the next block: a 100 MB chunk is not 100 jobs at once.
-        await this.#drain(this.#compressors.length - 1)
+        await this.#order.drain(this.#compressors.length - 1)
         if (this.destroyed) return // torn down while waiting: start no more work
         this.#submit()
       }
     }
-    this.#pushFinished()
+    this.#order.pushFinished()
   }
 
   async #finish(): Promise<void> {
     // An empty input still gets one (empty) frame: a zero-byte file is not a valid `.zst`.
     if (this.#fill > 0 || this.#frames === 0) {
-      await this.#drain(this.#compressors.length - 1)
+      await this.#order.drain(this.#compressors.length - 1)
       this.#submit()
     }
-    await this.#drain(0)
+    await this.#order.drain(0)
     for (const c of this.#compressors) c.stream.destroy()
   }
 
@@ -167,7 +162,7 @@ export class ParallelZstd extends Transform {
     const job: Job = { result: compressor.frame(block.subarray(0, this.#fill)), out: undefined }
     this.#block = this.#free.pop() ?? Buffer.allocUnsafe(this.#frameSize)
     this.#fill = 0
-    // As gzip-parallel.ts: finished frames leave without awaiting; a rejection is awaited by #drain.
+    // As gzip-parallel.ts: finished frames leave without awaiting; a rejection is awaited by InOrder.drain.
     job.result.then(
       (out) => {
         job.out = out
@@ -175,23 +170,7 @@ export class ParallelZstd extends Transform {
       },
       () => {},
     )
-    this.#jobs.push(job)
-  }
-
-  /** Pushes finished frames from the front, in order, without waiting. */
-  #pushFinished(): void {
-    while (this.#jobs[0]?.out) this.push(this.#jobs.shift()!.out)
-  }
-
-  /** Waits, in order, until at most `limit` blocks are still in flight. */
-  async #drain(limit: number): Promise<void> {
-    this.#pushFinished()
-    while (this.#jobs.length > limit) {
-      const out = await this.#jobs[0]!.result
-      this.#jobs.shift()
-      this.push(out)
-      this.#pushFinished()
-    }
+    this.#order.add(job)
   }
 }
 
