@@ -7,7 +7,7 @@ import type { Cron } from 'croner'
 
 export const DEFAULT_SCHEDULE = '0 */6 * * *'
 
-/** How many upcoming runs the interval is measured over (see scheduleInterval). */
+/** How many upcoming runs the interval is measured over (see longestGap). */
 const INTERVAL_SAMPLES = 24
 
 let CronClass: typeof Cron | undefined
@@ -72,7 +72,7 @@ let sampled: { schedule: string; tz: string; from: number; runs: Date[] } | unde
 
 /**
  * The schedule judged once: why it cannot be used (as scheduleProblem), else the longest gap over
- * its next runs (as scheduleInterval), from one croner instance and one pass.
+ * its next runs (longestGap), from one croner instance and one pass.
  */
 export function judgeSchedule(
   schedule: string,
@@ -123,10 +123,6 @@ export function nextRuns(schedule: string, tz: string, from: Date, count = 1): D
  * the next two": `0 2 * * 1-5` has 24 h gaps on weekdays but 72 h over the weekend, and a health
  * limit taken from a Tuesday would turn every Monday morning unhealthy.
  */
-export function scheduleInterval(schedule: string, tz: string, from: Date): number | undefined {
-  return longestGap(nextRuns(schedule, tz, from, INTERVAL_SAMPLES))
-}
-
 function longestGap(runs: readonly Date[]): number | undefined {
   let longest: number | undefined
   for (let i = 1; i < runs.length; i++) {

@@ -70,8 +70,12 @@ class FrameCompressor {
     return new Promise((resolve, reject) => {
       this.#failed = reject
       this.stream.write(block)
-      this.stream.flush(constants.ZSTD_e_end, () => {
+      this.stream.flush(constants.ZSTD_e_end, (error?: Error | null) => {
         this.#failed = undefined
+        if (error) {
+          reject(error)
+          return
+        }
         // The frame's bytes reached 'data' before this callback (a flowing stream hands each
         // chunk on as zlib produces it). Should any still wait in the buffer, they would end up
         // in a later frame of another compressor: fail rather than write a file out of order.
@@ -81,6 +85,11 @@ class FrameCompressor {
         }
         const parts = this.#parts
         this.#parts = []
+        // A frame always has a header: nothing at all means the stream did not compress this block.
+        if (parts.length === 0) {
+          reject(new Error('zstd: a flush ended without a frame'))
+          return
+        }
         resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts))
       })
     })
