@@ -54,6 +54,8 @@ describe('the young generation', () => {
     const cli = join(tmp, 'cli.txt')
     const r = await runCli(['--version'], { NODE_OPTIONS: `--import=${hook}`, NEW_SPACE_FILE: cli })
     expect(r.exitCode).toBe(0)
-    expect(largestNewSpace(cli)).toBeLessThanOrEqual(8 * MB)
+    // Bounded, the new space still takes a few steps of its initial size: 8.5–11.3 MB measured
+    // (idle host and CI), against 64 MB without the bound.
+    expect(largestNewSpace(cli)).toBeLessThanOrEqual(16 * MB)
   })
 })
