@@ -52,6 +52,16 @@ async function modulesOf(
   return { modules: readFileSync(file, 'utf8').split('\n'), stdout: r.stdout, exitCode: r.exitCode }
 }
 
+/** The image's layout in `tmp/name`: bin/dbkeeper.js beside dist/cli/ (here: this run's build). */
+function imageLayout(name: string): string {
+  const pkg = join(tmp, name)
+  mkdirSync(join(pkg, 'bin'), { recursive: true })
+  mkdirSync(join(pkg, 'dist'))
+  copyFileSync(join(ROOT, 'bin/dbkeeper.js'), join(pkg, 'bin/dbkeeper.js'))
+  symlinkSync(dirname(inject('cliEntry')), join(pkg, 'dist/cli'))
+  return pkg
+}
+
 describe('the command table', () => {
   it('loads, for every row, the command of that name', async () => {
     for (const entry of commands) {
@@ -80,12 +90,7 @@ describe.concurrent('start-up', () => {
   })
 
   it('`bin/dbkeeper.js --help`, as the image runs it, imports no node:fs', async () => {
-    // The image's layout: bin/dbkeeper.js beside dist/cli/main.js (here: this run's build).
-    const pkg = join(tmp, 'pkg')
-    mkdirSync(join(pkg, 'bin'), { recursive: true })
-    mkdirSync(join(pkg, 'dist'))
-    copyFileSync(join(ROOT, 'bin/dbkeeper.js'), join(pkg, 'bin/dbkeeper.js'))
-    symlinkSync(dirname(inject('cliEntry')), join(pkg, 'dist/cli'))
+    const pkg = imageLayout('pkg')
     const file = join(tmp, 'bin-help.txt')
     const r = await execa(process.execPath, [join(pkg, 'bin/dbkeeper.js'), '--help'], {
       env: { NODE_OPTIONS: `--import=${hook}`, MODULES_FILE: file },
@@ -100,11 +105,7 @@ describe.concurrent('start-up', () => {
   })
 
   it('`bin/dbkeeper.js status`, as the image runs it, loads the status build: 3 files, not the shared chunks', async () => {
-    const pkg = join(tmp, 'pkg-status')
-    mkdirSync(join(pkg, 'bin'), { recursive: true })
-    mkdirSync(join(pkg, 'dist'))
-    copyFileSync(join(ROOT, 'bin/dbkeeper.js'), join(pkg, 'bin/dbkeeper.js'))
-    symlinkSync(dirname(inject('cliEntry')), join(pkg, 'dist/cli'))
+    const pkg = imageLayout('pkg-status')
     const file = join(tmp, 'bin-status.txt')
     const r = await execa(process.execPath, [join(pkg, 'bin/dbkeeper.js'), 'status', '--check'], {
       env: {
