@@ -3,7 +3,7 @@
  * last component is ever created; a missing parent is refused as a likely typo, naming the parent
  * and the next step — by every command that touches the volume, and by the daemon's runs.
  */
-import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -112,7 +112,11 @@ describe('the daemon, run after run', () => {
       await daemon.waitForLog((l) => /^run finished: 1 backup\(s\) proven/.test(l.msg), 'a first proven run')
       // Whenever it lands, in a run or between two: a run in progress fails its next write
       // (runtime/durable.ts ensureDir `within`), the next run is refused before it starts.
-      rmSync(mount, { recursive: true, force: true })
+      // The mount goes in one step, as an unmount does: a recursive rm removes the volume's
+      // contents first, and a run's write between those and the mount point itself rightly
+      // re-creates them under the still-present parent, failing the rm with ENOTEMPTY (CI, once).
+      renameSync(mount, `${mount}.unmounted`)
+      rmSync(`${mount}.unmounted`, { recursive: true, force: true })
       const failed = await daemon.waitForLog(
         (l) => l.msg.startsWith('run failed before any backup'),
         'a run refused for the missing parent',
