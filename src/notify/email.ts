@@ -1,5 +1,4 @@
 /** Alerts by email through nodemailer, one SMTP connection per alert (see the Notifier contract). */
-import nodemailer from 'nodemailer'
 import type { EmailConfig } from '../config/daemon.js'
 import { DbkeeperError } from '../runtime/errors.js'
 import type { Alert } from './message.js'
@@ -7,9 +6,11 @@ import { NOTIFY_TIMEOUT_MS, type Notifier } from './notifier.js'
 
 /**
  * A fresh transport per use: alerts are rare, and a pooled connection the server dropped while it
- * was down would fail the next alert too.
+ * was down would fail the next alert too. nodemailer is loaded here, on first use, not by every
+ * run that merely has SMTP configured (~0.1 CPU s; docs/PERFORMANCE.md, "Fixed cost of a run").
  */
-function transportFor(config: EmailConfig) {
+async function transportFor(config: EmailConfig) {
+  const { default: nodemailer } = await import('nodemailer')
   return nodemailer.createTransport({
     host: config.host,
     port: config.port,
@@ -30,7 +31,7 @@ export function createEmailNotifier(config: EmailConfig): Notifier {
     kind: 'email',
     target,
     async send(alert: Alert): Promise<void> {
-      const transport = transportFor(config)
+      const transport = await transportFor(config)
       try {
         await transport.sendMail({
           from: config.from,
@@ -47,7 +48,7 @@ export function createEmailNotifier(config: EmailConfig): Notifier {
     },
     /** Connect, greeting, STARTTLS or TLS as configured, and the login: everything but MAIL FROM. */
     async probe(): Promise<string> {
-      const transport = transportFor(config)
+      const transport = await transportFor(config)
       try {
         await transport.verify()
       } catch (error) {

@@ -7,14 +7,7 @@
  * decrypts with it. (In passphrase mode age allows no other stanza: the passphrase reads it back.)
  */
 import { Transform, type TransformCallback } from 'node:stream'
-import {
-  Decrypter,
-  Encrypter,
-  generateX25519Identity,
-  identityToRecipient,
-  type Identity,
-  type Stanza,
-} from 'age-encryption'
+import type { Decrypter, Identity, Stanza } from 'age-encryption'
 import { chunkStream, PayloadOpener, payloadKey, PayloadSealer, PAYLOAD_NONCE_BYTES } from './age-stream.js'
 
 /** What a file is encrypted to: public keys, or a passphrase (never both: age refuses it). */
@@ -52,6 +45,7 @@ const MAGIC = Buffer.from('age-encryption.org/v1\n')
  * empty file, whose output is header ‖ nonce ‖ one empty sealed chunk (16 bytes).
  */
 export async function beginAgeFile(target: AgeTarget, scryptWorkFactor?: number): Promise<AgeFile> {
+  const { Encrypter, generateX25519Identity, identityToRecipient } = await loadAge()
   const encrypter = new Encrypter()
   let readBack: AgeKeys
   if (target.passphrase !== undefined) {
@@ -68,7 +62,7 @@ export async function beginAgeFile(target: AgeTarget, scryptWorkFactor?: number)
   const prefix = empty.subarray(0, empty.length - 16)
   const header = prefix.subarray(0, prefix.length - PAYLOAD_NONCE_BYTES)
   const nonce = prefix.subarray(prefix.length - PAYLOAD_NONCE_BYTES)
-  const fileKey = await decrypterOf(readBack).decryptHeader(header)
+  const fileKey = await (await decrypterOf(readBack)).decryptHeader(header)
   const key = payloadKey(fileKey, nonce)
   return {
     // Passphrase mode: scrypt costs seconds and 256 MiB at age's work factor, so the read-back
@@ -83,7 +77,16 @@ function fileKeyIdentity(fileKey: Uint8Array): Identity {
   return { unwrapFileKey: (stanzas: Stanza[]) => (stanzas.some((s) => s.args[0] === 'scrypt') ? fileKey : null) }
 }
 
-function decrypterOf(keys: AgeKeys): Decrypter {
+/**
+ * The package, loaded on first use: it and its @noble crypto cost ~0.1 CPU s to load, which a
+ * backup without ENCRYPTION never needs (docs/PERFORMANCE.md, "Fixed cost of a run").
+ */
+function loadAge(): Promise<typeof import('age-encryption')> {
+  return import('age-encryption')
+}
+
+async function decrypterOf(keys: AgeKeys): Promise<Decrypter> {
+  const { Decrypter } = await loadAge()
   const d = new Decrypter()
   for (const i of keys.identities) d.addIdentity(i)
   for (const p of keys.passphrases) d.addPassphrase(p)
@@ -162,7 +165,7 @@ export class AgeDecryptStream extends Transform {
 
   async #unwrap(header: Buffer): Promise<Uint8Array> {
     try {
-      return await decrypterOf(this.keys).decryptHeader(header)
+      return await (await decrypterOf(this.keys)).decryptHeader(header)
     } catch (error) {
       const message = (error as Error).message
       if (/no identity matched/.test(message)) throw this.wrongKey(header)

@@ -5,7 +5,7 @@
  * the target database must be a new one (createDatabase) that the caller drops when the load fails,
  * so a failed restore never shows (restore-driver.ts).
  */
-import pg from 'pg'
+import type pg from 'pg'
 import type { Readable } from 'node:stream'
 import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
@@ -162,7 +162,7 @@ async function withMaintenanceClient<T>(
 export async function createDatabase(source: SourceConfig, name: string, signal?: AbortSignal): Promise<void> {
   try {
     await withMaintenanceClient(source, signal, (c) =>
-      c.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE template0`),
+      c.query(`CREATE DATABASE ${c.escapeIdentifier(name)} TEMPLATE template0`),
     )
   } catch (error) {
     const pgCode = ((error as DbkeeperError).cause as { code?: string } | undefined)?.code
@@ -188,5 +188,5 @@ export async function createDatabase(source: SourceConfig, name: string, signal?
 
 /** Drops a database (drill scratch databases); no error when it is already gone. */
 export async function dropDatabase(source: SourceConfig, name: string, signal?: AbortSignal): Promise<void> {
-  await withMaintenanceClient(source, signal, (c) => c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)}`))
+  await withMaintenanceClient(source, signal, (c) => c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)}`))
 }

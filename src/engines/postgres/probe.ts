@@ -2,7 +2,7 @@
  * The probe before a dump: reachable, credentials accepted, server version, the databases to dump
  * (ALL expanded) with approximate table statistics, and a pg_dump able to read this server.
  */
-import pg from 'pg'
+import type pg from 'pg'
 import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
 import type { DatabaseInfo, ProbeResult, TableInfo } from '../engine.js'
@@ -22,8 +22,12 @@ const CONNECT_TIMEOUT_MS = 10_000
 /** A `pg` client for one database of the source; the password stays in this process. */
 export async function connect(source: SourceConfig, database: string, signal?: AbortSignal): Promise<pg.Client> {
   signal?.throwIfAborted()
+  // Loaded by the first connection, not by every run: a MariaDB or SQLite backup never needs it
+  // (docs/PERFORMANCE.md, "Fixed cost of a run").
+  const { default: pgModule } = await import('pg')
+  signal?.throwIfAborted()
   const password = source.password?.reveal()
-  const client = new pg.Client({
+  const client = new pgModule.Client({
     host: source.host,
     port: source.port ?? 5432,
     user: source.user ?? 'postgres',

@@ -8,7 +8,7 @@
  * a failed restore leaves the target exactly as it was. Renaming needs the target free of other
  * sessions: the application must be stopped, as for any restore.
  */
-import pg from 'pg'
+import type pg from 'pg'
 import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
 import type { BackupContent, CountedTable, DriverTarget, RestoreDriver, TargetState } from '../restore-driver.js'
@@ -126,10 +126,10 @@ export class PostgresDriver implements RestoreDriver {
   /** Puts the restored `aside` database in the target's place, keeping the target's owner. */
   async #swap(aside: string, signal: AbortSignal): Promise<void> {
     const { source, target } = this.t
-    const id = pg.escapeIdentifier
     const old = scratchName(target, 'dbkold')
     await this.t.scratch?.record(old, target)
     await maintenance(source, signal, async (c) => {
+      const id = (name: string) => c.escapeIdentifier(name)
       const owner = (
         await c.query<{ owner: string }>(
           'SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1',
@@ -180,7 +180,7 @@ export class PostgresDriver implements RestoreDriver {
         // A partitioned table: the rows of all its partitions, as its manifest entry sums their
         // estimates (engines/postgres/probe.ts). Any other table: its own rows only (ONLY), as its
         // reltuples counts them, not those of tables inheriting from it.
-        const from = `${r.partitioned ? '' : 'ONLY '}${pg.escapeIdentifier(r.schema)}.${pg.escapeIdentifier(r.name)}`
+        const from = `${r.partitioned ? '' : 'ONLY '}${c.escapeIdentifier(r.schema)}.${c.escapeIdentifier(r.name)}`
         const n = (await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${from}`)).rows[0]?.n
         tables.push({
           name: `${r.schema}.${r.name}`,
