@@ -91,21 +91,34 @@ export async function mysqlEnv(
   }
 }
 
-/** `gunzip -c FILE | mariadb NEWDB`: what an operator types during an incident. */
-export async function restoreWithPlainTools(file: string, newDb: string): Promise<void> {
+/**
+ * `gunzip -c FILE | mariadb NEWDB`: what an operator types during an incident. `decode` is the
+ * command before the pipe, with the file as "$1" and `env` for anything else it needs (an age
+ * identity's path, say).
+ */
+export async function restoreWithPlainTools(
+  file: string,
+  newDb: string,
+  decode = 'gunzip -c "$1"',
+  env: Record<string, string> = {},
+): Promise<void> {
   const info = mariadb()
   await rootQuery(`CREATE DATABASE \`${newDb}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`)
-  await execa('bash', [
-    '-o',
-    'pipefail',
-    '-c',
-    'gunzip -c "$1" | mariadb --protocol=TCP -h "$2" -P "$3" -u root "$4"',
-    'restore',
-    file,
-    info.host,
-    String(info.port),
-    newDb,
-  ])
+  await execa(
+    'bash',
+    [
+      '-o',
+      'pipefail',
+      '-c',
+      `${decode} | mariadb --protocol=TCP -h "$2" -P "$3" -u root "$4"`,
+      'restore',
+      file,
+      info.host,
+      String(info.port),
+      newDb,
+    ],
+    { env },
+  )
 }
 
 /** CHECKSUM TABLE of every base table of `db`, on the test's MariaDB or on `server`. */

@@ -8,9 +8,15 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { NASTY_PASSWORD, checksums, makeRichDatabase, mariadb, mysqlEnv, rootQuery } from '../backup/mysql-support.js'
+import {
+  NASTY_PASSWORD,
+  checksums,
+  makeRichDatabase,
+  mysqlEnv,
+  restoreWithPlainTools,
+  rootQuery,
+} from '../backup/mysql-support.js'
 import { uniqueName } from '../support/servers.js'
 import { backupNow, cli, listNow, makeAdminUser, readManifest } from '../restore/support.js'
 import { keygen, type AgeKey } from './support.js'
@@ -63,21 +69,8 @@ describe('age encryption of zstd MariaDB backups', () => {
     const m = await readManifest(file)
     expect(m.compression.kind).toBe('zstd')
     expect(m.encryption).toMatchObject({ kind: 'age', recipients: [alice.recipient] })
-    const info = mariadb()
     const copy = uniqueName('zst_cli')
-    await rootQuery(`CREATE DATABASE \`${copy}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`)
-    await execa('bash', [
-      '-o',
-      'pipefail',
-      '-c',
-      'age -d -i "$1" "$2" | zstd -dc | mariadb --protocol=TCP -h "$3" -P "$4" -u root "$5"',
-      'restore',
-      alice.path,
-      file,
-      info.host,
-      String(info.port),
-      copy,
-    ])
+    await restoreWithPlainTools(file, copy, 'age -d -i "$IDENTITY" "$1" | zstd -dc', { IDENTITY: alice.path })
     expect(await checksums(copy)).toEqual(original)
   })
 
