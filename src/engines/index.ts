@@ -34,9 +34,10 @@
  * An engine's folder is loaded by the first call that needs it (`await import()` below), not by
  * importing this file: a run loads only the engines of the sources it touches, so a SQLite backup
  * never loads mysql2 nor the MySQL and PostgreSQL code (docs/PERFORMANCE.md, "Fixed cost of a
- * run"). So every call that reaches into a folder returns a promise. Loaded up front, because a
- * backup's retention reads them whatever its engines: the MySQL binlog archive's files and window
- * (binlog-archive.ts, binlog-window.ts, archive.ts: node:fs only) and PostgreSQL's GLOBALS_DATABASE.
+ * run"). So every call that reaches into a folder returns a promise. Loaded up front, being small
+ * and read whatever the engines: the MySQL binlog archive's files and window (binlog-archive.ts,
+ * binlog-window.ts, archive.ts: node:fs only; every backup's retention reads them) and PostgreSQL's
+ * GLOBALS_DATABASE (a constant, postgres/args.ts).
  */
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
