@@ -73,7 +73,7 @@ export async function readPitrStates(config: Pick<Config, 'backupDir' | 'sources
         source: source.label,
         database,
         archiver: 'litestream',
-        state: await createArchive(source, dir).state(now),
+        state: await (await createArchive(source, dir)).state(now),
       }
     }),
   )

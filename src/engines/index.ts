@@ -30,6 +30,14 @@
  * process runner), supervisor.ts (a long-lived child kept running), archive.ts (the PITR
  * contracts: Archiver, Archive), scratch-names.ts. Nothing outside engines/ needs to import an engine folder:
  * this file answers for all of them.
+ *
+ * An engine's folder is loaded by the first call that needs it (`await import()` below), not by
+ * importing this file: a run loads only the engines of the sources it touches, so a SQLite backup
+ * never loads mysql2 nor the MySQL and PostgreSQL code (docs/PERFORMANCE.md, "Fixed cost of a
+ * run"). So every call that reaches into a folder returns a promise. Loaded up front, being small
+ * and read whatever the engines: the MySQL binlog archive's files and window (binlog-archive.ts,
+ * binlog-window.ts, archive.ts: node:fs only; every backup's retention reads them) and PostgreSQL's
+ * GLOBALS_DATABASE (a constant, postgres/args.ts).
  */
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
@@ -39,23 +47,12 @@ import type { Logger } from '../runtime/logger.js'
 import type { Archive, Archiver } from './archive.js'
 import type { Engine, ProbeResult } from './engine.js'
 import { MysqlArchive } from './mysql/archive.js'
-import { startBinlogArchiver } from './mysql/binlog-archiver.js'
-import { checkBinlogArchiving } from './mysql/binlog-check.js'
-import { MysqlEngine } from './mysql/engine.js'
-import { redumpMysql } from './mysql/redump.js'
-import { mysqlDatabaseExists, MysqlDriver, mysqlDropDatabase } from './mysql/restore-driver.js'
+import type { ReplayRequest } from './mysql/binlog-replay.js'
 import { GLOBALS_DATABASE } from './postgres/args.js'
-import { dropDatabase } from './postgres/client.js'
-import { PostgresEngine } from './postgres/engine.js'
-import { redumpPostgres } from './postgres/redump.js'
-import { postgresDatabaseExists, PostgresDriver } from './postgres/restore-driver.js'
 import type { Redump } from './redump.js'
 import type { BackupFacts, DriverTarget, RestoreDriver } from './restore-driver.js'
-import { SqliteArchive, type ArchiveKeys } from './sqlite/archive.js'
-import { checkSqliteArchiving, startSqliteArchiver, type ArchiveOffsite } from './sqlite/archiver.js'
-import { SqliteEngine } from './sqlite/engine.js'
-import { redumpSqlite } from './sqlite/redump.js'
-import { SqliteDriver } from './sqlite/restore-driver.js'
+import type { ArchiveKeys } from './sqlite/archive.js'
+import type { ArchiveOffsite } from './sqlite/archiver.js'
 
 export type { BinlogPosition, Engine, DumpProcess, DumpResult, ProbeResult, DatabaseInfo, TableInfo } from './engine.js'
 export type {
@@ -74,8 +71,6 @@ export type { ArchiveOffsite } from './sqlite/archiver.js'
 export type { ArchiveKeys } from './sqlite/archive.js'
 export { describeLag, describeRanges, rangeAt, rangeOrRefuse } from './archive.js'
 export type { BinlogProblem } from './mysql/binlog-preflight.js'
-/** A DBnn_PITR MySQL/MariaDB source's server, judged for binlog archiving; and the error its problems make. */
-export { binlogProblemsError, checkBinlogSettings } from './mysql/binlog-preflight.js'
 /** A MySQL source's binlog archive on the volume, as files and proofs (daemon/binlog-offsite.ts ships it). */
 export { localBinlogs, readIndex as readBinlogIndex } from './mysql/binlog-archive.js'
 /** Retention of a MySQL source's binlog archive (retention/binlog.ts): its runs, and the files no kept base needs removed. */
@@ -90,19 +85,29 @@ export {
   type BinlogBase,
   type ReplayPlan,
 } from './mysql/binlog-window.js'
-export { checkMysqlReplay, replayBinlog } from './mysql/binlog-replay.js'
+export type { ReplayRequest } from './mysql/binlog-replay.js'
+
+/** A MySQL/MariaDB replay of a binlog is possible here: the tool runs, our user may replay. */
+export async function checkMysqlReplay(source: SourceConfig, signal: AbortSignal): Promise<void> {
+  return (await import('./mysql/binlog-replay.js')).checkMysqlReplay(source, signal)
+}
+
+/** A binlog replayed onto a loaded base, up to a time (restore/at-time-mysql.ts). */
+export async function replayBinlog(r: ReplayRequest): Promise<void> {
+  return (await import('./mysql/binlog-replay.js')).replayBinlog(r)
+}
 /** PostgreSQL's roles and tablespaces are backed up under this database name (never drilled, never `--into`). */
 export { GLOBALS_DATABASE }
 
 /** The engine for one configured source. `workDir` is a private directory for temporary files. */
-export function createEngine(source: SourceConfig, workDir: string): Engine {
+export async function createEngine(source: SourceConfig, workDir: string): Promise<Engine> {
   switch (source.engine) {
     case 'mysql':
-      return new MysqlEngine(source, workDir)
+      return new (await import('./mysql/engine.js')).MysqlEngine(source, workDir)
     case 'postgres':
-      return new PostgresEngine(source, workDir)
+      return new (await import('./postgres/engine.js')).PostgresEngine(source, workDir)
     case 'sqlite':
-      return new SqliteEngine(source, workDir)
+      return new (await import('./sqlite/engine.js')).SqliteEngine(source, workDir)
   }
 }
 
@@ -118,15 +123,16 @@ export interface BackupReader {
  * The reader of a backup of this source as it was taken — by its format and database, never by
  * today's configuration (a source switched to DBnn_PG_FORMAT=custom still reads its plain dumps).
  */
-export function readerForBackup(
+export async function readerForBackup(
   source: SourceConfig,
   backup: Pick<BackupFacts, 'database' | 'format'>,
   workDir: string,
-): BackupReader {
+): Promise<BackupReader> {
   if (source.engine !== 'postgres') {
-    const engine = createEngine(source, workDir)
+    const engine = await createEngine(source, workDir)
     return { checkContent: (h, t) => engine.checkContent(h, t) }
   }
+  const { PostgresEngine } = await import('./postgres/engine.js')
   const engine = new PostgresEngine({ ...source, pgFormat: backup.format === 'dump' ? 'custom' : 'plain' }, workDir)
   if (backup.database === GLOBALS_DATABASE) return { checkContent: (h, t) => engine.checkGlobalsContent(h, t) }
   return {
@@ -151,10 +157,11 @@ export async function engineForDatabase(
   const file = source.engine === 'sqlite'
   const globals = source.engine === 'postgres' && database === GLOBALS_DATABASE
   // Probe exactly the target: the source may be configured with other databases, or ALL.
-  const engine = createEngine(file || globals ? source : { ...source, databases: [database] }, workDir)
+  const engine = await createEngine(file || globals ? source : { ...source, databases: [database] }, workDir)
   const probe = await engine.probe(signal)
+  const { PostgresEngine } = globals ? await import('./postgres/engine.js') : { PostgresEngine: undefined }
   return {
-    engine: globals && engine instanceof PostgresEngine ? engine.globalsEngine() : engine,
+    engine: PostgresEngine && engine instanceof PostgresEngine ? engine.globalsEngine() : engine,
     probe,
     database: file ? (probe.databases[0]?.name ?? database) : database,
   }
@@ -162,7 +169,7 @@ export async function engineForDatabase(
 
 /** What restore/, the drills and the CLI ask of an engine kind without naming it. */
 export interface RestoreKind {
-  createDriver(t: DriverTarget): RestoreDriver
+  createDriver(t: DriverTarget): Promise<RestoreDriver>
   redump: Redump
   /** The backup is a database on a server: `--into` another name, scratch databases recorded and swept. Else a file. */
   readonly onServer: boolean
@@ -189,29 +196,32 @@ const onServer = {
 const RESTORE_KINDS: Record<EngineKind, RestoreKind> = {
   mysql: {
     ...onServer,
-    createDriver: (t) => new MysqlDriver(t),
-    redump: redumpMysql,
+    createDriver: async (t) => new (await import('./mysql/restore-driver.js')).MysqlDriver(t),
+    redump: async (a) => (await import('./mysql/redump.js')).redumpMysql(a),
     server: {
       defaultPort: 3306,
-      exists: mysqlDatabaseExists,
-      drop: mysqlDropDatabase,
+      exists: async (source, name, signal) =>
+        (await import('./mysql/restore-driver.js')).mysqlDatabaseExists(source, name, signal),
+      drop: async (source, name, signal) =>
+        (await import('./mysql/restore-driver.js')).mysqlDropDatabase(source, name, signal),
       renameBack: () => 'create the target and move its tables back',
     },
   },
   postgres: {
     ...onServer,
-    createDriver: (t) => new PostgresDriver(t),
-    redump: redumpPostgres,
+    createDriver: async (t) => new (await import('./postgres/restore-driver.js')).PostgresDriver(t),
+    redump: async (a) => (await import('./postgres/redump.js')).redumpPostgres(a),
     server: {
       defaultPort: 5432,
-      exists: postgresDatabaseExists,
-      drop: dropDatabase,
+      exists: async (source, name, signal) =>
+        (await import('./postgres/restore-driver.js')).postgresDatabaseExists(source, name, signal),
+      drop: async (source, name, signal) => (await import('./postgres/client.js')).dropDatabase(source, name, signal),
       renameBack: (name, target) => `ALTER DATABASE "${name}" RENAME TO "${target}"`,
     },
   },
   sqlite: {
-    createDriver: (t) => new SqliteDriver(t),
-    redump: redumpSqlite,
+    createDriver: async (t) => new (await import('./sqlite/restore-driver.js')).SqliteDriver(t),
+    redump: async (a) => (await import('./sqlite/redump.js')).redumpSqlite(a),
     onServer: false,
     inPlaceTarget: (source) => source.path!,
     scratchTarget: (name, workDir) => join(workDir, `${name}.db`),
@@ -223,7 +233,7 @@ export function restoreKind(kind: EngineKind): RestoreKind {
 }
 
 /** The restore driver of a backup's engine (the contract is restore-driver.ts). */
-export function createRestoreDriver(kind: EngineKind, t: DriverTarget): RestoreDriver {
+export function createRestoreDriver(kind: EngineKind, t: DriverTarget): Promise<RestoreDriver> {
   return RESTORE_KINDS[kind].createDriver(t)
 }
 
@@ -240,10 +250,10 @@ function noArchive(source: SourceConfig): DbkeeperError {
  * archiveDir; MySQL/MariaDB: the source's one binlog archive, binlogArchiveDir), read back: its
  * ranges, its lag, the database as of a time.
  */
-export function createArchive(source: SourceConfig, dir: string, keys?: ArchiveKeys): Archive {
-  if (source.engine === 'mysql') return new MysqlArchive(dir)
+export function createArchive(source: SourceConfig, dir: string, keys?: ArchiveKeys): Promise<Archive> {
+  if (source.engine === 'mysql') return Promise.resolve(new MysqlArchive(dir))
   if (source.engine !== 'sqlite') throw noArchive(source)
-  return new SqliteArchive(source.path!, dir, keys)
+  return import('./sqlite/archive.js').then(({ SqliteArchive }) => new SqliteArchive(source.path!, dir, keys))
 }
 
 /**
@@ -262,14 +272,16 @@ export function startArchiver(opts: {
   recipients?: readonly string[]
 }): Promise<Archiver> {
   if (opts.source.engine === 'mysql')
-    return startBinlogArchiver({
-      source: opts.source,
-      dir: opts.dir,
-      logger: opts.logger,
-      ...(opts.backoff ? { backoff: opts.backoff } : {}),
-    })
+    return import('./mysql/binlog-archiver.js').then(({ startBinlogArchiver }) =>
+      startBinlogArchiver({
+        source: opts.source,
+        dir: opts.dir,
+        logger: opts.logger,
+        ...(opts.backoff ? { backoff: opts.backoff } : {}),
+      }),
+    )
   if (opts.source.engine !== 'sqlite') throw noArchive(opts.source)
-  return startSqliteArchiver(opts)
+  return import('./sqlite/archiver.js').then(({ startSqliteArchiver }) => startSqliteArchiver(opts))
 }
 
 /**
@@ -278,7 +290,10 @@ export function startArchiver(opts: {
  * named with its server variable or GRANT).
  */
 export function checkArchiving(source: SourceConfig, windowMs: number, signal?: AbortSignal): Promise<string> {
-  if (source.engine === 'mysql') return checkBinlogArchiving(source, windowMs, signal)
+  if (source.engine === 'mysql')
+    return import('./mysql/binlog-check.js').then(({ checkBinlogArchiving }) =>
+      checkBinlogArchiving(source, windowMs, signal),
+    )
   if (source.engine !== 'sqlite') throw noArchive(source)
-  return checkSqliteArchiving(source)
+  return import('./sqlite/archiver.js').then(({ checkSqliteArchiving }) => checkSqliteArchiving(source))
 }

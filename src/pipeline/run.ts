@@ -103,7 +103,7 @@ async function backupSource(
 ): Promise<DatabaseOutcome[]> {
   const { config, logger } = opts
   await ensureDir(workDir, DIR_MODE, dirname(config.backupDir))
-  const engine = createEngine(source, workDir)
+  const engine = await createEngine(source, workDir)
   const log = logger.child({ source: source.label })
   let probe
   const probeStart = Date.now()

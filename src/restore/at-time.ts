@@ -122,7 +122,7 @@ export async function locateAt(
   }
   if (source.engine === 'mysql') return locateMysqlAt(config.backupDir, source, name, at, now, config.decryption)
   const dir = archiveDir(config.backupDir, source.label, name)
-  const state = await createArchive(source, dir).state(now)
+  const state = await (await createArchive(source, dir)).state(now)
   const window =
     state.ranges.length > 0
       ? `the archive of ${source.label}/${name} reaches ${describeRanges(state.ranges)} (${describeLag(state.lagMs)})`
@@ -139,7 +139,7 @@ async function materialize(
 ): Promise<{ file: string; m: Materialized }> {
   await ensureDir(workDir)
   const file = join(workDir, `at-${randomUUID().slice(0, 8)}.db`)
-  const m = await createArchive(p.source, p.dir, p.keys).materialize(p.at, p.range, file, workDir, signal)
+  const m = await (await createArchive(p.source, p.dir, p.keys)).materialize(p.at, p.range, file, workDir, signal)
   return { file, m }
 }
 

@@ -16,7 +16,12 @@ import type { CatalogEntry } from '../catalog/catalog.js'
 import type { Manifest } from '../catalog/manifest.js'
 import { CHECKSUM_SUFFIX, parseDataFileName } from '../catalog/naming.js'
 import type { DecryptionKeys, SourceConfig } from '../config/types.js'
-import { readerForBackup, type BackupContent as DriverContent, type BackupFacts } from '../engines/index.js'
+import {
+  readerForBackup,
+  type BackupContent as DriverContent,
+  type BackupFacts,
+  type BackupReader,
+} from '../engines/index.js'
 import { compressionOf } from '../pipeline/compression.js'
 import { decrypterOf } from '../pipeline/encryption.js'
 import { Meter } from '../pipeline/meter.js'
@@ -94,7 +99,7 @@ export async function verifyBackup(
 ): Promise<void> {
   const m = entry.manifest
   await assertListedIntact(source, entry)
-  const reader = readerForBackup(source, backupFacts(m), workDir)
+  const reader = await readerForBackup(source, backupFacts(m), workDir)
   // Before the try: an unknown codec is not damage, nor is a missing key; each says so itself.
   const compression = compressionOf(m)
   const decrypt = decrypterOf(m, keys)
@@ -245,7 +250,7 @@ export async function checkBeforeLoad(
   // Each throws its own error (an unknown codec, a missing key) now, not in the middle of the load.
   compressionOf(m)
   decrypterOf(m, keys)
-  return readerForBackup(source, backupFacts(m), workDir).verifyContent === undefined
+  return (await readerForBackup(source, backupFacts(m), workDir)).verifyContent === undefined
 }
 
 /**
@@ -253,16 +258,15 @@ export async function checkBeforeLoad(
  * file's sha256 and size, the decrypted stream's under encryption, the content's sha256 and size
  * and the end-of-dump marker are measured on the bytes on their way to the loader — the proof
  * verifyBackup gives, without a read of its own. `verdict` gives the refusal when they are not the
- * manifest's; the driver (one that loads aside) then drops what it loaded.
+ * manifest's; the driver (one that loads aside) then drops what it loaded. `reader` is the backup's
+ * (readerForBackup, loaded by the caller: assertComplete judges the end-of-dump marker at once).
  */
 export function openProvingContent(
-  source: SourceConfig,
+  reader: BackupReader,
   entry: CatalogEntry,
-  workDir: string,
   keys: DecryptionKeys | undefined,
 ): DriverContent & { stream: Meter } {
   const m = entry.manifest
-  const reader = readerForBackup(source, backupFacts(m), workDir)
   const decrypt = decrypterOf(m, keys)
   const file = new Meter(false)
   const plaintext = decrypt ? new Meter(false) : undefined

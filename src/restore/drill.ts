@@ -54,7 +54,7 @@ export async function drillBackup(args: {
   const scratch = kind.scratchTarget(name, workDir)
   const onServer = kind.onServer
   const backup = backupFacts(m)
-  const driver = createRestoreDriver(m.engine, { source, backup, target: scratch, replace: false, workDir })
+  const driver = await createRestoreDriver(m.engine, { source, backup, target: scratch, replace: false, workDir })
   // Recorded before it exists: a drill killed from here on leaves a name the next run can drop (scratch.ts).
   if (onServer)
     await recordScratch(config.backupDir, source, { name, target: DRILL_TARGET, drillServer: source !== args.source })

@@ -15,6 +15,7 @@ import { STATE_DIR } from '../catalog/naming.js'
 import type { Config, EngineKind, SourceConfig } from '../config/types.js'
 import {
   createRestoreDriver,
+  readerForBackup,
   restoreKind,
   type BackupContent,
   type BackupFacts,
@@ -138,11 +139,12 @@ function backupItem(config: Config, source: SourceConfig, backup: Located): Rest
       }
       const proven = entry
       if (asItLoads && (await checkBeforeLoad(source, proven, workDir, config.decryption))) {
+        const reader = await readerForBackup(source, backupFacts(m), workDir)
         print(
           `proving ${m.id} as it loads: ${formatBytes(m.compressed.size)} read once, its sha256 and content checked before anything is put in place`,
         )
         return {
-          open: () => openProvingContent(source, proven, workDir, config.decryption),
+          open: () => openProvingContent(reader, proven, config.decryption),
           tables: m.tables,
           asItLoads: true,
         }
@@ -171,7 +173,7 @@ export async function restoreItem(
   const workDir = join(config.backupDir, STATE_DIR, 'tmp', `restore-${randomUUID().slice(0, 8)}`)
   const target = req.into ?? restoreKind(m.engine).inPlaceTarget(source, m.database)
   const replace = req.into === undefined || req.into === m.database
-  const driver = createRestoreDriver(m.engine, {
+  const driver = await createRestoreDriver(m.engine, {
     source,
     backup: item.facts,
     target,

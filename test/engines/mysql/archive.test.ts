@@ -70,7 +70,7 @@ afterAll(async () => {
 
 describe('MysqlArchive', () => {
   it('is what createArchive gives a mysql source, and its range spans the events written', async () => {
-    const archive = createArchive(mysqlSourceOn(server.info), dir)
+    const archive = await createArchive(mysqlSourceOn(server.info), dir)
     expect(archive).toBeInstanceOf(MysqlArchive)
     const caughtUpAt = new Date(Date.now() + 1000)
     await writeHeartbeat(dir, {

@@ -4,8 +4,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SourceConfig } from '../../../src/config/types.js'
-import { binlogProblemsError, checkBinlogSettings, type BinlogProblem } from '../../../src/engines/index.js'
-import { judgeBinlogSettings, type BinlogSettings } from '../../../src/engines/mysql/binlog-preflight.js'
+import type { BinlogProblem } from '../../../src/engines/index.js'
+import {
+  binlogProblemsError,
+  checkBinlogSettings,
+  judgeBinlogSettings,
+  type BinlogSettings,
+} from '../../../src/engines/mysql/binlog-preflight.js'
 import { startMariadb } from '../../support/mariadb-server.js'
 import { mysqlAdmin, startWithRetry, uniqueName, type RunningServer, type ServerInfo } from '../../support/servers.js'
 import { mysqlSourceOn } from './helpers.js'

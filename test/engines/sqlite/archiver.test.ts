@@ -69,7 +69,7 @@ async function setUp() {
     logger: log.logger,
     backoff: { initialMs: 200, maxMs: 1000 },
   })
-  return { path, source, replica, log, archive: createArchive(source, replica) }
+  return { path, source, replica, log, archive: await createArchive(source, replica) }
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
