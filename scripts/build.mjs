@@ -11,7 +11,7 @@
 // command and `status` only what it uses. Packages stay external: node_modules is resolved at run
 // time as before (better-sqlite3's addon, the AWS SDK's lazy loading).
 //
-// One flat directory on purpose: the SQLite children and the S3 worker are separate entry points
+// One flat directory on purpose: the SQLite children are separate entry points
 // that their callers find next to themselves (`new URL('./snapshot-child.js', import.meta.url)`),
 // and in a flat directory "next to" any chunk is the same place.
 import { build } from 'esbuild'
@@ -59,10 +59,9 @@ const bundled = {
 await build({
   entryPoints: [
     'src/cli/main.ts',
-    // Started by path, not imported: src/engines/sqlite/child.ts, src/storage/s3/index.ts.
+    // Started by path, not imported: src/engines/sqlite/child.ts.
     'src/engines/sqlite/snapshot-child.ts',
     'src/engines/sqlite/inspect-child.ts',
-    'src/storage/s3/worker.ts',
   ],
   ...bundled,
 })

@@ -60,7 +60,7 @@ export function openOffsite(
   if (config.s3Targets.length === 0) return undefined
   const targets: OpenTarget[] = config.s3Targets.map((cfg, i) => ({
     cfg,
-    // Warm: loading the SDK (in its thread) overlaps the sources' probes, not the first dump.
+    // Warm: loading the SDK overlaps the sources' probes, not the first dump.
     target: opened?.[i] ?? openS3Target(cfg, { logger: logger.child({ target: cfg.id }), signal, warm: true }),
   }))
   const first = targets[0]!

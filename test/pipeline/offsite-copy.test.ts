@@ -39,7 +39,7 @@ beforeAll(async () => {
   proxy = await startRecordingProxy(s3.port)
   const cfg: S3Config = testS3Config(proxy.endpoint, 'unit/')
   target = openS3Target(cfg, { attempts: 2, baseDelayMs: 10 })
-  // Start its worker thread (and the SDK in it) first, as a run does while it probes its sources.
+  // Load the SDK first, as a run does (`warm`) while it probes its sources.
   await target.head('warm-up')
 })
 

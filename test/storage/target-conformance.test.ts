@@ -1,7 +1,7 @@
 /**
  * The Target conformance suite (restic's backend tests): one set of tests, run against every
  * target dbkeeper has — the volume (LocalTarget on a temp dir), the S3 target on s3rver as the SDK
- * drives it, and the same S3 target as the rest of dbkeeper opens it (worker thread + retries).
+ * drives it, and the same S3 target as the rest of dbkeeper opens it (the SDK loaded on first use + retries).
  * A new target passes this suite before anything else uses it.
  */
 import { createHash, randomBytes } from 'node:crypto'
@@ -76,7 +76,7 @@ const TARGETS: [string, () => Harness][] = [
     },
   ],
   [
-    's3 as dbkeeper opens it (worker thread, retries)',
+    's3 as dbkeeper opens it (SDK loaded on first use, retries)',
     () => {
       const cfg = s3Config('conformance-opened/')
       return {
@@ -320,8 +320,8 @@ describe.each(TARGETS)('Target conformance: %s', (_name, make) => {
     } finally {
       clearInterval(sample)
     }
-    // Below the object: what a target holds is its parts in flight (S3: 4 × 8 MiB, plus s3rver's
-    // own buffers in this process), never the whole. Measured: local 0, s3 ~55, s3 threaded ~18 MiB.
+    // Below the object: what a target holds is its parts in flight (S3: 2 × 5 MiB, plus s3rver's
+    // own buffers in this process), never the whole. Measured (2026-12-06): local 0, s3 24, s3 opened 12.5 MiB.
     if (process.env.DBK_CONFORMANCE_MEMORY)
       console.info(`${_name}: peak ${(peak / 2 ** 20).toFixed(1)} MiB for a ${size / 2 ** 20} MiB object`)
     expect(peak).toBeLessThan(80 * 2 ** 20)
