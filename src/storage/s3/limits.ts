@@ -2,7 +2,7 @@
 
 /**
  * Parts of 5 MiB (S3's smallest), 2 in flight: ~15 MiB of buffers per upload (the parts sent, the one
- * being filled), whatever the backup's size. 8 MiB × 4 held ~45 MiB in the worker and put a backup
+ * being filled), whatever the backup's size. 8 MiB × 4 held ~45 MiB (then in a worker thread) and put a backup
  * with S3 over its 150 MB RSS budget (docs/PERFORMANCE.md, "Memory"); an upload on loopback or a LAN
  * keeps up with the compressor with two parts in flight.
  */

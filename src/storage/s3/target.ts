@@ -192,7 +192,7 @@ export class S3Target implements Target {
   /**
    * Sorted here: AWS lists in key order, but S3-compatible stores that keep objects as files
    * (s3rver, MinIO's older file backend) list in directory-walk order (`a/1` before `a-b`), and
-   * the contract is key order. The listing is whole before the first key anyway (threaded.ts).
+   * the contract is key order. The listing is read whole before the first key is given anyway.
    */
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     checkPrefix(prefix)
