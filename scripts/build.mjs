@@ -16,6 +16,7 @@
 // and in a flat directory "next to" any chunk is the same place.
 import { build } from 'esbuild'
 import { readFile, rm } from 'node:fs/promises'
+import { builtinModules } from 'node:module'
 import { join, resolve } from 'node:path'
 
 const root = resolve(import.meta.dirname, '..')
@@ -79,10 +80,50 @@ const STATIC_IMPORTS = {
   'src/cli/main.ts': ['../config/index.js', '../config/backup-dir.js'],
   'src/cli/commands/index.ts': ['./status.js'],
 }
+// The status build's Node builtins come from process.getBuiltinModule, not the ESM loader, as in
+// bin/dbkeeper.js: an `import … from 'node:fs'` makes the loader build the builtin's ESM facade,
+// which reads every export, and some of node:fs's are getters that load more (fs/promises, the
+// file streams). Each `node:*` import resolves instead to a module of this build that looks the
+// builtin up and exports its names one by one, each read marked pure, so that esbuild keeps only
+// the names imported (an `import * as` would keep them all: none in src/ today). The names are
+// read here from the Node that builds: a name the builtin lacks fails the build, as the import
+// would have failed at run time. `import()` of a builtin stays as it is: it runs when used.
+const BUILTIN = /^node:/
+const BARE_BUILTIN = new RegExp(`^(${builtinModules.filter((m) => !/^_|:/.test(m)).join('|')})(/|$)`)
+const builtinLookups = {
+  name: 'builtin-lookups',
+  setup(b) {
+    b.onResolve({ filter: BARE_BUILTIN }, (args) => {
+      // Left external, it would go through the ESM loader unnoticed: spell it node:….
+      throw new Error(`${args.importer}: import of '${args.path}': write 'node:${args.path}' (scripts/build.mjs)`)
+    })
+    b.onResolve({ filter: BUILTIN }, (args) => {
+      if (args.kind === 'dynamic-import') return undefined
+      if (args.kind !== 'import-statement')
+        throw new Error(`${args.importer}: ${args.kind} of ${args.path}: builtin-lookups handles imports only`)
+      return { path: args.path, namespace: 'builtin-lookup' }
+    })
+    b.onLoad({ filter: /.*/, namespace: 'builtin-lookup' }, (args) => {
+      const builtin = process.getBuiltinModule(args.path)
+      if (!builtin) throw new Error(`${args.path}: not a builtin of Node ${process.version}`)
+      const names = Object.keys(builtin).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default')
+      return {
+        contents: [
+          `const builtin = process.getBuiltinModule(${JSON.stringify(args.path)})`,
+          'export default builtin',
+          ...names.map((name) => `export const ${name} = /* @__PURE__ */ (() => builtin.${name})()`),
+        ].join('\n'),
+        loader: 'js',
+      }
+    })
+  },
+}
+
 await build({
   entryPoints: { 'main-status': 'src/cli/main.ts' },
   ...bundled,
   plugins: [
+    builtinLookups,
     {
       name: 'status-only',
       setup(b) {

@@ -122,10 +122,13 @@ describe.concurrent('start-up', () => {
     })
     expect(r.exitCode).toBe(1)
     expect(r.stdout).toContain('no proven backup yet')
-    const built = readFileSync(file, 'utf8')
-      .split('\n')
-      // Under the build's real directory: the loader resolves the dist/cli link.
-      .filter((m) => m.includes(dirname(inject('cliEntry'))))
+    const modules = readFileSync(file, 'utf8').split('\n')
+    // Builtins come from process.getBuiltinModule (scripts/build.mjs, builtin-lookups): an ESM
+    // import of one costs the loader its facade, and node:fs's loads fs/promises and the streams.
+    // Fails without the plugin: node:fs, node:fs/promises, node:path, node:stream, node:os, node:module.
+    expect(modules.filter((m) => m.startsWith('node:'))).toEqual([])
+    // Under the build's real directory: the loader resolves the dist/cli link.
+    const built = modules.filter((m) => m.includes(dirname(inject('cliEntry'))))
     expect(built.some((m) => m.endsWith('/cli/main-status.js'))).toBe(true)
     expect(built.some((m) => m.endsWith('/cli/main.js'))).toBe(false)
     // Every further file costs the ESM loader a resolve, a read and a compile (docs/PERFORMANCE.md).
