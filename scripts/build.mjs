@@ -107,6 +107,7 @@ const builtinLookups = {
       const builtin = process.getBuiltinModule(args.path)
       if (!builtin) throw new Error(`${args.path}: not a builtin of Node ${process.version}`)
       const names = Object.keys(builtin).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default')
+      if (args.path === 'node:fs/promises') return { contents: fsPromisesOnDemand(names), loader: 'js' }
       return {
         contents: [
           `const builtin = process.getBuiltinModule(${JSON.stringify(args.path)})`,
@@ -117,6 +118,32 @@ const builtinLookups = {
       }
     })
   },
+}
+
+// node:fs/promises in the status build: loading it loads readline, fs/dir, the watchers and more
+// (~9 M instructions of `status`, docs/PERFORMANCE.md, "Start-up"), and a status of an empty
+// volume only lists directories and stats paths. So the same readers (catalog, journal,
+// backup-dir) get readdir and stat backed by node:fs's synchronous calls (the same results and the
+// same errors, as rejections: this process asks once and has nothing else to do meanwhile), and
+// every other function, open among them (a FileHandle: LocalTarget.get streams from it), from the
+// real module, looked up on its first call. `constants` is node:fs's (the same object). The daemon
+// and every other command (the build above) keep the real, asynchronous module.
+const SYNC_BACKED = ['readdir', 'stat']
+function fsPromisesOnDemand(names) {
+  const lines = [
+    "const fs = process.getBuiltinModule('node:fs')",
+    'let real',
+    "const lookup = () => (real ??= process.getBuiltinModule('node:fs/promises'))",
+  ]
+  for (const name of names) {
+    if (name === 'constants') lines.push('export const constants = fs.constants')
+    else if (SYNC_BACKED.includes(name)) lines.push(`export const ${name} = async (...a) => fs.${name}Sync(...a)`)
+    else if (typeof process.getBuiltinModule('node:fs/promises')[name] === 'function')
+      lines.push(`export const ${name} = (...a) => lookup().${name}(...a)`)
+    else throw new Error(`node:fs/promises: ${name} is not a function (scripts/build.mjs, fsPromisesOnDemand)`)
+  }
+  for (const name of SYNC_BACKED) if (!names.includes(name)) throw new Error(`node:fs/promises: no ${name}`)
+  return lines.join('\n')
 }
 
 await build({

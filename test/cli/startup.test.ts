@@ -29,7 +29,11 @@ const { writeFileSync } = process.getBuiltinModule('node:fs')
 // and hide them from the list (the --help test below asserts that node:fs is never imported).
 const seen = []
 registerHooks({ load(url, context, next) { seen.push(url); return next(url, context) } })
-process.on('exit', () => writeFileSync(process.env.MODULES_FILE, seen.join('\\n')))
+process.on('exit', () => {
+  writeFileSync(process.env.MODULES_FILE, seen.join('\\n'))
+  // Node's own modules, however loaded (getBuiltinModule too): 'NativeModule fs/promises'.
+  writeFileSync(process.env.MODULES_FILE + '.builtins', process.moduleLoadList.join('\\n'))
+})
 `,
   )
 })
@@ -127,6 +131,12 @@ describe.concurrent('start-up', () => {
     // import of one costs the loader its facade, and node:fs's loads fs/promises and the streams.
     // Fails without the plugin: node:fs, node:fs/promises, node:path, node:stream, node:os, node:module.
     expect(modules.filter((m) => m.startsWith('node:'))).toEqual([])
+    // An empty volume is only listed and stat'ed: the status build's readdir and stat are node:fs's
+    // synchronous calls (scripts/build.mjs, fsPromisesOnDemand), and fs/promises, which loads
+    // readline, fs/dir and the watchers, is never loaded. Fails with the real module looked up.
+    const builtins = readFileSync(`${file}.builtins`, 'utf8').split('\n')
+    expect(builtins).toContain('NativeModule fs')
+    expect(builtins.filter((m) => /^NativeModule (fs\/promises|readline|internal\/readline\/)/.test(m))).toEqual([])
     // Under the build's real directory: the loader resolves the dist/cli link.
     const built = modules.filter((m) => m.includes(dirname(inject('cliEntry'))))
     expect(built.some((m) => m.endsWith('/cli/main-status.js'))).toBe(true)
