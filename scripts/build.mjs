@@ -107,7 +107,8 @@ const builtinLookups = {
       const builtin = process.getBuiltinModule(args.path)
       if (!builtin) throw new Error(`${args.path}: not a builtin of Node ${process.version}`)
       const names = Object.keys(builtin).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default')
-      if (args.path === 'node:fs/promises') return { contents: fsPromisesOnDemand(names), loader: 'js' }
+      if (args.path in ON_FIRST_CALL)
+        return { contents: onFirstCall(args.path, builtin, names, ON_FIRST_CALL[args.path]), loader: 'js' }
       return {
         contents: [
           `const builtin = process.getBuiltinModule(${JSON.stringify(args.path)})`,
@@ -120,30 +121,46 @@ const builtinLookups = {
   },
 }
 
-// node:fs/promises in the status build: loading it loads readline, fs/dir, the watchers and more
-// (~9 M instructions of `status`, docs/PERFORMANCE.md, "Start-up"), and a status of an empty
-// volume only lists directories and stats paths. So the same readers (catalog, journal,
-// backup-dir) get readdir and stat backed by node:fs's synchronous calls (the same results and the
-// same errors, as rejections: this process asks once and has nothing else to do meanwhile), and
-// every other function, open among them (a FileHandle: LocalTarget.get streams from it), from the
-// real module, looked up on its first call. `constants` is node:fs's (the same object). The daemon
-// and every other command (the build above) keep the real, asynchronous module.
-const SYNC_BACKED = ['readdir', 'stat']
-function fsPromisesOnDemand(names) {
-  const lines = [
-    "const fs = process.getBuiltinModule('node:fs')",
-    'let real',
-    "const lookup = () => (real ??= process.getBuiltinModule('node:fs/promises'))",
-  ]
-  for (const name of names) {
-    if (name === 'constants') lines.push('export const constants = fs.constants')
-    else if (SYNC_BACKED.includes(name)) lines.push(`export const ${name} = async (...a) => fs.${name}Sync(...a)`)
-    else if (typeof process.getBuiltinModule('node:fs/promises')[name] === 'function')
-      lines.push(`export const ${name} = (...a) => lookup().${name}(...a)`)
-    else throw new Error(`node:fs/promises: ${name} is not a function (scripts/build.mjs, fsPromisesOnDemand)`)
-  }
-  for (const name of SYNC_BACKED) if (!names.includes(name)) throw new Error(`node:fs/promises: no ${name}`)
-  return lines.join('\n')
+// Builtins the status build loads only when one of their functions is first called, not at
+// import: each export that is a function whose name starts in lower case (not a class: `instanceof
+// Readable` needs the real one) is a wrapper that looks the builtin up; any other export used
+// looks it up at import, as above. For each, the overrides of some names.
+//
+// node:fs/promises: loading it loads readline, fs/dir, the watchers and more (~7 M instructions of
+// `status`, docs/PERFORMANCE.md, "Start-up"), and a status of an empty volume only lists
+// directories and stats paths. So the same readers (catalog, journal, backup-dir) get readdir and
+// stat backed by node:fs's synchronous calls (the same results and the same errors, as
+// rejections: this process asks once and has nothing else to do meanwhile); open stays the real
+// one (LocalTarget.get streams from a FileHandle), so a volume with a journal still loads it.
+// `constants` is node:fs's (the same object). node:os (the host name, ~3 M with node:module): the
+// configuration asks for it only as MAIL_FROM's default (config/daemon.ts). node:module:
+// createRequire, for croner and pino, which `status` loads only for a schedule not in UTC.
+// The daemon and every other command (the build above) keep the real modules, imported.
+const fsSync = (name) => `async (...a) => process.getBuiltinModule('node:fs').${name}Sync(...a)`
+const ON_FIRST_CALL = {
+  'node:fs/promises': {
+    readdir: fsSync('readdir'),
+    stat: fsSync('stat'),
+    constants: "process.getBuiltinModule('node:fs').constants",
+  },
+  'node:os': {},
+  'node:module': {},
+}
+function onFirstCall(path, builtin, names, overrides) {
+  for (const name of Object.keys(overrides))
+    if (!names.includes(name)) throw new Error(`${path}: no ${name} (scripts/build.mjs, ON_FIRST_CALL)`)
+  return [
+    'let builtin',
+    `const lookup = () => (builtin ??= process.getBuiltinModule(${JSON.stringify(path)}))`,
+    'export default /* @__PURE__ */ (() => lookup())()',
+    ...names.map((name) =>
+      name in overrides
+        ? `export const ${name} = ${overrides[name]}`
+        : typeof builtin[name] === 'function' && /^[a-z]/.test(name)
+          ? `export const ${name} = (...a) => lookup().${name}(...a)`
+          : `export const ${name} = /* @__PURE__ */ (() => lookup().${name})()`,
+    ),
+  ].join('\n')
 }
 
 await build({

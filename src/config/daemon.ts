@@ -126,7 +126,8 @@ function readStatusAuth(r: EnvReader): StatusAuth | undefined {
   return Object.freeze({ kind: 'basic', user, password: new Secret(password) })
 }
 
-export function readNotifyConfig(r: EnvReader, hostname = osHostname()): NotifyConfig {
+/** `hostname`: MAIL_FROM's default domain; this machine's name when not given (asked only with SMTP_HOST). */
+export function readNotifyConfig(r: EnvReader, hostname?: string): NotifyConfig {
   const onSet = r.has('NOTIFY_ON')
   const on = r.oneOf('NOTIFY_ON', ['failure', 'always'] as const, 'failure')
   const email = readEmail(r, hostname)
@@ -142,7 +143,7 @@ export function readNotifyConfig(r: EnvReader, hostname = osHostname()): NotifyC
   return Object.freeze({ on, email, webhook, ping })
 }
 
-function readEmail(r: EnvReader, hostname: string): EmailConfig | undefined {
+function readEmail(r: EnvReader, hostname: string | undefined): EmailConfig | undefined {
   const host = r.raw('SMTP_HOST')
   const toRaw = r.raw('MAIL_TO')
   const port = r.int('SMTP_PORT', {
@@ -154,9 +155,9 @@ function readEmail(r: EnvReader, hostname: string): EmailConfig | undefined {
   const secure = r.bool('SMTP_SECURE', port === 465)
   const user = r.raw('SMTP_USER')
   const password = r.secret('SMTP_PASS')
-  const from = r.string('MAIL_FROM', `dbkeeper@${hostname}`)!
-  if (r.has('MAIL_FROM') && !isAddress(from))
-    r.problem('MAIL_FROM', from, 'an email address such as backup@example.com')
+  const mailFrom = r.raw('MAIL_FROM')
+  if (mailFrom !== undefined && !isAddress(mailFrom))
+    r.problem('MAIL_FROM', mailFrom, 'an email address such as backup@example.com')
   const to =
     toRaw === undefined
       ? []
@@ -175,6 +176,8 @@ function readEmail(r: EnvReader, hostname: string): EmailConfig | undefined {
   if (password && user === undefined) r.problem('SMTP_USER', undefined, 'the SMTP user name that goes with SMTP_PASS')
   if (user !== undefined && !password)
     r.problem('SMTP_PASS', undefined, 'the password of SMTP_USER (or SMTP_PASS_FILE)')
+  // The machine's name only with an SMTP server: `status` loads no node:os (scripts/build.mjs).
+  const from = mailFrom ?? `dbkeeper@${hostname ?? osHostname()}`
   return Object.freeze({ host, port, secure, user, password, from, to: Object.freeze(to) })
 }
 

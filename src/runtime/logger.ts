@@ -19,11 +19,12 @@ const BASE_KEYS = new Set(['level', 'time', 'msg', 'pid', 'hostname'])
 
 /**
  * pino and its ~30 modules are loaded by the first createLogger, not by importing this file:
- * `dbkeeper status` (the HEALTHCHECK) and `--help` log nothing and never load them.
+ * `dbkeeper status` (the HEALTHCHECK) and `--help` log nothing and never load them (nor, in the
+ * status build, node:module: scripts/build.mjs, ON_FIRST_CALL).
  */
-const require = createRequire(import.meta.url)
 let loaded: typeof import('pino') | undefined
-const pinoModule = (): typeof import('pino') => (loaded ??= require('pino') as typeof import('pino'))
+const pinoModule = (): typeof import('pino') =>
+  (loaded ??= createRequire(import.meta.url)('pino') as typeof import('pino'))
 
 /** One readable line per record for a terminal: `12:00:01 INFO  message key=value`. */
 export function prettyLine(json: string): string {
