@@ -141,6 +141,7 @@ const ON_FIRST_CALL = {
   'node:fs/promises': {
     readdir: fsSync('readdir'),
     stat: fsSync('stat'),
+    readFile: fsSync('readFile'),
     constants: "process.getBuiltinModule('node:fs').constants",
   },
   'node:os': {},

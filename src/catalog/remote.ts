@@ -20,6 +20,9 @@ export function remoteDataKey(m: Pick<Manifest, 'source' | 'database' | 'file'>)
 }
 
 export async function readSmallObject(target: Target, key: string, limit = MAX_MANIFEST_BYTES): Promise<string> {
+  // The target's whole-object read when it has one (the volume's: no stream, Target.getSmall).
+  const whole = await target.getSmall?.(key, limit)
+  if (whole && whole.length <= limit) return whole.toString('utf8')
   const body: Readable = await target.get(key)
   const chunks: Buffer[] = []
   let size = 0

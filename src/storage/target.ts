@@ -71,6 +71,12 @@ export interface Target {
   put(key: string, body: PutBody, opts?: PutOptions): Promise<PutResult>
   /** The object's bytes. Throws StorageError with code NOT_FOUND when there is no such key. */
   get(key: string, signal?: AbortSignal): Promise<Readable>
+  /**
+   * The whole object at once when it has at most `limit` bytes, without `get`'s stream; undefined
+   * when it is larger (read it through `get`). The same errors as `get`. Absent on a target for
+   * which a stream costs no more (catalog/remote.ts, readSmallObject, prefers it when present).
+   */
+  getSmall?(key: string, limit: number): Promise<Buffer | undefined>
   /** Size and metadata, or undefined when there is no such key (not found is not an error). */
   head(key: string): Promise<ObjectHead | undefined>
   /** Every key starting with `prefix` (a directory ends in `/`), in key order. Read-only, retryable. */

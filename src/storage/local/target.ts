@@ -11,7 +11,7 @@
  * exist (S3 allows it; no dbkeeper layout uses it).
  */
 import { createReadStream } from 'node:fs'
-import { open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises'
+import { open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
 import { toDbkeeperError } from '../../runtime/errors.js'
@@ -58,6 +58,10 @@ async function writeStream(handle: FileHandle, source: Readable, signal: AbortSi
   } finally {
     signal?.removeEventListener('abort', onAbort)
   }
+}
+
+function notAFile(path: string): Error {
+  return Object.assign(new Error(`${path} is not a file`), { code: 'ENOENT' })
 }
 
 function fsError(error: unknown, what: string): StorageError {
@@ -126,15 +130,36 @@ export class LocalTarget implements Target {
     let handle
     try {
       handle = await open(path, 'r')
-      if (!(await handle.stat()).isFile()) throw Object.assign(new Error(`${path} is not a file`), { code: 'ENOENT' })
+      if (!(await handle.stat()).isFile()) throw notAFile(path)
     } catch (error) {
       await handle?.close()
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') {
-        throw new StorageError('NOT_FOUND', `no object ${this.url(key)}`, { retryable: false, cause: error })
-      }
-      throw fsError(error, `reading ${this.url(key)}`)
+      throw this.readError(error, key)
     }
     return createReadStream('', { fd: handle, ...(signal ? { signal } : {}) })
+  }
+
+  /**
+   * A manifest or a sidecar in one read, no FileHandle or stream: `dbkeeper status` (the
+   * HEALTHCHECK) reads every manifest, and in its build stat and readFile are node:fs's
+   * synchronous calls (scripts/build.mjs, ON_FIRST_CALL), so fs/promises is never loaded.
+   */
+  async getSmall(key: string, limit: number): Promise<Buffer | undefined> {
+    const path = this.path(key)
+    try {
+      const s = await stat(path)
+      if (!s.isFile()) throw notAFile(path)
+      return s.size > limit ? undefined : await readFile(path)
+    } catch (error) {
+      throw this.readError(error, key)
+    }
+  }
+
+  /** A failed read as get reports it: a missing file (or not a file) is NOT_FOUND. */
+  private readError(error: unknown, key: string): StorageError {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR')
+      return new StorageError('NOT_FOUND', `no object ${this.url(key)}`, { retryable: false, cause: error })
+    return fsError(error, `reading ${this.url(key)}`)
   }
 
   async head(key: string): Promise<ObjectHead | undefined> {
