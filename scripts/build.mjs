@@ -101,14 +101,21 @@ const builtinLookups = {
       if (args.kind === 'dynamic-import') return undefined
       if (args.kind !== 'import-statement')
         throw new Error(`${args.importer}: ${args.kind} of ${args.path}: builtin-lookups handles imports only`)
+      const own = Object.keys(FOR_IMPORTER).find((f) => args.importer.endsWith(join(f)))
+      if (own && args.path in FOR_IMPORTER[own]) return { path: `${args.path}#${own}`, namespace: 'builtin-lookup' }
       return { path: args.path, namespace: 'builtin-lookup' }
     })
     b.onLoad({ filter: /.*/, namespace: 'builtin-lookup' }, (args) => {
-      const builtin = process.getBuiltinModule(args.path)
-      if (!builtin) throw new Error(`${args.path}: not a builtin of Node ${process.version}`)
+      const [path, own] = args.path.split('#')
+      const builtin = process.getBuiltinModule(path)
+      if (!builtin) throw new Error(`${path}: not a builtin of Node ${process.version}`)
       const names = Object.keys(builtin).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default')
-      if (args.path in ON_FIRST_CALL)
-        return { contents: onFirstCall(args.path, builtin, names, ON_FIRST_CALL[args.path]), loader: 'js' }
+      if (own) {
+        const overrides = { ...ON_FIRST_CALL[path], ...FOR_IMPORTER[own][path] }
+        return { contents: onFirstCall(path, builtin, names, overrides), loader: 'js' }
+      }
+      if (path in ON_FIRST_CALL)
+        return { contents: onFirstCall(path, builtin, names, ON_FIRST_CALL[path]), loader: 'js' }
       return {
         contents: [
           `const builtin = process.getBuiltinModule(${JSON.stringify(args.path)})`,
@@ -146,6 +153,29 @@ const ON_FIRST_CALL = {
   },
   'node:os': {},
   'node:module': {},
+}
+// One module's own overrides, over ON_FIRST_CALL's. catalog/journal-files.ts reads the journal
+// backwards through a FileHandle (stat, read at a position, close): `open` for reading is, in
+// this build only, a handle with those methods on node:fs's synchronous calls, so a volume with a
+// journal does not load fs/promises either (~10 M instructions; a handle opened for writing,
+// rotation's, which `status` never does, is the real one). LocalTarget.get's handle stays real:
+// createReadStream takes only a real FileHandle.
+const FOR_IMPORTER = {
+  'src/catalog/journal-files.ts': {
+    'node:fs/promises': {
+      open: `async (path, flags, mode) => {
+  if (flags !== 'r') return lookup().open(path, flags, mode)
+  const fs = process.getBuiltinModule('node:fs')
+  const fd = fs.openSync(path, flags, mode)
+  return {
+    fd,
+    stat: async () => fs.fstatSync(fd),
+    read: async (buffer, offset, length, position) => ({ bytesRead: fs.readSync(fd, buffer, offset, length, position), buffer }),
+    close: async () => fs.closeSync(fd),
+  }
+}`,
+    },
+  },
 }
 function onFirstCall(path, builtin, names, overrides) {
   for (const name of Object.keys(overrides))

@@ -149,6 +149,35 @@ describe.concurrent('start-up', () => {
     expect(built.length).toBeLessThanOrEqual(3)
   })
 
+  it('`bin/dbkeeper.js status` on a volume with backups and a journal does not load fs/promises either', async () => {
+    // What a running container has: manifests, sidecars and runs.jsonl, from real backups.
+    const db = join(tmp, 'populated.db')
+    const d = new Database(db)
+    d.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t (v) VALUES ('a')")
+    d.close()
+    const env = { DB01_TYPE: 'sqlite', DB01_PATH: db, BACKUP_DIR: join(tmp, 'backups-populated') }
+    for (let i = 0; i < 2; i++) expect((await runCli(['backup'], env)).exitCode).toBe(0)
+    const pkg = imageLayout('pkg-populated')
+    const file = join(tmp, 'bin-status-populated.txt')
+    const r = await execa(process.execPath, [join(pkg, 'bin/dbkeeper.js'), 'status', '--check'], {
+      env: { ...env, NODE_OPTIONS: `--import=${hook}`, MODULES_FILE: file },
+      reject: false,
+    })
+    expect(r.exitCode).toBe(0)
+    expect(r.stdout).toContain('healthy')
+    // Manifests are read whole (LocalTarget.getSmall, readFile on node:fs's readFileSync in the
+    // status build) and the journal through a handle on node:fs's synchronous calls
+    // (scripts/build.mjs, FOR_IMPORTER). Fails with manifests read through LocalTarget.get (its
+    // FileHandle and stream: fs/promises, readline, fs/streams) or with the journal's real `open`.
+    const builtins = readFileSync(`${file}.builtins`, 'utf8').split('\n')
+    expect(builtins).toContain('NativeModule fs')
+    expect(
+      builtins.filter((m) =>
+        /^NativeModule (fs\/promises|internal\/fs\/(promises|streams)|readline|internal\/readline\/.*|os)$/.test(m),
+      ),
+    ).toEqual([])
+  })
+
   it('`dbkeeper backup --help` loads the backup command and prints its usage', async () => {
     const { stdout, exitCode } = await modulesOf(['backup', '--help'], 'backup-help')
     expect(exitCode).toBe(0)
