@@ -137,8 +137,9 @@ const builtinLookups = {
 // `status`, docs/PERFORMANCE.md, "Start-up"), and a status of an empty volume only lists
 // directories and stats paths. So the same readers (catalog, journal, backup-dir) get readdir and
 // stat backed by node:fs's synchronous calls (the same results and the same errors, as
-// rejections: this process asks once and has nothing else to do meanwhile); open stays the real
-// one (LocalTarget.get streams from a FileHandle), so a volume with a journal still loads it.
+// rejections: this process asks once and has nothing else to do meanwhile), and so does readFile
+// (a volume with backups: the manifests and sidecars, LocalTarget.getSmall). open stays the real
+// one (LocalTarget.get streams from a FileHandle) but for the journal's reader (FOR_IMPORTER).
 // `constants` is node:fs's (the same object). node:os (the host name, ~3 M with node:module): the
 // configuration asks for it only as MAIL_FROM's default (config/daemon.ts). node:module:
 // createRequire, for croner and pino, which `status` loads only for a schedule not in UTC.
