@@ -117,8 +117,11 @@ describe('the daemon, run after run', () => {
       // re-creates them under the still-present parent, failing the rm with ENOTEMPTY (CI, once).
       renameSync(mount, `${mount}.unmounted`)
       rmSync(`${mount}.unmounted`, { recursive: true, force: true })
+      // The run in progress may fail first, before any backup too, with ensureDir's own words
+      // ("ENOENT: <mount> does not exist (not created: it must exist)", CI once): wait for the
+      // next run's refusal, which names the parent (a daemon that never refuses times out here).
       const failed = await daemon.waitForLog(
-        (l) => l.msg.startsWith('run failed before any backup'),
+        (l) => l.msg.startsWith('run failed before any backup') && l.msg.includes('its parent'),
         'a run refused for the missing parent',
       )
       expect(failed.msg).toContain(`its parent ${mount} does not exist`)
