@@ -224,16 +224,17 @@ export function openContent(entry: CatalogEntry, keys: DecryptionKeys | undefine
 /**
  * Before a backup is proven as it loads: what costs no read of it — engine, catalog problem,
  * `.sha256` sidecar, the file's size (a truncated file is refused here) — and that its codec and
- * key are usable. Throws the refusal, as verifyBackup does, before anything is touched. False when
- * its format is proven by more than its edges (a PostgreSQL custom-format archive, read through by
- * pg_restore): prove it first with verifyBackup.
+ * key are usable. Throws the refusal, as verifyBackup does, before anything is touched. Gives the
+ * backup's reader, for openProvingContent; undefined when its format is proven by more than its
+ * edges (a PostgreSQL custom-format archive, read through by pg_restore): prove it first with
+ * verifyBackup.
  */
 export async function checkBeforeLoad(
   source: SourceConfig,
   entry: CatalogEntry,
   workDir: string,
   keys: DecryptionKeys | undefined,
-): Promise<boolean> {
+): Promise<BackupReader | undefined> {
   await assertListedIntact(source, entry)
   const m = entry.manifest
   const size = await stat(entry.dataPath).then(
@@ -250,7 +251,8 @@ export async function checkBeforeLoad(
   // Each throws its own error (an unknown codec, a missing key) now, not in the middle of the load.
   compressionOf(m)
   decrypterOf(m, keys)
-  return (await readerForBackup(source, backupFacts(m), workDir)).verifyContent === undefined
+  const reader = await readerForBackup(source, backupFacts(m), workDir)
+  return reader.verifyContent === undefined ? reader : undefined
 }
 
 /**
@@ -259,7 +261,7 @@ export async function checkBeforeLoad(
  * and the end-of-dump marker are measured on the bytes on their way to the loader — the proof
  * verifyBackup gives, without a read of its own. `verdict` gives the refusal when they are not the
  * manifest's; the driver (one that loads aside) then drops what it loaded. `reader` is the backup's
- * (readerForBackup, loaded by the caller: assertComplete judges the end-of-dump marker at once).
+ * (checkBeforeLoad's, loaded beforehand: assertComplete judges the end-of-dump marker at once).
  */
 export function openProvingContent(
   reader: BackupReader,

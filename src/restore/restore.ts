@@ -15,7 +15,6 @@ import { STATE_DIR } from '../catalog/naming.js'
 import type { Config, EngineKind, SourceConfig } from '../config/types.js'
 import {
   createRestoreDriver,
-  readerForBackup,
   restoreKind,
   type BackupContent,
   type BackupFacts,
@@ -138,8 +137,8 @@ function backupItem(config: Config, source: SourceConfig, backup: Located): Rest
         print(`fetched ${m.id} onto the volume (${entry.dataPath}), sha256 and content checked`)
       }
       const proven = entry
-      if (asItLoads && (await checkBeforeLoad(source, proven, workDir, config.decryption))) {
-        const reader = await readerForBackup(source, backupFacts(m), workDir)
+      const reader = asItLoads ? await checkBeforeLoad(source, proven, workDir, config.decryption) : undefined
+      if (reader) {
         print(
           `proving ${m.id} as it loads: ${formatBytes(m.compressed.size)} read once, its sha256 and content checked before anything is put in place`,
         )
