@@ -133,19 +133,13 @@ const builtinLookups = {
       if (args.kind === 'dynamic-import') return undefined
       if (args.kind !== 'import-statement')
         throw new Error(`${args.importer}: ${args.kind} of ${args.path}: builtin-lookups handles imports only`)
-      const own = Object.keys(FOR_IMPORTER).find((f) => args.importer.endsWith(join(f)))
-      if (own && args.path in FOR_IMPORTER[own]) return { path: `${args.path}#${own}`, namespace: 'builtin-lookup' }
       return { path: args.path, namespace: 'builtin-lookup' }
     })
     b.onLoad({ filter: /.*/, namespace: 'builtin-lookup' }, (args) => {
-      const [path, own] = args.path.split('#')
+      const { path } = args
       const builtin = process.getBuiltinModule(path)
       if (!builtin) throw new Error(`${path}: not a builtin of Node ${process.version}`)
       const names = Object.keys(builtin).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default')
-      if (own) {
-        const overrides = { ...ON_FIRST_CALL[path], ...FOR_IMPORTER[own][path] }
-        return { contents: onFirstCall(path, builtin, names, overrides), loader: 'js' }
-      }
       if (path in ON_FIRST_CALL)
         return { contents: onFirstCall(path, builtin, names, ON_FIRST_CALL[path]), loader: 'js' }
       return {
@@ -171,7 +165,9 @@ const builtinLookups = {
 // stat backed by node:fs's synchronous calls (the same results and the same errors, as
 // rejections: this process asks once and has nothing else to do meanwhile), and so does readFile
 // (a volume with backups: the manifests and sidecars, LocalTarget.getSmall). open stays the real
-// one (LocalTarget.get streams from a FileHandle) but for the journal's reader (FOR_IMPORTER).
+// one, looked up when first called: LocalTarget.get streams from a FileHandle, and the journal's
+// backward reader, the one other reader of a populated volume, is given node:fs's synchronous
+// calls by `status` itself (src/catalog/sync-reads.ts), so `status` never calls it.
 // `constants` is node:fs's (the same object). node:os (the host name, ~3 M with node:module): the
 // configuration asks for it only as MAIL_FROM's default (config/daemon.ts). node:module:
 // createRequire, for croner and pino, which `status` loads only for a schedule not in UTC.
@@ -186,29 +182,6 @@ const ON_FIRST_CALL = {
   },
   'node:os': {},
   'node:module': {},
-}
-// One module's own overrides, over ON_FIRST_CALL's. catalog/journal-files.ts reads the journal
-// backwards through a FileHandle (stat, read at a position, close): `open` for reading is, in
-// this build only, a handle with those methods on node:fs's synchronous calls, so a volume with a
-// journal does not load fs/promises either (~10 M instructions; a handle opened for writing,
-// rotation's, which `status` never does, is the real one). LocalTarget.get's handle stays real:
-// createReadStream takes only a real FileHandle.
-const FOR_IMPORTER = {
-  'src/catalog/journal-files.ts': {
-    'node:fs/promises': {
-      open: `async (path, flags, mode) => {
-  if (flags !== 'r') return lookup().open(path, flags, mode)
-  const fs = process.getBuiltinModule('node:fs')
-  const fd = fs.openSync(path, flags, mode)
-  return {
-    fd,
-    stat: async () => fs.fstatSync(fd),
-    read: async (buffer, offset, length, position) => ({ bytesRead: fs.readSync(fd, buffer, offset, length, position), buffer }),
-    close: async () => fs.closeSync(fd),
-  }
-}`,
-    },
-  },
 }
 function onFirstCall(path, builtin, names, overrides) {
   for (const name of Object.keys(overrides))
