@@ -8,7 +8,6 @@ import { hostname } from 'node:os'
 import { open } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import {
-  asyncReads,
   DEFAULT_ROTATION,
   journalFiles,
   linesBackward,
@@ -149,9 +148,9 @@ export async function appendRun(
  * The last `limit` runs, oldest first, from the current journal file and then the rotated ones,
  * each read from its end: the cost depends on `limit`, not on the journal's size. Torn or
  * foreign lines are skipped (a crash mid-append must not make status unreadable). `reads`: how the
- * files are read (journal-files.ts, FileReads).
+ * files are read (journal-files.ts, FileReads; fs/promises when not given).
  */
-export async function readRuns(backupDir: string, limit = 1000, reads: FileReads = asyncReads): Promise<RunRecord[]> {
+export async function readRuns(backupDir: string, limit = 1000, reads?: FileReads): Promise<RunRecord[]> {
   const newestFirst: RunRecord[] = []
   for (const file of await journalFiles(join(backupDir, STATE_DIR))) {
     for await (const line of linesBackward(file, reads)) {
