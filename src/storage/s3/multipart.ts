@@ -81,7 +81,7 @@ async function* partsOfStream(body: Readable, partSize: number): AsyncGenerator<
   let buffer: Buffer | undefined
   let filled = 0
   for await (const chunk of body as AsyncIterable<Buffer>) {
-    for (let at = 0; at < chunk.length; ) {
+    for (let at = 0; at < chunk.length;) {
       if (buffer && filled === partSize) {
         yield part(buffer, filled, false)
         buffer = undefined
