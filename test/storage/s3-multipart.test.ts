@@ -85,6 +85,26 @@ describe('our multipart upload', () => {
     expect(await listKeys(s3, `mp/${key}`)).toEqual([`mp/${key}`, `mp/${key}.manifest.json`, `mp/${key}.sha256`])
   })
 
+  it('refuses a committed file whose size changed since its manifest, before sending anything: VERIFY_FAILED', async () => {
+    const data = randomBytes(PART_SIZE + 10)
+    const path = join(dir, 'shrunk.gz')
+    await writeFile(path, data.subarray(0, PART_SIZE))
+    const m: Manifest = {
+      ...fakeManifest('unit', 'shrunk', new Date()),
+      compressed: { size: data.length, sha256: sha256(data) },
+    }
+    const before = proxy.requests.length
+    const error = await uploadFromVolume(target, { manifest: m, dataPath: path }, new AbortController().signal).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).toMatchObject({ code: 'VERIFY_FAILED' })
+    expect(String((error as Error).message)).toContain(
+      `no longer matches its manifest (${PART_SIZE} bytes, the manifest says ${data.length})`,
+    )
+    expect(proxy.requests.length).toBe(before)
+  })
+
   it('cuts a stream of odd-sized chunks into parts without mixing up the reused buffers', async () => {
     // 700,001-byte chunks: part boundaries fall inside chunks; 5 parts through 3 buffers.
     const data = randomBytes(4 * PART_SIZE + 999)
