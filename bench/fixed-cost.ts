@@ -4,11 +4,13 @@
  * The serial fixed cost of a MariaDB gzip backup: the wall time of `dbkeeper backup` minus the
  * manifest's "dump + compress" (startedAt → verification.at), which is what the run spends before
  * the dump starts and after its last byte. Each round runs, on one private MariaDB: the built CLI
- * of this checkout, the built CLI of `--before DIR` (another worktree, e.g. main's), `mysqldump |
+ * of this checkout, the built CLI of `--before DIR` (another worktree, e.g. main's, or a build of
+ * one: a directory with bin/ and dist/ as bench/build.ts makes), `mysqldump |
  * pigz -6` on the same data, and both CLIs on a 50-row database (the fixed cost nearly alone).
  * Rounds alternate the builds (A B A B …); medians with the spread. `--hold` starts the server,
  * prints the environment of a backup and waits (Ctrl-C stops it): for strace and profiles by hand.
  */
+import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -68,7 +70,15 @@ try {
     await new Promise<void>((r) => process.once('SIGINT', () => r()))
   } else {
     const clis: [string, string][] = [['this', await buildCli(ROOT, join(work, 'cli-this'))]]
-    if (opts.before) clis.push(['before', await buildCli(resolve(opts.before), join(work, 'cli-before'))])
+    // A checkout is built; a directory that holds a build already (buildCli's output) is run as it is.
+    const before = opts.before && resolve(opts.before)
+    if (before)
+      clis.push([
+        'before',
+        existsSync(join(before, 'dist/cli/main.js'))
+          ? join(before, 'bin/dbkeeper.js')
+          : await buildCli(before, join(work, 'cli-before')),
+      ])
     const cnf = join(work, 'client.cnf')
     await writeFile(cnf, `[client]\nuser=${info.user}\nhost=${info.host}\nport=${info.port}\nprotocol=TCP\n`, {
       mode: 0o600,
