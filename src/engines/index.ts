@@ -111,26 +111,6 @@ export async function createEngine(source: SourceConfig, workDir: string): Promi
   }
 }
 
-/**
- * Starts loading what a backup of `sources` loads before its first probe: each engine's folder
- * and, for MySQL, its driver (mysql2). Called before the run's disk work (the lock, debris), so
- * that the loading, ~0.1–0.2 s of CPU, fills the waits on that disk instead of following them
- * (docs/PERFORMANCE.md, "The serial fixed cost, cut"). Never fails: what cannot load fails
- * createEngine or the probe later, which report it.
- */
-export function preloadEngines(sources: readonly SourceConfig[]): void {
-  const loads = new Set(sources.map((s) => s.engine))
-  const started: Promise<unknown>[] = []
-  if (loads.has('mysql'))
-    started.push(
-      import('./mysql/engine.js'),
-      import('./mysql/probe.js').then((m) => m.loadDriver()),
-    )
-  if (loads.has('postgres')) started.push(import('./postgres/engine.js'))
-  if (loads.has('sqlite')) started.push(import('./sqlite/engine.js'))
-  for (const load of started) load.catch(() => undefined)
-}
-
 /** How a backup's raw content is proven: its edges, and for some formats a read through the whole. */
 export interface BackupReader {
   /** Undefined when complete, else the reason (end marker, file magic). */

@@ -7,7 +7,6 @@ import { pingRunEnd, sendPing } from '../../notify/ping.js'
 import { runBackups, selectSources, type DatabaseOutcome, type RunReport } from '../../pipeline/run.js'
 import { formatBytes, formatDuration } from '../../pipeline/progress.js'
 import { sweepScratch } from '../../restore/scratch.js'
-import { preloadEngines } from '../../engines/index.js'
 import { describeDryRun, planDryRun } from '../../pipeline/dry-run.js'
 import type { Command } from '../command.js'
 import { parseCommandArgs } from '../args.js'
@@ -118,8 +117,6 @@ Exit codes: 0 all backups proven, 1 at least one failed (the others still ran),
       ctx.print(values.json ? JSON.stringify(plan, null, 2) : describeDryRun(plan, ctx.config))
       return plan.ok ? 0 : 1
     }
-    // The engines load while the volume is prepared and locked (engines/index.ts preloadEngines).
-    preloadEngines(selected)
     await prepareBackupDir(ctx.config.backupDir)
     const lock = await acquireLock(ctx.config.backupDir, {
       command: 'backup',

@@ -15,7 +15,7 @@ const CONNECT_TIMEOUT_MS = 10_000
  * core meanwhile (engine.ts; docs/PERFORMANCE.md, "The serial fixed cost, cut").
  */
 let driver: Promise<typeof import('mysql2/promise')> | undefined
-export function loadDriver(): Promise<typeof import('mysql2/promise')> {
+function loadDriver(): Promise<typeof import('mysql2/promise')> {
   return (driver ??= import('mysql2/promise').then((m) => m.default))
 }
 
