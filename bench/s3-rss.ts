@@ -7,13 +7,14 @@
  * its own process on loopback (as bench/s3.ts), whose CPU seconds during each run are read from
  * /proc. Prints one line per run and the medians and maxima.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildCli } from './build.js'
+import { startS3rver } from './s3rver.js'
 import { createSqlite } from './databases.js'
 import { parseSize } from './generate.js'
 import { median } from './report.js'
@@ -29,21 +30,6 @@ const { values: opts } = parseArgs({
 if (!opts.before) throw new Error('--before DIR: the checkout to compare with (e.g. /work/main)')
 const runs = Math.max(1, Number(opts.runs) || 8)
 const log = (line: string) => process.stderr.write(`${line}\n`)
-
-async function startS3rver(dir: string): Promise<{ child: ChildProcess; port: number }> {
-  const code = `import S3rver from 's3rver'
-    const { port } = await new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: ${JSON.stringify(dir)}, configureBuckets: [{ name: 'dbk-bench' }] }).run()
-    console.log(port)`
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.once('data', (b: Buffer) => resolve(Number(b.toString().trim())))
-    child.once('exit', (c) => reject(new Error(`s3rver exited ${c}`)))
-  })
-  return { child, port }
-}
 
 /** A process's user + system CPU seconds so far (/proc/PID/stat, clock ticks of 1/100 s). */
 function cpuSeconds(pid: number): number {

@@ -7,12 +7,13 @@
  * issue 5 asked 1.1): S3-on ≤ 1.05 × S3-off, and peak RSS ≤ 150 MB. Results: a table on stdout
  * and JSON in bench/results/.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildCli } from './build.js'
+import { startS3rver } from './s3rver.js'
 import { createSqlite } from './databases.js'
 import { parseSize } from './generate.js'
 import { measure, type Sample } from './measure.js'
@@ -26,22 +27,6 @@ const { values: opts } = parseArgs({
 const size = parseSize(opts.size)
 const runs = Math.max(1, Number(opts.runs) || 5)
 const log = (line: string) => process.stderr.write(`${line}\n`)
-
-/** s3rver in a child process; resolves with its port once it listens. */
-async function startS3rver(dir: string): Promise<{ child: ChildProcess; port: number }> {
-  const code = `import S3rver from 's3rver'
-    const { port } = await new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: ${JSON.stringify(dir)}, configureBuckets: [{ name: 'dbk-bench' }] }).run()
-    console.log(port)`
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.once('data', (b: Buffer) => resolve(Number(b.toString().trim())))
-    child.once('exit', (c) => reject(new Error(`s3rver exited ${c}`)))
-  })
-  return { child, port }
-}
 
 const work = await mkdtemp(join(tmpdir(), 'dbk-bench-s3-'))
 let server: ChildProcess | undefined
