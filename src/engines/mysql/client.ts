@@ -2,9 +2,7 @@
  * The MySQL/MariaDB command-line client replaying a dump: which one, and with which options (its
  * exit is judged in errors.ts, it runs through subprocess.ts). The credentials reach it through the same 0600 defaults file as mysqldump's.
  */
-import { execa } from 'execa'
-import { childEnv } from '../subprocess.js'
-import { flavourOf, type Flavour } from './version.js'
+import { askVersion, flavourOf, type Flavour } from './version.js'
 import { DbkeeperError } from '../../runtime/errors.js'
 
 /** Tried in this order; Debian's mariadb-client ships both names, MySQL's only `mysql`. */
@@ -19,14 +17,7 @@ export async function findClient(dumpToolVersion: string, signal: AbortSignal): 
   const want: Flavour = flavourOf(dumpToolVersion)
   const found: { command: string; flavour: Flavour }[] = []
   for (const command of CLIENT_COMMANDS) {
-    const r = await execa(command, ['--version'], {
-      env: childEnv(),
-      extendEnv: false,
-      reject: false,
-      stdin: 'ignore',
-      timeout: 10_000,
-      cancelSignal: signal,
-    })
+    const r = await askVersion(command, signal)
     if (r.exitCode === 0) found.push({ command, flavour: flavourOf(r.stdout) })
   }
   const pick = found.find((c) => c.flavour === want) ?? found[0]

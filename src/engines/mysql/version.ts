@@ -33,6 +33,18 @@ export function parseToolVersion(output: string): string {
   return (m?.[1] ?? line).trim()
 }
 
+/** `command --version`, never rejecting: the exit code, stdout and an ENOENT `cause` tell. */
+export function askVersion(command: string, signal: AbortSignal) {
+  return execa(command, ['--version'], {
+    env: childEnv(),
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+    timeout: 10_000,
+    cancelSignal: signal,
+  })
+}
+
 /**
  * Every dump command found on PATH, with its version, in DUMP_COMMANDS order. An empty list: none
  * installed. The commands are asked at once: each `--version` is a process start, serial on the way
@@ -41,14 +53,7 @@ export function parseToolVersion(output: string): string {
 export async function findDumpTools(signal: AbortSignal): Promise<DumpTool[]> {
   const answers = await Promise.all(
     DUMP_COMMANDS.map(async (command) => {
-      const r = await execa(command, ['--version'], {
-        env: childEnv(),
-        extendEnv: false,
-        reject: false,
-        stdin: 'ignore',
-        timeout: 10_000,
-        cancelSignal: signal,
-      })
+      const r = await askVersion(command, signal)
       if ((r.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined
       if (r.exitCode !== 0) return undefined
       return { command, version: parseToolVersion(r.stdout), flavour: flavourOf(r.stdout) }
