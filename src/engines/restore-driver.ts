@@ -89,6 +89,29 @@ export interface BackupContent {
    * failed on a damaged backup is reported as the damage. Absent: the backup was proven before.
    */
   verdict?(): Promise<Error | undefined>
+  /**
+   * The same content as the sections of a dump, to be read in any order and several at once (a
+   * MySQL gzip backup written one member per section). When present, the driver reads these and
+   * not `stream` (which is then empty); `verdict` covers them all.
+   */
+  sections?: ContentSections
+}
+
+/** A dump cut into its head, its tables and its tail (engines/mysql/sections.ts). */
+export interface ContentSections {
+  /** The head (session settings), read whole: every connection is fed it first. */
+  head(): Promise<Buffer>
+  /** One section per table, in dump order. */
+  tables: readonly ContentSection[]
+  /** What follows the tables (routines, events, views, closing settings): loaded after all of them. */
+  tail: ContentSection
+}
+
+export interface ContentSection {
+  /** Bytes of its content: the larger ones are loaded first. */
+  size: number
+  /** Its content, decompressed; opened once. Fails (emits 'error') when it cannot be read or decompressed. */
+  open(): Readable
 }
 
 /** A table of what was loaded, counted exactly. */

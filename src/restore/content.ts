@@ -11,6 +11,7 @@
 import { createReadStream } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import { pipeline, Writable } from 'node:stream'
+import { loadableMembers, openProvingSections } from './sections.js'
 import { pipeline as pipelineAsync } from 'node:stream/promises'
 import type { CatalogEntry } from '../catalog/catalog.js'
 import type { Manifest } from '../catalog/manifest.js'
@@ -269,6 +270,8 @@ export function openProvingContent(
   keys: DecryptionKeys | undefined,
 ): DriverContent & { stream: Meter } {
   const m = entry.manifest
+  const members = loadableMembers(m)
+  if (members) return openProvingSections(reader, entry, members, (why) => refused(entry, why))
   const decrypt = decrypterOf(m, keys)
   const file = new Meter(false)
   const plaintext = decrypt ? new Meter(false) : undefined

@@ -9,7 +9,7 @@
  * destroys nothing. It is also why the backup may be proven as it loads (`loadsAside`): the load
  * resolves only on the content's verdict, and a refused backup's copy is dropped like any other.
  */
-import { pipeline } from 'node:stream'
+import { pipeline, type Readable } from 'node:stream'
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
 import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
@@ -20,6 +20,7 @@ import { clientArgs, findClient } from './client.js'
 import { removeDefaultsFile, writeDefaultsFile } from './credentials.js'
 import { besidePattern, judgeClient, restoreError } from './errors.js'
 import { checkNeeds, raisePacket, setPacket } from './needs-check.js'
+import { loadSections } from './parallel-load.js'
 import { connect } from './probe.js'
 import { ViewQualifierRewrite } from './rewrite.js'
 import { swapIn } from './swap.js'
@@ -112,21 +113,29 @@ export class MysqlDriver implements RestoreDriver {
     let fed = false
     try {
       if (this.#packet) packetBefore = await this.#withConn(signal, (conn) => raisePacket(conn, this.#packet!))
-      const input = new ViewQualifierRewrite(this.t.backup.database, into)
-      // A read or decompression error of the backup reaches the client's input as its 'error'.
-      pipeline(content.stream, input, () => {})
-      fed = true
       // HOME points at the private work directory so that no ~/.my.cnf overrides the credentials.
       const next = state.exists ? `${this.label} was not changed` : 'nothing was left behind'
-      await runTool(command, clientArgs(defaults, into), {
-        env: childEnv({ HOME: this.t.workDir }),
-        input,
-        signal,
-        stderr: { keep: 'tail', bytes: 64 * 1024 },
-        installHint: 'install the client tools (Debian: mariadb-client)',
-        abortedMessage: `${command} was stopped: the restore was aborted`,
-        judge: (exit) => judgeClient(this.t.source, command, exit, this.label, next),
-      })
+      const run = (input: Readable, stop: AbortSignal) =>
+        runTool(command, clientArgs(defaults, into), {
+          env: childEnv({ HOME: this.t.workDir }),
+          input,
+          signal: stop,
+          stderr: { keep: 'tail', bytes: 64 * 1024 },
+          installHint: 'install the client tools (Debian: mariadb-client)',
+          abortedMessage: `${command} was stopped: the restore was aborted`,
+          judge: (exit) => judgeClient(this.t.source, command, exit, this.label, next),
+        })
+      const rewrite = () => new ViewQualifierRewrite(this.t.backup.database, into)
+      fed = true
+      if (content.sections) {
+        // One gzip member per table: the tables over several clients at once (parallel-load.ts).
+        await loadSections(content.sections, run, rewrite, signal)
+      } else {
+        const input = rewrite()
+        // A read or decompression error of the backup reaches the client's input as its 'error'.
+        pipeline(content.stream, input, () => {})
+        await run(input, signal)
+      }
       // Proven as it loads: nothing resolves before the proof of every byte that was loaded.
       const refusal = await content.verdict?.()
       if (refusal) throw refusal
