@@ -143,7 +143,7 @@ ${behaviour}
     expect(await codeObjects(plain)).toEqual(objects)
   })
 
-  it('a damaged table member is refused by its own checksum, even when the file is re-signed: the target untouched, nothing beside it', async () => {
+  it('a damaged table member is refused by its own check, even when the file is re-signed: the target untouched, nothing beside it', async () => {
     // The file's sha256 and size made to match (manifest and sidecar re-signed): only the member's proof can catch it.
     const data = await readFile(backupPath)
     const big = manifest.members!.filter((m) => m.kind === 'table').sort((a, b) => b.size - a.size)[0]!
