@@ -13,7 +13,9 @@ import { gunzipSync } from 'node:zlib'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MysqldumpSections } from '../../src/engines/mysql/sections.js'
+import { createCompression } from '../../src/pipeline/compression.js'
 import { ParallelGzip } from '../../src/pipeline/gzip-parallel.js'
+import { verifyBackupFile } from '../../src/pipeline/verify.js'
 
 /** The shape of a mysqldump: head, tables with data and a trigger, a view's stand-in, the tail. */
 function dump(rows: number): Buffer {
@@ -86,6 +88,25 @@ describe('a sectioned gzip file: one member per section of the dump', () => {
     const r = await execa('gunzip', ['-c', join(dir, 'd.sql.gz')], { encoding: 'buffer', stripFinalNewline: false })
     expect(Buffer.from(r.stdout).equals(data)).toBe(true)
     await execa('gzip', ['-t', join(dir, 'd.sql.gz')])
+  })
+
+  it('verifies (the read-back of `dbkeeper verify`), and a flipped byte in one member fails it', async () => {
+    const { file } = await sectioned(data, 64 * 1024)
+    const path = join(dir, 'v.sql.gz')
+    await writeFile(path, file)
+    const expected = {
+      raw: { size: data.length, sha256: sha(data) },
+      compressed: { size: file.length, sha256: sha(file) },
+    }
+    await expect(verifyBackupFile(path, createCompression('gzip', 6), expected)).resolves.toBeUndefined()
+    file[Math.floor(file.length / 2)]! ^= 0xff
+    await writeFile(path, file)
+    await expect(
+      verifyBackupFile(path, createCompression('gzip', 6), {
+        ...expected,
+        compressed: { size: file.length, sha256: sha(file) },
+      }),
+    ).rejects.toThrow(/does not decompress/)
   })
 
   it('a file without the sections is one member, and no members are listed', async () => {
