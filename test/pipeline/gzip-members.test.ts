@@ -61,7 +61,7 @@ describe('a sectioned gzip file: one member per section of the dump', () => {
       if (piece === 1) return expect((await sectioned(data.subarray(0, 5000), 1)).members.length).toBe(2)
       const { file, members } = await sectioned(data, piece)
       expect(gunzipSync(file).equals(data)).toBe(true)
-      expect(members.map((m) => m.kind)).toEqual(['head', 'table', 'table', 'table', 'tail'])
+      expect(members.map((m) => m.kind)).toEqual(['head', 'table', 'table', 'table', 'table', 'tail'])
       // The members tile the file and the content, and each is a gzip member of its own.
       let offset = 0
       let at = 0
@@ -77,8 +77,8 @@ describe('a sectioned gzip file: one member per section of the dump', () => {
       expect(at).toBe(data.length)
       const text = (i: number) => gunzipSync(file.subarray(members[i]!.offset, members[i]!.offset + members[i]!.size))
       expect(text(1).toString().startsWith('-- Table structure for table `a`')).toBe(true)
-      expect(text(2).toString()).toContain('Temporary table structure for view') // rides with the table before it
-      expect(text(4).toString().startsWith("-- Dumping routines for database 'd'")).toBe(true)
+      expect(text(3).toString().startsWith('-- Temporary table structure for view')).toBe(true)
+      expect(text(5).toString().startsWith("-- Dumping routines for database 'd'")).toBe(true)
     })
   }
 

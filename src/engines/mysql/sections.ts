@@ -4,8 +4,8 @@
  * (parallel-load.ts) while `gunzip -c | mariadb` still reads the file as one dump.
  *
  * A mysqldump is, in this order: the head (`/*!40101 SET …*\/` session settings), one section per
- * table (`-- Table structure for table`: DROP, CREATE, the data, its triggers; a view's stand-in
- * `-- Temporary table structure for view` rides in the section before it), then the tail: events,
+ * table (`-- Table structure for table`: DROP, CREATE, the data, its triggers) and per view's
+ * stand-in (`-- Temporary table structure for view`), then the tail: events,
  * routines, the final structure of views, the closing `SET …=@OLD_…`. The markers are whole lines
  * at a line start: mysqldump escapes newlines inside values, so no data line looks like one. Once
  * the tail began nothing more is cut (a routine's body may hold any text).
@@ -15,6 +15,9 @@ import type { DumpPiece, DumpSectionKind, DumpSections } from '../engine.js'
 /** Each marker with the newline before it: a match is a line start; the section starts after the newline. */
 const MARKERS: { marker: Buffer; kind: DumpSectionKind }[] = [
   { marker: '\n-- Table structure for table ', kind: 'table' as const },
+  // A view's stand-in (`CREATE VIEW v AS SELECT 1 AS …`) is a section of its own: one sorted
+  // before every table would otherwise be in the head, which runs on every connection.
+  { marker: '\n-- Temporary table structure for view ', kind: 'table' as const },
   ...[
     '\n-- Dumping events for database ',
     '\n-- Dumping routines for database ',
