@@ -24,9 +24,10 @@ try {
     before: await buildCli(process.argv[4] ?? '/work/main', join(work, 'b')),
   }
   const { info } = db.server
-  const out: Record<string, { wall: number; cpu: number; rss: number; size: number }[]> = { after: [], before: [] }
+  const out: Record<string, { wall: number; cpu: number; rss: number }[]> = { after: [], before: [] }
   for (let r = 0; r < runs; r++) {
-    for (const name of (r % 2 ? ['before', 'after'] : ['after', 'before']) as ('after' | 'before')[]) {
+    const order: ('after' | 'before')[] = r % 2 ? ['before', 'after'] : ['after', 'before']
+    for (const name of order) {
       const backupDir = join(work, `bk-${name}-${r}`)
       const s = await measure({
         command: process.execPath,
@@ -48,12 +49,12 @@ try {
           ...(info.password ? { DB01_PASS: info.password } : {}),
         },
       })
-      const res = JSON.parse(s.stdout).results[0]
+      const ok = (JSON.parse(s.stdout) as { results: { ok: boolean }[] }).results[0]?.ok
+      if (!ok) throw new Error(`dbkeeper backup failed: ${s.stdout}`)
       out[name]!.push({
         wall: s.wallMs,
         cpu: s.cpuMs ?? NaN,
         rss: (s.mainRssKb ?? 0) / 1024,
-        size: res.size ?? res.compressed?.size ?? 0,
       })
       process.stderr.write(
         `${name} ${r}: wall ${(s.wallMs / 1000).toFixed(2)} s cpu ${((s.cpuMs ?? 0) / 1000).toFixed(2)} s rss ${((s.mainRssKb ?? 0) / 1024).toFixed(0)} MB load ${loadavg()[0]!.toFixed(1)}\n`,
