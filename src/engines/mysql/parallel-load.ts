@@ -31,7 +31,6 @@ export async function loadSections(
   connections = LOAD_CONNECTIONS,
 ): Promise<void> {
   const head = await sections.head()
-  const queue = [...sections.tables].sort((a, b) => b.size - a.size)
   const stop = new AbortController()
   const onAbort = () => stop.abort(signal.reason)
   signal.addEventListener('abort', onAbort, { once: true })
@@ -41,15 +40,21 @@ export async function loadSections(
     stop.abort(error)
   }
   try {
-    const clients = sessionOnly(head) ? Math.max(1, connections) : 1
-    await Promise.all(
-      Array.from({ length: Math.min(clients, Math.max(1, queue.length)) }, () =>
-        client(head, () => queue.shift(), run, makeInput, stop.signal).catch(fail),
-      ),
-    )
-    if (first === undefined && !stop.signal.aborted) {
-      const tail = [sections.tail]
-      await client(head, () => tail.shift(), run, makeInput, stop.signal).catch(fail)
+    if (!sessionOnly(head)) {
+      // The head must run once: everything on one client, in the dump's order.
+      const all = [...sections.tables, sections.tail]
+      await client(head, () => all.shift(), run, makeInput, stop.signal).catch(fail)
+    } else {
+      const queue = [...sections.tables].sort((a, b) => b.size - a.size)
+      await Promise.all(
+        Array.from({ length: Math.min(Math.max(1, connections), Math.max(1, queue.length)) }, () =>
+          client(head, () => queue.shift(), run, makeInput, stop.signal).catch(fail),
+        ),
+      )
+      if (first === undefined && !stop.signal.aborted) {
+        const tail = [sections.tail]
+        await client(head, () => tail.shift(), run, makeInput, stop.signal).catch(fail)
+      }
     }
     if (first !== undefined) throw first instanceof Error ? first : new Error('the load failed', { cause: first })
   } finally {
