@@ -15,6 +15,10 @@
  * - CRC32 and ISIZE are computed here, in input order, with `zlib.crc32` (the gzip trailer).
  * - Bounded: at most `maxInFlight` blocks are being compressed; `_transform` does not return until
  *   a slot is free, so backpressure reaches the dump tool and memory stays flat.
+ * - With `sections` (a MySQL dump, unencrypted) a member ends where each section of the dump
+ *   begins: the last block gets BFINAL, the trailer follows, then a new header and a fresh window.
+ *   `gunzip` reads the members as one stream; the manifest lists them (`members`) for a restore
+ *   that loads several at once. ~600 bytes per 28 MB for three tables.
  * - Node's bundled zlib (Chromium's, SIMD) compresses at level 6 faster and ~2–3% smaller than GNU
  *   gzip -6 on dump text, so the file stays "a gzip -6 file" by any measure.
  */
