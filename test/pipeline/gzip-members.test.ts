@@ -17,12 +17,12 @@ import { createCompression } from '../../src/pipeline/compression.js'
 import { ParallelGzip } from '../../src/pipeline/gzip-parallel.js'
 import { verifyBackupFile } from '../../src/pipeline/verify.js'
 
-/** The shape of a mysqldump: head, tables with data and a trigger, a view's stand-in, the tail. */
+/** The shape of a mysqldump: head, tables with data and a trigger (whose body holds mysqldump's own titles, not cut), a view's stand-in, the tail. */
 function dump(rows: number): Buffer {
   const head = `/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19\n--\n\n/*!40101 SET NAMES utf8mb4 */;\n/*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;\n\n`
   const table = (name: string, n: number) => {
     const values = Array.from({ length: n }, (_, i) => `(${i},'-- Table structure for table ${i}')`)
-    return `--\n-- Table structure for table \`${name}\`\n--\n\nDROP TABLE IF EXISTS \`${name}\`;\nCREATE TABLE \`${name}\` (id int);\nINSERT INTO \`${name}\` VALUES ${values.join(',')};\nDELIMITER ;;\n/*!50003 CREATE TRIGGER t_${name} BEFORE INSERT ON ${name} FOR EACH ROW SET @x = 1 */;;\nDELIMITER ;\n\n`
+    return `--\n-- Table structure for table \`${name}\`\n--\n\nDROP TABLE IF EXISTS \`${name}\`;\nCREATE TABLE \`${name}\` (id int);\nINSERT INTO \`${name}\` VALUES ${values.join(',')};\nDELIMITER ;;\n/*!50003 CREATE TRIGGER t_${name} BEFORE INSERT ON ${name} FOR EACH ROW BEGIN\n\n--\n-- Table structure for table \`in_a_trigger\`\n--\n\n--\n-- Dumping routines for database 'in_a_trigger'\n--\n/*!40101 SET SQL_MODE=@OLD_SQL_MODE */;\nSET @x = 1; END */;;\nDELIMITER ;\n\n`
   }
   const view = `--\n-- Temporary table structure for view \`v\`\n--\n\n/*!50001 CREATE VIEW \`v\` AS SELECT 1 AS \`id\` */;\n\n`
   const tail = `--\n-- Dumping routines for database 'd'\n--\n\n--\n-- Table structure for table in a routine's comment\n--\n--\n-- Final view structure for view \`v\`\n--\n\n/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;\n/*!40101 SET SQL_MODE=@OLD_SQL_MODE */;\n\n-- Dump completed on 2026-12-06 21:00:00\n`
