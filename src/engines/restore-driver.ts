@@ -70,6 +70,8 @@ export interface DriverTarget {
    * it fails; the driver then removes what it loaded, so the target is as it was. Absent: none.
    */
   rollForward?: RollForward | undefined
+  /** Where a driver's warnings go (the restore's log): one line each. Absent: nowhere. */
+  warn?: ((line: string) => void) | undefined
 }
 
 /** Rolls a loaded database forward (binlog replay); `workDir` is the restore's private directory. */
@@ -95,6 +97,12 @@ export interface BackupContent {
    * not `stream` (which is then empty); `verdict` covers them all.
    */
   sections?: ContentSections
+  /**
+   * With `sections`: the same backup opened again as one stream, proven as it is read, for a load
+   * by sections that failed on a backup whose `verdict` holds (the failure is the split's, not the
+   * backup's): the driver loads it again the one-client way.
+   */
+  sequential?(): BackupContent
 }
 
 /** A dump cut into its head, its tables and its tail (engines/mysql/sections.ts). */

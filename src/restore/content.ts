@@ -269,9 +269,21 @@ export function openProvingContent(
   entry: CatalogEntry,
   keys: DecryptionKeys | undefined,
 ): DriverContent & { stream: Meter } {
+  const members = loadableMembers(entry.manifest)
+  if (!members) return openProvingStream(reader, entry, keys)
+  return {
+    ...openProvingSections(reader, entry, members, (why) => refused(entry, why)),
+    sequential: () => openProvingStream(reader, entry, keys),
+  }
+}
+
+/** openProvingContent's one stream: the whole file read in order. */
+function openProvingStream(
+  reader: BackupReader,
+  entry: CatalogEntry,
+  keys: DecryptionKeys | undefined,
+): DriverContent & { stream: Meter } {
   const m = entry.manifest
-  const members = loadableMembers(m)
-  if (members) return openProvingSections(reader, entry, members, (why) => refused(entry, why))
   const decrypt = decrypterOf(m, keys)
   const file = new Meter(false)
   const plaintext = decrypt ? new Meter(false) : undefined

@@ -2,13 +2,15 @@
  * A MySQL backup written one gzip member per table (engines/mysql/sections.ts) and restored over
  * several `mariadb` clients at once (engines/mysql/parallel-load.ts, restore/sections.ts), against
  * the private MariaDB: exact (every table's checksum, views, routines, triggers, events, foreign
- * keys between tables); the same file through `gunzip -c | mariadb`; a damaged member refused and
- * a client dying mid-load refused, the target untouched either way; an older manifest without
- * members restored on one client.
+ * keys between tables); mysqldump's section titles in a trigger's and a routine's bodies not cut;
+ * the same file through `gunzip -c | mariadb`; a damaged member refused, the target untouched; a
+ * client dying mid-load on a good backup: loaded again on one connection (refused when that fails
+ * too); an older manifest without members restored on one client.
  */
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { createHash } from 'node:crypto'
+import { gunzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   backupId,
@@ -43,6 +45,30 @@ INSERT INTO mgrandchild SELECT seq, seq FROM seq_1_to_10000;
 CREATE VIEW child_names AS SELECT c.id, p.name FROM achild c JOIN zparent p ON p.id = c.parent;
 CREATE VIEW child_count AS SELECT COUNT(*) AS n FROM child_names;
 CREATE VIEW aa_first AS SELECT id FROM zparent WHERE id <= 10;
+`
+/**
+ * mysqldump's own section title, framed as it writes it (a blank line, \`--\`, the title, \`--\`),
+ * as comments in a trigger's body (inside the table's section, between \`DELIMITER ;;\` and
+ * \`DELIMITER ;\`) and a routine's (in the tail): neither is a cut.
+ */
+const TITLED = `
+CREATE TRIGGER zparent_titled BEFORE INSERT ON zparent FOR EACH ROW BEGIN
+
+--
+-- Table structure for table \`zparent\`
+--
+
+--
+-- Dumping routines for database 'titled'
+--
+SET NEW.name = COALESCE(NEW.name, 'none'); END;
+CREATE PROCEDURE titled() BEGIN
+
+--
+-- Table structure for table \`achild\`
+--
+
+SELECT 1; END;
 `
 
 describe('MySQL tables loaded in parallel (one gzip member per table)', () => {
@@ -89,6 +115,7 @@ ${behaviour}
   beforeAll(async () => {
     ;({ db } = await makeRichDatabase(50_000))
     await rootQuery(RELATED, [], db)
+    await rootQuery(TITLED, [], db)
     ;({ dir, env } = await mysqlEnv(db, await makeAdminUser()))
     original = await checksums(db)
     objects = await codeObjects(db)
@@ -109,6 +136,19 @@ ${behaviour}
     expect(members.reduce((n, m) => n + m.raw.size, 0)).toBe(manifest.raw.size)
   })
 
+  it("a trigger's and a routine's bodies holding mysqldump's section titles are not cut: each member starts at a title of its own", async () => {
+    const file = await readFile(backupPath)
+    const text = manifest.members!.map((m) => gunzipSync(file.subarray(m.offset, m.offset + m.size)).toString())
+    for (const t of text.slice(1, -1)) expect(t).toMatch(/^-- (Table|Temporary table) structure for (table|view) `/)
+    const zparent = text.filter((t) => t.includes('zparent_titled'))
+    expect(zparent).toHaveLength(1)
+    expect(zparent[0]).toMatch(/^-- Table structure for table `zparent`\n--\n/)
+    expect(text.at(-1)).toMatch(/^-- Dumping events for database /)
+    expect(text.at(-1)).toContain('-- Table structure for table `achild`')
+    expect(objects.triggers).toContain('zparent_titled')
+    expect(objects.routines).toContain('PROCEDURE titled')
+  })
+
   it('restores in place exactly, over several clients at once: tables, views, routines, triggers, events, foreign keys', async () => {
     await rootQuery(`DELETE FROM \`${db}\`.mgrandchild WHERE id < 100; DROP VIEW \`${db}\`.child_count`, [])
     const fixture = await clientFixture('counting')
@@ -118,6 +158,7 @@ ${behaviour}
     })
     expect(r.exitCode, r.all).toBe(0)
     expect(r.stderr).toMatch(/verified as it loaded: sha256/)
+    expect(r.all).not.toMatch(/loading it again on one connection/)
     // The tables on at least two clients, then the tail on one more.
     expect(await loads(fixture.log)).toBeGreaterThanOrEqual(3)
     expect(await checksums(db)).toEqual(original)
@@ -184,11 +225,32 @@ ${behaviour}
     }
   })
 
-  it('a client dying mid-load stops the load: refused, the others stopped, nothing swapped, nothing beside it', async () => {
+  it('a client dying mid-load, on a backup proven good: loaded again on one connection, exact, with a warning, nothing beside', async () => {
     // The second load dies after 100 KiB of its input, as a client whose server went away.
     const fixture = await clientFixture(
       'dying',
       `if [ "$n" = 2 ]; then head -c 102400 > /dev/null; echo "ERROR 2013 (HY000) at line 40: Lost connection to server during query" >&2; exit 1; fi
+exec /usr/bin/mariadb "$@"`,
+    )
+    await rootQuery(`UPDATE \`${db}\`.zparent SET name = 'changed' WHERE id = 1`)
+    const r = await cli(['restore', 'latest', '--source', 'maria', '--yes', '--no-safety-backup'], {
+      ...env,
+      PATH: fixture.path,
+    })
+    expect(r.exitCode, r.all).toBe(0)
+    expect(
+      r.all.match(/the parallel load of backup .* failed \(.*Lost connection.*\).*loading it again on one connection/g),
+    ).toHaveLength(1)
+    expect(r.stderr).toMatch(/verified as it loaded: sha256/)
+    expect(await checksums(db)).toEqual(original)
+    expect(await codeObjects(db)).toEqual(objects)
+    expect(await besides(db)).toEqual([])
+  })
+
+  it('a client dying on the parallel load and again on the one-connection load: refused, nothing swapped, nothing beside it', async () => {
+    const fixture = await clientFixture(
+      'dying-again',
+      `if [ "$n" -ge 2 ]; then head -c 102400 > /dev/null; echo "ERROR 2013 (HY000) at line 40: Lost connection to server during query" >&2; exit 1; fi
 exec /usr/bin/mariadb "$@"`,
     )
     await rootQuery(`UPDATE \`${db}\`.zparent SET name = 'changed' WHERE id = 1`)
@@ -198,7 +260,8 @@ exec /usr/bin/mariadb "$@"`,
       PATH: fixture.path,
     })
     expect(r.exitCode, r.all).not.toBe(0)
-    expect(r.stderr).toMatch(/was not changed/)
+    expect(r.all).toMatch(/loading it again on one connection/)
+    expect(r.stderr).toMatch(/Lost connection.*was not changed/)
     expect(await checksums(db)).toEqual(before)
     expect(await besides(db)).toEqual([])
   })

@@ -127,14 +127,35 @@ export class MysqlDriver implements RestoreDriver {
         })
       const rewrite = () => new ViewQualifierRewrite(this.t.backup.database, into)
       fed = true
-      if (content.sections) {
-        // One gzip member per table: the tables over several clients at once (parallel-load.ts).
-        await loadSections(content.sections, run, rewrite, signal)
-      } else {
+      const sequential = async (one: BackupContent) => {
         const input = rewrite()
         // A read or decompression error of the backup reaches the client's input as its 'error'.
-        pipeline(content.stream, input, () => {})
+        pipeline(one.stream, input, () => {})
         await run(input, signal)
+      }
+      if (content.sections) {
+        // One gzip member per table: the tables over several clients at once (parallel-load.ts).
+        const parallel = await loadSections(content.sections, run, rewrite, signal).then(
+          () => undefined,
+          (error: unknown) => ({ error }),
+        )
+        if (parallel) {
+          // A failure on a backup proven good (the whole file, every member) is the split's: the
+          // same file again, on one client, proven as it loads. A damaged backup is refused at once.
+          if (signal.aborted || !content.sequential || (await content.verdict?.())) throw parallel.error
+          const why = parallel.error instanceof Error ? parallel.error.message : String(parallel.error)
+          this.t.warn?.(
+            `the parallel load of backup ${this.t.backup.id} failed (${why}), though the backup is proven good; loading it again on one connection`,
+          )
+          await this.#withConn(signal, async (conn) => {
+            await conn.query(`DROP DATABASE ${id(into)}`)
+            await conn.query(`CREATE DATABASE ${id(into)} ${this.#createOptions}`)
+          })
+          content = content.sequential()
+          await sequential(content)
+        }
+      } else {
+        await sequential(content)
       }
       // Proven as it loads: nothing resolves before the proof of every byte that was loaded.
       const refusal = await content.verdict?.()
