@@ -141,8 +141,10 @@ export class MysqlDriver implements RestoreDriver {
         )
         if (parallel) {
           // A failure on a backup proven good (the whole file, every member) is the split's: the
-          // same file again, on one client, proven as it loads. A damaged backup is refused at once.
-          if (signal.aborted || !content.sequential || (await content.verdict?.())) throw parallel.error
+          // same file again, on one client, proven as it loads. A damaged backup is refused at once
+          // (as is an abort, before or while the file is proven).
+          if (signal.aborted || !content.sequential || (await content.verdict?.()) || signal.aborted)
+            throw parallel.error
           const why = parallel.error instanceof Error ? parallel.error.message : String(parallel.error)
           this.t.warn?.(
             `the parallel load of backup ${this.t.backup.id} failed (${why}), though the backup is proven good; loading it again on one connection`,
