@@ -140,6 +140,8 @@ ${behaviour}
     const file = await readFile(backupPath)
     const text = manifest.members!.map((m) => gunzipSync(file.subarray(m.offset, m.offset + m.size)).toString())
     for (const t of text.slice(1, -1)) expect(t).toMatch(/^-- (Table|Temporary table) structure for (table|view) `/)
+    // mysqldump's frame: each member but the last ends with the blank line and the `--` before the next title.
+    for (const t of text.slice(0, -1)) expect(t.endsWith('\n\n--\n')).toBe(true)
     const zparent = text.filter((t) => t.includes('zparent_titled'))
     expect(zparent).toHaveLength(1)
     expect(zparent[0]).toMatch(/^-- Table structure for table `zparent`\n--\n/)
