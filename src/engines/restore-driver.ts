@@ -99,10 +99,16 @@ export interface BackupContent {
   sections?: ContentSections
   /**
    * With `sections`: the same backup opened again as one stream, proven as it is read, for a load
-   * by sections that failed on a backup whose `verdict` holds (the failure is the split's, not the
-   * backup's): the driver loads it again the one-client way.
+   * by sections that failed, or whose members are not the manifest's, on a file that is (`fileProven`):
+   * the failure is the split's, not the backup's, and the driver loads it again the one-client way.
    */
   sequential?(): BackupContent
+  /**
+   * With `sections`: whether the file as written is the manifest's (its sha256 and size, read to
+   * its end). What decides between refusing and loading again on one client: a member table that
+   * does not describe a good file is ours to doubt, not the backup.
+   */
+  fileProven?(): Promise<boolean>
 }
 
 /** A dump cut into its head, its tables and its tail (engines/mysql/sections.ts). */

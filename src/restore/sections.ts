@@ -154,5 +154,10 @@ export function openProvingSections(
       verdict ??= judge()
       return verdict
     },
+    async fileProven() {
+      if (await fileRead) return false
+      const c = file.result()
+      return c.size === m.compressed.size && c.sha256 === m.compressed.sha256
+    },
   }
 }

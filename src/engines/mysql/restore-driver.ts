@@ -139,23 +139,32 @@ export class MysqlDriver implements RestoreDriver {
           () => undefined,
           (error: unknown) => ({ error }),
         )
-        if (parallel) {
-          // A failure on a backup proven good (the whole file, every member) is the split's: the
-          // same file again, on one client, proven as it loads. A damaged backup is refused at once
-          // (as is an abort, before or while the file is proven).
-          if (signal.aborted || !content.sequential || (await content.verdict?.()) || signal.aborted)
-            throw parallel.error
-          const why = parallel.error instanceof Error ? parallel.error.message : String(parallel.error)
+        // The load failed, or it ended but its members are not the manifest's. The file as written
+        // decides: the manifest's (sha256 and size), the fault is the split's or the member table's,
+        // and the same file is loaded again on one client, proven as it loads; a file that is not
+        // the manifest's is refused at once (by the verdict below, or the failure's judgement), as
+        // is an abort, before or while the file is proven.
+        const refusal = parallel ? undefined : await content.verdict?.()
+        const again =
+          (parallel !== undefined || refusal !== undefined) &&
+          !signal.aborted &&
+          content.sequential !== undefined &&
+          (await content.fileProven?.()) === true &&
+          !signal.aborted
+        if (again) {
+          const why = parallel
+            ? `failed: ${parallel.error instanceof Error ? parallel.error.message : String(parallel.error)}`
+            : `was not proven: ${refusal!.message}`
           this.t.warn?.(
-            `the parallel load of backup ${this.t.backup.id} failed (${why}), though the backup is proven good; loading it again on one connection`,
+            `the parallel load of backup ${this.t.backup.id} ${why}; the file matches its manifest's sha256, so it is loaded again on one connection`,
           )
           await this.#withConn(signal, async (conn) => {
             await conn.query(`DROP DATABASE ${id(into)}`)
             await conn.query(`CREATE DATABASE ${id(into)} ${this.#createOptions}`)
           })
-          content = content.sequential()
+          content = content.sequential!()
           await sequential(content)
-        }
+        } else if (parallel) throw parallel.error
       } else {
         await sequential(content)
       }
