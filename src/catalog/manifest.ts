@@ -1,6 +1,6 @@
 import type { EncryptionKind } from '../config/codecs.js'
 import type { CompressionKind, EngineKind } from '../config/types.js'
-import type { BinlogPosition, RestoreNeeds, TableInfo } from '../engines/engine.js'
+import type { BinlogPosition, DumpSectionKind, RestoreNeeds, TableInfo } from '../engines/engine.js'
 
 export const MANIFEST_FORMAT = 1
 
@@ -56,6 +56,14 @@ export interface Manifest {
    * for a restore to a time.
    */
   binlog?: BinlogPosition
+  /**
+   * A MySQL/MariaDB gzip backup, unencrypted: the file is one gzip member per section of the dump
+   * (its head, each table, its tail; engines/mysql/sections.ts), which gunzip reads as one stream;
+   * here in file order, tiling the file and the content. A restore inflates and loads several
+   * members at once (engines/mysql/parallel-load.ts). Absent in other backups and in those taken
+   * before it was recorded: such a backup is restored as one stream.
+   */
+  members?: ManifestMember[]
   verification: { ok: true; at: string; method: string }
   locations: { local?: string; s3?: string }
 }
@@ -73,6 +81,14 @@ export interface ManifestEncryption {
    * that lived only in memory during the backup and was then forgotten), or `passphrase`.
    */
   readBack: 'ephemeral recipient' | 'passphrase'
+}
+
+/** One gzip member of the data file: where it is (header to trailer) and the content it holds. */
+export interface ManifestMember {
+  kind: DumpSectionKind
+  offset: number
+  size: number
+  raw: { size: number; sha256: string }
 }
 
 const REQUIRED_STRINGS = ['id', 'source', 'engine', 'database', 'file', 'startedAt', 'finishedAt'] as const
@@ -116,6 +132,8 @@ export function decodeManifest(text: string): { manifest: Manifest } | { error: 
     )
       return { error: 'the manifest has an encryption without its kind, recipients or plaintext checksum' }
   }
+  if (m.members !== undefined && !(Array.isArray(m.members) && m.members.every(isMember)))
+    return { error: 'the manifest has gzip members without their kind, offset, size or checksum' }
   if (typeof m.tool?.name !== 'string' || typeof m.tool.version !== 'string' || !Array.isArray(m.tool.options))
     return { error: 'the manifest has no dump tool' }
   if (typeof m.server?.version !== 'string') return { error: 'the manifest has no server version' }
@@ -142,6 +160,18 @@ function isBinlogPosition(v: unknown): v is BinlogPosition {
     Number.isSafeInteger(b.position) &&
     b.position! >= 0 &&
     (b.gtid === undefined || typeof b.gtid === 'string')
+  )
+}
+
+function isMember(v: unknown): v is ManifestMember {
+  const m = v as Partial<ManifestMember> | null
+  return (
+    (m?.kind === 'head' || m?.kind === 'table' || m?.kind === 'tail') &&
+    Number.isSafeInteger(m.offset) &&
+    m.offset! >= 0 &&
+    Number.isSafeInteger(m.size) &&
+    m.size! > 0 &&
+    isDigest(m.raw)
   )
 }
 

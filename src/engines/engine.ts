@@ -88,6 +88,26 @@ export interface DumpProcess {
   done: Promise<DumpResult>
 }
 
+/** A section of a dump: its session settings, one table (structure, data, triggers), or what follows the tables. */
+export type DumpSectionKind = 'head' | 'table' | 'tail'
+
+/**
+ * Cuts a dump, as it streams, where its sections begin (the dump starts with a 'head'): each chunk
+ * comes back as pieces, in order, a piece marked with the kind of the section it begins. A marker
+ * cut by a chunk's end is found with the next chunk: the last bytes of a chunk may come back with
+ * the next one, and `end` gives what is held back. A new instance per dump.
+ */
+export interface DumpSections {
+  pieces(chunk: Buffer): DumpPiece[]
+  end(): DumpPiece[]
+}
+
+export interface DumpPiece {
+  bytes: Buffer
+  /** The section this piece begins; absent: it continues the one before. */
+  starts?: DumpSectionKind
+}
+
 /**
  * One database engine. Implementations live in `engines/<kind>/` and never import storage.
  * The password reaches the tool through a 0600 file or the child's environment, never argv.
@@ -111,6 +131,11 @@ export interface Engine {
   checkContent(head: Buffer, tail: Buffer): string | undefined
   /** The pipeline measures the longest line of the raw dump (a statement, for mysqldump). */
   readonly measuresLines?: boolean
+  /**
+   * Where the dump's sections begin (DumpSections): the gzip compressor ends a member there, so that
+   * a restore may load sections over several connections at once. Absent: one member.
+   */
+  sections?(): DumpSections
   /**
    * A DBnn_PITR source: where this dump stands in the server's binary log, read from the dump's
    * own first and last bytes (at most 64 KiB each). undefined when the dump does not say. Absent:

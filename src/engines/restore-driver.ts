@@ -70,6 +70,8 @@ export interface DriverTarget {
    * it fails; the driver then removes what it loaded, so the target is as it was. Absent: none.
    */
   rollForward?: RollForward | undefined
+  /** Where a driver's warnings go (the restore's log): one line each. Absent: nowhere. */
+  warn?: ((line: string) => void) | undefined
 }
 
 /** Rolls a loaded database forward (binlog replay); `workDir` is the restore's private directory. */
@@ -89,6 +91,41 @@ export interface BackupContent {
    * failed on a damaged backup is reported as the damage. Absent: the backup was proven before.
    */
   verdict?(): Promise<Error | undefined>
+  /**
+   * The same content as the sections of a dump, to be read in any order and several at once (a
+   * MySQL gzip backup written one member per section). When present, the driver reads these and
+   * not `stream` (which is then empty); `verdict` covers them all.
+   */
+  sections?: ContentSections
+  /**
+   * With `sections`: the same backup opened again as one stream, proven as it is read, for a load
+   * by sections that failed, or whose members are not the manifest's, on a file that is (`fileProven`):
+   * the failure is the split's, not the backup's, and the driver loads it again the one-client way.
+   */
+  sequential?(): BackupContent
+  /**
+   * With `sections`: whether the file as written is the manifest's (its sha256 and size, read to
+   * its end). What decides between refusing and loading again on one client: a member table that
+   * does not describe a good file is ours to doubt, not the backup.
+   */
+  fileProven?(): Promise<boolean>
+}
+
+/** A dump cut into its head, its tables and its tail (engines/mysql/sections.ts). */
+export interface ContentSections {
+  /** The head (session settings), read whole: every connection is fed it first. */
+  head(): Promise<Buffer>
+  /** One section per table, in dump order. */
+  tables: readonly ContentSection[]
+  /** What follows the tables (routines, events, views, closing settings): loaded after all of them. */
+  tail: ContentSection
+}
+
+export interface ContentSection {
+  /** Bytes of its content: the larger ones are loaded first. */
+  size: number
+  /** Its content, decompressed; opened once. Fails (emits 'error') when it cannot be read or decompressed. */
+  open(): Readable
 }
 
 /** A table of what was loaded, counted exactly. */

@@ -76,7 +76,10 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
     const encrypt = ageFile ? [plaintext!, ageFile.encrypt()] : []
     const dump = engine.dump(database, abort.signal)
     const tee = job.tee ? [job.tee(backup.file)] : []
-    const streamed = backup.write([dump.stdout, raw, compression.compress(), ...encrypt, compressed, ...tee])
+    // One gzip member per section of the dump (MySQL): the restore loads the tables in parallel.
+    // Not under encryption (the restore reads the decrypted stream in order) nor zstd: one stream.
+    const compressor = compression.compress(encryption ? undefined : engine.sections?.())
+    const streamed = backup.write([dump.stdout, raw, compressor, ...encrypt, compressed, ...tee])
     streamed.catch(() => abort.abort())
     dump.done.catch(() => abort.abort())
     // Unencrypted: the read-back follows the file as it is written (verify.ts), on the cores the
@@ -171,6 +174,7 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
               },
             }
           : {}),
+        ...(compressor.members && compressor.members.length > 0 ? { members: [...compressor.members] } : {}),
         tables: result.tables ?? job.probe.databases.find((d) => d.name === database)?.tables ?? [],
         ...(restoreNeeds ? { restoreNeeds } : {}),
         ...(binlog ? { binlog } : {}),

@@ -15,7 +15,8 @@ import {
   type CompressionKind,
 } from '../config/codecs.js'
 import { DbkeeperError } from '../runtime/errors.js'
-import { createParallelGzip } from './gzip-parallel.js'
+import type { DumpSections } from '../engines/engine.js'
+import { createParallelGzip, type GzipMember } from './gzip-parallel.js'
 import { ZSTD_ENCODER, zstdCompressor, zstdDecompressor } from './zstd.js'
 
 /**
@@ -29,7 +30,11 @@ export interface Compression {
   readonly ext: string
   /** What writes the file, when more than the kind and level say (the manifest records it). */
   readonly encoder?: string
-  compress(): Duplex
+  /**
+   * The encoder. `sections` (gzip only; other codecs ignore it): one member per dump section, and
+   * `members` on the stream once it ended (gzip-parallel.ts).
+   */
+  compress(sections?: DumpSections): Duplex & { readonly members?: readonly GzipMember[] | undefined }
   decompress(): Duplex
 }
 
@@ -39,11 +44,18 @@ const INFLATE_CHUNK = 1024 * 1024
 
 /** Encoder and decoder per row of the codec table: a row without streams does not type-check. */
 const STREAMS: {
-  readonly [K in CompressionKind]: { encoder(level: number): Duplex; decoder(): Duplex; by?: string }
+  readonly [K in CompressionKind]: {
+    encoder(level: number, sections?: DumpSections): Duplex
+    decoder(): Duplex
+    by?: string
+  }
 } = {
   // One standard gzip stream, deflated on every core (see gzip-parallel.ts for why). Default
   // finishFlush: a truncated file must fail with "unexpected end of file", not end quietly.
-  gzip: { encoder: (level) => createParallelGzip(level), decoder: () => createGunzip({ chunkSize: INFLATE_CHUNK }) },
+  gzip: {
+    encoder: (level, sections) => createParallelGzip(level, { sections }),
+    decoder: () => createGunzip({ chunkSize: INFLATE_CHUNK }),
+  },
   // Independent frames compressed on every core, in-process (see zstd.ts); `zstd -d` reads them.
   zstd: { encoder: (level) => zstdCompressor(level), decoder: () => zstdDecompressor(), by: ZSTD_ENCODER },
   none: { encoder: () => new PassThrough(), decoder: () => new PassThrough() },
@@ -57,7 +69,7 @@ export function createCompression(kind: CompressionKind, level: number): Compres
     level: recorded,
     ext: CODECS[kind].ext,
     ...(streams.by ? { encoder: streams.by } : {}),
-    compress: () => streams.encoder(recorded),
+    compress: (sections) => streams.encoder(recorded, sections),
     decompress: () => streams.decoder(),
   }
 }

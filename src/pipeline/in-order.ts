@@ -7,6 +7,8 @@ export interface Job {
   /** Settles with the block's compressed bytes; the compressor keeps it from rejecting unhandled. */
   result: Promise<Buffer>
   out: Buffer | undefined
+  /** Called once its output was pushed (a gzip member's end: the file offset is known then). */
+  pushed?: () => void
 }
 
 export class InOrder {
@@ -23,7 +25,11 @@ export class InOrder {
 
   /** Pushes finished outputs from the front, in order, without waiting. */
   pushFinished(): void {
-    while (this.#jobs[0]?.out) this.#push(this.#jobs.shift()!.out!)
+    while (this.#jobs[0]?.out) {
+      const job = this.#jobs.shift()!
+      this.#push(job.out!)
+      job.pushed?.()
+    }
   }
 
   /** Waits, in order, until at most `limit` blocks are still in flight; a failed block rejects. */
@@ -31,8 +37,9 @@ export class InOrder {
     this.pushFinished()
     while (this.#jobs.length > limit) {
       const out = await this.#jobs[0]!.result
-      this.#jobs.shift()
+      const job = this.#jobs.shift()!
       this.#push(out)
+      job.pushed?.()
       this.pushFinished()
     }
   }

@@ -11,6 +11,7 @@
 import { createReadStream } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import { pipeline, Writable } from 'node:stream'
+import { loadableMembers, openProvingSections } from './sections.js'
 import { pipeline as pipelineAsync } from 'node:stream/promises'
 import type { CatalogEntry } from '../catalog/catalog.js'
 import type { Manifest } from '../catalog/manifest.js'
@@ -264,6 +265,20 @@ export async function checkBeforeLoad(
  * (checkBeforeLoad's, loaded beforehand: assertComplete judges the end-of-dump marker at once).
  */
 export function openProvingContent(
+  reader: BackupReader,
+  entry: CatalogEntry,
+  keys: DecryptionKeys | undefined,
+): DriverContent & { stream: Meter } {
+  const members = loadableMembers(entry.manifest)
+  if (!members) return openProvingStream(reader, entry, keys)
+  return {
+    ...openProvingSections(reader, entry, members, (why) => refused(entry, why)),
+    sequential: () => openProvingStream(reader, entry, keys),
+  }
+}
+
+/** openProvingContent's one stream: the whole file read in order. */
+function openProvingStream(
   reader: BackupReader,
   entry: CatalogEntry,
   keys: DecryptionKeys | undefined,

@@ -181,6 +181,7 @@ export async function restoreItem(
     workDir,
     scratch: scratchLedger(config.backupDir, source),
     rollForward: item.rollForward,
+    warn: (line) => req.logger.warn(line),
   })
 
   if (req.ifMissing && (await driver.inspect(signal)).exists) {

@@ -78,8 +78,10 @@ export async function writeResignedBackup(
   const parsed = parseDataFileName(old.file)!
   const name = dataFileName(old.database, at, parsed.contentExt, parsed.compressionExt)
   const path = join(dirname(dataPath), name)
+  // One gzip member now: the old file's members (engines/mysql/sections.ts) describe it no more.
+  const { members: _members, ...kept } = old
   const manifest: Manifest = {
-    ...old,
+    ...kept,
     id: backupId(old.database, at),
     file: name,
     startedAt: at.toISOString(),

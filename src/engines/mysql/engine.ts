@@ -1,12 +1,21 @@
 import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
-import type { BinlogPosition, DumpObservation, DumpProcess, Engine, ProbeResult, RestoreNeeds } from '../engine.js'
+import type {
+  BinlogPosition,
+  DumpObservation,
+  DumpProcess,
+  DumpSections,
+  Engine,
+  ProbeResult,
+  RestoreNeeds,
+} from '../engine.js'
 import { childEnv, spawnDump } from '../subprocess.js'
 import { dumpArgs } from './args.js'
 import { parseBinlogPosition } from './binlog-position.js'
 import { removeDefaultsFile, writeDefaultsFile } from './credentials.js'
 import { fromDriverError, judgeMysqldump } from './errors.js'
 import { measureNeeds } from './needs.js'
+import { MysqldumpSections } from './sections.js'
 import { checkPrivileges, connect, describeDatabases, resolveDatabases, serverVersion } from './probe.js'
 import { chooseDumpTool, findDumpTools, type Flavour } from './version.js'
 
@@ -94,6 +103,11 @@ export class MysqlEngine implements Engine {
     } finally {
       conn.destroy()
     }
+  }
+
+  /** Where the dump's head, tables and tail begin: one gzip member each, loaded in parallel on restore. */
+  sections(): DumpSections {
+    return new MysqldumpSections()
   }
 
   /** mysqldump writes the marker last, and only when it finished; `--skip-comments` is refused by the config. */

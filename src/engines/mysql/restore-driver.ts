@@ -9,7 +9,7 @@
  * destroys nothing. It is also why the backup may be proven as it loads (`loadsAside`): the load
  * resolves only on the content's verdict, and a refused backup's copy is dropped like any other.
  */
-import { pipeline } from 'node:stream'
+import { pipeline, type Readable } from 'node:stream'
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
 import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
@@ -20,6 +20,7 @@ import { clientArgs, findClient } from './client.js'
 import { removeDefaultsFile, writeDefaultsFile } from './credentials.js'
 import { besidePattern, judgeClient, restoreError } from './errors.js'
 import { checkNeeds, raisePacket, setPacket } from './needs-check.js'
+import { loadSections } from './parallel-load.js'
 import { connect } from './probe.js'
 import { ViewQualifierRewrite } from './rewrite.js'
 import { swapIn } from './swap.js'
@@ -112,21 +113,61 @@ export class MysqlDriver implements RestoreDriver {
     let fed = false
     try {
       if (this.#packet) packetBefore = await this.#withConn(signal, (conn) => raisePacket(conn, this.#packet!))
-      const input = new ViewQualifierRewrite(this.t.backup.database, into)
-      // A read or decompression error of the backup reaches the client's input as its 'error'.
-      pipeline(content.stream, input, () => {})
-      fed = true
       // HOME points at the private work directory so that no ~/.my.cnf overrides the credentials.
       const next = state.exists ? `${this.label} was not changed` : 'nothing was left behind'
-      await runTool(command, clientArgs(defaults, into), {
-        env: childEnv({ HOME: this.t.workDir }),
-        input,
-        signal,
-        stderr: { keep: 'tail', bytes: 64 * 1024 },
-        installHint: 'install the client tools (Debian: mariadb-client)',
-        abortedMessage: `${command} was stopped: the restore was aborted`,
-        judge: (exit) => judgeClient(this.t.source, command, exit, this.label, next),
-      })
+      const run = (input: Readable, stop: AbortSignal) =>
+        runTool(command, clientArgs(defaults, into), {
+          env: childEnv({ HOME: this.t.workDir }),
+          input,
+          signal: stop,
+          stderr: { keep: 'tail', bytes: 64 * 1024 },
+          installHint: 'install the client tools (Debian: mariadb-client)',
+          abortedMessage: `${command} was stopped: the restore was aborted`,
+          judge: (exit) => judgeClient(this.t.source, command, exit, this.label, next),
+        })
+      const rewrite = () => new ViewQualifierRewrite(this.t.backup.database, into)
+      fed = true
+      const sequential = async (one: BackupContent) => {
+        const input = rewrite()
+        // A read or decompression error of the backup reaches the client's input as its 'error'.
+        pipeline(one.stream, input, () => {})
+        await run(input, signal)
+      }
+      if (content.sections) {
+        // One gzip member per table: the tables over several clients at once (parallel-load.ts).
+        const parallel = await loadSections(content.sections, run, rewrite, signal).then(
+          () => undefined,
+          (error: unknown) => ({ error }),
+        )
+        // The load failed, or it ended but its members are not the manifest's. The file as written
+        // decides: the manifest's (sha256 and size), the fault is the split's or the member table's,
+        // and the same file is loaded again on one client, proven as it loads; a file that is not
+        // the manifest's is refused at once (by the verdict below, or the failure's judgement), as
+        // is an abort, before or while the file is proven.
+        const refusal = parallel ? undefined : await content.verdict?.()
+        const again =
+          (parallel !== undefined || refusal !== undefined) &&
+          !signal.aborted &&
+          content.sequential !== undefined &&
+          (await content.fileProven?.()) === true &&
+          !signal.aborted
+        if (again) {
+          const why = parallel
+            ? `failed: ${parallel.error instanceof Error ? parallel.error.message : String(parallel.error)}`
+            : `was not proven: ${refusal!.message}`
+          this.t.warn?.(
+            `the parallel load of backup ${this.t.backup.id} ${why}; the file matches its manifest's sha256, so it is loaded again on one connection`,
+          )
+          await this.#withConn(signal, async (conn) => {
+            await conn.query(`DROP DATABASE ${id(into)}`)
+            await conn.query(`CREATE DATABASE ${id(into)} ${this.#createOptions}`)
+          })
+          content = content.sequential!()
+          await sequential(content)
+        } else if (parallel) throw parallel.error
+      } else {
+        await sequential(content)
+      }
       // Proven as it loads: nothing resolves before the proof of every byte that was loaded.
       const refusal = await content.verdict?.()
       if (refusal) throw refusal

@@ -1,0 +1,75 @@
+/**
+ * `node --import tsx bench/backup-ab.ts [text|hex] [runs] [BEFORE_DIR]`
+ *
+ * One gzip backup (the real CLI, built as in the image) of a generated 100 MB MariaDB database,
+ * this checkout against another one (default /work/main), alternating A B / B A per round; prints
+ * the median wall time, CPU of the process tree and peak RSS of each. For a change to the backup
+ * pipeline: did the backup's own time get worse.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { buildCli } from './build.js'
+import { createMariadb } from './databases.js'
+import { parseShape, parseSize } from './generate.js'
+import { measure } from './measure.js'
+const ROOT = new URL('..', import.meta.url).pathname
+const shape = parseShape(process.argv[2] ?? 'text')
+const runs = Number(process.argv[3] ?? 3)
+const work = await mkdtemp(join(tmpdir(), 'dbk-rp-ab-'))
+const db = await createMariadb(parseSize('100M'), (l) => process.stderr.write(l + '\n'), shape)
+try {
+  const clis = {
+    after: await buildCli(ROOT, join(work, 'a')),
+    before: await buildCli(process.argv[4] ?? '/work/main', join(work, 'b')),
+  }
+  const { info } = db.server
+  const out: Record<string, { wall: number; cpu: number; rss: number }[]> = { after: [], before: [] }
+  for (let r = 0; r < runs; r++) {
+    const order: ('after' | 'before')[] = r % 2 ? ['before', 'after'] : ['after', 'before']
+    for (const name of order) {
+      const backupDir = join(work, `bk-${name}-${r}`)
+      const s = await measure({
+        command: process.execPath,
+        args: [clis[name], 'backup', '--json'],
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '/root',
+          LOG_LEVEL: 'warn',
+          LOG_FORMAT: 'json',
+          BACKUP_DIR: backupDir,
+          DB01_TYPE: 'mariadb',
+          DB01_HOST: info.host,
+          DB01_PORT: String(info.port),
+          DB01_USER: info.user,
+          DB01_NAME: db.database,
+          DB01_LABEL: 'bench',
+          COMPRESSION: 'gzip',
+          ...(info.password ? { DB01_PASS: info.password } : {}),
+        },
+      })
+      const ok = (JSON.parse(s.stdout) as { results: { ok: boolean }[] }).results[0]?.ok
+      if (!ok) throw new Error(`dbkeeper backup failed: ${s.stdout}`)
+      out[name]!.push({
+        wall: s.wallMs,
+        cpu: s.cpuMs ?? NaN,
+        rss: (s.mainRssKb ?? 0) / 1024,
+      })
+      process.stderr.write(
+        `${name} ${r}: wall ${(s.wallMs / 1000).toFixed(2)} s cpu ${((s.cpuMs ?? 0) / 1000).toFixed(2)} s rss ${((s.mainRssKb ?? 0) / 1024).toFixed(0)} MB load ${loadavg()[0]!.toFixed(1)}\n`,
+      )
+      await rm(backupDir, { recursive: true, force: true })
+    }
+  }
+  const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!
+  for (const name of ['before', 'after'] as const) {
+    const o = out[name]!
+    console.log(
+      `${shape} ${name}: wall ${(med(o.map((x) => x.wall)) / 1000).toFixed(2)} s (${o.map((x) => (x.wall / 1000).toFixed(2)).join(' / ')}), cpu ${(med(o.map((x) => x.cpu)) / 1000).toFixed(2)} s (${o.map((x) => (x.cpu / 1000).toFixed(2)).join(' / ')}), rss ${med(o.map((x) => x.rss)).toFixed(0)} MB`,
+    )
+  }
+} finally {
+  await db.server.stop()
+  await rm(work, { recursive: true, force: true })
+}
