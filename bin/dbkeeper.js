@@ -10,15 +10,6 @@ const { fileURLToPath, pathToFileURL } = process.getBuiltinModule('node:url')
 // `status` (the HEALTHCHECK) has a build of its own, the status path in one file (scripts/build.mjs).
 // A dist/ built before that file existed falls back to main.js, which runs status too.
 const dist = (name) => fileURLToPath(new URL(`../dist/cli/${name}`, import.meta.url))
-// `status` takes V8's compiled code for the status build from dist/compile-cache when the install
-// has that directory (the image fills it, Dockerfile.backup): ~12% fewer instructions on a volume
-// with backups (docs/PERFORMANCE.md, "A start-up snapshot for status"). Node keys each entry by its
-// own version and flags, the file's path and contents, and the uid; a missing, stale or foreign
-// entry is compiled as before, and a directory it cannot write is left as it is, without a word.
-if (process.argv[2] === 'status') {
-  const cache = fileURLToPath(new URL('../dist/compile-cache', import.meta.url))
-  if (existsSync(cache)) process.getBuiltinModule('node:module').enableCompileCache(cache)
-}
 const built = [...(process.argv[2] === 'status' ? [dist('main-status.js')] : []), dist('main.js')].find((f) =>
   existsSync(f),
 )

@@ -1,12 +1,16 @@
-// A V8 start-up snapshot of `dbkeeper status` (the HEALTHCHECK): experiment, see docs/PERFORMANCE.md.
+// A V8 start-up snapshot of `dbkeeper status` (the HEALTHCHECK). Not part of any build: measured
+// and not kept (docs/PERFORMANCE.md, "A start-up snapshot for status"); this reproduces the blob
+// measured there.
 //
-//   node scripts/build-status-snapshot.mjs [outdir]      (after node scripts/build.mjs [outdir])
+//   node scripts/build-status-snapshot.mjs <outdir>      (absolute; after node scripts/build.mjs <outdir>)
+//   node --snapshot-blob <outdir>/cli/status.blob status [--check|--json]
 //
 // Bundles <outdir>/cli/main-status.js, the status build, into one CommonJS script (a snapshot's
 // entry is one script: its `require` knows only Node's builtins), whose modules are evaluated at
 // build time: the configuration and the volume are read only when the blob runs (the
-// deserialize-main function below), never frozen into it. Writes <outdir>/cli/status.blob, for the
-// Node that runs this script only: another Node refuses the blob (exit 14).
+// deserialize-main function below), never frozen into it. Packages (croner, pino) are required at
+// run time from main-status.js's directory. Writes <outdir>/cli/status.blob, for the Node that runs
+// this script only: another Node refuses the blob (exit 14, a message on stderr).
 import { build } from 'esbuild'
 import { execFileSync } from 'node:child_process'
 import { readFile, rm } from 'node:fs/promises'
@@ -19,7 +23,8 @@ const blob = join(cli, 'status.blob')
 
 // main-status.js ends by running main() with a top-level await: the snapshot runs it after
 // deserializing instead.
-const TAIL = /\nif \(process\.argv\[2\] !== "status"\) boundYoungGeneration\(\);\nvar code = await main\(process\.argv\.slice\(2\)\);\nprocess\.stdout\.write\("", \(\) => process\.exit\(code\)\);\n/
+const TAIL =
+  /\nif \(process\.argv\[2\] !== "status"\) boundYoungGeneration\(\);\nvar code = await main\(process\.argv\.slice\(2\)\);\nprocess\.stdout\.write\("", \(\) => process\.exit\(code\)\);\n/
 await build({
   stdin: {
     contents: `import { main } from './main-status.js'
@@ -45,7 +50,7 @@ process.getBuiltinModule('node:v8').startupSnapshot.setDeserializeMainFunction((
   outfile: entry,
   define: { 'import.meta.url': 'globalThis.__dbkeeperUrl' },
   banner: {
-    js: "var require = (id) => process.getBuiltinModule(id) ?? globalThis.__dbkeeperRequire(id);",
+    js: 'var require = (id) => process.getBuiltinModule(id) ?? globalThis.__dbkeeperRequire(id);',
   },
   logLevel: 'warning',
   plugins: [
