@@ -1,8 +1,8 @@
-// A V8 start-up snapshot of `dbkeeper status` (the HEALTHCHECK). Not part of any build: measured
-// and not kept (docs/PERFORMANCE.md, "A start-up snapshot for status"); this reproduces the blob
-// measured there.
+// A V8 start-up snapshot of `dbkeeper status` (the HEALTHCHECK). Not part of any build: measured,
+// not wired in yet (docs/PERFORMANCE.md, "A start-up snapshot for status"); this reproduces the
+// blobs measured there.
 //
-//   node scripts/build-status-snapshot.mjs <outdir>      (absolute; after node scripts/build.mjs <outdir>)
+//   [WARM=1] node scripts/build-status-snapshot.mjs <outdir>   (absolute; after scripts/build.mjs)
 //   node --snapshot-blob <outdir>/cli/status.blob status [--check|--json]
 //
 // Bundles <outdir>/cli/main-status.js, the status build, into one CommonJS script (a snapshot's
@@ -10,10 +10,12 @@
 // build time: the configuration and the volume are read only when the blob runs (the
 // deserialize-main function below), never frozen into it. Packages (croner, pino) are required at
 // run time from main-status.js's directory. Writes <outdir>/cli/status.blob, for the Node that runs
-// this script only: another Node refuses the blob (exit 14, a message on stderr).
+// this script only: another Node refuses the blob (exit 14, a message on stderr). WARM=1 needs
+// <outdir>/cli/main.js to resolve the packages (a `dbkeeper backup` makes the warm-up's volume).
 import { build } from 'esbuild'
 import { execFileSync } from 'node:child_process'
-import { readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
 const root = resolve(import.meta.dirname, '..')
@@ -25,24 +27,12 @@ const blob = join(cli, 'status.blob')
 // deserializing instead.
 const TAIL =
   /\nif \(process\.argv\[2\] !== "status"\) boundYoungGeneration\(\);\nvar code = await main\(process\.argv\.slice\(2\)\);\nprocess\.stdout\.write\("", \(\) => process\.exit\(code\)\);\n/
-await build({
-  stdin: {
-    contents: `import { main } from './main-status.js'
-process.getBuiltinModule('node:v8').startupSnapshot.setDeserializeMainFunction(() => {
-  // Where main-status.js is: its import.meta.url (croner and pino are required from there).
-  const args = process.execArgv
-  const at = args.lastIndexOf('--snapshot-blob')
-  const path = process.getBuiltinModule('node:path')
-  const self = path.join(path.dirname(path.resolve(args[at + 1])), 'main-status.js')
-  globalThis.__dbkeeperUrl = process.getBuiltinModule('node:url').pathToFileURL(self).href
-  globalThis.__dbkeeperRequire = process.getBuiltinModule('node:module').createRequire(self)
-  main(process.argv.slice(1)).then((code) => process.stdout.write('', () => process.exit(code)))
-})
-`,
-    resolveDir: cli,
-    loader: 'js',
-  },
+// The status build as one CommonJS text, wrapped in a function that evaluates its modules afresh
+// at each call and returns their `main`.
+const bundled = await build({
+  entryPoints: [join(cli, 'main-status.js')],
   bundle: true,
+  write: false,
   format: 'cjs',
   platform: 'node',
   target: 'node24',
@@ -66,5 +56,72 @@ process.getBuiltinModule('node:v8').startupSnapshot.setDeserializeMainFunction((
     },
   ],
 })
+
+// With WARM=1, the build runs `status` (plain, --check, --json) once on a volume with a backup, in
+// an instance of the modules that is then dropped: V8 keeps the bytecode of the functions those
+// runs compiled in the snapshot, and the instance the blob runs (a second call of the same
+// function, so the same compiled functions) has never run, so no state of the warm-up's (its
+// volume's words among the scrubber's public ones, the schedule's sample, the signal listeners) is
+// in the blob.
+const warm = process.env.WARM === '1'
+await writeFile(
+  entry,
+  `const instantiate = () => {
+const module = { exports: {} }
+${bundled.outputFiles[0].text}
+return module.exports.main
+}
+const setPaths = (self) => {
+  globalThis.__dbkeeperUrl = require('node:url').pathToFileURL(self).href
+  // node:module on first use only: the warm-up requires no package.
+  globalThis.__dbkeeperRequire = (id) => require('node:module').createRequire(self)(id)
+}
+${
+  warm
+    ? `setPaths(require('node:path').join(__dirname, 'main-status.js'))
+{
+  const signals = ['SIGINT', 'SIGTERM', 'SIGXFSZ']
+  const before = new Map(signals.map((s) => [s, process.listeners(s)]))
+  const run = instantiate()
+  ;(async () => {
+    for (const args of [['status'], ['status', '--check'], ['status', '--json']]) await run(args)
+    for (const s of signals) for (const l of process.listeners(s)) if (!before.get(s).includes(l)) process.off(s, l)
+  })()
+}`
+    : ''
+}
+const main = instantiate()
+require('node:v8').startupSnapshot.setDeserializeMainFunction(() => {
+  // Where main-status.js is: its import.meta.url (croner and pino are required from there).
+  const args = process.execArgv
+  const path = require('node:path')
+  setPaths(path.join(path.dirname(path.resolve(args[args.lastIndexOf('--snapshot-blob') + 1])), 'main-status.js'))
+  main(process.argv.slice(1)).then((code) => process.stdout.write('', () => process.exit(code)))
+})
+`,
+)
 await rm(blob, { force: true })
-execFileSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', entry], { stdio: 'inherit' })
+let env = process.env
+let volume
+if (warm) {
+  volume = await mkdtemp(join(tmpdir(), 'dbkeeper-snapshot-'))
+  const db = new (process.getBuiltinModule('node:sqlite').DatabaseSync)(join(volume, 'app.db'))
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY)')
+  db.close()
+  env = {
+    PATH: process.env.PATH,
+    HOME: volume,
+    BACKUP_DIR: join(volume, 'backups'),
+    DB01_TYPE: 'sqlite',
+    DB01_PATH: join(volume, 'app.db'),
+  }
+  execFileSync(process.execPath, [join(cli, 'main.js'), 'backup'], { env, stdio: 'ignore' })
+}
+try {
+  execFileSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', entry], {
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+} finally {
+  if (volume) await rm(volume, { recursive: true, force: true })
+}
