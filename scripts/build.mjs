@@ -70,16 +70,48 @@ await build({
 // `dbkeeper status` alone (bin/dbkeeper.js runs it for `status`): the HEALTHCHECK's path in one file
 // instead of the ~25 chunks above that it shares with the other commands; each module costs the
 // ESM loader a resolve, a read and a compile (~15 M instructions of ~230 M together,
-// docs/PERFORMANCE.md, "Start-up"). The same sources: `main.ts`'s and the command table's
-// `import()`s of the configuration and of the status command become static imports here, and the
-// other commands are left out (this file only ever runs `status`). What stays lazy stays lazy:
-// the engines `status` loads for a DBnn_PITR source are a chunk of this build's own (engines/index.ts
-// with its folders, below), so that every module exists once in the process. In the same directory: any chunk that starts a child by path
-// finds it next to itself.
+// docs/PERFORMANCE.md, "Start-up"). The same sources, with the `import()`s of STATIC_IMPORTS made
+// static, and the other commands left out (this file only ever runs `status`). In the same
+// directory: any chunk that starts a child by path finds it next to itself.
+//
+// STATIC_IMPORTS: per file, the specs whose `import('spec')` becomes a static `import * as ns from
+// 'spec'`: `(await import('spec'))` becomes `ns` (esbuild then keeps only the names used), any
+// other `import('spec')` (`.then(…)`, a destructuring) `Promise.resolve(ns)`, the same namespace a
+// tick sooner. main.ts's configuration and the command table's status command; engines/index.ts's
+// engine folders, which `status` loads only for a DBnn_PITR source: there a dozen lazy folders
+// would split the runtime modules they share with the status path (errors, secrets, durable,
+// duration) into chunks of their own (6 files for every `status`, not 3), while static they are
+// one chunk of this build, still loaded only by a PITR source, and every module exists once in the
+// process. Listed, not found by a pattern: a spec the file no longer has fails the build, and so
+// does an `import()` in these files that the table does not name (but the command table's other
+// commands, left out below), rather than quietly loading chunks again.
 const STATIC_IMPORTS = {
   'src/cli/main.ts': ['../config/index.js', '../config/backup-dir.js'],
   'src/cli/commands/index.ts': ['./status.js'],
+  'src/engines/index.ts': [
+    './mysql/binlog-replay.js',
+    './mysql/engine.js',
+    './postgres/engine.js',
+    './sqlite/engine.js',
+    './mysql/restore-driver.js',
+    './mysql/redump.js',
+    './postgres/restore-driver.js',
+    './postgres/redump.js',
+    './postgres/client.js',
+    './sqlite/restore-driver.js',
+    './sqlite/redump.js',
+    './sqlite/archive.js',
+    './mysql/binlog-archiver.js',
+    './sqlite/archiver.js',
+    './mysql/binlog-check.js',
+  ],
 }
+const COMMAND_TABLE = 'src/cli/commands/index.ts'
+const STATIC_FILES = new RegExp(
+  `(${Object.keys(STATIC_IMPORTS)
+    .map((f) => join(f).replace(/[.\\]/g, '\\$&'))
+    .join('|')})$`,
+)
 // The status build's Node builtins come from process.getBuiltinModule, not the ESM loader, as in
 // bin/dbkeeper.js: an `import … from 'node:fs'` makes the loader build the builtin's ESM facade,
 // which reads every export, and some of node:fs's are getters that load more (fs/promises, the
@@ -101,19 +133,13 @@ const builtinLookups = {
       if (args.kind === 'dynamic-import') return undefined
       if (args.kind !== 'import-statement')
         throw new Error(`${args.importer}: ${args.kind} of ${args.path}: builtin-lookups handles imports only`)
-      const own = Object.keys(FOR_IMPORTER).find((f) => args.importer.endsWith(join(f)))
-      if (own && args.path in FOR_IMPORTER[own]) return { path: `${args.path}#${own}`, namespace: 'builtin-lookup' }
       return { path: args.path, namespace: 'builtin-lookup' }
     })
     b.onLoad({ filter: /.*/, namespace: 'builtin-lookup' }, (args) => {
-      const [path, own] = args.path.split('#')
+      const { path } = args
       const builtin = process.getBuiltinModule(path)
       if (!builtin) throw new Error(`${path}: not a builtin of Node ${process.version}`)
       const names = Object.keys(builtin).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default')
-      if (own) {
-        const overrides = { ...ON_FIRST_CALL[path], ...FOR_IMPORTER[own][path] }
-        return { contents: onFirstCall(path, builtin, names, overrides), loader: 'js' }
-      }
       if (path in ON_FIRST_CALL)
         return { contents: onFirstCall(path, builtin, names, ON_FIRST_CALL[path]), loader: 'js' }
       return {
@@ -139,7 +165,9 @@ const builtinLookups = {
 // stat backed by node:fs's synchronous calls (the same results and the same errors, as
 // rejections: this process asks once and has nothing else to do meanwhile), and so does readFile
 // (a volume with backups: the manifests and sidecars, LocalTarget.getSmall). open stays the real
-// one (LocalTarget.get streams from a FileHandle) but for the journal's reader (FOR_IMPORTER).
+// one, looked up when first called: LocalTarget.get streams from a FileHandle, and the journal's
+// backward reader, the one other reader of a populated volume, is given node:fs's synchronous
+// calls by `status` itself (src/catalog/sync-reads.ts), so `status` never calls it.
 // `constants` is node:fs's (the same object). node:os (the host name, ~3 M with node:module): the
 // configuration asks for it only as MAIL_FROM's default (config/daemon.ts). node:module:
 // createRequire, for croner and pino, which `status` loads only for a schedule not in UTC.
@@ -154,29 +182,6 @@ const ON_FIRST_CALL = {
   },
   'node:os': {},
   'node:module': {},
-}
-// One module's own overrides, over ON_FIRST_CALL's. catalog/journal-files.ts reads the journal
-// backwards through a FileHandle (stat, read at a position, close): `open` for reading is, in
-// this build only, a handle with those methods on node:fs's synchronous calls, so a volume with a
-// journal does not load fs/promises either (~10 M instructions; a handle opened for writing,
-// rotation's, which `status` never does, is the real one). LocalTarget.get's handle stays real:
-// createReadStream takes only a real FileHandle.
-const FOR_IMPORTER = {
-  'src/catalog/journal-files.ts': {
-    'node:fs/promises': {
-      open: `async (path, flags, mode) => {
-  if (flags !== 'r') return lookup().open(path, flags, mode)
-  const fs = process.getBuiltinModule('node:fs')
-  const fd = fs.openSync(path, flags, mode)
-  return {
-    fd,
-    stat: async () => fs.fstatSync(fd),
-    read: async (buffer, offset, length, position) => ({ bytesRead: fs.readSync(fd, buffer, offset, length, position), buffer }),
-    close: async () => fs.closeSync(fd),
-  }
-}`,
-    },
-  },
 }
 function onFirstCall(path, builtin, names, overrides) {
   for (const name of Object.keys(overrides))
@@ -204,7 +209,7 @@ await build({
       name: 'status-only',
       setup(b) {
         b.onResolve({ filter: /^\.\/\w+\.js$/ }, (args) =>
-          args.importer.endsWith(join('src/cli/commands/index.ts')) && args.path !== './status.js'
+          args.importer.endsWith(join(COMMAND_TABLE)) && !STATIC_IMPORTS[COMMAND_TABLE].includes(args.path)
             ? { path: args.path, namespace: 'not-status' }
             : undefined,
         )
@@ -212,30 +217,24 @@ await build({
           contents: `throw new Error('${args.path}: not in the status build (scripts/build.mjs)')`,
           loader: 'js',
         }))
-        b.onLoad({ filter: /src[\\/]cli[\\/](main|commands[\\/]index)\.ts$/ }, async (args) => {
+        b.onLoad({ filter: STATIC_FILES }, async (args) => {
           const file = Object.keys(STATIC_IMPORTS).find((f) => args.path.endsWith(join(f)))
           let contents = await readFile(args.path, 'utf8')
           const head = STATIC_IMPORTS[file].map((spec, i) => {
-            const dynamic = `(await import('${spec}'))`
-            // A changed source must fail the build, not quietly load the chunks again.
-            if (!contents.includes(dynamic)) throw new Error(`${file}: no ${dynamic} to make static`)
-            contents = contents.split(dynamic).join(`__static${i}`)
+            const dynamic = `import('${spec}')`
+            if (!contents.includes(dynamic))
+              throw new Error(`${file}: no ${dynamic} to make static (scripts/build.mjs)`)
+            // `(await import(spec))` is the namespace itself: esbuild then keeps only the names used.
+            contents = contents
+              .split(`(await ${dynamic})`)
+              .join(`__static${i}`)
+              .split(dynamic)
+              .join(`Promise.resolve(__static${i})`)
             return `import * as __static${i} from '${spec}'\n`
           })
-          return { contents: head.join('') + contents, loader: 'ts' }
-        })
-        // engines/index.ts loads each engine folder on first use (`import()`); here those imports
-        // are static. `status` loads engines/index.ts only for a DBnn_PITR source, as one chunk,
-        // while a dozen lazy folders split the runtime modules it shares with them (errors,
-        // secrets, durable, duration) into chunks of their own: 6 files for every `status`, not 3.
-        b.onLoad({ filter: /src[\\/]engines[\\/]index\.ts$/ }, async (args) => {
-          let contents = await readFile(args.path, 'utf8')
-          const specs = [...new Set([...contents.matchAll(/\bimport\('(\.\/[^']+)'\)/g)].map((m) => m[1]))]
-          if (specs.length === 0) throw new Error('src/engines/index.ts: no import() to make static')
-          const head = specs.map((spec, i) => {
-            contents = contents.split(`import('${spec}')`).join(`Promise.resolve(__engine${i})`)
-            return `import * as __engine${i} from '${spec}'\n`
-          })
+          const left = [...contents.matchAll(/\bimport\('([^']+)'\)/g)].map((m) => m[1])
+          if (file !== COMMAND_TABLE && left.length > 0)
+            throw new Error(`${file}: import('${left[0]}') is not in STATIC_IMPORTS (scripts/build.mjs)`)
           return { contents: head.join('') + contents, loader: 'ts' }
         })
       },

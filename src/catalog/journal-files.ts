@@ -54,26 +54,56 @@ export async function journalFiles(stateDir: string): Promise<string[]> {
 }
 
 /**
+ * The file operations the backward reader needs. `asyncReads` (node:fs/promises) is the default:
+ * the daemon and every command. `dbkeeper status` passes `syncReads` (sync-reads.ts, node:fs's
+ * synchronous calls), a process that reads once and has nothing else to do meanwhile, so that its
+ * build does not load fs/promises (docs/PERFORMANCE.md, "Start-up").
+ */
+export interface FileReads {
+  /** Opens `path` for reading; rejects with the system's error (`code` ENOENT: no such file). */
+  open(path: string): Promise<OpenFile>
+}
+
+export interface OpenFile {
+  /** The file's size in bytes, now. */
+  size(): Promise<number>
+  /** Reads up to `buffer.length` bytes from `position` into `buffer`; resolves to the bytes read. */
+  read(buffer: Buffer, position: number): Promise<number>
+  close(): Promise<void>
+}
+
+export const asyncReads: FileReads = {
+  async open(path) {
+    const handle = await open(path, 'r')
+    return {
+      size: async () => (await handle.stat()).size,
+      read: async (buffer, position) => (await handle.read(buffer, 0, buffer.length, position)).bytesRead,
+      close: () => handle.close(),
+    }
+  },
+}
+
+/**
  * The lines of `path` from the last to the first, read backwards in 64 KiB chunks (split on the
  * newline byte, which never occurs inside a UTF-8 character). Memory: one chunk and one line.
  */
-export async function* linesBackward(path: string): AsyncGenerator<string> {
+export async function* linesBackward(path: string, reads: FileReads = asyncReads): AsyncGenerator<string> {
   let handle
   try {
-    handle = await open(path, 'r')
+    handle = await reads.open(path)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
     throw error
   }
   try {
-    let pos = (await handle.stat()).size
+    let pos = await handle.size()
     let leftover: Buffer = Buffer.alloc(0)
     let skipping = false
     while (pos > 0) {
       const size = Math.min(CHUNK_BYTES, pos)
       pos -= size
       const buf = Buffer.alloc(size)
-      await handle.read(buf, 0, size, pos)
+      await handle.read(buf, pos)
       const parts = split(skipping ? buf : Buffer.concat([buf, leftover]))
       const first = parts.shift()!
       if (skipping) {

@@ -32,7 +32,7 @@ import { basename, dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { DbkeeperError } from '../runtime/errors.js'
 import { failpoint } from '../runtime/failpoint.js'
-import { DIR_MODE, ensureDir, FILE_MODE } from '../runtime/durable.js'
+import { DIR_MODE, ensureDir, FILE_MODE, fsyncPath } from '../runtime/durable.js'
 import { commitRename, writeFileAtomic } from '../storage/local/files.js'
 import type { Target } from '../storage/target.js'
 import { volumeEntry, type CatalogEntry } from './catalog.js'
@@ -51,6 +51,8 @@ export class PendingBackup implements AsyncDisposable {
   /** Placed under a final name, newest first: removed in this order when the backup is discarded. */
   private readonly placed: string[] = []
   private committed = false
+  /** The data file's fsync, when started before the commit (syncData). */
+  private synced: Promise<void> | undefined
 
   constructor(dataPath: string) {
     this.dataPath = dataPath
@@ -72,6 +74,16 @@ export class PendingBackup implements AsyncDisposable {
     const out = createWriteStream(this.tempPath, { flags: 'wx', mode: FILE_MODE })
     out.once('open', () => failpoint('backup.tmp-created'))
     return pipeline([...stages, out], signal ? { signal } : {})
+  }
+
+  /**
+   * Starts the fsync of the complete temporary file (`write()` resolved), so that the disk works
+   * while the caller still proves the file; the commit waits for it before the data is linked into
+   * place, and fails, leaving nothing, if it failed. Without this call the commit fsyncs itself.
+   */
+  syncData(): void {
+    this.synced ??= fsyncPath(this.tempPath)
+    this.synced.catch(() => undefined)
   }
 
   /**
@@ -137,7 +149,7 @@ export class PendingBackup implements AsyncDisposable {
   private async placeData(): Promise<void> {
     this.writing = this.dataPath
     try {
-      await commitRename(this.tempPath, this.dataPath)
+      await commitRename(this.tempPath, this.dataPath, this.synced)
     } catch (error) {
       // Linked, then the unlink or an fsync failed: the data is in place and must go too. EEXIST
       // is another file of that name: never ours to remove.

@@ -95,6 +95,8 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
     if (streamEnd.status === 'rejected') throw streamEnd.reason
     const result = toolEnd.value
     progress?.stop()
+    // The file is complete: its fsync runs while the backup is proven; the commit waits for it.
+    backup.syncData()
 
     if (raw.size === 0)
       throw new DbkeeperError('DUMP_FAILED', `${engine.kind} dump of ${database} produced no data`, {
@@ -107,7 +109,10 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
       })
 
     const binlog = binlogPositionOf(job, raw.head(), raw.tail())
-    const restoreNeeds = await measureRestoreNeeds(engine, database, raw.longestLine, abort.signal)
+    // Asked while the read-back finishes: neither waits for the other, and the commit waits for
+    // both. A failed read-back aborts the question (`abort`), whose own failure is a warning.
+    const needs = measureRestoreNeeds(engine, database, raw.longestLine, abort.signal)
+    needs.catch(() => undefined)
     const rawResult = raw.result()
     const compressedResult = compressed.result()
     const verifyStart = new Date()
@@ -129,6 +134,7 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
         ageFile ? () => new AgeDecryptStream(ageFile.readBack) : undefined,
       )
     failpoint('backup.verified')
+    const restoreNeeds = await needs
 
     return await backup.commit(compressedResult.sha256, () => {
       const finishedAt = new Date()

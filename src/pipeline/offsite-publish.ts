@@ -6,6 +6,7 @@
  * listed, restored or counted.
  */
 import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
 import { pipeline } from 'node:stream/promises'
 import { PassThrough } from 'node:stream'
 import type { CatalogEntry } from '../catalog/catalog.js'
@@ -93,6 +94,11 @@ export async function uploadFromVolume(
 ): Promise<string> {
   const m = entry.manifest
   const dataKey = remoteDataKey(m)
+  // A file whose size changed is refused before anything is sent (the upload would stop at the
+  // size it was promised, in the store's words); one whose bytes changed, after (its sha256 below).
+  const { size } = await stat(entry.dataPath)
+  if (size !== m.compressed.size)
+    throw changedOnVolume(entry.dataPath, `${size} bytes, the manifest says ${m.compressed.size}`)
   let meter: Meter | undefined
   const open = () => {
     meter = new Meter(false)
@@ -113,13 +119,17 @@ export async function uploadFromVolume(
   const read = meter!.result()
   if (read.size !== m.compressed.size || read.sha256 !== m.compressed.sha256) {
     await target.remove([dataKey]).catch(() => undefined)
-    throw new DbkeeperError(
-      'VERIFY_FAILED',
-      `the local backup ${entry.dataPath} no longer matches its manifest (read ${read.size} bytes, sha256 ${read.sha256}); not copied off-site`,
-      {
-        hint: 'the file changed on the volume after it was proven: check the disk (`dmesg`), run `dbkeeper verify` on it, and do not restore from it',
-      },
-    )
+    throw changedOnVolume(entry.dataPath, `read ${read.size} bytes, sha256 ${read.sha256}`)
   }
   return confirmAndCommit(target, m, logger, retainUntil)
+}
+
+function changedOnVolume(path: string, what: string): DbkeeperError {
+  return new DbkeeperError(
+    'VERIFY_FAILED',
+    `the local backup ${path} no longer matches its manifest (${what}); not copied off-site`,
+    {
+      hint: 'the file changed on the volume after it was proven: check the disk (`dmesg`), run `dbkeeper verify` on it, and do not restore from it',
+    },
+  )
 }

@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -68,6 +69,23 @@ describe('repository: the commit protocol', () => {
       pending.commit(sha256, () => ({ ...manifestOf(pending), compressed: { size: 1, sha256: '0'.repeat(64) } })),
     ).rejects.toMatchObject({ code: 'INTERNAL' })
     expect(await names()).toEqual([])
+  })
+
+  it('the data fsync started before the commit (syncData) failing fails the commit, leaving nothing', async () => {
+    const { pending } = await reserveNewBackup(root, 'app', 'shop', { content: 'db', compression: '.gz' })
+    await pending.write([Readable.from([data])])
+    // The temporary file turned into a Unix socket: opening it for the fsync fails (ENXIO), while
+    // chmod and link would still place it: only the fsync's failure stops the commit.
+    await rm(pending.tempPath)
+    const socket = createServer()
+    await new Promise<void>((resolve) => socket.listen(pending.tempPath, resolve))
+    try {
+      pending.syncData()
+      await expect(pending.commit(sha256, () => manifestOf(pending))).rejects.toMatchObject({ code: 'ENXIO' })
+      expect(await names()).toEqual([])
+    } finally {
+      socket.close()
+    }
   })
 
   it('never replaces nor removes a file that is already under its name', async () => {

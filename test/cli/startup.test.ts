@@ -166,9 +166,10 @@ describe.concurrent('start-up', () => {
     expect(r.exitCode).toBe(0)
     expect(r.stdout).toContain('healthy')
     // Manifests are read whole (LocalTarget.getSmall, readFile on node:fs's readFileSync in the
-    // status build) and the journal through a handle on node:fs's synchronous calls
-    // (scripts/build.mjs, FOR_IMPORTER). Fails with manifests read through LocalTarget.get (its
-    // FileHandle and stream: fs/promises, readline, fs/streams) or with the journal's real `open`.
+    // status build) and the journal with node:fs's synchronous calls (readStatus passes
+    // src/catalog/sync-reads.ts to the backward reader). Fails with manifests read through
+    // LocalTarget.get (its FileHandle and stream: fs/promises, readline, fs/streams) or with the
+    // journal read by the default, fs/promises' `open` (fs/promises, readline, os).
     const builtins = readFileSync(`${file}.builtins`, 'utf8').split('\n')
     expect(builtins).toContain('NativeModule fs')
     expect(

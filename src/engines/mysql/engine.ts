@@ -47,10 +47,14 @@ export class MysqlEngine implements Engine {
   }
 
   async #probe(signal: AbortSignal): Promise<ProbeResult> {
+    // The dump tools are asked first: their processes run while mysql2 loads and connects (probe.ts).
+    // Their answer is awaited after the server's version, so a connection error still comes first.
+    const tools = findDumpTools(signal)
+    tools.catch(() => undefined)
     const conn = await connect(this.#source, signal)
     try {
       const version = await serverVersion(conn)
-      const tool = chooseDumpTool(await findDumpTools(signal), version, this.#source)
+      const tool = chooseDumpTool(await tools, version, this.#source)
       this.#command = tool.command
       this.#flavour = tool.flavour
       const names = await resolveDatabases(conn, this.#source)

@@ -1,4 +1,4 @@
-import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise'
+import type { Connection, RowDataPacket } from 'mysql2/promise'
 import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
 import type { DatabaseInfo } from '../engine.js'
@@ -10,11 +10,22 @@ import { fromDriverError, grantHint, ROUTINE_GRANTS } from './errors.js'
 const CONNECT_TIMEOUT_MS = 10_000
 
 /**
+ * mysql2 is imported on the first connection, not with this module: loading it is ~0.1–0.2 s of
+ * CPU, and a backup's probe starts the dump tools' `--version` first so that they run on the other
+ * core meanwhile (engine.ts; docs/PERFORMANCE.md, "The serial fixed cost, cut").
+ */
+let driver: Promise<typeof import('mysql2/promise')> | undefined
+function loadDriver(): Promise<typeof import('mysql2/promise')> {
+  return (driver ??= import('mysql2/promise').then((m) => m.default))
+}
+
+/**
  * Opens a mysql2 connection with the source's credentials. Aborting `signal` destroys it, which
  * fails whatever query is running.
  */
 export async function connect(source: SourceConfig, signal: AbortSignal): Promise<Connection> {
   signal.throwIfAborted()
+  const mysql = await loadDriver()
   let conn: Connection
   try {
     conn = await mysql.createConnection({
@@ -71,7 +82,7 @@ export async function resolveDatabases(conn: Connection, source: SourceConfig): 
   for (const name of source.databases) {
     if (all.includes(name)) continue
     try {
-      await conn.query(`USE ${mysql.escapeId(name, true)}`)
+      await conn.query(`USE ${(await loadDriver()).escapeId(name, true)}`)
     } catch (error) {
       const mapped = fromDriverError(source, error, name)
       if (mapped.code === 'NOT_FOUND') {

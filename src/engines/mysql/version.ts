@@ -33,23 +33,28 @@ export function parseToolVersion(output: string): string {
   return (m?.[1] ?? line).trim()
 }
 
-/** Every dump command found on PATH, with its version. An empty list: none installed. */
+/**
+ * Every dump command found on PATH, with its version, in DUMP_COMMANDS order. An empty list: none
+ * installed. The commands are asked at once: each `--version` is a process start, serial on the way
+ * to the dump otherwise.
+ */
 export async function findDumpTools(signal: AbortSignal): Promise<DumpTool[]> {
-  const found: DumpTool[] = []
-  for (const command of DUMP_COMMANDS) {
-    const r = await execa(command, ['--version'], {
-      env: childEnv(),
-      extendEnv: false,
-      reject: false,
-      stdin: 'ignore',
-      timeout: 10_000,
-      cancelSignal: signal,
-    })
-    if ((r.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') continue
-    if (r.exitCode !== 0) continue
-    found.push({ command, version: parseToolVersion(r.stdout), flavour: flavourOf(r.stdout) })
-  }
-  return found
+  const answers = await Promise.all(
+    DUMP_COMMANDS.map(async (command) => {
+      const r = await execa(command, ['--version'], {
+        env: childEnv(),
+        extendEnv: false,
+        reject: false,
+        stdin: 'ignore',
+        timeout: 10_000,
+        cancelSignal: signal,
+      })
+      if ((r.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined
+      if (r.exitCode !== 0) return undefined
+      return { command, version: parseToolVersion(r.stdout), flavour: flavourOf(r.stdout) }
+    }),
+  )
+  return answers.filter((t) => t !== undefined)
 }
 
 /**

@@ -29,9 +29,13 @@ export async function writeFileAtomic(path: string, content: string | Buffer): P
   await fsyncDir(dirname(path))
 }
 
-/** Renames into place and makes the rename durable. Refuses to replace an existing file. */
-export async function commitRename(tmp: string, final: string): Promise<void> {
-  await fsyncPath(tmp)
+/**
+ * Renames into place and makes the rename durable. Refuses to replace an existing file. `synced`:
+ * an fsync of `tmp` the caller started earlier (PendingBackup.syncData), awaited instead of a new
+ * one: the data is on disk before its name is, either way.
+ */
+export async function commitRename(tmp: string, final: string, synced?: Promise<void>): Promise<void> {
+  await (synced ?? fsyncPath(tmp))
   await chmod(tmp, FILE_MODE)
   const { link, unlink } = await import('node:fs/promises')
   // link + unlink instead of rename: rename would silently replace a backup of the same name.

@@ -1,7 +1,7 @@
 /**
  * The S3 bucket (any S3-compatible store) as a Target rooted at `S3_PREFIX`. Uploads go through
- * lib-storage's `Upload`: multipart in parts of PART_SIZE, QUEUE_SIZE parts in flight (limits.ts),
- * so memory stays bounded whatever the backup's size; each part is retried by the SDK (client.ts).
+ * multipart.ts: parts of PART_SIZE in reused buffers, QUEUE_SIZE parts in flight (limits.ts), so
+ * memory stays bounded whatever the backup's size; each part is retried by the SDK (client.ts).
  */
 import {
   CopyObjectCommand,
@@ -12,7 +12,6 @@ import {
   RestoreObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3'
-import { Upload } from '@aws-sdk/lib-storage'
 import { Readable } from 'node:stream'
 import type { S3Config } from '../../config/types.js'
 import { failpoint } from '../../runtime/failpoint.js'
@@ -28,6 +27,7 @@ import {
 } from '../target.js'
 import { classifyS3Error } from './errors.js'
 import { MAX_PARTS, PART_SIZE, QUEUE_SIZE } from './limits.js'
+import { uploadObject } from './multipart.js'
 
 function partSizeFor(size: number | undefined): number {
   if (size === undefined) return PART_SIZE
@@ -64,7 +64,7 @@ export class S3Target implements Target {
    * SSE goes on every object (a bucket policy may refuse puts without it); the class on data only
    * (manifests and `.sha256` stay readable for listing). Object Lock on every object: a locked
    * bucket refuses a put with a retention but without a checksum header, and the SDK sends none
-   * with WHEN_REQUIRED (client.ts) unless asked: SHA256, computed per part (lib-storage's parts are
+   * with WHEN_REQUIRED (client.ts) unless asked: SHA256, computed per part (multipart.ts's parts are
    * buffers, so the checksum goes in a header, not the aws-chunked trailer some stores corrupt).
    */
   #storageParams(dataObject: boolean | undefined, retainUntil?: Date) {
@@ -87,40 +87,34 @@ export class S3Target implements Target {
     checkKey(key)
     const stream = typeof body === 'function' ? body() : body
     const contentType = opts.contentType ?? 'application/octet-stream'
-    const upload = new Upload({
-      client: this.client,
-      partSize: partSizeFor(opts.size),
-      queueSize: QUEUE_SIZE,
-      params: {
-        Bucket: this.cfg.bucket,
-        Key: this.#full(key),
-        Body: stream,
-        ContentType: contentType,
-        ...(opts.metadata ? { Metadata: opts.metadata } : {}),
-        ...(opts.size !== undefined ? { ContentLength: opts.size } : {}),
-        ...this.#storageParams(opts.dataObject, opts.retainUntil),
-      },
-    })
-    // Failing the body (rather than Upload.abort(), which returns before the multipart upload is
-    // aborted) lets lib-storage abort the multipart upload before `done()` settles.
+    // A stream waiting for its next bytes does not see the signal: ending it stops the upload there.
     const onAbort = () => {
       if (stream instanceof Readable) stream.destroy(Object.assign(new Error('upload aborted'), { name: 'AbortError' }))
-      else void upload.abort()
     }
     opts.signal?.addEventListener('abort', onAbort, { once: true })
-    upload.on('httpUploadProgress', () => failpoint('s3.part-uploaded'))
-    // The body's own failure, kept: when aborting the multipart upload fails as well (a store
-    // without AbortMultipartUpload, such as s3rver, or the network gone), lib-storage throws that
-    // second error, and the message would name the cleanup instead of the cause.
-    let bodyError: unknown
-    if (stream instanceof Readable) stream.once('error', (e) => (bodyError ??= e))
     let etag: string | undefined
     try {
-      etag = (await upload.done()).ETag
+      etag = await uploadObject(
+        this.client,
+        {
+          Bucket: this.cfg.bucket,
+          Key: this.#full(key),
+          ContentType: contentType,
+          ...(opts.metadata ? { Metadata: opts.metadata } : {}),
+          ...this.#storageParams(opts.dataObject, opts.retainUntil),
+        },
+        typeof stream === 'string' ? Buffer.from(stream) : stream,
+        {
+          partSize: partSizeFor(opts.size),
+          queueSize: QUEUE_SIZE,
+          ...(opts.size !== undefined ? { size: opts.size } : {}),
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        },
+      )
     } catch (error) {
       if (opts.signal?.aborted)
         throw new StorageError('ABORTED', `S3 upload of ${this.url(key)} aborted`, { retryable: false, cause: error })
-      throw classifyS3Error(bodyError ?? error, `upload of ${this.url(key)}`, this.cfg.id)
+      throw classifyS3Error(error, `upload of ${this.url(key)}`, this.cfg.id)
     } finally {
       opts.signal?.removeEventListener('abort', onAbort)
     }

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { MysqlEngine } from '../../../src/engines/mysql/engine.js'
 import type { DbkeeperError } from '../../../src/runtime/errors.js'
 import { ROOT } from '../../support/cli.js'
+import { freePort } from '../../support/servers.js'
 import { createDatabase, headTail, mysqlSource, privateDir, removeDir, runDump, server, sql } from './helpers.js'
 
 const fixture = (name: string) => join(ROOT, 'test/fixtures/bin', name)
@@ -83,6 +84,17 @@ describe('mysqldump stand-ins on PATH', () => {
       .catch((e: unknown) => e)) as DbkeeperError
     expect(error.code).toBe('TOOL_MISSING')
     expect(error.hint).toContain('mariadb-client')
+  })
+
+  it('no dump tool on PATH and no server: the connection error comes first, though the tools are asked first', async () => {
+    // The probe starts the tools' `--version` before connecting (engine.ts) and awaits them after
+    // the server's version: the error that names the cause the operator must fix first stays first.
+    process.env.PATH = await emptyDir()
+    const error = (await new MysqlEngine(mysqlSource({ databases: [db], port: await freePort() }), workDir)
+      .probe(signal())
+      .catch((e: unknown) => e)) as DbkeeperError
+    expect(error.code).toBe('CONNECT')
+    expect(error.message).toContain('connection refused')
   })
 
   it('no dump tool on PATH at dump time: done rejects with TOOL_MISSING and the credentials file is gone', async () => {

@@ -2,8 +2,8 @@
  * Dumps that must not count, and secrets that must not leak: pg_dump dying halfway, an old
  * pg_dump, a wrong password, a password full of separators, the password in no command line.
  */
-import { readdir, readFile, stat } from 'node:fs/promises'
-import { join } from 'node:path'
+import { readdir, readFile, readlink, stat } from 'node:fs/promises'
+import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { inspect } from 'node:util'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -103,7 +103,7 @@ describe('PostgreSQL credentials', () => {
 
     const dump = engine.dump(db, signal())
     // Not reading stdout yet: pg_dump fills the pipe and waits, so it is alive while we look.
-    const pgDumpPid = await waitForChild('pg_dump')
+    const pgDumpPid = await waitForChild('pg_dump', dump.done)
     const passfiles = (await readdir(work)).filter((f) => f.startsWith('pgpass-'))
     expect(passfiles).toHaveLength(1)
     expect((await stat(join(work, passfiles[0]!))).mode & 0o777).toBe(0o600)
@@ -126,7 +126,7 @@ describe('PostgreSQL abort', () => {
     const engine = new PostgresEngine(pgSource({ databases: [db], user: role, password: HARD_PASSWORD }), work)
     const controller = new AbortController()
     const dump = engine.dump(db, controller.signal)
-    const pid = await waitForChild('pg_dump')
+    const pid = await waitForChild('pg_dump', dump.done)
     controller.abort()
     dump.stdout.resume()
     expect(await failure(dump.done)).toMatchObject({ code: 'ABORTED' })
@@ -136,9 +136,20 @@ describe('PostgreSQL abort', () => {
   })
 })
 
-/** The pid of a child of this process running `name`, once it exists. */
-async function waitForChild(name: string): Promise<number> {
-  for (let i = 0; i < 200; i++) {
+/**
+ * The pid of a child of this process running `name`, once it runs the tool itself: Debian's
+ * pg_dump is first a perl wrapper (pg_wrapper) that execs the real binary in the same process;
+ * caught in that exec, the child's environ reads empty and a kill may land on perl (CI, loaded
+ * host). Fails with the dump's outcome if it ends first, and after 45 s of wall time (the test has 60).
+ */
+async function waitForChild(name: string, done: Promise<unknown>): Promise<number> {
+  let ended: string | undefined
+  done.then(
+    () => (ended = 'it succeeded'),
+    (error: unknown) => (ended = String(error)),
+  )
+  const deadline = Date.now() + 45_000
+  while (Date.now() < deadline && ended === undefined) {
     for (const pid of await numericDirs()) {
       const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
       // A live child only: an earlier test's pg_dump may still be a zombie (State: Z) whose
@@ -146,13 +157,16 @@ async function waitForChild(name: string): Promise<number> {
       if (
         new RegExp(`^Name:\\s+${name}$`, 'm').test(status) &&
         new RegExp(`^PPid:\\s+${process.pid}$`, 'm').test(status) &&
-        !/^State:\s+[ZX]/m.test(status)
+        !/^State:\s+[ZX]/m.test(status) &&
+        basename(await readlink(`/proc/${pid}/exe`).catch(() => '')) === name
       )
         return pid
     }
     await new Promise((r) => setTimeout(r, 25))
   }
-  throw new Error(`no ${name} child process appeared`)
+  throw new Error(
+    `no ${name} child process appeared${ended === undefined ? ' in 60 s' : `: the dump ended first, ${ended}`}`,
+  )
 }
 
 async function numericDirs(): Promise<number[]> {
