@@ -1,27 +1,28 @@
-// A V8 start-up snapshot of `dbkeeper status` (the HEALTHCHECK). Not part of any build: measured,
-// not wired in yet (docs/PERFORMANCE.md, "A start-up snapshot for status"); this reproduces the
-// blobs measured there.
+// A V8 start-up snapshot of `dbkeeper status` (the HEALTHCHECK; docs/PERFORMANCE.md, "A start-up
+// snapshot for status"). The image makes one (Dockerfile.backup): this script's first step in its
+// build stage (esbuild is there), the second, scripts/status-snapshot-blob.mjs, with the runtime's
+// own Node; bin/dbkeeper.sh runs it.
 //
-//   [WARM=1] node scripts/build-status-snapshot.mjs <outdir>   (absolute; after scripts/build.mjs)
+//   [WARM=1] node scripts/build-status-snapshot.mjs <outdir> [--entry-only]   (after scripts/build.mjs)
 //   node --snapshot-blob <outdir>/cli/status.blob status [--check|--json]
 //
-// Bundles <outdir>/cli/main-status.js, the status build, into one CommonJS script (a snapshot's
-// entry is one script: its `require` knows only Node's builtins), whose modules are evaluated at
-// build time: the configuration and the volume are read only when the blob runs (the
-// deserialize-main function below), never frozen into it. Packages (croner, pino) are required at
-// run time from main-status.js's directory. Writes <outdir>/cli/status.blob, for the Node that runs
-// this script only: another Node refuses the blob (exit 14, a message on stderr). WARM=1 needs
-// <outdir>/cli/main.js to resolve the packages (a `dbkeeper backup` makes the warm-up's volume).
+// Bundles <outdir>/cli/main-status.js, the status build, into one CommonJS script,
+// <outdir>/cli/status-snapshot.cjs (a snapshot's entry is one script: its `require` knows only
+// Node's builtins), whose modules are evaluated at build time: the configuration and the volume
+// are read only when the blob runs (the deserialize-main function below), never frozen into it.
+// Packages (croner, pino) are required at run time from main-status.js's directory, so the blob
+// must stay in that directory. Then, unless --entry-only, writes <outdir>/cli/status.blob
+// (scripts/status-snapshot-blob.mjs), for the Node that runs this script only: another Node
+// refuses the blob (exit 14, a message on stderr). WARM=1 needs <outdir>/cli/main.js to resolve
+// the packages (a `dbkeeper backup` makes the warm-up's volume).
 import { build } from 'esbuild'
-import { execFileSync } from 'node:child_process'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { buildBlob, WARM_MARK } from './status-snapshot-blob.mjs'
 
 const root = resolve(import.meta.dirname, '..')
 const cli = join(resolve(root, process.argv[2] ?? 'dist'), 'cli')
 const entry = join(cli, 'status-snapshot.cjs')
-const blob = join(cli, 'status.blob')
 
 // main-status.js ends by running main() with a top-level await: the snapshot runs it after
 // deserializing instead.
@@ -66,7 +67,7 @@ const bundled = await build({
 const warm = process.env.WARM === '1'
 await writeFile(
   entry,
-  `const instantiate = () => {
+  `${warm ? WARM_MARK : ''}const instantiate = () => {
 const module = { exports: {} }
 ${bundled.outputFiles[0].text}
 return module.exports.main
@@ -100,28 +101,5 @@ require('node:v8').startupSnapshot.setDeserializeMainFunction(() => {
 })
 `,
 )
-await rm(blob, { force: true })
-let env = process.env
-let volume
-if (warm) {
-  volume = await mkdtemp(join(tmpdir(), 'dbkeeper-snapshot-'))
-  const db = new (process.getBuiltinModule('node:sqlite').DatabaseSync)(join(volume, 'app.db'))
-  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY)')
-  db.close()
-  env = {
-    PATH: process.env.PATH,
-    HOME: volume,
-    BACKUP_DIR: join(volume, 'backups'),
-    DB01_TYPE: 'sqlite',
-    DB01_PATH: join(volume, 'app.db'),
-  }
-  execFileSync(process.execPath, [join(cli, 'main.js'), 'backup'], { env, stdio: 'ignore' })
-}
-try {
-  execFileSync(process.execPath, ['--snapshot-blob', blob, '--build-snapshot', entry], {
-    env,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  })
-} finally {
-  if (volume) await rm(volume, { recursive: true, force: true })
-}
+if (process.argv[3] === '--entry-only') console.log(`status snapshot entry: ${entry}`)
+else await buildBlob(join(cli, '..'))
