@@ -168,7 +168,7 @@ beforeEach(() => {
   freshBlob()
 })
 
-describe('bin/dbkeeper.sh status', () => {
+describe('bin/dbkeeper.sh status', { timeout: 180_000 }, () => {
   it.each(VOLUMES)('with the blob: runs it alone, as bin/dbkeeper.js would (%s volume)', async (volume) => {
     await expectSameAsPlain(volume, ranBlobOnly)
   })
@@ -223,11 +223,14 @@ describe('bin/dbkeeper.sh status', () => {
     for (const volume of VOLUMES) await expectSameAsPlain(volume, triedBlobThenPlain)
   })
 
-  it('with a damaged blob (random bytes: node aborts; cut short: it crashes): bin/dbkeeper.js', async () => {
-    for (const bytes of [randomBytes(goodBlob.length), goodBlob.subarray(0, 100_000)]) {
-      freshBlob(bytes)
-      for (const volume of VOLUMES) await expectSameAsPlain(volume, triedBlobThenPlain)
-    }
+  // Node does not exit 14 for these: random bytes fail the magic's assertion (abort), a blob cut
+  // short crashes the loader (SIGSEGV).
+  it.each([
+    ['random bytes', () => randomBytes(goodBlob.length)],
+    ['cut short', () => goodBlob.subarray(0, 100_000)],
+  ])('with a damaged blob (%s): bin/dbkeeper.js', async (_, bytes) => {
+    freshBlob(bytes())
+    for (const volume of VOLUMES) await expectSameAsPlain(volume, triedBlobThenPlain)
   })
 
   it('any other command: bin/dbkeeper.js alone', async () => {
