@@ -104,7 +104,7 @@ echo "ok: $(dockerd --version), $(docker-compose --version), shellcheck $(shellc
 WORK=$(mktemp -d /tmp/dbk-ctest.XXXXXX)
 
 step "static: shellcheck of the container test and the compose example's init script"
-shellcheck scripts/test-container.sh scripts/lib/*.sh docker/mariadb-init/*.sh docker/test-mariadb/*.sh || fail "shellcheck found problems (above)"
+shellcheck scripts/test-container.sh scripts/lib/*.sh bin/dbkeeper.sh docker/mariadb-init/*.sh docker/test-mariadb/*.sh || fail "shellcheck found problems (above)"
 echo "ok"
 
 step "static: docker-compose config -q (docker-compose.yaml)"
@@ -180,6 +180,7 @@ exec_checks
 step "HEALTHCHECK (dbkeeper status --check) reports healthy; /healthz and /metrics"
 wait_for_healthy 180
 check_http_endpoints
+check_status_snapshot
 
 step "the backups restore"
 verify_restores

@@ -129,9 +129,10 @@ run_check() {
 run_shellcheck() {
   local scripts=()
   shopt -s nullglob
-  # Every shell file we ship or run: the incident scripts and their helpers, the container test's
-  # libraries, the compose example's init script, the runbook test's harness, and CI's entry.
-  scripts=(scripts/*.sh scripts/lib/*.sh docker/*/*.sh test/*/*.sh .ci/run)
+  # Every shell file we ship or run: the image's dbkeeper (bin/dbkeeper.sh), the incident scripts
+  # and their helpers, the container test's libraries, the compose example's init script, the
+  # runbook test's harness, and CI's entry.
+  scripts=(bin/*.sh scripts/*.sh scripts/lib/*.sh docker/*/*.sh test/*/*.sh .ci/run)
   shopt -u nullglob
   echo "shellcheck ${scripts[*]}"
   shellcheck "${scripts[@]}"

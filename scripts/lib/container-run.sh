@@ -143,6 +143,23 @@ wait_for_healthy() {
   echo "healthy: $(docker inspect -f '{{json .State.Health.Log}}' "$CONTAINER" | json 'x.at(-1).Output.trim()')"
 }
 
+# The HEALTHCHECK's `dbkeeper` is bin/dbkeeper.sh, which runs `status` from the start-up snapshot
+# the image made (dist/cli/status.blob): the blob must be there, load in the image's node (run
+# alone: no fallback to hide a refused blob) and answer as bin/dbkeeper.js does (the clock aside).
+check_status_snapshot() {
+  local blob=/app/dist/cli/status.blob snap plain
+  docker exec "$CONTAINER" test -r "$blob" ||
+    fail "the image has no readable $blob (the build log's \"status snapshot:\" line says why)"
+  docker exec "$CONTAINER" node --snapshot-blob "$blob" status --check >/dev/null ||
+    fail "the image's status snapshot does not load or does not report healthy"
+  snap=$(docker exec "$CONTAINER" dbkeeper status --json | json 'JSON.stringify(x, (k, v) => (k === "checkedAt" || k === "ageSeconds" ? 0 : v))') ||
+    fail "dbkeeper status --json (the wrapper) failed"
+  plain=$(docker exec "$CONTAINER" node /app/bin/dbkeeper.js status --json | json 'JSON.stringify(x, (k, v) => (k === "checkedAt" || k === "ageSeconds" ? 0 : v))') ||
+    fail "node bin/dbkeeper.js status --json failed"
+  [[ $snap == "$plain" ]] || fail "status from the snapshot differs from bin/dbkeeper.js: $snap / $plain"
+  echo "ok: $(docker exec "$CONTAINER" stat -c '%s bytes, %U %a' "$blob"), status from it as bin/dbkeeper.js"
+}
+
 check_http_endpoints() {
   local health metrics
   health=$(curl -fsS "http://127.0.0.1:$HEALTH_PORT/healthz") || fail "GET /healthz did not answer 200"
