@@ -1,8 +1,8 @@
 /**
- * `node --import tsx bench/backup-ab.ts [text|hex] [runs] [BEFORE_DIR]`
+ * `node --import tsx bench/backup-ab.ts text|hex RUNS BEFORE_DIR`
  *
  * One gzip backup (the real CLI, built as in the image) of a generated 100 MB MariaDB database,
- * this checkout against another one (default /work/main), alternating A B / B A per round; prints
+ * this checkout against another one (BEFORE_DIR, e.g. a `git worktree` of main), alternating A B / B A per round; prints
  * the median wall time, CPU of the process tree and peak RSS of each. For a change to the backup
  * pipeline: did the backup's own time get worse.
  */
@@ -10,20 +10,21 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildCli } from './build.js'
-import { createMariadb } from './databases.js'
+import { createMariadb, mariadbRunEnv } from './databases.js'
 import { parseShape, parseSize } from './generate.js'
 import { measure } from './measure.js'
 const ROOT = new URL('..', import.meta.url).pathname
 const shape = parseShape(process.argv[2] ?? 'text')
 const runs = Number(process.argv[3] ?? 3)
+const beforeDir = process.argv[4]
+if (!beforeDir) throw new Error('usage: bench/backup-ab.ts text|hex RUNS BEFORE_DIR (the checkout to compare with)')
 const work = await mkdtemp(join(tmpdir(), 'dbk-rp-ab-'))
 const db = await createMariadb(parseSize('100M'), (l) => process.stderr.write(l + '\n'), shape)
 try {
   const clis = {
     after: await buildCli(ROOT, join(work, 'a')),
-    before: await buildCli(process.argv[4] ?? '/work/main', join(work, 'b')),
+    before: await buildCli(beforeDir, join(work, 'b')),
   }
-  const { info } = db.server
   const out: Record<string, { wall: number; cpu: number; rss: number }[]> = { after: [], before: [] }
   for (let r = 0; r < runs; r++) {
     const order: ('after' | 'before')[] = r % 2 ? ['before', 'after'] : ['after', 'before']
@@ -33,21 +34,7 @@ try {
         command: process.execPath,
         args: [clis[name], 'backup', '--json'],
         cwd: ROOT,
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: process.env.HOME ?? '/root',
-          LOG_LEVEL: 'warn',
-          LOG_FORMAT: 'json',
-          BACKUP_DIR: backupDir,
-          DB01_TYPE: 'mariadb',
-          DB01_HOST: info.host,
-          DB01_PORT: String(info.port),
-          DB01_USER: info.user,
-          DB01_NAME: db.database,
-          DB01_LABEL: 'bench',
-          COMPRESSION: 'gzip',
-          ...(info.password ? { DB01_PASS: info.password } : {}),
-        },
+        env: mariadbRunEnv(db.server, db.database, backupDir),
       })
       const ok = (JSON.parse(s.stdout) as { results: { ok: boolean }[] }).results[0]?.ok
       if (!ok) throw new Error(`dbkeeper backup failed: ${s.stdout}`)

@@ -20,6 +20,29 @@ export interface BenchMariadb {
 }
 
 /**
+ * The environment of a dbkeeper run on the bench's MariaDB server (`database` on it; gzip,
+ * warn-level JSON logs, the label `bench`), for the benches that compare runs of it.
+ */
+export function mariadbRunEnv(server: RunningServer, database: string, backupDir: string): Record<string, string> {
+  const { info } = server
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/root',
+    LOG_LEVEL: 'warn',
+    LOG_FORMAT: 'json',
+    BACKUP_DIR: backupDir,
+    COMPRESSION: 'gzip',
+    DB01_TYPE: 'mariadb',
+    DB01_HOST: info.host,
+    DB01_PORT: String(info.port),
+    DB01_USER: info.user,
+    ...(info.password ? { DB01_PASS: info.password } : {}),
+    DB01_NAME: database,
+    DB01_LABEL: 'bench',
+  }
+}
+
+/**
  * Starts MariaDB and loads `bytes` of rows (as TSV; mysqldump's SQL comes out a few percent
  * larger). The test server's tiny buffer pool and redo log would make loading crawl; both are
  * resized online (MariaDB ≥ 10.9 resizes the redo log with SET GLOBAL).

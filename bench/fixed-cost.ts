@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util'
 import { FIXED_OPTIONS } from '../src/engines/mysql/args.js'
 import { mysqlAdmin } from '../test/support/servers.js'
 import { buildCli } from './build.js'
-import { createMariadb } from './databases.js'
+import { createMariadb, mariadbRunEnv } from './databases.js'
 import { parseShape, parseSize } from './generate.js'
 import { measure, shell, type Sample } from './measure.js'
 
@@ -45,20 +45,7 @@ try {
     `INSERT INTO tiny.t VALUES ${Array.from({ length: 50 }, (_, i) => `(${i}, 'row ${i}')`).join(', ')}`,
   )
   await admin.end()
-  const env = (database: string, backupDir: string): Record<string, string> => ({
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '/root',
-    LOG_LEVEL: 'warn',
-    LOG_FORMAT: 'json',
-    BACKUP_DIR: backupDir,
-    COMPRESSION: 'gzip',
-    DB01_TYPE: 'mariadb',
-    DB01_HOST: info.host,
-    DB01_PORT: String(info.port),
-    DB01_USER: info.user,
-    DB01_NAME: database,
-    DB01_LABEL: 'bench',
-  })
+  const env = (database: string, backupDir: string) => mariadbRunEnv(db.server, database, backupDir)
   if (opts.hold) {
     const vars = env(db.database, join(work, 'backups'))
     log(

@@ -7,7 +7,7 @@
  *   - `gunzip -c FILE | mariadb NEW`, which proves nothing;
  *   - `dbkeeper restore ID --into NEW --yes` as an operator runs it (the backup proven, loaded,
  *     tables and row counts checked; no safety backup, the target is new);
- *   - with `--before DIR`, the same CLI built from another checkout (e.g. /work/main), for a
+ *   - with `--before DIR`, the same CLI built from another checkout (e.g. a `git worktree` of main), for a
  *     before/after in the same run on the same file.
  * Prints, per case, the median wall time, the ratio against the pipeline, the CPU time of the
  * command's process tree (dbkeeper + the mariadb client it runs; gunzip + mariadb) and of the
@@ -20,7 +20,7 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildCli } from './build.js'
-import { createMariadb } from './databases.js'
+import { createMariadb, mariadbRunEnv } from './databases.js'
 import { parseShape, parseSize } from './generate.js'
 import { measure, shell, type Sample } from './measure.js'
 import { median } from './report.js'
@@ -79,20 +79,7 @@ async function main(): Promise<void> {
       clis.push({ name: 'dbkeeper restore (before)', path: await buildCli(resolve(opts.before), join(work, 'before')) })
     }
     const backupDir = join(work, 'backups')
-    const env = {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/root',
-      LOG_LEVEL: 'warn',
-      LOG_FORMAT: 'json',
-      BACKUP_DIR: backupDir,
-      DB01_TYPE: 'mariadb',
-      DB01_HOST: info.host,
-      DB01_PORT: String(info.port),
-      DB01_USER: info.user,
-      DB01_NAME: db.database,
-      DB01_LABEL: 'bench',
-      COMPRESSION: 'gzip',
-    }
+    const env = mariadbRunEnv(db.server, db.database, backupDir)
     log('backing up …')
     const backup = await measure({
       command: process.execPath,

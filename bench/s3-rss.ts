@@ -14,7 +14,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildCli } from './build.js'
-import { startS3rver } from './s3rver.js'
+import { s3rverEnv, startS3rver } from './s3rver.js'
 import { createSqlite } from './databases.js'
 import { parseSize } from './generate.js'
 import { median } from './report.js'
@@ -27,7 +27,7 @@ const { values: opts } = parseArgs({
     runs: { type: 'string', default: '8' },
   },
 })
-if (!opts.before) throw new Error('--before DIR: the checkout to compare with (e.g. /work/main)')
+if (!opts.before) throw new Error('--before DIR: the checkout to compare with (e.g. a `git worktree` of main)')
 const runs = Math.max(1, Number(opts.runs) || 8)
 const log = (line: string) => process.stderr.write(`${line}\n`)
 
@@ -56,13 +56,7 @@ try {
     DB01_PATH: dbPath,
     DB01_LABEL: 'bench',
   }
-  const s3Env = {
-    S3_BUCKET: 'dbk-bench',
-    S3_ENDPOINT: `http://127.0.0.1:${s3.port}`,
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  }
+  const s3Env = s3rverEnv(s3.port)
   type Kind = 'after' | 'before' | 'after-off'
   const rows: Record<Kind, number[][]> = { after: [], before: [], 'after-off': [] }
   for (let round = 0; round < runs; round++) {

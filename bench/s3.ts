@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildCli } from './build.js'
-import { startS3rver } from './s3rver.js'
+import { s3rverEnv, startS3rver } from './s3rver.js'
 import { createSqlite } from './databases.js'
 import { parseSize } from './generate.js'
 import { measure, type Sample } from './measure.js'
@@ -46,13 +46,7 @@ try {
     DB01_PATH: dbPath,
     DB01_LABEL: 'bench',
   }
-  const s3Env = {
-    S3_BUCKET: 'dbk-bench',
-    S3_ENDPOINT: `http://127.0.0.1:${s3.port}`,
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  }
+  const s3Env = s3rverEnv(s3.port)
   const samples: Record<'off' | 'on', Sample[]> = { off: [], on: [] }
   let raw = 0
   let compressed = 0

@@ -18,3 +18,14 @@ export async function startS3rver(dir: string): Promise<{ child: ChildProcess; p
   })
   return { child, port }
 }
+
+/** The S3 settings of a dbkeeper run against that s3rver's bucket `dbk-bench`. */
+export function s3rverEnv(port: number): Record<string, string> {
+  return {
+    S3_BUCKET: 'dbk-bench',
+    S3_ENDPOINT: `http://127.0.0.1:${port}`,
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  }
+}
