@@ -17,6 +17,12 @@ use_node24() {
   local major
   major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
   if ((major >= 24)); then
+    # Already first on PATH (this cache's, or a Node 24 of the machine's): addons are compiled
+    # against its own headers where it ships them, since an npmrc's nodedir (Debian's npm: /usr)
+    # may name an older Node's, whose better-sqlite3 build this Node refuses to load.
+    local prefix
+    prefix=$(dirname "$(dirname "$(command -v node)")")
+    if [[ -f $prefix/include/node/node_version.h ]]; then export npm_config_nodedir="$prefix"; fi
     return 0
   fi
   local cache dir tmp
