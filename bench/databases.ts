@@ -19,6 +19,11 @@ export interface BenchMariadb {
   database: string
 }
 
+/** What every bench's dbkeeper run gets: this PATH and HOME, warn-level JSON logs. */
+function runEnv(): Record<string, string> {
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', LOG_LEVEL: 'warn', LOG_FORMAT: 'json' }
+}
+
 /**
  * The environment of a dbkeeper run on the bench's MariaDB server (`database` on it; gzip,
  * warn-level JSON logs, the label `bench`), for the benches that compare runs of it.
@@ -26,10 +31,7 @@ export interface BenchMariadb {
 export function mariadbRunEnv(server: RunningServer, database: string, backupDir: string): Record<string, string> {
   const { info } = server
   return {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '/root',
-    LOG_LEVEL: 'warn',
-    LOG_FORMAT: 'json',
+    ...runEnv(),
     BACKUP_DIR: backupDir,
     COMPRESSION: 'gzip',
     DB01_TYPE: 'mariadb',
@@ -40,6 +42,11 @@ export function mariadbRunEnv(server: RunningServer, database: string, backupDir
     DB01_NAME: database,
     DB01_LABEL: 'bench',
   }
+}
+
+/** The environment of a dbkeeper run backing up the SQLite file `path` (label `bench`); BACKUP_DIR is the caller's. */
+export function sqliteRunEnv(path: string): Record<string, string> {
+  return { ...runEnv(), DB01_TYPE: 'sqlite', DB01_PATH: path, DB01_LABEL: 'bench' }
 }
 
 /**

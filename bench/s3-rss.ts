@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildCli } from './build.js'
 import { s3rverEnv, startS3rver } from './s3rver.js'
-import { createSqlite } from './databases.js'
+import { createSqlite, sqliteRunEnv } from './databases.js'
 import { parseSize } from './generate.js'
 import { median } from './report.js'
 
@@ -48,14 +48,7 @@ try {
   createSqlite(dbPath, parseSize(opts.size))
   const s3 = await startS3rver(join(work, 's3'))
   server = s3.child
-  const base = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '/root',
-    LOG_LEVEL: 'warn',
-    DB01_TYPE: 'sqlite',
-    DB01_PATH: dbPath,
-    DB01_LABEL: 'bench',
-  }
+  const base = sqliteRunEnv(dbPath)
   const s3Env = s3rverEnv(s3.port)
   type Kind = 'after' | 'before' | 'after-off'
   const rows: Record<Kind, number[][]> = { after: [], before: [], 'after-off': [] }

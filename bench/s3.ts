@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildCli } from './build.js'
 import { s3rverEnv, startS3rver } from './s3rver.js'
-import { createSqlite } from './databases.js'
+import { createSqlite, sqliteRunEnv } from './databases.js'
 import { parseSize } from './generate.js'
 import { measure, type Sample } from './measure.js'
 import { median } from './report.js'
@@ -37,15 +37,7 @@ try {
   createSqlite(dbPath, size)
   const s3 = await startS3rver(join(work, 's3'))
   server = s3.child
-  const base = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '/root',
-    LOG_LEVEL: 'warn',
-    LOG_FORMAT: 'json',
-    DB01_TYPE: 'sqlite',
-    DB01_PATH: dbPath,
-    DB01_LABEL: 'bench',
-  }
+  const base = sqliteRunEnv(dbPath)
   const s3Env = s3rverEnv(s3.port)
   const samples: Record<'off' | 'on', Sample[]> = { off: [], on: [] }
   let raw = 0
