@@ -26,7 +26,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import { Transform, type TransformCallback } from 'node:stream'
 import { constants, crc32, deflateRaw, type ZlibOptions } from 'node:zlib'
-import type { DumpSectionKind, DumpSections } from '../engines/engine.js'
+import type { DumpPiece, DumpSectionKind, DumpSections } from '../engines/engine.js'
 import { InOrder, type Job } from './in-order.js'
 
 /**
@@ -136,7 +136,12 @@ export class ParallelGzip extends Transform {
 
   async #take(chunk: Buffer): Promise<void> {
     if (!this.#sections) return this.#feed(chunk)
-    for (const piece of this.#sections.pieces(chunk)) {
+    await this.#feedPieces(this.#sections.pieces(chunk))
+  }
+
+  /** A sectioned dump's pieces: a member ends where a piece starts a section. */
+  async #feedPieces(pieces: DumpPiece[]): Promise<void> {
+    for (const piece of pieces) {
       if (piece.starts) await this.#startMember(piece.starts)
       await this.#feed(piece.bytes)
     }
@@ -217,10 +222,7 @@ export class ParallelGzip extends Transform {
   }
 
   async #finish(): Promise<void> {
-    for (const piece of this.#sections?.end() ?? []) {
-      if (piece.starts) await this.#startMember(piece.starts)
-      await this.#feed(piece.bytes)
-    }
+    if (this.#sections) await this.#feedPieces(this.#sections.end())
     // The last block (possibly empty) carries BFINAL; an empty one is 2 bytes.
     this.#submit(this.#cut(), true)
     const trailer = this.#endMember()
