@@ -68,9 +68,17 @@ export interface RunningTool {
   exit: Promise<ToolExit>
 }
 
-/** Starts a tool whose stdout the caller reads. */
+/**
+ * Starts a tool whose stdout the caller reads, whenever it starts to: the stream is paused, so the
+ * tool waits on its pipe until then. Left unpaused, execa (`buffer: false`) resumes a stream nobody
+ * reads by the next turn of the event loop and the output is thrown away: a consumer attached one
+ * turn late would read a dump without its beginning. So the caller reads with `pipe`/`pipeline`,
+ * `for await` or `resume()` (a bare 'data' listener does not start a paused stream), or aborts.
+ */
 export function startTool(command: string, args: string[], opts: ToolOptions): RunningTool {
-  return start(command, args, opts, 'pipe') as RunningTool
+  const tool = start(command, args, opts, 'pipe') as RunningTool
+  tool.stdout.pause()
+  return tool
 }
 
 /** Runs a tool whose stdout is not wanted (a client replaying a dump) and waits for its exit. */
