@@ -48,6 +48,11 @@ export interface ToolOptions {
   input?: Readable | undefined
   /** Which bytes of stderr to keep, and how many: the last (default) or the first. */
   stderr?: { keep: 'head' | 'tail'; bytes: number }
+  /**
+   * `runTool` only: the tool logs its errors to stdout (Litestream's logger), so its stdout is kept
+   * with stderr, in the order it came, for `judge` and the message; otherwise stdout is discarded.
+   */
+  logsToStdout?: boolean
   /** The hint of TOOL_MISSING. */
   installHint?: string
   /** The message of ABORTED (default: "<command> was stopped: the run was aborted"). */
@@ -83,7 +88,7 @@ export function startTool(command: string, args: string[], opts: ToolOptions): R
 
 /** Runs a tool whose stdout is not wanted (a client replaying a dump) and waits for its exit. */
 export function runTool(command: string, args: string[], opts: ToolOptions): Promise<ToolExit> {
-  return start(command, args, opts, 'ignore').exit
+  return start(command, args, opts, opts.logsToStdout ? 'log' : 'ignore').exit
 }
 
 /** Runs a tool and collects its whole stdout (small answers: a version line, a child's JSON). */
@@ -106,13 +111,13 @@ function start(
   command: string,
   args: string[],
   opts: ToolOptions,
-  stdout: 'pipe' | 'ignore',
+  stdout: 'pipe' | 'ignore' | 'log',
 ): { stdout: Readable | null; exit: Promise<ToolExit> } {
   const { input } = opts
   const child = execa(command, args, {
     buffer: false,
     stdin: input ? 'pipe' : 'ignore',
-    stdout,
+    stdout: stdout === 'ignore' ? 'ignore' : 'pipe',
     stderr: 'pipe',
     reject: false,
     extendEnv: false,
@@ -122,11 +127,16 @@ function start(
   })
   const keep = opts.stderr ?? { keep: 'tail', bytes: STDERR_TAIL_BYTES }
   let stderr = ''
-  child.stderr.setEncoding('utf8')
-  child.stderr.on('data', (chunk: string) => {
+  const onOutput = (chunk: string) => {
     if (keep.keep === 'tail') stderr = (stderr + chunk).slice(-keep.bytes)
     else if (stderr.length < keep.bytes) stderr += chunk
-  })
+  }
+  child.stderr.setEncoding('utf8')
+  child.stderr.on('data', onOutput)
+  if (stdout === 'log') {
+    child.stdout!.setEncoding('utf8')
+    child.stdout!.on('data', onOutput)
+  }
 
   let inputError: Error | undefined
   const onInputError = (error: Error) => {
@@ -169,7 +179,7 @@ function start(
   })()
   // The caller may await `exit` only after reading stdout; keep an early rejection from being "unhandled".
   exit.catch(() => {})
-  return { stdout: child.stdout, exit }
+  return { stdout: stdout === 'log' ? null : child.stdout, exit }
 }
 
 /** The input is the caller's: unpiped, and drained when the tool left some, never destroyed. */

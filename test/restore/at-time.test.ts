@@ -111,6 +111,19 @@ describe('restore to a time (SQLite, Litestream)', () => {
     expect(at.ids).toEqual(at.ids.map((_, i) => i + 1))
   }, 60_000)
 
+  it('restores to the very start of the window, the millisecond status shows', async () => {
+    const status = JSON.parse((await cli(['status', '--json'], env)).stdout) as Status
+    const from = status.sources[0]!.databases[0]!.pitr!.window!.from
+    const out = join(dir, 'from.db')
+    // The snapshot's mtime has nanoseconds; the window's start is its millisecond, and Litestream
+    // refused a -timestamp before the snapshot ("no matching backups found").
+    const r = await cli(['restore', '--at', from, '--source', 'app', '--to-file', out], env)
+    expect(r.exitCode, r.all).toBe(0)
+    const at = rows(out)
+    expect(at.times.filter((t) => t > Date.parse(from))).toEqual([])
+    expect(at.ids).toEqual(at.ids.map((_, i) => i + 1))
+  }, 60_000)
+
   it('refuses a time outside the window, naming the window, and touches nothing', async () => {
     const early = new Date(Date.now() - 3_600_000)
     const r = await cli(['restore', '--at', early.toISOString(), '--source', 'app', '--yes'], env)

@@ -16,7 +16,7 @@ import { FILE_MODE } from '../../runtime/durable.js'
 import { DbkeeperError } from '../../runtime/errors.js'
 import type { Secret } from '../../runtime/secrets.js'
 import type { Archive, ArchiveRange, ArchiveState, Materialized } from '../archive.js'
-import { childEnv, describeExit, runTool, runToolForOutput } from '../subprocess.js'
+import { childEnv, describeExit, lastLines, runTool, runToolForOutput } from '../subprocess.js'
 import { litestreamBinary, litestreamRestoreConfig } from './litestream.js'
 import { SQLITE_SIDE_FILES } from './replace.js'
 import { inspectSqliteFile } from './restore-driver.js'
@@ -33,6 +33,20 @@ async function mtimes(dir: string, suffix: string): Promise<number[]> {
     if (s?.isFile()) out.push(s.mtimeMs)
   }
   return out
+}
+
+/** The oldest snapshot's mtime: its millisecond, and the instant to the nanosecond (RFC 3339). */
+async function oldestSnapshotTime(dir: string): Promise<{ ms: number; iso: string } | undefined> {
+  let oldest: bigint | undefined
+  for (const name of await names(dir)) {
+    if (!name.endsWith('.snapshot.lz4')) continue
+    const s = await stat(join(dir, name), { bigint: true }).catch(() => undefined)
+    if (s?.isFile() && (oldest === undefined || s.mtimeNs < oldest)) oldest = s.mtimeNs
+  }
+  if (oldest === undefined) return undefined
+  const ms = Number(oldest / 1_000_000n)
+  const fraction = String(oldest % 1_000_000_000n).padStart(9, '0')
+  return { ms, iso: new Date(ms).toISOString().replace(/\.\d{3}Z$/, `.${fraction}Z`) }
 }
 
 /**
@@ -176,7 +190,11 @@ export class SqliteArchive implements Archive {
       if ((await newest()) <= cutoff.getTime()) return
       await rm(outFile, { force: true })
     }
-    await this.restore(range.base, cutoff, outFile, workDir, signal)
+    // A cut in the snapshot's millisecond is the snapshot's own time, to the nanosecond: Litestream
+    // refuses a -timestamp before it ("no matching backups found"), and `from` is only the millisecond.
+    const snapshot = await oldestSnapshotTime(join(generation, 'snapshots'))
+    const exact = snapshot && cutoff.getTime() <= snapshot.ms ? snapshot.iso : cutoff.toISOString()
+    await this.restore(range.base, exact, outFile, workDir, signal)
   }
 
   /**
@@ -185,13 +203,13 @@ export class SqliteArchive implements Archive {
    */
   private async restore(
     base: string,
-    at: Date | undefined,
+    at: string | undefined,
     outFile: string,
     workDir: string,
     signal: AbortSignal,
   ): Promise<void> {
     const binary = litestreamBinary()
-    const args = ['restore', '-no-expand-env', '-generation', base, ...(at ? ['-timestamp', at.toISOString()] : [])]
+    const args = ['restore', '-no-expand-env', '-generation', base, ...(at ? ['-timestamp', at] : [])]
     let replica = [`file://${this.dir}`]
     let configFile: string | undefined
     if (await encrypted(join(this.dir, 'generations', base))) {
@@ -225,6 +243,8 @@ export class SqliteArchive implements Archive {
     await runTool(binary, args, {
       env: childEnv(),
       signal,
+      // Litestream logs its errors ("no matching backups found", a failed decryption) to stdout.
+      logsToStdout: true,
       installHint: `reinstall dbkeeper's dependencies (npm ci): ${binary} comes in the npm package @flydotio/litestream-linux-x64`,
       abortedMessage: 'litestream restore was stopped: the restore was aborted',
       judge: (exit) =>
@@ -232,13 +252,27 @@ export class SqliteArchive implements Archive {
           ? undefined
           : new DbkeeperError(
               'RESTORE_FAILED',
-              `litestream restore ${describeExit(exit)}: ${exit.stderr.split('\n').slice(-3).join(' ') || 'no output'}`,
+              `litestream restore ${describeExit(exit)}: ${litestreamError(exit.stderr) || 'no output'}`,
               {
-                hint: withKeys
-                  ? `the archive ${this.dir} is encrypted: is ${this.keys?.from ?? 'the key given'} the private key of one of its recipients? (docs/RESTORE.md)`
-                  : `the archive is ${this.dir}; run \`litestream restore\` by hand with the same arguments (docs/RESTORE.md)`,
+                ...(exit.stderr ? { output: lastLines(exit.stderr, 10) } : {}),
+                // The key is blamed only when the tool's own words point at it.
+                hint:
+                  withKeys && /age|decrypt|identit|recipient|no (matching )?key/i.test(exit.stderr)
+                    ? `the archive ${this.dir} is encrypted: is ${this.keys?.from ?? 'the key given'} the private key of one of its recipients? (docs/RESTORE.md)`
+                    : `the archive is ${this.dir}; run \`litestream restore\` by hand with the same arguments (docs/RESTORE.md)`,
               },
             ),
     })
   }
+}
+
+/**
+ * The reason in Litestream's log, else its last lines: `level=ERROR … error="…"` (its logger, on
+ * stdout, with a configuration file) or `2026/12/07 01:44:55 ERROR failed to run error="…"` (stderr).
+ */
+export function litestreamError(log: string): string {
+  const lines = log.split('\n').filter((l) => l.trim() !== '')
+  const error = lines.findLast((l) => /\blevel=ERROR\b|^\S+ \S+ ERROR /.test(l))
+  const reason = error && /\berror="((?:[^"\\]|\\.)*)"/.exec(error)?.[1]
+  return reason ? reason.replace(/\\"/g, '"') : lines.slice(-3).join(' ')
 }

@@ -15,7 +15,7 @@ import { promisify } from 'node:util'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { archiveDir } from '../../../src/catalog/naming.js'
 import { createArchive, rangeAt, startArchiver, type Archiver } from '../../../src/engines/index.js'
-import { MTIME_SLACK_MS } from '../../../src/engines/sqlite/archive.js'
+import { litestreamError, MTIME_SLACK_MS } from '../../../src/engines/sqlite/archive.js'
 import { litestreamConfig } from '../../../src/engines/sqlite/litestream.js'
 import { captureLogger } from '../../support/logs.js'
 import { sqliteSource } from './helpers.js'
@@ -171,4 +171,21 @@ describe('SQLite archiving with Litestream', () => {
     const state = await archive.state(new Date(Date.now() + 90_000))
     expect(state.lagMs).toBeGreaterThan(90_000)
   }, 30_000)
+})
+
+describe("Litestream's reason for a failed restore", () => {
+  it('is the error of its last ERROR line (it logs to stdout), else its last lines', () => {
+    const log = [
+      'time=2026-12-07T01:27:54.241Z level=INFO msg="restoring snapshot" db=/d/app.db replica=file generation=2c42 index=0',
+      'time=2026-12-07T01:27:54.248Z level=ERROR msg="failed to run" error="cannot restore snapshot: no identity matched any of the recipients"',
+      '',
+    ].join('\n')
+    expect(litestreamError(log)).toBe('cannot restore snapshot: no identity matched any of the recipients')
+    expect(litestreamError('level=ERROR msg="failed to run" error="a \\"quoted\\" path"')).toBe('a "quoted" path')
+    expect(litestreamError('2026/12/07 01:44:55 ERROR failed to run error="no matching backups found"\n')).toBe(
+      'no matching backups found',
+    )
+    expect(litestreamError('one\ntwo\nthree\nfour\n')).toBe('two three four')
+    expect(litestreamError('')).toBe('')
+  })
 })
