@@ -20,7 +20,7 @@ export async function readStatus(config: StatusConfig, now = new Date()): Promis
   const [runs, backups, pitr] = await Promise.all([
     readRuns(config.backupDir, undefined, syncReads),
     listBackups(config.backupDir, {}, syncReads),
-    readPitrStates(config, now),
+    readPitrStates(config, now, syncReads),
   ])
   return statusOf(config, runs, backups, pitr, now)
 }
