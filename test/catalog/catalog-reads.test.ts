@@ -2,10 +2,10 @@
  * The volume's readers over both file reads (src/runtime/file-reads.ts): `asyncReads`
  * (fs/promises; the daemon and every command) and `syncReads` (node:fs's synchronous calls;
  * `dbkeeper status`, src/runtime/sync-reads.ts). Over one real volume, every reader `status` uses
- * (BACKUP_DIR's check, the catalog, the journal) gives the same answer, and the same errors, with
- * either; and that answer is the volume's, not an empty one twice.
+ * (BACKUP_DIR's check, the catalog, the journal, a DBnn_PITR source's archive) gives the same
+ * answer, and the same errors, with either; and that answer is the volume's, not an empty one twice.
  */
-import { appendFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
+import { appendFile, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -13,14 +13,33 @@ import { listBackups, type CatalogEntry } from '../../src/catalog/catalog.js'
 import { readRuns } from '../../src/catalog/journal.js'
 import { CHECKSUM_SUFFIX, databaseDir, MANIFEST_SUFFIX } from '../../src/catalog/naming.js'
 import { checkBackupDirPath } from '../../src/config/backup-dir.js'
+import type { SourceConfig } from '../../src/config/types.js'
+import { createArchive } from '../../src/engines/index.js'
+import { HEARTBEAT_FILE, INDEX_FILE, readBinlogArchive } from '../../src/engines/mysql/binlog-archive.js'
 import { asyncReads, type FileReads } from '../../src/runtime/file-reads.js'
 import { syncReads } from '../../src/runtime/sync-reads.js'
 import { fakeRun, writeFakeBackup } from '../support/backups.js'
 
-const BOTH: [string, FileReads][] = [
-  ['asyncReads', asyncReads],
-  ['syncReads', syncReads],
-]
+/**
+ * `read` through asyncReads and through syncReads, in turn: the same answer (or the same error)
+ * from both, and syncReads' own calls among them (`uses`), so that a reader that dropped the reads
+ * it was given, and read through fs/promises both times, fails here. Resolves to the answer.
+ */
+async function both<T>(read: (reads: FileReads) => Promise<T>, uses: (keyof FileReads)[]): Promise<T> {
+  const calls = new Set<string>()
+  const tallied = Object.fromEntries(
+    Object.entries(syncReads).map(([name, f]: [string, (...a: unknown[]) => unknown]) => [
+      name,
+      (...a: unknown[]) => (calls.add(name), f(...a)),
+    ]),
+  ) as unknown as FileReads
+  const a = await settled(read(asyncReads))
+  const s = await settled(read(tallied))
+  expect(s).toEqual(a)
+  expect([...calls].sort()).toEqual(expect.arrayContaining(uses))
+  if ('error' in a) throw Object.assign(new Error(a.error.message), { code: a.error.code })
+  return a.value
+}
 
 let tmp: string
 let volume: string
@@ -104,10 +123,10 @@ async function settled<T>(p: Promise<T>): Promise<{ value: T } | { error: { code
 
 describe('the catalog, the journal and BACKUP_DIR read through asyncReads and syncReads', () => {
   it('list the same backups, with the same problems and the same damaged manifests', async () => {
-    const [a, s] = await Promise.all(BOTH.map(([, reads]) => listing(volume, reads)))
-    expect(s).toEqual(a)
-    // The volume's own answer, for both.
-    for (const { entries, damaged } of [a!, s!]) {
+    const a = await both((reads) => listing(volume, reads), ['readdir', 'readdirEntries', 'stat', 'readFile'])
+    // The volume's own answer.
+    {
+      const { entries, damaged } = a
       expect(entries.map((e) => e.manifest.id).sort()).toEqual([...written].sort())
       expect(entries.filter((e) => e.problem).map((e) => e.problem)).toEqual([
         expect.stringMatching(/data file is missing/),
@@ -120,15 +139,13 @@ describe('the catalog, the journal and BACKUP_DIR read through asyncReads and sy
   })
 
   it('list the same backups of one source', async () => {
-    const [a, s] = await Promise.all(BOTH.map(([, reads]) => listing(volume, reads, { source: 'shop' })))
-    expect(s).toEqual(a)
-    expect(a!.entries).toHaveLength(5)
+    const a = await both((reads) => listing(volume, reads, { source: 'shop' }), ['readdirEntries', 'readFile'])
+    expect(a.entries).toHaveLength(5)
   })
 
   it('read the same runs from the rotated and the current journal file', async () => {
-    const [a, s] = await Promise.all(BOTH.map(([, reads]) => readRuns(volume, 1000, reads)))
-    expect(s).toEqual(a)
-    expect(a!.map((r) => r.ok)).toEqual([true, true, false, true])
+    const a = await both((reads) => readRuns(volume, 1000, reads), ['readdir', 'open'])
+    expect(a.map((r) => r.ok)).toEqual([true, true, false, true])
   })
 
   it('agree on a volume through a link, a missing one, one under a missing parent, and one that is a file', async () => {
@@ -143,14 +160,14 @@ describe('the catalog, the journal and BACKUP_DIR read through asyncReads and sy
       join(tmp, 'a-file'),
       join(tmp, 'a-file', 'x'),
     ]) {
-      const [a, s] = await Promise.all(
-        BOTH.map(async ([, reads]) => ({
+      await both(
+        async (reads) => ({
           check: await settled(checkBackupDirPath(dir, reads)),
           list: await settled(listing(dir, reads)),
           runs: await settled(readRuns(dir, 1000, reads)),
-        })),
+        }),
+        ['readdir', 'stat'],
       )
-      expect(s).toEqual(a)
     }
     // Not the same nothing: the link is the volume, the missing volume is empty, the others are refused.
     expect(await settled(checkBackupDirPath(linked, syncReads))).toEqual({ value: 'exists' })
@@ -164,5 +181,63 @@ describe('the catalog, the journal and BACKUP_DIR read through asyncReads and sy
       error: { code: 'CONFIG' },
     })
     expect(await settled(listing(join(tmp, 'a-file'), syncReads))).toMatchObject({ error: { code: 'CONFIG' } })
+  })
+})
+
+describe('the point-in-time archives status reads, through asyncReads and syncReads', () => {
+  it("read the same SQLite archive state: generations' snapshots and newest WAL segment, the live file's WAL", async () => {
+    const dir = join(tmp, 'sqlite-archive')
+    const live = join(tmp, 'live.db')
+    await writeFile(live, 'db')
+    await writeFile(`${live}-wal`, 'wal')
+    const at = (h: number) => new Date(Date.parse('2026-12-01T00:00:00Z') + h * 3_600_000)
+    for (const [base, hours] of [
+      ['0000000000000001', [1, 2]],
+      ['0000000000000002', [5]],
+      ['0000000000000003', []], // no snapshot: nothing of it can be restored
+    ] as const) {
+      await mkdir(join(dir, 'generations', base, 'snapshots'), { recursive: true })
+      await mkdir(join(dir, 'generations', base, 'wal'), { recursive: true })
+      for (const h of hours) {
+        const snapshot = join(dir, 'generations', base, 'snapshots', `${h}.snapshot.lz4`)
+        await writeFile(snapshot, 's')
+        await utimes(snapshot, at(h), at(h))
+        const segment = join(dir, 'generations', base, 'wal', `${String(h).padStart(8, '0')}_00000000.wal.lz4`)
+        await writeFile(segment, 'w')
+        await utimes(segment, at(h + 0.5), at(h + 0.5))
+      }
+    }
+    const now = at(6)
+    const source = { engine: 'sqlite', path: live } as SourceConfig
+    const a = await both(
+      async (reads) => (await createArchive(source, dir, undefined, reads)).state(now),
+      ['readdir', 'stat'],
+    )
+    expect(a.ranges.map((r) => [r.base, r.from, r.to])).toEqual([
+      ['0000000000000001', at(1), at(2.5)],
+      ['0000000000000002', at(5), at(5.5)],
+    ])
+    expect(a.lagMs).toBe(now.getTime() - at(5.5).getTime()) // the live WAL changed since
+  })
+
+  it('read the same binlog archive: files, index and heartbeat', async () => {
+    const dir = join(tmp, 'binlog-archive')
+    await mkdir(dir)
+    const at = (m: number) => new Date(Date.parse('2026-12-01T00:00:00Z') + m * 60_000)
+    for (const n of [1, 2, 5]) {
+      await writeFile(join(dir, `binlog.00000${n}`), 'x'.repeat(n))
+      await utimes(join(dir, `binlog.00000${n}`), at(n), at(n))
+    }
+    await writeFile(join(dir, '.binlog.000006.tmp'), 'not one')
+    await writeFile(
+      join(dir, INDEX_FILE),
+      JSON.stringify({ kind: 'gap', after: 'binlog.000002', resumedAt: 'binlog.000005', detectedAt: at(5) }) +
+        '\n{"torn',
+    )
+    await writeFile(join(dir, HEARTBEAT_FILE), JSON.stringify({ caughtUpAt: at(6).toISOString() }))
+    const a = await both((reads) => readBinlogArchive(dir, at(7), reads), ['readdir', 'stat', 'readFile'])
+    expect(a.runs.map((r) => r.files)).toEqual([['binlog.000001', 'binlog.000002'], ['binlog.000005']])
+    expect(a.gaps).toHaveLength(1)
+    expect(a.lagMs).toBe(60_000)
   })
 })
