@@ -140,8 +140,7 @@ const builtinLookups = {
       const builtin = process.getBuiltinModule(path)
       if (!builtin) throw new Error(`${path}: not a builtin of Node ${process.version}`)
       const names = Object.keys(builtin).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default')
-      if (path in ON_FIRST_CALL)
-        return { contents: onFirstCall(path, builtin, names, ON_FIRST_CALL[path]), loader: 'js' }
+      if (ON_FIRST_CALL.includes(path)) return { contents: onFirstCall(path, builtin, names), loader: 'js' }
       return {
         contents: [
           `const builtin = process.getBuiltinModule(${JSON.stringify(args.path)})`,
@@ -157,45 +156,25 @@ const builtinLookups = {
 // Builtins the status build loads only when one of their functions is first called, not at
 // import: each export that is a function whose name starts in lower case (not a class: `instanceof
 // Readable` needs the real one) is a wrapper that looks the builtin up; any other export used
-// looks it up at import, as above. For each, the overrides of some names.
+// looks it up at import, as above.
 //
 // node:fs/promises: loading it loads readline, fs/dir, the watchers and more (~7 M instructions of
-// `status`, docs/PERFORMANCE.md, "Start-up"), and a status of an empty volume only lists
-// directories and stats paths. So the same readers (catalog, journal, backup-dir) get readdir and
-// stat backed by node:fs's synchronous calls (the same results and the same errors, as
-// rejections: this process asks once and has nothing else to do meanwhile), and so does readFile
-// (a volume with backups: the manifests and sidecars, LocalTarget.getSmall). open stays the real
-// one, looked up when first called: LocalTarget.get streams from a FileHandle, and the journal's
-// backward reader, the one other reader of a populated volume, is given node:fs's synchronous
-// calls by `status` itself (src/catalog/sync-reads.ts), so `status` never calls it.
-// `constants` is node:fs's (the same object). node:os (the host name, ~3 M with node:module): the
-// configuration asks for it only as MAIL_FROM's default (config/daemon.ts). node:module:
-// createRequire, for croner and pino, which `status` loads only for a schedule not in UTC.
-// The daemon and every other command (the build above) keep the real modules, imported.
-const fsSync = (name) => `async (...a) => process.getBuiltinModule('node:fs').${name}Sync(...a)`
-const ON_FIRST_CALL = {
-  'node:fs/promises': {
-    readdir: fsSync('readdir'),
-    stat: fsSync('stat'),
-    readFile: fsSync('readFile'),
-    constants: "process.getBuiltinModule('node:fs').constants",
-  },
-  'node:os': {},
-  'node:module': {},
-}
-function onFirstCall(path, builtin, names, overrides) {
-  for (const name of Object.keys(overrides))
-    if (!names.includes(name)) throw new Error(`${path}: no ${name} (scripts/build.mjs, ON_FIRST_CALL)`)
+// `status`, docs/PERFORMANCE.md, "Start-up"), and `status` never calls it: its reads of the volume
+// (BACKUP_DIR's check, the catalog, the journal) are node:fs's synchronous calls, passed by the
+// command itself (src/runtime/file-reads.ts, sync-reads.ts). node:os (the host name, ~3 M with
+// node:module): the configuration asks for it only as MAIL_FROM's default (config/daemon.ts).
+// node:module: createRequire, for croner and pino, which `status` loads only for a schedule not
+// in UTC. The daemon and every other command (the build above) keep the real modules, imported.
+const ON_FIRST_CALL = ['node:fs/promises', 'node:os', 'node:module']
+function onFirstCall(path, builtin, names) {
   return [
     'let builtin',
     `const lookup = () => (builtin ??= process.getBuiltinModule(${JSON.stringify(path)}))`,
     'export default /* @__PURE__ */ (() => lookup())()',
     ...names.map((name) =>
-      name in overrides
-        ? `export const ${name} = ${overrides[name]}`
-        : typeof builtin[name] === 'function' && /^[a-z]/.test(name)
-          ? `export const ${name} = (...a) => lookup().${name}(...a)`
-          : `export const ${name} = /* @__PURE__ */ (() => lookup().${name})()`,
+      typeof builtin[name] === 'function' && /^[a-z]/.test(name)
+        ? `export const ${name} = (...a) => lookup().${name}(...a)`
+        : `export const ${name} = /* @__PURE__ */ (() => lookup().${name})()`,
     ),
   ].join('\n')
 }

@@ -6,11 +6,11 @@
  * source dropped into the directory — is never listed, so never counted, restored or deleted.
  * Read-only.
  */
-import { readdir } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { LocalTarget } from '../storage/local/target.js'
 import { backupDirError } from '../config/backup-dir.js'
 import { StorageError, type Target } from '../storage/target.js'
+import { asyncReads, type FileReads } from '../runtime/file-reads.js'
 import { decodeManifest, type Manifest } from './manifest.js'
 import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX } from './naming.js'
 import { newestFirst } from './order.js'
@@ -163,15 +163,23 @@ export function volumeEntry(backupDir: string, manifest: Manifest): CatalogEntry
   return onVolume(entry, target)
 }
 
-/** Every backup on the volume, newest first (order.ts; stamps in the future sort first, as they read). */
-export async function listBackups(backupDir: string, filter: CatalogFilter = {}): Promise<CatalogEntry[]> {
+/**
+ * Every backup on the volume, newest first (order.ts; stamps in the future sort first, as they
+ * read). `reads`: how the volume is read (runtime/file-reads.ts; fs/promises when not given), for
+ * the entries' target too.
+ */
+export async function listBackups(
+  backupDir: string,
+  filter: CatalogFilter = {},
+  reads: FileReads = asyncReads,
+): Promise<CatalogEntry[]> {
   if (!filter.source) {
     // BACKUP_DIR unusable is the operator's to fix, said as such; missing is an empty volume.
-    await readdir(backupDir).catch((error: unknown) => {
+    await reads.readdir(backupDir).catch((error: unknown) => {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw backupDirError(backupDir, error)
     })
   }
-  const target = new LocalTarget(backupDir)
+  const target = new LocalTarget(backupDir, reads)
   return (await listEntries(target, { ...filter, sidecars: true })).map((e) => onVolume(e, target))
 }
 

@@ -5,9 +5,10 @@
  * whole-file read it replaced needed 628 MB of memory and 3.8 s for `status` at 250 MB, and past
  * 512 MB the daemon could not start at all (`Invalid string length`).
  */
-import { open, readdir, rename, stat, unlink } from 'node:fs/promises'
+import { open, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { FILE_MODE, fsyncDir } from '../runtime/durable.js'
+import { asyncReads, type FileReads } from '../runtime/file-reads.js'
 
 /** Rotate `runs.jsonl` once it reaches this size: ~16 000 runs, two years of hourly runs. */
 export const JOURNAL_MAX_BYTES = 16 * 1024 * 1024
@@ -33,11 +34,14 @@ export const DEFAULT_ROTATION: RotationLimits = {
 
 const rotatedName = (n: number) => `runs.${n}.jsonl`
 
-/** The journal's files in the state directory, newest first: `runs.jsonl`, `runs.1.jsonl`, … */
-export async function journalFiles(stateDir: string): Promise<string[]> {
+/**
+ * The journal's files in the state directory, newest first: `runs.jsonl`, `runs.1.jsonl`, …
+ * `reads`: how the directory is read (runtime/file-reads.ts; fs/promises when not given).
+ */
+export async function journalFiles(stateDir: string, reads: FileReads = asyncReads): Promise<string[]> {
   let names: string[]
   try {
-    names = await readdir(stateDir)
+    names = await reads.readdir(stateDir)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR')
       return []
@@ -54,38 +58,9 @@ export async function journalFiles(stateDir: string): Promise<string[]> {
 }
 
 /**
- * The file operations the backward reader needs. `asyncReads` (node:fs/promises) is the default:
- * the daemon and every command. `dbkeeper status` passes `syncReads` (sync-reads.ts, node:fs's
- * synchronous calls), a process that reads once and has nothing else to do meanwhile, so that its
- * build does not load fs/promises (docs/PERFORMANCE.md, "Start-up").
- */
-export interface FileReads {
-  /** Opens `path` for reading; rejects with the system's error (`code` ENOENT: no such file). */
-  open(path: string): Promise<OpenFile>
-}
-
-export interface OpenFile {
-  /** The file's size in bytes, now. */
-  size(): Promise<number>
-  /** Reads up to `buffer.length` bytes from `position` into `buffer`; resolves to the bytes read. */
-  read(buffer: Buffer, position: number): Promise<number>
-  close(): Promise<void>
-}
-
-export const asyncReads: FileReads = {
-  async open(path) {
-    const handle = await open(path, 'r')
-    return {
-      size: async () => (await handle.stat()).size,
-      read: async (buffer, position) => (await handle.read(buffer, 0, buffer.length, position)).bytesRead,
-      close: () => handle.close(),
-    }
-  },
-}
-
-/**
  * The lines of `path` from the last to the first, read backwards in 64 KiB chunks (split on the
  * newline byte, which never occurs inside a UTF-8 character). Memory: one chunk and one line.
+ * `reads`: how the file is read (runtime/file-reads.ts; fs/promises when not given).
  */
 export async function* linesBackward(path: string, reads: FileReads = asyncReads): AsyncGenerator<string> {
   let handle

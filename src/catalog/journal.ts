@@ -7,16 +7,10 @@
 import { hostname } from 'node:os'
 import { open } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import {
-  DEFAULT_ROTATION,
-  journalFiles,
-  linesBackward,
-  rotateIfDue,
-  type FileReads,
-  type RotationLimits,
-} from './journal-files.js'
+import { DEFAULT_ROTATION, journalFiles, linesBackward, rotateIfDue, type RotationLimits } from './journal-files.js'
 import { STATE_DIR } from './naming.js'
 import { DIR_MODE, ensureDir, FILE_MODE } from '../runtime/durable.js'
+import type { FileReads } from '../runtime/file-reads.js'
 
 /** `drill`: a restore drill (DRILL_SCHEDULE or `verify --drill`), not a backup run. */
 /** `pitr-gap`: a fresh base backup after a point-in-time archive lost its position (daemon/pitr-watch.ts). */
@@ -148,11 +142,11 @@ export async function appendRun(
  * The last `limit` runs, oldest first, from the current journal file and then the rotated ones,
  * each read from its end: the cost depends on `limit`, not on the journal's size. Torn or
  * foreign lines are skipped (a crash mid-append must not make status unreadable). `reads`: how the
- * files are read (journal-files.ts, FileReads; fs/promises when not given).
+ * files are found and read (runtime/file-reads.ts; fs/promises when not given).
  */
 export async function readRuns(backupDir: string, limit = 1000, reads?: FileReads): Promise<RunRecord[]> {
   const newestFirst: RunRecord[] = []
-  for (const file of await journalFiles(join(backupDir, STATE_DIR))) {
+  for (const file of await journalFiles(join(backupDir, STATE_DIR), reads)) {
     for await (const line of linesBackward(file, reads)) {
       if (newestFirst.length >= limit) return newestFirst.reverse()
       const rec = parseRunRecord(line)

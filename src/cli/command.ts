@@ -1,4 +1,5 @@
 import type { Config } from '../config/types.js'
+import type { FileReads } from '../runtime/file-reads.js'
 import type { Logger } from '../runtime/logger.js'
 
 /**
@@ -18,6 +19,11 @@ export interface Command {
    * volume as one of its checks instead; `config` and `alert` never touch it.
    */
   readonly usesVolume: boolean
+  /**
+   * How main.ts's check of BACKUP_DIR reads it (runtime/file-reads.ts): fs/promises when unset.
+   * `status` gives node:fs's synchronous calls, as it does for its own reads of the volume.
+   */
+  readonly volumeReads?: FileReads
   run(ctx: CommandContext): Promise<number>
 }
 

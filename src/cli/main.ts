@@ -93,7 +93,7 @@ export async function main(argv: string[]): Promise<number> {
         destination: command.name === 'daemon' ? process.stdout : process.stderr,
       }
     if (config && command.usesVolume)
-      await (await import('../config/backup-dir.js')).checkBackupDirPath(config.backupDir)
+      await (await import('../config/backup-dir.js')).checkBackupDirPath(config.backupDir, command.volumeReads)
     const ctx: CommandContext = {
       args,
       config,

@@ -10,6 +10,7 @@ import { constants } from 'node:fs'
 import { access, mkdir, stat } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, resolve } from 'node:path'
 import { DIR_MODE } from '../runtime/durable.js'
+import { asyncReads, type FileReads } from '../runtime/file-reads.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
 import type { EnvReader } from './reader.js'
 
@@ -24,9 +25,9 @@ export function readBackupDir(r: EnvReader, cwd: string): string {
 }
 
 /** stat, with "does not exist" as undefined. ENOTDIR (a part of the path is a file) is thrown. */
-async function statOrMissing(path: string) {
+async function statOrMissing(path: string, reads: FileReads) {
   try {
-    return await stat(path)
+    return await reads.stat(path)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw error
@@ -38,15 +39,15 @@ function notADirectory(path: string): Error {
 }
 
 /** The nearest ancestor of `path` that exists (at worst `/`). */
-async function nearestExisting(path: string): Promise<string> {
+async function nearestExisting(path: string, reads: FileReads): Promise<string> {
   let p = dirname(path)
-  while (p !== dirname(p) && (await statOrMissing(p).catch(() => undefined)) === undefined) p = dirname(p)
+  while (p !== dirname(p) && (await statOrMissing(p, reads).catch(() => undefined)) === undefined) p = dirname(p)
   return p
 }
 
-async function missingParentError(dir: string): Promise<DbkeeperError> {
+async function missingParentError(dir: string, reads: FileReads): Promise<DbkeeperError> {
   const parent = dirname(dir)
-  const existing = await nearestExisting(parent)
+  const existing = await nearestExisting(parent, reads)
   return new DbkeeperError(
     'CONFIG',
     `BACKUP_DIR ${dir}: its parent ${parent} does not exist (the nearest directory that does is ${existing}) — a typo in BACKUP_DIR?`,
@@ -60,16 +61,17 @@ async function missingParentError(dir: string): Promise<DbkeeperError> {
  * Whether BACKUP_DIR exists, without creating anything: 'missing' when only its last component is
  * missing (the next backup creates it). Throws CONFIG when its parent is missing or a part of the
  * path is not a directory. Every command that reads or writes the volume checks this first.
+ * `reads`: how (runtime/file-reads.ts; fs/promises when not given).
  */
-export async function checkBackupDirPath(dir: string): Promise<'exists' | 'missing'> {
+export async function checkBackupDirPath(dir: string, reads: FileReads = asyncReads): Promise<'exists' | 'missing'> {
   try {
-    const own = await statOrMissing(dir)
+    const own = await statOrMissing(dir, reads)
     if (own) {
       if (!own.isDirectory()) throw notADirectory(dir)
       return 'exists'
     }
-    const parent = await statOrMissing(dirname(dir))
-    if (!parent) throw await missingParentError(dir)
+    const parent = await statOrMissing(dirname(dir), reads)
+    if (!parent) throw await missingParentError(dir, reads)
     if (!parent.isDirectory()) throw notADirectory(dirname(dir))
     return 'missing'
   } catch (error) {

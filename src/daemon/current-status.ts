@@ -1,8 +1,8 @@
 /** The status right now, read from the volume: the I/O shell around the pure computeStatus. */
 import { listBackups, type CatalogEntry } from '../catalog/catalog.js'
 import { readRuns, type RunRecord } from '../catalog/journal.js'
-import { syncReads } from '../catalog/sync-reads.js'
 import { nextRuns } from '../config/schedule.js'
+import { syncReads } from '../runtime/sync-reads.js'
 import type { Config } from '../config/types.js'
 import { readPitrStates, type PitrReading } from './pitr-status.js'
 import { computeStatus, type Status } from './status.js'
@@ -12,15 +12,15 @@ export type StatusConfig = Pick<Config, 'backupDir' | 'sources' | 'tz' | 'daemon
 /**
  * Reads the journal and the catalog on every call: right for `dbkeeper status`, a process that
  * asks once. The daemon answers /healthz from its in-memory history instead (run-history.ts), which
- * computes the same Status from the same journal and catalog. The journal is read with node:fs's
- * synchronous calls (catalog/sync-reads.ts): this process has nothing else to do meanwhile, and
- * the status build then does not load fs/promises (docs/PERFORMANCE.md, "Start-up").
+ * computes the same Status from the same journal and catalog. The journal and the catalog are read
+ * with node:fs's synchronous calls (runtime/sync-reads.ts): this process has nothing else to do
+ * meanwhile, and the status build then does not load fs/promises (docs/PERFORMANCE.md, "Start-up").
  */
 export async function readStatus(config: StatusConfig, now = new Date()): Promise<Status> {
   const [runs, backups, pitr] = await Promise.all([
     readRuns(config.backupDir, undefined, syncReads),
-    listBackups(config.backupDir),
-    readPitrStates(config, now),
+    listBackups(config.backupDir, {}, syncReads),
+    readPitrStates(config, now, syncReads),
   ])
   return statusOf(config, runs, backups, pitr, now)
 }

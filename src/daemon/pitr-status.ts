@@ -7,6 +7,7 @@
  */
 import { archiveDir, binlogArchiveDir } from '../catalog/naming.js'
 import type { Config, SourceConfig } from '../config/types.js'
+import type { FileReads } from '../runtime/file-reads.js'
 import type { ArchiveRange, ArchiveState } from '../engines/index.js'
 
 /** The database of a reading that covers a whole source (a MySQL binlog archive). */
@@ -51,7 +52,12 @@ export function readingFor<R extends Pick<PitrReading, 'source' | 'database'>>(
   return readings.find((r) => r.source === source && (r.database === database || r.database === WHOLE_SOURCE))
 }
 
-export async function readPitrStates(config: Pick<Config, 'backupDir' | 'sources'>, now: Date): Promise<PitrReading[]> {
+/** Every DBnn_PITR archive's reading; `reads`: how the volume is read (runtime/file-reads.ts; fs/promises when not given). */
+export async function readPitrStates(
+  config: Pick<Config, 'backupDir' | 'sources'>,
+  now: Date,
+  reads?: FileReads,
+): Promise<PitrReading[]> {
   if (pitrDatabases(config.sources).length === 0) return []
   // Loaded only with a DBnn_PITR source: `status --check` (the HEALTHCHECK) loads no engine otherwise.
   const { createArchive, MysqlArchive } = await import('../engines/index.js')
@@ -61,11 +67,11 @@ export async function readPitrStates(config: Pick<Config, 'backupDir' | 'sources
         // The window a restore reaches: from the oldest proven base (of any database of the
         // source) whose coordinates lie in a gap-free run, by restore --at's own rule.
         const { binlogBases } = await import('../restore/at-time-mysql.js')
-        const { bases } = await binlogBases(config.backupDir, source)
-        const { held, ...state } = await new MysqlArchive(binlogArchiveDir(config.backupDir, source.label)).reachable(
-          now,
-          bases,
-        )
+        const { bases } = await binlogBases(config.backupDir, source, undefined, reads)
+        const { held, ...state } = await new MysqlArchive(
+          binlogArchiveDir(config.backupDir, source.label),
+          reads,
+        ).reachable(now, bases)
         return { source: source.label, database, archiver: 'binlog', state, held }
       }
       const dir = archiveDir(config.backupDir, source.label, database)
@@ -73,7 +79,7 @@ export async function readPitrStates(config: Pick<Config, 'backupDir' | 'sources
         source: source.label,
         database,
         archiver: 'litestream',
-        state: await (await createArchive(source, dir)).state(now),
+        state: await (await createArchive(source, dir, undefined, reads)).state(now),
       }
     }),
   )

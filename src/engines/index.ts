@@ -43,6 +43,7 @@ import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import type { EngineKind, SourceConfig } from '../config/types.js'
 import { DbkeeperError } from '../runtime/errors.js'
+import type { FileReads } from '../runtime/file-reads.js'
 import type { Logger } from '../runtime/logger.js'
 import type { Archive, Archiver } from './archive.js'
 import type { Engine, ProbeResult } from './engine.js'
@@ -248,12 +249,18 @@ function noArchive(source: SourceConfig): DbkeeperError {
 /**
  * The continuous archive of one database of a DBnn_PITR source, at `dir` (catalog/naming.ts
  * archiveDir; MySQL/MariaDB: the source's one binlog archive, binlogArchiveDir), read back: its
- * ranges, its lag, the database as of a time.
+ * ranges, its lag, the database as of a time. `reads`: how its state is read (runtime/file-reads.ts;
+ * fs/promises when not given).
  */
-export function createArchive(source: SourceConfig, dir: string, keys?: ArchiveKeys): Promise<Archive> {
-  if (source.engine === 'mysql') return Promise.resolve(new MysqlArchive(dir))
+export function createArchive(
+  source: SourceConfig,
+  dir: string,
+  keys?: ArchiveKeys,
+  reads?: FileReads,
+): Promise<Archive> {
+  if (source.engine === 'mysql') return Promise.resolve(new MysqlArchive(dir, reads))
   if (source.engine !== 'sqlite') throw noArchive(source)
-  return import('./sqlite/archive.js').then(({ SqliteArchive }) => new SqliteArchive(source.path!, dir, keys))
+  return import('./sqlite/archive.js').then(({ SqliteArchive }) => new SqliteArchive(source.path!, dir, keys, reads))
 }
 
 /**

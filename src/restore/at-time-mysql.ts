@@ -10,6 +10,7 @@ import { listBackups, type CatalogEntry } from '../catalog/catalog.js'
 import { isProvenBackup } from '../catalog/latest.js'
 import { binlogArchiveDir } from '../catalog/naming.js'
 import type { DecryptionKeys, SourceConfig } from '../config/types.js'
+import type { FileReads } from '../runtime/file-reads.js'
 import {
   binlogRanges,
   checkMysqlReplay,
@@ -41,11 +42,17 @@ export interface MysqlPointInTime {
 
 /**
  * The proven backups of `database` (every database of the source when undefined: `status`'s one
- * window per binlog archive) with binlog coordinates: the bases a replay can start from.
+ * window per binlog archive) with binlog coordinates: the bases a replay can start from. `reads`:
+ * how the catalog is read (runtime/file-reads.ts; fs/promises when not given).
  */
-export async function binlogBases(backupDir: string, source: Pick<SourceConfig, 'label'>, database?: string) {
+export async function binlogBases(
+  backupDir: string,
+  source: Pick<SourceConfig, 'label'>,
+  database?: string,
+  reads?: FileReads,
+) {
   const filter = database === undefined ? { source: source.label } : { source: source.label, database }
-  const entries = (await listBackups(backupDir, filter)).filter(
+  const entries = (await listBackups(backupDir, filter, reads)).filter(
     (e) => isProvenBackup(e) && e.manifest.binlog !== undefined,
   )
   const asBase = (e: CatalogEntry): BinlogBase => ({

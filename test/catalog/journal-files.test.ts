@@ -1,15 +1,16 @@
 /**
  * The journal's backward reader (src/catalog/journal-files.ts, linesBackward) over both of its file
  * reads: `asyncReads` (fs/promises; the daemon and every command) and `syncReads` (node:fs's
- * synchronous calls; `dbkeeper status`, src/catalog/sync-reads.ts). The same lines, in the same
+ * synchronous calls; `dbkeeper status`, src/runtime/sync-reads.ts). The same lines, in the same
  * order, and the same errors, from real files.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { asyncReads, linesBackward, type FileReads } from '../../src/catalog/journal-files.js'
-import { syncReads } from '../../src/catalog/sync-reads.js'
+import { linesBackward } from '../../src/catalog/journal-files.js'
+import { asyncReads, type FileReads } from '../../src/runtime/file-reads.js'
+import { syncReads } from '../../src/runtime/sync-reads.js'
 
 let dir: string
 beforeAll(async () => {

@@ -131,11 +131,12 @@ describe.concurrent('start-up', () => {
     // import of one costs the loader its facade, and node:fs's loads fs/promises and the streams.
     // Fails without the plugin: node:fs, node:fs/promises, node:path, node:stream, node:os, node:module.
     expect(modules.filter((m) => m.startsWith('node:'))).toEqual([])
-    // An empty volume is only listed and stat'ed: the status build's readdir and stat are node:fs's
-    // synchronous calls (scripts/build.mjs, ON_FIRST_CALL), and fs/promises, which loads readline,
-    // fs/dir and the watchers, is never loaded; nor node:os, whose host name only an SMTP server
-    // needs (node:module is loaded by the hook above). Fails with the real modules looked up
-    // (fs/promises, readline) or with the host name read always (os).
+    // An empty volume is only listed and stat'ed, through the reads `status` passes (node:fs's
+    // synchronous calls, src/runtime/sync-reads.ts), and fs/promises, which loads readline, fs/dir
+    // and the watchers, is never loaded (scripts/build.mjs, ON_FIRST_CALL: looked up on a first
+    // call); nor node:os, whose host name only an SMTP server needs (node:module is loaded by the
+    // hook above). Fails with the real modules looked up (fs/promises, readline), with BACKUP_DIR's
+    // check or the catalog given no reads (fs/promises), or with the host name read always (os).
     const builtins = readFileSync(`${file}.builtins`, 'utf8').split('\n')
     expect(builtins).toContain('NativeModule fs')
     expect(builtins.filter((m) => /^NativeModule (fs\/promises|readline|internal\/readline\/.*|os)$/.test(m))).toEqual(
@@ -165,11 +166,10 @@ describe.concurrent('start-up', () => {
     })
     expect(r.exitCode).toBe(0)
     expect(r.stdout).toContain('healthy')
-    // Manifests are read whole (LocalTarget.getSmall, readFile on node:fs's readFileSync in the
-    // status build) and the journal with node:fs's synchronous calls (readStatus passes
-    // src/catalog/sync-reads.ts to the backward reader). Fails with manifests read through
-    // LocalTarget.get (its FileHandle and stream: fs/promises, readline, fs/streams) or with the
-    // journal read by the default, fs/promises' `open` (fs/promises, readline, os).
+    // Manifests are read whole (LocalTarget.getSmall) and the catalog and the journal with node:fs's
+    // synchronous calls (readStatus passes src/runtime/sync-reads.ts to both). Fails with manifests
+    // read through LocalTarget.get (its FileHandle and stream: fs/promises, readline, fs/streams) or
+    // with the catalog or the journal read by the default, fs/promises (fs/promises, readline).
     const builtins = readFileSync(`${file}.builtins`, 'utf8').split('\n')
     expect(builtins).toContain('NativeModule fs')
     expect(

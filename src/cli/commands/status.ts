@@ -7,6 +7,7 @@ import { readStatus } from '../../daemon/current-status.js'
 import type { Status } from '../../daemon/status.js'
 import { formatDuration } from '../../runtime/duration.js'
 import { DbkeeperError, EXIT_FAILED, EXIT_OK } from '../../runtime/errors.js'
+import { syncReads } from '../../runtime/sync-reads.js'
 import type { Command, CommandContext } from '../command.js'
 
 const USAGE = `Usage: dbkeeper status [--json] [--check]
@@ -40,6 +41,8 @@ export const statusCommand: Command = {
   usage: USAGE,
   needsConfig: true,
   usesVolume: true,
+  // The same synchronous reads as readStatus's (daemon/current-status.ts).
+  volumeReads: syncReads,
   async run(ctx: CommandContext): Promise<number> {
     let json = false
     let check = false

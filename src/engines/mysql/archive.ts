@@ -10,9 +10,10 @@
  */
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { open, stat } from 'node:fs/promises'
+import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DbkeeperError } from '../../runtime/errors.js'
+import { asyncReads, type FileReads } from '../../runtime/file-reads.js'
 import type { Archive, ArchiveRange, ArchiveState, Materialized } from '../archive.js'
 import { readBinlogArchive, readHeartbeat } from './binlog-archive.js'
 import { binlogRanges, reachableRanges, type BinlogBase, type BinlogFileSpan } from './binlog-window.js'
@@ -86,8 +87,8 @@ async function readHead(path: string, file: string): Promise<BinlogFileSpan> {
  */
 const lastRead = new Map<string, { ino: number; span: BinlogFileSpan }>()
 
-async function readNewest(path: string, file: string): Promise<BinlogFileSpan> {
-  const ino = (await stat(path)).ino
+async function readNewest(path: string, file: string, reads: FileReads): Promise<BinlogFileSpan> {
+  const ino = (await reads.stat(path)).ino
   const known = lastRead.get(path)
   const span = await readSpan(path, file, known?.ino === ino ? known.span : undefined)
   lastRead.set(path, { ino, span })
@@ -115,11 +116,18 @@ async function sha256Of(path: string): Promise<string> {
 }
 
 export class MysqlArchive implements Archive {
-  /** `dir`: the source's binlog archive (catalog/naming.ts binlogArchiveDir). */
-  constructor(readonly dir: string) {}
+  /**
+   * `dir`: the source's binlog archive (catalog/naming.ts binlogArchiveDir). `reads`: how `runs`
+   * lists it and reads its index, heartbeat and the newest file's inode (runtime/file-reads.ts;
+   * fs/promises when not given); the binlog files themselves are read through a FileHandle.
+   */
+  constructor(
+    readonly dir: string,
+    private readonly reads: FileReads = asyncReads,
+  ) {}
 
   async runs(now: Date): Promise<ArchivedRuns> {
-    const archive = await readBinlogArchive(this.dir, now)
+    const archive = await readBinlogArchive(this.dir, now, this.reads)
     const runs: BinlogFileSpan[][] = []
     const newest = new Set<string>()
     for (const run of archive.runs) {
@@ -129,14 +137,14 @@ export class MysqlArchive implements Archive {
         if (i < run.files.length - 1) {
           spans.push(await readHead(path, file))
         } else {
-          spans.push(await readNewest(path, file))
+          spans.push(await readNewest(path, file, this.reads))
           newest.add(path)
         }
       }
       runs.push(spans)
     }
     for (const path of lastRead.keys()) if (path.startsWith(`${this.dir}/`) && !newest.has(path)) lastRead.delete(path)
-    const caughtUp = (await readHeartbeat(this.dir))?.caughtUpAt
+    const caughtUp = (await readHeartbeat(this.dir, this.reads))?.caughtUpAt
     return {
       runs,
       caughtUpAt: caughtUp ? new Date(caughtUp) : undefined,
@@ -174,7 +182,7 @@ export class MysqlArchive implements Archive {
    * which verifies every event's checksum. Rejects with VERIFY_FAILED naming the file.
    */
   async prove(files: readonly string[]): Promise<{ proven: string[]; unproven: string[] }> {
-    const archive = await readBinlogArchive(this.dir, new Date())
+    const archive = await readBinlogArchive(this.dir, new Date(), this.reads)
     const proven: string[] = []
     const unproven: string[] = []
     for (const file of files) {

@@ -9,9 +9,10 @@
  * `status` and `restore --at` read it here (readBinlogArchive), from another process than the
  * daemon's archiver: no running archiver is needed to know what the archive holds.
  */
-import { appendFile, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { appendFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fsyncDir, FILE_MODE } from '../../runtime/durable.js'
+import { asyncReads, type FileReads } from '../../runtime/file-reads.js'
 
 export const HEARTBEAT_FILE = 'heartbeat.json'
 export const INDEX_FILE = 'index.jsonl'
@@ -67,12 +68,18 @@ export function binlogNumber(name: string): number {
   return Number(m[1])
 }
 
-/** The archived binlog files, oldest first, with their sizes. */
-export async function localBinlogs(dir: string): Promise<{ file: string; size: number; mtimeMs: number }[]> {
+/**
+ * The archived binlog files, oldest first, with their sizes. `reads`, here and in the readers
+ * below: how the archive is read (runtime/file-reads.ts; fs/promises when not given).
+ */
+export async function localBinlogs(
+  dir: string,
+  reads: FileReads = asyncReads,
+): Promise<{ file: string; size: number; mtimeMs: number }[]> {
   const out: { file: string; size: number; mtimeMs: number }[] = []
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
+  for (const name of await reads.readdir(dir).catch(() => [] as string[])) {
     if (!isBinlogName(name)) continue
-    const s = await stat(join(dir, name)).catch(() => undefined)
+    const s = await reads.stat(join(dir, name)).catch(() => undefined)
     if (s?.isFile()) out.push({ file: name, size: s.size, mtimeMs: s.mtimeMs })
   }
   return out.sort((a, b) => binlogNumber(a.file) - binlogNumber(b.file))
@@ -85,8 +92,8 @@ export async function writeHeartbeat(dir: string, heartbeat: Heartbeat): Promise
   await rename(tmp, join(dir, HEARTBEAT_FILE))
 }
 
-export async function readHeartbeat(dir: string): Promise<Heartbeat | undefined> {
-  const text = await readFile(join(dir, HEARTBEAT_FILE), 'utf8').catch(() => undefined)
+export async function readHeartbeat(dir: string, reads: FileReads = asyncReads): Promise<Heartbeat | undefined> {
+  const text = (await reads.readFile(join(dir, HEARTBEAT_FILE)).catch(() => undefined))?.toString('utf8')
   if (text === undefined) return undefined
   try {
     return JSON.parse(text) as Heartbeat
@@ -102,8 +109,8 @@ export async function appendIndex(dir: string, entry: IndexEntry): Promise<void>
 }
 
 /** The index's entries; a torn last line (a crash mid-append) is skipped, not fatal. */
-export async function readIndex(dir: string): Promise<IndexEntry[]> {
-  const text = await readFile(join(dir, INDEX_FILE), 'utf8').catch(() => '')
+export async function readIndex(dir: string, reads: FileReads = asyncReads): Promise<IndexEntry[]> {
+  const text = (await reads.readFile(join(dir, INDEX_FILE)).catch(() => undefined))?.toString('utf8') ?? ''
   const out: IndexEntry[] = []
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue
@@ -139,9 +146,13 @@ export interface BinlogArchiveState {
  * and, defensively, wherever file numbers skip one without a record. Entries of index.jsonl whose
  * file is gone (removed by retention, retention/binlog.ts) are ignored: the runs are the files.
  */
-export async function readBinlogArchive(dir: string, now: Date): Promise<BinlogArchiveState> {
-  const files = await localBinlogs(dir)
-  const index = await readIndex(dir)
+export async function readBinlogArchive(
+  dir: string,
+  now: Date,
+  reads: FileReads = asyncReads,
+): Promise<BinlogArchiveState> {
+  const files = await localBinlogs(dir, reads)
+  const index = await readIndex(dir, reads)
   const gaps = index.filter((e): e is GapEntry => e.kind === 'gap')
   const closed = index.filter((e): e is ClosedEntry => e.kind === 'closed')
   // Split where a gap was recorded (before its `resumedAt`, after its `after`), where numbers skip,
@@ -181,7 +192,7 @@ export async function readBinlogArchive(dir: string, now: Date): Promise<BinlogA
   }
   // A cycle of links (names reused): whatever was not reached keeps the numbers' order.
   for (const r of built) if (!runs.includes(r)) runs.push(r)
-  const heartbeat = await readHeartbeat(dir)
+  const heartbeat = await readHeartbeat(dir, reads)
   const caughtUp = heartbeat?.caughtUpAt ? Date.parse(heartbeat.caughtUpAt) : undefined
   const behindMs = caughtUp === undefined ? undefined : Math.max(0, now.getTime() - caughtUp)
   const newestFile = runs.at(-1)?.files.at(-1)

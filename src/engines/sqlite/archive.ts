@@ -10,10 +10,11 @@
  * snapshot to its newest file; Litestream starts a new one when it lost its position in the WAL,
  * so two generations have a gap between them.
  */
-import { open, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { open, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { FILE_MODE } from '../../runtime/durable.js'
 import { DbkeeperError } from '../../runtime/errors.js'
+import { asyncReads, type FileReads } from '../../runtime/file-reads.js'
 import type { Secret } from '../../runtime/secrets.js'
 import type { Archive, ArchiveRange, ArchiveState, Materialized } from '../archive.js'
 import { childEnv, describeExit, lastLines, runTool, runToolForOutput } from '../subprocess.js'
@@ -21,15 +22,15 @@ import { litestreamBinary, litestreamRestoreConfig } from './litestream.js'
 import { SQLITE_SIDE_FILES } from './replace.js'
 import { inspectSqliteFile } from './restore-driver.js'
 
-async function names(dir: string): Promise<string[]> {
-  return readdir(dir).catch(() => [])
+async function names(dir: string, reads: FileReads = asyncReads): Promise<string[]> {
+  return reads.readdir(dir).catch(() => [])
 }
 
-async function mtimes(dir: string, suffix: string): Promise<number[]> {
+async function mtimes(dir: string, suffix: string, reads: FileReads): Promise<number[]> {
   const out: number[] = []
-  for (const name of await names(dir)) {
+  for (const name of await names(dir, reads)) {
     if (!name.endsWith(suffix)) continue
-    const s = await stat(join(dir, name)).catch(() => undefined)
+    const s = await reads.stat(join(dir, name)).catch(() => undefined)
     if (s?.isFile()) out.push(s.mtimeMs)
   }
   return out
@@ -53,20 +54,20 @@ async function oldestSnapshotTime(dir: string): Promise<{ ms: number; iso: strin
  * When the newest WAL segment was written. Segments are named `<index>_<offset>` in fixed-width
  * hex, so the greatest name is the newest: one stat, not one per segment (a busy week is 600 000).
  */
-async function newestSegment(dir: string): Promise<number | undefined> {
-  const segments = (await names(dir)).filter((n) => n.endsWith('.wal.lz4')).sort()
+async function newestSegment(dir: string, reads: FileReads): Promise<number | undefined> {
+  const segments = (await names(dir, reads)).filter((n) => n.endsWith('.wal.lz4')).sort()
   for (let i = segments.length - 1; i >= 0; i--) {
-    const s = await stat(join(dir, segments[i]!)).catch(() => undefined)
+    const s = await reads.stat(join(dir, segments[i]!)).catch(() => undefined)
     if (s?.isFile()) return s.mtimeMs
   }
   return undefined
 }
 
 /** When the live database last changed: its WAL (the database file itself when not in WAL mode yet). */
-async function liveChangedAt(path: string): Promise<number | undefined> {
-  const wal = await stat(`${path}-wal`).catch(() => undefined)
+async function liveChangedAt(path: string, reads: FileReads): Promise<number | undefined> {
+  const wal = await reads.stat(`${path}-wal`).catch(() => undefined)
   if (wal) return wal.mtimeMs
-  return (await stat(path).catch(() => undefined))?.mtimeMs
+  return (await reads.stat(path).catch(() => undefined))?.mtimeMs
 }
 
 /** The private keys an age-encrypted archive is read with (AGE_IDENTITY_FILE, `--identity`). */
@@ -108,16 +109,18 @@ export class SqliteArchive implements Archive {
     /** The replica directory. */
     private readonly dir: string,
     private readonly keys?: ArchiveKeys,
+    /** How `state` reads the replica and the live file's times (runtime/file-reads.ts). */
+    private readonly reads: FileReads = asyncReads,
   ) {}
 
   async state(now: Date): Promise<ArchiveState> {
     const generationsDir = join(this.dir, 'generations')
     const ranges: ArchiveRange[] = []
-    for (const base of await names(generationsDir)) {
-      const snapshots = await mtimes(join(generationsDir, base, 'snapshots'), '.snapshot.lz4')
+    for (const base of await names(generationsDir, this.reads)) {
+      const snapshots = await mtimes(join(generationsDir, base, 'snapshots'), '.snapshot.lz4', this.reads)
       // Without a snapshot nothing of a generation can be restored.
       if (snapshots.length === 0) continue
-      const wal = await newestSegment(join(generationsDir, base, 'wal'))
+      const wal = await newestSegment(join(generationsDir, base, 'wal'), this.reads)
       ranges.push({
         base,
         from: new Date(Math.min(...snapshots)),
@@ -127,7 +130,7 @@ export class SqliteArchive implements Archive {
     ranges.sort((a, b) => a.from.getTime() - b.from.getTime())
     const newest = ranges.reduce<number | undefined>((m, r) => Math.max(m ?? 0, r.to.getTime()), undefined)
     if (newest === undefined) return { ranges, archivedAt: undefined, lagMs: undefined }
-    const changed = await liveChangedAt(this.path)
+    const changed = await liveChangedAt(this.path, this.reads)
     const behind = changed !== undefined && changed > newest
     const lagMs = behind ? Math.max(0, now.getTime() - newest) : 0
     // Caught up: nothing changed since the newest segment, so the newest range reaches now.
@@ -178,8 +181,8 @@ export class SqliteArchive implements Archive {
     const generation = join(this.dir, 'generations', range.base)
     const newest = async () =>
       Math.max(
-        (await newestSegment(join(generation, 'wal'))) ?? 0,
-        ...(await mtimes(join(generation, 'snapshots'), '.snapshot.lz4')),
+        (await newestSegment(join(generation, 'wal'), this.reads)) ?? 0,
+        ...(await mtimes(join(generation, 'snapshots'), '.snapshot.lz4', this.reads)),
       )
     // Segments are chosen by mtime, which the kernel takes from a coarse clock (up to a tick behind
     // the real time): a segment stamped just before T may hold a commit made just after it. So the

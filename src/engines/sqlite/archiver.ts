@@ -4,7 +4,10 @@
  * Litestream must run on the host that has the file (it reads the WAL and takes part in
  * checkpoints), and writes a `.<name>-litestream/` directory beside it.
  */
-import { access, constants, writeFile } from 'node:fs/promises'
+// node:fs's constants (the same object as fs/promises'): the status build, where this module is
+// part of the engines chunk, would load fs/promises at start-up for a constant (scripts/build.mjs).
+import { constants } from 'node:fs'
+import { access, writeFile } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import type { SourceConfig } from '../../config/types.js'
 import { ensureDir, FILE_MODE } from '../../runtime/durable.js'

@@ -11,7 +11,7 @@
  * exist (S3 allows it; no dbkeeper layout uses it).
  */
 import { createReadStream } from 'node:fs'
-import { open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises'
+import { open, rename, rm, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
 import { toDbkeeperError } from '../../runtime/errors.js'
@@ -26,6 +26,7 @@ import {
 } from '../target.js'
 import { byKey, checkKey, checkPrefix, refuseKey } from '../keys.js'
 import { DIR_MODE, ensureDir, FILE_MODE, fsyncDir } from '../../runtime/durable.js'
+import { asyncReads, type FileReads } from '../../runtime/file-reads.js'
 import { ARCHIVE_DIR, STATE_DIR, TEMP_SUFFIX, isTempName } from './names.js'
 
 /** The shared key rules, plus the names this target keeps for itself. */
@@ -73,7 +74,15 @@ function fsError(error: unknown, what: string): StorageError {
 export class LocalTarget implements Target {
   readonly description: string
 
-  constructor(readonly root: string) {
+  /**
+   * `reads`: how `list`, `getSmall` and `head` read the volume (runtime/file-reads.ts): fs/promises
+   * when not given; `dbkeeper status` passes node:fs's synchronous calls. Writes, removals and
+   * `get`'s stream always go through fs/promises.
+   */
+  constructor(
+    readonly root: string,
+    private readonly reads: FileReads = asyncReads,
+  ) {
     this.description = join(root, '/')
   }
 
@@ -140,15 +149,15 @@ export class LocalTarget implements Target {
 
   /**
    * A manifest or a sidecar in one read, no FileHandle or stream: `dbkeeper status` (the
-   * HEALTHCHECK) reads every manifest, and in its build stat and readFile are node:fs's
-   * synchronous calls (scripts/build.mjs, ON_FIRST_CALL), so fs/promises is never loaded.
+   * HEALTHCHECK) reads every manifest, through the target's `reads` (node:fs's synchronous calls
+   * there), so fs/promises is never loaded.
    */
   async getSmall(key: string, limit: number): Promise<Buffer | undefined> {
     const path = this.path(key)
     try {
-      const s = await stat(path)
+      const s = await this.reads.stat(path)
       if (!s.isFile()) throw notAFile(path)
-      return s.size > limit ? undefined : await readFile(path)
+      return s.size > limit ? undefined : await this.reads.readFile(path)
     } catch (error) {
       throw this.readError(error, key)
     }
@@ -165,7 +174,7 @@ export class LocalTarget implements Target {
   async head(key: string): Promise<ObjectHead | undefined> {
     const path = this.path(key)
     try {
-      const s = await stat(path)
+      const s = await this.reads.stat(path)
       if (!s.isFile()) return undefined
       return { key, size: s.size, lastModified: s.mtime, metadata: {} }
     } catch (error) {
@@ -187,7 +196,7 @@ export class LocalTarget implements Target {
   async #walk(dirKey: string, prefix: string, out: ObjectInfo[]): Promise<void> {
     let entries
     try {
-      entries = await readdir(join(this.root, dirKey), { withFileTypes: true })
+      entries = await this.reads.readdirEntries(join(this.root, dirKey))
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       // A missing directory holds no keys; the root itself being a file is a real error.
@@ -203,7 +212,7 @@ export class LocalTarget implements Target {
         if (sub.startsWith(prefix) || prefix.startsWith(sub)) await this.#walk(sub, prefix, out)
       } else if (e.isFile() && key.startsWith(prefix)) {
         // Gone between readdir and stat (a concurrent remove): not listed.
-        const s = await stat(join(this.root, key)).catch(() => undefined)
+        const s = await this.reads.stat(join(this.root, key)).catch(() => undefined)
         if (s?.isFile()) out.push({ key, size: s.size, lastModified: s.mtime })
       }
     }
