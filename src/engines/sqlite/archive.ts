@@ -10,7 +10,7 @@
  * snapshot to its newest file; Litestream starts a new one when it lost its position in the WAL,
  * so two generations have a gap between them.
  */
-import { open, rm, writeFile } from 'node:fs/promises'
+import { open, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { FILE_MODE } from '../../runtime/durable.js'
 import { DbkeeperError } from '../../runtime/errors.js'
