@@ -73,7 +73,13 @@ function onLines(stream: NodeJS.ReadableStream | null, online: (line: string) =>
 
 /** A child's exit and its last line → its result, or the DbkeeperError for the operator. */
 function judge(
-  result: { isCanceled: boolean; stdout: string; stderr: string; exitCode?: number | undefined; signal?: string | undefined },
+  result: {
+    isCanceled: boolean
+    stdout: string
+    stderr: string
+    exitCode?: number | undefined
+    signal?: string | undefined
+  },
   ctx: ChildContext,
 ): ChildSuccess {
   if (result.isCanceled)
