@@ -38,7 +38,9 @@ describe('SqliteEngine.probe', () => {
     db.prepare('INSERT INTO a (x) VALUES (?)').run(2)
     db.exec('ANALYZE')
     db.close()
-    const found = await new SqliteEngine(sqliteSource(path), workDir).probe(never)
+    const engine = new SqliteEngine(sqliteSource(path), workDir)
+    const found = await engine.probe(never)
+    await engine.close() // its child waits for a dump: none follows here
     expect(found.serverVersion).toMatch(/^3\.\d+\.\d+$/)
     expect(found.tool).toEqual({ name: 'better-sqlite3', version: found.serverVersion })
     expect(found.databases).toEqual([
@@ -234,20 +236,27 @@ async function until(check: () => boolean, what: string): Promise<void> {
 }
 
 describe('SqliteEngine: the probe and the snapshot in one child', () => {
+  // Children of this test alone: any an earlier test left exiting are not counted here.
+  let earlier: number[] = []
+  const ours = (): number[] => snapshotChildren().filter((pid) => !earlier.includes(pid))
+  beforeEach(() => {
+    earlier = snapshotChildren()
+  })
+
   it('the child that probed takes the snapshot: no second process, none left after the dump', async () => {
     const path = join(dir, 'app.db')
     createDatabase(path, 4, 'wal')
     const engine = new SqliteEngine(sqliteSource(path), workDir)
     await engine.probe(never)
-    const parked = snapshotChildren()
+    const parked = ours()
     expect(parked).toHaveLength(1)
     const dump = engine.dump('app', never)
     const seen = new Set<number>()
-    dump.stdout.on('data', () => snapshotChildren().forEach((pid) => seen.add(pid)))
+    dump.stdout.on('data', () => ours().forEach((pid) => seen.add(pid)))
     await pipeline(dump.stdout, createWriteStream(join(dir, 'out.db')))
     expect((await dump.done).tables).toEqual([{ name: 'filler', rows: 4 * 1024 }])
     expect([...seen].filter((pid) => !parked.includes(pid))).toEqual([])
-    await until(() => snapshotChildren().length === 0, 'the child to exit')
+    await until(() => ours().length === 0, 'the child to exit')
     expect(await readdir(workDir)).toEqual([])
   })
 
@@ -256,7 +265,7 @@ describe('SqliteEngine: the probe and the snapshot in one child', () => {
     createDamagedDatabase(path, 50_000)
     const engine = new SqliteEngine(sqliteSource(path), workDir)
     await engine.probe(never)
-    const parked = snapshotChildren()
+    const parked = ours()
     expect(parked).toHaveLength(1)
     const dump = engine.dump('app', never)
     const streamed = pipeline(dump.stdout, createWriteStream(join(dir, 'out.db'))).then(
@@ -268,7 +277,7 @@ describe('SqliteEngine: the probe and the snapshot in one child', () => {
     expect(error.message).toMatch(/app\.db is damaged: integrity_check found: .*NULL value in items\.qty/)
     expect([undefined, error]).toContain(await streamed)
     expect(await readdir(workDir)).toEqual([])
-    await until(() => snapshotChildren().length === 0, 'the child to exit')
+    await until(() => ours().length === 0, 'the child to exit')
   })
 
   it('the probed child killed during the snapshot → DUMP_FAILED naming the signal; nothing is left', async () => {
@@ -276,7 +285,7 @@ describe('SqliteEngine: the probe and the snapshot in one child', () => {
     createDatabase(path, 40, 'wal')
     const engine = new SqliteEngine(sqliteSource(path), workDir)
     await engine.probe(never)
-    const [pid] = snapshotChildren()
+    const [pid] = ours()
     expect(pid).toBeDefined()
     const dump = engine.dump('app', never)
     dump.stdout.on('error', () => {})
@@ -288,7 +297,7 @@ describe('SqliteEngine: the probe and the snapshot in one child', () => {
     expect(error.code).toBe('DUMP_FAILED')
     expect(error.message).toContain('was killed by SIGKILL')
     expect(await readdir(workDir)).toEqual([])
-    await until(() => snapshotChildren().length === 0, 'no child left')
+    await until(() => ours().length === 0, 'no child left')
   })
 
   it('close() ends a probed child no dump took; a dump after it starts its own', async () => {
@@ -297,17 +306,17 @@ describe('SqliteEngine: the probe and the snapshot in one child', () => {
     const engine = new SqliteEngine(sqliteSource(path), workDir)
     await engine.probe(never)
     await engine.probe(never) // a second probe replaces the first child
-    expect(snapshotChildren()).toHaveLength(1)
+    expect(ours()).toHaveLength(1)
     await engine.close()
-    expect(snapshotChildren()).toEqual([])
+    expect(ours()).toEqual([])
     const { result } = await dumpToFile(engine, 'app', join(dir, 'out.db'))
     expect(result.tables).toEqual([{ name: 'filler', rows: 1024 }])
-    await until(() => snapshotChildren().length === 0, 'the child to exit')
+    await until(() => ours().length === 0, 'the child to exit')
     // A probe that fails keeps no child either.
     const text = join(dir, 'notes.txt')
     await writeFile(text, 'not a database '.repeat(1000))
     expect((await rejection(new SqliteEngine(sqliteSource(text), workDir).probe(never))).code).toBe('NOT_FOUND')
-    expect(snapshotChildren()).toEqual([])
+    expect(ours()).toEqual([])
   })
 })
 
