@@ -74,7 +74,8 @@ export async function runPreflight(
       results.push(
         await check(`source ${source.label} (${source.id}, ${source.engine})`, async () => {
           if (!work) throw new Error('no work directory on the backup volume')
-          const probe = await (await createEngine(source, work)).probe(AbortSignal.timeout(60_000))
+          const engine = await createEngine(source, work)
+          const probe = await engine.probe(AbortSignal.timeout(60_000)).finally(() => engine.close?.())
           const dbs = probe.databases.map((d) => d.name)
           return `server ${probe.serverVersion}, ${probe.tool.name} ${probe.tool.version}, databases: ${dbs.join(', ') || '(none)'}`
         }),

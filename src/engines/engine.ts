@@ -122,6 +122,11 @@ export interface Engine {
    * and whose hint names the variable to fix. Safe to call repeatedly.
    */
   probe(signal: AbortSignal): Promise<ProbeResult>
+  /**
+   * Ends what a probe left running for the dump (SQLite keeps its probe's child for the snapshot).
+   * Safe to call at any time, repeatedly. Absent: the engine keeps nothing between calls.
+   */
+  close?(): Promise<void>
   /** Starts a consistent dump of one database. */
   dump(database: string, signal: AbortSignal): DumpProcess
   /**

@@ -10,6 +10,7 @@ import { cleanDebris } from '../catalog/debris.js'
 import { appendRun, type DatabaseResult, type RunRecord, type RunTrigger } from '../catalog/journal.js'
 import { STATE_DIR } from '../catalog/naming.js'
 import type { Config, SourceConfig } from '../config/types.js'
+import type { Engine, ProbeResult } from '../engines/engine.js'
 import { createEngine } from '../engines/index.js'
 import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
 import { failpoint } from '../runtime/failpoint.js'
@@ -121,10 +122,28 @@ async function backupSource(
     const e = toDbkeeperError(error, `source ${source.label}`)
     log.error({ code: e.code, hint: e.hint }, e.message)
     const names = source.databases === 'ALL' ? ['*'] : source.databases
+    await engine.close?.()
     return names.map((database) => failed(source, database, e, Date.now() - probeStart))
   }
   if (probe.databases.length === 0) log.warn('no databases to back up on this source')
 
+  try {
+    return await backupJobs(opts, source, engine, probe, codecs, offsite, log)
+  } finally {
+    await engine.close?.()
+  }
+}
+
+async function backupJobs(
+  opts: RunOptions,
+  source: SourceConfig,
+  engine: Engine,
+  probe: ProbeResult,
+  codecs: { compression: Compression; encryption: Encryption | undefined },
+  offsite: Offsite | undefined,
+  log: Logger,
+): Promise<DatabaseOutcome[]> {
+  const { config } = opts
   const out: DatabaseOutcome[] = []
   const jobs = [...probe.databases.map((d) => ({ database: d.name, engine })), ...(engine.companions?.() ?? [])]
   for (const job of jobs) {

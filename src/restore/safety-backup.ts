@@ -25,19 +25,23 @@ export async function takeSafetyBackup(args: SafetyBackupArgs): Promise<Committe
   const { config, source, database, workDir, signal } = args
   try {
     const { engine, probe, database: name } = await engineForDatabase(source, database, workDir, signal)
-    return await backupDatabase({
-      backupDir: config.backupDir,
-      source,
-      engine,
-      probe,
-      database: name,
-      compression: createCompression(config.compression.kind, config.compression.level),
-      // Encrypted like every backup: it holds the same data.
-      encryption: config.encryption ? createEncryption(config.encryption) : undefined,
-      kind: 'pre-restore',
-      signal,
-      progress: args.progress,
-    })
+    try {
+      return await backupDatabase({
+        backupDir: config.backupDir,
+        source,
+        engine,
+        probe,
+        database: name,
+        compression: createCompression(config.compression.kind, config.compression.level),
+        // Encrypted like every backup: it holds the same data.
+        encryption: config.encryption ? createEncryption(config.encryption) : undefined,
+        kind: 'pre-restore',
+        signal,
+        progress: args.progress,
+      })
+    } finally {
+      await engine.close?.() // what the probe left for the dump, if the dump never came
+    }
   } catch (error) {
     const e = toDbkeeperError(error)
     if (e.code === 'ABORTED') throw e

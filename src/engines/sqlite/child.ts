@@ -5,7 +5,7 @@ import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
 import { scrubSecrets } from '../../runtime/secrets.js'
 import { childEnv, lastLines } from '../subprocess.js'
-import type { ChildCopied, ChildResult } from './snapshot-child.js'
+import type { ChildCopied, ChildResult, SnapshotCommand } from './snapshot-child.js'
 
 export type ChildSuccess = Extract<ChildResult, { ok: true }>
 
@@ -55,17 +55,33 @@ export async function runSqliteChild(args: string[], ctx: ChildContext, onCopied
     cancelSignal: ctx.signal,
     forceKillAfterDelay: 5000,
   })
-  if (onCopied) {
-    let text = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      text += chunk.toString('utf8')
-      for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n')) {
-        if (isCopied(text.slice(0, nl))) onCopied()
-        text = text.slice(nl + 1)
-      }
-    })
-  }
-  const result = await child
+  if (onCopied) onLines(child.stdout, (line) => isCopied(line) && onCopied())
+  return judge(await child, ctx)
+}
+
+/** Calls `online` with each whole line `stream` prints. */
+function onLines(stream: NodeJS.ReadableStream | null, online: (line: string) => void): void {
+  let text = ''
+  stream?.on('data', (chunk: Buffer) => {
+    text += chunk.toString('utf8')
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n')) {
+      online(text.slice(0, nl))
+      text = text.slice(nl + 1)
+    }
+  })
+}
+
+/** A child's exit and its last line → its result, or the DbkeeperError for the operator. */
+function judge(
+  result: {
+    isCanceled: boolean
+    stdout: string
+    stderr: string
+    exitCode?: number | undefined
+    signal?: string | undefined
+  },
+  ctx: ChildContext,
+): ChildSuccess {
   if (result.isCanceled)
     throw new DbkeeperError('ABORTED', `the SQLite snapshot of ${ctx.path} was stopped: the run was aborted`)
   const answer = parseAnswer(result.stdout)
@@ -84,6 +100,126 @@ export async function runSqliteChild(args: string[], ctx: ChildContext, onCopied
   return answer
 }
 
+function spawnServe(path: string, busyTimeoutMs: number, workDir: string, cancelSignal: AbortSignal) {
+  return execa(process.execPath, [...childArgs('snapshot-child'), 'serve', path, String(busyTimeoutMs)], {
+    stdin: 'pipe',
+    reject: false,
+    extendEnv: false,
+    env: childEnv({ SQLITE_TMPDIR: workDir }),
+    cancelSignal,
+    forceKillAfterDelay: 5000,
+  })
+}
+
+/**
+ * The probe and the snapshot of one backup in one child (`serve`, snapshot-child.ts): one Node
+ * start-up less per backup. `start` probes; the child then waits, its handles unref'd (it keeps no
+ * process alive), for `snapshot` or `close`. It ends when asked, when its stdin closes (this
+ * process died), or when killed; an abort of the signal of the step under way kills it.
+ */
+export class SqliteSession {
+  readonly #child: ReturnType<typeof spawnServe>
+  readonly #cancel = new AbortController()
+  readonly #path: string
+  /** The probe's line: the first whole line on stdout. */
+  readonly #probed: Promise<string | undefined>
+  /** Lines after the probe's, for the snapshot's `copied`. */
+  #onLine: ((line: string) => void) | undefined
+  #used = false
+  #exited = false
+  readonly #exit: Promise<void>
+
+  constructor(path: string, busyTimeoutMs: number, workDir: string) {
+    this.#path = path
+    this.#child = spawnServe(path, busyTimeoutMs, workDir, this.#cancel.signal)
+    this.#exit = this.#child.then(
+      () => void (this.#exited = true),
+      () => void (this.#exited = true),
+    )
+    let first: (line: string | undefined) => void
+    this.#probed = new Promise((resolve) => (first = resolve))
+    let lines = 0
+    onLines(this.#child.stdout, (line) => {
+      if (lines++ === 0) first(line)
+      else this.#onLine?.(line)
+    })
+    void this.#exit.then(() => first(undefined))
+  }
+
+  /** The probe's result, once the child printed it; rejects (and the child is gone) when it failed. */
+  async probe(ctx: ChildContext): Promise<ChildSuccess> {
+    const stop = () => this.#cancel.abort()
+    ctx.signal.addEventListener('abort', stop, { once: true })
+    try {
+      if (ctx.signal.aborted) stop()
+      const line = await this.#probed
+      const answer = line === undefined ? undefined : parseLine(line)
+      // A good probe: the child waits for the snapshot. Anything else: its exit says what happened.
+      if (answer?.ok && !this.#cancel.signal.aborted) return answer
+      return judge(await this.#child, ctx)
+    } catch (error) {
+      await this.close()
+      throw error
+    } finally {
+      ctx.signal.removeEventListener('abort', stop)
+    }
+  }
+
+  /** Waiting for the snapshot, unused: it keeps no event loop alive (ref() undoes it). */
+  unref(): void {
+    this.#child.unref()
+    for (const stream of [this.#child.stdin, this.#child.stdout, this.#child.stderr])
+      (stream as unknown as { unref?: () => void } | null)?.unref?.()
+  }
+
+  #ref(): void {
+    this.#child.ref()
+    for (const stream of [this.#child.stdin, this.#child.stdout, this.#child.stderr])
+      (stream as unknown as { ref?: () => void } | null)?.ref?.()
+  }
+
+  /** Whether `snapshot` can still be asked: probed, not yet asked, not exited, not closed. */
+  get ready(): boolean {
+    return !this.#used && !this.#exited && !this.#cancel.signal.aborted
+  }
+
+  /** As runSqliteChild(['snapshot', …]): resolves with the checked copy's result once the child exited. */
+  async snapshot(out: string, ctx: ChildContext, onCopied: () => void): Promise<ChildSuccess> {
+    if (!this.ready) throw new Error('the SQLite session was used, closed or has exited')
+    this.#used = true
+    this.#ref()
+    const stop = () => this.#cancel.abort()
+    ctx.signal.addEventListener('abort', stop, { once: true })
+    try {
+      ctx.signal.throwIfAborted()
+      this.#onLine = (line) => isCopied(line) && onCopied()
+      const command: SnapshotCommand = { snapshot: out }
+      this.#child.stdin?.end(`${JSON.stringify(command)}\n`)
+      const result = await this.#child
+      return judge({ ...result, stdout: result.stdout.split('\n').slice(1).join('\n') }, ctx)
+    } catch (error) {
+      stop()
+      await this.#exit
+      throw error
+    } finally {
+      ctx.signal.removeEventListener('abort', stop)
+    }
+  }
+
+  /** Ends an unused child (its stdin closes: it exits at once); resolves once it has exited. */
+  close(): Promise<void> {
+    if (!this.#used) {
+      this.#used = true
+      this.#child.stdin?.end()
+    }
+    return this.#exit
+  }
+
+  get path(): string {
+    return this.#path
+  }
+}
+
 function isCopied(line: string): boolean {
   try {
     return (JSON.parse(line) as Partial<ChildCopied>).copied === true
@@ -95,6 +231,10 @@ function isCopied(line: string): boolean {
 function parseAnswer(stdout: string): ChildResult | undefined {
   const line = stdout.trim().split('\n').at(-1)
   if (!line) return undefined
+  return parseLine(line)
+}
+
+function parseLine(line: string): ChildResult | undefined {
   try {
     return JSON.parse(line) as ChildResult
   } catch {

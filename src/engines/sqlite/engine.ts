@@ -6,7 +6,7 @@ import { finished, pipeline } from 'node:stream/promises'
 import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError, toDbkeeperError } from '../../runtime/errors.js'
 import type { DumpProcess, DumpResult, Engine, ProbeResult } from '../engine.js'
-import { BUSY_TIMEOUT_MS, runSqliteChild, type ChildContext, type ChildSuccess } from './child.js'
+import { BUSY_TIMEOUT_MS, runSqliteChild, SqliteSession, type ChildContext, type ChildSuccess } from './child.js'
 
 /**
  * Reads of the copy: 256 KiB, measured against 64 KiB: lowered CPU, GC and peak RSS
@@ -14,6 +14,12 @@ import { BUSY_TIMEOUT_MS, runSqliteChild, type ChildContext, type ChildSuccess }
  * are 512 KiB and filled by copying into reused buffers, so a read size no longer saves a concat.)
  */
 const READ_CHUNK = 256 * 1024
+
+/**
+ * How long the child of a probe waits for the dump that follows (in a run, milliseconds later)
+ * before it is closed; a dump after that starts a child of its own.
+ */
+const PARKED_MS = 30_000
 
 /** Every SQLite 3 database file starts with these 16 bytes. */
 export const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1')
@@ -32,6 +38,8 @@ export class SqliteEngine implements Engine {
   readonly #workDir: string
   readonly #path: string
   readonly #database: string
+  /** The probe's child, waiting to take the snapshot of the dump that follows (SqliteSession). */
+  #parked: { session: SqliteSession; timer: NodeJS.Timeout } | undefined
 
   constructor(source: SourceConfig, workDir: string) {
     if (source.path === undefined) {
@@ -48,7 +56,14 @@ export class SqliteEngine implements Engine {
 
   async probe(signal: AbortSignal): Promise<ProbeResult> {
     await this.#checkFile()
-    const found = await runSqliteChild(['probe', this.#path, String(BUSY_TIMEOUT_MS)], this.#context(signal))
+    await this.close()
+    signal.throwIfAborted()
+    // The child that probes stays, waiting, to take the snapshot: one Node start-up per backup.
+    const session = new SqliteSession(this.#path, BUSY_TIMEOUT_MS, this.#workDir)
+    const found = await session.probe(this.#context(signal))
+    session.unref()
+    const timer = setTimeout(() => void this.close(), PARKED_MS).unref()
+    this.#parked = { session, timer }
     return {
       serverVersion: found.sqliteVersion,
       tool: { name: 'better-sqlite3', version: found.sqliteVersion },
@@ -56,6 +71,15 @@ export class SqliteEngine implements Engine {
       // dump() reports exact counts, taken from the snapshot.
       databases: [{ name: this.#database, tables: found.tables }],
     }
+  }
+
+  /** Ends the probe's child if no dump took it (a probe alone, a run that stopped before the dump). */
+  async close(): Promise<void> {
+    const parked = this.#parked
+    this.#parked = undefined
+    if (!parked) return
+    clearTimeout(parked.timer)
+    await parked.session.close()
   }
 
   dump(database: string, signal: AbortSignal): DumpProcess {
@@ -103,11 +127,14 @@ export class SqliteEngine implements Engine {
       // backup can be verified and committed — only once the child's verdict is in and good.
       let copied!: () => void
       const copy = new Promise<void>((resolve) => (copied = resolve))
-      checked = runSqliteChild(
-        ['snapshot', this.#path, String(BUSY_TIMEOUT_MS), snapshotPath],
-        this.#context(AbortSignal.any([signal, stopChild.signal])),
-        copied,
-      )
+      const ctx = this.#context(AbortSignal.any([signal, stopChild.signal]))
+      // The probe's child when it still waits; else (no probe, or it ended) one of its own.
+      const parked = this.#parked
+      this.#parked = undefined
+      if (parked) clearTimeout(parked.timer)
+      checked = parked?.session.ready
+        ? parked.session.snapshot(snapshotPath, ctx, copied)
+        : runSqliteChild(['snapshot', this.#path, String(BUSY_TIMEOUT_MS), snapshotPath], ctx, copied)
       checked.catch(() => {}) // awaited below; a failure before the copy ends the race at once
       await Promise.race([copy, checked])
       const handle = await open(snapshotPath, 'r')

@@ -3,11 +3,17 @@
  *
  *   node snapshot-child.js probe    <live.db> <busyTimeoutMs>
  *   node snapshot-child.js snapshot <live.db> <busyTimeoutMs> <out.db>
+ *   node snapshot-child.js serve    <live.db> <busyTimeoutMs>
  *
  * Prints one JSON line, a ChildResult, as its last line and exits 0; anything else (a crash, a
  * kill) is a failure the parent reports with this process's stderr. `snapshot` prints a
  * ChildCopied line before it: the copy is complete, final and held open here, so the parent may
  * stream (and unlink) it while this process checks and counts it (the ChildResult says how that went).
+ *
+ * `serve` is a probe and a snapshot in one process (one Node start-up less per backup): it prints
+ * the probe's ChildResult, then waits on stdin for one SnapshotCommand line and answers it as
+ * `snapshot` does (ChildCopied, then the ChildResult). Stdin ending first (the parent closed it,
+ * or died) ends it with nothing more printed.
  */
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -26,6 +32,11 @@ export type ChildResult =
 /** `snapshot`'s first line: the copy's bytes are final; its checks are running. */
 export interface ChildCopied {
   copied: true
+}
+
+/** `serve`'s one command on stdin, a JSON line: take the snapshot into `out`. */
+export interface SnapshotCommand {
+  snapshot: string
 }
 
 /** Double quotes around an identifier, inner quotes doubled: any table name is safe in SQL. */
@@ -152,23 +163,64 @@ function print(line: ChildResult | ChildCopied): void {
   process.stdout.write(`${JSON.stringify(line)}\n`)
 }
 
-function main(argv: string[]): ChildResult {
-  const [mode, path, busy, out] = argv
-  const busyTimeoutMs = Number(busy)
-  if (!path || !Number.isFinite(busyTimeoutMs))
-    return { ok: false, code: 'USAGE', message: `bad arguments: ${argv.join(' ')}` }
+/** SQLite's error (or any other) as a ChildResult. */
+function answer(work: () => ChildResult): ChildResult {
   try {
-    if (mode === 'probe') return probe(path, busyTimeoutMs)
-    if (mode === 'snapshot' && out) return snapshot(path, busyTimeoutMs, out, () => print({ copied: true }))
-    return { ok: false, code: 'USAGE', message: `unknown mode ${mode ?? ''}` }
+    return work()
   } catch (error) {
     const err = error as { code?: unknown; message?: unknown }
     return { ok: false, code: typeof err.code === 'string' ? err.code : 'ERROR', message: String(err.message ?? error) }
   }
 }
 
+/** The first line on stdin, parsed; undefined when stdin ends first (then nothing is asked). */
+function nextCommand(): Promise<SnapshotCommand | undefined> {
+  return new Promise((resolve) => {
+    let text = ''
+    const done = (command: SnapshotCommand | undefined): void => {
+      process.stdin.off('data', onData).off('end', onEnd).off('error', onEnd)
+      process.stdin.destroy() // nothing more is read: the process may exit once the work is done
+      resolve(command)
+    }
+    const onData = (chunk: Buffer): void => {
+      text += chunk.toString('utf8')
+      const nl = text.indexOf('\n')
+      if (nl === -1) return
+      try {
+        const command = JSON.parse(text.slice(0, nl)) as Partial<SnapshotCommand>
+        done(typeof command.snapshot === 'string' ? { snapshot: command.snapshot } : undefined)
+      } catch {
+        done(undefined)
+      }
+    }
+    const onEnd = (): void => done(undefined)
+    process.stdin.on('data', onData).on('end', onEnd).on('error', onEnd)
+  })
+}
+
+async function serve(path: string, busyTimeoutMs: number): Promise<void> {
+  const probed = answer(() => probe(path, busyTimeoutMs))
+  print(probed)
+  if (!probed.ok) return
+  const command = await nextCommand()
+  if (command === undefined) return
+  print(answer(() => snapshot(path, busyTimeoutMs, command.snapshot, () => print({ copied: true }))))
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [mode, path, busy, out] = argv
+  const busyTimeoutMs = Number(busy)
+  if (!path || !Number.isFinite(busyTimeoutMs))
+    return print({ ok: false, code: 'USAGE', message: `bad arguments: ${argv.join(' ')}` })
+  if (mode === 'probe') return print(answer(() => probe(path, busyTimeoutMs)))
+  if (mode === 'snapshot' && out)
+    return print(answer(() => snapshot(path, busyTimeoutMs, out, () => print({ copied: true }))))
+  if (mode === 'serve') return serve(path, busyTimeoutMs)
+  print({ ok: false, code: 'USAGE', message: `unknown mode ${mode ?? ''}` })
+}
+
 // Run only as a program, not when the parent imports this file for its types and constants.
 // Real paths on both sides: Node resolves symlinks in the main module's URL, not in argv[1].
 if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))) {
-  print(main(process.argv.slice(2)))
+  await main(process.argv.slice(2))
 }

@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, readdirSync } from 'node:fs'
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { DbkeeperError } from '../../../src/runtime/errors.js'
 import { SqliteEngine } from '../../../src/engines/sqlite/engine.js'
 import { runCli } from '../../support/cli.js'
-import { createDatabase, dumpToFile, scratch, sqliteSource } from './helpers.js'
+import { createDatabase, dumpToFile, scratch, snapshotChildren, sqliteSource } from './helpers.js'
 
 const never = new AbortController().signal
 
@@ -38,7 +38,9 @@ describe('SqliteEngine.probe', () => {
     db.prepare('INSERT INTO a (x) VALUES (?)').run(2)
     db.exec('ANALYZE')
     db.close()
-    const found = await new SqliteEngine(sqliteSource(path), workDir).probe(never)
+    const engine = new SqliteEngine(sqliteSource(path), workDir)
+    const found = await engine.probe(never)
+    await engine.close() // its child waits for a dump: none follows here
     expect(found.serverVersion).toMatch(/^3\.\d+\.\d+$/)
     expect(found.tool).toEqual({ name: 'better-sqlite3', version: found.serverVersion })
     expect(found.databases).toEqual([
@@ -223,6 +225,99 @@ describe('SqliteEngine.dump of a damaged database', () => {
     expect(r.all).toMatch(/is damaged: integrity_check found: .*NULL value in items\.qty/)
     expect(await readdir(join(backups, 'app', 'app'))).toEqual([])
   }, 60_000)
+})
+
+/** Waits until `check` holds (the child's exit is seen a little after the promise settled). */
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (const deadline = Date.now() + 10_000; !check();) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+describe('SqliteEngine: the probe and the snapshot in one child', () => {
+  // Children of this test alone: any an earlier test left exiting are not counted here.
+  let earlier: number[] = []
+  const ours = (): number[] => snapshotChildren().filter((pid) => !earlier.includes(pid))
+  beforeEach(() => {
+    earlier = snapshotChildren()
+  })
+
+  it('the child that probed takes the snapshot: no second process, none left after the dump', async () => {
+    const path = join(dir, 'app.db')
+    createDatabase(path, 4, 'wal')
+    const engine = new SqliteEngine(sqliteSource(path), workDir)
+    await engine.probe(never)
+    const parked = ours()
+    expect(parked).toHaveLength(1)
+    const dump = engine.dump('app', never)
+    const seen = new Set<number>()
+    dump.stdout.on('data', () => ours().forEach((pid) => seen.add(pid)))
+    await pipeline(dump.stdout, createWriteStream(join(dir, 'out.db')))
+    expect((await dump.done).tables).toEqual([{ name: 'filler', rows: 4 * 1024 }])
+    expect([...seen].filter((pid) => !parked.includes(pid))).toEqual([])
+    await until(() => ours().length === 0, 'the child to exit')
+    expect(await readdir(workDir)).toEqual([])
+  })
+
+  it('a failed integrity_check after a probe still fails the dump; nothing is left, no process', async () => {
+    const path = join(dir, 'app.db')
+    createDamagedDatabase(path, 50_000)
+    const engine = new SqliteEngine(sqliteSource(path), workDir)
+    await engine.probe(never)
+    const parked = ours()
+    expect(parked).toHaveLength(1)
+    const dump = engine.dump('app', never)
+    const streamed = pipeline(dump.stdout, createWriteStream(join(dir, 'out.db'))).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    const error = await rejection(dump.done)
+    expect(error.code).toBe('DUMP_FAILED')
+    expect(error.message).toMatch(/app\.db is damaged: integrity_check found: .*NULL value in items\.qty/)
+    expect([undefined, error]).toContain(await streamed)
+    expect(await readdir(workDir)).toEqual([])
+    await until(() => ours().length === 0, 'the child to exit')
+  })
+
+  it('the probed child killed during the snapshot → DUMP_FAILED naming the signal; nothing is left', async () => {
+    const path = join(dir, 'app.db')
+    createDatabase(path, 40, 'wal')
+    const engine = new SqliteEngine(sqliteSource(path), workDir)
+    await engine.probe(never)
+    const [pid] = ours()
+    expect(pid).toBeDefined()
+    const dump = engine.dump('app', never)
+    dump.stdout.on('error', () => {})
+    dump.stdout.resume()
+    // Killed once it has begun the copy (its file appears in the work directory).
+    await until(() => readdirSync(workDir).length > 0, 'the copy to begin')
+    process.kill(pid!, 'SIGKILL')
+    const error = await rejection(dump.done)
+    expect(error.code).toBe('DUMP_FAILED')
+    expect(error.message).toContain('was killed by SIGKILL')
+    expect(await readdir(workDir)).toEqual([])
+    await until(() => ours().length === 0, 'no child left')
+  })
+
+  it('close() ends a probed child no dump took; a dump after it starts its own', async () => {
+    const path = join(dir, 'app.db')
+    createDatabase(path, 1, 'delete')
+    const engine = new SqliteEngine(sqliteSource(path), workDir)
+    await engine.probe(never)
+    await engine.probe(never) // a second probe replaces the first child
+    expect(ours()).toHaveLength(1)
+    await engine.close()
+    expect(ours()).toEqual([])
+    const { result } = await dumpToFile(engine, 'app', join(dir, 'out.db'))
+    expect(result.tables).toEqual([{ name: 'filler', rows: 1024 }])
+    await until(() => ours().length === 0, 'the child to exit')
+    // A probe that fails keeps no child either.
+    const text = join(dir, 'notes.txt')
+    await writeFile(text, 'not a database '.repeat(1000))
+    expect((await rejection(new SqliteEngine(sqliteSource(text), workDir).probe(never))).code).toBe('NOT_FOUND')
+    expect(ours()).toEqual([])
+  })
 })
 
 describe('SqliteEngine.checkContent', () => {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { createWriteStream, readdirSync } from 'node:fs'
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -162,4 +162,24 @@ export function ledgerState(path: string): { rows: number; sum: number; n: numbe
   } finally {
     db.close()
   }
+}
+
+/** Pids of this process's SQLite children (snapshot-child.ts), read from /proc: what is running now. */
+export function snapshotChildren(): number[] {
+  const pids: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      // The parent pid is the 2nd field after the command name in parentheses (which may hold spaces).
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      if (ppid !== process.pid) continue
+      const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
+      if (state === 'Z') continue // exited, not yet reaped: nothing runs
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('snapshot-child')) pids.push(Number(entry))
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids
 }
