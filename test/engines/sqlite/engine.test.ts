@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { DbkeeperError } from '../../../src/runtime/errors.js'
 import { SqliteEngine } from '../../../src/engines/sqlite/engine.js'
+import type { DumpProcess } from '../../../src/engines/engine.js'
 import { runCli } from '../../support/cli.js'
 import { createDatabase, dumpToFile, scratch, snapshotChildren, sqliteSource } from './helpers.js'
 
@@ -192,21 +193,27 @@ function createDamagedDatabase(path: string, rows: number): void {
   db.close()
 }
 
+/**
+ * The dump of createDamagedDatabase's file: the stream may end before the verdict (the bytes are the
+ * copy's) or break off with it; done rejects with what integrity_check found; nothing is left.
+ */
+async function expectRefusedAsDamaged(dump: DumpProcess): Promise<void> {
+  const streamed = pipeline(dump.stdout, createWriteStream(join(dir, 'out.db'))).then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  const error = await rejection(dump.done)
+  expect(error.code).toBe('DUMP_FAILED')
+  expect(error.message).toMatch(/app\.db is damaged: integrity_check found: .*NULL value in items\.qty/)
+  expect([undefined, error]).toContain(await streamed)
+  expect(await readdir(workDir)).toEqual([])
+}
+
 describe('SqliteEngine.dump of a damaged database', () => {
   it('the copy streams while integrity_check runs on it; done rejects with what the check found, nothing is left', async () => {
     const path = join(dir, 'app.db')
     createDamagedDatabase(path, 200_000)
-    const dump = new SqliteEngine(sqliteSource(path), workDir).dump('app', never)
-    // The stream may end before the verdict (the bytes are the copy's) or break off with it.
-    const streamed = pipeline(dump.stdout, createWriteStream(join(dir, 'out.db'))).then(
-      () => undefined,
-      (e: unknown) => e,
-    )
-    const error = await rejection(dump.done)
-    expect(error.code).toBe('DUMP_FAILED')
-    expect(error.message).toMatch(/app\.db is damaged: integrity_check found: .*NULL value in items\.qty/)
-    expect([undefined, error]).toContain(await streamed)
-    expect(await readdir(workDir)).toEqual([])
+    await expectRefusedAsDamaged(new SqliteEngine(sqliteSource(path), workDir).dump('app', never))
   })
 
   it('dbkeeper backup fails and keeps nothing (uncompressed: the file is written before the verdict is in)', async () => {
@@ -268,15 +275,7 @@ describe('SqliteEngine: the probe and the snapshot in one child', () => {
     const parked = ours()
     expect(parked).toHaveLength(1)
     const dump = engine.dump('app', never)
-    const streamed = pipeline(dump.stdout, createWriteStream(join(dir, 'out.db'))).then(
-      () => undefined,
-      (e: unknown) => e,
-    )
-    const error = await rejection(dump.done)
-    expect(error.code).toBe('DUMP_FAILED')
-    expect(error.message).toMatch(/app\.db is damaged: integrity_check found: .*NULL value in items\.qty/)
-    expect([undefined, error]).toContain(await streamed)
-    expect(await readdir(workDir)).toEqual([])
+    await expectRefusedAsDamaged(dump)
     await until(() => ours().length === 0, 'the child to exit')
   })
 
