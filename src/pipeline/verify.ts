@@ -7,6 +7,8 @@ import { DbkeeperError } from '../runtime/errors.js'
 import { collectGarbage } from '../runtime/collect.js'
 import { failpoint } from '../runtime/failpoint.js'
 import type { Compression } from './compression.js'
+import { inflateMembers, type MemberCheck } from './gzip-member-reader.js'
+import type { GzipMember } from './gzip-parallel.js'
 import { ByteRange, readGzipLayout, TrailerCheck } from './gzip-reader.js'
 import { Meter, type Measurement } from './meter.js'
 import { zstdDecompressor } from './zstd.js'
@@ -23,6 +25,12 @@ export interface VerifyExpectation {
   plaintext?: Measurement
   /** The engine's content check on the decompressed bytes (end-of-dump marker, file magic). */
   checkContent?: (head: Buffer, tail: Buffer) => string | undefined
+  /**
+   * A sectioned gzip file, unencrypted: its members as the manifest lists them, tiling the file
+   * and the content (restore/sections.ts loadableMembers). The file is then read member by member
+   * (gzip-member-reader.ts), and each member's content sha256 and size is checked as well.
+   */
+  members?: readonly GzipMember[] | undefined
 }
 
 /** Discards bytes as fast as they come: verification only needs the meters. */
@@ -78,11 +86,18 @@ export async function verifyBackupFile(
   signal?: AbortSignal,
   decrypt?: () => Duplex,
 ): Promise<void> {
-  let read: { compressed: Meter; raw: Meter; plaintext?: Meter }
+  let read: ReadBack
   try {
+    const gzip = compression.kind === 'gzip' && !decrypt
     // gzip: the fast path for the one-member files we write; anything it cannot vouch for is
-    // decompressed again the ordinary way, which gives the verdict and the error message.
-    const fast = compression.kind === 'gzip' && !decrypt ? await readGzipFast(path, signal) : undefined
+    // decompressed again the ordinary way, which gives the verdict and the error message. A
+    // sectioned file is read by its member table instead, which gives its own verdict.
+    const fast =
+      gzip && expected.members
+        ? await readGzipMembers(path, expected.members, signal)
+        : gzip
+          ? await readGzipFast(path, signal)
+          : undefined
     if (fast) read = fast
     else if (decrypt) {
       const plaintext = new Meter(false)
@@ -107,12 +122,16 @@ export async function verifyBackupFile(
   compareReadBack(path, read, expected)
 }
 
+/** What a read-back measured: the file, the content, the decrypted stream, the members. */
+interface ReadBack {
+  compressed: Meter
+  raw: Meter
+  plaintext?: Meter
+  members?: MemberCheck[]
+}
+
 /** What the read-back measured against what was written: VERIFY_FAILED naming every difference. */
-function compareReadBack(
-  path: string,
-  read: { compressed: Meter; raw: Meter; plaintext?: Meter },
-  expected: VerifyExpectation,
-): void {
+function compareReadBack(path: string, read: ReadBack, expected: VerifyExpectation): void {
   const { compressed, raw } = read
   const c = compressed.result()
   const r = raw.result()
@@ -129,6 +148,12 @@ function compareReadBack(
   if (r.size !== expected.raw.size) problems.push(`decompressed size ${r.size} bytes, expected ${expected.raw.size}`)
   else if (r.sha256 !== expected.raw.sha256)
     problems.push(`decompressed sha256 ${r.sha256}, expected ${expected.raw.sha256}`)
+  for (const m of read.members ?? []) {
+    if (m.got.size !== m.expected.size || m.got.sha256 !== m.expected.sha256)
+      problems.push(
+        `its ${m.name} decompressed to ${m.got.size} bytes with sha256 ${m.got.sha256}, expected ${m.expected.size} (${m.expected.sha256})`,
+      )
+  }
   const content = expected.checkContent?.(raw.head(), raw.tail())
   if (content) problems.push(content)
   if (problems.length > 0) {
@@ -327,6 +352,27 @@ async function readBack(
     signal ? { signal } : {},
   )
   return { compressed, raw }
+}
+
+/**
+ * A sectioned gzip file, member by member (gzip-member-reader.ts): one read of the file, its
+ * sha256 as for any file; each member inflated on the thread pool while the main thread checks
+ * and hashes the one before (handOff). Throws, naming the member, for one that does not inflate.
+ */
+async function readGzipMembers(path: string, members: readonly GzipMember[], signal?: AbortSignal): Promise<ReadBack> {
+  const compressed = new Meter(false)
+  const raw = new Meter(true)
+  const checks: MemberCheck[] = []
+  await pipeline(
+    createReadStream(path, { highWaterMark: READ_CHUNK }),
+    compressed,
+    (file: AsyncIterable<Buffer>) => inflateMembers(file, members, (check) => checks.push(check)),
+    handOff(),
+    raw,
+    sink(),
+    signal ? { signal } : {},
+  )
+  return { compressed, raw, members: checks }
 }
 
 /** The one-member gzip fast path (gzip-reader.ts); undefined when it cannot vouch for the file. */

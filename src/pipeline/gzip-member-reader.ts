@@ -1,0 +1,147 @@
+/**
+ * The read-back of a sectioned gzip file (one member per section of a MySQL dump; manifest
+ * `members`), driven by the member table: each member's body raw-inflated on the thread pool, its
+ * CRC32 and ISIZE checked against its own trailer and its content's sha256 and size against the
+ * table, on the main thread. The one-member fast path (gzip-reader.ts) cannot vouch for several
+ * members, and `Gunzip` — which can — computes the CRC inside the inflate call, serially, after a
+ * first attempt that had already read and hashed the whole file (docs/PERFORMANCE.md,
+ * "Verification").
+ */
+import { createHash } from 'node:crypto'
+import { Readable } from 'node:stream'
+import { createInflateRaw, crc32 } from 'node:zlib'
+import type { GzipMember } from './gzip-parallel.js'
+import { gzipHeaderLength } from './gzip-reader.js'
+
+/** Inflate output per trip to the thread pool, as for the one-member path (verify.ts). */
+const INFLATE_CHUNK = 1024 * 1024
+
+/** A member's content as inflated from the file, against the member table's. */
+export interface MemberCheck {
+  /** `gzip member 2 of 5 (table)`: how a message names it. */
+  name: string
+  expected: GzipMember['raw']
+  got: { size: number; sha256: string }
+}
+
+/**
+ * Inflates `file` (the whole file, in order, in any chunking) member by member as `members` says
+ * it is laid out, and yields the content. Throws, naming the member, when a member is not a whole
+ * gzip member where the table puts it (header, a deflate stream ending exactly at its trailer,
+ * CRC32, ISIZE) or the file ends early; bytes after the last member are read and discarded (the
+ * file's size and sha256 judge them). Each member's measured content goes to `checked`.
+ */
+export async function* inflateMembers(
+  file: AsyncIterable<Buffer>,
+  members: readonly GzipMember[],
+  checked: (check: MemberCheck) => void,
+): AsyncGenerator<Buffer> {
+  const source = file[Symbol.asyncIterator]()
+  let pending: Buffer = Buffer.alloc(0)
+  /** The next `max` bytes of the file at most (fewer at a chunk's end); an empty buffer at its end. */
+  const take = async (max: number): Promise<Buffer> => {
+    while (pending.length === 0) {
+      const next = await source.next()
+      if (next.done) return pending
+      pending = next.value
+    }
+    const part = pending.subarray(0, max)
+    pending = pending.subarray(part.length)
+    return part
+  }
+  for (let i = 0; i < members.length; i++) {
+    const member = members[i]!
+    const name = `gzip member ${i + 1} of ${members.length} (${member.kind})`
+    let got: MemberCheck['got']
+    try {
+      got = yield* inflateMember(member, take)
+    } catch (error) {
+      throw new Error(`${name}: ${(error as Error).message}`, { cause: error })
+    }
+    checked({ name, expected: member.raw, got })
+  }
+  // Whatever follows the last member is only counted (the file meter in front of this saw it).
+  while ((await take(Infinity)).length > 0);
+}
+
+/** One member: `member.size` bytes of `take`, inflated; returns its content's size and sha256. */
+async function* inflateMember(
+  member: GzipMember,
+  take: (max: number) => Promise<Buffer>,
+): AsyncGenerator<Buffer, MemberCheck['got']> {
+  let left = member.size
+  const read = async (max: number): Promise<Buffer> => {
+    const part = await take(Math.min(max, left))
+    if (part.length === 0 && left > 0) throw new Error(`the file ends ${left} bytes before the member's end`)
+    left -= part.length
+    return part
+  }
+  // The header: our writer's is 10 bytes, but any valid one is read (FEXTRA, FNAME, FCOMMENT, FHCRC).
+  let head = Buffer.alloc(0)
+  let headerLength = gzipHeaderLength(head)
+  while (headerLength === 'more') {
+    if (left === 0) throw new Error('it ends inside its gzip header')
+    head = Buffer.concat([head, await read(64)])
+    headerLength = gzipHeaderLength(head)
+  }
+  if (headerLength === undefined) throw new Error(`no gzip header at offset ${member.offset}`)
+  const bodySize = member.size - headerLength - 8
+  if (bodySize < 0) throw new Error(`${member.size} bytes, too short for a gzip member`)
+  const inflate = createInflateRaw({ chunkSize: INFLATE_CHUNK })
+  const early = head.subarray(headerLength)
+  let bodyLeft = bodySize
+  const body = Readable.from(
+    (async function* () {
+      // Bytes read with the header, then the rest of the body; the trailer is left in the file.
+      const first = early.subarray(0, bodyLeft)
+      bodyLeft -= first.length
+      if (first.length > 0) yield first
+      while (bodyLeft > 0) {
+        const part = await read(bodyLeft)
+        bodyLeft -= part.length
+        yield part
+      }
+    })(),
+    { objectMode: false },
+  )
+  body.pipe(inflate)
+  body.on('error', (error) => inflate.destroy(error))
+  const hash = createHash('sha256')
+  let crc = 0
+  let size = 0
+  try {
+    for await (const chunk of inflate as AsyncIterable<Buffer>) {
+      crc = crc32(chunk, crc)
+      hash.update(chunk)
+      size += chunk.length
+      yield chunk
+    }
+  } finally {
+    // Stopped early (a failure, an abort): neither stream is left reading.
+    body.destroy()
+    inflate.destroy()
+  }
+  // The deflate stream must end exactly where the trailer starts.
+  if (inflate.bytesWritten !== bodySize)
+    throw new Error(`its deflate stream ends after ${inflate.bytesWritten} of its ${bodySize} bytes`)
+  const trailer = Buffer.concat([early.subarray(bodySize), await readAll(read, left)])
+  if (trailer.length !== 8) throw new Error('it has no whole gzip trailer')
+  if (crc >>> 0 !== trailer.readUInt32LE(0))
+    throw new Error(
+      `gzip CRC32 ${(crc >>> 0).toString(16)} differs from the trailer's ${trailer.readUInt32LE(0).toString(16)}`,
+    )
+  if (size % 2 ** 32 !== trailer.readUInt32LE(4))
+    throw new Error(`gzip size ${size} differs from the trailer's ${trailer.readUInt32LE(4)}`)
+  return { size, sha256: hash.digest('hex') }
+}
+
+/** Exactly `n` more bytes of `read`. */
+async function readAll(read: (max: number) => Promise<Buffer>, n: number): Promise<Buffer> {
+  const parts: Buffer[] = []
+  for (let got = 0; got < n;) {
+    const part = await read(n - got)
+    parts.push(part)
+    got += part.length
+  }
+  return Buffer.concat(parts)
+}
