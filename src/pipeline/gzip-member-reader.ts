@@ -7,21 +7,20 @@
  * first attempt that had already read and hashed the whole file (docs/PERFORMANCE.md,
  * "Verification").
  */
-import { createHash } from 'node:crypto'
-import { Readable } from 'node:stream'
-import { createInflateRaw, crc32 } from 'node:zlib'
+import { createReadStream } from 'node:fs'
+import { Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { createGunzip, createInflateRaw, crc32 } from 'node:zlib'
 import type { GzipMember } from './gzip-parallel.js'
 import { gzipHeaderLength } from './gzip-reader.js'
+import { Meter } from './meter.js'
 
 /** Inflate output per trip to the thread pool, as for the one-member path (verify.ts). */
 const INFLATE_CHUNK = 1024 * 1024
 
-/** A member's content as inflated from the file, against the member table's. */
-export interface MemberCheck {
-  /** `gzip member 2 of 5 (table)`: how a message names it. */
-  name: string
-  expected: GzipMember['raw']
-  got: { size: number; sha256: string }
+/** `gzip member 2 of 5 (table)`: how a message names a member. */
+function memberName(members: readonly GzipMember[], i: number): string {
+  return `gzip member ${i + 1} of ${members.length} (${members[i]!.kind})`
 }
 
 /**
@@ -29,12 +28,12 @@ export interface MemberCheck {
  * it is laid out, and yields the content. Throws, naming the member, when a member is not a whole
  * gzip member where the table puts it (header, a deflate stream ending exactly at its trailer,
  * CRC32, ISIZE) or the file ends early; bytes after the last member are read and discarded (the
- * file's size and sha256 judge them). Each member's measured content goes to `checked`.
+ * file's size and sha256 judge them). The content's sha256 is the caller's (one pass over all of
+ * it); a member's own is measured only when the whole is not the manifest's (`whereMembersDiffer`).
  */
 export async function* inflateMembers(
   file: AsyncIterable<Buffer>,
   members: readonly GzipMember[],
-  checked: (check: MemberCheck) => void,
 ): AsyncGenerator<Buffer> {
   const source = file[Symbol.asyncIterator]()
   let pending: Buffer = Buffer.alloc(0)
@@ -50,25 +49,18 @@ export async function* inflateMembers(
     return part
   }
   for (let i = 0; i < members.length; i++) {
-    const member = members[i]!
-    const name = `gzip member ${i + 1} of ${members.length} (${member.kind})`
-    let got: MemberCheck['got']
     try {
-      got = yield* inflateMember(member, take)
+      yield* inflateMember(members[i]!, take)
     } catch (error) {
-      throw new Error(`${name}: ${(error as Error).message}`, { cause: error })
+      throw new Error(`${memberName(members, i)}: ${(error as Error).message}`, { cause: error })
     }
-    checked({ name, expected: member.raw, got })
   }
   // Whatever follows the last member is only counted (the file meter in front of this saw it).
   while ((await take(Infinity)).length > 0);
 }
 
-/** One member: `member.size` bytes of `take`, inflated; returns its content's size and sha256. */
-async function* inflateMember(
-  member: GzipMember,
-  take: (max: number) => Promise<Buffer>,
-): AsyncGenerator<Buffer, MemberCheck['got']> {
+/** One member: `member.size` bytes of `take`, inflated, checked against its own trailer. */
+async function* inflateMember(member: GzipMember, take: (max: number) => Promise<Buffer>): AsyncGenerator<Buffer> {
   let left = member.size
   const read = async (max: number): Promise<Buffer> => {
     const part = await take(Math.min(max, left))
@@ -106,13 +98,11 @@ async function* inflateMember(
   )
   body.pipe(inflate)
   body.on('error', (error) => inflate.destroy(error))
-  const hash = createHash('sha256')
   let crc = 0
   let size = 0
   try {
     for await (const chunk of inflate as AsyncIterable<Buffer>) {
       crc = crc32(chunk, crc)
-      hash.update(chunk)
       size += chunk.length
       yield chunk
     }
@@ -132,7 +122,6 @@ async function* inflateMember(
     )
   if (size % 2 ** 32 !== trailer.readUInt32LE(4))
     throw new Error(`gzip size ${size} differs from the trailer's ${trailer.readUInt32LE(4)}`)
-  return { size, sha256: hash.digest('hex') }
 }
 
 /** Exactly `n` more bytes of `read`. */
@@ -144,4 +133,35 @@ async function readAll(read: (max: number) => Promise<Buffer>, n: number): Promi
     got += part.length
   }
   return Buffer.concat(parts)
+}
+
+/**
+ * Which members' content is not the table's (sha256, size), or does not decompress: each read
+ * again on its own, through `Gunzip`. For the message of a file whose whole is not the
+ * manifest's, so that it names where the damage is; never asked of a file that verifies.
+ */
+export async function whereMembersDiffer(path: string, members: readonly GzipMember[]): Promise<string[]> {
+  const problems: string[] = []
+  for (let i = 0; i < members.length; i++) {
+    const x = members[i]!
+    const meter = new Meter(false)
+    const name = memberName(members, i)
+    try {
+      await pipeline(
+        createReadStream(path, { start: x.offset, end: x.offset + x.size - 1, highWaterMark: 1 << 20 }),
+        createGunzip(),
+        meter,
+        new Writable({ write: (_chunk, _enc, done) => done() }),
+      )
+    } catch (error) {
+      problems.push(`its ${name} does not decompress: ${(error as Error).message}`)
+      continue
+    }
+    const got = meter.result()
+    if (got.size !== x.raw.size || got.sha256 !== x.raw.sha256)
+      problems.push(
+        `its ${name} decompressed to ${got.size} bytes with sha256 ${got.sha256}, expected ${x.raw.size} (${x.raw.sha256})`,
+      )
+  }
+  return problems
 }

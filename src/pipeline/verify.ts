@@ -7,7 +7,7 @@ import { DbkeeperError } from '../runtime/errors.js'
 import { collectGarbage } from '../runtime/collect.js'
 import { failpoint } from '../runtime/failpoint.js'
 import type { Compression } from './compression.js'
-import { inflateMembers, type MemberCheck } from './gzip-member-reader.js'
+import { inflateMembers, whereMembersDiffer } from './gzip-member-reader.js'
 import type { GzipMember } from './gzip-parallel.js'
 import { ByteRange, readGzipLayout, TrailerCheck } from './gzip-reader.js'
 import { Meter, type Measurement } from './meter.js'
@@ -28,7 +28,10 @@ export interface VerifyExpectation {
   /**
    * A sectioned gzip file, unencrypted: its members as the manifest lists them, tiling the file
    * and the content (restore/sections.ts loadableMembers). The file is then read member by member
-   * (gzip-member-reader.ts), and each member's content sha256 and size is checked as well.
+   * (gzip-member-reader.ts): each member a whole gzip member where the table puts it, its CRC32
+   * and ISIZE checked; a file that is not the manifest's names the members whose content sha256
+   * or size is not the table's. A table that does not describe a good file passes, as it did
+   * before verify read the members: a restore then loads the file on one connection.
    */
   members?: readonly GzipMember[] | undefined
 }
@@ -87,14 +90,22 @@ export async function verifyBackupFile(
   decrypt?: () => Duplex,
 ): Promise<void> {
   let read: ReadBack
+  /** Why the member table could not be followed: the damage, named, unless the file reads as one stream. */
+  let memberFailure: Error | undefined
   try {
     const gzip = compression.kind === 'gzip' && !decrypt
-    // gzip: the fast path for the one-member files we write; anything it cannot vouch for is
-    // decompressed again the ordinary way, which gives the verdict and the error message. A
-    // sectioned file is read by its member table instead, which gives its own verdict.
+    // gzip: the fast path for the one-member files we write, or, for a sectioned file, the member
+    // table's; anything they cannot vouch for is decompressed again the ordinary way, which gives
+    // the verdict (a member table that does not describe a good file is the table's fault, not
+    // the backup's: a restore loads such a file on one connection).
     const fast =
       gzip && expected.members
-        ? await readGzipMembers(path, expected.members, signal)
+        ? await readGzipMembers(path, expected.members, signal).catch((error: unknown) => {
+            if ((error as Error).name === 'AbortError' || (error as NodeJS.ErrnoException).code === 'ENOENT')
+              throw error
+            memberFailure = error as Error
+            return undefined
+          })
         : gzip
           ? await readGzipFast(path, signal)
           : undefined
@@ -114,24 +125,34 @@ export async function verifyBackupFile(
     }
     if ((error as Error).name === 'AbortError') throw error
     const what = decrypt ? 'decrypt and decompress' : 'decompress'
-    throw new DbkeeperError('VERIFY_FAILED', `${path} does not ${what}: ${(error as Error).message}`, {
+    // A sectioned file that does not read as one stream either: the member path named where.
+    const why = memberFailure ?? (error as Error)
+    throw new DbkeeperError('VERIFY_FAILED', `${path} does not ${what}: ${why.message}`, {
       hint: 'the file is damaged or truncated; do not restore from it',
       cause: error,
     })
   }
-  compareReadBack(path, read, expected)
+  const problems = readBackProblems(read, expected)
+  // A sectioned file whose whole is not the manifest's: which members differ, each read again.
+  if (problems.length > 0 && expected.members && compression.kind === 'gzip' && !decrypt)
+    problems.push(...(await whereMembersDiffer(path, expected.members)))
+  refuseDifferences(path, problems)
 }
 
-/** What a read-back measured: the file, the content, the decrypted stream, the members. */
+/** What a read-back measured: the file, the content, the decrypted stream. */
 interface ReadBack {
   compressed: Meter
   raw: Meter
   plaintext?: Meter
-  members?: MemberCheck[]
 }
 
 /** What the read-back measured against what was written: VERIFY_FAILED naming every difference. */
 function compareReadBack(path: string, read: ReadBack, expected: VerifyExpectation): void {
+  refuseDifferences(path, readBackProblems(read, expected))
+}
+
+/** Every difference between what the read-back measured and what was written. */
+function readBackProblems(read: ReadBack, expected: VerifyExpectation): string[] {
   const { compressed, raw } = read
   const c = compressed.result()
   const r = raw.result()
@@ -148,14 +169,12 @@ function compareReadBack(path: string, read: ReadBack, expected: VerifyExpectati
   if (r.size !== expected.raw.size) problems.push(`decompressed size ${r.size} bytes, expected ${expected.raw.size}`)
   else if (r.sha256 !== expected.raw.sha256)
     problems.push(`decompressed sha256 ${r.sha256}, expected ${expected.raw.sha256}`)
-  for (const m of read.members ?? []) {
-    if (m.got.size !== m.expected.size || m.got.sha256 !== m.expected.sha256)
-      problems.push(
-        `its ${m.name} decompressed to ${m.got.size} bytes with sha256 ${m.got.sha256}, expected ${m.expected.size} (${m.expected.sha256})`,
-      )
-  }
   const content = expected.checkContent?.(raw.head(), raw.tail())
   if (content) problems.push(content)
+  return problems
+}
+
+function refuseDifferences(path: string, problems: string[]): void {
   if (problems.length > 0) {
     throw new DbkeeperError('VERIFY_FAILED', `${path} does not match what was written: ${problems.join('; ')}`, {
       hint: 'the file changed after it was written or the disk returned bad data; do not restore from it',
@@ -362,17 +381,16 @@ async function readBack(
 async function readGzipMembers(path: string, members: readonly GzipMember[], signal?: AbortSignal): Promise<ReadBack> {
   const compressed = new Meter(false)
   const raw = new Meter(true)
-  const checks: MemberCheck[] = []
   await pipeline(
     createReadStream(path, { highWaterMark: READ_CHUNK }),
     compressed,
-    (file: AsyncIterable<Buffer>) => inflateMembers(file, members, (check) => checks.push(check)),
+    (file: AsyncIterable<Buffer>) => inflateMembers(file, members),
     handOff(),
     raw,
     sink(),
     signal ? { signal } : {},
   )
-  return { compressed, raw, members: checks }
+  return { compressed, raw }
 }
 
 /** The one-member gzip fast path (gzip-reader.ts); undefined when it cannot vouch for the file. */
