@@ -1,11 +1,12 @@
 /**
  * The read-back of a sectioned gzip file (one member per section of a MySQL dump; manifest
- * `members`), driven by the member table: each member's body raw-inflated on the thread pool, its
- * CRC32 and ISIZE checked against its own trailer and its content's sha256 and size against the
- * table, on the main thread. The one-member fast path (gzip-reader.ts) cannot vouch for several
- * members, and `Gunzip` — which can — computes the CRC inside the inflate call, serially, after a
- * first attempt that had already read and hashed the whole file (docs/PERFORMANCE.md,
- * "Verification").
+ * `members`), driven by the member table: one read of the file, each member's body raw-inflated
+ * on the thread pool, its CRC32 and ISIZE checked against its own trailer on the main thread while
+ * the pool inflates the next chunk (verify.ts hands the content on to its sha256). The one-member
+ * fast path (gzip-reader.ts) cannot vouch for several members; `Gunzip`, which can, computes the
+ * CRC inside the inflate call, serially, and came after a failed one-member attempt
+ * (docs/PERFORMANCE.md, "Verification"). A member's own content sha256 is measured only to name
+ * the damage in a file that does not verify (`whereMembersDiffer`).
  */
 import { createReadStream } from 'node:fs'
 import { Readable, Writable } from 'node:stream'
