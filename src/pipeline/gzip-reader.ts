@@ -25,6 +25,30 @@ const FNAME = 8
 const FCOMMENT = 16
 const HEADER_PROBE = 64 * 1024
 
+/**
+ * The length of the gzip header (RFC 1952) at the start of `head`, its optional fields included;
+ * 'more' when `head` ends inside it, undefined when `head` does not start like gzip (deflate).
+ */
+export function gzipHeaderLength(head: Buffer): number | 'more' | undefined {
+  if (head.length < 10) return head.length > 0 && head[0] !== 0x1f ? undefined : 'more'
+  if (head[0] !== 0x1f || head[1] !== 0x8b || head[2] !== 8) return undefined
+  const flags = head[3]!
+  let at = 10
+  if (flags & FEXTRA) {
+    if (head.length < 12) return 'more'
+    at += 2 + head.readUInt16LE(at)
+  }
+  for (const flag of [FNAME, FCOMMENT]) {
+    if (flags & flag) {
+      const nul = head.indexOf(0, at)
+      if (nul < 0) return 'more'
+      at = nul + 1
+    }
+  }
+  if (flags & FHCRC) at += 2
+  return at > head.length ? 'more' : at
+}
+
 /** Parses the header and trailer (RFC 1952); undefined when the file does not start like gzip. */
 export async function readGzipLayout(path: string): Promise<GzipLayout | undefined> {
   const file = await open(path, 'r')
@@ -33,18 +57,8 @@ export async function readGzipLayout(path: string): Promise<GzipLayout | undefin
     if (size < 18) return undefined
     const head = Buffer.alloc(Math.min(HEADER_PROBE, size))
     await file.read(head, 0, head.length, 0)
-    if (head[0] !== 0x1f || head[1] !== 0x8b || head[2] !== 8) return undefined
-    const flags = head[3]!
-    let at = 10
-    if (flags & FEXTRA) at += 2 + head.readUInt16LE(at)
-    for (const flag of [FNAME, FCOMMENT]) {
-      if (flags & flag) {
-        const nul = head.indexOf(0, at)
-        if (nul < 0) return undefined // a name longer than the probe: let Gunzip handle it
-        at = nul + 1
-      }
-    }
-    if (flags & FHCRC) at += 2
+    const at = gzipHeaderLength(head)
+    if (at === undefined || at === 'more') return undefined // a name longer than the probe: let Gunzip handle it
     const trailer = Buffer.alloc(8)
     await file.read(trailer, 0, 8, size - 8)
     if (at > size - 8) return undefined

@@ -7,6 +7,8 @@ import { DbkeeperError } from '../runtime/errors.js'
 import { collectGarbage } from '../runtime/collect.js'
 import { failpoint } from '../runtime/failpoint.js'
 import type { Compression } from './compression.js'
+import { inflateMembers, whereMembersDiffer } from './gzip-member-reader.js'
+import type { GzipMember } from './gzip-parallel.js'
 import { ByteRange, readGzipLayout, TrailerCheck } from './gzip-reader.js'
 import { Meter, type Measurement } from './meter.js'
 import { zstdDecompressor } from './zstd.js'
@@ -23,6 +25,15 @@ export interface VerifyExpectation {
   plaintext?: Measurement
   /** The engine's content check on the decompressed bytes (end-of-dump marker, file magic). */
   checkContent?: (head: Buffer, tail: Buffer) => string | undefined
+  /**
+   * A sectioned gzip file, unencrypted: its members as the manifest lists them, tiling the file
+   * and the content (restore/sections.ts loadableMembers). The file is then read member by member
+   * (gzip-member-reader.ts): each member a whole gzip member where the table puts it, its CRC32
+   * and ISIZE checked; a file that is not the manifest's names the members whose content sha256
+   * or size is not the table's. A table that does not describe a good file passes, as it did
+   * before verify read the members: a restore then loads the file on one connection.
+   */
+  members?: readonly GzipMember[] | undefined
 }
 
 /** Discards bytes as fast as they come: verification only needs the meters. */
@@ -78,11 +89,26 @@ export async function verifyBackupFile(
   signal?: AbortSignal,
   decrypt?: () => Duplex,
 ): Promise<void> {
-  let read: { compressed: Meter; raw: Meter; plaintext?: Meter }
+  let read: ReadBack
+  /** Why the member table could not be followed: the damage, named, unless the file reads as one stream. */
+  let memberFailure: Error | undefined
   try {
-    // gzip: the fast path for the one-member files we write; anything it cannot vouch for is
-    // decompressed again the ordinary way, which gives the verdict and the error message.
-    const fast = compression.kind === 'gzip' && !decrypt ? await readGzipFast(path, signal) : undefined
+    const gzip = compression.kind === 'gzip' && !decrypt
+    // gzip: the fast path for the one-member files we write, or, for a sectioned file, the member
+    // table's; anything they cannot vouch for is decompressed again the ordinary way, which gives
+    // the verdict (a member table that does not describe a good file is the table's fault, not
+    // the backup's: a restore loads such a file on one connection).
+    const fast =
+      gzip && expected.members
+        ? await readGzipMembers(path, expected.members, signal).catch((error: unknown) => {
+            if ((error as Error).name === 'AbortError' || (error as NodeJS.ErrnoException).code === 'ENOENT')
+              throw error
+            memberFailure = error as Error
+            return undefined
+          })
+        : gzip
+          ? await readGzipFast(path, signal)
+          : undefined
     if (fast) read = fast
     else if (decrypt) {
       const plaintext = new Meter(false)
@@ -99,20 +125,34 @@ export async function verifyBackupFile(
     }
     if ((error as Error).name === 'AbortError') throw error
     const what = decrypt ? 'decrypt and decompress' : 'decompress'
-    throw new DbkeeperError('VERIFY_FAILED', `${path} does not ${what}: ${(error as Error).message}`, {
+    // A sectioned file that does not read as one stream either: the member path named where.
+    const why = memberFailure ?? (error as Error)
+    throw new DbkeeperError('VERIFY_FAILED', `${path} does not ${what}: ${why.message}`, {
       hint: 'the file is damaged or truncated; do not restore from it',
       cause: error,
     })
   }
-  compareReadBack(path, read, expected)
+  const problems = readBackProblems(read, expected)
+  // A sectioned file whose whole is not the manifest's: which members differ, each read again.
+  if (problems.length > 0 && expected.members && compression.kind === 'gzip' && !decrypt)
+    problems.push(...(await whereMembersDiffer(path, expected.members)))
+  refuseDifferences(path, problems)
+}
+
+/** What a read-back measured: the file, the content, the decrypted stream. */
+interface ReadBack {
+  compressed: Meter
+  raw: Meter
+  plaintext?: Meter
 }
 
 /** What the read-back measured against what was written: VERIFY_FAILED naming every difference. */
-function compareReadBack(
-  path: string,
-  read: { compressed: Meter; raw: Meter; plaintext?: Meter },
-  expected: VerifyExpectation,
-): void {
+function compareReadBack(path: string, read: ReadBack, expected: VerifyExpectation): void {
+  refuseDifferences(path, readBackProblems(read, expected))
+}
+
+/** Every difference between what the read-back measured and what was written. */
+function readBackProblems(read: ReadBack, expected: VerifyExpectation): string[] {
   const { compressed, raw } = read
   const c = compressed.result()
   const r = raw.result()
@@ -131,6 +171,10 @@ function compareReadBack(
     problems.push(`decompressed sha256 ${r.sha256}, expected ${expected.raw.sha256}`)
   const content = expected.checkContent?.(raw.head(), raw.tail())
   if (content) problems.push(content)
+  return problems
+}
+
+function refuseDifferences(path: string, problems: string[]): void {
   if (problems.length > 0) {
     throw new DbkeeperError('VERIFY_FAILED', `${path} does not match what was written: ${problems.join('; ')}`, {
       hint: 'the file changed after it was written or the disk returned bad data; do not restore from it',
@@ -324,6 +368,26 @@ async function readBack(
       raw,
       sink(),
     ],
+    signal ? { signal } : {},
+  )
+  return { compressed, raw }
+}
+
+/**
+ * A sectioned gzip file, member by member (gzip-member-reader.ts): one read of the file, its
+ * sha256 as for any file; each member inflated on the thread pool while the main thread checks
+ * and hashes the one before (handOff). Throws, naming the member, for one that does not inflate.
+ */
+async function readGzipMembers(path: string, members: readonly GzipMember[], signal?: AbortSignal): Promise<ReadBack> {
+  const compressed = new Meter(false)
+  const raw = new Meter(true)
+  await pipeline(
+    createReadStream(path, { highWaterMark: READ_CHUNK }),
+    compressed,
+    (file: AsyncIterable<Buffer>) => inflateMembers(file, members),
+    handOff(),
+    raw,
+    sink(),
     signal ? { signal } : {},
   )
   return { compressed, raw }

@@ -113,6 +113,8 @@ export async function verifyBackup(
         compressed: m.compressed,
         ...(m.encryption ? { plaintext: m.encryption.plaintext } : {}),
         checkContent: (h, t) => reader.checkContent(h, t),
+        // A sectioned file: each member proven as well, exactly when a restore would load by them.
+        members: loadableMembers(m),
       },
       signal,
       decrypt,

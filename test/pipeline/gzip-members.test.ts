@@ -109,6 +109,35 @@ describe('a sectioned gzip file: one member per section of the dump', () => {
     ).rejects.toThrow(/does not decompress/)
   })
 
+  it('read by its member table (verify.ts `members`): verifies; a truncated file, bytes after the last member, or a member cut short are refused, the member named', async () => {
+    const { file, members } = await sectioned(data, 64 * 1024)
+    const path = join(dir, 'm.sql.gz')
+    const gz = createCompression('gzip', 6)
+    const expect_ = (f: Buffer) => ({
+      raw: { size: data.length, sha256: sha(data) },
+      compressed: { size: f.length, sha256: sha(f) },
+      members,
+    })
+    await writeFile(path, file)
+    await expect(verifyBackupFile(path, gz, expect_(file))).resolves.toBeUndefined()
+    // The file ends inside the last member.
+    const short = file.subarray(0, file.length - 4)
+    await writeFile(path, short)
+    await expect(verifyBackupFile(path, gz, expect_(short))).rejects.toThrow(
+      /does not decompress: gzip member 6 of 6 \(tail\): the file ends 4 bytes before the member's end/,
+    )
+    // Bytes after the last member: the file is not the manifest's (its size).
+    await writeFile(path, Buffer.concat([file, Buffer.from('junk')]))
+    await expect(verifyBackupFile(path, gz, expect_(file))).rejects.toThrow(
+      new RegExp(`file size ${file.length + 4} bytes, expected ${file.length}`),
+    )
+    // A member's deflate stream cut short, the file re-signed: named, as gunzip would refuse it.
+    const b = members[2]!
+    const cut = Buffer.concat([file.subarray(0, b.offset + 10 + 100), file.subarray(b.offset + b.size - 8)])
+    await writeFile(path, cut)
+    await expect(verifyBackupFile(path, gz, expect_(cut))).rejects.toThrow(/gzip member 3 of 6 \(table\)/)
+  })
+
   it('a file without the sections is one member, and no members are listed', async () => {
     const gz = new ParallelGzip({ level: 6 })
     gz.resume()

@@ -104,7 +104,7 @@ export class MysqlDriver implements RestoreDriver {
       const charset = (await charsetOf(conn, this.t.target)) ??
         (await charsetOf(conn, this.t.backup.database)) ?? { cs: 'utf8mb4', coll: undefined }
       this.#createOptions = `CHARACTER SET ${charset.cs}${charset.coll ? ` COLLATE ${charset.coll}` : ''}`
-      await conn.query(`CREATE DATABASE ${id(into)} ${this.#createOptions}`)
+      await this.#createAside(conn, into)
     })
     this.#loaded = into
     const defaults = writeDefaultsFile(this.t.workDir, this.t.source)
@@ -160,7 +160,7 @@ export class MysqlDriver implements RestoreDriver {
           )
           await this.#withConn(signal, async (conn) => {
             await conn.query(`DROP DATABASE ${id(into)}`)
-            await conn.query(`CREATE DATABASE ${id(into)} ${this.#createOptions}`)
+            await this.#createAside(conn, into)
           })
           content = content.sequential!()
           await sequential(content)
@@ -189,6 +189,15 @@ export class MysqlDriver implements RestoreDriver {
       if (packetBefore !== undefined) await this.#resetPacket(packetBefore)
       await removeDefaultsFile(defaults)
     }
+  }
+
+  /**
+   * The database the load goes into, with the options the load began with (the target's
+   * character set and collation): at the start, and again for the one-client load after a
+   * parallel one that failed, which must not load into a database with other defaults.
+   */
+  async #createAside(conn: Connection, into: string): Promise<void> {
+    await conn.query(`CREATE DATABASE ${id(into)} ${this.#createOptions}`)
   }
 
   /** A failed load's error, saying that the target is as it was. */
