@@ -206,10 +206,15 @@ export class SqliteSession {
     }
   }
 
-  /** Ends an unused child (its stdin closes: it exits at once); resolves once it has exited. */
+  /**
+   * Ends an unused child (its stdin closes: it exits at once); resolves once it has exited. Its
+   * handles are ref'd again first: a caller awaiting this with nothing else pending (`dbkeeper
+   * check` after its probe) would otherwise see Node exit 13 with the await unsettled.
+   */
   close(): Promise<void> {
     if (!this.#used) {
       this.#used = true
+      this.#ref()
       this.#child.stdin?.end()
     }
     return this.#exit
