@@ -47,14 +47,7 @@ export function childArgs(child: 'snapshot-child' | 'inspect-child'): string[] {
  */
 export async function runSqliteChild(args: string[], ctx: ChildContext, onCopied?: () => void): Promise<ChildSuccess> {
   ctx.signal.throwIfAborted()
-  const child = execa(process.execPath, [...childArgs('snapshot-child'), ...args], {
-    stdin: 'ignore',
-    reject: false,
-    extendEnv: false,
-    env: childEnv({ SQLITE_TMPDIR: ctx.workDir }),
-    cancelSignal: ctx.signal,
-    forceKillAfterDelay: 5000,
-  })
+  const child = spawnSnapshotChild(args, ctx.workDir, ctx.signal, 'ignore')
   if (onCopied) onLines(child.stdout, (line) => isCopied(line) && onCopied())
   return judge(await child, ctx)
 }
@@ -100,9 +93,10 @@ function judge(
   return answer
 }
 
-function spawnServe(path: string, busyTimeoutMs: number, workDir: string, cancelSignal: AbortSignal) {
-  return execa(process.execPath, [...childArgs('snapshot-child'), 'serve', path, String(busyTimeoutMs)], {
-    stdin: 'pipe',
+/** snapshot-child.ts with `args`; stdin piped only for `serve`, which reads its command there. */
+function spawnSnapshotChild(args: string[], workDir: string, cancelSignal: AbortSignal, stdin: 'ignore' | 'pipe') {
+  return execa(process.execPath, [...childArgs('snapshot-child'), ...args], {
+    stdin,
     reject: false,
     extendEnv: false,
     env: childEnv({ SQLITE_TMPDIR: workDir }),
@@ -118,9 +112,8 @@ function spawnServe(path: string, busyTimeoutMs: number, workDir: string, cancel
  * process died), or when killed; an abort of the signal of the step under way kills it.
  */
 export class SqliteSession {
-  readonly #child: ReturnType<typeof spawnServe>
+  readonly #child: ReturnType<typeof spawnSnapshotChild>
   readonly #cancel = new AbortController()
-  readonly #path: string
   /** The probe's line: the first whole line on stdout. */
   readonly #probed: Promise<string | undefined>
   /** Lines after the probe's, for the snapshot's `copied`. */
@@ -130,8 +123,7 @@ export class SqliteSession {
   readonly #exit: Promise<void>
 
   constructor(path: string, busyTimeoutMs: number, workDir: string) {
-    this.#path = path
-    this.#child = spawnServe(path, busyTimeoutMs, workDir, this.#cancel.signal)
+    this.#child = spawnSnapshotChild(['serve', path, String(busyTimeoutMs)], workDir, this.#cancel.signal, 'pipe')
     this.#exit = this.#child.then(
       () => void (this.#exited = true),
       () => void (this.#exited = true),
@@ -218,10 +210,6 @@ export class SqliteSession {
       this.#child.stdin?.end()
     }
     return this.#exit
-  }
-
-  get path(): string {
-    return this.#path
   }
 }
 
