@@ -9,12 +9,12 @@
  * the damage in a file that does not verify (`whereMembersDiffer`).
  */
 import { createReadStream } from 'node:fs'
-import { Readable, Writable } from 'node:stream'
+import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip, createInflateRaw, crc32 } from 'node:zlib'
 import type { GzipMember } from './gzip-parallel.js'
 import { gzipHeaderLength } from './gzip-reader.js'
-import { Meter } from './meter.js'
+import { discard, Meter } from './meter.js'
 
 /** Inflate output per trip to the thread pool, as for the one-member path (verify.ts). */
 const INFLATE_CHUNK = 1024 * 1024
@@ -152,7 +152,7 @@ export async function whereMembersDiffer(path: string, members: readonly GzipMem
         createReadStream(path, { start: x.offset, end: x.offset + x.size - 1, highWaterMark: 1 << 20 }),
         createGunzip(),
         meter,
-        new Writable({ write: (_chunk, _enc, done) => done() }),
+        discard(),
       )
     } catch (error) {
       problems.push(`its ${name} does not decompress: ${(error as Error).message}`)

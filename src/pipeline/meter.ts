@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto'
-import { Transform, type TransformCallback } from 'node:stream'
+import { Transform, Writable, type TransformCallback } from 'node:stream'
 
 export const EDGE_BYTES = 64 * 1024
 
@@ -87,4 +87,9 @@ export class Meter extends Transform {
     const all = Buffer.concat(this.#tail)
     return all.subarray(Math.max(0, all.length - EDGE_BYTES))
   }
+}
+
+/** Discards bytes as fast as they come: for reads that only need their meters. */
+export function discard(): Writable {
+  return new Writable({ write: (_chunk, _enc, done) => done(), highWaterMark: 1 << 20 })
 }

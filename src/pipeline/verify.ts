@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
-import { Readable, Transform, Writable, type Duplex } from 'node:stream'
+import { Readable, Transform, type Duplex } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip, createInflateRaw } from 'node:zlib'
 import { DbkeeperError } from '../runtime/errors.js'
@@ -10,7 +10,7 @@ import type { Compression } from './compression.js'
 import { inflateMembers, whereMembersDiffer } from './gzip-member-reader.js'
 import type { GzipMember } from './gzip-parallel.js'
 import { ByteRange, readGzipLayout, TrailerCheck } from './gzip-reader.js'
-import { Meter, type Measurement } from './meter.js'
+import { discard, Meter, type Measurement } from './meter.js'
 import { zstdDecompressor } from './zstd.js'
 
 // 1 MiB reads: a backup is read once, front to back; larger reads only raised peak RSS (measured).
@@ -34,11 +34,6 @@ export interface VerifyExpectation {
    * before verify read the members: a restore then loads the file on one connection.
    */
   members?: readonly GzipMember[] | undefined
-}
-
-/** Discards bytes as fast as they come: verification only needs the meters. */
-function sink(): Writable {
-  return new Writable({ write: (_chunk, _enc, done) => done(), highWaterMark: 1 << 20 })
 }
 
 /**
@@ -224,7 +219,7 @@ export function followBackupFile(
         ? zstdDecompressor(FOLLOW_CHUNK)
         : compression.decompress()
   const reading = pipeline(
-    [new FollowingReader(path, written, both, handed), compressed, decompress, handOff(), raw, sink()],
+    [new FollowingReader(path, written, both, handed), compressed, decompress, handOff(), raw, discard()],
     { signal: both },
   )
   reading.catch(() => {}) // awaited in finish(); a backup that fails first never asks
@@ -366,7 +361,7 @@ async function readBack(
       handOff(),
       ...after,
       raw,
-      sink(),
+      discard(),
     ],
     signal ? { signal } : {},
   )
@@ -387,7 +382,7 @@ async function readGzipMembers(path: string, members: readonly GzipMember[], sig
     (file: AsyncIterable<Buffer>) => inflateMembers(file, members),
     handOff(),
     raw,
-    sink(),
+    discard(),
     signal ? { signal } : {},
   )
   return { compressed, raw }

@@ -10,7 +10,7 @@
  */
 import { createReadStream } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
-import { pipeline, Writable } from 'node:stream'
+import { pipeline } from 'node:stream'
 import { loadableMembers, openProvingSections } from './sections.js'
 import { pipeline as pipelineAsync } from 'node:stream/promises'
 import type { CatalogEntry } from '../catalog/catalog.js'
@@ -25,7 +25,7 @@ import {
 } from '../engines/index.js'
 import { compressionOf } from '../pipeline/compression.js'
 import { decrypterOf } from '../pipeline/encryption.js'
-import { Meter } from '../pipeline/meter.js'
+import { discard, Meter } from '../pipeline/meter.js'
 import { verifyBackupFile } from '../pipeline/verify.js'
 import { DbkeeperError } from '../runtime/errors.js'
 
@@ -146,7 +146,7 @@ export async function verifyCiphertext(source: SourceConfig, entry: CatalogEntry
   await pipelineAsync(
     createReadStream(entry.dataPath, { highWaterMark: 1 << 20 }),
     file,
-    new Writable({ write: (_chunk, _enc, done) => done() }),
+    discard(),
     signal ? { signal } : {},
   )
   const got = file.result()
@@ -171,11 +171,7 @@ export async function assertKeysOpen(entry: CatalogEntry, keys: DecryptionKeys |
   const decrypt = decrypterOf(entry.manifest, keys)
   if (!decrypt) return
   try {
-    await pipelineAsync(
-      createReadStream(entry.dataPath, { end: 64 * 1024 - 1 }),
-      decrypt(),
-      new Writable({ write: (_chunk, _enc, done) => done() }),
-    )
+    await pipelineAsync(createReadStream(entry.dataPath, { end: 64 * 1024 - 1 }), decrypt(), discard())
   } catch (error) {
     if (error instanceof DbkeeperError && error.code === 'AUTH') throw error
   }

@@ -11,12 +11,12 @@
  * the verdict, so that a load that failed on a damaged backup is reported as the damage.
  */
 import { createReadStream } from 'node:fs'
-import { pipeline, Readable, Writable } from 'node:stream'
+import { pipeline, Readable } from 'node:stream'
 import type { CatalogEntry } from '../catalog/catalog.js'
 import type { Manifest, ManifestMember } from '../catalog/manifest.js'
 import type { BackupReader, BackupContent as DriverContent } from '../engines/index.js'
 import { compressionOf } from '../pipeline/compression.js'
-import { Meter } from '../pipeline/meter.js'
+import { discard, Meter } from '../pipeline/meter.js'
 import { DbkeeperError } from '../runtime/errors.js'
 
 /**
@@ -82,11 +82,8 @@ export function openProvingSections(
   // The whole file, in order, alongside the loads: its sha256 and size.
   const file = new Meter(false)
   const fileRead = new Promise<Error | undefined>((resolve) =>
-    pipeline(
-      createReadStream(path, { highWaterMark: 1 << 20 }),
-      file,
-      new Writable({ write: (_chunk, _enc, done) => done() }),
-      (error) => resolve(error ?? undefined),
+    pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), file, discard(), (error) =>
+      resolve(error ?? undefined),
     ),
   )
 
