@@ -8,7 +8,7 @@
 // Exits 0 only when nothing failed. Notes go first; the count line is always the last line printed.
 import { existsSync, readFileSync } from 'node:fs'
 import { relative } from 'node:path'
-import { parseArgs } from 'node:util'
+import { parseArgs, stripVTControlCharacters } from 'node:util'
 
 const { values } = parseArgs({
   options: {
@@ -60,7 +60,10 @@ if (vitestExit !== undefined) {
       if (t.status === 'passed') passed++
       else if (t.status === 'failed') {
         failedHere++
-        failedNames.push(title)
+        // The assertion's first line goes with the name: CI keeps only the tail of the output,
+        // and a flaky failure is only worth anything with what it measured.
+        const why = firstLine(t.failureMessages?.[0])
+        failedNames.push(why ? `${title}\n      ${why}` : title)
       } else {
         // skipped, pending, todo
         skipped++
@@ -105,9 +108,9 @@ console.log(`${passed} passed, ${failed} failed${skipped > 0 && !inCI ? `, ${ski
 process.exitCode = failed === 0 ? 0 : 1
 
 function firstLine(text) {
-  return String(text ?? '')
+  return stripVTControlCharacters(String(text ?? ''))
     .split('\n')[0]
-    .slice(0, 200)
+    .slice(0, 300)
 }
 
 function list(names) {

@@ -57,7 +57,7 @@ describe('the young generation', () => {
     await execa(process.execPath, ['-e', '0'], { env: { NODE_OPTIONS: `--import=${hook}`, NEW_SPACE_FILE: plain } })
     // The same allocations do grow V8's default new space (64 MB on Node 24), so the assertions
     // below can fail.
-    expect(newSpaceOf(plain).largest).toBeGreaterThan(16 * MB)
+    expect(newSpaceOf(plain).largest).toBeGreaterThan(32 * MB)
     expect(newSpaceOf(plain).loadedV8).toBe(false)
   })
 
@@ -67,9 +67,13 @@ describe('the young generation', () => {
     const file = join(tmp, `${name.replace(/\W+/g, '')}.txt`)
     const r = await runCli([name], { ...config(), NODE_OPTIONS: `--import=${hook}`, NEW_SPACE_FILE: file })
     expect(r.exitCode).toBe(0)
-    // Bounded, the new space still takes a few steps of its initial size: 8.5–11.3 MB measured
-    // (idle host and CI), against 64 MB without the bound.
-    expect(newSpaceOf(file).largest).toBeLessThanOrEqual(16 * MB)
+    // Bounded, the new space still takes a few steps of its initial size, by how much V8 saw
+    // survive: 4–13 MB measured (40 runs of the bundle's `list`, idle and at load 14; the line was
+    // 16 MB until a CI run failed this test without saying what it saw), against 64 MB every time
+    // without the bound (8 runs built without it). Half the unbounded size is the line: V8's
+    // spread stays below it, a process without the bound is far above it.
+    const { largest } = newSpaceOf(file)
+    expect(largest, `new space grew to ${(largest / MB).toFixed(2)} MB`).toBeLessThanOrEqual(32 * MB)
     expect(newSpaceOf(file).loadedV8).toBe(true)
   })
 
@@ -79,6 +83,6 @@ describe('the young generation', () => {
     const r = await runCli(['status'], { ...config(), NODE_OPTIONS: `--import=${hook}`, NEW_SPACE_FILE: file })
     expect(r.stdout).toContain('no proven backup yet')
     expect(newSpaceOf(file).loadedV8).toBe(false)
-    expect(newSpaceOf(file).largest).toBeGreaterThan(16 * MB)
+    expect(newSpaceOf(file).largest).toBeGreaterThan(32 * MB)
   })
 })
