@@ -159,15 +159,18 @@ export class SqliteSession {
 
   /** Waiting for the snapshot, unused: it keeps no event loop alive (ref() undoes it). */
   unref(): void {
-    this.#child.unref()
-    for (const stream of [this.#child.stdin, this.#child.stdout, this.#child.stderr])
-      (stream as unknown as { unref?: () => void } | null)?.unref?.()
+    this.#hold('unref')
   }
 
   #ref(): void {
-    this.#child.ref()
+    this.#hold('ref')
+  }
+
+  /** The child and its three pipes, ref'd or unref'd together. */
+  #hold(call: 'ref' | 'unref'): void {
+    this.#child[call]()
     for (const stream of [this.#child.stdin, this.#child.stdout, this.#child.stderr])
-      (stream as unknown as { ref?: () => void } | null)?.ref?.()
+      (stream as unknown as Partial<Record<typeof call, () => void>> | null)?.[call]?.()
   }
 
   /** Whether `snapshot` can still be asked: probed, not yet asked, not exited, not closed. */
