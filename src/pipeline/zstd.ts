@@ -35,15 +35,16 @@ const DEFAULT_IN_FLIGHT = Math.max(2, Math.min(2 * availableParallelism(), 4))
 /** 1 MiB, the frame: see the compressor's options. */
 const WINDOW_LOG = 20
 /**
- * zlib's output buffer: room for four frames at their worst (ZSTD_compressBound: the frame plus
- * 1/256 and a header). libzstd compresses a frame straight from our block into the caller's
- * buffer, in one pass, when that buffer can hold the worst case; otherwise it stages the block in
- * the context's own input buffer and the frame in its output buffer and copies both. Node starts
- * a new buffer only once one is full, and a frame of dump is 0.25–0.45 MiB, so a frame mostly
- * comes back in one piece from one trip to the pool (measured: docs/PERFORMANCE.md, "The zstd
- * backup's CPU, again").
+ * zlib's output buffer: room for one frame at its worst (ZSTD_compressBound: the frame plus 1/256
+ * and a header). libzstd compresses a frame straight from our block into the caller's buffer, in
+ * one pass, when that buffer can hold the worst case; with less room it stages the block in the
+ * context's own buffer first. Node starts a new buffer only once one is full, so a frame of dump
+ * (0.25–0.45 MiB) takes one pass at the start of a buffer, and mostly one trip and one piece after
+ * it; a larger buffer, which would make every frame one pass, kept more memory alive between
+ * collections (+8 MB peak RSS at 100 MB, +20 MB at 300 MB) for ~1% of the instructions
+ * (docs/PERFORMANCE.md, "The zstd backup's CPU, again").
  */
-const outputChunk = (frameSize: number) => 4 * (frameSize + (frameSize >> 8) + 1024)
+const outputChunk = (frameSize: number) => frameSize + (frameSize >> 8) + 1024
 /** Decompressed output per trip to the thread pool (as gzip's inflate, compression.ts). */
 const DECOMPRESS_CHUNK = 1 << 20
 
@@ -59,7 +60,8 @@ export interface ParallelZstdOptions {
 /**
  * One compressor of the pool: a zlib zstd stream kept for the whole backup, each frame one write
  * that ends it (the stream's flush mode is ZSTD_e_end: libzstd then knows the frame's size before
- * it starts, writes it into the header, and compresses the block in one pass). Kept, not made per
+ * it starts and writes it into the header, and the frame comes back from one trip to the pool, not
+ * a write's and then a flush's). Kept, not made per
  * frame: a one-shot `zstdCompress` per MiB allocated a new context and a 1 MiB output buffer each
  * time, which cost ~40% more CPU and tens of MB of peak RSS (docs/PERFORMANCE.md).
  */
