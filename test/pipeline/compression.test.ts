@@ -185,9 +185,9 @@ describe('the Compression stage', () => {
 
   it('zstd: each frame is one write that ends it, so every header carries its size (`zstd -l` prints the dump size)', async () => {
     // libzstd writes a frame's size into its header only when the whole block came with the
-    // ZSTD_e_end that starts the frame: the one-pass path (zstd.ts, FrameCompressor). A block
-    // written and then flushed is compressed in pieces through the context's own buffers, and its
-    // frame says "size unknown", which `zstd -lv` then cannot add up.
+    // ZSTD_e_end that starts the frame: one write, one trip to the pool (zstd.ts, FrameCompressor).
+    // A block written and then flushed is a frame whose header says "size unknown", which
+    // `zstd -lv` then cannot add up.
     const data = Buffer.concat([dumpLike(3 << 20), randomBytes(200_000)])
     const b = await writeBackup('zstd', data, 'sized.sql.zst')
     const list = await execa('zstd', ['-lv', b.path])
