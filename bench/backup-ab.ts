@@ -1,7 +1,7 @@
 /**
- * `node --import tsx bench/backup-ab.ts text|hex RUNS BEFORE_DIR`
+ * `node --import tsx bench/backup-ab.ts text|hex RUNS BEFORE_DIR [gzip|zstd]`
  *
- * One gzip backup (the real CLI, built as in the image) of a generated 100 MB MariaDB database,
+ * One gzip (or zstd) backup (the real CLI, built as in the image) of a generated 100 MB MariaDB database,
  * this checkout against another one (BEFORE_DIR, e.g. a `git worktree` of main), alternating A B / B A per round; prints
  * the median wall time, CPU of the process tree and peak RSS of each. For a change to the backup
  * pipeline: did the backup's own time get worse.
@@ -17,7 +17,9 @@ const ROOT = new URL('..', import.meta.url).pathname
 const shape = parseShape(process.argv[2] ?? 'text')
 const runs = Number(process.argv[3] ?? 3)
 const beforeDir = process.argv[4]
-if (!beforeDir) throw new Error('usage: bench/backup-ab.ts text|hex RUNS BEFORE_DIR (the checkout to compare with)')
+const compression = process.argv[5] ?? 'gzip'
+if (!beforeDir || !['gzip', 'zstd'].includes(compression))
+  throw new Error('usage: bench/backup-ab.ts text|hex RUNS BEFORE_DIR (the checkout to compare with) [gzip|zstd]')
 const work = await mkdtemp(join(tmpdir(), 'dbk-rp-ab-'))
 const db = await createMariadb(parseSize('100M'), (l) => process.stderr.write(l + '\n'), shape)
 try {
@@ -34,7 +36,7 @@ try {
         command: process.execPath,
         args: [clis[name], 'backup', '--json'],
         cwd: ROOT,
-        env: mariadbRunEnv(db.server, db.database, backupDir),
+        env: { ...mariadbRunEnv(db.server, db.database, backupDir), COMPRESSION: compression },
       })
       const ok = (JSON.parse(s.stdout) as { results: { ok: boolean }[] }).results[0]?.ok
       if (!ok) throw new Error(`dbkeeper backup failed: ${s.stdout}`)
@@ -53,7 +55,7 @@ try {
   for (const name of ['before', 'after'] as const) {
     const o = out[name]!
     console.log(
-      `${shape} ${name}: wall ${(med(o.map((x) => x.wall)) / 1000).toFixed(2)} s (${o.map((x) => (x.wall / 1000).toFixed(2)).join(' / ')}), cpu ${(med(o.map((x) => x.cpu)) / 1000).toFixed(2)} s (${o.map((x) => (x.cpu / 1000).toFixed(2)).join(' / ')}), rss ${med(o.map((x) => x.rss)).toFixed(0)} MB`,
+      `${shape} ${compression} ${name}: wall ${(med(o.map((x) => x.wall)) / 1000).toFixed(2)} s (${o.map((x) => (x.wall / 1000).toFixed(2)).join(' / ')}), cpu ${(med(o.map((x) => x.cpu)) / 1000).toFixed(2)} s (${o.map((x) => (x.cpu / 1000).toFixed(2)).join(' / ')}), rss ${med(o.map((x) => x.rss)).toFixed(0)} MB`,
     )
   }
 } finally {

@@ -34,8 +34,17 @@ export const ZSTD_FRAME_SIZE = 1 << 20
 const DEFAULT_IN_FLIGHT = Math.max(2, Math.min(2 * availableParallelism(), 4))
 /** 1 MiB, the frame: see the compressor's options. */
 const WINDOW_LOG = 20
-/** Compressed output per trip to the thread pool. */
-const OUTPUT_CHUNK = 256 * 1024
+/**
+ * zlib's output buffer: room for one frame at its worst (ZSTD_compressBound: the frame plus 1/256
+ * and a header). libzstd compresses a frame straight from our block into the caller's buffer, in
+ * one pass, when that buffer can hold the worst case; with less room it stages the block in the
+ * context's own buffer first. Node starts a new buffer only once one is full, so a frame of dump
+ * (0.25–0.45 MiB) takes one pass at the start of a buffer, and mostly one trip and one piece after
+ * it; a larger buffer, which would make every frame one pass, kept more memory alive between
+ * collections (+8 MB peak RSS at 100 MB, +20 MB at 300 MB) for ~1% of the instructions
+ * (docs/PERFORMANCE.md, "The zstd backup's CPU, again").
+ */
+const outputChunk = (frameSize: number) => frameSize + (frameSize >> 8) + 1024
 /** Decompressed output per trip to the thread pool (as gzip's inflate, compression.ts). */
 const DECOMPRESS_CHUNK = 1 << 20
 
@@ -50,9 +59,11 @@ export interface ParallelZstdOptions {
 
 /**
  * One compressor of the pool: a zlib zstd stream kept for the whole backup, each frame one write
- * and a flush with ZSTD_e_end (which ends the frame; the next write starts a new one). Kept, not
- * made per frame: a one-shot `zstdCompress` per MiB allocated a new context and a 1 MiB output
- * buffer each time, which cost ~40% more CPU and tens of MB of peak RSS (docs/PERFORMANCE.md).
+ * that ends it (the stream's flush mode is ZSTD_e_end: libzstd then knows the frame's size before
+ * it starts and writes it into the header, and the frame comes back from one trip to the pool, not
+ * a write's and then a flush's). Kept, not made per
+ * frame: a one-shot `zstdCompress` per MiB allocated a new context and a 1 MiB output buffer each
+ * time, which cost ~40% more CPU and tens of MB of peak RSS (docs/PERFORMANCE.md).
  */
 class FrameCompressor {
   readonly stream: ZstdCompress
@@ -60,7 +71,7 @@ class FrameCompressor {
   #failed: ((error: Error) => void) | undefined
 
   constructor(options: ZstdOptions) {
-    this.stream = createZstdCompress(options)
+    this.stream = createZstdCompress({ ...options, flush: constants.ZSTD_e_end })
     this.stream.on('data', (chunk: Buffer) => this.#parts.push(chunk))
     this.stream.on('error', (error) => this.#failed?.(error))
   }
@@ -69,8 +80,7 @@ class FrameCompressor {
   frame(block: Buffer): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       this.#failed = reject
-      this.stream.write(block)
-      this.stream.flush(constants.ZSTD_e_end, (error?: Error | null) => {
+      this.stream.write(block, (error?: Error | null) => {
         this.#failed = undefined
         if (error) {
           reject(error)
@@ -80,14 +90,14 @@ class FrameCompressor {
         // chunk on as zlib produces it). Should any still wait in the buffer, they would end up
         // in a later frame of another compressor: fail rather than write a file out of order.
         if (this.stream.readableLength > 0) {
-          reject(new Error('zstd: a frame was not complete when its flush ended'))
+          reject(new Error('zstd: a frame was not complete when its write ended'))
           return
         }
         const parts = this.#parts
         this.#parts = []
         // A frame always has a header: nothing at all means the stream did not compress this block.
         if (parts.length === 0) {
-          reject(new Error('zstd: a flush ended without a frame'))
+          reject(new Error('zstd: a write ended without a frame'))
           return
         }
         resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts))
@@ -118,8 +128,7 @@ export class ParallelZstd extends Transform {
         // default is 2 MiB, 19's 8 MiB) only costs memory, here and in every reader's decoder.
         ...(options.level >= 3 ? { [constants.ZSTD_c_windowLog]: WINDOW_LOG } : {}),
       },
-      // A frame of dump is 0.25–0.45 MiB: mostly one trip to the pool, two for the rest.
-      chunkSize: OUTPUT_CHUNK,
+      chunkSize: outputChunk(this.#frameSize),
     }
     this.#compressors = Array.from({ length: inFlight }, () => new FrameCompressor(zstdOptions))
     this.#block = Buffer.allocUnsafe(this.#frameSize)

@@ -183,6 +183,18 @@ describe('the Compression stage', () => {
     await expect(verifyBackupFile(b.path, compressionForFile(b.path), b)).resolves.toBeUndefined()
   })
 
+  it('zstd: each frame is one write that ends it, so every header carries its size (`zstd -l` prints the dump size)', async () => {
+    // libzstd writes a frame's size into its header only when the whole block came with the
+    // ZSTD_e_end that starts the frame: one write, one trip to the pool (zstd.ts, FrameCompressor).
+    // A block written and then flushed is a frame whose header says "size unknown", which
+    // `zstd -lv` then cannot add up.
+    const data = Buffer.concat([dumpLike(3 << 20), randomBytes(200_000)])
+    const b = await writeBackup('zstd', data, 'sized.sql.zst')
+    const list = await execa('zstd', ['-lv', b.path])
+    expect(list.stdout).toMatch(/# Zstandard Frames: 4\b/)
+    expect(list.stdout).toContain(`Decompressed Size: ${(data.length / 2 ** 20).toFixed(2)} MiB (${data.length} B)`)
+  })
+
   it('zstd: the file is as small as `zstd -<level> -T2` makes it, and the level is honoured', async () => {
     const data = dumpLike(4 << 20)
     const input = join(dir, 'plain.sql')
