@@ -16,20 +16,8 @@ import type { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ContentSection, ContentSections } from '../restore-driver.js'
 
-/**
- * Clients at once on a host of `cores`: one more than cores, at most 4. One stream keeps the
- * server at about half a core (its thread waits on the client and on the log between statements:
- * 4.4 s of server CPU in 8.2 s of `gunzip -c | mariadb` on a quiet 2-core host), so one client per
- * core leaves CPU idle, and the bench's three near-equal tables on two clients leave one table
- * loading alone at the end; a client more than cores keeps every core busy (docs/PERFORMANCE.md,
- * "Clients per core"). At most 4: each client holds a gzip window and read buffers in this
- * process, and a connection on the server.
- */
-export function loadConnections(cores: number): number {
-  return Math.min(4, Math.max(2, cores + 1))
-}
-
-export const LOAD_CONNECTIONS = loadConnections(availableParallelism())
+/** Clients at once: one per core, at least 2 (the server and the inflate overlap), at most 4. */
+export const LOAD_CONNECTIONS = Math.min(4, Math.max(2, availableParallelism()))
 
 /** Runs one client fed from `input`; rejects with the judged error, or ABORTED when `signal` stops it. */
 export type RunClient = (input: Readable, signal: AbortSignal) => Promise<unknown>

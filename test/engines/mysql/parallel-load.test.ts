@@ -7,7 +7,7 @@
  */
 import { PassThrough, Readable, type Transform } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { loadConnections, loadSections, type RunClient } from '../../../src/engines/mysql/parallel-load.js'
+import { loadSections, type RunClient } from '../../../src/engines/mysql/parallel-load.js'
 import type { ContentSections } from '../../../src/engines/restore-driver.js'
 
 const HEAD = '/*!40101 SET NAMES utf8mb4 */;\n/*!40014 SET FOREIGN_KEY_CHECKS=0 */;\n'
@@ -55,17 +55,6 @@ describe('loadSections', () => {
     expect(b.text.slice(HEAD.length).startsWith('T3')).toBe(true)
     expect(tail.text).toBe(`${HEAD}TAIL`)
     expect(tail.started).toBeGreaterThan(Math.max(a.ended, b.ended))
-  })
-
-  it('one client more than cores, at most 4: on 2 cores three tables load at once, none left alone at the end', async () => {
-    expect([1, 2, 3, 4, 8, 64].map(loadConnections)).toEqual([2, 3, 4, 4, 4, 4])
-    const { fed, run } = recorder()
-    const three = ['A'.repeat(400), 'B'.repeat(390), 'C'.repeat(380)]
-    await loadSections(sections(HEAD, three, 'TAIL'), run, input, new AbortController().signal, loadConnections(2))
-    const tableClients = fed.slice(0, -1)
-    // Each table on its own client, all started before any ended.
-    expect(tableClients.map((c) => c.text.slice(HEAD.length))).toEqual(three)
-    expect(Math.max(...tableClients.map((c) => c.started))).toBeLessThan(Math.min(...tableClients.map((c) => c.ended)))
   })
 
   it('a head that must run once (a global setting): everything on one client, in the dump order', async () => {
