@@ -1,5 +1,5 @@
 /**
- * `npm run bench:restore -- --size 100M [--shape text|hex] [--runs 3] [--before DIR] [--cli build|source]`
+ * `npm run bench:restore -- --size 100M [--shape text|hex] [--runs 3] [--before DIR]… [--cli build|source]`
  *
  * Restore against the shell pipeline it replaces (issue 20, item 3): generates the data (a
  * private MariaDB, bench/databases.ts), takes one real `dbkeeper backup`, then restores that one
@@ -8,7 +8,8 @@
  *   - `dbkeeper restore ID --into NEW --yes` as an operator runs it (the backup proven, loaded,
  *     tables and row counts checked; no safety backup, the target is new);
  *   - with `--before DIR`, the same CLI built from another checkout (e.g. a `git worktree` of main), for a
- *     before/after in the same run on the same file.
+ *     before/after in the same run on the same file; given more than once, one contender per
+ *     checkout, named by its directory's last part (variants of one change, side by side).
  * Prints, per case, the median wall time, the ratio against the pipeline, the CPU time of the
  * command's process tree (dbkeeper + the mariadb client it runs; gunzip + mariadb) and of the
  * server, and peak RSS; then one more dbkeeper restore, timed per printed step: where the time
@@ -17,7 +18,7 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { buildCli } from './build.js'
 import { createMariadb, mariadbRunEnv } from './databases.js'
@@ -31,7 +32,7 @@ const { values: opts } = parseArgs({
     size: { type: 'string', default: '100M' },
     shape: { type: 'string', default: 'text' },
     runs: { type: 'string', default: '3' },
-    before: { type: 'string' },
+    before: { type: 'string', multiple: true },
     cli: { type: 'string', default: 'build' },
   },
 })
@@ -74,9 +75,11 @@ async function main(): Promise<void> {
       log('building the CLI …')
       clis.push({ name: 'dbkeeper restore', path: await buildCli(ROOT, join(work, 'cli')) })
     } else clis.push({ name: 'dbkeeper restore', path: join(ROOT, 'bin/dbkeeper.js') })
-    if (opts.before) {
-      log(`building the CLI of ${opts.before} …`)
-      clis.push({ name: 'dbkeeper restore (before)', path: await buildCli(resolve(opts.before), join(work, 'before')) })
+    const befores = opts.before ?? []
+    for (const [i, dir] of befores.entries()) {
+      log(`building the CLI of ${dir} …`)
+      const name = befores.length === 1 ? 'before' : `before: ${basename(resolve(dir))}`
+      clis.push({ name: `dbkeeper restore (${name})`, path: await buildCli(resolve(dir), join(work, `before-${i}`)) })
     }
     const backupDir = join(work, 'backups')
     const env = mariadbRunEnv(db.server, db.database, backupDir)
@@ -129,8 +132,16 @@ async function main(): Promise<void> {
     // Where the time of one restore goes: the moment each step's line appears, CLI start to exit.
     log('one more restore, timed per step …')
     admin('DROP DATABASE IF EXISTS bench_restore_dbk')
-    const steps = await stepTimes(clis[0]!.path, manifest.id, env)
+    const steps = await stepTimes(clis[0]!.path, manifest.id, env, join(work, 'timeline-0'))
     admin('DROP DATABASE IF EXISTS bench_restore_dbk')
+    // Every other CLI's clients too: how a variant spreads the tables over its clients.
+    const timelines = [{ name: clis[0]!.name, clients: steps.clients }]
+    for (const [i, cli] of clis.entries()) {
+      if (i === 0) continue
+      const other = await stepTimes(cli.path, manifest.id, env, join(work, `timeline-${i}`))
+      admin('DROP DATABASE IF EXISTS bench_restore_dbk')
+      timelines.push({ name: cli.name, clients: other.clients })
+    }
 
     const s = (ms: number | undefined) => (ms === undefined ? '–' : (ms / 1000).toFixed(1))
     const mb = (kb: number | undefined) => (kb === undefined ? '–' : (kb / 1024).toFixed(0))
@@ -151,12 +162,18 @@ async function main(): Promise<void> {
       )
     }
     const profile = `where one dbkeeper restore's ${s(steps.totalMs)} s go: ${steps.parts.map((p) => `${p.what} ${s(p.ms)} s`).join(', ')}`
+    const timeline = timelines.map(
+      (t) =>
+        `${t.name}, its mariadb runs (start–end s from the CLI's start): ` +
+        t.clients.map((c) => `${c.probe ? 'probe ' : ''}${s(c.startMs)}–${s(c.endMs)}`).join(', '),
+    )
     const text = [
       `restore, size ${opts.size}, shape ${shape}: SQL dump ${(manifest.raw.size / 2 ** 20).toFixed(0)} MB, file ${(manifest.compressed.size / 2 ** 20).toFixed(1)} MB; CLI ${opts.cli}; ${runs} run(s) each; ${cpus().length} threads, ${cpus()[0]?.model}, Node ${process.version}, load average ${loadavg()[0]!.toFixed(1)}`,
       '',
       ...rows,
       '',
       profile,
+      ...timeline,
     ].join('\n')
     process.stdout.write(`${text}\n`)
     const resultsDir = join(ROOT, 'bench/results')
@@ -176,6 +193,7 @@ async function main(): Promise<void> {
           compressed: manifest.compressed.size,
           cases: Object.fromEntries([...cases].map(([k, v]) => [k, v.map(({ stdout: _s, ...x }) => x)])),
           steps,
+          timelines,
         },
         null,
         2,
@@ -191,13 +209,31 @@ async function main(): Promise<void> {
 /**
  * One restore with the time at which each printed step appears: start-up and the checks before
  * the load, the load (with the proof as it loads, or the proof and then the load), the tables'
- * count and the rest.
+ * count and the rest; and when each `mariadb` client it ran started and ended (a wrapper first on
+ * its PATH logs both: the load's timeline, what each client waited for).
  */
 async function stepTimes(
   cli: string,
   id: string,
   env: Record<string, string>,
-): Promise<{ totalMs: number; parts: { what: string; ms: number }[]; lines: { atMs: number; line: string }[] }> {
+  work: string,
+): Promise<{
+  totalMs: number
+  parts: { what: string; ms: number }[]
+  lines: { atMs: number; line: string }[]
+  clients: { startMs: number; endMs: number; probe: boolean }[]
+}> {
+  const wrapDir = work
+  const clientLog = join(wrapDir, 'clients.log')
+  await mkdir(wrapDir, { recursive: true })
+  const real = execFileSync('sh', ['-c', 'command -v mariadb'], { encoding: 'utf8' }).trim()
+  // Start and end in epoch seconds, the exit code and the first argument (--version for a probe).
+  await writeFile(
+    join(wrapDir, 'mariadb'),
+    `#!/bin/sh\ns=$(date +%s.%N)\n'${real}' "$@"\nrc=$?\necho "$s $(date +%s.%N) $rc $1" >> '${clientLog}'\nexit $rc\n`,
+    { mode: 0o755 },
+  )
+  const startedAt = Date.now()
   const started = process.hrtime.bigint()
   const at = () => Number(process.hrtime.bigint() - started) / 1e6
   const lines: { atMs: number; line: string }[] = []
@@ -206,7 +242,7 @@ async function stepTimes(
     [cli, 'restore', id, '--source', 'bench', '--into', 'bench_restore_dbk', '--yes'],
     {
       cwd: ROOT,
-      env,
+      env: { ...env, PATH: `${wrapDir}:${env.PATH ?? process.env.PATH ?? ''}` },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   )
@@ -234,7 +270,17 @@ async function stepTimes(
     parts.push({ what, ms: t - last })
     last = t
   }
-  return { totalMs, parts, lines }
+  const clients = (await readFile(clientLog, 'utf8').catch(() => ''))
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter((f) => f.length >= 3)
+    .map((f) => ({
+      startMs: Number(f[0]) * 1000 - startedAt,
+      endMs: Number(f[1]) * 1000 - startedAt,
+      probe: f[3] === '--version',
+    }))
+    .sort((a, b) => a.startMs - b.startMs)
+  return { totalMs, parts, lines, clients }
 }
 
 await main()

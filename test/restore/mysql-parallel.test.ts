@@ -82,7 +82,11 @@ describe('MySQL tables loaded in parallel (one gzip member per table)', () => {
   const plain = uniqueName('plain')
   const into = uniqueName('par_into')
 
-  /** A `mariadb` on PATH that logs each load it runs (not `--version`), then is the real client or `behaviour`. */
+  /**
+   * A `mariadb` on PATH that logs each load it runs (not `--version`), then is the real client or
+   * `behaviour`, with `n` its place in the log: the line of its own pid, not the log's length,
+   * which clients started at once may all read after each other's append (none sees 2).
+   */
   async function clientFixture(
     name: string,
     behaviour = 'exec /usr/bin/mariadb "$@"',
@@ -94,8 +98,8 @@ describe('MySQL tables loaded in parallel (one gzip member per table)', () => {
       join(bin, 'mariadb'),
       `#!/bin/sh
 for arg in "$@"; do [ "$arg" = "--version" ] && exec /usr/bin/mariadb "$@"; done
-echo load >> '${log}'
-n=$(wc -l < '${log}')
+echo $$ >> '${log}'
+n=$(grep -nx "$$" '${log}' | cut -d: -f1)
 ${behaviour}
 `,
     )
