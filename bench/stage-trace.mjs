@@ -1,8 +1,8 @@
 /**
  * `node --import ./bench/stage-trace.mjs bin/dbkeeper.js backup` — a timeline of one run on stderr
- * at exit: ms since the process started (performance.now()) of every child process started and
- * ended, and of the fs/promises calls (mkdir, open, rename, link, rm, …) with the last two parts of
- * their path. `bench/stage-table.mjs` turns a set of them into the stages of a MariaDB backup.
+ * at exit: ms since the process started (performance.now()) of every child process started (with
+ * the CPU this process had used by then, all threads) and ended, and of the fs/promises calls
+ * (mkdir, open, rename, link, rm, …) with the last two parts of their path. `bench/stage-table.mjs` turns a set of them into the stages of a MariaDB backup.
  * Patches the modules before the CLI loads; measuring only, never in a real run.
  */
 import cp from 'node:child_process'
@@ -15,7 +15,8 @@ const mark = (what) => events.push(`${performance.now().toFixed(1).padStart(8)} 
 mark('preload')
 const spawn = cp.spawn
 cp.spawn = function (command, args, ...rest) {
-  mark(`spawn ${command} ${(args ?? []).slice(0, 1).join(' ')}`)
+  const cpu = process.cpuUsage()
+  mark(`spawn ${command} ${(args ?? []).slice(0, 1).join(' ')} (cpu ${((cpu.user + cpu.system) / 1000).toFixed(1)} ms)`)
   const child = spawn.call(this, command, args, ...rest)
   child.once('exit', () => mark(`exit ${command}`))
   return child

@@ -14,6 +14,20 @@ const built = [...(process.argv[2] === 'status' ? [dist('main-status.js')] : [])
   existsSync(f),
 )
 if (built) {
+  // V8's compiled code of the bundle and of the packages it loads (execa, mysql2, pino: ~220 modules
+  // on a MariaDB backup) is kept between runs in the user's cache directory (docs/PERFORMANCE.md,
+  // "The compile cache on the backup path"). Node keeps a subdirectory per version and uid, checks
+  // each entry against the file it was made from and writes only at exit; a directory it cannot
+  // create or write leaves the run as it would be without a cache, and it never prints.
+  // NODE_COMPILE_CACHE (Node has enabled it at start, there) and NODE_DISABLE_COMPILE_CACHE=1 (off)
+  // are Node's own. $XDG_CACHE_HOME counts only when absolute, as its specification says.
+  const { XDG_CACHE_HOME: xdg, HOME: home, NODE_COMPILE_CACHE: set } = process.env
+  const base = xdg?.startsWith('/') ? xdg : home?.startsWith('/') ? `${home}/.cache` : undefined
+  try {
+    if (base && !set) process.getBuiltinModule('node:module').enableCompileCache?.(`${base}/dbkeeper`)
+  } catch {
+    // A cache is never a reason for a command to fail.
+  }
   await import(pathToFileURL(built).href)
 } else {
   const { register } = await import('tsx/esm/api')

@@ -181,6 +181,7 @@ step "HEALTHCHECK (dbkeeper status --check) reports healthy; /healthz and /metri
 wait_for_healthy 180
 check_http_endpoints
 check_status_snapshot
+check_compile_cache
 
 step "the backups restore"
 verify_restores

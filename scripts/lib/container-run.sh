@@ -160,6 +160,17 @@ check_status_snapshot() {
   echo "ok: $(docker exec "$CONTAINER" stat -c '%s bytes, %U %a' "$blob"), status from it as bin/dbkeeper.js"
 }
 
+# The compile cache the image wrote as the service user (Dockerfile.backup; docs/PERFORMANCE.md,
+# "The compile cache on the backup path"): entries there, all of them the service user's.
+check_compile_cache() {
+  local dir=/home/dbkeeper/.cache/dbkeeper entries owners
+  entries=$(docker exec "$CONTAINER" find "$dir" -type f | wc -l)
+  ((entries > 100)) || fail "the image's compile cache $dir has $entries entries (the build log's \"compile cache:\" line)"
+  owners=$(docker exec "$CONTAINER" find "$dir" ! -user dbkeeper | wc -l)
+  ((owners == 0)) || fail "$owners files in $dir are not the service user's"
+  echo "ok: compile cache, $entries entries in $dir, the service user's"
+}
+
 check_http_endpoints() {
   local health metrics
   health=$(curl -fsS "http://127.0.0.1:$HEALTH_PORT/healthz") || fail "GET /healthz did not answer 200"
