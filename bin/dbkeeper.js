@@ -23,8 +23,10 @@ if (built) {
   // are Node's own. $XDG_CACHE_HOME counts only when absolute, as its specification says.
   const { XDG_CACHE_HOME: xdg, HOME: home, NODE_COMPILE_CACHE: set } = process.env
   const base = xdg?.startsWith('/') ? xdg : home?.startsWith('/') ? `${home}/.cache` : undefined
+  // Never in /proc or /sys: Node's enableCompileCache('/proc/…') spins and never returns (measured).
+  const usable = base !== undefined && !/^\/(proc|sys)(\/|$)/.test(base)
   try {
-    if (base && !set) process.getBuiltinModule('node:module').enableCompileCache?.(`${base}/dbkeeper`)
+    if (usable && !set) process.getBuiltinModule('node:module').enableCompileCache?.(`${base}/dbkeeper`)
   } catch {
     // A cache is never a reason for a command to fail.
   }

@@ -111,4 +111,20 @@ describe('the compile cache (bin/dbkeeper.js)', () => {
     expect(JSON.parse(backup.stdout)).toMatchObject({ ok: true })
     expect(existsSync(join(tmp, 'a-file/dbkeeper'))).toBe(false)
   }, 120_000)
+
+  // Node's enableCompileCache('/proc/…') spins and never returns: without the guard this runs into
+  // the timeout below.
+  it('a cache directory under /proc or /sys is not used (a HOME there still runs)', async () => {
+    for (const env of [{ XDG_CACHE_HOME: '/proc/self' }, { HOME: '/sys/kernel' }]) {
+      const r = await execa(process.execPath, [cli, '--version'], {
+        env: { PATH: process.env.PATH, ...env },
+        extendEnv: false,
+        reject: false,
+        stdin: 'ignore',
+        timeout: 20_000,
+      })
+      expect(r.timedOut, JSON.stringify(env)).toBe(false)
+      expect(r.exitCode).toBe(0)
+    }
+  }, 60_000)
 })
