@@ -25,7 +25,7 @@ describe('lz4ContentSize', () => {
     const stored = Buffer.from('abcdefg')
     const storedBlock = Buffer.concat([stored])
     const f = frame(storedBlock)
-    f.writeUInt32LE(0x80000000 | stored.length, 7)
+    f.writeUInt32LE((0x80000000 | stored.length) >>> 0, 7)
     expect(lz4ContentSize(f)).toBe(7)
     // Extended lengths: 15 + 255 + 3 literals.
     const long = Buffer.concat([Buffer.from([0xf0, 255, 3]), Buffer.alloc(273)])
