@@ -21,6 +21,7 @@ import { childEnv, describeExit, lastLines, runTool, runToolForOutput } from '..
 import { litestreamBinary, litestreamRestoreConfig } from './litestream.js'
 import { SQLITE_SIDE_FILES } from './replace.js'
 import { inspectSqliteFile } from './restore-driver.js'
+import { archivedEveryCommit } from './wal-position.js'
 
 async function names(dir: string, reads: FileReads = asyncReads): Promise<string[]> {
   return reads.readdir(dir).catch(() => [])
@@ -130,8 +131,12 @@ export class SqliteArchive implements Archive {
     ranges.sort((a, b) => a.from.getTime() - b.from.getTime())
     const newest = ranges.reduce<number | undefined>((m, r) => Math.max(m ?? 0, r.to.getTime()), undefined)
     if (newest === undefined) return { ranges, archivedAt: undefined, lagMs: undefined }
+    // By position when Litestream's state beside the file tells (wal-position.ts): a segment newer
+    // than the last change need not hold it. By file times only without that state (Litestream never
+    // ran on this host, an encrypted replica).
+    const archived = await archivedEveryCommit(this.path, this.dir, this.reads)
     const changed = await liveChangedAt(this.path, this.reads)
-    const behind = changed !== undefined && changed > newest
+    const behind = archived === undefined ? changed !== undefined && changed > newest : !archived
     const lagMs = behind ? Math.max(0, now.getTime() - newest) : 0
     // Caught up: nothing changed since the newest segment, so the newest range reaches now.
     const last = ranges.at(-1)!

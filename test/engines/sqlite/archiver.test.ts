@@ -7,7 +7,7 @@
  */
 import Database from 'better-sqlite3'
 import { execFile } from 'node:child_process'
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, stat, utimes } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,6 +17,8 @@ import { archiveDir } from '../../../src/catalog/naming.js'
 import { createArchive, rangeAt, startArchiver, type Archiver } from '../../../src/engines/index.js'
 import { litestreamError, MTIME_SLACK_MS } from '../../../src/engines/sqlite/archive.js'
 import { litestreamConfig } from '../../../src/engines/sqlite/litestream.js'
+import { archivedEveryCommit } from '../../../src/engines/sqlite/wal-position.js'
+import { asyncReads } from '../../../src/runtime/file-reads.js'
 import { captureLogger } from '../../support/logs.js'
 import { sqliteSource } from './helpers.js'
 
@@ -70,6 +72,18 @@ async function setUp() {
     backoff: { initialMs: 200, maxMs: 1000 },
   })
   return { path, source, replica, log, archive: await createArchive(source, replica) }
+}
+
+/** The newest WAL segment's mtime (ms), over every generation of the replica. */
+async function newestSegmentTime(replica: string): Promise<number> {
+  let newest = 0
+  for (const generation of await readdir(join(replica, 'generations'))) {
+    const wal = join(replica, 'generations', generation, 'wal')
+    for (const name of await readdir(wal).catch(() => [])) {
+      if (name.endsWith('.wal.lz4')) newest = Math.max(newest, (await stat(join(wal, name))).mtimeMs)
+    }
+  }
+  return newest
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
@@ -158,6 +172,43 @@ describe('SQLite archiving with Litestream', () => {
     const out = join(dir, 'after-kill.db')
     await archive.materialize(at, rangeAt(state.ranges, at)!, out, dir, new AbortController().signal)
     expect(readRows(out)).toEqual(readRows(path))
+  }, 60_000)
+
+  it('reports a lag while a commit older than the newest segment is not in it', async () => {
+    // Litestream copies the WAL (shadow WAL), then ships the copy, each once a second: a commit
+    // between the two is older than the segment written next and not in it. Here Litestream is
+    // frozen after such a commit, and the live WAL's mtime set just before the newest segment's.
+    const { path, archive, replica } = await setUp()
+    const db = new Database(path)
+    try {
+      db.prepare('INSERT INTO rows (committed_at) VALUES (?)').run(Date.now())
+      await until('every commit archived', async () =>
+        (await archivedEveryCommit(path, replica, asyncReads)) ? true : undefined,
+      )
+      const pid = archiver!.pid!
+      process.kill(pid, 'SIGSTOP')
+      try {
+        db.prepare('INSERT INTO rows (committed_at) VALUES (?)').run(Date.now())
+        const newest = await newestSegmentTime(replica)
+        await utimes(`${path}-wal`, new Date(newest - 1), new Date(newest - 1))
+        expect(await archivedEveryCommit(path, replica, asyncReads)).toBe(false)
+        const state = await archive.state(new Date(newest + 5000))
+        expect(state.lagMs, 'lag with a commit not archived').toBeGreaterThan(4000)
+      } finally {
+        process.kill(pid, 'SIGCONT')
+      }
+      await until('the archive to catch up', async () =>
+        (await archive.state(new Date())).lagMs === 0 ? true : undefined,
+      )
+      await sleep(2 * MTIME_SLACK_MS)
+      const at = new Date()
+      const state = await archive.state(at)
+      const out = join(dir, 'caught-up.db')
+      await archive.materialize(at, rangeAt(state.ranges, at)!, out, dir, new AbortController().signal)
+      expect(readRows(out).ids).toEqual([1, 2])
+    } finally {
+      db.close()
+    }
   }, 60_000)
 
   it('reports a growing lag when nothing archives the changes', async () => {
