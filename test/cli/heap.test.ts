@@ -1,27 +1,22 @@
 /**
  * Every dbkeeper command but `status` keeps V8's young generation at its initial size
  * (src/runtime/heap.ts): without it a backup's peak RSS is ~30 MB higher (docs/PERFORMANCE.md,
- * "Memory"), and gives the old generation a fixed growing factor: without it a backup runs a full
- * collection every few MB of its allocations ("The old generation's headroom"). `status`, the
- * HEALTHCHECK, allocates little and skips both: loading node:v8 for the flags was a measurable share
- * of its start-up (src/cli/main.ts). Measured in the real CLI process: a hook allocates, at exit,
- * what makes V8 grow the new space (many objects that survive a scavenge or two), and reports the
- * largest new space it saw and whether the process had loaded node:v8; another runs one full
- * collection at exit with V8's limit trace on and the test reads the factor V8 printed.
+ * "Memory"). `status`, the HEALTHCHECK, allocates little and skips it: loading node:v8 for the flag
+ * was a measurable share of its start-up (src/cli/main.ts). Measured in the real CLI process: a hook
+ * allocates, at exit, what makes V8 grow the new space (many objects that survive a scavenge or
+ * two), and reports the largest new space it saw and whether the process had loaded node:v8.
  */
 import { execa } from 'execa'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { OLD_GENERATION_FLAG } from '../../src/runtime/heap.js'
 import { runCli } from '../support/cli.js'
 
 const MB = 2 ** 20
 
 let tmp: string
 let hook: string
-let oldHook: string
 
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'dbkeeper-heap-'))
@@ -41,20 +36,6 @@ process.on('exit', () => {
     if (i % 10000 === 0) largest = Math.max(largest, v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size)
   }
   writeFileSync(process.env.NEW_SPACE_FILE, JSON.stringify({ largest, loadedV8 }))
-})
-`,
-  )
-  // At exit: one full collection with V8's limit trace on (both flags are read when used); V8
-  // prints to stdout the factor it grows the old generation's limit by.
-  oldHook = join(tmp, 'old-generation.mjs')
-  writeFileSync(
-    oldHook,
-    `process.on('exit', () => {
-  const v8 = process.getBuiltinModule('node:v8')
-  v8.setFlagsFromString('--expose-gc')
-  v8.setFlagsFromString('--trace-gc-verbose')
-  process.stdout.write('\\nOLD GENERATION\\n')
-  process.getBuiltinModule('node:vm').runInNewContext('gc')()
 })
 `,
   )
@@ -103,29 +84,5 @@ describe('the young generation', () => {
     expect(r.stdout).toContain('no proven backup yet')
     expect(newSpaceOf(file).loadedV8).toBe(false)
     expect(newSpaceOf(file).largest).toBeGreaterThan(32 * MB)
-  })
-})
-
-/** The factors V8 printed for the old generation's limit after the hook's marker line. */
-const factorsIn = (stdout: string): string[] =>
-  [...stdout.slice(stdout.indexOf('OLD GENERATION')).matchAll(/\[HeapController\] factor (\d+\.\d)/g)].map((m) => m[1]!)
-
-describe('the old generation', () => {
-  // What `--heap-growing-percent=200` makes every factor: 1 + 200 / 100.
-  const factor = (1 + Number(OLD_GENERATION_FLAG.split('=')[1]) / 100).toFixed(1)
-
-  it('grows by a factor V8 derives, in a plain node process (the control)', async () => {
-    const r = await execa(process.execPath, ['-e', '0'], { env: { NODE_OPTIONS: `--import=${oldHook}` } })
-    // The hook's trace works; V8's own factor (4.0 on this start-up's fast allocation) is not fixed.
-    expect(factorsIn(r.stdout).length).toBeGreaterThan(0)
-  })
-
-  // Fails without the flag: V8's own factor, 4.0 at the exit of `list` and `--version` (measured).
-  it.each([['--version'], ['list']])('grows by the fixed factor in `dbkeeper %s`', async (name) => {
-    const r = await runCli([name], { ...config(), NODE_OPTIONS: `--import=${oldHook}` })
-    expect(r.exitCode).toBe(0)
-    const factors = factorsIn(r.stdout)
-    expect(factors.length, r.stdout.slice(-2000)).toBeGreaterThan(0)
-    expect(new Set(factors)).toEqual(new Set([factor]))
   })
 })
