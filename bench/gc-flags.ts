@@ -4,8 +4,9 @@
  * One backup of the bench's 100M data with this checkout's built CLI, once per VARIANT per round
  * (the order rotated each round), each VARIANT being V8 flags put on node's command line before
  * the CLI (`-` for none; several flags joined with `,`), e.g. `- --heap-growing-percent=300`.
- * `--trace-gc` is added to count the full collections (Mark-Compact lines). Prints, per variant,
- * the medians of the full GCs, CPU of the process tree, wall and peak RSS. For the old
+ * `--trace-gc` is added to count the full collections (Mark-Compact lines) and sum their pauses on
+ * the main thread (concurrent marking on V8's helper threads is not in them). Prints, per variant,
+ * the medians of the full GCs, their pause, CPU of the process tree, wall and peak RSS. For the old
  * generation's headroom (docs/PERFORMANCE.md, "The old generation's headroom").
  */
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -37,7 +38,9 @@ if (engine === 'mariadb') {
 }
 try {
   const cli = await buildCli(ROOT, join(work, 'cli'))
-  const out = new Map<string, { gcs: number; cpu: number; wall: number; rss: number }[]>(variants.map((v) => [v, []]))
+  const out = new Map<string, { gcs: number; pause: number; cpu: number; wall: number; rss: number }[]>(
+    variants.map((v) => [v, []]),
+  )
   for (let r = 0; r < runs; r++) {
     const order = variants.map((_, i) => variants[(i + r) % variants.length]!)
     for (const variant of order) {
@@ -50,21 +53,24 @@ try {
         env: { ...baseEnv(backupDir), COMPRESSION: compression },
       })
       if (!/"ok":\s*true/.test(s.stdout)) throw new Error(`dbkeeper backup failed: ${s.stdout.slice(-2000)}`)
-      const gcs = s.stdout.split('\n').filter((l) => l.includes('Mark-Compact')).length
-      const row = { gcs, cpu: (s.cpuMs ?? NaN) / 1000, wall: s.wallMs / 1000, rss: (s.mainRssKb ?? 0) / 1024 }
+      const fulls = s.stdout.split('\n').filter((l) => l.includes('Mark-Compact'))
+      const gcs = fulls.length
+      // "Mark-Compact 12.1 (14.5) -> 10.9 (15.0) MB, pooled: 0 MB, 5.12 / 0.00 ms  (…"
+      const pause = fulls.reduce((sum, l) => sum + Number(/, ([\d.]+) \/ [\d.]+ ms/.exec(l)?.[1] ?? 0), 0)
+      const row = { gcs, pause, cpu: (s.cpuMs ?? NaN) / 1000, wall: s.wallMs / 1000, rss: (s.mainRssKb ?? 0) / 1024 }
       out.get(variant)!.push(row)
       log(
-        `${variant} ${r}: full GCs ${gcs} cpu ${row.cpu.toFixed(2)} s wall ${row.wall.toFixed(2)} s rss ${row.rss.toFixed(0)} MB load ${loadavg()[0]!.toFixed(1)}`,
+        `${variant} ${r}: full GCs ${gcs} (${pause.toFixed(0)} ms) cpu ${row.cpu.toFixed(2)} s wall ${row.wall.toFixed(2)} s rss ${row.rss.toFixed(0)} MB load ${loadavg()[0]!.toFixed(1)}`,
       )
       await rm(backupDir, { recursive: true, force: true })
     }
   }
   const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!
   for (const [variant, rows] of out) {
-    const col = (k: 'gcs' | 'cpu' | 'wall' | 'rss', d: number) =>
+    const col = (k: 'gcs' | 'pause' | 'cpu' | 'wall' | 'rss', d: number) =>
       `${med(rows.map((x) => x[k])).toFixed(d)} (${rows.map((x) => x[k].toFixed(d)).join(' / ')})`
     console.log(
-      `${engine} ${shape} ${compression} ${variant}: full GCs ${col('gcs', 0)}, cpu ${col('cpu', 2)} s, wall ${col('wall', 2)} s, rss ${col('rss', 0)} MB`,
+      `${engine} ${shape} ${compression} ${variant}: full GCs ${col('gcs', 0)}, their pause ${col('pause', 0)} ms, cpu ${col('cpu', 2)} s, wall ${col('wall', 2)} s, rss ${col('rss', 0)} MB`,
     )
   }
 } finally {
