@@ -135,8 +135,11 @@ export class SqliteArchive implements Archive {
     // than the last change need not hold it. By file times only without that state (Litestream never
     // ran on this host, an encrypted replica).
     const archived = await archivedEveryCommit(this.path, this.dir, this.reads)
-    const changed = await liveChangedAt(this.path, this.reads)
-    const behind = archived === undefined ? changed !== undefined && changed > newest : !archived
+    let behind = archived === false
+    if (archived === undefined) {
+      const changed = await liveChangedAt(this.path, this.reads)
+      behind = changed !== undefined && changed > newest
+    }
     const lagMs = behind ? Math.max(0, now.getTime() - newest) : 0
     // Caught up: nothing changed since the newest segment, so the newest range reaches now.
     const last = ranges.at(-1)!
