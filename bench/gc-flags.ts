@@ -16,6 +16,7 @@ import { buildCli } from './build.js'
 import { createMariadb, createSqlite, mariadbRunEnv, sqliteRunEnv } from './databases.js'
 import { parseShape, parseSize } from './generate.js'
 import { measure } from './measure.js'
+import { median } from './report.js'
 
 const ROOT = new URL('..', import.meta.url).pathname
 const [engine = 'mariadb', shapeArg = 'text', runsArg = '5', compression = 'gzip', ...variants] = process.argv.slice(2)
@@ -65,10 +66,9 @@ try {
       await rm(backupDir, { recursive: true, force: true })
     }
   }
-  const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!
   for (const [variant, rows] of out) {
     const col = (k: 'gcs' | 'pause' | 'cpu' | 'wall' | 'rss', d: number) =>
-      `${med(rows.map((x) => x[k])).toFixed(d)} (${rows.map((x) => x[k].toFixed(d)).join(' / ')})`
+      `${median(rows.map((x) => x[k]))!.toFixed(d)} (${rows.map((x) => x[k].toFixed(d)).join(' / ')})`
     console.log(
       `${engine} ${shape} ${compression} ${variant}: full GCs ${col('gcs', 0)}, their pause ${col('pause', 0)} ms, cpu ${col('cpu', 2)} s, wall ${col('wall', 2)} s, rss ${col('rss', 0)} MB`,
     )
