@@ -13,6 +13,7 @@ import { buildCli } from './build.js'
 import { createMariadb, mariadbRunEnv } from './databases.js'
 import { parseShape, parseSize } from './generate.js'
 import { measure } from './measure.js'
+import { median } from './report.js'
 const ROOT = new URL('..', import.meta.url).pathname
 const shape = parseShape(process.argv[2] ?? 'text')
 const runs = Number(process.argv[3] ?? 3)
@@ -51,7 +52,7 @@ try {
       await rm(backupDir, { recursive: true, force: true })
     }
   }
-  const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!
+  const med = (a: number[]) => median(a) ?? NaN
   for (const name of ['before', 'after'] as const) {
     const o = out[name]!
     console.log(
