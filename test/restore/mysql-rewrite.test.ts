@@ -1,6 +1,7 @@
 /**
- * The view-qualifier rewrite (mysql-rewrite.ts), pure: only `/*!50001 VIEW` lines change, whatever
- * the chunk boundaries; every other byte passes as it came.
+ * The view-qualifier rewrite (mysql-rewrite.ts), pure: only `/*!50001 VIEW` lines change (and, for
+ * the parallel load, the table lock lines are dropped), whatever the chunk boundaries; every other
+ * byte passes as it came.
  */
 import { Readable } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
@@ -69,6 +70,54 @@ describe('ViewQualifierRewrite', () => {
     await new Promise((r) => rewrite.on('end', r))
     expect(writes).toHaveLength(1)
     expect(writes[0]!.buffer).toBe(chunk.buffer)
+  })
+
+  it('with dropLocks, drops the table lock lines and nothing else, for any text cut anywhere', async () => {
+    const piece = fc.constantFrom(
+      'LOCK TABLES `t` WRITE;\n',
+      'UNLOCK TABLES;\n',
+      'LOCK TABLES `',
+      'UNLOCK TABLES',
+      'LOCK TABLE',
+      "INSERT INTO `t` VALUES ('LOCK TABLES `x` WRITE;');\n",
+      '/*!50001 VIEW ',
+      '`shop`.',
+      '\n',
+      'x',
+      '',
+    )
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(piece, { maxLength: 40 }),
+        fc.array(fc.nat(80), { maxLength: 8 }),
+        async (parts, cuts) => {
+          const text = parts.join('')
+          const lines = text.split('\n')
+          const want = lines
+            .map((line, i) => {
+              const last = i === lines.length - 1
+              if (line.startsWith('LOCK TABLES `') || line.startsWith('UNLOCK TABLES;')) return undefined
+              const kept = line.startsWith('/*!50001 VIEW ') ? requalify(line, 'shop', 'x') : line
+              return last ? kept : `${kept}\n`
+            })
+            .filter((line) => line !== undefined)
+            .join('')
+          const bytes = Buffer.from(text)
+          const at = [...new Set(cuts.map((c) => Math.min(c, bytes.length)))].sort((a, b) => a - b)
+          const chunks = [0, ...at]
+            .map((from, i) => bytes.subarray(from, at[i] ?? bytes.length))
+            .filter((c) => c.length)
+          const rewrite = new ViewQualifierRewrite('shop', 'x', { dropLocks: true })
+          const got = await buffer(Readable.from(chunks).pipe(rewrite))
+          expect(got.toString()).toBe(want)
+        },
+      ),
+    )
+  })
+
+  it('keeps the lock lines unless asked (the one-client load is what gunzip | mariadb does)', async () => {
+    const text = 'LOCK TABLES `t` WRITE;\nINSERT INTO `t` VALUES (1);\nUNLOCK TABLES;\n'
+    expect(await rewrite(text, 4)).toBe(text)
   })
 
   it('requalify() is the same rule for one definition', () => {

@@ -135,7 +135,10 @@ export class MysqlDriver implements RestoreDriver {
       }
       if (content.sections) {
         // One gzip member per table: the tables over several clients at once (parallel-load.ts).
-        const parallel = await loadSections(content.sections, run, rewrite, signal).then(
+        // Without the table lock lines: a lock taken on one client misses a foreign-key parent that
+        // another client creates afterwards (rewrite.ts).
+        const unlocked = () => new ViewQualifierRewrite(this.t.backup.database, into, { dropLocks: true })
+        const parallel = await loadSections(content.sections, run, unlocked, signal).then(
           () => undefined,
           (error: unknown) => ({ error }),
         )

@@ -7,10 +7,22 @@
  * "Unknown column 'shop.t.id'". So in the view definition lines (`/*!50001 VIEW …`, one line each)
  * `` `shop`. `` becomes `` `<name loaded into>`. ``; no other line is touched (table data that
  * happens to contain the same text stays byte for byte).
+ *
+ * On the parallel load's clients (parallel-load.ts) it also drops mysqldump's `LOCK TABLES … WRITE;`
+ * and `UNLOCK TABLES;` lines. MariaDB adds a table's foreign-key parents and children to what
+ * LOCK TABLES locks, but only those that exist at that moment: a child whose section locked its
+ * table on one client before another client created its parent then fails its next INSERT with
+ * ERROR 1100 ("Table 'parent' was not locked with LOCK TABLES"). Loaded on one client in the
+ * dump's order, the lines stay (it is then what `gunzip -c | mariadb` does).
  */
 import { Transform, type TransformCallback } from 'node:stream'
 
 const VIEW_LINE = Buffer.from('/*!50001 VIEW ')
+const LOCK_LINE = Buffer.from('LOCK TABLES `')
+const UNLOCK_LINE = Buffer.from('UNLOCK TABLES;')
+
+/** The line starts that decide a line: a view line is rewritten, a lock line (when asked) dropped. */
+type Start = { bytes: Buffer; mode: 'view' | 'drop' }
 
 /** `` `name`. `` as the server writes a qualifier (backticks doubled), in the dump's bytes (UTF-8 read as latin1). */
 function qualifier(database: string): string {
@@ -25,22 +37,33 @@ export function requalify(text: string, from: string, to: string): string {
 
 /**
  * A pass-through for the dump stream that rewrites the database qualifier in view definition
- * lines. Other lines pass as they come, whatever their length (a 20 MB INSERT is never buffered):
+ * lines (and drops the table lock lines with `dropLocks`). Other lines pass as they come, whatever their length (a 20 MB INSERT is never buffered):
  * only the first bytes of a line cut by a chunk's end are held until it is known not to be a view
  * line. One write per chunk: a chunk without a view line goes on as it came, not line by line.
  */
 export class ViewQualifierRewrite extends Transform {
   readonly #from: string
   readonly #to: string
-  /** 'start': deciding the current line (its first bytes may be in #held); 'view': collecting a view line; 'pass': the rest of another line. */
-  #mode: 'start' | 'view' | 'pass' = 'start'
+  readonly #starts: Start[]
+  /** The bytes that tell every start apart: the longest start's length. */
+  readonly #decide: number
+  /**
+   * 'start': deciding the current line (its first bytes may be in #held); 'view': collecting a
+   * view line; 'drop': skipping a lock line; 'pass': the rest of another line.
+   */
+  #mode: 'start' | 'view' | 'drop' | 'pass' = 'start'
   #held: Buffer[] = []
   #heldSize = 0
 
-  constructor(from: string, to: string) {
+  constructor(from: string, to: string, options: { dropLocks?: boolean } = {}) {
     super()
     this.#from = qualifier(from)
     this.#to = qualifier(to)
+    this.#starts = [{ bytes: VIEW_LINE, mode: 'view' }]
+    if (options.dropLocks) {
+      this.#starts.push({ bytes: LOCK_LINE, mode: 'drop' }, { bytes: UNLOCK_LINE, mode: 'drop' })
+    }
+    this.#decide = Math.max(...this.#starts.map((start) => start.bytes.length))
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
@@ -66,18 +89,39 @@ export class ViewQualifierRewrite extends Transform {
         if (nl !== -1) out.push(this.#rewritten())
         continue
       }
+      if (this.#mode === 'drop') {
+        // A lock line: none of it goes on; the next line starts undecided.
+        if (nl !== -1) this.#mode = 'start'
+        pos = lineEnd
+        run = pos
+        continue
+      }
       // 'start': the line's first bytes (held from the chunk before, and these) decide.
-      const take = Math.min(lineEnd, pos + VIEW_LINE.length - this.#heldSize)
+      const take = Math.min(lineEnd, pos + this.#decide - this.#heldSize)
       const head =
         this.#heldSize > 0 ? Buffer.concat([...this.#held, chunk.subarray(pos, take)]) : chunk.subarray(pos, take)
       const ended = take === lineEnd && nl !== -1
-      const prefix = head.length >= VIEW_LINE.length && head.subarray(0, VIEW_LINE.length).equals(VIEW_LINE)
-      const maybe = !ended && head.length < VIEW_LINE.length && VIEW_LINE.subarray(0, head.length).equals(head)
-      if (prefix) {
+      const found = this.#starts.find(
+        ({ bytes }) => head.length >= bytes.length && head.subarray(0, bytes.length).equals(bytes),
+      )
+      const maybe =
+        !found &&
+        !ended &&
+        this.#starts.some(({ bytes }) => head.length < bytes.length && bytes.subarray(0, head.length).equals(head))
+      if (found?.mode === 'view') {
         // A view line: what passed so far goes first; the line is collected from its start.
         endRun(pos)
         run = pos
         this.#mode = 'view'
+        continue
+      }
+      if (found?.mode === 'drop') {
+        // A lock line: what passed so far goes first; its bytes held from the chunk before are dropped.
+        endRun(pos)
+        run = pos
+        this.#held = []
+        this.#heldSize = 0
+        this.#mode = 'drop'
         continue
       }
       if (maybe) {
