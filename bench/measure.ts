@@ -21,6 +21,8 @@ export interface Sample {
   maxRssKb: number | undefined
   /** Peak RSS of the command's own (first) process, e.g. the dbkeeper node process (KiB). */
   mainRssKb: number | undefined
+  /** CPU the database server spent meanwhile (ms), where the bench read it (processCpuMs). */
+  serverCpuMs?: number
   stdout: string
 }
 
@@ -80,6 +82,20 @@ export async function measure(spec: RunSpec): Promise<Sample> {
   await rm(dir, { recursive: true, force: true })
   if (code !== 0) throw new Error(`${spec.command} ${spec.args.join(' ')} exited ${code}:\n${stderr}`)
   return { wallMs, cpuMs, maxRssKb, mainRssKb, stdout }
+}
+
+/** utime + stime of a process so far, ms (/proc/PID/stat, clock ticks of 10 ms): the database server's. */
+export async function processCpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+/** `measure`, with the CPU the process `serverPid` (the database server) spent meanwhile. */
+export async function measureWithServer(spec: RunSpec, serverPid: number): Promise<Sample> {
+  const before = await processCpuMs(serverPid)
+  const sample = await measure(spec)
+  return { ...sample, serverCpuMs: (await processCpuMs(serverPid)) - before }
 }
 
 /** A shell pipeline with `pipefail`: a failing mysqldump fails the sample, as it would a backup. */

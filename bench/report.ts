@@ -79,3 +79,53 @@ export function targetTable(results: TargetResult[], rss: { name: string; peakMb
   }
   return rows.join('\n')
 }
+
+/** A proven backup's floor: the shell pipeline it is measured against, and the least its proof costs. */
+export interface Floor {
+  pipeline: string
+  proof: string
+  subject: string
+}
+
+/**
+ * The cores as the limit: every pipeline with the CPU its database server spent for it (the same
+ * cores run both; 0 where there is no server), and the least wall time that CPU allows on
+ * `threads` cores. Then, per floor, the least a proven backup can take: the shell pipeline's CPU
+ * and its server's (the dump and the compression, which a backup cannot skip) plus the least a
+ * proof of the file costs (`proof`, C tools), spread perfectly over the cores, against the shell
+ * pipeline's own wall.
+ */
+export function floorTable(cases: Map<string, CaseResult>, threads: number, floors: Floor[]): string {
+  const rows = [
+    `| pipeline (${threads} cores) | wall s | CPU s, command | CPU s, server | CPU s, both | least wall their CPU allows, s | cores busy |`,
+    '|---|---:|---:|---:|---:|---:|---:|',
+  ]
+  for (const c of cases.values()) {
+    const wall = medianOf(c, 'wallMs')
+    const cpu = medianOf(c, 'cpuMs')
+    const server = medianOf(c, 'serverCpuMs') ?? 0
+    if (wall === undefined || cpu === undefined || c.name.includes('inside the backup')) continue
+    rows.push(
+      `| ${cell(c.name)} | ${fmt(wall, 1000, 2)} | ${fmt(cpu, 1000, 2)} | ${fmt(server, 1000, 2)} | ${fmt(cpu + server, 1000, 2)} | ` +
+        `${fmt((cpu + server) / threads, 1000, 2)} | ${((cpu + server) / wall).toFixed(2)} |`,
+    )
+  }
+  rows.push('')
+  for (const f of floors) {
+    const shell = cases.get(f.pipeline)
+    const wall = medianOf(shell, 'wallMs')
+    const cpu = medianOf(shell, 'cpuMs')
+    const server = medianOf(shell, 'serverCpuMs') ?? 0
+    const proof = medianOf(cases.get(f.proof), 'cpuMs')
+    const subject = medianOf(cases.get(f.subject), 'wallMs')
+    if (wall === undefined || cpu === undefined || proof === undefined) continue
+    const floor = (cpu + server + proof) / threads
+    rows.push(
+      `- The least ${cell(f.subject)} can take here: (${cell(f.pipeline)} ${fmt(cpu, 1000, 2)} + its server ${fmt(server, 1000, 2)} + ` +
+        `${cell(f.proof)} ${fmt(proof, 1000, 2)} CPU s) / ${threads} cores = ${fmt(floor, 1000, 2)} s, ` +
+        `**${(floor / wall).toFixed(2)}×** ${cell(f.pipeline)}'s ${fmt(wall, 1000, 2)} s` +
+        (subject === undefined ? '.' : `; it took ${fmt(subject, 1000, 2)} s (${(subject / wall).toFixed(2)}×).`),
+    )
+  }
+  return rows.join('\n')
+}

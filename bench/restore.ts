@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util'
 import { buildCli } from './build.js'
 import { createMariadb, mariadbRunEnv } from './databases.js'
 import { parseShape, parseSize } from './generate.js'
-import { measure, shell, type Sample } from './measure.js'
+import { measure, processCpuMs, shell, type Sample } from './measure.js'
 import { median } from './report.js'
 
 const ROOT = new URL('..', import.meta.url).pathname
@@ -46,13 +46,6 @@ interface Timed extends Sample {
   serverCpuMs: number
 }
 const cases = new Map<string, Timed[]>()
-
-/** utime + stime of the server process, ms (clock ticks of 10 ms). */
-async function serverCpuMs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * 10
-}
 
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'dbk-bench-restore-'))
@@ -100,9 +93,9 @@ async function main(): Promise<void> {
 
     const timed = async (name: string, target: string, run: () => Promise<Sample>): Promise<void> => {
       admin(`DROP DATABASE IF EXISTS ${target}`)
-      const cpuBefore = await serverCpuMs(serverPid)
+      const cpuBefore = await processCpuMs(serverPid)
       const sample = await run()
-      const serverCpu = (await serverCpuMs(serverPid)) - cpuBefore
+      const serverCpu = (await processCpuMs(serverPid)) - cpuBefore
       admin(`DROP DATABASE IF EXISTS ${target}`)
       if (!cases.has(name)) cases.set(name, [])
       cases.get(name)!.push({ ...sample, serverCpuMs: serverCpu })

@@ -22,8 +22,8 @@ import { FIXED_OPTIONS } from '../src/engines/mysql/args.js'
 import { buildCli } from './build.js'
 import { createMariadb, createSqlite, type BenchMariadb } from './databases.js'
 import { parseShape, parseSize } from './generate.js'
-import { HAVE_TIME, measure, shell, type RunSpec, type Sample } from './measure.js'
-import { caseTable, evaluate, targetTable, type CaseResult, type Target } from './report.js'
+import { HAVE_TIME, measure, measureWithServer, shell, type RunSpec, type Sample } from './measure.js'
+import { caseTable, evaluate, floorTable, targetTable, type CaseResult, type Target } from './report.js'
 
 const ROOT = new URL('..', import.meta.url).pathname
 const { values: opts } = parseArgs({
@@ -74,12 +74,32 @@ function record(name: string, sample: Sample & { outputBytes?: number }): void {
   )
 }
 
-async function withOutput(spec: RunSpec, file: string): Promise<Sample & { outputBytes: number }> {
-  const sample = await measure(spec)
+async function withOutput(spec: RunSpec, file: string, serverPid?: number): Promise<Sample & { outputBytes: number }> {
+  const sample = serverPid === undefined ? await measure(spec) : await measureWithServer(spec, serverPid)
   const outputBytes = (await stat(file)).size
   await rm(file, { force: true })
   return { ...sample, outputBytes }
 }
+
+/**
+ * The least a proof of a backup's file can cost, with C tools: decompress all of it and hash what
+ * comes out, hash the file. The shell pipelines never pay it; a proven backup cannot pay less (ours
+ * also hashes the raw bytes as they are written, and checks their head, tail and lines).
+ */
+const proofFloor = (label: string) => `proof's least: decompress | sha256sum; sha256sum (same file as ${label})`
+const FLOORS = [
+  { pipeline: 'mysqldump | pigz -6', proof: proofFloor('gzip'), subject: 'dbkeeper backup (gzip)' },
+  {
+    pipeline: `mysqldump | zstd -3 -T${threads}`,
+    proof: proofFloor('zstd'),
+    subject: 'dbkeeper backup (zstd)',
+  },
+  {
+    pipeline: 'sqlite3 .backup && pigz -6',
+    proof: proofFloor('sqlite, gzip'),
+    subject: 'dbkeeper backup (sqlite, gzip)',
+  },
+]
 
 /**
  * One real `dbkeeper backup`; also records its verification (from the manifest) and `<tool> -t` on
@@ -91,8 +111,10 @@ async function dbkeeper(
   backupDir: string,
   check: string[],
   keep = false,
+  /** The MariaDB server's pid: the CPU it spends serving the dump is recorded with the sample. */
+  serverPid?: number,
 ): Promise<{ path: string; id: string } | undefined> {
-  const sample = await measure({
+  const spec: RunSpec = {
     command: process.execPath,
     args: [...profileArgs, cliPath, 'backup', '--json'],
     cwd: ROOT,
@@ -104,7 +126,8 @@ async function dbkeeper(
       BACKUP_DIR: backupDir,
       ...env,
     },
-  })
+  }
+  const sample = serverPid === undefined ? await measure(spec) : await measureWithServer(spec, serverPid)
   const result = (
     JSON.parse(sample.stdout) as { results: { ok: boolean; path: string; error?: { message: string } }[] }
   ).results[0]
@@ -139,6 +162,14 @@ async function dbkeeper(
     `${check.join(' ')} (same file as ${label})`,
     await measure({ command: check[0]!, args: [...check.slice(1), result.path] }),
   )
+  if (FLOORS.some((f) => f.proof === proofFloor(label))) {
+    const decompress = label === 'zstd' ? 'zstd -dcq' : 'gzip -dc'
+    const file = result.path
+    record(
+      proofFloor(label),
+      await measure(shell(`${decompress} ${file} | sha256sum > /dev/null && sha256sum ${file} > /dev/null`)),
+    )
+  }
   if (keep)
     return {
       path: result.path,
@@ -199,6 +230,11 @@ async function mariadbRound(db: BenchMariadb, work: string): Promise<void> {
   )
   // The very options dbkeeper passes, so both sides dump the same bytes.
   const dump = `mysqldump --defaults-extra-file=${cnf} ${FIXED_OPTIONS.join(' ')} -- ${db.database}`
+  // The server's CPU is half the dump's cost and runs on the same two cores: counted per sample.
+  const pidFile = execFileSync('mariadb', [`--defaults-extra-file=${cnf}`, '-N', '-e', 'SELECT @@pid_file'], {
+    encoding: 'utf8',
+  }).trim()
+  const serverPid = Number((await readFile(pidFile, 'utf8')).trim())
   const out = join(work, 'dump.sql')
   const env = {
     DB01_TYPE: 'mariadb',
@@ -208,14 +244,15 @@ async function mariadbRound(db: BenchMariadb, work: string): Promise<void> {
     DB01_NAME: db.database,
     DB01_LABEL: 'bench',
   }
-  record('mysqldump > /dev/null', await measure(shell(`${dump} > /dev/null`)))
-  record('mysqldump | gzip -6', await withOutput(shell(`${dump} | gzip -6 > ${out}.gz`), `${out}.gz`))
+  record('mysqldump > /dev/null', await measureWithServer(shell(`${dump} > /dev/null`), serverPid))
+  record('mysqldump | gzip -6', await withOutput(shell(`${dump} | gzip -6 > ${out}.gz`), `${out}.gz`, serverPid))
   const kept = await dbkeeper(
     'gzip',
     { ...env, COMPRESSION: 'gzip' },
     join(work, 'backups'),
     ['gzip', '-t'],
     withRestore,
+    serverPid,
   )
   if (kept) await restoreRound(cnf, env, join(work, 'backups'), kept)
   // ENCRYPTION=age on top of the same gzip backup: the stage's whole cost, in the same round.
@@ -225,13 +262,20 @@ async function mariadbRound(db: BenchMariadb, work: string): Promise<void> {
     const keptAge = await dbkeeper('gzip, age', age, join(work, 'backups'), check, withRestore)
     if (keptAge) await restoreRound(cnf, age, join(work, 'backups'), keptAge, 'gzip, age', ageKey.path)
   }
-  record('mysqldump | pigz -6', await withOutput(shell(`${dump} | pigz -6 > ${out}.gz`), `${out}.gz`))
+  record('mysqldump | pigz -6', await withOutput(shell(`${dump} | pigz -6 > ${out}.gz`), `${out}.gz`, serverPid))
   if (have('zstd')) {
     record(
       `mysqldump | zstd -3 -T${threads}`,
-      await withOutput(shell(`${dump} | zstd -q -3 -T${threads} > ${out}.zst`), `${out}.zst`),
+      await withOutput(shell(`${dump} | zstd -q -3 -T${threads} > ${out}.zst`), `${out}.zst`, serverPid),
     )
-    await dbkeeper('zstd', { ...env, COMPRESSION: 'zstd' }, join(work, 'backups'), ['zstd', '-t', '-q'])
+    await dbkeeper(
+      'zstd',
+      { ...env, COMPRESSION: 'zstd' },
+      join(work, 'backups'),
+      ['zstd', '-t', '-q'],
+      false,
+      serverPid,
+    )
   }
 }
 
@@ -402,6 +446,8 @@ async function main(): Promise<void> {
       caseTable(cases),
       '',
       targetTable(targets, rss),
+      '',
+      floorTable(cases, threads, FLOORS),
     ].join('\n')
     process.stdout.write(`${text}\n`)
     const resultsDir = join(ROOT, 'bench/results')
