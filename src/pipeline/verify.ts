@@ -31,9 +31,12 @@ export interface VerifyExpectation {
    * (gzip-member-reader.ts): each member a whole gzip member where the table puts it, its CRC32
    * and ISIZE checked; a file that is not the manifest's names the members whose content sha256
    * or size is not the table's. A table that does not describe a good file passes, as it did
-   * before verify read the members: a restore then loads the file on one connection.
+   * before verify read the members: a restore then loads the file on one connection. Said to
+   * `membersDoubted`, with why, so that a verify can say it.
    */
   members?: readonly GzipMember[] | undefined
+  /** The member table did not describe the file, which was proven good read as one stream. */
+  membersDoubted?: (why: string) => void
 }
 
 /**
@@ -132,6 +135,7 @@ export async function verifyBackupFile(
   if (problems.length > 0 && expected.members && compression.kind === 'gzip' && !decrypt)
     problems.push(...(await whereMembersDiffer(path, expected.members)))
   refuseDifferences(path, problems)
+  if (memberFailure) expected.membersDoubted?.(memberFailure.message)
 }
 
 /** What a read-back measured: the file, the content, the decrypted stream. */

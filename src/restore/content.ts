@@ -89,7 +89,8 @@ async function assertListedIntact(source: SourceConfig, entry: CatalogEntry): Pr
  * Proves a backup before use: data file present and of the manifest's size, the `.sha256` sidecar
  * agreeing with the manifest, the whole file read and decompressed with sizes and both sha256
  * compared, the end marker present; a custom-format archive is also read through by pg_restore.
- * Throws VERIFY_FAILED naming what is wrong.
+ * Throws VERIFY_FAILED naming what is wrong. `membersDoubted`: a sectioned file proven good whose
+ * member table does not describe it (a restore loads it on one connection), and why.
  */
 export async function verifyBackup(
   source: SourceConfig,
@@ -97,9 +98,10 @@ export async function verifyBackup(
   workDir: string,
   signal: AbortSignal | undefined,
   keys: DecryptionKeys | undefined,
-): Promise<void> {
+): Promise<{ membersDoubted?: string }> {
   const m = entry.manifest
   await assertListedIntact(source, entry)
+  let membersDoubted: string | undefined
   const reader = await readerForBackup(source, backupFacts(m), workDir)
   // Before the try: an unknown codec is not damage, nor is a missing key; each says so itself.
   const compression = compressionOf(m)
@@ -115,6 +117,7 @@ export async function verifyBackup(
         checkContent: (h, t) => reader.checkContent(h, t),
         // A sectioned file: each member proven as well, exactly when a restore would load by them.
         members: loadableMembers(m),
+        membersDoubted: (why) => (membersDoubted = why),
       },
       signal,
       decrypt,
@@ -128,6 +131,7 @@ export async function verifyBackup(
     const problem = await reader.verifyContent(content.stream, signal)
     if (problem) throw refused(entry, problem)
   }
+  return membersDoubted === undefined ? {} : { membersDoubted }
 }
 
 export { withoutKey } from '../pipeline/encryption.js'

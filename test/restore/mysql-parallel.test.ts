@@ -155,6 +155,14 @@ ${behaviour}
     expect(objects.routines).toContain('PROCEDURE titled')
   })
 
+  it('verify proves a sectioned file by its members, with nothing to warn about', async () => {
+    const v = await cli(['verify', manifest.id, '--source', 'maria', '--json'], env)
+    expect(v.exitCode, v.all).toBe(0)
+    const [json] = JSON.parse(v.stdout) as { ok: boolean; warnings?: string[] }[]
+    expect(json).toMatchObject({ ok: true })
+    expect(json!.warnings).toBeUndefined()
+  })
+
   it('restores in place exactly, over several clients at once: tables, views, routines, triggers, events, foreign keys', async () => {
     await rootQuery(`DELETE FROM \`${db}\`.mgrandchild WHERE id < 100; DROP VIEW \`${db}\`.child_count`, [])
     const fixture = await clientFixture('counting')
@@ -247,6 +255,29 @@ ${behaviour}
       expect(await checksums(db)).toEqual(original)
       expect(await codeObjects(db)).toEqual(objects)
       expect(await besides(db)).toEqual([])
+    } finally {
+      await writeFile(manifestPath, saved)
+    }
+  })
+
+  it('a member table whose boundaries are wrong, on a good file: verify proves the file and says a restore loads it on one connection', async () => {
+    const manifestPath = `${backupPath}${MANIFEST_SUFFIX}`
+    const saved = await readFile(manifestPath, 'utf8')
+    // Still tiling the file, but the cut between members 2 and 3 ten bytes late.
+    const members = manifest.members!.map((m, i) =>
+      i === 1 ? { ...m, size: m.size + 10 } : i === 2 ? { ...m, offset: m.offset + 10, size: m.size - 10 } : m,
+    )
+    await writeFile(manifestPath, encodeManifest({ ...manifest, members }))
+    try {
+      const v = await cli(['verify', manifest.id, '--source', 'maria'], env)
+      expect(v.exitCode, v.all).toBe(0)
+      expect(v.stdout).toMatch(
+        /^ok .*\n\s+warning: its manifest's table of gzip members does not describe the file \(gzip member 2 of 14 .*\); the file itself is proven, but a restore loads it on one connection/,
+      )
+      const vj = await cli(['verify', manifest.id, '--source', 'maria', '--json'], env)
+      const [json] = JSON.parse(vj.stdout) as { ok: boolean; warnings?: string[] }[]
+      expect(json!.ok).toBe(true)
+      expect(json!.warnings).toHaveLength(1)
     } finally {
       await writeFile(manifestPath, saved)
     }

@@ -27,6 +27,8 @@ export interface VerifyJson {
   /** Present with --drill: absent for the _globals backup (never drilled). */
   drill?: { ok: boolean; scratch?: string; server?: string; compared?: number; durationMs?: number }
   error?: { code: string; message: string; hint?: string }
+  /** Proven good, but something an operator should know (e.g. a restore of it loads on one connection). */
+  warnings?: string[]
 }
 
 async function select(
@@ -98,7 +100,12 @@ async function check(
       await verifyCiphertext(source, entry, ctx.signal)
       out.ciphertextOnly = true
     } else {
-      await verifyBackup(source, entry, ctx.config.backupDir, ctx.signal, ctx.config.decryption)
+      const proven = await verifyBackup(source, entry, ctx.config.backupDir, ctx.signal, ctx.config.decryption)
+      if (proven.membersDoubted !== undefined) {
+        out.warnings = [
+          `its manifest's table of gzip members does not describe the file (${proven.membersDoubted}); the file itself is proven, but a restore loads it on one connection, without the parallel load`,
+        ]
+      }
     }
     out.ok = true
   } catch (error) {
@@ -116,9 +123,11 @@ function describe(r: VerifyJson, m: Manifest): string {
   const read = r.ciphertextOnly
     ? `${r.fetched ? `fetched from ${r.fetched}, ` : ''}encrypted, no key set: only the file's ${formatBytes(m.compressed.size)} checked (size, sha256); set AGE_IDENTITY_FILE or pass --identity to decrypt it`
     : `${r.fetched ? `fetched from ${r.fetched}, ` : ''}verified ${formatBytes(m.compressed.size)} → ${formatBytes(m.raw.size)} (sha256, end marker)`
-  if (!r.drill) return `ok     ${where}: ${read}${r.database === GLOBALS_DATABASE ? '; roles are never drilled' : ''}`
+  const warned = (r.warnings ?? []).map((w) => `\n       warning: ${w}`).join('')
+  if (!r.drill)
+    return `ok     ${where}: ${read}${r.database === GLOBALS_DATABASE ? '; roles are never drilled' : ''}${warned}`
   const unit = restoreKind(m.engine).onServer ? 'lines' : 'tables'
-  return `ok     ${where}: ${read}; drill: restored into ${r.drill.scratch}${r.drill.server ? ` on ${r.drill.server} (DRILL_HOST)` : ''}, re-dumped, ${r.drill.compared} ${unit} identical (${formatDuration(r.drill.durationMs ?? 0)}), scratch dropped`
+  return `ok     ${where}: ${read}; drill: restored into ${r.drill.scratch}${r.drill.server ? ` on ${r.drill.server} (DRILL_HOST)` : ''}, re-dumped, ${r.drill.compared} ${unit} identical (${formatDuration(r.drill.durationMs ?? 0)}), scratch dropped${warned}`
 }
 
 export const verifyCommand: Command = {
