@@ -3,7 +3,7 @@
  * the parallel load, the table lock lines are dropped), whatever the chunk boundaries; every other
  * byte passes as it came.
  */
-import { Readable } from 'node:stream'
+import { Readable, type Transform } from 'node:stream'
 import { buffer } from 'node:stream/consumers'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -25,6 +25,31 @@ async function rewrite(text: string, chunk: number, from = 'shop', to = 'new`db'
   return (await buffer(Readable.from(parts).pipe(new ViewQualifierRewrite(from, to)))).toString()
 }
 
+/**
+ * For any text made of `piece`s, cut into chunks anywhere: the rewrite made by `make` gives
+ * `want(text)`.
+ */
+async function forAnyTextCutAnywhere(
+  piece: fc.Arbitrary<string>,
+  want: (text: string) => string,
+  make: () => Transform,
+): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(piece, { maxLength: 40 }),
+      fc.array(fc.nat(80), { maxLength: 8 }),
+      async (parts, cuts) => {
+        const text = parts.join('')
+        const bytes = Buffer.from(text)
+        const at = [...new Set(cuts.map((c) => Math.min(c, bytes.length)))].sort((a, b) => a - b)
+        const chunks = [0, ...at].map((from, i) => bytes.subarray(from, at[i] ?? bytes.length)).filter((c) => c.length)
+        const got = await buffer(Readable.from(chunks).pipe(make()))
+        expect(got.toString()).toBe(want(text))
+      },
+    ),
+  )
+}
+
 describe('ViewQualifierRewrite', () => {
   it('requalifies view lines only, for every chunk size', async () => {
     const want = dump.replace('select `shop`.`t`.`id`', 'select `new``db`.`t`.`id`')
@@ -39,25 +64,14 @@ describe('ViewQualifierRewrite', () => {
 
   it('gives what requalify() gives line by line, for any text cut anywhere', async () => {
     const piece = fc.constantFrom('/*!50001 VIEW ', '/*!50001 VIE', '`shop`.', 'select ', '\n', 'x', '/*!', '')
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(piece, { maxLength: 40 }),
-        fc.array(fc.nat(60), { maxLength: 8 }),
-        async (parts, cuts) => {
-          const text = parts.join('')
-          const want = text
-            .split('\n')
-            .map((line) => (line.startsWith('/*!50001 VIEW ') ? requalify(line, 'shop', 'x') : line))
-            .join('\n')
-          const bytes = Buffer.from(text)
-          const at = [...new Set(cuts.map((c) => Math.min(c, bytes.length)))].sort((a, b) => a - b)
-          const chunks = [0, ...at]
-            .map((from, i) => bytes.subarray(from, at[i] ?? bytes.length))
-            .filter((c) => c.length)
-          const got = await buffer(Readable.from(chunks).pipe(new ViewQualifierRewrite('shop', 'x')))
-          expect(got.toString()).toBe(want)
-        },
-      ),
+    await forAnyTextCutAnywhere(
+      piece,
+      (text) =>
+        text
+          .split('\n')
+          .map((line) => (line.startsWith('/*!50001 VIEW ') ? requalify(line, 'shop', 'x') : line))
+          .join('\n'),
+      () => new ViewQualifierRewrite('shop', 'x'),
     )
   })
 
@@ -86,32 +100,21 @@ describe('ViewQualifierRewrite', () => {
       'x',
       '',
     )
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(piece, { maxLength: 40 }),
-        fc.array(fc.nat(80), { maxLength: 8 }),
-        async (parts, cuts) => {
-          const text = parts.join('')
-          const lines = text.split('\n')
-          const want = lines
-            .map((line, i) => {
-              const last = i === lines.length - 1
-              if (line.startsWith('LOCK TABLES `') || line.startsWith('UNLOCK TABLES;')) return undefined
-              const kept = line.startsWith('/*!50001 VIEW ') ? requalify(line, 'shop', 'x') : line
-              return last ? kept : `${kept}\n`
-            })
-            .filter((line) => line !== undefined)
-            .join('')
-          const bytes = Buffer.from(text)
-          const at = [...new Set(cuts.map((c) => Math.min(c, bytes.length)))].sort((a, b) => a - b)
-          const chunks = [0, ...at]
-            .map((from, i) => bytes.subarray(from, at[i] ?? bytes.length))
-            .filter((c) => c.length)
-          const rewrite = new ViewQualifierRewrite('shop', 'x', { dropLocks: true })
-          const got = await buffer(Readable.from(chunks).pipe(rewrite))
-          expect(got.toString()).toBe(want)
-        },
-      ),
+    await forAnyTextCutAnywhere(
+      piece,
+      (text) => {
+        const lines = text.split('\n')
+        return lines
+          .map((line, i) => {
+            const last = i === lines.length - 1
+            if (line.startsWith('LOCK TABLES `') || line.startsWith('UNLOCK TABLES;')) return undefined
+            const kept = line.startsWith('/*!50001 VIEW ') ? requalify(line, 'shop', 'x') : line
+            return last ? kept : `${kept}\n`
+          })
+          .filter((line) => line !== undefined)
+          .join('')
+      },
+      () => new ViewQualifierRewrite('shop', 'x', { dropLocks: true }),
     )
   })
 
