@@ -148,11 +148,10 @@ function onVolume(e: BackupEntry, target: LocalTarget): CatalogEntry {
   return { ...e, target, dataPath: target.path(e.dataKey), manifestPath: target.path(e.manifestKey) }
 }
 
-/** The entry `listBackups` gives for `manifest` under `backupDir` when its files are as it says (tests, callers that just wrote one). */
-export function volumeEntry(backupDir: string, manifest: Manifest): CatalogEntry {
-  const target = new LocalTarget(backupDir)
+/** The entry `listEntries` gives for `manifest` on `target` when its objects are as it says (a caller that just wrote them). */
+export function writtenEntry(target: Target, manifest: Manifest): BackupEntry {
   const dataKey = remoteDataKey(manifest)
-  const entry = {
+  return {
     manifest,
     target,
     dataKey,
@@ -160,7 +159,12 @@ export function volumeEntry(backupDir: string, manifest: Manifest): CatalogEntry
     checksumKey: `${dataKey}${CHECKSUM_SUFFIX}`,
     size: manifest.compressed.size,
   }
-  return onVolume(entry, target)
+}
+
+/** The entry `listBackups` gives for `manifest` under `backupDir` when its files are as it says (tests, callers that just wrote one). */
+export function volumeEntry(backupDir: string, manifest: Manifest): CatalogEntry {
+  const target = new LocalTarget(backupDir)
+  return onVolume(writtenEntry(target, manifest), target)
 }
 
 /**

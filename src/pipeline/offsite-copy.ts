@@ -36,8 +36,11 @@ export type StreamedResult = { ok: true } | { ok: false; reason: string }
 export interface StreamedCopy {
   /** For BackupJob.tee: a pass-through for the compressed bytes; it never fails the backup. */
   readonly tee: (file: string) => Transform
-  /** The local backup failed: abort the upload or delete the object; nothing stays visible. */
-  cancel(): Promise<void>
+  /**
+   * The local backup failed, or the target's plan does not take it: abort the upload or delete the
+   * object (labelled already when finish() came first); nothing stays visible.
+   */
+  cancel(reason?: string): Promise<void>
   /** The backup is committed: wait for the upload and label the object with the manifest's metadata. */
   finish(manifest: Manifest): Promise<StreamedResult>
 }
@@ -45,6 +48,9 @@ export interface StreamedCopy {
 export function startStreamedCopy(target: Target, source: string, database: string, logger: Logger): StreamedCopy {
   let branch: PassThrough | undefined
   let put: Promise<PutResult> | undefined
+  let key: string | undefined
+  // finish() was called: the object is (being) labelled as the proven backup.
+  let finished = false
   let detached: string | undefined
   let sent = 0
   let startedAt = 0
@@ -100,7 +106,7 @@ export function startStreamedCopy(target: Target, source: string, database: stri
 
   return {
     tee(file: string): Transform {
-      const key = `${remoteDir(source, database)}${file}`
+      key = `${remoteDir(source, database)}${file}`
       branch = new PassThrough({ readableHighWaterMark: 1024 * 1024, writableHighWaterMark: LAG_LIMIT })
       // Its failure reaches us through `put`; an unobserved 'error' event would crash the process.
       branch.on('error', () => undefined)
@@ -127,11 +133,23 @@ export function startStreamedCopy(target: Target, source: string, database: stri
       })
     },
 
-    async cancel(): Promise<void> {
-      if (!branch || !put) return
-      detach('the local backup failed')
-      refuse(new DbkeeperError('ABORTED', 'the local backup failed'))
-      await put.catch(() => undefined)
+    async cancel(reason = 'the local backup failed'): Promise<void> {
+      if (!branch || !put || !key) return
+      if (!finished) {
+        detach(reason)
+        refuse(new DbkeeperError('ABORTED', reason))
+      }
+      // Unproven, the target deletes the object itself (finalMetadata rejects); labelled, it is ours
+      // to delete. Should that fail, what stays is an object without a manifest: never listed.
+      if (
+        await put.then(
+          () => true,
+          () => false,
+        )
+      )
+        await target
+          .remove([key])
+          .catch((error: unknown) => logger.warn({ err: error, key }, 'could not delete the streamed S3 object'))
     },
 
     async finish(m: Manifest): Promise<StreamedResult> {
@@ -142,6 +160,7 @@ export function startStreamedCopy(target: Target, source: string, database: stri
         await put.catch(() => undefined)
         return { ok: false, reason: detached }
       }
+      finished = true
       prove(m)
       try {
         await put

@@ -5,7 +5,7 @@
  * off-site. A failure is reported in the outcome, naming the target (the run is then not ok).
  */
 import type { CommittedBackup } from './backup.js'
-import type { CatalogEntry } from '../catalog/catalog.js'
+import type { BackupEntry, CatalogEntry } from '../catalog/catalog.js'
 import type { DatabaseResult, OffsiteResult } from '../catalog/journal.js'
 import type { Config, SourceConfig } from '../config/types.js'
 import type { Logger } from '../runtime/logger.js'
@@ -13,21 +13,31 @@ import { pitrScope } from '../retention/pitr.js'
 import { openS3Target } from '../storage/s3/index.js'
 import type { Target } from '../storage/target.js'
 import { startStreamedCopy, type StreamedCopy } from './offsite-copy.js'
-import { copyToTarget, planForTarget, targetPolicy, type OffsiteScope, type OpenTarget } from './offsite-target.js'
+import {
+  copyToTarget,
+  listHeld,
+  planForTarget,
+  targetPolicy,
+  type OffsiteScope,
+  type OpenTarget,
+} from './offsite-target.js'
 
 /** Said with every off-site failure: what it means for the backup, whatever the cause. */
 export const OFFSITE_NOTE = 'the local backup is committed; the next run uploads every backup still missing off-site'
 
+/** What the off-site step starts with a database's dump, so that it runs while the dump does. */
+export interface OffsiteJob {
+  /** A copy to the first target, streamed during the dump (BackupJob.tee), when that target takes every new backup. */
+  readonly copy: StreamedCopy | undefined
+  /** Each target's backups of the database (listHeld), in target order: listed during the dump, not after it. */
+  readonly held: readonly Promise<BackupEntry[]>[]
+}
+
 export interface Offsite {
   readonly targets: readonly OpenTarget[]
-  /** A copy of one database's backup to the first target, streamed during its dump (BackupJob.tee), when that target takes every new backup. */
-  begin(source: SourceConfig, database: string): StreamedCopy | undefined
+  begin(source: SourceConfig, database: string): OffsiteJob
   /** Every target's outcome, in target order. */
-  afterCommit(
-    copy: StreamedCopy | undefined,
-    committed: CommittedBackup,
-    source: SourceConfig,
-  ): Promise<OffsiteResult[]>
+  afterCommit(job: OffsiteJob, committed: CommittedBackup, source: SourceConfig): Promise<OffsiteResult[]>
 }
 
 /** The first target's policy for a source (dry-run's catch-up preview). */
@@ -66,8 +76,8 @@ export function openOffsite(
   const first = targets[0]!
   return {
     targets,
-    begin: (source, database) =>
-      streams(first, source)
+    begin: (source, database) => ({
+      copy: streams(first, source)
         ? startStreamedCopy(
             first.target,
             source.label,
@@ -75,7 +85,14 @@ export function openOffsite(
             logger.child({ target: first.cfg.id, source: source.label }),
           )
         : undefined,
-    async afterCommit(copy, committed, source) {
+      held: targets.map((open) => {
+        const held = listHeld(open.target, { source: source.label, database })
+        // Awaited by afterCommit, or dropped with a backup that failed.
+        held.catch(() => undefined)
+        return held
+      }),
+    }),
+    async afterCommit(job, committed, source) {
       const m = committed.manifest
       return Promise.all(
         targets.map((open, i) => {
@@ -90,7 +107,8 @@ export function openOffsite(
           return copyToTarget({
             open,
             backupDir: config.backupDir,
-            copy: i === 0 ? copy : undefined,
+            copy: i === 0 ? job.copy : undefined,
+            held: job.held[i]!,
             committed,
             scope,
             signal,

@@ -150,7 +150,7 @@ async function backupJobs(
     const db = { name: job.database }
     if (opts.signal.aborted) break
     const started = Date.now()
-    const copy = offsite?.begin(source, db.name)
+    const remote = offsite?.begin(source, db.name)
     try {
       const committed = await backupDatabase({
         backupDir: config.backupDir,
@@ -161,7 +161,7 @@ async function backupJobs(
         ...codecs,
         signal: opts.signal,
         progress: opts.progress,
-        tee: copy?.tee,
+        tee: remote?.copy?.tee,
       })
       const m = committed.manifest
       log.info(
@@ -191,12 +191,12 @@ async function backupJobs(
         committed,
       }
       // Off-site before the local retention: catch-up must see local backups the local policy is about to drop.
-      if (offsite) recordOffsite(outcome, await offsite.afterCommit(copy, committed, source))
+      if (offsite && remote) recordOffsite(outcome, await offsite.afterCommit(remote, committed, source))
       // Retention runs only for a database whose backup this run committed.
       outcome.retention = await applyRetentionAfterBackup({ config, source, database: db.name, logger: log })
       out.push(outcome)
     } catch (error) {
-      await copy?.cancel()
+      await remote?.copy?.cancel()
       const e = toDbkeeperError(error, `backup of ${source.label}/${db.name}`)
       log.error({ database: db.name, code: e.code, hint: e.hint }, e.message)
       out.push(failed(source, db.name, e, Date.now() - started))

@@ -38,6 +38,14 @@ export interface TargetRetentionArgs extends RetentionScope {
   sidecars?: boolean
   /** The prefix of log lines and failpoints: `retention` (the default) or `s3-retention`. */
   name?: string
+  /**
+   * The directory's backups, when the caller has them: listed earlier, plus what it has written
+   * since (the off-site step lists during the dump). A backup missing here is only kept, never
+   * the cause of a removal: the rules keep the newest n, the newest of each period and what lies
+   * in a window, so what they keep of all the backups they keep of any part of them; a key
+   * deleted meanwhile is fine (removal is idempotent).
+   */
+  entries?: readonly BackupEntry[]
   logger?: Logger
 }
 
@@ -61,7 +69,9 @@ export interface TargetRetentionReport {
 export async function applyRetentionOn(args: TargetRetentionArgs): Promise<TargetRetentionReport> {
   const { target, source, database } = args
   const name = args.name ?? 'retention'
-  const entries = await listEntries(target, { source, database, sidecars: args.sidecars === true })
+  const entries = args.entries
+    ? [...args.entries]
+    : await listEntries(target, { source, database, sidecars: args.sidecars === true })
   const decision = decideRetention(entries, args)
   const { verdicts } = decision
   // Object Lock: a backup whose lock has not expired is kept and reported, never asked to go

@@ -96,6 +96,17 @@ describe('the off-site copy streamed during the dump', () => {
     expect(await listKeys(s3, 'unit/unit/verifyfail/')).toEqual([])
   })
 
+  it('deletes the object labelled by finish() when the plan then does not take the backup', async () => {
+    const data = randomBytes(12 * 2 ** 20)
+    const m = manifestFor(data, 'skipped')
+    const copy = startStreamedCopy(target, 'unit', 'skipped', captureLogger().logger)
+    await feed(copy.tee(m.file), data)
+    await expect(copy.finish(m)).resolves.toEqual({ ok: true })
+    expect(await listKeys(s3, 'unit/unit/skipped/')).toEqual([`unit/unit/skipped/${m.file}`])
+    await copy.cancel('not sent to S3')
+    expect(await listKeys(s3, 'unit/unit/skipped/')).toEqual([])
+  })
+
   it('waits a little for an upload that stalls, then detaches it instead of holding up the dump', async () => {
     let stalledBody: Readable | undefined
     const stalled: Target = {

@@ -11,7 +11,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodeManifest } from '../../src/catalog/manifest.js'
 import { fakeManifest } from '../support/backups.js'
 import { runCli } from '../support/cli.js'
-import { listKeys, makeSqliteOfSize, putObject, s3Env, startS3, type TestS3 } from '../support/s3.js'
+import {
+  listKeys,
+  makeSqliteOfSize,
+  putObject,
+  s3Env,
+  startRecordingProxy,
+  startS3,
+  type TestS3,
+} from '../support/s3.js'
 
 let s3: TestS3
 let dir: string
@@ -102,5 +110,27 @@ describe('off-site retention', () => {
       [second.id, 'both'],
       [first.id, 'local'],
     ])
+  })
+
+  it('lists the target once, while the dump runs: nothing between the proof and the pruning', async () => {
+    const proxy = await startRecordingProxy(s3.port)
+    try {
+      const before = (await listKeys(s3, 'keep/app/shop/')).filter((k) => k.endsWith('.db.gz.manifest.json'))
+      const r = await runCli(['backup', '--json'], { ...env, S3_ENDPOINT: proxy.endpoint })
+      expect(r.exitCode, r.stderr).toBe(0)
+      const result = (JSON.parse(r.stdout) as { results: { offsite: { removed: string[] }; id: string }[] }).results[0]!
+      const previous = before.filter((k) => !foreign.includes(k)).map((k) => k.slice(0, -'.manifest.json'.length))
+      expect(result.offsite.removed).toEqual(previous.map((k) => `s3://dbk-test/${k}`))
+      const at = (test: (q: { method: string; path: string; url: string }) => boolean) =>
+        proxy.requests.findIndex((q) => test({ ...q, path: q.url.split('?')[0]! }))
+      const lists = proxy.requests.filter((q) => q.method === 'GET' && q.url.includes('list-type=2'))
+      expect(lists.map((q) => decodeURIComponent(q.url))).toEqual([expect.stringContaining('prefix=keep/app/shop/')])
+      const manifest = at((q) => q.method === 'PUT' && q.path.endsWith(`${result.id}.db.gz.manifest.json`))
+      expect(manifest).toBeGreaterThan(at((q) => q.url.includes('list-type=2')))
+      // The pruning (the previous backup's manifest first) follows the publication.
+      expect(at((q) => q.method === 'DELETE' && q.path.endsWith('.manifest.json'))).toBeGreaterThan(manifest)
+    } finally {
+      await proxy.stop()
+    }
   })
 })
