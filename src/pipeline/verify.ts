@@ -191,7 +191,13 @@ export interface FollowingVerification {
  * the end once `written` has settled (the writer closed the file). Same proof, from the same file
  * on disk — every byte read back from the file, after it was written; the file is only ever
  * appended to (`wx`), so what was read stays what is there — but the inflating and hashing overlap
- * the compression instead of following it. Unencrypted files only.
+ * the compression instead of following it.
+ *
+ * `decrypt` (ENCRYPTION=age): the file's bytes are decrypted on the way, as `verifyBackupFile`
+ * does after the fact, and the plaintext measured too. The end is the reader's alone: it ends only
+ * once the writer is done and a read at the file's end returns nothing, so a chunk the writer is
+ * still writing is never the file's end — the decrypter holds a partial age chunk (and a whole
+ * one, until a byte after it says it is not the last) and only opens the last chunk at that end.
  *
  * `handed`: how many bytes the writer has been given so far. The reader then waits for that count
  * instead of asking the file's size (an fstat on the thread pool, a Stats object, every 10 ms
@@ -205,11 +211,13 @@ export function followBackupFile(
   written: Promise<void>,
   signal: AbortSignal,
   handed?: () => number,
+  decrypt?: () => Duplex,
 ): FollowingVerification {
   const stop = new AbortController()
   const both = AbortSignal.any([signal, stop.signal])
   const compressed = new Meter(false)
   const raw = new Meter(true)
+  const plaintext = decrypt ? new Meter(false) : undefined
   // gzip and zstd: a quarter of the 1 MiB output chunk of an after-the-fact read-back. This one runs next
   // to the compression, and its buffers add to the compression's: smaller ones kept peak RSS down.
   const decompress =
@@ -219,7 +227,17 @@ export function followBackupFile(
         ? zstdDecompressor(FOLLOW_CHUNK)
         : compression.decompress()
   const reading = pipeline(
-    [new FollowingReader(path, written, both, handed), compressed, decompress, handOff(), raw, discard()],
+    [
+      new FollowingReader(path, written, both, handed),
+      compressed,
+      ...(decrypt && plaintext ? [decrypt(), plaintext] : []),
+      decompress,
+      handOff(),
+      // As after the fact: the decrypting read-back's short-lived Buffers, collected every 16 MiB.
+      ...(decrypt ? [collecting(COLLECT_EVERY)] : []),
+      raw,
+      discard(),
+    ],
     { signal: both },
   )
   reading.catch(() => {}) // awaited in finish(); a backup that fails first never asks
@@ -236,12 +254,14 @@ export function followBackupFile(
             cause: error,
           })
         }
-        throw new DbkeeperError('VERIFY_FAILED', `${path} does not decompress: ${(error as Error).message}`, {
+        if (error instanceof DbkeeperError && error.code === 'AUTH') throw error
+        const what = decrypt ? 'decrypt and decompress' : 'decompress'
+        throw new DbkeeperError('VERIFY_FAILED', `${path} does not ${what}: ${(error as Error).message}`, {
           hint: 'the file is damaged or truncated; do not restore from it',
           cause: error,
         })
       }
-      compareReadBack(path, { compressed, raw }, expected)
+      compareReadBack(path, { compressed, raw, ...(plaintext ? { plaintext } : {}) }, expected)
     },
   }
 }
