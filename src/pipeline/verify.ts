@@ -322,10 +322,20 @@ class FollowingReader extends Readable {
   async #next(): Promise<Buffer | null> {
     for (;;) {
       this.#signal.throwIfAborted()
+      // Torn down (a later stage failed: damage found) while this waited: no reopening the file
+      // that _destroy closed.
+      if (this.destroyed) return null
       // Settled before the read below: a read after the writer closed the file sees all of it.
       const writerDone = this.#writerDone
       if (writerDone && this.#writerError !== undefined) throw toError(this.#writerError)
-      this.#file ??= await this.#open(writerDone)
+      if (!this.#file) {
+        const file = await this.#open(writerDone)
+        if (this.destroyed) {
+          await file?.close()
+          return null
+        }
+        this.#file = file
+      }
       // While the writer is busy, read only whole chunks: a short read per poll would mean many
       // small trips to the thread pool (and copies) for the same bytes.
       const ready = this.#file && (writerDone || (await this.#available(this.#file)) - this.#offset >= FOLLOW_CHUNK)
