@@ -14,7 +14,7 @@ import type { Encryption } from './encryption.js'
 import { AgeDecryptStream } from './age.js'
 import { Meter } from './meter.js'
 import { startProgress } from './progress.js'
-import { followBackupFile, verifyBackupFile, type FollowingVerification } from './verify.js'
+import { followBackupFile, type FollowingVerification } from './verify.js'
 
 export interface BackupJob {
   backupDir: string
@@ -42,8 +42,8 @@ export type CommittedBackup = CatalogEntry
 /**
  * Takes one proven backup: dump → sha256(raw) → compress → [sha256 → encrypt] → sha256(file) →
  * temporary file; then the
- * tool's exit status and the end-of-dump marker are checked, the file is read back and
- * decompressed to the end (unencrypted: read back as it is written, finished once it is complete),
+ * tool's exit status and the end-of-dump marker are checked, the file is read back, decrypted and
+ * decompressed to the end (read back as it is written, finished once it is complete),
  * and only then is it committed (catalog/repository.ts: sidecar, link into
  * place, manifest last). On any failure nothing of it stays, and nothing is listed.
  */
@@ -82,12 +82,18 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
     const streamed = backup.write([dump.stdout, raw, compressor, ...encrypt, compressed, ...tee])
     streamed.catch(() => abort.abort())
     dump.done.catch(() => abort.abort())
-    // Unencrypted: the read-back follows the file as it is written (verify.ts), on the cores the
-    // compression leaves idle, instead of reading it all again afterwards.
-    // `compressed` counts the bytes handed to the file: when to read, not what is checked (verify.ts).
-    following = encryption
-      ? undefined
-      : followBackupFile(backup.tempPath, compression, streamed, abort.signal, () => compressed.size)
+    // The read-back follows the file as it is written (verify.ts), on the cores the compression
+    // leaves idle, instead of reading it all again afterwards; encrypted, it decrypts on the way
+    // with this file's read-back key. `compressed` counts the bytes handed to the file: when to
+    // read, not what is checked (verify.ts).
+    following = followBackupFile(
+      backup.tempPath,
+      compression,
+      streamed,
+      abort.signal,
+      () => compressed.size,
+      ageFile ? () => new AgeDecryptStream(ageFile.readBack) : undefined,
+    )
     const [toolEnd, streamEnd] = await Promise.allSettled([dump.done, streamed])
     // The tool's verdict first: when it failed, its error says why, not the torn stream's — unless
     // the tool only died because the stream failed first (disk full), then the stream's error says why.
@@ -127,15 +133,7 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
       ...(plaintextResult ? { plaintext: plaintextResult } : {}),
       checkContent: (h: Buffer, t: Buffer) => engine.checkContent(h, t),
     }
-    if (following) await following.finish(expectation)
-    else
-      await verifyBackupFile(
-        backup.tempPath,
-        compression,
-        expectation,
-        job.signal,
-        ageFile ? () => new AgeDecryptStream(ageFile.readBack) : undefined,
-      )
+    await following.finish(expectation)
     failpoint('backup.verified')
     const restoreNeeds = await needs
 
