@@ -80,7 +80,7 @@ export function targetTable(results: TargetResult[], rss: { name: string; peakMb
   return rows.join('\n')
 }
 
-/** A proven backup's floor: the shell pipeline it is measured against, and the least its proof costs. */
+/** A proven backup's floor: the shell pipeline it is measured against, and what its proof costs done alone. */
 export interface Floor {
   pipeline: string
   proof: string
@@ -90,10 +90,11 @@ export interface Floor {
 /**
  * The cores as the limit: every pipeline with the CPU its database server spent for it (the same
  * cores run both; 0 where there is no server), and the least wall time that CPU allows on
- * `threads` cores. Then, per floor, the least a proven backup can take: the shell pipeline's CPU
- * and its server's (the dump and the compression, which a backup cannot skip) plus the least a
- * proof of the file costs (`proof`, C tools), spread perfectly over the cores, against the shell
- * pipeline's own wall.
+ * `threads` cores. Then, per floor, an estimate of the least a proven backup can take: the shell
+ * pipeline's CPU and its server's (the dump and the compression, which a backup cannot skip) plus
+ * the proof done alone (`proof`: bench/proof-cost.mjs), spread perfectly over the cores, against
+ * the shell pipeline's own wall. An estimate, not a bound: a compressor cheaper than the shell's,
+ * or a proof cheaper than its plain form, goes under it.
  */
 export function floorTable(cases: Map<string, CaseResult>, threads: number, floors: Floor[]): string {
   const rows = [
@@ -121,7 +122,7 @@ export function floorTable(cases: Map<string, CaseResult>, threads: number, floo
     if (wall === undefined || cpu === undefined || proof === undefined) continue
     const floor = (cpu + server + proof) / threads
     rows.push(
-      `- The least ${cell(f.subject)} can take here: (${cell(f.pipeline)} ${fmt(cpu, 1000, 2)} + its server ${fmt(server, 1000, 2)} + ` +
+      `- ${cell(f.subject)}, the floor estimate with both cores busy throughout: (${cell(f.pipeline)} ${fmt(cpu, 1000, 2)} + its server ${fmt(server, 1000, 2)} + ` +
         `${cell(f.proof)} ${fmt(proof, 1000, 2)} CPU s) / ${threads} cores = ${fmt(floor, 1000, 2)} s, ` +
         `**${(floor / wall).toFixed(2)}×** ${cell(f.pipeline)}'s ${fmt(wall, 1000, 2)} s` +
         (subject === undefined ? '.' : `; it took ${fmt(subject, 1000, 2)} s (${(subject / wall).toFixed(2)}×).`),
