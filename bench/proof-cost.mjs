@@ -27,7 +27,7 @@ const rawHash = createHash('sha256')
 await pipeline(
   createReadStream(file, { highWaterMark: 1 << 20 }),
   hashing(fileHash),
-  codec === 'zstd' ? createZstdDecompress() : createGunzip({ chunkSize: 1 << 20 }),
+  codec === 'zstd' ? createZstdDecompress({ chunkSize: 1 << 20 }) : createGunzip({ chunkSize: 1 << 20 }),
   new Writable({
     write(chunk, _enc, done) {
       rawHash.update(chunk)
