@@ -114,21 +114,8 @@ export async function verifyBackupFile(
       read = { ...(await readBack(path, compression.decompress(), signal, [decrypt(), plaintext], collect)), plaintext }
     } else read = await readBack(path, compression.decompress(), signal)
   } catch (error) {
-    if (error instanceof DbkeeperError && error.code === 'AUTH') throw error
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new DbkeeperError('VERIFY_FAILED', `backup file ${path} is missing`, {
-        hint: 'the backup cannot be used; take a new one',
-        cause: error,
-      })
-    }
-    if ((error as Error).name === 'AbortError') throw error
-    const what = decrypt ? 'decrypt and decompress' : 'decompress'
     // A sectioned file that does not read as one stream either: the member path named where.
-    const why = memberFailure ?? (error as Error)
-    throw new DbkeeperError('VERIFY_FAILED', `${path} does not ${what}: ${why.message}`, {
-      hint: 'the file is damaged or truncated; do not restore from it',
-      cause: error,
-    })
+    throw readBackFailure(path, error, decrypt !== undefined, memberFailure ?? (error as Error))
   }
   const problems = readBackProblems(read, expected)
   // A sectioned file whose whole is not the manifest's: which members differ, each read again.
@@ -136,6 +123,27 @@ export async function verifyBackupFile(
     problems.push(...(await whereMembersDiffer(path, expected.members)))
   refuseDifferences(path, problems)
   if (memberFailure) expected.membersDoubted?.(memberFailure.message)
+}
+
+/**
+ * What a read-back that failed throws: an abort, or a key that does not open the file (AUTH), as
+ * they are; a missing file as such; else VERIFY_FAILED, the damage named by `why` (by default
+ * the error itself).
+ */
+function readBackFailure(path: string, error: unknown, decrypting: boolean, why = error as Error): unknown {
+  if ((error as Error).name === 'AbortError') return error
+  if (error instanceof DbkeeperError && error.code === 'AUTH') return error
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+    return new DbkeeperError('VERIFY_FAILED', `backup file ${path} is missing`, {
+      hint: 'the backup cannot be used; take a new one',
+      cause: error,
+    })
+  }
+  const what = decrypting ? 'decrypt and decompress' : 'decompress'
+  return new DbkeeperError('VERIFY_FAILED', `${path} does not ${what}: ${why.message}`, {
+    hint: 'the file is damaged or truncated; do not restore from it',
+    cause: error,
+  })
 }
 
 /** What a read-back measured: the file, the content, the decrypted stream. */
@@ -252,19 +260,7 @@ export function followBackupFile(
       try {
         await reading
       } catch (error) {
-        if ((error as Error).name === 'AbortError') throw error
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-          throw new DbkeeperError('VERIFY_FAILED', `backup file ${path} is missing`, {
-            hint: 'the backup cannot be used; take a new one',
-            cause: error,
-          })
-        }
-        if (error instanceof DbkeeperError && error.code === 'AUTH') throw error
-        const what = decrypt ? 'decrypt and decompress' : 'decompress'
-        throw new DbkeeperError('VERIFY_FAILED', `${path} does not ${what}: ${(error as Error).message}`, {
-          hint: 'the file is damaged or truncated; do not restore from it',
-          cause: error,
-        })
+        throw readBackFailure(path, error, decrypt !== undefined)
       }
       compareReadBack(path, { compressed, raw, ...(plaintext ? { plaintext } : {}) }, expected)
     },
