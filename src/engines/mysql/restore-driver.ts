@@ -135,7 +135,7 @@ export class MysqlDriver implements RestoreDriver {
       }
       if (content.sections) {
         // One gzip member per table: the tables over several clients at once (parallel-load.ts).
-        // Without the table lock lines: a lock taken on one client misses a foreign-key parent that
+        // Without the table lock lines: a lock taken on one client misses a foreign-key child that
         // another client creates afterwards (rewrite.ts).
         const unlocked = () => new ViewQualifierRewrite(this.t.backup.database, into, { dropLocks: true })
         const parallel = await loadSections(content.sections, run, unlocked, signal).then(

@@ -10,9 +10,9 @@
  *
  * On the parallel load's clients (parallel-load.ts) it also drops mysqldump's `LOCK TABLES … WRITE;`
  * and `UNLOCK TABLES;` lines. MariaDB adds a table's foreign-key parents and children to what
- * LOCK TABLES locks, but only those that exist at that moment: a child whose section locked its
- * table on one client before another client created its parent then fails its next INSERT with
- * ERROR 1100 ("Table 'parent' was not locked with LOCK TABLES"). Loaded on one client in the
+ * LOCK TABLES locks, but only those that exist at that moment: a parent whose section locked its
+ * table on one client before another client created its child then fails its next INSERT with
+ * ERROR 1100 ("Table 'child' was not locked with LOCK TABLES"). Loaded on one client in the
  * dump's order, the lines stay (it is then what `gunzip -c | mariadb` does).
  */
 import { Transform, type TransformCallback } from 'node:stream'
@@ -37,9 +37,10 @@ export function requalify(text: string, from: string, to: string): string {
 
 /**
  * A pass-through for the dump stream that rewrites the database qualifier in view definition
- * lines (and drops the table lock lines with `dropLocks`). Other lines pass as they come, whatever their length (a 20 MB INSERT is never buffered):
- * only the first bytes of a line cut by a chunk's end are held until it is known not to be a view
- * line. One write per chunk: a chunk without a view line goes on as it came, not line by line.
+ * lines (and drops the table lock lines with `dropLocks`). Other lines pass as they come,
+ * whatever their length (a 20 MB INSERT is never buffered): only the first bytes of a line cut by
+ * a chunk's end are held until it is known not to be a view or lock line. One write per chunk: a
+ * chunk without such a line goes on as it came, not line by line.
  */
 export class ViewQualifierRewrite extends Transform {
   readonly #from: string
