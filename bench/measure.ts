@@ -91,8 +91,9 @@ export async function processCpuMs(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
-/** `measure`, with the CPU the process `serverPid` (the database server) spent meanwhile. */
-export async function measureWithServer(spec: RunSpec, serverPid: number): Promise<Sample> {
+/** `measure`, with the CPU the process `serverPid` (the database server, if any) spent meanwhile. */
+export async function measureWithServer(spec: RunSpec, serverPid: number | undefined): Promise<Sample> {
+  if (serverPid === undefined) return measure(spec)
   const before = await processCpuMs(serverPid)
   const sample = await measure(spec)
   return { ...sample, serverCpuMs: (await processCpuMs(serverPid)) - before }

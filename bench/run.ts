@@ -75,7 +75,7 @@ function record(name: string, sample: Sample & { outputBytes?: number }): void {
 }
 
 async function withOutput(spec: RunSpec, file: string, serverPid?: number): Promise<Sample & { outputBytes: number }> {
-  const sample = serverPid === undefined ? await measure(spec) : await measureWithServer(spec, serverPid)
+  const sample = await measureWithServer(spec, serverPid)
   const outputBytes = (await stat(file)).size
   await rm(file, { force: true })
   return { ...sample, outputBytes }
@@ -127,7 +127,7 @@ async function dbkeeper(
       ...env,
     },
   }
-  const sample = serverPid === undefined ? await measure(spec) : await measureWithServer(spec, serverPid)
+  const sample = await measureWithServer(spec, serverPid)
   const result = (
     JSON.parse(sample.stdout) as { results: { ok: boolean; path: string; error?: { message: string } }[] }
   ).results[0]
