@@ -34,6 +34,16 @@ function manifestFor(data: Buffer, database: string): Manifest {
   return { ...m, compressed: { size: data.length, sha256: createHash('sha256').update(data).digest('hex') } }
 }
 
+/** `mib` MiB of random backup streamed to the target for `database`, then finished (labelled): it must succeed. */
+async function streamedAndFinished(database: string, mib: number) {
+  const data = randomBytes(mib * 2 ** 20)
+  const m = manifestFor(data, database)
+  const copy = startStreamedCopy(target, 'unit', database, captureLogger().logger)
+  await feed(copy.tee(m.file), data)
+  await expect(copy.finish(m)).resolves.toEqual({ ok: true })
+  return { data, m, copy }
+}
+
 beforeAll(async () => {
   s3 = await startS3()
   proxy = await startRecordingProxy(s3.port)
@@ -50,11 +60,7 @@ afterAll(async () => {
 
 describe('the off-site copy streamed during the dump', () => {
   it("completes and labels the object with the proven backup's metadata", async () => {
-    const data = randomBytes(20 * 2 ** 20)
-    const m = manifestFor(data, 'done')
-    const copy = startStreamedCopy(target, 'unit', 'done', captureLogger().logger)
-    await feed(copy.tee(m.file), data)
-    await expect(copy.finish(m)).resolves.toEqual({ ok: true })
+    const { data, m } = await streamedAndFinished('done', 20)
     const head = await headObject(s3, `unit/unit/done/${m.file}`)
     expect(head.ContentLength).toBe(data.length)
     expect(head.Metadata).toMatchObject({
@@ -97,11 +103,7 @@ describe('the off-site copy streamed during the dump', () => {
   })
 
   it('deletes the object labelled by finish() when the plan then does not take the backup', async () => {
-    const data = randomBytes(12 * 2 ** 20)
-    const m = manifestFor(data, 'skipped')
-    const copy = startStreamedCopy(target, 'unit', 'skipped', captureLogger().logger)
-    await feed(copy.tee(m.file), data)
-    await expect(copy.finish(m)).resolves.toEqual({ ok: true })
+    const { m, copy } = await streamedAndFinished('skipped', 12)
     expect(await listKeys(s3, 'unit/unit/skipped/')).toEqual([`unit/unit/skipped/${m.file}`])
     await copy.cancel('not sent to S3')
     expect(await listKeys(s3, 'unit/unit/skipped/')).toEqual([])
