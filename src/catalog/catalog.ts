@@ -12,7 +12,7 @@ import { backupDirError } from '../config/backup-dir.js'
 import { StorageError, type Target } from '../storage/target.js'
 import { asyncReads, type FileReads } from '../runtime/file-reads.js'
 import { decodeManifest, type Manifest } from './manifest.js'
-import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX } from './naming.js'
+import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX, checksumLine } from './naming.js'
 import { newestFirst } from './order.js'
 import { readSmallObject, remoteDataKey, remoteDir, MAX_MANIFEST_BYTES } from './remote.js'
 
@@ -148,7 +148,11 @@ function onVolume(e: BackupEntry, target: LocalTarget): CatalogEntry {
   return { ...e, target, dataPath: target.path(e.dataKey), manifestPath: target.path(e.manifestKey) }
 }
 
-/** The entry `listEntries` gives for `manifest` on `target` when its objects are as it says (a caller that just wrote them). */
+/**
+ * The entry `listEntries` gives for `manifest` on `target` when its objects are as it says (a
+ * caller that just wrote them, the `.sha256` sidecar with them): a retention in the same run that
+ * removes it reports every key it removed.
+ */
 export function writtenEntry(target: Target, manifest: Manifest): BackupEntry {
   const dataKey = remoteDataKey(manifest)
   return {
@@ -158,6 +162,7 @@ export function writtenEntry(target: Target, manifest: Manifest): BackupEntry {
     manifestKey: `${dataKey}${MANIFEST_SUFFIX}`,
     checksumKey: `${dataKey}${CHECKSUM_SUFFIX}`,
     size: manifest.compressed.size,
+    checksumSize: Buffer.byteLength(checksumLine(manifest.compressed.sha256, manifest.file)),
   }
 }
 

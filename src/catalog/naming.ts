@@ -12,6 +12,11 @@ import { ARCHIVE_DIR, TEMP_SUFFIX } from '../storage/local/names.js'
 export const MANIFEST_SUFFIX = '.manifest.json'
 export const CHECKSUM_SUFFIX = '.sha256'
 
+/** The `.sha256` sidecar's content, in `sha256sum -c` format: plain tools can check a backup. */
+export function checksumLine(sha256: string, file: string): string {
+  return `${sha256}  ${file}\n`
+}
+
 export { ARCHIVE_DIR, STATE_DIR, TEMP_SUFFIX, isTempName } from '../storage/local/names.js'
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')

@@ -37,7 +37,15 @@ import { commitRename, writeFileAtomic } from '../storage/local/files.js'
 import type { Target } from '../storage/target.js'
 import { volumeEntry, type CatalogEntry } from './catalog.js'
 import { encodeManifest, type Manifest } from './manifest.js'
-import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX, backupId, dataFileName, databaseDir, tempName } from './naming.js'
+import {
+  CHECKSUM_SUFFIX,
+  MANIFEST_SUFFIX,
+  backupId,
+  checksumLine,
+  dataFileName,
+  databaseDir,
+  tempName,
+} from './naming.js'
 
 type Stage = NodeJS.ReadableStream | NodeJS.ReadWriteStream | NodeJS.WritableStream
 
@@ -114,7 +122,7 @@ export class PendingBackup implements AsyncDisposable {
       this.committed = true
       failpoint('backup.committed')
       // <volume>/<source>/<enc(db)>/<file>: the volume is three levels up.
-      return { ...volumeEntry(dirname(dirname(dirname(this.dataPath))), m), checksumSize: Buffer.byteLength(sidecar) }
+      return volumeEntry(dirname(dirname(dirname(this.dataPath))), m)
     } catch (error) {
       await this.discard()
       throw error
@@ -192,11 +200,6 @@ export async function reserveNewBackup(
     }
     await new Promise((r) => setTimeout(r, 1000 - now.getMilliseconds() + 5))
   }
-}
-
-/** The `.sha256` sidecar's content, in `sha256sum -c` format: plain tools can check a backup. */
-function checksumLine(sha256: string, file: string): string {
-  return `${sha256}  ${file}\n`
 }
 
 /**

@@ -10,10 +10,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { listDatabaseDir } from '../../src/catalog/catalog.js'
+import { listDatabaseDir, listEntries, writtenEntry } from '../../src/catalog/catalog.js'
 import type { Manifest } from '../../src/catalog/manifest.js'
 import { databaseDir } from '../../src/catalog/naming.js'
-import { reserveBackup, reserveNewBackup, type PendingBackup } from '../../src/catalog/repository.js'
+import { remoteDataKey } from '../../src/catalog/remote.js'
+import { commitOnTarget, reserveBackup, reserveNewBackup, type PendingBackup } from '../../src/catalog/repository.js'
+import { LocalTarget } from '../../src/storage/local/target.js'
 import { fakeManifest } from '../support/backups.js'
 
 let root: string
@@ -46,6 +48,20 @@ describe('repository: the commit protocol', () => {
     expect(await names()).toEqual([pending.file, `${pending.file}.manifest.json`, `${pending.file}.sha256`].sort())
     expect(await readFile(pending.sidecarPath, 'utf8')).toBe(`${sha256}  ${pending.file}\n`)
     expect(await listDatabaseDir(databaseDir(root, 'app', 'shop'))).toEqual([entry])
+  })
+
+  it('a commit on a target (off-site) leaves the entry writtenEntry says, the sidecar counted', async () => {
+    // A retention in the same run removes a just-published backup from writtenEntry: every key the
+    // listing would have seen must be there for its report (apply.ts removeBackup).
+    const target = new LocalTarget(root)
+    const m: Manifest = { ...fakeManifest('app', 'shop', new Date()), compressed: { size: data.length, sha256 } }
+    await target.put(remoteDataKey(m), data)
+    await commitOnTarget(target, remoteDataKey(m), m, {})
+    const [listed, ...rest] = await listEntries(target)
+    expect(rest).toEqual([])
+    const written = writtenEntry(target, m)
+    expect(written.checksumSize).toBeGreaterThan(0)
+    expect({ ...listed!, manifest: undefined }).toEqual({ ...written, manifest: undefined })
   })
 
   it('leaving its scope without a commit removes the temporary file', async () => {
