@@ -8,7 +8,8 @@
  * the file streams: ~10 M instructions of `status`, docs/PERFORMANCE.md, "Start-up").
  *
  * Every implementation gives the same results and the same errors (as rejections: `code` ENOENT
- * for a missing path, ENOTDIR, EISDIR, EACCES as the system says); none retries, none caches.
+ * for a missing path, ENOTDIR, EISDIR, EACCES as the system says); none retries, none caches
+ * (`listingOnce` wraps one that does, for the span of one question).
  */
 import type { Dirent, Stats } from 'node:fs'
 import { open, readdir, readFile, stat } from 'node:fs/promises'
@@ -47,4 +48,25 @@ export const asyncReads: FileReads = {
       close: () => handle.close(),
     }
   },
+}
+
+/**
+ * `reads` with each directory listed at most once while the wrapper is kept: for one question
+ * whose readers each list the same directory (a SQLite archive's state: the range's newest WAL
+ * segment and the position check both list `wal/`, 86 400 names a day of 1 s segments). Each
+ * caller gets its own copy of the names.
+ */
+export function listingOnce(reads: FileReads): FileReads {
+  const listed = new Map<string, Promise<string[]>>()
+  return {
+    readdirEntries: (path) => reads.readdirEntries(path),
+    stat: (path) => reads.stat(path),
+    readFile: (path) => reads.readFile(path),
+    open: (path) => reads.open(path),
+    async readdir(path) {
+      let names = listed.get(path)
+      if (!names) listed.set(path, (names = reads.readdir(path)))
+      return [...(await names)]
+    },
+  }
 }

@@ -14,7 +14,7 @@ import { open, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { FILE_MODE } from '../../runtime/durable.js'
 import { DbkeeperError } from '../../runtime/errors.js'
-import { asyncReads, type FileReads } from '../../runtime/file-reads.js'
+import { asyncReads, listingOnce, type FileReads } from '../../runtime/file-reads.js'
 import type { Secret } from '../../runtime/secrets.js'
 import type { Archive, ArchiveRange, ArchiveState, Materialized } from '../archive.js'
 import { childEnv, describeExit, lastLines, runTool, runToolForOutput } from '../subprocess.js'
@@ -115,13 +115,15 @@ export class SqliteArchive implements Archive {
   ) {}
 
   async state(now: Date): Promise<ArchiveState> {
+    // The newest segment of each generation and the position check below list the same wal/: once.
+    const reads = listingOnce(this.reads)
     const generationsDir = join(this.dir, 'generations')
     const ranges: ArchiveRange[] = []
-    for (const base of await names(generationsDir, this.reads)) {
-      const snapshots = await mtimes(join(generationsDir, base, 'snapshots'), '.snapshot.lz4', this.reads)
+    for (const base of await names(generationsDir, reads)) {
+      const snapshots = await mtimes(join(generationsDir, base, 'snapshots'), '.snapshot.lz4', reads)
       // Without a snapshot nothing of a generation can be restored.
       if (snapshots.length === 0) continue
-      const wal = await newestSegment(join(generationsDir, base, 'wal'), this.reads)
+      const wal = await newestSegment(join(generationsDir, base, 'wal'), reads)
       ranges.push({
         base,
         from: new Date(Math.min(...snapshots)),
@@ -134,10 +136,10 @@ export class SqliteArchive implements Archive {
     // By position when Litestream's state beside the file tells (wal-position.ts): a segment newer
     // than the last change need not hold it. By file times only without that state (Litestream never
     // ran on this host, an encrypted replica).
-    const archived = await archivedEveryCommit(this.path, this.dir, this.reads)
+    const archived = await archivedEveryCommit(this.path, this.dir, reads)
     let behind = archived === false
     if (archived === undefined) {
-      const changed = await liveChangedAt(this.path, this.reads)
+      const changed = await liveChangedAt(this.path, reads)
       behind = changed !== undefined && changed > newest
     }
     const lagMs = behind ? Math.max(0, now.getTime() - newest) : 0

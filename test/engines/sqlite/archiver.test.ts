@@ -178,7 +178,7 @@ describe('SQLite archiving with Litestream', () => {
     // Litestream copies the WAL (shadow WAL), then ships the copy, each once a second: a commit
     // between the two is older than the segment written next and not in it. Here Litestream is
     // frozen after such a commit, and the live WAL's mtime set just before the newest segment's.
-    const { path, archive, replica } = await setUp()
+    const { path, archive, replica, source } = await setUp()
     const db = new Database(path)
     try {
       db.prepare('INSERT INTO rows (committed_at) VALUES (?)').run(Date.now())
@@ -200,6 +200,13 @@ describe('SQLite archiving with Litestream', () => {
       await until('the archive to catch up', async () =>
         (await archive.state(new Date())).lagMs === 0 ? true : undefined,
       )
+      // One state lists each directory once: the generation's newest segment and the position
+      // check (which got as far as the replica's segments here: caught up) share the wal/ listing.
+      const listed: string[] = []
+      const counting = { ...asyncReads, readdir: (p: string) => (listed.push(p), asyncReads.readdir(p)) }
+      expect((await (await createArchive(source, replica, undefined, counting)).state(new Date())).lagMs).toBe(0)
+      expect(listed.filter((p) => p.endsWith('/wal'))).toHaveLength(2) // the shadow's and the replica's
+      expect(listed).toEqual([...new Set(listed)])
       await sleep(2 * MTIME_SLACK_MS)
       const at = new Date()
       const state = await archive.state(at)
