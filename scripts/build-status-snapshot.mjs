@@ -27,7 +27,7 @@ const entry = join(cli, 'status-snapshot.cjs')
 // main-status.js ends by running main() with a top-level await: the snapshot runs it after
 // deserializing instead.
 const TAIL =
-  /\nif \(process\.argv\[2\] !== "status"\) boundYoungGeneration\(\);\nvar code = await main\(process\.argv\.slice\(2\)\);\nprocess\.stdout\.write\("", \(\) => process\.exit\(code\)\);\n/
+  /\nif \(process\.argv\[2\] !== "status"\) setHeapFlags\(\);\nvar code = await main\(process\.argv\.slice\(2\)\);\nprocess\.stdout\.write\("", \(\) => process\.exit\(code\)\);\n/
 // The status build as one CommonJS text, wrapped in a function that evaluates its modules afresh
 // at each call and returns their `main`.
 const bundled = await build({

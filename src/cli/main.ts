@@ -6,7 +6,7 @@
 import { closest } from '../runtime/did-you-mean.js'
 import { describeError, exitCodeFor, EXIT_USAGE, toDbkeeperError } from '../runtime/errors.js'
 import { createLogger, type Logger } from '../runtime/logger.js'
-import { boundYoungGeneration } from '../runtime/heap.js'
+import { setHeapFlags } from '../runtime/heap.js'
 import { terminalSafe } from '../runtime/printable.js'
 import { scrubOutput } from '../runtime/secrets.js'
 import type { CommandContext } from './command.js'
@@ -114,11 +114,11 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-// Before any command's modules load: a backup's peak RSS depends on it (runtime/heap.ts). Not for
+// Before any command's modules load: a backup's peak RSS and CPU depend on them (runtime/heap.ts). Not for
 // `status`, the HEALTHCHECK every 30 s: it allocates little (the same peak RSS without the bound),
 // and loading node:v8 for the flag cost it ~15 M of ~195 M instructions (docs/PERFORMANCE.md,
 // "Start-up"). test/cli/heap.test.ts checks both sides.
-if (process.argv[2] !== 'status') boundYoungGeneration()
+if (process.argv[2] !== 'status') setHeapFlags()
 const code = await main(process.argv.slice(2))
 // Let stdout drain (a piped `list --json` may be large), then exit even if a socket lingers.
 process.stdout.write('', () => process.exit(code))
