@@ -5,9 +5,12 @@
  * the pool inflates the next chunk (verify.ts hands the content on to its sha256). The one-member
  * fast path (gzip-reader.ts) cannot vouch for several members; `Gunzip`, which can, computes the
  * CRC inside the inflate call, serially, and came after a failed one-member attempt
- * (docs/PERFORMANCE.md, "Verification"). A member's own content sha256 is measured only to name
- * the damage in a file that does not verify (`whereMembersDiffer`).
+ * (docs/PERFORMANCE.md, "Verification"). Each member's content is also hashed and held to the
+ * table's sha256 and size, as a restore by sections holds it (restore/sections.ts): a table that
+ * does not describe a good file is then told by `verify`, not first by a restore that falls back
+ * to one connection. In a file that does not verify, `whereMembersDiffer` names the damaged members.
  */
+import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -28,9 +31,9 @@ function memberName(members: readonly GzipMember[], i: number): string {
  * Inflates `file` (the whole file, in order, in any chunking) member by member as `members` says
  * it is laid out, and yields the content. Throws, naming the member, when a member is not a whole
  * gzip member where the table puts it (header, a deflate stream ending exactly at its trailer,
- * CRC32, ISIZE) or the file ends early; bytes after the last member are read and discarded (the
- * file's size and sha256 judge them). The content's sha256 is the caller's (one pass over all of
- * it); a member's own is measured only when the whole is not the manifest's (`whereMembersDiffer`).
+ * CRC32, ISIZE), is not the table's content (sha256, size), or the file ends early; bytes after
+ * the last member are read and discarded (the file's size and sha256 judge them). The whole
+ * content's sha256 is the caller's.
  */
 export async function* inflateMembers(
   file: AsyncIterable<Buffer>,
@@ -101,9 +104,11 @@ async function* inflateMember(member: GzipMember, take: (max: number) => Promise
   body.on('error', (error) => inflate.destroy(error))
   let crc = 0
   let size = 0
+  const content = createHash('sha256')
   try {
     for await (const chunk of inflate as AsyncIterable<Buffer>) {
       crc = crc32(chunk, crc)
+      content.update(chunk)
       size += chunk.length
       yield chunk
     }
@@ -123,6 +128,12 @@ async function* inflateMember(member: GzipMember, take: (max: number) => Promise
     )
   if (size % 2 ** 32 !== trailer.readUInt32LE(4))
     throw new Error(`gzip size ${size} differs from the trailer's ${trailer.readUInt32LE(4)}`)
+  // A whole, sound member: is it the one the table lists?
+  const sha256 = content.digest('hex')
+  if (size !== member.raw.size || sha256 !== member.raw.sha256)
+    throw new Error(
+      `it decompressed to ${size} bytes with sha256 ${sha256}, the table says ${member.raw.size} (${member.raw.sha256})`,
+    )
 }
 
 /** Exactly `n` more bytes of `read`. */

@@ -29,8 +29,8 @@ export interface VerifyExpectation {
    * A sectioned gzip file, unencrypted: its members as the manifest lists them, tiling the file
    * and the content (restore/sections.ts loadableMembers). The file is then read member by member
    * (gzip-member-reader.ts): each member a whole gzip member where the table puts it, its CRC32
-   * and ISIZE checked; a file that is not the manifest's names the members whose content sha256
-   * or size is not the table's. A table that does not describe a good file passes, as it did
+   * and ISIZE checked, its content the table's (sha256, size); a file that is not the manifest's
+   * names the members whose content sha256 or size is not the table's. A table that does not describe a good file passes, as it did
    * before verify read the members: a restore then loads the file on one connection. Said to
    * `membersDoubted`, with why, so that a verify can say it.
    */
