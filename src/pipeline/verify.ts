@@ -30,9 +30,9 @@ export interface VerifyExpectation {
    * and the content (restore/sections.ts loadableMembers). The file is then read member by member
    * (gzip-member-reader.ts): each member a whole gzip member where the table puts it, its CRC32
    * and ISIZE checked, its content the table's (sha256, size); a file that is not the manifest's
-   * names the members whose content sha256 or size is not the table's. A table that does not describe a good file passes, as it did
-   * before verify read the members: a restore then loads the file on one connection. Said to
-   * `membersDoubted`, with why, so that a verify can say it.
+   * names the members whose content sha256 or size is not the table's. A table that does not
+   * describe a good file passes, as it did before verify read the members: a restore then loads
+   * the file on one connection. Said to `membersDoubted`, with why, so that a verify can say it.
    */
   members?: readonly GzipMember[] | undefined
   /** The member table did not describe the file, which was proven good read as one stream. */
