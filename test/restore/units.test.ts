@@ -295,6 +295,21 @@ describe('small pieces', () => {
         '',
       )?.code,
     ).toBe('PRIVILEGE')
+    // A statement over max_allowed_packet: MySQL's 1153, MariaDB's closed connection at the line.
+    for (const stderr of [
+      "ERROR 1153 (08S01) at line 39: Got a packet bigger than 'max_allowed_packet' bytes",
+      'ERROR 2006 (HY000) at line 39: Server has gone away',
+    ]) {
+      const tooLong = judgeClient(source, 'mariadb', exit(stderr), 'db x', 'back')!
+      expect(tooLong.code).toBe('RESTORE_FAILED')
+      expect(tooLong.message).toMatch(/at line 39 of the dump.*max_allowed_packet/)
+      expect(tooLong.hint).toContain("awk 'NR >= 39 { n += length($0) + 1 } NR >= 39 && /;$/ { print n; exit }'")
+      expect(tooLong.hint).toContain('SET GLOBAL max_allowed_packet = 1073741824')
+    }
+    // Gone away with no line: the connection, not a statement.
+    expect(
+      judgeClient(source, 'mariadb', exit('ERROR 2006 (HY000): Server has gone away'), 'db x', '')?.message,
+    ).toMatch(/stopped at the first failing statement/)
     expect(
       judgeClient(source, 'mariadb', { ...exit(''), inputError: new Error('unexpected end of file') }, 'db x', '')
         ?.message,

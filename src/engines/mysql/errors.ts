@@ -237,17 +237,32 @@ export function judgeClient(
       { hint: `check ${source.id}_HOST / ${source.id}_PORT and the server log; ${next}` },
     )
   }
-  if (errno === 1153) {
-    const at = m![3] === undefined ? '' : ` at line ${m![3]} of the dump`
-    return new DbkeeperError(
-      'RESTORE_FAILED',
-      `the server refused a statement${at} longer than its max_allowed_packet, restoring into ${where}: ${sqlLine}`,
-      {
-        hint:
-          `as an administrator of that server: SET GLOBAL max_allowed_packet = 1073741824; (and max_allowed_packet = 1G under [mysqld] in my.cnf to keep it), then restore again` +
-          `${m![3] === undefined ? '' : ` — the statement's size: gunzip -c FILE | sed -n '${m![3]}p' | wc -c`}; backups taken by this version record the size they need, and dbkeeper restore raises the setting itself when its user has SUPER; ${next}`,
-      },
-    )
+  if (errno === 1153 || (errno === 2006 && m![3] !== undefined)) {
+    const line = m![3]
+    const at = line === undefined ? '' : ` at line ${line} of the dump`
+    const size =
+      line === undefined
+        ? undefined
+        : `the statement's size in bytes (from that line to the first line that ends in \`;\`): gunzip -c FILE | LC_ALL=C awk 'NR >= ${line} { n += length($0) + 1 } NR >= ${line} && /;$/ { print n; exit }'`
+    const setting =
+      'as an administrator of that server: SET GLOBAL max_allowed_packet = 1073741824; (and max_allowed_packet = 1G under [mysqld] in my.cnf to keep it), then restore again'
+    const measured =
+      'backups taken by this version record the size they need, and dbkeeper restore raises the setting itself when its user has SUPER'
+    // A statement over max_allowed_packet: MySQL answers 1153; MariaDB closes the connection, which
+    // the client reports as 2006 at the statement's line.
+    return errno === 1153
+      ? new DbkeeperError(
+          'RESTORE_FAILED',
+          `the server refused a statement${at} longer than its max_allowed_packet, restoring into ${where}: ${sqlLine}`,
+          { hint: `${setting}${size === undefined ? '' : ` — ${size}`}; ${measured}; ${next}` },
+        )
+      : new DbkeeperError(
+          'RESTORE_FAILED',
+          `the server closed the connection at the statement${at}, restoring into ${where}: ${sqlLine}; a statement longer than the server's max_allowed_packet does this (MariaDB), as does a server that restarted`,
+          {
+            hint: `${size}; the server's limit: SELECT @@GLOBAL.max_allowed_packet; if the statement is longer, ${setting}; ${measured}; if not, see the server's error log; ${next}`,
+          },
+        )
   }
   if (m) {
     const privilege = PRIVILEGE_ERRNOS.includes(errno!) || errno === 1370
