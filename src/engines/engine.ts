@@ -16,7 +16,7 @@ export interface TableInfo {
  * backup whose own source server could not take it back says so in `warnings`.
  */
 export interface RestoreNeeds {
-  /** MySQL/MariaDB: bytes of the longest statement (line) in the dump; max_allowed_packet must hold it. */
+  /** MySQL/MariaDB: bytes of the longest statement in the dump; max_allowed_packet must hold it. */
   longestStatement?: number
   /** PostgreSQL: relations (tables, partitions, indexes, sequences, views…) a restore creates and locks. */
   relations?: number
@@ -50,8 +50,8 @@ export interface BinlogPosition {
 
 /** What the pipeline observed of a dump's raw bytes, for `Engine.restoreNeeds`. */
 export interface DumpObservation {
-  /** Bytes of the longest line (only measured when the engine sets `measuresLines`). */
-  longestLine: number
+  /** Bytes of the longest statement (only measured when the engine sets `measuresStatements`; meter.ts). */
+  longestStatement: number
 }
 
 export interface DatabaseInfo {
@@ -134,8 +134,8 @@ export interface Engine {
    * Returns undefined when complete, else the reason (e.g. "the '-- Dump completed' marker is missing").
    */
   checkContent(head: Buffer, tail: Buffer): string | undefined
-  /** The pipeline measures the longest line of the raw dump (a statement, for mysqldump). */
-  readonly measuresLines?: boolean
+  /** The pipeline measures the longest statement of the raw dump (statements end in `;` at a line's end). */
+  readonly measuresStatements?: boolean
   /**
    * Where the dump's sections begin (DumpSections): the gzip compressor ends a member there, so that
    * a restore may load sections over several connections at once. Absent: one member.

@@ -59,7 +59,7 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
   const abort = new AbortController()
   const onOuterAbort = () => abort.abort(job.signal.reason)
   job.signal.addEventListener('abort', onOuterAbort, { once: true })
-  const raw = new Meter(true, engine.measuresLines === true)
+  const raw = new Meter(true, engine.measuresStatements === true)
   const compressed = new Meter(false)
   // Encrypted: the compressed stream is measured before encryption too; `compressed` is the file.
   const plaintext = encryption ? new Meter(false) : undefined
@@ -120,7 +120,7 @@ export async function backupDatabase(job: BackupJob): Promise<CommittedBackup> {
     const binlog = binlogPositionOf(job, raw.head(), raw.tail())
     // Asked while the read-back finishes: neither waits for the other, and the commit waits for
     // both. A failed read-back aborts the question (`abort`), whose own failure is a warning.
-    const needs = measureRestoreNeeds(engine, database, raw.longestLine, abort.signal)
+    const needs = measureRestoreNeeds(engine, database, raw.longestStatement, abort.signal)
     needs.catch(() => undefined)
     const rawResult = raw.result()
     const compressedResult = compressed.result()
@@ -228,12 +228,12 @@ function binlogPositionOf(job: BackupJob, head: Buffer, tail: Buffer): Manifest[
 async function measureRestoreNeeds(
   engine: Engine,
   database: string,
-  longestLine: number,
+  longestStatement: number,
   signal: AbortSignal,
 ): Promise<RestoreNeeds | undefined> {
   if (!engine.restoreNeeds) return undefined
   try {
-    return await engine.restoreNeeds(database, { longestLine }, signal)
+    return await engine.restoreNeeds(database, { longestStatement }, signal)
   } catch (error) {
     if (signal.aborted) throw error
     const e = toDbkeeperError(error, `what a restore of ${database} needs`)

@@ -29,8 +29,8 @@ const END_MARKER = '-- Dump completed'
 export class MysqlEngine implements Engine {
   readonly kind = 'mysql' as const
   readonly contentExt = 'sql' as const
-  /** The longest line is the longest statement, which the target's max_allowed_packet must hold (needs.ts). */
-  readonly measuresLines = true
+  /** The longest statement, which the target's max_allowed_packet must hold (needs.ts). */
+  readonly measuresStatements = true
   readonly #source: SourceConfig
   readonly #workDir: string
   /** Set by probe(); until then the usual name. */

@@ -3,10 +3,11 @@
  * the packet size: the backup side records it, the restore side (needs-check.ts) checks
  * it against the target server before anything is touched.
  *
- * The longest statement is the dump's longest line: mysqldump writes one statement per line, and
- * a row's INSERT is one statement however large (`--hex-blob` doubles a BLOB's bytes). The server
- * refuses a statement longer than its max_allowed_packet with ERROR 1153, whatever the client's
- * own `--max-allowed-packet` says.
+ * The longest statement is measured on the dump's bytes as they pass (meter.ts): an extended INSERT
+ * holds rows up to mysqldump's `--net-buffer-length` (1 MiB by default; MariaDB's mysqldump puts
+ * each row on a line of its own), and a row longer than that is a statement of its own however
+ * large (`--hex-blob` doubles a BLOB's bytes). The server refuses a statement longer than its
+ * max_allowed_packet with ERROR 1153, whatever the client's own `--max-allowed-packet` says.
  */
 import type { Connection, RowDataPacket } from 'mysql2/promise'
 import type { DumpObservation, RestoreNeeds } from '../engine.js'
@@ -66,7 +67,7 @@ export async function measureNeeds(
   database: string,
   observed: DumpObservation,
 ): Promise<RestoreNeeds> {
-  const longestStatement = observed.longestLine
+  const { longestStatement } = observed
   const [[vars]] = await conn.query<RowDataPacket[]>('SELECT @@global.max_allowed_packet AS packet')
   const packet = Number(vars?.packet ?? 0)
   const definers = await definersOf(conn, database)

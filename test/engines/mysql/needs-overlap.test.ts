@@ -40,7 +40,7 @@ describe('restore needs asked while the backup is read back', () => {
     const engine: Engine = {
       kind: real.kind,
       contentExt: real.contentExt,
-      measuresLines: real.measuresLines,
+      measuresStatements: real.measuresStatements,
       probe: (signal) => real.probe(signal),
       dump: (database, signal) => real.dump(database, signal),
       checkContent: (head: Buffer, tail: Buffer) =>
