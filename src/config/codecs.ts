@@ -57,6 +57,19 @@ export const CODECS = {
 } as const satisfies Record<string, CodecFacts>
 
 export type CodecKind = keyof typeof CODECS
+
+/**
+ * The plain tools that read a backup file, its stages undone in reverse order, for messages:
+ * `zstd -dc FILE`, `age -d -i KEY_FILE FILE | gzip -dc`.
+ */
+export function readCommand(
+  compression: CompressionKind,
+  encryption: EncryptionKind | undefined,
+  file: string,
+): string {
+  const decompress = CODECS[compression].readWith
+  return encryption ? `${CODECS[encryption].readWith} ${file} | ${decompress}` : `${decompress} ${file}`
+}
 /** The kinds of the compression stage (COMPRESSION's values). */
 export type CompressionKind = {
   [K in CodecKind]: (typeof CODECS)[K]['stage'] extends 'compression' ? K : never

@@ -32,6 +32,11 @@ export interface BackupFacts {
   restoreNeeds?: RestoreNeeds | undefined
   /** SQLite: the absolute path of the file the backup was taken from (absent in older backups). */
   sqlitePath?: string | undefined
+  /**
+   * How to read the backup file with plain tools, FILE standing for its path (`zstd -dc FILE`;
+   * codecs.ts readCommand); absent when no one file is read (an SQLite state at a time).
+   */
+  readWith?: string | undefined
 }
 
 /**

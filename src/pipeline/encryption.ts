@@ -6,7 +6,7 @@
  */
 import type { Duplex } from 'node:stream'
 import type { Manifest, ManifestEncryption } from '../catalog/manifest.js'
-import { CODECS, ENCRYPTION_KINDS, isEncryptionKind } from '../config/codecs.js'
+import { CODECS, ENCRYPTION_KINDS, isEncryptionKind, readCommand } from '../config/codecs.js'
 import type { DecryptionKeys, EncryptionConfig } from '../config/types.js'
 import { DbkeeperError } from '../runtime/errors.js'
 import { AgeDecryptStream, beginAgeFile, describeStanzas, type AgeFile, type AgeKeys } from './age.js'
@@ -51,7 +51,7 @@ export function withoutKey(m: Manifest, keys: DecryptionKeys | undefined): boole
 }
 
 export function decrypterOf(
-  m: Pick<Manifest, 'id' | 'file' | 'engine' | 'encryption'>,
+  m: Pick<Manifest, 'id' | 'file' | 'engine' | 'encryption' | 'compression'>,
   keys: DecryptionKeys | undefined,
 ): (() => Duplex) | undefined {
   const e = m.encryption
@@ -73,7 +73,7 @@ export function decrypterOf(
       'AUTH',
       `backup ${m.id} is encrypted (age) to ${forWhom}, and no key to decrypt it is set`,
       {
-        hint: `set AGE_IDENTITY_FILE to the private key file (or pass --identity FILE)${e.passphrase ? ', or AGE_PASSPHRASE_FILE' : ''}; by hand: age -d -i KEY_FILE ${m.file} | ${CODECS.gzip.readWith} (docs/RESTORE.md)`,
+        hint: `set AGE_IDENTITY_FILE to the private key file (or pass --identity FILE)${e.passphrase ? ', or AGE_PASSPHRASE_FILE' : ''}; by hand: ${readCommand(m.compression.kind, kind, m.file)} (docs/RESTORE.md)`,
       },
     )
   return () =>

@@ -11,6 +11,7 @@
 import { createReadStream } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import { pipeline } from 'node:stream'
+import { readCommand } from '../config/codecs.js'
 import { loadableMembers, openProvingSections } from './sections.js'
 import { pipeline as pipelineAsync } from 'node:stream/promises'
 import type { CatalogEntry } from '../catalog/catalog.js'
@@ -43,6 +44,7 @@ export function backupFacts(m: Manifest): BackupFacts {
     database: m.database,
     format: contentKind(m),
     tool: { version: m.tool.version, options: m.tool.options },
+    readWith: readCommand(m.compression.kind, m.encryption?.kind, 'FILE'),
     ...(m.restoreNeeds ? { restoreNeeds: m.restoreNeeds } : {}),
     ...(m.sqlite ? { sqlitePath: m.sqlite.path } : {}),
   }

@@ -3,10 +3,17 @@
  * row's aliases, level range and default reach the configuration without a second list.
  */
 import { describe, expect, it } from 'vitest'
-import { CODECS, COMPRESSION_KINDS, DEFAULT_COMPRESSION } from '../../src/config/codecs.js'
+import { CODECS, COMPRESSION_KINDS, DEFAULT_COMPRESSION, readCommand } from '../../src/config/codecs.js'
 import { configError, parse, SQLITE } from './support.js'
 
 describe('the configuration asks the codec table', () => {
+  it('reading a file by hand undoes its stages in reverse order', () => {
+    expect(readCommand('gzip', undefined, 'FILE')).toBe('gzip -dc FILE')
+    expect(readCommand('zstd', undefined, 'b.sql.zst')).toBe('zstd -dc b.sql.zst')
+    expect(readCommand('zstd', 'age', 'b.sql.zst.age')).toBe('age -d -i KEY_FILE b.sql.zst.age | zstd -dc')
+    expect(readCommand('none', undefined, 'b.db')).toBe('cat b.db')
+  })
+
   it("offers exactly the table's kinds, and defaults to its default", () => {
     expect(parse(SQLITE).compression.kind).toBe(DEFAULT_COMPRESSION)
     const problem = configError({ ...SQLITE, COMPRESSION: 'lz4' }).problems[0]!

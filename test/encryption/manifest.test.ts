@@ -48,6 +48,15 @@ describe('encrypted manifests', () => {
     expect(none.code).toBe('AUTH')
     expect(none.message).toContain(`recipient ${RECIPIENT}, and no key to decrypt it is set`)
     expect(none.hint).toContain('AGE_IDENTITY_FILE')
+    // By hand, the file's own stages undone: decrypted, then its compression (gzip here, zstd there).
+    expect(none.hint).toContain(`age -d -i KEY_FILE ${encrypted().file} | gzip -dc`)
+    const zstd = {
+      ...encrypted(),
+      file: 'shop_20261201T030000Z.sql.zst.age',
+      compression: { kind: 'zstd' as const, level: 3 },
+    }
+    const noneZstd = refusal(() => decrypterOf(zstd, { identities: [], passphrase: undefined, from: undefined }))
+    expect(noneZstd.hint).toContain('age -d -i KEY_FILE shop_20261201T030000Z.sql.zst.age | zstd -dc')
     expect(decrypterOf(fakeManifest('app', 'shop', new Date()), undefined)).toBeUndefined()
     const keys = { identities: [new Secret('AGE-SECRET-KEY-1XYZ')], passphrase: undefined, from: 'x' }
     expect(typeof decrypterOf(encrypted(), keys)).toBe('function')

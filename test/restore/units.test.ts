@@ -19,6 +19,7 @@ import { confirm, requireConfirmable } from '../../src/restore/confirm.js'
 import { lockPath } from '../../src/catalog/lock.js'
 import { findBackup, findSource, locateBackup, onVolume, type RemoteBackups } from '../../src/restore/locate.js'
 import { judgeClient } from '../../src/engines/mysql/errors.js'
+import { backupFacts } from '../../src/restore/content.js'
 import { isScratchName, parseScratchName, scratchName } from '../../src/restore/scratch.js'
 import { mysqlExtraOptsOf } from '../../src/engines/mysql/redump.js'
 import { expiredSafetyBackups, pruneSafetyBackups } from '../../src/restore/safety-prune.js'
@@ -306,6 +307,23 @@ describe('small pieces', () => {
       expect(tooLong.hint).toContain("awk 'NR >= 39 { n += length($0) + 1 } NR >= 39 && /;$/ { print n; exit }'")
       expect(tooLong.hint).toContain('SET GLOBAL max_allowed_packet = 1073741824')
     }
+    // The commands read the backup as it was written (BackupFacts.readWith): a zstd file with zstd.
+    const m = fakeManifest('app', 'shop', new Date('2026-12-01T03:00:00Z'))
+    expect(backupFacts(m).readWith).toBe('gzip -dc FILE')
+    expect(backupFacts({ ...m, compression: { kind: 'zstd', level: 3 } }).readWith).toBe('zstd -dc FILE')
+    const zstd = judgeClient(
+      source,
+      'mariadb',
+      exit('ERROR 2006 (HY000) at line 39: Server has gone away'),
+      'db x',
+      '',
+      'zstd -dc FILE',
+    )!
+    expect(zstd.hint).toContain("zstd -dc FILE | LC_ALL=C awk 'NR >= 39")
+    expect(zstd.hint).not.toContain('gzip')
+    expect(
+      judgeClient(source, 'mariadb', exit('ERROR 1064 (42000) at line 12: syntax'), 'db x', '', 'zstd -dc FILE')!.hint,
+    ).toContain("zstd -dc FILE | sed -n '12p'")
     // Gone away with no line: the connection, not a statement.
     expect(
       judgeClient(source, 'mariadb', exit('ERROR 2006 (HY000): Server has gone away'), 'db x', '')?.message,

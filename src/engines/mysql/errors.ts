@@ -196,7 +196,8 @@ const SQL_ERROR = /^ERROR (\d+) \(([0-9A-Z]{5})\)(?: at line (\d+))?: (.*)$/
 
 /**
  * The verdict on a finished client: undefined when the whole dump ran. `where` names the target
- * ("database `shop` on db:3306"); `next` is the operator's way back (the safety backup).
+ * ("database `shop` on db:3306"); `next` is the operator's way back (the safety backup); `readWith`
+ * reads the backup file with plain tools, FILE standing for its path (BackupFacts.readWith).
  */
 export function judgeClient(
   source: SourceConfig,
@@ -204,6 +205,7 @@ export function judgeClient(
   exit: ToolExit,
   where: string,
   next: string,
+  readWith = 'gzip -dc FILE',
 ): DbkeeperError | undefined {
   if (exit.inputError) {
     return new DbkeeperError(
@@ -243,7 +245,7 @@ export function judgeClient(
     const size =
       line === undefined
         ? undefined
-        : `the statement's size in bytes (from that line to the first line that ends in \`;\`): gunzip -c FILE | LC_ALL=C awk 'NR >= ${line} { n += length($0) + 1 } NR >= ${line} && /;$/ { print n; exit }'`
+        : `the statement's size in bytes (from that line to the first line that ends in \`;\`): ${readWith} | LC_ALL=C awk 'NR >= ${line} { n += length($0) + 1 } NR >= ${line} && /;$/ { print n; exit }'`
     const setting =
       'as an administrator of that server: SET GLOBAL max_allowed_packet = 1073741824; (and max_allowed_packet = 1G under [mysqld] in my.cnf to keep it), then restore again'
     const measured =
@@ -273,7 +275,7 @@ export function judgeClient(
       {
         hint: privilege
           ? `restoring needs a user with all privileges on the database (and SET USER / SUPER for the DEFINER of views, triggers and routines): run the restore with ${source.id}_USER set to such a user; ${next}`
-          : `the statements before it did run; ${next}${m[3] === undefined ? '' : `; to see the statement: gunzip -c FILE | sed -n '${m[3]}p' | cut -c1-500`}`,
+          : `the statements before it did run; ${next}${m[3] === undefined ? '' : `; to see the statement: ${readWith} | sed -n '${m[3]}p' | cut -c1-500`}`,
       },
     )
   }

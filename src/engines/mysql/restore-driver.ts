@@ -123,7 +123,7 @@ export class MysqlDriver implements RestoreDriver {
           stderr: { keep: 'tail', bytes: 64 * 1024 },
           installHint: 'install the client tools (Debian: mariadb-client)',
           abortedMessage: `${command} was stopped: the restore was aborted`,
-          judge: (exit) => judgeClient(this.t.source, command, exit, this.label, next),
+          judge: (exit) => judgeClient(this.t.source, command, exit, this.label, next, this.t.backup.readWith),
         })
       const rewrite = () => new ViewQualifierRewrite(this.t.backup.database, into)
       fed = true
