@@ -317,13 +317,26 @@ describe('small pieces', () => {
       exit('ERROR 2006 (HY000) at line 39: Server has gone away'),
       'db x',
       '',
-      'zstd -dc FILE',
+      { readWith: 'zstd -dc FILE' },
     )!
     expect(zstd.hint).toContain("zstd -dc FILE | LC_ALL=C awk 'NR >= 39")
     expect(zstd.hint).not.toContain('gzip')
     expect(
-      judgeClient(source, 'mariadb', exit('ERROR 1064 (42000) at line 12: syntax'), 'db x', '', 'zstd -dc FILE')!.hint,
+      judgeClient(source, 'mariadb', exit('ERROR 1064 (42000) at line 12: syntax'), 'db x', '', {
+        readWith: 'zstd -dc FILE',
+      })!.hint,
     ).toContain("zstd -dc FILE | sed -n '12p'")
+    // A connection of the parallel load was fed the head and some tables: its line is not the dump's,
+    // and no command looks it up in the file.
+    for (const stderr of [
+      'ERROR 1064 (42000) at line 12: syntax',
+      'ERROR 2006 (HY000) at line 12: Server has gone away',
+    ]) {
+      const part = judgeClient(source, 'mariadb', exit(stderr), 'db x', '', { part: true })!
+      expect(part.message).toContain("at line 12 of this connection's input")
+      expect(part.message).not.toContain('of the dump')
+      expect(part.hint).not.toMatch(/sed -n|awk|undefined/)
+    }
     // Gone away with no line: the connection, not a statement.
     expect(
       judgeClient(source, 'mariadb', exit('ERROR 2006 (HY000): Server has gone away'), 'db x', '')?.message,

@@ -196,8 +196,11 @@ const SQL_ERROR = /^ERROR (\d+) \(([0-9A-Z]{5})\)(?: at line (\d+))?: (.*)$/
 
 /**
  * The verdict on a finished client: undefined when the whole dump ran. `where` names the target
- * ("database `shop` on db:3306"); `next` is the operator's way back (the safety backup); `readWith`
- * reads the backup file with plain tools, FILE standing for its path (BackupFacts.readWith).
+ * ("database `shop` on db:3306"); `next` is the operator's way back (the safety backup).
+ * `input.readWith` reads the backup file with plain tools, FILE standing for its path
+ * (BackupFacts.readWith). `input.part`: the client was fed part of the dump (a connection of the
+ * parallel load: the head, then some tables), so the line it names is not the dump's, and no command
+ * that looks the line up in the file is offered.
  */
 export function judgeClient(
   source: SourceConfig,
@@ -205,8 +208,16 @@ export function judgeClient(
   exit: ToolExit,
   where: string,
   next: string,
-  readWith = 'gzip -dc FILE',
+  input: { readWith?: string | undefined; part?: boolean } = {},
 ): DbkeeperError | undefined {
+  const readWith = input.readWith ?? 'gzip -dc FILE'
+  const lineOf = (line: string | undefined) =>
+    line === undefined
+      ? ''
+      : input.part
+        ? ` at line ${line} of this connection's input (the dump's head, then the tables it loaded)`
+        : ` at line ${line} of the dump`
+  const inFile = (line: string | undefined) => line !== undefined && !input.part
   if (exit.inputError) {
     return new DbkeeperError(
       'RESTORE_FAILED',
@@ -241,11 +252,10 @@ export function judgeClient(
   }
   if (errno === 1153 || (errno === 2006 && m![3] !== undefined)) {
     const line = m![3]
-    const at = line === undefined ? '' : ` at line ${line} of the dump`
-    const size =
-      line === undefined
-        ? undefined
-        : `the statement's size in bytes (from that line to the first line that ends in \`;\`): ${readWith} | LC_ALL=C awk 'NR >= ${line} { n += length($0) + 1 } NR >= ${line} && /;$/ { print n; exit }'`
+    const at = lineOf(line)
+    const size = !inFile(line)
+      ? undefined
+      : `the statement's size in bytes (from that line to the first line that ends in \`;\`): ${readWith} | LC_ALL=C awk 'NR >= ${line} { n += length($0) + 1 } NR >= ${line} && /;$/ { print n; exit }'`
     const setting =
       'as an administrator of that server: SET GLOBAL max_allowed_packet = 1073741824; (and max_allowed_packet = 1G under [mysqld] in my.cnf to keep it), then restore again'
     const measured =
@@ -262,20 +272,20 @@ export function judgeClient(
           'RESTORE_FAILED',
           `the server closed the connection at the statement${at}, restoring into ${where}: ${sqlLine}; a statement longer than the server's max_allowed_packet does this (MariaDB), as does a server that restarted`,
           {
-            hint: `${size}; the server's limit: SELECT @@GLOBAL.max_allowed_packet; if the statement is longer, ${setting}; ${measured}; if not, see the server's error log; ${next}`,
+            hint: `${size === undefined ? '' : `${size}; `}the server's limit: SELECT @@GLOBAL.max_allowed_packet; if the statement is longer, ${setting}; ${measured}; if not, see the server's error log; ${next}`,
           },
         )
   }
   if (m) {
     const privilege = PRIVILEGE_ERRNOS.includes(errno!) || errno === 1370
-    const at = m[3] === undefined ? '' : ` at line ${m[3]} of the dump`
+    const at = lineOf(m[3])
     return new DbkeeperError(
       privilege ? 'PRIVILEGE' : 'RESTORE_FAILED',
       `${command} stopped at the first failing statement${at}, restoring into ${where}: ${sqlLine}`,
       {
         hint: privilege
           ? `restoring needs a user with all privileges on the database (and SET USER / SUPER for the DEFINER of views, triggers and routines): run the restore with ${source.id}_USER set to such a user; ${next}`
-          : `the statements before it did run; ${next}${m[3] === undefined ? '' : `; to see the statement: ${readWith} | sed -n '${m[3]}p' | cut -c1-500`}`,
+          : `the statements before it did run; ${next}${inFile(m[3]) ? `; to see the statement: ${readWith} | sed -n '${m[3]}p' | cut -c1-500` : ''}`,
       },
     )
   }

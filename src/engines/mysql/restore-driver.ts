@@ -115,7 +115,7 @@ export class MysqlDriver implements RestoreDriver {
       if (this.#packet) packetBefore = await this.#withConn(signal, (conn) => raisePacket(conn, this.#packet!))
       // HOME points at the private work directory so that no ~/.my.cnf overrides the credentials.
       const next = state.exists ? `${this.label} was not changed` : 'nothing was left behind'
-      const run = (input: Readable, stop: AbortSignal) =>
+      const run = (input: Readable, stop: AbortSignal, part = false) =>
         runTool(command, clientArgs(defaults, into), {
           env: childEnv({ HOME: this.t.workDir }),
           input,
@@ -123,7 +123,8 @@ export class MysqlDriver implements RestoreDriver {
           stderr: { keep: 'tail', bytes: 64 * 1024 },
           installHint: 'install the client tools (Debian: mariadb-client)',
           abortedMessage: `${command} was stopped: the restore was aborted`,
-          judge: (exit) => judgeClient(this.t.source, command, exit, this.label, next, this.t.backup.readWith),
+          judge: (exit) =>
+            judgeClient(this.t.source, command, exit, this.label, next, { readWith: this.t.backup.readWith, part }),
         })
       const rewrite = () => new ViewQualifierRewrite(this.t.backup.database, into)
       fed = true
@@ -138,7 +139,12 @@ export class MysqlDriver implements RestoreDriver {
         // Without the table lock lines: a lock taken on one client misses a foreign-key child that
         // another client creates afterwards (rewrite.ts).
         const unlocked = () => new ViewQualifierRewrite(this.t.backup.database, into, { dropLocks: true })
-        const parallel = await loadSections(content.sections, run, unlocked, signal).then(
+        const parallel = await loadSections(
+          content.sections,
+          (input, stop) => run(input, stop, true),
+          unlocked,
+          signal,
+        ).then(
           () => undefined,
           (error: unknown) => ({ error }),
         )
