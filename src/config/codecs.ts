@@ -60,16 +60,15 @@ export type CodecKind = keyof typeof CODECS
 
 /**
  * The plain tools that read a backup file, its stages undone in reverse order, for messages:
- * `zstd -dc FILE`, `age -d -i KEY_FILE FILE | gzip -dc`.
+ * `zstd -dc FILE`, `age -d -i KEY_FILE FILE | gzip -dc`. undefined for a stage this table does not
+ * know (a manifest of a newer dbkeeper): reading such a backup is refused, naming the kind.
  */
-export function readCommand(
-  compression: CompressionKind,
-  encryption: EncryptionKind | undefined,
-  file: string,
-): string {
+export function readCommand(compression: string, encryption: string | undefined, file: string): string | undefined {
+  if (!isCompressionKind(compression) || (encryption !== undefined && !isEncryptionKind(encryption))) return undefined
   const decompress = CODECS[compression].readWith
   return encryption ? `${CODECS[encryption].readWith} ${file} | ${decompress}` : `${decompress} ${file}`
 }
+
 /** The kinds of the compression stage (COMPRESSION's values). */
 export type CompressionKind = {
   [K in CodecKind]: (typeof CODECS)[K]['stage'] extends 'compression' ? K : never

@@ -68,12 +68,13 @@ export function decrypterOf(
     passphrases: keys?.passphrase ? [keys.passphrase.reveal()] : [],
   }
   const forWhom = describeRecipients(e)
+  const byHand = readCommand(m.compression.kind, kind, m.file)
   if (ageKeys.identities.length === 0 && ageKeys.passphrases.length === 0)
     throw new DbkeeperError(
       'AUTH',
       `backup ${m.id} is encrypted (age) to ${forWhom}, and no key to decrypt it is set`,
       {
-        hint: `set AGE_IDENTITY_FILE to the private key file (or pass --identity FILE)${e.passphrase ? ', or AGE_PASSPHRASE_FILE' : ''}; by hand: ${readCommand(m.compression.kind, kind, m.file)} (docs/RESTORE.md)`,
+        hint: `set AGE_IDENTITY_FILE to the private key file (or pass --identity FILE)${e.passphrase ? ', or AGE_PASSPHRASE_FILE' : ''}${byHand === undefined ? '' : `; by hand: ${byHand}`} (docs/RESTORE.md)`,
       },
     )
   return () =>

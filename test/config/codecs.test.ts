@@ -12,6 +12,9 @@ describe('the configuration asks the codec table', () => {
     expect(readCommand('zstd', undefined, 'b.sql.zst')).toBe('zstd -dc b.sql.zst')
     expect(readCommand('zstd', 'age', 'b.sql.zst.age')).toBe('age -d -i KEY_FILE b.sql.zst.age | zstd -dc')
     expect(readCommand('none', undefined, 'b.db')).toBe('cat b.db')
+    // A kind of a newer dbkeeper: no command (reading it is refused, naming the kind), never a crash.
+    expect(readCommand('brotli', undefined, 'b.sql.br')).toBeUndefined()
+    expect(readCommand('gzip', 'rot13', 'b.sql.gz.x')).toBeUndefined()
   })
 
   it("offers exactly the table's kinds, and defaults to its default", () => {
