@@ -8,7 +8,7 @@
  * and JSON in bench/results/.
  */
 import type { ChildProcess } from 'node:child_process'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -16,7 +16,7 @@ import { buildCli } from './build.js'
 import { s3rverEnv, startS3rver } from './s3rver.js'
 import { createSqlite, sqliteRunEnv } from './databases.js'
 import { parseSize } from './generate.js'
-import { measure, type Sample } from './measure.js'
+import { measureWithServer, type Sample } from './measure.js'
 import { median } from './report.js'
 
 const ROOT = new URL('..', import.meta.url).pathname
@@ -27,13 +27,6 @@ const { values: opts } = parseArgs({
 const size = parseSize(opts.size)
 const runs = Math.max(1, Number(opts.runs) || 5)
 const log = (line: string) => process.stderr.write(`${line}\n`)
-
-/** CPU ms a process has used so far (utime + stime from /proc, in clock ticks of 10 ms). */
-async function cpuMsOf(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * 10
-}
 
 const work = await mkdtemp(join(tmpdir(), 'dbk-bench-s3-'))
 let server: ChildProcess | undefined
@@ -47,9 +40,6 @@ try {
   const base = sqliteRunEnv(dbPath)
   const s3Env = s3rverEnv(s3.port)
   const samples: Record<'off' | 'on', Sample[]> = { off: [], on: [] }
-  // The store runs on the same cores: its CPU during each S3-on run is work a remote store would
-  // do on its own machine, and the backup's wall time pays for it here.
-  const storeCpuMs: number[] = []
   let raw = 0
   let compressed = 0
   for (let round = 0; round < runs; round++) {
@@ -58,9 +48,12 @@ try {
       const dir = join(work, `backups-${round}-${mode}`)
       // A prefix per run: every run uploads a new backup, none is a catch-up or a retention pass.
       const env = { ...base, BACKUP_DIR: dir, ...(mode === 'on' ? { ...s3Env, S3_PREFIX: `run-${round}` } : {}) }
-      const storeBefore = await cpuMsOf(server.pid!)
-      const sample = await measure({ command: process.execPath, args: [cli, 'backup', '--json'], cwd: ROOT, env })
-      if (mode === 'on') storeCpuMs.push((await cpuMsOf(server.pid!)) - storeBefore)
+      // The store runs on the same cores: its CPU during an S3-on run (serverCpuMs) is work a
+      // remote store would do on its own machine, and the backup's wall time pays for it here.
+      const sample = await measureWithServer(
+        { command: process.execPath, args: [cli, 'backup', '--json'], cwd: ROOT, env },
+        mode === 'on' ? server.pid : undefined,
+      )
       const result = (
         JSON.parse(sample.stdout) as {
           results: { ok: boolean; size: number; rawSize: number; offsite?: { ok: boolean } }[]
@@ -75,7 +68,7 @@ try {
       await rm(dir, { recursive: true, force: true })
     }
   }
-  const stat = (mode: 'off' | 'on', key: 'wallMs' | 'cpuMs' | 'mainRssKb') =>
+  const stat = (mode: 'off' | 'on', key: 'wallMs' | 'cpuMs' | 'mainRssKb' | 'serverCpuMs') =>
     median(samples[mode].map((s) => s[key]).filter((v): v is number => v !== undefined))
   const off = stat('off', 'wallMs')!
   const on = stat('on', 'wallMs')!
@@ -90,7 +83,7 @@ try {
   console.log(
     `  S3 on   wall ${(on / 1000).toFixed(2)} s  cpu ${((stat('on', 'cpuMs') ?? 0) / 1000).toFixed(2)} s  peak RSS ${((stat('on', 'mainRssKb') ?? 0) / 1024).toFixed(0)} MB`,
   )
-  const store = median(storeCpuMs)!
+  const store = stat('on', 'serverCpuMs')!
   const cores = availableParallelism()
   console.log(
     `  the store (s3rver, on the same ${cores} cores) during an S3-on run: cpu ${(store / 1000).toFixed(2)} s; ` +
@@ -103,7 +96,7 @@ try {
   const file = join(ROOT, 'bench/results', `${new Date().toISOString().replace(/[:.]/g, '-')}-s3-${opts.size}.json`)
   await writeFile(
     file,
-    `${JSON.stringify({ size: opts.size, raw, compressed, runs, ratio, paired, storeCpuMs, samples: { off: samples.off.map((s) => ({ ...s, stdout: undefined })), on: samples.on.map((s) => ({ ...s, stdout: undefined })) } }, null, 2)}\n`,
+    `${JSON.stringify({ size: opts.size, raw, compressed, runs, ratio, paired, samples: { off: samples.off.map((s) => ({ ...s, stdout: undefined })), on: samples.on.map((s) => ({ ...s, stdout: undefined })) } }, null, 2)}\n`,
   )
   log(`results: ${file}`)
 } finally {
