@@ -8,6 +8,50 @@ const STATEMENT_END = Buffer.from(';\n')
 const SEMICOLON = 0x3b
 const NEWLINE = 0x0a
 
+/**
+ * The longest statement of a mysqldump whose bytes arrive in chunks, from the byte after the last
+ * one's end through its `;`. A statement ends where a line ends in `;`: mysqldump escapes a
+ * newline inside a value (`\n`), so only a statement's end puts `;` before one. MariaDB's
+ * mysqldump writes each row of an extended INSERT on its own line and a statement up to its
+ * `--net-buffer-length` (1 MiB), so the longest line is not the longest statement. A routine's
+ * body (`DELIMITER ;;`) is cut at its inner `;` lines: a few KiB, it never decides. One search per
+ * statement (a few hundred per 100 MB of dump), not one per line (half a million).
+ */
+export class LongestStatement {
+  #statement = 0
+  #longest = 0
+  #lastByte = -1
+
+  add(chunk: Buffer): void {
+    if (chunk.length === 0) return
+    let from = 0
+    // `;` ended the last chunk and this one starts the line after it.
+    if (this.#lastByte === SEMICOLON && chunk[0] === NEWLINE) {
+      this.#ended(this.#statement)
+      from = 1
+    }
+    for (let end = chunk.indexOf(STATEMENT_END, from); end !== -1; end = chunk.indexOf(STATEMENT_END, from)) {
+      this.#ended(this.#statement + end + 1 - from)
+      from = end + 2
+    }
+    this.#statement += chunk.length - from
+    this.#lastByte = chunk[chunk.length - 1]!
+  }
+
+  #ended(bytes: number): void {
+    if (bytes > this.#longest) this.#longest = bytes
+    this.#statement = 0
+  }
+
+  /**
+   * Bytes of the longest statement, with its `;` and the comments and blank lines before it,
+   * without the newline after it; what follows the last `;` counts as a statement.
+   */
+  get bytes(): number {
+    return Math.max(this.#longest, this.#statement)
+  }
+}
+
 export interface Measurement {
   size: number
   sha256: string
@@ -26,60 +70,28 @@ export class Meter extends Transform {
   #tail: Buffer[] = []
   #tailSize = 0
   #digest: string | undefined
-  #statement = 0
-  #longestStatement = 0
-  #lastByte = -1
+  readonly #statements: LongestStatement | undefined
 
-  /**
-   * `measureStatements`: track the longest statement of a mysqldump, from the byte after the last
-   * one's end through its `;`. A statement ends where a line ends in `;`: mysqldump escapes a
-   * newline inside a value (`\n`), so only a statement's end puts `;` before one. MariaDB's
-   * mysqldump writes each row of an extended INSERT on its own line and a statement up to its
-   * `--net-buffer-length` (1 MiB), so the longest line is not the longest statement. A routine's
-   * body (`DELIMITER ;;`) is cut at its inner `;` lines: a few KiB, it never decides.
-   */
+  /** `measureStatements`: track the longest statement of a mysqldump (LongestStatement). */
   constructor(
     private readonly keepEdges = false,
-    private readonly measureStatements = false,
+    measureStatements = false,
   ) {
     super()
+    this.#statements = measureStatements ? new LongestStatement() : undefined
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.#hash.update(chunk)
     this.#size += chunk.length
     if (this.keepEdges) this.#keep(chunk)
-    if (this.measureStatements && chunk.length > 0) this.#measure(chunk)
+    this.#statements?.add(chunk)
     done(null, chunk)
   }
 
-  /** One search per statement (a few hundred per 100 MB of dump), not one per line (half a million). */
-  #measure(chunk: Buffer): void {
-    let from = 0
-    // `;` ended the last chunk and this one starts the line after it.
-    if (this.#lastByte === SEMICOLON && chunk[0] === NEWLINE) {
-      this.#ended(this.#statement)
-      from = 1
-    }
-    for (let end = chunk.indexOf(STATEMENT_END, from); end !== -1; end = chunk.indexOf(STATEMENT_END, from)) {
-      this.#ended(this.#statement + end + 1 - from)
-      from = end + 2
-    }
-    this.#statement += chunk.length - from
-    this.#lastByte = chunk[chunk.length - 1]!
-  }
-
-  #ended(bytes: number): void {
-    if (bytes > this.#longestStatement) this.#longestStatement = bytes
-    this.#statement = 0
-  }
-
-  /**
-   * Bytes of the longest statement seen, with its `;` and the comments and blank lines before it,
-   * without the newline after it; what follows the last `;` counts as a statement (0 unless measuring).
-   */
+  /** Bytes of the longest statement seen (LongestStatement.bytes; 0 unless measuring). */
   get longestStatement(): number {
-    return Math.max(this.#longestStatement, this.#statement)
+    return this.#statements?.bytes ?? 0
   }
 
   #keep(chunk: Buffer): void {
