@@ -68,8 +68,8 @@ export function decrypterOf(
     passphrases: keys?.passphrase ? [keys.passphrase.reveal()] : [],
   }
   const forWhom = describeRecipients(e)
-  const byHand = readCommand(m.compression.kind, kind, m.file)
-  if (ageKeys.identities.length === 0 && ageKeys.passphrases.length === 0)
+  if (ageKeys.identities.length === 0 && ageKeys.passphrases.length === 0) {
+    const byHand = readCommand(m.compression.kind, kind, m.file)
     throw new DbkeeperError(
       'AUTH',
       `backup ${m.id} is encrypted (age) to ${forWhom}, and no key to decrypt it is set`,
@@ -77,6 +77,7 @@ export function decrypterOf(
         hint: `set AGE_IDENTITY_FILE to the private key file (or pass --identity FILE)${e.passphrase ? ', or AGE_PASSPHRASE_FILE' : ''}${byHand === undefined ? '' : `; by hand: ${byHand}`} (docs/RESTORE.md)`,
       },
     )
+  }
   return () =>
     new AgeDecryptStream(
       ageKeys,

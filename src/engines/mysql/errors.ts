@@ -253,9 +253,9 @@ export function judgeClient(
   if (errno === 1153 || (errno === 2006 && m![3] !== undefined)) {
     const line = m![3]
     const at = lineOf(line)
-    const size = !inFile(line)
-      ? undefined
-      : `the statement's size in bytes (from that line to the first line that ends in \`;\`): ${readWith} | LC_ALL=C awk 'NR >= ${line} { n += length($0) + 1 } NR >= ${line} && /;$/ { print n; exit }'`
+    const size = inFile(line)
+      ? `the statement's size in bytes (from that line to the first line that ends in \`;\`): ${readWith} | LC_ALL=C awk 'NR >= ${line} { n += length($0) + 1 } NR >= ${line} && /;$/ { print n; exit }'`
+      : undefined
     const setting =
       'as an administrator of that server: SET GLOBAL max_allowed_packet = 1073741824; (and max_allowed_packet = 1G under [mysqld] in my.cnf to keep it), then restore again'
     const measured =
