@@ -28,6 +28,13 @@ export async function rootQuery<T = unknown>(
   }
 }
 
+/** The server's global max_allowed_packet (what a restore's connections get). */
+export async function globalPacket(server: ServerInfo = mariadb()): Promise<number> {
+  return Number(
+    (await rootQuery<{ p: number }[]>('SELECT @@GLOBAL.max_allowed_packet AS p', [], undefined, server))[0]!.p,
+  )
+}
+
 /**
  * utf8mb4 text with emoji, binary blobs (every byte value, NULs, quotes), NULLs, a view, a
  * trigger, a procedure, a function, an event, a table whose name needs backticks, `rows` rows in `big`.

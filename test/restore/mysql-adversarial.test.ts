@@ -11,6 +11,7 @@ import {
   NASTY_PASSWORD,
   checksums,
   dropDatabases,
+  globalPacket,
   makeRichDatabase,
   mariadb,
   mysqlEnv,
@@ -29,10 +30,6 @@ async function leftovers(): Promise<string[]> {
       "SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '%\\_dbkrestore\\_%' OR SCHEMA_NAME LIKE '%\\_dbkold\\_%'",
     )
   ).map((r) => r.n)
-}
-
-async function globalPacket(): Promise<number> {
-  return Number((await rootQuery<{ p: number }[]>('SELECT @@GLOBAL.max_allowed_packet AS p'))[0]!.p)
 }
 
 /** SHOW CREATE of every view, trigger, routine and event (without the trigger's creation time). */

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { checksums, rootQuery } from '../backup/mysql-support.js'
+import { checksums, globalPacket, rootQuery } from '../backup/mysql-support.js'
 import { startMariadb } from '../support/mariadb-server.js'
 import { startWithRetry, type RunningServer } from '../support/servers.js'
 import { execFileSync } from 'node:child_process'
@@ -24,11 +24,6 @@ let server: RunningServer
 let dir: string
 let env: Record<string, string>
 let dataPath: string
-
-const globalPacket = async () =>
-  Number(
-    (await rootQuery<{ p: number }[]>('SELECT @@GLOBAL.max_allowed_packet AS p', [], undefined, server.info))[0]!.p,
-  )
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dbk-packet-'))
@@ -82,7 +77,7 @@ describe('MySQL restore into a server whose max_allowed_packet is below the dump
         /max_allowed_packet \(0\.3 MiB\) will be raised to 1\.0 MiB for the load and set back afterwards/,
       )
       expect(await checksums('small_rows_back', server.info)).toEqual(await checksums(DB, server.info))
-      expect(await globalPacket()).toBe(SMALL_PACKET)
+      expect(await globalPacket(server.info)).toBe(SMALL_PACKET)
     } finally {
       await rootQuery('SET GLOBAL max_allowed_packet = DEFAULT', [], undefined, server.info)
     }
