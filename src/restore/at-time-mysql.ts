@@ -133,6 +133,7 @@ export function mysqlPointInTimeItem(p: MysqlPointInTime): RestoreItem {
         label: `database \`${into}\``,
         workDir,
         signal,
+        print: say,
       })
       say(`replayed the binlog into \`${into}\``)
     },

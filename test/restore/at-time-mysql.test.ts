@@ -163,6 +163,7 @@ FILES=$(ls | grep -xE 'binlog\\.[0-9]+' | awk -v f="$FILE" '$0 >= f')
 TZ=UTC mariadb-binlog --skip-gtid-strict-mode --verify-binlog-checksum \\
     --start-position="$POS" --stop-datetime="$STOP" \\
     --database=app --rewrite-db='app->by_hand' $FILES \\
+  | grep -avE '^/\\*M!100001 SET @@session\\.(gtid_domain_id|server_id|gtid_seq_no)=' \\
   | mariadb --defaults-extra-file="$CNF" --binary-mode by_hand
 rm "$CNF"`
     const r = await execa('bash', ['-c', script], {

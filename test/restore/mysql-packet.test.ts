@@ -27,7 +27,8 @@ let dataPath: string
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dbk-packet-'))
-  server = await startWithRetry(startMariadb)
+  // With a binlog, as a PITR source's server has one.
+  server = await startWithRetry(() => startMariadb({ binlog: {} }))
   await rootQuery(`CREATE DATABASE ${DB}`, [], undefined, server.info)
   // 6,000 rows of ~500 bytes: three INSERTs of ~1 MiB (mysqldump's default --net-buffer-length).
   await rootQuery(
@@ -78,6 +79,22 @@ describe('MySQL restore into a server whose max_allowed_packet is below the dump
       )
       expect(await checksums('small_rows_back', server.info)).toEqual(await checksums(DB, server.info))
       expect(await globalPacket(server.info)).toBe(SMALL_PACKET)
+      // The load's 1 MiB statements are not annotated in the binlog: an Annotate_rows event longer
+      // than the setting set back would leave BINLOG_GTID_POS NULL past it, and the next
+      // `mysqldump --single-transaction --master-data=2` crashed on that (SIGSEGV).
+      const [status] = await rootQuery<{ File: string; Position: number }[]>(
+        'SHOW MASTER STATUS',
+        [],
+        undefined,
+        server.info,
+      )
+      const [pos] = await rootQuery<{ p: string | null }[]>(
+        'SELECT BINLOG_GTID_POS(?, ?) AS p',
+        [status!.File, status!.Position],
+        undefined,
+        server.info,
+      )
+      expect(pos!.p).toMatch(/^0-1-\d+$/)
     } finally {
       await rootQuery('SET GLOBAL max_allowed_packet = DEFAULT', [], undefined, server.info)
     }

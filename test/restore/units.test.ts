@@ -18,6 +18,7 @@ import { compareDumps, DumpLineFilter } from '../../src/restore/compare.js'
 import { confirm, requireConfirmable } from '../../src/restore/confirm.js'
 import { lockPath } from '../../src/catalog/lock.js'
 import { findBackup, findSource, locateBackup, onVolume, type RemoteBackups } from '../../src/restore/locate.js'
+import { ServerIdentity } from '../../src/engines/mysql/binlog-replay.js'
 import { judgeClient } from '../../src/engines/mysql/errors.js'
 import { backupFacts } from '../../src/restore/content.js'
 import { isScratchName, parseScratchName, scratchName } from '../../src/restore/scratch.js'
@@ -337,6 +338,23 @@ describe('small pieces', () => {
       expect(part.message).not.toContain('of the dump')
       expect(part.hint).not.toMatch(/sed -n|awk|undefined/)
     }
+    // The binlog replay's line is a line of what mariadb-binlog prints: the same command shows it,
+    // and the dump's promise (a size recorded at backup time) is not made for it.
+    const replay = judgeClient(
+      source,
+      'mariadb (replaying the binlog)',
+      exit('ERROR 1153 (08S01) at line 31: Got a packet bigger than'),
+      'db x',
+      'not put in place',
+      {
+        name: 'the binlog as mariadb-binlog decodes it',
+        readWith: "TZ=UTC mariadb-binlog --database=app '/b/binlog.000001'",
+      },
+    )!
+    expect(replay.message).toContain('at line 31 of the binlog as mariadb-binlog decodes it')
+    expect(replay.message).not.toContain('of the dump')
+    expect(replay.hint).toContain("TZ=UTC mariadb-binlog --database=app '/b/binlog.000001' | LC_ALL=C awk 'NR >= 31")
+    expect(replay.hint).not.toMatch(/gzip|backups taken by this version/)
     // Gone away with no line: the connection, not a statement.
     expect(
       judgeClient(source, 'mariadb', exit('ERROR 2006 (HY000): Server has gone away'), 'db x', '')?.message,
@@ -345,6 +363,40 @@ describe('small pieces', () => {
       judgeClient(source, 'mariadb', { ...exit(''), inputError: new Error('unexpected end of file') }, 'db x', '')
         ?.message,
     ).toContain('could not be read')
+  })
+
+  it("the binlog replay's stream loses the original GTID lines, wherever the chunks are cut", async () => {
+    const decoded = [
+      '# at 875',
+      '#261207 20:55:48 server id 1  end_log_pos 917 CRC32 0x2738357b \tGTID 0-1-4 trans',
+      '/*M!100101 SET @@session.skip_parallel_replication=0*//*!*/;',
+      '/*M!100001 SET @@session.gtid_domain_id=0*//*!*/;',
+      '/*M!100001 SET @@session.server_id=1*//*!*/;',
+      '/*M!100001 SET @@session.gtid_seq_no=4*//*!*/;',
+      'START TRANSACTION',
+      '/*!*/;',
+      "SET @v = '/*M!100001 SET @@session.gtid_seq_no=9*//*!*/;'/*!*/;",
+      "BINLOG '",
+      'yY5VaRMBAAAAMAAAAPoAAAAAABMAAAAAAAEAA2FwcAABdAACA/wA',
+      "'/*!*/;",
+      '/*M!100001 SET @@session.gtid_seq_no=5*//*!*/;',
+      'COMMIT/*!*/;',
+      '',
+    ].join('\n')
+    const expected = decoded
+      .split('\n')
+      .filter((l) => !/^\/\*M!100001 SET @@session\.(gtid_domain_id|server_id|gtid_seq_no)=/.test(l))
+      .join('\n')
+    expect(expected).toContain('skip_parallel_replication')
+    expect(expected).toContain("SET @v = '/*M!100001 SET @@session.gtid_seq_no=9")
+    const bytes = Buffer.from(decoded)
+    for (let cut = 1; cut < bytes.length; cut += 7) {
+      const chunks: Buffer[] = []
+      for (let i = 0; i < bytes.length; i += cut) chunks.push(bytes.subarray(i, i + cut))
+      const out: Buffer[] = []
+      for await (const part of Readable.from(chunks).pipe(new ServerIdentity())) out.push(part as Buffer)
+      expect(Buffer.concat(out).toString(), `chunks of ${cut}`).toBe(expected)
+    }
   })
 
   it('confirmation: --yes, or "yes" on a terminal; nothing else', async () => {

@@ -13,6 +13,7 @@
  * checkReplayPrivilege refuses up front, naming the GRANT, before anything is touched.
  */
 import { createInterface } from 'node:readline'
+import { pipeline, Transform, type TransformCallback } from 'node:stream'
 import type { Connection, RowDataPacket } from 'mysql2/promise'
 import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
@@ -22,6 +23,15 @@ import { stopDatetime } from './binlog-window.js'
 import { clientArgs, CLIENT_COMMANDS } from './client.js'
 import { removeDefaultsFile, writeDefaultsFile } from './credentials.js'
 import { judgeClient } from './errors.js'
+import {
+  assertMayRaisePacket,
+  globalPacket,
+  packetRefusal,
+  raisePacket,
+  setPacket,
+  withoutAnnotations,
+} from './needs-check.js'
+import { mib, packetFor, PACKET_MAX } from './needs.js'
 import { connect } from './probe.js'
 
 export interface ReplayRequest {
@@ -40,6 +50,8 @@ export interface ReplayRequest {
   /** Private 0700 directory: the defaults file, the tools' HOME. */
   workDir: string
   signal: AbortSignal
+  /** The operator's lines (max_allowed_packet raised for the replay, or not set back). */
+  print?: (line: string) => void
 }
 
 /** The reader's options: what it reads, from where, to when, for which database (no credentials: it reads files). */
@@ -60,22 +72,33 @@ export function replayArgs(r: Pick<ReplayRequest, 'paths' | 'position' | 'at' | 
 /** Replays the archived binlog into `into` up to `at`; rejects with RESTORE_FAILED naming the failing side. */
 export async function replayBinlog(r: ReplayRequest): Promise<void> {
   const env = childEnv({ HOME: r.workDir, TZ: 'UTC' })
-  if (r.into !== r.database) await refuseQualifiedStatements(r, env)
-  const defaults = writeDefaultsFile(r.workDir, r.source)
+  const { longest } = await surveyRange(r, env)
+  const { packetBefore, initCommand } = await raisePacketFor(r, longest)
   const next = `${r.label} was not put in place`
+  let defaults: string | undefined
   try {
+    defaults = writeDefaultsFile(r.workDir, r.source)
     // A client that failed needs nothing more: the reader is stopped instead of decoding the rest.
     const clientFailed = new AbortController()
-    const reader = startReader(replayArgs(r), env, AbortSignal.any([r.signal, clientFailed.signal]))
+    const args = replayArgs(r)
+    const reader = startReader(args, env, AbortSignal.any([r.signal, clientFailed.signal]))
     const client = CLIENT_COMMANDS[0]
-    const replayed = runTool(client, clientArgs(defaults, r.into), {
+    const input = new ServerIdentity()
+    // A reader that fails ends the client's input early: its exit below says why.
+    pipeline(reader.stdout, input, () => {})
+    const replayed = runTool(client, clientArgs(defaults, r.into, initCommand), {
       env,
-      input: reader.stdout,
+      input,
       signal: r.signal,
       stderr: { keep: 'tail', bytes: 64 * 1024 },
       installHint: 'install the client tools (Debian: mariadb-client)',
       abortedMessage: `${client} was stopped: the restore was aborted`,
-      judge: (exit) => judgeClient(r.source, `${client} (replaying the binlog)`, exit, r.label, next),
+      // The client's line is a line of the reader's output: the same command prints it.
+      judge: (exit) =>
+        judgeClient(r.source, `${client} (replaying the binlog)`, exit, r.label, next, {
+          name: `the binlog as ${BINLOG_TOOL} decodes it`,
+          readWith: `TZ=UTC ${[BINLOG_TOOL, ...args].map(shellWord).join(' ')}`,
+        }),
     })
     replayed.catch(() => clientFailed.abort())
     const [read, wrote] = await Promise.allSettled([reader.exit, replayed])
@@ -89,29 +112,155 @@ export async function replayBinlog(r: ReplayRequest): Promise<void> {
     if (failed) throw failed
     if (wrote.status === 'rejected') throw wrote.reason
   } finally {
-    await removeDefaultsFile(defaults)
+    if (defaults !== undefined) await removeDefaultsFile(defaults)
+    if (packetBefore !== undefined) await resetPacket(r, packetBefore)
   }
 }
 
 /**
- * `--rewrite-db` renames a statement's default database and the row events' tables, but not a
- * database name written out in a statement: `ALTER TABLE shop.orders …` (DDL is logged as a
- * statement even with ROW format) would be replayed into the LIVE `shop` while the copy beside it
- * is being rolled forward, changing the target before anything was checked. So before the replay
- * the same range is decoded once more and read: a statement that names the database itself (`shop.`
- * or `` `shop`. ``) refuses the restore, nothing replayed. Row events (BINLOG '…') and the tool's
- * comment lines are not statements and are skipped.
+ * Raises the server's max_allowed_packet for the replay when the range's longest statement needs
+ * more (as the load does for the base's, needs-check.ts), refusing a user who may not with the
+ * setting to change; returns the value to set back.
  */
-export async function refuseQualifiedStatements(r: ReplayRequest, env: ReturnType<typeof childEnv>): Promise<void> {
+async function raisePacketFor(
+  r: ReplayRequest,
+  longest: number,
+): Promise<{ packetBefore?: number | undefined; initCommand?: string | undefined }> {
+  const conn = await connect(r.source, r.signal)
+  try {
+    const current = await globalPacket(conn)
+    if (packetFor(longest) <= current) return {}
+    const what = `the binlog between the base and ${r.at.toISOString()} holds`
+    if (longest + 1024 > PACKET_MAX)
+      throw new DbkeeperError(
+        'RESTORE_FAILED',
+        `${what} a statement of ${mib(longest)}, longer than any server's max_allowed_packet (1 GiB) allows; nothing was replayed`,
+        { hint: 'restore to a time before that statement, or restore a scheduled backup (dbkeeper list)' },
+      )
+    await assertMayRaisePacket(conn, (error) =>
+      packetRefusal(what, longest, current, r.label, r.source.user, 'the replay', error),
+    )
+    const packetBefore = await raisePacket(conn, packetFor(longest))
+    r.print?.(
+      `the binlog's longest statement is ${mib(longest)}: max_allowed_packet (${mib(current)}) raised to ${mib(packetFor(longest))} for the replay, set back afterwards`,
+    )
+    return { packetBefore, initCommand: packetBefore === undefined ? undefined : await withoutAnnotations(conn) }
+  } finally {
+    conn.destroy()
+  }
+}
+
+async function resetPacket(r: ReplayRequest, value: number): Promise<void> {
+  try {
+    const conn = await connect(r.source, new AbortController().signal)
+    try {
+      await setPacket(conn, value)
+    } finally {
+      conn.destroy()
+    }
+  } catch (error) {
+    r.print?.(
+      `max_allowed_packet could not be set back to ${value} (${error instanceof Error ? error.message : String(error)}): SET GLOBAL max_allowed_packet = ${value}`,
+    )
+  }
+}
+
+/**
+ * The decoded binlog without the lines that would replay each transaction under its original
+ * identity (MariaDB's versioned `SET @@session.gtid_seq_no=7`, and its domain's and server's): on
+ * the server it came from, those GTIDs are behind its binlog's own, which a server with
+ * gtid_strict_mode refuses (ERROR 1950: nothing could be restored to a time there), and which
+ * without it leave its binlog out of order for its replicas. Replayed into a copy, they are new
+ * transactions of this server, numbered by it, as the base's load is. Lines are whole only up to a
+ * chunk's last newline; the rest waits for the next chunk.
+ */
+export class ServerIdentity extends Transform {
+  static readonly PREFIX = Buffer.from('/*M!100001 SET @@session.')
+  static readonly LINE = /^\/\*M!100001 SET @@session\.(?:gtid_seq_no|gtid_domain_id|server_id)=\d+\*\/\/\*!\*\/;$/
+  #carry: Buffer = Buffer.alloc(0)
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    const data = this.#carry.length ? Buffer.concat([this.#carry, chunk]) : chunk
+    const whole = data.lastIndexOf(10) + 1
+    this.#carry = Buffer.from(data.subarray(whole))
+    if (whole > 0) this.push(this.#filter(data.subarray(0, whole)))
+    done()
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.#carry.length) this.push(this.#filter(this.#carry))
+    done()
+  }
+
+  /** `lines` start at a line's start. */
+  #filter(lines: Buffer): Buffer {
+    const kept: Buffer[] = []
+    let from = 0
+    let at = lines.indexOf(ServerIdentity.PREFIX)
+    while (at !== -1) {
+      const end = lines.indexOf(10, at)
+      const stop = end === -1 ? lines.length : end + 1
+      if (
+        (at === 0 || lines[at - 1] === 10) &&
+        ServerIdentity.LINE.test(lines.toString('latin1', at, end === -1 ? lines.length : end))
+      ) {
+        kept.push(lines.subarray(from, at))
+        from = stop
+      }
+      at = lines.indexOf(ServerIdentity.PREFIX, stop)
+    }
+    if (from === 0) return lines
+    kept.push(lines.subarray(from))
+    return Buffer.concat(kept)
+  }
+}
+
+/** A word as the shell reads it back: bare when it is safe, else single-quoted. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
+}
+
+/**
+ * The range is decoded once before the replay and read, for two things.
+ *
+ * The longest statement the client will send (comment lines are not sent): a row event is sent as
+ * one `BINLOG '…'` statement, its base64 a third longer than the event, so a row the server took
+ * within its max_allowed_packet comes back over it (a 14 MB BLOB: a 19 MB statement). The replay
+ * raises the setting for itself when that is so (replayBinlog).
+ *
+ * Replayed into another name, a statement that names the database itself: `--rewrite-db` renames
+ * a statement's default database and the row events' tables, but not a database name written out
+ * in a statement: `ALTER TABLE shop.orders …` (DDL is logged as a statement even with ROW format)
+ * would be replayed into the LIVE `shop` while the copy beside it is being rolled forward, changing
+ * the target before anything was checked. Such a statement (`shop.` or `` `shop`. ``) refuses the
+ * restore, nothing replayed. Row events (BINLOG '…') and the tool's comment lines are not
+ * statements and are skipped.
+ */
+export async function surveyRange(r: ReplayRequest, env: ReturnType<typeof childEnv>): Promise<{ longest: number }> {
   const escaped = r.database.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-  const names = new RegExp(`(\`${escaped.replace(/`/g, '``')}\`|(?<![\\w$])${escaped})\\s*\\.`, 'i')
+  const names =
+    r.into === r.database
+      ? undefined
+      : new RegExp(`(\`${escaped.replace(/`/g, '``')}\`|(?<![\\w$])${escaped})\\s*\\.`, 'i')
   const stop = new AbortController()
   const reader = startReader(replayArgs({ ...r, into: r.database }), env, AbortSignal.any([r.signal, stop.signal]))
   let found: { statement: string; header: string } | undefined
   let header = ''
   let inRows = false
+  let statement = 0
+  let longest = 0
   const lines = createInterface({ input: reader.stdout, crlfDelay: Infinity })
   for await (const line of lines) {
+    if (line.startsWith('#')) {
+      if (!inRows && /^#\d{6}\s/.test(line)) header = line
+      continue
+    }
+    // What the client sends: the statement's lines up to mariadb-binlog's delimiter, newlines included.
+    statement += Buffer.byteLength(line) + 1
+    if (line.endsWith('/*!*/;')) {
+      if (statement > longest) longest = statement
+      statement = 0
+    }
     if (inRows) {
       if (line.endsWith("'/*!*/;")) inRows = false
       continue
@@ -120,11 +269,7 @@ export async function refuseQualifiedStatements(r: ReplayRequest, env: ReturnTyp
       inRows = !line.endsWith("'/*!*/;")
       continue
     }
-    if (line.startsWith('#')) {
-      if (/^#\d{6}\s/.test(line)) header = line
-      continue
-    }
-    if (names.test(line)) {
+    if (names?.test(line)) {
       found = { statement: line.slice(0, 200), header }
       break
     }
@@ -145,6 +290,7 @@ export async function refuseQualifiedStatements(r: ReplayRequest, env: ReturnTyp
   const read = await reader.exit
   const failed = readerFailure(read, r)
   if (failed) throw failed
+  return { longest }
 }
 
 /** The binlog reader, decoding `args`' range to its stdout (the guard's pass and the replay's). */

@@ -40,14 +40,16 @@ export async function findClient(dumpToolVersion: string, signal: AbortSignal): 
  * - `--max-allowed-packet=1G`: the client's side of the limit for long extended INSERTs (the
  *   server's max_allowed_packet still applies).
  * - no `--force`: the client stops at the first failing statement and names its line.
+ * - `--init-command`: a session setting the load or replay needs (needs-check.ts withoutAnnotations).
  */
-export function clientArgs(defaultsFile: string, database: string): string[] {
+export function clientArgs(defaultsFile: string, database: string, initCommand?: string): string[] {
   return [
     `--defaults-extra-file=${defaultsFile}`,
     '--binary-mode',
     '--default-character-set=utf8mb4',
     '--max-allowed-packet=1G',
     '--batch',
+    ...(initCommand ? [`--init-command=${initCommand}`] : []),
     `--database=${database}`,
   ]
 }

@@ -208,7 +208,11 @@ export function judgeClient(
   exit: ToolExit,
   where: string,
   next: string,
-  input: { readWith?: string | undefined; part?: boolean } = {},
+  /**
+   * What the client read: the dump (read with `readWith`), one connection's share of it (`part`:
+   * its lines are not the file's), or another stream that `readWith` prints (`name`: the binlog).
+   */
+  input: { readWith?: string | undefined; part?: boolean; name?: string } = {},
 ): DbkeeperError | undefined {
   const readWith = input.readWith ?? 'gzip -dc FILE'
   const lineOf = (line: string | undefined) =>
@@ -216,7 +220,7 @@ export function judgeClient(
       ? ''
       : input.part
         ? ` at line ${line} of this connection's input (the dump's head, then the tables it loaded)`
-        : ` at line ${line} of the dump`
+        : ` at line ${line} of ${input.name ?? 'the dump'}`
   const inFile = (line: string | undefined) => line !== undefined && !input.part
   if (exit.inputError) {
     return new DbkeeperError(
@@ -259,20 +263,22 @@ export function judgeClient(
     const setting =
       'as an administrator of that server: SET GLOBAL max_allowed_packet = 1073741824; (and max_allowed_packet = 1G under [mysqld] in my.cnf to keep it), then restore again'
     const measured =
-      'backups taken by this version record the size they need, and dbkeeper restore raises the setting itself when its user has SUPER'
+      input.name === undefined
+        ? 'backups taken by this version record the size they need, and dbkeeper restore raises the setting itself when its user has SUPER; '
+        : ''
     // A statement over max_allowed_packet: MySQL answers 1153; MariaDB closes the connection, which
     // the client reports as 2006 at the statement's line.
     return errno === 1153
       ? new DbkeeperError(
           'RESTORE_FAILED',
           `the server refused a statement${at} longer than its max_allowed_packet, restoring into ${where}: ${sqlLine}`,
-          { hint: `${setting}${size === undefined ? '' : ` — ${size}`}; ${measured}; ${next}` },
+          { hint: `${setting}${size === undefined ? '' : ` — ${size}`}; ${measured}${next}` },
         )
       : new DbkeeperError(
           'RESTORE_FAILED',
           `the server closed the connection at the statement${at}, restoring into ${where}: ${sqlLine}; a statement longer than the server's max_allowed_packet does this (MariaDB), as does a server that restarted`,
           {
-            hint: `${size === undefined ? '' : `${size}; `}the server's limit: SELECT @@GLOBAL.max_allowed_packet; if the statement is longer, ${setting}; ${measured}; if not, see the server's error log; ${next}`,
+            hint: `${size === undefined ? '' : `${size}; `}the server's limit: SELECT @@GLOBAL.max_allowed_packet; if the statement is longer, ${setting}; ${measured}if not, see the server's error log; ${next}`,
           },
         )
   }

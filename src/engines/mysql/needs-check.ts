@@ -41,21 +41,9 @@ export async function checkNeeds(conn: Connection, t: DriverTarget, label: strin
       )
     }
     packet = packetFor(longest)
-    // A no-op SET GLOBAL: asks the server whether this user may raise it, changing nothing.
-    await conn
-      .query('SET GLOBAL max_allowed_packet = @@GLOBAL.max_allowed_packet')
-      .catch((error: { errno?: number; sqlMessage?: string }) => {
-        if (error.errno !== 1227) throw error
-        throw new DbkeeperError(
-          'PRIVILEGE',
-          `backup ${t.backup.id} holds a statement of ${mib(longest)} (${longest} bytes); ${label} allows ${mib(current)} (max_allowed_packet), ` +
-            `and user '${t.source.user ?? 'root'}' may not raise it (${error.sqlMessage ?? 'needs SUPER'}); nothing was changed`,
-          {
-            hint: `as an administrator of that server: ${packetSetting(longest)} — then restore again; or restore as a user with SUPER, which raises it for the load only`,
-            cause: error,
-          },
-        )
-      })
+    await assertMayRaisePacket(conn, (error) =>
+      packetRefusal(`backup ${t.backup.id} holds`, longest, current, label, t.source.user, 'the load', error),
+    )
     lines.push(
       `the backup's longest statement is ${mib(longest)}: max_allowed_packet (${mib(current)}) will be raised to ${mib(packet)} for the load and set back afterwards`,
     )
@@ -75,6 +63,43 @@ export async function checkNeeds(conn: Connection, t: DriverTarget, label: strin
   return { lines, ...(packet ? { packet } : {}) }
 }
 
+/**
+ * Asks the server whether this user may raise max_allowed_packet, changing nothing (a no-op SET
+ * GLOBAL); a refusal (1227, no SUPER) is thrown as `refused` makes it.
+ */
+export async function assertMayRaisePacket(
+  conn: Connection,
+  refused: (error: { errno?: number; sqlMessage?: string }) => Error,
+): Promise<void> {
+  await conn
+    .query('SET GLOBAL max_allowed_packet = @@GLOBAL.max_allowed_packet')
+    .catch((error: { errno?: number; sqlMessage?: string }) => {
+      if (error.errno !== 1227) throw error
+      throw refused(error)
+    })
+}
+
+/** "`what` a statement of N; `label` allows M, and the user may not raise it": the setting to change. */
+export function packetRefusal(
+  what: string,
+  longest: number,
+  current: number,
+  label: string,
+  user: string | undefined,
+  during: string,
+  error: { sqlMessage?: string },
+): DbkeeperError {
+  return new DbkeeperError(
+    'PRIVILEGE',
+    `${what} a statement of ${mib(longest)} (${longest} bytes); ${label} allows ${mib(current)} (max_allowed_packet), ` +
+      `and user '${user ?? 'root'}' may not raise it (${error.sqlMessage ?? 'needs SUPER'}); nothing was changed`,
+    {
+      hint: `as an administrator of that server: ${packetSetting(longest)} — then restore again; or restore as a user with SUPER, which raises it for ${during} only`,
+      cause: error,
+    },
+  )
+}
+
 /** Raises the server's max_allowed_packet to `need` when it is lower; returns the value to set back (undefined: nothing changed). */
 export async function raisePacket(conn: Connection, need: number): Promise<number | undefined> {
   const current = await globalPacket(conn)
@@ -83,11 +108,29 @@ export async function raisePacket(conn: Connection, need: number): Promise<numbe
   return current
 }
 
+/**
+ * The init command of a client whose statements need a raised max_allowed_packet, or undefined.
+ * With binlog_annotate_row_events (MariaDB's default) the server logs each statement beside its
+ * rows as an Annotate_rows event as long as the statement: once the setting is set back, that event
+ * is longer than the server reads its own binlog by, BINLOG_GTID_POS answers NULL past it, and
+ * `mysqldump --single-transaction --master-data=2` (every later backup of a PITR source) crashes on
+ * it with SIGSEGV (MariaDB 10.11.19, test/restore/at-time-packet.test.ts) until the binlog rotates.
+ * So such a session logs the rows without the statement. Only where the server has the variable
+ * (not MySQL) and the user may set it (SUPER or BINLOG ADMIN; raising the packet needed SUPER).
+ */
+export async function withoutAnnotations(conn: Connection): Promise<string | undefined> {
+  const command = 'SET SESSION binlog_annotate_row_events = 0'
+  return conn.query(command).then(
+    () => command,
+    () => undefined,
+  )
+}
+
 export async function setPacket(conn: Connection, value: number): Promise<void> {
   await conn.query(`SET GLOBAL max_allowed_packet = ${value}`)
 }
 
-async function globalPacket(conn: Connection): Promise<number> {
+export async function globalPacket(conn: Connection): Promise<number> {
   const [[row]] = await conn.query<RowDataPacket[]>('SELECT @@GLOBAL.max_allowed_packet AS p')
   return Number(row?.p ?? 0)
 }

@@ -19,7 +19,7 @@ import { childEnv, runTool } from '../subprocess.js'
 import { clientArgs, findClient } from './client.js'
 import { removeDefaultsFile, writeDefaultsFile } from './credentials.js'
 import { besidePattern, judgeClient, restoreError } from './errors.js'
-import { checkNeeds, raisePacket, setPacket } from './needs-check.js'
+import { checkNeeds, raisePacket, setPacket, withoutAnnotations } from './needs-check.js'
 import { loadSections } from './parallel-load.js'
 import { connect } from './probe.js'
 import { ViewQualifierRewrite } from './rewrite.js'
@@ -112,11 +112,17 @@ export class MysqlDriver implements RestoreDriver {
     /** Whether the content began to flow to the client: only then can a failure be the backup's. */
     let fed = false
     try {
-      if (this.#packet) packetBefore = await this.#withConn(signal, (conn) => raisePacket(conn, this.#packet!))
+      // Raised for the load, its long statements are not annotated in the binlog (withoutAnnotations).
+      let initCommand: string | undefined
+      if (this.#packet)
+        await this.#withConn(signal, async (conn) => {
+          packetBefore = await raisePacket(conn, this.#packet!)
+          if (packetBefore !== undefined) initCommand = await withoutAnnotations(conn)
+        })
       // HOME points at the private work directory so that no ~/.my.cnf overrides the credentials.
       const next = state.exists ? `${this.label} was not changed` : 'nothing was left behind'
       const run = (input: Readable, stop: AbortSignal, part = false) =>
-        runTool(command, clientArgs(defaults, into), {
+        runTool(command, clientArgs(defaults, into, initCommand), {
           env: childEnv({ HOME: this.t.workDir }),
           input,
           signal: stop,
