@@ -35,6 +35,31 @@ describe('Meter: the longest statement (what max_allowed_packet must hold for a 
     expect(await longest([])).toBe(0)
     expect(await longest([';\n;\n;\n'])).toBe(1)
   })
+  it('inside `DELIMITER ;;` a statement ends at `;;`: a routine is one statement however many `;` lines it has', async () => {
+    const body = Array.from({ length: 40 }, (_, i) => `SET @a${i} = '${'x'.repeat(50 + i)}';`).join('\n')
+    const routine = `/*!50003 CREATE*/ /*!50020 DEFINER=\`root\`@\`%\`*/ /*!50003 PROCEDURE \`p\`()\nBEGIN\n${body}\nEND */;;`
+    const dump = [
+      'SET x=1;',
+      "INSERT INTO `t` VALUES\n(1,'a');",
+      'DELIMITER ;;',
+      routine,
+      "/*!50003 CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.v = 'x;' */;;",
+      'DELIMITER ;',
+      '/*!50003 SET sql_mode = @saved_sql_mode */ ;',
+      "INSERT INTO `u` VALUES\n(2,'b');",
+      '',
+    ].join('\n')
+    expect(await longest([dump])).toBe(routine.length)
+    // Wherever the pipe cuts it, DELIMITER lines and `;;` included.
+    for (let at = 1; at < dump.length; at += 3)
+      expect(await longest([dump.slice(0, at), dump.slice(at)]), `cut at ${at}`).toBe(routine.length)
+    expect(await longest([...dump])).toBe(routine.length)
+    // After `DELIMITER ;` a line ending in `;` ends a statement again.
+    const after = `DELIMITER ;;\nEND ;;\nDELIMITER ;\n${'y'.repeat(30)};\nz;\n`
+    expect(await longest([after])).toBe('DELIMITER ;\n'.length + 31)
+    // A `DELIMITER ;;` that is not a whole line does not switch.
+    expect(await longest([`(1,'DELIMITER ;;\n${'a;\n'.repeat(10)}`])).toBe(16)
+  })
   it('measures nothing unless asked (the PostgreSQL and SQLite streams skip the scan)', async () => {
     expect(await longest(['abcdef;\n'], false)).toBe(0)
   })
