@@ -50,6 +50,23 @@ beforeAll(async () => {
   dataPath = result!.path!
 }, 180_000)
 
+/** Whether the server reads its own binlog up to its end (BINLOG_GTID_POS, as mysqldump --master-data asks). */
+async function binlogReadable(): Promise<boolean> {
+  const [status] = await rootQuery<{ File: string; Position: number }[]>(
+    'SHOW MASTER STATUS',
+    [],
+    undefined,
+    server.info,
+  )
+  const [pos] = await rootQuery<{ p: string | null }[]>(
+    'SELECT BINLOG_GTID_POS(?, ?) AS p',
+    [status!.File, status!.Position],
+    undefined,
+    server.info,
+  )
+  return /^0-1-\d+$/.test(pos!.p ?? '')
+}
+
 afterAll(async () => {
   await server?.stop()
   await rm(dir, { recursive: true, force: true })
@@ -82,19 +99,7 @@ describe('MySQL restore into a server whose max_allowed_packet is below the dump
       // The load's 1 MiB statements are not annotated in the binlog: an Annotate_rows event longer
       // than the setting set back would leave BINLOG_GTID_POS NULL past it, and the next
       // `mysqldump --single-transaction --master-data=2` crashed on that (SIGSEGV).
-      const [status] = await rootQuery<{ File: string; Position: number }[]>(
-        'SHOW MASTER STATUS',
-        [],
-        undefined,
-        server.info,
-      )
-      const [pos] = await rootQuery<{ p: string | null }[]>(
-        'SELECT BINLOG_GTID_POS(?, ?) AS p',
-        [status!.File, status!.Position],
-        undefined,
-        server.info,
-      )
-      expect(pos!.p).toMatch(/^0-1-\d+$/)
+      expect(await binlogReadable()).toBe(true)
     } finally {
       await rootQuery('SET GLOBAL max_allowed_packet = DEFAULT', [], undefined, server.info)
     }
@@ -124,6 +129,44 @@ describe('MySQL restore into a server whose max_allowed_packet is below the dump
     } finally {
       await rootQuery('SET GLOBAL max_allowed_packet = DEFAULT', [], undefined, server.info)
       await old.remove()
+    }
+  })
+})
+
+describe('a routine longer than max_allowed_packet', () => {
+  it('is one statement (DELIMITER ;;) in the manifest, and the restore raises the setting for it', async () => {
+    // 750 lines of `SET @aN = '<2000 bytes>';`: a 1.5 MB procedure whose every line ends in `;`.
+    const body = Array.from({ length: 750 }, (_, i) => `SET @a${i} = '${String(i % 10).repeat(2000)}';`).join('\n')
+    await rootQuery('CREATE DATABASE big_routine', [], undefined, server.info)
+    await rootQuery('CREATE TABLE t (id INT PRIMARY KEY)', [], 'big_routine', server.info)
+    await rootQuery(`CREATE PROCEDURE p() BEGIN\n${body}\nEND`, [], 'big_routine', server.info)
+    const routineEnv = { ...env, DB01_NAME: 'big_routine' }
+    const [result] = await backupNow(routineEnv)
+    const needs = (await readManifest(result!.path!)).restoreNeeds!
+    expect(needs.longestStatement).toBeGreaterThan(body.length)
+    expect(needs.longestStatement).toBeLessThan(body.length + 4096)
+    await rootQuery(`SET GLOBAL max_allowed_packet = ${SMALL_PACKET}`, [], undefined, server.info)
+    try {
+      const r = await cli(
+        ['restore', 'latest', '--source', 'maria', '--database', 'big_routine', '--into', 'big_routine_back', '--yes'],
+        routineEnv,
+      )
+      expect(r.exitCode, r.all).toBe(0)
+      expect(r.all).toMatch(/max_allowed_packet \(0\.3 MiB\) will be raised to 1\.[45] MiB for the load/)
+      const definition = async (db: string) =>
+        (
+          await rootQuery<{ d: string }[]>(
+            "SELECT ROUTINE_DEFINITION AS d FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_NAME = 'p'",
+            [db],
+            undefined,
+            server.info,
+          )
+        )[0]!.d
+      expect(await definition('big_routine_back')).toBe(await definition('big_routine'))
+      expect(await globalPacket(server.info)).toBe(SMALL_PACKET)
+      expect(await binlogReadable()).toBe(true)
+    } finally {
+      await rootQuery('SET GLOBAL max_allowed_packet = DEFAULT', [], undefined, server.info)
     }
   })
 })

@@ -28,6 +28,7 @@ import {
   globalPacket,
   packetRefusal,
   raisePacket,
+  rotateBinlog,
   setPacket,
   withoutAnnotations,
 } from './needs-check.js'
@@ -155,6 +156,8 @@ async function resetPacket(r: ReplayRequest, value: number): Promise<void> {
     const conn = await connect(r.source, new AbortController().signal)
     try {
       await setPacket(conn, value)
+      const note = await rotateBinlog(conn)
+      if (note) r.print?.(note)
     } finally {
       conn.destroy()
     }

@@ -130,6 +130,26 @@ export async function setPacket(conn: Connection, value: number): Promise<void> 
   await conn.query(`SET GLOBAL max_allowed_packet = ${value}`)
 }
 
+/**
+ * After max_allowed_packet was raised for a load or a replay and set back, the binlog may hold
+ * events longer than the setting: a long statement logged as itself (a routine's CREATE, any
+ * statement under STATEMENT or MIXED format), or annotated beside its rows where that could not be
+ * turned off (withoutAnnotations). The server reads its current binlog file by the setting, so
+ * BINLOG_GTID_POS answers NULL past such an event and `mysqldump --single-transaction
+ * --master-data=2` crashes (SIGSEGV, MariaDB 10.11.19) until the file is rotated. It is rotated
+ * here (FLUSH BINARY LOGS: RELOAD or BINLOG ADMIN); where that is refused, the line returned says
+ * what to run. Nothing when the server has no binlog.
+ */
+export async function rotateBinlog(conn: Connection): Promise<string | undefined> {
+  const [[row]] = await conn.query<RowDataPacket[]>('SELECT @@GLOBAL.log_bin AS b')
+  if (!Number(row?.b)) return undefined
+  return conn.query('FLUSH BINARY LOGS').then(
+    () => undefined,
+    (error: { sqlMessage?: string; message?: string }) =>
+      `the binlog may hold statements longer than max_allowed_packet now that it is set back, and FLUSH BINARY LOGS was refused (${error.sqlMessage ?? error.message ?? 'needs RELOAD'}): run it as an administrator before the next backup, whose mysqldump --master-data would otherwise crash on them`,
+  )
+}
+
 export async function globalPacket(conn: Connection): Promise<number> {
   const [[row]] = await conn.query<RowDataPacket[]>('SELECT @@GLOBAL.max_allowed_packet AS p')
   return Number(row?.p ?? 0)

@@ -19,7 +19,7 @@ import { childEnv, runTool } from '../subprocess.js'
 import { clientArgs, findClient } from './client.js'
 import { removeDefaultsFile, writeDefaultsFile } from './credentials.js'
 import { besidePattern, judgeClient, restoreError } from './errors.js'
-import { checkNeeds, raisePacket, setPacket, withoutAnnotations } from './needs-check.js'
+import { checkNeeds, raisePacket, rotateBinlog, setPacket, withoutAnnotations } from './needs-check.js'
 import { loadSections } from './parallel-load.js'
 import { connect } from './probe.js'
 import { ViewQualifierRewrite } from './rewrite.js'
@@ -227,7 +227,11 @@ export class MysqlDriver implements RestoreDriver {
   }
 
   async #resetPacket(value: number): Promise<void> {
-    await this.#withConn(new AbortController().signal, (conn) => setPacket(conn, value)).catch((error: unknown) => {
+    await this.#withConn(new AbortController().signal, async (conn) => {
+      await setPacket(conn, value)
+      const note = await rotateBinlog(conn)
+      if (note) this.#notes.push(note)
+    }).catch((error: unknown) => {
       this.#notes.push(
         `max_allowed_packet could not be set back to ${value} (${error instanceof Error ? error.message : String(error)}): SET GLOBAL max_allowed_packet = ${value}`,
       )
