@@ -183,8 +183,15 @@ objects=0 create="CHARACTER SET utf8mb4"
 if [[ -n $charset ]]; then
   create="CHARACTER SET ${charset% *} COLLATE ${charset#* }"
   objects=$(sql "SELECT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = $(literal "$database"))
-    + (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = $(literal "$database"))")
-  echo "it exists ($charset) with $objects tables, views and routines: they will be REPLACED"
+    + (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = $(literal "$database"))
+    + (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = $(literal "$database"))")
+  # Keys of other databases that reference its tables: DROP DATABASE would fail part-way through
+  # (ERROR 1451), after some of its tables were already gone.
+  inbound=$(sql "SELECT CONCAT(CONSTRAINT_SCHEMA, '.', TABLE_NAME, ' (', CONSTRAINT_NAME, ')') FROM information_schema.REFERENTIAL_CONSTRAINTS
+    WHERE UNIQUE_CONSTRAINT_SCHEMA = $(literal "$database") AND CONSTRAINT_SCHEMA <> $(literal "$database") ORDER BY 1")
+  [[ -z $inbound ]] || die "foreign keys in other databases reference tables of $database: ${inbound//$'\n'/, }; replacing it would break them part-way; nothing was changed" \
+    'drop those keys first (ALTER TABLE db.table DROP FOREIGN KEY name; SHOW CREATE TABLE shows each one), run this again, then add them back'
+  echo "it exists ($charset) with $objects tables, views, routines and events: they will be REPLACED"
 else
   echo 'it does not exist: it will be created'
 fi

@@ -5,7 +5,9 @@
  * inside), a tampered backup whose last statement fails, and a swap of an unchanged database that
  * must keep every trigger, view, routine and event exactly.
  */
-import { rm } from 'node:fs/promises'
+import { rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { execa } from 'execa'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   NASTY_PASSWORD,
@@ -373,4 +375,85 @@ describe('MySQL in-place restore by a user with rights on the database alone', (
       },
     )
   }, 180_000)
+})
+
+describe("a database whose tables other databases' foreign keys reference", () => {
+  const parent = uniqueName('fkparent')
+  const child = uniqueName('fkchild')
+  let dir: string
+  let env: Record<string, string>
+  let admin: string
+  let file: string
+
+  beforeAll(async () => {
+    await rootQuery(`CREATE DATABASE \`${parent}\`; CREATE DATABASE \`${child}\``)
+    await rootQuery(
+      `CREATE TABLE aaa (id INT PRIMARY KEY); CREATE TABLE parent (id INT PRIMARY KEY); CREATE TABLE zzz (id INT PRIMARY KEY);
+       INSERT INTO aaa VALUES (1); INSERT INTO parent VALUES (1), (2); INSERT INTO zzz VALUES (1)`,
+      [],
+      parent,
+    )
+    await rootQuery(
+      `CREATE TABLE child (id INT PRIMARY KEY, pid INT, CONSTRAINT to_parent FOREIGN KEY (pid) REFERENCES \`${parent}\`.parent (id));
+       INSERT INTO child VALUES (1, 1)`,
+      [],
+      child,
+    )
+    admin = await makeAdminUser()
+    ;({ dir, env } = await mysqlEnv(parent, admin))
+    file = (await backupNow(env))[0]!.path!
+  })
+  afterAll(async () => {
+    await dropDatabases(child, parent)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  const references = async () =>
+    (
+      await rootQuery<{ s: string }[]>(
+        'SELECT REFERENCED_TABLE_SCHEMA AS s FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? AND CONSTRAINT_NAME = ?',
+        [child, 'to_parent'],
+      )
+    ).map((r) => r.s)
+
+  it('is not replaced in place (the keys would follow its tables aside): refused, naming the key, nothing changed', async () => {
+    const before = await checksums(parent)
+    const r = await cli(['restore', 'latest', '--source', 'maria', '--yes'], env)
+    expect(r.exitCode).toBe(1)
+    expect(r.stderr).toContain(`\`${child}\`.\`child\` (to_parent → parent)`)
+    expect(r.stderr).toContain('DROP FOREIGN KEY `to_parent`')
+    expect(await checksums(parent)).toEqual(before)
+    expect(await references()).toEqual([parent])
+    expect(await leftovers()).toEqual([])
+  })
+
+  it('restore-mysql.sh refuses it too, before its DROP DATABASE could fail part-way', async () => {
+    const info = mariadb()
+    const passFile = join(dir, 'pw')
+    await writeFile(passFile, NASTY_PASSWORD, { mode: 0o600 })
+    const before = await checksums(parent)
+    const r = await execa(
+      'bash',
+      [
+        join(process.cwd(), 'scripts', 'restore-mysql.sh'),
+        '--host',
+        info.host,
+        '--port',
+        String(info.port),
+        '--user',
+        admin,
+        '--password-file',
+        passFile,
+        '--safety-dir',
+        dir,
+        '--yes',
+        file,
+      ],
+      { reject: false, stdin: 'ignore', env: { PATH: process.env.PATH ?? '' }, extendEnv: false },
+    )
+    expect(r.exitCode, r.stdout).toBe(1)
+    expect(r.stderr).toContain(`${child}.child (to_parent)`)
+    expect(await checksums(parent)).toEqual(before)
+    expect(await references()).toEqual([parent])
+  })
 })

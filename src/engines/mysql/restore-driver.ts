@@ -58,7 +58,10 @@ export class MysqlDriver implements RestoreDriver {
   async prepare(signal: AbortSignal): Promise<string[]> {
     const checked = await this.#withConn(signal, async (conn) => {
       const needs = await checkNeeds(conn, this.t, this.label)
-      if (this.t.replace && (await charsetOf(conn, this.t.target))) await this.#mayCreateBeside(conn)
+      if (this.t.replace && (await charsetOf(conn, this.t.target))) {
+        await refuseInboundKeys(conn, this.t.target, this.label)
+        await this.#mayCreateBeside(conn)
+      }
       return needs
     })
     this.#packet = checked.packet
@@ -339,4 +342,31 @@ export async function mysqlDropDatabase(source: SourceConfig, name: string, sign
   } finally {
     await conn.end().catch(() => {})
   }
+}
+
+/**
+ * Foreign keys of OTHER databases that reference the target's tables: the in-place swap renames
+ * the target's tables aside (`<target>_dbkold_<hex>`) and a key follows the table it references
+ * across databases, so after the restore those keys would point at the aside copy that is then
+ * dropped (or kept when it cannot be), and the other database's integrity would be gone without a
+ * word. Refused before anything is touched.
+ */
+async function refuseInboundKeys(conn: Connection, target: string, label: string): Promise<void> {
+  const [keys] = await conn.query<RowDataPacket[]>(
+    `SELECT CONSTRAINT_SCHEMA AS s, TABLE_NAME AS t, CONSTRAINT_NAME AS c, REFERENCED_TABLE_NAME AS r
+       FROM information_schema.REFERENTIAL_CONSTRAINTS
+      WHERE UNIQUE_CONSTRAINT_SCHEMA = ? AND CONSTRAINT_SCHEMA <> ?
+      ORDER BY 1, 2, 3`,
+    [target, target],
+  )
+  if (keys.length === 0) return
+  const named = keys.slice(0, 5).map((k) => `\`${k.s}\`.\`${k.t}\` (${k.c} → ${k.r})`)
+  const first = keys[0]!
+  throw new DbkeeperError(
+    'RESTORE_FAILED',
+    `${keys.length} foreign key${keys.length === 1 ? '' : 's'} in other databases reference${keys.length === 1 ? 's' : ''} tables of ${label}: ${named.join(', ')}${keys.length > 5 ? ', …' : ''}; an in-place restore would leave ${keys.length === 1 ? 'it' : 'them'} pointing at the replaced tables; nothing was changed`,
+    {
+      hint: `drop ${keys.length === 1 ? 'that key' : 'those keys'} first (ALTER TABLE \`${first.s}\`.\`${first.t}\` DROP FOREIGN KEY \`${first.c}\`), restore, then add ${keys.length === 1 ? 'it' : 'them'} back (SHOW CREATE TABLE shows the definition); or restore --into a new name and move the rows by hand`,
+    },
+  )
 }
