@@ -193,7 +193,13 @@ if [[ -n $charset ]]; then
     'drop those keys first (ALTER TABLE db.table DROP FOREIGN KEY name; SHOW CREATE TABLE shows each one), run this again, then add them back'
   echo "it exists ($charset) with $objects tables, views, routines and events: they will be REPLACED"
 else
-  echo 'it does not exist: it will be created'
+  # Created with the backed-up database's defaults, which dbkeeper records in the manifest (a dump
+  # of one database has no CREATE DATABASE); read without jq.
+  recorded=$(tr -d '\n' < "$file.manifest.json" 2>/dev/null | grep -o '"charset": *{[^}]*}' || true)
+  cs=$(grep -o '"characterSet": *"[A-Za-z0-9_]*"' <<< "$recorded" | grep -o '[A-Za-z0-9_]*"$' | tr -d '"' || true)
+  coll=$(grep -o '"collation": *"[A-Za-z0-9_]*"' <<< "$recorded" | grep -o '[A-Za-z0-9_]*"$' | tr -d '"' || true)
+  [[ -z $cs || -z $coll ]] || create="CHARACTER SET $cs COLLATE $coll"
+  echo "it does not exist: it will be created ($create)"
 fi
 
 # max_allowed_packet: the manifest (written by dbkeeper) records the longest statement; read without

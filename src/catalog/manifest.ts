@@ -132,6 +132,18 @@ export function decodeManifest(text: string): { manifest: Manifest } | { error: 
     )
       return { error: 'the manifest has an encryption without its kind, recipients or plaintext checksum' }
   }
+  // A restore names these in CREATE DATABASE (engines/mysql/restore-driver.ts): bare names only.
+  const charset = (m.restoreNeeds as { charset?: { characterSet?: unknown; collation?: unknown } } | undefined)?.charset
+  if (
+    charset !== undefined &&
+    !(
+      typeof charset?.characterSet === 'string' &&
+      /^\w+$/.test(charset.characterSet) &&
+      typeof charset.collation === 'string' &&
+      /^\w+$/.test(charset.collation)
+    )
+  )
+    return { error: 'the manifest has a database character set that is not a bare name' }
   if (m.members !== undefined && !(Array.isArray(m.members) && m.members.every(isMember)))
     return { error: 'the manifest has gzip members without their kind, offset, size or checksum' }
   if (typeof m.tool?.name !== 'string' || typeof m.tool.version !== 'string' || !Array.isArray(m.tool.options))

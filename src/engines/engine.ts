@@ -22,6 +22,12 @@ export interface RestoreNeeds {
   relations?: number
   /** MySQL/MariaDB: DEFINER accounts of views, routines, triggers and events (`user@host`). */
   definers?: string[]
+  /**
+   * MySQL/MariaDB: the database's default character set and collation. A dump of one database has
+   * no CREATE DATABASE, so a restore where the database no longer exists creates it with these
+   * (its routines' parameters and its new tables' columns take them), not the server's default.
+   */
+  charset?: { characterSet: string; collation: string }
   /** Partitioned tables (their rows live in their partitions). */
   partitioned?: string[]
   /** PostgreSQL: extensions the dump creates (`CREATE EXTENSION`), which the target must have available. */

@@ -457,3 +457,77 @@ describe("a database whose tables other databases' foreign keys reference", () =
     expect(await references()).toEqual([parent])
   })
 })
+
+describe('a database restored where it no longer exists', () => {
+  const db = uniqueName('german')
+  let dir: string
+  let env: Record<string, string>
+  let admin: string
+  let file: string
+
+  const defaults = async () =>
+    (
+      await rootQuery<{ cs: string; coll: string }[]>(
+        'SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS coll FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?',
+        [db],
+      )
+    )[0]
+  // The routine's parameters take the database's collation: under latin1_german2_ci ß = ss.
+  const same = async () =>
+    Number(
+      Object.values(
+        (await rootQuery<Record<string, unknown>[]>(`SELECT \`${db}\`.same('Straße', 'Strasse') AS s`))[0]!,
+      )[0],
+    )
+
+  beforeAll(async () => {
+    await rootQuery(`CREATE DATABASE \`${db}\` CHARACTER SET latin1 COLLATE latin1_german2_ci`)
+    await rootQuery(
+      'CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (1, ?); CREATE FUNCTION same(a VARCHAR(20), b VARCHAR(20)) RETURNS INT DETERMINISTIC RETURN a = b',
+      ['Straße'],
+      db,
+    )
+    admin = await makeAdminUser()
+    ;({ dir, env } = await mysqlEnv(db, admin))
+    file = (await backupNow(env))[0]!.path!
+    expect(await same()).toBe(1)
+  })
+  afterAll(async () => {
+    await dropDatabases(db)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('comes back with its own character set and collation (the manifest records them), not the server default', async () => {
+    expect((await readManifest(file)).restoreNeeds?.charset).toEqual({
+      characterSet: 'latin1',
+      collation: 'latin1_german2_ci',
+    })
+    const original = await checksums(db)
+    await rootQuery(`DROP DATABASE \`${db}\``)
+    const r = await cli(['restore', 'latest', '--source', 'maria', '--yes'], env)
+    expect(r.exitCode, r.all).toBe(0)
+    expect(await defaults()).toEqual({ cs: 'latin1', coll: 'latin1_german2_ci' })
+    expect(await same()).toBe(1)
+    expect(await checksums(db)).toEqual(original)
+  })
+
+  it('restore-mysql.sh creates it the same way', async () => {
+    await rootQuery(`DROP DATABASE \`${db}\``)
+    const info = mariadb()
+    const passFile = join(dir, 'pw2')
+    await writeFile(passFile, NASTY_PASSWORD, { mode: 0o600 })
+    const r = await execa(
+      'bash',
+      [
+        join(process.cwd(), 'scripts', 'restore-mysql.sh'),
+        ...['--host', info.host, '--port', String(info.port), '--user', admin, '--password-file', passFile],
+        ...['--safety-dir', dir, '--yes', file],
+      ],
+      { reject: false, stdin: 'ignore', env: { PATH: process.env.PATH ?? '' }, extendEnv: false },
+    )
+    expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0)
+    expect(r.stdout).toContain('it will be created (CHARACTER SET latin1 COLLATE latin1_german2_ci)')
+    expect(await defaults()).toEqual({ cs: 'latin1', coll: 'latin1_german2_ci' })
+    expect(await same()).toBe(1)
+  })
+})

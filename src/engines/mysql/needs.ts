@@ -76,6 +76,14 @@ export async function measureNeeds(
     [database],
   )
   const partitioned = parts.map((r) => String(r.t))
+  const [[schema]] = await conn.query<RowDataPacket[]>(
+    'SELECT DEFAULT_CHARACTER_SET_NAME AS cs, DEFAULT_COLLATION_NAME AS coll FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?',
+    [database],
+  )
+  const charset =
+    typeof schema?.cs === 'string' && typeof schema.coll === 'string'
+      ? { characterSet: schema.cs, collation: schema.coll }
+      : undefined
   const warnings: string[] = []
   if (packet > 0 && packetFor(longestStatement) > packet) {
     warnings.push(
@@ -97,6 +105,7 @@ export async function measureNeeds(
   return {
     longestStatement,
     ...(definers.length ? { definers } : {}),
+    ...(charset ? { charset } : {}),
     ...(partitioned.length ? { partitioned } : {}),
     ...(warnings.length ? { warnings } : {}),
   }

@@ -103,8 +103,11 @@ export class MysqlDriver implements RestoreDriver {
     if (into !== this.t.target) await this.t.scratch?.record(into, this.t.target)
     await this.#withConn(signal, async (conn) => {
       // The dump does not carry the database's defaults (no CREATE DATABASE): keep the target's,
-      // else take the backed-up database's when it is on this server, else utf8mb4.
+      // else the backed-up database's as the manifest recorded them, else its own when it is on
+      // this server (an older manifest), else utf8mb4.
+      const recorded = this.t.backup.restoreNeeds?.charset
       const charset = (await charsetOf(conn, this.t.target)) ??
+        (recorded ? { cs: recorded.characterSet, coll: recorded.collation } : undefined) ??
         (await charsetOf(conn, this.t.backup.database)) ?? { cs: 'utf8mb4', coll: undefined }
       this.#createOptions = `CHARACTER SET ${charset.cs}${charset.coll ? ` COLLATE ${charset.coll}` : ''}`
       await this.#createAside(conn, into)
