@@ -14,17 +14,13 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import mysql from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { binlogArchiveDir } from '../../src/catalog/naming.js'
 import type { Archiver } from '../../src/engines/archive.js'
 import { MysqlArchive } from '../../src/engines/mysql/archive.js'
 import { appendIndex, localBinlogs, readHeartbeat } from '../../src/engines/mysql/binlog-archive.js'
-import { startBinlogArchiver } from '../../src/engines/mysql/binlog-archiver.js'
 import { NASTY_PASSWORD } from '../backup/mysql-support.js'
-import { mysqlSourceOn } from '../engines/mysql/helpers.js'
-import { captureLogger } from '../support/logs.js'
 import { startMariadb } from '../support/mariadb-server.js'
 import type { RunningServer } from '../support/servers.js'
-import { backupNow, cli } from './support.js'
+import { backupNow, cli, pitrSource } from './support.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 type Row = { id: number; committed_at: number }
@@ -56,8 +52,6 @@ describe('restore to a time (MariaDB, binlog)', () => {
     server = await startMariadb({ binlog: {} })
     const { host, port } = server.info
     admin = await mysql.createConnection({ host, port, user: server.info.user, password: '' })
-    await admin.query("CREATE USER restorer@'%' IDENTIFIED BY ?", [NASTY_PASSWORD])
-    await admin.query("GRANT ALL PRIVILEGES ON *.* TO restorer@'%'")
     // Everything on the databases a restore touches, but not BINLOG REPLAY.
     await admin.query("CREATE USER noreplay@'%' IDENTIFIED BY ?", [NASTY_PASSWORD])
     await admin.query("GRANT ALL PRIVILEGES ON `app`.* TO noreplay@'%'")
@@ -68,20 +62,7 @@ describe('restore to a time (MariaDB, binlog)', () => {
     )
     root = await mkdtemp(join(tmpdir(), 'dbk-at-my-'))
     backupDir = join(root, 'backups')
-    archiveDir = binlogArchiveDir(backupDir, 'my')
-    env = {
-      DB01_TYPE: 'mysql',
-      DB01_LABEL: 'my',
-      DB01_HOST: host,
-      DB01_PORT: String(port),
-      DB01_USER: 'restorer',
-      DB01_PASS: NASTY_PASSWORD,
-      DB01_NAME: 'app',
-      DB01_PITR: 'true',
-      BACKUP_DIR: backupDir,
-    }
-    const src = mysqlSourceOn(server.info, { user: 'restorer', password: NASTY_PASSWORD, label: 'my' })
-    archiver = await startBinlogArchiver({ source: src, dir: archiveDir, logger: captureLogger().logger, pollMs: 200 })
+    ;({ env, archiveDir, archiver } = await pitrSource(server.info, admin, backupDir))
 
     // The writer: 250 transactions a second, one row each, its commit time taken just before it is sent.
     const writer = await mysql.createConnection({ host, port, user: server.info.user, password: '' })

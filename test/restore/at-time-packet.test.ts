@@ -12,15 +12,11 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import mysql from 'mysql2/promise'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { binlogArchiveDir } from '../../src/catalog/naming.js'
 import { localBinlogs, readHeartbeat } from '../../src/engines/mysql/binlog-archive.js'
-import { startBinlogArchiver } from '../../src/engines/mysql/binlog-archiver.js'
 import { NASTY_PASSWORD } from '../backup/mysql-support.js'
-import { mysqlSourceOn } from '../engines/mysql/helpers.js'
-import { captureLogger } from '../support/logs.js'
 import { startMariadb } from '../support/mariadb-server.js'
 import type { RunningServer } from '../support/servers.js'
-import { backupNow, cli, readManifest } from './support.js'
+import { backupNow, cli, pitrSource, readManifest } from './support.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const DEFAULT_PACKET = 16 * 1024 * 1024
@@ -49,8 +45,6 @@ describe('restore to a time across a row whose replay is longer than max_allowed
     server = await startMariadb({ binlog: {} })
     const { host, port } = server.info
     admin = await mysql.createConnection({ host, port, user: server.info.user, password: '' })
-    await admin.query("CREATE USER restorer@'%' IDENTIFIED BY ?", [NASTY_PASSWORD])
-    await admin.query("GRANT ALL PRIVILEGES ON *.* TO restorer@'%'")
     // May replay and restore into its own names, but not SET GLOBAL (no SUPER).
     await admin.query("CREATE USER nosuper@'%' IDENTIFIED BY ?", [NASTY_PASSWORD])
     await admin.query("GRANT BINLOG REPLAY ON *.* TO nosuper@'%'")
@@ -63,25 +57,9 @@ describe('restore to a time across a row whose replay is longer than max_allowed
     await admin.query("INSERT INTO app.t VALUES (1, 'before the base')")
     root = await mkdtemp(join(tmpdir(), 'dbk-at-packet-'))
     const backupDir = join(root, 'backups')
-    archiveDir = binlogArchiveDir(backupDir, 'my')
-    env = {
-      DB01_TYPE: 'mysql',
-      DB01_LABEL: 'my',
-      DB01_HOST: host,
-      DB01_PORT: String(port),
-      DB01_USER: 'restorer',
-      DB01_PASS: NASTY_PASSWORD,
-      DB01_NAME: 'app',
-      DB01_PITR: 'true',
-      BACKUP_DIR: backupDir,
-    }
-    const src = mysqlSourceOn(server.info, { user: 'restorer', password: NASTY_PASSWORD, label: 'my' })
-    const archiver = await startBinlogArchiver({
-      source: src,
-      dir: archiveDir,
-      logger: captureLogger().logger,
-      pollMs: 200,
-    })
+    const pitr = await pitrSource(server.info, admin, backupDir)
+    ;({ env, archiveDir } = pitr)
+    const archiver = pitr.archiver
     try {
       await sleep(500)
       basePath = (await backupNow(env))[0]!.path!

@@ -377,6 +377,22 @@ describe('MySQL in-place restore by a user with rights on the database alone', (
   }, 180_000)
 })
 
+/** `restore-mysql.sh --yes FILE` in place, as `admin` (password from a 0600 file in `dir`, the safety dump there). */
+async function restoreScript(admin: string, dir: string, file: string) {
+  const info = mariadb()
+  const passFile = join(dir, 'script-pw')
+  await writeFile(passFile, NASTY_PASSWORD, { mode: 0o600 })
+  return execa(
+    'bash',
+    [
+      join(process.cwd(), 'scripts', 'restore-mysql.sh'),
+      ...['--host', info.host, '--port', String(info.port), '--user', admin, '--password-file', passFile],
+      ...['--safety-dir', dir, '--yes', file],
+    ],
+    { reject: false, stdin: 'ignore', env: { PATH: process.env.PATH ?? '' }, extendEnv: false },
+  )
+}
+
 describe("a database whose tables other databases' foreign keys reference", () => {
   const parent = uniqueName('fkparent')
   const child = uniqueName('fkchild')
@@ -428,29 +444,8 @@ describe("a database whose tables other databases' foreign keys reference", () =
   })
 
   it('restore-mysql.sh refuses it too, before its DROP DATABASE could fail part-way', async () => {
-    const info = mariadb()
-    const passFile = join(dir, 'pw')
-    await writeFile(passFile, NASTY_PASSWORD, { mode: 0o600 })
     const before = await checksums(parent)
-    const r = await execa(
-      'bash',
-      [
-        join(process.cwd(), 'scripts', 'restore-mysql.sh'),
-        '--host',
-        info.host,
-        '--port',
-        String(info.port),
-        '--user',
-        admin,
-        '--password-file',
-        passFile,
-        '--safety-dir',
-        dir,
-        '--yes',
-        file,
-      ],
-      { reject: false, stdin: 'ignore', env: { PATH: process.env.PATH ?? '' }, extendEnv: false },
-    )
+    const r = await restoreScript(admin, dir, file)
     expect(r.exitCode, r.stdout).toBe(1)
     expect(r.stderr).toContain(`${child}.child (to_parent)`)
     expect(await checksums(parent)).toEqual(before)
@@ -513,18 +508,7 @@ describe('a database restored where it no longer exists', () => {
 
   it('restore-mysql.sh creates it the same way', async () => {
     await rootQuery(`DROP DATABASE \`${db}\``)
-    const info = mariadb()
-    const passFile = join(dir, 'pw2')
-    await writeFile(passFile, NASTY_PASSWORD, { mode: 0o600 })
-    const r = await execa(
-      'bash',
-      [
-        join(process.cwd(), 'scripts', 'restore-mysql.sh'),
-        ...['--host', info.host, '--port', String(info.port), '--user', admin, '--password-file', passFile],
-        ...['--safety-dir', dir, '--yes', file],
-      ],
-      { reject: false, stdin: 'ignore', env: { PATH: process.env.PATH ?? '' }, extendEnv: false },
-    )
+    const r = await restoreScript(admin, dir, file)
     expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0)
     expect(r.stdout).toContain('it will be created (CHARACTER SET latin1 COLLATE latin1_german2_ci)')
     expect(await defaults()).toEqual({ cs: 'latin1', coll: 'latin1_german2_ci' })

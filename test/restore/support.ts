@@ -10,6 +10,7 @@ import { gunzipSync, gzipSync } from 'node:zlib'
 import { execa } from 'execa'
 import { inject } from 'vitest'
 import { decodeManifest, encodeManifest, type Manifest } from '../../src/catalog/manifest.js'
+import { binlogArchiveDir } from '../../src/catalog/naming.js'
 import {
   CHECKSUM_SUFFIX,
   MANIFEST_SUFFIX,
@@ -20,7 +21,11 @@ import {
 import type { BackupJson } from '../../src/cli/commands/backup.js'
 import type { ListedBackup } from '../../src/cli/commands/list.js'
 import { runCli, type CliResult } from '../support/cli.js'
-import { uniqueName } from '../support/servers.js'
+import { uniqueName, type ServerInfo } from '../support/servers.js'
+import type { Archiver } from '../../src/engines/archive.js'
+import { startBinlogArchiver } from '../../src/engines/mysql/binlog-archiver.js'
+import { mysqlSourceOn } from '../engines/mysql/helpers.js'
+import { captureLogger } from '../support/logs.js'
 import { NASTY_PASSWORD, rootQuery } from '../backup/mysql-support.js'
 
 /** A MariaDB user that may restore anything (ALL incl. SET USER for DEFINERs), with the nasty password. */
@@ -137,4 +142,33 @@ export async function cliOnTerminal(args: string[], env: Record<string, string>,
   })
   const out = stripCr(r.stdout)
   return { exitCode: r.exitCode ?? -1, stdout: out, stderr: stripCr(r.stderr), all: `${out}\n${stripCr(r.stderr)}` }
+}
+
+/**
+ * A DBnn_PITR MariaDB source `my` (database `app`) on a private server, as user `restorer` (ALL on
+ * *.*, the nasty password; created here over `admin`), and the binlog archiver the daemon would run
+ * for it, polling every 200 ms.
+ */
+export async function pitrSource(
+  info: ServerInfo,
+  admin: { query(sql: string, values?: unknown[]): Promise<unknown> },
+  backupDir: string,
+): Promise<{ env: Record<string, string>; archiveDir: string; archiver: Archiver }> {
+  await admin.query("CREATE USER restorer@'%' IDENTIFIED BY ?", [NASTY_PASSWORD])
+  await admin.query("GRANT ALL PRIVILEGES ON *.* TO restorer@'%'")
+  const archiveDir = binlogArchiveDir(backupDir, 'my')
+  const env = {
+    DB01_TYPE: 'mysql',
+    DB01_LABEL: 'my',
+    DB01_HOST: info.host,
+    DB01_PORT: String(info.port),
+    DB01_USER: 'restorer',
+    DB01_PASS: NASTY_PASSWORD,
+    DB01_NAME: 'app',
+    DB01_PITR: 'true',
+    BACKUP_DIR: backupDir,
+  }
+  const source = mysqlSourceOn(info, { user: 'restorer', password: NASTY_PASSWORD, label: 'my' })
+  const archiver = await startBinlogArchiver({ source, dir: archiveDir, logger: captureLogger().logger, pollMs: 200 })
+  return { env, archiveDir, archiver }
 }
