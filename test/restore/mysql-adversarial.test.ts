@@ -515,3 +515,45 @@ describe('a database restored where it no longer exists', () => {
     expect(await same()).toBe(1)
   })
 })
+
+describe('a system-versioned table (MariaDB 10.11: its history is data too)', () => {
+  const db = uniqueName('versioned')
+  const into = uniqueName('versioned_into')
+  let dir: string
+  let env: Record<string, string>
+
+  const history = async (database: string) =>
+    rootQuery<{ id: number; amount: number; s: string; e: string }[]>(
+      `SELECT id, amount, CAST(ROW_START AS CHAR) AS s, CAST(ROW_END AS CHAR) AS e FROM \`${database}\`.price FOR SYSTEM_TIME ALL ORDER BY ROW_START`,
+    )
+
+  beforeAll(async () => {
+    await rootQuery(`CREATE DATABASE \`${db}\``)
+    await rootQuery(
+      'CREATE TABLE price (id INT PRIMARY KEY, amount INT) WITH SYSTEM VERSIONING; INSERT INTO price VALUES (1, 10); UPDATE price SET amount = 20; UPDATE price SET amount = 30',
+      [],
+      db,
+    )
+    ;({ dir, env } = await mysqlEnv(db, await makeAdminUser()))
+  })
+  afterAll(async () => {
+    await dropDatabases(db, into)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('is dumped with its history, restored with it --into and in place, and passes a drill', async () => {
+    const original = await history(db)
+    expect(original).toHaveLength(3)
+    const file = (await backupNow(env))[0]!.path!
+    expect((await readManifest(file)).tool.options).toContain('--dump-history')
+    const r = await cli(['restore', 'latest', '--source', 'maria', '--into', into, '--yes'], env)
+    expect(r.exitCode, r.all).toBe(0)
+    expect(await history(into)).toEqual(original)
+    const drill = await cli(['verify', 'latest', '--drill'], env)
+    expect(drill.exitCode, drill.all).toBe(0)
+    await rootQuery('DELETE FROM price', [], db)
+    const back = await cli(['restore', 'latest', '--source', 'maria', '--yes'], env)
+    expect(back.exitCode, back.all).toBe(0)
+    expect(await history(db)).toEqual(original)
+  })
+})

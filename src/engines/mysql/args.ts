@@ -55,8 +55,10 @@ export function dumpArgs(
   database: string,
   defaultsFile: string,
   flavour: Flavour = 'mariadb',
+  /** What this database needs besides (`--dump-history` for system-versioned tables, engine.ts). */
+  extra: readonly string[] = [],
 ): { args: string[]; options: string[] } {
   const pitr = source.pitr ? PITR_OPTIONS[flavour] : []
-  const options = [...FIXED_OPTIONS, ...pitr, ...source.extraOpts, '--', database]
+  const options = [...FIXED_OPTIONS, ...pitr, ...extra, ...source.extraOpts, '--', database]
   return { args: [`--defaults-extra-file=${defaultsFile}`, ...options], options }
 }

@@ -16,8 +16,9 @@ import { removeDefaultsFile, writeDefaultsFile } from './credentials.js'
 import { fromDriverError, judgeMysqldump } from './errors.js'
 import { measureNeeds } from './needs.js'
 import { MysqldumpSections } from './sections.js'
+import type { RowDataPacket } from 'mysql2/promise'
 import { checkPrivileges, connect, describeDatabases, resolveDatabases, serverVersion } from './probe.js'
-import { chooseDumpTool, findDumpTools, type Flavour } from './version.js'
+import { chooseDumpTool, dumpsHistory, findDumpTools, type Flavour } from './version.js'
 
 const END_MARKER = '-- Dump completed'
 
@@ -37,6 +38,9 @@ export class MysqlEngine implements Engine {
   #command = 'mysqldump'
   /** Set by probe(): which mysqldump spells the binlog coordinates how (args.ts PITR_OPTIONS). */
   #flavour: Flavour = 'mariadb'
+  /** Whether the tool and server can dump history, and the databases that have history to dump. */
+  #history = false
+  #versioned = new Set<string>()
 
   constructor(source: SourceConfig, workDir: string) {
     this.#source = source
@@ -68,6 +72,11 @@ export class MysqlEngine implements Engine {
       this.#flavour = tool.flavour
       const names = await resolveDatabases(conn, this.#source)
       for (const name of names) await checkPrivileges(conn, this.#source, name)
+      this.#history = dumpsHistory(tool, version)
+      const [versioned] = await conn.query<RowDataPacket[]>(
+        "SELECT DISTINCT TABLE_SCHEMA AS s FROM information_schema.TABLES WHERE TABLE_TYPE = 'SYSTEM VERSIONED'",
+      )
+      this.#versioned = new Set(versioned.map((r) => String(r.s)))
       const databases = await describeDatabases(conn, names)
       return { serverVersion: version, tool: { name: tool.command, version: tool.version }, databases }
     } finally {
@@ -77,7 +86,10 @@ export class MysqlEngine implements Engine {
 
   dump(database: string, signal: AbortSignal): DumpProcess {
     const defaultsFile = writeDefaultsFile(this.#workDir, this.#source)
-    const { args, options } = dumpArgs(this.#source, database, defaultsFile, this.#flavour)
+    // A system-versioned table's history is its data too: without --dump-history only the current
+    // rows are dumped, and a restore (and the safety backup before it) loses the rest.
+    const history = this.#history && this.#versioned.has(database) ? ['--dump-history'] : []
+    const { args, options } = dumpArgs(this.#source, database, defaultsFile, this.#flavour, history)
     try {
       return spawnDump(this.#command, args, {
         // HOME points at our private directory so that no ~/.my.cnf or ~/.mylogin.cnf of whoever
@@ -97,7 +109,13 @@ export class MysqlEngine implements Engine {
   async restoreNeeds(database: string, observed: DumpObservation, signal: AbortSignal): Promise<RestoreNeeds> {
     const conn = await connect(this.#source, signal)
     try {
-      return await measureNeeds(conn, database, observed)
+      const needs = await measureNeeds(conn, database, observed)
+      if (this.#versioned.has(database) && !this.#history)
+        needs.warnings = [
+          ...(needs.warnings ?? []),
+          "its system-versioned tables' history rows are not in this backup (mysqldump --dump-history needs MariaDB 10.11 or later, the dump tool and the server): a restore brings back their current rows only",
+        ]
+      return needs
     } catch (error) {
       throw fromDriverError(this.#source, error, database)
     } finally {

@@ -21,6 +21,22 @@ export function flavourOf(version: string): Flavour {
   return /mariadb/i.test(version) ? 'mariadb' : 'mysql'
 }
 
+/** The MariaDB release in a version string: "10.19 Distrib 10.11.19-MariaDB" and "10.11.19-MariaDB-log" → [10, 11]. */
+function mariadbRelease(version: string): [number, number] | undefined {
+  const m = /(\d+)\.(\d+)\.\d+-MariaDB/i.exec(version)
+  return m ? [Number(m[1]), Number(m[2])] : undefined
+}
+
+/**
+ * Whether the dump can carry system-versioned tables' history (`--dump-history`, with the
+ * `system_versioning_insert_history` that loads it back): MariaDB 10.11 and later, the tool and
+ * the server both. Without it a dump holds only the current rows.
+ */
+export function dumpsHistory(tool: DumpTool, serverVersion: string): boolean {
+  const atLeast = (r: [number, number] | undefined) => r !== undefined && (r[0] > 10 || (r[0] === 10 && r[1] >= 11))
+  return atLeast(mariadbRelease(tool.version)) && atLeast(mariadbRelease(serverVersion))
+}
+
 /**
  * The version part of `mysqldump --version`:
  *   "mysqldump  Ver 10.19 Distrib 10.11.19-MariaDB, for debian-linux-gnu (x86_64)" → "10.19 Distrib 10.11.19-MariaDB"

@@ -7,6 +7,7 @@ import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MysqlEngine } from '../../../src/engines/mysql/engine.js'
+import { dumpsHistory, flavourOf } from '../../../src/engines/mysql/version.js'
 import { createDatabase, createUser, mysqlSource, privateDir, readAll, removeDir, sql } from './helpers.js'
 
 interface ProcessText {
@@ -82,5 +83,17 @@ describe('the password never reaches argv', () => {
     expect(content.includes("(200000,'")).toBe(true)
     expect(engine.checkContent(Buffer.alloc(0), content.subarray(-4096))).toBeUndefined()
     expect(await readdir(workDir)).toEqual([])
+  })
+})
+
+describe('--dump-history: only where the tool and the server both are MariaDB 10.11 or later', () => {
+  it('reads the MariaDB release from either version string', () => {
+    const tool = (version: string) => ({ command: 'mysqldump', version, flavour: flavourOf(version) })
+    const server = '10.11.19-MariaDB-0+deb12u1-log'
+    expect(dumpsHistory(tool('10.19 Distrib 10.11.19-MariaDB'), server)).toBe(true)
+    expect(dumpsHistory(tool('11.4.2-MariaDB, client 10.19'), '11.4.2-MariaDB')).toBe(true)
+    expect(dumpsHistory(tool('10.19 Distrib 10.6.18-MariaDB'), server)).toBe(false)
+    expect(dumpsHistory(tool('10.19 Distrib 10.11.19-MariaDB'), '10.6.18-MariaDB-log')).toBe(false)
+    expect(dumpsHistory(tool('8.0.36'), '8.0.36')).toBe(false)
   })
 })
