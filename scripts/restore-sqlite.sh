@@ -64,6 +64,20 @@ if [[ $if_missing -eq 1 && -e $target ]]; then
   exit 0
 fi
 [[ ! -e $target || -f $target ]] || die "$target exists and is not a file"
+# A symlink is restored onto the file it points at: renaming over the link would turn it into a
+# regular file and leave the real database (and its -wal, which SQLite keeps beside it) as it was.
+# -m: a dangling link names the file to create.
+real=$(realpath -m -- "$target") || die "cannot resolve the symlinks of $target" 'pass the real path of the database file'
+if [[ $real != "$(realpath -ms -- "$target")" ]]; then
+  if [[ -L $target ]]; then echo "$target is a symlink to $real: restoring onto $real"
+  else echo "$target lies in a symlinked directory, really $real: restoring onto $real"; fi
+fi
+target=$real
+# The other hard links of a file would keep the old content after the rename.
+if [[ -f $target ]] && links=$(stat -c %h -- "$target") && [[ $links -gt 1 ]]; then
+  die "$target has $links hard links: renaming the restored file over it would leave the other $((links - 1)) with the old content; nothing was changed" \
+    "write the backup elsewhere (decompress it to a new file), then, with the application stopped, copy it into the shared file (cp NEW $target, and remove $target-wal and $target-shm); or remove the other links (find / -xdev -samefile $target) and run this again"
+fi
 
 # Encrypted (ENCRYPTION=age): the manifest's "encryption" says so, or a bare file's .age name.
 # Decrypted with the age CLI (apt-get install age) and the private key; the name without .age

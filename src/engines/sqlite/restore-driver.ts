@@ -12,6 +12,9 @@
  * the old WAL's pages (or roll back the old journal) onto the new file, corrupting it. A crash in
  * between leaves them aside (`.<name>-wal.dbk-old`); the safety backup taken first holds the old
  * file's content including its WAL.
+ *
+ * A DBnn_PATH that is a symlink is restored onto the file it points at (real-target.ts), which is
+ * where the application's data and its -wal are; a file with other hard links is refused.
  */
 import { createWriteStream } from 'node:fs'
 import { chmod, chown, rm, stat } from 'node:fs/promises'
@@ -31,6 +34,7 @@ import { childEnv, lastLines, runToolForOutput } from '../subprocess.js'
 import { childArgs } from './child.js'
 import type { InspectResult } from './inspect-child.js'
 import { checkSqlitePath } from './path.js'
+import { realTarget, resolveLinks } from './real-target.js'
 import { planReplace, replaceSqliteFile, SQLITE_SIDE_FILES } from './replace.js'
 
 export type Inspection = Extract<InspectResult, { ok: true }>
@@ -58,14 +62,20 @@ export class SqliteDriver implements RestoreDriver {
   }
 
   async prepare(): Promise<string[]> {
+    const { real, line } = await realTarget(this.t.target, `${this.t.source.id}_PATH`)
+    const from = this.t.backup.sqlitePath
+    const realFrom = from === undefined ? undefined : await resolveLinks(from).catch(() => undefined)
     // In place (not a drill's scratch file): only onto the file the backup was taken from.
-    const lines = this.t.replace ? checkSqlitePath(this.t.backup, this.t.source, this.t.forcePath === true) : []
-    await planReplace(this.t.target)
-    return lines
+    const lines = this.t.replace
+      ? checkSqlitePath(this.t.backup, this.t.source, this.t.forcePath === true, { from: realFrom, target: real })
+      : []
+    await planReplace(real)
+    return line === undefined ? lines : [line, ...lines]
   }
 
   async load(content: BackupContent, state: TargetState, signal: AbortSignal): Promise<void> {
-    const target = this.t.target
+    // Again (after prepare): the file really written, never the symlink that names it.
+    const target = (await realTarget(this.t.target, `${this.t.source.id}_PATH`)).real
     const dir = dirname(target)
     const tmp = restoreTempPath(target)
     await ensureDir(dir, 0o777)
