@@ -158,7 +158,16 @@ fi
 step "writing the backup to $tmp"
 rm -f -- "$tmp"
 trap 'rm -f -- "$tmp" "$tmp-wal" "$tmp-shm"' EXIT
-( umask 077; decompress "$file" > "$tmp" ) || die "$file does not decompress: it is damaged" 'use an older backup'
+# The reading and the writing are judged apart: a full disk under $dir is not a damaged backup,
+# and sending the operator to an older backup (or to delete backups) would not help.
+statuses=$(umask 077; set +e; decompress "$file" | cat > "$tmp"; echo "${PIPESTATUS[*]}")
+read -r unpacked written <<<"$statuses"
+if [[ $written -ne 0 ]]; then
+  free=$(df -Ph -- "$dir" 2>/dev/null | awk 'NR == 2 { print $4 }') || free=''
+  die "cannot write $tmp (the file system of $dir${free:+ has $free free}): $target was not changed, and the backup is fine" \
+    "free space on the file system that holds $dir (df -h $dir), then run this again"
+fi
+[[ $unpacked -eq 0 ]] || die "$file does not decompress: it is damaged; $target was not changed" 'use an older backup'
 [[ $(head -c 15 -- "$tmp") == 'SQLite format 3' ]] || die "$file does not hold an SQLite database"
 sync -- "$tmp"
 step 'integrity_check of the restored file'

@@ -13,6 +13,7 @@ import {
   readFile,
   rm,
   stat,
+  statfs,
   symlink,
   writeFile,
 } from 'node:fs/promises'
@@ -298,4 +299,33 @@ describe('incident scripts', () => {
     expect((await readFile(real)).equals(before)).toBe(true)
     expect((await stat(real)).nlink).toBe(2)
   })
+
+  it.skipIf(process.getuid?.() !== 0)(
+    'restore-sqlite.sh: a full file system under TARGET_DB is not reported as a damaged backup (tmpfs needs root)',
+    async () => {
+      const data = join(work, 'sqfull')
+      await mkdir(data)
+      await execa('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', data])
+      try {
+        const live = join(data, 'app.db')
+        makeSqliteDb(live, 3000)
+        const file = (
+          await backupNow({ DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_LABEL: 'full', BACKUP_DIR: join(work, 'sqfb') })
+        )[0]!.path!
+        const free = await statfs(data)
+        await writeFile(join(data, 'filler'), Buffer.alloc(free.bavail * free.bsize - 16 * 1024))
+        const before = { db: await readFile(live), files: (await readdir(data)).sort() }
+
+        const r = await run('restore-sqlite.sh', ['--yes', '--no-safety-copy', file, live])
+        expect(r.exitCode).toBe(1)
+        expect(r.stderr).toContain(`${live} was not changed, and the backup is fine`)
+        expect(r.stderr).toContain(`free space on the file system that holds ${data}`)
+        expect(r.stderr).not.toContain('damaged')
+        expect((await readFile(live)).equals(before.db)).toBe(true)
+        expect((await readdir(data)).sort()).toEqual(before.files)
+      } finally {
+        await execa('umount', [data]).catch(() => execa('umount', ['-l', data]))
+      }
+    },
+  )
 })

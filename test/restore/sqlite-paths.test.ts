@@ -15,6 +15,7 @@ import {
   rename,
   rm,
   stat,
+  statfs,
   symlink,
   writeFile,
 } from 'node:fs/promises'
@@ -345,6 +346,59 @@ describe('restore of SQLite through a symlink, or onto a hard-linked file', () =
       expect((await stat(live)).nlink).toBe(2)
       expect((await readdir(data)).sort()).toEqual(before.files)
       expect((await listNow(env)).length).toBe(before.backups) // not even a safety backup
+    })
+  })
+})
+
+/**
+ * The target's own file system is full (a small tmpfs holds DBnn_PATH; the backup volume has
+ * room): the hint names that file system, never the backup volume, whose backups are fine.
+ */
+describe.skipIf(process.getuid?.() !== 0)('restore of SQLite onto a full file system (mount needs root)', () => {
+  let dir: string
+  let data: string
+  let mounted = false
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dbk-sqf-'))
+    data = join(dir, 'data')
+    await mkdir(data)
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', data])
+    mounted = true
+  })
+  afterAll(async () => {
+    if (mounted) await execa('umount', [data]).catch(() => execa('umount', ['-l', data]))
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('names the target file system and says the backup is fine, in place and with --to-file', async () => {
+    await trial('disk full', 'SQLite restore: the target file system is full (tmpfs of 2 MiB)', async () => {
+      const live = join(data, 'app.db')
+      makeSqliteDb(live, 3000)
+      const env = { DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_LABEL: 'full', BACKUP_DIR: join(dir, 'backups') }
+      await backupNow(env)
+      // Everything but 16 KiB taken: the restored copy cannot be written beside the live file.
+      const filler = join(data, 'filler')
+      await writeFile(filler, Buffer.alloc((await statfs(data)).bavail * (await statfs(data)).bsize - 16 * 1024))
+      const before = { db: await sha(live), files: (await readdir(data)).sort() }
+
+      // No safety backup: its snapshot of the live WAL-mode file needs room for an -shm there too.
+      const r = await cli(['restore', 'latest', '--source', 'full', '--yes', '--no-safety-backup'], env)
+      expect(r.exitCode, r.all).toBe(1)
+      expect(r.stderr).toContain('ENOSPC')
+      expect(r.stderr).toContain(`${live} was not changed`)
+      expect(r.stderr).toContain(`free space on the file system that holds ${data}`)
+      expect(r.stderr).toContain('the backup itself is fine')
+      expect(r.stderr).not.toMatch(/KEEP_|keep fewer backups|backup volume/)
+      expect(await sha(live)).toBe(before.db)
+      expect((await readdir(data)).sort()).toEqual(before.files)
+
+      const out = join(data, 'copy.db')
+      const toFile = await cli(['restore', 'latest', '--source', 'full', '--to-file', out], env)
+      expect(toFile.exitCode, toFile.all).toBe(1)
+      expect(toFile.stderr).toContain(`free space on the file system that holds ${data}`)
+      expect(toFile.stderr).not.toMatch(/KEEP_|keep fewer backups|backup volume/)
+      expect((await readdir(data)).sort()).toEqual(before.files)
+      await rm(filler)
     })
   })
 })

@@ -115,7 +115,9 @@ export class SqliteDriver implements RestoreDriver {
           cause: error,
         })
       }
-      throw toDbkeeperError(error, `restoring ${target}`)
+      // A raw system error comes from before the replacement (which throws its own, saying what it
+      // changed): the target is untouched, and a full disk is the target's, not the backup volume's.
+      throw toDbkeeperError(error, `writing the restored copy ${tmp} (${target} was not changed)`, dir)
     }
   }
 
