@@ -103,9 +103,14 @@ export class SqliteDriver implements RestoreDriver {
       const like = state.exists ? await stat(target) : undefined
       if (like) await chmod(tmp, like.mode & 0o7777)
       const owner = like ?? (await stat(dir))
-      await chown(tmp, owner.uid, owner.gid).catch(() => {})
+      const notOwned = await chown(tmp, owner.uid, owner.gid).then(
+        () => undefined,
+        (error: NodeJS.ErrnoException) => ownerLost(target, owner, error),
+      )
       await replaceSqliteFile(tmp, target, plan)
       this.#inspected = inspected
+      // After the replacement, so that it is said only of a file that is really there.
+      if (notOwned !== undefined) this.t.warn?.(notOwned)
     } catch (error) {
       for (const suffix of ['', ...SQLITE_SIDE_FILES]) await rm(`${tmp}${suffix}`, { force: true }).catch(() => {})
       const code = (error as NodeJS.ErrnoException).code
@@ -133,6 +138,27 @@ export class SqliteDriver implements RestoreDriver {
   async discard(): Promise<void> {
     for (const suffix of ['', ...SQLITE_SIDE_FILES]) await rm(`${this.t.target}${suffix}`, { force: true })
   }
+}
+
+/**
+ * The warning when the restored file could not be given `owner` (chown needs root): the
+ * application, running as that owner, may be unable to write it. Undefined when the file is ours
+ * anyway (the owner is the process's own user and group).
+ */
+function ownerLost(
+  target: string,
+  owner: { uid: number; gid: number },
+  error: NodeJS.ErrnoException,
+): string | undefined {
+  const uid = process.getuid?.()
+  const gid = process.getgid?.()
+  if (owner.uid === uid && owner.gid === gid) return undefined
+  return `${target} could not be given its owner ${owner.uid}:${owner.gid} (${error.code ?? String(error)}: dbkeeper runs as ${uid ?? '?'}:${gid ?? '?'}, not as root), so it is owned by ${uid ?? '?'}:${gid ?? '?'} now and the application may not be able to write it; give it back as root: chown ${owner.uid}:${owner.gid} ${shellWord(target)}`
+}
+
+/** `path` as one word for a shell command the operator copies. */
+function shellWord(path: string): string {
+  return /^[\w./@%+:,-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`
 }
 
 /** integrity_check, exact row counts and content digests of an SQLite file, in a child process. */
