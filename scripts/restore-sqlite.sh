@@ -11,7 +11,7 @@ Restores BACKUP_FILE (NAME_yyyymmddThhmmssZ.db.gz|.db.zst|.db, each + .age when 
 SQLite database file TARGET_DB, REPLACING it:
   1. checks the file against its .sha256 (sha256sum -c) and reads it to the end
   2. asks for confirmation (or --yes)
-  3. copies the current TARGET_DB, with its WAL, to a safety file (sqlite3 .backup)
+  3. copies the current TARGET_DB, with its WAL, to a safety file (sqlite3 VACUUM INTO)
   4. writes the backup beside TARGET_DB as .NAME.dbk-restore, syncs it, runs integrity_check,
      gives it TARGET_DB's mode and owner, moves TARGET_DB's -wal, -shm and -journal aside (SQLite
      would replay them onto the new file) and renames it over TARGET_DB: never half-written
@@ -180,8 +180,11 @@ echo 'ok'
 if [[ -e $target && $safety -eq 1 ]]; then
   safety_file=${safety_dir:-$dir}/pre-restore_$(basename -- "$target")_$(date -u +%Y%m%dT%H%M%SZ)
   step "safety copy of the current $target to $safety_file"
-  # .backup reads through SQLite: a consistent copy that includes what is still in the -wal.
-  ( umask 077; sqlite3 "$target" ".backup '${safety_file//\'/\'\'}'" ) || die "the safety copy failed: nothing was restored" 'free space, or pass --no-safety-copy'
+  # VACUUM INTO reads through SQLite: a consistent copy that includes what is still in the -wal.
+  # Its file name is an SQL string, where '' stands for ' (the dot-command parser of .backup
+  # knows no such escape: a name with an apostrophe was cut in two, and a stray file made).
+  ( umask 077; sqlite3 "$target" "VACUUM INTO '${safety_file//\'/\'\'}'" ) ||
+    die "the safety copy to $safety_file failed: nothing was restored" "free space on the file system that holds ${safety_dir:-$dir} (df -h ${safety_dir:-$dir}), or pass --no-safety-copy"
 fi
 
 step "replacing $target"

@@ -328,4 +328,35 @@ describe('incident scripts', () => {
       }
     },
   )
+
+  it('restore-sqlite.sh: a TARGET_DB with an apostrophe in its name gets its safety copy, and the cwd stays clean', async () => {
+    const data = join(work, 'sqapos')
+    const cwd = join(work, 'sqapos-cwd')
+    await mkdir(data)
+    await mkdir(cwd)
+    const live = join(data, "it's app.db")
+    makeSqliteDb(live, 700)
+    const file = (
+      await backupNow({ DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_LABEL: 'apos', BACKUP_DIR: join(work, 'sqab') })
+    )[0]!.path!
+    const db = new Database(live)
+    db.exec('DELETE FROM items WHERE id > 7')
+    db.close()
+
+    const r = await execa('bash', [join(ROOT, 'scripts', 'restore-sqlite.sh'), '--yes', file, live], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '' },
+      extendEnv: false,
+      reject: false,
+      stdin: 'ignore',
+    })
+    expect(r.exitCode, r.stderr).toBe(0)
+    const count = (p: string) =>
+      Number(new Database(p, { readonly: true }).prepare('SELECT count(*) FROM items').pluck().get())
+    expect(count(live)).toBe(700)
+    const safety = (await readdir(data)).find((n) => n.startsWith("pre-restore_it's app.db_"))!
+    expect(safety).toBeDefined()
+    expect(count(join(data, safety))).toBe(7)
+    expect(await readdir(cwd)).toEqual([])
+  })
 })
