@@ -11,7 +11,7 @@ Restores BACKUP_FILE (NAME_yyyymmddThhmmssZ.db.gz|.db.zst|.db, each + .age when 
 SQLite database file TARGET_DB, REPLACING it:
   1. checks the file against its .sha256 (sha256sum -c) and reads it to the end
   2. asks for confirmation (or --yes)
-  3. copies the current TARGET_DB, with its WAL, to a safety file (sqlite3 .backup)
+  3. copies the current TARGET_DB, with its WAL, to a safety file (sqlite3 VACUUM INTO)
   4. writes the backup beside TARGET_DB as .NAME.dbk-restore, syncs it, runs integrity_check,
      gives it TARGET_DB's mode and owner, moves TARGET_DB's -wal, -shm and -journal aside (SQLite
      would replay them onto the new file) and renames it over TARGET_DB: never half-written
@@ -64,6 +64,20 @@ if [[ $if_missing -eq 1 && -e $target ]]; then
   exit 0
 fi
 [[ ! -e $target || -f $target ]] || die "$target exists and is not a file"
+# A symlink is restored onto the file it points at: renaming over the link would turn it into a
+# regular file and leave the real database (and its -wal, which SQLite keeps beside it) as it was.
+# -m: a dangling link names the file to create.
+real=$(realpath -m -- "$target") || die "cannot resolve the symlinks of $target" 'pass the real path of the database file'
+if [[ $real != "$(realpath -ms -- "$target")" ]]; then
+  if [[ -L $target ]]; then echo "$target is a symlink to $real: restoring onto $real"
+  else echo "$target lies in a symlinked directory, really $real: restoring onto $real"; fi
+fi
+target=$real
+# The other hard links of a file would keep the old content after the rename.
+if [[ -f $target ]] && links=$(stat -c %h -- "$target") && [[ $links -gt 1 ]]; then
+  die "$target has $links hard links: renaming the restored file over it would leave the other $((links - 1)) with the old content; nothing was changed" \
+    "write the backup elsewhere (decompress it to a new file), then, with the application stopped, copy it into the shared file (cp NEW $target, and remove $target-wal and $target-shm); or remove the other links (find / -xdev -samefile $target) and run this again"
+fi
 
 # Encrypted (ENCRYPTION=age): the manifest's "encryption" says so, or a bare file's .age name.
 # Decrypted with the age CLI (apt-get install age) and the private key; the name without .age
@@ -144,7 +158,16 @@ fi
 step "writing the backup to $tmp"
 rm -f -- "$tmp"
 trap 'rm -f -- "$tmp" "$tmp-wal" "$tmp-shm"' EXIT
-( umask 077; decompress "$file" > "$tmp" ) || die "$file does not decompress: it is damaged" 'use an older backup'
+# The reading and the writing are judged apart: a full disk under $dir is not a damaged backup,
+# and sending the operator to an older backup (or to delete backups) would not help.
+statuses=$(umask 077; set +e; decompress "$file" | cat > "$tmp"; echo "${PIPESTATUS[*]}")
+read -r unpacked written <<<"$statuses"
+if [[ $written -ne 0 ]]; then
+  free=$(df -Ph -- "$dir" 2>/dev/null | awk 'NR == 2 { print $4 }') || free=''
+  die "cannot write $tmp (the file system of $dir${free:+ has $free free}): $target was not changed, and the backup is fine" \
+    "free space on the file system that holds $dir (df -h $dir), then run this again"
+fi
+[[ $unpacked -eq 0 ]] || die "$file does not decompress: it is damaged; $target was not changed" 'use an older backup'
 [[ $(head -c 15 -- "$tmp") == 'SQLite format 3' ]] || die "$file does not hold an SQLite database"
 sync -- "$tmp"
 step 'integrity_check of the restored file'
@@ -157,8 +180,11 @@ echo 'ok'
 if [[ -e $target && $safety -eq 1 ]]; then
   safety_file=${safety_dir:-$dir}/pre-restore_$(basename -- "$target")_$(date -u +%Y%m%dT%H%M%SZ)
   step "safety copy of the current $target to $safety_file"
-  # .backup reads through SQLite: a consistent copy that includes what is still in the -wal.
-  ( umask 077; sqlite3 "$target" ".backup '${safety_file//\'/\'\'}'" ) || die "the safety copy failed: nothing was restored" 'free space, or pass --no-safety-copy'
+  # VACUUM INTO reads through SQLite: a consistent copy that includes what is still in the -wal.
+  # Its file name is an SQL string, where '' stands for ' (the dot-command parser of .backup
+  # knows no such escape: a name with an apostrophe was cut in two, and a stray file made).
+  ( umask 077; sqlite3 "$target" "VACUUM INTO '${safety_file//\'/\'\'}'" ) ||
+    die "the safety copy to $safety_file failed: nothing was restored" "free space on the file system that holds ${safety_dir:-$dir} (df -h ${safety_dir:-$dir}), or pass --no-safety-copy"
 fi
 
 step "replacing $target"

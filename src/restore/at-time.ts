@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto'
 import { copyFile, constants, rm, stat } from 'node:fs/promises'
 import { createReadStream } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { randomUUID } from 'node:crypto'
 import { archiveDir, STATE_DIR } from '../catalog/naming.js'
@@ -25,7 +25,7 @@ import {
 import { restoreTempPath } from '../engines/restore-driver.js'
 import { ensureDir } from '../runtime/durable.js'
 import { checkToFilePath } from './to-file.js'
-import { DbkeeperError } from '../runtime/errors.js'
+import { DbkeeperError, toDbkeeperError } from '../runtime/errors.js'
 import { commitRename } from '../storage/local/files.js'
 import { locateMysqlAt, mysqlPointInTimeItem, type MysqlPointInTime } from './at-time-mysql.js'
 import type { RestoreItem } from './restore.js'
@@ -211,11 +211,14 @@ export async function writeAtTimeToFile(
     const { file: made, m } = await materialize(p, workDir, signal)
     const tmp = restoreTempPath(path)
     await rm(tmp, { force: true })
-    await copyFile(made, tmp, constants.COPYFILE_EXCL)
-    await commitRename(tmp, path).catch(async (error: unknown) => {
+    try {
+      await copyFile(made, tmp, constants.COPYFILE_EXCL)
+      await commitRename(tmp, path)
+    } catch (error) {
       await rm(tmp, { force: true })
-      throw error
-    })
+      // F's own file system, not the backup volume: that is where space or permission is missing.
+      throw toDbkeeperError(error, `writing ${path}`, dirname(path))
+    }
     return { path, size: (await stat(path)).size, m }
   } finally {
     await rm(workDir, { recursive: true, force: true })

@@ -32,7 +32,8 @@ export async function writeContentToFile(
     await commitRename(tmp, path)
   } catch (error) {
     await rm(tmp, { force: true })
-    const e = toDbkeeperError(error, `writing ${path}`)
+    // F's own file system, not the backup volume: that is where space or permission is missing.
+    const e = toDbkeeperError(error, `writing ${path}`, dirname(path))
     if (e.code === 'IO' && (error as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new DbkeeperError(
         'USAGE',

@@ -54,8 +54,13 @@ export function exitCodeFor(error: unknown): number {
   return EXIT_FAILED
 }
 
-/** Wraps any thrown value as a DbkeeperError, translating the common Node file-system codes. */
-export function toDbkeeperError(error: unknown, context?: string): DbkeeperError {
+/**
+ * Wraps any thrown value as a DbkeeperError, translating the common Node file-system codes.
+ * `writing`: the directory of the file being written when it is not on the backup volume (a
+ * restore's target, `--to-file F`): a full disk or a refused write is then that file system's,
+ * and sending the operator to free the backup volume would have them delete backups for nothing.
+ */
+export function toDbkeeperError(error: unknown, context?: string, writing?: string): DbkeeperError {
   if (error instanceof DbkeeperError) return error
   const err = error instanceof Error ? error : new Error(String(error))
   const sysCode = (err as NodeJS.ErrnoException).code
@@ -67,13 +72,19 @@ export function toDbkeeperError(error: unknown, context?: string): DbkeeperError
         ? 'file too large for a file size limit of the process or the file system'
         : 'no space left on device'
     return new DbkeeperError('NO_SPACE', `${where}${what}${path ? ` (${path})` : ''} (${sysCode})`, {
-      hint: 'free space on the backup volume (BACKUP_DIR; `df -h` shows it) or keep fewer backups (KEEP_*, BACKUP_RETENTION_DAYS)',
+      hint:
+        writing === undefined
+          ? 'free space on the backup volume (BACKUP_DIR; `df -h` shows it) or keep fewer backups (KEEP_*, BACKUP_RETENTION_DAYS)'
+          : `free space on the file system that holds ${writing} (\`df -h ${writing}\`; behind a bind mount: on the host), then run it again; the backup itself is fine`,
       cause: err,
     })
   }
   if (sysCode === 'EACCES' || sysCode === 'EPERM' || sysCode === 'EROFS') {
     return new DbkeeperError('IO', `${where}permission denied${path ? ` on ${path}` : ''} (${sysCode})`, {
-      hint: 'make the backup volume writable by the user dbkeeper runs as (check BACKUP_DIR and its owner)',
+      hint:
+        writing === undefined
+          ? 'make the backup volume writable by the user dbkeeper runs as (check BACKUP_DIR and its owner)'
+          : `make ${writing} writable by the user dbkeeper runs as (a bind mount must be read-write)`,
       cause: err,
     })
   }

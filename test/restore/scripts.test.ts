@@ -3,7 +3,20 @@
  * private servers: MySQL (into a new database, replacing one with a safety dump, refusing a damaged
  * file, stopping at a failing statement), PostgreSQL (plain and custom), SQLite (a stale -wal).
  */
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import {
+  copyFile,
+  link,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  statfs,
+  symlink,
+  writeFile,
+} from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -247,5 +260,103 @@ describe('incident scripts', () => {
     expect(asks.exitCode).toBe(2)
     expect(asks.stderr).toContain('add --yes')
     expect((await readFile(live)).equals(before)).toBe(true)
+  })
+
+  it('restore-sqlite.sh: a symlinked TARGET_DB is restored onto the real file; a hard-linked one is refused', async () => {
+    const data = join(work, 'sqlink')
+    await mkdir(join(data, 'app'), { recursive: true })
+    await mkdir(join(data, 'real'))
+    const real = join(data, 'real', 'app.db')
+    const linked = join(data, 'app', 'app.db')
+    makeSqliteDb(real, 1500)
+    await symlink('../real/app.db', linked)
+    const file = (
+      await backupNow({ DB01_TYPE: 'sqlite', DB01_PATH: linked, DB01_LABEL: 'linked', BACKUP_DIR: join(work, 'sqlb') })
+    )[0]!.path!
+    const db = new Database(real)
+    db.exec('DELETE FROM items WHERE id > 10')
+    db.close()
+    const count = (p: string) =>
+      Number(new Database(p, { readonly: true }).prepare('SELECT count(*) FROM items').pluck().get())
+
+    const r = await run('restore-sqlite.sh', ['--yes', file, linked])
+    expect(r.exitCode, r.stderr).toBe(0)
+    expect(r.stdout).toContain(`${linked} is a symlink to ${real}: restoring onto ${real}`)
+    expect((await lstat(linked)).isSymbolicLink()).toBe(true)
+    expect(count(real)).toBe(1500)
+    expect(await readdir(join(data, 'app'))).toEqual(['app.db'])
+    // The safety copy holds the real file's content from before, beside it.
+    const safety = (await readdir(join(data, 'real'))).find((n) => n.startsWith('pre-restore_app.db_'))!
+    expect(count(join(data, 'real', safety))).toBe(10)
+
+    const other = join(data, 'real', 'other-name.db')
+    await link(real, other)
+    const before = await readFile(real)
+    const refused = await run('restore-sqlite.sh', ['--yes', '--no-safety-copy', file, linked])
+    expect(refused.exitCode).toBe(1)
+    expect(refused.stderr).toContain(`${real} has 2 hard links`)
+    expect(refused.stderr).toContain('nothing was changed')
+    expect((await readFile(real)).equals(before)).toBe(true)
+    expect((await stat(real)).nlink).toBe(2)
+  })
+
+  it.skipIf(process.getuid?.() !== 0)(
+    'restore-sqlite.sh: a full file system under TARGET_DB is not reported as a damaged backup (tmpfs needs root)',
+    async () => {
+      const data = join(work, 'sqfull')
+      await mkdir(data)
+      await execa('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', data])
+      try {
+        const live = join(data, 'app.db')
+        makeSqliteDb(live, 3000)
+        const file = (
+          await backupNow({ DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_LABEL: 'full', BACKUP_DIR: join(work, 'sqfb') })
+        )[0]!.path!
+        const free = await statfs(data)
+        await writeFile(join(data, 'filler'), Buffer.alloc(free.bavail * free.bsize - 16 * 1024))
+        const before = { db: await readFile(live), files: (await readdir(data)).sort() }
+
+        const r = await run('restore-sqlite.sh', ['--yes', '--no-safety-copy', file, live])
+        expect(r.exitCode).toBe(1)
+        expect(r.stderr).toContain(`${live} was not changed, and the backup is fine`)
+        expect(r.stderr).toContain(`free space on the file system that holds ${data}`)
+        expect(r.stderr).not.toContain('damaged')
+        expect((await readFile(live)).equals(before.db)).toBe(true)
+        expect((await readdir(data)).sort()).toEqual(before.files)
+      } finally {
+        await execa('umount', [data]).catch(() => execa('umount', ['-l', data]))
+      }
+    },
+  )
+
+  it('restore-sqlite.sh: a TARGET_DB with an apostrophe in its name gets its safety copy, and the cwd stays clean', async () => {
+    const data = join(work, 'sqapos')
+    const cwd = join(work, 'sqapos-cwd')
+    await mkdir(data)
+    await mkdir(cwd)
+    const live = join(data, "it's app.db")
+    makeSqliteDb(live, 700)
+    const file = (
+      await backupNow({ DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_LABEL: 'apos', BACKUP_DIR: join(work, 'sqab') })
+    )[0]!.path!
+    const db = new Database(live)
+    db.exec('DELETE FROM items WHERE id > 7')
+    db.close()
+
+    const r = await execa('bash', [join(ROOT, 'scripts', 'restore-sqlite.sh'), '--yes', file, live], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '' },
+      extendEnv: false,
+      reject: false,
+      stdin: 'ignore',
+    })
+    expect(r.exitCode, r.stderr).toBe(0)
+    const count = (p: string) =>
+      Number(new Database(p, { readonly: true }).prepare('SELECT count(*) FROM items').pluck().get())
+    expect(count(live)).toBe(700)
+    const safety = (await readdir(data)).find((n) => n.startsWith("pre-restore_it's app.db_"))!
+    expect(safety).toBeDefined()
+    expect(count(join(data, safety))).toBe(7)
+    expect(await readdir(cwd)).toEqual([])
   })
 })

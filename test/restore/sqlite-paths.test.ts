@@ -4,7 +4,21 @@
  * `--to-file`), and a file that is a single-file bind mount (`./app.db:/data/app.db`), which
  * rename cannot replace.
  */
-import { copyFile, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises'
+import {
+  copyFile,
+  link,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  stat,
+  statfs,
+  symlink,
+  writeFile,
+} from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -253,6 +267,138 @@ describe.skipIf(process.getuid?.() !== 0)('restore of SQLite onto a bind-mounted
       expect(await sha(live)).toBe(before.db)
       expect(await sha(`${live}-wal`)).toBe(before.wal)
       expect((await listNow(env)).length).toBe(before.backups) // not even a safety backup
+    })
+  })
+})
+
+/**
+ * DBnn_PATH a symlink (`/data/app/app.db -> ../real/app.db`): the restore goes onto the file the
+ * link points at, and the link stays a link. A file with other hard links: refused untouched.
+ */
+describe('restore of SQLite through a symlink, or onto a hard-linked file', () => {
+  let dir: string
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dbk-sql-'))
+  })
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('restores onto the real file, says so, keeps the link; the backup still belongs to it by either name', async () => {
+    await trial('adversarial restore: SQLite symlinked path', 'DBnn_PATH is a symlink to ../real/app.db', async () => {
+      const app = join(dir, 'app')
+      const realDir = join(dir, 'real')
+      await mkdir(app)
+      await mkdir(realDir)
+      const real = join(realDir, 'app.db')
+      const link = join(app, 'app.db')
+      makeSqliteDb(real, 3000)
+      await symlink('../real/app.db', link)
+      const env = { DB01_TYPE: 'sqlite', DB01_PATH: link, DB01_LABEL: 'app', BACKUP_DIR: join(dir, 'backups') }
+      const manifest = await readManifest((await backupNow(env))[0]!.path!)
+      const db = new Database(real)
+      db.exec('DELETE FROM items WHERE id > 10')
+      db.close()
+
+      const r = await cli(['restore', 'latest', '--source', 'app', '--yes'], env)
+      expect(r.exitCode, r.all).toBe(0)
+      expect(r.stderr).toContain(`DB01_PATH ${link} is a symlink to ${real}: restoring onto ${real}`)
+      expect((await lstat(link)).isSymbolicLink()).toBe(true)
+      expect(await readlink(link)).toBe('../real/app.db')
+      expect(count(real)).toBe(3000)
+      expect(await sha(real)).toBe(manifest.raw.sha256)
+      expect(await readdir(app)).toEqual(['app.db'])
+      expect((await readdir(realDir)).filter((n) => n.includes('.dbk-'))).toEqual([])
+      // The safety backup holds what the real file had.
+      const safety = (await listNow(env)).find((b) => b.kind === 'pre-restore')!
+      expect(safety).toBeDefined()
+
+      // DB01_PATH now names the real file: the backup taken through the link still belongs to it.
+      const direct = await cli(['restore', manifest.id, '--source', 'app', '--yes', '--no-safety-backup'], {
+        ...env,
+        DB01_PATH: real,
+      })
+      expect(direct.exitCode, direct.all).toBe(0)
+      expect(direct.stderr).not.toContain('symlink')
+      expect(count(real)).toBe(3000)
+    })
+  })
+
+  it('refuses a file with other hard links before anything is touched, naming the count and the ways forward', async () => {
+    await trial('adversarial restore: SQLite hard-linked file', 'DBnn_PATH has a second hard link', async () => {
+      const data = join(dir, 'hard')
+      await mkdir(data)
+      const live = join(data, 'app.db')
+      const other = join(data, 'other-name.db')
+      makeSqliteDb(live, 300)
+      const env = { DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_LABEL: 'hard', BACKUP_DIR: join(dir, 'backups') }
+      await backupNow(env)
+      await link(live, other)
+      const before = { db: await sha(live), files: (await readdir(data)).sort(), backups: (await listNow(env)).length }
+
+      const r = await cli(['restore', 'latest', '--source', 'hard', '--yes'], env)
+      expect(r.exitCode, r.all).toBe(2)
+      expect(r.stderr).toContain(`${live} has 2 hard links`)
+      expect(r.stderr).toContain('nothing was changed')
+      expect(r.stderr).toContain('--to-file F')
+      expect(r.stderr).toContain(`cp F ${live}`)
+      expect(await sha(live)).toBe(before.db)
+      expect((await stat(live)).nlink).toBe(2)
+      expect((await readdir(data)).sort()).toEqual(before.files)
+      expect((await listNow(env)).length).toBe(before.backups) // not even a safety backup
+    })
+  })
+})
+
+/**
+ * The target's own file system is full (a small tmpfs holds DBnn_PATH; the backup volume has
+ * room): the hint names that file system, never the backup volume, whose backups are fine.
+ */
+describe.skipIf(process.getuid?.() !== 0)('restore of SQLite onto a full file system (mount needs root)', () => {
+  let dir: string
+  let data: string
+  let mounted = false
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dbk-sqf-'))
+    data = join(dir, 'data')
+    await mkdir(data)
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', data])
+    mounted = true
+  })
+  afterAll(async () => {
+    if (mounted) await execa('umount', [data]).catch(() => execa('umount', ['-l', data]))
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('names the target file system and says the backup is fine, in place and with --to-file', async () => {
+    await trial('disk full', 'SQLite restore: the target file system is full (tmpfs of 2 MiB)', async () => {
+      const live = join(data, 'app.db')
+      makeSqliteDb(live, 3000)
+      const env = { DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_LABEL: 'full', BACKUP_DIR: join(dir, 'backups') }
+      await backupNow(env)
+      // Everything but 16 KiB taken: the restored copy cannot be written beside the live file.
+      const filler = join(data, 'filler')
+      await writeFile(filler, Buffer.alloc((await statfs(data)).bavail * (await statfs(data)).bsize - 16 * 1024))
+      const before = { db: await sha(live), files: (await readdir(data)).sort() }
+
+      // No safety backup: its snapshot of the live WAL-mode file needs room for an -shm there too.
+      const r = await cli(['restore', 'latest', '--source', 'full', '--yes', '--no-safety-backup'], env)
+      expect(r.exitCode, r.all).toBe(1)
+      expect(r.stderr).toContain('ENOSPC')
+      expect(r.stderr).toContain(`${live} was not changed`)
+      expect(r.stderr).toContain(`free space on the file system that holds ${data}`)
+      expect(r.stderr).toContain('the backup itself is fine')
+      expect(r.stderr).not.toMatch(/KEEP_|keep fewer backups|backup volume/)
+      expect(await sha(live)).toBe(before.db)
+      expect((await readdir(data)).sort()).toEqual(before.files)
+
+      const out = join(data, 'copy.db')
+      const toFile = await cli(['restore', 'latest', '--source', 'full', '--to-file', out], env)
+      expect(toFile.exitCode, toFile.all).toBe(1)
+      expect(toFile.stderr).toContain(`free space on the file system that holds ${data}`)
+      expect(toFile.stderr).not.toMatch(/KEEP_|keep fewer backups|backup volume/)
+      expect((await readdir(data)).sort()).toEqual(before.files)
+      await rm(filler)
     })
   })
 })

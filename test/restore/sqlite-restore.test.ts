@@ -3,13 +3,15 @@
  * the old mode kept, a stale `-wal` of a crashed application not replayed onto the new file,
  * `--if-missing` for start-up, a damaged backup refused with the file untouched, `--to-file`.
  */
-import { chmod, copyFile, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { countItems as count, makeSqliteDb } from '../support/sqlite.js'
 import { sha256File as sha } from '../support/files.js'
+import { runCli } from '../support/cli.js'
 import { backupNow, cli, flipByte, listNow, writeResignedBackup } from './support.js'
 
 describe('restore of SQLite', () => {
@@ -90,5 +92,46 @@ describe('restore of SQLite', () => {
     const into = await cli(['restore', 'latest', '--source', 'notes', '--into', 'x', '--yes'], env)
     expect(into.exitCode, into.all).toBe(2)
     expect(into.stderr).toContain('--to-file')
+  })
+})
+
+/**
+ * dbkeeper not running as root (setpriv to nobody): the restored file cannot be given its old
+ * owner. That is said, with the owner and the command that gives it back, not swallowed.
+ */
+describe.skipIf(process.getuid?.() !== 0)('restore of SQLite by a user that cannot chown (setpriv needs root)', () => {
+  let dir: string
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dbk-sqo-'))
+    await chmod(dir, 0o755)
+  })
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('warns with the owner the file had and `chown UID:GID FILE` when it cannot give it back', async () => {
+    const nobody = 65534
+    const data = join(dir, 'data')
+    await mkdir(data)
+    const live = join(data, 'app.db')
+    makeSqliteDb(live, 200)
+    const env = { DB01_TYPE: 'sqlite', DB01_PATH: live, DB01_LABEL: 'owned', BACKUP_DIR: join(dir, 'backups') }
+    await backupNow(env)
+    // The application's user owns the file; dbkeeper runs as nobody, which may write the directory.
+    await chown(live, 1234, 1235)
+    await chmod(live, 0o664)
+    await chown(data, nobody, nobody)
+    await execa('chown', ['-R', `${nobody}:${nobody}`, join(dir, 'backups')])
+
+    const r = await runCli(['restore', 'latest', '--source', 'owned', '--yes', '--no-safety-backup'], env, {
+      under: ['setpriv', `--reuid=${nobody}`, `--regid=${nobody}`, '--clear-groups', '--'],
+      timeoutMs: 300_000,
+    })
+    expect(r.exitCode, r.all).toBe(0)
+    expect(r.stderr).toContain(`${live} could not be given its owner 1234:1235 (EPERM`)
+    expect(r.stderr).toContain(`chown 1234:1235 ${live}`)
+    expect(count(live)).toBe(200)
+    const after = await stat(live)
+    expect([after.uid, after.gid, after.mode & 0o777]).toEqual([nobody, nobody, 0o664])
   })
 })

@@ -10,6 +10,12 @@ import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
 import type { BackupFacts } from '../restore-driver.js'
 
+/** The file the backup was taken from and DBnn_PATH, each with its symlinks resolved (`from`: when it could be). */
+export interface RealPaths {
+  from: string | undefined
+  target: string
+}
+
 /**
  * Why backup `b` does not belong to the source's configured file, or undefined when it does.
  *
@@ -18,12 +24,17 @@ import type { BackupFacts } from '../restore-driver.js'
  * name the backup was filed under. A rename of the file is caught that way; a move to another
  * directory keeping the name, or a DBnn_NAME kept across a change of path, is not (nothing in such
  * a manifest tells the two files apart).
+ *
+ * `real` holds both paths with their symlinks resolved (real-target.ts), read by the caller: a
+ * backup taken through a symlink belongs to the file it points at, also when DBnn_PATH now names
+ * that file directly (or another link to it).
  */
-export function sqlitePathMismatch(b: BackupFacts, source: SourceConfig): string | undefined {
+export function sqlitePathMismatch(b: BackupFacts, source: SourceConfig, real?: RealPaths): string | undefined {
   const path = resolve(source.path!)
   if (b.sqlitePath !== undefined) {
     const from = resolve(b.sqlitePath)
-    return from === path ? undefined : `backup ${b.id} was taken from ${from}, but ${source.id}_PATH is now ${path}`
+    if (from === path || (real?.from !== undefined && real.from === real.target)) return undefined
+    return `backup ${b.id} was taken from ${from}, but ${source.id}_PATH is now ${path}`
   }
   const current = source.databases === 'ALL' ? undefined : source.databases[0]
   const name = current ?? basename(path, extname(path))
@@ -35,8 +46,8 @@ export function sqlitePathMismatch(b: BackupFacts, source: SourceConfig): string
  * The refusal: names both files and the two ways forward; nothing has been touched. With
  * `forcePath`, the line that says so for the operator.
  */
-export function checkSqlitePath(b: BackupFacts, source: SourceConfig, forcePath: boolean): string[] {
-  const mismatch = sqlitePathMismatch(b, source)
+export function checkSqlitePath(b: BackupFacts, source: SourceConfig, forcePath: boolean, real?: RealPaths): string[] {
+  const mismatch = sqlitePathMismatch(b, source, real)
   if (mismatch === undefined) return []
   if (forcePath) return [`${mismatch}: restoring onto it anyway (--force-path)`]
   throw new DbkeeperError('USAGE', `${mismatch}: refused to restore it over another file; nothing was changed`, {

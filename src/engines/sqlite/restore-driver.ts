@@ -12,6 +12,9 @@
  * the old WAL's pages (or roll back the old journal) onto the new file, corrupting it. A crash in
  * between leaves them aside (`.<name>-wal.dbk-old`); the safety backup taken first holds the old
  * file's content including its WAL.
+ *
+ * A DBnn_PATH that is a symlink is restored onto the file it points at (real-target.ts), which is
+ * where the application's data and its -wal are; a file with other hard links is refused.
  */
 import { createWriteStream } from 'node:fs'
 import { chmod, chown, rm, stat } from 'node:fs/promises'
@@ -31,6 +34,7 @@ import { childEnv, lastLines, runToolForOutput } from '../subprocess.js'
 import { childArgs } from './child.js'
 import type { InspectResult } from './inspect-child.js'
 import { checkSqlitePath } from './path.js'
+import { realTarget, resolveLinks } from './real-target.js'
 import { planReplace, replaceSqliteFile, SQLITE_SIDE_FILES } from './replace.js'
 
 export type Inspection = Extract<InspectResult, { ok: true }>
@@ -58,14 +62,20 @@ export class SqliteDriver implements RestoreDriver {
   }
 
   async prepare(): Promise<string[]> {
+    const { real, line } = await realTarget(this.t.target, `${this.t.source.id}_PATH`)
+    const from = this.t.backup.sqlitePath
+    const realFrom = from === undefined ? undefined : await resolveLinks(from).catch(() => undefined)
     // In place (not a drill's scratch file): only onto the file the backup was taken from.
-    const lines = this.t.replace ? checkSqlitePath(this.t.backup, this.t.source, this.t.forcePath === true) : []
-    await planReplace(this.t.target)
-    return lines
+    const lines = this.t.replace
+      ? checkSqlitePath(this.t.backup, this.t.source, this.t.forcePath === true, { from: realFrom, target: real })
+      : []
+    await planReplace(real)
+    return line === undefined ? lines : [line, ...lines]
   }
 
   async load(content: BackupContent, state: TargetState, signal: AbortSignal): Promise<void> {
-    const target = this.t.target
+    // Again (after prepare): the file really written, never the symlink that names it.
+    const target = (await realTarget(this.t.target, `${this.t.source.id}_PATH`)).real
     const dir = dirname(target)
     const tmp = restoreTempPath(target)
     await ensureDir(dir, 0o777)
@@ -93,9 +103,14 @@ export class SqliteDriver implements RestoreDriver {
       const like = state.exists ? await stat(target) : undefined
       if (like) await chmod(tmp, like.mode & 0o7777)
       const owner = like ?? (await stat(dir))
-      await chown(tmp, owner.uid, owner.gid).catch(() => {})
+      const notOwned = await chown(tmp, owner.uid, owner.gid).then(
+        () => undefined,
+        (error: NodeJS.ErrnoException) => ownerLost(target, owner, error),
+      )
       await replaceSqliteFile(tmp, target, plan)
       this.#inspected = inspected
+      // After the replacement, so that it is said only of a file that is really there.
+      if (notOwned !== undefined) this.t.warn?.(notOwned)
     } catch (error) {
       for (const suffix of ['', ...SQLITE_SIDE_FILES]) await rm(`${tmp}${suffix}`, { force: true }).catch(() => {})
       const code = (error as NodeJS.ErrnoException).code
@@ -105,7 +120,9 @@ export class SqliteDriver implements RestoreDriver {
           cause: error,
         })
       }
-      throw toDbkeeperError(error, `restoring ${target}`)
+      // A raw system error comes from before the replacement (which throws its own, saying what it
+      // changed): the target is untouched, and a full disk is the target's, not the backup volume's.
+      throw toDbkeeperError(error, `writing the restored copy ${tmp} (${target} was not changed)`, dir)
     }
   }
 
@@ -121,6 +138,27 @@ export class SqliteDriver implements RestoreDriver {
   async discard(): Promise<void> {
     for (const suffix of ['', ...SQLITE_SIDE_FILES]) await rm(`${this.t.target}${suffix}`, { force: true })
   }
+}
+
+/**
+ * The warning when the restored file could not be given `owner` (chown needs root): the
+ * application, running as that owner, may be unable to write it. Undefined when the file is ours
+ * anyway (the owner is the process's own user and group).
+ */
+function ownerLost(
+  target: string,
+  owner: { uid: number; gid: number },
+  error: NodeJS.ErrnoException,
+): string | undefined {
+  const uid = process.getuid?.()
+  const gid = process.getgid?.()
+  if (owner.uid === uid && owner.gid === gid) return undefined
+  return `${target} could not be given its owner ${owner.uid}:${owner.gid} (${error.code ?? String(error)}: dbkeeper runs as ${uid ?? '?'}:${gid ?? '?'}, not as root), so it is owned by ${uid ?? '?'}:${gid ?? '?'} now and the application may not be able to write it; give it back as root: chown ${owner.uid}:${owner.gid} ${shellWord(target)}`
+}
+
+/** `path` as one word for a shell command the operator copies. */
+function shellWord(path: string): string {
+  return /^[\w./@%+:,-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`
 }
 
 /** integrity_check, exact row counts and content digests of an SQLite file, in a child process. */
