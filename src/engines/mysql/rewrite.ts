@@ -16,8 +16,9 @@
  *   a load into a new name fails when `shop` is not on the server, and the loaded object gets the
  *   wrong collation. Only mysqldump's exact line is rewritten.
  *
- * It also drops mysqldump's `LOCK TABLES … WRITE;` and `UNLOCK TABLES;` lines when asked
- * (`dropLocks`), as every restore load asks (restore-driver.ts): the database loaded into is new
+ * It also empties mysqldump's `LOCK TABLES … WRITE;` and `UNLOCK TABLES;` lines when asked
+ * (`dropLocks`; the newline stays, so that the client's "at line N" is the dump's line N), as
+ * every restore load asks (restore-driver.ts): the database loaded into is new
  * and private to the restore, so the locks guard nothing, and they break loads. LOCK TABLES locks
  * only the tables it names: a table whose DEFAULT reads a sequence (`DEFAULT NEXTVAL(s)`) then
  * fails its first INSERT with ERROR 1100 ("Table 's' was not locked with LOCK TABLES"). MariaDB
@@ -56,7 +57,7 @@ const ALTER_DATABASE = /^ALTER DATABASE (`(?:[^`]|``)+`)( CHARACTER SET \w+ COLL
 
 /**
  * A pass-through for the dump stream that rewrites the database's name in view definition and
- * ALTER DATABASE lines (and drops the table lock lines with `dropLocks`). Other lines pass as they
+ * ALTER DATABASE lines (and empties the table lock lines with `dropLocks`). Other lines pass as they
  * come, whatever their length (a 20 MB INSERT is never buffered): only the first bytes of a line
  * cut by a chunk's end are held until it is known not to be such a line. One write per chunk: a
  * chunk without such a line goes on as it came, not line by line.
@@ -69,7 +70,8 @@ export class DatabaseNameRewrite extends Transform {
   readonly #decide: number
   /**
    * 'start': deciding the current line (its first bytes may be in #held); 'view', 'alter':
-   * collecting such a line; 'drop': skipping a lock line; 'pass': the rest of another line.
+   * collecting such a line; 'drop': skipping a lock line but its newline; 'pass': the rest of
+   * another line.
    */
   #mode: 'start' | 'view' | 'alter' | 'drop' | 'pass' = 'start'
   #held: Buffer[] = []
@@ -113,10 +115,11 @@ export class DatabaseNameRewrite extends Transform {
         continue
       }
       if (this.#mode === 'drop') {
-        // A lock line: none of it goes on; the next line starts undecided.
+        // A lock line: only its newline goes on (the next run starts with it), so that the client's
+        // "at line N" is still the dump's line N; the next line starts undecided.
         if (nl !== -1) this.#mode = 'start'
         pos = lineEnd
-        run = pos
+        run = nl === -1 ? pos : nl
         continue
       }
       // 'start': the line's first bytes (held from the chunk before, and these) decide.
