@@ -232,15 +232,36 @@ if [[ $objects -gt 0 && $safety -eq 1 ]]; then
   echo 'safety dump complete'
 fi
 
-# A view the server could not open (its DEFINER is gone) is dumped with its database's name inside:
-# loaded under another name, that name is rewritten in the view definition lines only.
+# mysqldump writes the database's name into two kinds of line; loaded under another name, only
+# these are rewritten (src/engines/mysql/rewrite.ts says the same rule):
+# - a view the server could not open (its DEFINER is gone) is dumped with `db`.`t` inside: the
+#   qualifier is rewritten in the view definition lines (/*!50001 VIEW …);
+# - a routine, trigger or event created under another database collation is framed by
+#   `ALTER DATABASE `db` CHARACTER SET x COLLATE y ;` lines: they must act on the database being
+#   loaded, not on the live one (a trial load that fails would leave it changed) or on a name that
+#   is not on this server.
+# The table lock lines are emptied on every load: the database is new and this script's own, and
+# LOCK TABLES breaks the load of a table whose DEFAULT reads a sequence (ERROR 1100). Emptied, not
+# dropped: the client's "at line N" stays the line of the decompressed dump.
+# Bytes, not characters (LC_ALL=C); names through the environment, which awk -v would unescape.
+# The name the dump's text uses is the one it was taken from (its head: `-- Host: h    Database: db`),
+# which --database may not be; without that line (not a mysqldump file), the one given.
+dumped=$(decompress "$file" 2>/dev/null | sed -n '/^-- Host: .*    Database: /{s/^-- Host: .*    Database: //p;q;}' || true)
+dumped=${dumped:-$database}
 load() {
-  local into=$1 from_q to_q
-  from_q=\`${database//\`/\`\`}\`. to_q=\`${into//\`/\`\`}\`.
-  decompress "$file" | if [[ $into == "$database" ]]; then cat; else
-    awk -v from="$from_q" -v to="$to_q" 'index($0, "/*!50001 VIEW ") == 1 { out = ""; while ((i = index($0, from)) > 0) { out = out substr($0, 1, i - 1) to; $0 = substr($0, i + length(from)) } $0 = out $0 } { print }'
-  fi | "$client" --defaults-extra-file="$cnf" --binary-mode --default-character-set=utf8mb4 \
-    --max-allowed-packet=1G --batch --database="$into"
+  local into=$1
+  decompress "$file" |
+    FROM_Q=\`${dumped//\`/\`\`}\`. TO_Q=\`${into//\`/\`\`}\`. \
+    FROM_ALTER="ALTER DATABASE \`${dumped//\`/\`\`}\` CHARACTER SET " TO_ALTER="ALTER DATABASE \`${into//\`/\`\`}\` CHARACTER SET " \
+    LC_ALL=C awk '
+      BEGIN { from = ENVIRON["FROM_Q"]; to = ENVIRON["TO_Q"]; from_alter = ENVIRON["FROM_ALTER"]; to_alter = ENVIRON["TO_ALTER"] }
+      index($0, "LOCK TABLES `") == 1 || index($0, "UNLOCK TABLES;") == 1 { print ""; next }
+      from == to { print; next }
+      index($0, "/*!50001 VIEW ") == 1 { out = ""; while ((i = index($0, from)) > 0) { out = out substr($0, 1, i - 1) to; $0 = substr($0, i + length(from)) } $0 = out $0 }
+      index($0, from_alter) == 1 && substr($0, length(from_alter) + 1) ~ /^[A-Za-z0-9_]+ COLLATE [A-Za-z0-9_]+ ;;?$/ { $0 = to_alter substr($0, length(from_alter) + 1) }
+      { print }' |
+    "$client" --defaults-extra-file="$cnf" --binary-mode --default-character-set=utf8mb4 \
+      --max-allowed-packet=1G --batch --database="$into"
 }
 
 if [[ $objects -gt 0 && $trial -eq 1 ]]; then

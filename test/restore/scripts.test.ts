@@ -174,6 +174,101 @@ describe('incident scripts', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
+  it('restore-mysql.sh: ALTER DATABASE lines act on the database loaded; a DEFAULT NEXTVAL(seq) table loads (zstd)', async () => {
+    const collationOf = async (name: string) =>
+      (
+        await rootQuery<{ c: string }[]>(
+          'SELECT DEFAULT_COLLATION_NAME AS c FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?',
+          [name],
+        )
+      )[0]?.c
+    const routineCollation = async (name: string) =>
+      (
+        await rootQuery<{ c: string }[]>(
+          "SELECT DATABASE_COLLATION AS c FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? AND ROUTINE_NAME = 'p'",
+          [name],
+        )
+      )[0]?.c
+    const admin = await makeAdminUser()
+    const info = mariadb()
+    const passFile = join(work, 'pw-lines')
+    await writeFile(passFile, NASTY_PASSWORD, { mode: 0o600 })
+    const conn = (user: string) => [
+      ...['--host', info.host, '--port', String(info.port), '--user', user, '--password-file', passFile],
+      ...['--safety-dir', work],
+    ]
+    const zstdBackup = async (db: string) => {
+      const { env, dir } = await mysqlEnv(db, admin)
+      const file = (await backupNow({ ...env, COMPRESSION: 'zstd' }))[0]!.path!
+      expect(file).toMatch(/\.sql\.zst$/)
+      return { file, dir }
+    }
+
+    // A table whose DEFAULT reads a sequence: its INSERT fails under `LOCK TABLES orders WRITE` (ERROR 1100).
+    const seq = uniqueName('script_seq')
+    await rootQuery(`CREATE DATABASE \`${seq}\``)
+    await rootQuery(
+      `CREATE SEQUENCE s; CREATE TABLE orders (id INT PRIMARY KEY DEFAULT NEXTVAL(s), note VARCHAR(20));
+       INSERT INTO orders (note) VALUES ('a'), ('b')`,
+      [],
+      seq,
+    )
+    const seqBackup = await zstdBackup(seq)
+    const seqOriginal = await checksums(seq)
+    const seqCopy = uniqueName('script_seq_copy')
+    const seqFresh = await run('restore-mysql.sh', [...conn(admin), '--database', seqCopy, '--yes', seqBackup.file])
+    expect(seqFresh.exitCode, seqFresh.stderr).toBe(0)
+    expect(await checksums(seqCopy)).toEqual(seqOriginal)
+    await rootQuery(`DELETE FROM \`${seq}\`.orders WHERE note = 'b'`)
+    const seqReplace = await run('restore-mysql.sh', [...conn(admin), '--yes', seqBackup.file])
+    expect(seqReplace.exitCode, seqReplace.stderr).toBe(0)
+    expect(await checksums(seq)).toEqual(seqOriginal)
+
+    // A procedure created while the database was latin1: mysqldump frames it with ALTER DATABASE lines.
+    const db = uniqueName('script_coll')
+    await rootQuery(`CREATE DATABASE \`${db}\` CHARACTER SET latin1`)
+    await rootQuery(
+      `CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1), (2);
+       CREATE DEFINER = root@localhost PROCEDURE p() SELECT COUNT(*) FROM t;
+       ALTER DATABASE \`${db}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
+      [],
+      db,
+    )
+    const collBackup = await zstdBackup(db)
+    const original = await checksums(db)
+
+    // The trial load fails after the first ALTER DATABASE line (a user without SET USER may not
+    // create DEFINER=root): the live database keeps its defaults.
+    const limited = uniqueName('script_nodef')
+    await rootQuery("CREATE USER ?@'%' IDENTIFIED BY ?", [limited, NASTY_PASSWORD])
+    await rootQuery(`GRANT ALL PRIVILEGES ON \`${db}\`.* TO ?@'%'`, [limited])
+    await rootQuery(`GRANT ALL PRIVILEGES ON \`${db.replace(/_/g, '\\_')}\\_dbk%\`.* TO ?@'%'`, [limited])
+    const refused = await run('restore-mysql.sh', [...conn(limited), '--no-safety-dump', '--yes', collBackup.file])
+    expect(refused.exitCode).toBe(1)
+    expect(refused.stderr).toContain('ERROR 1227')
+    expect(refused.stderr).toMatch(/the backup does not load .*: \S+ was not changed/)
+    expect(await collationOf(db)).toBe('utf8mb4_unicode_ci')
+    expect(await checksums(db)).toEqual(original)
+
+    // Replaced in place, through the trial load beside it: the routine keeps its collation.
+    const replace = await run('restore-mysql.sh', [...conn(admin), '--yes', collBackup.file])
+    expect(replace.exitCode, replace.stderr).toBe(0)
+    expect(await collationOf(db)).toBe('utf8mb4_unicode_ci')
+    expect(await routineCollation(db)).toBe('latin1_swedish_ci')
+
+    // Into a new name while the original is not on the server.
+    await dropDatabases(db)
+    const copy = uniqueName('script_coll_copy')
+    const fresh = await run('restore-mysql.sh', [...conn(admin), '--database', copy, '--yes', collBackup.file])
+    expect(fresh.exitCode, fresh.stderr).toBe(0)
+    expect(await collationOf(db)).toBeUndefined()
+    expect(await checksums(copy)).toEqual(original)
+    expect(await routineCollation(copy)).toBe('latin1_swedish_ci')
+
+    await dropDatabases(seq, seqCopy, copy)
+    for (const d of [seqBackup.dir, collBackup.dir]) await rm(d, { recursive: true, force: true })
+  })
+
   it('restore-postgres.sh: plain and custom, new and replaced (swapped in)', async () => {
     const db = uniqueName('pgscript')
     const copy = uniqueName('pgscript_copy')

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream'
 import type { Redumped, RedumpArgs } from '../redump.js'
 import { FIXED_OPTIONS, PITR_OPTIONS } from './args.js'
 import { MysqlEngine } from './engine.js'
-import { ViewQualifierRewrite } from './rewrite.js'
+import { DatabaseNameRewrite } from './rewrite.js'
 
 /**
  * The options the backup's mysqldump ran with besides the fixed ones (DBnn_EXTRA_OPTS then), from
@@ -29,7 +29,7 @@ export async function redumpMysql(a: RedumpArgs): Promise<Redumped> {
   await engine.probe(a.signal) // picks the dump tool matching the server
   const dump = engine.dump(a.scratch, a.signal)
   // A view the server prints with its database's name inside names the scratch database in the re-dump.
-  const stdout = pipeline(dump.stdout, new ViewQualifierRewrite(a.scratch, a.backup.database), () => {})
+  const stdout = pipeline(dump.stdout, new DatabaseNameRewrite(a.scratch, a.backup.database), () => {})
   const content = a.openBackup()
   return {
     kind: 'lines',

@@ -22,7 +22,7 @@ import { besidePattern, judgeClient, restoreError } from './errors.js'
 import { checkNeeds, raisePacket, rotateBinlog, setPacket, withoutAnnotations } from './needs-check.js'
 import { loadSections } from './parallel-load.js'
 import { connect } from './probe.js'
-import { ViewQualifierRewrite } from './rewrite.js'
+import { DatabaseNameRewrite } from './rewrite.js'
 import { swapIn } from './swap.js'
 
 const id = (name: string) => mysql.escapeId(name, true)
@@ -138,7 +138,10 @@ export class MysqlDriver implements RestoreDriver {
           judge: (exit) =>
             judgeClient(this.t.source, command, exit, this.label, next, { readWith: this.t.backup.readWith, part }),
         })
-      const rewrite = () => new ViewQualifierRewrite(this.t.backup.database, into)
+      // Without the table lock lines, on one client or several: the database loaded into is the
+      // restore's own, and the locks break loads (a DEFAULT NEXTVAL(seq), a foreign-key child
+      // created on another client; rewrite.ts).
+      const rewrite = () => new DatabaseNameRewrite(this.t.backup.database, into, { dropLocks: true })
       fed = true
       const sequential = async (one: BackupContent) => {
         const input = rewrite()
@@ -148,13 +151,10 @@ export class MysqlDriver implements RestoreDriver {
       }
       if (content.sections) {
         // One gzip member per table: the tables over several clients at once (parallel-load.ts).
-        // Without the table lock lines: a lock taken on one client misses a foreign-key child that
-        // another client creates afterwards (rewrite.ts).
-        const unlocked = () => new ViewQualifierRewrite(this.t.backup.database, into, { dropLocks: true })
         const parallel = await loadSections(
           content.sections,
           (input, stop) => run(input, stop, true),
-          unlocked,
+          rewrite,
           signal,
         ).then(
           () => undefined,
