@@ -11,10 +11,12 @@
 import type pg from 'pg'
 import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
+import type { DatabaseLocale } from '../engine.js'
 import type { BackupContent, CountedTable, DriverTarget, RestoreDriver, TargetState } from '../restore-driver.js'
 import { scratchName } from '../scratch-names.js'
 import { GLOBALS_DATABASE } from './args.js'
 import { createDatabase, dropDatabase, restoreCustom, restoreGlobals, restorePlain } from './client.js'
+import { readDatabaseLocale } from './locale.js'
 import { checkTargetNeeds } from './needs.js'
 import { withClient } from './probe.js'
 
@@ -79,7 +81,18 @@ export class PostgresDriver implements RestoreDriver {
     const into = state.exists && this.t.replace ? scratchName(target, 'dbkrestore') : target
     const created = !state.exists || into !== target
     if (into !== target) await this.t.scratch?.record(into, target)
-    if (created) await createDatabase(source, into, signal)
+    if (created) {
+      try {
+        await createDatabase(source, into, signal, await this.#localeFor(state, signal))
+      } catch (error) {
+        if (into !== target) await this.t.scratch?.forget(into).catch(() => {})
+        if (!(error instanceof DbkeeperError) || !state.exists) throw error
+        throw new DbkeeperError(error.code, `${this.label} was not changed: ${error.message}`, {
+          ...(error.hint ? { hint: error.hint } : {}),
+          cause: error,
+        })
+      }
+    }
     try {
       await restore(source, workDir, content.stream, into, signal)
       content.assertComplete()
@@ -96,6 +109,18 @@ export class PostgresDriver implements RestoreDriver {
       })
     }
     this.#loaded = { name: into, created }
+  }
+
+  /**
+   * The encoding and locale of the database a load creates: the backup's own (recorded since
+   * backups carry them); for an older backup, those of the database it replaces, which a restore
+   * in place should keep; else none, and the server's defaults apply (a new name, an old backup).
+   */
+  async #localeFor(state: TargetState, signal: AbortSignal): Promise<DatabaseLocale | undefined> {
+    const recorded = this.t.backup.restoreNeeds?.databaseLocale
+    if (recorded) return recorded
+    if (!state.exists) return undefined
+    return maintenance(this.t.source, signal, (c) => readDatabaseLocale(c, this.t.target))
   }
 
   /** Drops a database this driver created; true when it is gone (its scratch record forgotten too). */
