@@ -22,6 +22,42 @@ import { withClient } from './probe.js'
 
 const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'`
 
+/** `n.nspname` in `USER_SCHEMAS` for the namespace column `col` of a catalog `cat`. */
+const inUserSchema = (cat: string, col: string) =>
+  `(SELECT count(*) FROM ${cat} o JOIN pg_namespace n ON n.oid = o.${col} WHERE ${USER_SCHEMAS})`
+
+/**
+ * Whether the target holds anything: every kind of object a fresh `CREATE DATABASE … TEMPLATE
+ * template0` does not, not only relations and functions. "Empty" skips the safety backup, and a
+ * database holding only large objects, enum types or schemas would be replaced without one.
+ * Objects an extension brings count too (so does the extension); other sessions' temporary
+ * objects do not. Types: not a relation's row type (its relation counts) nor the array type every
+ * type gets. Casts and languages have no schema: those made after initdb (oid ≥ 16384, PostgreSQL's
+ * FirstNormalObjectId) are the user's.
+ */
+const USER_OBJECTS_SQL = `SELECT ${[
+  inUserSchema('pg_class', 'relnamespace'),
+  inUserSchema('pg_proc', 'pronamespace'),
+  `(SELECT count(*) FROM pg_type o JOIN pg_namespace n ON n.oid = o.typnamespace WHERE ${USER_SCHEMAS}
+     AND o.typrelid = 0 AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = o.oid))`,
+  `(SELECT count(*) FROM pg_namespace n WHERE ${USER_SCHEMAS} AND n.nspname <> 'public')`,
+  '(SELECT count(*) FROM pg_largeobject_metadata)',
+  "(SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql')",
+  '(SELECT count(*) FROM pg_event_trigger)',
+  '(SELECT count(*) FROM pg_foreign_data_wrapper)',
+  '(SELECT count(*) FROM pg_foreign_server)',
+  '(SELECT count(*) FROM pg_publication)',
+  '(SELECT count(*) FROM pg_cast WHERE oid >= 16384)',
+  '(SELECT count(*) FROM pg_language WHERE oid >= 16384)',
+  inUserSchema('pg_collation', 'collnamespace'),
+  inUserSchema('pg_operator', 'oprnamespace'),
+  inUserSchema('pg_opfamily', 'opfnamespace'),
+  inUserSchema('pg_conversion', 'connamespace'),
+  inUserSchema('pg_ts_config', 'cfgnamespace'),
+  inUserSchema('pg_ts_dict', 'dictnamespace'),
+  inUserSchema('pg_statistic_ext', 'stxnamespace'),
+].join(' + ')} AS n`
+
 export class PostgresDriver implements RestoreDriver {
   readonly exactCounts = false
   readonly label: string
@@ -50,13 +86,7 @@ export class PostgresDriver implements RestoreDriver {
       this.t.source,
       this.t.target,
       signal,
-      async (c) =>
-        (
-          await c.query<{ n: string }>(
-            `SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${USER_SCHEMAS})
-            + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ${USER_SCHEMAS}) AS n`,
-          )
-        ).rows[0]?.n,
+      async (c) => (await c.query<{ n: string }>(USER_OBJECTS_SQL)).rows[0]?.n,
     )
     return { exists: true, empty: Number(n ?? 0) === 0 }
   }

@@ -184,3 +184,16 @@ export async function localeOf(database: string): Promise<string> {
     await c.end()
   }
 }
+
+/** The content of every large object in `database`, as text, by oid. */
+export async function largeObjects(database: string): Promise<string[]> {
+  const c = await pgAdmin(server(), database)
+  try {
+    const { rows } = await c.query<{ s: string }>(
+      "SELECT convert_from(lo_get(oid), 'UTF8') AS s FROM pg_largeobject_metadata ORDER BY oid",
+    )
+    return rows.map((r) => r.s)
+  } finally {
+    await c.end()
+  }
+}
