@@ -187,9 +187,31 @@ step "looking at database $database on $host:$port"
 exists=$(admin "SELECT count(*) FROM pg_database WHERE datname = :'db'") || die "cannot connect to $host:$port as $user" 'check --host, --port, --user and the password'
 objects=0
 if [[ $exists -eq 1 ]]; then
-  objects=$(psql -X -At -d "$(conninfo "$database")" -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'")
-  echo "it exists with $objects relations: they will be REPLACED"
+  # Everything a fresh database (from template0) lacks, as dbkeeper counts it (src/engines/postgres/
+  # restore-driver.ts): a database holding only large objects, types, functions or schemas is not
+  # empty, and is dumped first like any other.
+  objects=$(psql -X -At -v ON_ERROR_STOP=1 -d "$(conninfo "$database")" <<'SQL'
+WITH n AS (SELECT oid FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname !~ '^pg_(toast|temp_)')
+SELECT (SELECT count(*) FROM pg_class WHERE relnamespace IN (SELECT oid FROM n))
+     + (SELECT count(*) FROM pg_proc WHERE pronamespace IN (SELECT oid FROM n))
+     + (SELECT count(*) FROM pg_type t WHERE typnamespace IN (SELECT oid FROM n)
+          AND typrelid = 0 AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = t.oid))
+     + (SELECT count(*) FROM pg_namespace WHERE oid IN (SELECT oid FROM n) AND nspname <> 'public')
+     + (SELECT count(*) FROM pg_largeobject_metadata)
+     + (SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql')
+     + (SELECT count(*) FROM pg_event_trigger) + (SELECT count(*) FROM pg_foreign_data_wrapper)
+     + (SELECT count(*) FROM pg_foreign_server) + (SELECT count(*) FROM pg_publication)
+     + (SELECT count(*) FROM pg_cast WHERE oid >= 16384) + (SELECT count(*) FROM pg_language WHERE oid >= 16384)
+     + (SELECT count(*) FROM pg_collation WHERE collnamespace IN (SELECT oid FROM n))
+     + (SELECT count(*) FROM pg_operator WHERE oprnamespace IN (SELECT oid FROM n))
+     + (SELECT count(*) FROM pg_opfamily WHERE opfnamespace IN (SELECT oid FROM n))
+     + (SELECT count(*) FROM pg_conversion WHERE connamespace IN (SELECT oid FROM n))
+     + (SELECT count(*) FROM pg_ts_config WHERE cfgnamespace IN (SELECT oid FROM n))
+     + (SELECT count(*) FROM pg_ts_dict WHERE dictnamespace IN (SELECT oid FROM n))
+     + (SELECT count(*) FROM pg_statistic_ext WHERE stxnamespace IN (SELECT oid FROM n))
+SQL
+  ) || die "cannot read what $database holds" 'check that the user may connect to it'
+  echo "it exists with $objects objects (relations, functions, types, schemas, large objects…): they will be REPLACED"
 else
   echo 'it does not exist: it will be created'
 fi

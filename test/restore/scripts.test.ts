@@ -19,7 +19,7 @@ import {
   mysqlEnv,
   rootQuery,
 } from '../backup/mysql-support.js'
-import { comparableDump, localeOf, server, sql } from '../engines/postgres/helpers.js'
+import { comparableDump, largeObjects, localeOf, server, sql } from '../engines/postgres/helpers.js'
 import { ROOT } from '../support/cli.js'
 import { uniqueName } from '../support/servers.js'
 import { makeSqliteDb } from '../support/sqlite.js'
@@ -255,6 +255,41 @@ describe('incident scripts', () => {
       expect(await comparableDump(db)).toBe(before)
     } finally {
       await sql('postgres', `DROP DATABASE IF EXISTS ${db}`)
+    }
+  })
+
+  it('restore-postgres.sh: a database holding only a large object is dumped before it is replaced', async () => {
+    const db = uniqueName('pgscript_lo')
+    const back = uniqueName('pgscript_back')
+    await sql('postgres', `CREATE DATABASE ${db} TEMPLATE template0`)
+    await sql(db, 'CREATE TABLE t (id int); INSERT INTO t VALUES (1)')
+    const info = server()
+    const env = {
+      DB01_TYPE: 'postgres',
+      DB01_HOST: info.host,
+      DB01_PORT: String(info.port),
+      DB01_USER: info.user,
+      DB01_NAME: db,
+      DB01_LABEL: 'pg',
+      BACKUP_DIR: join(work, 'pglo'),
+    }
+    const plain = (await backupNow(env))[0]!.path!
+    const conn = ['--host', info.host, '--port', String(info.port), '--user', info.user, '--safety-dir', work, '--yes']
+    try {
+      await sql(db, `DROP TABLE t; SELECT lo_from_bytea(0, 'precious')`)
+      const r = await run('restore-postgres.sh', [...conn, plain])
+      expect(r.exitCode, r.stderr).toBe(0)
+      expect(r.stdout).toMatch(/safety dump of the current/)
+      expect(r.stdout).toContain('it exists with 1 objects')
+      expect(await largeObjects(db)).toEqual([])
+      // The safety dump brings the large object back.
+      const safety = /previous content: (\S+)\)$/m.exec(r.stdout)?.[1]
+      expect(safety, r.stdout).toBeDefined()
+      const restored = await run('restore-postgres.sh', [...conn, '--skip-checksum', '--database', back, safety!])
+      expect(restored.exitCode, restored.stderr).toBe(0)
+      expect(await largeObjects(back)).toEqual(['precious'])
+    } finally {
+      for (const name of [db, back]) await sql('postgres', `DROP DATABASE IF EXISTS ${name}`)
     }
   })
 
