@@ -13,8 +13,10 @@ uncompressed, as dbkeeper writes them) into a PostgreSQL database, REPLACING its
   1. checks the file against its .sha256 (sha256sum -c) and reads it to the end
   2. asks for confirmation (or --yes)
   3. dumps the current database to a safety file (unless --no-safety-dump)
-  4. loads the backup into a new database (psql or pg_restore, stopping at the first error;
-     not in one transaction, which runs out of lock memory with thousands of tables), then
+  4. loads the backup into a new database, made with the original's encoding and locale (the
+     manifest's; without one, the replaced database's), with psql or pg_restore, stopping at
+     the first error (not in one transaction, which runs out of lock memory with thousands of
+     tables), then
      renames it into the target's place and drops the old one; a failed load drops the new
      database again: the target is left as it was
   5. prints every table with its row count
@@ -185,11 +187,70 @@ step "looking at database $database on $host:$port"
 exists=$(admin "SELECT count(*) FROM pg_database WHERE datname = :'db'") || die "cannot connect to $host:$port as $user" 'check --host, --port, --user and the password'
 objects=0
 if [[ $exists -eq 1 ]]; then
-  objects=$(psql -X -At -d "$(conninfo "$database")" -c "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'")
-  echo "it exists with $objects relations: they will be REPLACED"
+  # Everything a fresh database (from template0) lacks, as dbkeeper counts it (src/engines/postgres/
+  # restore-driver.ts): a database holding only large objects, types, functions or schemas is not
+  # empty, and is dumped first like any other.
+  objects=$(psql -X -At -v ON_ERROR_STOP=1 -d "$(conninfo "$database")" <<'SQL'
+WITH n AS (SELECT oid FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname !~ '^pg_(toast|temp_)')
+SELECT (SELECT count(*) FROM pg_class WHERE relnamespace IN (SELECT oid FROM n))
+     + (SELECT count(*) FROM pg_proc WHERE pronamespace IN (SELECT oid FROM n))
+     + (SELECT count(*) FROM pg_type t WHERE typnamespace IN (SELECT oid FROM n)
+          AND typrelid = 0 AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = t.oid))
+     + (SELECT count(*) FROM pg_namespace WHERE oid IN (SELECT oid FROM n) AND nspname <> 'public')
+     + (SELECT count(*) FROM pg_largeobject_metadata)
+     + (SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql')
+     + (SELECT count(*) FROM pg_event_trigger) + (SELECT count(*) FROM pg_foreign_data_wrapper)
+     + (SELECT count(*) FROM pg_foreign_server) + (SELECT count(*) FROM pg_publication)
+     + (SELECT count(*) FROM pg_cast WHERE oid >= 16384) + (SELECT count(*) FROM pg_language WHERE oid >= 16384)
+     + (SELECT count(*) FROM pg_collation WHERE collnamespace IN (SELECT oid FROM n))
+     + (SELECT count(*) FROM pg_operator WHERE oprnamespace IN (SELECT oid FROM n))
+     + (SELECT count(*) FROM pg_opfamily WHERE opfnamespace IN (SELECT oid FROM n))
+     + (SELECT count(*) FROM pg_conversion WHERE connamespace IN (SELECT oid FROM n))
+     + (SELECT count(*) FROM pg_ts_config WHERE cfgnamespace IN (SELECT oid FROM n))
+     + (SELECT count(*) FROM pg_ts_dict WHERE dictnamespace IN (SELECT oid FROM n))
+     + (SELECT count(*) FROM pg_statistic_ext WHERE stxnamespace IN (SELECT oid FROM n))
+SQL
+  ) || die "cannot read what $database holds" 'check that the user may connect to it'
+  echo "it exists with $objects objects (relations, functions, types, schemas, large objects…): they will be REPLACED"
 else
   echo 'it does not exist: it will be created'
+fi
+
+# The new database gets the original's encoding and locale, which a dump does not carry (with the
+# server's defaults a unique index can fail to build, LATIN1 text comes back UTF8, an ICU database
+# sorts differently): the manifest's restoreNeeds.databaseLocale, else the replaced database's,
+# else the server's defaults. Read with sed like the codec above; locale names hold no quotes.
+locale_field() { sed -n '/"databaseLocale": {/,/}/s/^ *"'"$1"'": *"\([^"]*\)".*/\1/p' -- "$file.manifest.json" 2>/dev/null || true; }
+loc_encoding=$(locale_field encoding) loc_collate=$(locale_field lcCollate) loc_ctype=$(locale_field lcCtype)
+loc_provider=$(locale_field localeProvider) loc_plocale=$(locale_field providerLocale)
+if [[ -z $loc_encoding && $exists -eq 1 ]]; then
+  # Every version: datlocprovider and daticulocale came in 15, 17 renamed daticulocale to datlocale.
+  IFS=$'\x1f' read -r loc_encoding loc_collate loc_ctype loc_provider loc_plocale < <(
+    psql -X -At -F $'\x1f' -v ON_ERROR_STOP=1 -v db="$database" -d postgres <<'SQL'
+SELECT pg_encoding_to_char(encoding), datcollate, datctype,
+       CASE to_jsonb(d) ->> 'datlocprovider' WHEN 'c' THEN 'libc' WHEN 'i' THEN 'icu' WHEN 'b' THEN 'builtin' ELSE '' END,
+       coalesce(to_jsonb(d) ->> 'datlocale', to_jsonb(d) ->> 'daticulocale', '')
+  FROM pg_database d WHERE datname = :'db'
+SQL
+  ) || true
+fi
+create_options=''
+if [[ -n $loc_encoding ]]; then
+  # Quoted by the server (%L). LOCALE_PROVIDER only where the server knows it (15+), even libc: a
+  # server whose template0 is ICU would otherwise make the copy ICU.
+  create_options=$(psql -X -At -v ON_ERROR_STOP=1 -v enc="$loc_encoding" -v collate="$loc_collate" -v ctype="$loc_ctype" \
+    -v provider="$loc_provider" -v plocale="$loc_plocale" -d postgres <<'SQL'
+SELECT format('ENCODING %L LC_COLLATE %L LC_CTYPE %L', :'enc', :'collate', :'ctype')
+  || CASE WHEN :'provider' = '' OR (:'provider' = 'libc' AND current_setting('server_version_num')::int < 150000) THEN ''
+          ELSE format(' LOCALE_PROVIDER %L', :'provider') END
+  || CASE :'provider' WHEN 'icu' THEN format(' ICU_LOCALE %L', :'plocale')
+                      WHEN 'builtin' THEN format(' BUILTIN_LOCALE %L', :'plocale') ELSE '' END
+SQL
+  )
+  echo "the restored database gets $create_options"
+fi
+if grep -q '"icuRules":' -- "$file.manifest.json" 2>/dev/null; then
+  echo "WARNING: the backup's database had ICU_RULES, which this script does not set: compare ORDER BY results after the restore"
 fi
 
 if [[ $yes -ne 1 ]]; then
@@ -211,7 +272,12 @@ fi
 aside=$database
 [[ $exists -eq 1 ]] && aside="${database:0:40}_dbkrestore_$$"
 step "loading $base into a new database $aside"
-admin 'CREATE DATABASE :"aside" TEMPLATE template0'
+if ! admin "CREATE DATABASE :\"aside\" TEMPLATE template0 $create_options"; then
+  [[ -n $create_options ]] || die "could not create the database $aside (the error above): $database was not changed" \
+    'check that the user may create databases (ALTER ROLE … CREATEDB), then run this again'
+  die "the server cannot create $aside with the backup's encoding and locale ($create_options; the error above): $database was not changed" \
+    'install that locale on the server (locale -a lists the ones it has; Debian: add it to /etc/locale.gen and run locale-gen) and run this again, or load the backup by hand into a database created with a locale you choose (docs/RESTORE.md, section 8)'
+fi
 if [[ $custom -eq 1 ]]; then
   load() { decompress "$file" | pg_restore --no-password --exit-on-error --dbname="$(conninfo "$aside")"; }
 else

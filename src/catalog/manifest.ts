@@ -1,6 +1,6 @@
 import type { EncryptionKind } from '../config/codecs.js'
 import type { CompressionKind, EngineKind } from '../config/types.js'
-import type { BinlogPosition, DumpSectionKind, RestoreNeeds, TableInfo } from '../engines/engine.js'
+import type { BinlogPosition, DatabaseLocale, DumpSectionKind, RestoreNeeds, TableInfo } from '../engines/engine.js'
 
 export const MANIFEST_FORMAT = 1
 
@@ -144,6 +144,10 @@ export function decodeManifest(text: string): { manifest: Manifest } | { error: 
     )
   )
     return { error: 'the manifest has a database character set that is not a bare name' }
+  // A restore creates its database with these (engines/postgres/locale.ts): a damaged one must not reach CREATE DATABASE.
+  const locale = (m.restoreNeeds as { databaseLocale?: unknown } | undefined)?.databaseLocale
+  if (locale !== undefined && !isDatabaseLocale(locale))
+    return { error: 'the manifest has a database locale without its encoding, LC_COLLATE or LC_CTYPE' }
   if (m.members !== undefined && !(Array.isArray(m.members) && m.members.every(isMember)))
     return { error: 'the manifest has gzip members without their kind, offset, size or checksum' }
   if (typeof m.tool?.name !== 'string' || typeof m.tool.version !== 'string' || !Array.isArray(m.tool.options))
@@ -172,6 +176,18 @@ function isBinlogPosition(v: unknown): v is BinlogPosition {
     Number.isSafeInteger(b.position) &&
     b.position! >= 0 &&
     (b.gtid === undefined || typeof b.gtid === 'string')
+  )
+}
+
+function isDatabaseLocale(v: unknown): v is DatabaseLocale {
+  const l = v as Partial<Record<keyof DatabaseLocale, unknown>> | null
+  return (
+    typeof l?.encoding === 'string' &&
+    typeof l.lcCollate === 'string' &&
+    typeof l.lcCtype === 'string' &&
+    (['localeProvider', 'providerLocale', 'icuRules'] as const).every(
+      (k) => l[k] === undefined || typeof l[k] === 'string',
+    )
   )
 }
 

@@ -33,11 +33,31 @@ export interface RestoreNeeds {
   /** PostgreSQL: extensions the dump creates (`CREATE EXTENSION`), which the target must have available. */
   extensions?: string[]
   /**
+   * PostgreSQL: the encoding and locale the database was created with. A dump does not carry them
+   * (pg_dump writes no CREATE DATABASE), so a restore creates its new database with these, not the
+   * server's defaults, under which a unique index can fail, bytes change meaning or ORDER BY differs.
+   */
+  databaseLocale?: DatabaseLocale
+  /**
    * Why the source server itself could not take this backup back as it is configured now, each a
    * sentence naming the setting to change ("the longest statement is 20.0 MiB, max_allowed_packet
    * is 16.0 MiB: SET GLOBAL max_allowed_packet = …"). The backup is still proven and kept.
    */
   warnings?: string[]
+}
+
+/** The options of `CREATE DATABASE` a PostgreSQL database was made with (pg_database), as named there. */
+export interface DatabaseLocale {
+  /** `UTF8`, `LATIN1`, `SQL_ASCII`… (pg_encoding_to_char). */
+  encoding: string
+  lcCollate: string
+  lcCtype: string
+  /** `libc`, `icu` (PostgreSQL 15+) or `builtin` (17+); absent: libc, the only one before 15. */
+  localeProvider?: string
+  /** The provider's own locale: ICU_LOCALE for icu, BUILTIN_LOCALE for builtin. */
+  providerLocale?: string
+  /** ICU_RULES (PostgreSQL 16+), when set. */
+  icuRules?: string
 }
 
 /**

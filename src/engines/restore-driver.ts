@@ -14,7 +14,7 @@ import type { RestoreNeeds } from './engine.js'
 
 export interface TargetState {
   exists: boolean
-  /** No tables, views, routines or events (MySQL), no relations or functions (PostgreSQL), a 0-byte file (SQLite). */
+  /** No tables, views, routines or events (MySQL), nothing a fresh database lacks (PostgreSQL: relations, functions, types, schemas, large objects…), a 0-byte file (SQLite). */
   empty: boolean
 }
 

@@ -1,13 +1,14 @@
 /**
  * `dbkeeper restore` against the private PostgreSQL 15, through the real CLI: plain and custom
  * format, replace (built aside and swapped in) and --into, a failing statement and a database in
- * use (both leave the target as it was), and the _globals backup.
+ * use (both leave the target as it was), a database holding only a large object (not empty: a
+ * safety backup first), and the _globals backup.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { comparableDump, databasesLike, pgCliEnv, server, sql } from '../engines/postgres/helpers.js'
+import { comparableDump, databasesLike, largeObjects, pgCliEnv, server, sql } from '../engines/postgres/helpers.js'
 import { pgAdmin, uniqueName } from '../support/servers.js'
 import { backupNow, cli, insertLine, listNow, writeResignedBackup } from './support.js'
 
@@ -62,6 +63,27 @@ describe('restore into PostgreSQL', () => {
       (await cli(['restore', 'latest', '--source', 'pg', '--database', db, '--yes', '--no-safety-backup'], env))
         .exitCode,
     ).toBe(0)
+  })
+
+  it('a database holding only a large object is not empty: replaced after a safety backup that brings it back', async () => {
+    const lo = uniqueName('pgr_lo')
+    const loEnv = pgCliEnv(lo, dir)
+    await sql('postgres', `CREATE DATABASE ${lo} TEMPLATE template0`)
+    try {
+      await sql(lo, 'CREATE TABLE t (id int); INSERT INTO t VALUES (1)')
+      await backupNow(loEnv)
+      await sql(lo, `DROP TABLE t; SELECT lo_from_bytea(0, 'precious')`)
+      const r = await cli(['restore', 'latest', '--source', 'pg', '--database', lo, '--yes'], loEnv)
+      expect(r.exitCode, r.all).toBe(0)
+      const safetyId = /safety backup (\S+)/.exec(r.stdout)?.[1]
+      expect(safetyId, r.all).toBeDefined()
+      expect(await largeObjects(lo)).toEqual([])
+      const back = await cli(['restore', safetyId!, '--source', 'pg', '--yes', '--no-safety-backup'], loEnv)
+      expect(back.exitCode, back.all).toBe(0)
+      expect(await largeObjects(lo)).toEqual(['precious'])
+    } finally {
+      await sql('postgres', `DROP DATABASE IF EXISTS ${lo}`)
+    }
   })
 
   it('a custom-format backup restores --into a new database, chosen by its extension', async () => {

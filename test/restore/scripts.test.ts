@@ -1,7 +1,8 @@
 /**
  * The incident scripts (bash and plain tools only) restore what dbkeeper backed up, against the
  * private servers: MySQL (into a new database, replacing one with a safety dump, refusing a damaged
- * file, stopping at a failing statement), PostgreSQL (plain and custom), SQLite (a stale -wal).
+ * file, stopping at a failing statement), PostgreSQL (plain and custom; the database's encoding and
+ * locale kept), SQLite (a stale -wal).
  */
 import {
   copyFile,
@@ -31,7 +32,7 @@ import {
   mysqlEnv,
   rootQuery,
 } from '../backup/mysql-support.js'
-import { comparableDump, server, sql } from '../engines/postgres/helpers.js'
+import { comparableDump, largeObjects, localeOf, server, sql } from '../engines/postgres/helpers.js'
 import { ROOT } from '../support/cli.js'
 import { uniqueName } from '../support/servers.js'
 import { makeSqliteDb } from '../support/sqlite.js'
@@ -315,6 +316,89 @@ describe('incident scripts', () => {
     expect(asks.stderr).toContain('add --yes')
     expect(await comparableDump(db)).toBe(changed)
     for (const name of [db, copy]) await sql('postgres', `DROP DATABASE IF EXISTS ${name}`)
+  })
+
+  it("restore-postgres.sh: keeps the database's encoding and locale, in place with and without the manifest", async () => {
+    const db = uniqueName('pgscript_loc')
+    await sql('postgres', `CREATE DATABASE ${db} ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`)
+    // Under LC_CTYPE C lower('É') is 'É', so both rows fit the index; under the server's C.UTF-8 they collide.
+    await sql(
+      db,
+      `CREATE TABLE users (name text); INSERT INTO users VALUES ('Émile'), ('émile'); CREATE UNIQUE INDEX ON users (lower(name))`,
+    )
+    const info = server()
+    const env = {
+      DB01_TYPE: 'postgres',
+      DB01_HOST: info.host,
+      DB01_PORT: String(info.port),
+      DB01_USER: info.user,
+      DB01_NAME: db,
+      DB01_LABEL: 'pg',
+      BACKUP_DIR: join(work, 'pgloc'),
+    }
+    const plain = (await backupNow(env))[0]!.path!
+    const conn = ['--host', info.host, '--port', String(info.port), '--user', info.user, '--safety-dir', work, '--yes']
+    try {
+      const replace = await run('restore-postgres.sh', [...conn, plain])
+      expect(replace.exitCode, replace.stderr).toBe(0)
+      expect(replace.stdout).toContain("the restored database gets ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'")
+      expect(await localeOf(db)).toBe('UTF8 C C')
+
+      // A bare file without its manifest: the replaced database's encoding and locale.
+      const bare = join(work, 'pgbare', basename(plain))
+      await mkdir(dirname(bare), { recursive: true })
+      for (const suffix of ['', '.sha256']) await copyFile(`${plain}${suffix}`, `${bare}${suffix}`)
+      const again = await run('restore-postgres.sh', [...conn, '--database', db, bare])
+      expect(again.exitCode, again.stderr).toBe(0)
+      expect(await localeOf(db)).toBe('UTF8 C C')
+
+      // A locale the server lacks: refused by name, the database as it was, nothing left beside it.
+      const manifest = await readFile(`${plain}.manifest.json`, 'utf8')
+      await writeFile(`${bare}.manifest.json`, manifest.replace('"lcCollate": "C"', '"lcCollate": "xx_NOWHERE.UTF-8"'))
+      const before = await comparableDump(db)
+      const refused = await run('restore-postgres.sh', [...conn, '--database', db, bare])
+      expect(refused.exitCode).toBe(1)
+      expect(refused.stderr).toMatch(/cannot create \S+ with the backup's encoding and locale \(.*'xx_NOWHERE\.UTF-8'/)
+      expect(refused.stderr).toMatch(/was not changed\n\s+next: install that locale on the server/)
+      expect(await comparableDump(db)).toBe(before)
+    } finally {
+      await sql('postgres', `DROP DATABASE IF EXISTS ${db}`)
+    }
+  })
+
+  it('restore-postgres.sh: a database holding only a large object is dumped before it is replaced', async () => {
+    const db = uniqueName('pgscript_lo')
+    const back = uniqueName('pgscript_back')
+    await sql('postgres', `CREATE DATABASE ${db} TEMPLATE template0`)
+    await sql(db, 'CREATE TABLE t (id int); INSERT INTO t VALUES (1)')
+    const info = server()
+    const env = {
+      DB01_TYPE: 'postgres',
+      DB01_HOST: info.host,
+      DB01_PORT: String(info.port),
+      DB01_USER: info.user,
+      DB01_NAME: db,
+      DB01_LABEL: 'pg',
+      BACKUP_DIR: join(work, 'pglo'),
+    }
+    const plain = (await backupNow(env))[0]!.path!
+    const conn = ['--host', info.host, '--port', String(info.port), '--user', info.user, '--safety-dir', work, '--yes']
+    try {
+      await sql(db, `DROP TABLE t; SELECT lo_from_bytea(0, 'precious')`)
+      const r = await run('restore-postgres.sh', [...conn, plain])
+      expect(r.exitCode, r.stderr).toBe(0)
+      expect(r.stdout).toMatch(/safety dump of the current/)
+      expect(r.stdout).toContain('it exists with 1 objects')
+      expect(await largeObjects(db)).toEqual([])
+      // The safety dump brings the large object back.
+      const safety = /previous content: (\S+)\)$/m.exec(r.stdout)?.[1]
+      expect(safety, r.stdout).toBeDefined()
+      const restored = await run('restore-postgres.sh', [...conn, '--skip-checksum', '--database', back, safety!])
+      expect(restored.exitCode, restored.stderr).toBe(0)
+      expect(await largeObjects(back)).toEqual(['precious'])
+    } finally {
+      for (const name of [db, back]) await sql('postgres', `DROP DATABASE IF EXISTS ${name}`)
+    }
   })
 
   it('restore-sqlite.sh: replaces the file, drops a stale -wal, keeps a safety copy; --if-missing', async () => {

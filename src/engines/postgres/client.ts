@@ -8,11 +8,13 @@
 import type pg from 'pg'
 import type { Readable } from 'node:stream'
 import type { SourceConfig } from '../../config/types.js'
+import type { DatabaseLocale } from '../engine.js'
 import { DbkeeperError } from '../../runtime/errors.js'
 import { pgRestoreArgs, psqlRestoreArgs } from './args.js'
 import { judgeToolExit, PG_INSTALL_HINT } from './errors.js'
 import { runTool, type ToolExit } from '../subprocess.js'
 import { toolCredentials } from './credentials.js'
+import { createDatabaseOptions, describeLocale } from './locale.js'
 import { withClient } from './probe.js'
 
 /** How psql and pg_restore are run with a dump on stdin: their first errors are what counts (the first 64 KiB of stderr). */
@@ -157,15 +159,26 @@ async function withMaintenanceClient<T>(
 
 /**
  * Creates an empty database for a restore. From template0, so objects an administrator added to
- * template1 (extensions, tables) cannot collide with the ones the dump creates.
+ * template1 (extensions, tables) cannot collide with the ones the dump creates; with `locale` (the
+ * backup's, or the database it replaces) rather than the server's defaults (locale.ts). Without
+ * one (an older backup into a new name): the server's defaults, as template0 has them.
  */
-export async function createDatabase(source: SourceConfig, name: string, signal?: AbortSignal): Promise<void> {
+export async function createDatabase(
+  source: SourceConfig,
+  name: string,
+  signal?: AbortSignal,
+  locale?: DatabaseLocale,
+): Promise<void> {
   try {
-    await withMaintenanceClient(source, signal, (c) =>
-      c.query(`CREATE DATABASE ${c.escapeIdentifier(name)} TEMPLATE template0`),
-    )
+    await withMaintenanceClient(source, signal, async (c) => {
+      const major =
+        Number((await c.query<{ n: string }>(`SELECT current_setting('server_version_num') AS n`)).rows[0]!.n) / 10_000
+      const options = locale ? ` ${createDatabaseOptions(locale, Math.floor(major), (v) => c.escapeLiteral(v))}` : ''
+      await c.query(`CREATE DATABASE ${c.escapeIdentifier(name)} TEMPLATE template0${options}`)
+    })
   } catch (error) {
-    const pgCode = ((error as DbkeeperError).cause as { code?: string } | undefined)?.code
+    const cause = (error as DbkeeperError).cause as { code?: string; message?: string } | undefined
+    const pgCode = cause?.code
     if (pgCode === '42P04') {
       throw new DbkeeperError('RESTORE_FAILED', `${source.id}: database "${name}" already exists`, {
         hint: 'restore into a new name, or drop the existing database first',
@@ -178,6 +191,18 @@ export async function createDatabase(source: SourceConfig, name: string, signal?
         `${source.id}: user "${source.user ?? 'postgres'}" may not create databases`,
         {
           hint: `ALTER ROLE … CREATEDB for ${source.id}_USER, or create "${name}" by hand and restore into it`,
+          cause: error,
+        },
+      )
+    }
+    // The server answered and refused the options: a locale it lacks, an encoding the locale does
+    // not take, a provider it does not know (ICU before 15, builtin before 17).
+    if (locale && pgCode !== undefined && /^(22|42|0A)/.test(pgCode)) {
+      throw new DbkeeperError(
+        'RESTORE_FAILED',
+        `${source.id}: the server cannot create database "${name}" with the backup's encoding and locale (${describeLocale(locale)}): ${cause?.message ?? String(error)}`,
+        {
+          hint: `install that locale on the server (\`locale -a\` lists the ones it has; Debian: add it to /etc/locale.gen and run locale-gen), or create an empty database by hand with the encoding and locale you choose (CREATE DATABASE … TEMPLATE template0 ENCODING … LC_COLLATE … LC_CTYPE …) and restore --into it`,
           cause: error,
         },
       )

@@ -8,7 +8,8 @@
 import type pg from 'pg'
 import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
-import type { RestoreNeeds } from '../engine.js'
+import type { DatabaseLocale, RestoreNeeds } from '../engine.js'
+import { readDatabaseLocale } from './locale.js'
 import { withClient } from './probe.js'
 import { majorFromVersionNum } from './version.js'
 
@@ -49,8 +50,12 @@ export async function measureRestoreNeeds(
   database: string,
   signal: AbortSignal,
 ): Promise<RestoreNeeds> {
-  const row = await withClient(source, database, signal, async (c) => (await c.query<NeedsRow>(NEEDS_SQL)).rows[0]!)
+  const { row, databaseLocale } = await withClient(source, database, signal, async (c) => ({
+    row: (await c.query<NeedsRow>(NEEDS_SQL)).rows[0]!,
+    databaseLocale: await readDatabaseLocale(c, database),
+  }))
   return describeNeeds({
+    databaseLocale,
     relations: Number(row.relations),
     partitioned: row.partitioned,
     extensions: row.extensions,
@@ -62,6 +67,7 @@ export async function measureRestoreNeeds(
 
 /** The manifest's RestoreNeeds from what the server said, pure: the warnings are worded here. */
 export function describeNeeds(m: {
+  databaseLocale?: DatabaseLocale | undefined
   relations: number
   partitioned: string[]
   extensions: string[]
@@ -90,6 +96,7 @@ export function describeNeeds(m: {
     relations: m.relations,
     ...(m.partitioned.length > 0 ? { partitioned: m.partitioned } : {}),
     ...(m.extensions.length > 0 ? { extensions: m.extensions } : {}),
+    ...(m.databaseLocale ? { databaseLocale: m.databaseLocale } : {}),
     ...(warnings.length > 0 ? { warnings } : {}),
   }
 }

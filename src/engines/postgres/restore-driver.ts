@@ -11,14 +11,52 @@
 import type pg from 'pg'
 import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
+import type { DatabaseLocale } from '../engine.js'
 import type { BackupContent, CountedTable, DriverTarget, RestoreDriver, TargetState } from '../restore-driver.js'
 import { scratchName } from '../scratch-names.js'
 import { GLOBALS_DATABASE } from './args.js'
 import { createDatabase, dropDatabase, restoreCustom, restoreGlobals, restorePlain } from './client.js'
+import { readDatabaseLocale } from './locale.js'
 import { checkTargetNeeds } from './needs.js'
 import { withClient } from './probe.js'
 
 const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'`
+
+/** `n.nspname` in `USER_SCHEMAS` for the namespace column `col` of a catalog `cat`. */
+const inUserSchema = (cat: string, col: string) =>
+  `(SELECT count(*) FROM ${cat} o JOIN pg_namespace n ON n.oid = o.${col} WHERE ${USER_SCHEMAS})`
+
+/**
+ * Whether the target holds anything: every kind of object a fresh `CREATE DATABASE … TEMPLATE
+ * template0` does not, not only relations and functions. "Empty" skips the safety backup, and a
+ * database holding only large objects, enum types or schemas would be replaced without one.
+ * Objects an extension brings count too (so does the extension); other sessions' temporary
+ * objects do not. Types: not a relation's row type (its relation counts) nor the array type every
+ * type gets. Casts and languages have no schema: those made after initdb (oid ≥ 16384, PostgreSQL's
+ * FirstNormalObjectId) are the user's.
+ */
+const USER_OBJECTS_SQL = `SELECT ${[
+  inUserSchema('pg_class', 'relnamespace'),
+  inUserSchema('pg_proc', 'pronamespace'),
+  `(SELECT count(*) FROM pg_type o JOIN pg_namespace n ON n.oid = o.typnamespace WHERE ${USER_SCHEMAS}
+     AND o.typrelid = 0 AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = o.oid))`,
+  `(SELECT count(*) FROM pg_namespace n WHERE ${USER_SCHEMAS} AND n.nspname <> 'public')`,
+  '(SELECT count(*) FROM pg_largeobject_metadata)',
+  "(SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql')",
+  '(SELECT count(*) FROM pg_event_trigger)',
+  '(SELECT count(*) FROM pg_foreign_data_wrapper)',
+  '(SELECT count(*) FROM pg_foreign_server)',
+  '(SELECT count(*) FROM pg_publication)',
+  '(SELECT count(*) FROM pg_cast WHERE oid >= 16384)',
+  '(SELECT count(*) FROM pg_language WHERE oid >= 16384)',
+  inUserSchema('pg_collation', 'collnamespace'),
+  inUserSchema('pg_operator', 'oprnamespace'),
+  inUserSchema('pg_opfamily', 'opfnamespace'),
+  inUserSchema('pg_conversion', 'connamespace'),
+  inUserSchema('pg_ts_config', 'cfgnamespace'),
+  inUserSchema('pg_ts_dict', 'dictnamespace'),
+  inUserSchema('pg_statistic_ext', 'stxnamespace'),
+].join(' + ')} AS n`
 
 export class PostgresDriver implements RestoreDriver {
   readonly exactCounts = false
@@ -48,13 +86,7 @@ export class PostgresDriver implements RestoreDriver {
       this.t.source,
       this.t.target,
       signal,
-      async (c) =>
-        (
-          await c.query<{ n: string }>(
-            `SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${USER_SCHEMAS})
-            + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ${USER_SCHEMAS}) AS n`,
-          )
-        ).rows[0]?.n,
+      async (c) => (await c.query<{ n: string }>(USER_OBJECTS_SQL)).rows[0]?.n,
     )
     return { exists: true, empty: Number(n ?? 0) === 0 }
   }
@@ -79,7 +111,18 @@ export class PostgresDriver implements RestoreDriver {
     const into = state.exists && this.t.replace ? scratchName(target, 'dbkrestore') : target
     const created = !state.exists || into !== target
     if (into !== target) await this.t.scratch?.record(into, target)
-    if (created) await createDatabase(source, into, signal)
+    if (created) {
+      try {
+        await createDatabase(source, into, signal, await this.#localeFor(state, signal))
+      } catch (error) {
+        if (into !== target) await this.t.scratch?.forget(into).catch(() => {})
+        if (!(error instanceof DbkeeperError) || !state.exists) throw error
+        throw new DbkeeperError(error.code, `${this.label} was not changed: ${error.message}`, {
+          ...(error.hint ? { hint: error.hint } : {}),
+          cause: error,
+        })
+      }
+    }
     try {
       await restore(source, workDir, content.stream, into, signal)
       content.assertComplete()
@@ -96,6 +139,18 @@ export class PostgresDriver implements RestoreDriver {
       })
     }
     this.#loaded = { name: into, created }
+  }
+
+  /**
+   * The encoding and locale of the database a load creates: the backup's own (recorded since
+   * backups carry them); for an older backup, those of the database it replaces, which a restore
+   * in place should keep; else none, and the server's defaults apply (a new name, an old backup).
+   */
+  async #localeFor(state: TargetState, signal: AbortSignal): Promise<DatabaseLocale | undefined> {
+    const recorded = this.t.backup.restoreNeeds?.databaseLocale
+    if (recorded) return recorded
+    if (!state.exists) return undefined
+    return maintenance(this.t.source, signal, (c) => readDatabaseLocale(c, this.t.target))
   }
 
   /** Drops a database this driver created; true when it is gone (its scratch record forgotten too). */

@@ -170,3 +170,30 @@ export function pgCliEnv(database: string, dir: string, extra: Record<string, st
     ...extra,
   }
 }
+
+/** `ENCODING LC_COLLATE LC_CTYPE` of `database`, as pg_database has them ('' when there is no such database). */
+export async function localeOf(database: string): Promise<string> {
+  const c = await pgAdmin(server())
+  try {
+    const { rows } = await c.query<{ e: string; collate: string; ctype: string }>(
+      'SELECT pg_encoding_to_char(encoding) AS e, datcollate AS collate, datctype AS ctype FROM pg_database WHERE datname = $1',
+      [database],
+    )
+    return rows.map((r) => `${r.e} ${r.collate} ${r.ctype}`).join()
+  } finally {
+    await c.end()
+  }
+}
+
+/** The content of every large object in `database`, as text, by oid. */
+export async function largeObjects(database: string): Promise<string[]> {
+  const c = await pgAdmin(server(), database)
+  try {
+    const { rows } = await c.query<{ s: string }>(
+      "SELECT convert_from(lo_get(oid), 'UTF8') AS s FROM pg_largeobject_metadata ORDER BY oid",
+    )
+    return rows.map((r) => r.s)
+  } finally {
+    await c.end()
+  }
+}

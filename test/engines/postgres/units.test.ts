@@ -4,6 +4,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { SourceConfig } from '../../../src/config/types.js'
+import { decodeManifest } from '../../../src/catalog/manifest.js'
+import { createDatabaseOptions, describeLocale, localeOfRow } from '../../../src/engines/postgres/locale.js'
 import { describeNeeds, installHint } from '../../../src/engines/postgres/needs.js'
 import {
   dbnameConninfo,
@@ -242,5 +244,97 @@ describe('what a restore needs (needs.ts)', () => {
     ])
     expect(installHint('vector', '16')).toContain('postgresql-16-pgvector')
     expect(installHint('my_ext', '15')).toMatch(/^install the extension my_ext on the server/)
+  })
+})
+
+describe('the encoding and locale of a database (locale.ts)', () => {
+  const quote = (v: string) => `'${v.replace(/'/g, "''")}'`
+
+  it('reads a pg_database row of any version: 14 (libc only), 15/16 (daticulocale), 17 (datlocale, builtin)', () => {
+    expect(localeOfRow('LATIN1', { datcollate: 'C', datctype: 'C' })).toEqual({
+      encoding: 'LATIN1',
+      lcCollate: 'C',
+      lcCtype: 'C',
+    })
+    expect(
+      localeOfRow('UTF8', {
+        datcollate: 'C.UTF-8',
+        datctype: 'C.UTF-8',
+        datlocprovider: 'i',
+        daticulocale: 'de-u-kn-true',
+        daticurules: null,
+      }),
+    ).toEqual({
+      encoding: 'UTF8',
+      lcCollate: 'C.UTF-8',
+      lcCtype: 'C.UTF-8',
+      localeProvider: 'icu',
+      providerLocale: 'de-u-kn-true',
+    })
+    expect(
+      localeOfRow('UTF8', { datcollate: 'C', datctype: 'C', datlocprovider: 'b', datlocale: 'C.UTF-8' }),
+    ).toMatchObject({ localeProvider: 'builtin', providerLocale: 'C.UTF-8' })
+    expect(localeOfRow('UTF8', { datcollate: 'C', datctype: 'C', datlocprovider: 'c' })).toEqual({
+      encoding: 'UTF8',
+      lcCollate: 'C',
+      lcCtype: 'C',
+      localeProvider: 'libc',
+    })
+  })
+
+  it('gives CREATE DATABASE every option, and LOCALE_PROVIDER libc only to a server that knows it', () => {
+    const libc = { encoding: 'UTF8', lcCollate: 'C', lcCtype: "it's", localeProvider: 'libc' }
+    expect(createDatabaseOptions(libc, 15, quote)).toBe(
+      "ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'it''s' LOCALE_PROVIDER 'libc'",
+    )
+    expect(createDatabaseOptions(libc, 14, quote)).toBe("ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'it''s'")
+    const icu = {
+      encoding: 'UTF8',
+      lcCollate: 'C',
+      lcCtype: 'C',
+      localeProvider: 'icu',
+      providerLocale: 'de-u-kn-true',
+    }
+    // Named even on 14, which then refuses it by name rather than making a libc copy.
+    expect(createDatabaseOptions(icu, 14, quote)).toBe(
+      "ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' LOCALE_PROVIDER 'icu' ICU_LOCALE 'de-u-kn-true'",
+    )
+    expect(createDatabaseOptions({ ...icu, icuRules: '&a < b' }, 16, quote)).toMatch(/ ICU_RULES '&a < b'$/)
+    expect(createDatabaseOptions({ ...icu, localeProvider: 'builtin', providerLocale: 'C.UTF-8' }, 17, quote)).toMatch(
+      /LOCALE_PROVIDER 'builtin' BUILTIN_LOCALE 'C.UTF-8'$/,
+    )
+    expect(describeLocale(icu)).toBe(
+      "ENCODING 'UTF8', LC_COLLATE 'C', LC_CTYPE 'C', LOCALE_PROVIDER icu, ICU_LOCALE 'de-u-kn-true'",
+    )
+  })
+
+  it('is an optional manifest field: absent decodes, a damaged one is refused', () => {
+    const base = {
+      formatVersion: 1,
+      id: 'x',
+      source: 's',
+      engine: 'postgres',
+      database: 'd',
+      file: 'f.sql.gz',
+      startedAt: 'a',
+      finishedAt: 'b',
+      durationMs: 1,
+      raw: { size: 1, sha256: 'a'.repeat(64) },
+      compressed: { size: 1, sha256: 'b'.repeat(64) },
+      tables: [],
+      compression: { kind: 'gzip', level: 6 },
+      tool: { name: 'pg_dump', version: '15', options: [] },
+      server: { version: '15' },
+      verification: { ok: true, at: 'c', method: 'm' },
+    }
+    const decode = (restoreNeeds: unknown) => decodeManifest(JSON.stringify({ ...base, restoreNeeds }))
+    expect('manifest' in decodeManifest(JSON.stringify(base))).toBe(true)
+    expect('manifest' in decode({ relations: 3 })).toBe(true)
+    const databaseLocale = { encoding: 'LATIN1', lcCollate: 'C', lcCtype: 'C' }
+    expect(decode({ databaseLocale })).toMatchObject({ manifest: { restoreNeeds: { databaseLocale } } })
+    for (const damaged of [null, 'C', { encoding: 'UTF8', lcCollate: 'C' }, { ...databaseLocale, localeProvider: 1 }])
+      expect(decode({ databaseLocale: damaged })).toEqual({
+        error: 'the manifest has a database locale without its encoding, LC_COLLATE or LC_CTYPE',
+      })
   })
 })
