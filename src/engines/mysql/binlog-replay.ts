@@ -17,7 +17,7 @@ import { pipeline, Transform, type TransformCallback } from 'node:stream'
 import type { Connection, RowDataPacket } from 'mysql2/promise'
 import type { SourceConfig } from '../../config/types.js'
 import { DbkeeperError } from '../../runtime/errors.js'
-import { childEnv, describeExit, lastLines, runTool, startTool, type ToolExit } from '../subprocess.js'
+import { childEnv, describeExit, lastLines, runTool, shellWord, startTool, type ToolExit } from '../subprocess.js'
 import { BINLOG_TOOL } from './binlog-archiver.js'
 import { stopDatetime } from './binlog-window.js'
 import { clientArgs, CLIENT_COMMANDS } from './client.js'
@@ -28,9 +28,8 @@ import {
   globalPacket,
   packetRefusal,
   raisePacket,
-  rotateBinlog,
-  setPacket,
-  withoutAnnotations,
+  setPacketBack,
+  type RaisedPacket,
 } from './needs-check.js'
 import { mib, packetFor, PACKET_MAX } from './needs.js'
 import { connect } from './probe.js'
@@ -74,7 +73,7 @@ export function replayArgs(r: Pick<ReplayRequest, 'paths' | 'position' | 'at' | 
 export async function replayBinlog(r: ReplayRequest): Promise<void> {
   const env = childEnv({ HOME: r.workDir, TZ: 'UTC' })
   const { longest } = await surveyRange(r, env)
-  const { packetBefore, initCommand } = await raisePacketFor(r, longest)
+  const raised = await raisePacketFor(r, longest)
   const next = `${r.label} was not put in place`
   let defaults: string | undefined
   try {
@@ -87,7 +86,7 @@ export async function replayBinlog(r: ReplayRequest): Promise<void> {
     const input = new ServerIdentity()
     // A reader that fails ends the client's input early: its exit below says why.
     pipeline(reader.stdout, input, () => {})
-    const replayed = runTool(client, clientArgs(defaults, r.into, initCommand), {
+    const replayed = runTool(client, clientArgs(defaults, r.into, raised?.initCommand), {
       env,
       input,
       signal: r.signal,
@@ -114,7 +113,10 @@ export async function replayBinlog(r: ReplayRequest): Promise<void> {
     if (wrote.status === 'rejected') throw wrote.reason
   } finally {
     if (defaults !== undefined) await removeDefaultsFile(defaults)
-    if (packetBefore !== undefined) await resetPacket(r, packetBefore)
+    if (raised) {
+      const note = await setPacketBack(() => connect(r.source, new AbortController().signal), raised.before)
+      if (note) r.print?.(note)
+    }
   }
 }
 
@@ -123,14 +125,11 @@ export async function replayBinlog(r: ReplayRequest): Promise<void> {
  * more (as the load does for the base's, needs-check.ts), refusing a user who may not with the
  * setting to change; returns the value to set back.
  */
-async function raisePacketFor(
-  r: ReplayRequest,
-  longest: number,
-): Promise<{ packetBefore?: number | undefined; initCommand?: string | undefined }> {
+async function raisePacketFor(r: ReplayRequest, longest: number): Promise<RaisedPacket | undefined> {
   const conn = await connect(r.source, r.signal)
   try {
     const current = await globalPacket(conn)
-    if (packetFor(longest) <= current) return {}
+    if (packetFor(longest) <= current) return undefined
     const what = `the binlog between the base and ${r.at.toISOString()} holds`
     if (longest + 1024 > PACKET_MAX)
       throw new DbkeeperError(
@@ -141,30 +140,13 @@ async function raisePacketFor(
     await assertMayRaisePacket(conn, (error) =>
       packetRefusal(what, longest, current, r.label, r.source.user, 'the replay', error),
     )
-    const packetBefore = await raisePacket(conn, packetFor(longest))
+    const raised = await raisePacket(conn, packetFor(longest))
     r.print?.(
       `the binlog's longest statement is ${mib(longest)}: max_allowed_packet (${mib(current)}) raised to ${mib(packetFor(longest))} for the replay, set back afterwards`,
     )
-    return { packetBefore, initCommand: packetBefore === undefined ? undefined : await withoutAnnotations(conn) }
+    return raised
   } finally {
     conn.destroy()
-  }
-}
-
-async function resetPacket(r: ReplayRequest, value: number): Promise<void> {
-  try {
-    const conn = await connect(r.source, new AbortController().signal)
-    try {
-      await setPacket(conn, value)
-      const note = await rotateBinlog(conn)
-      if (note) r.print?.(note)
-    } finally {
-      conn.destroy()
-    }
-  } catch (error) {
-    r.print?.(
-      `max_allowed_packet could not be set back to ${value} (${error instanceof Error ? error.message : String(error)}): SET GLOBAL max_allowed_packet = ${value}`,
-    )
   }
 }
 
@@ -216,11 +198,6 @@ export class ServerIdentity extends Transform {
     kept.push(lines.subarray(from))
     return Buffer.concat(kept)
   }
-}
-
-/** A word as the shell reads it back: bare when it is safe, else single-quoted. */
-function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
 }
 
 /**

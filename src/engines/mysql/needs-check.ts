@@ -100,12 +100,39 @@ export function packetRefusal(
   )
 }
 
-/** Raises the server's max_allowed_packet to `need` when it is lower; returns the value to set back (undefined: nothing changed). */
-export async function raisePacket(conn: Connection, need: number): Promise<number | undefined> {
+/** A raised max_allowed_packet: the value to set back, and the init command of the clients that need it. */
+export interface RaisedPacket {
+  before: number
+  initCommand: string | undefined
+}
+
+/**
+ * Raises the server's max_allowed_packet to `need` when it is lower, for a load or a replay, and
+ * turns the binlog's annotations off for the clients that send the long statements
+ * (withoutAnnotations); undefined when nothing changed. setPacketBack undoes it.
+ */
+export async function raisePacket(conn: Connection, need: number): Promise<RaisedPacket | undefined> {
   const current = await globalPacket(conn)
   if (current >= need) return undefined
   await conn.query(`SET GLOBAL max_allowed_packet = ${need}`)
-  return current
+  return { before: current, initCommand: await withoutAnnotations(conn) }
+}
+
+/**
+ * Sets max_allowed_packet back after a raise and rotates the binlog (rotateBinlog), on a
+ * connection of its own; returns a line for the operator when either could not be done.
+ */
+export async function setPacketBack(open: () => Promise<Connection>, value: number): Promise<string | undefined> {
+  let conn: Connection | undefined
+  try {
+    conn = await open()
+    await conn.query(`SET GLOBAL max_allowed_packet = ${value}`)
+    return await rotateBinlog(conn)
+  } catch (error) {
+    return `max_allowed_packet could not be set back to ${value} (${error instanceof Error ? error.message : String(error)}): SET GLOBAL max_allowed_packet = ${value}`
+  } finally {
+    conn?.destroy()
+  }
 }
 
 /**
@@ -118,16 +145,12 @@ export async function raisePacket(conn: Connection, need: number): Promise<numbe
  * So such a session logs the rows without the statement. Only where the server has the variable
  * (not MySQL) and the user may set it (SUPER or BINLOG ADMIN; raising the packet needed SUPER).
  */
-export async function withoutAnnotations(conn: Connection): Promise<string | undefined> {
+async function withoutAnnotations(conn: Connection): Promise<string | undefined> {
   const command = 'SET SESSION binlog_annotate_row_events = 0'
   return conn.query(command).then(
     () => command,
     () => undefined,
   )
-}
-
-export async function setPacket(conn: Connection, value: number): Promise<void> {
-  await conn.query(`SET GLOBAL max_allowed_packet = ${value}`)
 }
 
 /**
@@ -140,7 +163,7 @@ export async function setPacket(conn: Connection, value: number): Promise<void> 
  * here (FLUSH BINARY LOGS: RELOAD or BINLOG ADMIN); where that is refused, the line returned says
  * what to run. Nothing when the server has no binlog.
  */
-export async function rotateBinlog(conn: Connection): Promise<string | undefined> {
+async function rotateBinlog(conn: Connection): Promise<string | undefined> {
   const [[row]] = await conn.query<RowDataPacket[]>('SELECT @@GLOBAL.log_bin AS b')
   if (!Number(row?.b)) return undefined
   return conn.query('FLUSH BINARY LOGS').then(

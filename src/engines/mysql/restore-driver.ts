@@ -19,7 +19,7 @@ import { childEnv, runTool } from '../subprocess.js'
 import { clientArgs, findClient } from './client.js'
 import { removeDefaultsFile, writeDefaultsFile } from './credentials.js'
 import { besidePattern, judgeClient, restoreError } from './errors.js'
-import { checkNeeds, raisePacket, rotateBinlog, setPacket, withoutAnnotations } from './needs-check.js'
+import { checkNeeds, raisePacket, setPacketBack, type RaisedPacket } from './needs-check.js'
 import { loadSections } from './parallel-load.js'
 import { connect } from './probe.js'
 import { DatabaseNameRewrite } from './rewrite.js'
@@ -114,21 +114,15 @@ export class MysqlDriver implements RestoreDriver {
     })
     this.#loaded = into
     const defaults = writeDefaultsFile(this.t.workDir, this.t.source)
-    let packetBefore: number | undefined
+    let raised: RaisedPacket | undefined
     /** Whether the content began to flow to the client: only then can a failure be the backup's. */
     let fed = false
     try {
-      // Raised for the load, its long statements are not annotated in the binlog (withoutAnnotations).
-      let initCommand: string | undefined
-      if (this.#packet)
-        await this.#withConn(signal, async (conn) => {
-          packetBefore = await raisePacket(conn, this.#packet!)
-          if (packetBefore !== undefined) initCommand = await withoutAnnotations(conn)
-        })
+      if (this.#packet) raised = await this.#withConn(signal, (conn) => raisePacket(conn, this.#packet!))
       // HOME points at the private work directory so that no ~/.my.cnf overrides the credentials.
       const next = state.exists ? `${this.label} was not changed` : 'nothing was left behind'
       const run = (input: Readable, stop: AbortSignal, part = false) =>
-        runTool(command, clientArgs(defaults, into, initCommand), {
+        runTool(command, clientArgs(defaults, into, raised?.initCommand), {
           env: childEnv({ HOME: this.t.workDir }),
           input,
           signal: stop,
@@ -207,7 +201,7 @@ export class MysqlDriver implements RestoreDriver {
       await this.abandon()
       throw this.#untouched(signal.aborted ? error : (damage ?? error), into, state)
     } finally {
-      if (packetBefore !== undefined) await this.#resetPacket(packetBefore)
+      if (raised) await this.#resetPacket(raised.before)
       await removeDefaultsFile(defaults)
     }
   }
@@ -233,15 +227,8 @@ export class MysqlDriver implements RestoreDriver {
   }
 
   async #resetPacket(value: number): Promise<void> {
-    await this.#withConn(new AbortController().signal, async (conn) => {
-      await setPacket(conn, value)
-      const note = await rotateBinlog(conn)
-      if (note) this.#notes.push(note)
-    }).catch((error: unknown) => {
-      this.#notes.push(
-        `max_allowed_packet could not be set back to ${value} (${error instanceof Error ? error.message : String(error)}): SET GLOBAL max_allowed_packet = ${value}`,
-      )
-    })
+    const note = await setPacketBack(() => connect(this.t.source, new AbortController().signal), value)
+    if (note) this.#notes.push(note)
   }
 
   async commit(signal: AbortSignal): Promise<string[]> {
