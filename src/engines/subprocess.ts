@@ -217,6 +217,11 @@ export function spawnDump(
   return { stdout: tool.stdout, done }
 }
 
+/** A word as the shell reads it back, for a command the operator copies: bare when safe, else single-quoted. */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
+}
+
 /**
  * The verdict names one line of stderr; the alert also shows the lines around it (what the tool
  * printed last), unless that one line is all there was.

@@ -73,9 +73,13 @@ export class MysqlEngine implements Engine {
       const names = await resolveDatabases(conn, this.#source)
       for (const name of names) await checkPrivileges(conn, this.#source, name)
       this.#history = dumpsHistory(tool, version)
-      const [versioned] = await conn.query<RowDataPacket[]>(
-        "SELECT DISTINCT TABLE_SCHEMA AS s FROM information_schema.TABLES WHERE TABLE_TYPE = 'SYSTEM VERSIONED'",
-      )
+      // Only the databases dumped: information_schema.TABLES opens every table it lists.
+      const [versioned] = names.length
+        ? await conn.query<RowDataPacket[]>(
+            "SELECT DISTINCT TABLE_SCHEMA AS s FROM information_schema.TABLES WHERE TABLE_TYPE = 'SYSTEM VERSIONED' AND TABLE_SCHEMA IN (?)",
+            [names],
+          )
+        : [[]]
       this.#versioned = new Set(versioned.map((r) => String(r.s)))
       const databases = await describeDatabases(conn, names)
       return { serverVersion: version, tool: { name: tool.command, version: tool.version }, databases }

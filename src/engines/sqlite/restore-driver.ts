@@ -30,7 +30,7 @@ import {
   type RestoreDriver,
   type TargetState,
 } from '../restore-driver.js'
-import { childEnv, lastLines, runToolForOutput } from '../subprocess.js'
+import { childEnv, lastLines, runToolForOutput, shellWord } from '../subprocess.js'
 import { childArgs } from './child.js'
 import type { InspectResult } from './inspect-child.js'
 import { checkSqlitePath } from './path.js'
@@ -154,11 +154,6 @@ function ownerLost(
   const gid = process.getgid?.()
   if (owner.uid === uid && owner.gid === gid) return undefined
   return `${target} could not be given its owner ${owner.uid}:${owner.gid} (${error.code ?? String(error)}: dbkeeper runs as ${uid ?? '?'}:${gid ?? '?'}, not as root), so it is owned by ${uid ?? '?'}:${gid ?? '?'} now and the application may not be able to write it; give it back as root: chown ${owner.uid}:${owner.gid} ${shellWord(target)}`
-}
-
-/** `path` as one word for a shell command the operator copies. */
-function shellWord(path: string): string {
-  return /^[\w./@%+:,-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`
 }
 
 /** integrity_check, exact row counts and content digests of an SQLite file, in a child process. */
