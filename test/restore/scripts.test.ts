@@ -32,7 +32,7 @@ import {
   mysqlEnv,
   rootQuery,
 } from '../backup/mysql-support.js'
-import { comparableDump, largeObjects, localeOf, server, sql } from '../engines/postgres/helpers.js'
+import { comparableDump, largeObjects, localeOf, pgCliEnv, server, sql } from '../engines/postgres/helpers.js'
 import { ROOT } from '../support/cli.js'
 import { uniqueName } from '../support/servers.js'
 import { makeSqliteDb } from '../support/sqlite.js'
@@ -61,6 +61,11 @@ async function damagedCopy(file: string, folder: string): Promise<string> {
 
 describe('incident scripts', () => {
   let work: string
+  /** restore-postgres.sh's connection options for the test server, its safety dumps into `work`, confirmed. */
+  const pgScriptConn = () => {
+    const info = server()
+    return ['--host', info.host, '--port', String(info.port), '--user', info.user, '--safety-dir', work, '--yes']
+  }
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'dbk-scripts-'))
   })
@@ -291,7 +296,7 @@ describe('incident scripts', () => {
     }
     const plain = (await backupNow(env))[0]!.path!
     const custom = (await backupNow({ ...env, DB01_PG_FORMAT: 'custom' }))[0]!.path!
-    const conn = ['--host', info.host, '--port', String(info.port), '--user', info.user, '--safety-dir', work, '--yes']
+    const conn = pgScriptConn()
 
     const fresh = await run('restore-postgres.sh', [...conn, '--database', copy, custom])
     expect(fresh.exitCode, fresh.stderr).toBe(0)
@@ -326,18 +331,8 @@ describe('incident scripts', () => {
       db,
       `CREATE TABLE users (name text); INSERT INTO users VALUES ('Émile'), ('émile'); CREATE UNIQUE INDEX ON users (lower(name))`,
     )
-    const info = server()
-    const env = {
-      DB01_TYPE: 'postgres',
-      DB01_HOST: info.host,
-      DB01_PORT: String(info.port),
-      DB01_USER: info.user,
-      DB01_NAME: db,
-      DB01_LABEL: 'pg',
-      BACKUP_DIR: join(work, 'pgloc'),
-    }
-    const plain = (await backupNow(env))[0]!.path!
-    const conn = ['--host', info.host, '--port', String(info.port), '--user', info.user, '--safety-dir', work, '--yes']
+    const plain = (await backupNow(pgCliEnv(db, await mkdtemp(join(work, 'pgloc-')))))[0]!.path!
+    const conn = pgScriptConn()
     try {
       const replace = await run('restore-postgres.sh', [...conn, plain])
       expect(replace.exitCode, replace.stderr).toBe(0)
@@ -371,18 +366,8 @@ describe('incident scripts', () => {
     const back = uniqueName('pgscript_back')
     await sql('postgres', `CREATE DATABASE ${db} TEMPLATE template0`)
     await sql(db, 'CREATE TABLE t (id int); INSERT INTO t VALUES (1)')
-    const info = server()
-    const env = {
-      DB01_TYPE: 'postgres',
-      DB01_HOST: info.host,
-      DB01_PORT: String(info.port),
-      DB01_USER: info.user,
-      DB01_NAME: db,
-      DB01_LABEL: 'pg',
-      BACKUP_DIR: join(work, 'pglo'),
-    }
-    const plain = (await backupNow(env))[0]!.path!
-    const conn = ['--host', info.host, '--port', String(info.port), '--user', info.user, '--safety-dir', work, '--yes']
+    const plain = (await backupNow(pgCliEnv(db, await mkdtemp(join(work, 'pglo-')))))[0]!.path!
+    const conn = pgScriptConn()
     try {
       await sql(db, `DROP TABLE t; SELECT lo_from_bytea(0, 'precious')`)
       const r = await run('restore-postgres.sh', [...conn, plain])
